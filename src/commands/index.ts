@@ -1,0 +1,24 @@
+/**
+ * Every command family's handlers, gathered for the command table. A family lives in one file:
+ * find a command in src/commands/<family>.ts.
+ */
+import type { CommandHandlers } from './registry.js';
+import { commands as connection } from './connection.js';
+import { commands as server } from './server.js';
+import { commands as keys } from './keys.js';
+import { commands as strings } from './strings.js';
+import { commands as bitops } from './bitops.js';
+import { commands as lists } from './lists.js';
+import { commands as hashes } from './hashes.js';
+import { commands as sets } from './sets.js';
+import { commands as zsets } from './zsets.js';
+import { commands as sort } from './sort.js';
+import { commands as pubsub } from './pubsub.js';
+import { commands as transactions } from './transactions.js';
+import { commands as scripting } from './scripting.js';
+import { commands as persistence } from './persistence.js';
+import { commands as replication } from './replication.js';
+
+export function allCommandHandlers(): CommandHandlers[] {
+  return [connection, server, keys, strings, bitops, lists, hashes, sets, zsets, sort, pubsub, transactions, scripting, persistence, replication];
+}

@@ -1,0 +1,164 @@
+/**
+ * Time and chance come from one place. Core logic (expiry, timeouts, replication and Sentinel
+ * state machines) reads the time and schedules work through a `Clock`, and draws randomness
+ * from a `Random`, both handed in, so that tests can run it under a simulated clock.
+ */
+
+/** Handle returned by `Clock.setTimer`, passed back to `Clock.clearTimer`. */
+export interface TimerHandle {
+  readonly id: number;
+}
+
+export interface Clock {
+  /** Wall-clock milliseconds since the Unix epoch (what Redis calls mstime()). */
+  now(): number;
+  /** Monotonic milliseconds, for measuring durations; never jumps backwards. */
+  monotonic(): number;
+  /** Runs `fn` once after `ms` milliseconds. */
+  setTimer(ms: number, fn: () => void): TimerHandle;
+  clearTimer(handle: TimerHandle): void;
+}
+
+/** The real clock: Date.now(), performance.now() and Node's timers. */
+export class SystemClock implements Clock {
+  private nextId = 1;
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+
+  now(): number {
+    return Date.now();
+  }
+
+  monotonic(): number {
+    return performance.now();
+  }
+
+  setTimer(ms: number, fn: () => void): TimerHandle {
+    const id = this.nextId++;
+    const t = setTimeout(() => {
+      this.timers.delete(id);
+      fn();
+    }, ms);
+    t.unref?.();
+    this.timers.set(id, t);
+    return { id };
+  }
+
+  clearTimer(handle: TimerHandle): void {
+    const t = this.timers.get(handle.id);
+    if (t !== undefined) {
+      clearTimeout(t);
+      this.timers.delete(handle.id);
+    }
+  }
+}
+
+/**
+ * A clock that only moves when told to. Timers fire in deadline order as `advance()` passes
+ * them, so state machines can be driven deterministically in tests.
+ */
+export class ManualClock implements Clock {
+  private current: number;
+  private mono = 0;
+  private nextId = 1;
+  private readonly pending = new Map<number, { at: number; fn: () => void }>();
+
+  constructor(startMs = 1_700_000_000_000) {
+    this.current = startMs;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  monotonic(): number {
+    return this.mono;
+  }
+
+  setTimer(ms: number, fn: () => void): TimerHandle {
+    const id = this.nextId++;
+    this.pending.set(id, { at: this.mono + Math.max(0, ms), fn });
+    return { id };
+  }
+
+  clearTimer(handle: TimerHandle): void {
+    this.pending.delete(handle.id);
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due, earliest first. */
+  advance(ms: number): void {
+    const target = this.mono + ms;
+    for (;;) {
+      let nextId = -1;
+      let nextAt = Infinity;
+      for (const [id, t] of this.pending) {
+        if (t.at <= target && t.at < nextAt) {
+          nextAt = t.at;
+          nextId = id;
+        }
+      }
+      if (nextId < 0) break;
+      const timer = this.pending.get(nextId)!;
+      this.pending.delete(nextId);
+      this.current += nextAt - this.mono;
+      this.mono = nextAt;
+      timer.fn();
+    }
+    this.current += target - this.mono;
+    this.mono = target;
+  }
+
+  /** Makes the wall clock jump (as NTP or an operator might) without moving monotonic time. */
+  jumpWallClock(ms: number): void {
+    this.current += ms;
+  }
+}
+
+/** A seedable pseudo-random source (splitmix32 → xorshift128). */
+export class Random {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+
+  constructor(seed: number = (Date.now() ^ (process.pid << 16)) >>> 0) {
+    let s = seed >>> 0;
+    const next = (): number => {
+      s = (s + 0x9e3779b9) >>> 0;
+      let z = s;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    this.a = next() | 1;
+    this.b = next();
+    this.c = next();
+    this.d = next();
+  }
+
+  /** A uniformly distributed 32-bit unsigned integer. */
+  nextUint32(): number {
+    const t = this.a ^ (this.a << 11);
+    this.a = this.b;
+    this.b = this.c;
+    this.c = this.d;
+    this.d = (this.d ^ (this.d >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
+    return this.d;
+  }
+
+  /** A float in [0, 1). */
+  next(): number {
+    return (this.nextUint32() * 2 ** 21 + (this.nextUint32() >>> 11)) / 2 ** 53;
+  }
+
+  /** An integer in [0, n). */
+  below(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  /** `len` lowercase hex characters (run ids, replication ids). */
+  hex(len: number): string {
+    let out = '';
+    while (out.length < len) out += this.nextUint32().toString(16).padStart(8, '0');
+    return out.slice(0, len);
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * One logical database (SELECT n): the main dictionary and the expires dictionary.
+ *
+ * Expiry is lazy on access plus an active cycle (keyspace/expire.ts). A master that finds an
+ * expired key deletes it and propagates a DEL through the one write path; a replica never
+ * deletes on its own (its master will send the DEL) but hides logically expired keys from reads,
+ * as Redis does.
+ */
+import { KeyDict } from './dict.js';
+import type { RedisValue } from '../types/value.js';
+
+/** What a database needs from the server around it. */
+export interface KeyspaceOwner {
+  /** Current time in ms for expiry decisions (frozen during a script or MULTI, as in Redis). */
+  expiryNow(): number;
+  /** True when keys must not be expired here (we are a replica; our master expires them). */
+  expiryIsMastersJob(): boolean;
+  /** A key was found expired and removed: propagate DEL, notify `expired`, count it. */
+  onKeyExpired(db: Database, key: string): void;
+  /** Random source in [0,1). */
+  random(): number;
+}
+
+export class Database {
+  dict = new KeyDict<RedisValue>();
+  expires = new KeyDict<number>();
+  /** Average TTL estimate and other stats for INFO keyspace. */
+  avgTtl = 0;
+
+  constructor(
+    readonly id: number,
+    private readonly owner: KeyspaceOwner,
+  ) {}
+
+  get size(): number {
+    return this.dict.size;
+  }
+
+  /**
+   * Looks a key up for reading or writing, applying lazy expiry. Returns undefined for a
+   * missing or (logically) expired key.
+   */
+  lookup(key: string): RedisValue | undefined {
+    const v = this.dict.get(key);
+    if (v === undefined) return undefined;
+    if (this.expires.size !== 0 && this.expireIfNeeded(key)) return undefined;
+    return v;
+  }
+
+  /** Lookup that ignores expiry (for commands that must see the raw state, e.g. the snapshot). */
+  peek(key: string): RedisValue | undefined {
+    return this.dict.get(key);
+  }
+
+  /** True when the key exists and is not expired. */
+  exists(key: string): boolean {
+    return this.lookup(key) !== undefined;
+  }
+
+  /**
+   * Returns true if the key is (logically) expired. On a master it is also deleted.
+   */
+  expireIfNeeded(key: string): boolean {
+    const when = this.expires.get(key);
+    if (when === undefined) return false;
+    if (when > this.owner.expiryNow()) return false;
+    if (this.owner.expiryIsMastersJob()) return true;
+    this.delete(key);
+    this.owner.onKeyExpired(this, key);
+    return true;
+  }
+
+  /** Adds or overwrites a key. The TTL is dropped unless `keepTtl`. */
+  set(key: string, value: RedisValue, keepTtl = false): void {
+    this.dict.set(key, value);
+    if (!keepTtl && this.expires.size !== 0) this.expires.delete(key);
+  }
+
+  /** Replaces the value of an existing key in place, keeping its TTL. */
+  replace(key: string, value: RedisValue): void {
+    this.dict.set(key, value);
+  }
+
+  delete(key: string): boolean {
+    if (!this.dict.delete(key)) return false;
+    if (this.expires.size !== 0) this.expires.delete(key);
+    return true;
+  }
+
+  /** Absolute expiry time in ms, or -1 when the key has none. */
+  getExpire(key: string): number {
+    return this.expires.get(key) ?? -1;
+  }
+
+  setExpire(key: string, whenMs: number): void {
+    this.expires.set(key, whenMs);
+  }
+
+  /** Removes a TTL; returns true if there was one. */
+  persist(key: string): boolean {
+    return this.expires.delete(key);
+  }
+
+  clear(): void {
+    this.dict.clear();
+    this.expires.clear();
+    this.avgTtl = 0;
+  }
+
+  /** A random non-expired key, or undefined (gives up after a bounded number of tries). */
+  randomKey(): string | undefined {
+    for (let tries = 0; tries < 100; tries++) {
+      const k = this.dict.randomKey(this.owner.random());
+      if (k === undefined) return undefined;
+      const when = this.expires.get(k);
+      if (when !== undefined && when <= this.owner.expiryNow()) {
+        if (this.owner.expiryIsMastersJob()) {
+          // A replica may keep returning logically expired keys; after enough tries Redis
+          // returns one anyway rather than loop forever.
+          if (tries >= 99) return k;
+          continue;
+        }
+        this.expireIfNeeded(k);
+        continue;
+      }
+      return k;
+    }
+    return undefined;
+  }
+
+  /** Swaps contents with another database (SWAPDB). */
+  swapWith(other: Database): void {
+    [this.dict, other.dict] = [other.dict, this.dict];
+    [this.expires, other.expires] = [other.expires, this.expires];
+    [this.avgTtl, other.avgTtl] = [other.avgTtl, this.avgTtl];
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The active expiry cycle (expire.c's activeExpireCycle): on every cron tick, sample keys that
+ * have a TTL in each database and delete the expired ones, repeating while more than 10% of a
+ * sample was expired and the time budget allows. Keys are visited through a persistent
+ * iterator over each database's expires dictionary, so successive cycles sweep all of them.
+ */
+import type { Database } from './db.js';
+import type { Server } from '../server/server.js';
+
+const KEYS_PER_LOOP = 20;
+const ACCEPTABLE_STALE_PERCENT = 10;
+
+const cursors = new WeakMap<Database, Iterator<[string, number]>>();
+
+/** Runs one cycle with a budget of `budgetMs` milliseconds. */
+export function activeExpireCycle(server: Server, budgetMs: number): void {
+  const start = server.clock.monotonic();
+  let sampledTotal = 0;
+  let expiredTotal = 0;
+  for (const db of server.dbs) {
+    if (db.expires.size === 0) continue;
+    for (;;) {
+      const now = server.clock.now();
+      let sampled = 0;
+      let expired = 0;
+      let it = cursors.get(db);
+      if (it === undefined) {
+        it = db.expires.entries();
+        cursors.set(db, it);
+      }
+      const due: string[] = [];
+      while (sampled < KEYS_PER_LOOP) {
+        const r = it.next();
+        if (r.done) {
+          cursors.delete(db);
+          break;
+        }
+        sampled++;
+        if (r.value[1] <= now) due.push(r.value[0]);
+      }
+      for (const key of due) {
+        // expireIfNeeded re-checks and performs delete + propagation + notification.
+        if (db.expireIfNeeded(key)) expired++;
+      }
+      sampledTotal += sampled;
+      expiredTotal += expired;
+      if (sampled === 0 || (expired * 100) / sampled <= ACCEPTABLE_STALE_PERCENT) break;
+      if (server.clock.monotonic() - start > budgetMs) {
+        server.stats.expiredTimeCapReached++;
+        return;
+      }
+    }
+  }
+  if (sampledTotal > 0) {
+    const perc = expiredTotal / sampledTotal;
+    server.stats.expiredStalePerc = perc * 0.05 + server.stats.expiredStalePerc * 0.95;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Number formatting exactly as Redis prints numbers.
+ */
+
+/**
+ * C's `%.17g` (what Redis 7.0 uses for scores and RESP3 doubles): 17 significant digits,
+ * trailing zeros trimmed, exponent form when the exponent is < -4 or >= 17. inf/-inf/nan as Redis.
+ */
+export function formatDouble(d: number): string {
+  if (d === Infinity) return 'inf';
+  if (d === -Infinity) return '-inf';
+  if (Number.isNaN(d)) return 'nan';
+  if (d === 0) return Object.is(d, -0) ? '-0' : '0';
+  return formatG(d, 17);
+}
+
+/** C's `%.<precision>g`. */
+export function formatG(d: number, precision: number): string {
+  const exp = Math.floor(Math.log10(Math.abs(d)));
+  let s = d.toExponential(precision - 1); // d.ddddde±x
+  let [mant, e] = s.split('e') as [string, string];
+  let x = parseInt(e, 10);
+  void exp;
+  if (x < -4 || x >= precision) {
+    if (mant.includes('.')) mant = mant.replace(/0+$/, '').replace(/\.$/, '');
+    const sign = x < 0 ? '-' : '+';
+    const abs = Math.abs(x);
+    return `${mant}e${sign}${abs < 10 ? '0' : ''}${abs}`;
+  }
+  s = d.toFixed(Math.max(0, precision - 1 - x));
+  if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
+  return s;
+}
+
+/**
+ * Redis's long-double "human friendly" format used by INCRBYFLOAT and HINCRBYFLOAT:
+ * `%.17Lf` with trailing zeros (and a trailing dot) removed. JS has no long double, so we print
+ * the shortest repr that round-trips, in positional notation, which matches for the values that
+ * clients see in practice.
+ */
+export function formatHumanFriendly(d: number): string {
+  if (d === Infinity) return 'inf';
+  if (d === -Infinity) return '-inf';
+  if (Object.is(d, -0) || d === 0) return '0';
+  let s = String(d);
+  if (s.includes('e')) {
+    // Expand exponent notation to positional, as %Lf does.
+    const [m, e] = s.split('e') as [string, string];
+    const exp = parseInt(e, 10);
+    const neg = m.startsWith('-');
+    const digits = (neg ? m.slice(1) : m).replace('.', '');
+    const pointAt = (neg ? m.slice(1) : m).indexOf('.') < 0 ? digits.length : (neg ? m.slice(1) : m).indexOf('.');
+    const newPoint = pointAt + exp;
+    let out: string;
+    if (newPoint <= 0) out = '0.' + '0'.repeat(-newPoint) + digits;
+    else if (newPoint >= digits.length) out = digits + '0'.repeat(newPoint - digits.length);
+    else out = digits.slice(0, newPoint) + '.' + digits.slice(newPoint);
+    s = (neg ? '-' : '') + out;
+  }
+  if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
+  return s;
+}

@@ -1,0 +1,289 @@
+/**
+ * Incremental RESP request parser, over Buffers.
+ *
+ * Requests are either multibulk (`*<n>\r\n$<len>\r\n<bytes>\r\n…`, what every client library
+ * sends) or inline (`PING\r\n`, what telnet and redis-cli's `-x`-less paths may send). Arguments
+ * come out as latin1 strings: one JS char per byte, so user data is never decoded as UTF-8.
+ *
+ * The parser is pull-based: `feed()` appends bytes, `next()` returns one complete argv or null.
+ * This lets the server stop taking commands from a client (blocked, paused) while its bytes wait,
+ * exactly as Redis leaves them in the query buffer. Protocol errors throw `ProtocolError`, whose
+ * message is Redis's reply text; the connection is then closed after the reply.
+ *
+ * Limits follow networking.c: PROTO_INLINE_MAX_SIZE for lines, `proto-max-bulk-len` for bulks,
+ * INT_MAX for multibulk counts, and the stricter unauthenticated limits.
+ */
+
+export const PROTO_INLINE_MAX_SIZE = 64 * 1024;
+const INT_MAX = 2147483647;
+/** Bulks at least this large are gathered chunk by chunk instead of re-concatenated per read. */
+const BIG_ARG = 32 * 1024;
+
+const CR = 13;
+const LF = 10;
+
+export class ProtocolError extends Error {
+  /** Short reason for the log line (Redis's setProtocolError errstr). */
+  readonly reason: string;
+  constructor(reply: string, reason: string) {
+    super(reply);
+    this.reason = reason;
+  }
+}
+
+export interface ParserLimits {
+  /** `proto-max-bulk-len`; ignored for the master link. */
+  maxBulkLen: number;
+  /** True until the client has authenticated when a password is required. */
+  authRequired: boolean;
+  /** The replication link from our master: no bulk-length limit. */
+  fromMaster: boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class RespParser {
+  private buf: Buffer = EMPTY;
+  private pos = 0;
+  /** Chunks received while waiting for a large bulk, merged once it is complete. */
+  private waiting: Buffer[] = [];
+  private waitingLen = 0;
+  private needBytes = 0;
+
+  // Multibulk state carried across reads.
+  private argv: string[] | null = null;
+  private argsLeft = 0;
+  private bulkLen = -1;
+
+  /** Commands handed back by the server (a paused client's command), served first. */
+  private requeued: string[][] = [];
+
+  constructor(readonly limits: ParserLimits) {}
+
+  /** Puts a parsed command back so the next `next()` returns it again. */
+  unshift(argv: string[]): void {
+    this.requeued.unshift(argv);
+  }
+
+  /** Bytes received but not yet turned into commands (the query buffer length). */
+  get pendingBytes(): number {
+    return this.buf.length - this.pos + this.waitingLen;
+  }
+
+  /** Appends bytes read from the socket. */
+  feed(chunk: Buffer): void {
+    if (this.needBytes > 0) {
+      this.waiting.push(chunk);
+      this.waitingLen += chunk.length;
+      if (this.buf.length - this.pos + this.waitingLen < this.needBytes) return;
+      const parts = [this.pos < this.buf.length ? this.buf.subarray(this.pos) : EMPTY, ...this.waiting];
+      this.buf = Buffer.concat(parts);
+      this.pos = 0;
+      this.waiting = [];
+      this.waitingLen = 0;
+      this.needBytes = 0;
+      return;
+    }
+    if (this.pos >= this.buf.length) {
+      this.buf = chunk;
+    } else {
+      this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
+    }
+    this.pos = 0;
+  }
+
+  /** Returns the next complete command, an empty array for a blank line, or null for "need more". */
+  next(): string[] | null {
+    if (this.requeued.length > 0) return this.requeued.shift()!;
+    if (this.needBytes > 0) return null;
+    if (this.argv === null) {
+      if (this.pos >= this.buf.length) return null;
+      if (this.buf[this.pos] !== 0x2a /* '*' */) return this.parseInline();
+      const count = this.readMultibulkCount();
+      if (count === null) return null;
+      if (count <= 0) return [];
+      this.argv = [];
+      this.argsLeft = count;
+    }
+    return this.parseMultibulkArgs();
+  }
+
+  /** Drops all buffered input (after a protocol error, or RESET of a master link). */
+  clear(): void {
+    this.buf = EMPTY;
+    this.pos = 0;
+    this.waiting = [];
+    this.waitingLen = 0;
+    this.needBytes = 0;
+    this.argv = null;
+    this.argsLeft = 0;
+    this.bulkLen = -1;
+  }
+
+  private readMultibulkCount(): number | null {
+    const cr = this.buf.indexOf(CR, this.pos);
+    if (cr < 0) {
+      if (this.buf.length - this.pos > PROTO_INLINE_MAX_SIZE) {
+        throw new ProtocolError('ERR Protocol error: too big mbulk count string', 'too big mbulk count string');
+      }
+      return null;
+    }
+    if (cr + 1 >= this.buf.length) return null; // need the \n too
+    const n = parseInteger(this.buf, this.pos + 1, cr);
+    if (n === null || n > INT_MAX) {
+      throw new ProtocolError('ERR Protocol error: invalid multibulk length', 'invalid mbulk count');
+    }
+    if (n > 10 && this.limits.authRequired) {
+      throw new ProtocolError('ERR Protocol error: unauthenticated multibulk length', 'unauth mbulk count');
+    }
+    this.pos = cr + 2;
+    return n;
+  }
+
+  private parseMultibulkArgs(): string[] | null {
+    const argv = this.argv!;
+    const buf = this.buf;
+    while (this.argsLeft > 0) {
+      if (this.bulkLen < 0) {
+        const cr = buf.indexOf(CR, this.pos);
+        if (cr < 0) {
+          if (buf.length - this.pos > PROTO_INLINE_MAX_SIZE) {
+            throw new ProtocolError('ERR Protocol error: too big bulk count string', 'too big bulk count string');
+          }
+          return null;
+        }
+        if (cr + 1 >= buf.length) return null;
+        if (buf[this.pos] !== 0x24 /* '$' */) {
+          throw new ProtocolError(
+            `ERR Protocol error: expected '$', got '${String.fromCharCode(buf[this.pos]!)}'`,
+            'expected $ but got something else',
+          );
+        }
+        const len = parseInteger(buf, this.pos + 1, cr);
+        if (len === null || len < 0 || (!this.limits.fromMaster && len > this.limits.maxBulkLen)) {
+          throw new ProtocolError('ERR Protocol error: invalid bulk length', 'invalid bulk length');
+        }
+        if (len > 16384 && this.limits.authRequired) {
+          throw new ProtocolError('ERR Protocol error: unauthenticated bulk length', 'unauth bulk length');
+        }
+        this.pos = cr + 2;
+        this.bulkLen = len;
+      }
+      if (buf.length - this.pos < this.bulkLen + 2) {
+        if (this.bulkLen >= BIG_ARG) this.needBytes = this.bulkLen + 2;
+        return null;
+      }
+      argv.push(buf.latin1Slice(this.pos, this.pos + this.bulkLen));
+      this.pos += this.bulkLen + 2;
+      this.bulkLen = -1;
+      this.argsLeft--;
+    }
+    this.argv = null;
+    return argv;
+  }
+
+  private parseInline(): string[] | null {
+    const lf = this.buf.indexOf(LF, this.pos);
+    if (lf < 0) {
+      if (this.buf.length - this.pos > PROTO_INLINE_MAX_SIZE) {
+        throw new ProtocolError('ERR Protocol error: too big inline request', 'too big inline request');
+      }
+      return null;
+    }
+    let end = lf;
+    if (end > this.pos && this.buf[end - 1] === CR) end--;
+    const line = this.buf.latin1Slice(this.pos, end);
+    this.pos = lf + 1;
+    const args = splitArgs(line);
+    if (args === null) {
+      throw new ProtocolError('ERR Protocol error: unbalanced quotes in request', 'unbalanced quotes in inline request');
+    }
+    return args;
+  }
+}
+
+/** Parses a signed decimal integer from buf[start, end) the way string2ll does; null if invalid. */
+export function parseInteger(buf: Buffer, start: number, end: number): number | null {
+  if (start >= end) return null;
+  let i = start;
+  let negative = false;
+  if (buf[i] === 0x2d /* - */) {
+    negative = true;
+    i++;
+    if (i >= end) return null;
+  }
+  if (end - i > 1 && buf[i] === 0x30) return null; // no leading zeros
+  let n = 0;
+  for (; i < end; i++) {
+    const d = buf[i]! - 0x30;
+    if (d < 0 || d > 9) return null;
+    n = n * 10 + d;
+  }
+  if (n > Number.MAX_SAFE_INTEGER) return null;
+  return negative ? -n : n;
+}
+
+function isHexDigit(c: string): boolean {
+  return /^[0-9a-fA-F]$/.test(c);
+}
+
+/**
+ * Splits a line into arguments like sdssplitargs: whitespace separated, "double quotes" with
+ * C escapes (\n \r \t \b \a \\ \" \xHH), 'single quotes' with only \' escaped. A closing quote
+ * must be followed by whitespace or the end. Returns null on unbalanced quotes.
+ */
+export function splitArgs(line: string): string[] | null {
+  const out: string[] = [];
+  let i = 0;
+  const n = line.length;
+  const isSpace = (c: string | undefined): boolean =>
+    c === ' ' || c === '\n' || c === '\r' || c === '\t' || c === '\v' || c === '\f';
+  for (;;) {
+    while (i < n && isSpace(line[i])) i++;
+    if (i >= n) return out;
+    let current = '';
+    let inDq = false;
+    let inSq = false;
+    for (;;) {
+      const c = line[i];
+      if (inDq) {
+        if (c === undefined) return null;
+        if (c === '\\' && line[i + 1] === 'x' && isHexDigit(line[i + 2] ?? '') && isHexDigit(line[i + 3] ?? '')) {
+          current += String.fromCharCode(parseInt(line.slice(i + 2, i + 4), 16));
+          i += 3;
+        } else if (c === '\\' && i + 1 < n) {
+          i++;
+          const e = line[i]!;
+          current += e === 'n' ? '\n' : e === 'r' ? '\r' : e === 't' ? '\t' : e === 'b' ? '\b' : e === 'a' ? '\x07' : e;
+        } else if (c === '"') {
+          if (i + 1 < n && !isSpace(line[i + 1])) return null;
+          inDq = false;
+          i++;
+          break;
+        } else {
+          current += c;
+        }
+      } else if (inSq) {
+        if (c === undefined) return null;
+        if (c === '\\' && line[i + 1] === "'") {
+          i++;
+          current += "'";
+        } else if (c === "'") {
+          if (i + 1 < n && !isSpace(line[i + 1])) return null;
+          inSq = false;
+          i++;
+          break;
+        } else {
+          current += c;
+        }
+      } else {
+        if (c === undefined || isSpace(c)) break;
+        if (c === '"') inDq = true;
+        else if (c === "'") inSq = true;
+        else current += c;
+      }
+      i++;
+    }
+    out.push(current);
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * Reply writer: encodes replies straight into one growable Buffer per client (RESP2 or RESP3),
+ * which the server hands to the socket once per event-loop turn. Measured on the prototype:
+ * batching replies this way beat one socket.write per reply by 3–6×, and a reused buffer beat
+ * string concatenation for large replies.
+ *
+ * Strings are latin1 (one char per byte), so user bytes go out exactly as they came in.
+ */
+import { formatDouble } from './format.js';
+
+const INITIAL_CAPACITY = 16 * 1024;
+
+export type Proto = 2 | 3;
+
+const OK = Buffer.from('+OK\r\n');
+const NULL_BULK = Buffer.from('$-1\r\n');
+const NULL_ARRAY = Buffer.from('*-1\r\n');
+const NULL3 = Buffer.from('_\r\n');
+const EMPTY_ARRAY = Buffer.from('*0\r\n');
+const ZERO = Buffer.from(':0\r\n');
+const ONE = Buffer.from(':1\r\n');
+const QUEUED = Buffer.from('+QUEUED\r\n');
+const PONG = Buffer.from('+PONG\r\n');
+
+/** Small integers' replies, shared (INCR, SADD, EXISTS … mostly answer these). */
+const SMALL_INTS: Buffer[] = [];
+for (let i = 0; i < 10000; i++) SMALL_INTS.push(Buffer.from(`:${i}\r\n`));
+const BULK_HEADERS: Buffer[] = [];
+for (let i = 0; i < 1024; i++) BULK_HEADERS.push(Buffer.from(`$${i}\r\n`));
+const ARRAY_HEADERS: Buffer[] = [];
+for (let i = 0; i < 1024; i++) ARRAY_HEADERS.push(Buffer.from(`*${i}\r\n`));
+
+export class ReplyWriter {
+  buf: Buffer;
+  len = 0;
+  proto: Proto = 2;
+  /** Called for every error reply written (errorstats, the command's failed_calls). */
+  onError: ((message: string) => void) | null = null;
+
+  constructor(capacity = INITIAL_CAPACITY) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /** Ensures room for `n` more bytes. */
+  reserve(n: number): void {
+    const need = this.len + n;
+    if (need <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < need) cap *= 2;
+    const next = Buffer.allocUnsafe(cap);
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+
+  /**
+   * Takes the bytes written so far for sending, leaving the writer empty. Small batches are
+   * copied into Node's pooled slab; large ones hand over the buffer itself.
+   */
+  take(): Buffer {
+    const n = this.len;
+    this.len = 0;
+    if (n < 4096) {
+      const out = Buffer.allocUnsafe(n);
+      this.buf.copy(out, 0, 0, n);
+      return out;
+    }
+    const out = this.buf.subarray(0, n);
+    this.buf = Buffer.allocUnsafe(Math.max(INITIAL_CAPACITY, Math.min(this.buf.length, 1 << 20)));
+    return out;
+  }
+
+  /** Appends raw, already-encoded RESP. */
+  raw(bytes: Buffer): void {
+    this.reserve(bytes.length);
+    bytes.copy(this.buf, this.len);
+    this.len += bytes.length;
+  }
+
+  /** Appends an already-encoded RESP string (latin1). */
+  rawString(s: string): void {
+    this.reserve(s.length);
+    this.len += this.buf.latin1Write(s, this.len);
+  }
+
+  ok(): void {
+    this.raw(OK);
+  }
+
+  pong(): void {
+    this.raw(PONG);
+  }
+
+  queued(): void {
+    this.raw(QUEUED);
+  }
+
+  /** `+<s>` — s must not contain CR or LF. */
+  status(s: string): void {
+    this.rawString(`+${s}\r\n`);
+  }
+
+  /**
+   * `-<message>`; message includes its code (`ERR …`, `WRONGTYPE …`). Newlines in the message
+   * are replaced by spaces, as addReplyErrorLength does, so the protocol is never broken.
+   */
+  error(message: string): void {
+    if (message.includes('\r') || message.includes('\n')) message = message.replace(/[\r\n]/g, ' ');
+    this.rawString(`-${message}\r\n`);
+    if (this.onError !== null) this.onError(message);
+  }
+
+  integer(n: number | bigint): void {
+    if (typeof n === 'number' && n >= 0 && n < 10000 && Number.isInteger(n)) {
+      this.raw(SMALL_INTS[n]!);
+      return;
+    }
+    this.rawString(`:${n}\r\n`);
+  }
+
+  zero(): void {
+    this.raw(ZERO);
+  }
+
+  one(): void {
+    this.raw(ONE);
+  }
+
+  /** A bulk string from a latin1 JS string. */
+  bulk(s: string): void {
+    const n = s.length;
+    if (n < 1024) {
+      const h = BULK_HEADERS[n]!;
+      this.reserve(h.length + n + 2);
+      h.copy(this.buf, this.len);
+      this.len += h.length;
+    } else {
+      this.reserve(n + 24);
+      this.len += this.buf.latin1Write(`$${n}\r\n`, this.len);
+    }
+    if (n > 0) this.len += this.buf.latin1Write(s, this.len);
+    this.buf[this.len++] = 13;
+    this.buf[this.len++] = 10;
+  }
+
+  /** A bulk string from bytes. */
+  bulkBytes(b: Uint8Array): void {
+    const n = b.length;
+    this.reserve(n + 24);
+    this.len += this.buf.latin1Write(`$${n}\r\n`, this.len);
+    this.buf.set(b, this.len);
+    this.len += n;
+    this.buf[this.len++] = 13;
+    this.buf[this.len++] = 10;
+  }
+
+  /** A bulk reply for a number stored as an integer (GET of an INCRed key). */
+  bulkInteger(n: number | bigint): void {
+    this.bulk(String(n));
+  }
+
+  /** Null bulk: `$-1` in RESP2, `_` in RESP3. */
+  nullBulk(): void {
+    this.raw(this.proto === 3 ? NULL3 : NULL_BULK);
+  }
+
+  /** Null array: `*-1` in RESP2, `_` in RESP3. */
+  nullArray(): void {
+    this.raw(this.proto === 3 ? NULL3 : NULL_ARRAY);
+  }
+
+  array(n: number): void {
+    if (n < 1024) this.raw(ARRAY_HEADERS[n]!);
+    else this.rawString(`*${n}\r\n`);
+  }
+
+  emptyArray(): void {
+    this.raw(EMPTY_ARRAY);
+  }
+
+  /** A map of n pairs: `%n` in RESP3, a flat array of 2n in RESP2. */
+  map(n: number): void {
+    if (this.proto === 3) this.rawString(`%${n}\r\n`);
+    else this.array(n * 2);
+  }
+
+  /** A set: `~n` in RESP3, an array in RESP2. */
+  set(n: number): void {
+    if (this.proto === 3) this.rawString(`~${n}\r\n`);
+    else this.array(n);
+  }
+
+  /** A push message header: `>n` in RESP3, an array in RESP2. */
+  push(n: number): void {
+    if (this.proto === 3) this.rawString(`>${n}\r\n`);
+    else this.array(n);
+  }
+
+  /** A double: `,d` in RESP3, a bulk string in RESP2, formatted as Redis 7.0 (%.17g). */
+  double(d: number): void {
+    const s = formatDouble(d);
+    if (this.proto === 3) this.rawString(`,${s}\r\n`);
+    else this.bulk(s);
+  }
+
+  /** A boolean: `#t/#f` in RESP3, `:1/:0` in RESP2. */
+  bool(b: boolean): void {
+    if (this.proto === 3) this.rawString(b ? '#t\r\n' : '#f\r\n');
+    else this.raw(b ? ONE : ZERO);
+  }
+
+  /** Verbatim text (INFO, CLIENT LIST in RESP3): `=len\r\ntxt:…`, a bulk in RESP2. */
+  verbatim(s: string, format = 'txt'): void {
+    if (this.proto === 3) {
+      this.rawString(`=${s.length + 4}\r\n${format}:`);
+      this.rawString(s);
+      this.rawString('\r\n');
+    } else {
+      this.bulk(s);
+    }
+  }
+
+  /** A big number: `(n` in RESP3, a bulk string in RESP2. */
+  bigNumber(s: string): void {
+    if (this.proto === 3) this.rawString(`(${s}\r\n`);
+    else this.bulk(s);
+  }
+
+  /** Begins an aggregate whose length is not known yet; returns a mark for `endDeferred`. */
+  beginDeferred(): number {
+    return this.len;
+  }
+
+  /** Inserts the aggregate header at `mark` once its element count is known. */
+  endDeferred(mark: number, kind: 'array' | 'map' | 'set', n: number): void {
+    let header: string;
+    if (kind === 'map') header = this.proto === 3 ? `%${n}\r\n` : `*${n * 2}\r\n`;
+    else if (kind === 'set' && this.proto === 3) header = `~${n}\r\n`;
+    else header = `*${n}\r\n`;
+    const h = header.length;
+    this.reserve(h);
+    this.buf.copy(this.buf, mark + h, mark, this.len);
+    this.buf.latin1Write(header, mark);
+    this.len += h;
+  }
+
+  /** Drops everything written after `mark` (used to undo a partial reply). */
+  truncate(mark: number): void {
+    this.len = mark;
+  }
+}

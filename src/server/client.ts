@@ -1,0 +1,152 @@
+/**
+ * A connected client: its socket, parser, reply buffer and per-connection state (selected db,
+ * protocol, name, auth, MULTI queue, blocking, subscriptions, CLIENT REPLY mode …).
+ * Command handlers receive the Client and read `argv`, `db`, `server`; they answer on `reply`.
+ */
+import type net from 'node:net';
+import { RespParser } from '../protocol/parser.js';
+import { ReplyWriter } from '../protocol/writer.js';
+import type { Database } from '../keyspace/db.js';
+import type { Server } from './server.js';
+import type { CommandSpec } from '../commands/registry.js';
+
+/** A command queued by MULTI. */
+export interface QueuedCommand {
+  spec: CommandSpec;
+  argv: string[];
+}
+
+/** State of a client blocked on keys (BLPOP …), on WAIT, or on a module-like operation. */
+export interface BlockedState {
+  kind: 'keys' | 'wait' | 'pause' | 'other';
+  /** Absolute monotonic deadline in ms, or 0 for none. */
+  deadline: number;
+  /** Called on timeout to write the timeout reply. */
+  onTimeout: () => void;
+  /** Called when the block is cancelled (client killed, CLIENT UNBLOCK …). */
+  onCancel?: (reason: 'unblock-error' | 'unblock-timeout' | 'disconnect') => void;
+}
+
+export type ClientKind = 'normal' | 'replica' | 'master' | 'pubsub';
+
+export class Client {
+  readonly id: number;
+  readonly server: Server;
+  readonly socket: net.Socket | null;
+  readonly parser: RespParser;
+  readonly reply = new ReplyWriter();
+
+  /** The command being executed and its spec. */
+  argv: string[] = [];
+  cmd: CommandSpec | null = null;
+  lastCmd: CommandSpec | null = null;
+
+  db: Database;
+  name = '';
+  libName = '';
+  libVer = '';
+  user = 'default';
+  authenticated: boolean;
+  readonly createdAt: number;
+  lastInteraction: number;
+  readonly addr: string;
+  readonly laddr: string;
+  readonly fd: number;
+  /** Hidden clients (Lua, AOF loading) never appear in CLIENT LIST. */
+  readonly fake: boolean;
+
+  // Flags.
+  closeAfterReply = false;
+  closeAsap = false;
+  closed = false;
+  isMonitor = false;
+  noEvict = false;
+  /** CLIENT REPLY ON|OFF|SKIP. */
+  replyMode: 'on' | 'off' | 'skip' = 'on';
+  skipNextReply = false;
+  kind: ClientKind = 'normal';
+  /** Set while this client is the replication link from our master. */
+  isMaster = false;
+  /** Queued in MULTI; null when not in a transaction. */
+  multi: QueuedCommand[] | null = null;
+  /** A queued command failed to queue (unknown, arity…): EXEC answers EXECABORT. */
+  multiDirty = false;
+  /** A watched key was touched: EXEC answers null. */
+  watchDirty = false;
+  readonly watched = new Map<string, { db: number; key: string }>();
+  blocked: BlockedState | null = null;
+  /** Pub/Sub state (RESP2 subscribed mode is entered while any of these is non-empty). */
+  readonly channels = new Set<string>();
+  readonly patterns = new Set<string>();
+  readonly shardChannels = new Set<string>();
+  /** Bytes of output this client is over its soft limit since (ms), for obuf limits. */
+  obufSoftLimitSince = 0;
+  /** Custom per-command data (e.g. the command's propagation override). */
+  propagateArgv: string[] | null = null;
+  /** Suppresses propagation of the current command (e.g. it propagated its effects itself). */
+  preventPropagation = false;
+  /** Stats for CLIENT LIST / INFO. */
+  totalCommands = 0;
+  /** Set when the client is in the write-pending set. */
+  pendingWrite = false;
+
+  constructor(server: Server, id: number, socket: net.Socket | null, db: Database, opts: { fake?: boolean; fd?: number } = {}) {
+    this.server = server;
+    this.id = id;
+    this.socket = socket;
+    this.db = db;
+    this.fake = opts.fake ?? false;
+    this.fd = opts.fd ?? -1;
+    this.authenticated = !server.authRequired();
+    this.createdAt = server.clock.now();
+    this.lastInteraction = this.createdAt;
+    this.parser = new RespParser({
+      maxBulkLen: server.settings.protoMaxBulkLen,
+      authRequired: !this.authenticated,
+      fromMaster: false,
+    });
+    if (socket !== null) {
+      const ra = socket.remoteAddress ?? '';
+      this.addr = formatAddr(ra, socket.remotePort ?? 0);
+      this.laddr = formatAddr(socket.localAddress ?? '', socket.localPort ?? 0);
+      if (ra === '' || ra === undefined) {
+        // Unix socket: Redis prints the socket path as laddr and "" addr.
+        this.addr = `${server.settings.unixSocket}:0`;
+        this.laddr = `${server.settings.unixSocket}:0`;
+      }
+    } else {
+      this.addr = '';
+      this.laddr = '';
+    }
+  }
+
+  /** The protocol this client speaks (HELLO 3 switches to RESP3). */
+  get resp(): 2 | 3 {
+    return this.reply.proto;
+  }
+
+  /** True in RESP2 subscribed mode. */
+  get inPubSubContext(): boolean {
+    return this.channels.size + this.patterns.size + this.shardChannels.size > 0;
+  }
+
+  /** Marks authentication done and lifts the unauthenticated protocol limits. */
+  setAuthenticated(user: string): void {
+    this.authenticated = true;
+    this.user = user;
+    this.parser.limits.authRequired = false;
+  }
+
+  /** Flags the client so its socket is flushed this event-loop turn. */
+  markPendingWrite(): void {
+    if (!this.pendingWrite && this.socket !== null) {
+      this.pendingWrite = true;
+      this.server.schedulePendingWrite(this);
+    }
+  }
+}
+
+/** `ip:port`, with IPv6 addresses in brackets, as Redis's anetFormatAddr. */
+export function formatAddr(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}

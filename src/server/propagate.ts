@@ -1,0 +1,74 @@
+/**
+ * The one propagation path. Every change to the dataset leaves through `Propagator`, which feeds
+ * the AOF and the replication stream alike, in the command's deterministic form (handlers
+ * rewrite EXPIRE → PEXPIREAT, SPOP → SREM, INCRBYFLOAT → SET, scripts → their effects).
+ *
+ * Commands are collected while a top-level call runs (`also`) and emitted when it ends
+ * (`flush`); when one call produced several commands (a script, EXEC, a command plus expiry
+ * DELs) they are wrapped in MULTI/EXEC so that AOF and replicas apply them atomically, as
+ * Redis 7's propagatePendingCommands does. Each target tracks its own SELECTed database.
+ */
+
+/** A consumer of the write stream: the AOF, the replication backlog. */
+export interface PropagationTarget {
+  /** Receives one command to apply in database `db`. Targets emit SELECT themselves. */
+  feed(db: number, argv: readonly string[]): void;
+}
+
+interface Pending {
+  db: number;
+  argv: readonly string[];
+}
+
+export class Propagator {
+  private readonly targets: PropagationTarget[] = [];
+  private pending: Pending[] = [];
+  /** Set while EXEC runs so its MULTI/EXEC wrapping is emitted once. */
+  inTransaction = false;
+
+  addTarget(t: PropagationTarget): void {
+    this.targets.push(t);
+  }
+
+  removeTarget(t: PropagationTarget): void {
+    const i = this.targets.indexOf(t);
+    if (i >= 0) this.targets.splice(i, 1);
+  }
+
+  get hasTargets(): boolean {
+    return this.targets.length > 0;
+  }
+
+  /** Queues a command for propagation at the end of the current top-level call. */
+  also(db: number, argv: readonly string[]): void {
+    this.pending.push({ db, argv });
+  }
+
+  /** Emits the queued commands, wrapped in MULTI/EXEC when there are several. */
+  flush(): void {
+    const pending = this.pending;
+    if (pending.length === 0) return;
+    this.pending = [];
+    if (this.targets.length === 0) return;
+    const wrap = pending.length > 1;
+    if (wrap) this.emit(pending[0]!.db, ['MULTI']);
+    for (const p of pending) this.emit(p.db, p.argv);
+    if (wrap) this.emit(pending[pending.length - 1]!.db, ['EXEC']);
+  }
+
+  /** Discards queued commands (used when a call is rolled back before any effect). */
+  discard(): void {
+    this.pending = [];
+  }
+
+  private emit(db: number, argv: readonly string[]): void {
+    for (const t of this.targets) t.feed(db, argv);
+  }
+}
+
+/** Encodes a command as a RESP multibulk (the form AOF and replicas receive). */
+export function encodeCommand(argv: readonly string[]): string {
+  let s = `*${argv.length}\r\n`;
+  for (const a of argv) s += `$${a.length}\r\n${a}\r\n`;
+  return s;
+}

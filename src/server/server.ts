@@ -1,0 +1,1016 @@
+/**
+ * The server: listeners, clients, the command dispatch and the event-loop duties around it.
+ *
+ * Flow of a request (as in Redis's networking.c/server.c):
+ *   socket data → RespParser → processCommand() (lookup, arity, auth, MULTI, pub/sub context,
+ *   readonly replica, OOM, pause checks) → call() (runs the handler, times it, records stats
+ *   and slowlog, and hands the command's effects to the one Propagator) → the reply lands in the
+ *   client's ReplyWriter → flushed once per event-loop turn for every client that has output.
+ *
+ * The event loop is the lock: handlers run synchronously to completion, so MULTI/EXEC and
+ * scripts are atomic without further locking. Periodic duties (active expiry, client timeouts,
+ * obuf limits, stats) run in `cron()` at `hz`.
+ */
+import net from 'node:net';
+import fs from 'node:fs';
+import os from 'node:os';
+import { Client } from './client.js';
+import { ProtocolError } from '../protocol/parser.js';
+import { Database, type KeyspaceOwner } from '../keyspace/db.js';
+import { CommandTable, type CommandSpec } from '../commands/registry.js';
+import { ConfigRegistry } from '../config/registry.js';
+import { Logger, type LogLevel } from './log.js';
+import { Propagator } from './propagate.js';
+import { Slowlog } from './slowlog.js';
+import type { Clock } from '../core/clock.js';
+import { Random } from '../core/clock.js';
+import { activeExpireCycle } from '../keyspace/expire.js';
+
+/** Hot configuration values, mirrored from the registry so the dispatch path reads fields. */
+export interface Settings {
+  protoMaxBulkLen: number;
+  queryBufferLimit: number;
+  maxmemory: number;
+  maxclients: number;
+  requirepass: string;
+  replicaReadOnly: boolean;
+  slowlogSlowerThan: number;
+  slowlogMaxLen: number;
+  hz: number;
+  timeout: number;
+  unixSocket: string;
+  activeExpireEnabled: boolean;
+  lazyfreeLazyExpire: boolean;
+  lazyfreeLazyUserDel: boolean;
+  lazyfreeLazyUserFlush: boolean;
+  /** client-output-buffer-limit, per class: [hard, soft, softSeconds]. */
+  obufLimits: Record<'normal' | 'replica' | 'pubsub', [number, number, number]>;
+}
+
+/** Counters behind INFO stats. */
+export interface Stats {
+  startTimeMs: number;
+  totalConnections: number;
+  totalCommands: number;
+  rejectedConnections: number;
+  expiredKeys: number;
+  expiredStalePerc: number;
+  expiredTimeCapReached: number;
+  evictedKeys: number;
+  keyspaceHits: number;
+  keyspaceMisses: number;
+  netInputBytes: number;
+  netOutputBytes: number;
+  totalErrorReplies: number;
+  errorCodes: Map<string, number>;
+  unexpectedErrorReplies: number;
+  totalReadsProcessed: number;
+  totalWritesProcessed: number;
+  clientQbufLimitDisconnections: number;
+  clientOutbufLimitDisconnections: number;
+  pubsubChannelsPeak: number;
+  instantaneous: { commands: number[]; netIn: number[]; netOut: number[]; lastSample: number; lastCmd: number; lastIn: number; lastOut: number };
+}
+
+/** What a replica-role module tells the dispatch path. */
+export interface ReplicationRole {
+  /** True when we are a replica (writes from normal clients refused if replica-read-only). */
+  isReplica(): boolean;
+  /** The master link is down and stale data must not be served (MASTERDOWN). */
+  refuseStale(): boolean;
+  /** For min-replicas-to-write: true when writes must be refused with NOREPLICAS. */
+  notEnoughReplicas(): boolean;
+}
+
+/** Keyspace-event classes, by the flag characters of notify-keyspace-events. */
+export type NotifyClass = 'g' | '$' | 'l' | 's' | 'h' | 'z' | 'x' | 'e' | 't' | 'm' | 'd' | 'n';
+
+let nextClientId = 1;
+
+export interface ServerOptions {
+  clock: Clock;
+  random?: Random;
+  config: ConfigRegistry;
+  commands: CommandTable;
+  logger: Logger;
+}
+
+export class Server implements KeyspaceOwner {
+  readonly clock: Clock;
+  readonly rng: Random;
+  readonly config: ConfigRegistry;
+  readonly commands: CommandTable;
+  readonly log: Logger;
+  readonly propagator = new Propagator();
+  readonly slowlog = new Slowlog();
+  readonly settings: Settings;
+  readonly stats: Stats;
+  readonly runId: string;
+  dbs: Database[] = [];
+  readonly clients = new Map<number, Client>();
+  readonly monitors = new Set<Client>();
+  /** Incremented by every change to the dataset (server.dirty in Redis). */
+  dirty = 0;
+  /** ms timestamp of the last successful save (LASTSAVE). */
+  lastSave: number;
+  /** Depth of nested call()s (EXEC, scripts); propagation is flushed when it returns to 0. */
+  executionNesting = 0;
+  /** Time frozen for expiry decisions while a command/script/EXEC runs (0 = not frozen). */
+  private frozenNow = 0;
+  /** Replication role hooks; the replication module installs the real ones. */
+  role: ReplicationRole = { isReplica: () => false, refuseStale: () => false, notEnoughReplicas: () => false };
+  /** CLIENT PAUSE state. */
+  pause: { mode: 'write' | 'all' | null; until: number; timer: ReturnType<typeof setTimeout> | null } = {
+    mode: null,
+    until: 0,
+    timer: null,
+  };
+  readonly pausedClients = new Set<Client>();
+  /** Hooks other modules (pub/sub, WATCH, blocking ops, scripting) attach to. */
+  readonly hooks = {
+    /** Publishes a keyspace notification (installed by the notifications module). */
+    notify: (_cls: NotifyClass, _event: string, _key: string, _dbId: number): void => {},
+    /** A key was modified (WATCH, client-side caching). */
+    keyModified: [] as ((dbId: number, key: string) => void)[],
+    /** A whole database was flushed/swapped (WATCH). */
+    dbTouched: [] as ((dbId: number) => void)[],
+    /** A key that blocked clients wait on may now serve them. */
+    keyReady: (_db: Database, _key: string): void => {},
+    /** Called after each top-level command (blocked clients are served here). */
+    afterCommand: [] as (() => void)[],
+    /** A client is being freed. */
+    clientClosed: [] as ((c: Client) => void)[],
+    /** Periodic duties of other modules, run from cron(). */
+    cron: [] as (() => void)[],
+    /** Called before the server exits (save on shutdown, AOF flush…); return false to abort. */
+    shutdown: [] as ((opts: { save: boolean | null; now: boolean; force: boolean }) => boolean)[],
+    /** Extra INFO sections: name → text lines. */
+    info: new Map<string, () => string[]>(),
+    /** Checked before running a command: return an error text to refuse it (BUSY, LOADING…). */
+    precheck: [] as ((c: Client, spec: CommandSpec) => string | null)[],
+    /** Extra auth requirement (ACL users with passwords). */
+    authRequired: (): boolean => false,
+    /** Eviction: try to free memory; true if now under maxmemory. */
+    freeMemory: (): boolean => false,
+    /** Password check for ACL users (installed by the ACL module). */
+    checkUserPassword: (_user: string, _pass: string): boolean => false,
+    /** Undoes per-connection state for RESET (MULTI, WATCH, subscriptions…), by module. */
+    resetClient: [] as ((c: Client) => void)[],
+    /** CLIENT LIST line for a client (installed by the connection commands). */
+    clientInfo: (c: Client): string => `id=${c.id} addr=${c.addr}`,
+  };
+  private readonly listeners: net.Server[] = [];
+  private readonly pendingWrites: Client[] = [];
+  private flushScheduled = false;
+  private cronTimer: ReturnType<typeof setInterval> | null = null;
+  private cachedUsedMemory = 0;
+  private usedMemoryRefreshedAt = 0;
+  cronLoops = 0;
+  /** Set by SHUTDOWN / signals so no new work starts. */
+  shuttingDown = false;
+  /** Peak of used memory (INFO memory). */
+  usedMemoryPeak = 0;
+  /** Ports actually bound (port 0 in tests). */
+  boundPort = 0;
+  configFile = '';
+  executable = '';
+
+  constructor(opts: ServerOptions) {
+    this.clock = opts.clock;
+    this.rng = opts.random ?? new Random();
+    this.config = opts.config;
+    this.commands = opts.commands;
+    this.log = opts.logger;
+    this.runId = this.rng.hex(40);
+    this.lastSave = this.clock.now();
+    const now = this.clock.now();
+    this.stats = {
+      startTimeMs: now,
+      totalConnections: 0,
+      totalCommands: 0,
+      rejectedConnections: 0,
+      expiredKeys: 0,
+      expiredStalePerc: 0,
+      expiredTimeCapReached: 0,
+      evictedKeys: 0,
+      keyspaceHits: 0,
+      keyspaceMisses: 0,
+      netInputBytes: 0,
+      netOutputBytes: 0,
+      totalErrorReplies: 0,
+      errorCodes: new Map(),
+      unexpectedErrorReplies: 0,
+      totalReadsProcessed: 0,
+      totalWritesProcessed: 0,
+      clientQbufLimitDisconnections: 0,
+      clientOutbufLimitDisconnections: 0,
+      pubsubChannelsPeak: 0,
+      instantaneous: { commands: [], netIn: [], netOut: [], lastSample: now, lastCmd: 0, lastIn: 0, lastOut: 0 },
+    };
+    this.settings = {
+      protoMaxBulkLen: 512 * 1024 * 1024,
+      queryBufferLimit: 1024 * 1024 * 1024,
+      maxmemory: 0,
+      maxclients: 10000,
+      requirepass: '',
+      replicaReadOnly: true,
+      slowlogSlowerThan: 10000,
+      slowlogMaxLen: 128,
+      hz: 10,
+      timeout: 0,
+      unixSocket: '',
+      activeExpireEnabled: true,
+      lazyfreeLazyExpire: false,
+      lazyfreeLazyUserDel: false,
+      lazyfreeLazyUserFlush: false,
+      obufLimits: { normal: [0, 0, 0], replica: [256 * 1024 * 1024, 64 * 1024 * 1024, 60], pubsub: [32 * 1024 * 1024, 8 * 1024 * 1024, 60] },
+    };
+    this.bindSettings();
+    const n = this.config.getNumber('databases');
+    for (let i = 0; i < n; i++) this.dbs.push(new Database(i, this));
+  }
+
+  /** Mirrors hot config values into `settings` and reacts to changes. */
+  private bindSettings(): void {
+    const c = this.config;
+    const s = this.settings;
+    c.watch('proto-max-bulk-len', (v) => (s.protoMaxBulkLen = v as number));
+    c.watch('client-query-buffer-limit', (v) => (s.queryBufferLimit = v as number));
+    c.watch('maxmemory', (v) => (s.maxmemory = v as number));
+    c.watch('maxclients', (v) => (s.maxclients = v as number));
+    c.watch('requirepass', (v) => (s.requirepass = v as string));
+    c.watch('replica-read-only', (v) => (s.replicaReadOnly = v as boolean));
+    c.watch('slowlog-log-slower-than', (v) => (s.slowlogSlowerThan = v as number));
+    c.watch('slowlog-max-len', (v) => {
+      s.slowlogMaxLen = v as number;
+      this.slowlog.trim(s.slowlogMaxLen);
+    });
+    c.watch('hz', (v) => {
+      s.hz = Math.min(500, Math.max(1, v as number));
+      if (this.cronTimer !== null) this.startCron();
+    });
+    c.watch('timeout', (v) => (s.timeout = v as number));
+    c.watch('unixsocket', (v) => (s.unixSocket = v as string));
+    c.watch('lazyfree-lazy-expire', (v) => (s.lazyfreeLazyExpire = v as boolean));
+    c.watch('lazyfree-lazy-user-del', (v) => (s.lazyfreeLazyUserDel = v as boolean));
+    c.watch('lazyfree-lazy-user-flush', (v) => (s.lazyfreeLazyUserFlush = v as boolean));
+    c.watch('loglevel', (v) => (this.log.level = v as LogLevel));
+    c.watch('client-output-buffer-limit', (v) => {
+      const words = String(v).split(/\s+/);
+      for (let i = 0; i + 3 < words.length + 1; i += 4) {
+        const cls = words[i] === 'slave' ? 'replica' : (words[i] as 'normal' | 'replica' | 'pubsub');
+        if (cls in s.obufLimits) s.obufLimits[cls] = [Number(words[i + 1]), Number(words[i + 2]), Number(words[i + 3])];
+      }
+    });
+  }
+
+  // ---- KeyspaceOwner -------------------------------------------------------------------------
+
+  expiryNow(): number {
+    return this.frozenNow !== 0 ? this.frozenNow : this.clock.now();
+  }
+
+  expiryIsMastersJob(): boolean {
+    return this.role.isReplica();
+  }
+
+  onKeyExpired(db: Database, key: string): void {
+    this.stats.expiredKeys++;
+    this.propagateDeletion(db, key, this.settings.lazyfreeLazyExpire);
+    this.hooks.notify('x', 'expired', key, db.id);
+    this.signalModifiedKey(db, key);
+  }
+
+  random(): number {
+    return this.rng.next();
+  }
+
+  /** Propagates the deletion of an expired or evicted key as DEL (or UNLINK when lazy). */
+  propagateDeletion(db: Database, key: string, lazy: boolean): void {
+    this.propagator.also(db.id, [lazy ? 'UNLINK' : 'DEL', key]);
+    if (this.executionNesting === 0) this.propagator.flush();
+  }
+
+  // ---- Signals used by handlers ----------------------------------------------------------------
+
+  /** A key's value changed: invalidates WATCH (and, later, client-side caching). */
+  signalModifiedKey(db: Database, key: string): void {
+    const hooks = this.hooks.keyModified;
+    for (let i = 0; i < hooks.length; i++) hooks[i]!(db.id, key);
+  }
+
+  /** A whole database changed (FLUSHDB, SWAPDB): every WATCH on it is invalidated. */
+  signalDbTouched(dbId: number): void {
+    for (const h of this.hooks.dbTouched) h(dbId);
+  }
+
+  /** Publishes a keyspace event (no-op unless notify-keyspace-events enables the class). */
+  notify(cls: NotifyClass, event: string, key: string, dbId: number): void {
+    this.hooks.notify(cls, event, key, dbId);
+  }
+
+  /** Shorthand for the common triple after a write: dirty++, WATCH, keyspace event. */
+  modified(db: Database, key: string, cls: NotifyClass, event: string, dirtyBy = 1): void {
+    this.dirty += dirtyBy;
+    this.signalModifiedKey(db, key);
+    this.hooks.notify(cls, event, key, db.id);
+  }
+
+  /** Looks a key up for reading, counting keyspace hits/misses as Redis does. */
+  lookupRead(db: Database, key: string): ReturnType<Database['lookup']> {
+    const v = db.lookup(key);
+    if (v === undefined) this.stats.keyspaceMisses++;
+    else this.stats.keyspaceHits++;
+    return v;
+  }
+
+  authRequired(): boolean {
+    return this.settings.requirepass !== '' || this.hooks.authRequired();
+  }
+
+  // ---- Memory ------------------------------------------------------------------------------------
+
+  /** Bytes the dataset and server use (INFO used_memory), refreshed at most every 10 ms. */
+  usedMemory(): number {
+    const now = this.clock.monotonic();
+    if (now - this.usedMemoryRefreshedAt >= 10) {
+      const m = process.memoryUsage();
+      this.cachedUsedMemory = m.heapUsed + m.external;
+      this.usedMemoryRefreshedAt = now;
+      if (this.cachedUsedMemory > this.usedMemoryPeak) this.usedMemoryPeak = this.cachedUsedMemory;
+    }
+    return this.cachedUsedMemory;
+  }
+
+  /** Forces the next usedMemory() to re-measure (after FLUSHALL, CONFIG SET maxmemory…). */
+  invalidateUsedMemory(): void {
+    this.usedMemoryRefreshedAt = -Infinity;
+  }
+
+  // ---- Listening ---------------------------------------------------------------------------------
+
+  /** Binds every configured address and the unix socket. Throws on failure (logged by caller). */
+  async listen(): Promise<void> {
+    const port = this.config.getNumber('port');
+    const binds = this.config.getString('bind').split(/\s+/).filter(Boolean);
+    const backlog = this.config.getNumber('tcp-backlog');
+    if (port !== 0) {
+      for (let addr of binds) {
+        const optional = addr.startsWith('-');
+        if (optional) addr = addr.slice(1);
+        if (addr === '*') addr = '0.0.0.0';
+        if (addr === '::*') addr = '::';
+        try {
+          const srv = await this.listenOn({ port, host: addr, backlog, ipv6Only: addr.includes(':') });
+          const a = srv.address();
+          if (a !== null && typeof a === 'object') this.boundPort = a.port;
+        } catch (e) {
+          const err = e as NodeJS.ErrnoException;
+          if (optional && (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT')) continue;
+          this.log.warning(`Warning: Could not create server TCP listening socket ${addr}:${port}: ${describeListenError(err)}`);
+          this.log.warning(`Failed listening on port ${port} (tcp), aborting.`);
+          throw err;
+        }
+      }
+    }
+    const unix = this.settings.unixSocket;
+    if (unix !== '') {
+      try {
+        fs.unlinkSync(unix);
+      } catch {
+        // not there
+      }
+      try {
+        await this.listenOn({ path: unix, backlog });
+        const perm = this.config.getNumber('unixsocketperm');
+        if (perm !== 0) fs.chmodSync(unix, perm);
+      } catch (e) {
+        this.log.warning(`Failed opening Unix socket: ${(e as Error).message}`);
+        throw e;
+      }
+    }
+    this.startCron();
+  }
+
+  private listenOn(opts: net.ListenOptions): Promise<net.Server> {
+    return new Promise((resolve, reject) => {
+      const srv = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket));
+      srv.maxConnections = Number.MAX_SAFE_INTEGER;
+      srv.once('error', reject);
+      srv.listen(opts, () => {
+        srv.off('error', reject);
+        srv.on('error', (e) => this.log.warning(`Accepting client connection: ${e.message}`));
+        this.listeners.push(srv);
+        resolve(srv);
+      });
+    });
+  }
+
+  /** Closes the listening sockets (SHUTDOWN, tests). */
+  async closeListeners(): Promise<void> {
+    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
+    this.listeners.length = 0;
+    if (this.settings.unixSocket !== '') {
+      try {
+        fs.unlinkSync(this.settings.unixSocket);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  // ---- Clients -----------------------------------------------------------------------------------
+
+  private accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    const keepalive = this.config.getNumber('tcp-keepalive');
+    if (keepalive > 0) socket.setKeepAlive(true, keepalive * 1000);
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+    const c = new Client(this, nextClientId++, socket, this.dbs[0]!, { fd });
+    if (this.clients.size >= this.settings.maxclients) {
+      this.stats.rejectedConnections++;
+      socket.end('-ERR max number of clients reached\r\n');
+      socket.on('error', () => {});
+      return;
+    }
+    if (this.protectedModeRefuses(socket)) {
+      this.stats.rejectedConnections++;
+      socket.end(`-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n`);
+      socket.on('error', () => {});
+      return;
+    }
+    this.stats.totalConnections++;
+    this.registerClient(c);
+    c.reply.onError = (msg) => this.recordError(c, msg);
+    socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
+    socket.on('error', () => this.freeClient(c));
+    socket.on('close', () => this.freeClient(c));
+    socket.on('drain', () => {
+      if (c.closeAfterReply && c.reply.len === 0) socket.end();
+    });
+  }
+
+  private protectedModeRefuses(socket: net.Socket): boolean {
+    if (!this.config.getBool('protected-mode')) return false;
+    if (this.authRequired()) return false;
+    // Only when bind is the default (listening on every interface) does protected mode act.
+    if (this.config.wasSet('bind')) return false;
+    const ra = socket.remoteAddress ?? '';
+    if (ra === '' || ra === '127.0.0.1' || ra === '::1' || ra === '::ffff:127.0.0.1' || ra.startsWith('127.')) return false;
+    return true;
+  }
+
+  /** Adds a client to the table (also used for fake clients that must show in CLIENT LIST). */
+  registerClient(c: Client): void {
+    this.clients.set(c.id, c);
+  }
+
+  /** Allocates a client id (fake clients, the master link). */
+  newClientId(): number {
+    return nextClientId++;
+  }
+
+  /** Frees a client: unregisters it, cancels blocking, removes subscriptions, closes its socket. */
+  freeClient(c: Client): void {
+    if (c.closed) return;
+    c.closed = true;
+    this.clients.delete(c.id);
+    this.monitors.delete(c);
+    this.pausedClients.delete(c);
+    if (c.blocked !== null) {
+      const b = c.blocked;
+      c.blocked = null;
+      b.onCancel?.('disconnect');
+    }
+    for (const h of this.hooks.clientClosed) h(c);
+    if (c.socket !== null && !c.socket.destroyed) c.socket.destroy();
+  }
+
+  /** Closes a client after its pending replies are written (QUIT, protocol errors). */
+  closeAfterReply(c: Client): void {
+    c.closeAfterReply = true;
+    c.markPendingWrite();
+  }
+
+  private onData(c: Client, chunk: Buffer): void {
+    if (c.closed) return;
+    this.stats.netInputBytes += chunk.length;
+    this.stats.totalReadsProcessed++;
+    if (c.closeAfterReply) return;
+    c.parser.feed(chunk);
+    c.lastInteraction = this.clock.now();
+    const qbuf = c.parser.pendingBytes;
+    if (qbuf > this.settings.queryBufferLimit && !c.isMaster) {
+      this.log.warning(`Closing client that reached max query buffer length: ${this.clientInfoString(c)} (qbuf initial bytes: ${JSON.stringify(chunk.subarray(0, 64).latin1Slice(0, Math.min(64, chunk.length)))})`);
+      this.stats.clientQbufLimitDisconnections++;
+      this.freeClient(c);
+      return;
+    }
+    this.processInput(c);
+  }
+
+  /** Runs every complete command waiting in the client's input, unless it blocks or pauses. */
+  processInput(c: Client): void {
+    while (!c.closed && !c.closeAfterReply && c.blocked === null && !this.pausedClients.has(c)) {
+      let argv: string[] | null;
+      try {
+        argv = c.parser.next();
+      } catch (e) {
+        if (!(e instanceof ProtocolError)) throw e;
+        c.reply.error(e.message);
+        if (this.log.enabled('verbose')) {
+          this.log.verbose(`Protocol error (${e.reason}) from client: ${this.clientInfoString(c)}.`);
+        }
+        c.parser.clear();
+        this.closeAfterReply(c);
+        break;
+      }
+      if (argv === null) break;
+      if (argv.length === 0) continue;
+      c.argv = argv;
+      this.processCommand(c);
+      c.argv = [];
+    }
+    if (c.reply.len > 0) c.markPendingWrite();
+  }
+
+  /**
+   * Checks a command against the server's state and runs it, or answers with the error Redis
+   * would give. Mirrors processCommand() in server.c.
+   */
+  processCommand(c: Client): void {
+    const argv = c.argv;
+    let spec = this.commands.lookup(argv[0]!);
+    if (spec !== undefined && spec.subcommands !== null && argv.length >= 2) {
+      const sub = spec.subcommands.get(argv[1]!.toLowerCase());
+      if (sub === undefined) {
+        if (spec.handler === null) {
+          this.rejectCommand(c, null, `ERR unknown subcommand '${truncate(argv[1]!, 128)}'. Try ${spec.name.toUpperCase()} HELP.`);
+          return;
+        }
+      } else {
+        spec = sub;
+      }
+    }
+    if (spec === undefined) {
+      let args = '';
+      for (let i = 1; i < argv.length && args.length < 128; i++) args += `'${truncate(argv[i]!, 128 - args.length)}' `;
+      this.rejectCommand(c, null, `ERR unknown command '${truncate(argv[0]!, 128)}', with args beginning with: ${args}`);
+      return;
+    }
+    if (spec.handler === null) {
+      // A container command called without a subcommand, e.g. bare "CONFIG".
+      this.rejectCommand(c, spec, `ERR wrong number of arguments for '${spec.fullName}' command`);
+      return;
+    }
+    if ((spec.arity > 0 && argv.length !== spec.arity) || argv.length < -spec.arity) {
+      this.rejectCommand(c, spec, `ERR wrong number of arguments for '${spec.fullName}' command`);
+      return;
+    }
+    c.cmd = spec;
+    if (!c.authenticated && !spec.noAuth) {
+      this.rejectCommand(c, spec, 'NOAUTH Authentication required.');
+      return;
+    }
+    for (const check of this.hooks.precheck) {
+      const err = check(c, spec);
+      if (err !== null) {
+        this.rejectCommand(c, spec, err);
+        return;
+      }
+    }
+    const isWriteCommand = spec.isWrite || (spec.mayReplicate && false);
+    if (c.multi === null) {
+      if (
+        this.settings.maxmemory > 0 &&
+        spec.denyOom &&
+        !c.isMaster &&
+        this.usedMemory() > this.settings.maxmemory &&
+        !this.hooks.freeMemory()
+      ) {
+        this.rejectCommand(c, spec, "OOM command not allowed when used memory > 'maxmemory'.");
+        return;
+      }
+    }
+    if (isWriteCommand && !c.isMaster && this.role.isReplica() && this.settings.replicaReadOnly) {
+      this.rejectCommand(c, spec, "READONLY You can't write against a read only replica.");
+      return;
+    }
+    if (c.inPubSubContext && c.resp === 2) {
+      const n = spec.fullName;
+      if (
+        n !== 'ping' && n !== 'subscribe' && n !== 'ssubscribe' && n !== 'unsubscribe' && n !== 'sunsubscribe' &&
+        n !== 'psubscribe' && n !== 'punsubscribe' && n !== 'quit' && n !== 'reset'
+      ) {
+        this.rejectCommand(
+          c,
+          spec,
+          `ERR Can't execute '${spec.fullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+        );
+        return;
+      }
+    }
+    if (this.role.refuseStale() && !spec.staleOk) {
+      this.rejectCommand(c, spec, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+      return;
+    }
+    if (isWriteCommand && !c.isMaster && this.role.notEnoughReplicas()) {
+      this.rejectCommand(c, spec, 'NOREPLICAS Not enough good replicas to write.');
+      return;
+    }
+    // Paused clients keep their command for later (CLIENT PAUSE).
+    if (this.pause.mode !== null && !c.isMaster && c.kind !== 'replica' && this.pauseApplies(spec)) {
+      this.pausedClients.add(c);
+      c.parser.unshift(argv);
+      return;
+    }
+    if (c.multi !== null && spec.name !== 'exec' && spec.name !== 'discard' && spec.name !== 'multi' &&
+        spec.name !== 'watch' && spec.name !== 'quit' && spec.name !== 'reset') {
+      if (spec.noMulti) {
+        this.rejectCommand(c, spec, `ERR Command not allowed inside a transaction`);
+        return;
+      }
+      c.multi.push({ spec, argv });
+      c.reply.queued();
+      return;
+    }
+    this.call(c, spec, true);
+    for (const h of this.hooks.afterCommand) h();
+  }
+
+  /** True when the current CLIENT PAUSE mode holds back this command. */
+  private pauseApplies(spec: CommandSpec): boolean {
+    if (this.pause.mode === 'all') return true;
+    // WRITE mode holds back writes and commands that may replicate (EVAL, PUBLISH, …).
+    return spec.isWrite || spec.mayReplicate;
+  }
+
+  /** Answers a command that was refused before running; inside MULTI it also dooms EXEC. */
+  rejectCommand(c: Client, spec: CommandSpec | null, message: string): void {
+    if (c.multi !== null) c.multiDirty = true;
+    if (spec !== null) spec.stats.rejectedCalls++;
+    c.reply.error(message);
+    this.flagRejected = true;
+  }
+
+  /** Set when the last error reply came from a rejection (errorstats count both). */
+  private flagRejected = false;
+
+  /** Counts an error reply in errorstats and in the running command's failed_calls. */
+  recordError(c: Client, message: string): void {
+    this.stats.totalErrorReplies++;
+    const sp = message.indexOf(' ');
+    const code = sp < 0 ? message : message.slice(0, sp);
+    // Like Redis, cap the number of distinct error codes tracked.
+    if (this.stats.errorCodes.has(code) || this.stats.errorCodes.size < 128) {
+      this.stats.errorCodes.set(code, (this.stats.errorCodes.get(code) ?? 0) + 1);
+    }
+    if (!this.flagRejected && c.cmd !== null && this.executingCommand === c.cmd) {
+      this.currentCommandFailed = true;
+    }
+    this.flagRejected = false;
+  }
+
+  private executingCommand: CommandSpec | null = null;
+  private currentCommandFailed = false;
+
+  /**
+   * Runs a command: the handler, its timing and stats, slowlog, MONITOR, and propagation of its
+   * effects. Nested calls (EXEC, scripts) propagate once, when the outermost call returns.
+   */
+  call(c: Client, spec: CommandSpec, topLevel: boolean): void {
+    const dirtyBefore = this.dirty;
+    const prevExecuting = this.executingCommand;
+    const prevFailed = this.currentCommandFailed;
+    this.executingCommand = spec;
+    this.currentCommandFailed = false;
+    c.propagateArgv = null;
+    c.preventPropagation = false;
+    const outermost = this.executionNesting === 0;
+    if (outermost) this.frozenNow = this.clock.now();
+    this.executionNesting++;
+    if (this.monitors.size > 0 && !spec.skipMonitor) this.feedMonitors(c, c.argv);
+    const start = process.hrtime.bigint();
+    const argvAtStart = c.argv;
+    try {
+      spec.handler!(c);
+    } finally {
+      this.executionNesting--;
+      const durationUs = Number(process.hrtime.bigint() - start) / 1000;
+      if (c.blocked === null || c.blocked.kind !== 'keys') {
+        spec.stats.calls++;
+        spec.stats.usec += durationUs;
+        if (this.currentCommandFailed) spec.stats.failedCalls++;
+      }
+      this.stats.totalCommands++;
+      c.totalCommands++;
+      c.lastCmd = spec;
+      if (
+        topLevel &&
+        !spec.skipSlowlog &&
+        this.settings.slowlogSlowerThan >= 0 &&
+        durationUs >= this.settings.slowlogSlowerThan &&
+        c.blocked === null
+      ) {
+        this.slowlog.record(argvAtStart, Math.floor(durationUs), this.clock.now(), c.addr, c.name, this.settings.slowlogMaxLen);
+      }
+      if (this.dirty !== dirtyBefore && !c.preventPropagation) {
+        this.propagator.also(c.db.id, c.propagateArgv ?? c.argv);
+      }
+      c.propagateArgv = null;
+      this.executingCommand = prevExecuting;
+      this.currentCommandFailed = prevFailed;
+      if (outermost) {
+        this.frozenNow = 0;
+        this.propagator.flush();
+      }
+    }
+  }
+
+  /** MONITOR output: `+<time> [<db> <addr>] "arg" …`. */
+  feedMonitors(c: Client, argv: readonly string[]): void {
+    const now = this.clock.now();
+    const secs = Math.floor(now / 1000);
+    const micros = String(Math.floor((now % 1000) * 1000)).padStart(6, '0');
+    const who = c.fake ? (c.kind === 'master' ? 'master' : 'lua') : c.socket?.remoteFamily === undefined && this.settings.unixSocket !== '' && c.addr.startsWith(this.settings.unixSocket) ? `unix:${this.settings.unixSocket}` : c.addr;
+    let line = `+${secs}.${micros} [${c.db.id} ${who}]`;
+    for (const a of argv) line += ` ${quoteMonitorArg(a)}`;
+    line += '\r\n';
+    for (const m of this.monitors) {
+      m.reply.rawString(line);
+      m.markPendingWrite();
+    }
+  }
+
+  // ---- Output ------------------------------------------------------------------------------------
+
+  /** Queues a client for the end-of-turn flush. */
+  schedulePendingWrite(c: Client): void {
+    this.pendingWrites.push(c);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushPendingWrites);
+    }
+  }
+
+  /** Writes every pending client's replies: one socket write per client per loop turn. */
+  private readonly flushPendingWrites = (): void => {
+    this.flushScheduled = false;
+    const list = this.pendingWrites.splice(0);
+    for (const c of list) {
+      c.pendingWrite = false;
+      this.writeToClient(c);
+    }
+  };
+
+  writeToClient(c: Client): void {
+    const socket = c.socket;
+    if (socket === null || c.closed) return;
+    if (c.reply.len > 0) {
+      const out = c.reply.take();
+      this.stats.netOutputBytes += out.length;
+      this.stats.totalWritesProcessed++;
+      if (this.checkOutputLimits(c, out.length)) return;
+      socket.write(out);
+    }
+    if (c.closeAfterReply) {
+      socket.end();
+      this.freeClientLater(c, socket);
+    }
+  }
+
+  private freeClientLater(c: Client, socket: net.Socket): void {
+    socket.once('finish', () => this.freeClient(c));
+    // If the peer never reads, do not keep the client forever.
+    setTimeout(() => this.freeClient(c), 5000).unref();
+  }
+
+  /** The class whose client-output-buffer-limit applies to a client. */
+  obufClass(c: Client): 'normal' | 'replica' | 'pubsub' {
+    if (c.kind === 'replica') return 'replica';
+    if (c.inPubSubContext) return 'pubsub';
+    return 'normal';
+  }
+
+  /** Bytes waiting to be sent to a client (its output buffer). */
+  outputBytes(c: Client): number {
+    return c.reply.len + (c.socket?.writableLength ?? 0);
+  }
+
+  /** Applies client-output-buffer-limit; returns true if the client was closed. */
+  private checkOutputLimits(c: Client, adding: number): boolean {
+    const cls = this.obufClass(c);
+    const [hard, soft, softSecs] = this.settings.obufLimits[cls];
+    if (hard === 0 && soft === 0) return false;
+    const used = (c.socket?.writableLength ?? 0) + adding;
+    let over = hard > 0 && used >= hard;
+    if (!over && soft > 0 && used >= soft) {
+      const now = this.clock.monotonic();
+      if (c.obufSoftLimitSince === 0) c.obufSoftLimitSince = now;
+      else if (now - c.obufSoftLimitSince >= softSecs * 1000) over = true;
+    } else if (!over) {
+      c.obufSoftLimitSince = 0;
+    }
+    if (!over) return false;
+    this.log.warning(`Client ${this.clientInfoString(c)} scheduled to be closed ASAP for overcoming of output buffer limits.`);
+    this.stats.clientOutbufLimitDisconnections++;
+    this.freeClient(c);
+    return true;
+  }
+
+  // ---- Cron -------------------------------------------------------------------------------------
+
+  private startCron(): void {
+    if (this.cronTimer !== null) clearInterval(this.cronTimer);
+    this.cronTimer = setInterval(() => this.cron(), Math.max(1, Math.floor(1000 / this.settings.hz)));
+  }
+
+  stopCron(): void {
+    if (this.cronTimer !== null) clearInterval(this.cronTimer);
+    this.cronTimer = null;
+  }
+
+  /** serverCron: active expiry, client timeouts, stats sampling, other modules' duties. */
+  cron(): void {
+    this.cronLoops++;
+    if (this.settings.activeExpireEnabled && !this.role.isReplica()) {
+      activeExpireCycle(this, 1000 / this.settings.hz / 4);
+    }
+    this.sampleInstantaneous();
+    if (this.settings.timeout > 0) this.closeIdleClients();
+    for (const c of this.clients.values()) {
+      if (c.obufSoftLimitSince !== 0 && c.reply.len === 0 && (c.socket?.writableLength ?? 0) > 0) {
+        this.checkOutputLimits(c, 0);
+      }
+    }
+    this.usedMemory();
+    for (const h of this.hooks.cron) h();
+  }
+
+  private closeIdleClients(): void {
+    const now = this.clock.now();
+    const limit = this.settings.timeout * 1000;
+    for (const c of this.clients.values()) {
+      if (c.fake || c.kind === 'replica' || c.isMaster || c.inPubSubContext || c.blocked !== null) continue;
+      if (now - c.lastInteraction > limit) {
+        this.log.verbose('Closing idle client');
+        this.freeClient(c);
+      }
+    }
+  }
+
+  private sampleInstantaneous(): void {
+    const inst = this.stats.instantaneous;
+    const now = this.clock.monotonic();
+    const dt = now - inst.lastSample;
+    if (dt < 100) return;
+    const push = (arr: number[], v: number): void => {
+      arr.push(v);
+      if (arr.length > 16) arr.shift();
+    };
+    push(inst.commands, ((this.stats.totalCommands - inst.lastCmd) * 1000) / dt);
+    push(inst.netIn, ((this.stats.netInputBytes - inst.lastIn) * 1000) / dt);
+    push(inst.netOut, ((this.stats.netOutputBytes - inst.lastOut) * 1000) / dt);
+    inst.lastCmd = this.stats.totalCommands;
+    inst.lastIn = this.stats.netInputBytes;
+    inst.lastOut = this.stats.netOutputBytes;
+    inst.lastSample = now;
+  }
+
+  // ---- Pause -------------------------------------------------------------------------------------
+
+  /** CLIENT PAUSE: holds back writes (or everything) until `untilMs` (monotonic). */
+  pauseClients(mode: 'write' | 'all', durationMs: number): void {
+    const until = this.clock.monotonic() + durationMs;
+    // A new pause can extend, never shorten, nor weaken ALL to WRITE while ALL is in force.
+    if (this.pause.mode === 'all' && mode === 'write') mode = 'all';
+    this.pause.mode = mode;
+    if (until > this.pause.until) this.pause.until = until;
+    if (this.pause.timer !== null) clearTimeout(this.pause.timer);
+    this.pause.timer = setTimeout(() => this.unpauseClients(), Math.max(0, this.pause.until - this.clock.monotonic()));
+  }
+
+  unpauseClients(): void {
+    if (this.pause.timer !== null) clearTimeout(this.pause.timer);
+    this.pause = { mode: null, until: 0, timer: null };
+    const waiting = [...this.pausedClients];
+    this.pausedClients.clear();
+    for (const c of waiting) this.processInput(c);
+  }
+
+  /** RESET: back to a fresh connection's state, keeping the connection and its id. */
+  resetClient(c: Client): void {
+    for (const h of this.hooks.resetClient) h(c);
+    c.multi = null;
+    c.multiDirty = false;
+    c.watchDirty = false;
+    this.monitors.delete(c);
+    c.isMonitor = false;
+    c.db = this.dbs[0]!;
+    c.reply.proto = 2;
+    c.name = '';
+    c.replyMode = 'on';
+    c.skipNextReply = false;
+    c.noEvict = false;
+    c.authenticated = !this.authRequired();
+    c.user = 'default';
+    c.parser.limits.authRequired = !c.authenticated;
+  }
+
+  // ---- Life cycle -------------------------------------------------------------------------------
+
+  /** Work done after listening and before "Ready to accept connections" (loading data…). */
+  readonly startupTasks: (() => Promise<void> | void)[] = [];
+
+  async startup(): Promise<void> {
+    for (const t of this.startupTasks) await t();
+  }
+
+  /**
+   * SHUTDOWN and SIGTERM: runs the shutdown hooks (save, AOF flush, replicas catch-up), closes
+   * listeners and clients. Returns false when a hook refused (e.g. the save failed without FORCE).
+   */
+  async shutdown(opts: { save: boolean | null; now: boolean; force: boolean; signal?: boolean }): Promise<boolean> {
+    if (!opts.signal) this.log.warning('User requested shutdown...');
+    for (const h of this.hooks.shutdown) {
+      if (!h(opts) && !opts.force) {
+        this.log.warning('Errors trying to shut down the server. Check the logs for more information.');
+        return false;
+      }
+    }
+    this.shuttingDown = true;
+    this.stopCron();
+    const pidfile = this.config.getString('pidfile');
+    if (pidfile !== '') {
+      this.log.notice('Removing the pid file.');
+      try {
+        fs.unlinkSync(pidfile);
+      } catch {
+        // already gone
+      }
+    }
+    await this.closeListeners();
+    for (const c of [...this.clients.values()]) {
+      this.writeToClient(c);
+      this.freeClient(c);
+    }
+    this.log.warning(`${this.log.role === 'X' ? 'Sentinel' : 'Redis'} is now ready to exit, bye bye...`);
+    return true;
+  }
+
+  // ---- Helpers ----------------------------------------------------------------------------------
+
+  /** The database with that index, or undefined. */
+  db(index: number): Database | undefined {
+    return this.dbs[index];
+  }
+
+  /** A fake client for internal execution (scripts, AOF loading); not in CLIENT LIST. */
+  createFakeClient(): Client {
+    const c = new Client(this, this.newClientId(), null, this.dbs[0]!, { fake: true });
+    c.setAuthenticated('default');
+    return c;
+  }
+
+  /** One line of CLIENT LIST for a client (filled in by the connection commands module). */
+  clientInfoString(c: Client): string {
+    return this.hooks.clientInfo(c);
+  }
+
+  /** Total keys with expiry across databases, etc.: helpers for INFO. */
+  hostname(): string {
+    return os.hostname();
+  }
+}
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? s.slice(0, n) : s;
+}
+
+function describeListenError(err: NodeJS.ErrnoException): string {
+  if (err.code === 'EADDRINUSE') return 'Address already in use';
+  if (err.code === 'EADDRNOTAVAIL') return 'Cannot assign requested address';
+  if (err.code === 'EACCES') return 'Permission denied';
+  return err.message;
+}
+
+/** Quotes an argument like sdscatrepr for MONITOR. */
+export function quoteMonitorArg(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charCodeAt(i);
+    switch (ch) {
+      case 0x5c: out += '\\\\'; break;
+      case 0x22: out += '\\"'; break;
+      case 0x0a: out += '\\n'; break;
+      case 0x0d: out += '\\r'; break;
+      case 0x09: out += '\\t'; break;
+      case 0x07: out += '\\a'; break;
+      case 0x08: out += '\\b'; break;
+      default:
+        if (ch >= 0x20 && ch < 0x7f) out += s[i];
+        else out += '\\x' + ch.toString(16).padStart(2, '0');
+    }
+  }
+  return out + '"';
+}

@@ -1,0 +1,3 @@
+/** The Redis version nodis implements (clients gate features on it) and nodis's own. */
+export const REDIS_VERSION = '7.0.15';
+export const NODIS_VERSION = '0.1.0';

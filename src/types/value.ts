@@ -1,0 +1,77 @@
+/**
+ * What a key can hold. Strings are stored as the cheapest faithful form: a latin1 JS string
+ * (one char per byte), a number when the bytes are a canonical integer that fits a double
+ * exactly (INCR's fast path, and less memory), or a Buffer once a string is edited in place
+ * (SETRANGE, SETBIT, APPEND on large values) so those stay O(change) rather than O(length).
+ * Every other type is an object with a `type` tag; their structures live in src/types/.
+ */
+
+export type StringValue = string | number | Buffer;
+
+/** The data types Redis has, by the name TYPE prints. */
+export type TypeName = 'string' | 'list' | 'set' | 'zset' | 'hash' | 'stream';
+
+/** Base for every non-string value. `type` is what TYPE replies. */
+export interface TypedValue {
+  readonly type: Exclude<TypeName, 'string'>;
+  /** OBJECT ENCODING's answer for this value, as Redis would encode it. */
+  encoding(): string;
+}
+
+export type RedisValue = StringValue | TypedValue;
+
+export function isStringValue(v: RedisValue): v is StringValue {
+  return typeof v === 'string' || typeof v === 'number' || Buffer.isBuffer(v);
+}
+
+export function typeOf(v: RedisValue): TypeName {
+  return isStringValue(v) ? 'string' : v.type;
+}
+
+/** The bytes of a string value as a latin1 string. */
+export function stringOf(v: StringValue): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return String(v);
+  return v.latin1Slice(0, v.length);
+}
+
+/** Length in bytes of a string value. */
+export function stringLength(v: StringValue): number {
+  if (typeof v === 'string') return v.length;
+  if (typeof v === 'number') return String(v).length;
+  return v.length;
+}
+
+/** True when `s` is an integer exactly as Redis would print it (no '+', no leading zeros…). */
+export function isCanonicalSafeInteger(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n > 16) return false;
+  let i = 0;
+  if (s.charCodeAt(0) === 45 /* - */) {
+    if (n === 1) return false;
+    i = 1;
+  }
+  const first = s.charCodeAt(i);
+  if (first === 48 /* 0 */) return n === 1; // "0" only; "-0" and "01" are not canonical
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** The stored form of a string argument: a number if it is a canonical safe integer. */
+export function encodeString(s: string): StringValue {
+  if (s.length <= 16 && isCanonicalSafeInteger(s)) {
+    const n = Number(s);
+    if (Number.isSafeInteger(n)) return n;
+  }
+  return s;
+}
+
+/** OBJECT ENCODING for a string value, matching Redis (int / embstr up to 44 bytes / raw). */
+export function stringEncoding(v: StringValue): string {
+  if (typeof v === 'number') return 'int';
+  if (typeof v === 'string') return v.length <= 44 ? 'embstr' : 'raw';
+  return 'raw';
+}
