@@ -18,7 +18,12 @@ import { commands as transactions } from './transactions.js';
 import { commands as scripting } from './scripting.js';
 import { commands as persistence } from './persistence.js';
 import { commands as replication } from './replication.js';
+import { commands as config } from './config.js';
+import { commands as client } from './client.js';
+import { commands as info } from './info.js';
+import { commands as command } from './command.js';
+import { commands as debug } from './debug.js';
 
 export function allCommandHandlers(): CommandHandlers[] {
-  return [connection, server, keys, strings, bitops, lists, hashes, sets, zsets, sort, pubsub, transactions, scripting, persistence, replication];
+  return [connection, server, keys, strings, bitops, lists, hashes, sets, zsets, sort, pubsub, transactions, scripting, persistence, replication, config, client, info, command, debug];
 }
