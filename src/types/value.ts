@@ -16,6 +16,10 @@ export interface TypedValue {
   readonly type: Exclude<TypeName, 'string'>;
   /** OBJECT ENCODING's answer for this value, as Redis would encode it. */
   encoding(): string;
+  /** A deep copy (COPY, and the copy-on-write snapshot). */
+  clone(): TypedValue;
+  /** Number of elements (for INFO keyspace sizes, lazyfree decisions, MEMORY USAGE estimates). */
+  size(): number;
 }
 
 export type RedisValue = StringValue | TypedValue;
