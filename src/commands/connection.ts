@@ -1,10 +1,16 @@
 /**
- * Connection commands: PING, ECHO, QUIT, SELECT, AUTH, HELLO, RESET.
- * (CLIENT lives in client.ts.)
+ * Connection commands: PING, ECHO, QUIT, SELECT, AUTH, HELLO, RESET (CLIENT lives in client.ts).
+ *
+ * Authentication follows Redis 7.0.15 without an ACL module: the `default` user is "nopass"
+ * while requirepass is empty (any password is accepted for it) and otherwise needs requirepass;
+ * other users are checked through `hooks.checkUserPassword`. A connection is authenticated at
+ * creation when no password is required (clientSetDefaultAuth), so setting requirepass later
+ * affects only new connections.
  */
 import type { CommandHandlers } from './registry.js';
 import type { Client } from '../server/client.js';
 import { REDIS_VERSION } from '../server/version.js';
+import { parseInteger } from './args.js';
 
 export function ping(c: Client): void {
   if (c.argv.length > 2) {
@@ -33,11 +39,16 @@ function quit(c: Client): void {
 
 /** Parses a database index argument; replies with Redis's error and returns -1 when invalid. */
 export function parseDbIndex(c: Client, arg: string): number {
-  if (!/^-?\d+$/.test(arg)) {
+  const id = parseInteger(arg);
+  if (id === null) {
     c.reply.error('ERR value is not an integer or out of range');
     return -1;
   }
-  const id = Number(arg);
+  // getIntFromObjectOrReply: the index must fit a C int before the range check.
+  if (id < -2147483648 || id > 2147483647) {
+    c.reply.error('ERR value is out of range, value must between -2147483648 and 2147483647');
+    return -1;
+  }
   if (id < 0 || id >= c.server.dbs.length) {
     c.reply.error('ERR DB index is out of range');
     return -1;
@@ -52,14 +63,20 @@ function select(c: Client): void {
   c.reply.ok();
 }
 
-/** Checks a password for a user; the ACL module may replace this. */
+/**
+ * Checks credentials as ACLAuthenticateUser does for the users nodis knows: `default` is
+ * "nopass" (any password works) while requirepass is empty; other users belong to the ACL
+ * module through `hooks.checkUserPassword`.
+ */
 export function checkPassword(c: Client, user: string, pass: string): boolean {
   const server = c.server;
   if (user !== 'default') return server.hooks.checkUserPassword(user, pass);
   const required = server.settings.requirepass;
-  if (required === '') return server.hooks.checkUserPassword(user, pass);
+  if (required === '') return !server.hooks.authRequired() || server.hooks.checkUserPassword(user, pass);
   return pass === required;
 }
+
+const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
 
 function auth(c: Client): void {
   const argv = c.argv;
@@ -77,61 +94,60 @@ function auth(c: Client): void {
     c.setAuthenticated(user);
     c.reply.ok();
   } else {
-    c.server.log.verbose(`Failed authentication attempt for user ${user}`);
-    c.reply.error('WRONGPASS invalid username-password pair or user is disabled.');
+    c.reply.error(WRONGPASS);
   }
 }
 
+/** HELLO [protover [AUTH user pass] [SETNAME name]]: options take effect in order, as Redis. */
 function hello(c: Client): void {
   const argv = c.argv;
   let ver = 0;
   let i = 1;
   if (argv.length >= 2) {
-    const v = argv[1]!;
-    if (!/^-?\d+$/.test(v)) {
+    const v = parseInteger(argv[1]!);
+    if (v === null) {
       c.reply.error('ERR Protocol version is not an integer or out of range');
       return;
     }
-    ver = Number(v);
+    ver = v;
     i = 2;
     if (ver < 2 || ver > 3) {
       c.reply.error('NOPROTO unsupported protocol version');
       return;
     }
   }
-  let setName: string | null = null;
   for (; i < argv.length; i++) {
-    const opt = argv[i]!.toLowerCase();
+    const opt = argv[i]!;
     const more = argv.length - i - 1;
-    if (opt === 'auth' && more >= 2) {
+    if (opt.toLowerCase() === 'auth' && more >= 2) {
       const user = argv[i + 1]!;
-      const pass = argv[i + 2]!;
-      if (!checkPassword(c, user, pass)) {
-        c.reply.error('WRONGPASS invalid username-password pair or user is disabled.');
+      if (!checkPassword(c, user, argv[i + 2]!)) {
+        c.reply.error(WRONGPASS);
         return;
       }
       c.setAuthenticated(user);
       i += 2;
-    } else if (opt === 'setname' && more >= 1) {
-      setName = argv[i + 1]!;
-      if (!validClientName(setName)) {
+    } else if (opt.toLowerCase() === 'setname' && more >= 1) {
+      const name = argv[i + 1]!;
+      if (!validClientName(name)) {
         c.reply.error('ERR Client names cannot contain spaces, newlines or special characters.');
         return;
       }
+      c.name = name;
       i += 1;
     } else {
-      c.reply.error(`ERR Syntax error in HELLO option '${argv[i]}'`);
+      c.reply.error(`ERR Syntax error in HELLO option '${opt}'`);
       return;
     }
   }
   if (!c.authenticated) {
-    c.reply.error('NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time');
+    c.reply.error('NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time');
     return;
   }
-  if (setName !== null) c.name = setName;
   if (ver !== 0) c.reply.proto = ver as 2 | 3;
+  const sentinel = c.server.log.role === 'X';
   const r = c.reply;
-  r.map(7);
+  r.map(sentinel ? 6 : 7);
   r.bulk('server');
   r.bulk('redis');
   r.bulk('version');
@@ -141,9 +157,11 @@ function hello(c: Client): void {
   r.bulk('id');
   r.integer(c.id);
   r.bulk('mode');
-  r.bulk(c.server.log.role === 'X' ? 'sentinel' : 'standalone');
-  r.bulk('role');
-  r.bulk(c.server.role.isReplica() ? 'replica' : 'master');
+  r.bulk(sentinel ? 'sentinel' : 'standalone');
+  if (!sentinel) {
+    r.bulk('role');
+    r.bulk(c.server.role.isReplica() ? 'replica' : 'master');
+  }
   r.bulk('modules');
   r.emptyArray();
 }
@@ -157,7 +175,12 @@ export function validClientName(name: string): boolean {
   return true;
 }
 
+/** RESET: back to a fresh connection's state (server.resetClient runs every module's undo step). */
 function reset(c: Client): void {
+  if ((c.kind === 'replica' && !c.isMonitor) || c.isMaster || c.kind === 'master') {
+    c.reply.error('ERR can only reset normal client connections');
+    return;
+  }
   c.server.resetClient(c);
   c.reply.status('RESET');
 }
