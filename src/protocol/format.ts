@@ -1,6 +1,7 @@
 /**
  * Number formatting exactly as Redis prints numbers.
  */
+import { formatLongDoubleHuman, longDoubleFromDouble } from '../types/long-double.js';
 
 /**
  * C's `%.17g` (what Redis 7.0 uses for scores and RESP3 doubles): 17 significant digits,
@@ -34,29 +35,10 @@ export function formatG(d: number, precision: number): string {
 
 /**
  * Redis's long-double "human friendly" format used by INCRBYFLOAT and HINCRBYFLOAT:
- * `%.17Lf` with trailing zeros (and a trailing dot) removed. JS has no long double, so we print
- * the shortest repr that round-trips, in positional notation, which matches for the values that
- * clients see in practice.
+ * `%.17Lf` with trailing zeros (and a trailing dot) removed, of the double widened exactly to a
+ * long double. For the arithmetic itself use types/long-double.ts (`incrByFloatText`): Redis
+ * adds in long double precision, which a double cannot reproduce (10.5 + 0.1 prints "10.6").
  */
 export function formatHumanFriendly(d: number): string {
-  if (d === Infinity) return 'inf';
-  if (d === -Infinity) return '-inf';
-  if (Object.is(d, -0) || d === 0) return '0';
-  let s = String(d);
-  if (s.includes('e')) {
-    // Expand exponent notation to positional, as %Lf does.
-    const [m, e] = s.split('e') as [string, string];
-    const exp = parseInt(e, 10);
-    const neg = m.startsWith('-');
-    const digits = (neg ? m.slice(1) : m).replace('.', '');
-    const pointAt = (neg ? m.slice(1) : m).indexOf('.') < 0 ? digits.length : (neg ? m.slice(1) : m).indexOf('.');
-    const newPoint = pointAt + exp;
-    let out: string;
-    if (newPoint <= 0) out = '0.' + '0'.repeat(-newPoint) + digits;
-    else if (newPoint >= digits.length) out = digits + '0'.repeat(newPoint - digits.length);
-    else out = digits.slice(0, newPoint) + '.' + digits.slice(newPoint);
-    s = (neg ? '-' : '') + out;
-  }
-  if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
-  return s;
+  return formatLongDoubleHuman(longDoubleFromDouble(d));
 }
