@@ -1,132 +1,459 @@
 /**
- * Every redis.conf directive nodis knows, with Redis 7.0.15's defaults, types and ranges
- * (config.c's standardConfig table). `active: false` marks directives whose feature nodis does
- * not have yet: they are validated and stored, and start-up warns once that they have no effect.
+ * Every redis.conf directive of Redis 7.0.15 (config.c's standardConfig table, in its order),
+ * with Redis's defaults as CONFIG GET prints them, types, ranges, aliases and flags. Directives
+ * that only the config-file loader knows (include, rename-command, user, loadmodule, sentinel)
+ * are handled by config/load.ts.
+ *
+ * `active: false` marks directives whose feature nodis does not have yet: they are validated
+ * and stored like Redis does (so CONFIG GET/SET/REWRITE round-trip), and start-up warns once
+ * when one is set to a non-default value.
  */
-import type { ConfigDef } from './registry.js';
+import type { ConfigDef, ConfigValue, SpecialContext } from './registry.js';
 import { ConfigError } from './registry.js';
 
 const MB = 1024 * 1024;
-const GB = 1024 * MB;
-const LLONG_MAX = Number.MAX_SAFE_INTEGER;
 const INT_MAX = 2147483647;
+const INT_MIN = -2147483648;
+const UINT_MAX = 4294967295n;
+const LONG_MAX = 9223372036854775807n;
+const LLONG_MAX = LONG_MAX;
+const ULLONG_MAX = 18446744073709551615n;
+const SSIZE_MAX = LONG_MAX;
 
-const bool = (name: string, dflt: boolean, extra: Partial<ConfigDef> = {}): ConfigDef => ({
+type Extra = Partial<ConfigDef>;
+const inert: Extra = { active: false };
+
+const bool = (name: string, dflt: boolean, extra: Extra = {}): ConfigDef => ({
   name, type: 'bool', default: dflt ? 'yes' : 'no', ...extra,
 });
-const int = (name: string, dflt: number, min: number, max: number, extra: Partial<ConfigDef> = {}): ConfigDef => ({
+/** Signed integers (int, long, long long, time_t, off_t in config.c). */
+const int = (name: string, dflt: number, min: number | bigint, max: number | bigint, extra: Extra = {}): ConfigDef => ({
   name, type: 'int', default: String(dflt), min, max, ...extra,
 });
-const mem = (name: string, dflt: number, min: number, max: number, extra: Partial<ConfigDef> = {}): ConfigDef => ({
+/** Unsigned integers (unsigned int, size_t): negative input wraps and fails the range check. */
+const uint = (name: string, dflt: number, min: number | bigint, max: number | bigint, extra: Extra = {}): ConfigDef =>
+  int(name, dflt, min, max, { unsigned: true, ...extra });
+const mem = (name: string, dflt: number, min: number | bigint, max: number | bigint, extra: Extra = {}): ConfigDef => ({
   name, type: 'memory', default: String(dflt), min, max, ...extra,
 });
-const str = (name: string, dflt: string, extra: Partial<ConfigDef> = {}): ConfigDef => ({
+/** String directives; `emptyIsNull` ones are "unset" when empty (CONFIG REWRITE drops them). */
+const str = (name: string, dflt: string, extra: Extra = {}): ConfigDef => ({
   name, type: 'string', default: dflt, ...extra,
 });
-const enm = (name: string, dflt: string, values: string[], extra: Partial<ConfigDef> = {}): ConfigDef => ({
+const strNull = (name: string, extra: Extra = {}): ConfigDef => str(name, '', { emptyIsNull: true, ...extra });
+const enm = (name: string, dflt: string, values: string[], extra: Extra = {}): ConfigDef => ({
   name, type: 'enum', default: dflt, enumValues: values, ...extra,
 });
+const special = (name: string, dflt: string, parse: ConfigDef['parse'], extra: Extra = {}): ConfigDef => ({
+  name, type: 'special', default: dflt, parse, ...extra,
+});
 
-/** `save "900 1 300 10"` style: pairs of integers, or "" to disable. */
-function parseSave(value: string): string {
-  const words = value.split(/\s+/).filter(Boolean);
+// ---- Validators (config.c's is_valid_fn) --------------------------------------------------------
+
+const baseName = (what: string, kind: string, allowEmpty: boolean) => (v: ConfigValue): string | null => {
+  const s = String(v);
+  if (!allowEmpty && s === '') return `${what} can't be empty`;
+  if (s.includes('/')) return `${what} can't be a path, just a ${kind}`;
+  return null;
+};
+
+const shutdownFlags = (v: ConfigValue): string | null => {
+  const words = String(v).split(' ');
+  return words.includes('save') && words.includes('nosave') ? "shutdown options SAVE and NOSAVE can't be used simultaneously" : null;
+};
+
+const hostname = (v: ConfigValue): string | null => {
+  const s = String(v);
+  if (s.length >= 256) return 'Hostnames must be less than 256 characters';
+  if (!/^[A-Za-z0-9.-]*$/.test(s)) return 'Hostnames may only contain alphanumeric characters, hyphens or dots';
+  return null;
+};
+
+const PROC_TITLE_VARS = new Set(['title', 'listen-addr', 'server-mode', 'port', 'tls-port', 'unixsocket', 'config-file']);
+const procTitleTemplate = (v: ConfigValue): string | null => {
+  const s = String(v);
+  const bad = 'template format is invalid or contains unknown variables';
+  // Every {variable} must be known and no brace may be left unpaired.
+  const rest = s.replace(/\{([^{}]*)\}/g, (_m, name: string) => (PROC_TITLE_VARS.has(name) ? '' : '{'));
+  if (/[{}]/.test(rest)) return bad;
+  // Expanded with an empty title, the template must still say something.
+  const expanded = s.replace(/\{title\}/g, '').replace(/\{[^{}]*\}/g, 'x');
+  return expanded.trim() === '' ? bad : null;
+};
+
+// nodis has no active defragmentation, like a Redis built without jemalloc (Debian's build).
+const noDefrag = (v: ConfigValue): string | null =>
+  v === true
+    ? 'Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution'
+    : null;
+
+/** Redis clamps hz to 1..500 instead of refusing (updateHZ). */
+const clampHz = (v: ConfigValue): ConfigValue => Math.min(500, Math.max(1, v as number));
+
+// ---- Special directives -------------------------------------------------------------------------
+
+/** strtoll with an end-pointer check: optional spaces and sign, then digits to the end. */
+function strtollStrict(s: string): number | null {
+  if (s === '') return 0;
+  if (!/^\s*[+-]?\d+$/.test(s)) return null;
+  return Number(s.trim());
+}
+
+/** `save <seconds> <changes> [...]`, or `save ""` to disable. */
+function parseSave(args: string[], ctx: SpecialContext): string {
+  let words = args;
+  if (words.length === 1 && words[0] === '') words = [];
   if (words.length % 2 !== 0) throw new ConfigError('Invalid save parameters');
-  for (const w of words) if (!/^\d+$/.test(w)) throw new ConfigError('Invalid save parameters');
-  return words.join(' ');
-}
-
-/** `client-output-buffer-limit <class> <hard> <soft> <seconds> [...]`, merged into all classes. */
-let obufState = 'normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60';
-function parseObuf(value: string): string {
-  const words = value.split(/\s+/).filter(Boolean);
-  if (words.length % 4 !== 0) throw new ConfigError('Wrong number of arguments in buffer limit configuration.');
-  const current = new Map<string, string[]>();
-  const cur = obufState.split(' ');
-  for (let i = 0; i < cur.length; i += 4) current.set(cur[i]!, cur.slice(i + 1, i + 4));
-  for (let i = 0; i < words.length; i += 4) {
-    let cls = words[i]!.toLowerCase();
-    if (cls === 'replica') cls = 'slave';
-    if (!['normal', 'slave', 'pubsub'].includes(cls)) throw new ConfigError('Invalid client class specified in buffer limit configuration.');
-    const vals: string[] = [];
-    for (let j = 1; j <= 3; j++) {
-      const w = words[i + j]!;
-      const n = j === 3 ? (/^\d+$/.test(w) ? Number(w) : null) : parseMemoryStrict(w);
-      if (n === null || n < 0) throw new ConfigError('Error in hard, soft or soft_seconds setting in buffer limit configuration.');
-      vals.push(String(n));
-    }
-    current.set(cls, vals);
+  const pairs: string[] = [];
+  for (let j = 0; j < words.length; j++) {
+    const n = strtollStrict(words[j]!);
+    if (n === null || (j % 2 === 0 && n < 1) || (j % 2 === 1 && n < 0)) throw new ConfigError('Invalid save parameters');
+    pairs.push(String(n));
   }
-  obufState = ['normal', 'slave', 'pubsub'].map((c) => `${c} ${current.get(c)!.join(' ')}`).join(' ');
-  return obufState;
+  // In a config file `save` lines accumulate, but the first one replaces the defaults.
+  if (ctx.loading && !ctx.firstInFile && !(args.length === 1 && args[0] === '')) {
+    return [ctx.current, ...pairs].filter((s) => s !== '').join(' ');
+  }
+  return pairs.join(' ');
 }
 
-function parseMemoryStrict(w: string): number | null {
-  const m = /^(\d+)([a-z]*)$/i.exec(w);
+/** Output buffer classes in Redis's order, with the name CONFIG GET prints. */
+const OBUF_CLASSES = ['normal', 'slave', 'pubsub'] as const;
+export const OBUF_DEFAULT = 'normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60';
+
+function memtoull(w: string): number | null {
+  const m = /^(\d*)(b|k|kb|m|mb|g|gb|)$/i.exec(w);
   if (!m) return null;
-  const units: Record<string, number> = { '': 1, b: 1, k: 1000, kb: 1024, m: 1e6, mb: MB, g: 1e9, gb: GB };
-  const mul = units[m[2]!.toLowerCase()];
-  return mul === undefined ? null : Number(m[1]) * mul;
+  const units: Record<string, number> = { '': 1, b: 1, k: 1000, kb: 1024, m: 1e6, mb: MB, g: 1e9, gb: 1024 * MB };
+  return Number(m[1] === '' ? 0 : m[1]) * units[m[2]!.toLowerCase()]!;
 }
 
-/** `replicaof <host> <port>` or `no one`. Stored as "host port" or "". */
-function parseReplicaof(value: string, args: string[]): string {
-  if (args.length === 2 && args[0]!.toLowerCase() === 'no' && args[1]!.toLowerCase() === 'one') return '';
-  if (value === '') return '';
+/** `client-output-buffer-limit <class> <hard> <soft> <soft-seconds> [...]`, merged per class. */
+function parseObuf(args: string[], ctx: SpecialContext): string {
+  if (args.length % 4 !== 0) throw new ConfigError('Wrong number of arguments in buffer limit configuration.');
+  const current = new Map<string, string[]>();
+  const cur = ctx.current.split(' ');
+  for (let i = 0; i + 3 < cur.length; i += 4) current.set(cur[i]!, cur.slice(i + 1, i + 4));
+  const updates = new Map<string, string[]>();
+  for (let i = 0; i < args.length; i += 4) {
+    let cls = args[i]!.toLowerCase();
+    if (cls === 'replica') cls = 'slave';
+    if (!(OBUF_CLASSES as readonly string[]).includes(cls)) {
+      throw new ConfigError('Invalid client class specified in buffer limit configuration.');
+    }
+    const hard = memtoull(args[i + 1]!);
+    const soft = memtoull(args[i + 2]!);
+    const secs = strtollStrict(args[i + 3]!);
+    if (hard === null || soft === null || secs === null || secs < 0 || /^\s/.test(args[i + 3]!)) {
+      throw new ConfigError('Error in hard, soft or soft_seconds setting in buffer limit configuration.');
+    }
+    updates.set(cls, [String(hard), String(soft), String(secs)]);
+  }
+  for (const [cls, v] of updates) current.set(cls, v);
+  return OBUF_CLASSES.map((c) => `${c} ${current.get(c)!.join(' ')}`).join(' ');
+}
+
+function parseOomValues(args: string[]): string {
+  if (args.length !== 3) throw new ConfigError('wrong number of arguments');
+  for (const a of args) {
+    const n = strtollStrict(a);
+    if (n === null || n < -2000 || n > 2000) {
+      throw new ConfigError('Invalid oom-score-adj-values, elements must be between -2000 and 2000.');
+    }
+  }
+  return args.map((a) => String(strtollStrict(a))).join(' ');
+}
+
+/** Keyspace-event flags in keyspaceEventsFlagsToString()'s canonical order. */
+const NOTIFY_ALL = 'g$lshzxetd';
+export function canonicalNotifyFlags(classes: string): string | null {
+  const set = new Set<string>();
+  for (const ch of classes) {
+    if (ch === 'A') for (const c of NOTIFY_ALL) set.add(c);
+    else if ('g$lshzxeKEtmdn'.includes(ch)) set.add(ch);
+    else return null;
+  }
+  let out = '';
+  if ([...NOTIFY_ALL].every((c) => set.has(c))) out = 'A';
+  else for (const c of 'g$lshzxetdn') if (set.has(c)) out += c;
+  for (const c of 'KEm') if (set.has(c)) out += c;
+  return out;
+}
+
+function parseNotify(args: string[]): string {
+  if (args.length !== 1) throw new ConfigError('wrong number of arguments');
+  const flags = canonicalNotifyFlags(args[0]!);
+  if (flags === null) throw new ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+  return flags;
+}
+
+function parseBind(args: string[]): string {
+  if (args.length > 16) throw new ConfigError('Too many bind addresses specified.');
+  if (args.length === 1 && args[0] === '') return '';
+  return args.join(' ');
+}
+
+function parseReplicaof(args: string[]): string {
   if (args.length !== 2) throw new ConfigError('wrong number of arguments');
-  if (!/^\d+$/.test(args[1]!) || Number(args[1]) > 65535) throw new ConfigError('Invalid master port');
-  return `${args[0]} ${args[1]}`;
+  if (args[0]!.toLowerCase() === 'no' && args[1]!.toLowerCase() === 'one') return '';
+  const port = /^[+-]?\d+$/.test(args[1]!) ? Number(args[1]) : NaN;
+  if (!(port >= 0 && port <= 65535)) throw new ConfigError('Invalid master port');
+  return `${args[0]} ${port}`;
 }
 
-const LOGLEVELS = ['debug', 'verbose', 'notice', 'warning', 'nothing'];
+/** `%f` then trimDoubleString: "99.900000" → "99.9", "50.000000" → "50". */
+function formatPercentile(n: number): string {
+  return n.toFixed(6).replace(/0+$/, '').replace(/\.$/, '');
+}
+
+function parsePercentiles(args: string[]): string {
+  if (args.length === 1 && args[0] === '') return '';
+  const out: string[] = [];
+  for (const a of args) {
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(a)) throw new ConfigError('Invalid latency-tracking-info-percentiles parameters');
+    const n = Number(a);
+    if (n > 100 || n < 0) throw new ConfigError('latency-tracking-info-percentiles parameters should sit between [0.0,100.0]');
+    out.push(formatPercentile(n));
+  }
+  return out.join(' ');
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'No such file or directory',
+  ENOTDIR: 'Not a directory',
+  EACCES: 'Permission denied',
+  ELOOP: 'Too many levels of symbolic links',
+  ENAMETOOLONG: 'File name too long',
+};
+
+/** strerror() text for a Node error, as Redis prints it. */
+export function strerror(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  return ERRNO_TEXT[code] ?? (e as Error).message;
+}
+
+/** `dir`: changes the working directory at once (files are created relative to it). */
+function parseDir(args: string[]): string {
+  if (args.length !== 1) throw new ConfigError('wrong number of arguments');
+  try {
+    process.chdir(args[0]!);
+  } catch (e) {
+    throw new ConfigError(strerror(e));
+  }
+  return process.cwd();
+}
+
+const SHUTDOWN_FLAGS = ['default', 'save', 'nosave', 'now', 'force'];
+const PROTECTED_ACTION = ['no', 'yes', 'local'];
 
 export const DIRECTIVES: ConfigDef[] = [
-  // Network
-  int('port', 6379, 0, 65535, { immutable: false }),
-  str('bind', '* -::*'),
-  int('tcp-backlog', 511, 0, INT_MAX, { immutable: true }),
-  str('unixsocket', '', { immutable: true }),
-  int('unixsocketperm', 0, 0, 0o777, { immutable: true }),
-  int('timeout', 0, 0, INT_MAX),
-  int('tcp-keepalive', 300, 0, INT_MAX),
-  bool('protected-mode', true),
-  mem('proto-max-bulk-len', 512 * MB, 1024 * 1024, LLONG_MAX),
-  mem('client-query-buffer-limit', GB, 1024 * 1024, LLONG_MAX),
-  int('maxclients', 10000, 1, INT_MAX),
-  // General
+  // Booleans
+  bool('rdbchecksum', true, { immutable: true, ...inert }),
   bool('daemonize', false, { immutable: true }),
-  str('pidfile', '', { immutable: true }),
-  enm('loglevel', 'notice', LOGLEVELS),
-  str('logfile', '', { immutable: true }),
-  int('databases', 16, 1, INT_MAX, { immutable: true }),
-  int('hz', 10, 0, INT_MAX),
-  str('requirepass', '', { sensitive: true }),
+  bool('io-threads-do-reads', false, { immutable: true, ...inert }),
   bool('always-show-logo', false, { immutable: true }),
-  // Memory
-  mem('maxmemory', 0, 0, LLONG_MAX),
-  enm('maxmemory-policy', 'noeviction', ['volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'noeviction']),
+  bool('protected-mode', true),
+  bool('rdbcompression', true, inert),
+  bool('rdb-del-sync-files', false, inert),
+  bool('activerehashing', true, inert),
+  bool('stop-writes-on-bgsave-error', true, inert),
+  bool('set-proc-title', true, { immutable: true, ...inert }),
+  bool('dynamic-hz', true, inert),
+  bool('lazyfree-lazy-eviction', false, inert),
   bool('lazyfree-lazy-expire', false),
+  bool('lazyfree-lazy-server-del', false, inert),
   bool('lazyfree-lazy-user-del', false),
   bool('lazyfree-lazy-user-flush', false),
-  bool('lazyfree-lazy-eviction', false),
-  bool('lazyfree-lazy-server-del', false),
-  // Slow log
-  { name: 'slowlog-log-slower-than', type: 'int', default: '10000', min: -1, max: LLONG_MAX },
-  int('slowlog-max-len', 128, 0, LLONG_MAX),
-  int('latency-monitor-threshold', 0, 0, LLONG_MAX),
-  // Persistence (feature in the persistence issue)
-  { name: 'save', type: 'special', default: '3600 1 300 100 60 10000', parse: parseSave, active: false },
-  str('dir', '', { parse: undefined }),
-  str('dbfilename', 'dump.rdb'),
-  bool('appendonly', false, { active: false }),
-  // Replication (feature in the replication issue)
-  { name: 'replicaof', aliases: ['slaveof'], type: 'special', default: '', parse: parseReplicaof, active: false },
+  bool('repl-disable-tcp-nodelay', false, inert),
+  bool('repl-diskless-sync', true, inert),
+  bool('aof-rewrite-incremental-fsync', true, inert),
+  bool('no-appendfsync-on-rewrite', false, inert),
+  bool('cluster-require-full-coverage', true, inert),
+  bool('rdb-save-incremental-fsync', true, inert),
+  bool('aof-load-truncated', true, inert),
+  bool('aof-use-rdb-preamble', true, inert),
+  bool('aof-timestamp-enabled', false, inert),
+  bool('cluster-replica-no-failover', false, { aliases: ['cluster-slave-no-failover'], ...inert }),
+  bool('replica-lazy-flush', false, { aliases: ['slave-lazy-flush'], ...inert }),
+  bool('replica-serve-stale-data', true, { aliases: ['slave-serve-stale-data'], ...inert }),
   bool('replica-read-only', true, { aliases: ['slave-read-only'] }),
-  // Clients
-  { name: 'client-output-buffer-limit', type: 'special', default: obufState, parse: (v) => parseObuf(v) },
-  // Notifications, scripting
-  str('notify-keyspace-events', '', { active: false }),
-  int('busy-reply-threshold', 5000, 0, LLONG_MAX, { aliases: ['lua-time-limit'], active: false }),
-  enm('enable-debug-command', 'no', ['no', 'yes', 'local']),
-  enm('enable-protected-configs', 'no', ['no', 'yes', 'local']),
-  enm('enable-module-command', 'no', ['no', 'yes', 'local']),
+  bool('replica-ignore-maxmemory', true, { aliases: ['slave-ignore-maxmemory'], ...inert }),
+  bool('jemalloc-bg-thread', true, inert),
+  bool('activedefrag', false, { validate: noDefrag, ...inert }),
+  bool('syslog-enabled', false, { immutable: true, ...inert }),
+  bool('cluster-enabled', false, { immutable: true, ...inert }),
+  bool('appendonly', false, inert),
+  bool('cluster-allow-reads-when-down', false, inert),
+  bool('cluster-allow-pubsubshard-when-down', true, inert),
+  bool('crash-log-enabled', true, inert),
+  bool('crash-memcheck-enabled', true, inert),
+  bool('use-exit-on-panic', false, { hidden: true, ...inert }),
+  bool('disable-thp', true, { immutable: true, ...inert }),
+  bool('cluster-allow-replica-migration', true, inert),
+  bool('replica-announced', true, inert),
+  bool('latency-tracking', true),
+  bool('aof-disable-auto-gc', false, inert),
+  bool('replica-ignore-disk-write-errors', false, inert),
+
+  // Strings
+  str('aclfile', '', { immutable: true, ...inert }),
+  strNull('unixsocket', { immutable: true }),
+  strNull('pidfile', { immutable: true }),
+  strNull('replica-announce-ip', { aliases: ['slave-announce-ip'], ...inert }),
+  strNull('masteruser', { sensitive: true, ...inert }),
+  strNull('cluster-announce-ip', inert),
+  str('cluster-config-file', 'nodes.conf', { immutable: true, ...inert }),
+  strNull('cluster-announce-hostname', { validate: hostname, ...inert }),
+  str('syslog-ident', 'redis', { immutable: true, ...inert }),
+  str('dbfilename', 'dump.rdb', { protected: true, validate: baseName('dbfilename', 'filename', true), ...inert }),
+  str('appendfilename', 'appendonly.aof', { immutable: true, validate: baseName('appendfilename', 'filename', false), ...inert }),
+  str('appenddirname', 'appendonlydir', { immutable: true, validate: baseName('appenddirname', 'dirname', false), ...inert }),
+  strNull('server_cpulist', { immutable: true, ...inert }),
+  strNull('bio_cpulist', { immutable: true, ...inert }),
+  strNull('aof_rewrite_cpulist', { immutable: true, ...inert }),
+  strNull('bgsave_cpulist', { immutable: true, ...inert }),
+  str('ignore-warnings', '', inert),
+  str('proc-title-template', '{title} {listen-addr} {server-mode}', { validate: procTitleTemplate, ...inert }),
+  strNull('bind-source-addr', inert),
+  str('logfile', '', { immutable: true }),
+  strNull('masterauth', { sensitive: true, ...inert }),
+  strNull('requirepass', { sensitive: true }),
+
+  // Enums
+  enm('supervised', 'no', ['upstart', 'systemd', 'auto', 'no'], { immutable: true, ...inert }),
+  enm('syslog-facility', 'local0', ['user', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'], { immutable: true, ...inert }),
+  enm('repl-diskless-load', 'disabled', ['disabled', 'on-empty-db', 'swapdb'], inert),
+  enm('loglevel', 'notice', ['debug', 'verbose', 'notice', 'warning']),
+  enm('maxmemory-policy', 'noeviction', ['volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'noeviction'], inert),
+  enm('appendfsync', 'everysec', ['everysec', 'always', 'no'], inert),
+  enm('oom-score-adj', 'no', ['no', 'yes', 'relative', 'absolute'], { enumSynonyms: { relative: 'yes' }, ...inert }),
+  enm('acl-pubsub-default', 'resetchannels', ['allchannels', 'resetchannels'], inert),
+  enm('sanitize-dump-payload', 'no', ['no', 'yes', 'clients'], inert),
+  enm('enable-protected-configs', 'no', PROTECTED_ACTION, { immutable: true }),
+  enm('enable-debug-command', 'no', PROTECTED_ACTION, { immutable: true }),
+  enm('enable-module-command', 'no', PROTECTED_ACTION, { immutable: true }),
+  enm('cluster-preferred-endpoint-type', 'ip', ['ip', 'hostname', 'unknown-endpoint'], inert),
+  enm('propagation-error-behavior', 'ignore', ['ignore', 'panic', 'panic-on-replicas'], inert),
+  enm('shutdown-on-sigint', 'default', SHUTDOWN_FLAGS, { enumMulti: true, multiArg: true, validate: shutdownFlags }),
+  enm('shutdown-on-sigterm', 'default', SHUTDOWN_FLAGS, { enumMulti: true, multiArg: true, validate: shutdownFlags }),
+
+  // Integers
+  int('databases', 16, 1, INT_MAX, { immutable: true }),
+  int('port', 6379, 0, 65535),
+  int('io-threads', 1, 1, 128, { immutable: true, ...inert }),
+  int('auto-aof-rewrite-percentage', 100, 0, INT_MAX, inert),
+  int('cluster-replica-validity-factor', 10, 0, INT_MAX, { aliases: ['cluster-slave-validity-factor'], ...inert }),
+  int('list-max-listpack-size', -2, INT_MIN, INT_MAX, { aliases: ['list-max-ziplist-size'] }),
+  int('tcp-keepalive', 300, 0, INT_MAX),
+  int('cluster-migration-barrier', 1, 0, INT_MAX, inert),
+  int('active-defrag-cycle-min', 1, 1, 99, inert),
+  int('active-defrag-cycle-max', 25, 1, 99, inert),
+  int('active-defrag-threshold-lower', 10, 0, 1000, inert),
+  int('active-defrag-threshold-upper', 100, 0, 1000, inert),
+  int('lfu-log-factor', 10, 0, INT_MAX, inert),
+  int('lfu-decay-time', 1, 0, INT_MAX, inert),
+  int('replica-priority', 100, 0, INT_MAX, { aliases: ['slave-priority'], ...inert }),
+  int('repl-diskless-sync-delay', 5, 0, INT_MAX, inert),
+  int('maxmemory-samples', 5, 1, INT_MAX, inert),
+  int('maxmemory-eviction-tenacity', 10, 0, 100, inert),
+  int('timeout', 0, 0, INT_MAX),
+  int('replica-announce-port', 0, 0, 65535, { aliases: ['slave-announce-port'], ...inert }),
+  int('tcp-backlog', 511, 0, INT_MAX, { immutable: true }),
+  int('cluster-port', 0, 0, 65535, { immutable: true, ...inert }),
+  int('cluster-announce-bus-port', 0, 0, 65535, inert),
+  int('cluster-announce-port', 0, 0, 65535, inert),
+  int('cluster-announce-tls-port', 0, 0, 65535, inert),
+  int('repl-timeout', 60, 1, INT_MAX, inert),
+  int('repl-ping-replica-period', 10, 1, INT_MAX, { aliases: ['repl-ping-slave-period'], ...inert }),
+  int('list-compress-depth', 0, 0, INT_MAX),
+  int('rdb-key-save-delay', 0, INT_MIN, INT_MAX, { hidden: true, ...inert }),
+  int('key-load-delay', 0, INT_MIN, INT_MAX, { hidden: true, ...inert }),
+  int('active-expire-effort', 1, 1, 10, inert),
+  int('hz', 10, 0, INT_MAX, { normalize: clampHz }),
+  int('min-replicas-to-write', 0, 0, INT_MAX, { aliases: ['min-slaves-to-write'], ...inert }),
+  int('min-replicas-max-lag', 10, 0, INT_MAX, { aliases: ['min-slaves-max-lag'], ...inert }),
+  int('watchdog-period', 0, 0, INT_MAX, { hidden: true, ...inert }),
+  int('shutdown-timeout', 10, 0, INT_MAX, inert),
+  int('repl-diskless-sync-max-replicas', 0, 0, INT_MAX, inert),
+
+  // Unsigned int
+  uint('maxclients', 10000, 1, UINT_MAX),
+  uint('unixsocketperm', 0, 0, 0o777, { octal: true, immutable: true }),
+  uint('socket-mark-id', 0, 0, UINT_MAX, { immutable: true, ...inert }),
+
+  // Unsigned long (checked as signed by config.c)
+  int('active-defrag-max-scan-fields', 1000, 1, LONG_MAX, inert),
+  int('slowlog-max-len', 128, 0, LONG_MAX),
+  int('acllog-max-len', 128, 0, LONG_MAX, inert),
+
+  // Long long
+  int('busy-reply-threshold', 5000, 0, LONG_MAX, { aliases: ['lua-time-limit'] }),
+  int('cluster-node-timeout', 15000, 0, LLONG_MAX, inert),
+  int('slowlog-log-slower-than', 10000, -1, LLONG_MAX),
+  int('latency-monitor-threshold', 0, 0, LLONG_MAX),
+  mem('proto-max-bulk-len', 512 * MB, 1024 * 1024, LONG_MAX),
+  int('stream-node-max-entries', 100, 0, LLONG_MAX),
+  mem('repl-backlog-size', MB, 1, LLONG_MAX, inert),
+
+  // Unsigned long long
+  mem('maxmemory', 0, 0, ULLONG_MAX, { unsigned: true }),
+  mem('cluster-link-sendbuf-limit', 0, 0, ULLONG_MAX, { unsigned: true, ...inert }),
+
+  // size_t / ssize_t
+  uint('hash-max-listpack-entries', 512, 0, LONG_MAX, { aliases: ['hash-max-ziplist-entries'] }),
+  uint('set-max-intset-entries', 512, 0, LONG_MAX),
+  uint('zset-max-listpack-entries', 128, 0, LONG_MAX, { aliases: ['zset-max-ziplist-entries'] }),
+  mem('active-defrag-ignore-bytes', 100 * MB, 1, LLONG_MAX, { unsigned: true, ...inert }),
+  mem('hash-max-listpack-value', 64, 0, LONG_MAX, { unsigned: true, aliases: ['hash-max-ziplist-value'] }),
+  mem('stream-node-max-bytes', 4096, 0, LONG_MAX, { unsigned: true }),
+  mem('zset-max-listpack-value', 64, 0, LONG_MAX, { unsigned: true, aliases: ['zset-max-ziplist-value'] }),
+  mem('hll-sparse-max-bytes', 3000, 0, LONG_MAX, { unsigned: true }),
+  uint('tracking-table-max-keys', 1000000, 0, LONG_MAX, inert),
+  mem('client-query-buffer-limit', 1024 * MB, 1024 * 1024, LONG_MAX, { unsigned: true }),
+  mem('maxmemory-clients', 0, -100, SSIZE_MAX, { allowPercent: true, ...inert }),
+
+  // time_t / off_t
+  int('repl-backlog-ttl', 3600, 0, LONG_MAX, inert),
+  mem('auto-aof-rewrite-min-size', 64 * MB, 0, LLONG_MAX, inert),
+  int('loading-process-events-interval-bytes', 2 * MB, 1024, INT_MAX, { hidden: true, ...inert }),
+
+  // TLS (nodis has no TLS listener)
+  int('tls-port', 0, 0, 65535, inert),
+  int('tls-session-cache-size', 20 * 1024, 0, INT_MAX, inert),
+  int('tls-session-cache-timeout', 300, 0, INT_MAX, inert),
+  bool('tls-cluster', false, inert),
+  bool('tls-replication', false, inert),
+  enm('tls-auth-clients', 'yes', ['no', 'yes', 'optional'], inert),
+  bool('tls-prefer-server-ciphers', false, inert),
+  bool('tls-session-caching', true, inert),
+  strNull('tls-cert-file', inert),
+  strNull('tls-key-file', inert),
+  strNull('tls-key-file-pass', inert),
+  strNull('tls-client-cert-file', inert),
+  strNull('tls-client-key-file', inert),
+  strNull('tls-client-key-file-pass', inert),
+  strNull('tls-dh-params-file', inert),
+  strNull('tls-ca-cert-file', inert),
+  strNull('tls-ca-cert-dir', inert),
+  strNull('tls-protocols', inert),
+  strNull('tls-ciphers', inert),
+  strNull('tls-ciphersuites', inert),
+
+  // Special
+  special('dir', '', parseDir, { protected: true, get: () => process.cwd() }),
+  special('save', '3600 1 300 100 60 10000', parseSave, { multiArg: true, ...inert }),
+  special('client-output-buffer-limit', OBUF_DEFAULT, parseObuf, { multiArg: true }),
+  special('oom-score-adj-values', '0 200 800', parseOomValues, { multiArg: true, ...inert }),
+  special('notify-keyspace-events', '', parseNotify),
+  special('bind', '* -::*', parseBind, { multiArg: true }),
+  special('replicaof', '', parseReplicaof, { aliases: ['slaveof'], immutable: true, multiArg: true, ...inert }),
+  special('latency-tracking-info-percentiles', '50 99 99.9', parsePercentiles, { multiArg: true, ...inert }),
 ];
+
+/** Directives the loader accepts and ignores, as Redis does (argc counted with the name). */
+export const DEPRECATED_DIRECTIVES = new Map<string, [number, number]>([
+  ['list-max-ziplist-entries', [2, 2]],
+  ['list-max-ziplist-value', [2, 2]],
+  ['lua-replicate-commands', [2, 2]],
+]);
+

@@ -1,66 +1,17 @@
 /**
- * redis.conf grammar: one directive per line, words split like sdssplitargs (quotes, escapes),
- * `#` comments, `include <file>` (relative paths against the working directory, as Redis),
- * and the command-line form `[configfile] [--name value ...]`, which Redis turns into config
- * text appended after the file.
+ * The command line of nodis-server, parsed exactly like redis-server's main(): an optional
+ * config file first, `-` (config from stdin) as the first or last argument, and `--name value…`
+ * options that become config text appended after the file (`--port 7777` → "port 7777"), each
+ * value quoted with sdscatrepr so spaces and special bytes survive. A lone `--save` (last, or
+ * followed by another `--option`) means `save ""`.
  */
-import fs from 'node:fs';
-import { splitArgs } from '../protocol/parser.js';
-
-export interface Directive {
-  name: string;
-  args: string[];
-  /** 1-based line number in its source, for error messages. */
-  line: number;
-  /** The source line as written (for "Bad directive" reports). */
-  text: string;
-}
-
-export class ConfigFileError extends Error {
-  constructor(
-    readonly line: number,
-    readonly text: string,
-    readonly reason: string,
-  ) {
-    super(reason);
-  }
-}
-
-/** Parses config text into directives, expanding `include`. */
-export function parseConfigText(text: string, readFile: (p: string) => string = (p) => fs.readFileSync(p, 'latin1'), depth = 0): Directive[] {
-  const out: Directive[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i]!;
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const words = splitArgs(line);
-    if (words === null) throw new ConfigFileError(i + 1, raw, 'Unbalanced quotes in configuration line');
-    if (words.length === 0) continue;
-    const name = words[0]!.toLowerCase();
-    const args = words.slice(1);
-    if (name === 'include') {
-      if (args.length !== 1) throw new ConfigFileError(i + 1, raw, 'Bad directive or wrong number of arguments');
-      if (depth > 16) throw new ConfigFileError(i + 1, raw, 'Too many nested includes');
-      let included: string;
-      try {
-        included = readFile(args[0]!);
-      } catch (e) {
-        throw new ConfigFileError(i + 1, raw, `Fatal error, can't open config file '${args[0]}': ${(e as Error).message}`);
-      }
-      out.push(...parseConfigText(included, readFile, depth + 1));
-      continue;
-    }
-    out.push({ name, args, line: i + 1, text: raw });
-  }
-  return out;
-}
 
 export interface CommandLine {
+  /** The config file as given (main.ts resolves it to an absolute path). */
   configFile: string | null;
-  /** Read config from stdin ("-" on the command line). */
+  /** Read config from stdin ("-" as the first or last argument). */
   fromStdin: boolean;
-  /** Config text built from `--name value` options, applied after the file. */
+  /** Config text built from `--name value` options, applied after the file and stdin. */
   optionsText: string;
   sentinel: boolean;
   version: boolean;
@@ -70,54 +21,75 @@ export interface CommandLine {
 /** Parses `nodis-server [configfile] [--name value ...] [-]` like redis-server's main(). */
 export function parseCommandLine(argv: string[]): CommandLine {
   const res: CommandLine = { configFile: null, fromStdin: false, optionsText: '', sentinel: false, version: false, help: false };
+  if (argv.includes('--sentinel')) res.sentinel = true;
+  if (argv.length === 0) return res;
+  const first = argv[0]!;
+  if (first === '-v' || first === '--version') {
+    res.version = true;
+    return res;
+  }
+  if (first === '--help' || first === '-h') {
+    res.help = true;
+    return res;
+  }
   let j = 0;
-  if (argv.length > 0) {
-    const a = argv[0]!;
-    if (a === '-v' || a === '--version') res.version = true;
-    if (a === '--help' || a === '-h') res.help = true;
-    if (!a.startsWith('-')) {
-      res.configFile = a;
-      j = 1;
-    }
+  if (!first.startsWith('-')) {
+    res.configFile = first;
+    j = 1;
   }
-  let text = '';
-  let lineStart = true;
-  for (; j < argv.length; j++) {
+  const argc = argv.length;
+  let options = '';
+  let handledLastConfigArg = true;
+  for (; j < argc; j++) {
     const a = argv[j]!;
-    if (a === '-' ) {
+    if (a === '-' && (j === 0 || j === argc - 1)) {
       res.fromStdin = true;
-      continue;
-    }
-    if (a === '--sentinel') {
-      res.sentinel = true;
-      continue;
-    }
-    if (a.startsWith('--') && a.length > 2) {
-      if (!lineStart) text += '\n';
-      text += a.slice(2) + ' ';
-      lineStart = false;
+    } else if (handledLastConfigArg && a.startsWith('--')) {
+      if (options.length > 0) options += '\n';
+      options += a.slice(2) + ' ';
+      // "--port" alone waits for its value; "--port 6380" in one argument does not.
+      if (a.trim().split(/\s+/).length === 1) {
+        handledLastConfigArg = false;
+        const next = argv[j + 1];
+        const nextIsOption = next !== undefined && next.startsWith('--');
+        const lower = a.toLowerCase();
+        if (lower === '--save' && (nextIsOption || j === argc - 1)) {
+          options += '""';
+          handledLastConfigArg = nextIsOption;
+        } else if (lower === '--sentinel' && nextIsOption) {
+          handledLastConfigArg = true;
+        }
+      } else {
+        handledLastConfigArg = true;
+      }
     } else {
-      // An argument value: quoted so spaces and specials survive splitArgs.
-      text += quoteArg(a) + ' ';
+      options += repr(a) + ' ';
+      handledLastConfigArg = true;
     }
   }
-  res.optionsText = text;
+  res.optionsText = options;
   return res;
 }
 
-/** Quotes a word so that splitArgs gives it back unchanged. */
-export function quoteArg(s: string): string {
-  if (s !== '' && /^[\x21-\x7e]+$/.test(s) && !/["'\\]/.test(s)) return s;
+/** sdscatrepr: a double-quoted string with C escapes (what Redis writes into config text). */
+export function repr(s: string): string {
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c === 0x22) out += '\\"';
-    else if (c === 0x5c) out += '\\\\';
-    else if (c === 0x0a) out += '\\n';
-    else if (c === 0x0d) out += '\\r';
-    else if (c === 0x09) out += '\\t';
-    else if (c < 0x20 || c > 0x7e) out += '\\x' + c.toString(16).padStart(2, '0');
-    else out += s[i];
+    switch (c) {
+      case 0x5c: out += '\\\\'; break;
+      case 0x22: out += '\\"'; break;
+      case 0x0a: out += '\\n'; break;
+      case 0x0d: out += '\\r'; break;
+      case 0x09: out += '\\t'; break;
+      case 0x07: out += '\\a'; break;
+      case 0x08: out += '\\b'; break;
+      default:
+        out += c >= 0x20 && c < 0x7f ? s[i] : '\\x' + c.toString(16).padStart(2, '0');
+    }
   }
   return out + '"';
 }
+
+/** Kept for callers that quote a single word for config text. */
+export const quoteArg = repr;

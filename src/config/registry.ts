@@ -1,40 +1,77 @@
 /**
  * The typed configuration registry behind redis.conf, `--name value` arguments, CONFIG GET/SET
- * and CONFIG REWRITE. Each directive is declared once (config/directives.ts) with Redis's
- * default, type, range and mutability; values are validated and parsed here with Redis's error
- * texts, and modules subscribe to the values they act on.
+ * and CONFIG REWRITE. Each directive is declared once (config/directives.ts) with Redis 7.0.15's
+ * default, type, range, flags and alias; values are parsed here exactly as config.c parses them
+ * (string2ll, memtoull, octal, percent, enums and bit-flag enums) and fail with its error texts.
+ *
+ * Values are stored in their natural JS form — booleans, numbers (int/memory; a negative
+ * percent-config value means "N%", as in Redis), strings (enum/string/special) — and modules
+ * subscribe with `watch()`. CONFIG SET goes through `setMany()`: every pair is validated and
+ * set, then the "apply" hooks run (rebinding a port, resizing…), and on any failure every value
+ * is restored, as configSetCommand() does.
  *
  * A directive whose feature does not exist yet is still validated and stored, and listed by
  * `inertDirectives()` so start-up can warn once and docs/COMPATIBILITY.md can say so.
  */
 
+import { splitArgs } from '../protocol/parser.js';
+
 export type ConfigType = 'bool' | 'int' | 'memory' | 'enum' | 'string' | 'special';
+
+/** What a special directive's parser sees besides its arguments. */
+export interface SpecialContext {
+  /** The directive's current canonical value. */
+  current: string;
+  /** True while reading the config file / command line (not CONFIG SET). */
+  loading: boolean;
+  /** True the first time the directive appears while loading (`save` resets the defaults). */
+  firstInFile: boolean;
+}
 
 export interface ConfigDef {
   name: string;
+  /** Redis has at most one alias per directive (slave-*, *-ziplist-*, lua-time-limit). */
   aliases?: string[];
   type: ConfigType;
   /** Default, written as CONFIG GET prints it. */
   default: string;
-  min?: number;
-  max?: number;
-  /** For 'enum': allowed values (lowercase). For multi-flag enums see `enumMulti`. */
+  /** Numeric bounds (bigint so LLONG_MAX prints exactly in error messages). */
+  min?: number | bigint;
+  max?: number | bigint;
+  /** Bounds are compared as unsigned (uint, size_t, unsigned long long in config.c). */
+  unsigned?: boolean;
+  /** Numeric value written and parsed in octal (unixsocketperm). */
+  octal?: boolean;
+  /** Memory value that also accepts "N%" (maxmemory-clients), stored as -N. */
+  allowPercent?: boolean;
+  /** For 'enum': accepted names, in Redis's order (its error message lists them so). */
   enumValues?: string[];
-  /** An enum that takes several space-separated values (e.g. `oom-score-adj-values`-like). */
+  /** Enum names that are synonyms of another (oom-score-adj: relative → yes). */
+  enumSynonyms?: Record<string, string>;
+  /** A bit-flag enum taking several names (shutdown-on-sigint); the first name is "no flags". */
   enumMulti?: boolean;
   /** CONFIG SET refuses it ("can't set immutable config"). */
   immutable?: boolean;
-  /** CONFIG GET hides it (none in Redis 7.0 except via ACL); CONFIG REWRITE skips it. */
+  /** CONFIG SET refuses it unless enable-protected-configs allows ("can't set protected config"). */
+  protected?: boolean;
+  /** Not matched by CONFIG GET patterns, only by its exact name. */
+  hidden?: boolean;
+  /** Its value is redacted from SLOWLOG/MONITOR when set. */
   sensitive?: boolean;
+  /** Several arguments (save, bind, client-output-buffer-limit …). */
+  multiArg?: boolean;
+  /** For 'string': "" means unset, and CONFIG REWRITE drops the line. */
+  emptyIsNull?: boolean;
   /** false: the directive is accepted and stored but its feature is not in nodis yet. */
   active?: boolean;
-  /** For 'memory' ints that may be given as percentages (maxmemory-clients). */
-  allowPercent?: boolean;
-  /** For 'special': validates and canonicalises a value (args joined by space), or throws. */
-  parse?: (value: string, args: string[]) => string;
-  /** For 'int' with time units etc.: nothing yet. */
-  /** The directive can appear several times in a file, each adding (save, rename-command…). */
-  multiple?: boolean;
+  /** Extra validity check after parsing; returns Redis's error text or null. */
+  validate?: (value: ConfigValue) => string | null;
+  /** Adjusts a parsed value (hz is clamped to 1..500, as updateHZ does). */
+  normalize?: (value: ConfigValue) => ConfigValue;
+  /** For 'special': validates and canonicalises arguments, or throws ConfigError. */
+  parse?: (args: string[], ctx: SpecialContext) => string;
+  /** For 'special': computes the value CONFIG GET prints (dir: the working directory). */
+  get?: () => string;
 }
 
 export class ConfigError extends Error {}
@@ -43,24 +80,37 @@ export class ConfigError extends Error {}
 export type ConfigValue = boolean | number | string;
 
 type Listener = (value: ConfigValue, name: string) => void;
+/** Applies a changed value at CONFIG SET time; returns an error text, or null when fine. */
+export type Applier = () => string | null | Promise<string | null>;
+
+const LLONG_MAX = 9223372036854775807n;
+const LLONG_MIN = -9223372036854775808n;
+const TWO64 = 1n << 64n;
 
 export class ConfigRegistry {
   private readonly defs = new Map<string, ConfigDef>();
   private readonly byAlias = new Map<string, string>();
   private readonly values = new Map<string, ConfigValue>();
+  /** Exact numeric values (beyond 2^53 a JS number would round what CONFIG GET prints). */
+  private readonly exact = new Map<string, bigint>();
   private readonly listeners = new Map<string, Listener[]>();
-  /** Directives set explicitly (file, args, CONFIG SET) — CONFIG REWRITE writes these. */
+  private readonly appliers = new Map<string, Applier>();
+  /** Directives set explicitly (file, args, CONFIG SET). */
   private readonly explicitlySet = new Set<string>();
+  /** Directives seen while loading (for `save`'s reset-on-first-use). */
+  private readonly seenInFile = new Set<string>();
 
   constructor(defs: readonly ConfigDef[]) {
     for (const d of defs) {
       this.defs.set(d.name, d);
       for (const a of d.aliases ?? []) this.byAlias.set(a, d.name);
-      this.values.set(d.name, this.parseValue(d, d.default, d.default.split(' ')));
+      // Defaults are canonical already; specials are stored as written (dir must not chdir).
+      if (d.type === 'special') this.values.set(d.name, d.default);
+      else this.store(d, this.parseValue(d, d.default, [d.default], { current: d.default, loading: true, firstInFile: false }));
     }
   }
 
-  /** The canonical name for a name or alias (lowercase), or undefined if unknown. */
+  /** The canonical name for a name or alias (any case), or undefined if unknown. */
   resolve(name: string): string | undefined {
     const n = name.toLowerCase();
     if (this.defs.has(n)) return n;
@@ -91,6 +141,8 @@ export class ConfigRegistry {
   }
 
   getString(name: string): string {
+    const d = this.defs.get(name);
+    if (d?.get) return d.get();
     return this.get(name) as string;
   }
 
@@ -102,93 +154,277 @@ export class ConfigRegistry {
     fn(this.get(name), name);
   }
 
+  /** Registers the CONFIG SET "apply" step of a directive (port rebinding, maxclients…). */
+  onApply(name: string, fn: Applier): void {
+    this.appliers.set(name, fn);
+  }
+
   wasSet(name: string): boolean {
     return this.explicitlySet.has(name);
   }
 
   /**
-   * Sets a directive from the config file, the command line or CONFIG SET. Throws ConfigError
-   * with Redis's message part (the caller adds its own prefix). `args` are the raw words.
+   * Sets a directive from the config file or the command line (`args` are the words after the
+   * name), or — with source 'runtime' — like a one-pair CONFIG SET without apply hooks.
+   * Throws ConfigError with Redis's reason text.
    */
   set(name: string, args: string[], source: 'file' | 'args' | 'runtime'): void {
     const canonical = this.resolve(name);
     if (canonical === undefined) throw new ConfigError('Bad directive or wrong number of arguments');
     const d = this.defs.get(canonical)!;
-    if (source === 'runtime' && d.immutable) throw new ConfigError("can't set immutable config");
-    const joined = args.join(' ');
-    const v = this.parseValue(d, joined, args);
-    this.values.set(canonical, v);
-    this.explicitlySet.add(canonical);
-    for (const fn of this.listeners.get(canonical) ?? []) fn(v, canonical);
+    if (source === 'runtime') {
+      if (d.immutable) throw new ConfigError("can't set immutable config");
+      this.setValue(d, args.join(' '), false);
+      return;
+    }
+    if (!d.multiArg && args.length !== 1) throw new ConfigError('wrong number of arguments');
+    // A multi-argument directive given one non-empty argument is split again, so that
+    // `--save "900 1 300 10"` works like `save 900 1 300 10`.
+    let words = args;
+    if (d.multiArg && args.length === 1 && args[0] !== '') {
+      const split = splitArgs(args[0]!);
+      if (split === null) throw new ConfigError('Unbalanced quotes in configuration line');
+      words = split;
+    }
+    const first = !this.seenInFile.has(canonical);
+    this.seenInFile.add(canonical);
+    const v = this.parseValue(d, words.join(' '), words, { current: this.format(canonical), loading: true, firstInFile: first });
+    this.commit(d, v);
+  }
+
+  /**
+   * CONFIG SET's value path for one directive: parses `value` (multi-argument directives split
+   * on single spaces, as performInterfaceSet does), stores it and tells the watchers.
+   * Returns true when the value changed. Throws ConfigError.
+   */
+  setValue(d: ConfigDef, value: string, loading: boolean): boolean {
+    const args = d.multiArg ? value.split(' ') : [value];
+    const before = this.format(d.name);
+    const v = this.parseValue(d, value, args, { current: before, loading, firstInFile: false });
+    this.commit(d, v);
+    return this.format(d.name) !== before || d.type === 'special';
+  }
+
+  /**
+   * CONFIG SET name value [name value …]: validates the names first (unknown, immutable,
+   * protected, duplicate), then sets every value and runs the apply hooks; on any failure the
+   * previous values are restored. Resolves to null on success, or Redis's full error reply.
+   */
+  setMany(pairs: [string, string][], allowProtected: boolean): { error: string } | { pending: Promise<string | null> } | null {
+    const defs: ConfigDef[] = [];
+    let invalidName: string | null = null;
+    let errName: string | null = null;
+    let errText: string | null = null;
+    for (let i = 0; i < pairs.length; i++) {
+      const [name] = pairs[i]!;
+      const canonical = this.resolve(name);
+      if (canonical === undefined) {
+        if (invalidName === null && errName === null) invalidName = name;
+        continue;
+      }
+      if (invalidName !== null || errName !== null) continue;
+      const d = this.defs.get(canonical)!;
+      if (d.immutable || (d.protected && !allowProtected)) {
+        errText = d.immutable ? "can't set immutable config" : "can't set protected config";
+        errName = name;
+        continue;
+      }
+      if (defs.includes(d)) {
+        errText = 'duplicate parameter';
+        errName = name;
+      }
+      defs.push(d);
+    }
+    if (invalidName !== null) return { error: `ERR Unknown option or number of arguments for CONFIG SET - '${invalidName}'` };
+    if (errName !== null) return { error: `ERR CONFIG SET failed (possibly related to argument '${errName}') - ${errText}` };
+
+    const old = defs.map((d) => this.format(d.name));
+    const wasExplicit = defs.map((d) => this.explicitlySet.has(d.name));
+    const restore = (count: number): void => {
+      for (let i = 0; i < count; i++) {
+        try {
+          this.setValue(defs[i]!, old[i]!, false);
+        } catch {
+          // The old value was valid when it was set; nothing better to do than keep going.
+        }
+        if (!wasExplicit[i]) this.explicitlySet.delete(defs[i]!.name);
+      }
+    };
+    const toApply: Applier[] = [];
+    const applyOwner: string[] = [];
+    for (let i = 0; i < defs.length; i++) {
+      const d = defs[i]!;
+      let changed: boolean;
+      try {
+        changed = this.setValue(d, pairs[i]![1], false);
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        restore(i + 1);
+        return { error: `ERR CONFIG SET failed (possibly related to argument '${d.name}') - ${e.message}` };
+      }
+      const fn = this.appliers.get(d.name);
+      if (changed && fn !== undefined && !toApply.includes(fn)) {
+        toApply.push(fn);
+        applyOwner.push(d.name);
+      }
+    }
+    // On failure restore every value and re-apply the steps that had already succeeded (the
+    // failed one left its old state in place: a port that could not be bound was never closed).
+    const fail = (i: number, err: string): string => {
+      restore(defs.length);
+      for (let j = 0; j < i; j++) void toApply[j]!();
+      return `ERR CONFIG SET failed (possibly related to argument '${applyOwner[i]}') - ${err}`;
+    };
+    // Apply hooks may be asynchronous (binding a socket); run them in order.
+    for (let i = 0; i < toApply.length; i++) {
+      const r = toApply[i]!();
+      if (r instanceof Promise) {
+        const rest = async (): Promise<string | null> => {
+          let res: string | null = await r;
+          if (res !== null) return fail(i, res);
+          for (let j = i + 1; j < toApply.length; j++) {
+            res = await toApply[j]!();
+            if (res !== null) return fail(j, res);
+          }
+          return null;
+        };
+        return { pending: rest() };
+      }
+      if (r !== null) return { error: fail(i, r) };
+    }
+    return null;
   }
 
   /** CONFIG GET's text for a directive. */
   format(name: string): string {
     const d = this.defs.get(name)!;
+    if (d.get) return d.get();
     const v = this.values.get(name)!;
-    if (d.type === 'bool') return v ? 'yes' : 'no';
-    return String(v);
+    switch (d.type) {
+      case 'bool':
+        return v ? 'yes' : 'no';
+      case 'int':
+      case 'memory': {
+        const n = this.exact.get(name) ?? BigInt(v as number);
+        if (d.allowPercent && n < 0n) return `${-n}%`;
+        if (d.octal) return n.toString(8);
+        return n.toString();
+      }
+      default:
+        return String(v);
+    }
   }
 
-  /** Names (canonical and aliases) matching a glob, for CONFIG GET. */
-  namesMatching(matches: (name: string) => boolean): [string, string][] {
-    const out: [string, string][] = [];
-    for (const d of this.defs.values()) {
-      if (matches(d.name)) out.push([d.name, d.name]);
-      for (const a of d.aliases ?? []) if (matches(a)) out.push([a, d.name]);
-    }
-    return out;
+  /** The default as CONFIG GET would print it. */
+  defaultText(name: string): string {
+    return this.defs.get(name)!.default;
   }
 
   /** Directives that were set (file or args) but whose feature nodis does not have yet. */
   inertDirectives(): string[] {
-    return [...this.explicitlySet].filter((n) => this.defs.get(n)!.active === false);
+    return [...this.explicitlySet].filter((n) => this.defs.get(n)!.active === false && this.format(n) !== this.defaultText(n));
   }
 
-  private parseValue(d: ConfigDef, value: string, args: string[]): ConfigValue {
+  private commit(d: ConfigDef, v: ConfigValue | bigint): void {
+    this.store(d, v);
+    this.explicitlySet.add(d.name);
+    const stored = this.values.get(d.name)!;
+    for (const fn of this.listeners.get(d.name) ?? []) fn(stored, d.name);
+  }
+
+  private store(d: ConfigDef, v: ConfigValue | bigint): void {
+    if (typeof v === 'bigint') {
+      let n: ConfigValue = Number(v);
+      if (d.normalize) {
+        n = d.normalize(n);
+        v = BigInt(n as number);
+      }
+      this.exact.set(d.name, v);
+      this.values.set(d.name, n);
+    } else {
+      this.values.set(d.name, d.normalize ? d.normalize(v) : v);
+    }
+  }
+
+  private parseValue(d: ConfigDef, value: string, args: string[], ctx: SpecialContext): ConfigValue | bigint {
+    let v: ConfigValue | bigint;
     switch (d.type) {
       case 'bool': {
-        const v = value.toLowerCase();
-        if (v === 'yes') return true;
-        if (v === 'no') return false;
-        throw new ConfigError('argument must be \'yes\' or \'no\'');
+        const s = value.toLowerCase();
+        if (s === 'yes') v = true;
+        else if (s === 'no') v = false;
+        else throw new ConfigError("argument must be 'yes' or 'no'");
+        break;
       }
-      case 'int': {
-        if (!/^-?\d+$/.test(value)) throw new ConfigError('argument couldn\'t be parsed into an integer');
-        const n = Number(value);
-        this.checkRange(d, n);
-        return n;
-      }
-      case 'memory': {
-        if (d.allowPercent && /^\d+%$/.test(value)) return value;
-        const n = parseMemory(value);
-        if (n === null) throw new ConfigError('argument must be a memory value');
-        this.checkRange(d, n);
-        return n;
-      }
-      case 'enum': {
-        const parts = d.enumMulti ? value.toLowerCase().split(/\s+/).filter(Boolean) : [value.toLowerCase()];
-        for (const p of parts) {
-          if (!d.enumValues!.includes(p)) {
-            throw new ConfigError(`argument(s) must be one of the following: ${d.enumValues!.join(', ')}`);
-          }
-        }
-        return parts.join(' ');
-      }
+      case 'int':
+      case 'memory':
+        v = this.parseNumeric(d, value);
+        break;
+      case 'enum':
+        v = parseEnum(d, args);
+        break;
       case 'string':
-        return value;
+        v = value;
+        break;
       case 'special':
-        return d.parse ? d.parse(value, args) : value;
+        v = d.parse ? d.parse(args, ctx) : value;
+        break;
     }
+    if (d.validate) {
+      const err = d.validate(typeof v === 'bigint' ? Number(v) : v);
+      if (err !== null) throw new ConfigError(err);
+    }
+    return v;
   }
 
-  private checkRange(d: ConfigDef, n: number): void {
-    const min = d.min ?? -Infinity;
-    const max = d.max ?? Infinity;
-    if (n < min || n > max) {
+  /** numericParseString + numericBoundaryCheck from config.c. */
+  private parseNumeric(d: ConfigDef, value: string): bigint {
+    let n: bigint | null = null;
+    if (d.type === 'memory') n = memToBig(value);
+    if (n === null && d.allowPercent && value.length > 1 && value.endsWith('%')) {
+      const p = string2ll(value.slice(0, -1));
+      if (p !== null && p >= 0n) n = -p;
+    }
+    if (n === null && d.octal && /^[+-]?[0-7]+$/.test(value)) n = BigInt.asIntN(64, BigInt('0o' + value.replace(/^[+-]/, '')) * (value.startsWith('-') ? -1n : 1n));
+    if (n === null && d.type === 'int' && !d.octal) n = string2ll(value);
+    if (n === null) {
+      if (d.type === 'memory' && d.allowPercent) throw new ConfigError('argument must be a memory or percent value');
+      if (d.type === 'memory') throw new ConfigError('argument must be a memory value');
+      if (d.octal) throw new ConfigError("argument couldn't be parsed as an octal number");
+      throw new ConfigError("argument couldn't be parsed into an integer");
+    }
+    const min = BigInt(d.min ?? LLONG_MIN);
+    const max = BigInt(d.max ?? LLONG_MAX);
+    if (d.unsigned) {
+      const u = n < 0n ? n + TWO64 : n;
+      if (u > max || u < min) {
+        const f = (b: bigint): string => (d.octal ? b.toString(8) : b.toString());
+        throw new ConfigError(`argument must be between ${f(min)} and ${f(max)} inclusive`);
+      }
+    } else if (d.allowPercent && n < 0n) {
+      if (n < min) throw new ConfigError(`percentage argument must be less or equal to ${-min}`);
+    } else if (n > max || n < min) {
       throw new ConfigError(`argument must be between ${min} and ${max} inclusive`);
     }
+    return n;
   }
+}
+
+/** string2ll: optional '-', no leading zeros, no spaces, within 64-bit range. */
+export function string2ll(s: string): bigint | null {
+  if (!/^-?(0|[1-9]\d*)$/.test(s) || s === '-0') return null;
+  const n = BigInt(s);
+  if (n > LLONG_MAX || n < LLONG_MIN) return null;
+  return n;
+}
+
+/** memtoull: digits and an optional unit (b, k, kb, m, mb, g, gb; any case); no sign. */
+function memToBig(s: string): bigint | null {
+  const m = /^(\d*)(.*)$/.exec(s)!;
+  const units: Record<string, bigint> = { '': 1n, b: 1n, k: 1000n, kb: 1024n, m: 1000000n, mb: 1048576n, g: 1000000000n, gb: 1073741824n };
+  const mul = units[m[2]!.toLowerCase()];
+  if (mul === undefined) return null;
+  return BigInt.asUintN(64, BigInt(m[1] === '' ? '0' : m[1]!) * mul);
 }
 
 /**
@@ -196,13 +432,24 @@ export class ConfigRegistry {
  * Returns null when the value is not a valid memory amount.
  */
 export function parseMemory(value: string): number | null {
-  const m = /^(-?\d+)([a-z]*)$/i.exec(value.trim());
-  if (!m) return null;
-  const n = Number(m[1]);
-  const units: Record<string, number> = {
-    '': 1, b: 1, k: 1000, kb: 1024, m: 1000 ** 2, mb: 1024 ** 2, g: 1000 ** 3, gb: 1024 ** 3,
-  };
-  const mul = units[m[2]!.toLowerCase()];
-  if (mul === undefined) return null;
-  return n * mul;
+  const n = memToBig(value);
+  return n === null ? null : Number(n);
 }
+
+function parseEnum(d: ConfigDef, args: string[]): string {
+  const names = d.enumValues!;
+  const bad = (): ConfigError => new ConfigError(`argument(s) must be one of the following: ${names.join(', ')}`);
+  if (args.length === 0 || (!d.enumMulti && args.length !== 1)) throw bad();
+  const picked = new Set<string>();
+  for (const a of args) {
+    const lower = a.toLowerCase();
+    if (!names.includes(lower)) throw bad();
+    picked.add(d.enumSynonyms?.[lower] ?? lower);
+  }
+  if (!d.enumMulti) return [...picked][0]!;
+  // Bit flags: the first name means "none"; print the others in table order.
+  const flags = names.slice(1).filter((n) => picked.has(n));
+  return flags.length === 0 ? names[0]! : flags.join(' ');
+}
+
+

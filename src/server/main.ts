@@ -1,15 +1,22 @@
 /**
  * nodis-server's entry point: `nodis-server [configfile] [--name value ...] [-]`, exactly as
- * redis-server is started. Loads the configuration, starts the server and prints Redis's
- * start-up lines (the test suite and operators wait for ` PID: <pid>` and `Ready to accept`).
+ * redis-server is started. Loads the configuration (config/load.ts), daemonizes, writes the
+ * pidfile, starts the server and prints Redis's start-up lines (the test suite and operators
+ * wait for ` PID: <pid>` and `Ready to accept connections`), and shuts down on SIGTERM/SIGINT.
+ *
+ * Node cannot fork(), so `daemonize yes` re-starts this same program detached from the
+ * terminal (with the same arguments, working directory and stdin config) and the parent exits;
+ * the pidfile therefore holds the daemon's own PID.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { ConfigRegistry, ConfigError } from '../config/registry.js';
+import { ConfigRegistry } from '../config/registry.js';
 import { DIRECTIVES } from '../config/directives.js';
-import { parseCommandLine, parseConfigText, ConfigFileError, type Directive } from '../config/parse.js';
-import { Logger } from './log.js';
+import { parseCommandLine } from '../config/parse.js';
+import { loadServerConfig, FatalConfigError, ConfigFileOpenError, formatFatalConfigError, queuedConfigUsers, type LoaderHooks } from '../config/load.js';
+import { Logger, type LogLevel } from './log.js';
 import { Server } from './server.js';
 import { SystemClock } from '../core/clock.js';
 import { CommandTable } from '../commands/registry.js';
@@ -17,45 +24,27 @@ import { allCommandHandlers } from '../commands/index.js';
 import { installModules } from './modules.js';
 import { REDIS_VERSION, NODIS_VERSION } from './version.js';
 
-function fatalConfigError(line: number, text: string, reason: string): never {
-  process.stderr.write(`\n*** FATAL CONFIG FILE ERROR (Redis ${REDIS_VERSION}) ***\n`);
-  process.stderr.write(`Reading the configuration file, at line ${line}\n`);
-  process.stderr.write(`>>> '${text.trim()}'\n`);
-  process.stderr.write(`${reason}\n`);
+function usage(): never {
+  const lines = [
+    'Usage: ./nodis-server [/path/to/redis.conf] [options] [-]',
+    '       ./nodis-server - (read config from stdin)',
+    '       ./nodis-server -v or --version',
+    '       ./nodis-server -h or --help',
+    '',
+    'Examples:',
+    '       ./nodis-server (run the server with default conf)',
+    "       echo 'maxmemory 128mb' | ./nodis-server -",
+    '       ./nodis-server /etc/redis/6379.conf',
+    '       ./nodis-server --port 7777',
+    '       ./nodis-server --port 7777 --replicaof 127.0.0.1 8888',
+    '       ./nodis-server /etc/myredis.conf --loglevel verbose -',
+    '       ./nodis-server /etc/myredis.conf --loglevel verbose',
+    '',
+    'Sentinel mode:',
+    '       ./nodis-server /etc/sentinel.conf --sentinel',
+  ];
+  process.stderr.write(lines.join('\n') + '\n');
   process.exit(1);
-}
-
-/** Loads config text from the file, stdin and options; exits like Redis on errors. */
-export function loadConfig(config: ConfigRegistry, configFile: string | null, fromStdin: boolean, optionsText: string): void {
-  let text = '';
-  if (configFile !== null) {
-    try {
-      text = fs.readFileSync(configFile, 'latin1');
-    } catch (e) {
-      process.stderr.write(`Fatal error, can't open config file '${configFile}': ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (e as Error).message}\n`);
-      process.exit(1);
-    }
-  }
-  if (fromStdin) text += '\n' + fs.readFileSync(0, 'latin1');
-  text += '\n' + optionsText;
-  let directives: Directive[];
-  try {
-    directives = parseConfigText(text);
-  } catch (e) {
-    if (e instanceof ConfigFileError) fatalConfigError(e.line, e.text, e.reason);
-    throw e;
-  }
-  for (const d of directives) {
-    try {
-      config.set(d.name, d.args, 'file');
-    } catch (e) {
-      if (e instanceof ConfigError) {
-        const reason = e.message === 'Bad directive or wrong number of arguments' ? e.message : `${e.message}`;
-        fatalConfigError(d.line, d.text, reason);
-      }
-      throw e;
-    }
-  }
 }
 
 function logo(port: number, pid: number, mode: string): string {
@@ -73,65 +62,106 @@ function logo(port: number, pid: number, mode: string): string {
 }
 
 async function main(): Promise<void> {
-  const cl = parseCommandLine(process.argv.slice(2));
+  // Arguments are bytes to Redis: keep non-ASCII as their UTF-8 bytes (one latin1 char each).
+  const argv = process.argv.slice(2).map((a) => Buffer.from(a, 'utf8').toString('latin1'));
+  const cl = parseCommandLine(argv);
   if (cl.version) {
-    process.stdout.write(`Redis server v=${REDIS_VERSION} sha=00000000:0 malloc=libc bits=64 build=nodis-${NODIS_VERSION}\n`);
+    const build = crypto.createHash('sha1').update(`nodis-${NODIS_VERSION}`).digest('hex').slice(0, 16);
+    process.stdout.write(`Redis server v=${REDIS_VERSION} sha=00000000:0 malloc=libc bits=64 build=${build}\n`);
     return;
   }
-  if (cl.help) {
-    process.stderr.write('Usage: nodis-server [/path/to/redis.conf] [options] [-]\n       nodis-server - (read config from stdin)\n       nodis-server -v or --version\n       nodis-server -h or --help\n');
-    process.exit(1);
-  }
+  if (cl.help) usage();
   if (cl.sentinel || path.basename(process.argv[1] ?? '').includes('sentinel')) {
     const { sentinelMain } = await import('../sentinel/main.js');
     await sentinelMain(cl);
     return;
   }
-  const config = new ConfigRegistry(DIRECTIVES);
-  loadConfig(config, cl.configFile, cl.fromStdin, cl.optionsText);
 
-  if (config.getBool('daemonize') && process.env.NODIS_DAEMONIZED !== '1') {
+  const startDir = process.cwd();
+  const clock = new SystemClock();
+  const logger = new Logger(() => clock.now());
+  logger.role = 'C';
+  const config = new ConfigRegistry(DIRECTIVES);
+  const commands = new CommandTable(allCommandHandlers());
+  const modulesToLoad: string[] = [];
+  let moduleConfigs = 0;
+  const hooks: LoaderHooks = {
+    renameCommand: (name, newName) => {
+      const spec = commands.commands.get(name.toLowerCase());
+      if (spec === undefined) return 'No such command in rename-command';
+      commands.commands.delete(name.toLowerCase());
+      if (newName !== '') {
+        if (commands.commands.has(newName.toLowerCase())) return 'Target command name already exists';
+        commands.commands.set(newName.toLowerCase(), spec);
+      }
+      return null;
+    },
+    user: (words) => {
+      queuedConfigUsers.push(words.slice(1));
+      return null;
+    },
+    loadmodule: (p) => modulesToLoad.push(p),
+    moduleConfig: () => moduleConfigs++,
+  };
+
+  let stdinText: string | null = null;
+  try {
+    if (cl.fromStdin) {
+      logger.warning('Reading config from stdin');
+      stdinText = fs.readFileSync(0, 'latin1');
+    }
+    loadServerConfig(config, cl.configFile, stdinText, cl.optionsText, { hooks });
+  } catch (e) {
+    if (e instanceof FatalConfigError) {
+      process.stderr.write(formatFatalConfigError(e, REDIS_VERSION));
+      process.exit(1);
+    }
+    if (e instanceof ConfigFileOpenError) {
+      logger.warning(e.message);
+      process.exit(1);
+    }
+    throw e;
+  }
+
+  const daemonize = config.getBool('daemonize') && process.env.NODIS_DAEMONIZED !== '1';
+  if (daemonize) {
+    // The daemon runs from where we were started (`dir` is applied again when it loads).
     const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+      cwd: startDir,
       detached: true,
-      stdio: 'ignore',
+      stdio: [stdinText === null ? 'ignore' : 'pipe', 'ignore', 'ignore'],
       env: { ...process.env, NODIS_DAEMONIZED: '1' },
     });
+    if (stdinText !== null) child.stdin!.end(Buffer.from(stdinText, 'latin1'));
     child.unref();
     return;
   }
+  const background = process.env.NODIS_DAEMONIZED === '1';
 
-  const clock = new SystemClock();
-  const logger = new Logger(() => clock.now());
-  logger.level = config.getString('loglevel') as Logger['level'];
+  logger.level = config.getString('loglevel') as LogLevel;
   logger.setFile(config.getString('logfile'));
-  logger.role = 'C';
   logger.warning('oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo');
   logger.warning(`Redis version=${REDIS_VERSION}, bits=64, commit=00000000, modified=0, pid=${process.pid}, just started`);
-  logger.warning(cl.configFile === null ? 'Warning: no config file specified, using the default config. In order to specify a config file use nodis-server /path/to/redis.conf' : 'Configuration loaded');
+  if (argv.length === 0) {
+    logger.warning('Warning: no config file specified, using the default config. In order to specify a config file use nodis-server /path/to/redis.conf');
+  } else {
+    logger.warning('Configuration loaded');
+  }
   logger.role = 'M';
 
-  const commands = new CommandTable(allCommandHandlers());
   const server = new Server({ clock, config, commands, logger });
-  server.configFile = cl.configFile === null ? '' : path.resolve(cl.configFile);
-  server.executable = path.resolve(process.argv[1] ?? 'nodis-server');
+  server.configFile = cl.configFile === null ? '' : path.resolve(startDir, cl.configFile);
+  server.executable = path.resolve(startDir, process.argv[1] ?? 'nodis-server');
   installModules(server);
-
-  const inert = config.inertDirectives();
-  if (inert.length > 0) {
-    logger.warning(`The following directives are accepted but have no effect in this version of nodis yet: ${inert.join(', ')}`);
-  }
-
-  const port = config.getNumber('port');
-  const showLogo = config.getBool('always-show-logo') || (config.getString('logfile') === '' && process.stdout.isTTY);
-  if (showLogo) logger.raw(logo(port, process.pid, 'standalone'));
-  else logger.notice(`Running mode=standalone, port=${port}.`);
+  installConfigAppliers(server);
 
   try {
     await server.listen();
   } catch {
     process.exit(1);
   }
-  const pidfile = config.getString('pidfile');
+  let pidfile = config.getString('pidfile');
+  if (pidfile === '' && background) pidfile = '/var/run/redis.pid';
   if (pidfile !== '') {
     try {
       fs.writeFileSync(pidfile, `${process.pid}\n`);
@@ -139,15 +169,74 @@ async function main(): Promise<void> {
       logger.warning(`Failed to write PID file: ${(e as Error).message}`);
     }
   }
+
+  const port = config.getNumber('port');
+  const showLogo = config.getBool('always-show-logo') || (config.getString('logfile') === '' && process.stdout.isTTY);
+  if (showLogo) logger.raw(logo(port, process.pid, 'standalone'));
+  else logger.notice(`Running mode=standalone, port=${port}.`);
+
   logger.warning('Server initialized');
+  const inert = config.inertDirectives();
+  if (inert.length > 0) logger.warning(`Directives accepted but without effect in nodis yet: ${inert.join(', ')}`);
+  if (modulesToLoad.length > 0) {
+    logger.warning(`Module ${modulesToLoad[0]} failed to load: nodis cannot load Redis modules`);
+    logger.warning(`Can't load module from ${modulesToLoad[0]}: server aborting`);
+    process.exit(1);
+  }
+  if (moduleConfigs > 0) {
+    logger.warning('Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting');
+    process.exit(1);
+  }
   await server.startup();
   logger.notice('Ready to accept connections');
+  installSignalHandlers(server);
+}
 
-  const onSignal = (sig: string): void => {
-    logger.warning(`Received ${sig} scheduling shutdown...`);
-    void server.shutdown({ save: null, now: false, force: false, signal: true }).then((ok) => {
-      if (ok) process.exit(0);
-    });
+/** The CONFIG SET "apply" steps that need the live server (config.c's apply functions). */
+function installConfigAppliers(server: Server): void {
+  const config = server.config;
+  const rebind = async (): Promise<string | null> =>
+    (await server.rebindTcp()) ? null : 'Unable to listen on this port. Check server logs.';
+  config.onApply('port', rebind);
+  config.onApply('bind', async () => ((await server.rebindTcp()) ? null : 'Failed to bind to specified addresses.'));
+  config.onApply('maxmemory', () => {
+    const max = config.getNumber('maxmemory');
+    server.invalidateUsedMemory();
+    const used = server.usedMemory();
+    if (max > 0 && max < used) {
+      server.log.warning(
+        `WARNING: the new maxmemory value set via CONFIG SET (${max}) is smaller than the current memory usage (${used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.`,
+      );
+    }
+    return null;
+  });
+}
+
+/**
+ * SIGTERM/SIGINT: shut down like Redis (shutdown-on-sigterm / shutdown-on-sigint flags). A
+ * second SIGINT while shutting down exits at once.
+ */
+function installSignalHandlers(server: Server): void {
+  let shuttingDown = false;
+  const onSignal = (sig: 'SIGTERM' | 'SIGINT'): void => {
+    const log = server.log;
+    if (shuttingDown && sig === 'SIGINT') {
+      log.warning('You insist... exiting now.');
+      process.exit(1);
+    }
+    // Redis logs this line from its signal handler, in that handler's own format.
+    log.raw(`${process.pid}:signal-handler (${Math.floor(Date.now() / 1000)}) Received ${sig} scheduling shutdown...\n`);
+    if (shuttingDown) return;
+    shuttingDown = true;
+    const flags = server.config.getString(sig === 'SIGTERM' ? 'shutdown-on-sigterm' : 'shutdown-on-sigint').split(' ');
+    const save = flags.includes('save') ? true : flags.includes('nosave') ? false : null;
+    void server
+      .shutdown({ save, now: flags.includes('now'), force: flags.includes('force') })
+      .then((ok) => {
+        if (ok) process.exit(0);
+        shuttingDown = false;
+        log.warning(`${sig} received but errors trying to shut down the server, check the logs for more information`);
+      });
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));

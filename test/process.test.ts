@@ -1,0 +1,182 @@
+/**
+ * nodis-server as a process: command line, config from stdin and include, fatal config errors,
+ * daemonize + pidfile, unix sockets, maxclients, idle timeout, maxmemory OOM, busy ports,
+ * signals — compared with what redis-server does.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { startServer, stopAll, freePort, rawExchange, NODIS_SERVER } from './helpers/server.js';
+
+after(stopAll);
+
+function tmpDir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-proc-'));
+  after(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+function cli(args: string[]): string {
+  return spawnSync('/usr/bin/redis-cli', args, { encoding: 'utf8' }).stdout.trim();
+}
+
+async function waitFor(check: () => boolean, timeoutMs = 10000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('--version and an unknown directive fail like redis-server', () => {
+  const v = spawnSync(NODIS_SERVER, ['--version'], { encoding: 'utf8' });
+  assert.equal(v.status, 0);
+  assert.match(v.stdout, /^Redis server v=7\.0\.15 sha=\S+ malloc=\S+ bits=64 build=[0-9a-f]+\n$/);
+  const dir = tmpDir();
+  const conf = path.join(dir, 'bad.conf');
+  fs.writeFileSync(conf, 'port 0\nfoo bar\n');
+  const r = spawnSync(NODIS_SERVER, [conf], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line 2\n>>> 'foo bar'\nBad directive or wrong number of arguments\n");
+  const m = spawnSync(NODIS_SERVER, ['--port', '0', '--maxmemory', '10xb'], { encoding: 'utf8' });
+  assert.equal(m.status, 1);
+  assert.match(m.stderr, />>> 'maxmemory "10xb"'\nargument must be a memory value\n$/);
+  const missing = spawnSync(NODIS_SERVER, [path.join(dir, 'none.conf')], { encoding: 'utf8' });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stdout, /# Fatal error, can't open config file '.*none\.conf': No such file or directory/);
+});
+
+test('a busy port: "Failed listening on port", exit 1', async () => {
+  const blocker = net.createServer();
+  const port = await freePort();
+  await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
+  try {
+    const r = spawnSync(NODIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', ''], { encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, new RegExp(`Could not create server TCP listening socket 127\\.0\\.0\\.1:${port}: bind: Address already in use`));
+    assert.match(r.stdout, new RegExp(`Failed listening on port ${port} \\(TCP\\), aborting\\.`));
+  } finally {
+    blocker.close();
+  }
+});
+
+test('config from stdin, include and rename-command', async () => {
+  const dir = tmpDir();
+  fs.writeFileSync(path.join(dir, 'inc.conf'), 'maxmemory 5mb\nrename-command flushall ""\nrename-command dbsize mysize\n');
+  const port = await freePort();
+  const proc = spawn(NODIS_SERVER, ['-', '--port', String(port), '--save', ''], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  after(() => proc.kill('SIGKILL'));
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stdin.end(`include ${path.join(dir, 'inc.conf')}\nhz 20\n`);
+  await waitFor(() => out.includes('Ready to accept connections'));
+  assert.match(out, /# Reading config from stdin/);
+  assert.equal(cli(['-p', String(port), 'config', 'get', 'maxmemory']), 'maxmemory\n5242880');
+  assert.equal(cli(['-p', String(port), 'config', 'get', 'hz']), 'hz\n20');
+  assert.match(cli(['-p', String(port), 'flushall']), /unknown command 'flushall'/);
+  assert.equal(cli(['-p', String(port), 'mysize']), '0');
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.once('exit', r));
+  assert.match(out, /signal-handler \(\d+\) Received SIGTERM scheduling shutdown\.\.\./);
+  assert.match(out, /# User requested shutdown\.\.\./);
+  assert.match(out, /# Redis is now ready to exit, bye bye\.\.\./);
+  assert.equal(proc.exitCode, 0);
+});
+
+test('daemonize: the parent returns, the pidfile holds the daemon PID, SHUTDOWN removes it', async () => {
+  const dir = tmpDir();
+  const port = await freePort();
+  const pidfile = path.join(dir, 'nodis.pid');
+  const logfile = path.join(dir, 'nodis.log');
+  const r = spawnSync(NODIS_SERVER, ['--port', String(port), '--daemonize', 'yes', '--pidfile', pidfile, '--logfile', logfile, '--save', '', '--dir', dir], { encoding: 'utf8', timeout: 20000 });
+  assert.equal(r.status, 0);
+  await waitFor(() => fs.existsSync(logfile) && fs.readFileSync(logfile, 'utf8').includes('Ready to accept connections'));
+  const pid = Number(fs.readFileSync(pidfile, 'utf8').trim());
+  after(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  assert.ok(pid > 0);
+  assert.match(fs.readFileSync(logfile, 'utf8'), new RegExp(`pid=${pid}, just started`));
+  assert.equal(cli(['-p', String(port), 'config', 'get', 'daemonize']), 'daemonize\nyes');
+  cli(['-p', String(port), 'shutdown']);
+  await waitFor(() => !fs.existsSync(pidfile));
+  await waitFor(() => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+});
+
+test('port 0 with a unix socket and unixsocketperm, used by redis-cli -s', async () => {
+  const dir = tmpDir();
+  const sock = path.join(dir, 'nodis.sock');
+  const s = await startServer({ args: ['--port', '0', '--unixsocket', sock, '--unixsocketperm', '700'] });
+  assert.equal((fs.statSync(sock).mode & 0o777).toString(8), '700');
+  assert.equal(cli(['-s', sock, 'set', 'k', 'v']), 'OK');
+  assert.equal(cli(['-s', sock, 'get', 'k']), 'v');
+  assert.equal(cli(['-s', sock, 'config', 'get', 'unixsocketperm']), 'unixsocketperm\n700');
+  assert.equal(cli(['-s', sock, 'config', 'get', 'port']), 'port\n0');
+  await s.stop();
+  assert.equal(fs.existsSync(sock), false);
+});
+
+test('maxclients refuses the extra connection with -ERR max number of clients reached', async () => {
+  const s = await startServer({ args: ['--maxclients', '1'] });
+  const first = s.client();
+  assert.equal(await first.ping(), 'PONG');
+  const reply = await rawExchange(s.port, 'PING\r\n', (r) => r.includes('\r\n'));
+  assert.equal(reply, '-ERR max number of clients reached\r\n');
+});
+
+test('timeout closes idle clients from the cron', async () => {
+  const s = await startServer({ args: ['--timeout', '1', '--hz', '100'] });
+  const sock = net.connect(s.port, '127.0.0.1');
+  const closed = new Promise<number>((r) => {
+    const start = Date.now();
+    sock.on('close', () => r(Date.now() - start));
+  });
+  sock.on('error', () => {});
+  const elapsed = await closed;
+  assert.ok(elapsed >= 900, `closed after ${elapsed} ms`);
+});
+
+test('maxmemory with noeviction answers OOM once data fills it', async () => {
+  const s = await startServer();
+  const c = s.client();
+  const used = Number(/used_memory:(\d+)/.exec((await c.call('info', 'memory')) as string)?.[1] ?? '0');
+  assert.ok(used > 0);
+  assert.equal(await c.call('config', 'set', 'maxmemory', String(used + 4 * 1024 * 1024)), 'OK');
+  const big = 'x'.repeat(64 * 1024);
+  let oom: Error | null = null;
+  for (let i = 0; i < 2000 && oom === null; i++) {
+    try {
+      await c.call('set', `key:${i}`, big);
+    } catch (e) {
+      oom = e as Error;
+    }
+  }
+  assert.ok(oom !== null, 'a write was refused');
+  assert.equal(oom.message, "OOM command not allowed when used memory > 'maxmemory'.");
+  // Reads still work, and raising the limit lets writes through again.
+  assert.equal(await c.call('get', 'key:0'), big);
+  assert.equal(await c.call('config', 'set', 'maxmemory', '0'), 'OK');
+  assert.equal(await c.call('set', 'after', '1'), 'OK');
+});
+
+test('bin/nodis-server sizes the V8 heap from maxmemory', () => {
+  const r = spawnSync('sh', ['-c', `sed 's/^exec node /echo /' ${NODIS_SERVER} > /tmp/nodis-heap-$$.sh && sh /tmp/nodis-heap-$$.sh --maxmemory 1gb; rm -f /tmp/nodis-heap-$$.sh`], { encoding: 'utf8' });
+  assert.match(r.stdout, /--max-old-space-size=2304 /);
+  const small = spawnSync('sh', ['-c', `sed 's/^exec node /echo /' ${NODIS_SERVER} > /tmp/nodis-heap2-$$.sh && sh /tmp/nodis-heap2-$$.sh --maxmemory 10mb; rm -f /tmp/nodis-heap2-$$.sh`], { encoding: 'utf8' });
+  assert.match(small.stdout, /--max-old-space-size=512 /);
+});
