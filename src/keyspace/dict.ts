@@ -18,6 +18,12 @@ export const SEGMENT_LIMIT = 1 << 23;
 export class KeyDict<V> {
   private segments: Map<string, V>[] = [new Map()];
   private total = 0;
+  /**
+   * Segment → the segment after it. Iterators follow these links rather than array indexes,
+   * and a segment removed from the chain keeps its link, so an iterator standing in a segment
+   * that was emptied and dropped still finds the rest of the chain.
+   */
+  private readonly nextSegment = new WeakMap<Map<string, V>, Map<string, V>>();
 
   constructor(private readonly segmentLimit = SEGMENT_LIMIT) {}
 
@@ -51,7 +57,7 @@ export class KeyDict<V> {
       m.set(key, value);
       if (m.size === before) return false;
       this.total++;
-      if (m.size >= this.segmentLimit) segs.push(new Map());
+      if (m.size >= this.segmentLimit) this.startSegment();
       return true;
     }
     for (let i = segs.length - 1; i >= 0; i--) {
@@ -64,7 +70,7 @@ export class KeyDict<V> {
     const last = segs[segs.length - 1]!;
     last.set(key, value);
     this.total++;
-    if (last.size >= this.segmentLimit) segs.push(new Map());
+    if (last.size >= this.segmentLimit) this.startSegment();
     return true;
   }
 
@@ -73,11 +79,25 @@ export class KeyDict<V> {
     for (let i = segs.length - 1; i >= 0; i--) {
       if (segs[i]!.delete(key)) {
         this.total--;
-        if (segs[i]!.size === 0 && segs.length > 1 && i < segs.length - 1) segs.splice(i, 1);
+        if (segs[i]!.size === 0 && segs.length > 1 && i < segs.length - 1) {
+          if (i > 0) this.nextSegment.set(segs[i - 1]!, segs[i + 1]!);
+          segs.splice(i, 1);
+        }
         return true;
       }
     }
     return false;
+  }
+
+  private startSegment(): void {
+    const fresh = new Map<string, V>();
+    this.nextSegment.set(this.segments[this.segments.length - 1]!, fresh);
+    this.segments.push(fresh);
+  }
+
+  /** Number of Maps in the chain (for tests and INFO-style introspection). */
+  get segmentCount(): number {
+    return this.segments.length;
   }
 
   clear(): void {
@@ -87,12 +107,16 @@ export class KeyDict<V> {
 
   /** Live iteration over all entries; see the file comment for its guarantees. */
   *entries(): IterableIterator<[string, V]> {
-    // Segments are captured one at a time so that a segment started during iteration is seen.
-    for (let i = 0; i < this.segments.length; i++) yield* this.segments[i]!.entries();
+    // Segments are followed link by link so that one started or dropped meanwhile is handled.
+    for (let m: Map<string, V> | undefined = this.segments[0]; m !== undefined; m = this.nextSegment.get(m)) {
+      yield* m.entries();
+    }
   }
 
   *keys(): IterableIterator<string> {
-    for (let i = 0; i < this.segments.length; i++) yield* this.segments[i]!.keys();
+    for (let m: Map<string, V> | undefined = this.segments[0]; m !== undefined; m = this.nextSegment.get(m)) {
+      yield* m.keys();
+    }
   }
 
   private rover: Iterator<string> | null = null;

@@ -4,13 +4,14 @@
  * sample was expired and the time budget allows. Keys are visited through a persistent
  * iterator over each database's expires dictionary, so successive cycles sweep all of them.
  */
-import type { Database } from './db.js';
+import type { KeyDict } from './dict.js';
 import type { Server } from '../server/server.js';
 
 const KEYS_PER_LOOP = 20;
 const ACCEPTABLE_STALE_PERCENT = 10;
 
-const cursors = new WeakMap<Database, Iterator<[string, number]>>();
+/** Sweep position per expires dict (not per db: SWAPDB swaps the dicts between dbs). */
+const cursors = new WeakMap<KeyDict<number>, Iterator<[string, number]>>();
 
 /** Runs one cycle with a budget of `budgetMs` milliseconds. */
 export function activeExpireCycle(server: Server, budgetMs: number): void {
@@ -23,16 +24,17 @@ export function activeExpireCycle(server: Server, budgetMs: number): void {
       const now = server.clock.now();
       let sampled = 0;
       let expired = 0;
-      let it = cursors.get(db);
+      const expires = db.expires;
+      let it = cursors.get(expires);
       if (it === undefined) {
-        it = db.expires.entries();
-        cursors.set(db, it);
+        it = expires.entries();
+        cursors.set(expires, it);
       }
       const due: string[] = [];
       while (sampled < KEYS_PER_LOOP) {
         const r = it.next();
         if (r.done) {
-          cursors.delete(db);
+          cursors.delete(expires);
           break;
         }
         sampled++;
