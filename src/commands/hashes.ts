@@ -415,7 +415,7 @@ function hscan(c: Client): void {
   };
   let next = '0';
   if (h.encoding() === 'listpack') for (const e of h.entries()) collect(e);
-  else next = scanStep(h, cursor, () => h.entries(), opts.count, collect);
+  else next = scanStep(h, cursor, () => h.entries(), opts.count, collect, h.size());
   c.reply.array(2);
   c.reply.bulk(next);
   c.reply.array(found.length);

@@ -531,7 +531,7 @@ function sscan(c: Client): void {
   };
   let next = '0';
   if (s.encoding() === 'intset') for (const m of s.values()) collect(m);
-  else next = scanStep(s, cursor, () => s.liveValues(), opts.count, collect);
+  else next = scanStep(s, cursor, () => s.liveValues(), opts.count, collect, s.size());
   c.reply.array(2);
   c.reply.bulk(next);
   c.reply.array(found.length);

@@ -942,6 +942,7 @@ function zscan(c: Client): void {
     (e) => {
       if (pattern === null || stringMatch(pattern, e[0])) found.push(e);
     },
+    z.size(),
   );
   r.array(2);
   r.bulk(next);
