@@ -1,0 +1,155 @@
+/**
+ * One client connection to a Redis-like server, shaped like hiredis's blocking redisContext:
+ * `send()` appends a command, `read()` waits for the next reply. redis-cli's control flow is
+ * sequential (write, then block on the reply), and keeping that shape makes its behaviour —
+ * pipelined TYPE calls in --bigkeys, reply-per-repeat in -r — easy to follow.
+ *
+ * Failures carry hiredis's error strings (`Connection refused`, `Server closed the connection`,
+ * `Connection reset by peer`) because redis-cli prints them verbatim.
+ */
+import net from 'node:net';
+import { ReplyParser, ReplyProtocolError, encodeCommand, type Reply } from '../protocol/reply-parser.js';
+
+export type ConnTarget = { host: string; port: number } | { path: string };
+
+/** hiredis's REDIS_ERR_* classes: redis-cli reconnects on io/eof in interactive mode. */
+export type ConnErrorKind = 'io' | 'eof' | 'protocol' | 'other';
+
+export class ConnError extends Error {
+  constructor(
+    readonly kind: ConnErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ECONNREFUSED: 'Connection refused',
+  ECONNRESET: 'Connection reset by peer',
+  EPIPE: 'Broken pipe',
+  ENOENT: 'No such file or directory',
+  EACCES: 'Permission denied',
+  ETIMEDOUT: 'Connection timed out',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
+  EADDRNOTAVAIL: 'Cannot assign requested address',
+  ENOTSOCK: 'Socket operation on non-socket',
+  ENOTFOUND: 'Name or service not known',
+  EAI_AGAIN: 'Temporary failure in name resolution',
+  EINVAL: 'Invalid argument',
+};
+
+/** strerror()-style text for a Node socket error. */
+export function errnoText(err: NodeJS.ErrnoException): string {
+  return (err.code && ERRNO_TEXT[err.code]) ?? err.message;
+}
+
+export class Connection {
+  private parser = new ReplyParser();
+  private replies: Reply[] = [];
+  private waiter: (() => void) | null = null;
+  /** Set once the link failed; every later read() throws it. */
+  error: ConnError | null = null;
+  /**
+   * True once a read has reported the failure. hiredis only learns that a link is dead when a
+   * read or write fails, and redis-cli's reconnect logic keys off that, not off the socket event.
+   */
+  noticed = false;
+  /**
+   * What happens to RESP3 pushes: a handler gets them, 'discard' drops them (hiredis's default
+   * auto-free), null hands them to read() like any reply (redis-cli in SUBSCRIBE mode).
+   */
+  onPush: ((r: Reply) => void) | 'discard' | null = 'discard';
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.parser.feed(chunk);
+      try {
+        for (let r = this.parser.next(); r !== undefined; r = this.parser.next()) this.replies.push(r);
+      } catch (e) {
+        this.fail(new ConnError('protocol', e instanceof ReplyProtocolError ? e.message : String(e)));
+        socket.destroy();
+      }
+      this.wake();
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const io = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+      this.fail(new ConnError(io ? 'io' : 'other', errnoText(err)));
+    });
+    socket.on('close', () => this.fail(new ConnError('eof', 'Server closed the connection')));
+  }
+
+  /** Connects, resolving to the connection or to hiredis's error text. */
+  static open(target: ConnTarget): Promise<Connection | string> {
+    return new Promise((resolve) => {
+      const socket = 'path' in target ? net.connect(target.path) : net.connect({ host: target.host, port: target.port });
+      const onError = (err: NodeJS.ErrnoException): void => {
+        socket.destroy();
+        resolve(errnoText(err));
+      };
+      socket.once('error', onError);
+      socket.once('connect', () => {
+        socket.off('error', onError);
+        socket.setNoDelay(true);
+        socket.setKeepAlive(true, 15000);
+        resolve(new Connection(socket));
+      });
+    });
+  }
+
+  private fail(err: ConnError): void {
+    if (this.error === null) this.error = err;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    if (w) w();
+  }
+
+  /** Queues a command (latin1 strings or Buffers) on the socket. */
+  send(argv: readonly (string | Buffer)[]): void {
+    if (this.error === null) this.socket.write(encodeCommand(argv));
+  }
+
+  /** Writes raw bytes (used by --pipe style callers). */
+  write(data: Buffer): void {
+    if (this.error === null) this.socket.write(data);
+  }
+
+  /** The next reply; pushes go to `onPush` when a handler is installed. Throws ConnError. */
+  async read(): Promise<Reply> {
+    for (;;) {
+      while (this.replies.length > 0) {
+        const r = this.replies.shift()!;
+        if (r.type === 'push' && this.onPush !== null) {
+          if (this.onPush !== 'discard') this.onPush(r);
+          continue;
+        }
+        return r;
+      }
+      if (this.error) {
+        this.noticed = true;
+        throw this.error;
+      }
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+  }
+
+  /** Sends one command and waits for its reply. */
+  async command(argv: readonly (string | Buffer)[]): Promise<Reply> {
+    this.send(argv);
+    return this.read();
+  }
+
+  /** Drops the link without waiting (SIGINT during SUBSCRIBE/MONITOR, `connect`, exit). */
+  close(): void {
+    this.socket.destroy();
+  }
+
+  get isBroken(): boolean {
+    return this.error !== null;
+  }
+}

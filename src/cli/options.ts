@@ -1,0 +1,277 @@
+/**
+ * Command-line options, parsed the way redis-cli.c parseOptions() does: left to right, an
+ * option that needs a value but is last is "unrecognized", the first non-option word starts the
+ * command. Numbers go through C's atoi/strtoll/atof semantics (a bad number is 0, not an error)
+ * because that is what redis-cli users get.
+ *
+ * Parsing never exits by itself: it returns either the config or an `OptionsExit` that says what
+ * to print where and with which code, so main() owns the process and tests can call it directly.
+ */
+import { splitArgs } from './split-args.js';
+import { CLI_VERSION, USAGE } from './usage.js';
+import type { OutputMode } from './format.js';
+
+export interface CliConfig {
+  host: string;
+  port: number;
+  socket: string | null;
+  user: string | null;
+  auth: string | null;
+  askpass: boolean;
+  /** -n / URI path: the db to SELECT after connecting. */
+  dbnum: number;
+  repeat: number;
+  /** -i in microseconds, as redis-cli keeps it. */
+  intervalUs: number;
+  output: OutputMode;
+  /** Whether RESP3 pushes are printed (--show-pushes; default: stdout is a tty). */
+  pushOutput: boolean;
+  multiBulkDelimiter: string;
+  commandDelimiter: string;
+  stdinLastArg: boolean;
+  stdinTag: string | null;
+  quotedInput: boolean;
+  noAuthWarning: boolean;
+  setErrcode: boolean;
+  resp2: boolean;
+  /** 0: RESP2; 1: -3; 2: implied by --json. */
+  resp3: 0 | 1 | 2;
+  verbose: boolean;
+  cluster: boolean;
+  mode: 'command' | 'latency' | 'latency-history' | 'latency-dist' | 'stat' | 'scan' | 'bigkeys' | 'memkeys' | 'hotkeys' | 'eval';
+  pattern: string | null;
+  /** --count: SCAN COUNT hint (a Redis 7.2 option, accepted here as an extension). */
+  scanCount: number | null;
+  memkeysSamples: number;
+  evalFile: string | null;
+  pipeTimeout: number;
+  /** The command and its arguments (latin1). */
+  args: string[];
+  /** Printed to stderr before anything else (the -a warning, a bad --show-pushes value). */
+  warnings: string;
+}
+
+export interface OptionsExit {
+  exit: number;
+  stdout?: string;
+  stderr?: string;
+}
+
+/** C atoi(): leading blanks, optional sign, digits; anything else stops; no digits → 0. */
+export function atoi(s: string): number {
+  const m = /^[\t\n\v\f\r ]*([-+]?\d+)/.exec(s);
+  if (!m) return 0;
+  // An int: out-of-range values wrap as the C conversion does on this platform.
+  return Number(BigInt.asIntN(32, BigInt(m[1]!)));
+}
+
+/** C strtoll(s, NULL, 10), saturating. */
+export function strtoll(s: string): number {
+  const m = /^[\t\n\v\f\r ]*([-+]?\d+)/.exec(s);
+  if (!m) return 0;
+  const b = BigInt(m[1]!);
+  const max = 2n ** 63n - 1n;
+  const min = -(2n ** 63n);
+  return Number(b > max ? max : b < min ? min : b);
+}
+
+/** C atof(). */
+export function atof(s: string): number {
+  const m = /^[\t\n\v\f\r ]*([-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|inf(inity)?|nan))/i.exec(s);
+  if (!m) return 0;
+  const t = m[1]!.toLowerCase();
+  if (t.endsWith('inf') || t.endsWith('infinity')) return t.startsWith('-') ? -Infinity : Infinity;
+  if (t.endsWith('nan')) return NaN;
+  return Number(m[1]);
+}
+
+export function defaultConfig(stdoutIsTTY: boolean): CliConfig {
+  return {
+    host: '127.0.0.1',
+    port: 6379,
+    socket: null,
+    user: null,
+    auth: null,
+    askpass: false,
+    dbnum: 0,
+    repeat: 1,
+    intervalUs: 0,
+    output: stdoutIsTTY ? 'standard' : 'raw',
+    pushOutput: stdoutIsTTY,
+    multiBulkDelimiter: '\n',
+    commandDelimiter: '\n',
+    stdinLastArg: false,
+    stdinTag: null,
+    quotedInput: false,
+    noAuthWarning: false,
+    setErrcode: false,
+    resp2: false,
+    resp3: 0,
+    verbose: false,
+    cluster: false,
+    mode: 'command',
+    pattern: null,
+    scanCount: null,
+    memkeysSamples: 0,
+    evalFile: null,
+    pipeTimeout: 30,
+    args: [],
+    warnings: '',
+  };
+}
+
+/** cli_common.c percentDecode(). */
+function percentDecode(s: string): string | OptionsExit {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] !== '%') {
+      out += s[i];
+      continue;
+    }
+    if (s.length - i < 2) return { exit: 1, stderr: 'Incomplete URI encoding\n' };
+    const h = (s[++i] ?? '').toLowerCase();
+    const l = (s[++i] ?? '').toLowerCase();
+    if (!/[0-9a-f]/.test(h) || !/[0-9a-f]/.test(l)) return { exit: 1, stderr: 'Illegal character in URI encoding\n' };
+    out += String.fromCharCode(parseInt(h + l, 16));
+  }
+  return out;
+}
+
+/** cli_common.c parseRedisUri(): redis://[[user:]pass@][host[:port]][/db]. */
+function parseUri(uri: string, config: CliConfig): OptionsExit | null {
+  let curr: string;
+  if (uri.slice(0, 9).toLowerCase() === 'rediss://') {
+    return { exit: 1, stderr: 'rediss:// is not supported: nodis-cli has no TLS support\n' };
+  } else if (uri.slice(0, 8).toLowerCase() === 'redis://') {
+    curr = uri.slice(8);
+  } else {
+    return { exit: 1, stderr: 'Invalid URI scheme\n' };
+  }
+  if (curr === '') return null;
+  const at = curr.indexOf('@');
+  if (at >= 0) {
+    const colon = curr.indexOf(':');
+    if (colon >= 0 && colon < at) {
+      const user = percentDecode(curr.slice(0, colon));
+      if (typeof user !== 'string') return user;
+      config.user = user;
+      curr = curr.slice(colon + 1);
+    }
+    const at2 = curr.indexOf('@');
+    const pass = percentDecode(curr.slice(0, at2));
+    if (typeof pass !== 'string') return pass;
+    config.auth = pass;
+    curr = curr.slice(at2 + 1);
+  }
+  if (curr === '') return null;
+  const slash = curr.indexOf('/');
+  if (curr[0] !== '/') {
+    let hostEnd = slash >= 0 ? slash : curr.length;
+    const colon = curr.indexOf(':');
+    if (colon >= 0) {
+      config.port = atoi(curr.slice(colon + 1));
+      hostEnd = colon;
+    }
+    config.host = curr.slice(0, hostEnd);
+  }
+  if (slash < 0) return null;
+  const rest = curr.slice(slash + 1);
+  if (rest === '') return null;
+  config.dbnum = atoi(rest);
+  return null;
+}
+
+const usageExit = (err: number): OptionsExit => (err ? { exit: err, stderr: USAGE } : { exit: 0, stdout: USAGE });
+
+/** Options that exist in redis-cli but that nodis-cli does not implement (TLS, cluster manager…). */
+const UNSUPPORTED_FLAGS = new Set(['--tls', '--insecure', '--latency-dist', '--replica', '--slave', '--ldb', '--ldb-sync-mode', '-c', '--pipe']);
+const UNSUPPORTED_WITH_VALUE = new Set(['--sni', '--cacertdir', '--cacert', '--cert', '--key', '--tls-ciphers', '--tls-ciphersuites', '--rdb', '--functions-rdb', '--lru-test', '--intrinsic-latency', '--cluster']);
+
+/** Parses argv (without node and the script). Returns the config or what to print and exit with. */
+export function parseOptions(argv: string[], stdoutIsTTY: boolean, env: NodeJS.ProcessEnv = {}): CliConfig | OptionsExit {
+  const config = defaultConfig(stdoutIsTTY);
+  if (env.FAKETTY !== undefined && !stdoutIsTTY) {
+    config.output = 'standard';
+    config.pushOutput = true;
+  }
+  let warnings = '';
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    const lastarg = i === argv.length - 1;
+    const value = (): string => argv[++i]!;
+    if (a === '-h' && !lastarg) config.host = value();
+    else if (a === '-h' && lastarg) return usageExit(0);
+    else if (a === '--help') return usageExit(0);
+    else if (a === '-x') config.stdinLastArg = true;
+    else if (a === '-X' && !lastarg) config.stdinTag = value();
+    else if (a === '-p' && !lastarg) config.port = atoi(value());
+    else if (a === '-s' && !lastarg) config.socket = value();
+    else if (a === '-r' && !lastarg) config.repeat = strtoll(value());
+    else if (a === '-i' && !lastarg) config.intervalUs = Math.trunc(atof(value()) * 1000000);
+    else if (a === '-n' && !lastarg) config.dbnum = atoi(value());
+    else if (a === '--no-auth-warning') config.noAuthWarning = true;
+    else if (a === '--askpass') config.askpass = true;
+    else if ((a === '-a' || a === '--pass') && !lastarg) config.auth = value();
+    else if (a === '--user' && !lastarg) config.user = value();
+    else if (a === '-u' && !lastarg) {
+      const err = parseUri(value(), config);
+      if (err) return err;
+    } else if (a === '--raw') config.output = 'raw';
+    else if (a === '--no-raw') config.output = 'standard';
+    else if (a === '--quoted-input') config.quotedInput = true;
+    else if (a === '--csv') config.output = 'csv';
+    else if (a === '--json' || a === '--quoted-json') {
+      if (config.resp3 === 0) config.resp3 = 2;
+      config.output = a === '--json' ? 'json' : 'quoted-json';
+    } else if (a === '--latency') config.mode = config.mode === 'latency-history' ? config.mode : 'latency';
+    else if (a === '--latency-history') config.mode = 'latency-history';
+    else if (a === '--mono') continue;
+    else if (a === '--stat') config.mode = 'stat';
+    else if (a === '--scan') config.mode = 'scan';
+    else if (a === '--pattern' && !lastarg) config.pattern = value();
+    else if (a === '--quoted-pattern' && !lastarg) {
+      const parts = splitArgs(value());
+      if (parts === null || parts.length !== 1) return { exit: 1, stderr: 'Invalid quoted string specified for --quoted-pattern.\n' };
+      config.pattern = parts[0]!;
+    } else if (a === '--count' && !lastarg) config.scanCount = atoi(value());
+    else if (a === '--pipe-timeout' && !lastarg) config.pipeTimeout = atoi(value());
+    else if (a === '--bigkeys') config.mode = 'bigkeys';
+    else if (a === '--memkeys') {
+      config.mode = 'memkeys';
+      config.memkeysSamples = 0;
+    } else if (a === '--memkeys-samples') {
+      config.mode = 'memkeys';
+      config.memkeysSamples = atoi(value() ?? '');
+    } else if (a === '--hotkeys') config.mode = 'hotkeys';
+    else if (a === '--eval' && !lastarg) config.evalFile = value();
+    else if (a === '-d' && !lastarg) config.multiBulkDelimiter = value();
+    else if (a === '-D' && !lastarg) config.commandDelimiter = value();
+    else if (a === '-e') config.setErrcode = true;
+    else if (a === '--verbose') config.verbose = true;
+    else if (a === '-v' || a === '--version') return { exit: 0, stdout: `redis-cli ${CLI_VERSION}\n` };
+    else if (a === '-2') config.resp2 = true;
+    else if (a === '-3') config.resp3 = 1;
+    else if (a === '--show-pushes' && !lastarg) {
+      const v = value();
+      if (v.slice(0, 1).toLowerCase() === 'n') config.pushOutput = false;
+      else if (v.slice(0, 1).toLowerCase() === 'y') config.pushOutput = true;
+      else warnings += `Unknown --show-pushes value '${v}' (valid: '[y]es', '[n]o')\n`;
+    } else if (UNSUPPORTED_FLAGS.has(a) || (UNSUPPORTED_WITH_VALUE.has(a) && !lastarg)) {
+      return { exit: 1, stderr: `${warnings}Option '${a}' is not supported by nodis-cli.\n` };
+    } else if (a.startsWith('-')) {
+      return { exit: 1, stderr: `${warnings}Unrecognized option or bad number of args for: '${a}'\n` };
+    } else {
+      break;
+    }
+  }
+  if (config.resp2 && config.resp3 === 1) return { exit: 1, stderr: warnings + 'Options -2 and -3 are mutually exclusive.\n' };
+  if (!config.noAuthWarning && config.auth !== null) {
+    warnings += "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.\n";
+  }
+  if (config.stdinLastArg && config.stdinTag !== null) return { exit: 1, stderr: warnings + 'Options -x and -X are mutually exclusive.\n' };
+  if (config.evalFile !== null && config.mode === 'command') config.mode = 'eval';
+  config.args = argv.slice(i);
+  config.warnings = warnings;
+  return config;
+}
