@@ -17,39 +17,9 @@ export interface FormatOptions {
   commandDelimiter: string;
 }
 
-/** sds.c sdscatrepr(): a quoted, escaped rendering of arbitrary bytes (C locale isprint). */
-export function repr(bytes: string): string {
-  let out = '"';
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes.charCodeAt(i);
-    switch (c) {
-      case 0x5c:
-        out += '\\\\';
-        break;
-      case 0x22:
-        out += '\\"';
-        break;
-      case 0x0a:
-        out += '\\n';
-        break;
-      case 0x0d:
-        out += '\\r';
-        break;
-      case 0x09:
-        out += '\\t';
-        break;
-      case 0x07:
-        out += '\\a';
-        break;
-      case 0x08:
-        out += '\\b';
-        break;
-      default:
-        out += c >= 0x20 && c <= 0x7e ? bytes[i] : '\\x' + (c < 16 ? '0' : '') + c.toString(16);
-    }
-  }
-  return out + '"';
-}
+import { repr } from '../protocol/format.js';
+
+export { repr };
 
 /** True when cliFormatReplyTTY renders the reply over several lines. */
 function isMultiline(r: Reply): boolean {

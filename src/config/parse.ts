@@ -5,6 +5,9 @@
  * value quoted with sdscatrepr so spaces and special bytes survive. A lone `--save` (last, or
  * followed by another `--option`) means `save ""`.
  */
+import { repr } from '../protocol/format.js';
+
+export { repr };
 
 export interface CommandLine {
   /** The config file as given (main.ts resolves it to an absolute path). */
@@ -69,26 +72,6 @@ export function parseCommandLine(argv: string[]): CommandLine {
   }
   res.optionsText = options;
   return res;
-}
-
-/** sdscatrepr: a double-quoted string with C escapes (what Redis writes into config text). */
-export function repr(s: string): string {
-  let out = '"';
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    switch (c) {
-      case 0x5c: out += '\\\\'; break;
-      case 0x22: out += '\\"'; break;
-      case 0x0a: out += '\\n'; break;
-      case 0x0d: out += '\\r'; break;
-      case 0x09: out += '\\t'; break;
-      case 0x07: out += '\\a'; break;
-      case 0x08: out += '\\b'; break;
-      default:
-        out += c >= 0x20 && c < 0x7f ? s[i] : '\\x' + c.toString(16).padStart(2, '0');
-    }
-  }
-  return out + '"';
 }
 
 /** Kept for callers that quote a single word for config text. */

@@ -1,7 +1,30 @@
 /**
- * Number formatting exactly as Redis prints numbers.
+ * Number and string formatting exactly as Redis prints them.
  */
 import { formatLongDoubleHuman, longDoubleFromDouble } from '../types/long-double.js';
+
+/**
+ * sds.c's sdscatrepr(): bytes (latin1) in double quotes with C escapes and \xNN for anything
+ * not printable in the C locale. MONITOR, redis-cli, config text and AOF manifests all use it.
+ */
+export function repr(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    switch (c) {
+      case 0x5c: out += '\\\\'; break;
+      case 0x22: out += '\\"'; break;
+      case 0x0a: out += '\\n'; break;
+      case 0x0d: out += '\\r'; break;
+      case 0x09: out += '\\t'; break;
+      case 0x07: out += '\\a'; break;
+      case 0x08: out += '\\b'; break;
+      default:
+        out += c >= 0x20 && c < 0x7f ? s[i] : '\\x' + c.toString(16).padStart(2, '0');
+    }
+  }
+  return out + '"';
+}
 
 /**
  * C's `%.17g` (what Redis 7.0 uses for scores and RESP3 doubles): 17 significant digits,
