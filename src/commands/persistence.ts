@@ -1,6 +1,170 @@
 /**
- * persistence commands. Placeholder: handlers are added as the family is implemented.
+ * Persistence commands: SAVE, BGSAVE [SCHEDULE], DUMP and RESTORE (rdb.c, cluster.c).
+ * LASTSAVE lives with the server commands (it only reads `server.lastSave`, which saves set).
+ *
+ * DUMP's payload is Redis's: <type><value as in an RDB file><RDB version u16 LE><CRC64 LE>, so
+ * a DUMP from redis-server RESTOREs here and back.
  */
 import type { CommandHandlers } from './registry.js';
+import type { Client } from '../server/client.js';
+import { NOT_INTEGER, SYNTAX } from './errors.js';
+import { parseInt64 } from './args.js';
+import { rdbOf, type RdbPersistence } from '../persistence/rdb.js';
+import { RdbEncoder, type EncodeOptions } from '../persistence/rdb-encode.js';
+import { Crc64 } from '../persistence/crc64.js';
+import { RDB_VERSION } from '../persistence/rdb-format.js';
+import { decodeDumpPayload, defaultLoadLimits, verifyDumpPayload } from '../persistence/rdb-decode.js';
+import { debugTunables } from './debug.js';
+import type { RedisValue } from '../types/value.js';
 
-export const commands: CommandHandlers = {};
+const NO_PERSISTENCE = 'ERR persistence is not available on this server';
+
+function persistence(c: Client): RdbPersistence | null {
+  const p = rdbOf(c.server) ?? null;
+  if (p === null) c.reply.error(NO_PERSISTENCE);
+  return p;
+}
+
+function save(c: Client): void {
+  const p = persistence(c);
+  if (p === null) return;
+  if (p.bgsave !== null) {
+    c.reply.error('ERR Background save already in progress');
+    return;
+  }
+  if (p.saveSync()) c.reply.ok();
+  else c.reply.error('ERR');
+}
+
+function bgsave(c: Client): void {
+  let schedule = false;
+  if (c.argv.length > 1) {
+    if (c.argv.length === 2 && c.argv[1]!.toLowerCase() === 'schedule') schedule = true;
+    else {
+      c.reply.error(SYNTAX);
+      return;
+    }
+  }
+  const p = persistence(c);
+  if (p === null) return;
+  const inExec = c.multi !== null;
+  if (p.bgsave !== null) {
+    c.reply.error('ERR Background save already in progress');
+  } else if (p.otherChildActive() || inExec) {
+    if (schedule || inExec) {
+      p.bgsaveScheduled = true;
+      c.reply.status('Background saving scheduled');
+    } else {
+      c.reply.error(
+        "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+      );
+    }
+  } else if (p.startBgsave()) {
+    c.reply.status('Background saving started');
+  } else {
+    c.reply.error('ERR');
+  }
+}
+
+/** The DUMP payload of a value: <type><value><RDB version u16 LE><CRC64 LE>. */
+export function dumpPayload(value: RedisValue, opts: EncodeOptions): Buffer {
+  const enc = new RdbEncoder(opts, 256);
+  enc.typedValue(value);
+  enc.u16le(RDB_VERSION);
+  enc.bytes(new Crc64().update(enc.view()).bytes());
+  return enc.take();
+}
+
+function dump(c: Client): void {
+  const v = c.server.lookupRead(c.db, c.argv[1]!);
+  if (v === undefined) {
+    c.reply.nullBulk();
+    return;
+  }
+  const cfg = c.server.config;
+  const payload = dumpPayload(v, {
+    compress: cfg.getBool('rdbcompression'),
+    listMaxListpackSize: cfg.getNumber('list-max-listpack-size'),
+    packedThreshold: debugTunables.quicklistPackedThreshold,
+  });
+  c.reply.bulk(payload.latin1Slice(0, payload.length));
+}
+
+function restore(c: Client): void {
+  const argv = c.argv;
+  const key = argv[1]!;
+  let replace = false;
+  let absttl = false;
+  let idle = -1;
+  let freq = -1;
+  for (let j = 4; j < argv.length; j++) {
+    const opt = argv[j]!.toLowerCase();
+    const additional = argv.length - j - 1;
+    if (opt === 'replace') replace = true;
+    else if (opt === 'absttl') absttl = true;
+    else if (opt === 'idletime' && additional >= 1 && freq === -1) {
+      const v = parseInt64(argv[j + 1]!);
+      if (v === null) return c.reply.error(NOT_INTEGER);
+      if (v < 0n) return c.reply.error('ERR Invalid IDLETIME value, must be >= 0');
+      idle = Number(v);
+      j++;
+    } else if (opt === 'freq' && additional >= 1 && idle === -1) {
+      const v = parseInt64(argv[j + 1]!);
+      if (v === null) return c.reply.error(NOT_INTEGER);
+      if (v < 0n || v > 255n) return c.reply.error('ERR Invalid FREQ value, must be >= 0 and <= 255');
+      freq = Number(v);
+      j++;
+    } else {
+      return c.reply.error(SYNTAX);
+    }
+  }
+  const db = c.db;
+  if (!replace && db.lookup(key) !== undefined) return c.reply.error('BUSYKEY Target key name already exists.');
+  const ttlBig = parseInt64(argv[2]!);
+  if (ttlBig === null) return c.reply.error(NOT_INTEGER);
+  if (ttlBig < 0n) return c.reply.error('ERR Invalid TTL value, must be >= 0');
+  const payload = Buffer.from(argv[3]!, 'latin1');
+  if (!verifyDumpPayload(payload, debugTunables.skipChecksumValidation)) {
+    return c.reply.error('ERR DUMP payload version or checksum are wrong');
+  }
+  const p = rdbOf(c.server);
+  let value: RedisValue | null;
+  try {
+    value = decodeDumpPayload(payload, p !== undefined ? p.loadLimits() : defaultLoadLimits());
+  } catch {
+    value = null;
+  }
+  if (value === null) return c.reply.error('ERR Bad data format');
+  const server = c.server;
+  let deleted = false;
+  if (replace) deleted = db.delete(key);
+  let ttl = Number(ttlBig);
+  const now = server.expiryNow();
+  if (ttl !== 0 && !absttl) ttl += now;
+  if (ttl !== 0 && ttl <= now && !server.role.isReplica()) {
+    if (deleted) {
+      const lazy = server.config.getBool('lazyfree-lazy-server-del');
+      c.propagateArgv = [lazy ? 'UNLINK' : 'DEL', key];
+      server.modified(db, key, 'g', 'del');
+    }
+    c.reply.ok();
+    return;
+  }
+  db.set(key, value);
+  if (ttl !== 0) {
+    db.setExpire(key, ttl);
+    if (!absttl) {
+      const rewritten = argv.slice();
+      rewritten[2] = String(ttl);
+      rewritten.push('ABSTTL');
+      c.propagateArgv = rewritten;
+    }
+  }
+  // nodis keeps no per-key LRU/LFU state: IDLETIME and FREQ are validated and not stored.
+  void idle;
+  void freq;
+  server.modified(db, key, 'g', 'restore');
+  c.reply.ok();
+}
+
+export const commands: CommandHandlers = { save, bgsave, dump, restore };

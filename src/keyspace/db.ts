@@ -15,10 +15,16 @@ export interface KeyspaceOwner {
   expiryNow(): number;
   /** True when keys must not be expired here (we are a replica; our master expires them). */
   expiryIsMastersJob(): boolean;
+  /** While loading from disk nothing expires (keyIsExpired in Redis). */
+  readonly loading?: boolean;
+  /** While a replica runs its master's commands nothing is expired (the master sends DELs). */
+  readonly applyingMasterStream?: boolean;
   /** A key was found expired and removed: propagate DEL, notify `expired`, count it. */
   onKeyExpired(db: Database, key: string): void;
   /** Random source in [0,1). */
   random(): number;
+  /** A key was created (dbAdd): the `new` keyspace event. */
+  onKeyAdded(db: Database, key: string): void;
 }
 
 export class Database {
@@ -26,6 +32,11 @@ export class Database {
   expires = new KeyDict<number>();
   /** Average TTL estimate and other stats for INFO keyspace. */
   avgTtl = 0;
+  /**
+   * Called before a key is set, replaced, deleted or has its TTL changed, while a snapshot is
+   * being written (persistence/snapshot.ts serialises the old value first: copy-on-write).
+   */
+  beforeChange: ((db: Database, key: string) => void) | null = null;
 
   constructor(
     readonly id: number,
@@ -63,7 +74,7 @@ export class Database {
   expireIfNeeded(key: string): boolean {
     const when = this.expires.get(key);
     if (when === undefined) return false;
-    if (when > this.owner.expiryNow()) return false;
+    if (when > this.owner.expiryNow() || this.owner.loading === true || this.owner.applyingMasterStream === true) return false;
     if (this.owner.expiryIsMastersJob()) return true;
     this.delete(key);
     this.owner.onKeyExpired(this, key);
@@ -72,16 +83,19 @@ export class Database {
 
   /** Adds or overwrites a key. The TTL is dropped unless `keepTtl`. */
   set(key: string, value: RedisValue, keepTtl = false): void {
-    this.dict.set(key, value);
+    if (this.beforeChange !== null) this.beforeChange(this, key);
+    if (this.dict.set(key, value)) this.owner.onKeyAdded(this, key);
     if (!keepTtl && this.expires.size !== 0) this.expires.delete(key);
   }
 
   /** Replaces the value of an existing key in place, keeping its TTL. */
   replace(key: string, value: RedisValue): void {
+    if (this.beforeChange !== null) this.beforeChange(this, key);
     this.dict.set(key, value);
   }
 
   delete(key: string): boolean {
+    if (this.beforeChange !== null) this.beforeChange(this, key);
     if (!this.dict.delete(key)) return false;
     if (this.expires.size !== 0) this.expires.delete(key);
     return true;
@@ -93,11 +107,13 @@ export class Database {
   }
 
   setExpire(key: string, whenMs: number): void {
+    if (this.beforeChange !== null) this.beforeChange(this, key);
     this.expires.set(key, whenMs);
   }
 
   /** Removes a TTL; returns true if there was one. */
   persist(key: string): boolean {
+    if (this.beforeChange !== null) this.beforeChange(this, key);
     return this.expires.delete(key);
   }
 

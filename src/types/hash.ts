@@ -10,7 +10,7 @@
  *
  * Random fields (HRANDFIELD) come from a SampleIndex built on first use.
  */
-import type { TypedValue } from './value.js';
+import type { DigestSink, TypedValue } from './value.js';
 import type { Random } from '../core/clock.js';
 import { SampleIndex } from './sampling.js';
 
@@ -102,6 +102,11 @@ export class HashValue implements TypedValue {
 
   values(): IterableIterator<string> {
     return this.map.values();
+  }
+
+  /** DEBUG DIGEST: each field/value pair is one unordered element (xorObjectDigest). */
+  digest(sink: DigestSink): void {
+    for (const [f, v] of this.map) sink.unordered(f, v);
   }
 
   /** A uniformly random field (the hash must not be empty). */

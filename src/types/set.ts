@@ -10,7 +10,7 @@
  *
  * Random members (SPOP, SRANDMEMBER) come from a SampleIndex built on first use.
  */
-import type { TypedValue } from './value.js';
+import type { DigestSink, TypedValue } from './value.js';
 import type { Random } from '../core/clock.js';
 import { isCanonicalSafeInteger } from './value.js';
 import { parseInt64 } from '../commands/args.js';
@@ -127,6 +127,11 @@ export class SetValue implements TypedValue {
    */
   liveValues(): IterableIterator<string> {
     return this.members.values();
+  }
+
+  /** DEBUG DIGEST: members are unordered elements (xorObjectDigest). */
+  digest(sink: DigestSink): void {
+    for (const m of this.members) sink.unordered(m);
   }
 
   /** A uniformly random member (the set must not be empty). */

@@ -9,7 +9,8 @@
  * time), and tracks the encoding Redis would report, with the same conversion points, so
  * OBJECT ENCODING, ZSCAN's single-call answer for small sets and the RDB writer agree with Redis.
  */
-import type { TypedValue } from './value.js';
+import type { DigestSink, TypedValue } from './value.js';
+import { formatDouble } from '../protocol/format.js';
 import {
   SkipList,
   type SkipNode,
@@ -187,6 +188,11 @@ export class ZSet implements TypedValue {
   /** Forces the encoding Redis would report (RDB loading, DEBUG-style conversions). */
   setCompact(compact: boolean): void {
     this.compact = compact;
+  }
+
+  /** DEBUG DIGEST: member and score (as %.17g) form one unordered element (xorObjectDigest). */
+  digest(sink: DigestSink): void {
+    for (let n = this.list.first(); n !== null; n = n.next) sink.unordered(n.member, formatDouble(n.score));
   }
 
   /** Members in order with their scores (lowest first). */

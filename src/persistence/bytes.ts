@@ -1,0 +1,195 @@
+/**
+ * Byte-level building blocks shared by the RDB codecs: a growable output buffer, a bounds-
+ * checked input cursor, and the integer test Redis applies before storing a string as a number
+ * (string2ll: canonical decimal int64).
+ */
+import { isCanonicalSafeInteger } from '../types/value.js';
+import { parseInt64 } from '../commands/args.js';
+
+/** Thrown for malformed input (RDB file, DUMP payload, embedded listpack/ziplist…). */
+export class RdbFormatError extends Error {}
+
+/** A growable byte buffer; `take()` hands out what was written and starts over. */
+export class ByteWriter {
+  buf: Buffer;
+  len = 0;
+
+  constructor(initial = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+
+  ensure(extra: number): void {
+    const need = this.len + extra;
+    if (need <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < need) cap *= 2;
+    const next = Buffer.allocUnsafe(cap);
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.len++] = b;
+  }
+
+  u16le(n: number): void {
+    this.ensure(2);
+    this.buf.writeUInt16LE(n, this.len);
+    this.len += 2;
+  }
+
+  u32le(n: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32LE(n >>> 0, this.len);
+    this.len += 4;
+  }
+
+  u32be(n: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32BE(n >>> 0, this.len);
+    this.len += 4;
+  }
+
+  i64le(n: bigint): void {
+    this.ensure(8);
+    this.buf.writeBigInt64LE(n, this.len);
+    this.len += 8;
+  }
+
+  /** A millisecond timestamp as int64 LE (safe integers only, as nodis stores them). */
+  ms64le(n: number): void {
+    this.ensure(8);
+    const lo = n % 0x100000000;
+    const hi = Math.floor(n / 0x100000000);
+    this.buf.writeUInt32LE(lo < 0 ? lo + 0x100000000 : lo, this.len);
+    this.buf.writeInt32LE(lo < 0 ? hi : hi, this.len + 4);
+    this.len += 8;
+  }
+
+  doubleLe(d: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleLE(d, this.len);
+    this.len += 8;
+  }
+
+  latin1(s: string): void {
+    this.ensure(s.length);
+    this.len += this.buf.latin1Write(s, this.len, s.length);
+  }
+
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  /** A copy of the bytes written so far, then resets. */
+  take(): Buffer {
+    const out = Buffer.allocUnsafe(this.len);
+    this.buf.copy(out, 0, 0, this.len);
+    this.len = 0;
+    return out;
+  }
+
+  /** A view of the bytes written so far (valid until the next write). */
+  view(): Buffer {
+    return this.buf.subarray(0, this.len);
+  }
+}
+
+/** A cursor over input bytes; every read checks bounds and throws RdbFormatError. */
+export class ByteReader {
+  pos: number;
+
+  constructor(
+    readonly buf: Buffer,
+    start = 0,
+    readonly end = buf.length,
+  ) {
+    this.pos = start;
+  }
+
+  need(n: number): void {
+    if (n < 0 || this.pos + n > this.end) throw new RdbFormatError('Unexpected EOF reading RDB file');
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+
+  u16le(): number {
+    this.need(2);
+    const v = this.buf.readUInt16LE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  u32le(): number {
+    this.need(4);
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  u32be(): number {
+    this.need(4);
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  i64le(): bigint {
+    this.need(8);
+    const v = this.buf.readBigInt64LE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  doubleLe(): number {
+    this.need(8);
+    const v = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  slice(n: number): Buffer {
+    this.need(n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+
+  latin1(n: number): string {
+    this.need(n);
+    const s = this.buf.latin1Slice(this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+}
+
+/**
+ * string2ll: the integer a string stands for when Redis would store it as one (canonical
+ * decimal within int64), as a number when exact, a bigint beyond 2^53, else null.
+ */
+export function stringToInt(s: string): number | bigint | null {
+  if (s.length === 0 || s.length > 20) return null;
+  if (s.length <= 16) {
+    if (!isCanonicalSafeInteger(s)) return null;
+    return Number(s);
+  }
+  const v = parseInt64(s);
+  if (v === null) return null;
+  return Number.isSafeInteger(Number(v)) ? Number(v) : v;
+}
+
+/** A bigint back to a number when it is exactly representable. */
+export function normInt(v: bigint): number | bigint {
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : v;
+}

@@ -1,0 +1,603 @@
+/**
+ * RDB persistence for a server (rdb.c's non-codec half): SAVE and BGSAVE, save points, the
+ * save on SHUTDOWN and after FLUSHALL, loading dump.rdb at start-up, DEBUG RELOAD, the INFO
+ * persistence fields, and the bridge the AOF uses for RDB preambles.
+ *
+ * Saving always goes through a Snapshot (snapshot.ts). SAVE runs one to completion; BGSAVE
+ * runs it in slices of a few milliseconds between which clients are served, writing each
+ * slice to the temp file with an asynchronous write. Either way the file is written as
+ * `temp-<pid>.rdb`, fsynced, then renamed over dump.rdb, so a crash never leaves a partial
+ * dump.rdb behind.
+ *
+ * Loading reads the whole file and parses it synchronously (before the server reports
+ * "Ready to accept connections"); a corrupt or truncated file aborts start-up with Redis's log
+ * lines. Function libraries (FUNCTION2 records) go through `setRdbFunctions`, which the
+ * scripting module installs.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Server } from '../server/server.js';
+import type { Client } from '../server/client.js';
+import type { CommandSpec } from '../commands/registry.js';
+import type { Database } from '../keyspace/db.js';
+import type { RedisValue } from '../types/value.js';
+import { Snapshot, type SnapshotOptions } from './snapshot.js';
+import type { EncodeOptions } from './rdb-encode.js';
+import { RdbFormatError } from './bytes.js';
+import { parseRdb, RdbLoadError, type LoadLimits } from './rdb-decode.js';
+import { setInfoField } from '../commands/info.js';
+import { debugHooks, debugTunables } from '../commands/debug.js';
+import { hashLimits } from '../types/hash.js';
+import { setLimits } from '../types/set.js';
+import { setRdbBridge, aofOf, aofEnabledAtStartup } from './aof.js';
+
+/** What the scripting module supplies so function libraries travel in RDB files. */
+export interface RdbFunctions {
+  /** Source code of every library (FUNCTION2 records, in order). */
+  libraries(): string[];
+  /** Loads one library from a file; returns an error text or null. */
+  load(code: string, replace: boolean): string | null;
+}
+
+const functionProviders = new WeakMap<Server, RdbFunctions>();
+
+/** Installed by the scripting module: function libraries are saved and loaded with the RDB. */
+export function setRdbFunctions(server: Server, provider: RdbFunctions): void {
+  functionProviders.set(server, provider);
+}
+
+/** Delay between retries of a failed automatic BGSAVE (CONFIG_BGSAVE_RETRY_DELAY). */
+const BGSAVE_RETRY_DELAY_MS = 5000;
+/** Work per BGSAVE slice before the event loop gets a turn. */
+const SLICE_MS = 4;
+
+interface BackgroundSave {
+  snapshot: Snapshot;
+  tmpPath: string;
+  startedAt: number;
+  aborted: boolean;
+  done: Promise<void>;
+}
+
+/** A load's outcome, for INFO and the start-up log. */
+interface LoadStats {
+  keysLoaded: number;
+  keysExpired: number;
+}
+
+export class RdbPersistence {
+  /** Save points from `save`: [seconds, changes]. */
+  savePoints: [number, number][] = [];
+  bgsave: BackgroundSave | null = null;
+  bgsaveScheduled = false;
+  lastBgsaveOk = true;
+  lastBgsaveTry = 0;
+  lastBgsaveTimeSec = -1;
+  saves = 0;
+  lastLoad: LoadStats = { keysLoaded: 0, keysExpired: 0 };
+  /** Every snapshot in progress (BGSAVE, AOF rewrite, replicas' full syncs). */
+  readonly snapshots = new Set<Snapshot>();
+  /** Set by LOADING-state loads (none are sliced at present; INFO reports it). */
+  loading = false;
+
+  constructor(readonly server: Server) {
+    server.config.watch('save', (v) => {
+      const words = String(v).split(/\s+/).filter((w) => w !== '');
+      const points: [number, number][] = [];
+      for (let i = 0; i + 1 < words.length; i += 2) points.push([Number(words[i]), Number(words[i + 1])]);
+      this.savePoints = points;
+    });
+  }
+
+  /** dbfilename in dir (the process's working directory: `dir` chdirs). */
+  filePath(): string {
+    return path.resolve(this.server.config.getString('dbfilename'));
+  }
+
+  encodeOptions(): EncodeOptions {
+    const cfg = this.server.config;
+    return {
+      compress: cfg.getBool('rdbcompression'),
+      listMaxListpackSize: cfg.getNumber('list-max-listpack-size'),
+      packedThreshold: debugTunables.quicklistPackedThreshold,
+    };
+  }
+
+  loadLimits(): LoadLimits {
+    const cfg = this.server.config;
+    // The type modules bind these shared limits to the config on their first write; a load
+    // can come first (start-up), so refresh them from the config here.
+    hashLimits.maxListpackEntries = cfg.getNumber('hash-max-listpack-entries');
+    hashLimits.maxListpackValue = cfg.getNumber('hash-max-listpack-value');
+    setLimits.maxIntsetEntries = cfg.getNumber('set-max-intset-entries');
+    return {
+      hash: hashLimits,
+      set: setLimits,
+      zset: { maxEntries: cfg.getNumber('zset-max-listpack-entries'), maxValue: cfg.getNumber('zset-max-listpack-value') },
+    };
+  }
+
+  snapshotOptions(extraAux: [string, string][] = []): SnapshotOptions {
+    const s = this.server;
+    const aux: [string, string][] = [
+      ['redis-ver', '7.0.15'],
+      ['redis-bits', '64'],
+      ['ctime', String(Math.floor(s.clock.now() / 1000))],
+      ['used-mem', String(s.usedMemory())],
+      ...extraAux,
+    ];
+    if (!extraAux.some(([k]) => k === 'aof-base')) aux.push(['aof-base', '0']);
+    return {
+      encode: this.encodeOptions(),
+      checksum: s.config.getBool('rdbchecksum'),
+      aux,
+      functions: functionProviders.get(s)?.libraries() ?? [],
+    };
+  }
+
+  // ---- snapshots and copy-on-write -------------------------------------------------------------
+
+  /** Starts a snapshot of the dataset now; it sees every later change only as copy-on-write. */
+  startSnapshot(extraAux: [string, string][] = []): Snapshot {
+    const snap = new Snapshot(this.server.dbs, this.snapshotOptions(extraAux));
+    this.snapshots.add(snap);
+    this.installHooks();
+    return snap;
+  }
+
+  endSnapshot(snap: Snapshot): void {
+    this.snapshots.delete(snap);
+    if (this.snapshots.size === 0) this.removeHooks();
+  }
+
+  private readonly beforeChange = (db: Database, key: string): void => {
+    for (const s of this.snapshots) s.beforeKeyChange(db, key);
+  };
+
+  private readonly beforeWrite = (c: Client, spec: CommandSpec): void => {
+    // FLUSHALL kills a BGSAVE in Redis (the child would save data that no longer exists).
+    if (spec.fullName === 'flushall' && this.bgsave !== null) this.abortBgsave('flushall');
+    if (this.snapshots.size === 0) return;
+    let keys: number[];
+    try {
+      keys = spec.getKeys(c.argv);
+    } catch {
+      return;
+    }
+    for (const i of keys) {
+      const key = c.argv[i];
+      if (key !== undefined) this.beforeChange(c.db, key);
+    }
+  };
+
+  private hooksInstalled = false;
+
+  private installHooks(): void {
+    if (this.hooksInstalled) return;
+    this.hooksInstalled = true;
+    for (const db of this.server.dbs) db.beforeChange = this.beforeChange;
+    this.server.hooks.beforeWrite = this.beforeWrite;
+  }
+
+  private removeHooks(): void {
+    if (!this.hooksInstalled) return;
+    this.hooksInstalled = false;
+    for (const db of this.server.dbs) db.beforeChange = null;
+    // FLUSHALL must still abort a BGSAVE whose snapshot already finished producing.
+    this.server.hooks.beforeWrite = null;
+  }
+
+  /** FLUSHDB/FLUSHALL are about to empty a database: snapshots write out what they still need. */
+  beforeDbFlush(dbId: number): void {
+    const db = this.server.dbs[dbId];
+    if (db === undefined) return;
+    for (const s of this.snapshots) s.beforeDbFlush(db);
+  }
+
+  // ---- SAVE ----------------------------------------------------------------------------------
+
+  /** rdbSave: a foreground save. Returns false (and logs) on failure. */
+  saveSync(): boolean {
+    const file = this.filePath();
+    const tmp = path.join(path.dirname(file), `temp-${process.pid}.rdb`);
+    const snap = this.startSnapshot();
+    let chunks: Buffer[];
+    try {
+      chunks = snap.runToEnd();
+    } finally {
+      this.endSnapshot(snap);
+    }
+    try {
+      const fd = fs.openSync(tmp, 'w');
+      try {
+        for (const c of chunks) fs.writeSync(fd, c);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, file);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      this.server.log.warning(`Failed opening the temp RDB file ${path.basename(tmp)} (in server root dir ${process.cwd()}) for saving: ${err.message}`);
+      try {
+        fs.unlinkSync(tmp);
+      } catch {
+        // nothing to clean up
+      }
+      return false;
+    }
+    this.server.log.notice('DB saved on disk');
+    this.server.dirty = 0;
+    this.server.lastSave = this.server.clock.now();
+    this.lastBgsaveOk = true;
+    this.saves++;
+    return true;
+  }
+
+  // ---- BGSAVE --------------------------------------------------------------------------------
+
+  /** True when another snapshot user (an AOF rewrite) is running (hasActiveChildProcess). */
+  otherChildActive(): boolean {
+    return aofOf(this.server)?.rewriteInProgress === true;
+  }
+
+  /** rdbSaveBackground: starts a background save; returns false if it could not start. */
+  startBgsave(): boolean {
+    const server = this.server;
+    if (this.bgsave !== null) return false;
+    const file = this.filePath();
+    const tmp = path.join(path.dirname(file), `temp-bg-${process.pid}.rdb`);
+    this.lastBgsaveTry = server.clock.now();
+    const dirtyAtStart = server.dirty;
+    const snap = this.startSnapshot();
+    const job: BackgroundSave = { snapshot: snap, tmpPath: tmp, startedAt: server.clock.now(), aborted: false, done: Promise.resolve() };
+    this.bgsave = job;
+    server.log.notice(`Background saving started by pid ${process.pid}`);
+    job.done = this.runBackground(job, file).then(
+      (ok) => this.finishBgsave(job, ok, dirtyAtStart),
+      () => this.finishBgsave(job, false, dirtyAtStart),
+    );
+    return true;
+  }
+
+  private async runBackground(job: BackgroundSave, file: string): Promise<boolean> {
+    const snap = job.snapshot;
+    let fh: fs.promises.FileHandle | null = null;
+    try {
+      fh = await fs.promises.open(job.tmpPath, 'w');
+      while (!snap.complete) {
+        if (job.aborted) return false;
+        const delayUs = this.server.config.getNumber('rdb-key-save-delay');
+        let chunk: Buffer;
+        if (delayUs > 0) {
+          // rdb-key-save-delay (tests): pace the save at about that many µs per key.
+          const keys = Math.max(1, Math.floor((SLICE_MS * 1000) / delayUs));
+          chunk = snap.step(SLICE_MS, keys);
+          await sleep(Math.max(1, (keys * delayUs) / 1000));
+        } else {
+          chunk = snap.step(SLICE_MS);
+        }
+        if (job.aborted) return false;
+        if (chunk.length > 0) await fh.write(chunk);
+        else await yieldToLoop();
+      }
+      this.endSnapshot(snap);
+      await fh.sync();
+      await fh.close();
+      fh = null;
+      if (job.aborted) return false;
+      await fs.promises.rename(job.tmpPath, file);
+      this.server.log.notice('DB saved on disk');
+      return true;
+    } catch (e) {
+      this.server.log.warning(`Write error saving DB on disk: ${(e as Error).message}`);
+      return false;
+    } finally {
+      this.endSnapshot(snap);
+      if (fh !== null) await fh.close().catch(() => undefined);
+      if (job.aborted) await fs.promises.unlink(job.tmpPath).catch(() => undefined);
+    }
+  }
+
+  private finishBgsave(job: BackgroundSave, ok: boolean, dirtyAtStart: number): void {
+    if (this.bgsave !== job) return;
+    this.bgsave = null;
+    const server = this.server;
+    this.lastBgsaveTimeSec = Math.floor((server.clock.now() - job.startedAt) / 1000);
+    if (ok) {
+      server.log.notice('Background saving terminated with success');
+      server.dirty -= dirtyAtStart;
+      if (server.dirty < 0) server.dirty = 0;
+      server.lastSave = server.clock.now();
+      this.lastBgsaveOk = true;
+      this.saves++;
+    } else {
+      fs.promises.unlink(job.tmpPath).catch(() => undefined);
+      if (job.aborted) {
+        server.log.warning('Background saving terminated by signal 10');
+        // A killed save is not an error for stop-writes-on-bgsave-error (Redis: SIGUSR1).
+      } else {
+        server.log.warning('Background saving error');
+        this.lastBgsaveOk = false;
+      }
+    }
+    for (const w of this.bgsaveWaiters.splice(0)) w(ok);
+  }
+
+  /** Resolved when the running BGSAVE ends (true if it succeeded). */
+  private readonly bgsaveWaiters: ((ok: boolean) => void)[] = [];
+
+  waitBgsave(): Promise<boolean> {
+    if (this.bgsave === null) return Promise.resolve(this.lastBgsaveOk);
+    return new Promise((resolve) => this.bgsaveWaiters.push(resolve));
+  }
+
+  /** killRDBChild: stops a BGSAVE; its temp file is removed. */
+  abortBgsave(why: string): void {
+    const job = this.bgsave;
+    if (job === null) return;
+    this.server.log.verbose(`Killing the background save (${why})`);
+    job.aborted = true;
+    this.endSnapshot(job.snapshot);
+    this.finishBgsave(job, false, 0);
+  }
+
+  /** serverCron's part: save points and scheduled BGSAVEs. */
+  cron(): void {
+    const server = this.server;
+    if (this.bgsave !== null || this.otherChildActive()) return;
+    const now = server.clock.now();
+    if (this.bgsaveScheduled) {
+      this.bgsaveScheduled = false;
+      this.startBgsave();
+      return;
+    }
+    for (const [seconds, changes] of this.savePoints) {
+      if (
+        server.dirty >= changes &&
+        now - server.lastSave > seconds * 1000 &&
+        (now - this.lastBgsaveTry > BGSAVE_RETRY_DELAY_MS || this.lastBgsaveOk)
+      ) {
+        server.log.notice(`${changes} changes in ${seconds} seconds. Saving...`);
+        this.startBgsave();
+        return;
+      }
+    }
+  }
+
+  // ---- loading ---------------------------------------------------------------------------------
+
+  /**
+   * Loads an RDB image into the databases (which the caller emptied or merges into). With
+   * `allowDup` a key already present is replaced (DEBUG RELOAD MERGE); otherwise a duplicate
+   * is an error. Keys already expired are skipped on a master. Returns the bytes consumed.
+   */
+  loadImage(buf: Buffer, opts: { allowDup: boolean; logAux: boolean } = { allowDup: false, logAux: false }): { end: number; stats: LoadStats } {
+    const server = this.server;
+    const stats: LoadStats = { keysLoaded: 0, keysExpired: 0 };
+    const isMaster = !server.role.isReplica();
+    const now = server.clock.now();
+    const functions = functionProviders.get(server);
+    const result = parseRdb(
+      buf,
+      {
+        selectDb: (id) => {
+          if (id >= server.dbs.length) {
+            throw new RdbLoadError(`FATAL: Data file was created with a Redis server configured to handle more than ${server.dbs.length} databases. Exiting\n`);
+          }
+        },
+        aux: (name, value) => {
+          if (!opts.logAux) return;
+          if (name === 'redis-ver') server.log.notice(`Loading RDB produced by version ${value}`);
+          else if (name === 'ctime') {
+            const age = Math.floor(now / 1000) - Number(value);
+            server.log.notice(`RDB age ${age < 0 ? 0 : age} seconds`);
+          } else if (name === 'used-mem') server.log.notice(`RDB memory usage when created ${(Number(value) / (1024 * 1024)).toFixed(2)} Mb`);
+        },
+        functionCode: (code) => {
+          if (functions === undefined) {
+            server.log.warning('The RDB file contains functions, which this server cannot load; skipping them');
+            return;
+          }
+          const err = functions.load(code, opts.allowDup);
+          if (err !== null) throw new RdbFormatError(`Failed loading library: ${err}`);
+        },
+        key: (dbId, key, value: RedisValue, expireMs) => {
+          if (isMaster && expireMs !== -1 && expireMs < now) {
+            stats.keysExpired++;
+            return;
+          }
+          const db = server.dbs[dbId]!;
+          if (db.dict.has(key)) {
+            if (!opts.allowDup) throw new RdbFormatError(`RDB has duplicated key '${key}' in DB ${dbId}`);
+            db.dict.delete(key);
+            db.expires.delete(key);
+          }
+          db.dict.set(key, value);
+          if (expireMs !== -1) db.expires.set(key, expireMs);
+          stats.keysLoaded++;
+        },
+      },
+      this.loadLimits(),
+      server.config.getBool('rdbchecksum') && !debugTunables.skipChecksumValidation,
+    );
+    return { end: result.end, stats };
+  }
+
+  /** Reads and loads dump.rdb; 'missing' when there is none. Throws RdbLoadError/RdbFormatError. */
+  loadFile(file: string, allowDup: boolean, logAux: boolean): LoadStats | 'missing' {
+    let buf: Buffer;
+    try {
+      buf = fs.readFileSync(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+      throw e;
+    }
+    const { stats } = this.loadImage(buf, { allowDup, logAux });
+    this.lastLoad = stats;
+    this.server.log.notice(`Done loading RDB, keys loaded: ${stats.keysLoaded}, keys expired: ${stats.keysExpired}.`);
+    return stats;
+  }
+
+  /** Start-up: load dump.rdb (unless the AOF is the source of truth); exit on corruption. */
+  loadAtStartup(): void {
+    const server = this.server;
+    if (aofEnabledAtStartup(server)) return;
+    const start = performance.now();
+    try {
+      const r = this.loadFile(this.filePath(), false, true);
+      if (r === 'missing') return;
+      server.log.notice(`DB loaded from disk: ${((performance.now() - start) / 1000).toFixed(3)} seconds`);
+      server.lastSave = server.clock.now();
+    } catch (e) {
+      this.reportLoadFailure(e);
+      process.exit(1);
+    }
+  }
+
+  /** Logs a failed load the way Redis does. */
+  reportLoadFailure(e: unknown): void {
+    const log = this.server.log;
+    if (e instanceof RdbLoadError) {
+      log.warning(e.message);
+      if (e.corruption !== null) {
+        log.warning(`Internal error in RDB reading offset 0, function at rdb.c:0 -> ${e.corruption}`);
+        log.warning('Terminating server after rdb file reading failure.');
+      }
+      return;
+    }
+    if (e instanceof RdbFormatError) {
+      if (e.message.startsWith('Unexpected EOF')) {
+        log.warning('Short read or OOM loading DB. Unrecoverable error, aborting now.');
+      }
+      log.warning(`Internal error in RDB reading offset 0, function at rdb.c:0 -> ${e.message}`);
+      log.warning('Terminating server after rdb file reading failure.');
+      return;
+    }
+    const err = e as NodeJS.ErrnoException;
+    log.warning(`Fatal error loading the DB: ${err.code === 'EACCES' ? 'Permission denied' : err.message}. Exiting.`);
+  }
+
+  /** DEBUG RELOAD: save (optionally), empty (optionally), load dump.rdb back. */
+  debugReload(opts: { merge: boolean; flush: boolean; save: boolean }): string | null {
+    const server = this.server;
+    if (opts.save) {
+      this.abortBgsave('debug reload');
+      if (!this.saveSync()) return 'ERR Error trying to save the DB';
+    }
+    if (opts.flush) {
+      this.abortBgsave('debug reload');
+      for (const db of server.dbs) {
+        server.signalDbTouched(db.id);
+        db.clear();
+      }
+      server.invalidateUsedMemory();
+    }
+    try {
+      const r = this.loadFile(this.filePath(), opts.merge, false);
+      if (r === 'missing') throw new Error('No such file or directory');
+    } catch (e) {
+      this.reportLoadFailure(e);
+      return 'ERR Error trying to load the RDB dump, check server logs.';
+    }
+    return null;
+  }
+
+  /** SHUTDOWN's save (and killing a BGSAVE in progress). */
+  onShutdown(opts: { save: boolean | null; force: boolean }): boolean {
+    if (this.bgsave !== null) {
+      this.server.log.warning('There is a child saving an .rdb. Killing it!');
+      this.abortBgsave('shutdown');
+    }
+    const save = opts.save === true || (opts.save === null && this.savePoints.length > 0);
+    if (!save) return true;
+    this.server.log.notice('Saving the final RDB snapshot before exiting.');
+    if (this.saveSync()) return true;
+    this.server.log.warning('Error trying to save the DB, can\'t exit.');
+    return false;
+  }
+
+  /** For the AOF's RDB preamble: a snapshot streamed into `write` in slices. */
+  async writeSnapshot(write: (chunk: Buffer) => void, extraAux: [string, string][] = [['aof-base', '1']]): Promise<void> {
+    const snap = this.startSnapshot(extraAux);
+    try {
+      while (!snap.complete) {
+        const chunk = snap.step(SLICE_MS);
+        if (chunk.length > 0) write(chunk);
+        await yieldToLoop();
+      }
+    } finally {
+      this.endSnapshot(snap);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+const instances = new WeakMap<Server, RdbPersistence>();
+
+/** The RDB persistence of a server (after install). */
+export function rdbOf(server: Server): RdbPersistence | undefined {
+  return instances.get(server);
+}
+
+export function install(server: Server): RdbPersistence {
+  const p = new RdbPersistence(server);
+  instances.set(server, p);
+  server.hooks.cron.push(() => p.cron());
+  server.hooks.dbTouched.push((dbId, swappedWith) => {
+    // Before FLUSHDB/FLUSHALL empties a db (no partner): write out what snapshots still need.
+    if (swappedWith === undefined) p.beforeDbFlush(dbId);
+  });
+  server.hooks.flushedAll.push(() => {
+    p.abortBgsave('flushall');
+    if (p.savePoints.length > 0) p.saveSync();
+    server.dirty++;
+  });
+  server.hooks.shutdown.push((opts) => p.onShutdown(opts));
+  server.hooks.precheck.push((c, spec) => {
+    // stop-writes-on-bgsave-error: refuse writes (and PING) while the last BGSAVE failed.
+    if (p.lastBgsaveOk || p.savePoints.length === 0 || !server.config.getBool('stop-writes-on-bgsave-error')) return null;
+    if (c.isMaster) return null;
+    if (!spec.isWrite && spec.fullName !== 'ping') return null;
+    return "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+  });
+  server.startupTasks.push(() => p.loadAtStartup());
+  debugHooks.reload = (_c, opts) => p.debugReload(opts);
+  setRdbBridge(server, {
+    loadRdb: (_srv, buf) => {
+      const { end, stats } = p.loadImage(buf, { allowDup: false, logAux: true });
+      p.lastLoad = stats;
+      return end;
+    },
+    writeRdbSnapshot: (_srv, write) => p.writeSnapshot(write),
+    snapshotBusy: () => p.bgsave !== null,
+  });
+
+  const now = (): number => server.clock.now();
+  setInfoField(server, 'loading', () => (p.loading ? 1 : 0));
+  setInfoField(server, 'rdb_changes_since_last_save', () => server.dirty);
+  setInfoField(server, 'rdb_bgsave_in_progress', () => (p.bgsave !== null ? 1 : 0));
+  setInfoField(server, 'rdb_last_save_time', () => Math.floor(server.lastSave / 1000));
+  setInfoField(server, 'rdb_last_bgsave_status', () => (p.lastBgsaveOk ? 'ok' : 'err'));
+  setInfoField(server, 'rdb_last_bgsave_time_sec', () => p.lastBgsaveTimeSec);
+  setInfoField(server, 'rdb_current_bgsave_time_sec', () => (p.bgsave !== null ? Math.floor((now() - p.bgsave.startedAt) / 1000) : -1));
+  setInfoField(server, 'rdb_saves', () => p.saves);
+  setInfoField(server, 'rdb_last_load_keys_expired', () => p.lastLoad.keysExpired);
+  setInfoField(server, 'rdb_last_load_keys_loaded', () => p.lastLoad.keysLoaded);
+  setInfoField(server, 'current_save_keys_processed', () => (p.bgsave !== null ? p.bgsave.snapshot.keysProcessed : 0));
+  setInfoField(server, 'current_save_keys_total', () => (p.bgsave !== null ? p.bgsave.snapshot.keysTotal : 0));
+  setInfoField(server, 'current_fork_perc', () => {
+    const b = p.bgsave;
+    if (b === null || b.snapshot.keysTotal === 0) return '0.00';
+    return ((b.snapshot.keysProcessed / b.snapshot.keysTotal) * 100).toFixed(2);
+  });
+  return p;
+}
