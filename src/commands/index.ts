@@ -23,7 +23,8 @@ import { commands as client } from './client.js';
 import { commands as info } from './info.js';
 import { commands as command } from './command.js';
 import { commands as debug } from './debug.js';
+import { commands as aof } from './aof.js';
 
 export function allCommandHandlers(): CommandHandlers[] {
-  return [connection, server, keys, strings, bitops, lists, hashes, sets, zsets, sort, pubsub, transactions, scripting, persistence, replication, config, client, info, command, debug];
+  return [connection, server, keys, strings, bitops, lists, hashes, sets, zsets, sort, pubsub, transactions, scripting, persistence, replication, config, client, info, command, debug, aof];
 }

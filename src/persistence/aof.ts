@@ -1,0 +1,771 @@
+/**
+ * The append-only file (Redis 7's multi-part AOF, aof.c).
+ *
+ * - Writes: the AOF is one PropagationTarget of the server's single propagation path, so it
+ *   receives exactly the stream replicas get (minus replication-only commands), encoded as RESP
+ *   with a SELECT whenever the database changes. Commands collect in `buffer` and are written
+ *   with one write(2) just before the loop turn's replies go out (`hooks.beforeReplies`, Redis's
+ *   beforeSleep → flushAppendOnlyFile). With `appendfsync always` the file is also fsynced
+ *   there, so a reply is never sent for a write that is not on disk; `everysec` fsyncs from a
+ *   timer without blocking the loop; `no` leaves it to the kernel.
+ * - Files: `appenddirname` holds a BASE (snapshot) file, INCR files, and the manifest naming
+ *   them (manifest.ts). A rewrite (BGREWRITEAOF, auto-rewrite, turning AOF on) first switches
+ *   writes to a fresh INCR file, then writes a new BASE from a point-in-time snapshot of the
+ *   dataset, and finally swaps the manifest atomically; the BASE and INCRs it replaced become
+ *   HISTORY and are deleted.
+ * - Snapshots come from the RDB module (`rdbBridge`): with aof-use-rdb-preamble the BASE is the
+ *   RDB byte stream of its copy-on-write snapshot, produced in slices so clients keep running.
+ * - Loading (start-up and DEBUG LOADAOF) is aof-loader.ts.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Server } from '../server/server.js';
+import type { PropagationTarget } from '../server/propagate.js';
+import { setInfoField } from '../commands/info.js';
+import { debugHooks, debugTunables } from '../commands/debug.js';
+import {
+  AofManifest,
+  ManifestError,
+  loadManifest,
+  persistManifest,
+  tempIncrFileName,
+} from './manifest.js';
+import { AofStatus, loadAppendOnlyFiles, type RdbPrefixLoader } from './aof-loader.js';
+import { rewriteKey, selectCommand, timestampAnnotation } from './aof-rewrite.js';
+import type { RedisValue } from '../types/value.js';
+
+/** What the AOF needs from the RDB module. Installed by it with `setRdbBridge`. */
+export interface RdbBridge {
+  /** Loads an RDB image at the start of `buf`; returns the bytes it used; throws if invalid. */
+  loadRdb: RdbPrefixLoader;
+  /**
+   * Takes a point-in-time snapshot now and streams it as an RDB image into `write`, in slices
+   * between which clients are served. Resolves when the image is complete.
+   */
+  writeRdbSnapshot(server: Server, write: (chunk: Buffer) => void): Promise<void>;
+  /** True while a BGSAVE (or another snapshot user) is running: rewrites are then scheduled. */
+  snapshotBusy(server: Server): boolean;
+}
+
+type AofState = 'off' | 'on' | 'wait_rewrite';
+
+/** REDIS_AUTOSYNC_BYTES. */
+const AUTOSYNC_BYTES = 4 * 1024 * 1024;
+
+/** A key as the AOF-format BASE writer sees it. */
+interface KeyEntry {
+  db: number;
+  key: string;
+  value: RedisValue;
+  expireAt: number;
+}
+
+const bridges = new WeakMap<Server, RdbBridge>();
+const instances = new WeakMap<Server, Aof>();
+
+/** The RDB module registers its loader and snapshot writer here. */
+export function setRdbBridge(server: Server, bridge: RdbBridge): void {
+  bridges.set(server, bridge);
+}
+
+/** The AOF of a server (after install), for the BGREWRITEAOF command and tests. */
+export function aofOf(server: Server): Aof | undefined {
+  return instances.get(server);
+}
+
+/** True when `appendonly yes` is configured: the AOF, not dump.rdb, is loaded at start-up. */
+export function aofEnabledAtStartup(server: Server): boolean {
+  return server.config.getBool('appendonly');
+}
+
+export class Aof implements PropagationTarget {
+  readonly kind = 'aof' as const;
+  state: AofState = 'off';
+  manifest = new AofManifest();
+  private fd = -1;
+  private buffer: string[] = [];
+  private bufferLength = 0;
+  private selectedDb = -1;
+  /** ms of the last fsync, and whether an async one is running (everysec). */
+  private lastFsync = 0;
+  private fsyncInFlight = false;
+  private writtenSinceFsync = false;
+  private flushScheduled = false;
+  private lastTimestamp = 0;
+  /** Size of the INCR file being written, and of the whole AOF (INFO, auto-rewrite). */
+  private lastIncrSize = 0;
+  currentSize = 0;
+  private rewriteBaseSize = 0;
+  lastWriteOk = true;
+  // Rewrite state (INFO persistence aof_* fields).
+  rewriteInProgress = false;
+  rewriteScheduled = false;
+  private rewriteStartMs = -1;
+  private lastRewriteSecs = -1;
+  rewrites = 0;
+  consecutiveFailures = 0;
+  lastBgrewriteOk = true;
+  /** Bumped to abandon a running rewrite (AOF turned off meanwhile). */
+  private rewriteGeneration = 0;
+
+  constructor(private readonly server: Server) {}
+
+  private get dir(): string {
+    return this.server.config.getString('appenddirname');
+  }
+
+  private get filename(): string {
+    return this.server.config.getString('appendfilename');
+  }
+
+  private get fsyncPolicy(): string {
+    return this.server.config.getString('appendfsync');
+  }
+
+  // ---- Feeding and flushing ------------------------------------------------------------------
+
+  /** PropagationTarget: one command in database `db` (feedAppendOnlyFile). */
+  feed(db: number, argv: readonly string[]): void {
+    if (this.server.loading) return;
+    if (!(this.state === 'on' || (this.state === 'wait_rewrite' && this.rewriteInProgress))) return;
+    let s = '';
+    if (this.server.config.getBool('aof-timestamp-enabled')) {
+      const now = Math.floor(this.server.clock.now() / 1000);
+      if (now > this.lastTimestamp) {
+        this.lastTimestamp = now;
+        s += timestampAnnotation(now);
+      }
+    }
+    if (db !== this.selectedDb) {
+      s += selectCommand(db);
+      this.selectedDb = db;
+    }
+    s += `*${argv.length}\r\n`;
+    for (const a of argv) s += `$${a.length}\r\n${a}\r\n`;
+    this.buffer.push(s);
+    this.bufferLength += s.length;
+    // Replies flush the buffer first (beforeReplies); this covers writes with no reply (cron).
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush(false));
+    }
+  }
+
+  /** flushAppendOnlyFile: one write of the buffer, then the fsync policy. */
+  flush(force: boolean): void {
+    this.flushScheduled = false;
+    if (this.bufferLength === 0) {
+      if (force && this.fd >= 0 && this.fsyncPolicy === 'always' && this.writtenSinceFsync) this.fsyncNow();
+      return;
+    }
+    if (this.fd < 0) {
+      this.buffer = [];
+      this.bufferLength = 0;
+      return;
+    }
+    if (debugTunables.aofFlushSleepUs > 0) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, debugTunables.aofFlushSleepUs / 1000);
+    }
+    const data = Buffer.from(this.buffer.length === 1 ? this.buffer[0]! : this.buffer.join(''), 'latin1');
+    try {
+      let off = 0;
+      while (off < data.length) off += fs.writeSync(this.fd, data, off, data.length - off);
+      if (!this.lastWriteOk) this.server.log.warning('AOF write error looks solved, Redis can write again.');
+      this.lastWriteOk = true;
+    } catch (e) {
+      // Keep the buffer: the next flush retries it (Redis does the same for a failed write).
+      if (this.lastWriteOk) this.server.log.warning(`Error writing to the AOF file: ${(e as Error).message}`);
+      this.lastWriteOk = false;
+      return;
+    }
+    this.buffer = [];
+    this.bufferLength = 0;
+    this.lastIncrSize += data.length;
+    this.currentSize += data.length;
+    this.writtenSinceFsync = true;
+    if (this.fsyncPolicy === 'always') this.fsyncNow();
+  }
+
+  private fsyncNow(): void {
+    try {
+      fs.fdatasyncSync(this.fd);
+      this.writtenSinceFsync = false;
+      this.lastFsync = this.server.clock.now();
+    } catch (e) {
+      // Redis exits here: an acknowledged write could otherwise be lost.
+      this.server.log.warning(`Can't persist AOF for fsync error when the AOF fsync policy is 'always': ${(e as Error).message}. Exiting...`);
+      process.exit(1);
+    }
+  }
+
+  /** everysec: an asynchronous fdatasync at most once a second, never two at once. */
+  private fsyncEverySec(): void {
+    if (this.fd < 0 || this.fsyncPolicy !== 'everysec' || !this.writtenSinceFsync || this.fsyncInFlight) return;
+    const now = this.server.clock.now();
+    if (now - this.lastFsync < 1000) return;
+    this.fsyncInFlight = true;
+    this.writtenSinceFsync = false;
+    this.lastFsync = now;
+    fs.fdatasync(this.fd, () => {
+      this.fsyncInFlight = false;
+    });
+  }
+
+  private closeFd(): void {
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    this.fd = -1;
+    // Like aof_background_fsync_and_close: sync then close without blocking the loop.
+    fs.fdatasync(fd, () => fs.close(fd, () => {}));
+  }
+
+  // ---- Start-up ------------------------------------------------------------------------------
+
+  /** Reads the manifest (aofLoadManifestFromDisk); exits on a corrupt one, as Redis does. */
+  loadManifestOrExit(): void {
+    try {
+      this.manifest = loadManifest(this.dir, this.filename);
+    } catch (e) {
+      if (e instanceof ManifestError) {
+        this.server.log.warning(e.message);
+        process.exit(1);
+      }
+      throw e;
+    }
+  }
+
+  /** Loads the dataset from the AOF (loadDataFromDisk's AOF branch). Exits on fatal errors. */
+  loadAtStartup(): void {
+    this.upgradeOldStyleIfNeeded();
+    const start = process.hrtime.bigint();
+    const res = this.loadFiles();
+    if (res === AofStatus.Failed || res === AofStatus.OpenErr) process.exit(1);
+    if (res === AofStatus.Ok || res === AofStatus.Truncated) {
+      const secs = Number(process.hrtime.bigint() - start) / 1e9;
+      this.server.log.notice(`DB loaded from append only file: ${secs.toFixed(3)} seconds`);
+    }
+  }
+
+  private loadFiles(): AofStatus {
+    const server = this.server;
+    server.loading = true;
+    try {
+      const r = loadAppendOnlyFiles(server, this.manifest, {
+        dir: this.dir,
+        aofFilename: this.filename,
+        loadTruncated: server.config.getBool('aof-load-truncated'),
+        loadRdb: bridges.get(server)?.loadRdb ?? null,
+      });
+      if (r.status === AofStatus.Ok || r.status === AofStatus.Truncated) {
+        this.currentSize = r.totalSize;
+        this.rewriteBaseSize = r.baseSize;
+      }
+      return r.status;
+    } finally {
+      server.loading = false;
+    }
+  }
+
+  /** aofUpgradePrepare: a pre-7.0 `appendonly.aof` in `dir` becomes the BASE in the AOF dir. */
+  private upgradeOldStyleIfNeeded(): void {
+    const name = this.filename;
+    if (!fs.existsSync(name)) return;
+    const m = this.manifest;
+    const dirExists = fs.existsSync(this.dir);
+    const baseOnlyOldName = m.base !== null && m.incr.length === 0 && m.base.name === name && !fs.existsSync(path.join(this.dir, name));
+    if (dirExists && !m.isEmpty && !baseOnlyOldName) return;
+    fs.mkdirSync(this.dir, { recursive: true });
+    const fresh = new AofManifest();
+    fresh.base = { name, seq: 1, type: 'b' };
+    fresh.currBaseSeq = 1;
+    fresh.dirty = true;
+    this.persistOrExit(fresh);
+    fs.renameSync(name, path.join(this.dir, name));
+    this.manifest = fresh;
+    this.server.log.notice(`Successfully migrated an old-style AOF file (${name}) into the AOF directory (${this.dir}).`);
+  }
+
+  private persistOrExit(m: AofManifest): void {
+    try {
+      persistManifest(this.dir, this.filename, m);
+    } catch (e) {
+      this.server.log.warning(`Can't persist the AOF manifest file: ${(e as Error).message}`);
+      process.exit(1);
+    }
+  }
+
+  /** aofOpenIfNeededOnServerStart + aofDelHistoryFiles. */
+  async openOnStartup(): Promise<void> {
+    if (this.state !== 'on') return;
+    this.server.propagator.addTarget(this);
+    try {
+      fs.mkdirSync(this.dir, { recursive: true });
+    } catch (e) {
+      this.server.log.warning(`Can't open or create append-only dir ${this.dir}: ${(e as Error).message}`);
+      process.exit(1);
+    }
+    const hadIncr = this.manifest.incr.length > 0;
+    if (this.manifest.base === null && !hadIncr) {
+      const baseName = this.manifest.newBase(this.filename, this.rdbBase());
+      const tmp = `temp-rewriteaof-${process.pid}.aof`;
+      try {
+        await this.writeBase(tmp);
+        fs.renameSync(tmp, path.join(this.dir, baseName));
+      } catch (e) {
+        this.server.log.warning(`Write error writing append only file on disk: ${(e as Error).message}`);
+        fs.rmSync(tmp, { force: true });
+        process.exit(1);
+      }
+      this.server.log.notice(`Creating AOF base file ${baseName} on server start`);
+    }
+    const incr = this.manifest.lastIncr(this.filename);
+    try {
+      this.fd = fs.openSync(path.join(this.dir, incr), 'a', 0o644);
+    } catch (e) {
+      this.server.log.warning(`Can't open the append-only file ${incr}: ${(e as Error).message}`);
+      process.exit(1);
+    }
+    this.persistOrExit(this.manifest);
+    this.lastIncrSize = fs.fstatSync(this.fd).size;
+    this.server.log.notice(`${hadIncr ? 'Opening' : 'Creating'} AOF incr file ${incr} on server start`);
+    this.deleteHistoryFiles();
+  }
+
+  // ---- Rewrite -------------------------------------------------------------------------------
+
+  /** BGREWRITEAOF's reply; also used by auto-rewrite and CONFIG SET appendonly yes. */
+  bgrewriteCommand(inExec: boolean): { ok: true; text: string } | { ok: false; text: string } {
+    if (this.rewriteInProgress) return { ok: false, text: 'ERR Background append only file rewriting already in progress' };
+    if (this.snapshotBusy() || inExec) {
+      this.rewriteScheduled = true;
+      this.consecutiveFailures = 0;
+      return { ok: true, text: 'Background append only file rewriting scheduled' };
+    }
+    if (this.startRewrite()) return { ok: true, text: 'Background append only file rewriting started' };
+    return { ok: false, text: 'ERR Can\'t execute an AOF background rewriting. Please check the server logs for more information.' };
+  }
+
+  /** The BASE is an RDB image (aof-use-rdb-preamble, and an RDB writer is available). */
+  private rdbBase(): boolean {
+    return this.server.config.getBool('aof-use-rdb-preamble') && bridges.has(this.server);
+  }
+
+  private snapshotBusy(): boolean {
+    return bridges.get(this.server)?.snapshotBusy(this.server) ?? false;
+  }
+
+  /** rewriteAppendOnlyFileBackground. */
+  startRewrite(): boolean {
+    const log = this.server.log;
+    if (this.rewriteInProgress || this.snapshotBusy()) return false;
+    try {
+      fs.mkdirSync(this.dir, { recursive: true });
+    } catch (e) {
+      log.warning(`Can't open or create append-only dir ${this.dir}: ${(e as Error).message}`);
+      this.lastBgrewriteOk = false;
+      return false;
+    }
+    this.selectedDb = -1;
+    this.flush(true);
+    if (!this.openNewIncrForAppend()) {
+      this.lastBgrewriteOk = false;
+      return false;
+    }
+    this.rewrites++;
+    this.rewriteInProgress = true;
+    this.rewriteScheduled = false;
+    this.rewriteStartMs = this.server.clock.now();
+    const generation = ++this.rewriteGeneration;
+    const tmp = `temp-rewriteaof-bg-${process.pid}.aof`;
+    log.notice(`Background append only file rewriting started by pid ${process.pid}`);
+    void this.writeBase(tmp).then(
+      () => {
+        if (generation !== this.rewriteGeneration) return;
+        log.notice(`Successfully created the temporary AOF base file ${tmp}`);
+        this.rewriteDone(true, tmp);
+      },
+      (e: unknown) => {
+        if (generation !== this.rewriteGeneration) return;
+        log.warning(`Write error writing append only file on disk: ${(e as Error).message}`);
+        this.rewriteDone(false, tmp);
+      },
+    );
+    return true;
+  }
+
+  /** openNewIncrAofForAppend. */
+  private openNewIncrForAppend(): boolean {
+    if (this.state === 'off') return true;
+    let temp: AofManifest | null = null;
+    let name: string;
+    if (this.state === 'wait_rewrite') {
+      name = tempIncrFileName(this.filename);
+    } else {
+      temp = this.manifest.clone();
+      name = temp.newIncr(this.filename);
+    }
+    let fd: number;
+    try {
+      fd = fs.openSync(path.join(this.dir, name), 'w', 0o644);
+    } catch (e) {
+      this.server.log.warning(`Can't open the append-only file ${name}: ${(e as Error).message}`);
+      return false;
+    }
+    if (temp !== null) {
+      try {
+        persistManifest(this.dir, this.filename, temp);
+      } catch (e) {
+        this.server.log.warning(`Can't persist the AOF manifest file: ${(e as Error).message}`);
+        fs.closeSync(fd);
+        return false;
+      }
+    }
+    this.server.log.notice(`Creating AOF incr file ${name} on background rewrite`);
+    this.closeFd();
+    this.fd = fd;
+    this.lastIncrSize = 0;
+    if (temp !== null) this.manifest = temp;
+    return true;
+  }
+
+  /** Writes the BASE image of a snapshot taken now into `tmp` (rewriteAppendOnlyFile). */
+  private async writeBase(tmp: string): Promise<void> {
+    const fd = fs.openSync(tmp, 'w', 0o644);
+    // aof-rewrite-incremental-fsync: fsync every 4 MB so the final fsync has little to do.
+    const incremental = this.server.config.getBool('aof-rewrite-incremental-fsync');
+    let unsynced = 0;
+    const write = (chunk: Buffer): void => {
+      let off = 0;
+      while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+      unsynced += chunk.length;
+      if (incremental && unsynced >= AUTOSYNC_BYTES) {
+        fs.fdatasyncSync(fd);
+        unsynced = 0;
+      }
+    };
+    try {
+      const rdb = bridges.get(this.server);
+      if (this.rdbBase() && rdb !== undefined) {
+        await rdb.writeRdbSnapshot(this.server, write);
+      } else {
+        // Keys are serialised in one pass, which is their snapshot: the text is written out
+        // afterwards, in slices, while clients run.
+        const chunks = [...this.aofFormatChunks()];
+        for (let i = 0; i < chunks.length; i++) {
+          write(Buffer.from(chunks[i]!, 'latin1'));
+          if ((i & 63) === 63) await new Promise<void>((r) => setImmediate(r));
+        }
+      }
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** rewriteAppendOnlyFileRio over the live dataset, in ~64 KiB text chunks. */
+  private *aofFormatChunks(): IterableIterator<string> {
+    let out = '';
+    if (this.server.config.getBool('aof-timestamp-enabled')) out += timestampAnnotation(Math.floor(Date.now() / 1000));
+    for (const e of this.entries()) {
+      if (e.key === '') {
+        out += selectCommand(e.db);
+        continue;
+      }
+      const text = rewriteKey(e.key, e.value, e.expireAt);
+      if (text === null) throw new Error(`cannot rewrite a ${typeof e.value === 'object' && 'type' in e.value ? e.value.type : 'value'} into the AOF`);
+      out += text;
+      if (out.length >= 65536) {
+        yield out;
+        out = '';
+      }
+    }
+    if (out.length > 0) yield out;
+  }
+
+  /** Every key with its TTL; a db switch is an entry with an empty key. */
+  private *entries(): IterableIterator<KeyEntry> {
+    for (const db of this.server.dbs) {
+      if (db.size === 0) continue;
+      yield { db: db.id, key: '', value: '', expireAt: -1 };
+      for (const [key, value] of db.dict.entries()) {
+        yield { db: db.id, key, value, expireAt: db.expires.get(key) ?? -1 };
+      }
+    }
+  }
+
+  /** backgroundRewriteDoneHandler. */
+  private rewriteDone(ok: boolean, tmp: string): void {
+    const log = this.server.log;
+    this.rewriteInProgress = false;
+    if (ok) {
+      log.notice('Background AOF rewrite terminated with success');
+      ok = this.installRewrite(tmp);
+      if (ok) {
+        this.lastBgrewriteOk = true;
+        this.consecutiveFailures = 0;
+        log.notice('Background AOF rewrite finished successfully');
+        if (this.state === 'wait_rewrite') this.state = 'on';
+      }
+    } else {
+      log.warning('Background AOF rewrite terminated with error');
+    }
+    if (!ok) {
+      this.lastBgrewriteOk = false;
+      this.consecutiveFailures++;
+    }
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      // renamed into place, or never created
+    }
+    if (this.state === 'wait_rewrite') {
+      this.buffer = [];
+      this.bufferLength = 0;
+      const tempIncr = tempIncrFileName(this.filename);
+      log.notice(`Removing the temp incr aof file ${tempIncr} in the background`);
+      this.closeFd();
+      fs.unlink(path.join(this.dir, tempIncr), () => {});
+      this.rewriteScheduled = true;
+    }
+    this.lastRewriteSecs = Math.floor((this.server.clock.now() - this.rewriteStartMs) / 1000);
+    this.rewriteStartMs = -1;
+  }
+
+  /** Renames the new BASE (and the temp INCR) into place and swaps the manifest. */
+  private installRewrite(tmp: string): boolean {
+    const log = this.server.log;
+    const temp = this.manifest.clone();
+    const baseName = temp.newBase(this.filename, this.rdbBase());
+    const basePath = path.join(this.dir, baseName);
+    try {
+      fs.renameSync(tmp, basePath);
+    } catch (e) {
+      log.warning(`Error trying to rename the temporary AOF base file ${tmp} into ${basePath}: ${(e as Error).message}`);
+      return false;
+    }
+    log.notice(`Successfully renamed the temporary AOF base file ${tmp} into ${baseName}`);
+    let incrPath: string | null = null;
+    if (this.state === 'wait_rewrite') {
+      const tempIncr = tempIncrFileName(this.filename);
+      const incrName = temp.newIncr(this.filename);
+      incrPath = path.join(this.dir, incrName);
+      try {
+        fs.renameSync(path.join(this.dir, tempIncr), incrPath);
+      } catch (e) {
+        log.warning(`Error trying to rename the temporary AOF incr file ${path.join(this.dir, tempIncr)} into ${incrPath}: ${(e as Error).message}`);
+        fs.unlink(basePath, () => {});
+        return false;
+      }
+      log.notice(`Successfully renamed the temporary AOF incr file ${tempIncr} into ${incrName}`);
+    }
+    temp.markRewrittenIncrAsHistory(this.fd >= 0);
+    try {
+      persistManifest(this.dir, this.filename, temp);
+    } catch (e) {
+      log.warning(`Can't persist the AOF manifest file: ${(e as Error).message}`);
+      fs.unlink(basePath, () => {});
+      if (incrPath !== null) fs.unlink(incrPath, () => {});
+      return false;
+    }
+    this.manifest = temp;
+    if (this.state !== 'off') {
+      this.currentSize = fs.statSync(basePath).size + this.lastIncrSize;
+      this.rewriteBaseSize = this.currentSize;
+    }
+    this.deleteHistoryFiles();
+    return true;
+  }
+
+  /** aofDelHistoryFiles (unless aof-disable-auto-gc). */
+  deleteHistoryFiles(): void {
+    if (this.server.config.getBool('aof-disable-auto-gc') || this.manifest.history.length === 0) return;
+    for (const f of this.manifest.history) {
+      this.server.log.notice(`Removing the history file ${f.name} in the background`);
+      fs.unlink(path.join(this.dir, f.name), () => {});
+    }
+    this.manifest.history = [];
+    this.manifest.dirty = true;
+    try {
+      persistManifest(this.dir, this.filename, this.manifest);
+    } catch (e) {
+      this.server.log.warning(`Can't persist the AOF manifest file: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- Turning AOF on and off at runtime -----------------------------------------------------
+
+  /** startAppendOnly (CONFIG SET appendonly yes). */
+  start(): boolean {
+    this.state = 'wait_rewrite';
+    this.server.propagator.addTarget(this);
+    if (this.snapshotBusy()) {
+      this.rewriteScheduled = true;
+      this.server.log.warning('AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.');
+    } else if (this.server.executionNesting > 1) {
+      this.rewriteScheduled = true;
+      this.server.log.warning('AOF was enabled during a transaction. An AOF background was scheduled to start when possible.');
+    } else {
+      if (this.rewriteInProgress) {
+        this.server.log.warning('AOF was enabled but there is already an AOF rewriting in background. Stopping background AOF and starting a rewrite now.');
+        this.abandonRewrite();
+      }
+      if (!this.startRewrite()) {
+        this.state = 'off';
+        this.server.propagator.removeTarget(this);
+        this.server.log.warning("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
+        return false;
+      }
+    }
+    this.lastFsync = this.server.clock.now();
+    if (!this.lastWriteOk) {
+      this.server.log.warning('AOF reopen, just ignore the last error.');
+      this.lastWriteOk = true;
+    }
+    return true;
+  }
+
+  /** stopAppendOnly (CONFIG SET appendonly no). */
+  stop(): void {
+    this.flush(true);
+    if (this.fd >= 0) {
+      try {
+        fs.fsyncSync(this.fd);
+        this.lastFsync = this.server.clock.now();
+      } catch (e) {
+        this.server.log.warning(`Fail to fsync the AOF file: ${(e as Error).message}`);
+      }
+      fs.closeSync(this.fd);
+      this.fd = -1;
+    }
+    this.selectedDb = -1;
+    this.state = 'off';
+    this.server.propagator.removeTarget(this);
+    this.rewriteScheduled = false;
+    this.lastIncrSize = 0;
+    this.abandonRewrite();
+    this.buffer = [];
+    this.bufferLength = 0;
+  }
+
+  /** killAppendOnlyChild: forget a running rewrite; its temp file is removed. */
+  private abandonRewrite(): void {
+    if (!this.rewriteInProgress) return;
+    this.server.log.notice(`Killing running AOF rewrite child: ${process.pid}`);
+    this.rewriteGeneration++;
+    this.rewriteInProgress = false;
+    this.rewriteStartMs = -1;
+    fs.unlink(`temp-rewriteaof-bg-${process.pid}.aof`, () => {});
+  }
+
+  // ---- Cron, shutdown, DEBUG LOADAOF ---------------------------------------------------------
+
+  /** serverCron's AOF duties: scheduled and automatic rewrites, everysec fsync. */
+  cron(): void {
+    if (!this.rewriteInProgress && this.rewriteScheduled && !this.snapshotBusy() && this.consecutiveFailures < 3) {
+      this.startRewrite();
+    }
+    if (this.state === 'on' && !this.rewriteInProgress && !this.snapshotBusy()) {
+      const perc = this.server.config.getNumber('auto-aof-rewrite-percentage');
+      const minSize = this.server.config.getNumber('auto-aof-rewrite-min-size');
+      if (perc > 0 && this.currentSize > minSize) {
+        const base = this.rewriteBaseSize > 0 ? this.rewriteBaseSize : 1;
+        const growth = Math.floor((this.currentSize * 100) / base) - 100;
+        if (growth >= perc && this.consecutiveFailures < 3) {
+          this.server.log.notice(`Starting automatic rewriting of AOF on ${growth}% growth`);
+          this.startRewrite();
+        }
+      }
+    }
+    if (this.bufferLength > 0) this.flush(false);
+    this.fsyncEverySec();
+  }
+
+  /** SHUTDOWN: write and fsync what is buffered (Redis does this in prepareForShutdown). */
+  shutdown(): void {
+    if (this.state === 'off') return;
+    if (this.rewriteInProgress) {
+      this.server.log.warning('There is a child rewriting the AOF. Killing it!');
+      this.abandonRewrite();
+    }
+    this.server.log.notice('Calling fsync() on the AOF file.');
+    this.flush(true);
+    if (this.fd >= 0) {
+      try {
+        fs.fsyncSync(this.fd);
+      } catch {
+        // nothing more can be done at exit
+      }
+    }
+  }
+
+  /** DEBUG LOADAOF: flush, empty the dataset, and load the AOF back. */
+  debugLoadAof(): string | null {
+    if (this.state === 'on') this.flush(true);
+    this.loadManifestOrExit();
+    for (const db of this.server.dbs) db.clear();
+    const res = this.loadFiles();
+    if (res !== AofStatus.Ok && res !== AofStatus.Empty && res !== AofStatus.Truncated) {
+      return 'ERR Error loading the AOF file';
+    }
+    return null;
+  }
+
+  /** INFO persistence's AOF fields. */
+  installInfo(): void {
+    const s = this.server;
+    setInfoField(s, 'loading', () => (s.loading ? 1 : 0));
+    setInfoField(s, 'aof_enabled', () => (this.state !== 'off' ? 1 : 0));
+    setInfoField(s, 'aof_rewrite_in_progress', () => (this.rewriteInProgress ? 1 : 0));
+    setInfoField(s, 'aof_rewrite_scheduled', () => (this.rewriteScheduled ? 1 : 0));
+    setInfoField(s, 'aof_last_rewrite_time_sec', () => this.lastRewriteSecs);
+    setInfoField(s, 'aof_current_rewrite_time_sec', () =>
+      this.rewriteStartMs < 0 ? -1 : Math.floor((s.clock.now() - this.rewriteStartMs) / 1000),
+    );
+    setInfoField(s, 'aof_last_bgrewrite_status', () => (this.lastBgrewriteOk ? 'ok' : 'err'));
+    setInfoField(s, 'aof_rewrites', () => this.rewrites);
+    setInfoField(s, 'aof_rewrites_consecutive_failures', () => this.consecutiveFailures);
+    setInfoField(s, 'aof_last_write_status', () => (this.lastWriteOk ? 'ok' : 'err'));
+    // With AOF on Redis prints six more fields after aof_last_cow_size; the field hook yields
+    // one value, so they ride along as extra lines of that value.
+    setInfoField(s, 'aof_last_cow_size', () => {
+      if (this.state === 'off') return 0;
+      return [
+        '0',
+        `aof_current_size:${this.currentSize}`,
+        `aof_base_size:${this.rewriteBaseSize}`,
+        `aof_pending_rewrite:${this.rewriteScheduled ? 1 : 0}`,
+        `aof_buffer_length:${this.bufferLength}`,
+        `aof_pending_bio_fsync:${this.fsyncInFlight ? 1 : 0}`,
+        'aof_delayed_fsync:0',
+      ].join('\r\n');
+    });
+  }
+}
+
+/** Wires the AOF into the server: start-up loading, propagation, flushing, config, INFO, DEBUG. */
+export function install(server: Server): void {
+  const aof = new Aof(server);
+  instances.set(server, aof);
+  aof.installInfo();
+  server.hooks.beforeReplies.push(() => aof.flush(false));
+  server.hooks.cron.push(() => aof.cron());
+  server.hooks.shutdown.push(() => {
+    aof.shutdown();
+    return true;
+  });
+  server.startupTasks.push(async () => {
+    aof.loadManifestOrExit();
+    if (aofEnabledAtStartup(server)) {
+      aof.state = 'on';
+      aof.loadAtStartup();
+    }
+    await aof.openOnStartup();
+  });
+  debugHooks.loadAof = () => aof.debugLoadAof();
+  server.config.onApply('appendonly', () => {
+    const on = server.config.getBool('appendonly');
+    if (on && aof.state === 'off') return aof.start() ? null : 'Unable to turn on AOF. Check server logs.';
+    if (!on && aof.state !== 'off') aof.stop();
+    return null;
+  });
+}
