@@ -137,9 +137,6 @@ describe('blocking list operations', () => {
   });
 
   it('serves after MULTI/EXEC, and does not block inside it', async () => {
-    const probe = await run(r, 'multi');
-    if (String(probe).startsWith('ERR unknown command')) return; // MULTI not implemented yet
-    await run(r, 'discard');
     const b = s.client();
     const p = settle(b.call('blpop', 'tx', '0'));
     await blockedClients(1);

@@ -85,6 +85,11 @@ export class Client {
   propagateArgv: string[] | null = null;
   /** Suppresses propagation of the current command (e.g. it propagated its effects itself). */
   preventPropagation = false;
+  /**
+   * Propagates the current command to replicas even though it changed no data (PUBLISH:
+   * forceCommandPropagation with PROPAGATE_REPL). Reset by call() before each command.
+   */
+  forcePropagation = false;
   /** Stats for CLIENT LIST / INFO. */
   totalCommands = 0;
   /** Set when the client is in the write-pending set. */

@@ -13,11 +13,18 @@
 export interface PropagationTarget {
   /** Receives one command to apply in database `db`. Targets emit SELECT themselves. */
   feed(db: number, argv: readonly string[]): void;
+  /**
+   * 'aof' targets do not receive replication-only commands (PUBLISH: Redis propagates it with
+   * PROPAGATE_REPL only, so reloading the AOF does not publish again).
+   */
+  readonly kind?: 'aof' | 'replication';
 }
 
 interface Pending {
   db: number;
   argv: readonly string[];
+  /** For replicas only, never the AOF (PROPAGATE_REPL). */
+  replicationOnly: boolean;
 }
 
 export class Propagator {
@@ -40,8 +47,8 @@ export class Propagator {
   }
 
   /** Queues a command for propagation at the end of the current top-level call. */
-  also(db: number, argv: readonly string[]): void {
-    this.pending.push({ db, argv });
+  also(db: number, argv: readonly string[], replicationOnly = false): void {
+    this.pending.push({ db, argv, replicationOnly });
   }
 
   /** Emits the queued commands, wrapped in MULTI/EXEC when there are several. */
@@ -50,19 +57,19 @@ export class Propagator {
     if (pending.length === 0) return;
     this.pending = [];
     if (this.targets.length === 0) return;
-    const wrap = pending.length > 1;
-    if (wrap) this.emit(pending[0]!.db, ['MULTI']);
-    for (const p of pending) this.emit(p.db, p.argv);
-    if (wrap) this.emit(pending[pending.length - 1]!.db, ['EXEC']);
+    for (const t of this.targets) {
+      const mine = t.kind === 'aof' ? pending.filter((p) => !p.replicationOnly) : pending;
+      if (mine.length === 0) continue;
+      const wrap = mine.length > 1;
+      if (wrap) t.feed(mine[0]!.db, ['MULTI']);
+      for (const p of mine) t.feed(p.db, p.argv);
+      if (wrap) t.feed(mine[mine.length - 1]!.db, ['EXEC']);
+    }
   }
 
   /** Discards queued commands (used when a call is rolled back before any effect). */
   discard(): void {
     this.pending = [];
-  }
-
-  private emit(db: number, argv: readonly string[]): void {
-    for (const t of this.targets) t.feed(db, argv);
   }
 }
 
