@@ -17,6 +17,7 @@ import type { Client } from '../server/client.js';
 import type { Server } from '../server/server.js';
 import { REDIS_VERSION, NODIS_VERSION } from '../server/version.js';
 import { latencyStatsLines } from '../server/latency.js';
+import { pubsubChannelCount, pubsubPatternCount, pubsubShardChannelCount } from '../server/pubsub.js';
 
 type FieldValue = string | number;
 type FieldFn = () => FieldValue;
@@ -281,9 +282,9 @@ function statsSection(s: Server, b: SectionBuilder): void {
   b.field('current_eviction_exceeded_time', 0);
   b.field('keyspace_hits', st.keyspaceHits);
   b.field('keyspace_misses', st.keyspaceMisses);
-  b.field('pubsub_channels', 0);
-  b.field('pubsub_patterns', 0);
-  b.field('pubsubshard_channels', 0);
+  b.field('pubsub_channels', pubsubChannelCount(s));
+  b.field('pubsub_patterns', pubsubPatternCount(s));
+  b.field('pubsubshard_channels', pubsubShardChannelCount(s));
   b.field('latest_fork_usec', 0);
   b.field('total_forks', 0);
   b.field('migrate_cached_sockets', 0);
