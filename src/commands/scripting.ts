@@ -1,6 +1,343 @@
 /**
- * scripting commands. Placeholder: handlers are added as the family is implemented.
+ * Scripting commands: EVAL/EVALSHA(_RO), SCRIPT LOAD/EXISTS/FLUSH/KILL, FUNCTION
+ * LOAD/LIST/DELETE/FLUSH/STATS/KILL and FCALL(_RO). The engine (Lua VM, script cache, run
+ * context, busy handling) lives in src/scripting/; this file parses arguments and applies
+ * Redis's pre-run checks (scriptPrepareForRun) before handing over.
  */
+import type { Client } from '../server/client.js';
 import type { CommandHandlers } from './registry.js';
+import { parseInt64 } from './args.js';
+import { stringMatch } from '../keyspace/glob.js';
+import { ScriptFlag, scriptingFor, sha1hex, SCRIPT_FLAG_NAMES, type RunContext, type ScriptingEngine } from '../scripting/engine.js';
+import { FunctionsRegistry } from '../scripting/functions.js';
 
-export const commands: CommandHandlers = {};
+const registries = new WeakMap<ScriptingEngine, FunctionsRegistry>();
+
+function functionsOf(e: ScriptingEngine): FunctionsRegistry {
+  let r = registries.get(e);
+  if (r === undefined) {
+    r = new FunctionsRegistry(e);
+    registries.set(e, r);
+  }
+  return r;
+}
+
+/** numkeys validation shared by EVAL and FCALL; returns the count or null (reply written). */
+function parseNumKeys(c: Client, arg: string, badCount: string): number | null {
+  const n = parseInt64(arg);
+  if (n === null) {
+    c.reply.error('ERR value is not an integer or out of range');
+    return null;
+  }
+  if (n > BigInt(c.argv.length - 3)) {
+    c.reply.error(badCount);
+    return null;
+  }
+  if (n < 0n) {
+    c.reply.error("ERR Number of keys can't be negative");
+    return null;
+  }
+  return Number(n);
+}
+
+/** scriptPrepareForRun's checks; returns false after replying with the error. */
+function prepareForRun(c: Client, flags: number, ro: boolean): boolean {
+  const server = c.server;
+  if (flags & ScriptFlag.EvalCompat) {
+    if (server.role.refuseStale()) {
+      c.reply.error("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+      return false;
+    }
+    return true;
+  }
+  if (server.role.refuseStale() && !(flags & ScriptFlag.AllowStale)) {
+    c.reply.error("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag is not set on the script.");
+    return false;
+  }
+  if (!(flags & ScriptFlag.NoWrites)) {
+    if (server.role.isReplica() && server.settings.replicaReadOnly && !c.isMaster) {
+      c.reply.error('READONLY Can not run script with write flag on readonly replica');
+      return false;
+    }
+    if (ro) {
+      c.reply.error('ERR Can not execute a script with write flag using *_ro command.');
+      return false;
+    }
+    if (!server.role.isReplica() && server.role.notEnoughReplicas()) {
+      c.reply.error('NOREPLICAS Not enough good replicas to write.');
+      return false;
+    }
+  }
+  if (
+    !(flags & (ScriptFlag.AllowOom | ScriptFlag.NoWrites)) && server.settings.maxmemory > 0 &&
+    server.usedMemory() > server.settings.maxmemory && !server.hooks.freeMemory()
+  ) {
+    c.reply.error("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
+    return false;
+  }
+  return true;
+}
+
+function newRun(c: Client, name: string, evalMode: boolean, flags: number, ro: boolean): RunContext {
+  return {
+    caller: c,
+    name,
+    evalMode,
+    readOnly: ro || (flags & ScriptFlag.NoWrites) !== 0,
+    flags,
+    writeDirty: false,
+    killed: false,
+    timedOut: false,
+    startMonotonic: c.server.clock.monotonic(),
+    resp: 2,
+    argv: c.argv,
+  };
+}
+
+function evalGeneric(c: Client, isSha: boolean, ro: boolean): void {
+  const numkeys = parseNumKeys(c, c.argv[2]!, "ERR Number of keys can't be greater than number of args");
+  if (numkeys === null) return;
+  const e = scriptingFor(c.server);
+  let sha: string;
+  if (isSha) {
+    sha = c.argv[1]!.toLowerCase();
+    if (sha.length !== 40 || !e.scripts.has(sha)) {
+      c.reply.error('NOSCRIPT No matching script. Please use EVAL.');
+      return;
+    }
+  } else {
+    const created = e.createFunction(c.argv[1]!);
+    if ('error' in created) {
+      c.reply.error(created.error);
+      return;
+    }
+    sha = created.sha;
+  }
+  const script = e.scripts.get(sha)!;
+  if (!prepareForRun(c, script.flags, ro)) return;
+  if (!e.pushEvalFunction(sha)) {
+    c.reply.error('NOSCRIPT No matching script. Please use EVAL.');
+    return;
+  }
+  const keys = c.argv.slice(3, 3 + numkeys);
+  const args = c.argv.slice(3 + numkeys);
+  e.callFunction(newRun(c, sha, true, script.flags, ro), keys, args);
+}
+
+function scriptLoad(c: Client): void {
+  const e = scriptingFor(c.server);
+  const r = e.createFunction(c.argv[2]!);
+  if ('error' in r) c.reply.error(r.error);
+  else c.reply.bulk(r.sha);
+}
+
+function scriptExists(c: Client): void {
+  const e = scriptingFor(c.server);
+  c.reply.array(c.argv.length - 2);
+  for (let i = 2; i < c.argv.length; i++) {
+    if (e.scripts.has(c.argv[i]!.toLowerCase())) c.reply.one();
+    else c.reply.zero();
+  }
+}
+
+function scriptFlush(c: Client): void {
+  if (c.argv.length > 3 || (c.argv.length === 3 && !/^(sync|async)$/i.test(c.argv[2]!))) {
+    c.reply.error('ERR SCRIPT FLUSH only support SYNC|ASYNC option');
+    return;
+  }
+  const e = scriptingFor(c.server);
+  e.flushScripts();
+  c.reply.ok();
+}
+
+function scriptKill(c: Client): void {
+  scriptingFor(c.server).kill(c, true);
+}
+
+function scriptHelp(c: Client): void {
+  const lines = [
+    'SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+    'DEBUG (YES|SYNC|NO)',
+    '    Set the debug mode for subsequent scripts executed.',
+    'EXISTS <sha1> [<sha1> ...]',
+    '    Return information about the existence of the scripts in the script cache.',
+    'FLUSH [ASYNC|SYNC]',
+    '    Flush the Lua scripts cache. Very dangerous on replicas.',
+    '    When called without the optional mode argument, the behavior is determined by the',
+    '    lazyfree-lazy-user-flush configuration directive. Valid modes are:',
+    '    * ASYNC: Asynchronously flush the scripts cache.',
+    '    * SYNC: Synchronously flush the scripts cache.',
+    'KILL',
+    '    Kill the currently executing Lua script.',
+    'LOAD <script>',
+    '    Load a script into the scripts cache without executing it.',
+    'HELP',
+    '    Prints this help.',
+  ];
+  c.reply.array(lines.length);
+  for (const l of lines) c.reply.status(l);
+}
+
+// ---- functions ----------------------------------------------------------------------------------
+
+function functionLoad(c: Client): void {
+  let replace = false;
+  let i = 2;
+  for (; i < c.argv.length - 1; i++) {
+    if (c.argv[i]!.toLowerCase() === 'replace') replace = true;
+    else {
+      c.reply.error(`ERR Unknown option given: ${c.argv[i]}`);
+      return;
+    }
+  }
+  if (i >= c.argv.length) {
+    c.reply.error('ERR Function code is missing');
+    return;
+  }
+  const e = scriptingFor(c.server);
+  const r = functionsOf(e).load(c.argv[i]!, replace);
+  if ('error' in r) {
+    c.reply.error(`ERR ${r.error}`);
+    return;
+  }
+  c.server.dirty++;
+  c.reply.bulk(r.name);
+}
+
+function functionList(c: Client): void {
+  let withCode = false;
+  let pattern: string | null = null;
+  for (let i = 2; i < c.argv.length; i++) {
+    const a = c.argv[i]!.toLowerCase();
+    if (a === 'withcode' && !withCode) withCode = true;
+    else if (a === 'libraryname' && pattern === null) {
+      if (i + 1 >= c.argv.length) {
+        c.reply.error('ERR library name argument was not given');
+        return;
+      }
+      pattern = c.argv[++i]!;
+    } else {
+      c.reply.error(`ERR Unknown argument ${c.argv[i]}`);
+      return;
+    }
+  }
+  const reg = functionsOf(scriptingFor(c.server));
+  const libs = [...reg.libraries.values()].filter((l) => pattern === null || stringMatch(pattern, l.name));
+  c.reply.array(libs.length);
+  for (const lib of libs) {
+    c.reply.map(withCode ? 4 : 3);
+    c.reply.bulk('library_name');
+    c.reply.bulk(lib.name);
+    c.reply.bulk('engine');
+    c.reply.bulk(lib.engine);
+    c.reply.bulk('functions');
+    c.reply.array(lib.functions.size);
+    for (const f of lib.functions.values()) {
+      c.reply.map(3);
+      c.reply.bulk('name');
+      c.reply.bulk(f.name);
+      c.reply.bulk('description');
+      if (f.description === null) c.reply.nullBulk();
+      else c.reply.bulk(f.description);
+      c.reply.bulk('flags');
+      const names = SCRIPT_FLAG_NAMES.filter(([, v]) => f.flags & v).map(([n]) => n);
+      c.reply.set(names.length);
+      for (const n of names) c.reply.bulk(n);
+    }
+    if (withCode) {
+      c.reply.bulk('library_code');
+      c.reply.bulk(lib.code);
+    }
+  }
+}
+
+function functionDelete(c: Client): void {
+  const reg = functionsOf(scriptingFor(c.server));
+  const lib = reg.libraries.get(c.argv[2]!);
+  if (lib === undefined) {
+    c.reply.error('ERR Library not found');
+    return;
+  }
+  reg.remove(lib);
+  c.server.dirty++;
+  c.reply.ok();
+}
+
+function functionFlush(c: Client): void {
+  if (c.argv.length > 3 || (c.argv.length === 3 && !/^(sync|async)$/i.test(c.argv[2]!))) {
+    c.reply.error('ERR FUNCTION FLUSH only supports SYNC|ASYNC option');
+    return;
+  }
+  functionsOf(scriptingFor(c.server)).flush();
+  c.server.dirty++;
+  c.reply.ok();
+}
+
+function functionKill(c: Client): void {
+  scriptingFor(c.server).kill(c, false);
+}
+
+function functionStats(c: Client): void {
+  const e = scriptingFor(c.server);
+  const reg = functionsOf(e);
+  c.reply.map(2);
+  c.reply.bulk('running_script');
+  const run = e.run;
+  if (run === null || run.evalMode) {
+    c.reply.nullBulk();
+  } else {
+    c.reply.map(3);
+    c.reply.bulk('name');
+    c.reply.bulk(run.name);
+    c.reply.bulk('command');
+    c.reply.array(run.argv.length);
+    for (const a of run.argv) c.reply.bulk(a);
+    c.reply.bulk('duration_ms');
+    c.reply.integer(Math.floor(c.server.clock.monotonic() - run.startMonotonic));
+  }
+  c.reply.bulk('engines');
+  c.reply.map(1);
+  c.reply.bulk('LUA');
+  c.reply.map(2);
+  c.reply.bulk('libraries_count');
+  c.reply.integer(reg.libraries.size);
+  c.reply.bulk('functions_count');
+  c.reply.integer(reg.functions.size);
+}
+
+function fcallGeneric(c: Client, ro: boolean): void {
+  const e = scriptingFor(c.server);
+  const reg = functionsOf(e);
+  const f = reg.functions.get(c.argv[1]!);
+  if (f === undefined) {
+    c.reply.error('ERR Function not found');
+    return;
+  }
+  const numkeys = parseNumKeys(c, c.argv[2]!, "ERR Number of keys can't be greater than number of args");
+  if (numkeys === null) return;
+  if (!prepareForRun(c, f.flags, ro)) return;
+  reg.pushFunction(f);
+  e.callFunction(newRun(c, f.name, false, f.flags, ro), c.argv.slice(3, 3 + numkeys), c.argv.slice(3 + numkeys));
+}
+
+export const commands: CommandHandlers = {
+  eval: (c) => evalGeneric(c, false, false),
+  evalsha: (c) => evalGeneric(c, true, false),
+  eval_ro: (c) => evalGeneric(c, false, true),
+  evalsha_ro: (c) => evalGeneric(c, true, true),
+  'script|load': scriptLoad,
+  'script|exists': scriptExists,
+  'script|flush': scriptFlush,
+  'script|kill': scriptKill,
+  'script|help': scriptHelp,
+  'function|load': functionLoad,
+  'function|list': functionList,
+  'function|delete': functionDelete,
+  'function|flush': functionFlush,
+  'function|kill': functionKill,
+  'function|stats': functionStats,
+  fcall: (c) => fcallGeneric(c, false),
+  fcall_ro: (c) => fcallGeneric(c, true),
+};
+
+export { sha1hex };

@@ -1,0 +1,283 @@
+/**
+ * Redis's Lua ↔ RESP conversion rules (script_lua.c):
+ *  - a command's reply → Lua: integer → number, bulk → string, null bulk/array → false, status →
+ *    {ok=…}, error → {err=…}, array → table; under redis.setresp(3) also map → {map={…}},
+ *    set → {set={…}}, null → nil, boolean, double → {double=…}, big number → {big_number=…},
+ *    verbatim → {verbatim_string={format=…, string=…}};
+ *  - a script's return value → RESP: number → integer (truncated), string → bulk, boolean →
+ *    1/nil (RESP2 script) or boolean, table → {err}/{ok}/{double}/… or an array that stops at
+ *    the first nil; anything else → null.
+ */
+import type { Reply } from '../protocol/reply-parser.js';
+import type { ReplyWriter } from '../protocol/writer.js';
+import {
+  LuaVM,
+  LUA_TBOOLEAN,
+  LUA_TNIL,
+  LUA_TNUMBER,
+  LUA_TSTRING,
+  LUA_TTABLE,
+} from './lua-wasm.js';
+
+/** Pushes a `{field = value}` table. */
+export function pushSingleFieldTable(vm: LuaVM, L: number, field: string, value: string): void {
+  vm.x.lua_createtable(L, 0, 1);
+  vm.pushString(L, value);
+  vm.setField(L, -2, field);
+}
+
+/** Pushes a command's reply as the Lua value Redis gives scripts. */
+export function pushReply(vm: LuaVM, L: number, r: Reply): void {
+  const x = vm.x;
+  switch (r.type) {
+    case 'integer':
+      x.lua_pushnumber(L, Number(r.value));
+      return;
+    case 'string':
+      vm.pushBuffer(L, r.value);
+      return;
+    case 'nil':
+      // RESP2 null bulk/array become false; a RESP3 null becomes nil. The parser does not tell
+      // them apart, and both arrive as 'nil': the script's protocol decides.
+      x.lua_pushboolean(L, 0);
+      return;
+    case 'status':
+      pushSingleFieldTable(vm, L, 'ok', r.value);
+      return;
+    case 'error':
+      pushSingleFieldTable(vm, L, 'err', r.value);
+      return;
+    case 'array':
+    case 'push': {
+      x.lua_checkstack(L, 4);
+      x.lua_createtable(L, r.elements.length, 0);
+      for (let i = 0; i < r.elements.length; i++) {
+        pushReply(vm, L, r.elements[i]!);
+        x.lua_rawseti(L, -2, i + 1);
+      }
+      return;
+    }
+    case 'map': {
+      x.lua_checkstack(L, 6);
+      x.lua_createtable(L, 0, 1);
+      x.lua_createtable(L, 0, r.elements.length / 2);
+      for (let i = 0; i + 1 < r.elements.length; i += 2) {
+        pushReply(vm, L, r.elements[i]!);
+        pushReply(vm, L, r.elements[i + 1]!);
+        x.lua_settable(L, -3);
+      }
+      vm.setField(L, -2, 'map');
+      return;
+    }
+    case 'set': {
+      x.lua_checkstack(L, 6);
+      x.lua_createtable(L, 0, 1);
+      x.lua_createtable(L, 0, r.elements.length);
+      for (const e of r.elements) {
+        pushReply(vm, L, e);
+        x.lua_pushboolean(L, 1);
+        x.lua_settable(L, -3);
+      }
+      vm.setField(L, -2, 'set');
+      return;
+    }
+    case 'bool':
+      x.lua_pushboolean(L, r.value ? 1 : 0);
+      return;
+    case 'double':
+      x.lua_createtable(L, 0, 1);
+      x.lua_pushnumber(L, parseRespDouble(r.value));
+      vm.setField(L, -2, 'double');
+      return;
+    case 'bignum':
+      pushSingleFieldTable(vm, L, 'big_number', r.value);
+      return;
+    case 'verbatim':
+      x.lua_createtable(L, 0, 1);
+      x.lua_createtable(L, 0, 2);
+      vm.pushString(L, r.format);
+      vm.setField(L, -2, 'format');
+      vm.pushBuffer(L, r.value);
+      vm.setField(L, -2, 'string');
+      vm.setField(L, -2, 'verbatim_string');
+      return;
+  }
+}
+
+function parseRespDouble(s: string): number {
+  if (s === 'inf') return Infinity;
+  if (s === '-inf') return -Infinity;
+  return Number(s);
+}
+
+/** Details of an error table ({err=…, source=…, line=…}). */
+export interface LuaErrorInfo {
+  msg: string;
+  source: string | null;
+  line: string | null;
+  ignoreStats: boolean;
+}
+
+/** Reads an error table at `idx` (luaExtractErrorInformation). */
+export function extractErrorInfo(vm: LuaVM, L: number, idx: number): LuaErrorInfo {
+  const x = vm.x;
+  const abs = idx < 0 ? x.lua_gettop(L) + idx + 1 : idx;
+  vm.getField(L, abs, 'err');
+  const msg = x.lua_type(L, -1) === LUA_TSTRING ? vm.toString(L, -1)! : '';
+  vm.getField(L, abs, 'source');
+  const source = x.lua_type(L, -1) === LUA_TSTRING ? vm.toString(L, -1) : null;
+  vm.getField(L, abs, 'line');
+  const lt = x.lua_type(L, -1);
+  const line = lt === LUA_TNUMBER || lt === LUA_TSTRING ? vm.toString(L, -1) : null;
+  vm.getField(L, abs, 'ignore_error_stats_update');
+  const ignoreStats = x.lua_toboolean(L, -1) !== 0;
+  x.lua_settop(L, -5);
+  return { msg, source, line, ignoreStats };
+}
+
+/** Writes an error reply, optionally without counting it again in errorstats. */
+export function writeError(out: ReplyWriter, message: string, countStats: boolean): void {
+  let m = message.startsWith('-') ? message.slice(1) : message;
+  m = m.replace(/[\r\n]/g, ' ');
+  if (countStats) out.error(m);
+  else out.rawString(`-${m}\r\n`);
+}
+
+/**
+ * Converts the Lua value on top of the stack into a reply and pops it (luaReplyToRedisReply).
+ * `scriptResp` is the protocol the script chose with redis.setresp (booleans depend on it).
+ */
+export function writeLuaValue(vm: LuaVM, L: number, out: ReplyWriter, scriptResp: 2 | 3): void {
+  const x = vm.x;
+  const t = x.lua_type(L, -1);
+  if (x.lua_checkstack(L, 4) === 0) {
+    out.error('ERR reached lua stack limit');
+    x.lua_settop(L, -2);
+    return;
+  }
+  switch (t) {
+    case LUA_TSTRING:
+      out.bulk(vm.toString(L, -1)!);
+      break;
+    case LUA_TBOOLEAN:
+      if (scriptResp === 2) {
+        if (x.lua_toboolean(L, -1)) out.one();
+        else out.nullBulk();
+      } else {
+        out.bool(x.lua_toboolean(L, -1) !== 0);
+      }
+      break;
+    case LUA_TNUMBER:
+      out.integer(truncateToInteger(x.lua_tonumber(L, -1)));
+      break;
+    case LUA_TTABLE:
+      writeLuaTable(vm, L, out, scriptResp);
+      return;
+    default:
+      out.nullBulk();
+  }
+  x.lua_settop(L, -2);
+}
+
+/** (long long) cast of a Lua number, as C does (saturating where C would be undefined). */
+function truncateToInteger(n: number): number | bigint {
+  if (Number.isNaN(n)) return -9223372036854775808n;
+  const t = Math.trunc(n);
+  if (Number.isSafeInteger(t)) return t;
+  if (t >= 9223372036854775807) return -9223372036854775808n;
+  if (t <= -9223372036854775808) return -9223372036854775808n;
+  return BigInt(t);
+}
+
+function rawField(vm: LuaVM, L: number, name: string): number {
+  vm.pushString(L, name);
+  vm.x.lua_rawget(L, -2);
+  return vm.x.lua_type(L, -1);
+}
+
+function writeLuaTable(vm: LuaVM, L: number, out: ReplyWriter, scriptResp: 2 | 3): void {
+  const x = vm.x;
+  if (rawField(vm, L, 'err') === LUA_TSTRING) {
+    x.lua_settop(L, -2);
+    const info = extractErrorInfo(vm, L, -1);
+    writeError(out, info.msg, !info.ignoreStats);
+    x.lua_settop(L, -2);
+    return;
+  }
+  x.lua_settop(L, -2);
+  if (rawField(vm, L, 'ok') === LUA_TSTRING) {
+    out.status(vm.toString(L, -1)!.replace(/[\r\n]/g, ' '));
+    x.lua_settop(L, -3);
+    return;
+  }
+  x.lua_settop(L, -2);
+  if (rawField(vm, L, 'double') === LUA_TNUMBER) {
+    out.double(x.lua_tonumber(L, -1));
+    x.lua_settop(L, -3);
+    return;
+  }
+  x.lua_settop(L, -2);
+  if (rawField(vm, L, 'big_number') === LUA_TSTRING) {
+    out.bigNumber(vm.toString(L, -1)!.replace(/[\r\n]/g, ' '));
+    x.lua_settop(L, -3);
+    return;
+  }
+  x.lua_settop(L, -2);
+  if (rawField(vm, L, 'verbatim_string') === LUA_TTABLE) {
+    if (rawField(vm, L, 'format') === LUA_TSTRING) {
+      const format = vm.toString(L, -1)!;
+      x.lua_settop(L, -2);
+      if (rawField(vm, L, 'string') === LUA_TSTRING) {
+        out.verbatim(vm.toString(L, -1)!, format);
+        x.lua_settop(L, -4);
+        return;
+      }
+    }
+    x.lua_settop(L, -2);
+  }
+  x.lua_settop(L, -2);
+  if (rawField(vm, L, 'map') === LUA_TTABLE) {
+    const mark = out.beginDeferred();
+    let n = 0;
+    x.lua_pushnil(L);
+    while (x.lua_next(L, -2) !== 0) {
+      x.lua_pushvalue(L, -2);
+      writeLuaValue(vm, L, out, scriptResp);
+      writeLuaValue(vm, L, out, scriptResp);
+      n++;
+    }
+    out.endDeferred(mark, 'map', n);
+    x.lua_settop(L, -3);
+    return;
+  }
+  x.lua_settop(L, -2);
+  if (rawField(vm, L, 'set') === LUA_TTABLE) {
+    const mark = out.beginDeferred();
+    let n = 0;
+    x.lua_pushnil(L);
+    while (x.lua_next(L, -2) !== 0) {
+      x.lua_settop(L, -2);
+      x.lua_pushvalue(L, -1);
+      writeLuaValue(vm, L, out, scriptResp);
+      n++;
+    }
+    out.endDeferred(mark, 'set', n);
+    x.lua_settop(L, -3);
+    return;
+  }
+  x.lua_settop(L, -2);
+  // An array: elements 1..n up to the first nil.
+  const mark = out.beginDeferred();
+  let n = 0;
+  for (let j = 1; ; j++) {
+    x.lua_rawgeti(L, -1, j);
+    if (x.lua_type(L, -1) === LUA_TNIL) {
+      x.lua_settop(L, -2);
+      break;
+    }
+    writeLuaValue(vm, L, out, scriptResp);
+    n++;
+  }
+  out.endDeferred(mark, 'array', n);
+  x.lua_settop(L, -2);
+}

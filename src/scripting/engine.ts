@@ -1,0 +1,627 @@
+/**
+ * The scripting engine: one Lua 5.1 VM per server (as Redis has one lua_State), the EVAL
+ * script cache, the redis.* API, and the run context of the script in execution.
+ *
+ * Commands called by a script run through the server's own `call()` on one fake client, so
+ * their effects reach the one Propagator (which wraps a script's several writes in
+ * MULTI/EXEC); the EVAL/FCALL command itself is never propagated. Replies the commands write
+ * into the fake client's ReplyWriter are parsed back (reply-parser) and converted to Lua values.
+ *
+ * Busy scripts: a count hook (every 100k instructions, like Redis) checks the elapsed time.
+ * Past busy-reply-threshold the script is "timed out" and the hook processes other clients'
+ * input itself (busy.ts), as Redis's processEventsWhileBlocked does from its hook: they get
+ * -BUSY, while SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE (allow-busy commands) run and can
+ * make the hook raise the kill error. See docs/ARCHITECTURE.md for why this design.
+ */
+import crypto from 'node:crypto';
+import type { Client } from '../server/client.js';
+import type { Server } from '../server/server.js';
+import type { CommandSpec } from '../commands/registry.js';
+import { ReplyParser } from '../protocol/reply-parser.js';
+import { LuaVM, LUA_GLOBALSINDEX, LUA_REGISTRYINDEX, LUA_TNUMBER, LUA_TSTRING, LUA_TTABLE, LUA_TFUNCTION } from './lua-wasm.js';
+import { extractErrorInfo, pushReply, pushSingleFieldTable, writeError, writeLuaValue } from './convert.js';
+import { PRELUDE } from './prelude.js';
+import { installLibraries } from './libs.js';
+import { processEventsWhileBlocked } from './busy.js';
+import { formatG17 } from './numbers.js';
+
+export const enum ScriptFlag {
+  NoWrites = 1,
+  AllowOom = 2,
+  AllowStale = 4,
+  NoCluster = 8,
+  EvalCompat = 16,
+  AllowCrossSlot = 32,
+}
+
+export const SCRIPT_FLAG_NAMES: [string, ScriptFlag][] = [
+  ['no-writes', ScriptFlag.NoWrites],
+  ['allow-oom', ScriptFlag.AllowOom],
+  ['allow-stale', ScriptFlag.AllowStale],
+  ['no-cluster', ScriptFlag.NoCluster],
+  ['allow-cross-slot-keys', ScriptFlag.AllowCrossSlot],
+];
+
+export const BUSY_EVAL = 'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.';
+export const BUSY_FUNCTION = 'BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.';
+
+/** A cached EVAL script. */
+export interface CachedScript {
+  body: string;
+  flags: number;
+}
+
+/** The script in execution (scriptRunCtx). */
+export interface RunContext {
+  caller: Client;
+  /** sha for EVAL, function name for FCALL (error messages, FUNCTION STATS). */
+  name: string;
+  evalMode: boolean;
+  /** EVAL_RO/FCALL_RO or a no-writes script: writes are refused. */
+  readOnly: boolean;
+  flags: number;
+  writeDirty: boolean;
+  killed: boolean;
+  timedOut: boolean;
+  startMonotonic: number;
+  resp: 2 | 3;
+  /** The command that started the script (FUNCTION STATS). */
+  argv: string[];
+}
+
+/** sha1 hex of a latin1 string (script bodies, redis.sha1hex). */
+export function sha1hex(s: string): string {
+  return crypto.createHash('sha1').update(Buffer.from(s, 'latin1')).digest('hex');
+}
+
+const GC_PERIOD = 50;
+const HOOK_INSTRUCTIONS = 100000;
+const LUA_MASKLINE = 4;
+
+export class ScriptingEngine {
+  readonly server: Server;
+  vm!: LuaVM;
+  L!: number;
+  readonly fake: Client;
+  readonly scripts = new Map<string, CachedScript>();
+  /** Running script, or null. */
+  run: RunContext | null = null;
+  /** Set while FUNCTION LOAD runs library code (redis.register_function is legal then). */
+  loadRegistrar: ((L: number) => number) | null = null;
+  private readonly parser = new ReplyParser();
+  private gcCount = 0;
+  private randomState = 0n;
+
+  constructor(server: Server) {
+    this.server = server;
+    this.fake = server.createFakeClient();
+    this.fake.reply.onError = (msg) => server.recordError(this.fake, msg);
+    this.createVM();
+    server.hooks.precheck.push((c, spec) => this.busyPrecheck(c, spec));
+  }
+
+  /** (Re)creates the Lua VM: libraries, the redis API, the prelude (scriptingInit). */
+  createVM(): void {
+    const vm = new LuaVM();
+    this.vm = vm;
+    const L = vm.L;
+    this.L = L;
+    const x = vm.x;
+    x.luaopen_base(L);
+    x.luaopen_table(L);
+    x.luaopen_string(L);
+    x.luaopen_math(L);
+    x.luaopen_debug(L);
+    x.lua_settop(L, 0);
+    installLibraries(vm, L);
+    this.installRedisApi();
+    this.installMathRandom();
+    // JS primitives for the prelude.
+    x.lua_createtable(L, 0, 2);
+    vm.pushFunction(L, (L2) => {
+      x.lua_pushvalue(L2, 1);
+      vm.setField(L2, LUA_REGISTRYINDEX, 'nodis_env');
+      return 0;
+    });
+    vm.setField(L, -2, 'setenv');
+    vm.setField(L, LUA_GLOBALSINDEX, '__nodis');
+    if (!vm.load(L, PRELUDE, '@nodis_prelude') || x.lua_pcall(L, 0, 0, 0) !== 0) {
+      throw new Error(`scripting prelude failed: ${vm.toString(L, -1)}`);
+    }
+    x.lua_settop(L, 0);
+  }
+
+  // ---- the redis.* API ---------------------------------------------------------------------------
+
+  private installRedisApi(): void {
+    const vm = this.vm;
+    const L = this.L;
+    const x = vm.x;
+    x.lua_createtable(L, 0, 32);
+    const fn = (name: string, f: (L: number) => number): void => {
+      vm.pushFunction(L, (L2) => this.guard(L2, f));
+      vm.setField(L, -2, name);
+    };
+    const num = (name: string, v: number): void => {
+      x.lua_pushnumber(L, v);
+      vm.setField(L, -2, name);
+    };
+    fn('call', (L2) => this.redisCommand(L2, true));
+    fn('pcall', (L2) => this.redisCommand(L2, false));
+    fn('sha1hex', (L2) => {
+      if (x.lua_gettop(L2) !== 1) return this.raise(L2, 'wrong number of arguments');
+      vm.pushString(L2, sha1hex(vm.toString(L2, 1) ?? ''));
+      return 1;
+    });
+    fn('error_reply', (L2) => {
+      if (x.lua_gettop(L2) !== 1 || x.lua_type(L2, -1) !== LUA_TSTRING) {
+        this.pushError(L2, 'wrong number or type of arguments');
+        return 1;
+      }
+      const e = vm.toString(L2, -1)!;
+      this.pushError(L2, e.startsWith('-') ? e : `-${e}`);
+      return 1;
+    });
+    fn('status_reply', (L2) => {
+      if (x.lua_gettop(L2) !== 1 || x.lua_type(L2, -1) !== LUA_TSTRING) {
+        this.pushError(L2, 'wrong number or type of arguments');
+        return 1;
+      }
+      pushSingleFieldTable(vm, L2, 'ok', vm.toString(L2, -1)!);
+      return 1;
+    });
+    fn('log', (L2) => this.redisLog(L2));
+    fn('setresp', (L2) => {
+      const run = this.run;
+      if (run === null) return this.raise(L2, 'redis.setresp can only be called inside a script invocation');
+      if (x.lua_gettop(L2) !== 1) return this.raise(L2, 'redis.setresp() requires one argument.');
+      const v = x.lua_tonumber(L2, -1);
+      if (v !== 2 && v !== 3) return this.raise(L2, 'RESP version must be 2 or 3.');
+      run.resp = v;
+      return 0;
+    });
+    fn('set_repl', (L2) => {
+      if (this.run === null) return this.raise(L2, 'redis.set_repl can only be called inside a script invocation');
+      if (x.lua_gettop(L2) !== 1) return this.raise(L2, 'redis.set_repl() requires two arguments.');
+      const flags = x.lua_tonumber(L2, -1);
+      if ((flags & ~3) !== 0) return this.raise(L2, 'Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.');
+      return 0;
+    });
+    fn('replicate_commands', (L2) => {
+      x.lua_pushboolean(L2, 1);
+      return 1;
+    });
+    fn('breakpoint', (L2) => {
+      x.lua_pushboolean(L2, 0);
+      return 1;
+    });
+    fn('debug', () => 0);
+    fn('acl_check_cmd', (L2) => {
+      if (this.run === null) return this.raise(L2, 'redis.acl_check_cmd can only be called inside a script invocation');
+      const argc = x.lua_gettop(L2);
+      if (argc === 0) return this.raise(L2, 'Please specify at least one argument for this redis lib call');
+      const name = vm.toString(L2, 1) ?? '';
+      if (this.server.commands.lookup(name) === undefined) return this.raise(L2, 'Invalid command passed to redis.acl_check_cmd()');
+      x.lua_pushboolean(L2, 1);
+      return 1;
+    });
+    fn('register_function', (L2) => {
+      if (this.loadRegistrar === null) return this.raise(L2, 'redis.register_function can only be called on FUNCTION LOAD command');
+      return this.loadRegistrar(L2);
+    });
+    num('LOG_DEBUG', 0);
+    num('LOG_VERBOSE', 1);
+    num('LOG_NOTICE', 2);
+    num('LOG_WARNING', 3);
+    num('REPL_NONE', 0);
+    num('REPL_AOF', 1);
+    num('REPL_SLAVE', 2);
+    num('REPL_REPLICA', 2);
+    num('REPL_ALL', 3);
+    vm.pushString(L, '7.0.15');
+    vm.setField(L, -2, 'REDIS_VERSION');
+    num('REDIS_VERSION_NUM', 0x00070f);
+    vm.setField(L, LUA_GLOBALSINDEX, 'redis');
+  }
+
+  /** Redis's own PRNG for math.random (rand.c's lrand48), reseeded to 0 before each script. */
+  private installMathRandom(): void {
+    const vm = this.vm;
+    const L = this.L;
+    const x = vm.x;
+    vm.getField(L, LUA_GLOBALSINDEX, 'math');
+    vm.pushFunction(L, (L2) =>
+      this.guard(L2, () => {
+        const r = Number(this.lrand48() % 2147483647n) / 2147483647;
+        const argc = x.lua_gettop(L2);
+        if (argc === 0) {
+          x.lua_pushnumber(L2, r);
+        } else if (argc === 1) {
+          const u = x.lua_tonumber(L2, 1);
+          if (u < 1) return this.raiseString(L2, "bad argument #1 to 'random' (interval is empty)");
+          x.lua_pushnumber(L2, Math.floor(r * u) + 1);
+        } else if (argc === 2) {
+          const l = x.lua_tonumber(L2, 1);
+          const u = x.lua_tonumber(L2, 2);
+          if (l > u) return this.raiseString(L2, "bad argument #2 to 'random' (interval is empty)");
+          x.lua_pushnumber(L2, Math.floor(r * (u - l + 1)) + l);
+        } else {
+          return this.raiseString(L2, 'wrong number of arguments');
+        }
+        return 1;
+      }),
+    );
+    vm.setField(L, -2, 'random');
+    vm.pushFunction(L, (L2) => {
+      this.srand48(BigInt(Math.trunc(x.lua_tonumber(L2, 1))));
+      return 0;
+    });
+    vm.setField(L, -2, 'randomseed');
+    x.lua_settop(L, -2);
+    this.srand48(0n);
+  }
+
+  private srand48(seed: bigint): void {
+    this.randomState = ((seed & 0xffffffffn) << 16n) | 0x330en;
+  }
+
+  private lrand48(): bigint {
+    this.randomState = (this.randomState * 0x5deece66dn + 0xbn) & 0xffffffffffffn;
+    return this.randomState >> 17n;
+  }
+
+  /** Runs a JS API function, turning a JS exception into a Lua error instead of unwinding WASM. */
+  private guard(L: number, f: (L: number) => number): number {
+    let message: string;
+    try {
+      return f(L);
+    } catch (e) {
+      if (!(e instanceof Error)) throw e; // a longjmp (Lua error) passing through
+      message = `ERR ${e.message}`;
+    }
+    return this.raise(L, message);
+  }
+
+  /** Pushes Redis's error table ({err='CODE msg'}), as luaPushError does. */
+  pushError(L: number, error: string): void {
+    let code = 'ERR';
+    let msg = error;
+    if (error.startsWith('-')) {
+      const sp = error.indexOf(' ');
+      if (sp < 0) msg = error.slice(1);
+      else {
+        code = error.slice(1, sp);
+        msg = error.slice(sp + 1);
+      }
+    }
+    msg = msg.replace(/^[\r\n]+|[\r\n]+$/g, '');
+    pushSingleFieldTable(this.vm, L, 'err', `${code} ${msg}`);
+  }
+
+  /** Raises Redis's error table; never returns. */
+  raise(L: number, error: string): never {
+    this.pushError(L, error);
+    return this.vm.error(L);
+  }
+
+  /** Raises a plain string error (as luaL_error would). */
+  private raiseString(L: number, msg: string): never {
+    this.vm.pushString(L, msg);
+    return this.vm.error(L);
+  }
+
+  private redisLog(L: number): number {
+    const x = this.vm.x;
+    const argc = x.lua_gettop(L);
+    if (argc < 2) return this.raise(L, 'redis.log() requires two arguments or more.');
+    if (x.lua_type(L, 1) !== LUA_TNUMBER) return this.raise(L, 'First argument must be a number (log level).');
+    const level = x.lua_tonumber(L, 1);
+    if (level < 0 || level > 3) return this.raise(L, 'Invalid debug level.');
+    let msg = '';
+    for (let i = 2; i <= argc; i++) {
+      if (i > 2) msg += ' ';
+      msg += this.vm.toString(L, i) ?? '';
+    }
+    const log = this.server.log;
+    if (level === 0) log.debug(msg);
+    else if (level === 1) log.verbose(msg);
+    else if (level === 2) log.notice(msg);
+    else log.warning(msg);
+    return 0;
+  }
+
+  // ---- redis.call / redis.pcall ------------------------------------------------------------------
+
+  private redisCommand(L: number, raiseError: boolean): number {
+    const vm = this.vm;
+    const x = vm.x;
+    const run = this.run;
+    if (run === null) return this.raise(L, 'redis.call/pcall can only be called inside a script invocation');
+    const argc = x.lua_gettop(L);
+    if (argc === 0) return this.failCall(L, raiseError, 'Please specify at least one argument for this redis lib call');
+    const argv: string[] = new Array(argc);
+    for (let j = 0; j < argc; j++) {
+      const t = x.lua_type(L, j + 1);
+      if (t === LUA_TNUMBER) argv[j] = formatG17(x.lua_tonumber(L, j + 1));
+      else if (t === LUA_TSTRING) argv[j] = vm.toString(L, j + 1)!;
+      else return this.failCall(L, raiseError, 'Lua redis lib command arguments must be strings or integers');
+    }
+    x.lua_settop(L, 0);
+    const err = this.execute(run, argv);
+    if (err !== null) {
+      this.pushError(L, err);
+      vm.pushString(L, 'ignore_error_stats_update');
+      x.lua_pushboolean(L, 1);
+      x.lua_settable(L, -3);
+      if (raiseError) return vm.error(L);
+      return 1;
+    }
+    const out = this.fake.reply;
+    this.parser.feed(out.buf.subarray(0, out.len));
+    const reply = this.parser.next();
+    out.len = 0;
+    if (reply === undefined) return this.raise(L, 'ERR internal error: incomplete reply');
+    if (reply.type === 'nil' && run.resp === 3) x.lua_pushnil(L);
+    else pushReply(vm, L, reply);
+    if (raiseError && reply.type === 'error') return vm.error(L);
+    return 1;
+  }
+
+  private failCall(L: number, raiseError: boolean, msg: string): number {
+    this.pushError(L, msg);
+    if (raiseError) return this.vm.error(L);
+    return 1;
+  }
+
+  /** scriptCall(): checks a command for script context and runs it; returns an error or null. */
+  private execute(run: RunContext, argv: string[]): string | null {
+    const server = this.server;
+    const fc = this.fake;
+    let spec = server.commands.lookup(argv[0]!);
+    if (spec !== undefined && spec.subcommands !== null && argv.length >= 2) {
+      const sub = spec.subcommands.get(argv[1]!.toLowerCase());
+      if (sub !== undefined) spec = sub;
+    }
+    let err: string | null = null;
+    if (spec === undefined || spec.handler === null) {
+      err = spec === undefined ? 'Unknown Redis command called from script' : 'Wrong number of args calling Redis command from script';
+    } else if ((spec.arity > 0 && argv.length !== spec.arity) || argv.length < -spec.arity) {
+      err = 'Wrong number of args calling Redis command from script';
+    } else if (spec.noScript) {
+      err = 'This Redis command is not allowed from script';
+    } else if (run.readOnly && (spec.isWrite || spec.mayReplicate)) {
+      err = 'Write commands are not allowed from read-only scripts.';
+    } else if (spec.isWrite && !run.writeDirty && !run.caller.isMaster && server.role.isReplica() && server.settings.replicaReadOnly) {
+      err = "READONLY You can't write against a read only replica.";
+    } else if (
+      spec.denyOom && !run.writeDirty && !(run.flags & ScriptFlag.AllowOom) && !run.caller.isMaster &&
+      server.settings.maxmemory > 0 && server.usedMemory() > server.settings.maxmemory && !server.hooks.freeMemory()
+    ) {
+      err = "OOM command not allowed when used memory > 'maxmemory'.";
+    }
+    if (err !== null) {
+      if (spec !== undefined) spec.stats.rejectedCalls++;
+      server.recordError(fc, err.includes(' ') && /^[A-Z]+ /.test(err) ? err : `ERR ${err}`);
+      return err.startsWith('READONLY') || err.startsWith('OOM') ? `-${err}` : err;
+    }
+    if (spec!.isWrite) run.writeDirty = true;
+    fc.argv = argv;
+    fc.reply.proto = run.resp;
+    fc.cmd = spec!;
+    server.call(fc, spec!, false);
+    return null;
+  }
+
+  // ---- running scripts ---------------------------------------------------------------------------
+
+  /**
+   * Runs the function on top of the stack (above the error handler) and writes its result to
+   * the caller (luaCallFunction). `keys`/`args` become KEYS/ARGV (EVAL) or the arguments (FCALL).
+   */
+  callFunction(run: RunContext, keys: string[], args: string[]): void {
+    const vm = this.vm;
+    const x = vm.x;
+    const L = this.L;
+    const server = this.server;
+    const c = run.caller;
+    this.run = run;
+    this.fake.db = c.db;
+    this.fake.reply.len = 0;
+    this.srand48(0n);
+    const threshold = server.config.getNumber('busy-reply-threshold');
+    if (threshold > 0) vm.setCountHook((L2) => this.countHook(L2, threshold), HOOK_INSTRUCTIONS);
+    this.pushArray(L, keys);
+    if (run.evalMode) vm.setField(L, LUA_GLOBALSINDEX, 'KEYS');
+    this.pushArray(L, args);
+    if (run.evalMode) vm.setField(L, LUA_GLOBALSINDEX, 'ARGV');
+    const err = run.evalMode ? x.lua_pcall(L, 0, 1, -2) : x.lua_pcall(L, 2, 1, -4);
+    if (++this.gcCount === GC_PERIOD) {
+      x.lua_gc(L, 5, GC_PERIOD);
+      this.gcCount = 0;
+    }
+    if (threshold > 0) vm.setCountHook(null, 0);
+    if (err !== 0) {
+      if (x.lua_type(L, -1) !== LUA_TTABLE) {
+        const msg = vm.toString(L, -1) ?? 'execution failure';
+        c.reply.error(`ERR Error running script ${run.name}, ${msg.slice(0, 100)}`);
+      } else {
+        const info = extractErrorInfo(vm, L, -1);
+        let final = info.msg;
+        if (info.line !== null && info.source !== null) final += ` script: ${run.name}, on ${info.source}:${info.line}.`;
+        writeError(c.reply, final, !info.ignoreStats);
+      }
+      x.lua_settop(L, -2);
+    } else {
+      writeLuaValue(vm, L, c.reply, run.resp);
+    }
+    // Remove the error handler.
+    x.lua_settop(L, 0);
+    this.run = null;
+    if (run.timedOut) this.endBusy(run);
+    // The script's effects were propagated by the commands it called; never the script itself.
+    c.preventPropagation = true;
+  }
+
+  private pushArray(L: number, items: string[]): void {
+    const vm = this.vm;
+    vm.x.lua_createtable(L, items.length, 0);
+    for (let i = 0; i < items.length; i++) {
+      vm.pushString(L, items[i]!);
+      vm.x.lua_rawseti(L, -2, i + 1);
+    }
+  }
+
+  /** Pushes the error handler then the cached EVAL function f_<sha>; false if not cached. */
+  pushEvalFunction(sha: string): boolean {
+    const vm = this.vm;
+    vm.getField(this.L, LUA_GLOBALSINDEX, '__redis__err__handler');
+    vm.getField(this.L, LUA_REGISTRYINDEX, `f_${sha}`);
+    if (vm.x.lua_type(this.L, -1) !== LUA_TFUNCTION) {
+      vm.x.lua_settop(this.L, 0);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Compiles a script body into the cache (luaCreateFunction). Returns the sha, or an error
+   * text for the client.
+   */
+  createFunction(body: string): { sha: string } | { error: string } {
+    const sha = sha1hex(body);
+    if (this.scripts.has(sha)) return { sha };
+    const shebang = parseShebang(body);
+    if ('error' in shebang) return { error: `ERR ${shebang.error}` };
+    const vm = this.vm;
+    const L = this.L;
+    // Keep the shebang's newline so line numbers stay the user's.
+    if (!vm.load(L, body.slice(shebang.length), '@user_script')) {
+      const msg = vm.toString(L, -1) ?? '';
+      vm.x.lua_settop(L, 0);
+      return { error: `ERR Error compiling script (new function): ${msg}` };
+    }
+    this.setProtectedEnv(-1);
+    vm.setField(L, LUA_REGISTRYINDEX, `f_${sha}`);
+    this.scripts.set(sha, { body, flags: shebang.flags });
+    return { sha };
+  }
+
+  /** Gives the function at `idx` the protected globals as its environment. */
+  setProtectedEnv(idx: number): void {
+    const vm = this.vm;
+    const L = this.L;
+    vm.getField(L, LUA_REGISTRYINDEX, 'nodis_env');
+    vm.x.lua_setfenv(L, idx < 0 ? idx - 1 : idx);
+  }
+
+  /** SCRIPT FLUSH: drops every cached script (and, like Redis, starts a fresh VM). */
+  flushScripts(): void {
+    this.scripts.clear();
+    this.createVM();
+    this.onReset?.();
+  }
+
+  /** Called after the VM is recreated (the functions registry reloads its libraries). */
+  onReset: (() => void) | null = null;
+
+  // ---- busy scripts ------------------------------------------------------------------------------
+
+  private countHook(L: number, threshold: number): void {
+    const run = this.run;
+    if (run === null) return;
+    const elapsed = this.server.clock.monotonic() - run.startMonotonic;
+    if (!run.timedOut && elapsed >= threshold) {
+      run.timedOut = true;
+      this.server.log.warning(
+        `Slow script detected: still in execution after ${Math.floor(elapsed)} milliseconds. You can try killing the script using the ${run.evalMode ? 'SCRIPT KILL' : 'FUNCTION KILL'} command. Script name is: ${run.name}.`,
+      );
+    }
+    if (run.timedOut) {
+      processEventsWhileBlocked(this.server, run.caller);
+      if (this.server.shuttingDown) run.killed = true;
+    }
+    if (run.killed) {
+      this.server.log.warning('Lua script killed by user with SCRIPT KILL.');
+      // Hook every line so a pcall in the script cannot swallow the kill and carry on.
+      this.vm.x.lua_sethook(L, this.vm.hookPtr, LUA_MASKLINE, 0);
+      this.raise(L, 'Script killed by user with SCRIPT KILL...');
+    }
+  }
+
+  private endBusy(run: RunContext): void {
+    this.server.log.warning(`Slow script detected: ${run.evalMode ? 'script' : 'function'} finished.`);
+  }
+
+  /** -BUSY for other clients while a timed-out script runs (allow-busy commands pass). */
+  private busyPrecheck(c: Client, spec: CommandSpec): string | null {
+    const run = this.run;
+    if (run === null || !run.timedOut || c === run.caller || c === this.fake || spec.allowBusy) return null;
+    return run.evalMode ? BUSY_EVAL : BUSY_FUNCTION;
+  }
+
+  /** SCRIPT KILL / FUNCTION KILL (scriptKill). */
+  kill(c: Client, isEval: boolean): void {
+    const run = this.run;
+    if (run === null) {
+      c.reply.error('NOTBUSY No scripts in execution right now.');
+    } else if (run.caller.isMaster) {
+      c.reply.error('UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed.');
+    } else if (run.writeDirty) {
+      c.reply.error(
+        'UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.',
+      );
+    } else if (isEval && !run.evalMode) {
+      c.reply.error(BUSY_FUNCTION);
+    } else if (!isEval && run.evalMode) {
+      c.reply.error(BUSY_EVAL);
+    } else {
+      run.killed = true;
+      c.reply.ok();
+    }
+  }
+
+  /** Memory used by the Lua VM (INFO used_memory_lua). */
+  memoryUsed(): number {
+    return this.vm.memoryUsed();
+  }
+}
+
+/** Shebang flags of a script body (evalExtractShebangFlags). `length` is the shebang's length. */
+export function parseShebang(body: string): { flags: number; length: number } | { error: string } {
+  if (!body.startsWith('#!')) return { flags: ScriptFlag.EvalCompat, length: 0 };
+  const end = body.indexOf('\n');
+  if (end < 0) return { error: 'Invalid script shebang' };
+  const parts = body.slice(0, end).split(/[ \t\r]+/).filter((p) => p.length > 0);
+  if (parts.length === 0) return { error: 'Invalid engine in script shebang' };
+  if (parts[0] !== '#!lua') return { error: `Unexpected engine in script shebang: ${parts[0]}` };
+  let flags = 0;
+  for (let j = 1; j < parts.length; j++) {
+    const p = parts[j]!;
+    if (!p.startsWith('flags=')) return { error: `Unknown lua shebang option: ${p}` };
+    const list = p.slice(6);
+    if (list.length === 0) continue;
+    for (const f of list.split(',')) {
+      const def = SCRIPT_FLAG_NAMES.find(([n]) => n === f);
+      if (def === undefined) return { error: `Unexpected flag in script shebang: ${f}` };
+      flags |= def[1];
+    }
+  }
+  return { flags, length: end };
+}
+
+const engines = new WeakMap<Server, ScriptingEngine>();
+
+/** The server's scripting engine, created (with its Lua VM) on first use. */
+export function scriptingFor(server: Server): ScriptingEngine {
+  let e = engines.get(server);
+  if (e === undefined) {
+    e = new ScriptingEngine(server);
+    engines.set(server, e);
+  }
+  return e;
+}
+
+/** True when a function is on the stack at `idx` (used by the functions registry). */
+export function isFunction(vm: LuaVM, L: number, idx: number): boolean {
+  return vm.x.lua_type(L, idx) === LUA_TFUNCTION;
+}

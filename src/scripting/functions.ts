@@ -1,0 +1,231 @@
+/**
+ * The functions registry (functions.c / function_lua.c): libraries loaded with FUNCTION LOAD,
+ * each a Lua chunk whose `#!lua name=<lib>` header names it and whose body registers functions
+ * with redis.register_function. Registered callbacks live in the Lua registry under
+ * `fn:<library>:<function>`; FCALL looks the function up and runs it with (KEYS, ARGV).
+ */
+import type { ScriptingEngine } from './engine.js';
+import { SCRIPT_FLAG_NAMES } from './engine.js';
+import { extractErrorInfo } from './convert.js';
+import { LUA_GLOBALSINDEX, LUA_REGISTRYINDEX, LUA_TFUNCTION, LUA_TSTRING, LUA_TTABLE, LUA_TNIL } from './lua-wasm.js';
+
+export interface FunctionInfo {
+  name: string;
+  library: string;
+  description: string | null;
+  flags: number;
+}
+
+export interface LibraryInfo {
+  name: string;
+  engine: 'LUA';
+  code: string;
+  functions: Map<string, FunctionInfo>;
+}
+
+const NAME_RE = /^[A-Za-z0-9_]+$/;
+
+export class FunctionsRegistry {
+  readonly libraries = new Map<string, LibraryInfo>();
+  readonly functions = new Map<string, FunctionInfo>();
+
+  constructor(private readonly engine: ScriptingEngine) {
+    engine.onReset = () => this.reloadAll();
+  }
+
+  /** FUNCTION LOAD: returns the library name or an error text (without the ERR prefix). */
+  load(code: string, replace: boolean): { name: string } | { error: string } {
+    const md = parseMetadata(code);
+    if ('error' in md) return md;
+    if (!NAME_RE.test(md.name)) return { error: 'Library names can only contain letters, numbers, or underscores(_) and must be at least one character long' };
+    if (md.engine.toLowerCase() !== 'lua') return { error: `Engine '${md.engine}' not found` };
+    const old = this.libraries.get(md.name);
+    if (old !== undefined && !replace) return { error: `Library '${md.name}' already exists` };
+    const compiled = this.compile(md.name, code, md.bodyOffset);
+    if ('error' in compiled) return compiled;
+    for (const f of compiled.functions.values()) {
+      const existing = this.functions.get(f.name);
+      if (existing !== undefined && existing.library !== md.name) return { error: `Function ${f.name} already exists` };
+    }
+    if (old !== undefined) this.remove(old);
+    this.install(compiled);
+    return { name: md.name };
+  }
+
+  /** Runs library code with redis.register_function enabled; collects what it registers. */
+  private compile(name: string, code: string, bodyOffset: number): LibraryInfo | { error: string } {
+    const e = this.engine;
+    const vm = e.vm;
+    const L = e.L;
+    const x = vm.x;
+    const lib: LibraryInfo = { name, engine: 'LUA', code, functions: new Map() };
+    const pending: string[] = [];
+    // The shebang line is kept as a blank first line so line numbers stay the user's.
+    const body = code.slice(bodyOffset);
+    if (!vm.load(L, body, '@user_function')) {
+      const msg = vm.toString(L, -1) ?? '';
+      x.lua_settop(L, 0);
+      return { error: `Error compiling function: ${msg}` };
+    }
+    e.setProtectedEnv(-1);
+    e.loadRegistrar = (L2) => {
+      const r = readRegisterArgs(e, L2);
+      if ('error' in r) return e.raise(L2, r.error);
+      if (lib.functions.has(r.name)) return e.raise(L2, 'Function already exists in the library');
+      lib.functions.set(r.name, { name: r.name, library: name, description: r.description, flags: r.flags });
+      // The callback is on top of the stack.
+      vm.setField(L2, LUA_REGISTRYINDEX, `fnpending:${name}:${r.name}`);
+      pending.push(r.name);
+      return 0;
+    };
+    const err = x.lua_pcall(L, 0, 0, 0);
+    e.loadRegistrar = null;
+    if (err !== 0) {
+      const msg = x.lua_type(L, -1) === LUA_TTABLE ? extractErrorInfo(vm, L, -1).msg : vm.toString(L, -1) ?? '';
+      x.lua_settop(L, 0);
+      this.dropPending(name, pending);
+      return { error: `Error registering functions: ${msg}` };
+    }
+    x.lua_settop(L, 0);
+    if (lib.functions.size === 0) return { error: 'No functions registered' };
+    return lib;
+  }
+
+  private dropPending(lib: string, names: string[]): void {
+    const vm = this.engine.vm;
+    const L = this.engine.L;
+    for (const n of names) {
+      vm.x.lua_pushnil(L);
+      vm.setField(L, LUA_REGISTRYINDEX, `fnpending:${lib}:${n}`);
+    }
+  }
+
+  private install(lib: LibraryInfo): void {
+    const vm = this.engine.vm;
+    const L = this.engine.L;
+    for (const f of lib.functions.values()) {
+      vm.getField(L, LUA_REGISTRYINDEX, `fnpending:${lib.name}:${f.name}`);
+      vm.setField(L, LUA_REGISTRYINDEX, `fn:${lib.name}:${f.name}`);
+      vm.x.lua_pushnil(L);
+      vm.setField(L, LUA_REGISTRYINDEX, `fnpending:${lib.name}:${f.name}`);
+      this.functions.set(f.name, f);
+    }
+    this.libraries.set(lib.name, lib);
+  }
+
+  remove(lib: LibraryInfo): void {
+    const vm = this.engine.vm;
+    const L = this.engine.L;
+    for (const f of lib.functions.values()) {
+      vm.x.lua_pushnil(L);
+      vm.setField(L, LUA_REGISTRYINDEX, `fn:${lib.name}:${f.name}`);
+      this.functions.delete(f.name);
+    }
+    this.libraries.delete(lib.name);
+  }
+
+  flush(): void {
+    for (const lib of [...this.libraries.values()]) this.remove(lib);
+  }
+
+  /** Pushes the error handler and the function's callback (for ScriptingEngine.callFunction). */
+  pushFunction(f: FunctionInfo): void {
+    const vm = this.engine.vm;
+    const L = this.engine.L;
+    vm.getField(L, LUA_GLOBALSINDEX, '__redis__err__handler');
+    vm.getField(L, LUA_REGISTRYINDEX, `fn:${f.library}:${f.name}`);
+  }
+
+  /** After SCRIPT FLUSH recreated the VM, the libraries are loaded into it again. */
+  private reloadAll(): void {
+    const libs = [...this.libraries.values()];
+    this.libraries.clear();
+    this.functions.clear();
+    for (const l of libs) this.load(l.code, true);
+  }
+}
+
+/** `#!<engine> name=<lib>` (functionExtractLibMetaData). */
+function parseMetadata(code: string): { engine: string; name: string; bodyOffset: number } | { error: string } {
+  if (!code.startsWith('#!')) return { error: 'Missing library metadata' };
+  const end = code.indexOf('\n');
+  if (end < 0) return { error: 'Invalid library metadata' };
+  const parts = code.slice(0, end).split(/[ \t\r]+/).filter((p) => p.length > 0);
+  if (parts.length === 0) return { error: 'Invalid library metadata' };
+  const engine = parts[0]!.slice(2);
+  let name: string | null = null;
+  for (let i = 1; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (p.startsWith('name=')) {
+      if (name !== null) return { error: 'Invalid metadata value, name argument was given multiple times' };
+      name = p.slice(5);
+      continue;
+    }
+    return { error: `Invalid metadata value given: ${p}` };
+  }
+  if (name === null) return { error: 'Library name was not given' };
+  return { engine, name, bodyOffset: end };
+}
+
+/** redis.register_function's arguments: (name, callback) or {function_name=…, callback=…, flags=…, description=…}. */
+function readRegisterArgs(e: ScriptingEngine, L: number): { name: string; description: string | null; flags: number } | { error: string } {
+  const vm = e.vm;
+  const x = vm.x;
+  const argc = x.lua_gettop(L);
+  let name: string | null = null;
+  let description: string | null = null;
+  let flags = 0;
+  if (argc === 2) {
+    if (x.lua_type(L, 1) !== LUA_TSTRING) return { error: 'first argument to redis.register_function must be a string' };
+    if (x.lua_type(L, 2) !== LUA_TFUNCTION) return { error: 'second argument to redis.register_function must be a function' };
+    name = vm.toString(L, 1)!;
+    x.lua_pushvalue(L, 2);
+  } else if (argc === 1) {
+    if (x.lua_type(L, 1) !== LUA_TTABLE) return { error: 'calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).' };
+    x.lua_pushnil(L);
+    while (x.lua_next(L, 1) !== 0) {
+      if (x.lua_type(L, -2) !== LUA_TSTRING) return { error: 'named argument key given to redis.register_function is not a string' };
+      const key = vm.toString(L, -2)!;
+      if (key === 'function_name') {
+        if (x.lua_type(L, -1) !== LUA_TSTRING) return { error: 'function_name argument given to redis.register_function must be a string' };
+        name = vm.toString(L, -1)!;
+      } else if (key === 'description') {
+        if (x.lua_type(L, -1) !== LUA_TSTRING) return { error: 'description argument given to redis.register_function must be a string' };
+        description = vm.toString(L, -1)!;
+      } else if (key === 'callback') {
+        if (x.lua_type(L, -1) !== LUA_TFUNCTION) return { error: 'callback argument given to redis.register_function must be a function' };
+        x.lua_pushvalue(L, -1);
+        vm.setField(L, LUA_REGISTRYINDEX, 'nodis_register_cb');
+      } else if (key === 'flags') {
+        if (x.lua_type(L, -1) !== LUA_TTABLE) return { error: 'flags argument to redis.register_function must be a table representing function flags' };
+        for (let j = 1; ; j++) {
+          x.lua_rawgeti(L, -1, j);
+          if (x.lua_type(L, -1) === LUA_TNIL) {
+            x.lua_settop(L, -2);
+            break;
+          }
+          const f = x.lua_type(L, -1) === LUA_TSTRING ? vm.toString(L, -1)! : '';
+          x.lua_settop(L, -2);
+          const def = SCRIPT_FLAG_NAMES.find(([n]) => n === f);
+          if (def === undefined) return { error: 'unknown flag given' };
+          flags |= def[1];
+        }
+      } else {
+        return { error: 'unknown argument given to redis.register_function' };
+      }
+      x.lua_settop(L, -2);
+    }
+    if (name === null) return { error: 'redis.register_function must get a function name argument' };
+    vm.getField(L, LUA_REGISTRYINDEX, 'nodis_register_cb');
+    if (x.lua_type(L, -1) !== LUA_TFUNCTION) return { error: 'redis.register_function must get a callback argument' };
+    x.lua_pushnil(L);
+    vm.setField(L, LUA_REGISTRYINDEX, 'nodis_register_cb');
+  } else {
+    return { error: 'wrong number of arguments to redis.register_function' };
+  }
+  if (!NAME_RE.test(name)) {
+    x.lua_settop(L, -2);
+    return { error: 'Function names can only contain letters, numbers, or underscores(_) and must be at least one character long' };
+  }
+  return { name, description, flags };
+}

@@ -1,0 +1,349 @@
+/**
+ * A thin, synchronous binding to stock Lua 5.1.5 compiled to WebAssembly (the `liblua5.1.wasm`
+ * binary shipped by the npm package `wasmoon-lua5.1`). We use only the binary: it exports the raw
+ * C API (lua_*, luaL_*), and we instantiate it ourselves with a minimal set of Emscripten imports
+ * instead of its JS glue, so every call is a direct WASM call with no wrapper in between.
+ *
+ * Two JS entry points are installed into the WASM function table:
+ *  - one lua_CFunction trampoline; each JS function registered with `pushFunction` is a C closure
+ *    of that trampoline whose first upvalue is the function's id, so any number of JS functions
+ *    share one table slot;
+ *  - one lua_Hook, used for the instruction-count hook that watches for busy scripts.
+ *
+ * Lua errors are C longjmps; Emscripten turns them into a thrown JS value caught by
+ * `invoke_vii` (the setjmp side), exactly as its own glue does.
+ *
+ * Strings cross the boundary as latin1 (one char per byte), so user data stays binary-safe.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+export const LUA_REGISTRYINDEX = -10000;
+export const LUA_ENVIRONINDEX = -10001;
+export const LUA_GLOBALSINDEX = -10002;
+export const LUA_MULTRET = -1;
+export const LUA_TNIL = 0;
+export const LUA_TBOOLEAN = 1;
+export const LUA_TLIGHTUSERDATA = 2;
+export const LUA_TNUMBER = 3;
+export const LUA_TSTRING = 4;
+export const LUA_TTABLE = 5;
+export const LUA_TFUNCTION = 6;
+export const LUA_MASKCOUNT = 8;
+export const LUA_YIELD = 1;
+
+/** A JS function callable from Lua: reads its arguments from the stack, returns the result count. */
+export type JsLuaFunction = (L: number) => number;
+
+/** The raw exports we use (all pointers and ints are i32; lua_Number is f64). */
+interface LuaExports {
+  memory: WebAssembly.Memory;
+  __indirect_function_table: WebAssembly.Table;
+  __wasm_call_ctors(): void;
+  emscripten_stack_init(): void;
+  stackSave(): number;
+  stackRestore(sp: number): void;
+  setThrew(a: number, b: number): void;
+  malloc(n: number): number;
+  free(p: number): void;
+  luaL_newstate(): number;
+  lua_close(L: number): void;
+  luaopen_base(L: number): number;
+  luaopen_table(L: number): number;
+  luaopen_string(L: number): number;
+  luaopen_math(L: number): number;
+  luaopen_debug(L: number): number;
+  lua_gettop(L: number): number;
+  lua_settop(L: number, idx: number): void;
+  lua_pushvalue(L: number, idx: number): void;
+  lua_remove(L: number, idx: number): void;
+  lua_insert(L: number, idx: number): void;
+  lua_replace(L: number, idx: number): void;
+  lua_type(L: number, idx: number): number;
+  lua_tonumber(L: number, idx: number): number;
+  lua_toboolean(L: number, idx: number): number;
+  lua_tolstring(L: number, idx: number, lenPtr: number): number;
+  lua_objlen(L: number, idx: number): number;
+  lua_pushnil(L: number): void;
+  lua_pushnumber(L: number, n: number): void;
+  lua_pushlstring(L: number, p: number, len: number): void;
+  lua_pushcclosure(L: number, fn: number, n: number): void;
+  lua_pushboolean(L: number, b: number): void;
+  lua_pushlightuserdata(L: number, p: number): void;
+  lua_gettable(L: number, idx: number): void;
+  lua_getfield(L: number, idx: number, k: number): void;
+  lua_rawget(L: number, idx: number): void;
+  lua_rawgeti(L: number, idx: number, n: number): void;
+  lua_createtable(L: number, narr: number, nrec: number): void;
+  lua_settable(L: number, idx: number): void;
+  lua_setfield(L: number, idx: number, k: number): void;
+  lua_rawset(L: number, idx: number): void;
+  lua_rawseti(L: number, idx: number, n: number): void;
+  lua_pcall(L: number, nargs: number, nresults: number, errfunc: number): number;
+  lua_error(L: number): number;
+  lua_next(L: number, idx: number): number;
+  lua_gc(L: number, what: number, data: number): number;
+  lua_sethook(L: number, fn: number, mask: number, count: number): number;
+  lua_checkstack(L: number, n: number): number;
+  lua_setfenv(L: number, idx: number): number;
+  luaL_loadbuffer(L: number, buf: number, len: number, name: number): number;
+}
+
+/** Thrown through WASM frames by longjmp (Lua errors); caught by invoke_vii. */
+class LongJmp {}
+const LONGJMP = new LongJmp();
+
+/** Emscripten's `exit()` (only reachable through a Lua panic). */
+export class LuaPanic extends Error {}
+
+/** A tiny module that re-exports two JS functions as typed WASM functions for the table. */
+const TRAMPOLINE_MODULE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  // types: (i32)->i32, (i32,i32)->()
+  0x01, 0x0b, 0x02, 0x60, 0x01, 0x7f, 0x01, 0x7f, 0x60, 0x02, 0x7f, 0x7f, 0x00,
+  // imports: e.f : type 0, e.h : type 1
+  0x02, 0x0d, 0x02, 0x01, 0x65, 0x01, 0x66, 0x00, 0x00, 0x01, 0x65, 0x01, 0x68, 0x00, 0x01,
+  // exports: f, h
+  0x07, 0x09, 0x02, 0x01, 0x66, 0x00, 0x00, 0x01, 0x68, 0x00, 0x01,
+]);
+
+let compiled: WebAssembly.Module | null = null;
+
+function wasmModule(): WebAssembly.Module {
+  if (compiled === null) {
+    const require = createRequire(import.meta.url);
+    const pkgMain = require.resolve('wasmoon-lua5.1');
+    compiled = new WebAssembly.Module(fs.readFileSync(path.join(path.dirname(pkgMain), 'liblua5.1.wasm')));
+  }
+  return compiled;
+}
+
+/** One Lua VM instance (its own WASM memory) with helpers for the stack and strings. */
+export class LuaVM {
+  readonly x: LuaExports;
+  readonly L: number;
+  private heap: Buffer;
+  private readonly functions: JsLuaFunction[] = [];
+  private readonly trampolinePtr: number;
+  readonly hookPtr: number;
+  /** Called by the count hook (see `setCountHook`). */
+  private hookFn: ((L: number) => void) | null = null;
+  /** Scratch memory for strings pushed into Lua. */
+  private scratch = 0;
+  private scratchSize = 0;
+  private readonly lenPtr: number;
+  private readonly cstrings = new Map<string, number>();
+
+  constructor() {
+    let exportsRef: LuaExports | null = null;
+    const x = (): LuaExports => exportsRef!;
+    const enosys = (): number => -52;
+    const imports = {
+      env: {
+        exit: (code: number): never => {
+          throw new LuaPanic(`lua exit(${code})`);
+        },
+        invoke_vii: (index: number, a: number, b: number): void => {
+          const sp = x().stackSave();
+          try {
+            (x().__indirect_function_table.get(index) as (a: number, b: number) => void)(a, b);
+          } catch (e) {
+            x().stackRestore(sp);
+            if (e !== LONGJMP) throw e;
+            x().setThrew(1, 0);
+          }
+        },
+        _emscripten_throw_longjmp: (): never => {
+          throw LONGJMP;
+        },
+        strftime: (): number => 0,
+        emscripten_memcpy_js: (dest: number, src: number, n: number): void => {
+          this.heapView().copyWithin(dest, src, src + n);
+        },
+        emscripten_date_now: (): number => Date.now(),
+        _emscripten_get_now_is_monotonic: (): number => 1,
+        __syscall_openat: enosys,
+        __syscall_fcntl64: enosys,
+        __syscall_ioctl: enosys,
+        __syscall_dup3: enosys,
+        __syscall_unlinkat: enosys,
+        __syscall_rmdir: enosys,
+        __syscall_renameat: enosys,
+        __syscall_readlinkat: enosys,
+        _emscripten_system: (): number => -1,
+        _tzset_js: (): void => {},
+        _mktime_js: (): number => -1,
+        _localtime_js: (): void => {},
+        _gmtime_js: (): void => {},
+        emscripten_resize_heap: (requested: number): number => {
+          const mem = x().memory;
+          const old = mem.buffer.byteLength;
+          const target = Math.max(requested, Math.min(old * 2, old + 256 * 1024 * 1024));
+          try {
+            mem.grow(Math.ceil((target - old) / 65536));
+            return 1;
+          } catch {
+            try {
+              mem.grow(Math.ceil((requested - old) / 65536));
+              return 1;
+            } catch {
+              return 0;
+            }
+          }
+        },
+      },
+      wasi_snapshot_preview1: {
+        fd_write: (_fd: number, iov: number, iovcnt: number, pnum: number): number => {
+          // Lua's print/io are not exposed to scripts; swallow output, report it written.
+          const h = this.heapView();
+          let total = 0;
+          for (let i = 0; i < iovcnt; i++) total += h.readUInt32LE(iov + i * 8 + 4);
+          h.writeUInt32LE(total, pnum);
+          return 0;
+        },
+        fd_read: (): number => 8,
+        fd_close: (): number => 8,
+        fd_seek: (): number => 70,
+        environ_sizes_get: (pCount: number, pSize: number): number => {
+          const h = this.heapView();
+          h.writeUInt32LE(0, pCount);
+          h.writeUInt32LE(0, pSize);
+          return 0;
+        },
+        environ_get: (): number => 0,
+      },
+    };
+    const instance = new WebAssembly.Instance(wasmModule(), imports as unknown as WebAssembly.Imports);
+    exportsRef = instance.exports as unknown as LuaExports;
+    this.x = exportsRef;
+    this.heap = Buffer.from(this.x.memory.buffer);
+    this.x.emscripten_stack_init();
+    this.x.__wasm_call_ctors();
+
+    const tramp = new WebAssembly.Instance(new WebAssembly.Module(TRAMPOLINE_MODULE), {
+      e: {
+        f: (L: number): number => this.dispatch(L),
+        h: (L: number): void => {
+          if (this.hookFn !== null) this.hookFn(L);
+        },
+      },
+    });
+    const table = this.x.__indirect_function_table;
+    const base = table.grow(2);
+    table.set(base, tramp.exports.f as () => void);
+    table.set(base + 1, tramp.exports.h as () => void);
+    this.trampolinePtr = base;
+    this.hookPtr = base + 1;
+    this.lenPtr = this.x.malloc(8);
+    this.L = this.x.luaL_newstate();
+  }
+
+  /** The WASM memory as a Buffer (re-created after the memory grows). */
+  heapView(): Buffer {
+    if (this.heap.buffer !== this.x.memory.buffer) this.heap = Buffer.from(this.x.memory.buffer);
+    return this.heap;
+  }
+
+  private dispatch(L: number): number {
+    const id = this.x.lua_tonumber(L, LUA_GLOBALSINDEX - 1);
+    return this.functions[id]!(L);
+  }
+
+  /** A NUL-terminated C string kept for the VM's life (field names, chunk names). */
+  cstr(s: string): number {
+    let p = this.cstrings.get(s);
+    if (p === undefined) {
+      p = this.x.malloc(s.length + 1);
+      const h = this.heapView();
+      h.latin1Write(s, p);
+      h[p + s.length] = 0;
+      this.cstrings.set(s, p);
+    }
+    return p;
+  }
+
+  private ensureScratch(n: number): number {
+    if (n > this.scratchSize) {
+      if (this.scratch !== 0) this.x.free(this.scratch);
+      this.scratchSize = Math.max(n, 4096);
+      this.scratch = this.x.malloc(this.scratchSize);
+    }
+    return this.scratch;
+  }
+
+  // ---- stack helpers ----------------------------------------------------------------------------
+
+  pushString(L: number, s: string): void {
+    const n = s.length;
+    const p = this.ensureScratch(n + 1);
+    this.heapView().latin1Write(s, p);
+    this.x.lua_pushlstring(L, p, n);
+  }
+
+  pushBuffer(L: number, b: Buffer): void {
+    const p = this.ensureScratch(b.length + 1);
+    b.copy(this.heapView(), p);
+    this.x.lua_pushlstring(L, p, b.length);
+  }
+
+  /** The string at `idx` (numbers are converted in place, as lua_tolstring does), or null. */
+  toString(L: number, idx: number): string | null {
+    const p = this.x.lua_tolstring(L, idx, this.lenPtr);
+    if (p === 0) return null;
+    const h = this.heapView();
+    const len = h.readUInt32LE(this.lenPtr);
+    return h.latin1Slice(p, p + len);
+  }
+
+  /** The bytes of the string at `idx` (copied), or null. */
+  toBuffer(L: number, idx: number): Buffer | null {
+    const p = this.x.lua_tolstring(L, idx, this.lenPtr);
+    if (p === 0) return null;
+    const h = this.heapView();
+    const len = h.readUInt32LE(this.lenPtr);
+    return Buffer.from(h.subarray(p, p + len));
+  }
+
+  getField(L: number, idx: number, k: string): void {
+    this.x.lua_getfield(L, idx, this.cstr(k));
+  }
+
+  setField(L: number, idx: number, k: string): void {
+    this.x.lua_setfield(L, idx, this.cstr(k));
+  }
+
+  /** Pushes a JS function as a Lua C closure. */
+  pushFunction(L: number, fn: JsLuaFunction): void {
+    const id = this.functions.length;
+    this.functions.push(fn);
+    this.x.lua_pushnumber(L, id);
+    this.x.lua_pushcclosure(L, this.trampolinePtr, 1);
+  }
+
+  /** Raises a Lua error with the value on top of the stack (does not return). */
+  error(L: number): never {
+    this.x.lua_error(L);
+    throw new Error('unreachable: lua_error returned');
+  }
+
+  /** Compiles `code` as a chunk; on success the function is on the stack, else the message. */
+  load(L: number, code: string, chunkName: string): boolean {
+    const n = code.length;
+    const p = this.ensureScratch(n + 1);
+    this.heapView().latin1Write(code, p);
+    return this.x.luaL_loadbuffer(L, p, n, this.cstr(chunkName)) === 0;
+  }
+
+  /** Installs (fn) or removes (null) an instruction-count hook. */
+  setCountHook(fn: ((L: number) => void) | null, count: number): void {
+    this.hookFn = fn;
+    if (fn === null) this.x.lua_sethook(this.L, 0, 0, 0);
+    else this.x.lua_sethook(this.L, this.hookPtr, LUA_MASKCOUNT, count);
+  }
+
+  /** Bytes in use by the Lua heap (lua_gc COUNT/COUNTB). */
+  memoryUsed(): number {
+    return this.x.lua_gc(this.L, 3, 0) * 1024 + this.x.lua_gc(this.L, 4, 0);
+  }
+}

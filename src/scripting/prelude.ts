@@ -1,0 +1,78 @@
+/**
+ * Lua code run once when the scripting VM is created: the error handler Redis installs
+ * (eval.c), redis.pcall on top of a plain pcall, global protection and the read-only library
+ * tables. Stock Lua 5.1 has no read-only tables (Redis patches its Lua for that), so protection
+ * is done with metatables: globals and every library table are proxies whose __newindex raises
+ * Redis's "Attempt to modify a readonly table" and whose metatable is locked.
+ *
+ * `__nodis` is a table of JS primitives set by the engine before this runs; the prelude
+ * captures what it needs in upvalues and removes it from the globals.
+ */
+export const PRELUDE = `
+local nodis = __nodis
+__nodis = nil
+local rawset, rawget, setmetatable, getmetatable, type, tostring, error, pcall, select =
+      rawset, rawget, setmetatable, getmetatable, type, tostring, error, pcall, select
+local dbg = debug
+
+function __redis__err__handler(err)
+  local level = 2
+  local i = dbg.getinfo(level,'nSl')
+  -- Skip C frames and nodis's own Lua helpers (Redis raises these from C).
+  while i and (i.what == 'C' or i.source == '@nodis_prelude') do
+    level = level + 1
+    i = dbg.getinfo(level,'nSl')
+  end
+  if type(err) ~= 'table' then
+    err = {err='ERR ' .. tostring(err)}
+  end
+  if i then
+    err['source'] = i.source
+    err['line'] = i.currentline
+  end
+  return err
+end
+
+-- Redis 7 error objects are tables; pcall hands scripts the message, as Redis's own pcall does.
+local function redis_pcall(f, ...)
+  local r = {pcall(f, ...)}
+  if not r[1] and type(r[2]) == 'table' and type(r[2].err) == 'string' then
+    r[2] = r[2].err
+  end
+  return unpack(r, 1, table.maxn(r))
+end
+pcall = redis_pcall
+
+loadfile = nil
+dofile = nil
+print = nil
+
+local function ro_error()
+  error('Attempt to modify a readonly table', 2)
+end
+
+local function protect(t)
+  return setmetatable({}, {__index = t, __newindex = ro_error, __metatable = false})
+end
+
+for _, name in ipairs({'redis', 'string', 'table', 'math', 'debug', 'coroutine', 'cjson', 'bit', 'struct', 'cmsgpack'}) do
+  local lib = rawget(_G, name)
+  if lib ~= nil then rawset(_G, name, protect(lib)) end
+end
+
+-- Globals: reading a missing one and writing any are errors (7.0's readonly globals).
+local G = _G
+local gproxy = setmetatable({}, {
+  __index = function(_, k)
+    local v = rawget(G, k)
+    if v == nil and k ~= 'KEYS' and k ~= 'ARGV' then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = ro_error,
+  __metatable = false,
+})
+rawset(G, '_G', gproxy)
+nodis.setenv(gproxy)
+`;

@@ -1,0 +1,92 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, stopAll, type RunningServer } from './helpers/server.js';
+
+describe('scripting: EVAL, SCRIPT, FUNCTION, busy scripts', () => {
+  let s: RunningServer;
+  before(async () => {
+    s = await startServer();
+  });
+  after(stopAll);
+
+  it('converts Lua values to replies as Redis does', async () => {
+    const c = s.client();
+    assert.deepEqual(await c.call('eval', "return {1,2,3,'ciao',{1,2}}", '0'), [1, 2, 3, 'ciao', [1, 2]]);
+    assert.equal(await c.call('eval', 'return 3.99', '0'), 3);
+    assert.deepEqual(await c.call('eval', 'return {1,2,nil,4}', '0'), [1, 2]);
+    assert.equal(await c.call('eval', 'return true', '0'), 1);
+    assert.equal(await c.call('eval', 'return false', '0'), null);
+    assert.equal(await c.call('eval', "return {ok='FINE'}", '0'), 'FINE');
+    await assert.rejects(c.call('eval', "return {err='My Error'}", '0'), /^ReplyError: My Error$/);
+  });
+
+  it('runs commands with KEYS/ARGV, binary-safe', async () => {
+    const c = s.client();
+    const v = Buffer.from([0, 255, 13, 10, 128]);
+    assert.equal(await c.call('eval', "return redis.call('set', KEYS[1], ARGV[1])", '1', 'bk', v), 'OK');
+    assert.deepEqual(await c.callBuffer('eval', "return redis.call('get', KEYS[1])", '1', 'bk'), v);
+    assert.equal(await c.call('eval', "return redis.call('get', 'nosuch') == false and 1 or 0", '0'), 1);
+  });
+
+  it('reports errors with the script position', async () => {
+    const c = s.client();
+    await assert.rejects(c.call('eval', 'a = 1', '0'), /Attempt to modify a readonly table script: \w{40}, on @user_script:1\./);
+    await assert.rejects(c.call('eval', 'return b', '0'), /nonexistent global variable 'b'.*@user_script:1\./);
+    await assert.rejects(c.call('eval', "return redis.call('nosuch')", '0'), /Unknown Redis command called from script/);
+    await assert.rejects(c.call('eval', "return redis.pcall('incr', KEYS[1])", '1', 'bk'), /^ReplyError: ERR value is not an integer or out of range$/);
+    assert.equal(await c.call('eval', "local r = redis.pcall('incr', KEYS[1]); return type(r.err)", '1', 'bk'), 'string');
+  });
+
+  it('caches scripts for EVALSHA and answers NOSCRIPT', async () => {
+    const c = s.client();
+    const sha = String(await c.call('script', 'load', "return 'hello'"));
+    assert.equal(sha, '1b936e3fe509bcbc9cd0664897bbe8fd0cac101b');
+    assert.equal(await c.call('evalsha', sha, '0'), 'hello');
+    assert.deepEqual(await c.call('script', 'exists', sha, 'ffff'), [1, 0]);
+    await c.call('script', 'flush');
+    await assert.rejects(c.call('evalsha', sha, '0'), /NOSCRIPT No matching script/);
+  });
+
+  it('honours shebang flags and _RO variants', async () => {
+    const c = s.client();
+    await assert.rejects(c.call('eval', "#!lua flags=no-writes\nreturn redis.call('set','a','b')", '0'), /Write commands are not allowed from read-only scripts/);
+    await assert.rejects(c.call('eval_ro', "#!lua\nreturn 1", '0'), /Can not execute a script with write flag using \*_ro command/);
+    await assert.rejects(c.call('eval', '#!lua flags=bogus\nreturn 1', '0'), /Unexpected flag in script shebang: bogus/);
+  });
+
+  it('has cjson and bit', async () => {
+    const c = s.client();
+    assert.equal(await c.call('eval', 'return cjson.encode({1,2,{a=1}})', '0'), '[1,2,{"a":1}]');
+    assert.equal(await c.call('eval', "return cjson.decode('[1,2,{\"a\":5}]')[3].a", '0'), 5);
+    assert.equal(await c.call('eval', 'return bit.band(7,3) + bit.lshift(1,4)', '0'), 19);
+  });
+
+  it('loads and calls functions', async () => {
+    const c = s.client();
+    const code = "#!lua name=mylib\nredis.register_function('echo1', function(keys, args) return args[1] end)\nredis.register_function{function_name='ro', callback=function() return 1 end, flags={'no-writes'}}";
+    assert.equal(await c.call('function', 'load', code), 'mylib');
+    await assert.rejects(c.call('function', 'load', code), /Library 'mylib' already exists/);
+    assert.equal(await c.call('fcall', 'echo1', '0', 'hi'), 'hi');
+    assert.equal(await c.call('fcall_ro', 'ro', '0'), 1);
+    await assert.rejects(c.call('fcall_ro', 'echo1', '0', 'x'), /Can not execute a script with write flag/);
+    const list = (await c.call('function', 'list')) as unknown[];
+    assert.equal(list.length, 1);
+    assert.equal(await c.call('function', 'delete', 'mylib'), 'OK');
+    await assert.rejects(c.call('fcall', 'echo1', '0'), /Function not found/);
+  });
+
+  it('answers BUSY while a script loops, and SCRIPT KILL stops it', async () => {
+    const a = s.client();
+    const b = s.client();
+    await a.call('config', 'set', 'busy-reply-threshold', '100');
+    await b.ping();
+    const running = a.call('eval', 'while true do end', '0').catch((e: Error) => e.message);
+    let reply = '';
+    while (!reply.startsWith('BUSY')) reply = String(await b.ping().catch((e: Error) => e.message));
+    assert.match(reply, /^BUSY Redis is busy running a script/);
+    assert.equal(await b.call('script', 'kill'), 'OK');
+    assert.match(String(await running), /Script killed by user with SCRIPT KILL/);
+    assert.equal(await b.ping(), 'PONG');
+    await a.call('config', 'set', 'busy-reply-threshold', '5000');
+  });
+});
