@@ -1,10 +1,158 @@
 /**
- * nodis-sentinel's entry point. Sentinel mode arrives with the Sentinel issue.
+ * nodis-sentinel's entry point (`nodis-sentinel sentinel.conf`, `nodis-server sentinel.conf
+ * --sentinel`). Wires the Sentinel state machine (sentinel.ts) to the real world: the system
+ * clock, a TCP transport, the sentinel's own RESP server (server.ts), the log, and the config
+ * file, which is rewritten and fsynced after every state change as Redis does.
+ *
+ * Top-level directives understood in sentinel.conf: port (default 26379), bind, dir, logfile,
+ * loglevel, pidfile, requirepass, daemonize/protected-mode/supervised (accepted), and every
+ * `sentinel …` directive of Redis 7.0 (config.ts). Command-line `--name value` options apply
+ * after the file, as for nodis-server.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { CommandLine } from '../config/parse.js';
+import { splitArgs } from '../protocol/parser.js';
+import { Random, SystemClock } from '../core/clock.js';
+import { Logger } from '../server/log.js';
+import { loadSentinelLines, rewriteSentinelConfig, writeFileDurably } from './config.js';
+import { Sentinel } from './sentinel.js';
+import { SentinelServer } from './server.js';
+import { TcpTransport } from './tcp-transport.js';
+
+interface TopLevel {
+  port: number;
+  bind: string[];
+  logfile: string;
+  loglevel: 'debug' | 'verbose' | 'notice' | 'warning';
+  pidfile: string;
+  requirepass: string | null;
+}
+
+function parseTopLevel(text: string): TopLevel {
+  const t: TopLevel = { port: 26379, bind: ['0.0.0.0'], logfile: '', loglevel: 'notice', pidfile: '', requirepass: null };
+  for (const raw of text.split('\n')) {
+    const words = splitArgs(raw.trim());
+    if (words === null || words.length === 0 || words[0]!.startsWith('#')) continue;
+    const name = words[0]!.toLowerCase();
+    const v = words[1] ?? '';
+    if (name === 'port') t.port = Number(v);
+    else if (name === 'bind') t.bind = words.slice(1).map((b) => b.replace(/^-/, '')).filter((b) => b !== '::' && b !== '::1' && b !== '*');
+    else if (name === 'dir') process.chdir(v);
+    else if (name === 'logfile') t.logfile = v;
+    else if (name === 'loglevel' && ['debug', 'verbose', 'notice', 'warning'].includes(v)) t.loglevel = v as TopLevel['loglevel'];
+    else if (name === 'pidfile') t.pidfile = v;
+    else if (name === 'requirepass') t.requirepass = v === '' ? null : v;
+  }
+  if (t.bind.length === 0) t.bind = ['0.0.0.0'];
+  return t;
+}
 
 export async function sentinelMain(cl: CommandLine): Promise<void> {
-  void cl;
-  process.stderr.write('nodis-sentinel: Sentinel mode is not available in this version of nodis yet\n');
-  process.exit(1);
+  if (cl.configFile === null) {
+    process.stderr.write('Sentinel needs config file on disk to save state. Exiting...\n');
+    process.exit(1);
+  }
+  const configFile = path.resolve(cl.configFile);
+  let fileText: string;
+  try {
+    fileText = fs.readFileSync(configFile, 'latin1');
+    fs.accessSync(configFile, fs.constants.W_OK);
+  } catch {
+    process.stderr.write(`Sentinel config file ${configFile} is not writable: ${'Permission denied'}. Exiting...\n`);
+    process.exit(1);
+  }
+  const allText = fileText + (cl.optionsText !== '' ? '\n' + cl.optionsText : '');
+  const top = parseTopLevel(allText);
+  const clock = new SystemClock();
+  const logger = new Logger(() => clock.now());
+  logger.role = 'X';
+  logger.level = top.loglevel;
+  if (top.logfile !== '') logger.setFile(top.logfile);
+
+  let server: SentinelServer | null = null;
+  const random = new Random();
+  const flushConfig = (): void => {
+    const current = fs.existsSync(configFile) ? fs.readFileSync(configFile, 'latin1') : fileText;
+    writeFileDurably(configFile, rewriteSentinelConfig(current, sentinel, [`port ${top.port}`]));
+  };
+  const sentinel: Sentinel = new Sentinel({
+    clock,
+    random,
+    transport: new TcpTransport(),
+    port: top.port,
+    hooks: {
+      event: (level, type, message) => {
+        logger.log(level, `${type} ${message}`);
+        if (level !== 'debug') server?.publish(type, message);
+      },
+      flushConfig: () => {
+        try {
+          flushConfig();
+        } catch (e) {
+          logger.warning(`WARNING: Sentinel was not able to save the new configuration on disk!!!: ${(e as Error).message}`);
+        }
+      },
+      log: (level, line) => logger.log(level, line),
+    },
+  });
+  try {
+    loadSentinelLines(sentinel, allText);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  const hadId = /^\s*sentinel\s+myid\s/im.test(fileText);
+  server = new SentinelServer({
+    sentinel,
+    port: top.port,
+    bind: top.bind,
+    requirepass: top.requirepass,
+    flushConfig,
+    startTime: Date.now(),
+    runId: random.hex(40),
+    configFile,
+    shutdown: () => {
+      logger.warning('User requested shutdown...');
+      try {
+        flushConfig();
+      } catch {
+        // Shutting down anyway.
+      }
+      sentinel.stop();
+      server?.close();
+      process.exit(0);
+    },
+  });
+  try {
+    await server.listen();
+  } catch (e) {
+    logger.warning(`Failed listening on port ${top.port} (tcp), aborting: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  if (top.pidfile !== '') fs.writeFileSync(top.pidfile, `${process.pid}\n`);
+  sentinel.onSimulatedCrash = () => process.exit(99);
+  logger.notice(`Running mode=sentinel, port=${top.port}.`);
+  flushConfig();
+  if (!hadId) logger.notice(`Sentinel new configuration saved on disk`);
+  logger.notice(`Sentinel ID is ${sentinel.myid}`);
+  sentinel.start();
+  const stop = (): void => server!.close() ?? undefined;
+  process.on('SIGTERM', () => {
+    logger.warning('Received SIGTERM scheduling shutdown...');
+    try {
+      flushConfig();
+    } catch {
+      // Exiting anyway.
+    }
+    sentinel.stop();
+    stop();
+    process.exit(0);
+  });
+  process.on('SIGINT', () => {
+    sentinel.stop();
+    stop();
+    process.exit(0);
+  });
+  // The system clock's timers are unref'd; keep the process alive on the listening sockets.
 }

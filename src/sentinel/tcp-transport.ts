@@ -1,0 +1,107 @@
+/**
+ * The real link layer: RESP client connections over TCP (replies parsed with the shared reply
+ * parser). Replies are matched to callbacks in order, as hiredis does; on a pub/sub connection
+ * `message` pushes go to `onMessage`. A connect that does not complete within the timeout is
+ * reported as closed, so the state machine sees a down instance rather than waiting forever.
+ */
+import net from 'node:net';
+import { type Reply, ReplyParser } from '../protocol/reply-parser.js';
+import type { Addr, Connection, ConnectionEvents, Transport } from './transport.js';
+
+function encodeCommand(argv: string[]): Buffer {
+  let head = `*${argv.length}\r\n`;
+  const parts: Buffer[] = [];
+  for (const a of argv) {
+    const b = Buffer.from(a, 'latin1');
+    head += `$${b.length}\r\n`;
+    parts.push(Buffer.from(head, 'latin1'), b);
+    head = '\r\n';
+  }
+  parts.push(Buffer.from(head, 'latin1'));
+  return Buffer.concat(parts);
+}
+
+class TcpConnection implements Connection {
+  private readonly socket: net.Socket;
+  private readonly parser = new ReplyParser();
+  private readonly callbacks: ((r: Reply) => void)[] = [];
+  private closed = false;
+  private connected = false;
+
+  constructor(
+    addr: Addr,
+    private readonly events: ConnectionEvents,
+    connectTimeoutMs: number,
+  ) {
+    this.socket = net.createConnection({ host: addr.host, port: addr.port });
+    this.socket.setNoDelay(true);
+    this.socket.setTimeout(connectTimeoutMs);
+    this.socket.on('connect', () => {
+      this.connected = true;
+      this.socket.setTimeout(0);
+      this.socket.setKeepAlive(true, 15000);
+      if (!this.closed) this.events.onConnect();
+    });
+    this.socket.on('timeout', () => {
+      if (!this.connected) this.fail();
+    });
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', () => this.fail());
+    this.socket.on('close', () => this.fail());
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.parser.feed(chunk);
+    for (;;) {
+      let r: Reply | undefined;
+      try {
+        r = this.parser.next();
+      } catch {
+        this.fail();
+        return;
+      }
+      if (r === undefined) return;
+      if ((r.type === 'array' || r.type === 'push') && r.elements.length === 3 && r.elements[0]!.type === 'string' && r.elements[0]!.value.toString('latin1') === 'message') {
+        const [, ch, payload] = r.elements as [Reply, Reply, Reply];
+        if (ch.type === 'string' && payload.type === 'string') this.events.onMessage?.(ch.value.toString('latin1'), payload.value.toString('latin1'));
+        continue;
+      }
+      const cb = this.callbacks.shift();
+      cb?.(r);
+      if (this.closed) return;
+    }
+  }
+
+  private fail(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    this.events.onClose();
+  }
+
+  command(argv: string[], cb?: (reply: Reply) => void): void {
+    if (this.closed) return;
+    this.callbacks.push(cb ?? (() => {}));
+    this.socket.write(encodeCommand(argv));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  localAddress(): string | null {
+    const a = this.socket.localAddress;
+    if (a === undefined) return null;
+    return a.startsWith('::ffff:') ? a.slice(7) : a;
+  }
+}
+
+export class TcpTransport implements Transport {
+  constructor(private readonly connectTimeoutMs = 1000) {}
+
+  connect(addr: Addr, events: ConnectionEvents): Connection {
+    return new TcpConnection(addr, events, this.connectTimeoutMs);
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The link layer under the Sentinel state machine. The core never touches sockets: it asks a
+ * `Transport` for connections to an address and gets replies, pub/sub messages and close
+ * notifications back as callbacks. `tcp-transport.ts` implements it over real sockets (a RESP
+ * client), `sim-network.ts` over a simulated network driven by a simulated clock, so the very
+ * same decisions run in production and in seeded simulation tests.
+ */
+import type { Reply } from '../protocol/reply-parser.js';
+
+export interface Addr {
+  host: string;
+  port: number;
+}
+
+export function addrKey(a: Addr): string {
+  return `${a.host}:${a.port}`;
+}
+
+export function sameAddr(a: Addr, b: Addr): boolean {
+  return a.port === b.port && a.host.toLowerCase() === b.host.toLowerCase();
+}
+
+export interface ConnectionEvents {
+  /** The connection is established and commands may flow. */
+  onConnect(): void;
+  /** The connection failed or was closed by the peer (not called after our own close()). */
+  onClose(): void;
+  /** A pub/sub message (only on connections that sent SUBSCRIBE). */
+  onMessage?(channel: string, payload: string): void;
+}
+
+export interface Connection {
+  /** Sends a command; `cb` runs when (and only if) its reply arrives. */
+  command(argv: string[], cb?: (reply: Reply) => void): void;
+  /** Closes the connection; no further callbacks are made. */
+  close(): void;
+  /** Our side's IP address, used as the announced address in hello messages. */
+  localAddress(): string | null;
+}
+
+export interface Transport {
+  connect(addr: Addr, events: ConnectionEvents): Connection;
+}
+
+/** Helpers for reading replies without caring which adapter produced them. */
+export function replyText(r: Reply): string | null {
+  switch (r.type) {
+    case 'status':
+    case 'error':
+    case 'double':
+    case 'bignum':
+      return r.value;
+    case 'string':
+    case 'verbatim':
+      return r.value.toString('latin1');
+    case 'integer':
+      return r.value.toString();
+    default:
+      return null;
+  }
+}
+
+export const status = (value: string): Reply => ({ type: 'status', value });
+export const errorReply = (value: string): Reply => ({ type: 'error', value });
+export const bulkReply = (value: string): Reply => ({ type: 'string', value: Buffer.from(value, 'latin1') });
+export const intReply = (value: number | bigint): Reply => ({ type: 'integer', value: BigInt(value) });
+export const arrayReply = (elements: Reply[]): Reply => ({ type: 'array', elements });
