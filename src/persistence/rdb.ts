@@ -38,6 +38,8 @@ export interface RdbFunctions {
   libraries(): string[];
   /** Loads one library from a file; returns an error text or null. */
   load(code: string, replace: boolean): string | null;
+  /** Drops every library (emptyData without EMPTYDB_NOFUNCTIONS, e.g. DEBUG RELOAD). */
+  flush?(): void;
 }
 
 const functionProviders = new WeakMap<Server, RdbFunctions>();
@@ -492,6 +494,7 @@ export class RdbPersistence {
         server.signalDbTouched(db.id);
         db.clear();
       }
+      functionProviders.get(server)?.flush?.();
       server.invalidateUsedMemory();
     }
     try {
@@ -558,8 +561,8 @@ export function install(server: Server): RdbPersistence {
   });
   server.hooks.flushedAll.push(() => {
     p.abortBgsave('flushall');
+    // Like flushAllDataAndResetRDB: a save (when save points exist) resets dirty; no extra bump.
     if (p.savePoints.length > 0) p.saveSync();
-    server.dirty++;
   });
   server.hooks.shutdown.push((opts) => p.onShutdown(opts));
   server.hooks.precheck.push((c, spec) => {
