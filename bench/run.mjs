@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+// Side-by-side benchmark: redis-benchmark against nodis-server and redis-server, alternately,
+// several rounds; medians and nodis/redis ratios are written to docs/PERFORMANCE.md (between
+// the BEGIN/END markers of the "throughput" section) and the raw runs to bench/results/.
+//
+// Usage: node bench/run.mjs [--rounds 3] [--n 200000] [--clients 50] [--pipelines 1,16]
+//                           [--tests ping,set,get,incr,mset] [--memory-keys 1000000] [--no-write]
+// Needs: redis-server and redis-benchmark (Debian redis-server / redis-tools), a built nodis.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const rounds = Number(opt('rounds', '3'));
+const n = Number(opt('n', '200000'));
+const clients = Number(opt('clients', '50'));
+const pipelines = opt('pipelines', '1,16').split(',').map(Number);
+const tests = opt('tests', 'ping,set,get,incr,mset');
+const memoryKeys = Number(opt('memory-keys', '1000000'));
+const write = !args.includes('--no-write');
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(kind) {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${kind}-`));
+  const bin = kind === 'nodis' ? path.join(root, 'bin/nodis-server') : 'redis-server';
+  const proc = spawn(bin, ['--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${kind} did not start:\n${out}`)), 20000);
+    const onData = (d) => {
+      out += d;
+      if (out.includes('Ready to accept connections')) {
+        clearTimeout(t);
+        resolve();
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+  });
+  return { kind, port, proc, dir };
+}
+
+async function stopServer(s) {
+  const exited = new Promise((r) => s.proc.once('exit', r));
+  s.proc.kill('SIGKILL');
+  await exited;
+  fs.rmSync(s.dir, { recursive: true, force: true });
+}
+
+function cli(port, ...cmd) {
+  const r = spawnSync('redis-cli', ['-p', String(port), ...cmd], { encoding: 'latin1' });
+  return r.stdout.trim();
+}
+
+/** Runs redis-benchmark and returns { test → requests/s }. */
+function benchmark(port, pipeline) {
+  const r = spawnSync(
+    'redis-benchmark',
+    ['-p', String(port), '-t', tests, '-n', String(n), '-c', String(clients), '-P', String(pipeline), '-r', '100000', '--csv'],
+    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+  );
+  const res = {};
+  for (const line of r.stdout.split('\n')) {
+    const m = /^"([^"]+)","([\d.]+)"/.exec(line);
+    if (m) res[m[1]] = Number(m[2]);
+  }
+  return res;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function rssBytes(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) * 1024;
+}
+
+function usedMemory(port) {
+  const info = cli(port, 'info', 'memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
+}
+
+/** Loads `count` keys `key:<i>` = `val:<i>` through a raw pipelined connection. */
+function loadKeys(port, count) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let acked = 0;
+    let sent = 0;
+    const batch = 10000;
+    sock.on('error', reject);
+    sock.on('data', (d) => {
+      for (const b of d) if (b === 10) acked++;
+      if (acked >= count) {
+        sock.end();
+        resolve();
+      } else if (acked >= sent - batch) pump();
+    });
+    const pump = () => {
+      let s = '';
+      const end = Math.min(count, sent + batch);
+      for (; sent < end; sent++) {
+        const k = `key:${String(sent).padStart(9, '0')}`;
+        const v = `val:${sent}`;
+        s += `*3\r\n$3\r\nSET\r\n$${k.length}\r\n${k}\r\n$${v.length}\r\n${v}\r\n`;
+      }
+      if (s) sock.write(s);
+    };
+    sock.on('connect', () => {
+      pump();
+      pump();
+    });
+  });
+}
+
+async function memoryPerKey(kind) {
+  const s = await startServer(kind);
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const usedBefore = usedMemory(s.port);
+    const rssBefore = rssBytes(s.proc.pid);
+    await loadKeys(s.port, memoryKeys);
+    await new Promise((r) => setTimeout(r, 500));
+    const usedAfter = usedMemory(s.port);
+    const rssAfter = rssBytes(s.proc.pid);
+    const dbsize = Number(cli(s.port, 'dbsize'));
+    return {
+      keys: dbsize,
+      usedPerKey: (usedAfter - usedBefore) / memoryKeys,
+      rssPerKey: (rssAfter - rssBefore) / memoryKeys,
+    };
+  } finally {
+    await stopServer(s);
+  }
+}
+
+async function main() {
+  const results = { nodis: {}, redis: {} };
+  for (let round = 0; round < rounds; round++) {
+    for (const kind of round % 2 === 0 ? ['nodis', 'redis'] : ['redis', 'nodis']) {
+      const s = await startServer(kind);
+      try {
+        for (const p of pipelines) {
+          const r = benchmark(s.port, p);
+          for (const [test, rps] of Object.entries(r)) {
+            ((results[kind][`${test}|${p}`] ??= [])).push(rps);
+          }
+          process.stderr.write(`round ${round + 1} ${kind} -P ${p}: ${JSON.stringify(r)}\n`);
+        }
+      } finally {
+        await stopServer(s);
+      }
+    }
+  }
+  const rows = [];
+  for (const key of Object.keys(results.redis)) {
+    const [test, p] = key.split('|');
+    const nm = median(results.nodis[key] ?? [0]);
+    const rm = median(results.redis[key]);
+    rows.push({ test, pipeline: Number(p), nodis: nm, redis: rm, ratio: nm / rm });
+  }
+  rows.sort((a, b) => a.pipeline - b.pipeline);
+  let memory = null;
+  if (memoryKeys > 0) {
+    memory = { nodis: await memoryPerKey('nodis'), redis: await memoryPerKey('redis') };
+  }
+  const stamp = new Date().toISOString();
+  fs.mkdirSync(path.join(root, 'bench/results'), { recursive: true });
+  fs.writeFileSync(path.join(root, `bench/results/${stamp}.json`), JSON.stringify({ rounds, n, clients, results, memory }, null, 2));
+
+  let md = `Measured ${stamp.slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), `;
+  md += `Node ${process.version}, redis-server ${cli0('redis-server', '--version')}.\n`;
+  md += `\`redis-benchmark -t ${tests} -n ${n} -c ${clients} -r 100000 -P <p>\`, ${rounds} rounds alternating servers; medians in requests/s.\n\n`;
+  md += '| test | -P | nodis | redis | nodis/redis |\n|---|---:|---:|---:|---:|\n';
+  for (const r of rows) md += `| ${r.test} | ${r.pipeline} | ${Math.round(r.nodis)} | ${Math.round(r.redis)} | ${r.ratio.toFixed(2)} |\n`;
+  if (memory) {
+    md += `\nMemory per key after loading ${memoryKeys} keys \`key:<9 digits>\` = \`val:<n>\`:\n\n`;
+    md += '| server | keys | used_memory/key | RSS/key |\n|---|---:|---:|---:|\n';
+    for (const k of ['nodis', 'redis']) {
+      const m = memory[k];
+      md += `| ${k} | ${m.keys} | ${m.usedPerKey.toFixed(1)} B | ${m.rssPerKey.toFixed(1)} B |\n`;
+    }
+    md += `| nodis/redis | | ${(memory.nodis.usedPerKey / memory.redis.usedPerKey).toFixed(2)} | ${(memory.nodis.rssPerKey / memory.redis.rssPerKey).toFixed(2)} |\n`;
+  }
+  process.stdout.write(md);
+  if (write) {
+    const file = path.join(root, 'docs/PERFORMANCE.md');
+    const section = opt('section', 'throughput');
+    const begin = `<!-- BEGIN ${section} -->`;
+    const end = `<!-- END ${section} -->`;
+    let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Performance\n';
+    const block = `${begin}\n${md}${end}`;
+    if (doc.includes(begin)) doc = doc.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), block);
+    else doc += `\n## ${section}\n\n${block}\n`;
+    fs.writeFileSync(file, doc);
+  }
+}
+
+function cli0(bin, ...a) {
+  return spawnSync(bin, a, { encoding: 'utf8' }).stdout.trim().split(' ').find((w) => w.startsWith('v='))?.slice(2) ?? '?';
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
