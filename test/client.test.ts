@@ -256,10 +256,6 @@ describe('CLIENT', () => {
   });
 
   it('CLIENT PAUSE WRITE also holds PUBLISH and an EXEC whose transaction writes', async (t) => {
-    if (!(await implemented(s.port, 'publish')) || !(await implemented(s.port, 'multi'))) {
-      t.skip('PUBLISH/MULTI not implemented yet');
-      return;
-    }
     const admin = s.client();
     const tx = new Raw(s.port);
     tx.send(cmd('MULTI') + cmd('SET', 'tx-k', '1'));
@@ -283,10 +279,6 @@ describe('CLIENT', () => {
   });
 
   it('SUBSCRIBE confirmations are pushes that CLIENT REPLY OFF does not silence', async (t) => {
-    if (!(await implemented(s.port, 'subscribe'))) {
-      t.skip('SUBSCRIBE not implemented yet');
-      return;
-    }
     const r = new Raw(s.port);
     r.send(cmd('CLIENT', 'REPLY', 'OFF') + cmd('SUBSCRIBE', 'ch1'));
     assert.equal(await r.until((g) => g.endsWith(':1\r\n')), '*3\r\n$9\r\nsubscribe\r\n$3\r\nch1\r\n:1\r\n');
