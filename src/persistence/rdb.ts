@@ -49,6 +49,21 @@ export function setRdbFunctions(server: Server, provider: RdbFunctions): void {
   functionProviders.set(server, provider);
 }
 
+/** What replication stores in and reads from the RDB's AUX fields (rdbPopulateSaveInfo). */
+export interface RdbReplicationInfo {
+  /** repl-stream-db / repl-id / repl-offset to save, or null when there is nothing to save. */
+  save(): [string, string][] | null;
+  /** An AUX field of a file loaded at start-up or from a master. */
+  loaded(name: string, value: string): void;
+}
+
+const replicationInfo = new WeakMap<Server, RdbReplicationInfo>();
+
+/** Installed by the replication module (partial resync after a restart). */
+export function setRdbReplicationInfo(server: Server, provider: RdbReplicationInfo): void {
+  replicationInfo.set(server, provider);
+}
+
 /** Delay between retries of a failed automatic BGSAVE (CONFIG_BGSAVE_RETRY_DELAY). */
 const BGSAVE_RETRY_DELAY_MS = 5000;
 /** Work per BGSAVE slice before the event loop gets a turn. */
@@ -127,6 +142,7 @@ export class RdbPersistence {
       ['redis-bits', '64'],
       ['ctime', String(Math.floor(s.clock.now() / 1000))],
       ['used-mem', String(s.usedMemory())],
+      ...(extraAux.some(([k]) => k === 'repl-id') ? [] : (replicationInfo.get(s)?.save() ?? [])),
       ...extraAux,
     ];
     if (!extraAux.some(([k]) => k === 'aof-base')) aux.push(['aof-base', '0']);
@@ -391,6 +407,7 @@ export class RdbPersistence {
         },
         aux: (name, value) => {
           if (!opts.logAux) return;
+          replicationInfo.get(server)?.loaded(name, value);
           if (name === 'redis-ver') server.log.notice(`Loading RDB produced by version ${value}`);
           else if (name === 'ctime') {
             const age = Math.floor(now / 1000) - Number(value);

@@ -58,6 +58,11 @@ export interface KeyWait {
   serve(c: Client, key: string): boolean;
   /** The timeout reply; defaults to a null array (null in RESP3). */
   onTimeout?(c: Client): void;
+  /**
+   * Optional: called instead of `serve` when the ready key is missing or holds another type
+   * (XREADGROUP answers an error then); returns true when it answered the client.
+   */
+  onKeyGone?(c: Client, key: string): boolean;
 }
 
 /** One client blocked on keys. */
@@ -146,15 +151,15 @@ class BlockingState {
     if (waiting === undefined) return;
     for (const w of waiting) {
       const value = db.lookup(key);
-      if (value === undefined) break;
-      if (typeOf(value) !== w.wait.type) continue;
+      const gone = value === undefined || typeOf(value) !== w.wait.type;
+      if (gone && w.wait.onKeyGone === undefined) continue;
       const c = w.client;
       const errorsBefore = this.server.stats.totalErrorReplies;
       const start = process.hrtime.bigint();
       let served: boolean;
       this.server.executionNesting++;
       try {
-        served = w.wait.serve(c, key);
+        served = gone ? w.wait.onKeyGone!(c, key) : w.wait.serve(c, key);
       } finally {
         this.server.executionNesting--;
       }
@@ -229,6 +234,7 @@ class BlockingState {
       spec.stats.calls++;
       spec.stats.usec += replyUs;
       if (failed) spec.stats.failedCalls++;
+      if (this.server.hooks.commandTimed !== null) this.server.hooks.commandTimed(spec, replyUs);
     }
     c.markPendingWrite();
     this.resumeLater(c);

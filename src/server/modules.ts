@@ -8,10 +8,25 @@ import { install as installBlocking } from './blocking.js';
 import { install as installWatch } from './watch.js';
 import { install as installPubsub } from './pubsub.js';
 import { install as installNotify } from './notify.js';
+import { install as installClientCommands } from '../commands/client.js';
+import { install as installLatency } from './latency.js';
+import { install as installDebug } from '../commands/debug.js';
+import { install as installReplication } from '../replication/index.js';
+import { install as installRdb } from '../persistence/rdb.js';
+import { install as installAof } from '../persistence/aof.js';
+import { install as installScripting } from '../scripting/install.js';
 
 export function installModules(server: Server): void {
   installBlocking(server);
   installWatch(server);
   installPubsub(server);
   installNotify(server);
+  installClientCommands(server);
+  installLatency(server);
+  installDebug(server);
+  installRdb(server);
+  installAof(server);
+  // After persistence: its start-up load runs first, then replication reads what it restored.
+  installReplication(server);
+  installScripting(server);
 }

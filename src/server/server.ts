@@ -14,8 +14,9 @@
 import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
-import { Client } from './client.js';
+import { Client, type BlockedState } from './client.js';
 import { ProtocolError } from '../protocol/parser.js';
+import { repr } from '../protocol/format.js';
 import { Database, type KeyspaceOwner } from '../keyspace/db.js';
 import { CommandTable, type CommandSpec } from '../commands/registry.js';
 import { ConfigRegistry } from '../config/registry.js';
@@ -25,6 +26,8 @@ import { Slowlog } from './slowlog.js';
 import type { Clock } from '../core/clock.js';
 import { Random } from '../core/clock.js';
 import { activeExpireCycle } from '../keyspace/expire.js';
+import { applyReplyMode } from '../commands/client.js';
+import { execCommandAbort } from '../commands/transactions.js';
 
 /** Hot configuration values, mirrored from the registry so the dispatch path reads fields. */
 export interface Settings {
@@ -87,6 +90,9 @@ export type NotifyClass = 'g' | '$' | 'l' | 's' | 'h' | 'z' | 'x' | 'e' | 't' | 
 
 let nextClientId = 1;
 
+/** The blocked state of a client held by CLIENT PAUSE (shown as blocked, like Redis's BLOCKED_POSTPONE). */
+const PAUSED: BlockedState = { kind: 'pause', deadline: 0, onTimeout: () => {} };
+
 export interface ServerOptions {
   clock: Clock;
   random?: Random;
@@ -111,6 +117,10 @@ export class Server implements KeyspaceOwner {
   readonly monitors = new Set<Client>();
   /** Incremented by every change to the dataset (server.dirty in Redis). */
   dirty = 0;
+  /** True while the dataset is being loaded from disk (keys do not expire meanwhile). */
+  loading = false;
+  /** True while a replica runs a command from its master (keys never look expired to it). */
+  applyingMasterStream = false;
   /** ms timestamp of the last successful save (LASTSAVE). */
   lastSave: number;
   /** Depth of nested call()s (EXEC, scripts); propagation is flushed when it returns to 0. */
@@ -132,18 +142,31 @@ export class Server implements KeyspaceOwner {
     notify: (_cls: NotifyClass, _event: string, _key: string, _dbId: number): void => {},
     /** A key was modified (WATCH, client-side caching). */
     keyModified: [] as ((dbId: number, key: string) => void)[],
-    /** A whole database was flushed/swapped (WATCH). */
-    dbTouched: [] as ((dbId: number) => void)[],
+    /** A whole database was flushed (before it empties) or swapped (after, with its partner). */
+    dbTouched: [] as ((dbId: number, swappedWith?: number) => void)[],
     /** A key that blocked clients wait on may now serve them. */
     keyReady: (_db: Database, _key: string): void => {},
     /** Called after each top-level command (blocked clients are served here). */
     afterCommand: [] as (() => void)[],
+    /** Before replies are flushed to sockets (the AOF writes and, for appendfsync always, fsyncs). */
+    beforeReplies: [] as (() => void)[],
     /** A client is being freed. */
     clientClosed: [] as ((c: Client) => void)[],
     /** Periodic duties of other modules, run from cron(). */
     cron: [] as (() => void)[],
+    /** CONFIG RESETSTAT: modules reset their own INFO counters. */
+    resetStats: [] as (() => void)[],
     /** Called before the server exits (save on shutdown, AOF flush…); return false to abort. */
     shutdown: [] as ((opts: { save: boolean | null; now: boolean; force: boolean }) => boolean)[],
+    /** Per executed command, with its duration (latency monitor and histograms, server/latency.ts). */
+    commandTimed: null as ((spec: CommandSpec, durationUs: number) => void) | null,
+    /** After FLUSHALL emptied the dataset (persistence saves the RDB when save points are set). */
+    flushedAll: [] as (() => void)[],
+    /**
+     * Before a write command runs (set only while a snapshot is in progress: it serialises the
+     * keys the command names before they change, see persistence/snapshot.ts).
+     */
+    beforeWrite: null as ((c: Client, spec: CommandSpec) => void) | null,
     /** Extra INFO sections: name → text lines. */
     info: new Map<string, () => string[]>(),
     /** Checked before running a command: return an error text to refuse it (BUSY, LOADING…). */
@@ -267,11 +290,18 @@ export class Server implements KeyspaceOwner {
   // ---- KeyspaceOwner -------------------------------------------------------------------------
 
   expiryNow(): number {
-    return this.frozenNow !== 0 ? this.frozenNow : this.clock.now();
+    // Inside a command the time is frozen at its first use, so a script or EXEC sees one
+    // instant; reading the clock lazily keeps it off the path of commands that never ask.
+    if (this.executionNesting > 0) {
+      if (this.frozenNow === 0) this.frozenNow = this.clock.now();
+      return this.frozenNow;
+    }
+    return this.clock.now();
   }
 
   expiryIsMastersJob(): boolean {
-    return this.role.isReplica();
+    // During CLIENT PAUSE keys expire logically but are not deleted (nothing may propagate).
+    return this.role.isReplica() || this.pause.mode !== null;
   }
 
   onKeyExpired(db: Database, key: string): void {
@@ -283,6 +313,10 @@ export class Server implements KeyspaceOwner {
 
   random(): number {
     return this.rng.next();
+  }
+
+  onKeyAdded(db: Database, key: string): void {
+    this.hooks.notify('n', 'new', key, db.id);
   }
 
   /** Propagates the deletion of an expired or evicted key as DEL (or UNLINK when lazy). */
@@ -299,9 +333,12 @@ export class Server implements KeyspaceOwner {
     for (let i = 0; i < hooks.length; i++) hooks[i]!(db.id, key);
   }
 
-  /** A whole database changed (FLUSHDB, SWAPDB): every WATCH on it is invalidated. */
-  signalDbTouched(dbId: number): void {
-    for (const h of this.hooks.dbTouched) h(dbId);
+  /**
+   * A whole database changed: FLUSHDB/FLUSHALL call this before emptying it, SWAPDB after the
+   * swap with the partner's id (WATCH compares old and new contents).
+   */
+  signalDbTouched(dbId: number, swappedWith?: number): void {
+    for (const h of this.hooks.dbTouched) h(dbId, swappedWith);
   }
 
   /** Publishes a keyspace event (no-op unless notify-keyspace-events enables the class). */
@@ -319,8 +356,12 @@ export class Server implements KeyspaceOwner {
   /** Looks a key up for reading, counting keyspace hits/misses as Redis does. */
   lookupRead(db: Database, key: string): ReturnType<Database['lookup']> {
     const v = db.lookup(key);
-    if (v === undefined) this.stats.keyspaceMisses++;
-    else this.stats.keyspaceHits++;
+    if (v === undefined) {
+      this.stats.keyspaceMisses++;
+      this.hooks.notify('m', 'keymiss', key, db.id);
+    } else {
+      this.stats.keyspaceHits++;
+    }
     return v;
   }
 
@@ -351,27 +392,11 @@ export class Server implements KeyspaceOwner {
 
   /** Binds every configured address and the unix socket. Throws on failure (logged by caller). */
   async listen(): Promise<void> {
-    const port = this.config.getNumber('port');
-    const binds = this.config.getString('bind').split(/\s+/).filter(Boolean);
-    const backlog = this.config.getNumber('tcp-backlog');
-    if (port !== 0) {
-      for (let addr of binds) {
-        const optional = addr.startsWith('-');
-        if (optional) addr = addr.slice(1);
-        if (addr === '*') addr = '0.0.0.0';
-        if (addr === '::*') addr = '::';
-        try {
-          const srv = await this.listenOn({ port, host: addr, backlog, ipv6Only: addr.includes(':') });
-          const a = srv.address();
-          if (a !== null && typeof a === 'object') this.boundPort = a.port;
-        } catch (e) {
-          const err = e as NodeJS.ErrnoException;
-          if (optional && (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT')) continue;
-          this.log.warning(`Warning: Could not create server TCP listening socket ${addr}:${port}: ${describeListenError(err)}`);
-          this.log.warning(`Failed listening on port ${port} (tcp), aborting.`);
-          throw err;
-        }
-      }
+    try {
+      await this.listenTcp(this.listeners);
+    } catch (e) {
+      this.log.warning(`Failed listening on port ${this.config.getNumber('port')} (TCP), aborting.`);
+      throw e;
     }
     const unix = this.settings.unixSocket;
     if (unix !== '') {
@@ -381,7 +406,7 @@ export class Server implements KeyspaceOwner {
         // not there
       }
       try {
-        await this.listenOn({ path: unix, backlog });
+        await this.listenOn({ path: unix, backlog: this.config.getNumber('tcp-backlog') });
         const perm = this.config.getNumber('unixsocketperm');
         if (perm !== 0) fs.chmodSync(unix, perm);
       } catch (e) {
@@ -392,7 +417,58 @@ export class Server implements KeyspaceOwner {
     this.startCron();
   }
 
-  private listenOn(opts: net.ListenOptions): Promise<net.Server> {
+  /**
+   * Binds every `bind` address on `port` (none when port is 0 or bind is empty), as
+   * listenToPort() does: an optional address (`-::*`) or a missing protocol is skipped, any
+   * other failure closes what this call opened and throws.
+   */
+  private async listenTcp(into: net.Server[]): Promise<void> {
+    const port = this.config.getNumber('port');
+    const binds = this.config.getString('bind').split(' ').filter(Boolean);
+    const backlog = this.config.getNumber('tcp-backlog');
+    if (port === 0) return;
+    const opened: net.Server[] = [];
+    for (const given of binds) {
+      const optional = given.startsWith('-');
+      const shown = optional ? given.slice(1) : given;
+      const host = shown === '*' ? '0.0.0.0' : shown === '::*' ? '::' : shown;
+      try {
+        const srv = await this.listenOn({ port, host, backlog, ipv6Only: host.includes(':') }, opened);
+        const a = srv.address();
+        if (a !== null && typeof a === 'object') this.boundPort = a.port;
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        this.log.warning(`Warning: Could not create server TCP listening socket ${shown}:${port}: bind: ${describeListenError(err)}`);
+        if (optional && err.code === 'EADDRNOTAVAIL') continue;
+        if (err.code === 'EAFNOSUPPORT' || err.code === 'EPROTONOSUPPORT') continue;
+        await Promise.all(opened.map((l) => new Promise<void>((r) => l.close(() => r()))));
+        throw err;
+      }
+    }
+    into.push(...opened);
+  }
+
+  /**
+   * CONFIG SET port / bind: binds the new addresses first and only then closes the old TCP
+   * listeners, so a failure leaves the server listening where it was. Resolves false on failure.
+   */
+  async rebindTcp(): Promise<boolean> {
+    const old = this.listeners.filter((l) => typeof l.address() !== 'string');
+    const fresh: net.Server[] = [];
+    try {
+      await this.listenTcp(fresh);
+    } catch {
+      return false;
+    }
+    for (const l of old) {
+      this.listeners.splice(this.listeners.indexOf(l), 1);
+      l.close();
+    }
+    this.listeners.push(...fresh);
+    return true;
+  }
+
+  private listenOn(opts: net.ListenOptions, into: net.Server[] = this.listeners): Promise<net.Server> {
     return new Promise((resolve, reject) => {
       const srv = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket));
       srv.maxConnections = Number.MAX_SAFE_INTEGER;
@@ -400,7 +476,7 @@ export class Server implements KeyspaceOwner {
       srv.listen(opts, () => {
         srv.off('error', reject);
         srv.on('error', (e) => this.log.warning(`Accepting client connection: ${e.message}`));
-        this.listeners.push(srv);
+        into.push(srv);
         resolve(srv);
       });
     });
@@ -425,14 +501,15 @@ export class Server implements KeyspaceOwner {
     socket.setNoDelay(true);
     const keepalive = this.config.getNumber('tcp-keepalive');
     if (keepalive > 0) socket.setKeepAlive(true, keepalive * 1000);
-    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-    const c = new Client(this, nextClientId++, socket, this.dbs[0]!, { fd });
+    // Admission control comes before the client exists (acceptCommonHandler): no id is spent.
     if (this.clients.size >= this.settings.maxclients) {
       this.stats.rejectedConnections++;
       socket.end('-ERR max number of clients reached\r\n');
       socket.on('error', () => {});
       return;
     }
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+    const c = new Client(this, nextClientId++, socket, this.dbs[0]!, { fd });
     if (this.protectedModeRefuses(socket)) {
       this.stats.rejectedConnections++;
       socket.end(`-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n`);
@@ -511,7 +588,8 @@ export class Server implements KeyspaceOwner {
 
   /** Runs every complete command waiting in the client's input, unless it blocks or pauses. */
   processInput(c: Client): void {
-    while (!c.closed && !c.closeAfterReply && c.blocked === null && !this.pausedClients.has(c)) {
+    const paused = this.pausedClients;
+    while (!c.closed && !c.closeAfterReply && c.blocked === null && (paused.size === 0 || !paused.has(c))) {
       let argv: string[] | null;
       try {
         argv = c.parser.next();
@@ -528,7 +606,10 @@ export class Server implements KeyspaceOwner {
       if (argv === null) break;
       if (argv.length === 0) continue;
       c.argv = argv;
+      const replyMark = c.reply.len;
       this.processCommand(c);
+      // CLIENT REPLY OFF/SKIP: drop what the command wrote (not for a command held by a pause).
+      if ((c.replyMode !== 'on' || c.skipNextReply) && !paused.has(c)) applyReplyMode(c, replyMark);
       c.argv = [];
     }
     if (c.reply.len > 0) c.markPendingWrite();
@@ -568,8 +649,12 @@ export class Server implements KeyspaceOwner {
       return;
     }
     c.cmd = spec;
-    if (!c.authenticated && !spec.noAuth) {
+    if (!c.authenticated && !spec.noAuth && this.authRequired()) {
       this.rejectCommand(c, spec, 'NOAUTH Authentication required.');
+      return;
+    }
+    if (c.multi !== null && spec.noMulti) {
+      this.rejectCommand(c, spec, 'ERR Command not allowed inside a transaction');
       return;
     }
     for (const check of this.hooks.precheck) {
@@ -579,15 +664,18 @@ export class Server implements KeyspaceOwner {
         return;
       }
     }
-    const isWriteCommand = spec.isWrite || (spec.mayReplicate && false);
-    if (c.multi === null) {
-      if (
-        this.settings.maxmemory > 0 &&
-        spec.denyOom &&
-        !c.isMaster &&
-        this.usedMemory() > this.settings.maxmemory &&
-        !this.hooks.freeMemory()
-      ) {
+    // EXEC takes on the flags of the commands it queued (mstate.cmd_flags / cmd_inv_flags).
+    const queued = spec.fullName === 'exec' ? c.multi : null;
+    const isWriteCommand = spec.isWrite || (queued !== null && queued.some((q) => q.spec.isWrite));
+    if (this.settings.maxmemory > 0 && !c.isMaster) {
+      const n = spec.fullName;
+      // Inside MULTI everything but EXEC/DISCARD/QUIT/RESET is refused when out of memory:
+      // queueing would otherwise grow without bound.
+      const rejectOnOom =
+        spec.denyOom ||
+        (queued !== null && queued.some((q) => q.spec.denyOom)) ||
+        (c.multi !== null && n !== 'exec' && n !== 'discard' && n !== 'quit' && n !== 'reset');
+      if (rejectOnOom && this.usedMemory() > this.settings.maxmemory && !this.hooks.freeMemory()) {
         this.rejectCommand(c, spec, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
       }
@@ -610,7 +698,7 @@ export class Server implements KeyspaceOwner {
         return;
       }
     }
-    if (this.role.refuseStale() && !spec.staleOk) {
+    if (this.role.refuseStale() && (!spec.staleOk || (queued !== null && queued.some((q) => !q.spec.staleOk)))) {
       this.rejectCommand(c, spec, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
       return;
     }
@@ -618,19 +706,18 @@ export class Server implements KeyspaceOwner {
       this.rejectCommand(c, spec, 'NOREPLICAS Not enough good replicas to write.');
       return;
     }
-    // Paused clients keep their command for later (CLIENT PAUSE).
-    if (this.pause.mode !== null && !c.isMaster && c.kind !== 'replica' && this.pauseApplies(spec)) {
+    // Paused clients keep their command for later (CLIENT PAUSE); they count as blocked, and
+    // only replicas are never paused, as in Redis.
+    if (this.pause.mode !== null && (c.kind !== 'replica' || c.isMonitor) && this.pauseApplies(c, spec)) {
       this.pausedClients.add(c);
+      c.blocked = PAUSED;
       c.parser.unshift(argv);
       return;
     }
     if (c.multi !== null && spec.name !== 'exec' && spec.name !== 'discard' && spec.name !== 'multi' &&
         spec.name !== 'watch' && spec.name !== 'quit' && spec.name !== 'reset') {
-      if (spec.noMulti) {
-        this.rejectCommand(c, spec, `ERR Command not allowed inside a transaction`);
-        return;
-      }
-      c.multi.push({ spec, argv });
+      // A doomed transaction keeps answering QUEUED but stores nothing (queueMultiCommand).
+      if (!c.multiDirty && !c.watchDirty) c.multi.push({ spec, argv });
       c.reply.queued();
       return;
     }
@@ -639,18 +726,25 @@ export class Server implements KeyspaceOwner {
   }
 
   /** True when the current CLIENT PAUSE mode holds back this command. */
-  private pauseApplies(spec: CommandSpec): boolean {
+  private pauseApplies(c: Client, spec: CommandSpec): boolean {
     if (this.pause.mode === 'all') return true;
-    // WRITE mode holds back writes and commands that may replicate (EVAL, PUBLISH, …).
-    return spec.isWrite || spec.mayReplicate;
+    // WRITE mode holds back writes and commands that may replicate (EVAL, PUBLISH, …), and
+    // an EXEC whose transaction holds one.
+    if (spec.isWrite || spec.mayReplicate) return true;
+    if (spec.name === 'exec' && c.multi !== null) {
+      for (const q of c.multi) if (q.spec.isWrite || q.spec.mayReplicate) return true;
+    }
+    return false;
   }
 
   /** Answers a command that was refused before running; inside MULTI it also dooms EXEC. */
   rejectCommand(c: Client, spec: CommandSpec | null, message: string): void {
     if (c.multi !== null) c.multiDirty = true;
     if (spec !== null) spec.stats.rejectedCalls++;
-    c.reply.error(message);
     this.flagRejected = true;
+    // A refused EXEC ends the transaction: -EXECABORT with the reason (execCommandAbort).
+    if (spec !== null && spec.fullName === 'exec') execCommandAbort(c, message);
+    else c.reply.error(message);
   }
 
   /** Set when the last error reply came from a rejection (errorstats count both). */
@@ -686,21 +780,23 @@ export class Server implements KeyspaceOwner {
     this.currentCommandFailed = false;
     c.propagateArgv = null;
     c.preventPropagation = false;
+    c.forcePropagation = false;
     const outermost = this.executionNesting === 0;
-    if (outermost) this.frozenNow = this.clock.now();
+    if (outermost) this.frozenNow = 0;
     this.executionNesting++;
-    if (this.monitors.size > 0 && !spec.skipMonitor) this.feedMonitors(c, c.argv);
-    const start = process.hrtime.bigint();
+    const start = this.clock.monotonic();
     const argvAtStart = c.argv;
     try {
+      if (spec.isWrite && this.hooks.beforeWrite !== null) this.hooks.beforeWrite(c, spec);
       spec.handler!(c);
     } finally {
       this.executionNesting--;
-      const durationUs = Number(process.hrtime.bigint() - start) / 1000;
+      const durationUs = (this.clock.monotonic() - start) * 1000;
       if (c.blocked === null || c.blocked.kind !== 'keys') {
         spec.stats.calls++;
         spec.stats.usec += durationUs;
         if (this.currentCommandFailed) spec.stats.failedCalls++;
+        if (this.hooks.commandTimed !== null) this.hooks.commandTimed(spec, durationUs);
       }
       this.stats.totalCommands++;
       c.totalCommands++;
@@ -714,9 +810,12 @@ export class Server implements KeyspaceOwner {
       ) {
         this.slowlog.record(argvAtStart, Math.floor(durationUs), this.clock.now(), c.addr, c.name, this.settings.slowlogMaxLen);
       }
-      if (this.dirty !== dirtyBefore && !c.preventPropagation) {
-        this.propagator.also(c.db.id, c.propagateArgv ?? c.argv);
+      if ((this.dirty !== dirtyBefore || c.forcePropagation) && !c.preventPropagation) {
+        this.propagator.also(c.db.id, c.propagateArgv ?? c.argv, c.forcePropagation && this.dirty === dirtyBefore);
       }
+      // MONITOR sees a command after it ran (RESET/QUIT of a monitor are not echoed to it),
+      // never admin commands (7.0.15 call()).
+      if (this.monitors.size > 0 && !spec.skipMonitor && !spec.isAdmin) this.feedMonitors(c, argvAtStart);
       c.propagateArgv = null;
       this.executingCommand = prevExecuting;
       this.currentCommandFailed = prevFailed;
@@ -734,7 +833,7 @@ export class Server implements KeyspaceOwner {
     const micros = String(Math.floor((now % 1000) * 1000)).padStart(6, '0');
     const who = c.fake ? (c.kind === 'master' ? 'master' : 'lua') : c.socket?.remoteFamily === undefined && this.settings.unixSocket !== '' && c.addr.startsWith(this.settings.unixSocket) ? `unix:${this.settings.unixSocket}` : c.addr;
     let line = `+${secs}.${micros} [${c.db.id} ${who}]`;
-    for (const a of argv) line += ` ${quoteMonitorArg(a)}`;
+    for (const a of argv) line += ` ${repr(a)}`;
     line += '\r\n';
     for (const m of this.monitors) {
       m.reply.rawString(line);
@@ -756,6 +855,7 @@ export class Server implements KeyspaceOwner {
   /** Writes every pending client's replies: one socket write per client per loop turn. */
   private readonly flushPendingWrites = (): void => {
     this.flushScheduled = false;
+    for (const h of this.hooks.beforeReplies) h();
     const list = this.pendingWrites.splice(0);
     for (const c of list) {
       c.pendingWrite = false;
@@ -766,12 +866,15 @@ export class Server implements KeyspaceOwner {
   writeToClient(c: Client): void {
     const socket = c.socket;
     if (socket === null || c.closed) return;
-    if (c.reply.len > 0) {
-      const out = c.reply.take();
-      this.stats.netOutputBytes += out.length;
+    const n = c.reply.len;
+    if (n > 0) {
+      this.stats.netOutputBytes += n;
       this.stats.totalWritesProcessed++;
-      if (this.checkOutputLimits(c, out.length)) return;
-      socket.write(out);
+      if (this.checkOutputLimits(c, n)) return;
+      socket.write(c.reply.pending());
+      // writableLength is 0 only if the kernel took every byte synchronously (Node then holds no
+      // reference to them), so the reply buffer can be reused as is.
+      c.reply.sent(socket.writableLength > 0);
     }
     if (c.closeAfterReply) {
       socket.end();
@@ -820,7 +923,8 @@ export class Server implements KeyspaceOwner {
 
   // ---- Cron -------------------------------------------------------------------------------------
 
-  private startCron(): void {
+  /** Starts (or restarts) the cron timer at `hz` (listen(), CONFIG SET hz, DEBUG PAUSE-CRON 0). */
+  startCron(): void {
     if (this.cronTimer !== null) clearInterval(this.cronTimer);
     this.cronTimer = setInterval(() => this.cron(), Math.max(1, Math.floor(1000 / this.settings.hz)));
   }
@@ -833,7 +937,7 @@ export class Server implements KeyspaceOwner {
   /** serverCron: active expiry, client timeouts, stats sampling, other modules' duties. */
   cron(): void {
     this.cronLoops++;
-    if (this.settings.activeExpireEnabled && !this.role.isReplica()) {
+    if (this.settings.activeExpireEnabled && !this.role.isReplica() && this.pause.mode === null) {
       activeExpireCycle(this, 1000 / this.settings.hz / 4);
     }
     this.sampleInstantaneous();
@@ -890,12 +994,21 @@ export class Server implements KeyspaceOwner {
     this.pause.timer = setTimeout(() => this.unpauseClients(), Math.max(0, this.pause.until - this.clock.monotonic()));
   }
 
+  /**
+   * Ends the pause. Held clients resume on the next loop turn (Redis's unblocked clients), never
+   * inside the CLIENT UNPAUSE that released them; in arrival order.
+   */
   unpauseClients(): void {
     if (this.pause.timer !== null) clearTimeout(this.pause.timer);
     this.pause = { mode: null, until: 0, timer: null };
     const waiting = [...this.pausedClients];
     this.pausedClients.clear();
-    for (const c of waiting) this.processInput(c);
+    for (const c of waiting) if (c.blocked === PAUSED) c.blocked = null;
+    if (waiting.length > 0) {
+      setImmediate(() => {
+        for (const c of waiting) if (!c.closed && c.blocked === null) this.processInput(c);
+      });
+    }
   }
 
   /** RESET: back to a fresh connection's state, keeping the connection and its id. */
@@ -911,7 +1024,6 @@ export class Server implements KeyspaceOwner {
     c.name = '';
     c.replyMode = 'on';
     c.skipNextReply = false;
-    c.noEvict = false;
     c.authenticated = !this.authRequired();
     c.user = 'default';
     c.parser.limits.authRequired = !c.authenticated;
@@ -949,11 +1061,14 @@ export class Server implements KeyspaceOwner {
         // already gone
       }
     }
-    await this.closeListeners();
+    // net.Server.close() completes only once every connection is gone: stop accepting, free
+    // the clients, then wait (awaiting first would hang while a client, e.g. MONITOR, stays).
+    const listenersClosed = this.closeListeners();
     for (const c of [...this.clients.values()]) {
       this.writeToClient(c);
       this.freeClient(c);
     }
+    await listenersClosed;
     this.log.warning(`${this.log.role === 'X' ? 'Sentinel' : 'Redis'} is now ready to exit, bye bye...`);
     return true;
   }
@@ -994,23 +1109,3 @@ function describeListenError(err: NodeJS.ErrnoException): string {
   return err.message;
 }
 
-/** Quotes an argument like sdscatrepr for MONITOR. */
-export function quoteMonitorArg(s: string): string {
-  let out = '"';
-  for (let i = 0; i < s.length; i++) {
-    const ch = s.charCodeAt(i);
-    switch (ch) {
-      case 0x5c: out += '\\\\'; break;
-      case 0x22: out += '\\"'; break;
-      case 0x0a: out += '\\n'; break;
-      case 0x0d: out += '\\r'; break;
-      case 0x09: out += '\\t'; break;
-      case 0x07: out += '\\a'; break;
-      case 0x08: out += '\\b'; break;
-      default:
-        if (ch >= 0x20 && ch < 0x7f) out += s[i];
-        else out += '\\x' + ch.toString(16).padStart(2, '0');
-    }
-  }
-  return out + '"';
-}

@@ -20,6 +20,24 @@ export interface TypedValue {
   clone(): TypedValue;
   /** Number of elements (for INFO keyspace sizes, lazyfree decisions, MEMORY USAGE estimates). */
   size(): number;
+  /**
+   * Optional: feeds the contents to DEBUG DIGEST / DIGEST-VALUE (keyspace/digest.ts), the way
+   * Redis's xorObjectDigest does for the type: ordered elements (list items, stream ids and
+   * fields) through `sink.ordered`, unordered ones (set members; hash field+value; zset
+   * member+score as %.17g) through `sink.unordered`. Without it the digest falls back on
+   * iterating the value, which is only order-independent for ordered types.
+   */
+  digest?(sink: DigestSink): void;
+  /** Optional: extra text DEBUG OBJECT appends (e.g. " ql_nodes:1 ql_avg_node:3.00 …"). */
+  debugObjectExtra?(): string;
+}
+
+/** Where a value's contents go to be digested (see TypedValue.digest). */
+export interface DigestSink {
+  /** An element whose position matters: digest = SHA1(digest xor SHA1(bytes)). */
+  ordered(bytes: string): void;
+  /** An unordered element made of one part (set member) or several (hash field and value). */
+  unordered(...parts: string[]): void;
 }
 
 export type RedisValue = StringValue | TypedValue;

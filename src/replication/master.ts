@@ -1,0 +1,477 @@
+/**
+ * The master side of replication (syncCommand, replconfCommand, replicationCron's master
+ * duties and WAIT in Redis's replication.c):
+ *
+ *  - PSYNC <replid> <offset>: `+CONTINUE` and the backlog from that offset when the id is
+ *    ours (or our previous one, up to `secondReplOffset`) and the backlog still holds it;
+ *    otherwise a full resync. SYNC is the pre-PSYNC form (no +FULLRESYNC line).
+ *  - Full resync: replicas wait for a job (repl-diskless-sync-delay lets several share one);
+ *    when it starts each gets `+FULLRESYNC <replid> <offset>` with the offset of that instant,
+ *    the RDB image of that instant follows (`$EOF:<mark>` diskless to replicas with capa eof,
+ *    `$<len>` otherwise), and the stream fed meanwhile is held per replica and sent after it.
+ *  - Replica clients are ordinary clients of kind 'replica', so their output goes through the
+ *    client-output-buffer-limit `replica` class like any other reply.
+ *  - Cron (once a second): PING every repl-ping-replica-period, "\n" to replicas waiting for an
+ *    RDB, repl-timeout, repl-backlog-ttl, and the count of good replicas for min-replicas.
+ *  - WAIT blocks until enough replicas ACKed the offset of the call; REPLCONF GETACK is sent
+ *    through the stream before the loop sleeps.
+ */
+import crypto from 'node:crypto';
+import type { Server } from '../server/server.js';
+import type { Client, BlockedState } from '../server/client.js';
+import { encodeCommand } from '../server/propagate.js';
+import { blockClient, unblockClient } from '../server/blocking.js';
+import { replicationOf, type ReplicaLink, type ReplicationState } from './state.js';
+import { streamRdb } from './rdb-transfer.js';
+import { psyncFailover, updateFailoverStatus } from './failover.js';
+
+/** Replicas waiting for the next full-sync job, and its start timer. */
+interface SyncQueue {
+  waiting: ReplicaLink[];
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+const queues = new WeakMap<ReplicationState, SyncQueue>();
+
+function queueOf(st: ReplicationState): SyncQueue {
+  let q = queues.get(st);
+  if (q === undefined) queues.set(st, (q = { waiting: [], timer: null }));
+  return q;
+}
+
+/** SYNC and PSYNC (syncCommand). */
+export function syncCommand(c: Client): void {
+  const server = c.server;
+  const st = replicationOf(server);
+  if (c.kind === 'replica') return;
+  const psync = c.argv[0]!.toLowerCase() === 'psync';
+  if (psync && c.argv.length > 3 && c.argv[3]!.toLowerCase() === 'failover') {
+    const err = psyncFailover(st, c);
+    if (err !== null) {
+      c.reply.error(err);
+      return;
+    }
+  }
+  if (st.failover.state !== 'no-failover') {
+    c.reply.error("NOMASTERLINK Can't SYNC while failing over");
+    return;
+  }
+  if (st.isReplica && (st.link === null || st.link.state !== 'connected')) {
+    c.reply.error("NOMASTERLINK Can't SYNC while not connected with my master");
+    return;
+  }
+  if (c.reply.len > 0) {
+    c.reply.error('ERR SYNC and PSYNC are invalid with pending output');
+    return;
+  }
+  const link = pendingLinks.get(c) ?? newLink(c);
+  pendingLinks.delete(c);
+  server.log.notice(`Replica ${st.replicaName(link)} asked for synchronization`);
+  if (psync) {
+    if (tryPartialResync(st, link, c.argv[1]!, c.argv[2]!)) return;
+  } else {
+    link.oldSync = true;
+  }
+  st.syncFull++;
+  if (psync && c.argv[1] !== '?') st.syncPartialErr++;
+  attachReplica(st, link);
+  // The first replica creates the backlog, and with it a new history (createReplicationBacklog).
+  if (st.backlog === null) {
+    st.newHistory();
+    st.ensureBacklog();
+    server.log.notice(`Replication backlog created, my new replication IDs are '${st.replid}' and '${st.replid2}'`);
+  }
+  queueFullSync(st, link);
+}
+
+/** REPLCONF settings sent before SYNC are kept here until the client becomes a replica. */
+const pendingLinks = new WeakMap<Client, ReplicaLink>();
+
+function newLink(c: Client): ReplicaLink {
+  return {
+    client: c,
+    state: 'wait_bgsave',
+    pending: [],
+    streamOnAck: false,
+    listeningPort: 0,
+    announcedIp: '',
+    capaEof: false,
+    capaPsync2: false,
+    oldSync: false,
+    ackOffset: 0,
+    ackTime: c.server.clock.now(),
+  };
+}
+
+function attachReplica(st: ReplicationState, link: ReplicaLink): void {
+  const c = link.client;
+  c.kind = 'replica';
+  if (!st.replicas.includes(link)) st.replicas.push(link);
+  link.ackTime = st.server.clock.now();
+}
+
+/** PSYNC's partial path (masterTryPartialResynchronization). */
+function tryPartialResync(st: ReplicationState, link: ReplicaLink, replid: string, offsetArg: string): boolean {
+  const log = st.server.log;
+  const offset = Number(offsetArg);
+  const name = st.replicaName(link);
+  if (replid !== st.replid && (replid !== st.replid2 || offset > st.secondReplOffset)) {
+    if (replid === '?') {
+      log.notice(`Full resync requested by replica ${name}`);
+    } else if (replid !== st.replid2) {
+      log.notice(
+        `Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '${replid}', my replication IDs are '${st.replid}' and '${st.replid2}')`,
+      );
+    } else {
+      log.notice(
+        `Partial resynchronization not accepted: Requested offset for second ID was ${offset}, but I can reply up to ${st.secondReplOffset}`,
+      );
+    }
+    return false;
+  }
+  const backlog = st.backlog;
+  if (backlog === null || !Number.isSafeInteger(offset) || !backlog.covers(offset)) {
+    log.notice(`Unable to partial resync with replica ${name} for lack of backlog (Replica request was: ${offset}).`);
+    if (backlog !== null && offset > st.masterReplOffset) {
+      log.warning(`Warning: replica ${name} tried to PSYNC with an offset that is greater than the master replication offset.`);
+    }
+    return false;
+  }
+  attachReplica(st, link);
+  link.state = 'online';
+  const c = link.client;
+  c.reply.rawString(link.capaPsync2 ? `+CONTINUE ${st.replid}\r\n` : '+CONTINUE\r\n');
+  const data = backlog.copyFrom(offset);
+  c.reply.raw(data);
+  c.markPendingWrite();
+  st.syncPartialOk++;
+  log.notice(
+    `Partial resynchronization request from ${name} accepted. Sending ${data.length} bytes of backlog starting from offset ${offset}.`,
+  );
+  return true;
+}
+
+function queueFullSync(st: ReplicationState, link: ReplicaLink): void {
+  const q = queueOf(st);
+  q.waiting.push(link);
+  const server = st.server;
+  const diskless = server.config.getBool('repl-diskless-sync');
+  const max = server.config.getNumber('repl-diskless-sync-max-replicas');
+  const delayMs = diskless ? server.config.getNumber('repl-diskless-sync-delay') * 1000 : 0;
+  if (delayMs === 0 || (max > 0 && q.waiting.length >= max)) {
+    if (q.timer !== null) clearTimeout(q.timer);
+    q.timer = null;
+    // Next turn: the replica's pending replies (and other SYNCs in this read) go first.
+    setImmediate(() => startFullSync(st));
+  } else if (q.timer === null) {
+    q.timer = setTimeout(() => {
+      q.timer = null;
+      startFullSync(st);
+    }, delayMs);
+  }
+}
+
+/**
+ * Starts a full-sync job for every waiting replica: +FULLRESYNC with the offset of this
+ * instant, the RDB of this instant (a copy-on-write snapshot produced in slices while clients
+ * keep being served), then the stream held since. The RDB bytes go straight to the socket, as
+ * Redis's rdb pipe does: they do not count against the replica output buffer limit.
+ */
+function startFullSync(st: ReplicationState): void {
+  const q = queueOf(st);
+  const links = q.waiting.splice(0).filter((l) => !l.client.closed && st.replicas.includes(l));
+  if (links.length === 0) return;
+  const server = st.server;
+  const diskless = server.config.getBool('repl-diskless-sync');
+  server.log.notice(`Starting BGSAVE for SYNC with target: ${diskless ? 'replicas sockets' : 'disk'}`);
+  const offset = st.masterReplOffset;
+  const streamDb = st.selectedDb === -1 ? 0 : st.selectedDb;
+  // Force a SELECT before the next command: the replica's db is unknown to the stream now.
+  st.selectedDb = -1;
+  const marks = new Map<ReplicaLink, string>();
+  for (const l of links) {
+    l.state = 'wait_bgsave_end';
+    l.pending = [];
+    const c = l.client;
+    if (!l.oldSync) c.reply.rawString(`+FULLRESYNC ${st.replid} ${offset}\r\n`);
+    if (diskless && l.capaEof) {
+      const mark = crypto.randomBytes(20).toString('hex');
+      marks.set(l, mark);
+      c.reply.rawString(`$EOF:${mark}\r\n`);
+      // The RDB starts now: no keep-alive newline may be written into it.
+      l.state = 'send_bulk';
+    }
+    server.writeToClient(c);
+  }
+  const held: Buffer[] = [];
+  const alive = (): boolean => links.some((l) => !l.client.closed);
+  server.log.notice(`Background RDB transfer started by pid ${process.pid}`);
+  streamRdb(
+    server,
+    { replid: st.replid, offset, streamDb },
+    (chunk) => {
+      for (const l of links) if (marks.has(l) && !l.client.closed) l.client.socket?.write(chunk);
+      if (marks.size < links.length) held.push(chunk);
+    },
+    () => !alive(),
+  ).then(
+    () => {
+      const image = marks.size < links.length ? Buffer.concat(held) : null;
+      for (const l of links) finishTransfer(st, l, marks.get(l), image);
+    },
+    (e: unknown) => {
+      server.log.warning(`Can't save in background: ${(e as Error).message}`);
+      for (const l of links) server.freeClient(l.client);
+    },
+  );
+}
+
+/** The RDB is out (or ready to go out as `$<len>`): the replica goes online. */
+function finishTransfer(st: ReplicationState, l: ReplicaLink, mark: string | undefined, image: Buffer | null): void {
+  const c = l.client;
+  if (c.closed) return;
+  const server = st.server;
+  const name = st.replicaName(l);
+  if (mark !== undefined) {
+    c.socket?.write(mark);
+    // The stream waits for the replica's first ACK, so the mark ends the replica's read.
+    l.streamOnAck = true;
+    server.log.notice(`Streamed RDB transfer with replica ${name} succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming`);
+  } else {
+    c.socket?.write(`$${image!.length}\r\n`);
+    c.socket?.write(image!);
+    for (const chunk of l.pending) c.reply.raw(chunk);
+    l.pending = [];
+    c.markPendingWrite();
+  }
+  l.state = 'online';
+  l.ackTime = server.clock.now();
+  server.log.notice(`Synchronization with replica ${name} succeeded`);
+}
+
+/** REPLCONF <option> <value> … (replconfCommand). */
+export function replconfCommand(c: Client): void {
+  const argv = c.argv;
+  if (argv.length % 2 === 0) {
+    c.reply.error('ERR syntax error');
+    return;
+  }
+  const server = c.server;
+  const st = replicationOf(server);
+  const link = st.findReplica(c) ?? pendingLinks.get(c) ?? newLink(c);
+  for (let i = 1; i < argv.length; i += 2) {
+    const opt = argv[i]!.toLowerCase();
+    const val = argv[i + 1]!;
+    if (opt === 'listening-port') {
+      const port = /^-?\d+$/.test(val) ? Number(val) : NaN;
+      if (!Number.isSafeInteger(port)) {
+        c.reply.error('ERR value is not an integer or out of range');
+        return;
+      }
+      link.listeningPort = port;
+    } else if (opt === 'ip-address') {
+      if (val.length >= 46) {
+        c.reply.error(`ERR REPLCONF ip-address provided by replica instance is too long: ${val.length} bytes`);
+        return;
+      }
+      link.announcedIp = val;
+    } else if (opt === 'capa') {
+      if (val.toLowerCase() === 'eof') link.capaEof = true;
+      else if (val.toLowerCase() === 'psync2') link.capaPsync2 = true;
+    } else if (opt === 'ack') {
+      // Replicas send ACKs with no reply expected; from anyone else they are ignored.
+      const r = st.findReplica(c);
+      if (r === undefined) return;
+      const off = Number(val);
+      if (Number.isSafeInteger(off) && off > r.ackOffset) r.ackOffset = off;
+      r.ackTime = server.clock.now();
+      if (r.streamOnAck) {
+        r.streamOnAck = false;
+        for (const chunk of r.pending) r.client.reply.raw(chunk);
+        r.pending = [];
+        r.client.markPendingWrite();
+      }
+      checkWaitingClients(st);
+      updateFailoverStatus(st);
+      return;
+    } else if (opt === 'getack') {
+      // Our master asks for our offset: answered on the link even though the master's
+      // client otherwise gets no replies.
+      if (c.isMaster) st.link?.sendAck();
+      return;
+    } else if (opt === 'rdb-only' || opt === 'rdb-filter-only') {
+      // Accepted for compatibility (redis-cli --rdb); nodis always sends the full stream.
+    } else {
+      c.reply.error(`ERR Unrecognized REPLCONF option: ${argv[i]}`);
+      return;
+    }
+  }
+  if (!st.replicas.includes(link)) pendingLinks.set(c, link);
+  c.reply.ok();
+}
+
+/** Drops a replica that disconnected (freeClient of a slave). */
+export function replicaClosed(st: ReplicationState, c: Client): void {
+  const i = st.replicas.findIndex((r) => r.client === c);
+  if (i < 0) return;
+  const r = st.replicas[i]!;
+  st.replicas.splice(i, 1);
+  st.server.log.notice(`Connection with replica ${st.replicaName(r)} lost.`);
+  if (st.replicas.length === 0) st.noReplicasSince = st.server.clock.now();
+  refreshGoodReplicas(st);
+}
+
+/** The master's once-per-second duties (replicationCron). */
+export function masterCron(st: ReplicationState): void {
+  const server = st.server;
+  const now = server.clock.now();
+  const period = server.config.getNumber('repl-ping-replica-period');
+  // While writes are paused (FAILOVER, CLIENT PAUSE) the offset must not move.
+  if (st.replicas.length > 0 && !st.isReplica && st.cronLoops % period === 0 && server.pause.mode === null) {
+    // Sent in the current db (no SELECT), so it only moves offsets.
+    st.feedBytes(Buffer.from(encodeCommand(['PING']), 'latin1'));
+  }
+  // Replicas waiting for their RDB to start get a newline so their read timeout does not fire.
+  for (const r of st.replicas) {
+    if (r.state === 'wait_bgsave' || r.state === 'wait_bgsave_end') {
+      r.client.socket?.write('\n');
+    }
+  }
+  const timeout = server.config.getNumber('repl-timeout') * 1000;
+  for (const r of [...st.replicas]) {
+    if (r.state !== 'online' || r.oldSync) continue;
+    if (now - r.ackTime > timeout) {
+      server.log.warning(`Disconnecting timedout replica (streaming sync): ${st.replicaName(r)}`);
+      server.freeClient(r.client);
+    }
+  }
+  const ttl = server.config.getNumber('repl-backlog-ttl') * 1000;
+  if (!st.isReplica && st.replicas.length === 0 && ttl > 0 && st.backlog !== null && now - st.noReplicasSince > ttl) {
+    // A new id: whoever PSYNCs later must not continue with a history we dropped.
+    st.newHistory();
+    st.backlog = null;
+    server.log.notice(`Replication backlog freed after ${ttl / 1000} seconds without connected replicas.`);
+  }
+  refreshGoodReplicas(st);
+  updateFailoverStatus(st);
+}
+
+/** min-replicas: replicas online whose last ACK is at most min-replicas-max-lag old. */
+export function refreshGoodReplicas(st: ReplicationState): void {
+  const server = st.server;
+  const maxLag = server.config.getNumber('min-replicas-max-lag');
+  const now = server.clock.now();
+  let good = 0;
+  for (const r of st.replicas) {
+    if (r.state === 'online' && Math.floor((now - r.ackTime) / 1000) <= maxLag) good++;
+  }
+  st.goodReplicas = good;
+}
+
+// ---- WAIT ------------------------------------------------------------------------------------------
+
+interface Waiter {
+  client: Client;
+  offset: number;
+  numReplicas: number;
+}
+
+const waiters = new WeakMap<ReplicationState, Waiter[]>();
+
+function waitersOf(st: ReplicationState): Waiter[] {
+  let w = waiters.get(st);
+  if (w === undefined) waiters.set(st, (w = []));
+  return w;
+}
+
+/** Replicas that acknowledged at least `offset` (replicationCountAcksByOffset). */
+export function countAcks(st: ReplicationState, offset: number): number {
+  let n = 0;
+  for (const r of st.replicas) if (r.state === 'online' && r.ackOffset >= offset) n++;
+  return n;
+}
+
+const TIMEOUT_NOT_INT = 'ERR timeout is not an integer or out of range';
+
+/** WAIT numreplicas timeout. */
+export function waitCommand(c: Client): void {
+  const server = c.server;
+  const st = replicationOf(server);
+  if (st.isReplica) {
+    c.reply.error(
+      'ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.',
+    );
+    return;
+  }
+  const nArg = c.argv[1]!;
+  if (!/^-?\d+$/.test(nArg) || !Number.isSafeInteger(Number(nArg))) {
+    c.reply.error('ERR value is not an integer or out of range');
+    return;
+  }
+  const tArg = c.argv[2]!;
+  if (!/^-?\d+$/.test(tArg) || !Number.isSafeInteger(Number(tArg))) {
+    c.reply.error(TIMEOUT_NOT_INT);
+    return;
+  }
+  const timeout = Number(tArg);
+  if (timeout < 0) {
+    c.reply.error('ERR timeout is negative');
+    return;
+  }
+  const numReplicas = Number(nArg);
+  const offset = st.masterReplOffset;
+  const acked = countAcks(st, offset);
+  if (acked >= numReplicas || c.multi !== null || c.fake || server.executionNesting > 1) {
+    c.reply.integer(acked);
+    return;
+  }
+  const list = waitersOf(st);
+  const w: Waiter = { client: c, offset, numReplicas };
+  list.push(w);
+  const remove = (): void => {
+    const i = list.indexOf(w);
+    if (i >= 0) list.splice(i, 1);
+  };
+  const state: BlockedState = {
+    kind: 'wait',
+    deadline: timeout === 0 ? 0 : server.clock.monotonic() + timeout,
+    onTimeout: () => {
+      remove();
+      c.reply.integer(countAcks(st, offset));
+    },
+    onCancel: (reason) => {
+      remove();
+      // freeClient clears `blocked` before cancelling; the blocking module needs it to release.
+      c.blocked = state;
+      if (reason === 'unblock-error') c.reply.error('UNBLOCKED client unblocked via CLIENT UNBLOCK');
+      else if (reason === 'unblock-timeout') c.reply.integer(countAcks(st, offset));
+      unblockClient(c);
+    },
+  };
+  blockClient(c, state);
+  requestAcks(st);
+}
+
+/** Asks every replica for its offset (REPLCONF GETACK *), once per loop turn. */
+export function requestAcks(st: ReplicationState): void {
+  if (st.getAckPending) return;
+  st.getAckPending = true;
+  setImmediate(() => {
+    st.getAckPending = false;
+    if (st.replicas.length === 0 || st.isReplica || st.server.pause.mode !== null) return;
+    st.feedBytes(Buffer.from(encodeCommand(['REPLCONF', 'GETACK', '*']), 'latin1'));
+  });
+}
+
+/** Serves WAITs whose replicas caught up (processClientsWaitingReplicas). */
+export function checkWaitingClients(st: ReplicationState): void {
+  const list = waiters.get(st);
+  if (list === undefined || list.length === 0) return;
+  for (const w of [...list]) {
+    const n = countAcks(st, w.offset);
+    if (n < w.numReplicas) continue;
+    list.splice(list.indexOf(w), 1);
+    w.client.reply.integer(n);
+    unblockClient(w.client);
+  }
+}

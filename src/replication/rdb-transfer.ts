@@ -1,0 +1,60 @@
+/**
+ * The two points where replication meets the RDB format, both owned by persistence/:
+ *  - master: a copy-on-write Snapshot of the dataset (persistence/snapshot.ts) produced in
+ *    slices, one per event-loop turn, while clients keep being served; its replication AUX
+ *    fields carry the id and offset of the instant it started.
+ *  - replica: the received image is loaded with the same loader as dump.rdb.
+ */
+import type { Server } from '../server/server.js';
+import { rdbOf, type RdbPersistence } from '../persistence/rdb.js';
+import { emptyData } from '../commands/server.js';
+
+/** The replication metadata stored in the RDB's AUX fields. */
+export interface RdbReplInfo {
+  replid: string;
+  offset: number;
+  streamDb: number;
+}
+
+/** Milliseconds of snapshot work per event-loop turn. */
+const SLICE_MS = 4;
+
+function persistence(server: Server): RdbPersistence {
+  const p = rdbOf(server);
+  if (p === undefined) throw new Error('RDB persistence is not installed');
+  return p;
+}
+
+/**
+ * Streams a snapshot of the dataset taken now into `sink`, a slice per loop turn. Resolves
+ * when the image is complete (checksum included); `cancelled()` stops it early.
+ */
+export async function streamRdb(server: Server, repl: RdbReplInfo, sink: (chunk: Buffer) => void, cancelled: () => boolean): Promise<void> {
+  const p = persistence(server);
+  const snap = p.startSnapshot([
+    ['repl-stream-db', String(repl.streamDb)],
+    ['repl-id', repl.replid],
+    ['repl-offset', String(repl.offset)],
+  ]);
+  try {
+    while (!snap.complete) {
+      if (cancelled()) return;
+      const chunk = snap.step(SLICE_MS);
+      if (chunk.length > 0) sink(chunk);
+      if (!snap.complete) await new Promise<void>((r) => setImmediate(r));
+    }
+  } finally {
+    p.endSnapshot(snap);
+  }
+}
+
+/**
+ * Replaces the dataset with a received RDB image (the replica after a full sync). Throws on
+ * a corrupt image; the dataset is then empty, as in Redis after a failed load.
+ */
+export function loadRdb(server: Server, image: Buffer): void {
+  emptyData(server, -1);
+  const p = persistence(server);
+  const { stats } = p.loadImage(image, { allowDup: false, logAux: true });
+  server.log.notice(`Done loading RDB, keys loaded: ${stats.keysLoaded}, keys expired: ${stats.keysExpired}.`);
+}

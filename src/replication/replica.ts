@@ -1,0 +1,553 @@
+/**
+ * The replica side of replication: the link to our master (replication.c's connectWithMaster,
+ * syncWithMaster, readSyncBulkPayload and the master client).
+ *
+ * A state machine fed by socket events and the once-per-second cron:
+ *   connect → connecting → handshake (PING, AUTH, REPLCONF listening-port / ip-address /
+ *   capa eof / capa psync2, PSYNC <replid> <offset+1>) → transfer (+FULLRESYNC: the RDB as
+ *   `$<len>` or `$EOF:<40-byte mark>`, then load it) → connected (+CONTINUE or after the load).
+ * Any failure goes back to `connect` and the cron retries every second, as Redis does.
+ *
+ * Once connected, the socket belongs to the master client: a real Client with isMaster set,
+ * so its commands bypass READONLY and run through the same processCommand()/call() path as
+ * everyone's. Its replies are discarded (REPLCONF GETACK answers on the link itself). The
+ * bytes of every applied command are fed verbatim to our own stream (offset, backlog,
+ * sub-replicas), which is what makes chained replication and PSYNC2 work.
+ */
+import net from 'node:net';
+import type { Server } from '../server/server.js';
+import { Client } from '../server/client.js';
+import { encodeCommand } from '../server/propagate.js';
+import { disconnectAllBlockedClients } from '../server/blocking.js';
+import type { ReplicationState } from './state.js';
+import { loadRdb } from './rdb-transfer.js';
+import { clearFailoverState, abortFailover } from './failover.js';
+
+export type LinkState = 'connect' | 'connecting' | 'handshake' | 'transfer' | 'connected';
+
+/** Handshake steps, in the order the replies arrive. */
+type Step = 'pong' | 'auth' | 'port' | 'ip' | 'capa' | 'psync';
+
+const EOF_MARK_SIZE = 40;
+
+export class MasterLink {
+  state: LinkState = 'connect';
+  socket: net.Socket | null = null;
+  /** The master client once connected. */
+  client: Client | null = null;
+  /** Bytes received and not yet consumed by the handshake / transfer. */
+  private inbuf: Buffer = Buffer.alloc(0);
+  private steps: Step[] = [];
+  /** Transfer: -1 while reading the `$` line, then the size (or -2 with an EOF mark). */
+  private transferSize = -1;
+  private transferMark = '';
+  private transferChunks: Buffer[] = [];
+  transferRead = 0;
+  private fullSyncReplid = '';
+  private fullSyncOffset = 0;
+  /** ms of the last byte received (master_last_io_seconds_ago, repl-timeout). */
+  lastIo: number;
+  /** ms the link went down (master_link_down_since_seconds), 0 = never up yet. */
+  downSince = 0;
+  /** Bytes received from the master after the sync point (read_reploff). */
+  private rawUnapplied: Buffer[] = [];
+  private fedToParser = 0;
+  private appliedFromParser = 0;
+  /** False after a failed load: the next PSYNC asks for a full resync. */
+  private canPartial = true;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    readonly st: ReplicationState,
+    readonly host: string,
+    readonly port: number,
+  ) {
+    this.lastIo = st.server.clock.now();
+  }
+
+  private get server(): Server {
+    return this.st.server;
+  }
+
+  /** master_sync_total_bytes: the RDB's size, -1 when streamed with an EOF mark. */
+  get transferTotal(): number {
+    return this.transferSize >= 0 ? this.transferSize : -1;
+  }
+
+  /** Bytes read from the master so far (slave_read_repl_offset). */
+  get readOffset(): number {
+    return this.st.masterReplOffset + (this.client === null ? 0 : this.client.parser.pendingBytes);
+  }
+
+  /** connectWithMaster. */
+  connect(): void {
+    if (this.state !== 'connect') return;
+    const log = this.server.log;
+    log.notice(`Connecting to MASTER ${this.host}:${this.port}`);
+    this.state = 'connecting';
+    this.lastIo = this.server.clock.now();
+    const sock = net.connect({ host: this.host, port: this.port });
+    this.socket = sock;
+    sock.setNoDelay(true);
+    log.notice('MASTER <-> REPLICA sync started');
+    sock.on('connect', () => {
+      if (this.socket !== sock) return;
+      log.notice('Non blocking connect for SYNC fired the event.');
+      this.state = 'handshake';
+      this.startHandshake();
+    });
+    sock.on('data', (chunk: Buffer) => {
+      if (this.socket !== sock) return;
+      this.onData(chunk);
+    });
+    sock.on('error', (e) => {
+      if (this.socket !== sock) return;
+      if (this.state === 'connecting') log.warning(`Error condition on socket for SYNC: ${describeSocketError(e)}`);
+    });
+    sock.on('close', () => {
+      if (this.socket !== sock) return;
+      this.linkDown(this.state === 'connected' ? 'Connection with master lost.' : null);
+    });
+  }
+
+  private send(argv: string[]): void {
+    this.socket?.write(Buffer.from(encodeCommand(argv), 'latin1'));
+  }
+
+  private startHandshake(): void {
+    const cfg = this.server.config;
+    // Pipelined: each reply is checked in order as it arrives.
+    this.send(['PING']);
+    this.steps = ['pong'];
+    const pass = cfg.getString('masterauth');
+    if (pass !== '') {
+      const user = cfg.getString('masteruser');
+      this.send(user !== '' ? ['AUTH', user, pass] : ['AUTH', pass]);
+      this.steps.push('auth');
+    }
+    const announcePort = cfg.getNumber('replica-announce-port');
+    this.send(['REPLCONF', 'listening-port', String(announcePort !== 0 ? announcePort : this.server.boundPort || cfg.getNumber('port'))]);
+    this.steps.push('port');
+    const announceIp = cfg.getString('replica-announce-ip');
+    if (announceIp !== '') {
+      this.send(['REPLCONF', 'ip-address', announceIp]);
+      this.steps.push('ip');
+    }
+    this.send(['REPLCONF', 'capa', 'eof', 'capa', 'psync2']);
+    this.steps.push('capa');
+  }
+
+  /** Sends PSYNC once the preceding replies are in (slaveTryPartialResynchronization). */
+  private sendPsync(): void {
+    const st = this.st;
+    const log = this.server.log;
+    let replid = '?';
+    let offset = -1;
+    if (this.canPartial) {
+      replid = st.replid;
+      offset = st.masterReplOffset + 1;
+      log.notice(`Trying a partial resynchronization (request ${replid}:${offset}).`);
+    } else {
+      log.notice('Partial resynchronization not possible (no cached master)');
+    }
+    // A master handing over (FAILOVER) asks its target to promote itself.
+    if (st.failover.state === 'failover-in-progress') this.send(['PSYNC', replid, String(offset), 'FAILOVER']);
+    else this.send(['PSYNC', replid, String(offset)]);
+    this.steps.push('psync');
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastIo = this.server.clock.now();
+    this.server.stats.netInputBytes += chunk.length;
+    if (this.state === 'connected') {
+      this.feedStream(chunk);
+      return;
+    }
+    this.inbuf = this.inbuf.length === 0 ? chunk : Buffer.concat([this.inbuf, chunk]);
+    for (;;) {
+      const state = this.state as LinkState;
+      if (this.socket === null || state === 'connected') break;
+      if (state === 'handshake') {
+        if (!this.handshakeStep()) return;
+      } else if (state === 'transfer') {
+        if (!this.transferStep()) return;
+      } else {
+        return;
+      }
+    }
+    // Bytes that followed the RDB (or +CONTINUE) are the start of the stream.
+    if ((this.state as LinkState) === 'connected' && this.inbuf.length > 0) {
+      const rest = this.inbuf;
+      this.inbuf = Buffer.alloc(0);
+      this.feedStream(rest);
+    }
+  }
+
+  /** Reads a CRLF-terminated line from inbuf, or null if incomplete. */
+  private readLine(): string | null {
+    const nl = this.inbuf.indexOf(10);
+    if (nl < 0) return null;
+    const end = nl > 0 && this.inbuf[nl - 1] === 13 ? nl - 1 : nl;
+    const line = this.inbuf.latin1Slice(0, end);
+    this.inbuf = this.inbuf.subarray(nl + 1);
+    return line;
+  }
+
+  /** Consumes one handshake reply; false when more bytes are needed or the link failed. */
+  private handshakeStep(): boolean {
+    const step = this.steps[0];
+    if (step === undefined) return false;
+    const line = this.readLine();
+    if (line === null) return false;
+    // Masters send newlines to keep the link alive while they prepare.
+    if (line === '') return true;
+    this.steps.shift();
+    const log = this.server.log;
+    const isError = line.startsWith('-');
+    switch (step) {
+      case 'pong':
+        // NOAUTH / NOPERM mean the master is alive and AUTH follows (as Redis accepts).
+        if (isError && !line.startsWith('-NOAUTH') && !line.startsWith('-NOPERM') && !line.startsWith('-ERR operation not permitted')) {
+          log.warning(`Error reply to PING from master: '${line.slice(1)}'`);
+          return this.fail();
+        }
+        log.notice('Master replied to PING, replication can continue...');
+        return true;
+      case 'auth':
+        if (isError) {
+          log.warning(`Unable to AUTH to MASTER: ${line.slice(1)}`);
+          return this.fail();
+        }
+        return true;
+      case 'port':
+        if (isError) log.notice(`(Non critical) Master does not understand REPLCONF listening-port: ${line.slice(1)}`);
+        return true;
+      case 'ip':
+        if (isError) log.notice(`(Non critical) Master does not understand REPLCONF ip-address: ${line.slice(1)}`);
+        return true;
+      case 'capa':
+        if (isError) log.notice(`(Non critical) Master does not understand REPLCONF capa: ${line.slice(1)}`);
+        this.sendPsync();
+        return true;
+      case 'psync':
+        return this.psyncReply(line);
+    }
+  }
+
+  /** +FULLRESYNC / +CONTINUE / errors (slaveTryPartialResynchronization's reply half). */
+  private psyncReply(line: string): boolean {
+    const log = this.server.log;
+    const st = this.st;
+    if (st.failover.state === 'failover-in-progress') {
+      if (line.startsWith('+FULLRESYNC') || line.startsWith('+CONTINUE')) {
+        clearFailoverState(st);
+      } else {
+        abortFailover(st, 'Failover target rejected psync request');
+        return false;
+      }
+    }
+    if (line.startsWith('+FULLRESYNC')) {
+      const parts = line.split(' ');
+      this.fullSyncReplid = parts[1] ?? '';
+      this.fullSyncOffset = Number(parts[2] ?? '-1');
+      log.notice(`Full resync from master: ${this.fullSyncReplid}:${this.fullSyncOffset}`);
+      this.state = 'transfer';
+      this.transferSize = -1;
+      this.transferChunks = [];
+      this.transferRead = 0;
+      return true;
+    }
+    if (line.startsWith('+CONTINUE')) {
+      const newId = line.slice('+CONTINUE'.length).trim();
+      log.notice('Successful partial resynchronization with master.');
+      if (newId !== '' && newId !== st.replid) {
+        // The master's history continues ours under a new id (it was promoted): keep the old
+        // id valid up to here, and let our own replicas reconnect to learn the new one.
+        st.replid2 = st.replid;
+        st.secondReplOffset = st.masterReplOffset + 1;
+        st.replid = newId;
+        log.notice(`Master replication ID changed to ${newId}`);
+        st.disconnectReplicas();
+      }
+      log.notice('MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.');
+      this.becomeConnected(null);
+      return true;
+    }
+    if (line.startsWith('-NOMASTERLINK') || line.startsWith('-LOADING')) {
+      log.notice(`Master is currently unable to PSYNC but should be in the future: ${line.slice(1)}`);
+      return this.fail();
+    }
+    log.warning(`Unexpected reply to PSYNC from master: ${line}`);
+    return this.fail();
+  }
+
+  /** Reads the RDB payload (readSyncBulkPayload). */
+  private transferStep(): boolean {
+    const log = this.server.log;
+    if (this.transferSize === -1) {
+      const line = this.readLine();
+      if (line === null) return false;
+      if (line === '') return true;
+      if (line.startsWith('-')) {
+        log.warning(`MASTER aborted replication with an error: ${line.slice(1)}`);
+        return this.fail();
+      }
+      if (!line.startsWith('$')) {
+        log.warning(`Bad protocol from MASTER, the first byte is not '$' (we received '${line}'), are you sure the host and port are right?`);
+        return this.fail();
+      }
+      if (line.startsWith('$EOF:') && line.length === 5 + EOF_MARK_SIZE) {
+        this.transferMark = line.slice(5);
+        this.transferSize = -2;
+        log.notice('MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk');
+      } else {
+        this.transferSize = Number(line.slice(1));
+        log.notice(`MASTER <-> REPLICA sync: receiving ${this.transferSize} bytes from master to disk`);
+      }
+      return true;
+    }
+    if (this.inbuf.length === 0) return false;
+    if (this.transferSize === -2) {
+      this.transferChunks.push(this.inbuf);
+      this.transferRead += this.inbuf.length;
+      this.inbuf = Buffer.alloc(0);
+      // As Redis: the mark must end a read (the master holds the stream until our first ACK).
+      const tail = this.lastBytes(EOF_MARK_SIZE);
+      if (tail !== this.transferMark) return false;
+      const image = Buffer.concat(this.transferChunks);
+      this.transferChunks = [];
+      return this.finishTransfer(image.subarray(0, image.length - EOF_MARK_SIZE), true);
+    }
+    const want = this.transferSize - this.transferRead;
+    const take = Math.min(want, this.inbuf.length);
+    this.transferChunks.push(this.inbuf.subarray(0, take));
+    this.transferRead += take;
+    this.inbuf = this.inbuf.subarray(take);
+    if (this.transferRead < this.transferSize) return false;
+    const image = Buffer.concat(this.transferChunks);
+    this.transferChunks = [];
+    return this.finishTransfer(image, false);
+  }
+
+  private lastBytes(n: number): string {
+    let s = '';
+    for (let i = this.transferChunks.length - 1; i >= 0 && s.length < n; i--) {
+      s = this.transferChunks[i]!.latin1Slice(0, this.transferChunks[i]!.length) + s;
+    }
+    return s.length >= n ? s.slice(s.length - n) : '';
+  }
+
+  /** Loads the received RDB and goes online with the master's id and offset. */
+  private finishTransfer(image: Buffer, usedMark: boolean): boolean {
+    const server = this.server;
+    const log = server.log;
+    const st = this.st;
+    // Our own replicas were fed a history we are about to replace.
+    st.disconnectReplicas();
+    log.notice('MASTER <-> REPLICA sync: Flushing old data');
+    log.notice('MASTER <-> REPLICA sync: Loading DB in memory');
+    try {
+      loadRdb(server, image);
+    } catch (e) {
+      log.warning(`Failed trying to load the MASTER synchronization DB from socket: ${(e as Error).message}`);
+      this.canPartial = false;
+      return this.fail();
+    }
+    st.replid = this.fullSyncReplid;
+    st.masterReplOffset = this.fullSyncOffset;
+    st.clearReplid2();
+    st.backlog = null;
+    st.ensureBacklog();
+    this.canPartial = true;
+    log.notice('MASTER <-> REPLICA sync: Finished with success');
+    // The master SELECTs before its first command after a full sync.
+    this.becomeConnected(0);
+    // A diskless master holds the stream until this first ACK.
+    if (usedMark) this.sendAck();
+    return true;
+  }
+
+  /** Creates the master client on the link (replicationCreateMasterClient). */
+  private becomeConnected(db: number | null): void {
+    const server = this.server;
+    const sock = this.socket!;
+    const c = new Client(server, server.newClientId(), sock, server.dbs[db ?? 0]!);
+    c.kind = 'master';
+    c.isMaster = true;
+    c.setAuthenticated('default');
+    c.parser.limits.fromMaster = true;
+    if (db === null) {
+      const keep = this.lastDb ?? this.st.restoredStreamDb;
+      if (keep !== null) c.db = server.dbs[keep] ?? c.db;
+    }
+    server.registerClient(c);
+    this.client = c;
+    this.fedToParser = 0;
+    this.appliedFromParser = 0;
+    this.rawUnapplied = [];
+    this.state = 'connected';
+    this.downSince = 0;
+    this.sendAck();
+  }
+
+  /** The db the master client had SELECTed when the link dropped (kept for +CONTINUE). */
+  private lastDb: number | null = null;
+
+  /** The master stream's current db (what an RDB saved now records as repl-stream-db). */
+  get streamDb(): number {
+    if (this.client !== null) return this.client.db.id;
+    return this.lastDb ?? this.st.restoredStreamDb ?? 0;
+  }
+
+  /** Applies stream bytes: runs each complete command, then proxies its exact bytes. */
+  private feedStream(chunk: Buffer): void {
+    const c = this.client;
+    if (c === null || c.closed) return;
+    c.parser.feed(chunk);
+    this.rawUnapplied.push(chunk);
+    this.fedToParser += chunk.length;
+    c.lastInteraction = this.server.clock.now();
+    this.processStream();
+  }
+
+  private processStream(): void {
+    const c = this.client;
+    if (c === null) return;
+    const server = this.server;
+    while (!c.closed && c.blocked === null) {
+      // CLIENT PAUSE holds the master's writes back too; resume when it ends.
+      if (server.pause.mode !== null) {
+        if (this.retryTimer === null) {
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = null;
+            this.processStream();
+          }, 10);
+        }
+        break;
+      }
+      const argv = c.parser.next();
+      if (argv === null) break;
+      if (argv.length > 0) {
+        c.argv = argv;
+        server.applyingMasterStream = true;
+        try {
+          server.processCommand(c);
+        } finally {
+          server.applyingMasterStream = false;
+        }
+        c.argv = [];
+        if (c.reply.len > 0) c.reply.truncate(0);
+      }
+      this.applyConsumed();
+    }
+  }
+
+  /** Feeds the bytes of what the parser consumed to our own stream (replicationFeedStreamFromMasterStream). */
+  private applyConsumed(): void {
+    const c = this.client!;
+    const consumed = this.fedToParser - c.parser.pendingBytes;
+    let n = consumed - this.appliedFromParser;
+    if (n <= 0) return;
+    this.appliedFromParser = consumed;
+    const parts: Buffer[] = [];
+    while (n > 0) {
+      const head = this.rawUnapplied[0]!;
+      if (head.length <= n) {
+        parts.push(head);
+        this.rawUnapplied.shift();
+        n -= head.length;
+      } else {
+        parts.push(head.subarray(0, n));
+        this.rawUnapplied[0] = head.subarray(n);
+        n = 0;
+      }
+    }
+    this.st.feedBytes(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+  }
+
+  /** REPLCONF ACK <applied offset> (replicationSendAck). */
+  sendAck(): void {
+    if (this.state !== 'connected') return;
+    this.send(['REPLCONF', 'ACK', String(this.st.masterReplOffset)]);
+  }
+
+  /** A handshake or transfer failure: drop the socket and let the cron retry. */
+  private fail(): boolean {
+    this.linkDown(null);
+    return false;
+  }
+
+  /** The link is gone (socket closed, timeout, master client killed). */
+  linkDown(message: string | null): void {
+    const wasConnected = this.state === 'connected';
+    if (message !== null) this.server.log.notice(message);
+    const sock = this.socket;
+    this.socket = null;
+    this.inbuf = Buffer.alloc(0);
+    this.transferChunks = [];
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const c = this.client;
+    this.client = null;
+    if (c !== null) {
+      this.lastDb = c.db.id;
+      if (!c.closed) this.server.freeClient(c);
+    }
+    if (sock !== null && !sock.destroyed) sock.destroy();
+    if (wasConnected) {
+      this.server.log.notice('Caching the disconnected master state.');
+      this.downSince = this.server.clock.now();
+    } else if (this.downSince === 0) {
+      this.downSince = this.server.clock.now();
+    }
+    this.state = 'connect';
+  }
+
+  /** Cancels everything for good (REPLICAOF NO ONE / another master). */
+  close(): void {
+    const c = this.client;
+    this.client = null;
+    this.state = 'connect';
+    const sock = this.socket;
+    this.socket = null;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    if (c !== null && !c.closed) this.server.freeClient(c);
+    if (sock !== null && !sock.destroyed) sock.destroy();
+  }
+
+  /** Once a second: reconnect, timeouts, ACK (replicationCron's replica half). */
+  cron(): void {
+    const server = this.server;
+    const now = server.clock.now();
+    const timeout = server.config.getNumber('repl-timeout') * 1000;
+    if ((this.state === 'connecting' || this.state === 'handshake') && now - this.lastIo > timeout) {
+      server.log.warning('Timeout connecting to the MASTER...');
+      this.linkDown(null);
+    } else if (this.state === 'transfer' && now - this.lastIo > timeout) {
+      server.log.warning("Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.");
+      this.linkDown(null);
+    } else if (this.state === 'connected' && now - this.lastIo > timeout) {
+      server.log.warning('MASTER timeout: no data nor PING received...');
+      this.linkDown('Connection with master lost.');
+    }
+    if (this.state === 'connect') this.connect();
+    else if (this.state === 'connected') this.sendAck();
+  }
+
+  /** Our master client was freed by someone else (CLIENT KILL TYPE master). */
+  clientFreed(c: Client): void {
+    if (c === this.client) this.linkDown('Connection with master lost.');
+  }
+}
+
+/** Switches a master into a replica: blocked clients are told, the link starts. */
+export function prepareForReplicaRole(server: Server): void {
+  disconnectAllBlockedClients(server);
+}
+
+function describeSocketError(e: NodeJS.ErrnoException): string {
+  if (e.code === 'ECONNREFUSED') return 'Connection refused';
+  if (e.code === 'ETIMEDOUT') return 'Connection timed out';
+  if (e.code === 'EHOSTUNREACH') return 'No route to host';
+  return e.message;
+}

@@ -1,0 +1,42 @@
+/**
+ * Role switches (replicationSetMaster / replicationUnsetMaster): a master becoming a replica
+ * keeps its data until the sync replaces it and PSYNCs with its own id and offset; a replica
+ * becoming a master keeps its data and continues its history under a new id (PSYNC2).
+ */
+import type { ReplicationState } from './state.js';
+import { MasterLink, prepareForReplicaRole } from './replica.js';
+
+/** replicationSetMaster: start replicating from host:port (keeping our data until the sync). */
+export function setMaster(st: ReplicationState, host: string, port: number): void {
+  const server = st.server;
+  const wasMaster = st.masterHost === null;
+  st.link?.close();
+  st.link = null;
+  prepareForReplicaRole(server);
+  st.masterHost = host;
+  st.masterPort = port;
+  server.log.role = 'S';
+  if (wasMaster) {
+    server.log.notice(
+      'Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.',
+    );
+  }
+  const link = new MasterLink(st, host, port);
+  st.link = link;
+  link.connect();
+}
+
+/** replicationUnsetMaster: become a master, keeping the data and continuing the history. */
+export function unsetMaster(st: ReplicationState): void {
+  if (st.masterHost === null) return;
+  st.masterHost = null;
+  st.server.log.role = 'M';
+  st.link?.close();
+  st.link = null;
+  st.shiftReplid();
+  // Our replicas must learn the new id; they continue with a partial resync.
+  st.disconnectReplicas();
+  st.selectedDb = -1;
+  st.noReplicasSince = st.server.clock.now();
+}
+

@@ -1,0 +1,173 @@
+/**
+ * The replication state every node has, whatever its role (replication.c's globals):
+ * the replication ids (PSYNC2: `replid`, and `replid2` valid up to `secondReplOffset` after a
+ * promotion), `masterReplOffset` (bytes fed to the stream so far), the backlog, the replicas
+ * attached to us, and — when we are a replica — the link to our master.
+ *
+ * The stream is fed from two places only: the one propagation path (we are a master: commands
+ * are encoded here with SELECT when the db changes) and, on a replica, the exact bytes applied
+ * from our master (proxied verbatim, so sub-replicas and our backlog stay byte-identical to
+ * the master's stream, which is what lets PSYNC continue anywhere in a chain).
+ */
+import type { Server } from '../server/server.js';
+import type { Client } from '../server/client.js';
+import { encodeCommand } from '../server/propagate.js';
+import { ReplicationBacklog } from './backlog.js';
+import type { MasterLink } from './replica.js';
+import { newFailoverState, type FailoverState } from './failover.js';
+
+export const NULL_REPLID = '0'.repeat(40);
+
+/** A replica attached to us (slave client state in Redis). */
+export interface ReplicaLink {
+  client: Client;
+  /**
+   * wait_bgsave: waiting for a full-sync job to start; wait_bgsave_end: +FULLRESYNC sent, the
+   * RDB is being produced and the stream is buffered in `pending`; send_bulk: RDB going out;
+   * online: streaming.
+   */
+  state: 'wait_bgsave' | 'wait_bgsave_end' | 'send_bulk' | 'online';
+  /** Stream bytes held back until the RDB has been sent. */
+  pending: Buffer[];
+  /**
+   * After a diskless (`$EOF:`) transfer the stream waits for the replica's first ACK, so the
+   * EOF mark ends the replica's read (repl_start_cmd_stream_on_ack).
+   */
+  streamOnAck: boolean;
+  listeningPort: number;
+  announcedIp: string;
+  capaEof: boolean;
+  capaPsync2: boolean;
+  /** Sent plain SYNC (no +FULLRESYNC line). */
+  oldSync: boolean;
+  ackOffset: number;
+  /** ms (wall clock) of the last REPLCONF ACK. */
+  ackTime: number;
+}
+
+export class ReplicationState {
+  replid: string;
+  replid2 = NULL_REPLID;
+  masterReplOffset = 0;
+  secondReplOffset = -1;
+  backlog: ReplicationBacklog | null = null;
+  /** The db the stream last SELECTed (-1: the next command must SELECT). */
+  selectedDb = -1;
+  readonly replicas: ReplicaLink[] = [];
+  /** `host port` we replicate from, or null when master. */
+  masterHost: string | null = null;
+  masterPort = 0;
+  /** Replicas with lag ≤ min-replicas-max-lag (refreshed by cron). */
+  goodReplicas = 0;
+  /** Set when a WAIT needs fresh ACKs; REPLCONF GETACK goes out before the loop sleeps. */
+  getAckPending = false;
+  /** Seconds counter of the once-per-second replication cron. */
+  cronLoops = 0;
+  /** The link to our master while we are a replica. */
+  link: MasterLink | null = null;
+  /** The master's stream db restored from our RDB at start-up (for the first PSYNC). */
+  restoredStreamDb: number | null = null;
+  /** FAILOVER command state (failover.ts). */
+  failover: FailoverState = newFailoverState();
+  /** INFO stats: sync_full, sync_partial_ok, sync_partial_err. */
+  syncFull = 0;
+  syncPartialOk = 0;
+  syncPartialErr = 0;
+  /** When the last replica left (for repl-backlog-ttl), ms. */
+  noReplicasSince: number;
+
+  constructor(readonly server: Server) {
+    this.replid = server.rng.hex(40);
+    this.noReplicasSince = server.clock.now();
+  }
+
+  get isReplica(): boolean {
+    return this.masterHost !== null;
+  }
+
+  /** Creates the backlog (first replica, or a replica that synced), as createReplicationBacklog. */
+  ensureBacklog(): ReplicationBacklog {
+    if (this.backlog === null) {
+      this.backlog = new ReplicationBacklog(this.server.config.getNumber('repl-backlog-size'), this.masterReplOffset);
+    }
+    return this.backlog;
+  }
+
+  /** A new history: fresh replid, previous one forgotten (changeReplicationId + clearReplicationId2). */
+  newHistory(): void {
+    this.replid = this.server.rng.hex(40);
+    this.clearReplid2();
+  }
+
+  clearReplid2(): void {
+    this.replid2 = NULL_REPLID;
+    this.secondReplOffset = -1;
+  }
+
+  /**
+   * Promotion (shiftReplicationId): the old id stays valid as replid2 up to the current
+   * offset, so replicas of the old master can PSYNC with us and continue.
+   */
+  shiftReplid(): void {
+    this.replid2 = this.replid;
+    this.secondReplOffset = this.masterReplOffset + 1;
+    this.replid = this.server.rng.hex(40);
+    this.server.log.warning(
+      `Setting secondary replication ID to ${this.replid2}, valid up to offset: ${this.secondReplOffset}. New replication ID is ${this.replid}`,
+    );
+  }
+
+  /** Propagation target: a command from our own call() path (we are a master). */
+  feedCommand(db: number, argv: readonly string[]): void {
+    // With no backlog nobody ever asked for the stream: the offset does not move (as Redis).
+    if (this.backlog === null || this.isReplica) return;
+    let text = '';
+    if (db !== this.selectedDb) {
+      text = encodeCommand(['SELECT', String(db)]);
+      this.selectedDb = db;
+    }
+    text += encodeCommand(argv);
+    this.feedBytes(Buffer.from(text, 'latin1'));
+  }
+
+  /** Appends bytes to the stream: offset, backlog, and every replica's output. */
+  feedBytes(data: Buffer): void {
+    if (data.length === 0) return;
+    this.masterReplOffset += data.length;
+    this.ensureBacklog().append(data);
+    for (const r of this.replicas) {
+      if (r.state === 'online' && !r.streamOnAck) {
+        r.client.reply.raw(data);
+        r.client.markPendingWrite();
+      } else if (r.state !== 'wait_bgsave') {
+        r.pending.push(data);
+      }
+    }
+  }
+
+  /** Drops every replica (they reconnect and PSYNC to learn a new id or history). */
+  disconnectReplicas(): void {
+    for (const r of [...this.replicas]) this.server.freeClient(r.client);
+  }
+
+  /** Replication name of a replica for log lines (replicationGetSlaveName). */
+  replicaName(r: ReplicaLink): string {
+    const ip = r.announcedIp !== '' ? r.announcedIp : (r.client.socket?.remoteAddress ?? '').replace(/^::ffff:/, '');
+    if (r.listeningPort !== 0) return ip.includes(':') ? `[${ip}]:${r.listeningPort}` : `${ip}:${r.listeningPort}`;
+    return r.client.addr;
+  }
+
+  findReplica(c: Client): ReplicaLink | undefined {
+    for (const r of this.replicas) if (r.client === c) return r;
+    return undefined;
+  }
+}
+
+const states = new WeakMap<Server, ReplicationState>();
+
+/** The replication state of a server (created on first use). */
+export function replicationOf(server: Server): ReplicationState {
+  let s = states.get(server);
+  if (s === undefined) states.set(server, (s = new ReplicationState(server)));
+  return s;
+}
