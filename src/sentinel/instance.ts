@@ -75,6 +75,8 @@ export class Instance {
   parallelSyncs = 1;
   authPass: string | null = null;
   authUser: string | null = null;
+  /** `sentinel rename-command`: lower-case standard name → the name this master's group knows. */
+  readonly renamedCommands = new Map<string, string>();
   notificationScript: string | null = null;
   clientReconfigScript: string | null = null;
   masterRebootDownAfterPeriod = 0;

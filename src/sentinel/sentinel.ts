@@ -48,6 +48,47 @@ export const SENTINEL_MAX_DESYNC = 1000;
 export const SENTINEL_MAX_PENDING_COMMANDS = 100;
 export const HELLO_CHANNEL = '__sentinel__:hello';
 
+/**
+ * The timing parameters SENTINEL DEBUG can change (Redis keeps them in globals of sentinel.c;
+ * here they belong to the Sentinel so simulated sentinels stay independent). Names are Redis's
+ * option names; the values are the defaults above.
+ */
+export const DEBUG_PARAMETERS = [
+  ['info-period', 'infoPeriod'],
+  ['ping-period', 'pingPeriod'],
+  ['ask-period', 'askPeriod'],
+  ['publish-period', 'publishPeriod'],
+  ['default-down-after', 'defaultDownAfter'],
+  ['default-failover-timeout', 'defaultFailoverTimeout'],
+  ['tilt-trigger', 'tiltTrigger'],
+  ['tilt-period', 'tiltPeriod'],
+  ['slave-reconf-timeout', 'slaveReconfTimeout'],
+  ['min-link-reconnect-period', 'minLinkReconnectPeriod'],
+  ['election-timeout', 'electionTimeout'],
+  ['script-max-runtime', 'scriptMaxRuntime'],
+  ['script-retry-delay', 'scriptRetryDelay'],
+] as const;
+
+export type SentinelPeriods = Record<(typeof DEBUG_PARAMETERS)[number][1], number>;
+
+export function defaultPeriods(): SentinelPeriods {
+  return {
+    infoPeriod: SENTINEL_INFO_PERIOD,
+    pingPeriod: SENTINEL_PING_PERIOD,
+    askPeriod: SENTINEL_ASK_PERIOD,
+    publishPeriod: SENTINEL_PUBLISH_PERIOD,
+    defaultDownAfter: 30000,
+    defaultFailoverTimeout: 180000,
+    tiltTrigger: SENTINEL_TILT_TRIGGER,
+    tiltPeriod: SENTINEL_TILT_PERIOD,
+    slaveReconfTimeout: SENTINEL_SLAVE_RECONF_TIMEOUT,
+    minLinkReconnectPeriod: SENTINEL_MIN_LINK_RECONNECT_PERIOD,
+    electionTimeout: SENTINEL_ELECTION_TIMEOUT,
+    scriptMaxRuntime: 60000,
+    scriptRetryDelay: 30000,
+  };
+}
+
 export type LogLevel = 'debug' | 'verbose' | 'notice' | 'warning';
 
 export interface SentinelHooks {
@@ -100,6 +141,8 @@ export class Sentinel {
   sentinelAuthUser: string | null = null;
   sentinelAuthPass: string | null = null;
   simFailure: SimFailure = 'none';
+  /** SENTINEL DEBUG's timing parameters. */
+  readonly periods: SentinelPeriods = defaultPeriods();
   /** Called instead of process.exit() by SENTINEL SIMULATE-FAILURE. */
   onSimulatedCrash: (() => void) | null = null;
   private timer: ReturnType<Clock['setTimer']> | null = null;
@@ -189,6 +232,8 @@ export class Sentinel {
     if (this.masters.has(name)) return 'ERR Duplicated master name';
     if (quorum <= 0) return 'ERR Quorum must be 1 or greater.';
     const m = new Instance(SRI_MASTER, name, addr, null, this.now());
+    m.downAfterPeriod = this.periods.defaultDownAfter;
+    m.failoverTimeout = this.periods.defaultFailoverTimeout;
     m.quorum = quorum;
     this.masters.set(name, m);
     if (generateEvent) this.event('warning', '+monitor', m, `quorum ${quorum}`);
@@ -202,6 +247,11 @@ export class Sentinel {
     this.releaseAllLinks(m);
     this.masters.delete(name);
     return true;
+  }
+
+  /** sentinelDropConnections(): every link is closed and re-established (new credentials). */
+  dropConnections(): void {
+    for (const m of this.masters.values()) this.releaseAllLinks(m);
   }
 
   private releaseAllLinks(m: Instance): void {
@@ -294,8 +344,8 @@ export class Sentinel {
 
   private sendAuthAndName(ri: Instance, conn: import('./transport.js').Connection, kind: 'cmd' | 'pubsub'): void {
     const { user, pass } = this.authFor(ri);
-    if (pass !== null) conn.command(user !== null ? ['AUTH', user, pass] : ['AUTH', pass]);
-    conn.command(['CLIENT', 'SETNAME', `sentinel-${this.myid.slice(0, 8)}-${kind}`]);
+    if (pass !== null) conn.command(this.mapCommand(ri, user !== null ? ['AUTH', user, pass] : ['AUTH', pass]));
+    conn.command(this.mapCommand(ri, ['CLIENT', 'SETNAME', `sentinel-${this.myid.slice(0, 8)}-${kind}`]));
   }
 
   /** sentinelReconnectInstance(). */
@@ -304,7 +354,7 @@ export class Sentinel {
     if (!ri.linkDisconnected) return;
     if (ri.addr.port === 0) return;
     const now = this.now();
-    if (now - l.lastReconnTime < SENTINEL_PING_PERIOD) return;
+    if (now - l.lastReconnTime < this.periods.pingPeriod) return;
     l.lastReconnTime = now;
 
     if (l.cc === null) {
@@ -334,7 +384,7 @@ export class Sentinel {
           l.pcConnTime = this.now();
           l.pcLastActivity = this.now();
           this.sendAuthAndName(ri, conn, 'pubsub');
-          conn.command(['SUBSCRIBE', HELLO_CHANNEL], () => {
+          conn.command(this.mapCommand(ri, ['SUBSCRIBE', HELLO_CHANNEL]), () => {
             l.pcLastActivity = this.now();
           });
         },
@@ -357,12 +407,21 @@ export class Sentinel {
   }
 
   /** Sends a command on the instance's command link, counting it as pending. */
+  /** sentinelInstanceMapCommand(): a master's renamed commands apply to it and its replicas. */
+  private mapCommand(ri: Instance, argv: string[]): string[] {
+    if (ri.isSentinel) return argv;
+    const m = ri.master ?? ri;
+    if (m.renamedCommands.size === 0) return argv;
+    const to = m.renamedCommands.get(argv[0]!.toLowerCase());
+    return to === undefined ? argv : [to, ...argv.slice(1)];
+  }
+
   private send(ri: Instance, argv: string[], cb?: (r: Reply) => void): boolean {
     const l = ri.link;
     const conn = l.cc;
     if (conn === null || !l.ccConnected) return false;
     l.pendingCommands++;
-    conn.command(argv, (r) => {
+    conn.command(this.mapCommand(ri, argv), (r) => {
       if (l.cc !== conn) return;
       l.pendingCommands--;
       cb?.(r);
@@ -377,11 +436,11 @@ export class Sentinel {
     if (ri.linkDisconnected) return;
     if (ri.link.pendingCommands >= SENTINEL_MAX_PENDING_COMMANDS) return;
     const now = this.now();
-    let infoPeriod = SENTINEL_INFO_PERIOD;
+    let infoPeriod = this.periods.infoPeriod;
     if (ri.isSlave && ri.master !== null && ri.master.flags & (SRI_O_DOWN | SRI_FAILOVER_IN_PROGRESS)) infoPeriod = 1000;
     else if (ri.isSlave && ri.masterLinkDownTime !== 0) infoPeriod = 1000; // 7.0: replica lost its master
     let pingPeriod = ri.downAfterPeriod;
-    if (pingPeriod > SENTINEL_PING_PERIOD) pingPeriod = SENTINEL_PING_PERIOD;
+    if (pingPeriod > this.periods.pingPeriod) pingPeriod = this.periods.pingPeriod;
 
     if (!ri.isSentinel && (ri.infoRefresh === 0 || now - ri.infoRefresh > infoPeriod)) {
       this.send(ri, ['INFO'], (r) => {
@@ -389,7 +448,7 @@ export class Sentinel {
       });
     }
     if (now - ri.link.lastPongTime > pingPeriod && now - ri.link.lastPingTime > pingPeriod / 2) this.sendPing(ri);
-    if (now - ri.lastPubTime > SENTINEL_PUBLISH_PERIOD) this.sendHello(ri);
+    if (now - ri.lastPubTime > this.periods.publishPeriod) this.sendHello(ri);
   }
 
   private sendPing(ri: Instance): void {
@@ -434,7 +493,7 @@ export class Sentinel {
 
   /** sentinelForceHelloUpdateForMaster(): make the next tick send hellos everywhere. */
   private forceHelloUpdate(master: Instance): void {
-    const back = SENTINEL_PUBLISH_PERIOD + 1;
+    const back = this.periods.publishPeriod + 1;
     for (const ri of [master, ...master.replicas.values(), ...master.sentinels.values()]) {
       if (ri.lastPubTime >= back) ri.lastPubTime -= back;
     }
@@ -606,7 +665,7 @@ export class Sentinel {
         this.forceHelloUpdate(master);
       } else {
         // Someone else's promotion, or a stale master: turn it back into our master's replica.
-        const waitTime = SENTINEL_PUBLISH_PERIOD * 4;
+        const waitTime = this.periods.publishPeriod * 4;
         if (!(ri.flags & SRI_PROMOTED) && this.masterLooksSane(master) && this.noDownFor(ri, waitTime) && now - ri.roleReportedTime > waitTime) {
           if (this.sendSlaveOf(ri, master.addr)) this.event('notice', '+convert-to-slave', ri);
         }
@@ -642,7 +701,7 @@ export class Sentinel {
       (master.flags & SRI_MASTER) !== 0 &&
       master.roleReported === SRI_MASTER &&
       (master.flags & (SRI_S_DOWN | SRI_O_DOWN)) === 0 &&
-      this.now() - master.infoRefresh < SENTINEL_INFO_PERIOD * 2
+      this.now() - master.infoRefresh < this.periods.infoPeriod * 2
     );
   }
 
@@ -672,7 +731,7 @@ export class Sentinel {
     this.reconnectInstance(ri);
     this.sendPeriodicCommands(ri);
     if (this.tilt) {
-      if (this.now() - this.tiltStartTime < SENTINEL_TILT_PERIOD) return;
+      if (this.now() - this.tiltStartTime < this.periods.tiltPeriod) return;
       this.tilt = false;
       this.event('warning', '-tilt', null, '#tilt mode exited');
     }
@@ -690,7 +749,7 @@ export class Sentinel {
     const mono = this.now();
     const delta = wall - this.previousTime;
     // A wall-clock jump, or the process not running for a while (both seen by Redis as one).
-    if (delta < 0 || delta > SENTINEL_TILT_TRIGGER || mono - this.previousMono > SENTINEL_TILT_TRIGGER) {
+    if (delta < 0 || delta > this.periods.tiltTrigger || mono - this.previousMono > this.periods.tiltTrigger) {
       this.tilt = true;
       this.tiltStartTime = mono;
       this.event('warning', '+tilt', null, '#tilt mode entered');
@@ -706,10 +765,10 @@ export class Sentinel {
     const elapsed = l.actPingTime !== 0 ? now - l.actPingTime : now - l.lastAvailTime;
 
     // A link that stopped answering is recycled (but not too often).
-    if (l.ccConnected && now - l.ccConnTime >= SENTINEL_MIN_LINK_RECONNECT_PERIOD && l.actPingTime !== 0 && now - l.actPingTime > ri.downAfterPeriod / 2 && now - l.lastPongTime > ri.downAfterPeriod / 2) {
+    if (l.ccConnected && now - l.ccConnTime >= this.periods.minLinkReconnectPeriod && l.actPingTime !== 0 && now - l.actPingTime > ri.downAfterPeriod / 2 && now - l.lastPongTime > ri.downAfterPeriod / 2) {
       this.closeCc(ri);
     }
-    if (l.pcConnected && now - l.pcConnTime >= SENTINEL_MIN_LINK_RECONNECT_PERIOD && now - l.pcLastActivity > SENTINEL_PUBLISH_PERIOD * 3) {
+    if (l.pcConnected && now - l.pcConnTime >= this.periods.minLinkReconnectPeriod && now - l.pcLastActivity > this.periods.publishPeriod * 3) {
       this.closePc(ri);
     }
 
@@ -717,7 +776,7 @@ export class Sentinel {
     const rebootDown = ri.isMaster && (ri.flags & SRI_MASTER_REBOOT) !== 0 && now - ri.masterRebootSinceTime < ri.masterRebootDownAfterPeriod;
     if (
       elapsed > ri.downAfterPeriod ||
-      (ri.isMaster && ri.roleReported === SRI_SLAVE && now - ri.roleReportedTime > ri.downAfterPeriod + SENTINEL_INFO_PERIOD * 2) ||
+      (ri.isMaster && ri.roleReported === SRI_SLAVE && now - ri.roleReportedTime > ri.downAfterPeriod + this.periods.infoPeriod * 2) ||
       rebootDown
     ) {
       if (!(ri.flags & SRI_S_DOWN)) {
@@ -756,13 +815,13 @@ export class Sentinel {
   private askMasterStateToOtherSentinels(master: Instance, forced: boolean): void {
     const now = this.now();
     for (const ri of master.sentinels.values()) {
-      if (now - ri.lastMasterDownReplyTime > SENTINEL_ASK_PERIOD * 5) {
+      if (now - ri.lastMasterDownReplyTime > this.periods.askPeriod * 5) {
         ri.flags &= ~SRI_MASTER_DOWN;
         ri.leader = null;
       }
       if (!(master.flags & SRI_S_DOWN)) continue;
       if (ri.linkDisconnected) continue;
-      if (!forced && now - ri.lastMasterDownReplyTime < SENTINEL_ASK_PERIOD) continue;
+      if (!forced && now - ri.lastMasterDownReplyTime < this.periods.askPeriod) continue;
       const runid = master.failoverState > FailoverState.None ? this.myid : '*';
       this.send(ri, ['SENTINEL', 'is-master-down-by-addr', master.addr.host, String(master.addr.port), String(this.currentEpoch), runid], (r) => {
         if (r.type !== 'array' || r.elements.length !== 3) return;
@@ -903,7 +962,7 @@ export class Sentinel {
     const leader = this.getLeader(master, master.failoverEpoch);
     const isLeader = leader !== null && leader === this.myid;
     if (!isLeader && !(master.flags & SRI_FORCE_FAILOVER)) {
-      const electionTimeout = Math.min(SENTINEL_ELECTION_TIMEOUT, master.failoverTimeout);
+      const electionTimeout = Math.min(this.periods.electionTimeout, master.failoverTimeout);
       if (this.now() - master.failoverStartTime > electionTimeout) {
         this.event('warning', '-failover-abort-not-elected', master);
         this.abortFailover(master);
@@ -923,12 +982,12 @@ export class Sentinel {
     let maxMasterDownTime = 0;
     if (master.flags & SRI_S_DOWN) maxMasterDownTime += now - master.sDownSinceTime;
     maxMasterDownTime += master.downAfterPeriod * 10;
-    const infoValidityTime = master.flags & SRI_S_DOWN ? SENTINEL_PING_PERIOD * 5 : SENTINEL_INFO_PERIOD * 3;
+    const infoValidityTime = master.flags & SRI_S_DOWN ? this.periods.pingPeriod * 5 : this.periods.infoPeriod * 3;
     const candidates: Instance[] = [];
     for (const r of master.replicas.values()) {
       if (r.flags & (SRI_S_DOWN | SRI_O_DOWN)) continue;
       if (r.linkDisconnected) continue;
-      if (now - r.link.lastAvailTime > SENTINEL_PING_PERIOD * 5) continue;
+      if (now - r.link.lastAvailTime > this.periods.pingPeriod * 5) continue;
       if (r.slavePriority === 0) continue;
       if (now - r.infoRefresh > infoValidityTime) continue;
       if (r.masterLinkDownTime > maxMasterDownTime) continue;
@@ -975,7 +1034,7 @@ export class Sentinel {
     for (const r of master.replicas.values()) {
       if (inProgress >= master.parallelSyncs) break;
       if (r.flags & (SRI_PROMOTED | SRI_RECONF_DONE)) continue;
-      if (r.flags & SRI_RECONF_SENT && now - r.slaveReconfSentTime > SENTINEL_SLAVE_RECONF_TIMEOUT) {
+      if (r.flags & SRI_RECONF_SENT && now - r.slaveReconfSentTime > this.periods.slaveReconfTimeout) {
         this.event('notice', '-slave-reconf-sent-timeout', r);
         r.flags &= ~SRI_RECONF_SENT;
         r.flags |= SRI_RECONF_DONE;
@@ -1046,6 +1105,22 @@ export class Sentinel {
     this.hooks.log?.('warning', `Executing user requested FAILOVER of '${master.name}'`);
     this.startFailover(master);
     master.flags |= SRI_FORCE_FAILOVER;
+    return null;
+  }
+
+  /** SENTINEL DEBUG <option> <ms> …: error text or null (nothing changes on error). */
+  setDebugParameters(args: string[]): string | null {
+    const next = { ...this.periods };
+    for (let j = 0; j < args.length; j++) {
+      const option = args[j]!;
+      const entry = DEBUG_PARAMETERS.find(([n]) => n === option.toLowerCase());
+      if (entry === undefined || j + 1 >= args.length) return `ERR Unknown option or number of arguments for SENTINEL DEBUG '${option}'`;
+      const raw = args[++j]!;
+      const v = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(v) || v <= 0) return `ERR Invalid argument '${raw}' for SENTINEL DEBUG '${option}'`;
+      next[entry[1]] = v;
+    }
+    Object.assign(this.periods, next);
     return null;
   }
 

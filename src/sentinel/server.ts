@@ -13,7 +13,7 @@ import { ReplyWriter } from '../protocol/writer.js';
 import { stringMatch } from '../keyspace/glob.js';
 import { REDIS_VERSION } from '../server/version.js';
 import { FAILOVER_STATE_NAMES, type Instance, SRI_MASTER, SRI_O_DOWN, SRI_S_DOWN } from './instance.js';
-import { HELLO_CHANNEL, type Sentinel } from './sentinel.js';
+import { DEBUG_PARAMETERS, HELLO_CHANNEL, type Sentinel } from './sentinel.js';
 import { applySentinelDirective } from './config.js';
 
 interface SentinelClient {
@@ -23,9 +23,28 @@ interface SentinelClient {
   reply: ReplyWriter;
   name: string;
   authenticated: boolean;
+  /** The ACL user this connection is authenticated as. */
+  user: string;
   channels: Set<string>;
   patterns: Set<string>;
   closeAfterReply: boolean;
+}
+
+/** Redis 7.0's sentinel-mode command table (commands.c entries flagged CMD_SENTINEL). */
+const SENTINEL_TOP_LEVEL_COMMANDS = ['auth', 'client', 'hello', 'ping', 'psubscribe', 'publish', 'punsubscribe', 'subscribe', 'unsubscribe', 'sentinel', 'acl', 'command', 'info', 'role', 'shutdown'];
+const SENTINEL_SUBCOMMANDS = (
+  'client|caching client|getname client|getredir client|help client|id client|info client|kill client|list client|no-evict client|pause client|reply ' +
+  'client|setname client|tracking client|trackinginfo client|unblock client|unpause sentinel|ckquorum sentinel|config sentinel|debug sentinel|failover ' +
+  'sentinel|flushconfig sentinel|get-master-addr-by-name sentinel|help sentinel|info-cache sentinel|is-master-down-by-addr sentinel|master ' +
+  'sentinel|masters sentinel|monitor sentinel|myid sentinel|pending-scripts sentinel|remove sentinel|replicas sentinel|reset sentinel|sentinels ' +
+  'sentinel|set sentinel|simulate-failure sentinel|slaves acl|cat acl|deluser acl|dryrun acl|genpass acl|getuser acl|help acl|list acl|load acl|log ' +
+  'acl|save acl|setuser acl|users acl|whoami command|count command|docs command|getkeys command|getkeysandflags command|help command|info command|list'
+).split(' ');
+
+interface SentinelUser {
+  enabled: boolean;
+  nopass: boolean;
+  passwords: Set<string>;
 }
 
 export interface SentinelServerOptions {
@@ -48,7 +67,22 @@ export class SentinelServer {
   private connectionsReceived = 0;
   private commandsProcessed = 0;
 
-  constructor(private readonly o: SentinelServerOptions) {}
+  /**
+   * A small ACL: users with passwords and on/off. Sentinel has no keys and few commands, so
+   * command/key/channel rules are accepted and not enforced (a deliberate simplification);
+   * `requirepass` is the default user's password, as in Redis.
+   */
+  private readonly users = new Map<string, SentinelUser>();
+
+  constructor(private readonly o: SentinelServerOptions) {
+    this.users.set('default', { enabled: true, nopass: o.requirepass === null, passwords: new Set(o.requirepass === null ? [] : [o.requirepass]) });
+  }
+
+  /** AUTH / HELLO AUTH: whether `user` exists, is on, and accepts `pass`. */
+  private checkCredentials(user: string, pass: string): boolean {
+    const u = this.users.get(user);
+    return u !== undefined && u.enabled && (u.nopass || u.passwords.has(pass));
+  }
 
   async listen(): Promise<void> {
     for (const host of this.o.bind) {
@@ -98,7 +132,9 @@ export class SentinelServer {
       parser: new RespParser({ maxBulkLen: 512 * 1024 * 1024, authRequired: false, fromMaster: false }),
       reply: new ReplyWriter(),
       name: '',
-      authenticated: this.o.requirepass === null,
+      // Like Redis: a connection starts as `default`, authenticated only if that user needs no password.
+      authenticated: this.users.get('default')!.enabled && this.users.get('default')!.nopass,
+      user: 'default',
       channels: new Set(),
       patterns: new Set(),
       closeAfterReply: false,
@@ -163,12 +199,23 @@ export class SentinelServer {
         r.ok();
         c.closeAfterReply = true;
         return;
-      case 'auth':
-        if (this.o.requirepass === null) r.error('ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
-        else if (argv[argv.length - 1] === this.o.requirepass && (argv.length === 2 || argv[1] === 'default')) {
+      case 'auth': {
+        if (argv.length !== 2 && argv.length !== 3) {
+          r.error("ERR wrong number of arguments for 'auth' command");
+          return;
+        }
+        const user = argv.length === 3 ? argv[1]! : 'default';
+        if (argv.length === 2 && this.users.get('default')!.nopass) {
+          r.error('ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
+        } else if (this.checkCredentials(user, argv[argv.length - 1]!)) {
           c.authenticated = true;
+          c.user = user;
           r.ok();
         } else r.error('WRONGPASS invalid username-password pair or user is disabled.');
+        return;
+      }
+      case 'acl':
+        this.acl(c, argv);
         return;
       case 'hello':
         this.hello(c, argv);
@@ -221,15 +268,20 @@ export class SentinelServer {
         return;
       }
       case 'info':
-        r.verbatim(this.info(argv[1]?.toLowerCase() ?? 'default'));
+        r.verbatim(this.info(argv.slice(1).map((a) => a.toLowerCase())));
         return;
       case 'client':
         this.client(c, argv);
         return;
       case 'command':
-        if (argv.length === 1 || argv[1]!.toLowerCase() === 'docs') r.emptyArray();
-        else if (argv[1]!.toLowerCase() === 'count') r.integer(0);
-        else r.emptyArray();
+        // COUNT and LIST describe Redis 7.0's sentinel-mode command table (the commands flagged
+        // CMD_SENTINEL); full COMMAND/COMMAND INFO/DOCS metadata is not served here.
+        if (argv.length === 2 && argv[1]!.toLowerCase() === 'count') r.integer(SENTINEL_TOP_LEVEL_COMMANDS.length);
+        else if (argv.length === 2 && argv[1]!.toLowerCase() === 'list') {
+          const names = [...SENTINEL_SUBCOMMANDS, ...SENTINEL_TOP_LEVEL_COMMANDS];
+          r.array(names.length);
+          for (const n of names) r.bulk(n);
+        } else r.emptyArray();
         return;
       case 'shutdown':
         this.o.shutdown();
@@ -268,11 +320,12 @@ export class SentinelServer {
     for (; i < argv.length; i++) {
       const opt = argv[i]!.toLowerCase();
       if (opt === 'auth' && i + 2 < argv.length) {
-        if (this.o.requirepass !== null && argv[i + 2] !== this.o.requirepass) {
+        if (!this.checkCredentials(argv[i + 1]!, argv[i + 2]!)) {
           r.error('WRONGPASS invalid username-password pair or user is disabled.');
           return;
         }
         c.authenticated = true;
+        c.user = argv[i + 1]!;
         i += 2;
       } else if (opt === 'setname' && i + 1 < argv.length) {
         c.name = argv[++i]!;
@@ -303,6 +356,61 @@ export class SentinelServer {
     r.emptyArray();
   }
 
+  /** ACL SETUSER/DELUSER/WHOAMI/USERS (passwords and on/off; other rules accepted). */
+  private acl(c: SentinelClient, argv: string[]): void {
+    const r = c.reply;
+    const sub = (argv[1] ?? '').toLowerCase();
+    if (sub === 'whoami' && argv.length === 2) r.bulk(c.user);
+    else if (sub === 'users' && argv.length === 2) {
+      const names = [...this.users.keys()].sort();
+      r.array(names.length);
+      for (const n of names) r.bulk(n);
+    } else if (sub === 'setuser' && argv.length >= 3) {
+      const name = argv[2]!;
+      const existing = this.users.get(name);
+      const u: SentinelUser = existing !== undefined ? { ...existing, passwords: new Set(existing.passwords) } : { enabled: false, nopass: false, passwords: new Set() };
+      for (const rule of argv.slice(3)) {
+        const l = rule.toLowerCase();
+        if (l === 'on') u.enabled = true;
+        else if (l === 'off') u.enabled = false;
+        else if (l === 'nopass') {
+          u.nopass = true;
+          u.passwords.clear();
+        } else if (l === 'resetpass') {
+          u.nopass = false;
+          u.passwords.clear();
+        } else if (rule.startsWith('>')) {
+          u.passwords.add(rule.slice(1));
+          u.nopass = false;
+        } else if (rule.startsWith('<')) u.passwords.delete(rule.slice(1));
+        else if (l === 'reset') Object.assign(u, { enabled: false, nopass: false, passwords: new Set() });
+        else if (!/^([+-]@?[\w|-]+|~.*|%[rw]*~.*|&.*|allkeys|resetkeys|allchannels|resetchannels|allcommands|nocommands|[+-]@all)$/i.test(rule)) {
+          r.error(`ERR Error in ACL SETUSER modifier '${rule}': Syntax error`);
+          return;
+        }
+      }
+      this.users.set(name, u);
+      r.ok();
+    } else if (sub === 'deluser' && argv.length >= 3) {
+      let n = 0;
+      for (const name of argv.slice(2)) {
+        if (name === 'default') {
+          r.error("ERR The 'default' user cannot be removed");
+          return;
+        }
+      }
+      for (const name of argv.slice(2)) {
+        if (this.users.delete(name)) {
+          n++;
+          for (const cl of this.clients) if (cl.user === name) cl.socket.destroy();
+        }
+      }
+      r.integer(n);
+    } else {
+      r.error(`ERR unknown subcommand or wrong number of arguments for '${argv[1] ?? ''}'. Try ACL HELP.`);
+    }
+  }
+
   private client(c: SentinelClient, argv: string[]): void {
     const r = c.reply;
     const sub = (argv[1] ?? '').toLowerCase();
@@ -318,17 +426,36 @@ export class SentinelServer {
     } else if (sub === 'id' && argv.length === 2) {
       r.integer(c.id);
     } else if (sub === 'kill' && argv.length >= 3) {
-      r.integer(0);
+      // CLIENT KILL USER <name> [SKIPME yes|no] is what matters for a sentinel; other filters match nothing.
+      let user: string | null = null;
+      let skipMe = true;
+      for (let i = 2; i + 1 < argv.length; i += 2) {
+        const f = argv[i]!.toLowerCase();
+        if (f === 'user') user = argv[i + 1]!;
+        else if (f === 'skipme') skipMe = argv[i + 1]!.toLowerCase() !== 'no';
+      }
+      let n = 0;
+      if (user !== null) {
+        for (const cl of this.clients) {
+          if (cl.user !== user || (skipMe && cl === c)) continue;
+          n++;
+          if (cl === c) c.closeAfterReply = true;
+          else cl.socket.destroy();
+        }
+      }
+      r.integer(n);
     } else {
       r.error(`ERR unknown subcommand or wrong number of arguments for '${argv[1] ?? ''}'. Try CLIENT HELP.`);
     }
   }
 
-  private info(section: string): string {
+  /** INFO [section …]: Redis's sentinel sections are server, clients, cpu, stats, sentinel. */
+  private info(requested: string[]): string {
     const s = this.o.sentinel;
-    const all = section === 'all' || section === 'everything' || section === 'default';
+    const all = requested.length === 0 || requested.some((x) => x === 'all' || x === 'everything' || x === 'default');
+    const want = (name: string): boolean => all || requested.includes(name);
     const parts: string[] = [];
-    if (all || section === 'server') {
+    if (want('server')) {
       const uptime = Math.floor((Date.now() - this.o.startTime) / 1000);
       parts.push(
         [
@@ -347,11 +474,16 @@ export class SentinelServer {
         ].join('\r\n'),
       );
     }
-    if (all || section === 'clients') parts.push(['# Clients', `connected_clients:${this.clients.size}`].join('\r\n'));
-    if (all || section === 'stats') {
+    if (want('clients')) parts.push(['# Clients', `connected_clients:${this.clients.size}`, 'maxclients:10000'].join('\r\n'));
+    if (want('cpu')) {
+      const u = process.resourceUsage();
+      const sec = (micros: number): string => (micros / 1e6).toFixed(6);
+      parts.push(['# CPU', `used_cpu_sys:${sec(u.systemCPUTime)}`, `used_cpu_user:${sec(u.userCPUTime)}`, 'used_cpu_sys_children:0.000000', 'used_cpu_user_children:0.000000'].join('\r\n'));
+    }
+    if (want('stats')) {
       parts.push(['# Stats', `total_connections_received:${this.connectionsReceived}`, `total_commands_processed:${this.commandsProcessed}`].join('\r\n'));
     }
-    if (all || section === 'sentinel') {
+    if (want('sentinel')) {
       const lines = [
         '# Sentinel',
         `sentinel_masters:${s.masters.size}`,
@@ -418,6 +550,76 @@ export class SentinelServer {
     }
   }
 
+  /** SENTINEL CONFIG GET <pattern> / SET <option> <value> (the global sentinel options). */
+  private sentinelConfig(c: SentinelClient, argv: string[]): void {
+    const r = c.reply;
+    const s = this.o.sentinel;
+    const op = (argv[2] ?? '').toLowerCase();
+    if (op === 'get' && argv.length === 4) {
+      const all: [string, string][] = [
+        ['resolve-hostnames', s.resolveHostnames ? 'yes' : 'no'],
+        ['announce-hostnames', s.announceHostnames ? 'yes' : 'no'],
+        ['announce-ip', s.announceIp ?? ''],
+        ['announce-port', String(s.announcePort)],
+        ['sentinel-user', s.sentinelAuthUser ?? ''],
+        ['sentinel-pass', s.sentinelAuthPass ?? ''],
+      ];
+      const hits = all.filter(([name]) => stringMatch(argv[3]!, name, true));
+      r.map(hits.length);
+      for (const [k, v] of hits) {
+        r.bulk(k);
+        r.bulk(v);
+      }
+      return;
+    }
+    if (op !== 'set' || argv.length !== 5) {
+      r.error('ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.');
+      return;
+    }
+    const option = argv[3]!;
+    const value = argv[4]!;
+    const badValue = (): void => r.error(`ERR Invalid value '${value}' to SENTINEL CONFIG SET '${option}'`);
+    const yesNo = value.toLowerCase() === 'yes' ? true : value.toLowerCase() === 'no' ? false : null;
+    let dropConnections = false;
+    switch (option.toLowerCase()) {
+      case 'resolve-hostnames':
+        if (yesNo === null) return badValue();
+        s.resolveHostnames = yesNo;
+        break;
+      case 'announce-hostnames':
+        if (yesNo === null) return badValue();
+        s.announceHostnames = yesNo;
+        break;
+      case 'announce-ip':
+        s.announceIp = value === '' ? null : value;
+        break;
+      case 'announce-port': {
+        const n = /^-?\d+$/.test(value) ? Number(value) : NaN;
+        if (!Number.isInteger(n) || n < 0 || n > 65535) return badValue();
+        s.announcePort = n;
+        break;
+      }
+      case 'sentinel-user':
+        s.sentinelAuthUser = value === '' ? null : value;
+        dropConnections = true;
+        break;
+      case 'sentinel-pass':
+        s.sentinelAuthPass = value === '' ? null : value;
+        dropConnections = true;
+        break;
+      default:
+        r.error(`ERR Invalid argument '${option}' to SENTINEL CONFIG SET`);
+        return;
+    }
+    try {
+      this.o.flushConfig();
+      r.ok();
+    } catch {
+      r.error('ERR Failed to save config file. Check server logs.');
+    }
+    if (dropConnections) s.dropConnections();
+  }
+
   private sentinelCommand(c: SentinelClient, argv: string[]): void {
     const r = c.reply;
     const s = this.o.sentinel;
@@ -450,7 +652,8 @@ export class SentinelServer {
         if (argv.length !== 3) return wrongArgs();
         const m = master(argv[2]!);
         if (m === null) return;
-        const list = sub === 'sentinels' ? [...m.sentinels.values()] : [...m.replicas.values()];
+        // Replicas that set replica-announced no are not listed (addReplyDictOfRedisInstances).
+        const list = sub === 'sentinels' ? [...m.sentinels.values()] : [...m.replicas.values()].filter((ri) => ri.replicaAnnounced);
         r.array(list.length);
         for (const ri of list) this.writeInstance(c, ri);
         return;
@@ -544,14 +747,43 @@ export class SentinelServer {
         return;
       }
       case 'set': {
-        if (argv.length < 5 || argv.length % 2 === 0) return wrongArgs();
+        if (argv.length < 5) return wrongArgs();
         const m = master(argv[2]!);
         if (m === null) return;
         for (let i = 3; i < argv.length; i += 2) {
           const opt = argv[i]!.toLowerCase();
+          if (i + 1 >= argv.length) {
+            r.error(`ERR Unknown option or number of arguments for SENTINEL SET '${argv[i]}'`);
+            return;
+          }
           if ((opt === 'notification-script' || opt === 'client-reconfig-script') && s.denyScriptsReconfig) {
             r.error('ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your config file.');
             return;
+          }
+          if (opt === 'quorum') {
+            // Not a config-file directive: the quorum lives on the monitor line.
+            const q = /^-?\d+$/.test(argv[i + 1]!) ? Number(argv[i + 1]) : NaN;
+            if (!Number.isSafeInteger(q) || q <= 0) {
+              r.error(`ERR Invalid argument '${argv[i + 1]}' for SENTINEL SET '${argv[i]}'`);
+              return;
+            }
+            m.quorum = q;
+            continue;
+          }
+          if (opt === 'rename-command') {
+            // Two values: the standard name and the name the instances know it by.
+            if (i + 2 >= argv.length) {
+              r.error(`ERR Unknown option or number of arguments for SENTINEL SET '${argv[i]}'`);
+              return;
+            }
+            const [from, to] = [argv[i + 1]!, argv[i + 2]!];
+            if (from === '' || to === '') {
+              r.error(`ERR Invalid argument '${to === '' ? to : from}' for SENTINEL SET '${argv[i]}'`);
+              return;
+            }
+            applySentinelDirective(s, ['rename-command', m.name, from, to]);
+            i++;
+            continue;
           }
           const err = applySentinelDirective(s, [opt, m.name, argv[i + 1]!]);
           if (err !== null) {
@@ -587,6 +819,42 @@ export class SentinelServer {
       case 'pending-scripts':
         r.emptyArray();
         return;
+      case 'config':
+        this.sentinelConfig(c, argv);
+        return;
+      case 'info-cache': {
+        // Masters in the order asked (unknown names ignored), or all of them.
+        const list = argv.length > 2 ? [...new Set(argv.slice(2))].map((n) => s.masters.get(n)).filter((m) => m !== undefined) : [...s.masters.values()];
+        const now = s.now();
+        const entry = (ri: Instance): void => {
+          r.array(2);
+          r.integer(ri.infoRefresh ? Math.round(now - ri.infoRefresh) : 0);
+          if (ri.info === '') r.nullBulk();
+          else r.bulk(ri.info);
+        };
+        r.array(list.length * 2);
+        for (const m of list) {
+          r.bulk(m.name);
+          r.array(m.replicas.size + 1);
+          entry(m);
+          for (const ri of m.replicas.values()) entry(ri);
+        }
+        return;
+      }
+      case 'debug': {
+        if (argv.length === 2) {
+          r.map(DEBUG_PARAMETERS.length);
+          for (const [name, field] of DEBUG_PARAMETERS) {
+            r.bulk(name.toUpperCase());
+            r.bulk(String(s.periods[field]));
+          }
+          return;
+        }
+        const err = s.setDebugParameters(argv.slice(2));
+        if (err !== null) r.error(err);
+        else r.ok();
+        return;
+      }
       default:
         r.error(`ERR unknown subcommand '${argv[1]}'. Try SENTINEL HELP.`);
     }

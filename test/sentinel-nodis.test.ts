@@ -1,0 +1,123 @@
+/**
+ * The seed's demo with nodis-server as the data nodes: one nodis-sentinel at quorum 1, then
+ * three nodis-sentinels at quorum 2 (which must agree on one leader and one promoted replica).
+ * Waits are on conditions (test/helpers/sentinel-cluster.ts), never fixed sleeps.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { Redis } from 'ioredis';
+import { Group, seedDemo, waitFor } from './helpers/sentinel-cluster.js';
+import { freePort } from './helpers/server.js';
+
+const groups: Group[] = [];
+after(async () => {
+  for (const g of groups) await g.cleanup();
+});
+
+test('seed demo on nodis-server with one nodis-sentinel (quorum 1); ioredis and redis-py follow the failover', async () => {
+  const g = new Group();
+  groups.push(g);
+  let app: Redis | null = null;
+  const r = await seedDemo(g, { data: 'nodis', sentinels: ['nodis'], quorum: 1, fast: true }, async (sentinels) => {
+    // An application connected through the sentinel before the failover.
+    app = new Redis({ sentinels: sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })), name: 'tedu', sentinelRetryStrategy: () => 50, retryStrategy: () => 50 });
+    app.on('error', () => {});
+    assert.equal(await app.set('before', '1'), 'OK');
+  });
+  try {
+    // ioredis reconnects through the sentinel to the new master and writes succeed there.
+    await waitFor('ioredis writes after failover', async () => (await app!.set('after', '2')) === 'OK');
+    assert.equal(await g.client(r.newMaster).get('after'), '2');
+  } finally {
+    app!.disconnect();
+  }
+  // redis-py's Sentinel (Debian's python3-redis) finds the new master and a replica.
+  const py = [
+    'import sys, redis.sentinel as s',
+    `st = s.Sentinel([('127.0.0.1', ${r.sentinels[0]!.port})], socket_timeout=5)`,
+    "m = st.master_for('tedu', socket_timeout=5)",
+    "m.set('py', 'ok')",
+    "print(st.discover_master('tedu')[1], m.get('py').decode())",
+  ].join('\n');
+  const out = execFileSync('/usr/bin/python3', ['-c', py], { encoding: 'latin1' }).trim();
+  assert.equal(out, `${r.newMaster} ok`);
+  assert.match(r.sentinels[0]!.log(), /\+switch-master tedu 127\.0\.0\.1 \d+ 127\.0\.0\.1 \d+/);
+  assert.match(r.sentinels[0]!.log(), /\+convert-to-slave slave 127\.0\.0\.1:\d+/);
+});
+
+test('seed demo on nodis-server with three nodis-sentinels (quorum 2)', async () => {
+  const g = new Group();
+  groups.push(g);
+  const r = await seedDemo(g, { data: 'nodis', sentinels: ['nodis', 'nodis', 'nodis'], quorum: 2, fast: true });
+  const logs = r.sentinels.map((s) => s.log());
+  // One leader and one promotion per failover (normally exactly one failover; a loaded machine
+  // can cause a second, legitimate one, which must be just as clean).
+  const all = logs.join('\n');
+  const failovers = new Set(all.match(/\+switch-master tedu \S+ \d+ \S+ \d+/g)).size;
+  assert.ok(failovers >= 1);
+  assert.equal(all.match(/\+elected-leader/g)?.length, failovers, all);
+  assert.equal(all.match(/\+promoted-slave/g)?.length, failovers, all);
+  for (const l of logs) assert.match(l, new RegExp(`\\+switch-master tedu 127\\.0\\.0\\.1 ${r.oldMaster} 127\\.0\\.0\\.1 ${r.newMaster}`));
+});
+
+test('SENTINEL CONFIG GET/SET, DEBUG, INFO-CACHE; sentinel-pass authenticates sentinel-to-sentinel links', async () => {
+  const g = new Group();
+  groups.push(g);
+  const mp = await freePort();
+  await g.startData('nodis', mp, null);
+  const auth = 'requirepass s3cret\nsentinel sentinel-pass s3cret\n';
+  const a = await g.startSentinel('nodis', mp, 2, auth, 's3cret');
+  const b = await g.startSentinel('nodis', mp, 2, auth, 's3cret');
+  const sa = g.client(a.port);
+  // The two sentinels find each other through hellos and talk over authenticated links: each
+  // sees the other as a healthy sentinel and CKQUORUM reaches 2.
+  await waitFor('peers discovered', async () => /^OK 2 usable/.test(String(await sa.call('sentinel', 'ckquorum', 'tedu'))));
+  await waitFor('peer link healthy', async () => {
+    const peers = (await g.client(b.port).call('sentinel', 'sentinels', 'tedu')) as string[][];
+    return peers.length === 1 && peers[0]![peers[0]!.indexOf('flags') + 1] === 'sentinel';
+  });
+
+  assert.deepEqual(await sa.call('sentinel', 'config', 'get', 'sentinel-*'), ['sentinel-user', '', 'sentinel-pass', 's3cret']);
+  assert.equal(await sa.call('sentinel', 'config', 'set', 'announce-port', '1234'), 'OK');
+  assert.deepEqual(await sa.call('sentinel', 'config', 'get', 'announce-port'), ['announce-port', '1234']);
+  assert.match(fs.readFileSync(a.conf, 'latin1'), /\nsentinel announce-port 1234\n/);
+  assert.equal(await sa.call('sentinel', 'config', 'set', 'announce-port', '0'), 'OK');
+  await assert.rejects(sa.call('sentinel', 'config', 'set', 'announce-port', '70000'), /^ReplyError: ERR Invalid value '70000' to SENTINEL CONFIG SET 'announce-port'/);
+  await assert.rejects(sa.call('sentinel', 'config', 'set', 'nope', '1'), /ERR Invalid argument 'nope' to SENTINEL CONFIG SET/);
+  await assert.rejects(sa.call('sentinel', 'config', 'rewrite'), /ERR Only SENTINEL CONFIG GET <option> \/ SET <option> <value> are supported\./);
+
+  const debug = (await sa.call('sentinel', 'debug')) as string[];
+  assert.equal(debug.length, 26);
+  assert.deepEqual(debug.slice(0, 2), ['INFO-PERIOD', '10000']);
+  assert.equal(await sa.call('sentinel', 'debug', 'info-period', '500', 'ping-period', '800'), 'OK');
+  const after = (await sa.call('sentinel', 'debug')) as string[];
+  assert.deepEqual(after.slice(0, 4), ['INFO-PERIOD', '500', 'PING-PERIOD', '800']);
+  await assert.rejects(sa.call('sentinel', 'debug', 'info-period', '0'), /ERR Invalid argument '0' for SENTINEL DEBUG 'info-period'/);
+  await assert.rejects(sa.call('sentinel', 'debug', 'bogus', '1'), /ERR Unknown option or number of arguments for SENTINEL DEBUG 'bogus'/);
+
+  // SENTINEL SET quorum (no config directive of its own) and rename-command (two values).
+  assert.equal(await sa.call('sentinel', 'set', 'tedu', 'quorum', '6', 'rename-command', 'CONFIG', 'MYCONFIG'), 'OK');
+  const conf = fs.readFileSync(a.conf, 'latin1');
+  assert.match(conf, new RegExp(`sentinel monitor tedu 127\\.0\\.0\\.1 ${mp} 6\n`));
+  assert.match(conf, /\nsentinel rename-command tedu config MYCONFIG\n/);
+  await assert.rejects(sa.call('sentinel', 'ckquorum', 'tedu'), /NOQUORUM 2 usable Sentinels/);
+
+  // A small ACL: users with passwords, WHOAMI, AUTH as a named user.
+  assert.equal(await sa.call('acl', 'setuser', 'app', 'on', '>pw', '+@all', 'allchannels'), 'OK');
+  const appConn = new Redis({ port: a.port, host: '127.0.0.1', username: 'app', password: 'pw', maxRetriesPerRequest: 0 });
+  try {
+    assert.equal(await appConn.call('acl', 'whoami'), 'app');
+    await assert.rejects(appConn.call('auth', 'app', 'wrong'), /WRONGPASS/);
+  } finally {
+    appConn.disconnect();
+  }
+
+  const cache = (await sa.call('sentinel', 'info-cache', 'tedu', 'nosuch')) as unknown[];
+  assert.equal(cache.length, 2);
+  assert.equal(cache[0], 'tedu');
+  const [[age, info]] = cache[1] as [[number, string]];
+  assert.ok(typeof age === 'number' && age >= 0);
+  assert.match(info, /# Replication\r\nrole:master/);
+});
