@@ -367,7 +367,7 @@ export const DIRECTIVES: ConfigDef[] = [
   int('repl-ping-replica-period', 10, 1, INT_MAX, { aliases: ['repl-ping-slave-period'] }),
   int('list-compress-depth', 0, 0, INT_MAX),
   int('rdb-key-save-delay', 0, INT_MIN, INT_MAX, { hidden: true }),
-  int('key-load-delay', 0, INT_MIN, INT_MAX, { hidden: true, ...inert }),
+  int('key-load-delay', 0, INT_MIN, INT_MAX, { hidden: true }),
   int('active-expire-effort', 1, 1, 10, inert),
   int('hz', 10, 0, INT_MAX, { normalize: clampHz }),
   int('min-replicas-to-write', 0, 0, INT_MAX, { aliases: ['min-slaves-to-write'] }),
@@ -415,7 +415,7 @@ export const DIRECTIVES: ConfigDef[] = [
   // time_t / off_t
   int('repl-backlog-ttl', 3600, 0, LONG_MAX),
   mem('auto-aof-rewrite-min-size', 64 * MB, 0, LLONG_MAX),
-  int('loading-process-events-interval-bytes', 2 * MB, 1024, INT_MAX, { hidden: true, ...inert }),
+  int('loading-process-events-interval-bytes', 2 * MB, 1024, INT_MAX, { hidden: true }),
 
   // TLS (nodis has no TLS listener)
   int('tls-port', 0, 0, 65535, inert),

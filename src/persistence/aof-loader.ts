@@ -12,6 +12,10 @@
  * a malformed line is a "Bad file format" (fatal), a file that ends mid-command or mid-MULTI
  * is a short read, which aof-load-truncated turns into a truncation at the last complete
  * command.
+ *
+ * The loaders are generators that yield after every command (or RDB key) the offset reached
+ * in the whole AOF, so start-up loading runs in slices while clients get -LOADING
+ * (loading.ts), and DEBUG LOADAOF runs them to the end in one go.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,8 +24,11 @@ import type { Client } from '../server/client.js';
 import type { CommandSpec } from '../commands/registry.js';
 import type { AofManifest } from './manifest.js';
 
-/** Loads an RDB payload at the start of `buf` into the dataset; returns the bytes it used. */
-export type RdbPrefixLoader = (server: Server, buf: Buffer) => number;
+/**
+ * Loads an RDB payload at the start of `buf` into the dataset, one key per step (each yields
+ * the offset reached); returns the bytes it used.
+ */
+export type RdbPrefixLoader = (server: Server, buf: Buffer) => Generator<number, number>;
 
 export enum AofStatus {
   Ok,
@@ -95,8 +102,8 @@ export function createAofClient(server: Server): Client {
   return c;
 }
 
-/** Replays one file of the AOF directory. */
-export function loadSingleAppendOnlyFile(server: Server, fileName: string, opts: LoadOptions): AofStatus {
+/** Replays one file of the AOF directory; steps yield `base` + the offset in the file. */
+export function* loadSingleAppendOnlyFile(server: Server, fileName: string, opts: LoadOptions, base = 0): Generator<number, AofStatus> {
   const log = server.log;
   const filePath = path.join(opts.dir, fileName);
   let buf: Buffer;
@@ -121,7 +128,15 @@ export function loadSingleAppendOnlyFile(server: Server, fileName: string, opts:
     log.notice(oldStyle ? 'Reading RDB preamble from AOF file...' : 'Reading RDB base file on AOF loading...');
     try {
       if (opts.loadRdb === null) throw new Error('no RDB loader');
-      r.pos = opts.loadRdb(server, buf);
+      const steps = opts.loadRdb(server, buf);
+      for (;;) {
+        const next = steps.next();
+        if (next.done === true) {
+          r.pos = next.value;
+          break;
+        }
+        yield base + next.value;
+      }
     } catch {
       log.warning(
         oldStyle
@@ -138,7 +153,7 @@ export function loadSingleAppendOnlyFile(server: Server, fileName: string, opts:
   const fake = createAofClient(server);
   let outcome: 'ok' | 'uxeof' | 'fmterr' | 'failed' = 'ok';
   try {
-    outcome = replayCommands(server, fake, r, fileName, opts, (v) => (validUpTo = v), (v) => (validBeforeMulti = v), () => validUpTo);
+    outcome = yield* replayCommands(server, fake, r, fileName, opts, base, (v) => (validUpTo = v), (v) => (validBeforeMulti = v), () => validUpTo);
     if (outcome === 'ok' && fake.multi !== null) {
       log.warning(`Revert incomplete MULTI/EXEC transaction in AOF file ${fileName}`);
       validUpTo = validBeforeMulti;
@@ -182,18 +197,17 @@ function truncatedOrFailed(server: Server, fileName: string, filePath: string, v
   return AofStatus.Failed;
 }
 
-function replayCommands(
+function* replayCommands(
   server: Server,
   fake: Client,
   r: Reader,
   fileName: string,
   opts: LoadOptions,
+  base: number,
   setValid: (v: number) => void,
   setBeforeMulti: (v: number) => void,
   getValid: () => number,
-): 'ok' | 'uxeof' | 'fmterr' | 'failed' {
-  // Nested execution: handlers' propagation stays pending (and is discarded), time is frozen.
-  server.executionNesting++;
+): Generator<number, 'ok' | 'uxeof' | 'fmterr' | 'failed'> {
   try {
     for (;;) {
       const head = r.line();
@@ -227,15 +241,22 @@ function replayCommands(
       } else {
         fake.propagateArgv = null;
         fake.preventPropagation = false;
-        spec.handler!(fake);
+        // Nested execution: the handler's propagation stays pending (and is discarded), time
+        // is frozen. Per command, so clients served between slices run un-nested.
+        server.executionNesting++;
+        try {
+          spec.handler!(fake);
+        } finally {
+          server.executionNesting--;
+        }
       }
       server.propagator.discard();
       // The hidden client's replies go nowhere.
       if (fake.reply.len > 0) fake.reply.take();
       if (opts.loadTruncated) setValid(r.pos);
+      yield base + r.pos;
     }
   } finally {
-    server.executionNesting--;
     server.propagator.discard();
   }
 }
@@ -244,11 +265,12 @@ function replayCommands(
  * Loads the BASE and INCR files the manifest lists, in order (loadAppendOnlyFiles). Only the
  * last file may be truncated. Returns the status and the sizes INFO and auto-rewrite use.
  */
-export function loadAppendOnlyFiles(
+export function* loadAppendOnlyFiles(
   server: Server,
   m: AofManifest,
   opts: LoadOptions,
-): { status: AofStatus; totalSize: number; baseSize: number } {
+  onTotalSize: (bytes: number) => void = () => {},
+): Generator<number, { status: AofStatus; totalSize: number; baseSize: number }> {
   if (m.isEmpty) return { status: AofStatus.NotExist, totalSize: 0, baseSize: 0 };
   const files = [...(m.base !== null ? [m.base] : []), ...m.incr];
   let totalSize = 0;
@@ -263,15 +285,19 @@ export function loadAppendOnlyFiles(
     }
   }
   if (totalSize === 0) return { status: AofStatus.Empty, totalSize: 0, baseSize: 0 };
+  onTotalSize(totalSize);
   let baseSize = 0;
+  let done = 0;
   let status = AofStatus.Ok;
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!;
     const last = i === files.length - 1;
     const isBase = f === m.base;
-    if (isBase) baseSize = fs.statSync(path.join(opts.dir, f.name)).size;
+    const size = fs.statSync(path.join(opts.dir, f.name)).size;
+    if (isBase) baseSize = size;
     const start = process.hrtime.bigint();
-    status = loadSingleAppendOnlyFile(server, f.name, opts);
+    status = yield* loadSingleAppendOnlyFile(server, f.name, opts, done);
+    done += size;
     if (status === AofStatus.Ok || (status === AofStatus.Truncated && last)) {
       const secs = Number(process.hrtime.bigint() - start) / 1e9;
       server.log.notice(`DB loaded from ${isBase ? 'base' : 'incr'} file ${f.name}: ${secs.toFixed(3)} seconds`);

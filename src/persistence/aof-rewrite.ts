@@ -4,7 +4,7 @@
  * or RPUSH / SADD / ZADD / HMSET in batches of 64 items, then PEXPIREAT when it has a TTL.
  *
  * This module only turns keys into RESP text; walking a consistent snapshot of the dataset
- * without stopping clients is the snapshot's job (aof.ts drives it in slices).
+ * without stopping clients is the snapshot's job (snapshot.ts, format 'aof').
  */
 import { isStringValue, stringOf, type RedisValue } from '../types/value.js';
 import { ListValue, elementBytes } from '../types/list.js';

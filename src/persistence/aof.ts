@@ -13,8 +13,9 @@
  *   writes to a fresh INCR file, then writes a new BASE from a point-in-time snapshot of the
  *   dataset, and finally swaps the manifest atomically; the BASE and INCRs it replaced become
  *   HISTORY and are deleted.
- * - Snapshots come from the RDB module (`rdbBridge`): with aof-use-rdb-preamble the BASE is the
- *   RDB byte stream of its copy-on-write snapshot, produced in slices so clients keep running.
+ * - Snapshots come from the RDB module (`rdbBridge`): the BASE is its copy-on-write snapshot,
+ *   produced in slices so clients keep running, as an RDB byte stream (aof-use-rdb-preamble)
+ *   or as the commands that rebuild each key; writes meanwhile go to the new INCR file.
  * - Loading (start-up and DEBUG LOADAOF) is aof-loader.ts.
  */
 import fs from 'node:fs';
@@ -31,18 +32,26 @@ import {
   tempIncrFileName,
 } from './manifest.js';
 import { AofStatus, loadAppendOnlyFiles, type RdbPrefixLoader } from './aof-loader.js';
-import { rewriteKey, selectCommand, timestampAnnotation } from './aof-rewrite.js';
-import type { RedisValue } from '../types/value.js';
+import { loadingInfoLines, runSliced, runToEnd, startLoading, stopLoading } from './loading.js';
+import { selectCommand, timestampAnnotation } from './aof-rewrite.js';
 
 /** What the AOF needs from the RDB module. Installed by it with `setRdbBridge`. */
 export interface RdbBridge {
   /** Loads an RDB image at the start of `buf`; returns the bytes it used; throws if invalid. */
   loadRdb: RdbPrefixLoader;
   /**
-   * Takes a point-in-time snapshot now and streams it as an RDB image into `write`, in slices
-   * between which clients are served. Resolves when the image is complete.
+   * Takes a point-in-time snapshot now and streams it into `write` (awaited: backpressure) in
+   * slices between which clients are served, as an RDB image or as AOF commands. Resolves
+   * true when complete, false if `stopped()` turned true first.
    */
-  writeRdbSnapshot(server: Server, write: (chunk: Buffer) => void): Promise<void>;
+  writeSnapshot(
+    server: Server,
+    write: (chunk: Buffer) => Promise<void>,
+    format: 'rdb' | 'aof',
+    stopped: () => boolean,
+  ): Promise<boolean>;
+  /** A whole snapshot produced at once (small datasets only: it blocks). */
+  snapshotNow(server: Server, format: 'rdb' | 'aof'): Buffer[];
   /** True while a BGSAVE (or another snapshot user) is running: rewrites are then scheduled. */
   snapshotBusy(server: Server): boolean;
 }
@@ -51,14 +60,6 @@ type AofState = 'off' | 'on' | 'wait_rewrite';
 
 /** REDIS_AUTOSYNC_BYTES. */
 const AUTOSYNC_BYTES = 4 * 1024 * 1024;
-
-/** A key as the AOF-format BASE writer sees it. */
-interface KeyEntry {
-  db: number;
-  key: string;
-  value: RedisValue;
-  expireAt: number;
-}
 
 const bridges = new WeakMap<Server, RdbBridge>();
 const instances = new WeakMap<Server, Aof>();
@@ -234,11 +235,14 @@ export class Aof implements PropagationTarget {
     }
   }
 
-  /** Loads the dataset from the AOF (loadDataFromDisk's AOF branch). Exits on fatal errors. */
-  loadAtStartup(): void {
+  /**
+   * Loads the dataset from the AOF (loadDataFromDisk's AOF branch), in slices: clients are
+   * served meanwhile and get -LOADING. Exits on fatal errors.
+   */
+  async loadAtStartup(): Promise<void> {
     this.upgradeOldStyleIfNeeded();
     const start = process.hrtime.bigint();
-    const res = this.loadFiles();
+    const res = await this.loadFiles(true);
     if (res === AofStatus.Failed || res === AofStatus.OpenErr) process.exit(1);
     if (res === AofStatus.Ok || res === AofStatus.Truncated) {
       const secs = Number(process.hrtime.bigint() - start) / 1e9;
@@ -246,24 +250,47 @@ export class Aof implements PropagationTarget {
     }
   }
 
-  private loadFiles(): AofStatus {
+  /** Loads the manifest's files, sliced (start-up) or in one go (DEBUG LOADAOF). */
+  private loadFiles(sliced: true): Promise<AofStatus>;
+  private loadFiles(sliced: false): AofStatus;
+  private loadFiles(sliced: boolean): AofStatus | Promise<AofStatus> {
     const server = this.server;
-    server.loading = true;
-    try {
-      const r = loadAppendOnlyFiles(server, this.manifest, {
+    startLoading(server, 0);
+    const steps = loadAppendOnlyFiles(
+      server,
+      this.manifest,
+      {
         dir: this.dir,
         aofFilename: this.filename,
         loadTruncated: server.config.getBool('aof-load-truncated'),
         loadRdb: bridges.get(server)?.loadRdb ?? null,
-      });
+      },
+      (total) => startLoading(server, total),
+    );
+    const finish = (r: { status: AofStatus; totalSize: number; baseSize: number }): AofStatus => {
       if (r.status === AofStatus.Ok || r.status === AofStatus.Truncated) {
         this.currentSize = r.totalSize;
         this.rewriteBaseSize = r.baseSize;
       }
       return r.status;
-    } finally {
-      server.loading = false;
+    };
+    if (!sliced) {
+      try {
+        return finish(runToEnd(steps));
+      } finally {
+        stopLoading(server);
+      }
     }
+    return runSliced(server, steps).then(
+      (r) => {
+        stopLoading(server);
+        return finish(r);
+      },
+      (e: unknown) => {
+        stopLoading(server);
+        throw e;
+      },
+    );
   }
 
   /** aofUpgradePrepare: a pre-7.0 `appendonly.aof` in `dir` becomes the BASE in the AOF dir. */
@@ -309,7 +336,17 @@ export class Aof implements PropagationTarget {
       const baseName = this.manifest.newBase(this.filename, this.rdbBase());
       const tmp = `temp-rewriteaof-${process.pid}.aof`;
       try {
-        await this.writeBase(tmp);
+        // In one go, as Redis does before serving anyone: the dataset is empty here (no BASE
+        // and no INCR to load), and clients must not see the server before the file exists.
+        const bridge = bridges.get(this.server);
+        if (bridge === undefined) throw new Error('no snapshot writer installed');
+        const fd = fs.openSync(tmp, 'w', 0o644);
+        try {
+          for (const chunk of bridge.snapshotNow(this.server, this.rdbBase() ? 'rdb' : 'aof')) fs.writeSync(fd, chunk);
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
         fs.renameSync(tmp, path.join(this.dir, baseName));
       } catch (e) {
         this.server.log.warning(`Write error writing append only file on disk: ${(e as Error).message}`);
@@ -378,7 +415,7 @@ export class Aof implements PropagationTarget {
     const generation = ++this.rewriteGeneration;
     const tmp = `temp-rewriteaof-bg-${process.pid}.aof`;
     log.notice(`Background append only file rewriting started by pid ${process.pid}`);
-    void this.writeBase(tmp).then(
+    void this.writeBase(tmp, () => generation !== this.rewriteGeneration).then(
       () => {
         if (generation !== this.rewriteGeneration) return;
         log.notice(`Successfully created the temporary AOF base file ${tmp}`);
@@ -428,68 +465,32 @@ export class Aof implements PropagationTarget {
     return true;
   }
 
-  /** Writes the BASE image of a snapshot taken now into `tmp` (rewriteAppendOnlyFile). */
-  private async writeBase(tmp: string): Promise<void> {
-    const fd = fs.openSync(tmp, 'w', 0o644);
+  /**
+   * Writes the BASE of a snapshot taken now into `tmp` (rewriteAppendOnlyFile): an RDB image
+   * or AOF commands, produced in slices with asynchronous writes so clients keep running.
+   * Rejects if the rewrite was abandoned meanwhile (`stopped`).
+   */
+  private async writeBase(tmp: string, stopped: () => boolean = () => false): Promise<void> {
+    const rdb = bridges.get(this.server);
+    if (rdb === undefined) throw new Error('no snapshot writer installed');
+    const fh = await fs.promises.open(tmp, 'w', 0o644);
     // aof-rewrite-incremental-fsync: fsync every 4 MB so the final fsync has little to do.
     const incremental = this.server.config.getBool('aof-rewrite-incremental-fsync');
     let unsynced = 0;
-    const write = (chunk: Buffer): void => {
-      let off = 0;
-      while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+    const write = async (chunk: Buffer): Promise<void> => {
+      await writeFully(fh, chunk);
       unsynced += chunk.length;
       if (incremental && unsynced >= AUTOSYNC_BYTES) {
-        fs.fdatasyncSync(fd);
+        await fh.datasync();
         unsynced = 0;
       }
     };
     try {
-      const rdb = bridges.get(this.server);
-      if (this.rdbBase() && rdb !== undefined) {
-        await rdb.writeRdbSnapshot(this.server, write);
-      } else {
-        // Keys are serialised in one pass, which is their snapshot: the text is written out
-        // afterwards, in slices, while clients run.
-        const chunks = [...this.aofFormatChunks()];
-        for (let i = 0; i < chunks.length; i++) {
-          write(Buffer.from(chunks[i]!, 'latin1'));
-          if ((i & 63) === 63) await new Promise<void>((r) => setImmediate(r));
-        }
-      }
-      fs.fsyncSync(fd);
+      const complete = await rdb.writeSnapshot(this.server, write, this.rdbBase() ? 'rdb' : 'aof', stopped);
+      if (!complete) throw new Error('rewrite abandoned');
+      await fh.sync();
     } finally {
-      fs.closeSync(fd);
-    }
-  }
-
-  /** rewriteAppendOnlyFileRio over the live dataset, in ~64 KiB text chunks. */
-  private *aofFormatChunks(): IterableIterator<string> {
-    let out = '';
-    if (this.server.config.getBool('aof-timestamp-enabled')) out += timestampAnnotation(Math.floor(Date.now() / 1000));
-    for (const e of this.entries()) {
-      if (e.key === '') {
-        out += selectCommand(e.db);
-        continue;
-      }
-      const text = rewriteKey(e.key, e.value, e.expireAt);
-      if (text === null) throw new Error(`cannot rewrite a ${typeof e.value === 'object' && 'type' in e.value ? e.value.type : 'value'} into the AOF`);
-      out += text;
-      if (out.length >= 65536) {
-        yield out;
-        out = '';
-      }
-    }
-    if (out.length > 0) yield out;
-  }
-
-  /** Every key with its TTL; a db switch is an entry with an empty key. */
-  private *entries(): IterableIterator<KeyEntry> {
-    for (const db of this.server.dbs) {
-      if (db.size === 0) continue;
-      yield { db: db.id, key: '', value: '', expireAt: -1 };
-      for (const [key, value] of db.dict.entries()) {
-        yield { db: db.id, key, value, expireAt: db.expires.get(key) ?? -1 };
-      }
+      await fh.close();
     }
   }
 
@@ -703,7 +704,7 @@ export class Aof implements PropagationTarget {
     if (this.state === 'on') this.flush(true);
     this.loadManifestOrExit();
     for (const db of this.server.dbs) db.clear();
-    const res = this.loadFiles();
+    const res = this.loadFiles(false);
     if (res !== AofStatus.Ok && res !== AofStatus.Empty && res !== AofStatus.Truncated) {
       return 'ERR Error loading the AOF file';
     }
@@ -725,10 +726,12 @@ export class Aof implements PropagationTarget {
     setInfoField(s, 'aof_rewrites', () => this.rewrites);
     setInfoField(s, 'aof_rewrites_consecutive_failures', () => this.consecutiveFailures);
     setInfoField(s, 'aof_last_write_status', () => (this.lastWriteOk ? 'ok' : 'err'));
-    // With AOF on Redis prints six more fields after aof_last_cow_size; the field hook yields
-    // one value, so they ride along as extra lines of that value.
-    setInfoField(s, 'aof_last_cow_size', () => {
-      if (this.state === 'off') return 0;
+    // With AOF on Redis prints six more fields after module_fork_last_cow_size, and while
+    // loading the loading_* fields; the field hook yields one value, so they ride along as
+    // extra lines of that value.
+    setInfoField(s, 'module_fork_last_cow_size', () => {
+      const loading = loadingInfoLines(s);
+      if (this.state === 'off') return ['0', ...loading].join('\r\n');
       return [
         '0',
         `aof_current_size:${this.currentSize}`,
@@ -737,9 +740,16 @@ export class Aof implements PropagationTarget {
         `aof_buffer_length:${this.bufferLength}`,
         `aof_pending_bio_fsync:${this.fsyncInFlight ? 1 : 0}`,
         'aof_delayed_fsync:0',
+        ...loading,
       ].join('\r\n');
     });
   }
+}
+
+/** Writes all of `chunk` (a write may be partial). */
+async function writeFully(fh: fs.promises.FileHandle, chunk: Buffer): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
 }
 
 /** Wires the AOF into the server: start-up loading, propagation, flushing, config, INFO, DEBUG. */
@@ -757,7 +767,7 @@ export function install(server: Server): void {
     aof.loadManifestOrExit();
     if (aofEnabledAtStartup(server)) {
       aof.state = 'on';
-      aof.loadAtStartup();
+      await aof.loadAtStartup();
     }
     await aof.openOnStartup();
   });

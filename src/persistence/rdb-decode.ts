@@ -20,6 +20,7 @@ import { ListValue } from '../types/list.js';
 import { SetValue, setLimits as defaultSetLimits, type SetLimits } from '../types/set.js';
 import { HashValue, hashLimits as defaultHashLimits, type HashLimits } from '../types/hash.js';
 import { ZSet, type ZsetLimits } from '../types/zset.js';
+import { decodeStream } from './stream-codec.js';
 import { parseDouble } from '../commands/args.js';
 
 /** The encoding thresholds in force while loading. */
@@ -229,7 +230,7 @@ export class RdbDecoder {
         return this.hashFrom(decodeListpack(this.stringBuf()));
       case RdbType.StreamListpacks:
       case RdbType.StreamListpacks2:
-        throw new RdbFormatError('Stream values are not supported by nodis yet');
+        return decodeStream(this, type === RdbType.StreamListpacks2);
       case RdbType.ModulePreGa:
       case RdbType.Module2:
         throw new RdbFormatError('Module values are not supported by nodis (no modules can be loaded)');
@@ -290,6 +291,22 @@ export interface RdbParseResult {
  * is zero, which means the writer had rdbchecksum off, or `verifyChecksum` is false).
  */
 export function parseRdb(buf: Buffer, target: RdbLoadTarget, limits: LoadLimits, verifyChecksum = true): RdbParseResult {
+  const steps = parseRdbSteps(buf, target, limits, verifyChecksum);
+  for (;;) {
+    const next = steps.next();
+    if (next.done === true) return next.value;
+  }
+}
+
+/** Bytes of input folded into the checksum at a time while parsing in steps. */
+const CRC_BATCH = 64 * 1024;
+
+/**
+ * parseRdb one key at a time: yields the input offset after each key, so a caller can load in
+ * slices and serve clients in between (start-up loading); returns what parseRdb returns.
+ * The checksum is computed as the parse goes, so the end of a big file is not one long step.
+ */
+export function* parseRdbSteps(buf: Buffer, target: RdbLoadTarget, limits: LoadLimits, verifyChecksum = true): Generator<number, RdbParseResult> {
   if (buf.length < 9 || buf.latin1Slice(0, 5) !== 'REDIS') {
     throw new RdbLoadError('Wrong signature trying to load DB from file', true);
   }
@@ -301,6 +318,8 @@ export function parseRdb(buf: Buffer, target: RdbLoadTarget, limits: LoadLimits,
   const r = d.r;
   let dbId = 0;
   let expireMs = -1;
+  const crc = new Crc64();
+  let crcPos = 0;
   for (;;) {
     const type = r.u8();
     if (type === RdbOpcode.ExpireTime) {
@@ -349,13 +368,18 @@ export function parseRdb(buf: Buffer, target: RdbLoadTarget, limits: LoadLimits,
     const value = d.value(type);
     if (value !== null) target.key(dbId, key, value, expireMs);
     expireMs = -1;
+    if (verifyChecksum && r.pos - crcPos >= CRC_BATCH) {
+      crc.update(buf, crcPos, r.pos);
+      crcPos = r.pos;
+    }
+    yield r.pos;
   }
   if (version >= 5) {
     r.need(8);
     const stored = r.buf.subarray(r.pos, r.pos + 8);
     const zero = stored.every((b) => b === 0);
     if (verifyChecksum && !zero) {
-      const crc = new Crc64().update(buf, 0, r.pos);
+      crc.update(buf, crcPos, r.pos);
       if (!crc.bytes().equals(stored)) {
         const got = Buffer.from(stored).reverse().toString('hex');
         throw new RdbLoadError(`Wrong RDB checksum expected: (${got}) got (${crc.hex()}). Aborting now.`, false, 'RDB CRC error');

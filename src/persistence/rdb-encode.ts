@@ -20,6 +20,8 @@ import { ListValue, type ListElement } from '../types/list.js';
 import { SetValue } from '../types/set.js';
 import { HashValue } from '../types/hash.js';
 import { ZSet } from '../types/zset.js';
+import { StreamValue } from '../types/stream.js';
+import { encodeStream } from './stream-codec.js';
 import { formatDouble } from '../protocol/format.js';
 
 /** Settings that shape the encoding (read from the config when a save starts). */
@@ -144,6 +146,7 @@ export class RdbEncoder extends ByteWriter {
     if (v instanceof SetValue) return v.encoding() === 'intset' ? RdbType.SetIntset : RdbType.Set;
     if (v instanceof ZSet) return v.isCompact ? RdbType.ZsetListpack : RdbType.Zset2;
     if (v instanceof HashValue) return v.encoding() === 'listpack' ? RdbType.HashListpack : RdbType.Hash;
+    if (v instanceof StreamValue) return RdbType.StreamListpacks2;
     throw new Error(`cannot serialise a value of type ${v.type}`);
   }
 
@@ -223,6 +226,9 @@ export class RdbEncoder extends ByteWriter {
         }
         return;
       }
+      case RdbType.StreamListpacks2:
+        encodeStream(this, v as StreamValue);
+        return;
       default:
         throw new Error(`unexpected RDB type ${t}`);
     }

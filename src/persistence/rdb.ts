@@ -9,9 +9,9 @@
  * `temp-<pid>.rdb`, fsynced, then renamed over dump.rdb, so a crash never leaves a partial
  * dump.rdb behind.
  *
- * Loading reads the whole file and parses it synchronously (before the server reports
- * "Ready to accept connections"); a corrupt or truncated file aborts start-up with Redis's log
- * lines. Function libraries (FUNCTION2 records) go through `setRdbFunctions`, which the
+ * Loading at start-up reads the whole file and parses it in slices (loading.ts) while clients
+ * get -LOADING, before the server reports "Ready to accept connections"; a corrupt or
+ * truncated file aborts start-up with Redis's log lines. DEBUG RELOAD loads in one go. Function libraries (FUNCTION2 records) go through `setRdbFunctions`, which the
  * scripting module installs.
  */
 import fs from 'node:fs';
@@ -25,7 +25,8 @@ import type { RedisValue } from '../types/value.js';
 import { Snapshot, type SnapshotOptions } from './snapshot.js';
 import type { EncodeOptions } from './rdb-encode.js';
 import { RdbFormatError } from './bytes.js';
-import { parseRdb, RdbLoadError, type LoadLimits } from './rdb-decode.js';
+import { parseRdbSteps, RdbLoadError, type LoadLimits } from './rdb-decode.js';
+import { runSliced, runToEnd, startLoading, stopLoading } from './loading.js';
 import { setInfoField } from '../commands/info.js';
 import { debugHooks, debugTunables } from '../commands/debug.js';
 import { hashLimits } from '../types/hash.js';
@@ -49,12 +50,19 @@ export function setRdbFunctions(server: Server, provider: RdbFunctions): void {
   functionProviders.set(server, provider);
 }
 
+/** Drops every function library (emptyData without EMPTYDB_NOFUNCTIONS: a replica's full sync). */
+export function flushRdbFunctions(server: Server): void {
+  functionProviders.get(server)?.flush?.();
+}
+
 /** What replication stores in and reads from the RDB's AUX fields (rdbPopulateSaveInfo). */
 export interface RdbReplicationInfo {
   /** repl-stream-db / repl-id / repl-offset to save, or null when there is nothing to save. */
   save(): [string, string][] | null;
   /** An AUX field of a file loaded at start-up or from a master. */
   loaded(name: string, value: string): void;
+  /** A key a master skipped as already expired while loading at start-up (fed as a DEL). */
+  expired?(dbId: number, key: string): void;
 }
 
 const replicationInfo = new WeakMap<Server, RdbReplicationInfo>();
@@ -87,6 +95,7 @@ export class RdbPersistence {
   /** Save points from `save`: [seconds, changes]. */
   savePoints: [number, number][] = [];
   bgsave: BackgroundSave | null = null;
+  private bgsaveSeq = 0;
   bgsaveScheduled = false;
   lastBgsaveOk = true;
   lastBgsaveTry = 0;
@@ -95,8 +104,6 @@ export class RdbPersistence {
   lastLoad: LoadStats = { keysLoaded: 0, keysExpired: 0 };
   /** Every snapshot in progress (BGSAVE, AOF rewrite, replicas' full syncs). */
   readonly snapshots = new Set<Snapshot>();
-  /** Set by LOADING-state loads (none are sliced at present; INFO reports it). */
-  loading = false;
 
   constructor(readonly server: Server) {
     server.config.watch('save', (v) => {
@@ -157,8 +164,8 @@ export class RdbPersistence {
   // ---- snapshots and copy-on-write -------------------------------------------------------------
 
   /** Starts a snapshot of the dataset now; it sees every later change only as copy-on-write. */
-  startSnapshot(extraAux: [string, string][] = []): Snapshot {
-    const snap = new Snapshot(this.server.dbs, this.snapshotOptions(extraAux));
+  startSnapshot(extraAux: [string, string][] = [], format: Pick<SnapshotOptions, 'format' | 'aofTimestamp'> = {}): Snapshot {
+    const snap = new Snapshot(this.server.dbs, { ...this.snapshotOptions(extraAux), ...format });
     this.snapshots.add(snap);
     this.installHooks();
     return snap;
@@ -265,7 +272,8 @@ export class RdbPersistence {
     const server = this.server;
     if (this.bgsave !== null) return false;
     const file = this.filePath();
-    const tmp = path.join(path.dirname(file), `temp-bg-${process.pid}.rdb`);
+    // One name per job: an aborted job's late cleanup must not remove its successor's file.
+    const tmp = path.join(path.dirname(file), `temp-bg-${process.pid}-${++this.bgsaveSeq}.rdb`);
     this.lastBgsaveTry = server.clock.now();
     const dirtyAtStart = server.dirty;
     const snap = this.startSnapshot();
@@ -284,22 +292,12 @@ export class RdbPersistence {
     let fh: fs.promises.FileHandle | null = null;
     try {
       fh = await fs.promises.open(job.tmpPath, 'w');
-      while (!snap.complete) {
-        if (job.aborted) return false;
-        const delayUs = this.server.config.getNumber('rdb-key-save-delay');
-        let chunk: Buffer;
-        if (delayUs > 0) {
-          // rdb-key-save-delay (tests): pace the save at about that many µs per key.
-          const keys = Math.max(1, Math.floor((SLICE_MS * 1000) / delayUs));
-          chunk = snap.step(SLICE_MS, keys);
-          await sleep(Math.max(1, (keys * delayUs) / 1000));
-        } else {
-          chunk = snap.step(SLICE_MS);
-        }
-        if (job.aborted) return false;
-        if (chunk.length > 0) await fh.write(chunk);
-        else await yieldToLoop();
-      }
+      const out = fh;
+      const write = async (chunk: Buffer): Promise<void> => {
+        let off = 0;
+        while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
+      };
+      if (!(await this.drive(snap, write, () => job.aborted))) return false;
       this.endSnapshot(snap);
       await fh.sync();
       await fh.close();
@@ -392,12 +390,17 @@ export class RdbPersistence {
    * is an error. Keys already expired are skipped on a master. Returns the bytes consumed.
    */
   loadImage(buf: Buffer, opts: { allowDup: boolean; logAux: boolean } = { allowDup: false, logAux: false }): { end: number; stats: LoadStats } {
+    return runToEnd(this.loadImageSteps(buf, opts));
+  }
+
+  /** loadImage one key per step (each yields the offset reached), for sliced loading. */
+  *loadImageSteps(buf: Buffer, opts: { allowDup: boolean; logAux: boolean }): Generator<number, { end: number; stats: LoadStats }> {
     const server = this.server;
     const stats: LoadStats = { keysLoaded: 0, keysExpired: 0 };
     const isMaster = !server.role.isReplica();
     const now = server.clock.now();
     const functions = functionProviders.get(server);
-    const result = parseRdb(
+    const result = yield* parseRdbSteps(
       buf,
       {
         selectDb: (id) => {
@@ -425,6 +428,7 @@ export class RdbPersistence {
         key: (dbId, key, value: RedisValue, expireMs) => {
           if (isMaster && expireMs !== -1 && expireMs < now) {
             stats.keysExpired++;
+            if (opts.logAux) replicationInfo.get(server)?.expired?.(dbId, key);
             return;
           }
           const db = server.dbs[dbId]!;
@@ -459,19 +463,37 @@ export class RdbPersistence {
     return stats;
   }
 
-  /** Start-up: load dump.rdb (unless the AOF is the source of truth); exit on corruption. */
-  loadAtStartup(): void {
+  /**
+   * Start-up: load dump.rdb (unless the AOF is the source of truth); exit on corruption. The
+   * load runs in slices: clients connect meanwhile and get -LOADING (loading.ts).
+   */
+  async loadAtStartup(): Promise<void> {
     const server = this.server;
     if (aofEnabledAtStartup(server)) return;
     const start = performance.now();
+    const file = this.filePath();
+    let size: number;
     try {
-      const r = this.loadFile(this.filePath(), false, true);
-      if (r === 'missing') return;
+      size = fs.statSync(file).size;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      this.reportLoadFailure(e);
+      process.exit(1);
+    }
+    // LOADING from here on: clients served while the file is read already see it.
+    startLoading(server, size);
+    try {
+      const buf = await fs.promises.readFile(file);
+      const { stats } = await runSliced(server, this.loadImageSteps(buf, { allowDup: false, logAux: true }));
+      this.lastLoad = stats;
+      server.log.notice(`Done loading RDB, keys loaded: ${stats.keysLoaded}, keys expired: ${stats.keysExpired}.`);
       server.log.notice(`DB loaded from disk: ${((performance.now() - start) / 1000).toFixed(3)} seconds`);
       server.lastSave = server.clock.now();
     } catch (e) {
       this.reportLoadFailure(e);
       process.exit(1);
+    } finally {
+      stopLoading(server);
     }
   }
 
@@ -530,7 +552,8 @@ export class RdbPersistence {
       this.server.log.warning('There is a child saving an .rdb. Killing it!');
       this.abortBgsave('shutdown');
     }
-    const save = opts.save === true || (opts.save === null && this.savePoints.length > 0);
+    // Never save a half-loaded dataset (prepareForShutdown turns SAVE into NOSAVE).
+    const save = !this.server.loading && (opts.save === true || (opts.save === null && this.savePoints.length > 0));
     if (!save) return true;
     this.server.log.notice('Saving the final RDB snapshot before exiting.');
     if (this.saveSync()) return true;
@@ -538,15 +561,59 @@ export class RdbPersistence {
     return false;
   }
 
-  /** For the AOF's RDB preamble: a snapshot streamed into `write` in slices. */
-  async writeSnapshot(write: (chunk: Buffer) => void, extraAux: [string, string][] = [['aof-base', '1']]): Promise<void> {
-    const snap = this.startSnapshot(extraAux);
-    try {
-      while (!snap.complete) {
-        const chunk = snap.step(SLICE_MS);
-        if (chunk.length > 0) write(chunk);
+  /**
+   * Runs a snapshot in slices of SLICE_MS, handing each slice's bytes to `write` and waiting
+   * for it (backpressure: at most one slice is in flight). Paced by rdb-key-save-delay (µs per
+   * key, as the tests use it to make saves slow). Returns false if `stopped()` turned true.
+   */
+  async drive(snap: Snapshot, write: (chunk: Buffer) => Promise<unknown> | void, stopped: () => boolean): Promise<boolean> {
+    while (!snap.complete) {
+      if (stopped()) return false;
+      const delayUs = this.server.config.getNumber('rdb-key-save-delay');
+      let chunk: Buffer;
+      if (delayUs > 0) {
+        const keys = Math.max(1, Math.floor((SLICE_MS * 1000) / delayUs));
+        chunk = snap.step(SLICE_MS, keys);
+        await sleep(Math.max(1, (keys * delayUs) / 1000));
+      } else {
+        chunk = snap.step(SLICE_MS);
+      }
+      if (stopped()) return false;
+      if (chunk.length > 0) {
+        const pending = write(chunk);
+        // An asynchronous write is the loop's turn for clients; a synchronous sink needs one.
+        if (pending !== undefined) await pending;
+        else await yieldToLoop();
+      } else {
         await yieldToLoop();
       }
+    }
+    return true;
+  }
+
+  /** The `#TS:` annotation an AOF-format BASE starts with (aof-timestamp-enabled), or null. */
+  aofTimestamp(): number | null {
+    return this.server.config.getBool('aof-timestamp-enabled') ? Math.floor(this.server.clock.now() / 1000) : null;
+  }
+
+  /**
+   * For the AOF BASE: a snapshot taken now, streamed into `write` in slices, as an RDB image
+   * (aof-use-rdb-preamble) or as AOF commands.
+   */
+  async writeSnapshot(
+    write: (chunk: Buffer) => Promise<unknown> | void,
+    format: 'rdb' | 'aof',
+    stopped: () => boolean,
+  ): Promise<boolean> {
+    const snap =
+      format === 'rdb'
+        ? this.startSnapshot([['aof-base', '1']])
+        : this.startSnapshot([], {
+            format: 'aof',
+            aofTimestamp: this.aofTimestamp(),
+          });
+    try {
+      return await this.drive(snap, write, stopped);
     } finally {
       this.endSnapshot(snap);
     }
@@ -592,17 +659,25 @@ export function install(server: Server): RdbPersistence {
   server.startupTasks.push(() => p.loadAtStartup());
   debugHooks.reload = (_c, opts) => p.debugReload(opts);
   setRdbBridge(server, {
-    loadRdb: (_srv, buf) => {
-      const { end, stats } = p.loadImage(buf, { allowDup: false, logAux: true });
+    loadRdb: function* (_srv, buf) {
+      const { end, stats } = yield* p.loadImageSteps(buf, { allowDup: false, logAux: true });
       p.lastLoad = stats;
       return end;
     },
-    writeRdbSnapshot: (_srv, write) => p.writeSnapshot(write),
+    writeSnapshot: (_srv, write, format, stopped) => p.writeSnapshot(write, format, stopped),
+    snapshotNow: (_srv, format) => {
+      const snap = p.startSnapshot(format === 'rdb' ? [['aof-base', '1']] : [], format === 'rdb' ? {} : { format: 'aof', aofTimestamp: p.aofTimestamp() });
+      try {
+        return snap.runToEnd();
+      } finally {
+        p.endSnapshot(snap);
+      }
+    },
     snapshotBusy: () => p.bgsave !== null,
   });
 
   const now = (): number => server.clock.now();
-  setInfoField(server, 'loading', () => (p.loading ? 1 : 0));
+  setInfoField(server, 'loading', () => (server.loading ? 1 : 0));
   setInfoField(server, 'rdb_changes_since_last_save', () => server.dirty);
   setInfoField(server, 'rdb_bgsave_in_progress', () => (p.bgsave !== null ? 1 : 0));
   setInfoField(server, 'rdb_last_save_time', () => Math.floor(server.lastSave / 1000));

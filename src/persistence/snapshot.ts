@@ -6,16 +6,25 @@
  * one slice at a time. Before any key changes (a write command names it, or the Database
  * sets/deletes/re-expires it), `beforeKeyChange` runs: if the snapshot has not written that
  * key yet, its *old* value is serialised right then (copy-on-write per key) and the key is
- * marked written so the iterator skips it later; a key that did not exist is marked too, so a
+ * marked touched so the iterator skips it later; a key that did not exist is marked too, so a
  * key created after the snapshot started never appears in it. Records are grouped by database
  * as the format requires: a change in the database being written goes straight into the
  * stream, one in a database not reached yet goes into that database's pending buffer, which is
  * emitted when its section starts.
  *
- * Memory: the set of written keys per database (references to key strings already in the
- * dict), released as each database completes, plus whatever the consumer has not flushed.
- * The stream feeds any sink: a file (BGSAVE), the AOF BASE (rewrite with RDB preamble), or a
- * replica's socket (full sync).
+ * Bookkeeping per database, released as each database completes:
+ * - `touched`: keys a change has reached since the start (serialised then if still unwritten,
+ *   or born after the start). The iterator skips them. It only grows with writes, so a
+ *   read-only load keeps it empty.
+ * - `visited`: keys the iterator has emitted, so a later change to one is not written twice.
+ *   It is only consulted by changes, never by the iterator, and is kept as a chain of small
+ *   Sets: one Set of a million keys would stall the loop for tens of ms each time V8 doubles
+ *   its table, which is what the old single "written" Set did.
+ * Plus whatever the consumer has not flushed yet.
+ *
+ * The same walk produces two formats: an RDB image (BGSAVE, the AOF's RDB preamble, a
+ * replica's full sync) or AOF commands (the BASE of a rewrite with aof-use-rdb-preamble no:
+ * SELECT per database, then the commands that rebuild each key, see aof-rewrite.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { RdbEncoder, type EncodeOptions } from './rdb-encode.js';
@@ -24,6 +33,8 @@ import { RDB_VERSION, RdbOpcode } from './rdb-format.js';
 import type { Database } from '../keyspace/db.js';
 import type { KeyDict } from '../keyspace/dict.js';
 import type { RedisValue } from '../types/value.js';
+import { ByteWriter } from './bytes.js';
+import { rewriteKey, selectCommand, timestampAnnotation } from './aof-rewrite.js';
 
 export interface SnapshotOptions {
   encode: EncodeOptions;
@@ -33,6 +44,46 @@ export interface SnapshotOptions {
   aux: [string, string][];
   /** Function libraries' source code (FUNCTION2 records). */
   functions: string[];
+  /**
+   * 'rdb' (default) or 'aof': commands instead of RDB records. For 'aof' only
+   * `aofTimestamp` matters (a `#TS:` annotation first, with aof-timestamp-enabled).
+   */
+  format?: 'rdb' | 'aof';
+  aofTimestamp?: number | null;
+}
+
+/** Where records go: an RDB encoder, or the AOF command writer below. */
+interface RecordWriter extends ByteWriter {
+  keyValue(key: string, value: RedisValue, expireAt: number): void;
+}
+
+/** The AOF-format BASE: each key as the commands that rebuild it (rewriteAppendOnlyFileRio). */
+class AofCommandWriter extends ByteWriter implements RecordWriter {
+  keyValue(key: string, value: RedisValue, expireAt: number): void {
+    const text = rewriteKey(key, value, expireAt);
+    if (text === null) {
+      const type = typeof value === 'object' && 'type' in value ? value.type : 'value';
+      throw new Error(`cannot rewrite a ${type} into the AOF`);
+    }
+    this.latin1(text);
+  }
+}
+
+/** Keys in insertion order of a chain of Sets, each small enough to grow without a stall. */
+class KeyLog {
+  private static readonly CHUNK = 1 << 16;
+  private readonly chunks: Set<string>[] = [new Set()];
+
+  add(key: string): void {
+    let last = this.chunks[this.chunks.length - 1]!;
+    if (last.size >= KeyLog.CHUNK) this.chunks.push((last = new Set()));
+    last.add(key);
+  }
+
+  has(key: string): boolean {
+    for (const c of this.chunks) if (c.has(key)) return true;
+    return false;
+  }
 }
 
 /** One database as captured when the snapshot started. */
@@ -41,10 +92,12 @@ interface SnapDb {
   dict: KeyDict<RedisValue>;
   expires: KeyDict<number>;
   iterator: Iterator<[string, RedisValue]> | null;
-  /** Keys already serialised (or born after the start): the iterator skips them. */
-  written: Set<string>;
+  /** Keys a change reached since the start (see the file comment): the iterator skips them. */
+  touched: Set<string>;
+  /** Keys the iterator emitted. */
+  visited: KeyLog;
   /** Copy-on-write records for a database whose section has not started. */
-  pending: RdbEncoder | null;
+  pending: RecordWriter | null;
   started: boolean;
   done: boolean;
 }
@@ -52,7 +105,8 @@ interface SnapDb {
 export class Snapshot {
   private readonly dbs: SnapDb[] = [];
   private readonly byDict = new Map<KeyDict<RedisValue>, SnapDb>();
-  private readonly out: RdbEncoder;
+  private readonly out: RecordWriter;
+  private readonly aofFormat: boolean;
   private readonly crc = new Crc64();
   private cursor = 0;
   private finishedStream = false;
@@ -67,7 +121,8 @@ export class Snapshot {
     databases: readonly Database[],
     private readonly opts: SnapshotOptions,
   ) {
-    this.out = new RdbEncoder(opts.encode, 1 << 20);
+    this.aofFormat = opts.format === 'aof';
+    this.out = this.newWriter(256 * 1024);
     let total = 0;
     for (const db of databases) {
       total += db.dict.size;
@@ -76,7 +131,8 @@ export class Snapshot {
         dict: db.dict,
         expires: db.expires,
         iterator: null,
-        written: new Set(),
+        touched: new Set(),
+        visited: new KeyLog(),
         pending: null,
         started: false,
         done: db.dict.size === 0,
@@ -88,13 +144,26 @@ export class Snapshot {
     this.writeHeader();
   }
 
+  private newWriter(initial: number): RecordWriter {
+    return this.aofFormat ? new AofCommandWriter(initial) : new RdbEncoder(this.opts.encode, initial);
+  }
+
   private writeHeader(): void {
     const out = this.out;
-    out.latin1(`REDIS${String(RDB_VERSION).padStart(4, '0')}`);
-    for (const [k, v] of this.opts.aux) out.aux(k, v);
+    if (this.aofFormat) {
+      if (this.opts.aofTimestamp != null) out.latin1(timestampAnnotation(this.opts.aofTimestamp));
+      // rewriteFunctions: every library as FUNCTION LOAD, before the keys.
+      for (const code of this.opts.functions) {
+        out.latin1(`*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n$${code.length}\r\n${code}\r\n`);
+      }
+      return;
+    }
+    const rdb = out as RdbEncoder;
+    rdb.latin1(`REDIS${String(RDB_VERSION).padStart(4, '0')}`);
+    for (const [k, v] of this.opts.aux) rdb.aux(k, v);
     for (const code of this.opts.functions) {
-      out.byte(RdbOpcode.Function2);
-      out.string(code);
+      rdb.byte(RdbOpcode.Function2);
+      rdb.string(code);
     }
   }
 
@@ -108,25 +177,40 @@ export class Snapshot {
    */
   beforeKeyChange(db: Database, key: string): void {
     const snap = this.byDict.get(db.dict);
-    if (snap === undefined || snap.done || snap.written.has(key)) return;
-    snap.written.add(key);
+    if (snap === undefined || snap.done || snap.touched.has(key)) return;
+    // Touched from now on: if deleted and re-created, the iterator must not emit it again.
+    snap.touched.add(key);
+    if (snap.started && snap.visited.has(key)) return;
     const value = snap.dict.get(key);
     if (value === undefined) return;
     this.keysProcessed++;
-    const target = snap.started ? this.out : (snap.pending ??= new RdbEncoder(this.opts.encode, 4096));
-    target.keyValue(key, value, snap.expires.get(key) ?? -1);
+    const target = snap.started ? this.out : (snap.pending ??= this.newWriter(4096));
+    // Runs inside a client's command: a value the format cannot hold fails the snapshot (at
+    // its next step), never the command.
+    try {
+      target.keyValue(key, value, snap.expires.get(key) ?? -1);
+    } catch (e) {
+      this.failure ??= e as Error;
+    }
   }
+
+  /** Set when copy-on-write could not serialise a value; the next step throws it. */
+  private failure: Error | null = null;
 
   /** A database is about to be emptied (FLUSHDB): everything not written yet is, now. */
   beforeDbFlush(db: Database): void {
     const snap = this.byDict.get(db.dict);
     if (snap === undefined || snap.done) return;
     for (const [key, value] of snap.dict.entries()) {
-      if (snap.written.has(key)) continue;
-      snap.written.add(key);
+      if (snap.touched.has(key) || (snap.started && snap.visited.has(key))) continue;
+      snap.touched.add(key);
       this.keysProcessed++;
-      const target = snap.started ? this.out : (snap.pending ??= new RdbEncoder(this.opts.encode, 4096));
-      target.keyValue(key, value, snap.expires.get(key) ?? -1);
+      const target = snap.started ? this.out : (snap.pending ??= this.newWriter(4096));
+      try {
+        target.keyValue(key, value, snap.expires.get(key) ?? -1);
+      } catch (e) {
+        this.failure ??= e as Error;
+      }
     }
     // Its remaining section is now fully in the stream or the pending buffer.
     snap.iterator = emptyIterator();
@@ -137,12 +221,18 @@ export class Snapshot {
    * `maxBytes` are buffered) and returns the bytes ready so far; an empty buffer once complete.
    */
   step(budgetMs: number, maxKeys = Infinity, maxBytes = 8 << 20): Buffer {
+    if (this.failure !== null) throw this.failure;
     const out = this.out;
     const deadline = performance.now() + budgetMs;
     let keys = 0;
     while (!this.finishedStream && keys < maxKeys && out.len < maxBytes) {
       const snap = this.dbs[this.cursor];
       if (snap === undefined) {
+        if (this.aofFormat) {
+          this.finishedStream = true;
+          this.trailerWritten = true;
+          break;
+        }
         out.byte(RdbOpcode.Eof);
         this.finishedStream = true;
         break;
@@ -153,11 +243,16 @@ export class Snapshot {
       }
       if (!snap.started) {
         snap.started = true;
-        out.byte(RdbOpcode.SelectDb);
-        out.length(snap.id);
-        out.byte(RdbOpcode.ResizeDb);
-        out.length(snap.dict.size);
-        out.length(snap.expires.size);
+        if (this.aofFormat) {
+          out.latin1(selectCommand(snap.id));
+        } else {
+          const rdb = out as RdbEncoder;
+          rdb.byte(RdbOpcode.SelectDb);
+          rdb.length(snap.id);
+          rdb.byte(RdbOpcode.ResizeDb);
+          rdb.length(snap.dict.size);
+          rdb.length(snap.expires.size);
+        }
         if (snap.pending !== null) {
           out.bytes(snap.pending.view());
           snap.pending = null;
@@ -165,7 +260,8 @@ export class Snapshot {
         snap.iterator = snap.dict.entries();
       }
       const it = snap.iterator!;
-      const written = snap.written;
+      const touched = snap.touched;
+      const visited = snap.visited;
       const expires = snap.expires;
       let exhausted = false;
       while (keys < maxKeys && out.len < maxBytes) {
@@ -175,8 +271,8 @@ export class Snapshot {
           break;
         }
         const [key, value] = next.value;
-        if (written.has(key)) continue;
-        written.add(key);
+        if (touched.size !== 0 && touched.has(key)) continue;
+        visited.add(key);
         out.keyValue(key, value, expires.size === 0 ? -1 : (expires.get(key) ?? -1));
         this.keysProcessed++;
         // Reading the clock costs more than a small key: check it every 64 keys.
@@ -184,7 +280,8 @@ export class Snapshot {
       }
       if (exhausted) {
         snap.done = true;
-        snap.written = new Set();
+        snap.touched = new Set();
+        snap.visited = new KeyLog();
         snap.iterator = null;
         this.cursor++;
       }
@@ -201,7 +298,7 @@ export class Snapshot {
     }
     if (out.len === 0) return EMPTY;
     const chunk = out.take();
-    this.crc.update(chunk);
+    if (!this.aofFormat) this.crc.update(chunk);
     this.bytesProduced += chunk.length;
     return chunk;
   }

@@ -147,7 +147,7 @@ export class Server implements KeyspaceOwner {
     /** A key that blocked clients wait on may now serve them. */
     keyReady: (_db: Database, _key: string): void => {},
     /** Called after each top-level command (blocked clients are served here). */
-    afterCommand: [] as (() => void)[],
+    afterCommand: [] as ((c: Client) => void)[],
     /** Before replies are flushed to sockets (the AOF writes and, for appendfsync always, fsyncs). */
     beforeReplies: [] as (() => void)[],
     /** A client is being freed. */
@@ -156,6 +156,13 @@ export class Server implements KeyspaceOwner {
     cron: [] as (() => void)[],
     /** CONFIG RESETSTAT: modules reset their own INFO counters. */
     resetStats: [] as (() => void)[],
+    /**
+     * Before the shutdown hooks: waits for lagging replicas (shutdown-timeout) unless `now`;
+     * resolves false when SHUTDOWN ABORT cancelled the shutdown.
+     */
+    shutdownWait: null as ((now: boolean) => Promise<boolean>) | null,
+    /** SHUTDOWN ABORT: true when a shutdown in progress was cancelled. */
+    shutdownAbort: (): boolean => false,
     /** Called before the server exits (save on shutdown, AOF flush…); return false to abort. */
     shutdown: [] as ((opts: { save: boolean | null; now: boolean; force: boolean }) => boolean)[],
     /** Per executed command, with its duration (latency monitor and histograms, server/latency.ts). */
@@ -173,6 +180,8 @@ export class Server implements KeyspaceOwner {
     precheck: [] as ((c: Client, spec: CommandSpec) => string | null)[],
     /** Extra auth requirement (ACL users with passwords). */
     authRequired: (): boolean => false,
+    /** ACL permission check (server/acl.ts): null to allow, else the NOPERM error text. */
+    aclCheck: null as ((c: Client, spec: CommandSpec, argv: readonly string[], context: 'toplevel' | 'multi' | 'exec' | 'lua', caller?: Client) => string | null) | null,
     /** Eviction: try to free memory; true if now under maxmemory. */
     freeMemory: (): boolean => false,
     /** Password check for ACL users (installed by the ACL module). */
@@ -657,6 +666,18 @@ export class Server implements KeyspaceOwner {
       this.rejectCommand(c, spec, 'ERR Command not allowed inside a transaction');
       return;
     }
+    if (this.hooks.aclCheck !== null) {
+      const denied = this.hooks.aclCheck(c, spec, argv, c.multi !== null ? 'multi' : 'toplevel');
+      if (denied !== null) {
+        this.rejectCommand(c, spec, denied);
+        return;
+      }
+    }
+    // Loading the dataset: only `loading`-flagged commands run (EXEC: if all it queued are).
+    if (this.loading && !(spec.loadingOk && (c.multi === null || spec.fullName !== 'exec' || c.multi.every((q) => q.spec.loadingOk)))) {
+      this.rejectCommand(c, spec, 'LOADING Redis is loading the dataset in memory');
+      return;
+    }
     for (const check of this.hooks.precheck) {
       const err = check(c, spec);
       if (err !== null) {
@@ -722,7 +743,7 @@ export class Server implements KeyspaceOwner {
       return;
     }
     this.call(c, spec, true);
-    for (const h of this.hooks.afterCommand) h();
+    for (const h of this.hooks.afterCommand) h(c);
   }
 
   /** True when the current CLIENT PAUSE mode holds back this command. */
@@ -936,6 +957,8 @@ export class Server implements KeyspaceOwner {
 
   /** serverCron: active expiry, client timeouts, stats sampling, other modules' duties. */
   cron(): void {
+    // While loading Redis runs no serverCron (only whileBlockedCron): no expiry, no saves.
+    if (this.loading) return;
     this.cronLoops++;
     if (this.settings.activeExpireEnabled && !this.role.isReplica() && this.pause.mode === null) {
       activeExpireCycle(this, 1000 / this.settings.hz / 4);
@@ -1044,6 +1067,7 @@ export class Server implements KeyspaceOwner {
    */
   async shutdown(opts: { save: boolean | null; now: boolean; force: boolean; signal?: boolean }): Promise<boolean> {
     if (!opts.signal) this.log.warning('User requested shutdown...');
+    if (this.hooks.shutdownWait !== null && !(await this.hooks.shutdownWait(opts.now))) return false;
     for (const h of this.hooks.shutdown) {
       if (!h(opts) && !opts.force) {
         this.log.warning('Errors trying to shut down the server. Check the logs for more information.');
