@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { Redis } from 'ioredis';
+import { createSentinel } from 'redis';
 import { Group, seedDemo, waitFor } from './helpers/sentinel-cluster.js';
 import { freePort } from './helpers/server.js';
 
@@ -16,22 +17,36 @@ after(async () => {
   for (const g of groups) await g.cleanup();
 });
 
-test('seed demo on nodis-server with one nodis-sentinel (quorum 1); ioredis and redis-py follow the failover', async () => {
+test('seed demo on nodis-server with one nodis-sentinel (quorum 1); ioredis, node-redis and redis-py follow the failover', async () => {
   const g = new Group();
   groups.push(g);
   let app: Redis | null = null;
+  let nodeRedis: ReturnType<typeof createSentinel> | null = null;
   const r = await seedDemo(g, { data: 'nodis', sentinels: ['nodis'], quorum: 1, fast: true }, async (sentinels) => {
-    // An application connected through the sentinel before the failover.
+    // Applications connected through the sentinel before the failover: ioredis and node-redis.
     app = new Redis({ sentinels: sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })), name: 'tedu', sentinelRetryStrategy: () => 50, retryStrategy: () => 50 });
     app.on('error', () => {});
     assert.equal(await app.set('before', '1'), 'OK');
+    nodeRedis = createSentinel({ name: 'tedu', sentinelRootNodes: sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })) });
+    nodeRedis.on('error', () => {});
+    await nodeRedis.connect();
+    assert.equal(await nodeRedis.set('before-nr', '1'), 'OK');
   });
   try {
-    // ioredis reconnects through the sentinel to the new master and writes succeed there.
+    // Both clients find the new master through the sentinel and writes succeed there.
     await waitFor('ioredis writes after failover', async () => (await app!.set('after', '2')) === 'OK');
     assert.equal(await g.client(r.newMaster).get('after'), '2');
+    await waitFor('node-redis writes after failover', async () => {
+      try {
+        return (await nodeRedis!.set('after-nr', '3')) === 'OK';
+      } catch {
+        return false;
+      }
+    });
+    assert.equal(await g.client(r.newMaster).get('after-nr'), '3');
   } finally {
     app!.disconnect();
+    await nodeRedis!.close().catch(() => {});
   }
   // redis-py's Sentinel (Debian's python3-redis) finds the new master and a replica.
   const py = [
