@@ -149,6 +149,27 @@ test('WAIT counts replicas that acknowledged the write; times out with fewer', a
   await assert.rejects(m.call('WAIT', '1', '-1'), /ERR timeout is negative/);
 });
 
+test("WAIT waits for the offset of the client's own last write, not the master's current one", async () => {
+  const other = master.client();
+  await m.set('own-write', '1');
+  assert.equal(await m.call('WAIT', '1', '5000'), 1);
+  // m's last command now is this INFO: its offset is what m's next WAIT waits for.
+  const mine = Number((await info(m)).master_repl_offset);
+  const acked = async (): Promise<number> => Number(/offset=(\d+)/.exec((await info(other)).slave0 ?? '')?.[1] ?? 0);
+  await waitFor('the replica to ACK offset ' + mine, async () => (await acked()) >= mine);
+  replica.proc.kill('SIGSTOP');
+  try {
+    await other.set('unacked-write', '1');
+    // That write moved the master's offset past every ACK, but it is not m's write.
+    assert.equal(await m.call('WAIT', '1', '100'), 1);
+    assert.equal(await other.call('WAIT', '1', '100'), 0);
+  } finally {
+    replica.proc.kill('SIGCONT');
+  }
+  assert.equal(await other.call('WAIT', '1', '5000'), 1);
+  other.disconnect();
+});
+
 test('a dropped link continues with a partial resync', async () => {
   await m.set('pre-kill', 'x');
   await caughtUp(m, r);
@@ -351,7 +372,8 @@ test('partial resync after a master restart from its RDB (replication ids in the
     await mc.set('durable', '1');
     await caughtUp(mc, c);
     const { master_replid: replid, master_repl_offset: offset } = await info(mc);
-    await mc.call('SHUTDOWN', 'SAVE').catch(() => null);
+    // NOW: no wait for the replica's ACK, whose GETACK would move the offset just read.
+    await mc.call('SHUTDOWN', 'SAVE', 'NOW').catch(() => null);
     await new Promise<void>((res) => (first.proc.exitCode !== null ? res() : first.proc.once('exit', () => res())));
     await first.stop();
     const second = await startServer({ port, args: [...FAST, '--dir', dataDir] });
@@ -371,6 +393,68 @@ test('partial resync after a master restart from its RDB (replication ids in the
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+});
+
+test('keys a restarted master drops as expired while loading reach the replicas as DELs, partially', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-repl-expire-'));
+  try {
+    const first = await startServer({ args: [...FAST, '--dir', dataDir, '--enable-debug-command', 'yes'] });
+    const port = first.port;
+    const mc = first.client();
+    const s = await startServer({ args: [...FAST, '--replicaof', '127.0.0.1', String(port)] });
+    const c = s.client();
+    await mc.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0');
+    for (let db = 0; db < 3; db++) {
+      await mc.select(db);
+      await mc.set(`short${db}`, 'v', 'PX', 50);
+    }
+    await mc.select(0);
+    await mc.set('kept', '1');
+    await caughtUp(mc, c);
+    const offset = Number((await info(mc)).master_repl_offset);
+    // NOW: no wait for the replica's ACK, whose GETACK would move the offset just read.
+    await mc.call('SHUTDOWN', 'SAVE', 'NOW').catch(() => null);
+    await new Promise<void>((res) => (first.proc.exitCode !== null ? res() : first.proc.once('exit', () => res())));
+    await first.stop();
+    // The keys must be past their TTL when the restarted master loads them.
+    await waitFor('the TTLs to pass', async () => (await c.pttl('short0')) === -2);
+    assert.equal(await c.dbsize(), 2); // logically expired on the replica, not deleted
+    const second = await startServer({ port, args: [...FAST, '--dir', dataDir] });
+    const mc2 = second.client();
+    const mi = await info(mc2);
+    assert.equal((await info(mc2, 'persistence')).rdb_last_load_keys_expired, '3');
+    assert.equal(Number(mi.master_repl_offset), offset + Number(mi.repl_backlog_histlen));
+    assert.ok(Number(mi.repl_backlog_histlen) > 0);
+    await caughtUp(mc2, c);
+    assert.equal((await info(mc2, 'stats')).sync_partial_ok, '1');
+    for (let db = 0; db < 3; db++) {
+      await c.select(db);
+      assert.equal(await c.dbsize(), db === 0 ? 1 : 0);
+    }
+    await c.select(0);
+    assert.equal(await c.get('kept'), '1');
+    await s.stop();
+    await second.stop();
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('DEBUG REPLICATE feeds a command to the replicas only; their error is logged as CRITICAL', async () => {
+  const mm = await startServer({ args: [...FAST, '--enable-debug-command', 'yes'] });
+  const mc = mm.client();
+  const s = await startServer({ args: [...FAST, '--replicaof', '127.0.0.1', String(mm.port)] });
+  const c = s.client();
+  await caughtUp(mc, c);
+  assert.equal(await mc.call('DEBUG', 'REPLICATE', 'SET', 'only-on-replica', 'x'), 'OK');
+  assert.equal(await mc.call('DEBUG', 'REPLICATE', 'fake-command-1'), 'OK');
+  await caughtUp(mc, c);
+  assert.equal(await c.get('only-on-replica'), 'x');
+  assert.equal(await mc.get('only-on-replica'), null);
+  await s.waitForLog("== CRITICAL == This replica is sending an error to its master: 'ERR unknown command 'fake-command-1', with args beginning with: ' after processing the command '<unknown>'");
+  assert.equal((await info(c, 'stats')).unexpected_error_replies, '1');
+  await s.stop();
+  await mm.stop();
 });
 
 test('the replica output buffer limit disconnects a replica that stops reading', async () => {
@@ -442,4 +526,69 @@ test('a restarted replica continues partially from the ids its RDB and CONFIG RE
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+});
+
+test('SHUTDOWN waits for lagging replicas (writes paused); SHUTDOWN ABORT cancels; shutdown-timeout bounds the wait', async () => {
+  const mm = await startServer({ args: [...FAST, '--shutdown-timeout', '60'] });
+  const mc = mm.client();
+  const other = mm.client();
+  const s = await startServer({ args: [...FAST, '--replicaof', '127.0.0.1', String(mm.port)] });
+  const c = s.client();
+  await caughtUp(mc, c);
+  await assert.rejects(mc.call('SHUTDOWN', 'ABORT'), /^ReplyError: ERR No shutdown in progress\.$/);
+  s.proc.kill('SIGSTOP');
+  try {
+    await mc.set('before-shutdown', '1');
+    const shutdown = mc.call('SHUTDOWN').then(
+      () => 'replied',
+      (e: Error) => e.message,
+    );
+    await mm.waitForLog('Waiting for replicas before shutting down.');
+    // Writes are paused while the shutdown waits: this one is held until the abort.
+    const held = other.set('during-wait', '1');
+    assert.equal(await mm.client().call('SHUTDOWN', 'ABORT'), 'OK');
+    assert.equal(await shutdown, 'ERR Errors trying to SHUTDOWN. Check logs.');
+    assert.equal(await held, 'OK');
+    await mm.waitForLog('Shutdown manually aborted.');
+  } finally {
+    s.proc.kill('SIGCONT');
+  }
+  // With the replica reading again, the next SHUTDOWN proceeds once it has ACKed everything.
+  await caughtUp(mc, c);
+  await mc.call('SHUTDOWN', 'NOSAVE').catch(() => null);
+  await mm.waitForLog('1 of 1 replicas are in sync when shutting down.');
+  await mm.stop();
+
+  const m2 = await startServer({ args: [...FAST, '--shutdown-timeout', '1'] });
+  const mc2 = m2.client();
+  await c.replicaof('127.0.0.1', String(m2.port));
+  await caughtUp(mc2, c);
+  s.proc.kill('SIGSTOP');
+  try {
+    await mc2.set('unacked', '1');
+    await mc2.call('SHUTDOWN', 'NOSAVE').catch(() => null);
+    await m2.waitForLog(/Lagging replica 127\.0\.0\.1:\d+ reported offset \d+ behind master, lag=\d+, state=online\./);
+    await m2.waitForLog('0 of 1 replicas are in sync when shutting down.');
+  } finally {
+    s.proc.kill('SIGCONT');
+  }
+  await m2.stop();
+  await s.stop();
+  other.disconnect();
+});
+
+test("a full sync replaces the replica's function libraries with the master's", async () => {
+  const mm = await startServer({ args: FAST });
+  const mc = mm.client();
+  const s = await startServer({ args: FAST });
+  const c = s.client();
+  const lib = (reply: string): string =>
+    `#!lua name=test\nredis.register_function{function_name='test', callback=function() return '${reply}' end, flags={'no-writes'}}`;
+  await mc.call('FUNCTION', 'LOAD', lib('from-master'));
+  await c.call('FUNCTION', 'LOAD', lib('replica-own'));
+  await c.replicaof('127.0.0.1', String(mm.port));
+  await caughtUp(mc, c);
+  assert.equal(await c.call('FCALL_RO', 'test', '0'), 'from-master');
+  await s.stop();
+  await mm.stop();
 });

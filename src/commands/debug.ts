@@ -23,7 +23,9 @@ export const debugHooks: {
   reload: ((c: Client, opts: { merge: boolean; flush: boolean; save: boolean }) => string | null) | null;
   loadAof: ((c: Client) => string | null) | null;
   changeReplId: ((server: Server) => void) | null;
-} = { reload: null, loadAof: null, changeReplId: null };
+  /** DEBUG REPLICATE: feeds argv to the replication stream as is (no command runs here). */
+  replicate: ((server: Server, argv: string[]) => void) | null;
+} = { reload: null, loadAof: null, changeReplId: null, replicate: null };
 
 /** Values DEBUG sets and data types / persistence read. */
 export const debugTunables = {
@@ -350,6 +352,9 @@ function debug(c: Client): void {
     server.log.warning('Changing replication IDs after receiving DEBUG change-repl-id');
     if (debugHooks.changeReplId !== null) debugHooks.changeReplId(server);
     else changeDefaultReplId(server);
+    r.ok();
+  } else if (sub === 'replicate' && argc >= 3) {
+    debugHooks.replicate?.(server, argv.slice(2));
     r.ok();
   } else if (sub === 'stringmatch-test' && argc === 2) {
     r.status('Apparently Redis did not crash: test passed');

@@ -143,8 +143,8 @@ function shutdown(c: Client): void {
     return;
   }
   if (abort) {
-    // Shutdown here completes within the command (no waiting for lagging replicas yet).
-    c.reply.error('ERR No shutdown in progress.');
+    if (c.server.hooks.shutdownAbort()) c.reply.ok();
+    else c.reply.error('ERR No shutdown in progress.');
     return;
   }
   if (!now && denyBlocking(c)) {
@@ -154,14 +154,20 @@ function shutdown(c: Client): void {
   if (nosave) save = false;
   else if (saveFlag) save = true;
   const server = c.server;
+  // The shutdown may wait for lagging replicas: the client stays blocked (BLOCKED_SHUTDOWN),
+  // its pipelined commands held, until the process exits or the shutdown fails or is aborted.
+  const blocked = c.socket !== null && server.executionNesting <= 1;
+  if (blocked) c.blocked = { kind: 'other', deadline: 0, onTimeout: () => {}, onCancel: () => {} };
   void server.shutdown({ save, now, force }).then((ok) => {
     if (ok) {
       shutdownExit.exit(0);
       return;
     }
     if (!c.closed) {
+      if (blocked) c.blocked = null;
       c.reply.error('ERR Errors trying to SHUTDOWN. Check logs.');
       c.markPendingWrite();
+      if (blocked) server.processInput(c);
     }
   });
 }

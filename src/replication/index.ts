@@ -10,9 +10,10 @@ import { setInfoField } from '../commands/info.js';
 import { debugHooks } from '../commands/debug.js';
 import { setRdbReplicationInfo } from '../persistence/rdb.js';
 import { replicationOf, type ReplicationState } from './state.js';
-import { masterCron, replicaClosed, refreshGoodReplicas } from './master.js';
+import { masterCron, replicaClosed, refreshGoodReplicas, recordWriteOffset } from './master.js';
 import { setMaster, unsetMaster } from './roles.js';
 import { failoverStateName } from './failover.js';
+import { installShutdownWait } from './shutdown.js';
 
 export function install(server: Server): void {
   const st = replicationOf(server);
@@ -32,7 +33,9 @@ export function install(server: Server): void {
     if (c.kind === 'replica') replicaClosed(st, c);
     if (c.isMaster) st.link?.clientFreed(c);
   });
+  server.hooks.afterCommand.push((c) => recordWriteOffset(st, c));
   trackWritableReplicaKeys(st);
+  installShutdownWait(st);
   let lastCron = server.clock.monotonic();
   server.hooks.cron.push(() => {
     const now = server.clock.monotonic();
@@ -51,13 +54,21 @@ export function install(server: Server): void {
     st.syncFull = st.syncPartialOk = st.syncPartialErr = 0;
   });
   debugHooks.changeReplId = () => st.newHistory();
+  // Into the stream in the db it has SELECTed now (replicationFeedSlaves with slaveseldb).
+  debugHooks.replicate = (_server, argv) => st.feedCommand(st.selectedDb === -1 ? 0 : st.selectedDb, argv);
   // CONFIG GET / CONFIG REWRITE show the master we replicate from now, not the start-up value.
   const replicaofDef = cfg.def('replicaof');
   if (replicaofDef !== undefined) replicaofDef.get = () => (st.masterHost === null ? '' : `${st.masterHost} ${st.masterPort}`);
   cfg.watch('repl-backlog-size', (v) => st.backlog?.resize(v as number));
   cfg.watch('min-replicas-max-lag', () => refreshGoodReplicas(st));
   const loadedAux = new Map<string, string>();
+  // Keys the start-up load dropped as expired: their DELs join the stream, ahead of the saved
+  // history, so the replicas (which still have them) continue partially and delete them too.
+  const expiredAtLoad: [number, string][] = [];
   setRdbReplicationInfo(server, {
+    expired: (dbId, key) => {
+      if (String(cfg.get('replicaof')) === '') expiredAtLoad.push([dbId, key]);
+    },
     save: () => saveInfo(st),
     loaded: (name, value) => {
       // A full sync's RDB carries the master's fields; +FULLRESYNC already gave us those.
@@ -65,8 +76,9 @@ export function install(server: Server): void {
     },
   });
   server.startupTasks.push(() => {
-    restoreFromRdb(st, loadedAux, String(cfg.get('replicaof')) !== '');
+    restoreFromRdb(st, loadedAux, String(cfg.get('replicaof')) !== '', expiredAtLoad);
     loadedAux.clear();
+    expiredAtLoad.length = 0;
     const target = String(cfg.get('replicaof'));
     if (target === '') return;
     const sp = target.lastIndexOf(' ');
@@ -133,7 +145,7 @@ function saveInfo(st: ReplicationState): [string, string][] | null {
  * After the start-up load (loadDataFromDisk): a replica resumes the history it saved, so it
  * can PSYNC; a master keeps it as its secondary id, so its replicas can continue with it.
  */
-function restoreFromRdb(st: ReplicationState, aux: Map<string, string>, willBeReplica: boolean): void {
+function restoreFromRdb(st: ReplicationState, aux: Map<string, string>, willBeReplica: boolean, expired: [number, string][]): void {
   const id = aux.get('repl-id');
   const offset = Number(aux.get('repl-offset') ?? '-1');
   const db = Number(aux.get('repl-stream-db') ?? '-1');
@@ -145,9 +157,12 @@ function restoreFromRdb(st: ReplicationState, aux: Map<string, string>, willBeRe
   } else {
     st.replid2 = id;
     st.secondReplOffset = offset + 1;
-    st.masterReplOffset += offset;
+    st.masterReplOffset = offset;
     st.backlog = null;
     st.ensureBacklog();
+    // After the saved offset, in our new history (a replica PSYNCs from offset + 1).
+    const del = st.server.config.getBool('lazyfree-lazy-expire') ? 'UNLINK' : 'DEL';
+    for (const [dbId, key] of expired) st.feedCommand(dbId, [del, key]);
     st.noReplicasSince = st.server.clock.now();
   }
 }

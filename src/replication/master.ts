@@ -13,8 +13,8 @@
  *    client-output-buffer-limit `replica` class like any other reply.
  *  - Cron (once a second): PING every repl-ping-replica-period, "\n" to replicas waiting for an
  *    RDB, repl-timeout, repl-backlog-ttl, and the count of good replicas for min-replicas.
- *  - WAIT blocks until enough replicas ACKed the offset of the call; REPLCONF GETACK is sent
- *    through the stream before the loop sleeps.
+ *  - WAIT blocks until enough replicas ACKed the offset of the client's own last command
+ *    (c->woff); REPLCONF GETACK is sent through the stream before the loop sleeps.
  */
 import crypto from 'node:crypto';
 import type { Server } from '../server/server.js';
@@ -24,6 +24,7 @@ import { blockClient, unblockClient } from '../server/blocking.js';
 import { replicationOf, type ReplicaLink, type ReplicationState } from './state.js';
 import { streamRdb } from './rdb-transfer.js';
 import { psyncFailover, updateFailoverStatus } from './failover.js';
+import { checkShutdown } from './shutdown.js';
 
 /** Replicas waiting for the next full-sync job, and its start timer. */
 interface SyncQueue {
@@ -293,6 +294,7 @@ export function replconfCommand(c: Client): void {
       }
       checkWaitingClients(st);
       updateFailoverStatus(st);
+      checkShutdown(st);
       return;
     } else if (opt === 'getack') {
       // Our master asks for our offset: answered on the link even though the master's
@@ -319,6 +321,7 @@ export function replicaClosed(st: ReplicationState, c: Client): void {
   st.server.log.notice(`Connection with replica ${st.replicaName(r)} lost.`);
   if (st.replicas.length === 0) st.noReplicasSince = st.server.clock.now();
   refreshGoodReplicas(st);
+  checkShutdown(st);
 }
 
 /** The master's once-per-second duties (replicationCron). */
@@ -391,6 +394,19 @@ export function countAcks(st: ReplicationState, offset: number): number {
   return n;
 }
 
+/**
+ * The stream offset right after each client's last command (c->woff): WAIT waits for that,
+ * not for the current offset, which may already hold other clients' writes, PINGs and the
+ * GETACK of an earlier WAIT (which replicas only cover with their next periodic ACK).
+ */
+const writeOffsets = new WeakMap<Client, number>();
+
+/** After every top-level command (processCommand: `c->woff = server.master_repl_offset`). */
+export function recordWriteOffset(st: ReplicationState, c: Client): void {
+  // Without a backlog the offset never moves and no replica can ACK anything: skip the cost.
+  if (st.backlog !== null) writeOffsets.set(c, st.masterReplOffset);
+}
+
 const TIMEOUT_NOT_INT = 'ERR timeout is not an integer or out of range';
 
 /** WAIT numreplicas timeout. */
@@ -419,7 +435,7 @@ export function waitCommand(c: Client): void {
     return;
   }
   const numReplicas = Number(nArg);
-  const offset = st.masterReplOffset;
+  const offset = writeOffsets.get(c) ?? 0;
   const acked = countAcks(st, offset);
   if (acked >= numReplicas || c.multi !== null || c.fake || server.executionNesting > 1) {
     c.reply.integer(acked);

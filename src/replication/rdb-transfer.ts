@@ -6,7 +6,7 @@
  *  - replica: the received image is loaded with the same loader as dump.rdb.
  */
 import type { Server } from '../server/server.js';
-import { rdbOf, type RdbPersistence } from '../persistence/rdb.js';
+import { rdbOf, flushRdbFunctions, type RdbPersistence } from '../persistence/rdb.js';
 import { emptyData } from '../commands/server.js';
 
 /** The replication metadata stored in the RDB's AUX fields. */
@@ -54,6 +54,8 @@ export async function streamRdb(server: Server, repl: RdbReplInfo, sink: (chunk:
  */
 export function loadRdb(server: Server, image: Buffer): void {
   emptyData(server, -1);
+  // The master's image carries its libraries: ours go with the old data (emptyData in Redis).
+  flushRdbFunctions(server);
   const p = persistence(server);
   const { stats } = p.loadImage(image, { allowDup: false, logAux: true });
   server.log.notice(`Done loading RDB, keys loaded: ${stats.keysLoaded}, keys expired: ${stats.keysExpired}.`);

@@ -376,6 +376,15 @@ export class MasterLink {
     c.isMaster = true;
     c.setAuthenticated('default');
     c.parser.limits.fromMaster = true;
+    // Replies to the master are discarded, but an error means our dataset may have diverged:
+    // logged as Redis does (afterErrorReply). An unknown command leaves c.cmd at the previous
+    // one, hence '<unknown>' as Redis's NULL lastcmd prints.
+    c.reply.onError = (msg) => {
+      server.recordError(c, msg);
+      server.stats.unexpectedErrorReplies++;
+      const cmd = msg.startsWith('ERR unknown command') || c.cmd === null ? '<unknown>' : c.cmd.fullName;
+      server.log.warning(`== CRITICAL == This replica is sending an error to its master: '${msg.slice(0, 4096)}' after processing the command '${cmd}'`);
+    };
     if (db === null) {
       const keep = this.lastDb ?? this.st.restoredStreamDb;
       if (keep !== null) c.db = server.dbs[keep] ?? c.db;
