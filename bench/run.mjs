@@ -5,6 +5,7 @@
 //
 // Usage: node bench/run.mjs [--rounds 3] [--n 200000] [--clients 50] [--pipelines 1,16]
 //                           [--tests ping,set,get,incr,mset] [--memory-keys 1000000] [--no-write]
+//                           [--section throughput] [--nodis-bin path/to/bin/nodis-server]
 // Needs: redis-server and redis-benchmark (Debian redis-server / redis-tools), a built nodis.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,6 +27,8 @@ const pipelines = opt('pipelines', '1,16').split(',').map(Number);
 const tests = opt('tests', 'ping,set,get,incr,mset');
 const memoryKeys = Number(opt('memory-keys', '1000000'));
 const write = !args.includes('--no-write');
+/** The nodis launcher (another checkout's bin/nodis-server, to compare builds). */
+const nodisBin = path.resolve(opt('nodis-bin', path.join(root, 'bin/nodis-server')));
 
 function freePort() {
   return new Promise((resolve) => {
@@ -40,7 +43,7 @@ function freePort() {
 async function startServer(kind) {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${kind}-`));
-  const bin = kind === 'nodis' ? path.join(root, 'bin/nodis-server') : 'redis-server';
+  const bin = kind === 'nodis' ? nodisBin : 'redis-server';
   const proc = spawn(bin, ['--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -98,7 +101,9 @@ function rssBytes(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) * 1024;
 }
 
+/** used_memory after MEMORY PURGE (a full GC in nodis, so garbage is not counted as data). */
 function usedMemory(port) {
+  cli(port, 'memory', 'purge');
   const info = cli(port, 'info', 'memory');
   return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
 }
@@ -196,7 +201,7 @@ async function main() {
   md += '| test | -P | nodis | redis | nodis/redis |\n|---|---:|---:|---:|---:|\n';
   for (const r of rows) md += `| ${r.test} | ${r.pipeline} | ${Math.round(r.nodis)} | ${Math.round(r.redis)} | ${r.ratio.toFixed(2)} |\n`;
   if (memory) {
-    md += `\nMemory per key after loading ${memoryKeys} keys \`key:<9 digits>\` = \`val:<n>\`:\n\n`;
+    md += `\nMemory per key after loading ${memoryKeys} keys \`key:<9 digits>\` = \`val:<n>\` (used_memory read after MEMORY PURGE, a full GC in nodis):\n\n`;
     md += '| server | keys | used_memory/key | RSS/key |\n|---|---:|---:|---:|\n';
     for (const k of ['nodis', 'redis']) {
       const m = memory[k];

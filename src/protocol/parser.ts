@@ -121,7 +121,7 @@ export class RespParser {
   }
 
   private readMultibulkCount(): number | null {
-    const cr = this.buf.indexOf(CR, this.pos);
+    const cr = findCR(this.buf, this.pos);
     if (cr < 0) {
       if (this.buf.length - this.pos > PROTO_INLINE_MAX_SIZE) {
         throw new ProtocolError('ERR Protocol error: too big mbulk count string', 'too big mbulk count string');
@@ -145,7 +145,7 @@ export class RespParser {
     const buf = this.buf;
     while (this.argsLeft > 0) {
       if (this.bulkLen < 0) {
-        const cr = buf.indexOf(CR, this.pos);
+        const cr = findCR(buf, this.pos);
         if (cr < 0) {
           if (buf.length - this.pos > PROTO_INLINE_MAX_SIZE) {
             throw new ProtocolError('ERR Protocol error: too big bulk count string', 'too big bulk count string');
@@ -173,7 +173,7 @@ export class RespParser {
         if (this.bulkLen >= BIG_ARG) this.needBytes = this.bulkLen + 2;
         return null;
       }
-      argv.push(buf.latin1Slice(this.pos, this.pos + this.bulkLen));
+      argv.push(latin1String(buf, this.pos, this.bulkLen));
       this.pos += this.bulkLen + 2;
       this.bulkLen = -1;
       this.argsLeft--;
@@ -199,6 +199,65 @@ export class RespParser {
       throw new ProtocolError('ERR Protocol error: unbalanced quotes in request', 'unbalanced quotes in inline request');
     }
     return args;
+  }
+}
+
+/**
+ * Index of the first CR at or after `from`, or -1. Headers (`*3`, `$16`) are a few bytes long,
+ * where a JS loop beats Buffer#indexOf's native call several times over; past a short run the
+ * line is unusual (inline or garbage) and indexOf takes over.
+ */
+function findCR(buf: Buffer, from: number): number {
+  const stop = Math.min(buf.length, from + 24);
+  for (let i = from; i < stop; i++) if (buf[i] === CR) return i;
+  return stop < buf.length ? buf.indexOf(CR, stop) : -1;
+}
+
+const fromCodes = String.fromCharCode;
+
+/**
+ * buf[start, start + n) as a latin1 string. Short arguments (command names, small keys and
+ * values) are built from their char codes: measured 3–4× faster than latin1Slice's native call
+ * up to 8 bytes and ~1.5× at 16. Longer ones use latin1Slice.
+ */
+function latin1String(b: Buffer, s: number, n: number): string {
+  switch (n) {
+    case 0:
+      return '';
+    case 1:
+      return fromCodes(b[s]!);
+    case 2:
+      return fromCodes(b[s]!, b[s + 1]!);
+    case 3:
+      return fromCodes(b[s]!, b[s + 1]!, b[s + 2]!);
+    case 4:
+      return fromCodes(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
+    case 5:
+      return fromCodes(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
+    case 6:
+      return fromCodes(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
+    case 7:
+      return fromCodes(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
+    case 8:
+      return fromCodes(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
+    case 9:
+      return fromCodes(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!);
+    case 10:
+      return fromCodes(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!);
+    case 11:
+      return fromCodes(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!);
+    case 12:
+      return fromCodes(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!);
+    case 13:
+      return fromCodes(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!);
+    case 14:
+      return fromCodes(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!, b[s + 13]!);
+    case 15:
+      return fromCodes(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!, b[s + 13]!, b[s + 14]!);
+    case 16:
+      return fromCodes(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!, b[s + 13]!, b[s + 14]!, b[s + 15]!);
+    default:
+      return b.latin1Slice(s, s + n);
   }
 }
 

@@ -69,6 +69,27 @@ export class ReplyWriter {
     return out;
   }
 
+  /**
+   * The bytes written so far, as a view over the writer's buffer, for one socket write; the
+   * caller then reports with `sent()` whether the socket kept a reference to them.
+   */
+  pending(): Buffer {
+    return this.buf.subarray(0, this.len);
+  }
+
+  /**
+   * Empties the writer after `pending()` went out. When the socket took the bytes synchronously
+   * (the common case) the same buffer is reused: no copy and no allocation per flush. When it
+   * still holds them (an async write under backpressure), or the buffer has grown past 1 MB for
+   * a big reply, later replies go to a fresh buffer.
+   */
+  sent(retained: boolean): void {
+    this.len = 0;
+    if (retained || this.buf.length > 1 << 20) {
+      this.buf = Buffer.allocUnsafe(Math.max(INITIAL_CAPACITY, Math.min(this.buf.length, 1 << 20)));
+    }
+  }
+
   /** Appends raw, already-encoded RESP. */
   raw(bytes: Buffer): void {
     this.reserve(bytes.length);
