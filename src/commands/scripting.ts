@@ -8,25 +8,14 @@ import type { Client } from '../server/client.js';
 import type { CommandHandlers } from './registry.js';
 import { parseInt64 } from './args.js';
 import { stringMatch } from '../keyspace/glob.js';
-import { ScriptFlag, scriptingFor, sha1hex, SCRIPT_FLAG_NAMES, type RunContext, type ScriptingEngine } from '../scripting/engine.js';
-import { FunctionsRegistry } from '../scripting/functions.js';
-
-const registries = new WeakMap<ScriptingEngine, FunctionsRegistry>();
-
-function functionsOf(e: ScriptingEngine): FunctionsRegistry {
-  let r = registries.get(e);
-  if (r === undefined) {
-    r = new FunctionsRegistry(e);
-    registries.set(e, r);
-  }
-  return r;
-}
+import { ScriptFlag, scriptingFor, sha1hex, SCRIPT_FLAG_NAMES, type RunContext } from '../scripting/engine.js';
+import { functionsOf, dumpFunctions, restoreFunctions, LOAD_TIMEOUT_MS } from '../scripting/functions.js';
 
 /** numkeys validation shared by EVAL and FCALL; returns the count or null (reply written). */
-function parseNumKeys(c: Client, arg: string, badCount: string): number | null {
+function parseNumKeys(c: Client, arg: string, badCount: string, badInteger: string): number | null {
   const n = parseInt64(arg);
   if (n === null) {
-    c.reply.error('ERR value is not an integer or out of range');
+    c.reply.error(badInteger);
     return null;
   }
   if (n > BigInt(c.argv.length - 3)) {
@@ -95,7 +84,7 @@ function newRun(c: Client, name: string, evalMode: boolean, flags: number, ro: b
 }
 
 function evalGeneric(c: Client, isSha: boolean, ro: boolean): void {
-  const numkeys = parseNumKeys(c, c.argv[2]!, "ERR Number of keys can't be greater than number of args");
+  const numkeys = parseNumKeys(c, c.argv[2]!, "ERR Number of keys can't be greater than number of args", 'ERR value is not an integer or out of range');
   if (numkeys === null) return;
   const e = scriptingFor(c.server);
   let sha: string;
@@ -195,7 +184,7 @@ function functionLoad(c: Client): void {
     return;
   }
   const e = scriptingFor(c.server);
-  const r = functionsOf(e).load(c.argv[i]!, replace);
+  const r = functionsOf(e).load(c.argv[i]!, replace, LOAD_TIMEOUT_MS);
   if ('error' in r) {
     c.reply.error(`ERR ${r.error}`);
     return;
@@ -253,7 +242,7 @@ function functionList(c: Client): void {
 
 function functionDelete(c: Client): void {
   const reg = functionsOf(scriptingFor(c.server));
-  const lib = reg.libraries.get(c.argv[2]!);
+  const lib = reg.libraries.get(c.argv[2]!.toLowerCase());
   if (lib === undefined) {
     c.reply.error('ERR Library not found');
     return;
@@ -264,11 +253,43 @@ function functionDelete(c: Client): void {
 }
 
 function functionFlush(c: Client): void {
-  if (c.argv.length > 3 || (c.argv.length === 3 && !/^(sync|async)$/i.test(c.argv[2]!))) {
+  if (c.argv.length > 3) {
+    c.reply.error(`ERR unknown subcommand or wrong number of arguments for '${c.argv[1]}'. Try FUNCTION HELP.`);
+    return;
+  }
+  if (c.argv.length === 3 && !/^(sync|async)$/i.test(c.argv[2]!)) {
     c.reply.error('ERR FUNCTION FLUSH only supports SYNC|ASYNC option');
     return;
   }
   functionsOf(scriptingFor(c.server)).flush();
+  c.server.dirty++;
+  c.reply.ok();
+}
+
+function functionDump(c: Client): void {
+  c.reply.bulk(dumpFunctions(functionsOf(scriptingFor(c.server))));
+}
+
+/** FUNCTION RESTORE <payload> [FLUSH|APPEND|REPLACE]. */
+function functionRestore(c: Client): void {
+  if (c.argv.length > 4) {
+    c.reply.error(`ERR unknown subcommand or wrong number of arguments for '${c.argv[1]}'. Try FUNCTION HELP.`);
+    return;
+  }
+  let policy: 'append' | 'replace' | 'flush' = 'append';
+  if (c.argv.length === 4) {
+    const p = c.argv[3]!.toLowerCase();
+    if (p !== 'append' && p !== 'replace' && p !== 'flush') {
+      c.reply.error('ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.');
+      return;
+    }
+    policy = p;
+  }
+  const err = restoreFunctions(functionsOf(scriptingFor(c.server)), Buffer.from(c.argv[2]!, 'latin1'), policy);
+  if (err !== null) {
+    c.reply.error(err);
+    return;
+  }
   c.server.dirty++;
   c.reply.ok();
 }
@@ -308,12 +329,12 @@ function functionStats(c: Client): void {
 function fcallGeneric(c: Client, ro: boolean): void {
   const e = scriptingFor(c.server);
   const reg = functionsOf(e);
-  const f = reg.functions.get(c.argv[1]!);
+  const f = reg.functions.get(c.argv[1]!.toLowerCase());
   if (f === undefined) {
     c.reply.error('ERR Function not found');
     return;
   }
-  const numkeys = parseNumKeys(c, c.argv[2]!, "ERR Number of keys can't be greater than number of args");
+  const numkeys = parseNumKeys(c, c.argv[2]!, "ERR Number of keys can't be greater than number of args", 'ERR Bad number of keys provided');
   if (numkeys === null) return;
   if (!prepareForRun(c, f.flags, ro)) return;
   reg.pushFunction(f);
@@ -335,6 +356,8 @@ export const commands: CommandHandlers = {
   'function|delete': functionDelete,
   'function|flush': functionFlush,
   'function|kill': functionKill,
+  'function|dump': functionDump,
+  'function|restore': functionRestore,
   'function|stats': functionStats,
   fcall: (c) => fcallGeneric(c, false),
   fcall_ro: (c) => fcallGeneric(c, true),

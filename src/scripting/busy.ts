@@ -34,8 +34,9 @@ export function processEventsWhileBlocked(server: Server, caller: Client): void 
       c.lastInteraction = server.clock.now();
       if (n < chunk.length) break;
     }
-    if (!got) continue;
-    server.processInput(c);
+    if (got) server.processInput(c);
+    // Also replies produced before the script started but not yet flushed (a command that ran
+    // in the same turn of the loop): Redis writes pending replies here too.
     flushDirect(server, c);
   }
 }

@@ -143,6 +143,10 @@ export function writeError(out: ReplyWriter, message: string, countStats: boolea
   else out.rawString(`-${m}\r\n`);
 }
 
+/** Nesting of the table being converted, and the deepest nesting converted. */
+let tableDepth = 0;
+const MAX_REPLY_DEPTH = 1500;
+
 /**
  * Converts the Lua value on top of the stack into a reply and pops it (luaReplyToRedisReply).
  * `scriptResp` is the protocol the script chose with redis.setresp (booleans depend on it).
@@ -171,7 +175,15 @@ export function writeLuaValue(vm: LuaVM, L: number, out: ReplyWriter, scriptResp
       out.integer(truncateToInteger(x.lua_tonumber(L, -1)));
       break;
     case LUA_TTABLE:
-      writeLuaTable(vm, L, out, scriptResp);
+      // Redis stops when the Lua stack is full (~8000 nested tables); nodis stops earlier so
+      // the JS call stack of this recursion cannot overflow (a self-referencing table).
+      if (++tableDepth > MAX_REPLY_DEPTH) {
+        out.error('ERR reached lua stack limit');
+        x.lua_settop(L, -2);
+      } else {
+        writeLuaTable(vm, L, out, scriptResp);
+      }
+      tableDepth--;
       return;
     default:
       out.nullBulk();

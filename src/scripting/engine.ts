@@ -117,13 +117,19 @@ export class ScriptingEngine {
     this.installRedisApi();
     this.installMathRandom();
     // JS primitives for the prelude.
-    x.lua_createtable(L, 0, 2);
+    x.lua_createtable(L, 0, 4);
     vm.pushFunction(L, (L2) => {
       x.lua_pushvalue(L2, 1);
       vm.setField(L2, LUA_REGISTRYINDEX, 'nodis_env');
+      x.lua_pushvalue(L2, 2);
+      vm.setField(L2, LUA_REGISTRYINDEX, 'nodis_fenv');
+      x.lua_pushvalue(L2, 3);
+      vm.setField(L2, LUA_REGISTRYINDEX, 'nodis_loadmode');
       return 0;
     });
     vm.setField(L, -2, 'setenv');
+    this.pushLoadApi(L);
+    vm.setField(L, -2, 'load_redis');
     vm.setField(L, LUA_GLOBALSINDEX, '__nodis');
     if (!vm.load(L, PRELUDE, '@nodis_prelude') || x.lua_pcall(L, 0, 0, 0) !== 0) {
       throw new Error(`scripting prelude failed: ${vm.toString(L, -1)}`);
@@ -205,10 +211,6 @@ export class ScriptingEngine {
       x.lua_pushboolean(L2, 1);
       return 1;
     });
-    fn('register_function', (L2) => {
-      if (this.loadRegistrar === null) return this.raise(L2, 'redis.register_function can only be called on FUNCTION LOAD command');
-      return this.loadRegistrar(L2);
-    });
     num('LOG_DEBUG', 0);
     num('LOG_VERBOSE', 1);
     num('LOG_NOTICE', 2);
@@ -220,8 +222,52 @@ export class ScriptingEngine {
     num('REPL_ALL', 3);
     vm.pushString(L, '7.0.15');
     vm.setField(L, -2, 'REDIS_VERSION');
-    num('REDIS_VERSION_NUM', 0x00070f);
+    num('REDIS_VERSION_NUM', 0x07000f);
     vm.setField(L, LUA_GLOBALSINDEX, 'redis');
+  }
+
+  /**
+   * Pushes the `redis` table a library sees while FUNCTION LOAD runs it (function_lua.c's
+   * library API): register_function, log and the version, nothing else.
+   */
+  private pushLoadApi(L: number): void {
+    const vm = this.vm;
+    const x = vm.x;
+    x.lua_createtable(L, 0, 8);
+    vm.pushFunction(L, (L2) =>
+      this.guard(L2, (L3) => {
+        if (this.loadRegistrar === null) return this.raise(L3, 'redis.register_function can only be called on FUNCTION LOAD command');
+        return this.loadRegistrar(L3);
+      }),
+    );
+    vm.setField(L, -2, 'register_function');
+    vm.pushFunction(L, (L2) => this.guard(L2, (L3) => this.redisLog(L3)));
+    vm.setField(L, -2, 'log');
+    const levels: [string, number][] = [['LOG_DEBUG', 0], ['LOG_VERBOSE', 1], ['LOG_NOTICE', 2], ['LOG_WARNING', 3]];
+    for (const [name, v] of levels) {
+      x.lua_pushnumber(L, v);
+      vm.setField(L, -2, name);
+    }
+    vm.pushString(L, '7.0.15');
+    vm.setField(L, -2, 'REDIS_VERSION');
+    x.lua_pushnumber(L, 0x07000f);
+    vm.setField(L, -2, 'REDIS_VERSION_NUM');
+  }
+
+  /** Switches library code between the load-time API (FUNCTION LOAD) and the normal globals. */
+  setLoadMode(on: boolean): void {
+    const vm = this.vm;
+    const L = this.L;
+    vm.getField(L, LUA_REGISTRYINDEX, 'nodis_loadmode');
+    vm.x.lua_pushboolean(L, on ? 1 : 0);
+    vm.x.lua_pcall(L, 1, 0, 0);
+  }
+
+  /** Gives the function at `idx` the functions' environment (see the prelude). */
+  setFunctionEnv(idx: number): void {
+    const vm = this.vm;
+    vm.getField(this.L, LUA_REGISTRYINDEX, 'nodis_fenv');
+    vm.x.lua_setfenv(this.L, idx < 0 ? idx - 1 : idx);
   }
 
   /** Redis's own PRNG for math.random (rand.c's lrand48), reseeded to 0 before each script. */
@@ -238,15 +284,15 @@ export class ScriptingEngine {
           x.lua_pushnumber(L2, r);
         } else if (argc === 1) {
           const u = x.lua_tonumber(L2, 1);
-          if (u < 1) return this.raiseString(L2, "bad argument #1 to 'random' (interval is empty)");
+          if (u < 1) return vm.argError(L2, 1, 'interval is empty');
           x.lua_pushnumber(L2, Math.floor(r * u) + 1);
         } else if (argc === 2) {
           const l = x.lua_tonumber(L2, 1);
           const u = x.lua_tonumber(L2, 2);
-          if (l > u) return this.raiseString(L2, "bad argument #2 to 'random' (interval is empty)");
+          if (l > u) return vm.argError(L2, 2, 'interval is empty');
           x.lua_pushnumber(L2, Math.floor(r * (u - l + 1)) + l);
         } else {
-          return this.raiseString(L2, 'wrong number of arguments');
+          return vm.raiseError(L2, 'wrong number of arguments');
         }
         return 1;
       }),
@@ -301,12 +347,6 @@ export class ScriptingEngine {
   /** Raises Redis's error table; never returns. */
   raise(L: number, error: string): never {
     this.pushError(L, error);
-    return this.vm.error(L);
-  }
-
-  /** Raises a plain string error (as luaL_error would). */
-  private raiseString(L: number, msg: string): never {
-    this.vm.pushString(L, msg);
     return this.vm.error(L);
   }
 
@@ -389,8 +429,12 @@ export class ScriptingEngine {
       err = 'Wrong number of args calling Redis command from script';
     } else if (spec.noScript) {
       err = 'This Redis command is not allowed from script';
+    } else if (server.hooks.aclCheck !== null && (err = server.hooks.aclCheck(fc, spec, argv, 'lua', run.caller)) !== null) {
+      // ACL denial, as scriptVerifyACL words it (err is set by the check).
     } else if (run.readOnly && (spec.isWrite || spec.mayReplicate)) {
       err = 'Write commands are not allowed from read-only scripts.';
+    } else if (server.role.refuseStale() && !spec.staleOk) {
+      err = 'Can not execute the command on a stale replica';
     } else if (spec.isWrite && !run.writeDirty && !run.caller.isMaster && server.role.isReplica() && server.settings.replicaReadOnly) {
       err = "READONLY You can't write against a read only replica.";
     } else if (
@@ -619,6 +663,11 @@ export function scriptingFor(server: Server): ScriptingEngine {
     engines.set(server, e);
   }
   return e;
+}
+
+/** The server's scripting engine if something already created it (no VM is made for asking). */
+export function scriptingIfCreated(server: Server): ScriptingEngine | undefined {
+  return engines.get(server);
 }
 
 /** True when a function is on the stack at `idx` (used by the functions registry). */

@@ -1,30 +1,34 @@
 /**
  * Redis's extra Lua libraries, implemented in JS on top of the C API (the WASM Lua we use is
- * stock 5.1.5): `bit` (LuaBitOp semantics: 32-bit signed results) and `cjson` (encode/decode
- * with lua-cjson's output conventions: %.14g numbers, "\/" escaping, empty table → {}, arrays
- * for tables with keys 1..n). `struct` and `cmsgpack` are not provided yet (see
- * docs/COMPATIBILITY.md); scripts that use them get "nonexistent global variable".
+ * stock 5.1.5): `bit` (LuaBitOp semantics: 32-bit signed results) and `cjson` (encode with
+ * lua-cjson's output conventions: %.14g numbers, "\/" escaping, empty table → {}, arrays for
+ * tables with keys 1..n; decode in cjson-decode.ts). `struct` and `cmsgpack` are in
+ * binary-libs.ts.
  */
 import { LuaVM, LUA_GLOBALSINDEX, LUA_TBOOLEAN, LUA_TNIL, LUA_TNUMBER, LUA_TSTRING, LUA_TTABLE, LUA_TLIGHTUSERDATA } from './lua-wasm.js';
 import { formatG } from './numbers.js';
+import { cjsonDecode, defaultCjsonConfig, type CjsonConfig } from './cjson-decode.js';
+import { installBinaryLibs } from './binary-libs.js';
 
 export function installLibraries(vm: LuaVM, L: number): void {
   installBit(vm, L);
   installCjson(vm, L);
+  installBinaryLibs(vm, L);
 }
 
 function raise(vm: LuaVM, L: number, msg: string): never {
-  vm.pushString(L, msg);
-  return vm.error(L);
+  return vm.raiseError(L, msg);
 }
+
+const LUA_TYPE_NAMES = ['nil', 'boolean', 'userdata', 'number', 'string', 'table', 'function', 'userdata', 'thread'];
 
 function installBit(vm: LuaVM, L: number): void {
   const x = vm.x;
+  // LuaBitOp's barg: luaL_checknumber, then the 2^52+2^51 addition (rounds to nearest, keeps
+  // the low 32 bits).
   const arg = (L2: number, i: number): number => {
-    if (x.lua_type(L2, i) !== LUA_TNUMBER) return raise(vm, L2, `bad argument #${i} (number expected, got ${x.lua_type(L2, i) === LUA_TNIL ? 'no value' : 'other'})`);
-    // LuaBitOp normalises through 2^52+2^51 addition: equivalent to modular int32 conversion.
-    const n = x.lua_tonumber(L2, i);
-    return Number(BigInt.asIntN(32, BigInt(Math.trunc(n) % 4294967296)));
+    const n = vm.checkNumber(L2, i);
+    return (n + 6755399441055744 - 6755399441055744) | 0;
   };
   const fold = (op: (a: number, b: number) => number) => (L2: number): number => {
     const n = x.lua_gettop(L2);
@@ -60,7 +64,7 @@ function installBit(vm: LuaVM, L: number): void {
       return 1;
     },
     tohex: (L2) => {
-      let b = x.lua_type(L2, 2) === LUA_TNIL ? 8 : arg(L2, 2);
+      let b = x.lua_gettop(L2) < 2 ? 8 : arg(L2, 2);
       const upper = b < 0;
       if (upper) b = -b;
       if (b > 8) b = 8;
@@ -96,27 +100,35 @@ function jsonString(s: string): string {
 
 function installCjson(vm: LuaVM, L: number): void {
   const x = vm.x;
+  const cfg = defaultCjsonConfig();
+  const encodeNumber = (L2: number, n: number): string => {
+    if (!Number.isFinite(n)) {
+      if (cfg.encodeInvalidNumbers === 0) return raise(vm, L2, 'Cannot serialise number: must not be NaN or Inf');
+      if (cfg.encodeInvalidNumbers === 2) return 'null';
+      if (Number.isNaN(n)) return 'nan';
+    }
+    return formatG(n, cfg.encodeNumberPrecision);
+  };
   const encodeValue = (L2: number, depth: number): string => {
-    if (depth > 1000) return raise(vm, L2, 'Cannot serialise, excessive nesting (1001)');
     const t = x.lua_type(L2, -1);
     switch (t) {
       case LUA_TSTRING:
         return jsonString(vm.toString(L2, -1)!);
       case LUA_TNUMBER: {
-        const n = x.lua_tonumber(L2, -1);
-        if (!Number.isFinite(n)) return raise(vm, L2, 'Cannot serialise number: must not be NaN or Inf');
-        return formatG(n, 14);
+        return encodeNumber(L2, x.lua_tonumber(L2, -1));
       }
       case LUA_TBOOLEAN:
         return x.lua_toboolean(L2, -1) ? 'true' : 'false';
       case LUA_TNIL:
         return 'null';
       case LUA_TLIGHTUSERDATA:
-        return 'null';
+        if (x.lua_touserdata(L2, -1) === 0) return 'null';
+        return raise(vm, L2, 'Cannot serialise userdata: type not supported');
       case LUA_TTABLE:
+        if (depth + 1 > cfg.encodeMaxDepth) return raise(vm, L2, `Cannot serialise, excessive nesting (${depth + 1})`);
         return encodeTable(L2, depth + 1);
       default:
-        return raise(vm, L2, `Cannot serialise ${t === 6 ? 'function' : 'userdata'}: type not supported`);
+        return raise(vm, L2, `Cannot serialise ${LUA_TYPE_NAMES[t] ?? 'userdata'}: type not supported`);
     }
   };
   const encodeTable = (L2: number, depth: number): string => {
@@ -138,8 +150,12 @@ function installCjson(vm: LuaVM, L: number): void {
       }
       isArray = false;
     }
+    // lua_array_length: excessively sparse arrays are an error, or objects when convert is on.
+    if (isArray && count > 0 && cfg.sparseRatio > 0 && max > count * cfg.sparseRatio && max > cfg.sparseSafe) {
+      if (!cfg.sparseConvert) return raise(vm, L2, 'Cannot serialise table: excessively sparse array');
+      isArray = false;
+    }
     if (isArray && count > 0) {
-      if (max > count * 2 && max > 10) return raise(vm, L2, 'Cannot serialise table: excessively sparse array');
       const parts: string[] = [];
       for (let i = 1; i <= max; i++) {
         x.lua_rawgeti(L2, -1, i);
@@ -152,9 +168,9 @@ function installCjson(vm: LuaVM, L: number): void {
     x.lua_pushnil(L2);
     while (x.lua_next(L2, -2) !== 0) {
       const kt = x.lua_type(L2, -2);
-      if (kt !== LUA_TSTRING && kt !== LUA_TNUMBER) return raise(vm, L2, 'Cannot serialise table: table key must be a number or string');
+      if (kt !== LUA_TSTRING && kt !== LUA_TNUMBER) return raise(vm, L2, `Cannot serialise ${LUA_TYPE_NAMES[kt] ?? 'userdata'}: table key must be a number or string`);
       x.lua_pushvalue(L2, -2);
-      const key = kt === LUA_TNUMBER ? formatG(x.lua_tonumber(L2, -1), 14) : vm.toString(L2, -1)!;
+      const key = kt === LUA_TNUMBER ? encodeNumber(L2, x.lua_tonumber(L2, -1)) : vm.toString(L2, -1)!;
       x.lua_settop(L2, -2);
       parts.push(`${jsonString(key)}:${encodeValue(L2, depth)}`);
       x.lua_settop(L2, -2);
@@ -162,61 +178,69 @@ function installCjson(vm: LuaVM, L: number): void {
     return `{${parts.join(',')}}`;
   };
 
-  const pushJson = (L2: number, v: unknown, depth: number): void => {
-    if (depth > 1000) raise(vm, L2, 'Found too many nested data structures (1001)');
-    if (v === null) {
-      // cjson.null is a lightuserdata NULL; pushing nil keeps tables usable (see COMPATIBILITY).
-      x.lua_pushnil(L2);
-    } else if (typeof v === 'string') {
-      vm.pushString(L2, Buffer.from(v, 'utf8').toString('latin1'));
-    } else if (typeof v === 'number') {
-      x.lua_pushnumber(L2, v);
-    } else if (typeof v === 'boolean') {
-      x.lua_pushboolean(L2, v ? 1 : 0);
-    } else if (Array.isArray(v)) {
-      x.lua_checkstack(L2, 4);
-      x.lua_createtable(L2, v.length, 0);
-      for (let i = 0; i < v.length; i++) {
-        pushJson(L2, v[i], depth + 1);
-        x.lua_rawseti(L2, -2, i + 1);
-      }
-    } else {
-      x.lua_checkstack(L2, 4);
-      const entries = Object.entries(v as Record<string, unknown>);
-      x.lua_createtable(L2, 0, entries.length);
-      for (const [k, val] of entries) {
-        vm.pushString(L2, Buffer.from(k, 'utf8').toString('latin1'));
-        pushJson(L2, val, depth + 1);
-        x.lua_rawset(L2, -3);
-      }
-    }
-  };
-
   x.lua_createtable(L, 0, 4);
   vm.pushFunction(L, (L2) => {
-    if (x.lua_gettop(L2) !== 1) return raise(vm, L2, "bad argument #1 to 'encode' (expected 1 argument)");
+    if (x.lua_gettop(L2) !== 1) vm.argError(L2, 1, 'expected 1 argument');
     const s = encodeValue(L2, 0);
     vm.pushString(L2, s);
     return 1;
   });
   vm.setField(L, -2, 'encode');
-  vm.pushFunction(L, (L2) => {
-    if (x.lua_gettop(L2) !== 1) return raise(vm, L2, "bad argument #1 to 'decode' (expected 1 argument)");
-    const text = vm.toString(L2, 1);
-    if (text === null) return raise(vm, L2, "bad argument #1 to 'decode' (string expected)");
-    let v: unknown;
-    let failed = false;
-    try {
-      v = JSON.parse(Buffer.from(text, 'latin1').toString('utf8'));
-    } catch {
-      failed = true;
-    }
-    if (failed) return raise(vm, L2, 'Expected value but found invalid token at character 1');
-    pushJson(L2, v, 0);
-    return 1;
-  });
+  vm.pushFunction(L, (L2) => cjsonDecode(vm, L2, cfg));
   vm.setField(L, -2, 'decode');
+  installCjsonConfigFunctions(vm, L, cfg);
   x.lua_pushlightuserdata(L, 0);
   vm.setField(L, -2, 'null');
   vm.setField(L, LUA_GLOBALSINDEX, 'cjson');
+}
+
+/** cjson's configuration functions (json_cfg_*): each sets an option and returns its value. */
+function installCjsonConfigFunctions(vm: LuaVM, L: number, cfg: CjsonConfig): void {
+  const x = vm.x;
+  const argInit = (L2: number, n: number): void => {
+    if (x.lua_gettop(L2) > n) vm.argError(L2, n + 1, 'found too many arguments');
+    while (x.lua_gettop(L2) < n) x.lua_pushnil(L2);
+  };
+  const integerOption = (L2: number, idx: number, get: () => number, set: (v: number) => void, min: number, max: number): void => {
+    if (x.lua_type(L2, idx) !== LUA_TNIL) {
+      const v = x.luaL_checkinteger(L2, idx);
+      if (!(min <= v && v <= max)) vm.argError(L2, 1, `expected integer between ${min} and ${max}`);
+      set(v);
+    }
+    x.lua_pushnumber(L2, get());
+  };
+  const enumOption = (L2: number, idx: number, get: () => number, set: (v: number) => void, options: string[] = ['off', 'on']): void => {
+    if (x.lua_type(L2, idx) !== LUA_TNIL) {
+      if (x.lua_type(L2, idx) === LUA_TBOOLEAN) set(x.lua_toboolean(L2, idx) ? 1 : 0);
+      else {
+        const name = vm.checkString(L2, idx);
+        const i = options.indexOf(name);
+        if (i < 0) vm.argError(L2, idx, `invalid option '${name}'`);
+        set(i);
+      }
+    }
+    const v = get();
+    if (v === 0 || v === 1) x.lua_pushboolean(L2, v);
+    else vm.pushString(L2, options[v]!);
+  };
+  const INT_MAX = 2147483647;
+  const fns: Record<string, (L2: number) => number> = {
+    encode_sparse_array: (L2) => {
+      argInit(L2, 3);
+      enumOption(L2, 1, () => cfg.sparseConvert, (v) => (cfg.sparseConvert = v));
+      integerOption(L2, 2, () => cfg.sparseRatio, (v) => (cfg.sparseRatio = v), 0, INT_MAX);
+      integerOption(L2, 3, () => cfg.sparseSafe, (v) => (cfg.sparseSafe = v), 0, INT_MAX);
+      return 3;
+    },
+    encode_max_depth: (L2) => (argInit(L2, 1), integerOption(L2, 1, () => cfg.encodeMaxDepth, (v) => (cfg.encodeMaxDepth = v), 1, INT_MAX), 1),
+    decode_max_depth: (L2) => (argInit(L2, 1), integerOption(L2, 1, () => cfg.decodeMaxDepth, (v) => (cfg.decodeMaxDepth = v), 1, INT_MAX), 1),
+    encode_number_precision: (L2) => (argInit(L2, 1), integerOption(L2, 1, () => cfg.encodeNumberPrecision, (v) => (cfg.encodeNumberPrecision = v), 1, 14), 1),
+    encode_keep_buffer: (L2) => (argInit(L2, 1), enumOption(L2, 1, () => cfg.encodeKeepBuffer, (v) => (cfg.encodeKeepBuffer = v)), 1),
+    encode_invalid_numbers: (L2) => (argInit(L2, 1), enumOption(L2, 1, () => cfg.encodeInvalidNumbers, (v) => (cfg.encodeInvalidNumbers = v), ['off', 'on', 'null']), 1),
+    decode_invalid_numbers: (L2) => (argInit(L2, 1), enumOption(L2, 1, () => cfg.decodeInvalidNumbers, (v) => (cfg.decodeInvalidNumbers = v)), 1),
+  };
+  for (const [name, f] of Object.entries(fns)) {
+    vm.pushFunction(L, f);
+    vm.setField(L, -2, name);
+  }
 }

@@ -30,6 +30,7 @@ export const LUA_TNUMBER = 3;
 export const LUA_TSTRING = 4;
 export const LUA_TTABLE = 5;
 export const LUA_TFUNCTION = 6;
+export const LUA_MASKLINE = 4;
 export const LUA_MASKCOUNT = 8;
 export const LUA_YIELD = 1;
 
@@ -88,6 +89,15 @@ interface LuaExports {
   lua_checkstack(L: number, n: number): number;
   lua_setfenv(L: number, idx: number): number;
   luaL_loadbuffer(L: number, buf: number, len: number, name: number): number;
+  luaL_checknumber(L: number, narg: number): number;
+  luaL_checkinteger(L: number, narg: number): number;
+  luaL_optinteger(L: number, narg: number, def: number): number;
+  luaL_checklstring(L: number, narg: number, lenPtr: number): number;
+  luaL_argerror(L: number, narg: number, msg: number): number;
+  luaL_where(L: number, level: number): void;
+  lua_isnumber(L: number, idx: number): number;
+  lua_touserdata(L: number, idx: number): number;
+  lua_concat(L: number, n: number): void;
 }
 
 /** Thrown through WASM frames by longjmp (Lua errors); caught by invoke_vii. */
@@ -303,6 +313,38 @@ export class LuaVM {
     const h = this.heapView();
     const len = h.readUInt32LE(this.lenPtr);
     return Buffer.from(h.subarray(p, p + len));
+  }
+
+  // ---- lauxlib argument checks (their errors are Lua's own "bad argument #n to 'f' (…)") -----
+
+  /** luaL_checknumber. */
+  checkNumber(L: number, narg: number): number {
+    return this.x.luaL_checknumber(L, narg);
+  }
+
+  /** luaL_checklstring, as latin1 text. */
+  checkString(L: number, narg: number): string {
+    const p = this.x.luaL_checklstring(L, narg, this.lenPtr);
+    const h = this.heapView();
+    return h.latin1Slice(p, p + h.readUInt32LE(this.lenPtr));
+  }
+
+  /** luaL_error: raises `msg` prefixed with the calling Lua code's position ("user_script:1: "). */
+  raiseError(L: number, msg: string): never {
+    this.x.luaL_where(L, 1);
+    this.pushString(L, msg);
+    this.x.lua_concat(L, 2);
+    return this.error(L);
+  }
+
+  /** luaL_argerror: raises "bad argument #narg to '<function>' (msg)". */
+  argError(L: number, narg: number, msg: string): never {
+    const p = this.ensureScratch(msg.length + 1);
+    const h = this.heapView();
+    h.latin1Write(msg, p);
+    h[p + msg.length] = 0;
+    this.x.luaL_argerror(L, narg, p);
+    throw new Error('unreachable: luaL_argerror returned');
   }
 
   getField(L: number, idx: number, k: string): void {

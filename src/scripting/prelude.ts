@@ -74,5 +74,36 @@ local gproxy = setmetatable({}, {
   __metatable = false,
 })
 rawset(G, '_G', gproxy)
-nodis.setenv(gproxy)
+
+-- Function libraries: while FUNCTION LOAD runs a library its globals are only the library API
+-- (a 'redis' with register_function, log and the version); afterwards the same environment,
+-- which the library's functions keep, resolves to the normal globals (function_lua.c).
+local function missing(k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 3)
+end
+local load_redis_api = nodis.load_redis
+local load_redis = setmetatable({}, {
+  __index = function(_, k)
+    local v = rawget(load_redis_api, k)
+    if v == nil then missing(k) end
+    return v
+  end,
+  __newindex = ro_error,
+  __metatable = false,
+})
+local loading = false
+local fproxy = setmetatable({}, {
+  __index = function(_, k)
+    if loading then
+      if k == 'redis' then return load_redis end
+      missing(k)
+    end
+    local v = rawget(G, k)
+    if v == nil and k ~= 'KEYS' and k ~= 'ARGV' then missing(k) end
+    return v
+  end,
+  __newindex = ro_error,
+  __metatable = false,
+})
+nodis.setenv(gproxy, fproxy, function(on) loading = on end)
 `;
