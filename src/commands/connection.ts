@@ -70,7 +70,7 @@ function select(c: Client): void {
  */
 export function checkPassword(c: Client, user: string, pass: string): boolean {
   const server = c.server;
-  if (user !== 'default') return server.hooks.checkUserPassword(user, pass);
+  if (user !== 'default' || server.hooks.aclCheck !== null) return server.hooks.checkUserPassword(user, pass);
   const required = server.settings.requirepass;
   if (required === '') return !server.hooks.authRequired() || server.hooks.checkUserPassword(user, pass);
   return pass === required;

@@ -25,7 +25,8 @@ import { commands as command } from './command.js';
 import { commands as debug } from './debug.js';
 import { commands as aof } from './aof.js';
 import { commands as streams } from './streams.js';
+import { commands as acl } from './acl.js';
 
 export function allCommandHandlers(): CommandHandlers[] {
-  return [connection, server, keys, strings, bitops, lists, hashes, sets, zsets, sort, pubsub, transactions, scripting, persistence, replication, config, client, info, command, debug, aof, streams];
+  return [connection, server, keys, strings, bitops, lists, hashes, sets, zsets, sort, pubsub, transactions, scripting, persistence, replication, config, client, info, command, debug, aof, streams, acl];
 }

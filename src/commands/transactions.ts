@@ -82,7 +82,10 @@ function exec(c: Client): void {
     c.cmd = q.spec;
     // c.multi stays set while the queue runs (CLIENT_MULTI): blocking commands answer as
     // timed out instead of blocking (canBlock).
-    server.call(c, q.spec, true);
+    // ACL rules may have changed since the command was queued (execCommand).
+    const denied = server.hooks.aclCheck === null ? null : server.hooks.aclCheck(c, q.spec, q.argv, 'exec');
+    if (denied !== null) c.reply.error(denied);
+    else server.call(c, q.spec, true);
   }
   c.argv = origArgv;
   c.cmd = origCmd;

@@ -97,6 +97,7 @@ async function main(): Promise<void> {
       return null;
     },
     user: (words) => {
+      if (queuedConfigUsers.some((u) => u[0] === words[1])) return 'Duplicate user found. A user can only be defined once in config files';
       queuedConfigUsers.push(words.slice(1));
       return null;
     },

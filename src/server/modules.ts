@@ -15,8 +15,10 @@ import { install as installReplication } from '../replication/index.js';
 import { install as installRdb } from '../persistence/rdb.js';
 import { install as installAof } from '../persistence/aof.js';
 import { install as installScripting } from '../scripting/install.js';
+import { install as installAcl } from './acl.js';
 
 export function installModules(server: Server): void {
+  installAcl(server);
   installBlocking(server);
   installWatch(server);
   installPubsub(server);

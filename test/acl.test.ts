@@ -1,0 +1,190 @@
+/**
+ * ACL as Redis 7.0.15: deterministic replies (ACL LIST / GETUSER / DRYRUN / error texts) are
+ * compared with the real redis-server on the same commands; enforcement (NOPERM at top level,
+ * in MULTI/EXEC and in scripts), AUTH with ACL users, ACL LOG, DELUSER disconnecting clients,
+ * requirepass mapping onto the default user, config `user` lines and ACL SAVE/LOAD.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { startServer, stopAll, type RunningServer } from './helpers/server.js';
+import type { Redis } from 'ioredis';
+
+const REDIS = '/usr/bin/redis-server';
+
+async function attempt(c: Redis, ...args: (string | number)[]): Promise<unknown> {
+  try {
+    return await c.call(String(args[0]), ...args.slice(1).map(String));
+  } catch (e) {
+    return `ERR:${(e as Error).message}`;
+  }
+}
+
+/** Scripts of commands whose replies must match real Redis byte for byte. */
+const SCRIPT: string[][] = [
+  ['acl', 'list'],
+  ['acl', 'setuser', 'u1', 'on', '>pw', '~foo*', '%R~bar*', '%W~w*', '&chan*', '-@all', '+@string', '-set'],
+  ['acl', 'getuser', 'u1'],
+  ['acl', 'setuser', 'u2'],
+  ['acl', 'setuser', 'u3', '+@all', '-@dangerous', 'allkeys', 'nopass', 'on'],
+  ['acl', 'getuser', 'u3'],
+  ['acl', 'setuser', 'u4', 'reset', '(~x* +get)', '(%R~y* +@read)'],
+  ['acl', 'getuser', 'u4'],
+  ['acl', 'list'],
+  ['acl', 'users'],
+  ['acl', 'setuser', 'bad', 'bogus'],
+  ['acl', 'setuser', 'bad', '+nosuchcommand'],
+  ['acl', 'setuser', 'bad', '~*', '~foo'],
+  ['acl', 'setuser', 'bad', '&*', '&foo'],
+  ['acl', 'setuser', 'bad', '(~x', '+get'],
+  ['acl', 'setuser', 'bad', '#abc'],
+  ['acl', 'setuser', 'bad', '<nope'],
+  ['acl', 'setuser', 'bad', '+config|get|x'],
+  ['acl', 'setuser', 'has space'],
+  ['acl', 'dryrun', 'u1', 'get', 'foo1'],
+  ['acl', 'dryrun', 'u1', 'get', 'zzz'],
+  ['acl', 'dryrun', 'u1', 'set', 'foo', '1'],
+  ['acl', 'dryrun', 'u1', 'append', 'bar1', 'x'],
+  ['acl', 'dryrun', 'u1', 'append', 'w1', 'x'],
+  ['acl', 'dryrun', 'u4', 'get', 'x1'],
+  ['acl', 'dryrun', 'u4', 'get', 'y1'],
+  ['acl', 'dryrun', 'nouser', 'get', 'x'],
+  ['acl', 'dryrun', 'u1', 'nocommand'],
+  ['acl', 'dryrun', 'u1', 'get'],
+  ['acl', 'cat'],
+  ['acl', 'cat', 'nosuchcat'],
+  ['acl', 'genpass', '0'],
+  ['acl', 'genpass', 'x'],
+  ['acl', 'deluser', 'default'],
+  ['acl', 'deluser', 'u2', 'nosuch'],
+  ['acl', 'whoami'],
+  ['acl', 'load'],
+  ['acl', 'save'],
+  ['acl', 'log', 'x'],
+];
+
+describe('ACL replies match redis-server', { skip: !fs.existsSync(REDIS) }, () => {
+  let nodis: RunningServer;
+  let redis: RunningServer;
+  before(async () => {
+    [nodis, redis] = await Promise.all([startServer(), startServer({ bin: REDIS, args: ['--save', ''] })]);
+  });
+  after(stopAll);
+
+  it('gives the same replies for the script', async () => {
+    const a = nodis.client();
+    const b = redis.client();
+    for (const cmd of SCRIPT) {
+      assert.deepEqual(await attempt(a, ...cmd), await attempt(b, ...cmd), cmd.join(' '));
+    }
+  });
+
+  it('GENPASS has the requested length', async () => {
+    const a = nodis.client();
+    assert.match(String(await a.call('acl', 'genpass')), /^[0-9a-f]{64}$/);
+    assert.equal(String(await a.call('acl', 'genpass', '5')).length, 2);
+  });
+});
+
+describe('ACL enforcement', () => {
+  let s: RunningServer;
+  before(async () => {
+    s = await startServer();
+  });
+  after(stopAll);
+
+  it('refuses commands, keys and channels with NOPERM and logs them', async () => {
+    const admin = s.client();
+    await admin.call('acl', 'setuser', 'alice', 'on', '>pw', '~foo*', '&news', '+get', '+set', '+publish', '+multi', '+exec', '+eval');
+    const c = s.client();
+    assert.equal(await c.call('auth', 'alice', 'pw'), 'OK');
+    assert.equal(await attempt(c, 'get', 'foo1'), null);
+    assert.equal(await attempt(c, 'hset', 'foo1', 'a', 'b'), "ERR:NOPERM this user has no permissions to run the 'hset' command");
+    assert.equal(await attempt(c, 'get', 'bar'), 'ERR:NOPERM this user has no permissions to access one of the keys used as arguments');
+    assert.equal(await attempt(c, 'publish', 'other', 'x'), 'ERR:NOPERM this user has no permissions to access one of the channels used as arguments');
+    assert.equal(await attempt(c, 'publish', 'news', 'x'), 0);
+    assert.match(
+      String(await attempt(c, 'eval', "return redis.call('set','bar','1')", '0')),
+      /^ERR:ERR The user executing the script can't access at least one of the keys mentioned in the command arguments script: \w+, on @user_script:1\.$/,
+    );
+    const log = (await admin.call('acl', 'log')) as unknown[][];
+    const first = log[0]!;
+    assert.deepEqual(first.slice(0, 10), ['count', 1, 'reason', 'key', 'context', 'lua', 'object', 'bar', 'username', 'alice']);
+    assert.equal(await admin.call('acl', 'log', 'reset'), 'OK');
+  });
+
+  it('re-checks queued commands at EXEC', async () => {
+    const admin = s.client();
+    await admin.call('acl', 'setuser', 'bob', 'on', 'nopass', '~*', '+multi', '+exec', '+set');
+    const c = s.client();
+    await c.call('auth', 'bob', 'x');
+    await c.call('multi');
+    await c.call('set', 'k', 'v');
+    await admin.call('acl', 'setuser', 'bob', '-set');
+    const res = (await c.call('exec')) as unknown[];
+    assert.match(String(res[0]), /ACLs rules changed between the moment the transaction was accumulated and the EXEC call.*no permission to execute the command or subcommand/);
+  });
+
+  it('WRONGPASS for wrong passwords and disabled users; DELUSER disconnects', async () => {
+    const admin = s.client();
+    await admin.call('acl', 'setuser', 'carol', 'on', '>secret', '+@all', '~*');
+    const c = s.client();
+    assert.equal(await attempt(c, 'auth', 'carol', 'nope'), 'ERR:WRONGPASS invalid username-password pair or user is disabled.');
+    await admin.call('acl', 'setuser', 'carol', 'off');
+    assert.equal(await attempt(c, 'auth', 'carol', 'secret'), 'ERR:WRONGPASS invalid username-password pair or user is disabled.');
+    await admin.call('acl', 'setuser', 'carol', 'on');
+    const d = s.client({ lazyConnect: true, retryStrategy: () => null });
+    await d.connect();
+    assert.equal(await d.call('auth', 'carol', 'secret'), 'OK');
+    assert.equal(await d.call('acl', 'whoami'), 'carol');
+    const closed = new Promise<void>((resolve) => d.once('end', () => resolve()));
+    assert.equal(await admin.call('acl', 'deluser', 'carol'), 1);
+    await closed;
+  });
+
+  it('requirepass is the default user password', async () => {
+    const admin = s.client();
+    await admin.call('config', 'set', 'requirepass', 'pass1');
+    const list = (await admin.call('acl', 'list')) as string[];
+    assert.ok(list.some((l) => l.startsWith('user default on #') && !l.includes('nopass')));
+    const c = s.client({ enableReadyCheck: false, lazyConnect: true });
+    await c.connect();
+    assert.equal(await attempt(c, 'get', 'x'), 'ERR:NOAUTH Authentication required.');
+    assert.equal(await c.call('auth', 'pass1'), 'OK');
+    await admin.call('config', 'set', 'requirepass', '');
+    assert.ok(((await admin.call('acl', 'list')) as string[]).includes('user default on nopass ~* &* +@all'));
+  });
+});
+
+describe('ACL files and config users', () => {
+  after(stopAll);
+
+  it('loads user lines from the config file', async () => {
+    const s = await startServer({ config: 'user alice on >pw ~a* +get\nuser default on nopass ~* +@all\n' });
+    const c = s.client();
+    assert.deepEqual(await c.call('acl', 'list'), [
+      'user alice on #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 ~a* resetchannels -@all +get',
+      'user default on nopass sanitize-payload ~* resetchannels +@all',
+    ]);
+  });
+
+  it('ACL SAVE then ACL LOAD round-trips and replaces users', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-acl-'));
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'users.acl');
+    fs.writeFileSync(file, 'user bob on nopass ~* +@all\n');
+    const s = await startServer({ args: ['--aclfile', file] });
+    const c = s.client();
+    assert.deepEqual(await c.call('acl', 'users'), ['bob', 'default']);
+    await c.call('acl', 'setuser', 'zed', 'on', 'nopass');
+    assert.equal(await c.call('acl', 'save'), 'OK');
+    assert.match(fs.readFileSync(file, 'latin1'), /^user bob on nopass ~\* resetchannels \+@all\nuser default on nopass ~\* &\* \+@all\nuser zed on nopass resetchannels -@all\n$/);
+    fs.writeFileSync(file, 'user carl on nopass\n');
+    assert.equal(await c.call('acl', 'load'), 'OK');
+    assert.deepEqual(await c.call('acl', 'users'), ['carl', 'default']);
+    fs.writeFileSync(file, 'user carl on bogus\n');
+    assert.match(String(await attempt(c, 'acl', 'load')), /Syntax error/);
+  });
+});
