@@ -296,7 +296,7 @@ export const DIRECTIVES: ConfigDef[] = [
   bool('replica-ignore-disk-write-errors', false, inert),
 
   // Strings
-  str('aclfile', '', { immutable: true, ...inert }),
+  str('aclfile', '', { immutable: true }),
   strNull('unixsocket', { immutable: true }),
   strNull('pidfile', { immutable: true }),
   strNull('replica-announce-ip', { aliases: ['slave-announce-ip'] }),
@@ -327,7 +327,7 @@ export const DIRECTIVES: ConfigDef[] = [
   enm('maxmemory-policy', 'noeviction', ['volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'noeviction'], inert),
   enm('appendfsync', 'everysec', ['everysec', 'always', 'no']),
   enm('oom-score-adj', 'no', ['no', 'yes', 'relative', 'absolute'], { enumSynonyms: { relative: 'yes' }, ...inert }),
-  enm('acl-pubsub-default', 'resetchannels', ['allchannels', 'resetchannels'], inert),
+  enm('acl-pubsub-default', 'resetchannels', ['allchannels', 'resetchannels']),
   enm('sanitize-dump-payload', 'no', ['no', 'yes', 'clients'], inert),
   enm('enable-protected-configs', 'no', PROTECTED_ACTION, { immutable: true }),
   enm('enable-debug-command', 'no', PROTECTED_ACTION, { immutable: true }),
@@ -373,7 +373,7 @@ export const DIRECTIVES: ConfigDef[] = [
   int('min-replicas-to-write', 0, 0, INT_MAX, { aliases: ['min-slaves-to-write'] }),
   int('min-replicas-max-lag', 10, 0, INT_MAX, { aliases: ['min-slaves-max-lag'] }),
   int('watchdog-period', 0, 0, INT_MAX, { hidden: true, ...inert }),
-  int('shutdown-timeout', 10, 0, INT_MAX, inert),
+  int('shutdown-timeout', 10, 0, INT_MAX),
   int('repl-diskless-sync-max-replicas', 0, 0, INT_MAX),
 
   // Unsigned int
@@ -384,7 +384,7 @@ export const DIRECTIVES: ConfigDef[] = [
   // Unsigned long (checked as signed by config.c)
   int('active-defrag-max-scan-fields', 1000, 1, LONG_MAX, inert),
   int('slowlog-max-len', 128, 0, LONG_MAX),
-  int('acllog-max-len', 128, 0, LONG_MAX, inert),
+  int('acllog-max-len', 128, 0, LONG_MAX),
 
   // Long long
   int('busy-reply-threshold', 5000, 0, LONG_MAX, { aliases: ['lua-time-limit'] }),
