@@ -5,9 +5,15 @@
 //
 // Usage: node bench/run.mjs [--rounds 3] [--n 200000] [--clients 50] [--pipelines 1,16]
 //                           [--tests ping,set,get,incr,mset] [--memory-keys 1000000] [--no-write]
+//                           [--command 'publish ch hello'] [--setup 'script load <lua>'] [--section NAME]
+// --command benchmarks one command line instead of -t tests (redis-benchmark 7.0 has no
+// `publish` test); --setup runs a redis-cli command on each server first (e.g. SCRIPT LOAD
+// before EVALSHA). Words are split on spaces; a word may not contain spaces.
+// --script-load FILE loads a Lua script on each server first and replaces {sha} in --command.
 //                           [--section throughput] [--nodis-bin path/to/bin/nodis-server]
 // Needs: redis-server and redis-benchmark (Debian redis-server / redis-tools), a built nodis.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -25,6 +31,10 @@ const n = Number(opt('n', '200000'));
 const clients = Number(opt('clients', '50'));
 const pipelines = opt('pipelines', '1,16').split(',').map(Number);
 const tests = opt('tests', 'ping,set,get,incr,mset');
+const command = opt('command', '');
+const setup = opt('setup', '');
+const scriptFile = opt('script-load', '');
+const scriptSha = scriptFile === '' ? '' : createHash('sha1').update(fs.readFileSync(scriptFile)).digest('hex');
 const memoryKeys = Number(opt('memory-keys', '1000000'));
 const write = !args.includes('--no-write');
 /** The nodis launcher (another checkout's bin/nodis-server, to compare builds). */
@@ -77,9 +87,12 @@ function cli(port, ...cmd) {
 
 /** Runs redis-benchmark and returns { test → requests/s }. */
 function benchmark(port, pipeline) {
+  if (setup !== '') cli(port, ...setup.split(' '));
+  if (scriptFile !== '') spawnSync('redis-cli', ['-p', String(port), '-x', 'script', 'load'], { input: fs.readFileSync(scriptFile) });
+  const what = command !== '' ? command.replaceAll('{sha}', scriptSha).split(' ') : ['-t', tests];
   const r = spawnSync(
     'redis-benchmark',
-    ['-p', String(port), '-t', tests, '-n', String(n), '-c', String(clients), '-P', String(pipeline), '-r', '100000', '--csv'],
+    ['-p', String(port), '-n', String(n), '-c', String(clients), '-P', String(pipeline), '-r', '100000', '--csv', ...what],
     { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
   );
   const res = {};
@@ -197,7 +210,7 @@ async function main() {
 
   let md = `Measured ${stamp.slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), `;
   md += `Node ${process.version}, redis-server ${cli0('redis-server', '--version')}.\n`;
-  md += `\`redis-benchmark -t ${tests} -n ${n} -c ${clients} -r 100000 -P <p>\`, ${rounds} rounds alternating servers; medians in requests/s.\n\n`;
+  md += `\`redis-benchmark ${command !== '' ? '' : `-t ${tests} `}-n ${n} -c ${clients} -r 100000 -P <p>${command !== '' ? ` ${command}` : ''}\`, ${rounds} rounds alternating servers; medians in requests/s.\n\n`;
   md += '| test | -P | nodis | redis | nodis/redis |\n|---|---:|---:|---:|---:|\n';
   for (const r of rows) md += `| ${r.test} | ${r.pipeline} | ${Math.round(r.nodis)} | ${Math.round(r.redis)} | ${r.ratio.toFixed(2)} |\n`;
   if (memory) {

@@ -5,21 +5,9 @@
  * reported as closed, so the state machine sees a down instance rather than waiting forever.
  */
 import net from 'node:net';
-import { type Reply, ReplyParser } from '../protocol/reply-parser.js';
+import { type Reply, ReplyParser, encodeCommand } from '../protocol/reply-parser.js';
 import type { Addr, Connection, ConnectionEvents, Transport } from './transport.js';
 
-function encodeCommand(argv: string[]): Buffer {
-  let head = `*${argv.length}\r\n`;
-  const parts: Buffer[] = [];
-  for (const a of argv) {
-    const b = Buffer.from(a, 'latin1');
-    head += `$${b.length}\r\n`;
-    parts.push(Buffer.from(head, 'latin1'), b);
-    head = '\r\n';
-  }
-  parts.push(Buffer.from(head, 'latin1'));
-  return Buffer.concat(parts);
-}
 
 class TcpConnection implements Connection {
   private readonly socket: net.Socket;

@@ -5,7 +5,7 @@
  * client), `sim-network.ts` over a simulated network driven by a simulated clock, so the very
  * same decisions run in production and in seeded simulation tests.
  */
-import type { Reply } from '../protocol/reply-parser.js';
+import { type Reply, replyText as protocolReplyText } from '../protocol/reply-parser.js';
 
 export interface Addr {
   host: string;
@@ -42,22 +42,9 @@ export interface Transport {
   connect(addr: Addr, events: ConnectionEvents): Connection;
 }
 
-/** Helpers for reading replies without caring which adapter produced them. */
+/** A reply's text (status, error, bulk, number…), or null for aggregates and nulls. */
 export function replyText(r: Reply): string | null {
-  switch (r.type) {
-    case 'status':
-    case 'error':
-    case 'double':
-    case 'bignum':
-      return r.value;
-    case 'string':
-    case 'verbatim':
-      return r.value.toString('latin1');
-    case 'integer':
-      return r.value.toString();
-    default:
-      return null;
-  }
+  return protocolReplyText(r) ?? null;
 }
 
 export const status = (value: string): Reply => ({ type: 'status', value });
