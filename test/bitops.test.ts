@@ -1,6 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import './helpers/property.js';
 import type { Redis } from 'ioredis';
 import { startServer, stopAll, type RunningServer } from './helpers/server.js';
 import { compareServers } from './helpers/differential.js';

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import './helpers/property.js';
 import { stringMatch, matchesEverything } from '../src/keyspace/glob.js';
 
 /**

@@ -27,12 +27,13 @@ async function populate(c: Redis): Promise<void> {
   await c.set('compressible', 'a'.repeat(500));
   await c.set('bin', Buffer.from([0, 255, 13, 10, 128]));
   await c.set('ttl', 'v', 'PX', 3600_000);
-  await c.rpush('list', 'a', 'b', '1', '-2', '300000', 'x'.repeat(100));
+  // Sixteen-digit integers beyond 2^53 must not pass through a double.
+  await c.rpush('list', 'a', 'b', '1', '-2', '300000', 'x'.repeat(100), '9110178456371417', '-9007199254740993');
   for (let i = 0; i < 1000; i++) await c.rpush('biglist', String(i), `item:${i}`);
-  await c.sadd('intset', '1', '2', '-3', '4000000000');
+  await c.sadd('intset', '1', '2', '-3', '4000000000', '9110178456371417', '-9007199254740993');
   await c.sadd('set', 'a', 'b', 'c');
   for (let i = 0; i < 600; i++) await c.sadd('bigintset', String(i * 7));
-  await c.hset('hash', 'f1', 'v1', 'f2', '22');
+  await c.hset('hash', 'f1', 'v1', 'f2', '22', '9110178456371417', '-9007199254740993');
   for (let i = 0; i < 600; i++) await c.hset('bighash', `field:${i}`, `value:${i}`);
   await c.zadd('zset', '1', 'a', '2.5', 'b', '-3', 'c', 'inf', 'top');
   for (let i = 0; i < 300; i++) await c.zadd('bigzset', String(i / 3), `m${i}`);

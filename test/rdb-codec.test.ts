@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import './helpers/property.js';
 import { crc64 } from '../src/persistence/crc64.js';
 import { lzfCompress, lzfDecompress } from '../src/persistence/lzf.js';
 import { decodeListpack, encodeListpack, elementString } from '../src/persistence/listpack.js';
@@ -64,6 +65,8 @@ describe('rdb codecs', () => {
         assert.deepEqual(back, [...ints].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String));
       }),
     );
+    // Sixteen digits beyond 2^53 need the bigint path, not a double.
+    assert.deepEqual(decodeIntset(encodeIntset(['9110178456371417', '-9007199254740993'])).map(String), ['-9007199254740993', '9110178456371417']);
     assert.equal(encodeIntset(['1', '-5']).readUInt32LE(0), 2);
     assert.equal(encodeIntset(['1', '70000']).readUInt32LE(0), 4);
   });

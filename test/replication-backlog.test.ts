@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import './helpers/property.js';
 import { ReplicationBacklog } from '../src/replication/backlog.js';
 
 test('backlog holds the newest bytes of the stream, by replication offset', () => {

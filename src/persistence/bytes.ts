@@ -179,10 +179,8 @@ export class ByteReader {
  */
 export function stringToInt(s: string): number | bigint | null {
   if (s.length === 0 || s.length > 20) return null;
-  if (s.length <= 16) {
-    if (!isCanonicalSafeInteger(s)) return null;
-    return Number(s);
-  }
+  if (isCanonicalSafeInteger(s)) return Number(s);
+  if (s.length < 16) return null;
   const v = parseInt64(s);
   if (v === null) return null;
   return Number.isSafeInteger(Number(v)) ? Number(v) : v;

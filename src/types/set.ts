@@ -29,8 +29,8 @@ const INTSET_HARD_LIMIT = 1 << 30;
 
 /** True when Redis would store `s` in an intset (string2ll accepts it: canonical int64). */
 export function isIntsetMember(s: string): boolean {
-  if (s.length <= 16) return isCanonicalSafeInteger(s);
-  return s.length <= 20 && parseInt64(s) !== null;
+  if (isCanonicalSafeInteger(s)) return true;
+  return s.length >= 16 && s.length <= 20 && parseInt64(s) !== null;
 }
 
 /** Numeric order of two canonical integer strings (no bigint needed). */
@@ -40,7 +40,8 @@ export function compareIntStrings(a: string, b: string): number {
   if (negA !== negB) return negA ? -1 : 1;
   let r: number;
   if (a.length !== b.length) r = a.length < b.length ? -1 : 1;
-  else r = a < b ? -1 : a > b ? 1 : 0;
+  else if (a === b) return 0;
+  else r = a < b ? -1 : 1;
   return negA ? -r : r;
 }
 

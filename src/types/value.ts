@@ -64,7 +64,10 @@ export function stringLength(v: StringValue): number {
   return v.length;
 }
 
-/** True when `s` is an integer exactly as Redis would print it (no '+', no leading zeros…). */
+/**
+ * True when `s` is an integer exactly as Redis would print it (no '+', no leading zeros…) and a
+ * double holds it exactly (|v| ≤ 2^53 − 1).
+ */
 export function isCanonicalSafeInteger(s: string): boolean {
   const n = s.length;
   if (n === 0 || n > 16) return false;
@@ -79,7 +82,8 @@ export function isCanonicalSafeInteger(s: string): boolean {
     const c = s.charCodeAt(i);
     if (c < 48 || c > 57) return false;
   }
-  return true;
+  // Sixteen digits may pass 2^53 - 1; fifteen never do.
+  return n - (s.charCodeAt(0) === 45 ? 1 : 0) < 16 || Number.isSafeInteger(Number(s));
 }
 
 /** The stored form of a string argument: a number if it is a canonical safe integer. */

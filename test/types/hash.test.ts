@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import '../helpers/property.js';
 import { HashValue, type HashLimits } from '../../src/types/hash.js';
 import { Random } from '../../src/core/clock.js';
 

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import '../helpers/property.js';
 import { ListValue } from '../../src/types/list.js';
 
 /** Operations applied both to a ListValue and to a plain array model. */

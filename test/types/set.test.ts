@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import '../helpers/property.js';
 import { SetValue, isIntsetMember, compareIntStrings, type SetLimits } from '../../src/types/set.js';
 import { Random } from '../../src/core/clock.js';
 
@@ -30,6 +31,16 @@ describe('SetValue', () => {
   it('recognises exactly the members string2ll accepts', () => {
     fc.assert(fc.property(member, (m) => assert.equal(isIntsetMember(m), isInt64(m))));
     fc.assert(fc.property(fc.string(), (m) => assert.equal(isIntsetMember(m), isInt64(m))));
+  });
+
+  it('keeps sixteen-digit integers beyond 2^53 exact', () => {
+    for (const m of ['9110178456371417', '-9110178456371417', '9007199254740993', '9007199254740991']) {
+      assert.equal(isIntsetMember(m), true);
+      const s = new SetValue({ maxIntsetEntries: 512 });
+      s.add(m);
+      assert.deepEqual([...s.values()], [m]);
+      assert.equal(s.encoding(), 'intset');
+    }
   });
 
   it('orders canonical integers numerically', () => {

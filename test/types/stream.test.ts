@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import '../helpers/property.js';
 import { IdMap, StreamValue, ID_MAX, makeId, nodeBytes, type StreamID, type StreamLimits } from '../../src/types/stream.js';
 import { decodeStreamNode, encodeStreamNode } from '../../src/persistence/stream-codec.js';
 

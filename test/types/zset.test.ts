@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import '../helpers/property.js';
 import { ZSet, type ScoreRange, type LexRange, type LexBound } from '../../src/types/zset.js';
 
 type Entry = [string, number];
