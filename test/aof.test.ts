@@ -205,6 +205,38 @@ test('DEBUG LOADAOF reloads the dataset from the AOF', async () => {
   await s.stop();
 });
 
+test('lazy-expiry DELs: unwrapped after SCAN/RANDOMKEY, wrapped in MULTI/EXEC after MGET', async () => {
+  const dir = tmpDir();
+  const s = await aofServer(dir, ['--appendfsync', 'always', '--enable-debug-command', 'yes']);
+  const c = s.client();
+  assert.equal(await c.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0'), 'OK');
+  const serverMs = async (): Promise<number> => {
+    const [sec, usec] = (await c.call('TIME')) as [string, string];
+    return Number(sec) * 1000 + Number(usec) / 1000;
+  };
+  const expireTwo = async (a: string, b: string): Promise<void> => {
+    await c.set(a, 'v', 'PX', 1);
+    await c.set(b, 'v', 'PX', 1);
+    const t = await serverMs();
+    await waitFor(async () => (await serverMs()) > t + 2);
+  };
+  await expireTwo('foo1', 'foo2');
+  await c.scan(0);
+  await expireTwo('bar1', 'bar2');
+  await c.randomkey();
+  await expireTwo('baz1', 'baz2');
+  await c.mget('baz1', 'baz2');
+  const aof = fs.readFileSync(path.join(dir, 'appendonlydir', 'appendonly.aof.1.incr.aof'), 'latin1');
+  assert.ok(aof.includes(resp('MULTI') + resp('DEL', 'baz1') + resp('DEL', 'baz2') + resp('EXEC')), aof);
+  // Between the SET of foo2 (bar2) and the next SETs: two DELs, no MULTI.
+  for (const [k, next] of [['foo2', 'bar1'], ['bar2', 'baz1']] as const) {
+    const part = aof.slice(aof.indexOf(`${k}\r\n`), aof.indexOf(`${next}\r\n`));
+    assert.equal(part.includes(resp('MULTI')), false, part);
+    assert.equal(part.split('$3\r\nDEL\r\n').length - 1, 2, part);
+  }
+  await s.stop();
+});
+
 test('manifest: format and parse round-trip, Redis errors for bad input', () => {
   const m = new AofManifest();
   m.newBase('appendonly.aof', true);

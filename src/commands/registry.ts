@@ -91,6 +91,8 @@ export class CommandSpec {
   readonly staleOk: boolean;
   readonly noScript: boolean;
   readonly noMulti: boolean;
+  /** TOUCHES_ARBITRARY_KEYS (SCAN, RANDOMKEY): its lazy-expiry DELs propagate unwrapped. */
+  readonly touchesArbitraryKeys: boolean;
   readonly allowBusy: boolean;
   readonly isBlocking: boolean;
   readonly isFast: boolean;
@@ -120,6 +122,7 @@ export class CommandSpec {
     this.staleOk = flags.has('stale');
     this.noScript = flags.has('noscript');
     this.noMulti = flags.has('no_multi');
+    this.touchesArbitraryKeys = flags.has('touches_arbitrary_keys');
     this.allowBusy = flags.has('allow_busy');
     this.isBlocking = flags.has('blocking');
     this.isFast = flags.has('fast');

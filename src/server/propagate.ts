@@ -51,8 +51,12 @@ export class Propagator {
     this.pending.push({ db, argv, replicationOnly });
   }
 
-  /** Emits the queued commands, wrapped in MULTI/EXEC when there are several. */
-  flush(): void {
+  /**
+   * Emits the queued commands, wrapped in MULTI/EXEC when there are several, unless `noMulti`:
+   * a command run directly that may touch arbitrary keys (SCAN, RANDOMKEY…) propagates the
+   * lazy-expiry DELs it caused on their own, like active expiry (7.0.15 propagatePendingCommands).
+   */
+  flush(noMulti = false): void {
     const pending = this.pending;
     if (pending.length === 0) return;
     this.pending = [];
@@ -60,7 +64,7 @@ export class Propagator {
     for (const t of this.targets) {
       const mine = t.kind === 'aof' ? pending.filter((p) => !p.replicationOnly) : pending;
       if (mine.length === 0) continue;
-      const wrap = mine.length > 1;
+      const wrap = mine.length > 1 && !noMulti;
       if (wrap) t.feed(mine[0]!.db, ['MULTI']);
       for (const p of mine) t.feed(p.db, p.argv);
       if (wrap) t.feed(mine[mine.length - 1]!.db, ['EXEC']);

@@ -842,7 +842,7 @@ export class Server implements KeyspaceOwner {
       this.currentCommandFailed = prevFailed;
       if (outermost) {
         this.frozenNow = 0;
-        this.propagator.flush();
+        this.propagator.flush(spec.touchesArbitraryKeys);
       }
     }
   }
