@@ -2,6 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { startServer, stopAll, rawExchange, type RunningServer } from './helpers/server.js';
+import { compareServers } from './helpers/differential.js';
 
 function infoField(info: string, field: string): string | undefined {
   const m = new RegExp(`^${field}:(.*)\r?$`, 'm').exec(info);
@@ -289,6 +290,29 @@ describe('server commands', () => {
     const t0 = Date.now();
     assert.equal(cli(s.port, 'debug', 'sleep', '0.2').trim(), 'OK');
     assert.ok(Date.now() - t0 >= 200);
+  });
+});
+
+describe('absent features answer as redis-server does', () => {
+  after(stopAll);
+
+  it('cluster commands, MODULE and the HELP of FUNCTION/SCRIPT match byte for byte', async () => {
+    const n = await startServer();
+    const r = await startServer({ bin: '/usr/bin/redis-server' });
+    const cmds = [
+      ['CLUSTER', 'INFO'], ['CLUSTER', 'KEYSLOT', 'foo'], ['CLUSTER', 'HELP'], ['CLUSTER', 'NOSUCH'], ['CLUSTER'],
+      ['READONLY'], ['READWRITE'], ['ASKING'], ['READONLY', 'extra'],
+      ['MODULE', 'LIST'], ['MODULE', 'LOAD', '/nonexistent/module.so'], ['MODULE', 'LOADEX', '/nonexistent/module.so'],
+      ['MODULE', 'UNLOAD', 'nosuch'], ['MODULE', 'HELP'], ['MODULE', 'NOSUCH'], ['MODULE', 'LIST', 'extra'],
+      ['FUNCTION', 'HELP'], ['SCRIPT', 'HELP'],
+    ];
+    assert.deepEqual(await compareServers(n.client(), r.client(), cmds), []);
+    // With MODULE allowed, loading fails as a failed dlopen does, and nothing is there to unload.
+    const allow = ['--enable-module-command', 'yes'];
+    const n2 = await startServer({ args: allow });
+    const r2 = await startServer({ bin: '/usr/bin/redis-server', args: allow });
+    const moduleCmds = [['MODULE', 'LOAD', '/nonexistent/module.so'], ['MODULE', 'LOADEX', '/nonexistent/module.so'], ['MODULE', 'UNLOAD', 'nosuch'], ['MODULE', 'LIST']];
+    assert.deepEqual(await compareServers(n2.client(), r2.client(), moduleCmds), []);
   });
 });
 

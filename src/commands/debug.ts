@@ -417,12 +417,17 @@ function allowProtectedAction(setting: string, c: Client): boolean {
   return ra === undefined || ra === '127.0.0.1' || ra === '::1' || ra === '::ffff:127.0.0.1' || c.fake;
 }
 
-/** Refuses DEBUG unless enable-debug-command allows it (processCommand in server.c). */
+/**
+ * Refuses the PROTECTED commands — DEBUG, and MODULE LOAD/LOADEX/UNLOAD — unless
+ * enable-debug-command / enable-module-command allow them (processCommand in server.c).
+ */
 export function install(server: Server): void {
   server.hooks.precheck.push((c: Client, spec: CommandSpec): string | null => {
-    if (spec.name !== 'debug' || spec.parent !== null) return null;
-    if (allowProtectedAction(server.config.getString('enable-debug-command'), c)) return null;
-    return 'ERR DEBUG command not allowed. If the enable-debug-command option is set to "local", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.';
+    if (!spec.flags.has('protected')) return null;
+    const top = spec.parent?.name ?? spec.name;
+    const [name, option] = top === 'debug' ? ['DEBUG', 'enable-debug-command'] : top === 'module' ? ['MODULE', 'enable-module-command'] : [null, null];
+    if (name === null || allowProtectedAction(server.config.getString(option), c)) return null;
+    return `ERR ${name} command not allowed. If the ${option} option is set to "local", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.`;
   });
 }
 

@@ -7,6 +7,7 @@
 import type { Client } from '../server/client.js';
 import type { CommandHandlers } from './registry.js';
 import { parseInt64 } from './args.js';
+import { replyHelp } from './help.js';
 import { stringMatch } from '../keyspace/glob.js';
 import { ScriptFlag, scriptingFor, sha1hex, SCRIPT_FLAG_NAMES, type RunContext } from '../scripting/engine.js';
 import { functionsOf, dumpFunctions, restoreFunctions, LOAD_TIMEOUT_MS } from '../scripting/functions.js';
@@ -144,8 +145,7 @@ function scriptKill(c: Client): void {
 }
 
 function scriptHelp(c: Client): void {
-  const lines = [
-    'SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+  replyHelp(c, [
     'DEBUG (YES|SYNC|NO)',
     '    Set the debug mode for subsequent scripts executed.',
     'EXISTS <sha1> [<sha1> ...]',
@@ -160,11 +160,49 @@ function scriptHelp(c: Client): void {
     '    Kill the currently executing Lua script.',
     'LOAD <script>',
     '    Load a script into the scripts cache without executing it.',
-    'HELP',
-    '    Prints this help.',
-  ];
-  c.reply.array(lines.length);
-  for (const l of lines) c.reply.status(l);
+  ]);
+}
+
+function functionHelp(c: Client): void {
+  replyHelp(c, [
+    'LOAD [REPLACE] <FUNCTION CODE>',
+    '    Create a new library with the given library name and code.',
+    'DELETE <LIBRARY NAME>',
+    '    Delete the given library.',
+    'LIST [LIBRARYNAME PATTERN] [WITHCODE]',
+    '    Return general information on all the libraries:',
+    '    * Library name',
+    '    * The engine used to run the Library',
+    '    * Library description',
+    '    * Functions list',
+    '    * Library code (if WITHCODE is given)',
+    '    It also possible to get only function that matches a pattern using LIBRARYNAME argument.',
+    'STATS',
+    '    Return information about the current function running:',
+    '    * Function name',
+    '    * Command used to run the function',
+    '    * Duration in MS that the function is running',
+    '    If no function is running, return nil',
+    '    In addition, returns a list of available engines.',
+    'KILL',
+    '    Kill the current running function.',
+    'FLUSH [ASYNC|SYNC]',
+    '    Delete all the libraries.',
+    '    When called without the optional mode argument, the behavior is determined by the',
+    '    lazyfree-lazy-user-flush configuration directive. Valid modes are:',
+    '    * ASYNC: Asynchronously flush the libraries.',
+    '    * SYNC: Synchronously flush the libraries.',
+    'DUMP',
+    '    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command',
+    'RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]',
+    '    Restore the libraries represented by the given payload, it is possible to give a restore policy to',
+    '    control how to handle existing libraries (default APPEND):',
+    '    * FLUSH: delete all existing libraries.',
+    '    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.',
+    '    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old',
+    '      libraries with the new libraries (notice that even on this option there is a chance of failure',
+    '      in case of functions name collision with another library).',
+  ]);
 }
 
 // ---- functions ----------------------------------------------------------------------------------
@@ -351,6 +389,7 @@ export const commands: CommandHandlers = {
   'script|flush': scriptFlush,
   'script|kill': scriptKill,
   'script|help': scriptHelp,
+  'function|help': functionHelp,
   'function|load': functionLoad,
   'function|list': functionList,
   'function|delete': functionDelete,
