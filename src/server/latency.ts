@@ -51,13 +51,15 @@ const MAX_NS = 1_000_000_000;
 
 /** Log-linear histogram of durations in nanoseconds. */
 export class LatencyHistogram {
-  private readonly buckets = new Map<number, number>();
+  /** Count per bucket; MAX_NS (< 2^30) lands below bucket (24 << 7) + 128. */
+  private readonly buckets = new Float64Array(25 << SUB_BUCKET_BITS);
   total = 0;
 
+  /** Bucket of a value in [MIN_NS, MAX_NS] (< 2^31, so 32-bit integer arithmetic is exact). */
   private static bucketOf(ns: number): number {
     if (ns < 1 << SUB_BUCKET_BITS) return ns;
-    const exp = Math.floor(Math.log2(ns)) - SUB_BUCKET_BITS;
-    const mant = Math.floor(ns / 2 ** exp);
+    const exp = 31 - Math.clz32(ns) - SUB_BUCKET_BITS;
+    const mant = ns >>> exp;
     return ((exp + 1) << SUB_BUCKET_BITS) + (mant - (1 << SUB_BUCKET_BITS));
   }
 
@@ -72,12 +74,16 @@ export class LatencyHistogram {
   record(ns: number): void {
     const v = Math.min(MAX_NS, Math.max(MIN_NS, Math.round(ns)));
     const b = LatencyHistogram.bucketOf(v);
-    this.buckets.set(b, (this.buckets.get(b) ?? 0) + 1);
+    this.buckets[b]!++;
     this.total++;
   }
 
   private sorted(): [number, number][] {
-    return [...this.buckets.entries()].sort((a, b) => a[0] - b[0]);
+    const out: [number, number][] = [];
+    this.buckets.forEach((n, b) => {
+      if (n > 0) out.push([b, n]);
+    });
+    return out;
   }
 
   /** hdr_value_at_percentile: the value below which `p`% of samples fall (ns). */
