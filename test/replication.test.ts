@@ -592,3 +592,59 @@ test("a full sync replaces the replica's function libraries with the master's", 
   await s.stop();
   await mm.stop();
 });
+
+/** A master whose snapshots crawl (rdb-key-save-delay), holding 100 keys. */
+async function slowMaster(): Promise<{ mm: RunningServer; mc: Redis }> {
+  const mm = await startServer({ args: [...FAST, '--repl-diskless-sync', 'yes'] });
+  const mc = mm.client();
+  for (let i = 0; i < 100; i++) await mc.set(`m:${i}`, 'v');
+  return { mm, mc };
+}
+
+test('repl-diskless-load swapdb, new history: LOADING during the transfer, the old dataset kept when it fails', async () => {
+  const { mm, mc } = await slowMaster();
+  await mc.config('SET', 'rdb-key-save-delay', '100000');
+  const s = await startServer({ args: [...FAST, '--repl-diskless-load', 'swapdb'] });
+  const c = s.client();
+  await c.set('mykey', 'myvalue');
+  await c.replicaof('127.0.0.1', String(mm.port));
+  await waitFor('loading:1', async () => (await info(c, 'persistence')).loading === '1');
+  assert.equal((await info(c, 'persistence')).async_loading, '0');
+  await assert.rejects(c.get('mykey'), /^ReplyError: LOADING Redis is loading the dataset in memory/);
+  await s.waitForLog('MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to parser');
+  // The next attempt must not start at once, so the state between two syncs can be seen.
+  await mc.config('SET', 'repl-diskless-sync-delay', '5');
+  await mc.call('CLIENT', 'KILL', 'TYPE', 'replica');
+  await waitFor('loading:0', async () => (await info(c, 'persistence')).loading === '0');
+  assert.equal(await c.get('mykey'), 'myvalue');
+  assert.equal(await c.dbsize(), 1);
+  await s.stop();
+  await mm.stop();
+});
+
+test('repl-diskless-load swapdb, same history: async loading serves the old dataset, then swaps', async () => {
+  const { mm, mc } = await slowMaster();
+  const s = await startServer({ args: [...FAST, '--repl-diskless-load', 'swapdb', '--replica-read-only', 'no'] });
+  const c = s.client();
+  await c.replicaof('127.0.0.1', String(mm.port));
+  await caughtUp(mc, c);
+  await c.set('mykey', 'myvalue');
+  await mc.config('SET', 'rdb-key-save-delay', '100000');
+  // Drop the link and overflow the backlog at once: the replica must full-sync, same replid.
+  const tx = mc.multi().call('CLIENT', 'KILL', 'TYPE', 'replica').config('SET', 'repl-backlog-size', '16384');
+  for (let i = 0; i < 10; i++) tx.set(`big:${i}`, 'A'.repeat(16384));
+  await tx.exec();
+  await waitFor('async_loading:1', async () => (await info(c, 'persistence')).async_loading === '1');
+  assert.equal((await info(c, 'persistence')).loading, '0');
+  assert.equal(await c.get('mykey'), 'myvalue');
+  assert.equal(await c.dbsize(), 101);
+  await assert.rejects(c.config('SET', 'appendonly', 'no'), /^ReplyError: LOADING/);
+  await assert.rejects(c.replicaof('NO', 'ONE'), /^ReplyError: LOADING/);
+  await mc.config('SET', 'rdb-key-save-delay', '0');
+  await caughtUp(mc, c);
+  assert.equal((await info(c, 'persistence')).async_loading, '0', s.output());
+  assert.equal(await c.get('mykey'), null);
+  assert.equal(await c.dbsize(), 110);
+  await s.stop();
+  await mm.stop();
+});

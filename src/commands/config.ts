@@ -59,7 +59,7 @@ function configSet(c: Client): void {
   for (let i = 2; i < c.argv.length; i += 2) pairs.push([c.argv[i]!, c.argv[i + 1]!]);
   const config = c.server.config;
   const allowProtected = allowProtectedAction(c, config.getString('enable-protected-configs'));
-  const res = config.setMany(pairs, allowProtected);
+  const res = config.setMany(pairs, allowProtected, c.server.loading);
   if (res === null) {
     c.reply.ok();
     return;

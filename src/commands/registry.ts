@@ -91,6 +91,8 @@ export class CommandSpec {
   readonly staleOk: boolean;
   readonly noScript: boolean;
   readonly noMulti: boolean;
+  /** NO_ASYNC_LOADING: refused with -LOADING while a replica loads asynchronously. */
+  readonly noAsyncLoading: boolean;
   /** TOUCHES_ARBITRARY_KEYS (SCAN, RANDOMKEY): its lazy-expiry DELs propagate unwrapped. */
   readonly touchesArbitraryKeys: boolean;
   readonly allowBusy: boolean;
@@ -123,6 +125,7 @@ export class CommandSpec {
     this.noScript = flags.has('noscript');
     this.noMulti = flags.has('no_multi');
     this.touchesArbitraryKeys = flags.has('touches_arbitrary_keys');
+    this.noAsyncLoading = flags.has('no_async_loading');
     this.allowBusy = flags.has('allow_busy');
     this.isBlocking = flags.has('blocking');
     this.isFast = flags.has('fast');

@@ -282,7 +282,7 @@ export const DIRECTIVES: ConfigDef[] = [
   bool('activedefrag', false, { validate: noDefrag, ...inert }),
   bool('syslog-enabled', false, { immutable: true, ...inert }),
   bool('cluster-enabled', false, { immutable: true, ...inert }),
-  bool('appendonly', false),
+  bool('appendonly', false, { denyLoading: true }),
   bool('cluster-allow-reads-when-down', false, inert),
   bool('cluster-allow-pubsubshard-when-down', true, inert),
   bool('crash-log-enabled', true, inert),
@@ -322,7 +322,7 @@ export const DIRECTIVES: ConfigDef[] = [
   // Enums
   enm('supervised', 'no', ['upstart', 'systemd', 'auto', 'no'], { immutable: true, ...inert }),
   enm('syslog-facility', 'local0', ['user', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'], { immutable: true, ...inert }),
-  enm('repl-diskless-load', 'disabled', ['disabled', 'on-empty-db', 'swapdb'], inert),
+  enm('repl-diskless-load', 'disabled', ['disabled', 'on-empty-db', 'swapdb'], { denyLoading: true }),
   enm('loglevel', 'notice', ['debug', 'verbose', 'notice', 'warning']),
   enm('maxmemory-policy', 'noeviction', ['volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'noeviction'], inert),
   enm('appendfsync', 'everysec', ['everysec', 'always', 'no']),
@@ -440,7 +440,7 @@ export const DIRECTIVES: ConfigDef[] = [
   strNull('tls-ciphersuites', inert),
 
   // Special
-  special('dir', '', parseDir, { protected: true, get: () => process.cwd() }),
+  special('dir', '', parseDir, { protected: true, denyLoading: true, get: () => process.cwd() }),
   special('save', '3600 1 300 100 60 10000', parseSave, { multiArg: true }),
   special('client-output-buffer-limit', OBUF_DEFAULT, parseObuf, { multiArg: true }),
   special('oom-score-adj-values', '0 200 800', parseOomValues, { multiArg: true, ...inert }),

@@ -54,6 +54,8 @@ export interface ConfigDef {
   immutable?: boolean;
   /** CONFIG SET refuses it unless enable-protected-configs allows ("can't set protected config"). */
   protected?: boolean;
+  /** CONFIG SET refuses it with -LOADING while the dataset loads (DENY_LOADING_CONFIG). */
+  denyLoading?: boolean;
   /** Not matched by CONFIG GET patterns, only by its exact name. */
   hidden?: boolean;
   /** Its value is redacted from SLOWLOG/MONITOR when set. */
@@ -210,8 +212,9 @@ export class ConfigRegistry {
    * protected, duplicate), then sets every value and runs the apply hooks; on any failure the
    * previous values are restored. Resolves to null on success, or Redis's full error reply.
    */
-  setMany(pairs: [string, string][], allowProtected: boolean): { error: string } | { pending: Promise<string | null> } | null {
+  setMany(pairs: [string, string][], allowProtected: boolean, loading = false): { error: string } | { pending: Promise<string | null> } | null {
     const defs: ConfigDef[] = [];
+    let denyLoading = false;
     let invalidName: string | null = null;
     let errName: string | null = null;
     let errText: string | null = null;
@@ -229,12 +232,18 @@ export class ConfigRegistry {
         errName = name;
         continue;
       }
+      if (loading && d.denyLoading === true) {
+        denyLoading = true;
+        continue;
+      }
       if (defs.includes(d)) {
         errText = 'duplicate parameter';
         errName = name;
       }
       defs.push(d);
     }
+    // The loading error wins: clients handle -LOADING differently from a plain -ERR.
+    if (denyLoading) return { error: 'LOADING Redis is loading the dataset in memory' };
     if (invalidName !== null) return { error: `ERR Unknown option or number of arguments for CONFIG SET - '${invalidName}'` };
     if (errName !== null) return { error: `ERR CONFIG SET failed (possibly related to argument '${errName}') - ${errText}` };
 

@@ -714,7 +714,6 @@ export class Aof implements PropagationTarget {
   /** INFO persistence's AOF fields. */
   installInfo(): void {
     const s = this.server;
-    setInfoField(s, 'loading', () => (s.loading ? 1 : 0));
     setInfoField(s, 'aof_enabled', () => (this.state !== 'off' ? 1 : 0));
     setInfoField(s, 'aof_rewrite_in_progress', () => (this.rewriteInProgress ? 1 : 0));
     setInfoField(s, 'aof_rewrite_scheduled', () => (this.rewriteScheduled ? 1 : 0));

@@ -95,6 +95,8 @@ export class RdbPersistence {
   /** Save points from `save`: [seconds, changes]. */
   savePoints: [number, number][] = [];
   bgsave: BackgroundSave | null = null;
+  /** Full-sync snapshots being streamed to replicas (Redis's RDB child for sockets). */
+  replicationTransfers = 0;
   private bgsaveSeq = 0;
   bgsaveScheduled = false;
   lastBgsaveOk = true;
@@ -677,9 +679,10 @@ export function install(server: Server): RdbPersistence {
   });
 
   const now = (): number => server.clock.now();
-  setInfoField(server, 'loading', () => (server.loading ? 1 : 0));
+  setInfoField(server, 'loading', () => (server.loading && !server.asyncLoading ? 1 : 0));
+  setInfoField(server, 'async_loading', () => (server.asyncLoading ? 1 : 0));
   setInfoField(server, 'rdb_changes_since_last_save', () => server.dirty);
-  setInfoField(server, 'rdb_bgsave_in_progress', () => (p.bgsave !== null ? 1 : 0));
+  setInfoField(server, 'rdb_bgsave_in_progress', () => (p.bgsave !== null || p.replicationTransfers > 0 ? 1 : 0));
   setInfoField(server, 'rdb_last_save_time', () => Math.floor(server.lastSave / 1000));
   setInfoField(server, 'rdb_last_bgsave_status', () => (p.lastBgsaveOk ? 'ok' : 'err'));
   setInfoField(server, 'rdb_last_bgsave_time_sec', () => p.lastBgsaveTimeSec);

@@ -16,9 +16,6 @@ export interface RdbReplInfo {
   streamDb: number;
 }
 
-/** Milliseconds of snapshot work per event-loop turn. */
-const SLICE_MS = 4;
-
 function persistence(server: Server): RdbPersistence {
   const p = rdbOf(server);
   if (p === undefined) throw new Error('RDB persistence is not installed');
@@ -26,8 +23,9 @@ function persistence(server: Server): RdbPersistence {
 }
 
 /**
- * Streams a snapshot of the dataset taken now into `sink`, a slice per loop turn. Resolves
- * when the image is complete (checksum included); `cancelled()` stops it early.
+ * Streams a snapshot of the dataset taken now into `sink`, a slice per loop turn, paced like a
+ * BGSAVE (rdb-key-save-delay). Resolves when the image is complete (checksum included);
+ * `cancelled()` stops it early. INFO shows it as rdb_bgsave_in_progress, as Redis's child.
  */
 export async function streamRdb(server: Server, repl: RdbReplInfo, sink: (chunk: Buffer) => void, cancelled: () => boolean): Promise<void> {
   const p = persistence(server);
@@ -36,14 +34,11 @@ export async function streamRdb(server: Server, repl: RdbReplInfo, sink: (chunk:
     ['repl-id', repl.replid],
     ['repl-offset', String(repl.offset)],
   ]);
+  p.replicationTransfers++;
   try {
-    while (!snap.complete) {
-      if (cancelled()) return;
-      const chunk = snap.step(SLICE_MS);
-      if (chunk.length > 0) sink(chunk);
-      if (!snap.complete) await new Promise<void>((r) => setImmediate(r));
-    }
+    await p.drive(snap, sink, cancelled);
   } finally {
+    p.replicationTransfers--;
     p.endSnapshot(snap);
   }
 }

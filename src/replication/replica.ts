@@ -21,6 +21,7 @@ import { encodeCommand } from '../server/propagate.js';
 import { disconnectAllBlockedClients } from '../server/blocking.js';
 import type { ReplicationState } from './state.js';
 import { loadRdb } from './rdb-transfer.js';
+import { startLoading, stopLoading, loadingProgress } from '../persistence/loading.js';
 import { clearFailoverState, abortFailover } from './failover.js';
 
 export type LinkState = 'connect' | 'connecting' | 'handshake' | 'transfer' | 'connected';
@@ -42,6 +43,8 @@ export class MasterLink {
   private transferSize = -1;
   private transferMark = '';
   private transferChunks: Buffer[] = [];
+  /** True while the server shows LOADING (or async loading) for a diskless load. */
+  private disklessLoading = false;
   transferRead = 0;
   private fullSyncReplid = '';
   private fullSyncOffset = 0;
@@ -299,11 +302,10 @@ export class MasterLink {
       if (line.startsWith('$EOF:') && line.length === 5 + EOF_MARK_SIZE) {
         this.transferMark = line.slice(5);
         this.transferSize = -2;
-        log.notice('MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk');
       } else {
         this.transferSize = Number(line.slice(1));
-        log.notice(`MASTER <-> REPLICA sync: receiving ${this.transferSize} bytes from master to disk`);
       }
+      this.beginTransfer();
       return true;
     }
     if (this.inbuf.length === 0) return false;
@@ -311,6 +313,7 @@ export class MasterLink {
       this.transferChunks.push(this.inbuf);
       this.transferRead += this.inbuf.length;
       this.inbuf = Buffer.alloc(0);
+      if (this.disklessLoading) loadingProgress(this.server, this.transferRead);
       // As Redis: the mark must end a read (the master holds the stream until our first ACK).
       const tail = this.lastBytes(EOF_MARK_SIZE);
       if (tail !== this.transferMark) return false;
@@ -323,10 +326,45 @@ export class MasterLink {
     this.transferChunks.push(this.inbuf.subarray(0, take));
     this.transferRead += take;
     this.inbuf = this.inbuf.subarray(take);
+    if (this.disklessLoading) loadingProgress(this.server, this.transferRead);
     if (this.transferRead < this.transferSize) return false;
     const image = Buffer.concat(this.transferChunks);
     this.transferChunks = [];
     return this.finishTransfer(image, false);
+  }
+
+  /**
+   * The payload starts. With repl-diskless-load (swapdb, or on-empty-db on an empty dataset)
+   * Redis loads it straight from the socket: the server is LOADING meanwhile — or, with swapdb
+   * and the same replication id (the old data is an earlier point of the same history), async
+   * loading, serving the old dataset — and a failed transfer leaves the old dataset in place.
+   * nodis keeps the image in memory until it is whole and loads it then, so the old dataset
+   * stays untouched until success in every mode; these states give clients Redis's view.
+   */
+  private beginTransfer(): void {
+    const server = this.server;
+    const log = server.log;
+    const eof = this.transferSize === -2;
+    const mode = server.config.getString('repl-diskless-load');
+    const diskless = mode === 'swapdb' || (mode === 'on-empty-db' && server.dbs.every((db) => db.dict.size === 0));
+    const to = diskless ? 'to parser' : 'to disk';
+    log.notice(eof
+      ? `MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF ${to}`
+      : `MASTER <-> REPLICA sync: receiving ${this.transferSize} bytes from master ${to}`);
+    if (!diskless) return;
+    const async = mode === 'swapdb' && this.st.replid === this.fullSyncReplid;
+    log.notice('MASTER <-> REPLICA sync: Loading DB in memory');
+    startLoading(server, eof ? 0 : this.transferSize);
+    server.asyncLoading = async;
+    this.disklessLoading = true;
+  }
+
+  /** Leaves the LOADING / async-loading state of a diskless load, if in it. */
+  private endDisklessLoading(): void {
+    if (!this.disklessLoading) return;
+    this.disklessLoading = false;
+    this.server.asyncLoading = false;
+    stopLoading(this.server);
   }
 
   private lastBytes(n: number): string {
@@ -342,10 +380,12 @@ export class MasterLink {
     const server = this.server;
     const log = server.log;
     const st = this.st;
+    const diskless = this.disklessLoading;
+    this.endDisklessLoading();
     // Our own replicas were fed a history we are about to replace.
     st.disconnectReplicas();
     log.notice('MASTER <-> REPLICA sync: Flushing old data');
-    log.notice('MASTER <-> REPLICA sync: Loading DB in memory');
+    if (!diskless) log.notice('MASTER <-> REPLICA sync: Loading DB in memory');
     try {
       loadRdb(server, image);
     } catch (e) {
@@ -494,6 +534,10 @@ export class MasterLink {
     this.socket = null;
     this.inbuf = Buffer.alloc(0);
     this.transferChunks = [];
+    if (this.disklessLoading) {
+      this.server.log.warning('Failed trying to load the MASTER synchronization DB from socket, the old dataset stays');
+      this.endDisklessLoading();
+    }
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     const c = this.client;
@@ -514,6 +558,7 @@ export class MasterLink {
 
   /** Cancels everything for good (REPLICAOF NO ONE / another master). */
   close(): void {
+    this.endDisklessLoading();
     const c = this.client;
     this.client = null;
     this.state = 'connect';

@@ -119,6 +119,11 @@ export class Server implements KeyspaceOwner {
   dirty = 0;
   /** True while the dataset is being loaded from disk (keys do not expire meanwhile). */
   loading = false;
+  /**
+   * With `loading`: a replica loads its master's image while still serving the old dataset
+   * (repl-diskless-load swapdb, same replication id): only NO_ASYNC_LOADING commands wait.
+   */
+  asyncLoading = false;
   /** True while a replica runs a command from its master (keys never look expired to it). */
   applyingMasterStream = false;
   /** ms timestamp of the last successful save (LASTSAVE). */
@@ -674,7 +679,11 @@ export class Server implements KeyspaceOwner {
       }
     }
     // Loading the dataset: only `loading`-flagged commands run (EXEC: if all it queued are).
-    if (this.loading && !(spec.loadingOk && (c.multi === null || spec.fullName !== 'exec' || c.multi.every((q) => q.spec.loadingOk)))) {
+    if (this.loading && !this.asyncLoading && !(spec.loadingOk && (c.multi === null || spec.fullName !== 'exec' || c.multi.every((q) => q.spec.loadingOk)))) {
+      this.rejectCommand(c, spec, 'LOADING Redis is loading the dataset in memory');
+      return;
+    }
+    if (this.asyncLoading && (spec.noAsyncLoading || (spec.fullName === 'exec' && c.multi !== null && c.multi.some((q) => q.spec.noAsyncLoading)))) {
       this.rejectCommand(c, spec, 'LOADING Redis is loading the dataset in memory');
       return;
     }
