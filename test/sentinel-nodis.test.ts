@@ -125,6 +125,10 @@ test('SENTINEL CONFIG GET/SET, DEBUG, INFO-CACHE; sentinel-pass authenticates se
   try {
     assert.equal(await appConn.call('acl', 'whoami'), 'app');
     await assert.rejects(appConn.call('auth', 'app', 'wrong'), /WRONGPASS/);
+    // Deleting the user it is logged in as: the reply arrives, then the connection closes.
+    const closed = new Promise<void>((resolve) => appConn.once('close', () => resolve()));
+    assert.equal(await appConn.call('acl', 'deluser', 'app'), 1);
+    await closed;
   } finally {
     appConn.disconnect();
   }

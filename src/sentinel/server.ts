@@ -402,7 +402,12 @@ export class SentinelServer {
       for (const name of argv.slice(2)) {
         if (this.users.delete(name)) {
           n++;
-          for (const cl of this.clients) if (cl.user === name) cl.socket.destroy();
+          // Its clients are disconnected; the one deleting it hears the reply first.
+          for (const cl of this.clients) {
+            if (cl.user !== name) continue;
+            if (cl === c) c.closeAfterReply = true;
+            else cl.socket.destroy();
+          }
         }
       }
       r.integer(n);
