@@ -103,6 +103,21 @@ test('SENTINEL CONFIG GET/SET, DEBUG, INFO-CACHE; sentinel-pass authenticates se
   await assert.rejects(sa.call('sentinel', 'config', 'set', 'nope', '1'), /ERR Invalid argument 'nope' to SENTINEL CONFIG SET/);
   await assert.rejects(sa.call('sentinel', 'config', 'rewrite'), /ERR Only SENTINEL CONFIG GET <option> \/ SET <option> <value> are supported\./);
 
+  // Hostnames: with resolve-hostnames a master may be given by name; announce-hostnames says
+  // whether the sentinel reports that name or the address it resolves to.
+  await assert.rejects(sa.call('sentinel', 'monitor', 'byname', 'localhost', String(mp), '1'), /ERR Invalid IP address or hostname specified/);
+  assert.equal(await sa.call('sentinel', 'config', 'set', 'resolve-hostnames', 'yes'), 'OK');
+  assert.equal(await sa.call('sentinel', 'config', 'set', 'announce-hostnames', 'yes'), 'OK');
+  assert.equal(await sa.call('sentinel', 'monitor', 'byname', 'localhost', String(mp), '1'), 'OK');
+  assert.deepEqual(await sa.call('sentinel', 'get-master-addr-by-name', 'byname'), ['localhost', String(mp)]);
+  assert.equal(await sa.call('sentinel', 'config', 'set', 'announce-hostnames', 'no'), 'OK');
+  await waitFor('the resolved address', async () => {
+    const [ip] = (await sa.call('sentinel', 'get-master-addr-by-name', 'byname')) as string[];
+    return ip === '127.0.0.1' || ip === '::1';
+  });
+  assert.equal(await sa.call('sentinel', 'remove', 'byname'), 'OK');
+  assert.equal(await sa.call('sentinel', 'config', 'set', 'resolve-hostnames', 'no'), 'OK');
+
   const debug = (await sa.call('sentinel', 'debug')) as string[];
   assert.equal(debug.length, 26);
   assert.deepEqual(debug.slice(0, 2), ['INFO-PERIOD', '10000']);

@@ -178,7 +178,7 @@ export function sentinelStateLines(s: Sentinel): string[] {
     // The current address: mid-failover (after promotion) that is the promoted replica, so a
     // sentinel restarted then agrees with the config epoch it already persisted.
     const current = s.currentMasterAddr(m);
-    out.push(`sentinel monitor ${q(m.name)} ${current.host} ${current.port} ${m.quorum}`);
+    out.push(`sentinel monitor ${q(m.name)} ${s.announce(current.host)} ${current.port} ${m.quorum}`);
     if (m.downAfterPeriod !== 30000) out.push(`sentinel down-after-milliseconds ${q(m.name)} ${m.downAfterPeriod}`);
     if (m.failoverTimeout !== 180000) out.push(`sentinel failover-timeout ${q(m.name)} ${m.failoverTimeout}`);
     if (m.parallelSyncs !== 1) out.push(`sentinel parallel-syncs ${q(m.name)} ${m.parallelSyncs}`);
@@ -193,11 +193,11 @@ export function sentinelStateLines(s: Sentinel): string[] {
     for (const r of m.replicas.values()) {
       // The promoted replica is now the master; the old master takes its place as a replica.
       const a = sameAddr(r.addr, current) ? m.addr : r.addr;
-      out.push(`sentinel known-replica ${q(m.name)} ${a.host} ${a.port}`);
+      out.push(`sentinel known-replica ${q(m.name)} ${s.announce(a.host)} ${a.port}`);
     }
     for (const p of m.sentinels.values()) {
       if (p.runId === null) continue;
-      out.push(`sentinel known-sentinel ${q(m.name)} ${p.addr.host} ${p.addr.port} ${p.runId}`);
+      out.push(`sentinel known-sentinel ${q(m.name)} ${s.announce(p.addr.host)} ${p.addr.port} ${p.runId}`);
     }
   }
   out.push(`sentinel current-epoch ${s.currentEpoch}`);

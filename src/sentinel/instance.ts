@@ -140,10 +140,10 @@ export class Instance {
   }
 
   /** Redis's "%@" event prefix: `<type> <name> <ip> <port>[ @ <master> <ip> <port>]`. */
-  describe(): string {
+  describe(announce: (host: string) => string = (h) => h): string {
     const type = this.isMaster ? 'master' : this.isSlave ? 'slave' : 'sentinel';
-    let s = `${type} ${this.name} ${this.addr.host} ${this.addr.port}`;
-    if (this.master !== null) s += ` @ ${this.master.name} ${this.master.addr.host} ${this.master.addr.port}`;
+    let s = `${type} ${this.name} ${announce(this.addr.host)} ${this.addr.port}`;
+    if (this.master !== null) s += ` @ ${this.master.name} ${announce(this.master.addr.host)} ${this.master.addr.port}`;
     return s;
   }
 

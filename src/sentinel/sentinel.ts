@@ -148,6 +148,16 @@ export class Sentinel {
   private timer: ReturnType<Clock['setTimer']> | null = null;
   private running = false;
 
+  /**
+   * An address as this sentinel reports it (announceSentinelAddr): the hostname it was given
+   * with announce-hostnames, otherwise the IP it resolves to (the name until the background
+   * lookup answers). Asked for every report, so lookups stay warm.
+   */
+  announce(host: string): string {
+    const ip = this.transport.resolve?.(host) ?? null;
+    return this.announceHostnames || ip === null ? host : ip;
+  }
+
   constructor(opts: SentinelOptions) {
     this.clock = opts.clock;
     this.random = opts.random;
@@ -216,7 +226,7 @@ export class Sentinel {
   // ---------------------------------------------------------------- events
 
   event(level: LogLevel, type: string, ri: Instance | null, extra = ''): void {
-    let msg = ri !== null ? ri.describe() : '';
+    let msg = ri !== null ? ri.describe((h) => this.announce(h)) : '';
     if (extra !== '') msg = msg === '' ? extra : `${msg} ${extra}`;
     this.hooks.event(level, type, msg);
   }
@@ -478,7 +488,7 @@ export class Sentinel {
     const port = this.announcePort !== 0 ? this.announcePort : this.port;
     // The current address: the promoted replica once our failover reached reconf-slaves.
     const addr = this.currentMasterAddr(master);
-    return `${ip},${port},${this.myid},${this.currentEpoch},${master.name},${addr.host},${addr.port},${master.configEpoch}`;
+    return `${ip},${port},${this.myid},${this.currentEpoch},${master.name},${this.announce(addr.host)},${addr.port},${master.configEpoch}`;
   }
 
   /** sentinelSendHello(). */
@@ -553,7 +563,7 @@ export class Sentinel {
       if (masterPort !== master.addr.port || masterIp.toLowerCase() !== master.addr.host.toLowerCase()) {
         const old = master.addr;
         this.event('warning', '+config-update-from', si);
-        this.event('warning', '+switch-master', null, `${master.name} ${old.host} ${old.port} ${masterIp} ${masterPort}`);
+        this.event('warning', '+switch-master', null, `${master.name} ${this.announce(old.host)} ${old.port} ${this.announce(masterIp)} ${masterPort}`);
         this.resetMasterAndChangeAddress(master, { host: masterIp, port: masterPort });
       }
     }
@@ -713,7 +723,7 @@ export class Sentinel {
   /** sentinelSendSlaveOf(): MULTI / SLAVEOF / CONFIG REWRITE / CLIENT KILL ×2 / EXEC. */
   sendSlaveOf(ri: Instance, addr: Addr | null): boolean {
     if (ri.linkDisconnected) return false;
-    const host = addr === null ? 'NO' : addr.host;
+    const host = addr === null ? 'NO' : this.announce(addr.host);
     const port = addr === null ? 'ONE' : String(addr.port);
     // Only the MULTI is checked: the transaction either reaches the instance whole or not at all.
     if (!this.send(ri, ['MULTI'])) return false;
@@ -823,7 +833,7 @@ export class Sentinel {
       if (ri.linkDisconnected) continue;
       if (!forced && now - ri.lastMasterDownReplyTime < this.periods.askPeriod) continue;
       const runid = master.failoverState > FailoverState.None ? this.myid : '*';
-      this.send(ri, ['SENTINEL', 'is-master-down-by-addr', master.addr.host, String(master.addr.port), String(this.currentEpoch), runid], (r) => {
+      this.send(ri, ['SENTINEL', 'is-master-down-by-addr', this.announce(master.addr.host), String(master.addr.port), String(this.currentEpoch), runid], (r) => {
         if (r.type !== 'array' || r.elements.length !== 3) return;
         const [down, leader, epoch] = r.elements as [Reply, Reply, Reply];
         if (down.type !== 'integer' || leader.type !== 'string' || epoch.type !== 'integer') return;
@@ -1084,7 +1094,7 @@ export class Sentinel {
   private failoverSwitchToPromotedSlave(master: Instance): void {
     const ref = master.promoted ?? master;
     const old = master.addr;
-    this.event('warning', '+switch-master', null, `${master.name} ${old.host} ${old.port} ${ref.addr.host} ${ref.addr.port}`);
+    this.event('warning', '+switch-master', null, `${master.name} ${this.announce(old.host)} ${old.port} ${this.announce(ref.addr.host)} ${ref.addr.port}`);
     this.resetMasterAndChangeAddress(master, ref.addr);
   }
 

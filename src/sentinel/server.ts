@@ -502,7 +502,7 @@ export class SentinelServer {
       for (const m of s.masters.values()) {
         const st = m.flags & SRI_O_DOWN ? 'odown' : m.flags & SRI_S_DOWN ? 'sdown' : 'ok';
         const a = s.currentMasterAddr(m);
-        lines.push(`master${i++}:name=${m.name},status=${st},address=${a.host}:${a.port},slaves=${m.replicas.size},sentinels=${m.sentinels.size + 1}`);
+        lines.push(`master${i++}:name=${m.name},status=${st},address=${s.announce(a.host)}:${a.port},slaves=${m.replicas.size},sentinels=${m.sentinels.size + 1}`);
       }
       parts.push(lines.join('\r\n'));
     }
@@ -515,7 +515,7 @@ export class SentinelServer {
     const now = s.now();
     const f: [string, string][] = [];
     const addr = ri.isMaster ? s.currentMasterAddr(ri) : ri.addr;
-    f.push(['name', ri.name], ['ip', addr.host], ['port', String(addr.port)], ['runid', ri.runId ?? ''], ['flags', ri.flagNames(s.tilt)]);
+    f.push(['name', ri.name], ['ip', s.announce(addr.host)], ['port', String(addr.port)], ['runid', ri.runId ?? ''], ['flags', ri.flagNames(s.tilt)]);
     f.push(['link-pending-commands', String(ri.link.pendingCommands)], ['link-refcount', '1']);
     f.push(['last-ping-sent', String(ri.link.actPingTime ? Math.round(now - ri.link.actPingTime) : 0)]);
     f.push(['last-ok-ping-reply', String(Math.round(now - ri.link.lastAvailTime))]);
@@ -669,7 +669,7 @@ export class SentinelServer {
         if (a === null) r.nullArray();
         else {
           r.array(2);
-          r.bulk(a.host);
+          r.bulk(s.announce(a.host));
           r.bulk(String(a.port));
         }
         return;

@@ -4,6 +4,7 @@
  * `message` pushes go to `onMessage`. A connect that does not complete within the timeout is
  * reported as closed, so the state machine sees a down instance rather than waiting forever.
  */
+import dns from 'node:dns';
 import net from 'node:net';
 import { type Reply, ReplyParser, encodeCommand } from '../protocol/reply-parser.js';
 import type { Addr, Connection, ConnectionEvents, Transport } from './transport.js';
@@ -86,10 +87,31 @@ class TcpConnection implements Connection {
   }
 }
 
+/** How long a resolved address is trusted before it is looked up again. */
+const RESOLVE_TTL_MS = 30_000;
+
 export class TcpTransport implements Transport {
+  private readonly resolved = new Map<string, { ip: string | null; at: number; pending: boolean }>();
+
   constructor(private readonly connectTimeoutMs = 1000) {}
 
   connect(addr: Addr, events: ConnectionEvents): Connection {
     return new TcpConnection(addr, events, this.connectTimeoutMs);
+  }
+
+  resolve(host: string): string | null {
+    if (net.isIP(host) !== 0) return host;
+    let e = this.resolved.get(host);
+    if (e === undefined) this.resolved.set(host, (e = { ip: null, at: 0, pending: false }));
+    if (!e.pending && Date.now() - e.at > RESOLVE_TTL_MS) {
+      e.pending = true;
+      const entry = e;
+      dns.lookup(host, (err, address) => {
+        entry.pending = false;
+        entry.at = Date.now();
+        if (err === null) entry.ip = address;
+      });
+    }
+    return e.ip;
   }
 }

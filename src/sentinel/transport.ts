@@ -40,6 +40,12 @@ export interface Connection {
 
 export interface Transport {
   connect(addr: Addr, events: ConnectionEvents): Connection;
+  /**
+   * The IP address a hostname resolves to, once known (resolve-hostnames with
+   * announce-hostnames no reports it). Lookups run in the background and are cached, so the
+   * first call for a name may answer null. Absent: addresses are reported as given.
+   */
+  resolve?(host: string): string | null;
 }
 
 /** A reply's text (status, error, bulk, number…), or null for aggregates and nulls. */
