@@ -90,7 +90,7 @@ function dump(c: Client): void {
   c.reply.bulk(payload.latin1Slice(0, payload.length));
 }
 
-function restore(c: Client): void {
+export function restore(c: Client): void {
   const argv = c.argv;
   const key = argv[1]!;
   let replace = false;

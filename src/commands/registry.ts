@@ -176,6 +176,8 @@ export class CommandSpec {
         const n = Number(argv[first + keynumidx]);
         if (!Number.isInteger(n) || n <= 0) continue;
         const start = first + firstkey;
+        // More keys announced than arguments: a syntax error, so no keys at all (invalid_spec).
+        if (start + n - 1 >= argv.length) return [];
         for (let i = 0, p = start; i < n && p < argv.length; i++, p += step) out.push(p);
       }
     }

@@ -573,21 +573,23 @@ export class Acl {
   // ---- permission checks ------------------------------------------------------------------------
 
   private keyRefs(spec: CommandSpec, argv: readonly string[]): { pos: number; flags: number }[] {
-    if (spec.getKeysOverride !== null || spec.keySpecs.length === 0) {
-      return spec.getKeys(argv).map((pos) => ({ pos, flags: 0 }));
-    }
+    if (spec.keySpecs.length === 0) return spec.getKeys(argv).map((pos) => ({ pos, flags: 0 }));
+    const out = this.keySpecRefs(spec, argv);
+    if (spec.getKeysOverride === null) return out;
+    // A getkeys_proc (MIGRATE, SORT) finds the keys; the key specs still say how each is accessed.
+    // A key no spec can locate takes the last spec's flags (SORT's STORE, after its BY/GET spec).
+    const flagsAt = new Map(out.map((r) => [r.pos, r.flags]));
+    const fallback = keySpecAccess(spec, spec.keySpecs[spec.keySpecs.length - 1]!, argv);
+    return spec.getKeysOverride(argv).map((pos) => ({ pos, flags: flagsAt.get(pos) ?? fallback }));
+  }
+
+  /** Keys found by the key specs alone, each with its spec's access flags. */
+  private keySpecRefs(spec: CommandSpec, argv: readonly string[]): { pos: number; flags: number }[] {
     const out: { pos: number; flags: number }[] = [];
     for (const ks of spec.keySpecs) {
       // Shard channels (SPUBLISH, SSUBSCRIBE) are key specs flagged NOT_KEY: not keys for ACL.
       if (ks.flags.includes('NOT_KEY')) continue;
-      let flags = 0;
-      if (ks.flags.includes('VARIABLE_FLAGS')) flags = variableKeyFlags(spec.fullName, argv);
-      else {
-        for (const f of ks.flags) {
-          if (f === 'ACCESS') flags |= READ;
-          else if (f === 'INSERT' || f === 'DELETE' || f === 'UPDATE') flags |= WRITE;
-        }
-      }
+      const flags = keySpecAccess(spec, ks, argv);
       const one = { ...spec, keySpecs: [ks], getKeysOverride: null } as unknown as CommandSpec;
       for (const pos of spec.getKeys.call(one, argv)) out.push({ pos, flags });
     }
@@ -846,6 +848,17 @@ function knownToRedis(fullName: string): boolean {
   const doc = commandMetadata()[top];
   if (doc === undefined) return false;
   return sub === undefined || doc.subcommands?.[sub] !== undefined;
+}
+
+/** READ/WRITE access a key spec grants its keys (ACCESS reads; INSERT, DELETE, UPDATE write). */
+function keySpecAccess(spec: CommandSpec, ks: CommandSpec['keySpecs'][number], argv: readonly string[]): number {
+  if (ks.flags.includes('VARIABLE_FLAGS')) return variableKeyFlags(spec.fullName, argv);
+  let flags = 0;
+  for (const f of ks.flags) {
+    if (f === 'ACCESS') flags |= READ;
+    else if (f === 'INSERT' || f === 'DELETE' || f === 'UPDATE') flags |= WRITE;
+  }
+  return flags;
 }
 
 /** setGetKeys / bitfieldGetKeys: the key's access depends on the arguments. */
