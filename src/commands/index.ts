@@ -8,6 +8,7 @@ import { commands as server } from './server.js';
 import { commands as keys } from './keys.js';
 import { commands as strings } from './strings.js';
 import { commands as bitops } from './bitops.js';
+import { commands as hyperloglog } from './hyperloglog.js';
 import { commands as lists } from './lists.js';
 import { commands as hashes } from './hashes.js';
 import { commands as sets } from './sets.js';
@@ -30,5 +31,5 @@ import { commands as migrate } from './migrate.js';
 import { commands as clusterModule } from './cluster-module.js';
 
 export function allCommandHandlers(): CommandHandlers[] {
-  return [connection, server, keys, strings, bitops, lists, hashes, sets, zsets, sort, pubsub, transactions, scripting, persistence, replication, config, client, info, command, debug, aof, streams, acl, clusterModule, migrate];
+  return [connection, server, keys, strings, bitops, hyperloglog, lists, hashes, sets, zsets, sort, pubsub, transactions, scripting, persistence, replication, config, client, info, command, debug, aof, streams, acl, clusterModule, migrate];
 }

@@ -95,7 +95,13 @@ function trackWritableReplicaKeys(st: ReplicationState): void {
   const tracked = new Map<number, Set<string>>();
   server.hooks.keyModified.push((dbId, key) => {
     // The TTL may be set right after this signal (SET … EX): the cron sorts the keys out.
-    if (st.masterHost === null || server.applyingMasterStream) return;
+    if (st.masterHost === null) return;
+    // A write from our master makes the key the master's again (e.g. PFCOUNT here touched it,
+    // then the master recreated it with a TTL before the cron ran): its expiry is not ours.
+    if (server.applyingMasterStream) {
+      tracked.get(dbId)?.delete(key);
+      return;
+    }
     let keys = tracked.get(dbId);
     if (keys === undefined) tracked.set(dbId, (keys = new Set()));
     keys.add(key);
