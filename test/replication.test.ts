@@ -648,3 +648,31 @@ test('repl-diskless-load swapdb, same history: async loading serves the old data
   await s.stop();
   await mm.stop();
 });
+
+test('a full sync goes at the pace of the replica socket; a replica stalled past repl-timeout is dropped', async () => {
+  const mm = await startServer({ args: ['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '1', '--rdbcompression', 'no', '--repl-timeout', '2'] });
+  const mc = mm.client();
+  // 24 MB of values: far more than the socket buffers between the two processes hold.
+  const value = 'x'.repeat(12_000);
+  for (let i = 0; i < 2000; i += 100) {
+    const batch: string[] = [];
+    for (let j = i; j < i + 100; j++) batch.push(`k:${j}`, value);
+    await mc.mset(...batch);
+  }
+  const s = await startServer({ args: ['--replicaof', '127.0.0.1', String(mm.port)] });
+  await mm.waitForLog(/Replica 127\.0\.0\.1:\d+ asked for synchronization/);
+  // The replica stops reading before the transfer starts (repl-diskless-sync-delay 1).
+  s.proc.kill('SIGSTOP');
+  try {
+    await mm.waitForLog(/Disconnecting timedout replica \(full sync\): 127\.0\.0\.1:\d+/, 15000);
+    await mm.waitForLog('Diskless rdb transfer, last replica dropped, killing fork child.');
+    await waitFor('the transfer to stop', async () => (await info(mc, 'persistence')).rdb_bgsave_in_progress === '0');
+  } finally {
+    s.proc.kill('SIGCONT');
+  }
+  const c = s.client();
+  await caughtUp(mc, c);
+  assert.equal(await c.dbsize(), 2000);
+  await s.stop();
+  await mm.stop();
+});

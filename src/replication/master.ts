@@ -17,6 +17,7 @@
  *    (c->woff); REPLCONF GETACK is sent through the stream before the loop sleeps.
  */
 import crypto from 'node:crypto';
+import type net from 'node:net';
 import type { Server } from '../server/server.js';
 import type { Client, BlockedState } from '../server/client.js';
 import { encodeCommand } from '../server/propagate.js';
@@ -101,6 +102,7 @@ function newLink(c: Client): ReplicaLink {
     oldSync: false,
     ackOffset: 0,
     ackTime: c.server.clock.now(),
+    stalledSince: 0,
   };
 }
 
@@ -211,12 +213,28 @@ function startFullSync(st: ReplicationState): void {
     server,
     { replid: st.replid, offset, streamDb },
     (chunk) => {
-      for (const l of links) if (marks.has(l) && !l.client.closed) l.client.socket?.write(chunk);
+      // Like Redis's rdb pipe, the snapshot goes at the pace of the slowest replica socket:
+      // nothing piles up in memory behind a replica that reads slowly.
+      let stalled: Promise<unknown>[] | null = null;
+      for (const l of links) {
+        const sock = l.client.socket;
+        if (!marks.has(l) || l.client.closed || sock === null) continue;
+        if (!sock.write(chunk)) {
+          if (l.stalledSince === 0) l.stalledSince = server.clock.now();
+          (stalled ??= []).push(drained(sock).then(() => (l.stalledSince = 0)));
+        }
+      }
       if (marks.size < links.length) held.push(chunk);
+      return stalled === null ? undefined : Promise.all(stalled);
     },
     () => !alive(),
   ).then(
     () => {
+      if (marks.size > 0) {
+        const up = links.filter((l) => marks.has(l) && !l.client.closed).length;
+        if (up === 0) server.log.warning('Diskless rdb transfer, last replica dropped, killing fork child.');
+        else server.log.notice(`Diskless rdb transfer, done reading from pipe, ${up} replicas still up.`);
+      }
       const image = marks.size < links.length ? Buffer.concat(held) : null;
       for (const l of links) finishTransfer(st, l, marks.get(l), image);
     },
@@ -225,6 +243,19 @@ function startFullSync(st: ReplicationState): void {
       for (const l of links) server.freeClient(l.client);
     },
   );
+}
+
+/** Resolves when `sock` can take more data, or is gone. */
+function drained(sock: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      sock.off('drain', done);
+      sock.off('close', done);
+      resolve();
+    };
+    sock.on('drain', done);
+    sock.on('close', done);
+  });
 }
 
 /** The RDB is out (or ready to go out as `$<len>`): the replica goes online. */
@@ -342,6 +373,11 @@ export function masterCron(st: ReplicationState): void {
   }
   const timeout = server.config.getNumber('repl-timeout') * 1000;
   for (const r of [...st.replicas]) {
+    if (r.state === 'send_bulk' && r.stalledSince !== 0 && now - r.stalledSince > timeout) {
+      server.log.warning(`Disconnecting timedout replica (full sync): ${st.replicaName(r)}`);
+      server.freeClient(r.client);
+      continue;
+    }
     if (r.state !== 'online' || r.oldSync) continue;
     if (now - r.ackTime > timeout) {
       server.log.warning(`Disconnecting timedout replica (streaming sync): ${st.replicaName(r)}`);

@@ -24,10 +24,16 @@ function persistence(server: Server): RdbPersistence {
 
 /**
  * Streams a snapshot of the dataset taken now into `sink`, a slice per loop turn, paced like a
- * BGSAVE (rdb-key-save-delay). Resolves when the image is complete (checksum included);
+ * BGSAVE (rdb-key-save-delay); when `sink` returns a promise (a socket to drain) the snapshot
+ * waits for it. Resolves when the image is complete (checksum included);
  * `cancelled()` stops it early. INFO shows it as rdb_bgsave_in_progress, as Redis's child.
  */
-export async function streamRdb(server: Server, repl: RdbReplInfo, sink: (chunk: Buffer) => void, cancelled: () => boolean): Promise<void> {
+export async function streamRdb(
+  server: Server,
+  repl: RdbReplInfo,
+  sink: (chunk: Buffer) => Promise<unknown> | void,
+  cancelled: () => boolean,
+): Promise<void> {
   const p = persistence(server);
   const snap = p.startSnapshot([
     ['repl-stream-db', String(repl.streamDb)],

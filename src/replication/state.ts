@@ -43,6 +43,11 @@ export interface ReplicaLink {
   ackOffset: number;
   /** ms (wall clock) of the last REPLCONF ACK. */
   ackTime: number;
+  /**
+   * ms since the RDB stream to this replica has been waiting for its socket to drain, or 0
+   * (repl_last_partial_write): a full sync stalled longer than repl-timeout is dropped.
+   */
+  stalledSince: number;
 }
 
 export class ReplicationState {
