@@ -2,8 +2,8 @@
  * CLIENT: connection introspection and control, as Redis 7.0.15's clientCommand (networking.c).
  *
  *   ID, INFO, LIST [TYPE t | ID id…], SETNAME, GETNAME, KILL (old `addr` form and the filter
- *   form), REPLY ON|OFF|SKIP, PAUSE/UNPAUSE, NO-EVICT, UNBLOCK, GETREDIR, TRACKINGINFO, CACHING,
- *   HELP.
+ *   form), REPLY ON|OFF|SKIP, PAUSE/UNPAUSE, NO-EVICT, UNBLOCK, TRACKING, CACHING, GETREDIR,
+ *   TRACKINGINFO, HELP.
  *
  * The CLIENT LIST line (`catClientInfoString`) is also what the server logs and what INFO-like
  * code prints, so `install()` publishes it as `server.hooks.clientInfo`.
@@ -13,8 +13,9 @@
  * prepareClientToWrite refusal looks from the outside. Replies of the SUBSCRIBE family are
  * pushes in Redis (CLIENT_PUSHING) and survive the silencing; `replyIsPush` tells the loop.
  *
- * Client-side caching (CLIENT TRACKING) is not implemented: GETREDIR answers -1, TRACKINGINFO
- * reports tracking off and CACHING refuses as Redis does for a non-tracking client.
+ * Client-side caching: the TRACKING/CACHING/GETREDIR/TRACKINGINFO subcommands parse and
+ * validate here, with networking.c's error texts; the tracking itself lives in
+ * server/tracking.ts.
  */
 import type { CommandHandlers } from './registry.js';
 import type { CommandSpec } from './registry.js';
@@ -25,6 +26,13 @@ import { parseInteger } from './args.js';
 import { SYNTAX, NOT_INTEGER } from './errors.js';
 import { replyHelp, subcommandSyntaxError } from './help.js';
 import { cancelBlock } from '../server/blocking.js';
+import {
+  install as installTracking,
+  clientTracking,
+  enableTracking,
+  disableTracking,
+  trackingPrefixCollision,
+} from '../server/tracking.js';
 
 /** Redis's client types, as getClientType / getClientTypeByName. */
 type ClientType = 'normal' | 'slave' | 'pubsub' | 'master';
@@ -86,6 +94,13 @@ export function clientInfoLine(c: Client): string {
   if (c.inPubSubContext) flags += 'P';
   if (c.multi !== null) flags += 'x';
   if (c.blocked !== null) flags += 'b';
+  const tracking = clientTracking(c);
+  const tracked = tracking !== undefined && tracking.on;
+  if (tracked) {
+    flags += 't';
+    if (tracking.brokenRedirect) flags += 'R';
+    if (tracking.bcast) flags += 'B';
+  }
   if (c.watchDirty) flags += 'd';
   if (c.closeAfterReply) flags += 'c';
   if (c.closeAsap) flags += 'A';
@@ -121,7 +136,7 @@ export function clientInfoLine(c: Client): string {
     `multi=${c.multi !== null ? c.multi.length : -1} qbuf=${qbuf} qbuf-free=0 argv-mem=${argvMem} ` +
     `multi-mem=${multiMem} rbs=${rbs} rbp=${c.reply.len} obl=${obl} oll=${oll} omem=${omem} ` +
     `tot-mem=${totMem} events=${events} cmd=${cmd !== null ? cmd.fullName : 'NULL'} ` +
-    `user=${c.fake ? '(superuser)' : c.user} redir=-1 resp=${c.resp}`
+    `user=${c.fake ? '(superuser)' : c.user} redir=${tracked ? tracking.redirect : -1} resp=${c.resp}`
   );
 }
 
@@ -468,29 +483,153 @@ function unpause(c: Client): void {
   c.reply.ok();
 }
 
+/**
+ * CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p …] [OPTIN] [OPTOUT] [NOLOOP]: options
+ * are parsed (and REDIRECT checked) first, then ON validates them against each other and the
+ * client's current mode, in networking.c's order.
+ */
+function tracking(c: Client): void {
+  const argv = c.argv;
+  let redirect = 0;
+  let bcast = false;
+  let optin = false;
+  let optout = false;
+  let noloop = false;
+  const prefixes: string[] = [];
+  for (let j = 3; j < argv.length; j++) {
+    const moreArgs = argv.length - 1 - j;
+    const opt = argv[j]!.toLowerCase();
+    if (opt === 'redirect' && moreArgs > 0) {
+      j++;
+      if (redirect !== 0) {
+        c.reply.error('ERR A client can only redirect to a single other client');
+        return;
+      }
+      const id = parseInteger(argv[j]!);
+      if (id === null) {
+        c.reply.error(NOT_INTEGER);
+        return;
+      }
+      // The target must exist now, though it may go away later (tracking-redir-broken).
+      if (c.server.clients.get(id) === undefined) {
+        c.reply.error('ERR The client ID you want redirect to does not exist');
+        return;
+      }
+      redirect = id;
+    } else if (opt === 'bcast') {
+      bcast = true;
+    } else if (opt === 'optin') {
+      optin = true;
+    } else if (opt === 'optout') {
+      optout = true;
+    } else if (opt === 'noloop') {
+      noloop = true;
+    } else if (opt === 'prefix' && moreArgs > 0) {
+      j++;
+      prefixes.push(argv[j]!);
+    } else {
+      c.reply.error(SYNTAX);
+      return;
+    }
+  }
+  const mode = argv[2]!.toLowerCase();
+  if (mode === 'on') {
+    const error = trackingOptionsError(c, { bcast, optin, optout, prefixes });
+    if (error !== null) {
+      c.reply.error(error);
+      return;
+    }
+    enableTracking(c, { redirect, bcast, optin, optout, noloop, prefixes });
+  } else if (mode === 'off') {
+    disableTracking(c);
+  } else {
+    c.reply.error(SYNTAX);
+    return;
+  }
+  c.reply.ok();
+}
+
+/** The checks CLIENT TRACKING ON makes before enabling, or null when the options are fine. */
+function trackingOptionsError(c: Client, o: { bcast: boolean; optin: boolean; optout: boolean; prefixes: string[] }): string | null {
+  if (!o.bcast && o.prefixes.length > 0) return 'ERR PREFIX option requires BCAST mode to be enabled';
+  const t = clientTracking(c);
+  if (t !== undefined && t.on && t.bcast !== o.bcast) {
+    return "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.";
+  }
+  if (o.bcast && (o.optin || o.optout)) return 'ERR OPTIN and OPTOUT are not compatible with BCAST';
+  if (o.optin && o.optout) return "ERR You can't specify both OPTIN mode and OPTOUT mode";
+  if (t !== undefined && ((o.optin && t.optout) || (o.optout && t.optin))) {
+    return "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.";
+  }
+  return o.bcast ? trackingPrefixCollision(c, o.prefixes) : null;
+}
+
+/** CLIENT CACHING YES|NO: applies to the next command (or transaction) only. */
+function caching(c: Client): void {
+  const t = clientTracking(c);
+  if (t === undefined || !t.on) {
+    c.reply.error('ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled');
+    return;
+  }
+  const opt = c.argv[2]!.toLowerCase();
+  if (opt === 'yes') {
+    if (!t.optin) {
+      c.reply.error('ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.');
+      return;
+    }
+  } else if (opt === 'no') {
+    if (!t.optout) {
+      c.reply.error('ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.');
+      return;
+    }
+  } else {
+    c.reply.error(SYNTAX);
+    return;
+  }
+  t.caching = true;
+  c.reply.ok();
+}
+
 function getredir(c: Client): void {
-  c.reply.integer(-1);
+  const t = clientTracking(c);
+  c.reply.integer(t !== undefined && t.on ? t.redirect : -1);
 }
 
 function trackinginfo(c: Client): void {
+  const t = clientTracking(c);
+  const on = t !== undefined && t.on;
+  const flags = [on ? 'on' : 'off'];
+  if (t !== undefined) {
+    if (t.bcast) flags.push('bcast');
+    if (t.optin) {
+      flags.push('optin');
+      if (t.caching) flags.push('caching-yes');
+    }
+    if (t.optout) {
+      flags.push('optout');
+      if (t.caching) flags.push('caching-no');
+    }
+    if (t.noloop) flags.push('noloop');
+    if (t.brokenRedirect) flags.push('broken_redirect');
+  }
   const r = c.reply;
   r.map(3);
   r.bulk('flags');
-  r.set(1);
-  r.bulk('off');
+  r.set(flags.length);
+  for (const f of flags) r.bulk(f);
   r.bulk('redirect');
-  r.integer(-1);
+  r.integer(on ? t.redirect : -1);
   r.bulk('prefixes');
-  r.emptyArray();
-}
-
-function caching(c: Client): void {
-  c.reply.error('ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled');
+  // In byte order, as Redis walks its radix tree.
+  const prefixes = t?.prefixes ? [...t.prefixes].sort() : [];
+  r.array(prefixes.length);
+  for (const p of prefixes) r.bulk(p);
 }
 
 /** Publishes the CLIENT LIST line and keeps the unauthenticated protocol limits current. */
 export function install(server: Server): void {
   server.hooks.clientInfo = clientInfoLine;
+  installTracking(server);
   // Redis decides "authentication required" per request (authRequired()): a password set or
   // removed at runtime changes the limits of connections that have not authenticated.
   server.config.watch('requirepass', () => {
@@ -512,6 +651,7 @@ export const commands: CommandHandlers = {
   'client|unblock': unblock,
   'client|pause': pause,
   'client|unpause': unpause,
+  'client|tracking': tracking,
   'client|getredir': getredir,
   'client|trackinginfo': trackinginfo,
   'client|caching': caching,

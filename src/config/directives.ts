@@ -408,7 +408,7 @@ export const DIRECTIVES: ConfigDef[] = [
   mem('stream-node-max-bytes', 4096, 0, LONG_MAX, { unsigned: true }),
   mem('zset-max-listpack-value', 64, 0, LONG_MAX, { unsigned: true, aliases: ['zset-max-ziplist-value'] }),
   mem('hll-sparse-max-bytes', 3000, 0, LONG_MAX, { unsigned: true }),
-  uint('tracking-table-max-keys', 1000000, 0, LONG_MAX, inert),
+  uint('tracking-table-max-keys', 1000000, 0, LONG_MAX),
   mem('client-query-buffer-limit', 1024 * MB, 1024 * 1024, LONG_MAX, { unsigned: true }),
   mem('maxmemory-clients', 0, -100, SSIZE_MAX, { allowPercent: true, ...inert }),
 

@@ -157,11 +157,16 @@ class BlockingState {
       const errorsBefore = this.server.stats.totalErrorReplies;
       const start = process.hrtime.bigint();
       let served: boolean;
+      // The served client is the current client meanwhile, as in Redis (client-side caching
+      // holds its invalidations until its reply is written).
+      const prevClient = this.server.currentClient;
+      this.server.currentClient = c;
       this.server.executionNesting++;
       try {
         served = gone ? w.wait.onKeyGone!(c, key) : w.wait.serve(c, key);
       } finally {
         this.server.executionNesting--;
+        this.server.currentClient = prevClient;
       }
       if (!served) continue;
       const us = Number(process.hrtime.bigint() - start) / 1000;

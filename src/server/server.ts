@@ -130,6 +130,11 @@ export class Server implements KeyspaceOwner {
   lastSave: number;
   /** Depth of nested call()s (EXEC, scripts); propagation is flushed when it returns to 0. */
   executionNesting = 0;
+  /**
+   * The client whose command is being processed (server.current_client): set around each
+   * command by processInput and while a blocked client is served; null in cron and timers.
+   */
+  currentClient: Client | null = null;
   /** Time frozen for expiry decisions while a command/script/EXEC runs (0 = not frozen). */
   private frozenNow = 0;
   /** Replication role hooks; the replication module installs the real ones. */
@@ -145,8 +150,8 @@ export class Server implements KeyspaceOwner {
   readonly hooks = {
     /** Publishes a keyspace notification (installed by the notifications module). */
     notify: (_cls: NotifyClass, _event: string, _key: string, _dbId: number): void => {},
-    /** A key was modified (WATCH, client-side caching). */
-    keyModified: [] as ((dbId: number, key: string) => void)[],
+    /** A key was modified (WATCH, client-side caching); `expired` when it expired rather than by a client. */
+    keyModified: [] as ((dbId: number, key: string, expired?: boolean) => void)[],
     /** A whole database was flushed (before it empties) or swapped (after, with its partner). */
     dbTouched: [] as ((dbId: number, swappedWith?: number) => void)[],
     /** A key that blocked clients wait on may now serve them. */
@@ -193,6 +198,12 @@ export class Server implements KeyspaceOwner {
     checkUserPassword: (_user: string, _pass: string): boolean => false,
     /** Undoes per-connection state for RESET (MULTI, WATCH, subscriptions…), by module. */
     resetClient: [] as ((c: Client) => void)[],
+    /**
+     * Client-side caching (server/tracking.ts), non-null only while some client has CLIENT
+     * TRACKING on, so the dispatch path pays one null check: after every call() (keys read,
+     * pending invalidations) and after every command processInput handled.
+     */
+    tracking: null as { afterCall(c: Client, spec: CommandSpec): void; commandProcessed(c: Client): void } | null,
     /** CLIENT LIST line for a client (installed by the connection commands). */
     clientInfo: (c: Client): string => `id=${c.id} addr=${c.addr}`,
   };
@@ -322,7 +333,7 @@ export class Server implements KeyspaceOwner {
     this.stats.expiredKeys++;
     this.propagateDeletion(db, key, this.settings.lazyfreeLazyExpire);
     this.hooks.notify('x', 'expired', key, db.id);
-    this.signalModifiedKey(db, key);
+    this.signalModifiedKey(db, key, true);
   }
 
   random(): number {
@@ -342,9 +353,9 @@ export class Server implements KeyspaceOwner {
   // ---- Signals used by handlers ----------------------------------------------------------------
 
   /** A key's value changed: invalidates WATCH (and, later, client-side caching). */
-  signalModifiedKey(db: Database, key: string): void {
+  signalModifiedKey(db: Database, key: string, expired = false): void {
     const hooks = this.hooks.keyModified;
-    for (let i = 0; i < hooks.length; i++) hooks[i]!(db.id, key);
+    for (let i = 0; i < hooks.length; i++) hooks[i]!(db.id, key, expired);
   }
 
   /**
@@ -621,9 +632,13 @@ export class Server implements KeyspaceOwner {
       if (argv.length === 0) continue;
       c.argv = argv;
       const replyMark = c.reply.len;
+      const prevClient = this.currentClient;
+      this.currentClient = c;
       this.processCommand(c);
+      this.currentClient = prevClient;
       // CLIENT REPLY OFF/SKIP: drop what the command wrote (not for a command held by a pause).
       if ((c.replyMode !== 'on' || c.skipNextReply) && !paused.has(c)) applyReplyMode(c, replyMark);
+      if (this.hooks.tracking !== null) this.hooks.tracking.commandProcessed(c);
       c.argv = [];
     }
     if (c.reply.len > 0) c.markPendingWrite();
@@ -819,6 +834,7 @@ export class Server implements KeyspaceOwner {
     try {
       if (spec.isWrite && this.hooks.beforeWrite !== null) this.hooks.beforeWrite(c, spec);
       spec.handler!(c);
+      if (this.hooks.tracking !== null) this.hooks.tracking.afterCall(c, spec);
     } finally {
       this.executionNesting--;
       const durationUs = (this.clock.monotonic() - start) * 1000;
