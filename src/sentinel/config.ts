@@ -56,8 +56,14 @@ export function applySentinelDirective(s: Sentinel, args: string[]): string | nu
       if (n !== 3) return `Wrong number of arguments for sentinel ${sub}`;
       const m = master();
       if (m === null) return noMaster;
-      if (sub === 'notification-script') m.notificationScript = args[2]!;
-      else m.clientReconfigScript = args[2]!;
+      // Redis checks access(X_OK) when the file is read, not when the script runs.
+      if (sub === 'notification-script') {
+        if (!s.scripts.runner.isExecutable(args[2]!)) return 'Notification script seems non existing or non executable.';
+        m.notificationScript = args[2]!;
+      } else {
+        if (!s.scripts.runner.isExecutable(args[2]!)) return 'Client reconfiguration script seems non existing or non executable.';
+        m.clientReconfigScript = args[2]!;
+      }
       return null;
     }
     case 'auth-pass':
@@ -142,7 +148,8 @@ export function applySentinelDirective(s: Sentinel, args: string[]): string | nu
     case 'announce-hostnames': {
       if (n !== 2) return `Wrong number of arguments for sentinel ${sub}`;
       const v = yesNo(args[1]!);
-      if (v === null) return 'Please specify yes or no for the resolve-hostnames option.'.replace('resolve-hostnames', sub);
+      // (Redis's text for deny-scripts-reconfig says "options".)
+      if (v === null) return `Please specify yes or no for the ${sub} option${sub === 'deny-scripts-reconfig' ? 's' : ''}.`;
       if (sub === 'deny-scripts-reconfig') s.denyScriptsReconfig = v;
       else if (sub === 'resolve-hostnames') s.resolveHostnames = v;
       else s.announceHostnames = v;

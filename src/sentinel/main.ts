@@ -1,8 +1,9 @@
 /**
  * nodis-sentinel's entry point (`nodis-sentinel sentinel.conf`, `nodis-server sentinel.conf
  * --sentinel`). Wires the Sentinel state machine (sentinel.ts) to the real world: the system
- * clock, a TCP transport, the sentinel's own RESP server (server.ts), the log, and the config
- * file, which is rewritten and fsynced after every state change as Redis does.
+ * clock, a TCP transport, the sentinel's own RESP server (server.ts), the log, the config
+ * file, which is rewritten and fsynced after every state change as Redis does, and user scripts
+ * run as child processes (script-runner.ts).
  *
  * Top-level directives understood in sentinel.conf: port (default 26379), bind, dir, logfile,
  * loglevel, pidfile, requirepass, daemonize/protected-mode/supervised (accepted), and every
@@ -16,6 +17,7 @@ import { splitArgs } from '../protocol/parser.js';
 import { Random, SystemClock } from '../core/clock.js';
 import { Logger } from '../server/log.js';
 import { loadSentinelLines, rewriteSentinelConfig, writeFileDurably } from './config.js';
+import { childProcessScriptRunner } from './script-runner.js';
 import { Sentinel } from './sentinel.js';
 import { SentinelServer } from './server.js';
 import { TcpTransport } from './tcp-transport.js';
@@ -81,6 +83,7 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
     random,
     transport: new TcpTransport(),
     port: top.port,
+    scripts: childProcessScriptRunner,
     hooks: {
       event: (level, type, message) => {
         logger.log(level, `${type} ${message}`);

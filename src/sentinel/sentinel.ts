@@ -11,6 +11,8 @@
  *
  * Side effects leave through `SentinelHooks`: `event` (log line + Pub/Sub message) and
  * `flushConfig` (the caller persists `this` — see config.ts — fsynced, after every change).
+ * User scripts (notification and client-reconfig) are queued in a `ScriptQueue` (scripts.ts)
+ * and started through the injected `ScriptRunner`.
  */
 import type { Clock, Random } from '../core/clock.js';
 import type { Reply } from '../protocol/reply-parser.js';
@@ -33,6 +35,7 @@ import {
   SRI_SENTINEL,
   SRI_SLAVE,
 } from './instance.js';
+import { NO_SCRIPT_RUNNER, ScriptQueue, type ScriptRunner } from './scripts.js';
 import { type Addr, type Transport, replyText, sameAddr } from './transport.js';
 
 export const SENTINEL_PING_PERIOD = 1000;
@@ -110,6 +113,8 @@ export interface SentinelOptions {
   announcePort?: number;
   /** Our own listening port, announced when announce-port is 0. */
   port: number;
+  /** Starts user scripts; without one no script path is accepted. */
+  scripts?: ScriptRunner;
 }
 
 export interface MasterSettings {
@@ -145,6 +150,8 @@ export class Sentinel {
   readonly periods: SentinelPeriods = defaultPeriods();
   /** Called instead of process.exit() by SENTINEL SIMULATE-FAILURE. */
   onSimulatedCrash: (() => void) | null = null;
+  /** Notification and client-reconfig script executions (sentinel.scripts_queue). */
+  readonly scripts: ScriptQueue;
   private timer: ReturnType<Clock['setTimer']> | null = null;
   private running = false;
 
@@ -168,7 +175,15 @@ export class Sentinel {
     this.announcePort = opts.announcePort ?? 0;
     this.port = opts.port;
     this.previousTime = this.clock.now();
-    this.previousMono = this.clock.monotonic();
+    this.previousMono = this.now();
+    this.scripts = new ScriptQueue({
+      runner: opts.scripts ?? NO_SCRIPT_RUNNER,
+      now: () => this.now(),
+      maxRuntime: () => this.periods.scriptMaxRuntime,
+      retryDelay: () => this.periods.scriptRetryDelay,
+      event: (level, type, message) => this.event(level, type, null, message),
+      log: (level, line) => this.hooks.log?.(level, line),
+    });
   }
 
   /**
@@ -221,14 +236,36 @@ export class Sentinel {
       for (const s of [...master.sentinels.values()]) this.handleInstance(s);
       if (master.failoverState === FailoverState.UpdateConfig) this.failoverSwitchToPromotedSlave(master);
     }
+    this.scripts.runPending();
+    this.scripts.collectTerminated();
+    this.scripts.killTimedOut();
   }
 
   // ---------------------------------------------------------------- events
 
-  event(level: LogLevel, type: string, ri: Instance | null, extra = ''): void {
-    let msg = ri !== null ? ri.describe((h) => this.announce(h)) : '';
+  /**
+   * sentinelEvent(): the message starts with the instance's "%@" description unless
+   * `describe` is false (Redis's events about `ri` whose format has no "%@", such as
+   * +switch-master and +new-epoch). WARNING events about an instance also run its master's
+   * notification script with `<type> <message>`.
+   */
+  event(level: LogLevel, type: string, ri: Instance | null, extra = '', describe = true): void {
+    let msg = ri !== null && describe ? ri.describe((h) => this.announce(h)) : '';
     if (extra !== '') msg = msg === '' ? extra : `${msg} ${extra}`;
     this.hooks.event(level, type, msg);
+    if (level === 'warning' && ri !== null) {
+      const master = ri.isMaster ? ri : ri.master;
+      if (master !== null && master.notificationScript !== null) this.scripts.schedule(master.notificationScript, [type, msg]);
+    }
+  }
+
+  /**
+   * sentinelCallClientReconfScript(): `<master-name> <role> <state> <from-ip> <from-port>
+   * <to-ip> <to-port>`; Redis 7.0 only ever calls it with state "start".
+   */
+  private callClientReconfScript(master: Instance, role: 'leader' | 'observer', state: string, from: Addr, to: Addr): void {
+    if (master.clientReconfigScript === null) return;
+    this.scripts.schedule(master.clientReconfigScript, [master.name, role, state, this.announce(from.host), String(from.port), this.announce(to.host), String(to.port)]);
   }
 
   private flush(): void {
@@ -548,7 +585,7 @@ export class Sentinel {
     if (this.currentEpoch < currentEpoch) {
       this.currentEpoch = currentEpoch;
       this.flush();
-      this.event('warning', '+new-epoch', null, `${this.currentEpoch}`);
+      this.event('warning', '+new-epoch', master, `${this.currentEpoch}`, false);
     }
 
     if (master.configEpoch < masterConfigEpoch) {
@@ -563,8 +600,9 @@ export class Sentinel {
       if (masterPort !== master.addr.port || masterIp.toLowerCase() !== master.addr.host.toLowerCase()) {
         const old = master.addr;
         this.event('warning', '+config-update-from', si);
-        this.event('warning', '+switch-master', null, `${master.name} ${this.announce(old.host)} ${old.port} ${this.announce(masterIp)} ${masterPort}`);
+        this.event('warning', '+switch-master', master, `${master.name} ${this.announce(old.host)} ${old.port} ${this.announce(masterIp)} ${masterPort}`, false);
         this.resetMasterAndChangeAddress(master, { host: masterIp, port: masterPort });
+        this.callClientReconfScript(master, 'observer', 'start', old, master.addr);
       }
     }
     si.lastHelloTime = this.now();
@@ -672,6 +710,7 @@ export class Sentinel {
         this.event('warning', '+promoted-slave', ri);
         if (this.simFailure === 'crash-after-promotion') this.simulatedCrash();
         this.event('warning', '+failover-state-reconf-slaves', master);
+        this.callClientReconfScript(master, 'leader', 'start', master.addr, ri.addr);
         this.forceHelloUpdate(master);
       } else {
         // Someone else's promotion, or a stale master: turn it back into our master's replica.
@@ -869,13 +908,13 @@ export class Sentinel {
     if (reqEpoch > this.currentEpoch) {
       this.currentEpoch = reqEpoch;
       this.flush();
-      this.event('warning', '+new-epoch', null, `${this.currentEpoch}`);
+      this.event('warning', '+new-epoch', master, `${this.currentEpoch}`, false);
     }
     if (master.leaderEpoch < reqEpoch && this.currentEpoch <= reqEpoch) {
       master.leader = reqRunid;
       master.leaderEpoch = this.currentEpoch;
       this.flush();
-      this.event('warning', '+vote-for-leader', null, `${master.leader} ${master.leaderEpoch}`);
+      this.event('warning', '+vote-for-leader', master, `${master.leader} ${master.leaderEpoch}`, false);
       // If we voted for someone else, don't start our own failover for a while.
       if (master.leader !== this.myid) master.failoverStartTime = this.now() + this.random.below(SENTINEL_MAX_DESYNC);
     }
@@ -936,7 +975,7 @@ export class Sentinel {
     master.failoverState = FailoverState.WaitStart;
     master.flags |= SRI_FAILOVER_IN_PROGRESS;
     master.failoverEpoch = ++this.currentEpoch;
-    this.event('warning', '+new-epoch', null, `${this.currentEpoch}`);
+    this.event('warning', '+new-epoch', master, `${this.currentEpoch}`, false);
     this.event('warning', '+try-failover', master);
     master.failoverStartTime = this.now() + this.random.below(SENTINEL_MAX_DESYNC);
     master.failoverStateChangeTime = this.now();
@@ -1094,7 +1133,7 @@ export class Sentinel {
   private failoverSwitchToPromotedSlave(master: Instance): void {
     const ref = master.promoted ?? master;
     const old = master.addr;
-    this.event('warning', '+switch-master', null, `${master.name} ${this.announce(old.host)} ${old.port} ${this.announce(ref.addr.host)} ${ref.addr.port}`);
+    this.event('warning', '+switch-master', master, `${master.name} ${this.announce(old.host)} ${old.port} ${this.announce(ref.addr.host)} ${ref.addr.port}`, false);
     this.resetMasterAndChangeAddress(master, ref.addr);
   }
 

@@ -12,7 +12,7 @@ import { RespParser } from '../protocol/parser.js';
 import { ReplyWriter } from '../protocol/writer.js';
 import { stringMatch } from '../keyspace/glob.js';
 import { REDIS_VERSION } from '../server/version.js';
-import { FAILOVER_STATE_NAMES, type Instance, SRI_MASTER, SRI_O_DOWN, SRI_S_DOWN } from './instance.js';
+import { FAILOVER_STATE_NAMES, type Instance, SRI_FAILOVER_IN_PROGRESS, SRI_MASTER, SRI_O_DOWN, SRI_S_DOWN } from './instance.js';
 import { DEBUG_PARAMETERS, HELLO_CHANNEL, type Sentinel } from './sentinel.js';
 import { applySentinelDirective } from './config.js';
 
@@ -494,8 +494,8 @@ export class SentinelServer {
         `sentinel_masters:${s.masters.size}`,
         `sentinel_tilt:${s.tilt ? 1 : 0}`,
         `sentinel_tilt_since_seconds:${s.tilt ? Math.floor((s.now() - s.tiltStartTime) / 1000) : -1}`,
-        'sentinel_running_scripts:0',
-        'sentinel_scripts_queue_length:0',
+        `sentinel_running_scripts:${s.scripts.running}`,
+        `sentinel_scripts_queue_length:${s.scripts.jobs.length}`,
         `sentinel_simulate_failure_flags:${s.simFailure === 'none' ? 0 : s.simFailure === 'crash-after-election' ? 1 : 2}`,
       ];
       let i = 0;
@@ -517,6 +517,7 @@ export class SentinelServer {
     const addr = ri.isMaster ? s.currentMasterAddr(ri) : ri.addr;
     f.push(['name', ri.name], ['ip', s.announce(addr.host)], ['port', String(addr.port)], ['runid', ri.runId ?? ''], ['flags', ri.flagNames(s.tilt)]);
     f.push(['link-pending-commands', String(ri.link.pendingCommands)], ['link-refcount', '1']);
+    if (ri.flags & SRI_FAILOVER_IN_PROGRESS) f.push(['failover-state', FAILOVER_STATE_NAMES[ri.failoverState]!]);
     f.push(['last-ping-sent', String(ri.link.actPingTime ? Math.round(now - ri.link.actPingTime) : 0)]);
     f.push(['last-ok-ping-reply', String(Math.round(now - ri.link.lastAvailTime))]);
     f.push(['last-ping-reply', String(Math.round(now - ri.link.lastPongTime))]);
@@ -531,7 +532,8 @@ export class SentinelServer {
     if (ri.isMaster) {
       f.push(['config-epoch', String(ri.configEpoch)], ['num-slaves', String(ri.replicas.size)], ['num-other-sentinels', String(ri.sentinels.size)]);
       f.push(['quorum', String(ri.quorum)], ['failover-timeout', String(ri.failoverTimeout)], ['parallel-syncs', String(ri.parallelSyncs)]);
-      if (ri.failoverState !== 0) f.push(['failover-state', FAILOVER_STATE_NAMES[ri.failoverState]!]);
+      if (ri.notificationScript !== null) f.push(['notification-script', ri.notificationScript]);
+      if (ri.clientReconfigScript !== null) f.push(['client-reconfig-script', ri.clientReconfigScript]);
     }
     if (ri.isSlave) {
       f.push(['master-link-down-time', String(ri.masterLinkDownTime)]);
@@ -761,9 +763,26 @@ export class SentinelServer {
             r.error(`ERR Unknown option or number of arguments for SENTINEL SET '${argv[i]}'`);
             return;
           }
-          if ((opt === 'notification-script' || opt === 'client-reconfig-script') && s.denyScriptsReconfig) {
-            r.error('ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your config file.');
-            return;
+          // Redis logs (and hands to the notification script) a +set event per option applied.
+          const setEvent = (n: number): void => {
+            const shown = opt === 'auth-pass' ? ['******'] : argv.slice(i + 1, i + 1 + n);
+            s.event('warning', '+set', m, [argv[i]!, ...shown].join(' '));
+          };
+          if (opt === 'notification-script' || opt === 'client-reconfig-script') {
+            if (s.denyScriptsReconfig) {
+              r.error('ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration');
+              return;
+            }
+            // An empty path removes the script.
+            const file = argv[i + 1]!;
+            if (file !== '' && !s.scripts.runner.isExecutable(file)) {
+              r.error(opt === 'notification-script' ? 'ERR Notification script seems non existing or non executable' : 'ERR Client reconfiguration script seems non existing or non executable');
+              return;
+            }
+            if (opt === 'notification-script') m.notificationScript = file === '' ? null : file;
+            else m.clientReconfigScript = file === '' ? null : file;
+            setEvent(1);
+            continue;
           }
           if (opt === 'quorum') {
             // Not a config-file directive: the quorum lives on the monitor line.
@@ -773,6 +792,7 @@ export class SentinelServer {
               return;
             }
             m.quorum = q;
+            setEvent(1);
             continue;
           }
           if (opt === 'rename-command') {
@@ -787,6 +807,7 @@ export class SentinelServer {
               return;
             }
             applySentinelDirective(s, ['rename-command', m.name, from, to]);
+            setEvent(2);
             i++;
             continue;
           }
@@ -795,6 +816,7 @@ export class SentinelServer {
             r.error(`ERR Invalid argument '${argv[i + 1]}' for SENTINEL SET '${argv[i]}'`);
             return;
           }
+          setEvent(1);
         }
         this.o.flushConfig();
         r.ok();
@@ -821,9 +843,32 @@ export class SentinelServer {
         r.ok();
         return;
       }
-      case 'pending-scripts':
-        r.emptyArray();
+      case 'pending-scripts': {
+        if (argv.length !== 2) return wrongArgs();
+        // sentinelPendingScriptsCommand(): one 5-field map per queued job, oldest first.
+        const now = s.now();
+        r.array(s.scripts.jobs.length);
+        for (const job of s.scripts.jobs) {
+          r.map(5);
+          r.bulk('argv');
+          r.array(job.argv.length);
+          for (const a of job.argv) r.bulk(a);
+          r.bulk('flags');
+          r.bulk(job.running ? 'running' : 'scheduled');
+          r.bulk('pid');
+          r.bulk(String(job.pid));
+          if (job.running) {
+            r.bulk('run-time');
+            r.bulk(String(Math.floor(now - job.startTime)));
+          } else {
+            r.bulk('run-delay');
+            r.bulk(String(job.startTime !== 0 ? Math.max(0, Math.floor(job.startTime - now)) : 0));
+          }
+          r.bulk('retry-num');
+          r.bulk(String(job.retryNum));
+        }
         return;
+      }
       case 'config':
         this.sentinelConfig(c, argv);
         return;

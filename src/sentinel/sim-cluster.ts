@@ -9,6 +9,7 @@ import { Random } from '../core/clock.js';
 import type { Reply } from '../protocol/reply-parser.js';
 import { loadSentinelLines, rewriteSentinelConfig } from './config.js';
 import { SRI_FAILOVER_IN_PROGRESS } from './instance.js';
+import type { ScriptRunner } from './scripts.js';
 import { HELLO_CHANNEL, Sentinel } from './sentinel.js';
 import { NodeClock, SimClock, type SimConnection, SimDataNode, type SimEndpoint, SimNetwork } from './sim-network.js';
 import { type Addr, addrKey, arrayReply, bulkReply, errorReply, intReply, status } from './transport.js';
@@ -43,6 +44,7 @@ export class SimSentinelNode implements SimEndpoint {
       transport: c.net.transportFor(this.addr),
       port: this.addr.port,
       announceIp: this.addr.host,
+      scripts: c.opts.scripts?.(this.index),
       hooks: {
         event: (_level, type, message) => c.onEvent(this, type, message),
         flushConfig: () => {
@@ -81,6 +83,10 @@ export interface SimOptions {
   replicas: number;
   downAfter?: number;
   failoverTimeout?: number;
+  /** A script runner per sentinel (by index); none by default. */
+  scripts?: (sentinelIndex: number) => ScriptRunner;
+  /** More `sentinel …` lines for every sentinel's first boot (e.g. scripts). */
+  extraConfig?: string[];
 }
 
 export class SimCluster {
@@ -120,6 +126,7 @@ export class SimCluster {
       `sentinel monitor ${MASTER_NAME} 10.0.0.1 6379 ${opts.quorum}`,
       `sentinel down-after-milliseconds ${MASTER_NAME} ${opts.downAfter ?? 1000}`,
       `sentinel failover-timeout ${MASTER_NAME} ${opts.failoverTimeout ?? 5000}`,
+      ...(opts.extraConfig ?? []),
     ];
     for (let i = 0; i < opts.sentinels; i++) {
       const s = new SimSentinelNode({ host: '10.0.1.1', port: 26379 + i }, this, i);
