@@ -949,8 +949,12 @@ export class Server implements KeyspaceOwner {
   /** Applies client-output-buffer-limit; returns true if the client was closed. */
   private checkOutputLimits(c: Client, adding: number): boolean {
     const cls = this.obufClass(c);
-    const [hard, soft, softSecs] = this.settings.obufLimits[cls];
+    const [configuredHard, soft, softSecs] = this.settings.obufLimits[cls];
+    let hard = configuredHard;
     if (hard === 0 && soft === 0) return false;
+    // A replica's hard limit below repl-backlog-size would drop it right after a partial
+    // resync sent it the backlog: Redis uses repl-backlog-size then (checkClientOutputBufferLimits).
+    if (cls === 'replica' && hard > 0) hard = Math.max(hard, this.config.getNumber('repl-backlog-size'));
     const used = (c.socket?.writableLength ?? 0) + adding;
     let over = hard > 0 && used >= hard;
     if (!over && soft > 0 && used >= soft) {
