@@ -678,3 +678,23 @@ test('a full sync goes at the pace of the replica socket; a replica stalled past
   await s.stop();
   await mm.stop();
 });
+
+test('a partial resync larger than the replica output buffer limit is kept when within repl-backlog-size', async () => {
+  const mm = await startServer({ args: FAST });
+  const mc = mm.client();
+  await mc.config('SET', 'repl-backlog-size', '100mb');
+  await mc.config('SET', 'client-output-buffer-limit', 'replica 512k 0 0');
+  const s = await startServer({ args: [...FAST, '--replicaof', '127.0.0.1', String(mm.port)] });
+  const c = s.client();
+  await caughtUp(mc, c);
+  const big = 'A'.repeat(2 * 1024 * 1024);
+  // The link drops, and 4 MB of stream pile up before the replica can ask to continue.
+  await mc.multi().call('CLIENT', 'KILL', 'TYPE', 'replica').set('key', big).set('key', big).exec();
+  await caughtUp(mc, c);
+  const stats = await info(mc, 'stats');
+  assert.equal(stats.sync_full, '1');
+  assert.equal(stats.sync_partial_ok, '1');
+  assert.equal((await c.get('key'))?.length, big.length);
+  await s.stop();
+  await mm.stop();
+});
