@@ -26,10 +26,11 @@ import { commands as command } from './command.js';
 import { commands as debug } from './debug.js';
 import { commands as aof } from './aof.js';
 import { commands as streams } from './streams.js';
+import { commands as geo } from './geo.js';
 import { commands as acl } from './acl.js';
 import { commands as migrate } from './migrate.js';
 import { commands as clusterModule } from './cluster-module.js';
 
 export function allCommandHandlers(): CommandHandlers[] {
-  return [connection, server, keys, strings, bitops, hyperloglog, lists, hashes, sets, zsets, sort, pubsub, transactions, scripting, persistence, replication, config, client, info, command, debug, aof, streams, acl, clusterModule, migrate];
+  return [connection, server, keys, strings, bitops, hyperloglog, lists, hashes, sets, zsets, geo, sort, pubsub, transactions, scripting, persistence, replication, config, client, info, command, debug, aof, streams, acl, clusterModule, migrate];
 }

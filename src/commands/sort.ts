@@ -17,7 +17,7 @@ import { NOT_INTEGER, SYNTAX, WRONGTYPE } from './errors.js';
 import { ListValue } from '../types/list.js';
 import { SetValue } from '../types/set.js';
 import { HashValue } from '../types/hash.js';
-import { ZSet } from '../types/zset.js';
+import { ZSet, NIL } from '../types/zset.js';
 import { isStringValue, stringOf } from '../types/value.js';
 
 const NOT_DOUBLE = "ERR One or more scores can't be converted into double";
@@ -148,16 +148,16 @@ function sortGeneric(c: Client, readonly: boolean): void {
   } else if (sortVal instanceof ZSet && dontSort) {
     if (end >= start) {
       let n = desc ? sortVal.at(vectorLen - 1 - start) : sortVal.at(start);
-      for (let k = end - start + 1; k > 0 && n !== null; k--) {
-        push(n.member);
-        n = desc ? n.backward : n.next;
+      for (let k = end - start + 1; k > 0 && n !== NIL; k--) {
+        push(sortVal.member(n));
+        n = desc ? sortVal.prev(n) : sortVal.next(n);
       }
     }
     end -= start;
     start = 0;
   } else if (sortVal instanceof ZSet) {
     // Redis loads these from the member dict: insertion order, like our Map.
-    for (const m of sortVal.scores.keys()) push(m);
+    for (const m of sortVal.members()) push(m);
   }
   vectorLen = items.length;
 

@@ -11,7 +11,7 @@
  */
 import type { CommandHandlers } from './registry.js';
 import type { Client } from '../server/client.js';
-import { ZSet, type ZsetLimits, type ScoreRange, type LexRange, type LexBound, type SkipNode } from '../types/zset.js';
+import { ZSet, NIL, type ZsetLimits, type ScoreRange, type LexRange, type LexBound, type ZNode } from '../types/zset.js';
 import { scoreGteMin, scoreLteMax, lexGteMin, lexLteMax } from '../types/skiplist.js';
 import { SetValue } from '../types/set.js';
 import { is, parseDouble, parseInt64, parseInteger } from './args.js';
@@ -146,17 +146,17 @@ function storeResult(c: Client, dst: string, z: ZSet, event: string): void {
 // ---- replies ------------------------------------------------------------------------------------
 
 /** An array of members, with scores (flat in RESP2, [member, score] pairs in RESP3). */
-function replyNodes(c: Client, nodes: readonly SkipNode[], withScores: boolean): void {
+function replyNodes(c: Client, z: ZSet, nodes: readonly ZNode[], withScores: boolean): void {
   const r = c.reply;
   const resp3 = r.proto === 3;
   r.array(withScores && !resp3 ? nodes.length * 2 : nodes.length);
   for (const n of nodes) {
     if (withScores) {
       if (resp3) r.array(2);
-      r.bulk(n.member);
-      r.double(n.score);
+      r.bulk(z.member(n));
+      r.double(z.nodeScore(n));
     } else {
-      r.bulk(n.member);
+      r.bulk(z.member(n));
     }
   }
 }
@@ -199,8 +199,10 @@ function zaddGeneric(c: Client, incrCommand: boolean): void {
   if (z === undefined) {
     if (xx) return replyZadd(c, incr, ch, 0, 0, 0, 0);
   }
-  const limits = zsetLimits(c);
+  // Read from the config only when a member is added (score updates, the common case, skip it).
+  let limits: ZsetLimits | null = null;
   if (z === undefined) {
+    limits = zsetLimits(c);
     z = ZSet.forFirstMember(limits, argv[scoreIdx + 1]!.length);
     c.db.set(key, z);
   }
@@ -208,9 +210,10 @@ function zaddGeneric(c: Client, incrCommand: boolean): void {
   for (let j = 0; j < elements; j++) {
     score = scores[j]!;
     const member = argv[scoreIdx + 1 + j * 2]!;
-    const current = z.score(member);
-    if (current !== undefined) {
+    const node = z.find(member);
+    if (node !== NIL) {
       if (nx) continue;
+      const current = z.nodeScore(node);
       if (incr) {
         score += current;
         if (Number.isNaN(score)) {
@@ -221,11 +224,11 @@ function zaddGeneric(c: Client, incrCommand: boolean): void {
       if ((lt && score >= current) || (gt && score <= current)) continue;
       processed++;
       if (score !== current) {
-        z.setScore(member, current, score);
+        z.setNodeScore(node, score, member);
         updated++;
       }
     } else if (!xx) {
-      z.insertNew(member, score, limits);
+      z.insertNew(member, score, limits ??= zsetLimits(c));
       added++;
       processed++;
     }
@@ -365,8 +368,8 @@ function zcount(c: Client): void {
   if (z === null) return;
   if (z === undefined) return c.reply.zero();
   const first = z.firstInRange(range);
-  if (first === null) return c.reply.zero();
-  const last = z.lastInRange(range)!;
+  if (first === NIL) return c.reply.zero();
+  const last = z.lastInRange(range);
   c.reply.integer(z.rankOf(last) - z.rankOf(first) + 1);
 }
 
@@ -377,8 +380,8 @@ function zlexcount(c: Client): void {
   if (z === null) return;
   if (z === undefined) return c.reply.zero();
   const first = z.firstInLexRange(range);
-  if (first === null) return c.reply.zero();
-  const last = z.lastInLexRange(range)!;
+  if (first === NIL) return c.reply.zero();
+  const last = z.lastInLexRange(range);
   c.reply.integer(z.rankOf(last) - z.rankOf(first) + 1);
 }
 
@@ -387,18 +390,18 @@ function zlexcount(c: Client): void {
 type Direction = 'auto' | 'forward' | 'reverse';
 
 /** Nodes of a rank range (zslGetElementByRank and a walk). */
-function nodesByRank(z: ZSet, start: number, end: number, reverse: boolean): SkipNode[] {
+function nodesByRank(z: ZSet, start: number, end: number, reverse: boolean): ZNode[] {
   const llen = z.size();
   if (start < 0) start = llen + start;
   if (end < 0) end = llen + end;
   if (start < 0) start = 0;
   if (start > end || start >= llen) return [];
   if (end >= llen) end = llen - 1;
-  const out: SkipNode[] = [];
+  const out: ZNode[] = [];
   let n = reverse ? z.at(llen - 1 - start) : z.at(start);
-  for (let k = end - start + 1; k > 0 && n !== null; k--) {
+  for (let k = end - start + 1; k > 0 && n !== NIL; k--) {
     out.push(n);
-    n = reverse ? n.backward : n.next;
+    n = reverse ? z.prev(n) : z.next(n);
   }
   return out;
 }
@@ -408,15 +411,15 @@ function nodesByRank(z: ZSet, start: number, end: number, reverse: boolean): Ski
  * no limit) while `inRange` holds. A negative offset walks off the end, as Redis's
  * `while (ln && offset--)` does.
  */
-function walkRange(start: SkipNode | null, offset: number, limit: number, reverse: boolean, inRange: (n: SkipNode) => boolean): SkipNode[] {
-  const out: SkipNode[] = [];
+function walkRange(z: ZSet, start: ZNode, offset: number, limit: number, reverse: boolean, inRange: (n: ZNode) => boolean): ZNode[] {
+  const out: ZNode[] = [];
   let n = start;
   if (offset < 0) return out;
-  while (n !== null && offset-- > 0) n = reverse ? n.backward : n.next;
-  while (n !== null && limit-- !== 0) {
+  while (n !== NIL && offset-- > 0) n = reverse ? z.prev(n) : z.next(n);
+  while (n !== NIL && limit-- !== 0) {
     if (!inRange(n)) break;
     out.push(n);
-    n = reverse ? n.backward : n.next;
+    n = reverse ? z.prev(n) : z.next(n);
   }
   return out;
 }
@@ -487,7 +490,7 @@ function zrangeGeneric(c: Client, argStart: number, dst: string | null, kindIn: 
   }
   const z = zsetAt(c, key, true);
   if (z === null) return;
-  let nodes: SkipNode[];
+  let nodes: ZNode[];
   if (z === undefined) {
     nodes = [];
   } else if (kind === 'rank') {
@@ -497,20 +500,21 @@ function zrangeGeneric(c: Client, argStart: number, dst: string | null, kindIn: 
     if (offset > 0 && offset >= z.size()) nodes = [];
     else {
       const first = reverse ? z.lastInRange(r) : z.firstInRange(r);
-      nodes = walkRange(first, offset, limit, reverse, reverse ? (n) => scoreGteMin(n.score, r) : (n) => scoreLteMax(n.score, r));
+      nodes = walkRange(z, first, offset, limit, reverse, reverse ? (n) => scoreGteMin(z.nodeScore(n), r) : (n) => scoreLteMax(z.nodeScore(n), r));
     }
   } else {
     const r = lexRange!;
     const first = reverse ? z.lastInLexRange(r) : z.firstInLexRange(r);
-    nodes = walkRange(first, offset, limit, reverse, reverse ? (n) => lexGteMin(n.member, r) : (n) => lexLteMax(n.member, r));
+    nodes = walkRange(z, first, offset, limit, reverse, reverse ? (n) => lexGteMin(z.member(n), r) : (n) => lexLteMax(z.member(n), r));
   }
   if (dst === null) {
-    replyNodes(c, nodes, withScores);
+    if (z === undefined) c.reply.emptyArray();
+    else replyNodes(c, z, nodes, withScores);
     return;
   }
   const limits = zsetLimits(c);
   const out = new ZSet(!(kind === 'rank' && nodes.length > limits.maxEntries));
-  for (const n of nodes) out.insertNew(n.member, n.score, limits);
+  for (const n of nodes) out.insertNew(z!.member(n), z!.nodeScore(n), limits);
   storeResult(c, dst, out, 'zrangestore');
 }
 
@@ -567,9 +571,9 @@ function genericZpop(c: Client, keys: readonly string[], where: Where, emitKey: 
     r.array(n);
   }
   for (let i = 0; i < n; i++) {
-    const node = where === 'max' ? z.last()! : z.first()!;
-    const member = node.member;
-    const score = node.score;
+    const node = where === 'max' ? z.last() : z.first();
+    const member = z.member(node);
+    const score = z.nodeScore(node);
     z.remove(member);
     if (nested) r.array(2);
     r.bulk(member);
@@ -680,7 +684,7 @@ function* sourceEntries(s: OpSource): Generator<[string, number]> {
   const v = s.value;
   if (v === null) return;
   if (v instanceof ZSet) {
-    for (let n = v.first(); n !== null; n = n.next) yield [n.member, n.score];
+    for (let n = v.first(); n !== NIL; n = v.next(n)) yield [v.member(n), v.nodeScore(n)];
   } else {
     for (const m of v.values()) yield [m, 1];
   }
@@ -811,9 +815,9 @@ function zsetOpGeneric(c: Client, dst: string | null, numkeysIdx: number, op: Se
   } else if (cardinalityOnly) {
     c.reply.integer(cardinality);
   } else {
-    const nodes: SkipNode[] = [];
-    for (let n = result.first(); n !== null; n = n.next) nodes.push(n);
-    replyNodes(c, nodes, withScores);
+    const nodes: ZNode[] = [];
+    for (let n = result.first(); n !== NIL; n = result.next(n)) nodes.push(n);
+    replyNodes(c, result, nodes, withScores);
   }
 }
 
@@ -850,7 +854,7 @@ function zrandmember(c: Client): void {
   const z = zsetAt(c, argv[1]!, true);
   if (z === null) return;
   if (z === undefined) return c.reply.nullBulk();
-  c.reply.bulk(z.at(c.server.rng.below(z.size()))!.member);
+  c.reply.bulk(z.member(z.at(c.server.rng.below(z.size()))));
 }
 
 function zrandmemberWithCount(c: Client, requested: bigint, withScores: boolean): void {
@@ -863,10 +867,10 @@ function zrandmemberWithCount(c: Client, requested: bigint, withScores: boolean)
   const count = unique ? requested : -requested;
   if (count === 0n) return r.emptyArray();
   const resp3 = r.proto === 3;
-  const emit = (n: SkipNode): void => {
+  const emit = (n: ZNode): void => {
     if (withScores && resp3) r.array(2);
-    r.bulk(n.member);
-    if (withScores) r.double(n.score);
+    r.bulk(z.member(n));
+    if (withScores) r.double(z.nodeScore(n));
   };
   const rng = c.server.rng;
   // CASE 1: repeats allowed (or a single pick): sample the whole set every time.
@@ -874,7 +878,7 @@ function zrandmemberWithCount(c: Client, requested: bigint, withScores: boolean)
     const n = Number(count);
     r.array(withScores && !resp3 ? n * 2 : n);
     for (let i = 0; i < n; i++) {
-      emit(z.at(rng.below(size))!);
+      emit(z.at(rng.below(size)));
       if (c.closeAsap) break;
     }
     return;
@@ -884,13 +888,13 @@ function zrandmemberWithCount(c: Client, requested: bigint, withScores: boolean)
   r.array(withScores && !resp3 ? replySize * 2 : replySize);
   // CASE 2: the whole set (Redis's zset iterator walks from the highest score down).
   if (want >= size) {
-    for (let n = z.last(); n !== null; n = n.backward) emit(n);
+    for (let n = z.last(); n !== NIL; n = z.prev(n)) emit(n);
     return;
   }
   // CASE 3: close to the set size: copy everything, then drop random members.
   if (want * ZRANDMEMBER_SUB_STRATEGY_MUL > size) {
-    const all: SkipNode[] = [];
-    for (let n = z.first(); n !== null; n = n.next) all.push(n);
+    const all: ZNode[] = [];
+    for (let n = z.first(); n !== NIL; n = z.next(n)) all.push(n);
     let left = size;
     while (left > want) {
       const i = rng.below(left);
@@ -903,9 +907,10 @@ function zrandmemberWithCount(c: Client, requested: bigint, withScores: boolean)
   // CASE 4: much bigger set: pick until enough distinct members.
   const picked = new Set<string>();
   while (picked.size < want) {
-    const n = z.at(rng.below(size))!;
-    if (picked.has(n.member)) continue;
-    picked.add(n.member);
+    const n = z.at(rng.below(size));
+    const member = z.member(n);
+    if (picked.has(member)) continue;
+    picked.add(member);
     emit(n);
   }
 }
@@ -937,7 +942,7 @@ function zscan(c: Client): void {
   const next = scanStep<[string, number]>(
     z,
     z.isCompact ? 0n : cursor,
-    () => (z.isCompact ? z.entries() : z.scores.entries()),
+    () => (z.isCompact ? z.entries() : z.memberScores()),
     z.isCompact ? Infinity : opts.count,
     (e) => {
       if (pattern === null || stringMatch(pattern, e[0])) found.push(e);

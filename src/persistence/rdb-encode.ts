@@ -19,7 +19,7 @@ import { isStringValue, type RedisValue, type StringValue } from '../types/value
 import { ListValue, type ListElement } from '../types/list.js';
 import { SetValue } from '../types/set.js';
 import { HashValue } from '../types/hash.js';
-import { ZSet } from '../types/zset.js';
+import { ZSet, NIL } from '../types/zset.js';
 import { StreamValue } from '../types/stream.js';
 import { encodeStream } from './stream-codec.js';
 import { formatDouble } from '../protocol/format.js';
@@ -197,16 +197,16 @@ export class RdbEncoder extends ByteWriter {
       case RdbType.ZsetListpack: {
         const z = v as ZSet;
         const parts: PackedElement[] = [];
-        for (let n = z.first(); n !== null; n = n.next) parts.push(n.member, scoreElement(n.score));
+        for (let n = z.first(); n !== NIL; n = z.next(n)) parts.push(z.member(n), scoreElement(z.nodeScore(n)));
         this.blob(encodeListpack(parts));
         return;
       }
       case RdbType.Zset2: {
         const z = v as ZSet;
         this.length(z.size());
-        for (let n = z.last(); n !== null; n = n.backward) {
-          this.string(n.member);
-          this.doubleLe(n.score);
+        for (let n = z.last(); n !== NIL; n = z.prev(n)) {
+          this.string(z.member(n));
+          this.doubleLe(z.nodeScore(n));
         }
         return;
       }

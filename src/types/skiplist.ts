@@ -5,7 +5,32 @@
  * elements it skips (its span), which makes rank lookups and "element at rank" O(log n), and each
  * node keeps a backward link so reverse iteration is O(1) per step.
  *
- * The list holds no member → score index; ZSet (zset.ts) pairs it with a Map for that.
+ * Layout. A search is bound by memory latency, so a node is one flat record in typed arrays,
+ * not an object with two arrays and a boxed score (~4 heap objects, ~4 cache misses, per step):
+ *
+ *   doubles  [score][forward_0 | span_0][backward | meta][forward_1 | span_1] … [forward_L-1 | span_L-1]
+ *            meta = slot << 5 | (level - 1); each double after the score holds two int32 words
+ *
+ * A record is 2 + level doubles (16 + 8·level bytes; 27 on average with P = 1/4). Level 0's
+ * link sits right after the score, so the commonest step (read a node's score, then its next
+ * link) reads 16 adjacent bytes. Storage is pages of 2^pageShift doubles (512 KiB by default),
+ * each one ArrayBuffer seen both as a Float64Array (scores) and an Int32Array (links), so a
+ * search step touches about one cache line. A node's address is an integer, page << pageShift
+ * | offset (in doubles). Only the last page grows, by doubling up to the page size, so a small
+ * set stays small and growth never copies more than one page (a 10M-member set adds a page,
+ * never moves 300 MB); records never straddle pages and never move, so an address is stable for
+ * the node's life (ZSet's member map stores them).
+ *
+ * Record 0 is the header (32 levels); NIL (0) is "no node", as no link ever targets the header.
+ * Freed records go on a free list per level (linked through the backward word) and are reused
+ * by inserts of that level; a page's tail too short for a record becomes a free record of the
+ * level it fits. Members live in JS arrays (pages of 8192) indexed by the record's slot, a dense
+ * id that stays with its record when the record is reused; they are read only on score ties
+ * and for replies. A score change that moves a node relinks the same record at its new place
+ * (same level, same slot), so ZADD updates allocate nothing; searches use module-level scratch
+ * arrays (UPDATE/RANK) and read the moving node's member only on a tie (callers may pass it).
+ *
+ * The list holds no member → node index; ZSet (zset.ts) pairs it with a Map for that.
  */
 
 /** Most levels a node can have: enough for 2^64 elements with P = 1/4. */
@@ -13,27 +38,31 @@ export const SKIPLIST_MAXLEVEL = 32;
 /** Probability of a node reaching the next level. */
 const SKIPLIST_P = 0.25;
 
-export class SkipNode {
-  /** Next node at each level (null at the end). */
-  readonly forward: (SkipNode | null)[];
-  /** Elements skipped by each forward link (a link to the next node has span 1). */
-  readonly span: number[];
-  backward: SkipNode | null = null;
+/** No node: the end of a level, or no predecessor. It is the header's address. */
+export const NIL = 0;
 
-  constructor(
-    level: number,
-    public score: number,
-    public readonly member: string,
-  ) {
-    this.forward = new Array<SkipNode | null>(level).fill(null);
-    this.span = new Array<number>(level).fill(0);
-  }
+/** Default page size: 2^16 doubles = 512 KiB. */
+export const DEFAULT_PAGE_SHIFT = 16;
+/** Smallest page the header and the biggest record fit in (tests use tiny pages). */
+const MIN_PAGE_SHIFT = 6;
+/** The first page starts this big (doubles: the header and ~4 nodes) and doubles as needed. */
+const FIRST_PAGE_DOUBLES = 48;
 
-  /** The next node in order (level 0), or null. */
-  get next(): SkipNode | null {
-    return this.forward[0]!;
-  }
+// Word offsets (int32) within a record.
+const FWD0 = 2; // level 0's link right after the score: a level-0 step reads 16 adjacent bytes
+const BACK = 4;
+const META = 5;
+
+/** Word offset of the forward link at level i (its span is the next word). */
+function lv(i: number): number {
+  return i === 0 ? FWD0 : 4 + 2 * i;
 }
+const HEADER_DOUBLES = 2 + SKIPLIST_MAXLEVEL;
+/** META of a free record that never had a slot (a page's leftover tail). */
+const NO_SLOT = -1;
+/** Members are stored in pages of 2^13 slots. */
+const MEMBER_PAGE_SHIFT = 13;
+const MEMBER_PAGE_MASK = (1 << MEMBER_PAGE_SHIFT) - 1;
 
 /** A score interval; `minex`/`maxex` make an end exclusive (`(1.5` in the commands). */
 export interface ScoreRange {
@@ -97,11 +126,6 @@ export function lexRangeEmpty(r: LexRange): boolean {
   return c > 0 || (c === 0 && (r.min.exclusive || r.max.exclusive));
 }
 
-/** Order of (score, member) pairs: score first, then member bytes. */
-function before(score: number, member: string, node: SkipNode): boolean {
-  return node.score < score || (node.score === score && node.member < member);
-}
-
 /** Level generator state (xorshift32). Levels only shape performance, never replies. */
 let levelSeed = 0x2545f491;
 function randomLevel(): number {
@@ -115,286 +139,581 @@ function randomLevel(): number {
   }
 }
 
-export class SkipList {
-  readonly header = new SkipNode(SKIPLIST_MAXLEVEL, 0, '');
-  tail: SkipNode | null = null;
-  length = 0;
-  level = 1;
+/**
+ * Scratch for one operation at a time (JS is single-threaded and no list operation calls out
+ * while these are live): per level, the last node before the target and its rank.
+ */
+const UPDATE = new Int32Array(SKIPLIST_MAXLEVEL);
+const RANK = new Int32Array(SKIPLIST_MAXLEVEL);
 
-  /** First node in order, or null. */
-  first(): SkipNode | null {
-    return this.header.forward[0]!;
+/** Where range deletions report each removed member. */
+export type RemovedMember = (member: string) => void;
+
+export class SkipList {
+  /** Number of elements. */
+  length = 0;
+  /** Levels in use (the highest level of any node, at least 1). */
+  level = 1;
+  /** The last node, or NIL. */
+  tail = NIL;
+
+  private readonly shift: number;
+  private readonly mask: number;
+  /** Page p's doubles (scores) and the same bytes as int32 words (links, spans, meta). */
+  private dbl: Float64Array[];
+  private words: Int32Array[];
+  /** Bump allocation in the last page: next free offset and the page's current capacity. */
+  private topOff: number;
+  private topCap: number;
+  /**
+   * Head of the free-record list of each level (index = level), NIL when empty; null until the
+   * first record is freed (most small sets never free one, and this saves them ~300 bytes).
+   */
+  private freeHead: number[] | null;
+  /**
+   * Member of each slot ('' while its record is free), in pages of 2^MEMBER_PAGE_SHIFT of
+   * which only the last grows, so no growth copies a big array. A slot belongs to its record
+   * for good: a reused record brings its slot along.
+   */
+  private members: string[][];
+  private slots: number;
+
+  constructor(pageShift = DEFAULT_PAGE_SHIFT) {
+    if (pageShift < MIN_PAGE_SHIFT || pageShift > 24) throw new RangeError('skiplist: page shift out of range');
+    this.shift = pageShift;
+    this.mask = (1 << pageShift) - 1;
+    const cap = Math.min(FIRST_PAGE_DOUBLES, 1 << pageShift);
+    const buf = new ArrayBuffer(cap * 8);
+    this.dbl = [new Float64Array(buf)];
+    this.words = [new Int32Array(buf)];
+    this.topOff = HEADER_DOUBLES;
+    this.topCap = cap;
+    this.freeHead = null;
+    this.members = [[]];
+    this.slots = 0;
+    // The header: level 32, every link NIL with span 0 (the buffer starts zeroed).
+    this.words[0]![META] = SKIPLIST_MAXLEVEL - 1;
   }
 
-  last(): SkipNode | null {
+  // ---- node accessors -------------------------------------------------------------------------
+
+  /** First node in order, or NIL. */
+  first(): number {
+    return this.words[0]![FWD0]!;
+  }
+
+  /** Last node in order, or NIL. */
+  last(): number {
     return this.tail;
   }
 
-  /** Inserts a new element; the caller guarantees the member is not already present. */
-  insert(score: number, member: string): SkipNode {
-    const update = new Array<SkipNode>(SKIPLIST_MAXLEVEL);
-    const rank = new Array<number>(SKIPLIST_MAXLEVEL);
-    let x = this.header;
-    for (let i = this.level - 1; i >= 0; i--) {
-      rank[i] = i === this.level - 1 ? 0 : rank[i + 1]!;
-      let f = x.forward[i]!;
-      while (f !== null && before(score, member, f)) {
-        rank[i]! += x.span[i]!;
-        x = f;
-        f = x.forward[i]!;
+  /** The node after `a` (NIL at the end). */
+  next(a: number): number {
+    return this.words[a >>> this.shift]![((a & this.mask) << 1) + FWD0]!;
+  }
+
+  /** The node before `a` (NIL at the start). */
+  prev(a: number): number {
+    return this.words[a >>> this.shift]![((a & this.mask) << 1) + BACK]!;
+  }
+
+  score(a: number): number {
+    return this.dbl[a >>> this.shift]![a & this.mask]!;
+  }
+
+  member(a: number): string {
+    const slot = this.words[a >>> this.shift]![((a & this.mask) << 1) + META]! >>> 5;
+    return this.members[slot >>> MEMBER_PAGE_SHIFT]![slot & MEMBER_PAGE_MASK]!;
+  }
+
+  /** Levels of node `a` (32 for the header). */
+  levelOf(a: number): number {
+    return (this.words[a >>> this.shift]![((a & this.mask) << 1) + META]! & 31) + 1;
+  }
+
+  /** Forward link of `a` at level i (a = NIL reads the header). */
+  forward(a: number, i: number): number {
+    return this.words[a >>> this.shift]![((a & this.mask) << 1) + lv(i)]!;
+  }
+
+  /** Span of `a`'s forward link at level i. */
+  span(a: number, i: number): number {
+    return this.words[a >>> this.shift]![((a & this.mask) << 1) + lv(i) + 1]!;
+  }
+
+  /** Pages of records in use (tests check growth and reuse with it). */
+  get pageCount(): number {
+    return this.dbl.length;
+  }
+
+  // ---- storage ----------------------------------------------------------------------------------
+
+  /** A record of `level` levels for `member` (fields other than meta are written by the caller). */
+  private alloc(level: number, member: string): number {
+    const freeHead = this.freeHead;
+    let a = freeHead === null ? NIL : freeHead[level]!;
+    let slot: number;
+    if (a !== NIL) {
+      const w = this.words[a >>> this.shift]!;
+      const o = (a & this.mask) << 1;
+      freeHead![level] = w[o + BACK]!;
+      const meta = w[o + META]!;
+      if (meta === NO_SLOT) {
+        slot = this.newSlot(member);
+      } else {
+        slot = meta >>> 5;
+        this.members[slot >>> MEMBER_PAGE_SHIFT]![slot & MEMBER_PAGE_MASK] = member;
       }
-      update[i] = x;
+    } else {
+      a = this.bump(2 + level);
+      slot = this.newSlot(member);
     }
-    const level = randomLevel();
+    this.words[a >>> this.shift]![((a & this.mask) << 1) + META] = slot * 32 + level - 1;
+    return a;
+  }
+
+  private newSlot(member: string): number {
+    const slot = this.slots++;
+    if ((slot & MEMBER_PAGE_MASK) === 0 && slot !== 0) this.members.push([]);
+    this.members[this.members.length - 1]!.push(member);
+    return slot;
+  }
+
+  /** `size` fresh doubles at the end of the storage. */
+  private bump(size: number): number {
+    const pageSize = 1 << this.shift;
+    if (this.topOff + size > this.topCap) {
+      const last = this.dbl.length - 1;
+      if (this.topCap < pageSize && this.topOff + size <= pageSize) {
+        // Grow the (only partial) first page by half, in whole cache lines; its records keep
+        // their offsets. Small sets stay small; the copy is at most one page.
+        const want = Math.max(this.topCap + (this.topCap >> 1), this.topOff + size);
+        const cap = Math.min((want + 7) & ~7, pageSize);
+        const buf = new ArrayBuffer(cap * 8);
+        new Float64Array(buf).set(this.dbl[last]!);
+        this.dbl[last] = new Float64Array(buf);
+        this.words[last] = new Int32Array(buf);
+        this.topCap = cap;
+      } else {
+        // The page's tail is too short for this record: keep it as a free record of the
+        // biggest level it holds, then start a full page.
+        const rest = this.topCap - this.topOff;
+        if (rest >= 3) {
+          const a = (last << this.shift) | this.topOff;
+          this.words[last]![(this.topOff << 1) + META] = NO_SLOT;
+          this.pushFree(a, rest - 2);
+        }
+        const buf = new ArrayBuffer(pageSize * 8);
+        this.dbl.push(new Float64Array(buf));
+        this.words.push(new Int32Array(buf));
+        this.topOff = 0;
+        this.topCap = pageSize;
+      }
+    }
+    const a = ((this.dbl.length - 1) << this.shift) | this.topOff;
+    this.topOff += size;
+    return a;
+  }
+
+  private pushFree(a: number, level: number): void {
+    const freeHead = (this.freeHead ??= new Array<number>(SKIPLIST_MAXLEVEL + 1).fill(NIL));
+    this.words[a >>> this.shift]![((a & this.mask) << 1) + BACK] = freeHead[level]!;
+    freeHead[level] = a;
+  }
+
+  /** Returns an unlinked record (with its slot) to its level's free list. */
+  private free(a: number): void {
+    const meta = this.words[a >>> this.shift]![((a & this.mask) << 1) + META]!;
+    const slot = meta >>> 5;
+    this.members[slot >>> MEMBER_PAGE_SHIFT]![slot & MEMBER_PAGE_MASK] = '';
+    this.pushFree(a, (meta & 31) + 1);
+  }
+
+  /** An independent copy (same addresses): copies pages, not nodes. */
+  clone(): SkipList {
+    const c = new SkipList(this.shift);
+    c.dbl = [];
+    c.words = [];
+    for (const p of this.dbl) {
+      const buf = p.buffer.slice(0);
+      c.dbl.push(new Float64Array(buf));
+      c.words.push(new Int32Array(buf));
+    }
+    c.topOff = this.topOff;
+    c.topCap = this.topCap;
+    c.freeHead = this.freeHead === null ? null : this.freeHead.slice();
+    c.members = this.members.map((p) => p.slice());
+    c.slots = this.slots;
+    c.length = this.length;
+    c.level = this.level;
+    c.tail = this.tail;
+    return c;
+  }
+
+  // ---- searches ---------------------------------------------------------------------------------
+
+  /**
+   * Fills UPDATE with the last node before (score, x's member) at each level and RANK with its
+   * rank (zslInsert's first loop); x is the record about to be linked.
+   */
+  private findInsertPoint(score: number, x: number, knownMember: string | null): void {
+    const shift = this.shift, mask = this.mask;
+    const dbl = this.dbl, words = this.words, members = this.members;
+    // x's member is only needed on a score tie: read it then, unless the caller passed it.
+    let member = knownMember;
+    const top = this.level - 1;
+    let p = NIL;
+    let pw = words[0]!;
+    let r = 0;
+    for (let i = top; i >= 0; i--) {
+      const li = lv(i);
+      let po = ((p & mask) << 1) + li;
+      let f = pw[po]!;
+      while (f !== NIL) {
+        const fo = f & mask;
+        const fs = dbl[f >>> shift]![fo]!;
+        if (fs < score) {
+          // advance
+        } else if (fs === score) {
+          member ??= this.member(x);
+          const fw = words[f >>> shift]!;
+          const slot = fw[(fo << 1) + META]! >>> 5;
+          if (!(members[slot >>> MEMBER_PAGE_SHIFT]![slot & MEMBER_PAGE_MASK]! < member)) break;
+        } else {
+          break;
+        }
+        r += pw[po + 1]!;
+        p = f;
+        pw = words[f >>> shift]!;
+        po = (fo << 1) + li;
+        f = pw[po]!;
+      }
+      RANK[i] = r;
+      UPDATE[i] = p;
+    }
+  }
+
+  /** Fills UPDATE with the last node before node `a` (which is in the list) at each level. */
+  private findPredecessors(a: number, knownMember: string | null): void {
+    const shift = this.shift, mask = this.mask;
+    const dbl = this.dbl, words = this.words, members = this.members;
+    const score = dbl[a >>> shift]![a & mask]!;
+    let member = knownMember;
+    let p = NIL;
+    let pw = words[0]!;
+    for (let i = this.level - 1; i >= 0; i--) {
+      const li = lv(i);
+      let po = ((p & mask) << 1) + li;
+      let f = pw[po]!;
+      while (f !== NIL && f !== a) {
+        const fo = f & mask;
+        const fs = dbl[f >>> shift]![fo]!;
+        if (fs < score) {
+          // advance
+        } else if (fs === score) {
+          // A tie with another node: member order decides (`a` itself needs no comparison).
+          member ??= this.member(a);
+          const fw = words[f >>> shift]!;
+          const slot = fw[(fo << 1) + META]! >>> 5;
+          if (!(members[slot >>> MEMBER_PAGE_SHIFT]![slot & MEMBER_PAGE_MASK]! < member)) break;
+        } else {
+          break;
+        }
+        p = f;
+        pw = words[f >>> shift]!;
+        po = (fo << 1) + li;
+        f = pw[po]!;
+      }
+      UPDATE[i] = p;
+    }
+  }
+
+  // ---- updates ----------------------------------------------------------------------------------
+
+  /** Links record `x` (of `level` levels, member already stored) at the place of `score`. */
+  private link(x: number, level: number, score: number, member: string | null): void {
+    this.findInsertPoint(score, x, member);
+    const shift = this.shift, mask = this.mask, words = this.words;
     if (level > this.level) {
+      const hw = words[0]!;
       for (let i = this.level; i < level; i++) {
-        rank[i] = 0;
-        update[i] = this.header;
-        this.header.span[i] = this.length;
+        RANK[i] = 0;
+        UPDATE[i] = NIL;
+        hw[lv(i) + 1] = this.length;
       }
       this.level = level;
     }
-    const node = new SkipNode(level, score, member);
+    const xw = words[x >>> shift]!;
+    const xo = (x & mask) << 1;
+    const r0 = RANK[0]!;
     for (let i = 0; i < level; i++) {
-      const u = update[i]!;
-      node.forward[i] = u.forward[i]!;
-      u.forward[i] = node;
-      node.span[i] = u.span[i]! - (rank[0]! - rank[i]!);
-      u.span[i] = rank[0]! - rank[i]! + 1;
+      const u = UPDATE[i]!;
+      const uw = words[u >>> shift]!;
+      const uo = ((u & mask) << 1) + lv(i);
+      const skipped = r0 - RANK[i]!;
+      xw[xo + lv(i)] = uw[uo]!;
+      uw[uo] = x;
+      xw[xo + lv(i) + 1] = uw[uo + 1]! - skipped;
+      uw[uo + 1] = skipped + 1;
     }
-    for (let i = level; i < this.level; i++) update[i]!.span[i]!++;
-    node.backward = update[0] === this.header ? null : update[0]!;
-    if (node.forward[0] !== null) node.forward[0]!.backward = node;
-    else this.tail = node;
+    for (let i = level; i < this.level; i++) {
+      const u = UPDATE[i]!;
+      words[u >>> shift]![((u & mask) << 1) + lv(i) + 1]!++;
+    }
+    xw[xo + BACK] = UPDATE[0]!;
+    const next = xw[xo + FWD0]!;
+    if (next !== NIL) words[next >>> shift]![((next & mask) << 1) + BACK] = x;
+    else this.tail = x;
     this.length++;
-    return node;
   }
 
-  /** Unlinks `x`, given for each level the last node before it. */
-  private unlink(x: SkipNode, update: SkipNode[]): void {
+  /** Unlinks `x`, with UPDATE holding the last node before it at each level (zslDeleteNode). */
+  private unlink(x: number): void {
+    const shift = this.shift, mask = this.mask, words = this.words;
+    const xw = words[x >>> shift]!;
+    const xo = (x & mask) << 1;
     for (let i = 0; i < this.level; i++) {
-      const u = update[i]!;
-      if (u.forward[i] === x) {
-        u.span[i]! += x.span[i]! - 1;
-        u.forward[i] = x.forward[i]!;
+      const u = UPDATE[i]!;
+      const uw = words[u >>> shift]!;
+      const uo = ((u & mask) << 1) + lv(i);
+      if (uw[uo] === x) {
+        uw[uo + 1] = uw[uo + 1]! + xw[xo + lv(i) + 1]! - 1;
+        uw[uo] = xw[xo + lv(i)]!;
       } else {
-        u.span[i]!--;
+        uw[uo + 1]!--;
       }
     }
-    const next = x.forward[0]!;
-    if (next !== null) next.backward = x.backward;
-    else this.tail = x.backward;
-    while (this.level > 1 && this.header.forward[this.level - 1] === null) this.level--;
+    const next = xw[xo + FWD0]!;
+    if (next !== NIL) words[next >>> shift]![((next & mask) << 1) + BACK] = xw[xo + BACK]!;
+    else this.tail = xw[xo + BACK]!;
+    const hw = words[0]!;
+    while (this.level > 1 && hw[lv(this.level - 1)] === NIL) this.level--;
     this.length--;
   }
 
-  /** The per-level predecessors of (score, member). */
-  private findUpdate(score: number, member: string): SkipNode[] {
-    const update = new Array<SkipNode>(SKIPLIST_MAXLEVEL);
-    let x = this.header;
-    for (let i = this.level - 1; i >= 0; i--) {
-      let f = x.forward[i]!;
-      while (f !== null && before(score, member, f)) {
-        x = f;
-        f = x.forward[i]!;
-      }
-      update[i] = x;
-    }
-    return update;
-  }
-
-  /** Deletes the element (score, member); false if it is not there. */
-  delete(score: number, member: string): boolean {
-    const update = this.findUpdate(score, member);
-    const x = update[0]!.forward[0]!;
-    if (x === null || x.score !== score || x.member !== member) return false;
-    this.unlink(x, update);
-    return true;
+  /** Inserts a new element and returns its node; the caller guarantees the member is absent. */
+  insert(score: number, member: string): number {
+    const level = randomLevel();
+    const x = this.alloc(level, member);
+    this.dbl[x >>> this.shift]![x & this.mask] = score;
+    this.link(x, level, score, member);
+    return x;
   }
 
   /**
-   * Changes an element's score. When the node stays in place only the score is written;
-   * otherwise it is removed and re-inserted (zslUpdateScore).
+   * Deletes node `a` (which must be in the list). `member`, when the caller has it (it must be
+   * a's), spares reading it back on score ties.
    */
-  updateScore(current: number, member: string, score: number): SkipNode {
-    const update = this.findUpdate(current, member);
-    const x = update[0]!.forward[0]!;
-    if (x === null || x.score !== current || x.member !== member) throw new Error('skiplist: element to update not found');
-    const prev = x.backward;
-    const next = x.forward[0]!;
-    if ((prev === null || prev.score < score || (prev.score === score && prev.member < member)) &&
-        (next === null || next.score > score || (next.score === score && next.member > member))) {
-      x.score = score;
-      return x;
-    }
-    this.unlink(x, update);
-    return this.insert(score, member);
+  deleteNode(a: number, member: string | null = null): void {
+    this.findPredecessors(a, member);
+    if (this.forward(UPDATE[0]!, 0) !== a) throw new Error('skiplist: node to delete not found');
+    this.unlink(a);
+    this.free(a);
   }
 
-  /** 1-based rank of (score, member), or 0 when absent. */
+  /**
+   * Changes node `a`'s score (zslUpdateScore). When the node stays in place only the score is
+   * written; otherwise the same record is unlinked and relinked at its new place, so the node
+   * keeps its address. `member` as for deleteNode: the caller's copy of a's member (ZADD's
+   * argument is in cache; the stored one costs two cache misses to reach on a score tie).
+   */
+  updateScore(a: number, score: number, member: string | null = null): void {
+    const shift = this.shift, mask = this.mask;
+    const aw = this.words[a >>> shift]!;
+    const ao = (a & mask) << 1;
+    if (this.keepsPlace(a, aw[ao + BACK]!, aw[ao + FWD0]!, score, member)) {
+      this.dbl[a >>> shift]![a & mask] = score;
+      return;
+    }
+    this.findPredecessors(a, member);
+    if (this.forward(UPDATE[0]!, 0) !== a) throw new Error('skiplist: element to update not found');
+    this.unlink(a);
+    this.dbl[a >>> shift]![a & mask] = score;
+    this.link(a, (aw[ao + META]! & 31) + 1, score, member);
+  }
+
+  /** True when node `a` with `score` would still sort after `prev` and before `next`. */
+  private keepsPlace(a: number, prev: number, next: number, score: number, member: string | null): boolean {
+    if (prev !== NIL) {
+      const ps = this.score(prev);
+      if (ps > score || (ps === score && !(this.member(prev) < (member ??= this.member(a))))) return false;
+    }
+    if (next !== NIL) {
+      const ns = this.score(next);
+      if (ns < score || (ns === score && !(this.member(next) > (member ??= this.member(a))))) return false;
+    }
+    return true;
+  }
+
+  /** Writes a score that keeps the node's place (e.g. -0 → 0). */
+  setScoreInPlace(a: number, score: number): void {
+    this.dbl[a >>> this.shift]![a & this.mask] = score;
+  }
+
+  // ---- ranks ------------------------------------------------------------------------------------
+
+  /** 1-based rank of (score, member), or 0 when absent (zslGetRank). */
   rank(score: number, member: string): number {
     let rank = 0;
-    let x = this.header;
+    let x = NIL;
     for (let i = this.level - 1; i >= 0; i--) {
-      let f = x.forward[i]!;
-      while (f !== null && (f.score < score || (f.score === score && f.member <= member))) {
-        rank += x.span[i]!;
+      let f = this.forward(x, i);
+      while (f !== NIL) {
+        const fs = this.score(f);
+        if (!(fs < score || (fs === score && this.member(f) <= member))) break;
+        rank += this.span(x, i);
         x = f;
-        f = x.forward[i]!;
+        f = this.forward(x, i);
       }
-      if (x !== this.header && x.member === member && x.score === score) return rank;
+      if (x !== NIL && this.score(x) === score && this.member(x) === member) return rank;
     }
     return 0;
   }
 
-  /** The node at 1-based `rank`, or null. */
-  byRank(rank: number): SkipNode | null {
+  /** The node at 1-based `rank`, or NIL. */
+  byRank(rank: number): number {
     let traversed = 0;
-    let x = this.header;
+    let x = NIL;
     for (let i = this.level - 1; i >= 0; i--) {
-      let f = x.forward[i]!;
-      while (f !== null && traversed + x.span[i]! <= rank) {
-        traversed += x.span[i]!;
+      let f = this.forward(x, i);
+      while (f !== NIL && traversed + this.span(x, i) <= rank) {
+        traversed += this.span(x, i);
         x = f;
-        f = x.forward[i]!;
+        f = this.forward(x, i);
       }
-      if (traversed === rank) return x === this.header ? null : x;
+      if (traversed === rank) return x;
     }
-    return null;
+    return NIL;
   }
+
+  // ---- ranges -----------------------------------------------------------------------------------
 
   private inScoreRange(r: ScoreRange): boolean {
     if (scoreRangeEmpty(r)) return false;
-    const last = this.tail;
-    if (last === null || !scoreGteMin(last.score, r)) return false;
+    if (this.tail === NIL || !scoreGteMin(this.score(this.tail), r)) return false;
     const first = this.first();
-    return first !== null && scoreLteMax(first.score, r);
+    return first !== NIL && scoreLteMax(this.score(first), r);
   }
 
-  /** First node with a score in range, or null. */
-  firstInRange(r: ScoreRange): SkipNode | null {
-    if (!this.inScoreRange(r)) return null;
-    let x = this.header;
+  /** Fills UPDATE with the last node before the first one with a score ≥ the range's min. */
+  private seekScoreMin(r: ScoreRange): void {
+    let x = NIL;
     for (let i = this.level - 1; i >= 0; i--) {
-      let f = x.forward[i]!;
-      while (f !== null && !scoreGteMin(f.score, r)) {
+      let f = this.forward(x, i);
+      while (f !== NIL && !scoreGteMin(this.score(f), r)) {
         x = f;
-        f = x.forward[i]!;
+        f = this.forward(x, i);
       }
+      UPDATE[i] = x;
     }
-    const n = x.forward[0]!;
-    return n !== null && scoreLteMax(n.score, r) ? n : null;
   }
 
-  /** Last node with a score in range, or null. */
-  lastInRange(r: ScoreRange): SkipNode | null {
-    if (!this.inScoreRange(r)) return null;
-    let x = this.header;
+  /** First node with a score in range, or NIL. */
+  firstInRange(r: ScoreRange): number {
+    if (!this.inScoreRange(r)) return NIL;
+    this.seekScoreMin(r);
+    const n = this.forward(UPDATE[0]!, 0);
+    return n !== NIL && scoreLteMax(this.score(n), r) ? n : NIL;
+  }
+
+  /** Last node with a score in range, or NIL. */
+  lastInRange(r: ScoreRange): number {
+    if (!this.inScoreRange(r)) return NIL;
+    let x = NIL;
     for (let i = this.level - 1; i >= 0; i--) {
-      let f = x.forward[i]!;
-      while (f !== null && scoreLteMax(f.score, r)) {
+      let f = this.forward(x, i);
+      while (f !== NIL && scoreLteMax(this.score(f), r)) {
         x = f;
-        f = x.forward[i]!;
+        f = this.forward(x, i);
       }
     }
-    return x !== this.header && scoreGteMin(x.score, r) ? x : null;
+    return x !== NIL && scoreGteMin(this.score(x), r) ? x : NIL;
   }
 
   private inLexRange(r: LexRange): boolean {
     if (lexRangeEmpty(r)) return false;
-    const last = this.tail;
-    if (last === null || !lexGteMin(last.member, r)) return false;
+    if (this.tail === NIL || !lexGteMin(this.member(this.tail), r)) return false;
     const first = this.first();
-    return first !== null && lexLteMax(first.member, r);
+    return first !== NIL && lexLteMax(this.member(first), r);
   }
 
-  firstInLexRange(r: LexRange): SkipNode | null {
-    if (!this.inLexRange(r)) return null;
-    let x = this.header;
+  /** Fills UPDATE with the last node before the first one with a member ≥ the range's min. */
+  private seekLexMin(r: LexRange): void {
+    let x = NIL;
     for (let i = this.level - 1; i >= 0; i--) {
-      let f = x.forward[i]!;
-      while (f !== null && !lexGteMin(f.member, r)) {
+      let f = this.forward(x, i);
+      while (f !== NIL && !lexGteMin(this.member(f), r)) {
         x = f;
-        f = x.forward[i]!;
+        f = this.forward(x, i);
       }
+      UPDATE[i] = x;
     }
-    const n = x.forward[0]!;
-    return n !== null && lexLteMax(n.member, r) ? n : null;
   }
 
-  lastInLexRange(r: LexRange): SkipNode | null {
-    if (!this.inLexRange(r)) return null;
-    let x = this.header;
+  firstInLexRange(r: LexRange): number {
+    if (!this.inLexRange(r)) return NIL;
+    this.seekLexMin(r);
+    const n = this.forward(UPDATE[0]!, 0);
+    return n !== NIL && lexLteMax(this.member(n), r) ? n : NIL;
+  }
+
+  lastInLexRange(r: LexRange): number {
+    if (!this.inLexRange(r)) return NIL;
+    let x = NIL;
     for (let i = this.level - 1; i >= 0; i--) {
-      let f = x.forward[i]!;
-      while (f !== null && lexLteMax(f.member, r)) {
+      let f = this.forward(x, i);
+      while (f !== NIL && lexLteMax(this.member(f), r)) {
         x = f;
-        f = x.forward[i]!;
+        f = this.forward(x, i);
       }
     }
-    return x !== this.header && lexGteMin(x.member, r) ? x : null;
+    return x !== NIL && lexGteMin(this.member(x), r) ? x : NIL;
   }
 
   /**
-   * Deletes consecutive nodes starting after the predecessors in `update` while `keep(node)`
-   * holds, calling `removed` for each; returns how many went.
+   * Deletes consecutive nodes after the predecessors in UPDATE while `stillIn(node, index)`
+   * holds, reporting each member; returns how many went. UPDATE stays valid across unlinks (the
+   * predecessors do not change), and `removed` must not touch any skip list.
    */
-  private deleteRun(update: SkipNode[], stillIn: (n: SkipNode, index: number) => boolean, removed: (n: SkipNode) => void): number {
-    let x = update[0]!.forward[0]!;
+  private deleteRun(stillIn: (a: number, index: number) => boolean, removed: RemovedMember): number {
+    let x = this.forward(UPDATE[0]!, 0);
     let count = 0;
-    while (x !== null && stillIn(x, count)) {
-      const next = x.forward[0]!;
-      this.unlink(x, update);
-      removed(x);
+    while (x !== NIL && stillIn(x, count)) {
+      const next = this.next(x);
+      const member = this.member(x);
+      this.unlink(x);
+      this.free(x);
+      removed(member);
       count++;
       x = next;
     }
     return count;
   }
 
-  deleteRangeByScore(r: ScoreRange, removed: (n: SkipNode) => void): number {
-    const update = new Array<SkipNode>(SKIPLIST_MAXLEVEL);
-    let x = this.header;
-    for (let i = this.level - 1; i >= 0; i--) {
-      let f = x.forward[i]!;
-      while (f !== null && !scoreGteMin(f.score, r)) {
-        x = f;
-        f = x.forward[i]!;
-      }
-      update[i] = x;
-    }
-    return this.deleteRun(update, (n) => scoreLteMax(n.score, r), removed);
+  deleteRangeByScore(r: ScoreRange, removed: RemovedMember): number {
+    this.seekScoreMin(r);
+    return this.deleteRun((a) => scoreLteMax(this.score(a), r), removed);
   }
 
-  deleteRangeByLex(r: LexRange, removed: (n: SkipNode) => void): number {
-    const update = new Array<SkipNode>(SKIPLIST_MAXLEVEL);
-    let x = this.header;
-    for (let i = this.level - 1; i >= 0; i--) {
-      let f = x.forward[i]!;
-      while (f !== null && !lexGteMin(f.member, r)) {
-        x = f;
-        f = x.forward[i]!;
-      }
-      update[i] = x;
-    }
-    return this.deleteRun(update, (n) => lexLteMax(n.member, r), removed);
+  deleteRangeByLex(r: LexRange, removed: RemovedMember): number {
+    this.seekLexMin(r);
+    return this.deleteRun((a) => lexLteMax(this.member(a), r), removed);
   }
 
   /** Deletes 1-based ranks start..end inclusive. */
-  deleteRangeByRank(start: number, end: number, removed: (n: SkipNode) => void): number {
-    const update = new Array<SkipNode>(SKIPLIST_MAXLEVEL);
+  deleteRangeByRank(start: number, end: number, removed: RemovedMember): number {
     let traversed = 0;
-    let x = this.header;
+    let x = NIL;
     for (let i = this.level - 1; i >= 0; i--) {
-      let f = x.forward[i]!;
-      while (f !== null && traversed + x.span[i]! < start) {
-        traversed += x.span[i]!;
+      let f = this.forward(x, i);
+      while (f !== NIL && traversed + this.span(x, i) < start) {
+        traversed += this.span(x, i);
         x = f;
-        f = x.forward[i]!;
+        f = this.forward(x, i);
       }
-      update[i] = x;
+      UPDATE[i] = x;
     }
     const count = end - start + 1;
-    return this.deleteRun(update, (_n, i) => i < count, removed);
+    return this.deleteRun((_a, i) => i < count, removed);
   }
 }

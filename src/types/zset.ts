@@ -1,6 +1,10 @@
 /**
- * A sorted set value: a member → score Map for O(1) ZSCORE/membership, and a skip list with
+ * A sorted set value: a member → node Map for O(1) ZSCORE/membership, and a skip list with
  * spans (skiplist.ts) for order, rank and range queries in O(log n) — Redis's `zset` struct.
+ * The Map holds each member's node address (a small integer), not its score: scores live only
+ * in the list's typed arrays, so updating one allocates nothing and the Map never changes.
+ * Callers walk the order with node addresses (`first()`, `next(n)`, `member(n)`, `nodeScore(n)`,
+ * NIL = none), which are valid until that member is removed.
  *
  * Redis keeps small sorted sets in a listpack and converts them to skiplist+dict once they hold
  * more than zset-max-listpack-entries members or a member longer than zset-max-listpack-value
@@ -13,12 +17,20 @@ import type { DigestSink, TypedValue } from './value.js';
 import { formatDouble } from '../protocol/format.js';
 import {
   SkipList,
-  type SkipNode,
+  NIL,
+  DEFAULT_PAGE_SHIFT,
   type ScoreRange,
   type LexRange,
 } from './skiplist.js';
 
-export type { ScoreRange, LexRange, LexBound, SkipNode } from './skiplist.js';
+export type { ScoreRange, LexRange, LexBound } from './skiplist.js';
+export { NIL } from './skiplist.js';
+
+/**
+ * A node of a sorted set: an integer address into its skip list (NIL = none). Valid until the
+ * member is removed; read it through the ZSet (`member(n)`, `nodeScore(n)`, `next(n)`…).
+ */
+export type ZNode = number;
 
 /** zset-max-listpack-entries / zset-max-listpack-value, read from the config by callers. */
 export interface ZsetLimits {
@@ -28,14 +40,20 @@ export interface ZsetLimits {
 
 export class ZSet implements TypedValue {
   readonly type = 'zset' as const;
-  /** member → score. */
-  readonly scores = new Map<string, number>();
-  readonly list = new SkipList();
+  /**
+   * member → its node in `list`. Node addresses are small integers (Smis), so a score update
+   * never touches the Map, and the score itself lives unboxed in the list.
+   */
+  private index: Map<string, ZNode>;
+  /** The order (read-only for callers; replaced only by clone()). */
+  list: SkipList;
   /** True while Redis would still hold this set as a listpack. */
   private compact: boolean;
 
-  constructor(compact = true) {
+  constructor(compact = true, pageShift = DEFAULT_PAGE_SHIFT) {
     this.compact = compact;
+    this.index = new Map();
+    this.list = new SkipList(pageShift);
   }
 
   /** A new, empty set encoded as Redis would for a first member of `firstMemberLength` bytes. */
@@ -53,18 +71,53 @@ export class ZSet implements TypedValue {
   }
 
   size(): number {
-    return this.scores.size;
+    return this.index.size;
   }
 
+  /** A copy sharing nothing: the list's pages are copied whole, so node addresses carry over. */
   clone(): ZSet {
     const z = new ZSet(this.compact);
-    for (let n = this.list.first(); n !== null; n = n.next) z.insertNew(n.member, n.score);
+    z.index = new Map(this.index);
+    z.list = this.list.clone();
     return z;
   }
 
   score(member: string): number | undefined {
-    return this.scores.get(member);
+    const n = this.index.get(member);
+    return n === undefined ? undefined : this.list.score(n);
   }
+
+  /** The member's node, or NIL when absent. */
+  find(member: string): ZNode {
+    return this.index.get(member) ?? NIL;
+  }
+
+  /** True when the member is in the set. */
+  has(member: string): boolean {
+    return this.index.has(member);
+  }
+
+  // ---- nodes ------------------------------------------------------------------------------------
+
+  member(n: ZNode): string {
+    return this.list.member(n);
+  }
+
+  nodeScore(n: ZNode): number {
+    return this.list.score(n);
+  }
+
+  /** The node after `n` in order (NIL at the end). */
+  next(n: ZNode): ZNode {
+    return this.list.next(n);
+  }
+
+  /** The node before `n` in order (NIL at the start). */
+  prev(n: ZNode): ZNode {
+    return this.list.prev(n);
+  }
+
+  // ---- writes -----------------------------------------------------------------------------------
 
   /**
    * Adds a member known to be absent. With `limits`, converts to the skiplist encoding first
@@ -72,101 +125,100 @@ export class ZSet implements TypedValue {
    */
   insertNew(member: string, score: number, limits?: ZsetLimits): void {
     if (limits !== undefined && this.compact &&
-        (this.scores.size + 1 > limits.maxEntries || member.length > limits.maxValue)) {
+        (this.index.size + 1 > limits.maxEntries || member.length > limits.maxValue)) {
       this.compact = false;
     }
     // A listpack stores -0 as the integer 0, so a compact set never holds -0.
     if (this.compact && score === 0) score = 0;
-    this.scores.set(member, score);
-    this.list.insert(score, member);
+    this.index.set(member, this.list.insert(score, member));
   }
 
-  /** Changes an existing member's score. */
-  setScore(member: string, current: number, score: number): void {
+  /**
+   * Changes the score of node `n` (a member of this set); the node keeps its address. Pass the
+   * member when at hand (it saves the list reading it back on score ties).
+   */
+  setNodeScore(n: ZNode, score: number, member: string | null = null): void {
     if (this.compact && score === 0) score = 0;
-    if (Object.is(current, score)) return;
-    this.list.updateScore(current, member, score);
-    this.scores.set(member, score);
+    if (Object.is(this.list.score(n), score)) return;
+    this.list.updateScore(n, score, member);
   }
 
   /** Adds or updates; returns true when the member is new. */
   set(member: string, score: number, limits?: ZsetLimits): boolean {
-    const current = this.scores.get(member);
-    if (current === undefined) {
+    const n = this.index.get(member);
+    if (n === undefined) {
       this.insertNew(member, score, limits);
       return true;
     }
-    this.setScore(member, current, score);
+    this.setNodeScore(n, score, member);
     return false;
   }
 
   /** Removes a member; false if it was not there. */
   remove(member: string): boolean {
-    const score = this.scores.get(member);
-    if (score === undefined) return false;
-    this.scores.delete(member);
-    this.list.delete(score, member);
+    const n = this.index.get(member);
+    if (n === undefined) return false;
+    this.index.delete(member);
+    this.list.deleteNode(n, member);
     return true;
   }
 
+  // ---- order ------------------------------------------------------------------------------------
+
   /** 0-based rank (from the highest score when `reverse`), or -1 when absent. */
   rank(member: string, reverse = false): number {
-    const score = this.scores.get(member);
-    if (score === undefined) return -1;
-    const r = this.list.rank(score, member);
+    const n = this.index.get(member);
+    if (n === undefined) return -1;
+    const r = this.list.rank(this.list.score(n), member);
     return reverse ? this.list.length - r : r - 1;
   }
 
-  /** The node at 0-based rank, counting from the lowest score. */
-  at(rank: number): SkipNode | null {
+  /** The node at 0-based rank, counting from the lowest score (NIL past the end). */
+  at(rank: number): ZNode {
     return this.list.byRank(rank + 1);
   }
 
-  first(): SkipNode | null {
+  first(): ZNode {
     return this.list.first();
   }
 
-  last(): SkipNode | null {
+  last(): ZNode {
     return this.list.last();
   }
 
-  firstInRange(r: ScoreRange): SkipNode | null {
+  firstInRange(r: ScoreRange): ZNode {
     return this.list.firstInRange(r);
   }
 
-  lastInRange(r: ScoreRange): SkipNode | null {
+  lastInRange(r: ScoreRange): ZNode {
     return this.list.lastInRange(r);
   }
 
-  firstInLexRange(r: LexRange): SkipNode | null {
+  firstInLexRange(r: LexRange): ZNode {
     return this.list.firstInLexRange(r);
   }
 
-  lastInLexRange(r: LexRange): SkipNode | null {
+  lastInLexRange(r: LexRange): ZNode {
     return this.list.lastInLexRange(r);
   }
 
   /** 0-based rank of a node that is in the set. */
-  rankOf(n: SkipNode): number {
-    return this.list.rank(n.score, n.member) - 1;
+  rankOf(n: ZNode): number {
+    return this.list.rank(this.list.score(n), this.list.member(n)) - 1;
   }
 
   deleteRangeByScore(r: ScoreRange): number {
-    return this.list.deleteRangeByScore(r, this.forget);
+    return this.list.deleteRangeByScore(r, (m) => this.index.delete(m));
   }
 
   deleteRangeByLex(r: LexRange): number {
-    return this.list.deleteRangeByLex(r, this.forget);
+    return this.list.deleteRangeByLex(r, (m) => this.index.delete(m));
   }
 
   /** Deletes 0-based ranks start..end inclusive (already clamped by the caller). */
   deleteRangeByRank(start: number, end: number): number {
-    return this.list.deleteRangeByRank(start + 1, end + 1, this.forget);
+    return this.list.deleteRangeByRank(start + 1, end + 1, (m) => this.index.delete(m));
   }
-
-  private readonly forget = (n: SkipNode): void => {
-    this.scores.delete(n.member);
-  };
 
   /**
    * After building a result set (ZUNIONSTORE, ZDIFFSTORE…) Redis shrinks it back to a listpack
@@ -174,14 +226,12 @@ export class ZSet implements TypedValue {
    */
   convertToCompactIfFits(limits: ZsetLimits): void {
     if (this.compact) return;
-    if (this.scores.size > limits.maxEntries) return;
-    for (const m of this.scores.keys()) if (m.length > limits.maxValue) return;
+    if (this.index.size > limits.maxEntries) return;
+    for (const m of this.index.keys()) if (m.length > limits.maxValue) return;
     this.compact = true;
-    for (let n = this.list.first(); n !== null; n = n.next) {
-      if (Object.is(n.score, -0)) {
-        n.score = 0;
-        this.scores.set(n.member, 0);
-      }
+    // -0 and 0 compare equal, so the node keeps its place.
+    for (let n = this.list.first(); n !== NIL; n = this.list.next(n)) {
+      if (Object.is(this.list.score(n), -0)) this.list.setScoreInPlace(n, 0);
     }
   }
 
@@ -192,12 +242,27 @@ export class ZSet implements TypedValue {
 
   /** DEBUG DIGEST: member and score (as %.17g) form one unordered element (xorObjectDigest). */
   digest(sink: DigestSink): void {
-    for (let n = this.list.first(); n !== null; n = n.next) sink.unordered(n.member, formatDouble(n.score));
+    const l = this.list;
+    for (let n = l.first(); n !== NIL; n = l.next(n)) sink.unordered(l.member(n), formatDouble(l.score(n)));
   }
 
   /** Members in order with their scores (lowest first). */
   *entries(): IterableIterator<[string, number]> {
-    for (let n = this.list.first(); n !== null; n = n.next) yield [n.member, n.score];
+    const l = this.list;
+    for (let n = l.first(); n !== NIL; n = l.next(n)) yield [l.member(n), l.score(n)];
+  }
+
+  /** Members in insertion (hash) order: what Redis's dict iteration gives SORT and ZSCAN. */
+  members(): IterableIterator<string> {
+    return this.index.keys();
+  }
+
+  /**
+   * [member, score] in insertion order, live: a member added or removed while it is open is
+   * seen or skipped as a Map iterator does (ZSCAN keeps one across calls).
+   */
+  *memberScores(): IterableIterator<[string, number]> {
+    for (const [m, n] of this.index) yield [m, this.list.score(n)];
   }
 }
 

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import '../helpers/property.js';
-import { ZSet, type ScoreRange, type LexRange, type LexBound } from '../../src/types/zset.js';
+import { ZSet, NIL, type ScoreRange, type LexRange, type LexBound } from '../../src/types/zset.js';
 
 type Entry = [string, number];
 
@@ -72,12 +72,12 @@ describe('ZSet structure', () => {
         model.forEach(([mem], i) => {
           assert.equal(z.rank(mem), i);
           assert.equal(z.rank(mem, true), model.length - 1 - i);
-          assert.equal(z.at(i)!.member, mem);
+          assert.equal(z.member(z.at(i)), mem);
         });
-        assert.equal(z.at(model.length), null);
+        assert.equal(z.at(model.length), NIL);
         // backward links
         const rev: Entry[] = [];
-        for (let n = z.last(); n !== null; n = n.backward) rev.push([n.member, n.score]);
+        for (let n = z.last(); n !== NIL; n = z.prev(n)) rev.push([z.member(n), z.nodeScore(n)]);
         assert.deepEqual(rev, [...model].reverse());
       }),
     );
@@ -89,15 +89,16 @@ describe('ZSet structure', () => {
         const { z, m } = build(ops);
         const model = modelOf(m);
         const inS = model.filter(([, s]) => inScore(s, sr));
-        assert.equal(z.firstInRange(sr)?.member, inS[0]?.[0]);
-        assert.equal(z.lastInRange(sr)?.member, inS[inS.length - 1]?.[0]);
+        const name = (zz: ZSet, n: number): string | undefined => (n === NIL ? undefined : zz.member(n));
+        assert.equal(name(z, z.firstInRange(sr)), inS[0]?.[0]);
+        assert.equal(name(z, z.lastInRange(sr)), inS[inS.length - 1]?.[0]);
         // lex ranges are only meaningful with equal scores, as in Redis
         const flat = new ZSet();
         for (const [mem] of model) flat.set(mem, 0);
         const lexModel = [...m.keys()].sort();
         const inL = lexModel.filter((x) => inLex(x, lr));
-        assert.equal(flat.firstInLexRange(lr)?.member, inL[0]);
-        assert.equal(flat.lastInLexRange(lr)?.member, inL[inL.length - 1]);
+        assert.equal(name(flat, flat.firstInLexRange(lr)), inL[0]);
+        assert.equal(name(flat, flat.lastInLexRange(lr)), inL[inL.length - 1]);
         const removed = flat.deleteRangeByLex(lr);
         assert.equal(removed, inL.length);
         assert.deepEqual([...flat.entries()].map((e) => e[0]), lexModel.filter((x) => !inLex(x, lr)));
@@ -121,6 +122,32 @@ describe('ZSet structure', () => {
           assert.deepEqual([...z2.entries()], [...model.slice(0, start), ...model.slice(end + 1)]);
           assert.equal(z2.size(), model.length - (end - start + 1));
         }
+      }),
+    );
+  });
+
+  it('clones independently and keeps nodes across score changes', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), fc.array(op, { maxLength: 30 }), (ops, more) => {
+        const { z, m } = build(ops);
+        const before = [...z.entries()];
+        const copy = z.clone();
+        // a score change keeps the member's node; the copy sees none of the changes
+        for (const o of more) {
+          const n = copy.find(o.member);
+          if (o.kind === 'set' && n !== NIL) {
+            copy.set(o.member, o.score);
+            assert.equal(copy.find(o.member), n);
+            assert.equal(copy.nodeScore(n), o.score);
+          } else if (o.kind === 'set') {
+            copy.set(o.member, o.score);
+          } else {
+            copy.remove(o.member);
+          }
+        }
+        assert.deepEqual([...z.entries()], before);
+        assert.deepEqual([...z.memberScores()].sort(cmp), modelOf(m));
+        assert.deepEqual(new Set(z.members()), new Set(m.keys()));
       }),
     );
   });
