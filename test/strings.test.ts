@@ -215,9 +215,10 @@ describe('string commands', () => {
   it('keyspace notifications use Redis event names', async (t) => {
     const sub = s.client();
     assert.equal(await rawReply(r, ['config', 'set', 'notify-keyspace-events', 'KEA']), 'OK');
-    await rawReply(sub, ['psubscribe', '__keyspace@0__:ev*']);
     const events: string[] = [];
     sub.on('pmessage', (_p, ch, msg) => events.push(`${ch.slice('__keyspace@0__:'.length)} ${msg}`));
+    // ioredis's own psubscribe puts the connection in subscriber mode before the reply arrives.
+    await sub.psubscribe('__keyspace@0__:ev*');
     await r.set('ev1', '1', 'EX', 100);
     await r.incr('ev1');
     await r.incrbyfloat('ev1', 1.5);
@@ -226,7 +227,7 @@ describe('string commands', () => {
     await r.call('getex', 'ev1', 'persist');
     await r.call('getdel', 'ev1');
     await r.set('ev2', 'done');
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 20000;
     while (!events.includes('ev2 set') && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
     assert.deepEqual(events, ['ev1 set', 'ev1 expire', 'ev1 incrby', 'ev1 incrbyfloat', 'ev1 append', 'ev1 setrange', 'ev1 persist', 'ev1 del', 'ev2 set']);
     await r.call('config', 'set', 'notify-keyspace-events', '');
