@@ -259,6 +259,9 @@ test('min-replicas-to-write refuses writes with NOREPLICAS when too few replicas
     }
   });
   assert.equal((await info(m)).min_slaves_good_slaves, '1');
+  // A script without flags is refused at its first write; reads still run.
+  await assert.rejects(m.eval("redis.call('set','x','2')", 0), /^ReplyError: NOREPLICAS Not enough good replicas to write\. script: [0-9a-f]{40}, on @user_script:1\.$/);
+  assert.equal(await m.eval("return redis.call('get','x')", 0), null);
   await m.config('SET', 'min-replicas-to-write', '1');
   await waitFor('writes accepted', async () => (await m.set('x', '1').catch(() => null)) === 'OK');
   await m.config('SET', 'min-replicas-to-write', '0');

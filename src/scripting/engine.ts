@@ -437,6 +437,9 @@ export class ScriptingEngine {
       err = 'Can not execute the command on a stale replica';
     } else if (spec.isWrite && !run.writeDirty && !run.caller.isMaster && server.role.isReplica() && server.settings.replicaReadOnly) {
       err = "READONLY You can't write against a read only replica.";
+    } else if (spec.isWrite && !run.writeDirty && server.role.notEnoughReplicas()) {
+      // Only scripts without flags get here (flagged ones are refused before they run).
+      err = 'NOREPLICAS Not enough good replicas to write.';
     } else if (
       spec.denyOom && !run.writeDirty && !(run.flags & ScriptFlag.AllowOom) && !run.caller.isMaster &&
       server.settings.maxmemory > 0 && server.usedMemory() > server.settings.maxmemory && !server.hooks.freeMemory()
@@ -446,7 +449,7 @@ export class ScriptingEngine {
     if (err !== null) {
       if (spec !== undefined) spec.stats.rejectedCalls++;
       server.recordError(fc, err.includes(' ') && /^[A-Z]+ /.test(err) ? err : `ERR ${err}`);
-      return err.startsWith('READONLY') || err.startsWith('OOM') ? `-${err}` : err;
+      return err.startsWith('READONLY') || err.startsWith('OOM') || err.startsWith('NOREPLICAS') ? `-${err}` : err;
     }
     if (spec!.isWrite) run.writeDirty = true;
     fc.argv = argv;
