@@ -24,6 +24,7 @@ import { PRELUDE } from './prelude.js';
 import { installLibraries } from './libs.js';
 import { processEventsWhileBlocked } from './busy.js';
 import { formatG17 } from './numbers.js';
+import { aclOf } from '../server/acl.js';
 
 export const enum ScriptFlag {
   NoWrites = 1,
@@ -203,12 +204,24 @@ export class ScriptingEngine {
     });
     fn('debug', () => 0);
     fn('acl_check_cmd', (L2) => {
-      if (this.run === null) return this.raise(L2, 'redis.acl_check_cmd can only be called inside a script invocation');
+      const run = this.run;
+      if (run === null) return this.raise(L2, 'redis.acl_check_cmd can only be called inside a script invocation');
       const argc = x.lua_gettop(L2);
       if (argc === 0) return this.raise(L2, 'Please specify at least one argument for this redis lib call');
-      const name = vm.toString(L2, 1) ?? '';
-      if (this.server.commands.lookup(name) === undefined) return this.raise(L2, 'Invalid command passed to redis.acl_check_cmd()');
-      x.lua_pushboolean(L2, 1);
+      const argv: string[] = new Array(argc);
+      for (let j = 0; j < argc; j++) {
+        const t = x.lua_type(L2, j + 1);
+        if (t === LUA_TNUMBER) argv[j] = formatG17(x.lua_tonumber(L2, j + 1));
+        else if (t === LUA_TSTRING) argv[j] = vm.toString(L2, j + 1)!;
+        else return this.raise(L2, 'Lua redis lib command arguments must be strings or integers');
+      }
+      // lookupCommand: with a second argument a container needs a known subcommand.
+      let spec = this.server.commands.lookup(argv[0]!);
+      if (spec !== undefined && spec.subcommands !== null && argc >= 2) spec = spec.subcommands.get(argv[1]!.toLowerCase());
+      if (spec === undefined) return this.raise(L2, 'Invalid command passed to redis.acl_check_cmd()');
+      // The script caller's permissions for this command and its keys and channels, without
+      // an ACL LOG entry (ACLCheckAllUserCommandPerm).
+      x.lua_pushboolean(L2, aclOf(this.server).permits(run.caller, spec, argv) ? 1 : 0);
       return 1;
     });
     num('LOG_DEBUG', 0);

@@ -47,6 +47,41 @@ loadfile = nil
 dofile = nil
 print = nil
 
+-- Redis's Lua has no bytecode loader (f_parser always parses text), so a binary chunk fails
+-- as the text parser fails on its first byte. Stock Lua would load it; these wrappers refuse.
+do
+  local rawloadstring, concat, sbyte, smatch = loadstring, table.concat, string.byte, string.match
+  local function chunkid(source)
+    local first = smatch(source, '^[^%z]*')
+    if sbyte(first, 1) == 61 then return string.sub(first, 2, 60) end  -- '=name'
+    local line = smatch(first, '^[^\\n\\r]*')
+    if #line > 43 then line = string.sub(line, 1, 43) end
+    if #line < #first then return '[string "' .. line .. '..."]' end
+    return '[string "' .. line .. '"]'
+  end
+  local function guarded(s, chunkname)
+    if sbyte(s, 1) == 27 then
+      return nil, chunkid(chunkname or s) .. ":1: unexpected symbol near 'char(27)'"
+    end
+    return rawloadstring(s, chunkname)
+  end
+  loadstring = function(s, chunkname)
+    if type(s) ~= 'string' then return rawloadstring(s, chunkname) end
+    return guarded(s, chunkname)
+  end
+  load = function(reader, chunkname)
+    if type(reader) ~= 'function' then return rawloadstring(reader, chunkname) end
+    local parts = {}
+    while true do
+      local piece = reader()
+      if piece == nil or piece == '' then break end
+      if type(piece) ~= 'string' then return nil, 'reader function must return a string' end
+      parts[#parts + 1] = piece
+    end
+    return guarded(concat(parts), chunkname or '=(load)')
+  end
+end
+
 local function ro_error()
   error('Attempt to modify a readonly table', 2)
 end

@@ -663,6 +663,12 @@ export class Acl {
     return [relevant, pos];
   }
 
+  /** True when the client's user may run the command on these keys and channels (no ACL LOG). */
+  permits(c: Client, spec: CommandSpec, argv: readonly string[]): boolean {
+    if (this.allUnrestricted || c.isMaster || c.fake) return true;
+    return this.checkUser(this.userOf(c), spec, argv)[0] === Denied.Ok;
+  }
+
   /**
    * The dispatch check: null when the client may run the command, else the NOPERM error (and
    * an ACL LOG entry). `caller` is the client whose user and info apply (the script caller).
