@@ -127,6 +127,13 @@ const SCRIPTS: string[] = [
   "local f, e = loadstring('x x', 'myname'); return e",
   'local s = string.dump(function() return 1 end); local done = false; local f, e = load(function() if done then return nil end; done = true; return s end); return e',
   "return loadstring('return 1 + 1')()",
+  // Globals and their metatable are read-only; ordinary tables keep working metatables.
+  'setmetatable(_G, {})',
+  'local g = getmetatable(_G); g.__index = {}',
+  'return type(getmetatable(_G))',
+  "return redis.call('ping') and setmetatable({}, {__index = function() return 5 end}).x",
+  "redis.call = function() return 1 end",
+  '_G = {}',
 ];
 
 function normalize(r: unknown): unknown {

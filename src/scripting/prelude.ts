@@ -86,9 +86,28 @@ local function ro_error()
   error('Attempt to modify a readonly table', 2)
 end
 
-local function protect(t)
-  return setmetatable({}, {__index = t, __newindex = ro_error, __metatable = false})
+-- Every read-only proxy. setmetatable on one, or a write to what getmetatable returns for one,
+-- fails as writing to a Redis read-only table does (its metatables are read-only too).
+local readonly = setmetatable({}, {__mode = 'k'})
+local readonly_meta = setmetatable({}, {__newindex = ro_error, __metatable = false})
+local function lock(p)
+  readonly[p] = true
+  return p
 end
+
+local function protect(t)
+  return lock(setmetatable({}, {__index = t, __newindex = ro_error, __metatable = false}))
+end
+
+rawset(_G, 'setmetatable', function(t, mt)
+  -- Level 0: Redis raises this from C, so the message carries no position.
+  if readonly[t] then error('Attempt to modify a readonly table', 0) end
+  return setmetatable(t, mt)
+end)
+rawset(_G, 'getmetatable', function(t)
+  if readonly[t] then return readonly_meta end
+  return getmetatable(t)
+end)
 
 for _, name in ipairs({'redis', 'string', 'table', 'math', 'debug', 'coroutine', 'cjson', 'bit', 'struct', 'cmsgpack'}) do
   local lib = rawget(_G, name)
@@ -108,6 +127,7 @@ local gproxy = setmetatable({}, {
   __newindex = ro_error,
   __metatable = false,
 })
+lock(gproxy)
 rawset(G, '_G', gproxy)
 
 -- Function libraries: while FUNCTION LOAD runs a library its globals are only the library API
@@ -117,7 +137,7 @@ local function missing(k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 3)
 end
 local load_redis_api = nodis.load_redis
-local load_redis = setmetatable({}, {
+local load_redis = lock(setmetatable({}, {
   __index = function(_, k)
     local v = rawget(load_redis_api, k)
     if v == nil then missing(k) end
@@ -125,7 +145,7 @@ local load_redis = setmetatable({}, {
   end,
   __newindex = ro_error,
   __metatable = false,
-})
+}))
 local loading = false
 local fproxy = setmetatable({}, {
   __index = function(_, k)
@@ -140,5 +160,6 @@ local fproxy = setmetatable({}, {
   __newindex = ro_error,
   __metatable = false,
 })
+lock(fproxy)
 nodis.setenv(gproxy, fproxy, function(on) loading = on end)
 `;
