@@ -125,7 +125,10 @@ describe('rdb persistence', () => {
     const d = await digest(c);
     // Slow the save down (≈ 0.3 s) so the writes below land while it runs.
     await c.call('CONFIG', 'SET', 'rdb-key-save-delay', '100');
+    // total_forks counts background jobs, as tools watching for one to start expect.
+    assert.match(await c.info('stats'), /\r\ntotal_forks:0\r\n/);
     assert.equal(await c.call('BGSAVE'), 'Background saving started');
+    assert.match(await c.info('stats'), /\r\ntotal_forks:1\r\n/);
     for (let i = 0; i < 3000; i += 7) await c.set(`k:${i}`, 'changed');
     await c.rpush('list', 'appended');
     await c.del('k:1');

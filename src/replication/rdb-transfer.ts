@@ -41,6 +41,7 @@ export async function streamRdb(
     ['repl-offset', String(repl.offset)],
   ]);
   p.replicationTransfers++;
+  p.backgroundJobs++;
   try {
     await p.drive(snap, sink, cancelled);
   } finally {
