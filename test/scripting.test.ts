@@ -89,4 +89,20 @@ describe('scripting: EVAL, SCRIPT, FUNCTION, busy scripts', () => {
     assert.equal(await b.ping(), 'PONG');
     await a.call('config', 'set', 'busy-reply-threshold', '5000');
   });
+
+  it('stops on SHUTDOWN NOSAVE while an unkillable script is busy (and only with NOSAVE)', async () => {
+    const own = await startServer({ args: ['--busy-reply-threshold', '100'] });
+    const a = own.client();
+    const b = own.client();
+    await b.ping();
+    void a.call('eval', "redis.call('set','x','y') while true do end", '0').catch(() => null);
+    let reply = '';
+    while (!reply.startsWith('BUSY')) reply = String(await b.ping().catch((e: Error) => e.message));
+    assert.match(String(await b.call('script', 'kill').catch((e: Error) => e.message)), /^UNKILLABLE /);
+    assert.match(String(await b.call('shutdown').catch((e: Error) => e.message)), /^BUSY Redis is busy running a script\. You can only call SCRIPT KILL or SHUTDOWN NOSAVE\.$/);
+    const exited = new Promise<number | null>((resolve) => own.proc.once('exit', (code) => resolve(code)));
+    await b.call('shutdown', 'nosave').catch(() => null);
+    assert.equal(await exited, 0);
+    await own.waitForLog('Redis is now ready to exit, bye bye...');
+  });
 });

@@ -12,11 +12,15 @@ import { SYNTAX } from './errors.js';
 import { parseInteger } from './args.js';
 import { commands as objectCommands } from './object.js';
 import { replyHelp } from './help.js';
+import { scriptingIfCreated } from '../scripting/engine.js';
 import { latencyOf, latencyGraph, type LatencyHistogram } from '../server/latency.js';
 
-/** True while the command runs inside EXEC or a script (Redis's CLIENT_DENY_BLOCKING). */
+/**
+ * True while the command runs inside EXEC or a script (Redis's CLIENT_DENY_BLOCKING). A client
+ * served while a script is busy runs nested under that script, but is not inside it.
+ */
 function denyBlocking(c: Client): boolean {
-  return c.server.executionNesting > 1;
+  return c.server.executionNesting > 1 && scriptingIfCreated(c.server)?.busyError() == null;
 }
 
 // ---- FLUSHALL / FLUSHDB -------------------------------------------------------------------------
@@ -151,9 +155,21 @@ function shutdown(c: Client): void {
     c.reply.error("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client");
     return;
   }
+  const server = c.server;
+  // While a script is busy only SHUTDOWN NOSAVE may stop the server, and it must do so now:
+  // the event loop is inside the script, so nothing asynchronous would ever run.
+  const busy = scriptingIfCreated(server)?.busyError() ?? null;
+  if (busy !== null) {
+    if (!nosave) {
+      c.reply.error(busy);
+      return;
+    }
+    if (server.shutdownWhileBusy(force)) shutdownExit.exit(0);
+    c.reply.error('ERR Errors trying to SHUTDOWN. Check logs.');
+    return;
+  }
   if (nosave) save = false;
   else if (saveFlag) save = true;
-  const server = c.server;
   // The shutdown may wait for lagging replicas: the client stays blocked (BLOCKED_SHUTDOWN),
   // its pipelined commands held, until the process exits or the shutdown fails or is aborted.
   const blocked = c.socket !== null && server.executionNesting <= 1;

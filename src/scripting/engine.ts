@@ -612,6 +612,13 @@ export class ScriptingEngine {
     this.server.log.warning(`Slow script detected: ${run.evalMode ? 'script' : 'function'} finished.`);
   }
 
+  /** The -BUSY error while a timed-out script runs (isInsideYieldingLongCommand), else null. */
+  busyError(): string | null {
+    const run = this.run;
+    if (run === null || !run.timedOut) return null;
+    return run.evalMode ? BUSY_EVAL : BUSY_FUNCTION;
+  }
+
   /** -BUSY for other clients while a timed-out script runs (allow-busy commands pass). */
   private busyPrecheck(c: Client, spec: CommandSpec): string | null {
     const run = this.run;

@@ -1094,6 +1094,33 @@ export class Server implements KeyspaceOwner {
    * SHUTDOWN and SIGTERM: runs the shutdown hooks (save, AOF flush, replicas catch-up), closes
    * listeners and clients. Returns false when a hook refused (e.g. the save failed without FORCE).
    */
+  /**
+   * SHUTDOWN NOSAVE while a script is busy: the shutdown hooks (AOF flush and fsync…) run at
+   * once, without waiting for replicas or for the listeners to close. True when the process may
+   * exit now.
+   */
+  shutdownWhileBusy(force: boolean): boolean {
+    this.log.warning('User requested shutdown...');
+    for (const h of this.hooks.shutdown) {
+      if (!h({ save: false, now: true, force }) && !force) {
+        this.log.warning('Errors trying to shut down the server. Check the logs for more information.');
+        return false;
+      }
+    }
+    this.shuttingDown = true;
+    const pidfile = this.config.getString('pidfile');
+    if (pidfile !== '') {
+      this.log.notice('Removing the pid file.');
+      try {
+        fs.unlinkSync(pidfile);
+      } catch {
+        // already gone
+      }
+    }
+    this.log.warning('Redis is now ready to exit, bye bye...');
+    return true;
+  }
+
   async shutdown(opts: { save: boolean | null; now: boolean; force: boolean; signal?: boolean }): Promise<boolean> {
     if (!opts.signal) this.log.warning('User requested shutdown...');
     if (this.hooks.shutdownWait !== null && !(await this.hooks.shutdownWait(opts.now))) return false;
