@@ -1094,6 +1094,17 @@ export class Server implements KeyspaceOwner {
    * SHUTDOWN and SIGTERM: runs the shutdown hooks (save, AOF flush, replicas catch-up), closes
    * listeners and clients. Returns false when a hook refused (e.g. the save failed without FORCE).
    */
+  private removePidfile(): void {
+    const pidfile = this.config.getString('pidfile');
+    if (pidfile === '') return;
+    this.log.notice('Removing the pid file.');
+    try {
+      fs.unlinkSync(pidfile);
+    } catch {
+      // already gone
+    }
+  }
+
   /**
    * SHUTDOWN NOSAVE while a script is busy: the shutdown hooks (AOF flush and fsync…) run at
    * once, without waiting for replicas or for the listeners to close. True when the process may
@@ -1108,15 +1119,7 @@ export class Server implements KeyspaceOwner {
       }
     }
     this.shuttingDown = true;
-    const pidfile = this.config.getString('pidfile');
-    if (pidfile !== '') {
-      this.log.notice('Removing the pid file.');
-      try {
-        fs.unlinkSync(pidfile);
-      } catch {
-        // already gone
-      }
-    }
+    this.removePidfile();
     this.log.warning('Redis is now ready to exit, bye bye...');
     return true;
   }
@@ -1132,15 +1135,7 @@ export class Server implements KeyspaceOwner {
     }
     this.shuttingDown = true;
     this.stopCron();
-    const pidfile = this.config.getString('pidfile');
-    if (pidfile !== '') {
-      this.log.notice('Removing the pid file.');
-      try {
-        fs.unlinkSync(pidfile);
-      } catch {
-        // already gone
-      }
-    }
+    this.removePidfile();
     // net.Server.close() completes only once every connection is gone: stop accepting, free
     // the clients, then wait (awaiting first would hang while a client, e.g. MONITOR, stays).
     const listenersClosed = this.closeListeners();
