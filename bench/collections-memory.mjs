@@ -10,19 +10,12 @@
 //
 // Usage: node bench/collections-memory.mjs [--members 1000000] [--types zset,hash,set] [--no-write]
 //                                          [--nodis-bin path/to/bin/nodis-server]
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { root, option, startServer as start, stopServer, cli, usedMemory, rssBytes, writeSection } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = (name, dflt) => option(args, name, dflt);
 const members = Number(opt('members', '1000000'));
 const types = opt('types', 'zset,hash,set').split(',');
 const write = !args.includes('--no-write');
@@ -31,59 +24,8 @@ const nodisBin = path.resolve(opt('nodis-bin', path.join(root, 'bin/nodis-server
 /** Elements per command: big enough that the pipeline, not the round trips, sets the pace. */
 const PER_COMMAND = 100;
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(kind) {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${kind}-`));
-  const bin = kind === 'nodis' ? nodisBin : 'redis-server';
-  const proc = spawn(bin, ['--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${kind} did not start:\n${out}`)), 20000);
-    const onData = (d) => {
-      out += d;
-      if (out.includes('Ready to accept connections')) {
-        clearTimeout(t);
-        resolve();
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-  });
-  return { kind, port, proc, dir };
-}
-
-async function stopServer(s) {
-  const exited = new Promise((r) => s.proc.once('exit', r));
-  s.proc.kill('SIGKILL');
-  await exited;
-  fs.rmSync(s.dir, { recursive: true, force: true });
-}
-
-function cli(port, ...cmd) {
-  return spawnSync('redis-cli', ['-p', String(port), ...cmd], { encoding: 'latin1' }).stdout.trim();
-}
-
-/** used_memory after MEMORY PURGE (a full GC in nodis, so garbage is not counted as data). */
-function usedMemory(port) {
-  cli(port, 'memory', 'purge');
-  return Number(/used_memory:(\d+)/.exec(cli(port, 'info', 'memory'))?.[1] ?? NaN);
-}
-
-function rssBytes(pid) {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) * 1024;
+function startServer(kind) {
+  return start(kind, kind === 'nodis' ? nodisBin : 'redis-server');
 }
 
 /** The RESP for command number `i` filling one collection of type `type`. */
@@ -164,17 +106,7 @@ async function main() {
     md += `| ${r.nodis.rss.toFixed(1)} B | ${r.redis.rss.toFixed(1)} B | ${(r.nodis.rss / r.redis.rss).toFixed(2)} |\n`;
   }
   process.stdout.write(md);
-  if (write) {
-    const file = path.join(root, 'docs/PERFORMANCE.md');
-    const section = 'collections-memory';
-    const begin = `<!-- BEGIN ${section} -->`;
-    const end = `<!-- END ${section} -->`;
-    let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Performance\n';
-    const block = `${begin}\n${md}${end}`;
-    if (doc.includes(begin)) doc = doc.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), block);
-    else doc += `\n## ${section}\n\n${block}\n`;
-    fs.writeFileSync(file, doc);
-  }
+  if (write) writeSection('collections-memory', md);
 }
 
 main().catch((e) => {

@@ -10,10 +10,10 @@
 // Build first (npx tsc -p .). Uses free ports and kills every process it starts.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from './lib.mjs';
 
 const root = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const SETUPS = {
@@ -28,17 +28,6 @@ const children = new Set();
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitFor(what, fn, timeoutMs = 60000) {
   const deadline = Date.now() + timeoutMs;

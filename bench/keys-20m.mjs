@@ -10,6 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
+import { freePort } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -17,14 +18,6 @@ const serverIdx = args.indexOf('--server');
 const serverBin = serverIdx >= 0 ? args.splice(serverIdx, 2)[1] : path.join(root, 'bin/nodis-server');
 const total = Number(args[0] ?? 20_000_000);
 const BATCH = 20_000;
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 const port = await freePort();
 const dir = fs.mkdtempSync('/tmp/keys-20m-');

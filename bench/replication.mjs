@@ -15,19 +15,15 @@
 // Usage: node bench/replication.mjs [--rounds 1] [--keys 1000000] [--n 1000000] [--no-write]
 // Build first (npx tsc -p .). Writes the "replication" section of docs/PERFORMANCE.md between
 // its BEGIN/END markers, the raw runs to bench/results/. Kills every process it starts.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { root, option, startServer as start, stopServer as stop, median, serverVersion, loadKeys, writeSection } from './lib.mjs';
 
-const root = path.join(path.dirname(new URL(import.meta.url).pathname), '..');
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = (name, dflt) => option(args, name, dflt);
 const rounds = Number(opt('rounds', '1'));
 const keys = Number(opt('keys', '1000000'));
 const n = Number(opt('n', '1000000'));
@@ -39,83 +35,21 @@ process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function startServer(kind) {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-repl-${kind}-`));
-  const proc = spawn(BINS[kind], ['--port', String(port), '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(proc);
-  let out = '';
-  await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${kind} did not start:\n${out}`)), 20000);
-    const onData = (d) => {
-      out += d;
-      if (out.includes('Ready to accept connections')) {
-        clearTimeout(t);
-        resolve();
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-  });
+  const s = await start(`repl-${kind}`, BINS[kind], ['--repl-diskless-sync-delay', '0']);
+  children.add(s.proc);
   // Keep draining the output so a chatty server never blocks on a full pipe.
-  proc.stdout.resume();
-  proc.stderr.resume();
-  const client = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: null });
+  s.proc.stdout.resume();
+  s.proc.stderr.resume();
+  const client = new Redis({ port: s.port, lazyConnect: true, maxRetriesPerRequest: null });
   await client.connect();
-  return { kind, port, proc, dir, client };
+  return { ...s, kind, client };
 }
 
 async function stopServer(s) {
   s.client.disconnect();
-  const exited = new Promise((r) => s.proc.once('exit', r));
-  s.proc.kill('SIGKILL');
-  await exited;
+  await stop(s);
   children.delete(s.proc);
-  fs.rmSync(s.dir, { recursive: true, force: true });
-}
-
-/** Loads `count` keys through a raw pipelined connection (10,000 SETs in flight). */
-function loadKeys(port, count) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let acked = 0;
-    let sent = 0;
-    const batch = 10000;
-    sock.on('error', reject);
-    sock.on('data', (d) => {
-      for (const b of d) if (b === 10) acked++;
-      if (acked >= count) {
-        sock.end();
-        resolve();
-      } else if (acked >= sent - batch) pump();
-    });
-    const pump = () => {
-      let s = '';
-      const end = Math.min(count, sent + batch);
-      for (; sent < end; sent++) {
-        const k = `key:${String(sent).padStart(9, '0')}`;
-        const v = `val:${sent}`;
-        s += `*3\r\n$3\r\nSET\r\n$${k.length}\r\n${k}\r\n$${v.length}\r\n${v}\r\n`;
-      }
-      if (s) sock.write(s);
-    };
-    sock.on('connect', () => {
-      pump();
-      pump();
-    });
-  });
 }
 
 async function infoField(client, field) {
@@ -197,16 +131,6 @@ async function runOnce(kind) {
   }
 }
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-function version(bin) {
-  return spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim().split(' ').find((w) => w.startsWith('v='))?.slice(2) ?? '?';
-}
-
 async function main() {
   const loadAtStart = os.loadavg()[0].toFixed(1);
   const runs = { nodis: [], redis: [] };
@@ -227,7 +151,7 @@ async function main() {
   fs.mkdirSync(path.join(root, 'bench/results'), { recursive: true });
   fs.writeFileSync(path.join(root, `bench/results/replication-${stamp}.json`), JSON.stringify({ rounds, keys, n, runs }, null, 2));
   let md = `Measured ${stamp.slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}, shared; load average ${loadAtStart} at the start), `;
-  md += `Node ${process.version}, redis-server ${version('redis-server')}; master and replica on the same host, default configs `;
+  md += `Node ${process.version}, redis-server ${serverVersion('redis-server')}; master and replica on the same host, default configs `;
   md += `except repl-diskless-sync-delay 0 (diskless sync, no 5 s wait for more replicas), ${rounds} round(s) alternating servers, medians.\n`;
   md += `Full sync: ${keys} keys \`key:<9 digits>\` = \`val:<n>\`, REPLICAOF until master_link_status:up. `;
   md += `Streaming: \`redis-benchmark -t set -P 16 -n ${n} -r 1000000\` on the master, lag = master_repl_offset − the replica's `;
@@ -241,16 +165,7 @@ async function main() {
   }
   md += `\nKeys on the replica after the full sync: nodis ${med('nodis', 'syncedKeys')}, redis ${med('redis', 'syncedKeys')}.\n`;
   process.stdout.write(md);
-  if (write) {
-    const file = path.join(root, 'docs/PERFORMANCE.md');
-    const begin = '<!-- BEGIN replication -->';
-    const end = '<!-- END replication -->';
-    let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Performance\n';
-    const block = `${begin}\n${md}${end}`;
-    if (doc.includes(begin)) doc = doc.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), block);
-    else doc += `\n## replication\n\n${block}\n`;
-    fs.writeFileSync(file, doc);
-  }
+  if (write) writeSection('replication', md);
 }
 
 main().then(

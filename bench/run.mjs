@@ -12,20 +12,15 @@
 // --script-load FILE loads a Lua script on each server first and replaces {sha} in --command.
 //                           [--section throughput] [--nodis-bin path/to/bin/nodis-server]
 // Needs: redis-server and redis-benchmark (Debian redis-server / redis-tools), a built nodis.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { root, option, startServer as start, stopServer, cli, usedMemory, rssBytes, median, serverVersion, loadKeys, writeSection } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = (name, dflt) => option(args, name, dflt);
 const rounds = Number(opt('rounds', '3'));
 const n = Number(opt('n', '200000'));
 const clients = Number(opt('clients', '50'));
@@ -40,49 +35,8 @@ const write = !args.includes('--no-write');
 /** The nodis launcher (another checkout's bin/nodis-server, to compare builds). */
 const nodisBin = path.resolve(opt('nodis-bin', path.join(root, 'bin/nodis-server')));
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(kind) {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${kind}-`));
-  const bin = kind === 'nodis' ? nodisBin : 'redis-server';
-  const proc = spawn(bin, ['--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${kind} did not start:\n${out}`)), 20000);
-    const onData = (d) => {
-      out += d;
-      if (out.includes('Ready to accept connections')) {
-        clearTimeout(t);
-        resolve();
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-  });
-  return { kind, port, proc, dir };
-}
-
-async function stopServer(s) {
-  const exited = new Promise((r) => s.proc.once('exit', r));
-  s.proc.kill('SIGKILL');
-  await exited;
-  fs.rmSync(s.dir, { recursive: true, force: true });
-}
-
-function cli(port, ...cmd) {
-  const r = spawnSync('redis-cli', ['-p', String(port), ...cmd], { encoding: 'latin1' });
-  return r.stdout.trim();
+function startServer(kind) {
+  return start(kind, kind === 'nodis' ? nodisBin : 'redis-server');
 }
 
 /** Runs redis-benchmark and returns { test → requests/s }. */
@@ -101,56 +55,6 @@ function benchmark(port, pipeline) {
     if (m) res[m[1]] = Number(m[2]);
   }
   return res;
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-function rssBytes(pid) {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) * 1024;
-}
-
-/** used_memory after MEMORY PURGE (a full GC in nodis, so garbage is not counted as data). */
-function usedMemory(port) {
-  cli(port, 'memory', 'purge');
-  const info = cli(port, 'info', 'memory');
-  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
-}
-
-/** Loads `count` keys `key:<i>` = `val:<i>` through a raw pipelined connection. */
-function loadKeys(port, count) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let acked = 0;
-    let sent = 0;
-    const batch = 10000;
-    sock.on('error', reject);
-    sock.on('data', (d) => {
-      for (const b of d) if (b === 10) acked++;
-      if (acked >= count) {
-        sock.end();
-        resolve();
-      } else if (acked >= sent - batch) pump();
-    });
-    const pump = () => {
-      let s = '';
-      const end = Math.min(count, sent + batch);
-      for (; sent < end; sent++) {
-        const k = `key:${String(sent).padStart(9, '0')}`;
-        const v = `val:${sent}`;
-        s += `*3\r\n$3\r\nSET\r\n$${k.length}\r\n${k}\r\n$${v.length}\r\n${v}\r\n`;
-      }
-      if (s) sock.write(s);
-    };
-    sock.on('connect', () => {
-      pump();
-      pump();
-    });
-  });
 }
 
 async function memoryPerKey(kind) {
@@ -209,7 +113,7 @@ async function main() {
   fs.writeFileSync(path.join(root, `bench/results/${stamp}.json`), JSON.stringify({ rounds, n, clients, results, memory }, null, 2));
 
   let md = `Measured ${stamp.slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), `;
-  md += `Node ${process.version}, redis-server ${cli0('redis-server', '--version')}.\n`;
+  md += `Node ${process.version}, redis-server ${serverVersion('redis-server')}.\n`;
   md += `\`redis-benchmark ${command !== '' ? '' : `-t ${tests} `}-n ${n} -c ${clients} -r 100000 -P <p>${command !== '' ? ` ${command}` : ''}\`, ${rounds} rounds alternating servers; medians in requests/s.\n\n`;
   md += '| test | -P | nodis | redis | nodis/redis |\n|---|---:|---:|---:|---:|\n';
   for (const r of rows) md += `| ${r.test} | ${r.pipeline} | ${Math.round(r.nodis)} | ${Math.round(r.redis)} | ${r.ratio.toFixed(2)} |\n`;
@@ -223,21 +127,7 @@ async function main() {
     md += `| nodis/redis | | ${(memory.nodis.usedPerKey / memory.redis.usedPerKey).toFixed(2)} | ${(memory.nodis.rssPerKey / memory.redis.rssPerKey).toFixed(2)} |\n`;
   }
   process.stdout.write(md);
-  if (write) {
-    const file = path.join(root, 'docs/PERFORMANCE.md');
-    const section = opt('section', 'throughput');
-    const begin = `<!-- BEGIN ${section} -->`;
-    const end = `<!-- END ${section} -->`;
-    let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Performance\n';
-    const block = `${begin}\n${md}${end}`;
-    if (doc.includes(begin)) doc = doc.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), block);
-    else doc += `\n## ${section}\n\n${block}\n`;
-    fs.writeFileSync(file, doc);
-  }
-}
-
-function cli0(bin, ...a) {
-  return spawnSync(bin, a, { encoding: 'utf8' }).stdout.trim().split(' ').find((w) => w.startsWith('v='))?.slice(2) ?? '?';
+  if (write) writeSection(opt('section', 'throughput'), md);
 }
 
 main().catch((e) => {

@@ -1,0 +1,131 @@
+// What the side-by-side benchmarks share: options, free ports, starting and stopping a
+// nodis-server or redis-server in a scratch dir, redis-cli calls, memory figures, a pipelined
+// key loader, medians, and writing a section of docs/PERFORMANCE.md between its markers.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** `--name value` from the command line, or `dflt`. */
+export function option(args, name, dflt) {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts `bin` on a free port with no persistence, in a fresh scratch dir, and waits for
+ * "Ready to accept connections". `kind` names it in errors and the dir.
+ */
+export async function startServer(kind, bin, extraArgs = []) {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${kind}-`));
+  const proc = spawn(bin, ['--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${kind} did not start:\n${out}`)), 20000);
+    const onData = (d) => {
+      out += d;
+      if (out.includes('Ready to accept connections')) {
+        clearTimeout(t);
+        resolve();
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+  });
+  return { kind, port, proc, dir };
+}
+
+export async function stopServer(s) {
+  const exited = new Promise((r) => s.proc.once('exit', r));
+  s.proc.kill('SIGKILL');
+  await exited;
+  fs.rmSync(s.dir, { recursive: true, force: true });
+}
+
+export function cli(port, ...cmd) {
+  return spawnSync('redis-cli', ['-p', String(port), ...cmd], { encoding: 'latin1' }).stdout.trim();
+}
+
+/** used_memory after MEMORY PURGE (a full GC in nodis, so garbage is not counted as data). */
+export function usedMemory(port) {
+  cli(port, 'memory', 'purge');
+  return Number(/used_memory:(\d+)/.exec(cli(port, 'info', 'memory'))?.[1] ?? NaN);
+}
+
+export function rssBytes(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) * 1024;
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** The `v=` version a server binary reports with --version. */
+export function serverVersion(bin) {
+  return spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim().split(' ').find((w) => w.startsWith('v='))?.slice(2) ?? '?';
+}
+
+/** Loads `count` keys `key:<9 digits>` = `val:<i>` through a raw pipelined connection. */
+export function loadKeys(port, count) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let acked = 0;
+    let sent = 0;
+    const batch = 10000;
+    sock.on('error', reject);
+    sock.on('data', (d) => {
+      for (const b of d) if (b === 10) acked++;
+      if (acked >= count) {
+        sock.end();
+        resolve();
+      } else if (acked >= sent - batch) pump();
+    });
+    const pump = () => {
+      let s = '';
+      const end = Math.min(count, sent + batch);
+      for (; sent < end; sent++) {
+        const k = `key:${String(sent).padStart(9, '0')}`;
+        const v = `val:${sent}`;
+        s += `*3\r\n$3\r\nSET\r\n$${k.length}\r\n${k}\r\n$${v.length}\r\n${v}\r\n`;
+      }
+      if (s) sock.write(s);
+    };
+    sock.on('connect', () => {
+      pump();
+      pump();
+    });
+  });
+}
+
+/** Replaces (or appends) the `section` of docs/PERFORMANCE.md between its BEGIN/END markers. */
+export function writeSection(section, md) {
+  const file = path.join(root, 'docs/PERFORMANCE.md');
+  const begin = `<!-- BEGIN ${section} -->`;
+  const end = `<!-- END ${section} -->`;
+  let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Performance\n';
+  const block = `${begin}\n${md}${end}`;
+  if (doc.includes(begin)) doc = doc.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), () => block);
+  else doc += `\n## ${section}\n\n${block}\n`;
+  fs.writeFileSync(file, doc);
+}
