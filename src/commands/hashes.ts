@@ -10,6 +10,7 @@
  */
 import type { CommandHandlers } from './registry.js';
 import type { Client } from '../server/client.js';
+import { deleteMembers } from './members.js';
 import type { ConfigRegistry } from '../config/registry.js';
 import { HashValue, hashLimits } from '../types/hash.js';
 import { isStringValue } from '../types/value.js';
@@ -122,23 +123,7 @@ function hdel(c: Client): void {
     c.reply.zero();
     return;
   }
-  let deleted = 0;
-  let keyRemoved = false;
-  for (let i = 2; i < c.argv.length; i++) {
-    if (h.delete(c.argv[i]!)) {
-      deleted++;
-      if (h.size() === 0) {
-        c.db.delete(key);
-        keyRemoved = true;
-        break;
-      }
-    }
-  }
-  if (deleted > 0) {
-    c.server.modified(c.db, key, 'h', 'hdel', deleted);
-    if (keyRemoved) c.server.notify('g', 'del', key, c.db.id);
-  }
-  c.reply.integer(deleted);
+  deleteMembers(c, key, h, 'h', 'hdel');
 }
 
 function hincrby(c: Client): void {

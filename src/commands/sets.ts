@@ -10,6 +10,7 @@
  */
 import type { CommandHandlers } from './registry.js';
 import type { Client } from '../server/client.js';
+import { deleteMembers } from './members.js';
 import type { ConfigRegistry } from '../config/registry.js';
 import { SetValue, setLimits } from '../types/set.js';
 import { isStringValue } from '../types/value.js';
@@ -106,23 +107,7 @@ function srem(c: Client): void {
     c.reply.zero();
     return;
   }
-  let deleted = 0;
-  let keyRemoved = false;
-  for (let i = 2; i < c.argv.length; i++) {
-    if (s.delete(c.argv[i]!)) {
-      deleted++;
-      if (s.size() === 0) {
-        c.db.delete(key);
-        keyRemoved = true;
-        break;
-      }
-    }
-  }
-  if (deleted > 0) {
-    c.server.modified(c.db, key, 's', 'srem', deleted);
-    if (keyRemoved) c.server.notify('g', 'del', key, c.db.id);
-  }
-  c.reply.integer(deleted);
+  deleteMembers(c, key, s, 's', 'srem');
 }
 
 function sismember(c: Client): void {
