@@ -180,6 +180,26 @@ function parseRangeArg(c: Client, arg: string): number | null {
   return n;
 }
 
+/**
+ * BITCOUNT/BITPOS ranges: negative indexes from the end, clamped to the string; a BIT range
+ * becomes bytes plus the masks of the bits outside it in its first and last byte.
+ */
+function byteRange(start: number, end: number, strlen: number, isBit: boolean): { start: number; end: number; firstNegMask: number; lastNegMask: number } {
+  const totlen = isBit ? strlen * 8 : strlen;
+  if (start < 0) start = totlen + start;
+  if (end < 0) end = totlen + end;
+  if (start < 0) start = 0;
+  if (end < 0) end = 0;
+  if (end >= totlen) end = totlen - 1;
+  if (!isBit || start > end) return { start, end, firstNegMask: 0, lastNegMask: 0 };
+  return {
+    start: Math.floor(start / 8),
+    end: Math.floor(end / 8),
+    firstNegMask: ~((1 << (8 - (start & 7))) - 1) & 0xff,
+    lastNegMask: (1 << (7 - (end & 7))) - 1,
+  };
+}
+
 function bitcount(c: Client): void {
   const argv = c.argv;
   const v = c.server.lookupRead(c.db, argv[1]!);
@@ -198,7 +218,6 @@ function bitcount(c: Client): void {
   let firstNegMask = 0;
   let lastNegMask = 0;
   if (argv.length === 4 || argv.length === 5) {
-    let totlen = strlen;
     const s = parseRangeArg(c, argv[2]!);
     if (s === null) return;
     const e = parseRangeArg(c, argv[3]!);
@@ -217,18 +236,7 @@ function bitcount(c: Client): void {
         return;
       }
     }
-    if (isBit) totlen *= 8;
-    if (start < 0) start = totlen + start;
-    if (end < 0) end = totlen + end;
-    if (start < 0) start = 0;
-    if (end < 0) end = 0;
-    if (end >= totlen) end = totlen - 1;
-    if (isBit && start <= end) {
-      firstNegMask = ~((1 << (8 - (start & 7))) - 1) & 0xff;
-      lastNegMask = (1 << (7 - (end & 7))) - 1;
-      start = Math.floor(start / 8);
-      end = Math.floor(end / 8);
-    }
+    ({ start, end, firstNegMask, lastNegMask } = byteRange(start, end, strlen, isBit));
   } else if (argv.length === 2) {
     start = 0;
     end = strlen - 1;
@@ -292,7 +300,6 @@ function bitpos(c: Client): void {
   let firstNegMask = 0;
   let lastNegMask = 0;
   if (argv.length >= 4 && argv.length <= 6) {
-    let totlen = strlen;
     const s = parseRangeArg(c, argv[3]!);
     if (s === null) return;
     start = s;
@@ -310,20 +317,9 @@ function bitpos(c: Client): void {
       end = e;
       endGiven = true;
     } else {
-      end = isBit ? totlen * 8 + 7 : totlen - 1;
+      end = isBit ? strlen * 8 + 7 : strlen - 1;
     }
-    if (isBit) totlen *= 8;
-    if (start < 0) start = totlen + start;
-    if (end < 0) end = totlen + end;
-    if (start < 0) start = 0;
-    if (end < 0) end = 0;
-    if (end >= totlen) end = totlen - 1;
-    if (isBit && start <= end) {
-      firstNegMask = ~((1 << (8 - (start & 7))) - 1) & 0xff;
-      lastNegMask = (1 << (7 - (end & 7))) - 1;
-      start = Math.floor(start / 8);
-      end = Math.floor(end / 8);
-    }
+    ({ start, end, firstNegMask, lastNegMask } = byteRange(start, end, strlen, isBit));
   } else if (argv.length === 3) {
     start = 0;
     end = strlen - 1;
