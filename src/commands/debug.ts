@@ -423,7 +423,7 @@ function allowProtectedAction(setting: string, c: Client): boolean {
  */
 export function install(server: Server): void {
   server.hooks.precheck.push((c: Client, spec: CommandSpec): string | null => {
-    if (!spec.flags.has('protected')) return null;
+    if (!spec.isProtected) return null;
     const top = spec.parent?.name ?? spec.name;
     const [name, option] = top === 'debug' ? ['DEBUG', 'enable-debug-command'] : top === 'module' ? ['MODULE', 'enable-module-command'] : [null, null];
     if (name === null || allowProtectedAction(server.config.getString(option), c)) return null;

@@ -91,6 +91,8 @@ export class CommandSpec {
   readonly staleOk: boolean;
   readonly noScript: boolean;
   readonly noMulti: boolean;
+  /** PROTECTED (DEBUG, MODULE LOAD…): gated by enable-debug-command / enable-module-command. */
+  readonly isProtected: boolean;
   /** NO_ASYNC_LOADING: refused with -LOADING while a replica loads asynchronously. */
   readonly noAsyncLoading: boolean;
   /** TOUCHES_ARBITRARY_KEYS (SCAN, RANDOMKEY): its lazy-expiry DELs propagate unwrapped. */
@@ -126,6 +128,7 @@ export class CommandSpec {
     this.noMulti = flags.has('no_multi');
     this.touchesArbitraryKeys = flags.has('touches_arbitrary_keys');
     this.noAsyncLoading = flags.has('no_async_loading');
+    this.isProtected = flags.has('protected');
     this.allowBusy = flags.has('allow_busy');
     this.isBlocking = flags.has('blocking');
     this.isFast = flags.has('fast');
