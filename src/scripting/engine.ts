@@ -622,8 +622,8 @@ export class ScriptingEngine {
   /** -BUSY for other clients while a timed-out script runs (allow-busy commands pass). */
   private busyPrecheck(c: Client, spec: CommandSpec): string | null {
     const run = this.run;
-    if (run === null || !run.timedOut || c === run.caller || c === this.fake || spec.allowBusy) return null;
-    return run.evalMode ? BUSY_EVAL : BUSY_FUNCTION;
+    if (run === null || c === run.caller || c === this.fake || spec.allowBusy) return null;
+    return this.busyError();
   }
 
   /** SCRIPT KILL / FUNCTION KILL (scriptKill). */
