@@ -198,8 +198,6 @@ export class Acl {
   defaultUser: User;
   /** True while every user is unrestricted: check() returns at once. */
   private allUnrestricted = true;
-  /** The client whose command is being checked (auth failures are logged against it). */
-  private currentClient: Client | null = null;
 
   constructor(readonly server: Server) {
     this.index = new CommandIndex(server.commands.all());
@@ -674,7 +672,6 @@ export class Acl {
    * an ACL LOG entry). `caller` is the client whose user and info apply (the script caller).
    */
   check(c: Client, spec: CommandSpec, argv: readonly string[], context: 'toplevel' | 'multi' | 'exec' | 'lua', caller: Client = c): string | null {
-    if (context !== 'lua') this.currentClient = caller;
     if (this.allUnrestricted || caller.isMaster || caller.fake) return null;
     const u = this.userOf(caller);
     const [r, pos] = this.checkUser(u, spec, argv);
@@ -709,7 +706,7 @@ export class Acl {
 
   /** AUTH/HELLO failure: logged as Redis does (object = the command name). */
   logAuthFailure(username: string): void {
-    const c = this.currentClient;
+    const c = this.server.currentClient;
     if (c === null) return;
     this.addLog(c, Denied.Auth, c.multi !== null ? 'multi' : 'toplevel', c.argv[0] ?? 'auth', username);
   }
@@ -722,7 +719,7 @@ export class Acl {
       if (c.user !== name || c.fake) continue;
       c.user = 'default';
       c.authenticated = false;
-      if (c === this.currentClient) this.server.closeAfterReply(c);
+      if (c === this.server.currentClient) this.server.closeAfterReply(c);
       else this.server.freeClient(c);
     }
   }
@@ -740,7 +737,7 @@ export class Acl {
       for (const ch of c.channels) if (!this.checkChannel(nu.root, ch, false)) kill = true;
       for (const ch of c.shardChannels) if (!this.checkChannel(nu.root, ch, false)) kill = true;
       if (!kill) continue;
-      if (c === this.currentClient) this.server.closeAfterReply(c);
+      if (c === this.server.currentClient) this.server.closeAfterReply(c);
       else this.server.freeClient(c);
     }
   }
