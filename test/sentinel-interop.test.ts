@@ -29,9 +29,12 @@ test('mixed group: two nodis-sentinels and one redis-sentinel (quorum 2) agree o
   // One leader and one promotion per failover (normally exactly one failover; a loaded machine
   // can cause a second, legitimate one, which must be just as clean).
   const all = logs.join('\n');
-  const failovers = new Set(all.match(/\+switch-master tedu \S+ \d+ \S+ \d+/g)).size;
-  assert.ok(failovers >= 1);
+  const failovers = all.match(/\+failover-end /g)?.length ?? 0;
+  assert.ok(failovers >= 1, all);
   assert.equal(all.match(/\+elected-leader/g)?.length, failovers, all);
   assert.equal(all.match(/\+promoted-slave/g)?.length, failovers, all);
-  for (const l of logs) assert.match(l, new RegExp(`\\+switch-master tedu 127\\.0\\.0\\.1 ${r.oldMaster} 127\\.0\\.0\\.1 ${r.newMaster}`));
+  // Every sentinel saw the old master replaced (the first sentinel by the replica it named first;
+  // another may have learned a second failover's result directly).
+  assert.match(logs[0]!, new RegExp(`\\+switch-master tedu 127\\.0\\.0\\.1 ${r.oldMaster} 127\\.0\\.0\\.1 ${r.newMaster}`));
+  for (const l of logs) assert.match(l, new RegExp(`\\+switch-master tedu 127\\.0\\.0\\.1 ${r.oldMaster} 127\\.0\\.0\\.1 \\d+`));
 });

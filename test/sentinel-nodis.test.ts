@@ -35,7 +35,7 @@ test('seed demo on nodis-server with one nodis-sentinel (quorum 1); ioredis, nod
   try {
     // Both clients find the new master through the sentinel and writes succeed there.
     await waitFor('ioredis writes after failover', async () => (await app!.set('after', '2')) === 'OK');
-    assert.equal(await g.client(r.newMaster).get('after'), '2');
+    assert.equal(await g.client(r.current).get('after'), '2');
     await waitFor('node-redis writes after failover', async () => {
       try {
         return (await nodeRedis!.set('after-nr', '3')) === 'OK';
@@ -43,7 +43,7 @@ test('seed demo on nodis-server with one nodis-sentinel (quorum 1); ioredis, nod
         return false;
       }
     });
-    assert.equal(await g.client(r.newMaster).get('after-nr'), '3');
+    assert.equal(await g.client(r.current).get('after-nr'), '3');
   } finally {
     app!.disconnect();
     await nodeRedis!.close().catch(() => {});
@@ -57,7 +57,7 @@ test('seed demo on nodis-server with one nodis-sentinel (quorum 1); ioredis, nod
     "print(st.discover_master('tedu')[1], m.get('py').decode())",
   ].join('\n');
   const out = execFileSync('/usr/bin/python3', ['-c', py], { encoding: 'latin1' }).trim();
-  assert.equal(out, `${r.newMaster} ok`);
+  assert.equal(out, `${r.current} ok`);
   assert.match(r.sentinels[0]!.log(), /\+switch-master tedu 127\.0\.0\.1 \d+ 127\.0\.0\.1 \d+/);
   assert.match(r.sentinels[0]!.log(), /\+convert-to-slave slave 127\.0\.0\.1:\d+/);
 });
@@ -70,11 +70,14 @@ test('seed demo on nodis-server with three nodis-sentinels (quorum 2)', async ()
   // One leader and one promotion per failover (normally exactly one failover; a loaded machine
   // can cause a second, legitimate one, which must be just as clean).
   const all = logs.join('\n');
-  const failovers = new Set(all.match(/\+switch-master tedu \S+ \d+ \S+ \d+/g)).size;
-  assert.ok(failovers >= 1);
+  const failovers = all.match(/\+failover-end /g)?.length ?? 0;
+  assert.ok(failovers >= 1, all);
   assert.equal(all.match(/\+elected-leader/g)?.length, failovers, all);
   assert.equal(all.match(/\+promoted-slave/g)?.length, failovers, all);
-  for (const l of logs) assert.match(l, new RegExp(`\\+switch-master tedu 127\\.0\\.0\\.1 ${r.oldMaster} 127\\.0\\.0\\.1 ${r.newMaster}`));
+  // Every sentinel saw the old master replaced (the first sentinel by the replica it named first;
+  // another may have learned a second failover's result directly).
+  assert.match(logs[0]!, new RegExp(`\\+switch-master tedu 127\\.0\\.0\\.1 ${r.oldMaster} 127\\.0\\.0\\.1 ${r.newMaster}`));
+  for (const l of logs) assert.match(l, new RegExp(`\\+switch-master tedu 127\\.0\\.0\\.1 ${r.oldMaster} 127\\.0\\.0\\.1 \\d+`));
 });
 
 test('SENTINEL CONFIG GET/SET, DEBUG, INFO-CACHE; sentinel-pass authenticates sentinel-to-sentinel links', async () => {

@@ -162,6 +162,8 @@ export interface DemoResult {
   oldMaster: number;
   newMaster: number;
   other: number;
+  /** The master all sentinels name at the end (newMaster unless a second failover happened). */
+  current: number;
   sentinels: SentinelProc[];
 }
 
@@ -203,26 +205,40 @@ export async function seedDemo(g: Group, o: DemoOptions, onSentinelsReady?: (s: 
   });
   if (newMaster !== r1 && newMaster !== r2) throw new Error(`promoted an unknown node ${newMaster}`);
   const other = newMaster === r1 ? r2 : r1;
-  // Every sentinel has switched and finished the failover (flags back to plain "master").
-  for (const s of sentinels) {
-    await waitFor(`sentinel ${s.port} switched`, async () => {
-      const m = (await g.client(s.port).call('sentinel', 'master', 'tedu')) as string[];
-      const f = new Map<string, string>();
-      for (let i = 0; i < m.length; i += 2) f.set(m[i]!, m[i + 1]!);
-      return f.get('port') === String(newMaster) && f.get('flags') === 'master';
+  // Every sentinel has switched and finished the failover: all name the same master with flags
+  // back to plain "master". On this shared, loaded machine a 1 s down-after can make a sentinel
+  // fail over once more (a legitimate Sentinel reaction to a master that answered late; real
+  // redis-sentinel does it too), so the agreed master may be the other replica.
+  let current = newMaster;
+  let views = '';
+  try {
+    current = await waitFor('sentinels agree on the new master', async () => {
+      const ports: string[] = [];
+      const seen: string[] = [];
+      for (const s of sentinels) {
+        const m = (await g.client(s.port).call('sentinel', 'master', 'tedu')) as string[];
+        const f = new Map<string, string>();
+        for (let i = 0; i < m.length; i += 2) f.set(m[i]!, m[i + 1]!);
+        seen.push(`${s.port}: port ${f.get('port')} flags ${f.get('flags')}`);
+        ports.push(f.get('flags') === 'master' ? f.get('port')! : '');
+      }
+      views = seen.join(', ');
+      const p = Number(ports[0]);
+      return ports.every((x) => x === ports[0]) && (p === r1 || p === r2) ? p : null;
     });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}: last seen ${views}; first promoted ${newMaster}\n${sentinels.map((x) => x.log()).join('\n----\n')}`);
   }
-  await waitFor('new master is a master', async () => ((await g.client(newMaster).call('role')) as unknown[])[0] === 'master');
+  await waitFor('new master is a master', async () => ((await g.client(current).call('role')) as unknown[])[0] === 'master');
+  const follower = current === r1 ? r2 : r1;
   await waitFor('other replica follows', async () => {
-    const info = await g.info(other);
-    return info.includes(`master_port:${newMaster}`) && info.includes('master_link_status:up');
+    const info = await g.info(follower);
+    return info.includes(`master_port:${current}`) && info.includes('master_link_status:up');
   });
 
-  // The old master comes back (its config file has no replicaof) and is converted. On this
-  // shared, loaded machine a 1 s down-after can make a sentinel fail over once more (a legitimate
-  // Sentinel reaction to a stalled master), so "the master" is whatever the sentinel names now.
+  // The old master comes back (its config file has no replicaof) and is converted. "The master"
+  // is whatever the sentinel names now, for the same reason as above.
   await g.startData(o.data, mp, null);
-  let current = newMaster;
   try {
     await waitFor(
       'old master converted',
@@ -239,5 +255,5 @@ export async function seedDemo(g: Group, o: DemoOptions, onSentinelsReady?: (s: 
   const replicas = [r1, r2, mp].filter((p) => p !== current);
   if (redisCli(current, 'set', 'name', 'tedu').trim() !== 'OK') throw new Error('SET on the new master failed');
   await waitFor('replicated', async () => replicas.every((p) => redisCli(p, 'get', 'name').trim() === 'tedu'));
-  return { oldMaster: mp, newMaster, other, sentinels };
+  return { oldMaster: mp, newMaster, other, current, sentinels };
 }
