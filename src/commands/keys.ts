@@ -88,17 +88,19 @@ function deleteKeys(c: Client): void {
 /** EXISTS: counts every argument that names an existing key, duplicates included. */
 function exists(c: Client): void {
   let n = 0;
+  for (let i = 1; i < c.argv.length; i++) if (c.server.lookupRead(c.db, c.argv[i]!, true) !== undefined) n++;
+  c.reply.integer(n);
+}
+
+/** TOUCH: EXISTS that counts as an access (updates the keys' LRU clock / LFU counter). */
+function touch(c: Client): void {
+  let n = 0;
   for (let i = 1; i < c.argv.length; i++) if (c.server.lookupRead(c.db, c.argv[i]!) !== undefined) n++;
   c.reply.integer(n);
 }
 
-/** TOUCH: like EXISTS (nodis keeps no per-key access time to update). */
-function touch(c: Client): void {
-  exists(c);
-}
-
 function type(c: Client): void {
-  const v = c.server.lookupRead(c.db, c.argv[1]!);
+  const v = c.server.lookupRead(c.db, c.argv[1]!, true);
   c.reply.status(v === undefined ? 'none' : typeOf(v));
 }
 
@@ -387,7 +389,7 @@ function pexpireat(c: Client): void {
 /** ttlGenericCommand: -2 missing key, -1 no TTL; else remaining (or absolute) s/ms. */
 function ttlGeneric(c: Client, ms: boolean, absolute: boolean): void {
   const key = c.argv[1]!;
-  if (c.server.lookupRead(c.db, key) === undefined) {
+  if (c.server.lookupRead(c.db, key, true) === undefined) {
     c.reply.integer(-2);
     return;
   }

@@ -2,40 +2,25 @@
  * Value introspection: OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ|HELP and MEMORY
  * USAGE|STATS|DOCTOR|MALLOC-STATS|PURGE|HELP (object.c).
  *
- * nodis keeps no per-key LRU clock or LFU counter of its own: IDLETIME and FREQ ask the
- * provider an eviction module may register with `setAccessInfoProvider`, and otherwise answer
- * 0 (IDLETIME) and LFU_INIT_VAL = 5 (FREQ). MEMORY USAGE is an estimate from the value's
- * byte lengths (sampled like Redis for aggregates), not an allocator measurement.
+ * IDLETIME and FREQ read the key's access record (keyspace/access.ts) without counting as an
+ * access themselves. MEMORY USAGE is an estimate from the value's byte lengths (sampled like
+ * Redis for aggregates), not an allocator measurement.
  */
 import type { CommandHandlers } from './registry.js';
 import type { Client } from '../server/client.js';
 import type { Server } from '../server/server.js';
-import type { Database } from '../keyspace/db.js';
+import { idleMs, lfuCounter } from '../keyspace/access.js';
 import { isStringValue, stringEncoding, stringLength, type RedisValue } from '../types/value.js';
 import { SYNTAX, NOT_INTEGER } from './errors.js';
 import { parseInt64 } from './args.js';
 import { replyHelp } from './help.js';
-import v8 from 'node:v8';
-import vm from 'node:vm';
+import { collectGarbage } from '../server/gc.js';
 
-/** Per-key access information an eviction module can supply. */
-export interface AccessInfoProvider {
-  idleMs(db: Database, key: string): number;
-  frequency(db: Database, key: string): number;
-}
-
-const providers = new WeakMap<Server, AccessInfoProvider>();
-
-export function setAccessInfoProvider(server: Server, p: AccessInfoProvider): void {
-  providers.set(server, p);
-}
-
-const LFU_INIT_VAL = 5;
 /** Refcount Redis reports for its shared integers 0..9999 (OBJ_SHARED_REFCOUNT). */
 const SHARED_REFCOUNT = 2147483647;
 
 function isLfuPolicy(server: Server): boolean {
-  return server.config.getString('maxmemory-policy').endsWith('-lfu');
+  return server.access.lfu;
 }
 
 /** Whether Redis would store this integer as a shared object. */
@@ -53,7 +38,8 @@ export function encodingOf(v: RedisValue): string {
 }
 
 function lookupOrNull(c: Client): RedisValue | undefined {
-  const v = c.db.lookup(c.argv[2]!);
+  // objectCommandLookup: OBJECT and MEMORY USAGE do not count as accesses.
+  const v = c.db.lookupNoTouch(c.argv[2]!);
   if (v === undefined) c.reply.nullBulk();
   return v;
 }
@@ -77,8 +63,7 @@ function objectIdletime(c: Client): void {
     );
     return;
   }
-  const p = providers.get(c.server);
-  c.reply.integer(p === undefined ? 0 : Math.floor(p.idleMs(c.db, c.argv[2]!) / 1000));
+  c.reply.integer(Math.floor(idleMs(c.server.access, c.db.access.get(c.argv[2]!)) / 1000));
 }
 
 function objectFreq(c: Client): void {
@@ -90,8 +75,7 @@ function objectFreq(c: Client): void {
     );
     return;
   }
-  const p = providers.get(c.server);
-  c.reply.integer(p === undefined ? LFU_INIT_VAL : p.frequency(c.db, c.argv[2]!));
+  c.reply.integer(lfuCounter(c.server.access, c.db.access.get(c.argv[2]!)));
 }
 
 function objectHelp(c: Client): void {
@@ -174,7 +158,7 @@ function memoryUsage(c: Client): void {
     }
   }
   const key = c.argv[2]!;
-  const v = c.db.dict.get(key);
+  const v = c.db.lookupNoTouch(key);
   if (v === undefined) {
     c.reply.nullBulk();
     return;
@@ -257,19 +241,12 @@ function memoryMallocStats(c: Client): void {
   c.reply.bulk('Stats not supported for the current allocator');
 }
 
-/** V8's gc(), obtained on first use (the documented expose-gc-at-runtime route). */
-let collectGarbage: (() => void) | null = null;
-
 /**
  * MEMORY PURGE: Redis asks jemalloc to return dirty pages; the nearest thing here is a full
  * garbage collection, after which used_memory counts live data only (the memory benchmarks
  * rely on it).
  */
 function memoryPurge(c: Client): void {
-  if (collectGarbage === null) {
-    v8.setFlagsFromString('--expose-gc');
-    collectGarbage = vm.runInNewContext('gc') as () => void;
-  }
   collectGarbage();
   c.server.invalidateUsedMemory();
   c.reply.ok();

@@ -5,6 +5,7 @@
  * DUMP's payload is Redis's: <type><value as in an RDB file><RDB version u16 LE><CRC64 LE>, so
  * a DUMP from redis-server RESTOREs here and back.
  */
+import { restoredAccess } from '../keyspace/access.js';
 import type { CommandHandlers } from './registry.js';
 import type { Client } from '../server/client.js';
 import { NOT_INTEGER, SYNTAX } from './errors.js';
@@ -160,9 +161,8 @@ export function restore(c: Client): void {
       c.propagateArgv = rewritten;
     }
   }
-  // nodis keeps no per-key LRU/LFU state: IDLETIME and FREQ are validated and not stored.
-  void idle;
-  void freq;
+  const access = restoredAccess(server.access, freq, idle);
+  if (access !== null) db.access.set(key, access);
   server.modified(db, key, 'g', 'restore');
   c.reply.ok();
 }

@@ -7,6 +7,7 @@
  * as Redis does.
  */
 import { KeyDict } from './dict.js';
+import { type AccessPolicy, initialAccess, touchedAccess } from './access.js';
 import type { RedisValue } from '../types/value.js';
 
 /** What a database needs from the server around it. */
@@ -25,11 +26,20 @@ export interface KeyspaceOwner {
   random(): number;
   /** A key was created (dbAdd): the `new` keyspace event. */
   onKeyAdded(db: Database, key: string): void;
+  /** How key accesses are recorded (LRU clock or LFU counter, keyspace/access.ts). */
+  readonly access: AccessPolicy;
 }
 
 export class Database {
   dict = new KeyDict<RedisValue>();
   expires = new KeyDict<number>();
+  /**
+   * Per-key access record, for eviction and OBJECT IDLETIME/FREQ: the LRU clock of the last
+   * access, or the LFU counter and its decrement time (keyspace/access.ts). Kept while the
+   * maxmemory-policy is an LRU/LFU one (AccessPolicy.track); then every key has one, as every
+   * Redis object carries its 24-bit `lru` field.
+   */
+  access = new KeyDict<number>();
   /** Average TTL estimate and other stats for INFO keyspace. */
   avgTtl = 0;
   /**
@@ -55,7 +65,27 @@ export class Database {
     const v = this.dict.get(key);
     if (v === undefined) return undefined;
     if (this.expires.size !== 0 && this.expireIfNeeded(key)) return undefined;
+    this.touch(key);
     return v;
+  }
+
+  /**
+   * Like lookup() but leaves the key's access record alone (LOOKUP_NOTOUCH: TYPE, TTL, EXISTS,
+   * OBJECT, MEMORY USAGE do not count as accesses).
+   */
+  lookupNoTouch(key: string): RedisValue | undefined {
+    const v = this.dict.get(key);
+    if (v === undefined) return undefined;
+    if (this.expires.size !== 0 && this.expireIfNeeded(key)) return undefined;
+    return v;
+  }
+
+  /** Records an access to an existing key (its LRU clock, or an LFU counter increment). */
+  touch(key: string): void {
+    const a = this.owner.access;
+    if (!a.track) return;
+    if (a.lfu) this.access.set(key, touchedAccess(a, this.access.get(key) ?? initialAccess(a)));
+    else this.access.set(key, a.lruClock);
   }
 
   /** Lookup that ignores expiry (for commands that must see the raw state, e.g. the snapshot). */
@@ -84,8 +114,24 @@ export class Database {
   /** Adds or overwrites a key. The TTL is dropped unless `keepTtl`. */
   set(key: string, value: RedisValue, keepTtl = false): void {
     if (this.beforeChange !== null) this.beforeChange(this, key);
-    if (this.dict.set(key, value)) this.owner.onKeyAdded(this, key);
+    const a = this.owner.access;
+    if (this.dict.set(key, value)) {
+      if (a.track) this.access.set(key, initialAccess(a));
+      this.owner.onKeyAdded(this, key);
+    } else if (a.track && !a.lfu) {
+      // A new object gets a fresh LRU clock; with LFU Redis keeps the old counter (dbSetValue).
+      this.access.set(key, a.lruClock);
+    }
     if (!keepTtl && this.expires.size !== 0) this.expires.delete(key);
+  }
+
+  /** Adds a key while loading a dataset (RDB, replication), with its access record. */
+  load(key: string, value: RedisValue, expireMs: number, access?: number): void {
+    this.dict.set(key, value);
+    const a = this.owner.access;
+    if (access !== undefined) this.access.set(key, access);
+    else if (a.track) this.access.set(key, initialAccess(a));
+    if (expireMs !== -1) this.expires.set(key, expireMs);
   }
 
   /** Replaces the value of an existing key in place, keeping its TTL. */
@@ -97,6 +143,7 @@ export class Database {
   delete(key: string): boolean {
     if (this.beforeChange !== null) this.beforeChange(this, key);
     if (!this.dict.delete(key)) return false;
+    if (this.access.size !== 0) this.access.delete(key);
     if (this.expires.size !== 0) this.expires.delete(key);
     return true;
   }
@@ -119,6 +166,7 @@ export class Database {
 
   clear(): void {
     this.dict.clear();
+    this.access.clear();
     this.expires.clear();
     this.avgTtl = 0;
   }
@@ -148,6 +196,7 @@ export class Database {
   swapWith(other: Database): void {
     [this.dict, other.dict] = [other.dict, this.dict];
     [this.expires, other.expires] = [other.expires, this.expires];
+    [this.access, other.access] = [other.access, this.access];
     [this.avgTtl, other.avgTtl] = [other.avgTtl, this.avgTtl];
   }
 }

@@ -277,7 +277,8 @@ export interface RdbLoadTarget {
   /** A FUNCTION2 record: a library's source code. */
   functionCode(code: string): void;
   /** A key (the caller decides about expired keys and duplicates). */
-  key(dbId: number, key: string, value: RedisValue, expireMs: number): void;
+  /** A key; `lfuFreq` / `lruIdle` (seconds) are -1 unless the file carried FREQ / IDLE for it. */
+  key(dbId: number, key: string, value: RedisValue, expireMs: number, lfuFreq: number, lruIdle: number): void;
 }
 
 export interface RdbParseResult {
@@ -318,6 +319,9 @@ export function* parseRdbSteps(buf: Buffer, target: RdbLoadTarget, limits: LoadL
   const r = d.r;
   let dbId = 0;
   let expireMs = -1;
+  // RDB_OPCODE_FREQ / RDB_OPCODE_IDLE before a key: its LFU counter or LRU idle seconds.
+  let lfuFreq = -1;
+  let lruIdle = -1;
   const crc = new Crc64();
   let crcPos = 0;
   for (;;) {
@@ -333,11 +337,11 @@ export function* parseRdbSteps(buf: Buffer, target: RdbLoadTarget, limits: LoadL
       continue;
     }
     if (type === RdbOpcode.Freq) {
-      r.u8();
+      lfuFreq = r.u8();
       continue;
     }
     if (type === RdbOpcode.Idle) {
-      d.length();
+      lruIdle = d.length();
       continue;
     }
     if (type === RdbOpcode.Eof) break;
@@ -366,8 +370,10 @@ export function* parseRdbSteps(buf: Buffer, target: RdbLoadTarget, limits: LoadL
     if (!isObjectType(type)) throw new RdbFormatError(`Unknown RDB encoding type ${type}`);
     const key = d.string();
     const value = d.value(type);
-    if (value !== null) target.key(dbId, key, value, expireMs);
+    if (value !== null) target.key(dbId, key, value, expireMs, lfuFreq, lruIdle);
     expireMs = -1;
+    lfuFreq = -1;
+    lruIdle = -1;
     if (verifyChecksum && r.pos - crcPos >= CRC_BATCH) {
       crc.update(buf, crcPos, r.pos);
       crcPos = r.pos;

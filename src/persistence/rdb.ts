@@ -14,6 +14,7 @@
  * truncated file aborts start-up with Redis's log lines. DEBUG RELOAD loads in one go. Function libraries (FUNCTION2 records) go through `setRdbFunctions`, which the
  * scripting module installs.
  */
+import { restoredAccess } from '../keyspace/access.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -433,7 +434,7 @@ export class RdbPersistence {
           const err = functions.load(code, opts.allowDup);
           if (err !== null) throw new RdbFormatError(`Failed loading library: ${err}`);
         },
-        key: (dbId, key, value: RedisValue, expireMs) => {
+        key: (dbId, key, value: RedisValue, expireMs, lfuFreq, lruIdle) => {
           if (isMaster && expireMs !== -1 && expireMs < now) {
             stats.keysExpired++;
             if (opts.logAux) replicationInfo.get(server)?.expired?.(dbId, key);
@@ -445,8 +446,7 @@ export class RdbPersistence {
             db.dict.delete(key);
             db.expires.delete(key);
           }
-          db.dict.set(key, value);
-          if (expireMs !== -1) db.expires.set(key, expireMs);
+          db.load(key, value, expireMs, restoredAccess(server.access, lfuFreq, lruIdle) ?? undefined);
           stats.keysLoaded++;
         },
       },

@@ -651,6 +651,11 @@ export class ScriptingEngine {
   memoryUsed(): number {
     return this.vm.memoryUsed();
   }
+
+  /** Memory the Lua VM holds from the process (its WebAssembly linear memory). */
+  vmReservedBytes(): number {
+    return this.vm.linearMemoryBytes();
+  }
 }
 
 /** Shebang flags of a script body (evalExtractShebangFlags). `length` is the shebang's length. */

@@ -31,6 +31,8 @@ export function install(server: Server): void {
     },
   });
   const lua = (): number => scriptingFor(server).memoryUsed();
+  // As in Redis, the Lua VM's memory is not part of used_memory (nor counted against maxmemory).
+  server.hooks.vmMemory = (): number => scriptingIfCreated(server)?.vmReservedBytes() ?? 0;
   const evalScripts = (): number => {
     let n = 0;
     for (const s of scriptingFor(server).scripts.values()) n += s.body.length + ENTRY_OVERHEAD;

@@ -384,6 +384,11 @@ export class LuaVM {
     else this.x.lua_sethook(this.L, this.hookPtr, LUA_MASKCOUNT, count);
   }
 
+  /** Size of the VM's WebAssembly linear memory (counted by Node as external memory). */
+  linearMemoryBytes(): number {
+    return this.x.memory.buffer.byteLength;
+  }
+
   /** Bytes in use by the Lua heap (lua_gc COUNT/COUNTB). */
   memoryUsed(): number {
     return this.x.lua_gc(this.L, 3, 0) * 1024 + this.x.lua_gc(this.L, 4, 0);

@@ -22,6 +22,7 @@ import { SystemClock } from '../core/clock.js';
 import { CommandTable } from '../commands/registry.js';
 import { allCommandHandlers } from '../commands/index.js';
 import { installModules } from './modules.js';
+import { startEvictionTimeProc } from './evict.js';
 import { REDIS_VERSION, NODIS_VERSION } from './version.js';
 
 function usage(): never {
@@ -209,6 +210,8 @@ function installConfigAppliers(server: Server): void {
         `WARNING: the new maxmemory value set via CONFIG SET (${max}) is smaller than the current memory usage (${used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.`,
       );
     }
+    // Evict in the background right away, as updateMaxmemory() does.
+    startEvictionTimeProc(server);
     return null;
   });
 }

@@ -16,6 +16,7 @@ import { install as installRdb } from '../persistence/rdb.js';
 import { install as installAof } from '../persistence/aof.js';
 import { install as installScripting } from '../scripting/install.js';
 import { install as installAcl } from './acl.js';
+import { install as installEviction } from './evict.js';
 
 export function installModules(server: Server): void {
   installAcl(server);
@@ -31,4 +32,5 @@ export function installModules(server: Server): void {
   // After persistence: its start-up load runs first, then replication reads what it restored.
   installReplication(server);
   installScripting(server);
+  installEviction(server);
 }

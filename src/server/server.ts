@@ -18,6 +18,7 @@ import { Client, type BlockedState } from './client.js';
 import { ProtocolError } from '../protocol/parser.js';
 import { repr } from '../protocol/format.js';
 import { Database, type KeyspaceOwner } from '../keyspace/db.js';
+import { type AccessPolicy, lfuMinutesAt, lruClockAt } from '../keyspace/access.js';
 import { CommandTable, type CommandSpec } from '../commands/registry.js';
 import { ConfigRegistry } from '../config/registry.js';
 import { Logger, type LogLevel } from './log.js';
@@ -192,6 +193,8 @@ export class Server implements KeyspaceOwner {
     authRequired: (): boolean => false,
     /** ACL permission check (server/acl.ts): null to allow, else the NOPERM error text. */
     aclCheck: null as ((c: Client, spec: CommandSpec, argv: readonly string[], context: 'toplevel' | 'multi' | 'exec' | 'lua', caller?: Client) => string | null) | null,
+    /** Bytes of external memory held by the scripting VM, left out of used_memory as in Redis. */
+    vmMemory: (): number => 0,
     /** Eviction: try to free memory; true if now under maxmemory. */
     freeMemory: (): boolean => false,
     /** Password check for ACL users (installed by the ACL module). */
@@ -213,6 +216,14 @@ export class Server implements KeyspaceOwner {
   private cronTimer: ReturnType<typeof setInterval> | null = null;
   private cachedUsedMemory = 0;
   private usedMemoryRefreshedAt = 0;
+  /**
+   * Bytes deleted by eviction that the garbage collector has not given back yet (an estimate,
+   * server/evict.ts): usedMemory() subtracts it until the next major GC, so one eviction round
+   * is not followed by another for memory already freed.
+   */
+  pendingFreedMemory = 0;
+  /** How key accesses are recorded; clocks advanced by cron (Redis's cached server.lruclock). */
+  readonly access: AccessPolicy = { track: false, epoch: 0, lfu: false, lruClock: 0, minutes: 0, logFactor: 10, decayTime: 1, random: () => this.rng.next() };
   cronLoops = 0;
   /** Set by SHUTDOWN / signals so no new work starts. */
   shuttingDown = false;
@@ -232,6 +243,8 @@ export class Server implements KeyspaceOwner {
     this.runId = this.rng.hex(40);
     this.lastSave = this.clock.now();
     const now = this.clock.now();
+    this.refreshAccessClock(now);
+    this.access.epoch = this.access.lruClock;
     this.stats = {
       startTimeMs: now,
       totalConnections: 0,
@@ -285,6 +298,20 @@ export class Server implements KeyspaceOwner {
     c.watch('proto-max-bulk-len', (v) => (s.protoMaxBulkLen = v as number));
     c.watch('client-query-buffer-limit', (v) => (s.queryBufferLimit = v as number));
     c.watch('maxmemory', (v) => (s.maxmemory = v as number));
+    c.watch('maxmemory-policy', (v) => {
+      const policy = v as string;
+      const track = policy.endsWith('-lru') || policy.endsWith('-lfu');
+      if (track !== this.access.track) {
+        // Records kept so far stay (and keep meaning what they meant); keys without one count
+        // as accessed now.
+        this.refreshAccessClock();
+        this.access.epoch = this.access.lruClock;
+        this.access.track = track;
+      }
+      this.access.lfu = policy.endsWith('-lfu');
+    });
+    c.watch('lfu-log-factor', (v) => (this.access.logFactor = v as number));
+    c.watch('lfu-decay-time', (v) => (this.access.decayTime = v as number));
     c.watch('maxclients', (v) => (s.maxclients = v as number));
     c.watch('requirepass', (v) => (s.requirepass = v as string));
     c.watch('replica-read-only', (v) => (s.replicaReadOnly = v as boolean));
@@ -379,8 +406,9 @@ export class Server implements KeyspaceOwner {
   }
 
   /** Looks a key up for reading, counting keyspace hits/misses as Redis does. */
-  lookupRead(db: Database, key: string): ReturnType<Database['lookup']> {
-    const v = db.lookup(key);
+  /** Read lookup counting hits and misses; `noTouch` leaves the key's access record alone. */
+  lookupRead(db: Database, key: string, noTouch = false): ReturnType<Database['lookup']> {
+    const v = noTouch ? db.lookupNoTouch(key) : db.lookup(key);
     if (v === undefined) {
       this.stats.keyspaceMisses++;
       this.hooks.notify('m', 'keymiss', key, db.id);
@@ -396,12 +424,16 @@ export class Server implements KeyspaceOwner {
 
   // ---- Memory ------------------------------------------------------------------------------------
 
-  /** Bytes the dataset and server use (INFO used_memory), refreshed at most every 10 ms. */
+  /**
+   * Bytes the dataset and server use (INFO used_memory), refreshed at most every 10 ms: the V8
+   * heap and external memory (buffers), without the Lua VM (Redis leaves it out too) and
+   * without what eviction freed but the collector has not reclaimed yet (server/evict.ts).
+   */
   usedMemory(): number {
     const now = this.clock.monotonic();
     if (now - this.usedMemoryRefreshedAt >= 10) {
       const m = process.memoryUsage();
-      this.cachedUsedMemory = m.heapUsed + m.external;
+      this.cachedUsedMemory = Math.max(0, m.heapUsed + m.external - this.hooks.vmMemory() - this.pendingFreedMemory);
       this.usedMemoryRefreshedAt = now;
       if (this.cachedUsedMemory > this.usedMemoryPeak) this.usedMemoryPeak = this.cachedUsedMemory;
     }
@@ -720,7 +752,9 @@ export class Server implements KeyspaceOwner {
         spec.denyOom ||
         (queued !== null && queued.some((q) => q.spec.denyOom)) ||
         (c.multi !== null && n !== 'exec' && n !== 'discard' && n !== 'quit' && n !== 'reset');
-      if (rejectOnOom && this.usedMemory() > this.settings.maxmemory && !this.hooks.freeMemory()) {
+      // Evicts before any command (performEvictions), refuses only those that may grow memory.
+      const outOfMemory = this.usedMemory() > this.settings.maxmemory && !this.hooks.freeMemory();
+      if (outOfMemory && rejectOnOom) {
         this.rejectCommand(c, spec, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
       }
@@ -985,7 +1019,14 @@ export class Server implements KeyspaceOwner {
   }
 
   /** serverCron: active expiry, client timeouts, stats sampling, other modules' duties. */
+  /** Advances the cached LRU/LFU clocks. */
+  refreshAccessClock(now = this.clock.now()): void {
+    this.access.lruClock = lruClockAt(now);
+    this.access.minutes = lfuMinutesAt(now);
+  }
+
   cron(): void {
+    this.refreshAccessClock();
     // While loading Redis runs no serverCron (only whileBlockedCron): no expiry, no saves.
     if (this.loading) return;
     this.cronLoops++;
