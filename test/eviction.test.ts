@@ -8,6 +8,9 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startServer, stopAll, freePort } from './helpers/server.js';
 import { ConfigRegistry } from '../src/config/registry.js';
@@ -26,6 +29,7 @@ const BYTES_PER_KEY = 1000;
 interface Harness {
   server: Server;
   clock: ManualClock;
+  dir: string;
   r: Redis;
   fed: string[];
   /** Moves time on, with the cached LRU/LFU clocks (which cron refreshes in real time). */
@@ -46,6 +50,10 @@ async function harness(seed = 7): Promise<Harness> {
   config.set('port', [String(port)], 'args');
   config.set('bind', ['127.0.0.1'], 'args');
   config.set('save', [''], 'args');
+  config.set('enable-debug-command', ['yes'], 'args');
+  config.set('loglevel', ['warning'], 'args');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-evict-'));
+  config.set('dir', [dir], 'args');
   const server = new Server({ clock, random: new Random(seed), config, commands: new CommandTable(allCommandHandlers()), logger });
   installModules(server);
   await server.listen();
@@ -72,7 +80,7 @@ async function harness(seed = 7): Promise<Harness> {
     clock.advance(ms);
     server.refreshAccessClock();
   };
-  const h = { server, clock, r, fed, advance, run, info };
+  const h = { server, clock, dir, r, fed, advance, run, info };
   harnesses.push(h);
   return h;
 }
@@ -81,6 +89,7 @@ after(async () => {
   for (const h of harnesses) {
     h.r.disconnect();
     await h.server.shutdown({ save: false, now: true, force: true, signal: true });
+    fs.rmSync(h.dir, { recursive: true, force: true });
   }
   await stopAll();
 });
@@ -311,6 +320,51 @@ describe('access records: OBJECT IDLETIME / FREQ, TOUCH, RESTORE', () => {
     assert.equal(await h.run('object', 'idletime', 'a'), 4);
     for (const db of h.server.dbs) assert.equal(db.access.size, 0);
   });
+});
+
+describe('access records in RDB files (IDLE and FREQ opcodes)', () => {
+  it('DEBUG RELOAD keeps idle times under LRU and counters under LFU', async () => {
+    const h = await harness();
+    await h.run('config', 'set', 'maxmemory-policy', 'allkeys-lru');
+    await h.run('set', 'old', 'v');
+    h.advance(100_000);
+    await h.run('set', 'young', 'v');
+    assert.equal(await h.run('debug', 'reload'), 'OK');
+    assert.equal(await h.run('object', 'idletime', 'old'), 100);
+    assert.equal(await h.run('object', 'idletime', 'young'), 0);
+    await h.run('config', 'set', 'maxmemory-policy', 'allkeys-lfu');
+    await h.run('flushall');
+    await h.run('set', 'f', 'v');
+    const payload = (await h.r.dumpBuffer('f'))!;
+    await h.r.restore('f', 0, payload, 'REPLACE', 'FREQ', '77');
+    assert.equal(await h.run('debug', 'reload'), 'OK');
+    assert.equal(await h.run('object', 'freq', 'f'), 77);
+  });
+
+  for (const [from, to] of [['nodis', 'redis'], ['redis', 'nodis']] as const) {
+    it(`a dump.rdb written by ${from}-server carries them to ${to}-server`, async () => {
+      const bin = (k: string): string | undefined => (k === 'redis' ? '/usr/bin/redis-server' : undefined);
+      const a = await startServer({ bin: bin(from), args: ['--maxmemory-policy', 'allkeys-lru'] });
+      const ca = a.client();
+      await ca.set('k', 'v');
+      const payload = (await ca.dumpBuffer('k'))!;
+      await ca.restore('idle', 0, payload, 'IDLETIME', '5000');
+      await ca.save();
+      const b = await startServer({ bin: bin(to), args: ['--maxmemory-policy', 'allkeys-lru', '--dir', a.dir] });
+      const cb = b.client();
+      const idle = Number(await cb.call('object', 'idletime', 'idle'));
+      assert.ok(idle >= 5000 && idle <= 5010, `idle ${idle}`);
+      assert.ok(Number(await cb.call('object', 'idletime', 'k')) < 10);
+      await b.stop();
+      await ca.config('SET', 'maxmemory-policy', 'allkeys-lfu');
+      await ca.restore('hot', 0, payload, 'FREQ', '200');
+      await ca.save();
+      const c = await startServer({ bin: bin(to), args: ['--maxmemory-policy', 'allkeys-lfu', '--dir', a.dir] });
+      assert.equal(await c.client().call('object', 'freq', 'hot'), 200);
+      await c.stop();
+      await a.stop();
+    });
+  }
 });
 
 describe('a real nodis-server under maxmemory', () => {

@@ -157,11 +157,23 @@ export class RdbEncoder extends ByteWriter {
     this.valuePayload(v, t);
   }
 
-  /** One key record: [EXPIRETIME_MS ms] <type> <key> <value>. */
-  keyValue(key: string, v: RedisValue, expireMs: number): void {
+  /**
+   * One key record: [EXPIRETIME_MS ms] [IDLE seconds | FREQ counter] <type> <key> <value>.
+   * `idle` / `freq` are -1 when not written (Redis writes IDLE under an LRU policy, FREQ under
+   * an LFU one).
+   */
+  keyValue(key: string, v: RedisValue, expireMs: number, idle = -1, freq = -1): void {
     if (expireMs !== -1) {
       this.byte(RdbOpcode.ExpireTimeMs);
       this.i64le(BigInt(expireMs));
+    }
+    if (idle >= 0) {
+      this.byte(RdbOpcode.Idle);
+      this.length(idle);
+    }
+    if (freq >= 0) {
+      this.byte(RdbOpcode.Freq);
+      this.byte(freq);
     }
     const t = RdbEncoder.typeOf(v);
     this.byte(t);

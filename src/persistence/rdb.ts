@@ -14,7 +14,7 @@
  * truncated file aborts start-up with Redis's log lines. DEBUG RELOAD loads in one go. Function libraries (FUNCTION2 records) go through `setRdbFunctions`, which the
  * scripting module installs.
  */
-import { restoredAccess } from '../keyspace/access.js';
+import { idleMs, lfuCounter, restoredAccess } from '../keyspace/access.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -92,6 +92,14 @@ interface LoadStats {
   keysExpired: number;
 }
 
+/** What rdbSaveKeyValuePair adds per key: IDLE under allkeys-lru/volatile-lru, FREQ under an LFU policy. */
+function savedAccess(s: Server): SnapshotOptions['access'] {
+  const policy = s.config.getString('maxmemory-policy');
+  if (policy.endsWith('-lfu')) return { lfu: true, value: (r) => lfuCounter(s.access, r) };
+  if (policy.endsWith('-lru')) return { lfu: false, value: (r) => Math.floor(idleMs(s.access, r) / 1000) };
+  return undefined;
+}
+
 export class RdbPersistence {
   /** Save points from `save`: [seconds, changes]. */
   savePoints: [number, number][] = [];
@@ -166,6 +174,7 @@ export class RdbPersistence {
       checksum: s.config.getBool('rdbchecksum'),
       aux,
       functions: functionProviders.get(s)?.libraries() ?? [],
+      access: savedAccess(s),
     };
   }
 

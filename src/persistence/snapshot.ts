@@ -50,11 +50,16 @@ export interface SnapshotOptions {
    */
   format?: 'rdb' | 'aof';
   aofTimestamp?: number | null;
+  /**
+   * Per-key access information to save (rdbSaveKeyValuePair): under an LRU policy each key's
+   * idle seconds (IDLE), under an LFU one its counter (FREQ); absent otherwise.
+   */
+  access?: { lfu: boolean; value(record: number | undefined): number };
 }
 
 /** Where records go: an RDB encoder, or the AOF command writer below. */
 interface RecordWriter extends ByteWriter {
-  keyValue(key: string, value: RedisValue, expireAt: number): void;
+  keyValue(key: string, value: RedisValue, expireAt: number, idle?: number, freq?: number): void;
 }
 
 /** The AOF-format BASE: each key as the commands that rebuild it (rewriteAppendOnlyFileRio). */
@@ -91,6 +96,7 @@ interface SnapDb {
   id: number;
   dict: KeyDict<RedisValue>;
   expires: KeyDict<number>;
+  access: KeyDict<number>;
   iterator: Iterator<[string, RedisValue]> | null;
   /** Keys a change reached since the start (see the file comment): the iterator skips them. */
   touched: Set<string>;
@@ -130,6 +136,7 @@ export class Snapshot {
         id: db.id,
         dict: db.dict,
         expires: db.expires,
+        access: db.access,
         iterator: null,
         touched: new Set(),
         visited: new KeyLog(),
@@ -188,10 +195,23 @@ export class Snapshot {
     // Runs inside a client's command: a value the format cannot hold fails the snapshot (at
     // its next step), never the command.
     try {
-      target.keyValue(key, value, snap.expires.get(key) ?? -1);
+      this.record(target, snap, key, value);
     } catch (e) {
       this.failure ??= e as Error;
     }
+  }
+
+  /** Writes one key with its expiry and, when the policy keeps them, its access information. */
+  private record(target: RecordWriter, snap: SnapDb, key: string, value: RedisValue): void {
+    const expireAt = snap.expires.size === 0 ? -1 : (snap.expires.get(key) ?? -1);
+    const access = this.opts.access;
+    if (access === undefined) {
+      target.keyValue(key, value, expireAt);
+      return;
+    }
+    const v = access.value(snap.access.get(key));
+    if (access.lfu) target.keyValue(key, value, expireAt, -1, v);
+    else target.keyValue(key, value, expireAt, v, -1);
   }
 
   /** Set when copy-on-write could not serialise a value; the next step throws it. */
@@ -207,7 +227,7 @@ export class Snapshot {
       this.keysProcessed++;
       const target = snap.started ? this.out : (snap.pending ??= this.newWriter(4096));
       try {
-        target.keyValue(key, value, snap.expires.get(key) ?? -1);
+        this.record(target, snap, key, value);
       } catch (e) {
         this.failure ??= e as Error;
       }
@@ -262,7 +282,6 @@ export class Snapshot {
       const it = snap.iterator!;
       const touched = snap.touched;
       const visited = snap.visited;
-      const expires = snap.expires;
       let exhausted = false;
       while (keys < maxKeys && out.len < maxBytes) {
         const next = it.next();
@@ -273,7 +292,7 @@ export class Snapshot {
         const [key, value] = next.value;
         if (touched.size !== 0 && touched.has(key)) continue;
         visited.add(key);
-        out.keyValue(key, value, expires.size === 0 ? -1 : (expires.get(key) ?? -1));
+        this.record(out, snap, key, value);
         this.keysProcessed++;
         // Reading the clock costs more than a small key: check it every 64 keys.
         if ((++keys & 63) === 0 && performance.now() >= deadline) break;
