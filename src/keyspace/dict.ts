@@ -103,6 +103,8 @@ export class KeyDict<V> {
   clear(): void {
     this.segments = [new Map()];
     this.total = 0;
+    this.rover = null;
+    this.roverSegment = null;
   }
 
   /** Live iteration over all entries; see the file comment for its guarantees. */
@@ -119,7 +121,30 @@ export class KeyDict<V> {
     }
   }
 
+  /** The segment the rover walks, and its native key iterator (no generator per step). */
+  private roverSegment: Map<string, V> | null = null;
   private rover: Iterator<string> | null = null;
+
+  /** The rover's next key, moving on to the next segment and wrapping at the end. */
+  private roverNext(): string | undefined {
+    for (let wraps = 0; wraps < 2; ) {
+      if (this.rover === null || this.roverSegment === null) {
+        this.roverSegment = this.segments[0]!;
+        this.rover = this.roverSegment.keys();
+      }
+      const next = this.rover.next();
+      if (!next.done) return next.value;
+      const following = this.nextSegment.get(this.roverSegment);
+      if (following !== undefined) {
+        this.roverSegment = following;
+        this.rover = following.keys();
+      } else {
+        this.rover = null;
+        wraps++;
+      }
+    }
+    return undefined;
+  }
 
   /**
    * A random key in O(1) amortised: a persistent "roving" iterator is advanced by a random
@@ -130,15 +155,24 @@ export class KeyDict<V> {
   randomKey(r: number): string | undefined {
     if (this.total === 0) return undefined;
     let steps = Math.floor(r * Math.min(this.total, 64));
-    for (let wraps = 0; ; ) {
-      if (this.rover === null) this.rover = this.keys();
-      const next = this.rover.next();
-      if (next.done) {
-        this.rover = null;
-        if (++wraps > 2) return undefined;
-        continue;
-      }
-      if (steps-- <= 0) return next.value;
+    for (;;) {
+      const k = this.roverNext();
+      if (k === undefined || steps-- <= 0) return k;
+    }
+  }
+
+  /**
+   * Up to `count` random keys (dictGetSomeKeys), each an independent random jump of the rover:
+   * consecutive keys would be too alike, since insertion order follows creation time (Redis's
+   * consecutive buckets are in hash order). A key may repeat.
+   */
+  sampleKeys(r: () => number, count: number, out: string[]): void {
+    out.length = 0;
+    const n = Math.min(count, this.total);
+    for (let i = 0; i < n; i++) {
+      const k = this.randomKey(r());
+      if (k === undefined) return;
+      out.push(k);
     }
   }
 }

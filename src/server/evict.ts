@@ -110,14 +110,11 @@ function stateOf(server: Server): EvictionState {
   if (s === undefined) {
     const st: EvictionState = {
       gauge: {
-        used: () => {
-          server.invalidateUsedMemory();
-          return server.usedMemory();
-        },
+        // Measured at most every 10 ms; evictions are subtracted as they happen.
+        used: () => server.usedMemory(),
         freedBy: (key, value) => estimateValueSize(value, 5) + key.length + PER_KEY_OVERHEAD,
         evicted: (bytes) => {
           server.pendingFreedMemory += bytes;
-          server.invalidateUsedMemory();
           watchCollections(server, st);
         },
         collect: () => {
@@ -170,12 +167,14 @@ function rank(server: Server, policy: EvictionPolicy, db: Database, key: string)
   return idleMs(server.access, record);
 }
 
+/** Reused buffer for sampled keys. */
+const sampled: string[] = [];
+
 /** evictionPoolPopulate: samples keys of one database into the pool, kept sorted by rank. */
 function populatePool(server: Server, policy: EvictionPolicy, db: Database, sample: KeyDict<unknown>, pool: (PoolEntry | null)[]): void {
-  const samples = Math.min(server.config.getNumber('maxmemory-samples'), sample.size);
-  for (let n = 0; n < samples; n++) {
-    const key = sample.randomKey(server.rng.next());
-    if (key === undefined) break;
+  const keys = sampled;
+  sample.sampleKeys(server.access.random, server.config.getNumber('maxmemory-samples'), keys);
+  for (const key of keys) {
     const idle = rank(server, policy, db, key);
     let k = 0;
     while (k < POOL_SIZE && pool[k] !== null && pool[k]!.idle < idle) k++;

@@ -12,6 +12,7 @@
  * obuf limits, stats) run in `cron()` at `hz`.
  */
 import net from 'node:net';
+import v8 from 'node:v8';
 import fs from 'node:fs';
 import os from 'node:os';
 import { Client, type BlockedState } from './client.js';
@@ -432,12 +433,15 @@ export class Server implements KeyspaceOwner {
   usedMemory(): number {
     const now = this.clock.monotonic();
     if (now - this.usedMemoryRefreshedAt >= 10) {
-      const m = process.memoryUsage();
-      this.cachedUsedMemory = Math.max(0, m.heapUsed + m.external - this.hooks.vmMemory() - this.pendingFreedMemory);
+      // v8.getHeapStatistics() costs ~1 µs; process.memoryUsage() ~15 µs (it reads the RSS too).
+      const h = v8.getHeapStatistics();
+      this.cachedUsedMemory = h.used_heap_size + h.external_memory - this.hooks.vmMemory();
       this.usedMemoryRefreshedAt = now;
-      if (this.cachedUsedMemory > this.usedMemoryPeak) this.usedMemoryPeak = this.cachedUsedMemory;
     }
-    return this.cachedUsedMemory;
+    // Evictions count at once, between measurements too.
+    const used = Math.max(0, this.cachedUsedMemory - this.pendingFreedMemory);
+    if (used > this.usedMemoryPeak) this.usedMemoryPeak = used;
+    return used;
   }
 
   /** Forces the next usedMemory() to re-measure (after FLUSHALL, CONFIG SET maxmemory…). */
