@@ -158,3 +158,39 @@ test('SENTINEL CONFIG GET/SET, DEBUG, INFO-CACHE; sentinel-pass authenticates se
   assert.ok(typeof age === 'number' && age >= 0);
   assert.match(info, /# Replication\r\nrole:master/);
 });
+
+test('SENTINEL SET errors (unknown option, config file not writable) leave the sentinel running; revoked credentials show the link disconnected', async () => {
+  const g = new Group();
+  groups.push(g);
+  const mp = await freePort();
+  await g.startData('nodis', mp, null);
+  const s = await g.startSentinel('nodis', mp, 1);
+  const sc = g.client(s.port);
+  const flags = async (): Promise<string> => {
+    const m = (await sc.call('sentinel', 'master', 'tedu')) as string[];
+    return m[m.indexOf('flags') + 1]!;
+  };
+  await waitFor('link up', async () => !(await flags()).includes('disconnected'));
+  await assert.rejects(sc.call('sentinel', 'set', 'tedu', 'fakeoption', 'fakevalue'), /^ReplyError: ERR Unknown option or number of arguments for SENTINEL SET 'fakeoption'$/);
+  // The configuration file replaced by a directory: the change is refused, nothing crashes.
+  fs.renameSync(s.conf, `${s.conf}.bak`);
+  fs.mkdirSync(s.conf);
+  await assert.rejects(sc.call('sentinel', 'set', 'tedu', 'quorum', '2'), /^ReplyError: ERR Failed to save config file\. Check server logs\.$/);
+  assert.equal(await sc.ping(), 'PONG');
+  assert.match(s.log(), /WARNING: Sentinel was not able to save the new configuration on disk!!!/);
+  fs.rmdirSync(s.conf);
+  fs.renameSync(`${s.conf}.bak`, s.conf);
+  assert.equal(await sc.call('sentinel', 'set', 'tedu', 'quorum', '1'), 'OK');
+  // The master stops accepting the sentinel (default user off, its connections killed): the
+  // sentinel's SUBSCRIBE gets -NOAUTH, which drops the link as hiredis does in Redis.
+  const admin = new Redis({ port: mp, host: '127.0.0.1' });
+  await admin.call('acl', 'setuser', 'admin', 'on', '>pw', 'allchannels', 'allkeys', '+@all');
+  await admin.call('auth', 'admin', 'pw');
+  await admin.call('acl', 'setuser', 'default', 'off');
+  await admin.call('client', 'kill', 'user', 'default', 'skipme', 'no');
+  await waitFor('link shown disconnected', async () => (await flags()).includes('disconnected'));
+  // Given the credentials, it connects again.
+  assert.equal(await sc.call('sentinel', 'set', 'tedu', 'auth-user', 'admin', 'auth-pass', 'pw'), 'OK');
+  await waitFor('link up again', async () => !(await flags()).includes('disconnected'));
+  admin.disconnect();
+});

@@ -74,9 +74,15 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
 
   let server: SentinelServer | null = null;
   const random = new Random();
+  /** sentinelFlushConfig(): rewrites the file durably; a failure is logged, then thrown. */
   const flushConfig = (): void => {
-    const current = fs.existsSync(configFile) ? fs.readFileSync(configFile, 'latin1') : fileText;
-    writeFileDurably(configFile, rewriteSentinelConfig(current, sentinel, [`port ${top.port}`]));
+    try {
+      const current = fs.existsSync(configFile) ? fs.readFileSync(configFile, 'latin1') : fileText;
+      writeFileDurably(configFile, rewriteSentinelConfig(current, sentinel, [`port ${top.port}`]));
+    } catch (e) {
+      logger.warning(`WARNING: Sentinel was not able to save the new configuration on disk!!!: ${(e as Error).message}`);
+      throw e;
+    }
   };
   const sentinel: Sentinel = new Sentinel({
     clock,
@@ -92,8 +98,8 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
       flushConfig: () => {
         try {
           flushConfig();
-        } catch (e) {
-          logger.warning(`WARNING: Sentinel was not able to save the new configuration on disk!!!: ${(e as Error).message}`);
+        } catch {
+          // Logged; the state is flushed again at the next change.
         }
       },
       log: (level, line) => logger.log(level, line),

@@ -431,8 +431,12 @@ export class Sentinel {
           l.pcConnTime = this.now();
           l.pcLastActivity = this.now();
           this.sendAuthAndName(ri, conn, 'pubsub');
-          conn.command(this.mapCommand(ri, ['SUBSCRIBE', HELLO_CHANNEL]), () => {
+          conn.command(this.mapCommand(ri, ['SUBSCRIBE', HELLO_CHANNEL]), (reply) => {
             l.pcLastActivity = this.now();
+            // An error instead of the subscription (-NOAUTH when our credentials are no longer
+            // accepted): hiredis drops a subscribed connection on such a reply, so Redis's
+            // sentinel shows the link as disconnected and retries each ping period. Same here.
+            if (reply.type === 'error' && l.pc === conn) this.closePc(ri);
           });
         },
         onClose: () => {

@@ -14,6 +14,9 @@ import { stringMatch } from '../keyspace/glob.js';
 import { REDIS_VERSION } from '../server/version.js';
 import { FAILOVER_STATE_NAMES, type Instance, SRI_FAILOVER_IN_PROGRESS, SRI_MASTER, SRI_O_DOWN, SRI_S_DOWN } from './instance.js';
 import { DEBUG_PARAMETERS, HELLO_CHANNEL, type Sentinel } from './sentinel.js';
+
+/** The one-value options SENTINEL SET applies like their config-file directives (sentinelSetCommand). */
+const SET_OPTIONS = new Set(['down-after-milliseconds', 'failover-timeout', 'parallel-syncs', 'auth-pass', 'auth-user', 'master-reboot-down-after-period']);
 import { applySentinelDirective } from './config.js';
 
 interface SentinelClient {
@@ -52,7 +55,7 @@ export interface SentinelServerOptions {
   port: number;
   bind: string[];
   requirepass: string | null;
-  /** Persists the configuration (CONFIG REWRITE equivalent); throws on failure. */
+  /** Persists the configuration (CONFIG REWRITE equivalent); logs and throws on failure. */
   flushConfig: () => void;
   shutdown: () => void;
   startTime: number;
@@ -79,6 +82,19 @@ export class SentinelServer {
   }
 
   /** AUTH / HELLO AUTH: whether `user` exists, is on, and accepts `pass`. */
+  /**
+   * sentinelFlushConfigAndReply(): OK once the configuration is on disk, else Redis's error
+   * (the failure itself is logged by flushConfig). The sentinel carries on either way.
+   */
+  private flushConfigAndReply(r: ReplyWriter): void {
+    try {
+      this.o.flushConfig();
+      r.ok();
+    } catch {
+      r.error('ERR Failed to save config file. Check server logs.');
+    }
+  }
+
   private checkCredentials(user: string, pass: string): boolean {
     const u = this.users.get(user);
     return u !== undefined && u.enabled && (u.nopass || u.passwords.has(pass));
@@ -618,12 +634,7 @@ export class SentinelServer {
         r.error(`ERR Invalid argument '${option}' to SENTINEL CONFIG SET`);
         return;
     }
-    try {
-      this.o.flushConfig();
-      r.ok();
-    } catch {
-      r.error('ERR Failed to save config file. Check server logs.');
-    }
+    this.flushConfigAndReply(r);
     if (dropConnections) s.dropConnections();
   }
 
@@ -736,10 +747,7 @@ export class SentinelServer {
         }
         const err = s.monitor(argv[2]!, { host: argv[3]!, port }, quorum, true);
         if (err !== null) r.error(err);
-        else {
-          this.o.flushConfig();
-          r.ok();
-        }
+        else this.flushConfigAndReply(r);
         return;
       }
       case 'remove': {
@@ -749,8 +757,7 @@ export class SentinelServer {
           return;
         }
         s.remove(argv[2]!);
-        this.o.flushConfig();
-        r.ok();
+        this.flushConfigAndReply(r);
         return;
       }
       case 'set': {
@@ -811,6 +818,10 @@ export class SentinelServer {
             i++;
             continue;
           }
+          if (!SET_OPTIONS.has(opt)) {
+            r.error(`ERR Unknown option or number of arguments for SENTINEL SET '${argv[i]}'`);
+            return;
+          }
           const err = applySentinelDirective(s, [opt, m.name, argv[i + 1]!]);
           if (err !== null) {
             r.error(`ERR Invalid argument '${argv[i + 1]}' for SENTINEL SET '${argv[i]}'`);
@@ -818,13 +829,11 @@ export class SentinelServer {
           }
           setEvent(1);
         }
-        this.o.flushConfig();
-        r.ok();
+        this.flushConfigAndReply(r);
         return;
       }
       case 'flushconfig':
-        this.o.flushConfig();
-        r.ok();
+        this.flushConfigAndReply(r);
         return;
       case 'simulate-failure': {
         for (const a of argv.slice(2)) {
