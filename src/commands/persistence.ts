@@ -14,7 +14,8 @@ import { rdbOf, type RdbPersistence } from '../persistence/rdb.js';
 import { RdbEncoder, type EncodeOptions } from '../persistence/rdb-encode.js';
 import { Crc64 } from '../persistence/crc64.js';
 import { RDB_VERSION } from '../persistence/rdb-format.js';
-import { decodeDumpPayload, defaultLoadLimits, verifyDumpPayload } from '../persistence/rdb-decode.js';
+import { defaultLoadLimits, verifyDumpPayload } from '../persistence/rdb-decode.js';
+import { decodeRestorePayload } from '../persistence/sanitize.js';
 import { debugTunables } from './debug.js';
 import type { RedisValue } from '../types/value.js';
 
@@ -129,12 +130,7 @@ export function restore(c: Client): void {
     return c.reply.error('ERR DUMP payload version or checksum are wrong');
   }
   const p = rdbOf(c.server);
-  let value: RedisValue | null;
-  try {
-    value = decodeDumpPayload(payload, p !== undefined ? p.loadLimits() : defaultLoadLimits());
-  } catch {
-    value = null;
-  }
+  const value = decodeRestorePayload(c, key, payload, p !== undefined ? p.loadLimits() : defaultLoadLimits());
   if (value === null) return c.reply.error('ERR Bad data format');
   const server = c.server;
   let deleted = false;

@@ -328,7 +328,7 @@ export const DIRECTIVES: ConfigDef[] = [
   enm('appendfsync', 'everysec', ['everysec', 'always', 'no']),
   enm('oom-score-adj', 'no', ['no', 'yes', 'relative', 'absolute'], { enumSynonyms: { relative: 'yes' }, ...inert }),
   enm('acl-pubsub-default', 'resetchannels', ['allchannels', 'resetchannels']),
-  enm('sanitize-dump-payload', 'no', ['no', 'yes', 'clients'], inert),
+  enm('sanitize-dump-payload', 'no', ['no', 'yes', 'clients']),
   enm('enable-protected-configs', 'no', PROTECTED_ACTION, { immutable: true }),
   enm('enable-debug-command', 'no', PROTECTED_ACTION, { immutable: true }),
   enm('enable-module-command', 'no', PROTECTED_ACTION, { immutable: true }),

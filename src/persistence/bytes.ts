@@ -6,8 +6,20 @@
 import { isCanonicalSafeInteger } from '../types/value.js';
 import { parseInt64 } from '../commands/args.js';
 
+/** Where in an RDB file a value failed to load (for redis-check-rdb's report). */
+export interface RdbErrorContext {
+  /** Offset reached when the error was found. */
+  offset: number;
+  keyOffset: number;
+  key: string;
+  type: number;
+}
+
 /** Thrown for malformed input (RDB file, DUMP payload, embedded listpack/ziplist…). */
-export class RdbFormatError extends Error {}
+export class RdbFormatError extends Error {
+  /** Set by the file parser for an error inside a key's value. */
+  context: RdbErrorContext | null = null;
+}
 
 /** A growable byte buffer; `take()` hands out what was written and starts over. */
 export class ByteWriter {

@@ -36,7 +36,7 @@ export function decodeZiplist(buf: Buffer): PackedElement[] {
         e = r.latin1(((enc & 0x3f) << 8) | r.u8());
         break;
       case 2:
-        if (enc !== 0x80) throw new RdbFormatError('ziplist: bad string encoding');
+        // ZIP_STR_32B: only the top two bits are the encoding (ZIP_ENTRY_ENCODING masks the rest).
         e = r.latin1(r.u32be());
         break;
       default:
@@ -70,41 +70,48 @@ export function decodeZiplist(buf: Buffer): PackedElement[] {
   return out;
 }
 
-/** Decodes a zipmap into field/value pairs. */
+/**
+ * Decodes a zipmap into field/value pairs, with zipmapValidateIntegrity's checks (Redis always
+ * runs them deep): entries inside the buffer, the terminator last, at least one pair, and the
+ * count byte right unless it says "unknown" (254).
+ */
 export function decodeZipmap(buf: Buffer): [string, string][] {
-  const r = new ByteReader(buf);
-  r.u8(); // zmlen: a count hint (254 = unknown)
+  if (buf.length < 2 || buf[buf.length - 1] !== 0xff) throw new RdbFormatError('zipmap: bad header or terminator');
+  // Entries end before the terminator (the reader cannot reach it).
+  const r = new ByteReader(buf, 1, buf.length - 1);
+  const declared = buf[0]!;
   const out: [string, string][] = [];
+  // zipmapDecodeLength: one byte below 254, else a 4-byte length follows.
   const readLen = (): number => {
     const b = r.u8();
-    if (b === 0xff) return -1;
-    if (b < 254) return b;
-    if (b === 254) return r.u32le();
-    throw new RdbFormatError('zipmap: bad length');
+    return b < 254 ? b : r.u32le();
   };
-  for (;;) {
-    const klen = readLen();
-    if (klen === -1) break;
-    const field = r.latin1(klen);
+  // Like zipmapNext, the first 0xFF where a field starts ends the map.
+  while (r.pos < buf.length - 1 && buf[r.pos] !== 0xff) {
+    const field = r.latin1(readLen());
     const vlen = readLen();
-    if (vlen === -1) throw new RdbFormatError('zipmap: missing value');
     const free = r.u8();
     const value = r.latin1(vlen);
     r.need(free);
     r.pos += free;
     out.push([field, value]);
   }
-  if (r.pos !== buf.length) throw new RdbFormatError('zipmap: trailing bytes');
+  if (out.length === 0) throw new RdbFormatError('zipmap: empty');
+  if (declared < 254 && declared !== out.length) throw new RdbFormatError('zipmap: count mismatch');
   return out;
 }
 
-/** Decodes an intset: <encoding u32 (2|4|8)><length u32><sorted ints>. */
+/**
+ * Decodes an intset: <encoding u32 (2|4|8)><length u32><sorted ints>, with
+ * intsetValidateIntegrity's deep checks (encoding, size, not empty, members strictly ascending).
+ */
 export function decodeIntset(buf: Buffer): (number | bigint)[] {
   if (buf.length < 8) throw new RdbFormatError('intset too short');
   const width = buf.readUInt32LE(0);
   const count = buf.readUInt32LE(4);
   if (width !== 2 && width !== 4 && width !== 8) throw new RdbFormatError('intset: bad encoding');
   if (8 + count * width !== buf.length) throw new RdbFormatError('intset: size mismatch');
+  if (count === 0) throw new RdbFormatError('intset: empty');
   const out: (number | bigint)[] = [];
   let prev: number | bigint | null = null;
   for (let i = 0; i < count; i++) {

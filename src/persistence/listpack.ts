@@ -129,20 +129,22 @@ export function encodeListpack(elements: Iterable<PackedElement>): Buffer {
 }
 
 /**
- * Decodes a listpack, validating its structure (header size, each entry's bounds and backlen,
- * the terminator, and the element count when the header knows it).
+ * Decodes a listpack with lpValidateIntegrity's deep checks: the header's total bytes, the
+ * terminator, each entry's encoding, bounds and backlen, and the element count when the header
+ * knows it. Any damage throws RdbFormatError.
  */
 export function decodeListpack(buf: Buffer): PackedElement[] {
   if (buf.length < HEADER_SIZE + 1) throw new RdbFormatError('listpack too short');
   const total = buf.readUInt32LE(0);
   if (total !== buf.length) throw new RdbFormatError('listpack size mismatch');
+  if (buf[total - 1] !== 0xff) throw new RdbFormatError('listpack without terminator');
   const declared = buf.readUInt16LE(4);
-  const r = new ByteReader(buf, HEADER_SIZE, total);
+  // The terminator is not part of the entries' range: an entry reaching it is damaged.
+  const r = new ByteReader(buf, HEADER_SIZE, total - 1);
   const out: PackedElement[] = [];
-  for (;;) {
+  while (r.pos < total - 1) {
     const start = r.pos;
     const b = r.u8();
-    if (b === 0xff) break;
     let e: PackedElement;
     if ((b & 0x80) === 0) e = b;
     else if ((b & 0xc0) === 0x80) e = r.latin1(b & 0x3f);
@@ -175,7 +177,6 @@ export function decodeListpack(buf: Buffer): PackedElement[] {
     r.pos += bl;
     out.push(e);
   }
-  if (r.pos !== total) throw new RdbFormatError('listpack: trailing bytes');
   if (declared !== 65535 && declared !== out.length) throw new RdbFormatError('listpack: count mismatch');
   return out;
 }

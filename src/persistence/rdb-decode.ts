@@ -3,11 +3,18 @@
  * including the older ones it converts on load (zipmap and ziplist hashes, ziplist zsets and
  * lists, quicklist v1) — into nodis values, choosing each value's encoding with the same
  * thresholds Redis applies while loading (hash-max-listpack-*, set-max-intset-entries,
- * zset-max-listpack-*). Streams and module values are refused with a clear error.
+ * zset-max-listpack-*). Module values are refused with a clear error.
  *
  * The decoder reads from one Buffer; every read is bounds-checked and malformed input raises
- * RdbFormatError, so a corrupt file or DUMP payload is refused, never half-applied by the
- * caller (which collects the keys first or loads into fresh databases).
+ * RdbFormatError with rdbReportCorruptRDB's reason, so a corrupt file or DUMP payload is
+ * refused, never half-applied by the caller (which collects the keys first or loads into fresh
+ * databases).
+ *
+ * Validation is always deep, whatever sanitize-dump-payload says: nodis decodes every value
+ * into its own structures, so it checks everything Redis's deep integrity validation does
+ * (and a few more: a stream's parts agreeing, zset scores being numbers) and refuses any
+ * damage rather than keeping part of a value. Redis without deep validation would keep the
+ * damaged bytes and may later exit on an assertion when a command reaches them.
  */
 import { ByteReader, RdbFormatError } from './bytes.js';
 import { lzfDecompress } from './lzf.js';
@@ -34,6 +41,11 @@ export function defaultLoadLimits(): LoadLimits {
   return { hash: defaultHashLimits, set: defaultSetLimits, zset: { maxEntries: 128, maxValue: 64 } };
 }
 
+/**
+ * Decodes RDB values. Any damage — a bad length or encoding, a damaged ziplist, zipmap,
+ * listpack, intset or stream, repeated fields or members — throws RdbFormatError with the
+ * reason rdbReportCorruptRDB gives for it.
+ */
 export class RdbDecoder {
   readonly r: ByteReader;
 
@@ -108,6 +120,9 @@ export class RdbDecoder {
         const clen = this.length();
         const len = this.length();
         const packed = r.slice(clen);
+        // LZF expands at most 88-fold (a 3-byte back reference copies up to 264 bytes): refuse
+        // a larger claimed length before allocating it.
+        if (len > clen * 88) throw new RdbFormatError('Invalid LZF compressed string');
         const out = lzfDecompress(packed, len);
         if (out === null) throw new RdbFormatError('Invalid LZF compressed string');
         return out.latin1Slice(0, out.length);
@@ -143,29 +158,10 @@ export class RdbDecoder {
         return l.length === 0 ? null : l;
       }
       case RdbType.ListZiplist:
-        return this.listFrom(decodeZiplist(this.stringBuf()));
+        return this.listFrom(this.ziplist('List ziplist integrity check failed.'));
       case RdbType.ListQuicklist:
-      case RdbType.ListQuicklist2: {
-        const nodes = this.length();
-        const l = new ListValue();
-        for (let i = 0; i < nodes; i++) {
-          let container = QUICKLIST_NODE_PACKED;
-          if (type === RdbType.ListQuicklist2) {
-            container = this.length();
-            if (container !== QUICKLIST_NODE_PACKED && container !== QUICKLIST_NODE_PLAIN) {
-              throw new RdbFormatError(`Quicklist integrity check failed.`);
-            }
-          }
-          const blob = this.stringBuf();
-          if (container === QUICKLIST_NODE_PLAIN) {
-            l.pushTail(blob.latin1Slice(0, blob.length));
-            continue;
-          }
-          const elements = type === RdbType.ListQuicklist ? decodeZiplist(blob) : decodeListpack(blob);
-          for (const e of elements) l.pushTail(elementString(e));
-        }
-        return l.length === 0 ? null : l;
-      }
+      case RdbType.ListQuicklist2:
+        return this.quicklist(type === RdbType.ListQuicklist2);
       case RdbType.Set: {
         const n = this.length();
         const s = new SetValue(this.limits.set, undefined, n > this.limits.set.maxIntsetEntries);
@@ -174,13 +170,8 @@ export class RdbDecoder {
         }
         return s.size() === 0 ? null : s;
       }
-      case RdbType.SetIntset: {
-        const members = decodeIntset(this.stringBuf());
-        if (members.length === 0) return null;
-        const s = new SetValue(this.limits.set);
-        for (const m of members) s.add(String(m));
-        return s;
-      }
+      case RdbType.SetIntset:
+        return this.intset();
       case RdbType.Zset:
       case RdbType.Zset2: {
         const n = this.length();
@@ -196,21 +187,13 @@ export class RdbDecoder {
         z.convertToCompactIfFits(this.limits.zset);
         return z;
       }
-      case RdbType.ZsetZiplist:
+      case RdbType.ZsetZiplist: {
+        const reason = 'Zset ziplist integrity check failed.';
+        return this.zsetFrom(this.pairs(this.ziplist(reason), reason), reason);
+      }
       case RdbType.ZsetListpack: {
-        const blob = this.stringBuf();
-        const parts = type === RdbType.ZsetZiplist ? decodeZiplist(blob) : decodeListpack(blob);
-        if (parts.length % 2 !== 0) throw new RdbFormatError('Zset listpack integrity check failed.');
-        if (parts.length === 0) return null;
-        const z = new ZSet(true);
-        for (let i = 0; i < parts.length; i += 2) {
-          const member = elementString(parts[i]!);
-          const score = packedScore(parts[i + 1]!);
-          if (z.score(member) !== undefined) throw new RdbFormatError('Duplicate zset fields detected');
-          z.insertNew(member, score);
-        }
-        if (z.size() > this.limits.zset.maxEntries) z.setCompact(false);
-        return z;
+        const reason = 'Zset listpack integrity check failed.';
+        return this.zsetFrom(this.pairs(this.listpack(reason), reason), reason);
       }
       case RdbType.Hash: {
         const n = this.length();
@@ -223,11 +206,15 @@ export class RdbDecoder {
         return h.size() === 0 ? null : h;
       }
       case RdbType.HashZipmap:
-        return this.hashFrom(decodeZipmap(this.stringBuf()).flat());
-      case RdbType.HashZiplist:
-        return this.hashFrom(decodeZiplist(this.stringBuf()));
-      case RdbType.HashListpack:
-        return this.hashFrom(decodeListpack(this.stringBuf()));
+        return this.zipmap();
+      case RdbType.HashZiplist: {
+        const reason = 'Hash ziplist integrity check failed.';
+        return this.hashFrom(this.pairs(this.ziplist(reason), reason));
+      }
+      case RdbType.HashListpack: {
+        const reason = 'Hash listpack integrity check failed.';
+        return this.hashFrom(this.pairs(this.listpack(reason), reason));
+      }
       case RdbType.StreamListpacks:
       case RdbType.StreamListpacks2:
         return decodeStream(this, type === RdbType.StreamListpacks2);
@@ -239,6 +226,91 @@ export class RdbDecoder {
     }
   }
 
+  /** A ziplist string, refused with `reason` when damaged. */
+  private ziplist(reason: string, blob: Buffer = this.stringBuf()): PackedElement[] {
+    try {
+      return decodeZiplist(blob);
+    } catch (e) {
+      throw asReason(e, reason);
+    }
+  }
+
+  /** A listpack string, refused with `reason` when damaged. */
+  listpack(reason: string, blob: Buffer = this.stringBuf()): PackedElement[] {
+    try {
+      return decodeListpack(blob);
+    } catch (e) {
+      throw asReason(e, reason);
+    }
+  }
+
+  /** Quicklist nodes (v1: ziplists; v2: a container kind each, listpack or one plain element). */
+  private quicklist(v2: boolean): ListValue | null {
+    const nodes = this.length();
+    const l = new ListValue();
+    for (let i = 0; i < nodes; i++) {
+      let container = QUICKLIST_NODE_PACKED;
+      if (v2) {
+        container = this.length();
+        if (container !== QUICKLIST_NODE_PACKED && container !== QUICKLIST_NODE_PLAIN) {
+          throw new RdbFormatError('Quicklist integrity check failed.');
+        }
+      }
+      const blob = this.stringBuf();
+      if (blob.length === 0) throw new RdbFormatError('Quicklist node with no data');
+      if (container === QUICKLIST_NODE_PLAIN) {
+        l.pushTail(blob.latin1Slice(0, blob.length));
+        continue;
+      }
+      const elements = v2 ? this.listpack('Listpack integrity check failed.', blob) : this.ziplist('Ziplist integrity check failed.', blob);
+      for (const e of elements) l.pushTail(elementString(e));
+    }
+    return l.length === 0 ? null : l;
+  }
+
+  /** An intset; unsorted or repeated members are damage. */
+  private intset(): SetValue {
+    let members: (number | bigint)[];
+    try {
+      members = decodeIntset(this.stringBuf());
+    } catch (e) {
+      throw asReason(e, 'Intset integrity check failed.');
+    }
+    const s = new SetValue(this.limits.set);
+    for (const m of members) s.add(String(m));
+    return s;
+  }
+
+  /** A zipmap hash (Redis 2.4), always validated deeply, repeated fields refused. */
+  private zipmap(): HashValue | null {
+    let pairs: [string, string][];
+    try {
+      pairs = decodeZipmap(this.stringBuf());
+    } catch (e) {
+      throw asReason(e, 'Zipmap integrity check failed.');
+    }
+    const h = new HashValue(this.limits.hash);
+    for (const [f, v] of pairs) {
+      if (!h.set(f, v)) throw new RdbFormatError(`Hash zipmap with dup elements, or big length (${f.length})`);
+    }
+    return h;
+  }
+
+  /**
+   * Field/value (hash) or member/score (zset) pairs, checked as Redis's pairs validators do: an
+   * even count and no repeated field.
+   */
+  private pairs(parts: PackedElement[], reason: string): PackedElement[] {
+    if (parts.length % 2 !== 0) throw new RdbFormatError(reason);
+    const seen = new Set<string>();
+    for (let i = 0; i < parts.length; i += 2) {
+      const field = elementString(parts[i]!);
+      if (seen.has(field)) throw new RdbFormatError(reason);
+      seen.add(field);
+    }
+    return parts;
+  }
+
   private listFrom(elements: PackedElement[]): ListValue | null {
     if (elements.length === 0) return null;
     const l = new ListValue();
@@ -246,24 +318,37 @@ export class RdbDecoder {
     return l;
   }
 
+  /** A hash from checked pairs (compact unless past hash-max-listpack-entries). */
   private hashFrom(parts: PackedElement[]): HashValue | null {
-    if (parts.length % 2 !== 0) throw new RdbFormatError('Hash listpack integrity check failed.');
     if (parts.length === 0) return null;
     const h = new HashValue(this.limits.hash);
-    for (let i = 0; i < parts.length; i += 2) {
-      if (!h.set(elementString(parts[i]!), elementString(parts[i + 1]!))) {
-        throw new RdbFormatError('Duplicate hash fields detected');
-      }
-    }
+    for (let i = 0; i < parts.length; i += 2) h.set(elementString(parts[i]!), elementString(parts[i + 1]!));
     return h;
+  }
+
+  /**
+   * A zset from checked member/score pairs. A score that is not a number is damage (Redis would
+   * read it as 0).
+   */
+  private zsetFrom(parts: PackedElement[], reason: string): ZSet | null {
+    const z = new ZSet(true);
+    for (let i = 0; i < parts.length; i += 2) z.insertNew(elementString(parts[i]!), packedScore(parts[i + 1]!, reason));
+    if (z.size() === 0) return null;
+    if (z.size() > this.limits.zset.maxEntries) z.setCompact(false);
+    return z;
   }
 }
 
-/** A zset score stored in a listpack/ziplist: an integer, or text strtod accepts. */
-function packedScore(e: PackedElement): number {
+/** A decoder error reported with Redis's reason for the enclosing encoding. */
+function asReason(e: unknown, reason: string): unknown {
+  return e instanceof RdbFormatError ? new RdbFormatError(reason) : e;
+}
+
+/** A zset score stored in a listpack/ziplist: an integer, or text strtod accepts (else refused with `reason`). */
+function packedScore(e: PackedElement, reason: string): number {
   if (typeof e !== 'string') return Number(e);
   const v = parseDouble(e);
-  if (v === null || Number.isNaN(v)) throw new RdbFormatError('Zset listpack with bad score');
+  if (v === null || Number.isNaN(v)) throw new RdbFormatError(reason);
   return v;
 }
 
@@ -279,6 +364,8 @@ export interface RdbLoadTarget {
   /** A key (the caller decides about expired keys and duplicates). */
   /** A key; `lfuFreq` / `lruIdle` (seconds) are -1 unless the file carried FREQ / IDLE for it. */
   key(dbId: number, key: string, value: RedisValue, expireMs: number, lfuFreq: number, lruIdle: number): void;
+  /** A key whose value loads empty (Redis skips it: "rdbLoadObject skipping empty key"). */
+  emptyKey?(dbId: number, key: string): void;
 }
 
 export interface RdbParseResult {
@@ -368,9 +455,17 @@ export function* parseRdbSteps(buf: Buffer, target: RdbLoadTarget, limits: LoadL
     if (type === RdbOpcode.FunctionPreGa) throw new RdbFormatError('Pre-release function format not supported.');
     if (type === RdbOpcode.ModuleAux) throw new RdbFormatError('Module auxiliary data is not supported by nodis');
     if (!isObjectType(type)) throw new RdbFormatError(`Unknown RDB encoding type ${type}`);
+    const keyOffset = r.pos;
     const key = d.string();
-    const value = d.value(type);
+    let value: RedisValue | null;
+    try {
+      value = d.value(type);
+    } catch (e) {
+      if (e instanceof RdbFormatError) e.context ??= { offset: r.pos, keyOffset, key, type };
+      throw e;
+    }
     if (value !== null) target.key(dbId, key, value, expireMs, lfuFreq, lruIdle);
+    else target.emptyKey?.(dbId, key);
     expireMs = -1;
     lfuFreq = -1;
     lruIdle = -1;
@@ -425,12 +520,12 @@ export function verifyDumpPayload(p: Buffer, skipChecksum: boolean): boolean {
   return crc.equals(p.subarray(p.length - 8));
 }
 
-/** Decodes a verified DUMP payload's value (null when it loads empty); throws on bad data. */
+/** Decodes a verified DUMP payload's value (null when it loads empty); throws RdbFormatError on bad data. */
 export function decodeDumpPayload(p: Buffer, limits: LoadLimits): RedisValue | null {
   const d = new RdbDecoder(p, limits, 0, p.length - 10);
   const type = d.r.u8();
-  if (!isObjectType(type)) throw new RdbFormatError('bad type');
-  const v = d.value(type);
-  if (d.r.pos !== p.length - 10) throw new RdbFormatError('trailing bytes');
-  return v;
+  if (!isObjectType(type)) throw new RdbFormatError(`Unknown RDB encoding type ${type}`);
+  const value = d.value(type);
+  if (d.r.pos !== p.length - 10) throw new RdbFormatError('DUMP payload has bytes after its value');
+  return value;
 }

@@ -11,7 +11,8 @@
  *
  * Loading at start-up reads the whole file and parses it in slices (loading.ts) while clients
  * get -LOADING, before the server reports "Ready to accept connections"; a corrupt or
- * truncated file aborts start-up with Redis's log lines. DEBUG RELOAD loads in one go. Function libraries (FUNCTION2 records) go through `setRdbFunctions`, which the
+ * truncated file (any damage in any value, whatever sanitize-dump-payload says: see
+ * rdb-decode.ts) aborts start-up with Redis's log lines. DEBUG RELOAD loads in one go. Function libraries (FUNCTION2 records) go through `setRdbFunctions`, which the
  * scripting module installs.
  */
 import { idleMs, lfuCounter, restoredAccess } from '../keyspace/access.js';
@@ -19,6 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Server } from '../server/server.js';
+import type { Logger } from '../server/log.js';
 import type { Client } from '../server/client.js';
 import type { CommandSpec } from '../commands/registry.js';
 import type { Database } from '../keyspace/db.js';
@@ -90,7 +92,25 @@ interface BackgroundSave {
 interface LoadStats {
   keysLoaded: number;
   keysExpired: number;
+  /** Keys whose value loaded empty (skipped, as Redis does since #8453). */
+  emptyKeysSkipped: number;
 }
+
+/** rdbLoadRio's closing line (a warning when empty keys were skipped). */
+export function logLoadDone(log: Logger, stats: LoadStats): void {
+  if (stats.emptyKeysSkipped > 0) {
+    log.warning(`Done loading RDB, keys loaded: ${stats.keysLoaded}, keys expired: ${stats.keysExpired}, empty keys skipped: ${stats.emptyKeysSkipped}.`);
+  } else {
+    log.notice(`Done loading RDB, keys loaded: ${stats.keysLoaded}, keys expired: ${stats.keysExpired}.`);
+  }
+}
+
+/** redis-check-rdb's names for object types (rdb_type_string). */
+const RDB_TYPE_NAMES = [
+  'string', 'list-linked', 'set-hashtable', 'zset-v1', 'hash-hashtable', 'zset-v2', 'module-value', '', '',
+  'hash-zipmap', 'list-ziplist', 'set-intset', 'zset-ziplist', 'hash-ziplist', 'quicklist', 'stream',
+  'hash-listpack', 'zset-listpack', 'quicklist-v2',
+];
 
 /** What rdbSaveKeyValuePair adds per key: IDLE under allkeys-lru/volatile-lru, FREQ under an LFU policy. */
 function savedAccess(s: Server): SnapshotOptions['access'] {
@@ -117,7 +137,7 @@ export class RdbPersistence {
   lastBgsaveTry = 0;
   lastBgsaveTimeSec = -1;
   saves = 0;
-  lastLoad: LoadStats = { keysLoaded: 0, keysExpired: 0 };
+  lastLoad: LoadStats = { keysLoaded: 0, keysExpired: 0, emptyKeysSkipped: 0 };
   /** Every snapshot in progress (BGSAVE, AOF rewrite, replicas' full syncs). */
   readonly snapshots = new Set<Snapshot>();
 
@@ -414,7 +434,7 @@ export class RdbPersistence {
   /** loadImage one key per step (each yields the offset reached), for sliced loading. */
   *loadImageSteps(buf: Buffer, opts: { allowDup: boolean; logAux: boolean }): Generator<number, { end: number; stats: LoadStats }> {
     const server = this.server;
-    const stats: LoadStats = { keysLoaded: 0, keysExpired: 0 };
+    const stats: LoadStats = { keysLoaded: 0, keysExpired: 0, emptyKeysSkipped: 0 };
     const isMaster = !server.role.isReplica();
     const now = server.clock.now();
     const functions = functionProviders.get(server);
@@ -458,6 +478,9 @@ export class RdbPersistence {
           db.load(key, value, expireMs, restoredAccess(server.access, lfuFreq, lruIdle) ?? undefined);
           stats.keysLoaded++;
         },
+        emptyKey: (_dbId, key) => {
+          if (stats.emptyKeysSkipped++ < 10) server.log.warning(`rdbLoadObject skipping empty key: ${key}`);
+        },
       },
       this.loadLimits(),
       server.config.getBool('rdbchecksum') && !debugTunables.skipChecksumValidation,
@@ -476,7 +499,7 @@ export class RdbPersistence {
     }
     const { stats } = this.loadImage(buf, { allowDup, logAux });
     this.lastLoad = stats;
-    this.server.log.notice(`Done loading RDB, keys loaded: ${stats.keysLoaded}, keys expired: ${stats.keysExpired}.`);
+    logLoadDone(this.server.log, stats);
     return stats;
   }
 
@@ -503,7 +526,7 @@ export class RdbPersistence {
       const buf = await fs.promises.readFile(file);
       const { stats } = await runSliced(server, this.loadImageSteps(buf, { allowDup: false, logAux: true }));
       this.lastLoad = stats;
-      server.log.notice(`Done loading RDB, keys loaded: ${stats.keysLoaded}, keys expired: ${stats.keysExpired}.`);
+      logLoadDone(server.log, stats);
       server.log.notice(`DB loaded from disk: ${((performance.now() - start) / 1000).toFixed(3)} seconds`);
       server.lastSave = server.clock.now();
     } catch (e) {
@@ -529,7 +552,19 @@ export class RdbPersistence {
       if (e.message.startsWith('Unexpected EOF')) {
         log.warning('Short read or OOM loading DB. Unrecoverable error, aborting now.');
       }
-      log.warning(`Internal error in RDB reading offset 0, function at rdb.c:0 -> ${e.message}`);
+      const line = `Internal error in RDB reading offset 0, function at rdb.c:0 -> ${e.message}`;
+      log.warning(line);
+      // What redis-check-rdb (which Redis runs on a corrupt file) reports about the failure.
+      const ctx = e.context;
+      if (ctx !== null) {
+        log.raw(
+          '--- RDB ERROR DETECTED ---\n' +
+          `[offset ${ctx.offset}] ${line}\n` +
+          '[additional info] While doing: read-object-value\n' +
+          `[additional info] Reading key '${ctx.key}'\n` +
+          `[additional info] Reading type ${ctx.type} (${RDB_TYPE_NAMES[ctx.type] ?? 'unknown'})\n`,
+        );
+      }
       log.warning('Terminating server after rdb file reading failure.');
       return;
     }

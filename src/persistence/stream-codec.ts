@@ -15,7 +15,7 @@
  * ID, [field count, fields and values | values only when the fields are the master's], and
  * the entry's element count. nodis keeps no flagged-deleted entries, so it writes deleted = 0.
  */
-import { ByteReader, RdbFormatError } from './bytes.js';
+import { ByteReader, RdbFormatError, stringToInt } from './bytes.js';
 import { decodeListpack, encodeListpack, elementString, type PackedElement } from './listpack.js';
 import {
   ConsumerGroup,
@@ -47,7 +47,12 @@ export interface StreamRdbReader {
   readonly r: ByteReader;
   stringBuf(): Buffer;
   string(): string;
+  /** A listpack string, refused with `reason` when damaged. */
+  listpack(reason: string, blob: Buffer): PackedElement[];
 }
+
+/** rdbReportCorruptRDB's reason for a stream node that fails validation. */
+const LISTPACK_REASON = 'Stream listpack integrity check failed.';
 
 function encodeId(id: StreamID): Buffer {
   const b = Buffer.alloc(16);
@@ -125,56 +130,75 @@ function normalize(v: bigint): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
-function asInt(e: PackedElement | undefined): bigint {
-  if (e === undefined) throw new RdbFormatError('Stream listpack integrity check failed.');
-  if (typeof e === 'string') {
-    if (!/^-?[0-9]+$/.test(e)) throw new RdbFormatError('Stream listpack integrity check failed.');
-    return BigInt(e);
-  }
-  return BigInt(e);
+/** An element that must be an integer (lpGetIntegerIfValid), or null. */
+function intOf(e: PackedElement | undefined): bigint | null {
+  if (e === undefined) return null;
+  const v = typeof e === 'string' ? stringToInt(e) : e;
+  return v === null ? null : BigInt(v);
 }
 
-/** Parses one node's listpack; null when it holds no live entry. */
-export function decodeStreamNode(master: StreamID, lp: Buffer): StreamNode | null {
-  const el = decodeListpack(lp);
-  if (el.length === 0) throw new RdbFormatError('Empty listpack inside stream');
+/** Refuses a stream node that fails a check. */
+function check(ok: boolean): asserts ok {
+  if (!ok) throw new RdbFormatError(LISTPACK_REASON);
+}
+
+/**
+ * Parses one node's listpack elements with streamValidateListpackIntegrity's deep checks (the
+ * master entry, each entry's integers and lp-count, count + deleted entries and nothing after)
+ * plus what nodis relies on: live IDs ascending, after `after`. Null when it holds no live entry.
+ */
+function parseNode(master: StreamID, el: PackedElement[], lpBytes: number, after: StreamID): StreamNode | null {
   let p = 0;
-  const count = Number(asInt(el[p++]));
-  const deleted = Number(asInt(el[p++]));
-  const nMaster = Number(asInt(el[p++]));
+  const count = intOf(el[p++]);
+  const deleted = intOf(el[p++]);
+  const nMaster = intOf(el[p++]);
+  check(count !== null && deleted !== null && nMaster !== null && nMaster >= 0n && BigInt(p) + nMaster + 1n <= BigInt(el.length));
   const masterFields: string[] = [];
-  for (let i = 0; i < nMaster; i++) masterFields.push(elementString(el[p++]!));
-  if (asInt(el[p++]) !== 0n) throw new RdbFormatError('Stream listpack integrity check failed.');
+  for (let i = 0n; i < nMaster; i++) masterFields.push(elementString(el[p++]!));
+  check(intOf(el[p++]) === 0n);
   const ids: StreamID[] = [];
   const fields: string[][] = [];
   let flaggedDeleted = 0;
+  let last = after;
   while (p < el.length) {
-    const flags = Number(asInt(el[p++]));
-    const ms = (idMs(master) + asInt(el[p++])) & U64;
-    const seq = (idSeq(master) + asInt(el[p++])) & U64;
+    const flags = intOf(el[p++]);
+    const msDelta = intOf(el[p++]);
+    const seqDelta = intOf(el[p++]);
+    check(flags !== null && msDelta !== null && seqDelta !== null);
+    const same = (flags & BigInt(FLAG_SAMEFIELDS)) !== 0n;
+    const nf = same ? BigInt(masterFields.length) : intOf(el[p++]);
+    check(nf !== null && nf >= 0n);
+    // The fields (unless the master's), the values, then lp-count: all must be there.
+    check(BigInt(p) + (same ? nf : nf * 2n) + 1n <= BigInt(el.length));
     const fv: string[] = [];
-    if (flags & FLAG_SAMEFIELDS) {
-      for (let i = 0; i < nMaster; i++) fv.push(masterFields[i]!, elementString(el[p++]!));
+    if (same) {
+      for (const f of masterFields) fv.push(f, elementString(el[p++]!));
     } else {
-      const nf = Number(asInt(el[p++]));
-      for (let i = 0; i < nf * 2; i++) fv.push(elementString(el[p++]!));
+      for (let i = 0n; i < nf * 2n; i++) fv.push(elementString(el[p++]!));
     }
-    p++; // lp-count
-    if (p > el.length) throw new RdbFormatError('Stream listpack integrity check failed.');
-    if (flags & FLAG_DELETED) {
+    check(intOf(el[p++]) === (same ? nf + 3n : nf * 2n + 4n));
+    if ((flags & BigInt(FLAG_DELETED)) !== 0n) {
       flaggedDeleted++;
       continue;
     }
-    const id = makeId(ms, seq);
-    if (ids.length > 0 && id <= ids[ids.length - 1]!) throw new RdbFormatError('Stream listpack integrity check failed.');
+    const id = makeId((idMs(master) + msDelta) & U64, (idSeq(master) + seqDelta) & U64);
+    check(id > last);
+    last = id;
     ids.push(id);
     fields.push(fv);
   }
-  if (ids.length !== count || flaggedDeleted !== deleted) throw new RdbFormatError('Stream listpack integrity check failed.');
+  check(BigInt(ids.length) === count && BigInt(flaggedDeleted) === deleted);
   if (ids.length === 0) return null;
-  // Size bookkeeping as Redis sees this listpack (header ints are accounted for separately).
-  const headerInts = encodeListpack([count, deleted]).length - 7;
-  return { master, masterFields, ids, fields, deleted, bodyBytes: lp.length - 7 - headerInts };
+  // Size bookkeeping as Redis sees this listpack (the count/deleted header is counted apart).
+  const bodyBytes = lpBytes - encodeListpack([ids.length, flaggedDeleted]).length;
+  return { master, masterFields, ids, fields, deleted: flaggedDeleted, bodyBytes };
+}
+
+/** Parses one node's listpack (tests). Null when it holds no live entry. */
+export function decodeStreamNode(master: StreamID, lp: Buffer): StreamNode | null {
+  const el = decodeListpack(lp);
+  if (el.length === 0) throw new RdbFormatError('Empty listpack inside stream');
+  return parseNode(master, el, lp.length, -1n);
 }
 
 /** The stream payload (after the type byte). */
@@ -216,24 +240,40 @@ export function encodeStream(w: StreamRdbWriter, s: StreamValue): void {
   }
 }
 
-/** Loads a stream payload of RDB type 15 (`v2` false) or 19 (`v2` true). */
+/**
+ * Loads a stream payload of RDB type 15 (`v2` false) or 19 (`v2` true), with rdbLoadObject's
+ * checks (node keys, empty listpacks, repeated groups, consumers and PEL entries, consumer PEL
+ * entries missing from the group PEL), the deep ones (each node's listpack, PEL entries without
+ * a consumer), and the ones nodis's structure needs, which Redis does not make: entry IDs
+ * ascending across nodes, the length and last ID agreeing with the entries, and no PEL entry
+ * owned by two consumers. Any failure throws RdbFormatError.
+ */
 export function decodeStream(d: StreamRdbReader, v2: boolean): StreamValue {
   const r = d.r;
   const s = new StreamValue();
+  const masters = new Set<StreamID>();
   let nodes = readCount(r);
+  let last: StreamID = -1n;
+  const loadedNodes = nodes;
   while (nodes-- > 0) {
     const key = d.stringBuf();
     if (key.length !== 16) throw new RdbFormatError('Stream node key entry is not the size of a stream ID');
+    const master = decodeId(key);
     const lp = d.stringBuf();
-    const node = decodeStreamNode(decodeId(key), lp);
+    const el = d.listpack(LISTPACK_REASON, lp);
+    if (lp[6] === 0xff) throw new RdbFormatError('Empty listpack inside stream');
+    if (masters.has(master)) throw new RdbFormatError('Listpack re-added with existing key');
+    masters.add(master);
+    const node = parseNode(master, el, lp.length, last);
     if (node === null) continue;
-    const prev = s.nodes[s.nodes.length - 1];
-    if (prev !== undefined && node.ids[0]! <= prev.ids[prev.ids.length - 1]!) throw new RdbFormatError('Stream nodes out of order');
+    last = node.ids[node.ids.length - 1]!;
     s.appendLoadedNode(node);
   }
   const length = readCount(r);
-  if (length !== s.length) throw new RdbFormatError('Stream length inconsistent');
+  if (length > 0 && loadedNodes === 0) throw new RdbFormatError('Stream length inconsistent with rax entries');
+  if (length !== s.length) throw new RdbFormatError('Stream length inconsistent with its entries');
   s.lastId = makeId(readLen(r), readLen(r));
+  if (s.length > 0 && s.lastId < last) throw new RdbFormatError('Stream last ID is smaller than its last entry');
   if (v2) {
     s.firstId = makeId(readLen(r), readLen(r));
     s.maxDeletedId = makeId(readLen(r), readLen(r));
@@ -249,7 +289,7 @@ export function decodeStream(d: StreamRdbReader, v2: boolean): StreamValue {
     const lastId = makeId(readLen(r), readLen(r));
     const entriesRead = v2 ? Number(BigInt.asIntN(64, readLen(r))) : s.estimateDistanceFromFirstEverEntry(lastId);
     const g: ConsumerGroup | null = s.createGroup(name, lastId, entriesRead);
-    if (g === null) throw new RdbFormatError('Duplicated consumer group name');
+    if (g === null) throw new RdbFormatError(`Duplicated consumer group name ${name}`);
     let pel = readCount(r);
     while (pel-- > 0) {
       const id = decodeId(r.slice(16));
@@ -268,12 +308,15 @@ export function decodeStream(d: StreamRdbReader, v2: boolean): StreamValue {
         const id = decodeId(r.slice(16));
         const nack = g.pel.get(id);
         if (nack === undefined) throw new RdbFormatError('Consumer entry not found in group global PEL');
+        if (nack.consumer === c) throw new RdbFormatError('Duplicated consumer PEL entry  loading a stream consumer group');
+        // Redis would move the entry and leave it in the first consumer's PEL too.
+        if (nack.consumer !== null) throw new RdbFormatError('Stream PEL entry owned by two consumers');
         nack.consumer = c;
         c.pel.set(id, nack);
       }
     }
     for (const [, nack] of g.pel.from()) {
-      if (nack.consumer === null) throw new RdbFormatError('Stream PEL entry without a consumer');
+      if (nack.consumer === null) throw new RdbFormatError('Stream CG PEL entry without consumer');
     }
   }
   return s;

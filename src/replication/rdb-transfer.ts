@@ -6,7 +6,7 @@
  *  - replica: the received image is loaded with the same loader as dump.rdb.
  */
 import type { Server } from '../server/server.js';
-import { rdbOf, flushRdbFunctions, type RdbPersistence } from '../persistence/rdb.js';
+import { rdbOf, flushRdbFunctions, logLoadDone, type RdbPersistence } from '../persistence/rdb.js';
 import { emptyData } from '../commands/server.js';
 
 /** The replication metadata stored in the RDB's AUX fields. */
@@ -59,6 +59,13 @@ export function loadRdb(server: Server, image: Buffer): void {
   // The master's image carries its libraries: ours go with the old data (emptyData in Redis).
   flushRdbFunctions(server);
   const p = persistence(server);
-  const { stats } = p.loadImage(image, { allowDup: false, logAux: true });
-  server.log.notice(`Done loading RDB, keys loaded: ${stats.keysLoaded}, keys expired: ${stats.keysExpired}.`);
+  try {
+    const { stats } = p.loadImage(image, { allowDup: false, logAux: true });
+    logLoadDone(server.log, stats);
+  } catch (e) {
+    // Nothing of a refused image stays: drop the keys loaded before the damage.
+    emptyData(server, -1);
+    flushRdbFunctions(server);
+    throw e;
+  }
 }

@@ -869,10 +869,13 @@ export class Server implements KeyspaceOwner {
     this.executionNesting++;
     const start = this.clock.monotonic();
     const argvAtStart = c.argv;
+    const replyMark = c.reply.len;
     try {
       if (spec.isWrite && this.hooks.beforeWrite !== null) this.hooks.beforeWrite(c, spec);
       spec.handler!(c);
       if (this.hooks.tracking !== null) this.hooks.tracking.afterCall(c, spec);
+    } catch (e) {
+      this.commandThrew(c, spec, e, replyMark);
     } finally {
       this.executionNesting--;
       const durationUs = (this.clock.monotonic() - start) * 1000;
@@ -908,6 +911,18 @@ export class Server implements KeyspaceOwner {
         this.propagator.flush(spec.touchesArbitraryKeys);
       }
     }
+  }
+
+  /**
+   * A handler threw: a nodis bug, where Redis would fail an assertion and exit. The command's
+   * partial reply is replaced by an error and the stack is logged; the server, its data and
+   * every other client carry on.
+   */
+  private commandThrew(c: Client, spec: CommandSpec, e: unknown, replyMark: number): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    this.log.warning(`Internal error executing '${spec.fullName}' (the command was aborted): ${err.stack ?? err.message}`);
+    if (c.reply.len >= replyMark) c.reply.truncate(replyMark);
+    c.reply.error(`ERR internal error executing '${spec.fullName}': ${err.message.replace(/[\r\n]+/g, ' ')}`);
   }
 
   /** MONITOR output: `+<time> [<db> <addr>] "arg" …`. */
