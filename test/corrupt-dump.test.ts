@@ -18,9 +18,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import './helpers/property.js';
+import { corrupt, mutation, withFooter } from './helpers/payload-mutation.js';
 import { NODIS_SERVER, freePort, startServer, stopAll, type RunningServer } from './helpers/server.js';
-import { Crc64 } from '../src/persistence/crc64.js';
-import { RDB_VERSION } from '../src/persistence/rdb-format.js';
 import { ConfigRegistry } from '../src/config/registry.js';
 import { DIRECTIVES } from '../src/config/directives.js';
 import { CommandTable } from '../src/commands/registry.js';
@@ -34,15 +33,6 @@ import type { Client } from '../src/server/client.js';
 after(stopAll);
 
 const hex = (h: string): Buffer => Buffer.from(h, 'hex');
-
-/** Replaces a payload's footer (RDB version + CRC64) with a correct one for its body. */
-function refooter(body: Buffer): Buffer {
-  const out = Buffer.alloc(body.length + 10);
-  body.copy(out);
-  out.writeUInt16LE(RDB_VERSION, body.length);
-  out.set(new Crc64().update(out, 0, body.length + 2).bytes(), body.length + 2);
-  return out;
-}
 
 /** Runs a command, returning its reply or its error message. */
 async function run(r: Redis, ...args: (string | number | Buffer)[]): Promise<unknown> {
@@ -154,25 +144,6 @@ const TRAFFIC: Record<string, (string | number)[][]> = {
 function trafficArgs(type: string, key: string, cmd: (string | number)[]): (string | number)[] {
   if (type === 'stream') return cmd.map((a) => (a === '$KEY' ? key : a));
   return [cmd[0]!, key, ...cmd.slice(1)];
-}
-
-const mutation = fc.oneof(
-  { arbitrary: fc.record({ kind: fc.constant('set' as const), at: fc.noBias(fc.nat()), byte: fc.integer({ min: 0, max: 255 }) }), weight: 4 },
-  { arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: fc.noBias(fc.nat()) }), weight: 1 },
-  { arbitrary: fc.record({ kind: fc.constant('insert' as const), at: fc.noBias(fc.nat()), byte: fc.integer({ min: 0, max: 255 }) }), weight: 1 },
-);
-type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
-
-function corrupt(dump: Buffer, muts: Mutation[]): Buffer {
-  let body = Buffer.from(dump.subarray(0, dump.length - 10));
-  for (const m of muts) {
-    if (body.length === 0) break;
-    const at = m.at % body.length;
-    if (m.kind === 'set') body[at] = m.byte;
-    else if (m.kind === 'truncate') body = body.subarray(0, at);
-    else body = Buffer.concat([body.subarray(0, at), Buffer.of(m.byte), body.subarray(at)]);
-  }
-  return refooter(body);
 }
 
 describe('RESTORE of mutated DUMP payloads (fast-check)', () => {

@@ -10,11 +10,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import './helpers/property.js';
+import { corrupt, mutation, withFooter } from './helpers/payload-mutation.js';
 import { RdbEncoder } from '../src/persistence/rdb-encode.js';
 import { RdbDecoder, defaultLoadLimits, decodeDumpPayload } from '../src/persistence/rdb-decode.js';
 import { RdbFormatError } from '../src/persistence/bytes.js';
-import { Crc64 } from '../src/persistence/crc64.js';
-import { RDB_VERSION } from '../src/persistence/rdb-format.js';
 import { ListValue } from '../src/types/list.js';
 import { HashValue } from '../src/types/hash.js';
 import { SetValue } from '../src/types/set.js';
@@ -35,15 +34,6 @@ function decode(p: Buffer): { value: RedisValue | null } | string {
     if (!(e instanceof RdbFormatError)) throw e;
     return e.message;
   }
-}
-
-/** Adds the RDB version and a correct CRC64 to a value's RDB encoding. */
-function withFooter(body: Buffer): Buffer {
-  const out = Buffer.alloc(body.length + 10);
-  body.copy(out);
-  out.writeUInt16LE(RDB_VERSION, body.length);
-  out.set(new Crc64().update(out, 0, body.length + 2).bytes(), body.length + 2);
-  return out;
 }
 
 function encode(v: RedisValue, compress = false): Buffer {
@@ -192,30 +182,6 @@ const value: fc.Arbitrary<RedisValue> = fc.oneof(
     return s;
   }),
 );
-
-/** One corruption of a payload's body (before the footer), with the footer recomputed. */
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant('set' as const), at: fc.noBias(fc.nat()), byte: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant('flip' as const), at: fc.noBias(fc.nat()), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.noBias(fc.nat()) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.noBias(fc.nat()), byte: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.noBias(fc.nat()) }),
-);
-type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
-
-function corrupt(p: Buffer, muts: Mutation[]): Buffer {
-  let body = Buffer.from(p.subarray(0, p.length - 10));
-  for (const m of muts) {
-    if (body.length === 0) break;
-    const at = m.at % body.length;
-    if (m.kind === 'set') body[at] = m.byte;
-    else if (m.kind === 'flip') body[at] = body[at]! ^ (1 << m.bit);
-    else if (m.kind === 'truncate') body = body.subarray(0, at);
-    else if (m.kind === 'insert') body = Buffer.concat([body.subarray(0, at), Buffer.of(m.byte), body.subarray(at)]);
-    else body = Buffer.concat([body.subarray(0, at), body.subarray(at + 1)]);
-  }
-  return withFooter(body);
-}
 
 /** A value's contents, whatever its encoding (for comparing what two decodes produced). */
 function canonical(v: RedisValue | null): string {
