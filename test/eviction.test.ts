@@ -271,6 +271,7 @@ describe('access records: OBJECT IDLETIME / FREQ, TOUCH, RESTORE', () => {
     await h.run('object', 'encoding', 'foo');
     await h.run('memory', 'usage', 'foo');
     assert.equal(await h.run('object', 'idletime', 'foo'), 3);
+    assert.match(String(await h.run('debug', 'object', 'foo')), / lru:\d+ lru_seconds_idle:3$/);
     await h.run('touch', 'foo');
     assert.equal(await h.run('object', 'idletime', 'foo'), 0);
     h.advance(2_000);

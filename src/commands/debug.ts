@@ -7,6 +7,7 @@
  * an error instead of pretending. Tunables that data types read (QUICKLIST-PACKED-THRESHOLD,
  * SET-SKIP-CHECKSUM-VALIDATION) live in `debugTunables`.
  */
+import { idleMs } from '../keyspace/access.js';
 import type { CommandHandlers, CommandSpec } from './registry.js';
 import type { Client } from '../server/client.js';
 import type { Server } from '../server/server.js';
@@ -184,9 +185,12 @@ function debugObject(c: Client): void {
     return;
   }
   const extra = !isStringValue(v) && typeof v.debugObjectExtra === 'function' ? v.debugObjectExtra() : '';
-  const lru = Math.floor(c.server.clock.now() / 1000) & ((1 << 24) - 1);
+  // The key's access record as Redis prints its `lru` field, and the idle time read from it.
+  const record = c.db.access.get(key);
+  const lru = record ?? c.server.access.epoch;
+  const idle = Math.floor(idleMs(c.server.access, record) / 1000);
   c.reply.status(
-    `Value at:${addressOf(v)} refcount:1 encoding:${encodingOf(v)} serializedlength:${serializedLength(v)} lru:${lru} lru_seconds_idle:0${extra}`,
+    `Value at:${addressOf(v)} refcount:1 encoding:${encodingOf(v)} serializedlength:${serializedLength(v)} lru:${lru} lru_seconds_idle:${idle}${extra}`,
   );
 }
 
