@@ -5,8 +5,8 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { execFileSync } from 'node:child_process';
+import { RawConnection } from './helpers/raw-connection.js';
 import { startServer, stopAll, rawExchange, type RunningServer } from './helpers/server.js';
 
 /** Every field of 7.0.15's catClientInfoString, in order. */
@@ -17,47 +17,6 @@ function cli(port: number, ...args: string[]): string {
   return execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'latin1' });
 }
 
-/** A raw connection that collects everything the server sends. */
-class Raw {
-  readonly sock: net.Socket;
-  got = '';
-  closed = false;
-  private waiters: (() => void)[] = [];
-  constructor(port: number) {
-    this.sock = net.connect(port, '127.0.0.1');
-    this.sock.on('data', (d) => {
-      this.got += d.toString('latin1');
-      this.wake();
-    });
-    this.sock.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    this.sock.on('error', () => {});
-  }
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-  send(s: string): void {
-    this.sock.write(s);
-  }
-  /** Waits until the collected output satisfies `pred` (or the socket closed). */
-  until(pred: (got: string) => boolean, ms = 5000): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timeout; got ${JSON.stringify(this.got)}`)), ms);
-      const check = (): void => {
-        if (pred(this.got) || this.closed) {
-          clearTimeout(timer);
-          resolve(this.got);
-        } else this.waiters.push(check);
-      };
-      check();
-    });
-  }
-  close(): void {
-    this.sock.destroy();
-  }
-}
 
 function cmd(...args: string[]): string {
   let s = `*${args.length}\r\n`;
@@ -166,7 +125,7 @@ describe('CLIENT', () => {
 
   it('CLIENT KILL addr (old form) closes that connection only', async () => {
     const c = s.client();
-    const victim = new Raw(s.port);
+    const victim = new RawConnection(s.port);
     victim.send(cmd('CLIENT', 'INFO'));
     const info = await victim.until((g) => g.includes('\n\r\n'));
     const addr = /addr=(\S+)/.exec(info)![1]!;
@@ -178,7 +137,7 @@ describe('CLIENT', () => {
 
   it('CLIENT KILL filters (ID, LADDR, USER, TYPE, SKIPME) answer the number killed', async () => {
     const c = s.client();
-    const v1 = new Raw(s.port);
+    const v1 = new RawConnection(s.port);
     v1.send(cmd('CLIENT', 'ID'));
     const id1 = Number(/:(\d+)/.exec(await v1.until((g) => g.endsWith('\r\n')))![1]);
     assert.equal(await c.call('client', 'kill', 'id', String(id1)), 1);
@@ -187,8 +146,8 @@ describe('CLIENT', () => {
     assert.equal(await c.call('client', 'kill', 'id', String(id1)), 0);
 
     const laddr = /laddr=(\S+)/.exec((await c.call('client', 'info')) as string)![1]!;
-    const v2 = new Raw(s.port);
-    const v3 = new Raw(s.port);
+    const v2 = new RawConnection(s.port);
+    const v3 = new RawConnection(s.port);
     v2.send(cmd('PING'));
     v3.send(cmd('PING'));
     await v2.until((g) => g === '+PONG\r\n');
@@ -202,7 +161,7 @@ describe('CLIENT', () => {
   });
 
   it('CLIENT KILL SKIPME no kills the caller after its reply', async () => {
-    const me = new Raw(s.port);
+    const me = new RawConnection(s.port);
     me.send(cmd('CLIENT', 'ID'));
     const id = /:(\d+)/.exec(await me.until((g) => g.endsWith('\r\n')))![1]!;
     me.send(cmd('CLIENT', 'KILL', 'ID', id, 'SKIPME', 'no') + cmd('PING'));
@@ -212,7 +171,7 @@ describe('CLIENT', () => {
   });
 
   it('CLIENT REPLY OFF / ON / SKIP silence exactly what Redis silences', async () => {
-    const r = new Raw(s.port);
+    const r = new RawConnection(s.port);
     r.send(cmd('CLIENT', 'REPLY', 'OFF') + cmd('PING', 'a') + cmd('SET', 'k', 'v') + cmd('CLIENT', 'REPLY', 'ON') + cmd('PING', 'b'));
     assert.equal(await r.until((g) => g.includes('$1\r\nb\r\n')), '+OK\r\n$1\r\nb\r\n');
     r.got = '';
@@ -257,14 +216,14 @@ describe('CLIENT', () => {
 
   it('CLIENT PAUSE WRITE also holds PUBLISH and an EXEC whose transaction writes', async (t) => {
     const admin = s.client();
-    const tx = new Raw(s.port);
+    const tx = new RawConnection(s.port);
     tx.send(cmd('MULTI') + cmd('SET', 'tx-k', '1'));
     await tx.until((g) => g.endsWith('+QUEUED\r\n'));
-    const ro = new Raw(s.port);
+    const ro = new RawConnection(s.port);
     ro.send(cmd('MULTI') + cmd('GET', 'tx-k'));
     await ro.until((g) => g.endsWith('+QUEUED\r\n'));
     await admin.call('client', 'pause', '100000', 'WRITE');
-    const pub = new Raw(s.port);
+    const pub = new RawConnection(s.port);
     pub.send(cmd('PUBLISH', 'ch', 'm'));
     tx.send(cmd('EXEC'));
     ro.send(cmd('EXEC'));
@@ -279,7 +238,7 @@ describe('CLIENT', () => {
   });
 
   it('SUBSCRIBE confirmations are pushes that CLIENT REPLY OFF does not silence', async (t) => {
-    const r = new Raw(s.port);
+    const r = new RawConnection(s.port);
     r.send(cmd('CLIENT', 'REPLY', 'OFF') + cmd('SUBSCRIBE', 'ch1'));
     assert.equal(await r.until((g) => g.endsWith(':1\r\n')), '*3\r\n$9\r\nsubscribe\r\n$3\r\nch1\r\n:1\r\n');
     r.close();

@@ -21,6 +21,8 @@ function hasSpacesOrNull(s: string): boolean {
 }
 
 function setuser(c: Client): void {
+  // Nothing about the user reaches SLOWLOG or MONITOR (aclCommand).
+  for (let j = 2; j < c.argv.length; j++) c.redactArgument(j);
   const name = c.argv[2]!;
   if (hasSpacesOrNull(name)) {
     c.reply.error("ERR Usernames can't contain spaces or null characters");

@@ -392,7 +392,9 @@ function keysWithFlags(spec: CommandSpec, argv: readonly string[]): [number, str
   if (variable !== null) return spec.getKeys(argv).map((i) => [i, variable]);
   if (spec.getKeysOverride !== null) {
     const flags = spec.keySpecs[0] !== undefined ? keySpecFlags(spec.keySpecs[0]) : [];
-    return spec.getKeysOverride(argv).map((i) => [i, flags]);
+    // sortGetKeys: the STORE destination has the STORE key spec's flags (OW update).
+    const store = spec.name === 'sort' && spec.keySpecs[2] !== undefined ? keySpecFlags(spec.keySpecs[2]) : flags;
+    return spec.getKeysOverride(argv).map((i, n) => [i, n === 0 ? flags : store]);
   }
   const out: [number, string[]][] = [];
   for (const ks of spec.keySpecs) {

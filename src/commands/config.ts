@@ -58,6 +58,8 @@ function configSet(c: Client): void {
   const pairs: [string, string][] = [];
   for (let i = 2; i < c.argv.length; i += 2) pairs.push([c.argv[i]!, c.argv[i + 1]!]);
   const config = c.server.config;
+  // Every sensitive value is hidden from SLOWLOG and MONITOR, even when the command fails.
+  for (let i = 2; i < c.argv.length; i += 2) if (config.def(c.argv[i]!)?.sensitive === true) c.redactArgument(i + 1);
   const allowProtected = allowProtectedAction(c, config.getString('enable-protected-configs'));
   const res = config.setMany(pairs, allowProtected, c.server.loading);
   if (res === null) {

@@ -84,6 +84,9 @@ function auth(c: Client): void {
     c.reply.error('ERR syntax error');
     return;
   }
+  // The password (and the username) never reach SLOWLOG or MONITOR (authCommand).
+  c.redactArgument(1);
+  if (argv.length === 3) c.redactArgument(2);
   if (argv.length === 2 && c.server.settings.requirepass === '' && !c.server.hooks.authRequired()) {
     c.reply.error('ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
     return;
@@ -120,6 +123,8 @@ function hello(c: Client): void {
     const opt = argv[i]!;
     const more = argv.length - i - 1;
     if (opt.toLowerCase() === 'auth' && more >= 2) {
+      c.redactArgument(i + 1);
+      c.redactArgument(i + 2);
       const user = argv[i + 1]!;
       if (!checkPassword(c, user, argv[i + 2]!)) {
         c.reply.error(WRONGPASS);

@@ -18,6 +18,9 @@ import { replyHelp, subcommandSyntaxError } from './help.js';
 import { datasetDigest, valueDigest } from '../keyspace/digest.js';
 import { encodingOf, estimateValueSize } from './object.js';
 import { changeDefaultReplId } from './info.js';
+import { rewriteConfigFile } from '../config/rewrite.js';
+import { strerror } from '../config/directives.js';
+import { debugSegfault, serverAssert, serverPanic } from '../server/crash.js';
 
 /** Hooks other subsystems install; each returns null on success or an error reply text. */
 export const debugHooks: {
@@ -362,6 +365,25 @@ function debug(c: Client): void {
     r.ok();
   } else if (sub === 'stringmatch-test' && argc === 2) {
     r.status('Apparently Redis did not crash: test passed');
+  } else if (sub === 'config-rewrite-force-all' && argc === 2) {
+    // Every directive is written, defaults included (tests use it to check the file parses).
+    if (server.configFile === '') {
+      r.error('ERR CONFIG-REWRITE-FORCE-ALL failed: Bad address');
+      return;
+    }
+    try {
+      rewriteConfigFile(server.configFile, server.config, { sentinelMode: server.log.role === 'X', forceWrite: true });
+      r.ok();
+    } catch (e) {
+      r.error(`ERR CONFIG-REWRITE-FORCE-ALL failed: ${strerror(e)}`);
+    }
+  } else if (sub === 'segfault') {
+    // nodis cannot fault on purpose: it takes the path a fatal signal takes (report, then death).
+    debugSegfault(server);
+  } else if (sub === 'panic') {
+    serverPanic(server, `DEBUG PANIC called at Unix time ${Math.floor(server.clock.now() / 1000)}`);
+  } else if (sub === 'assert') {
+    serverAssert(server, '1 == 2');
   } else if (sub === 'jmap') {
     r.ok();
   } else if (sub === 'pause-cron' && argc === 3) {

@@ -20,7 +20,8 @@ import { latencyStatsLines } from '../server/latency.js';
 import { pubsubChannelCount, pubsubPatternCount, pubsubShardChannelCount } from '../server/pubsub.js';
 
 type FieldValue = string | number;
-type FieldFn = () => FieldValue;
+/** null leaves the field out (conditional fields such as shutdown_in_milliseconds). */
+type FieldFn = () => FieldValue | null;
 
 const fieldOverrides = new WeakMap<Server, Map<string, FieldFn>>();
 
@@ -75,10 +76,10 @@ const BUILTIN_NAMES = new Set(BUILTIN.map(([n]) => n));
 class SectionBuilder {
   lines: string[] = [];
   constructor(private readonly overrides: Map<string, FieldFn> | undefined) {}
-  field(name: string, value: FieldValue | (() => FieldValue)): void {
+  field(name: string, value: FieldValue | null | (() => FieldValue)): void {
     const o = this.overrides?.get(name);
     const v = o !== undefined ? o() : typeof value === 'function' ? value() : value;
-    this.lines.push(`${name}:${v}`);
+    if (v !== null) this.lines.push(`${name}:${v}`);
   }
 }
 
@@ -118,6 +119,8 @@ function serverSection(s: Server, b: SectionBuilder): void {
   b.field('executable', s.executable);
   b.field('config_file', s.configFile);
   b.field('io_threads_active', 0);
+  // Only while a SHUTDOWN waits for lagging replicas (the replication module supplies it).
+  b.field('shutdown_in_milliseconds', null);
   b.field('nodis_version', NODIS_VERSION);
 }
 

@@ -304,7 +304,10 @@ export class CommandTable {
 
   /** Resolves "config|get" style names, or a top-level command, for COMMAND INFO and ACL. */
   lookupFullName(fullName: string): CommandSpec | undefined {
-    const [top, sub] = fullName.toLowerCase().split('|') as [string, string | undefined];
+    const parts = fullName.toLowerCase().split('|');
+    // Subcommands have no subcommands of their own: "config|get|key" names nothing.
+    if (parts.length > 2) return undefined;
+    const [top, sub] = parts as [string, string | undefined];
     const spec = this.commands.get(top);
     if (sub === undefined || spec === undefined) return spec;
     return spec.subcommands?.get(sub);

@@ -10,6 +10,7 @@ import { parseInt64 } from './args.js';
 import { replyHelp } from './help.js';
 import { stringMatch } from '../keyspace/glob.js';
 import { ScriptFlag, scriptingFor, sha1hex, SCRIPT_FLAG_NAMES, type RunContext } from '../scripting/engine.js';
+import { PropagateTo } from '../server/propagate.js';
 import { functionsOf, dumpFunctions, restoreFunctions, LOAD_TIMEOUT_MS } from '../scripting/functions.js';
 
 /** numkeys validation shared by EVAL and FCALL; returns the count or null (reply written). */
@@ -80,11 +81,41 @@ function newRun(c: Client, name: string, evalMode: boolean, flags: number, ro: b
     timedOut: false,
     startMonotonic: c.server.clock.monotonic(),
     resp: 2,
+    repl: PropagateTo.All,
     argv: c.argv,
   };
 }
 
+/** EVAL / EVALSHA, through a debugging session for a client that asked for one. */
+function evalCommand(c: Client, isSha: boolean, ro: boolean): void {
+  const e = scriptingFor(c.server);
+  const mode = e.ldb.modeOf(c);
+  if (mode === undefined) {
+    evalGeneric(c, isSha, ro);
+    return;
+  }
+  if (isSha) {
+    c.reply.error('ERR Please use EVAL instead of EVALSHA for debugging');
+    return;
+  }
+  if (mode === 'yes') {
+    // A forked session runs on a copy of the dataset; without fork() it cannot (ldb.ts).
+    e.ldb.disable(c);
+    c.reply.error("ERR Fork() failed: can't run EVAL in debugging mode: forked debugging sessions are not supported, use SCRIPT DEBUG SYNC");
+    return;
+  }
+  e.ldb.startSession(c, c.argv[1]!);
+  try {
+    evalGeneric(c, false, ro);
+  } finally {
+    e.ldb.endSession(c);
+  }
+}
+
 function evalGeneric(c: Client, isSha: boolean, ro: boolean): void {
+  // EVAL/EVALSHA/FCALL are SKIP_MONITOR for call(): they show themselves before the commands
+  // their script runs (evalCommand, fcallCommandGeneric).
+  if (c.server.monitors.size > 0) c.server.feedMonitors(c, c.argv);
   const numkeys = parseNumKeys(c, c.argv[2]!, "ERR Number of keys can't be greater than number of args", 'ERR value is not an integer or out of range');
   if (numkeys === null) return;
   const e = scriptingFor(c.server);
@@ -137,6 +168,23 @@ function scriptFlush(c: Client): void {
   }
   const e = scriptingFor(c.server);
   e.flushScripts();
+  c.reply.ok();
+}
+
+/** SCRIPT DEBUG YES|SYNC|NO. */
+function scriptDebug(c: Client): void {
+  if (c.reply.len > 0 || (c.socket?.writableLength ?? 0) > 0) {
+    c.reply.error('ERR SCRIPT DEBUG must be called outside a pipeline');
+    return;
+  }
+  const ldb = scriptingFor(c.server).ldb;
+  const mode = c.argv[2]!.toLowerCase();
+  if (mode === 'no') ldb.disable(c);
+  else if (mode === 'yes' || mode === 'sync') ldb.enable(c, mode);
+  else {
+    c.reply.error('ERR Use SCRIPT DEBUG YES/SYNC/NO');
+    return;
+  }
   c.reply.ok();
 }
 
@@ -365,6 +413,7 @@ function functionStats(c: Client): void {
 }
 
 function fcallGeneric(c: Client, ro: boolean): void {
+  if (c.server.monitors.size > 0) c.server.feedMonitors(c, c.argv);
   const e = scriptingFor(c.server);
   const reg = functionsOf(e);
   const f = reg.functions.get(c.argv[1]!.toLowerCase());
@@ -380,14 +429,15 @@ function fcallGeneric(c: Client, ro: boolean): void {
 }
 
 export const commands: CommandHandlers = {
-  eval: (c) => evalGeneric(c, false, false),
-  evalsha: (c) => evalGeneric(c, true, false),
-  eval_ro: (c) => evalGeneric(c, false, true),
-  evalsha_ro: (c) => evalGeneric(c, true, true),
+  eval: (c) => evalCommand(c, false, false),
+  evalsha: (c) => evalCommand(c, true, false),
+  eval_ro: (c) => evalCommand(c, false, true),
+  evalsha_ro: (c) => evalCommand(c, true, true),
   'script|load': scriptLoad,
   'script|exists': scriptExists,
   'script|flush': scriptFlush,
   'script|kill': scriptKill,
+  'script|debug': scriptDebug,
   'script|help': scriptHelp,
   'function|help': functionHelp,
   'function|load': functionLoad,

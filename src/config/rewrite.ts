@@ -213,7 +213,7 @@ export function rewriteConfigContent(oldContent: string, config: ConfigRegistry,
  * Rewrites `file` in place. Throws a Node error (with `code`) when the file cannot be read
  * or written; a missing file is created.
  */
-export function rewriteConfigFile(file: string, config: ConfigRegistry, opts: { sentinelMode?: boolean } = {}): void {
+export function rewriteConfigFile(file: string, config: ConfigRegistry, opts: { sentinelMode?: boolean; forceWrite?: boolean } = {}): void {
   let old = '';
   try {
     old = fs.readFileSync(file, 'latin1');

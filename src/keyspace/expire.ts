@@ -6,6 +6,7 @@
  */
 import type { KeyDict } from './dict.js';
 import type { Server } from '../server/server.js';
+import { recordLatencyEvent } from '../server/latency.js';
 
 const KEYS_PER_LOOP = 20;
 const ACCEPTABLE_STALE_PERCENT = 10;
@@ -49,10 +50,13 @@ export function activeExpireCycle(server: Server, budgetMs: number): void {
       if (sampled === 0 || (expired * 100) / sampled <= ACCEPTABLE_STALE_PERCENT) break;
       if (server.clock.monotonic() - start > budgetMs) {
         server.stats.expiredTimeCapReached++;
+        recordLatencyEvent(server, 'expire-cycle', server.clock.monotonic() - start);
         return;
       }
     }
   }
+  // The whole cycle is one "expire-cycle" latency sample (LATENCY LATEST / HISTORY).
+  if (sampledTotal > 0) recordLatencyEvent(server, 'expire-cycle', server.clock.monotonic() - start);
   if (sampledTotal > 0) {
     const perc = expiredTotal / sampledTotal;
     server.stats.expiredStalePerc = perc * 0.05 + server.stats.expiredStalePerc * 0.95;

@@ -682,9 +682,18 @@ export class Aof implements PropagationTarget {
   }
 
   /** SHUTDOWN: write and fsync what is buffered (Redis does this in prepareForShutdown). */
-  shutdown(): void {
-    if (this.state === 'off') return;
+  /** finishShutdown's AOF part; false when the initial AOF is still being written (no FORCE). */
+  shutdown(force: boolean): boolean {
+    if (this.state === 'off') return true;
     if (this.rewriteInProgress) {
+      // Exiting before the first AOF exists would lose the dataset.
+      if (this.state === 'wait_rewrite') {
+        if (!force) {
+          this.server.log.warning("Writing initial AOF, can't exit.");
+          return false;
+        }
+        this.server.log.warning('Writing initial AOF. Exit anyway.');
+      }
       this.server.log.warning('There is a child rewriting the AOF. Killing it!');
       this.abandonRewrite();
     }
@@ -697,6 +706,7 @@ export class Aof implements PropagationTarget {
         // nothing more can be done at exit
       }
     }
+    return true;
   }
 
   /** DEBUG LOADAOF: flush, empty the dataset, and load the AOF back. */
@@ -758,10 +768,7 @@ export function install(server: Server): void {
   aof.installInfo();
   server.hooks.beforeReplies.push(() => aof.flush(false));
   server.hooks.cron.push(() => aof.cron());
-  server.hooks.shutdown.push(() => {
-    aof.shutdown();
-    return true;
-  });
+  server.hooks.shutdown.push((opts) => aof.shutdown(opts.force));
   server.startupTasks.push(async () => {
     aof.loadManifestOrExit();
     if (aofEnabledAtStartup(server)) {

@@ -11,7 +11,8 @@
  * (user bytes are never decoded), status/error/double/bignum keep their wire text as latin1
  * strings (redis-cli prints a double's text as received), integers are bigint (int64 exact),
  * a verbatim string drops its `txt:` prefix but remembers the format. Attributes (`|`) are not
- * part of hiredis's grammar; like hiredis, they are a protocol error.
+ * part of hiredis's grammar; like hiredis, they are a protocol error, unless the parser is made
+ * with `skipAttributes` (Lua's redis.call parser reads and ignores them, as Redis's does).
  */
 
 export type Reply =
@@ -38,7 +39,8 @@ const LF = 10;
 const EMPTY = Buffer.alloc(0);
 
 interface Frame {
-  type: AggregateType;
+  /** 'attribute': read and then dropped (skipAttributes). */
+  type: AggregateType | 'attribute';
   elements: Reply[];
   /** Number of child replies still expected. */
   left: number;
@@ -49,6 +51,11 @@ export class ReplyParser {
   private pos = 0;
   private stack: Frame[] = [];
   private ready: Reply[] = [];
+  private readonly skipAttributes: boolean;
+
+  constructor(opts: { skipAttributes?: boolean } = {}) {
+    this.skipAttributes = opts.skipAttributes === true;
+  }
 
   /** Appends received bytes. */
   feed(chunk: Buffer): void {
@@ -84,6 +91,7 @@ export class ReplyParser {
         this.stack.push(item);
         return undefined;
       }
+      if (item.type === 'attribute') return undefined;
       value = { type: item.type, elements: item.elements } as Reply;
     } else {
       value = item;
@@ -94,6 +102,7 @@ export class ReplyParser {
       top.elements.push(value);
       if (--top.left > 0) return undefined;
       this.stack.pop();
+      if (top.type === 'attribute') return undefined;
       value = { type: top.type, elements: top.elements } as Reply;
     }
   }
@@ -168,9 +177,16 @@ export class ReplyParser {
         const left = Number(count) * (type === 'map' ? 2 : 1);
         return { type, elements: [], left };
       }
-      default:
-        throw new ReplyProtocolError(`Protocol error, got ${reprByte(typeByte!)} as reply type byte`);
+      case 0x7c: {
+        // | attribute
+        if (!this.skipAttributes) break;
+        const count = parseInteger(line, 'multi-bulk');
+        if (count < 0n || count > 4294967295n) throw new ReplyProtocolError('Multi-bulk length out of range');
+        this.pos = afterLine;
+        return { type: 'attribute', elements: [], left: Number(count) * 2 };
+      }
     }
+    throw new ReplyProtocolError(`Protocol error, got ${reprByte(typeByte!)} as reply type byte`);
   }
 }
 

@@ -50,6 +50,16 @@ export function install(server: Server): void {
   setInfoField(server, 'sync_partial_ok', () => st.syncPartialOk);
   setInfoField(server, 'sync_partial_err', () => st.syncPartialErr);
   setInfoField(server, 'mem_replication_backlog', () => st.backlog?.size ?? 0);
+  // Redis 7 shares one buffer between the backlog and the replicas' output; here each replica
+  // holds its own unsent stream, so the total is the backlog plus what replicas have pending.
+  setInfoField(server, 'mem_total_replication_buffers', () => {
+    let n = st.backlog?.size ?? 0;
+    for (const r of st.replicas) {
+      n += server.outputBytes(r.client);
+      for (const b of r.pending) n += b.length;
+    }
+    return n;
+  });
   server.hooks.resetStats.push(() => {
     st.syncFull = st.syncPartialOk = st.syncPartialErr = 0;
   });
@@ -61,6 +71,7 @@ export function install(server: Server): void {
   if (replicaofDef !== undefined) replicaofDef.get = () => (st.masterHost === null ? '' : `${st.masterHost} ${st.masterPort}`);
   cfg.watch('repl-backlog-size', (v) => st.backlog?.resize(v as number));
   cfg.watch('min-replicas-max-lag', () => refreshGoodReplicas(st));
+  cfg.watch('min-replicas-to-write', () => refreshGoodReplicas(st));
   const loadedAux = new Map<string, string>();
   // Keys the start-up load dropped as expired: their DELs join the stream, ahead of the saved
   // history, so the replicas (which still have them) continue partially and delete them too.

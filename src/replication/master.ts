@@ -142,6 +142,8 @@ function tryPartialResync(st: ReplicationState, link: ReplicaLink, replid: strin
   }
   attachReplica(st, link);
   link.state = 'online';
+  link.ackTime = st.server.clock.now();
+  refreshGoodReplicas(st);
   const c = link.client;
   c.reply.rawString(link.capaPsync2 ? `+CONTINUE ${st.replid}\r\n` : '+CONTINUE\r\n');
   const data = backlog.copyFrom(offset);
@@ -278,6 +280,7 @@ function finishTransfer(st: ReplicationState, l: ReplicaLink, mark: string | und
   }
   l.state = 'online';
   l.ackTime = server.clock.now();
+  refreshGoodReplicas(st);
   server.log.notice(`Synchronization with replica ${name} succeeded`);
 }
 

@@ -89,7 +89,9 @@ export class MasterLink {
     log.notice(`Connecting to MASTER ${this.host}:${this.port}`);
     this.state = 'connecting';
     this.lastIo = this.server.clock.now();
-    const sock = net.connect({ host: this.host, port: this.port });
+    // bind-source-addr: the local address the master sees this replica connect from.
+    const source = this.server.config.getString('bind-source-addr');
+    const sock = net.connect(source === '' ? { host: this.host, port: this.port } : { host: this.host, port: this.port, localAddress: source });
     this.socket = sock;
     sock.setNoDelay(true);
     log.notice('MASTER <-> REPLICA sync started');

@@ -12,6 +12,7 @@
  *  - Every shutdown logs the lagging replicas and "N of M replicas are in sync".
  */
 import { encodeCommand } from '../server/propagate.js';
+import { setInfoField } from '../commands/info.js';
 import type { ReplicationState, ReplicaLink } from './state.js';
 
 interface PendingShutdown {
@@ -20,6 +21,8 @@ interface PendingShutdown {
   /** Joined SHUTDOWNs: released only by an abort (a proceeding shutdown exits the process). */
   joiners: ((proceed: boolean) => void)[];
   timer: ReturnType<typeof setTimeout>;
+  /** Monotonic ms at which the wait gives up (INFO shutdown_in_milliseconds). */
+  deadline: number;
   /** We paused writes (a CLIENT PAUSE in force is left as it was). */
   paused: boolean;
 }
@@ -31,6 +34,10 @@ export function installShutdownWait(st: ReplicationState): void {
   server.hooks.shutdownWait = (now) => waitForReplicas(st, now);
   server.hooks.shutdownAbort = () => abortShutdown(st);
   server.hooks.cron.push(() => checkShutdown(st));
+  setInfoField(server, 'shutdown_in_milliseconds', () => {
+    const p = pending.get(st);
+    return p === undefined ? null : Math.max(0, Math.round(p.deadline - server.clock.monotonic()));
+  });
 }
 
 /** isReadyToShutdown: every replica acknowledged the whole stream. */
@@ -58,6 +65,7 @@ function waitForReplicas(st: ReplicationState, now: boolean): Promise<boolean> {
       settle: resolve,
       joiners: [],
       timer: setTimeout(() => finish(st, true), timeout * 1000),
+      deadline: server.clock.monotonic() + timeout * 1000,
       paused,
     };
     pending.set(st, p);

@@ -46,6 +46,11 @@ export function pushReply(vm: LuaVM, L: number, r: Reply): void {
       return;
     case 'error':
       pushSingleFieldTable(vm, L, 'err', r.value);
+      // The command's error was counted when it was replied: not again if the script raises
+      // or returns it (redisProtocolToLuaType_Error).
+      vm.pushString(L, 'ignore_error_stats_update');
+      x.lua_pushboolean(L, 1);
+      x.lua_settable(L, -3);
       return;
     case 'array':
     case 'push': {
@@ -140,7 +145,23 @@ export function writeError(out: ReplyWriter, message: string, countStats: boolea
   let m = message.startsWith('-') ? message.slice(1) : message;
   m = m.replace(/[\r\n]/g, ' ');
   if (countStats) out.error(m);
-  else out.rawString(`-${m}\r\n`);
+  else {
+    out.rawString(`-${m}\r\n`);
+    uncountedErrors++;
+  }
+}
+
+/**
+ * Error replies written without error stats (already counted when the script's command
+ * failed). Redis still counts each as a failed call of the script's command (afterErrorReply).
+ */
+let uncountedErrors = 0;
+
+/** How many uncounted error replies were written since the last call (and resets the count). */
+export function takeUncountedErrors(): number {
+  const n = uncountedErrors;
+  uncountedErrors = 0;
+  return n;
 }
 
 /** Nesting of the table being converted, and the deepest nesting converted. */

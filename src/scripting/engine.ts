@@ -7,11 +7,13 @@
  * MULTI/EXEC); the EVAL/FCALL command itself is never propagated. Replies the commands write
  * into the fake client's ReplyWriter are parsed back (reply-parser) and converted to Lua values.
  *
- * Busy scripts: a count hook (every 100k instructions, like Redis) checks the elapsed time.
- * Past busy-reply-threshold the script is "timed out" and the hook processes other clients'
- * input itself (busy.ts), as Redis's processEventsWhileBlocked does from its hook: they get
- * -BUSY, while SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE (allow-busy commands) run and can
- * make the hook raise the kill error. See docs/ARCHITECTURE.md for why this design.
+ * Busy scripts: a count hook (every 100k instructions, like Redis) and every redis.call check
+ * the elapsed time (`interrupt`). Past busy-reply-threshold the script is "timed out" and
+ * other clients' input is processed from there (busy.ts), as Redis's processEventsWhileBlocked
+ * does from its hook: they get -BUSY, while SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE
+ * (allow-busy commands) run and can make the script raise the kill error. A client that ran
+ * SCRIPT DEBUG SYNC gets its EVAL run under the Lua debugger instead (ldb.ts). See
+ * docs/ARCHITECTURE.md for why this design.
  */
 import crypto from 'node:crypto';
 import type { Client } from '../server/client.js';
@@ -19,12 +21,15 @@ import type { Server } from '../server/server.js';
 import type { CommandSpec } from '../commands/registry.js';
 import { ReplyParser } from '../protocol/reply-parser.js';
 import { LuaVM, LUA_GLOBALSINDEX, LUA_REGISTRYINDEX, LUA_TNUMBER, LUA_TSTRING, LUA_TTABLE, LUA_TFUNCTION } from './lua-wasm.js';
-import { extractErrorInfo, pushReply, pushSingleFieldTable, writeError, writeLuaValue } from './convert.js';
+import { extractErrorInfo, pushReply, pushSingleFieldTable, takeUncountedErrors, writeError, writeLuaValue } from './convert.js';
 import { PRELUDE } from './prelude.js';
 import { installLibraries } from './libs.js';
-import { processEventsWhileBlocked } from './busy.js';
+import { beginBusy, endBusy, processEventsWhileBlocked } from './busy.js';
 import { formatG17 } from './numbers.js';
+import { LuaDebugger } from './ldb.js';
 import { aclOf } from '../server/acl.js';
+import { PropagateTo } from '../server/propagate.js';
+import { debugTunables } from '../commands/debug.js';
 
 export const enum ScriptFlag {
   NoWrites = 1,
@@ -66,6 +71,8 @@ export interface RunContext {
   timedOut: boolean;
   startMonotonic: number;
   resp: 2 | 3;
+  /** Where the commands it calls propagate (redis.set_repl; PROPAGATE_AOF|PROPAGATE_REPL bits). */
+  repl: PropagateTo;
   /** The command that started the script (FUNCTION STATS). */
   argv: string[];
 }
@@ -78,6 +85,8 @@ export function sha1hex(s: string): string {
 const GC_PERIOD = 50;
 const HOOK_INSTRUCTIONS = 100000;
 const LUA_MASKLINE = 4;
+/** How often a timed-out script serves other clients from redis.call (the hook always does). */
+const EVENTS_INTERVAL_MS = 1;
 
 export class ScriptingEngine {
   readonly server: Server;
@@ -85,13 +94,24 @@ export class ScriptingEngine {
   L!: number;
   readonly fake: Client;
   readonly scripts = new Map<string, CachedScript>();
+  /** The Lua debugger (SCRIPT DEBUG). */
+  readonly ldb: LuaDebugger = new LuaDebugger(this);
   /** Running script, or null. */
   run: RunContext | null = null;
   /** Set while FUNCTION LOAD runs library code (redis.register_function is legal then). */
   loadRegistrar: ((L: number) => number) | null = null;
-  private readonly parser = new ReplyParser();
+  private readonly parser = new ReplyParser({ skipAttributes: true });
   private gcCount = 0;
-  private randomState = 0n;
+  /** busy-reply-threshold as the running script started (0: never busy). */
+  private busyThreshold = 0;
+  /** When a timed-out script last served other clients (monotonic ms). */
+  private lastEventsProcessed = 0;
+  /**
+   * rand.c's lrand48 state. Never reseeded by the server: like Redis 7, every script continues
+   * the sequence (scripts replicate by effects, so they need not be deterministic) unless it
+   * calls math.randomseed. It starts at lrand48's default seed and survives SCRIPT FLUSH.
+   */
+  private randomState = 0x1234abcd330en;
 
   constructor(server: Server) {
     this.server = server;
@@ -190,8 +210,9 @@ export class ScriptingEngine {
     fn('set_repl', (L2) => {
       if (this.run === null) return this.raise(L2, 'redis.set_repl can only be called inside a script invocation');
       if (x.lua_gettop(L2) !== 1) return this.raise(L2, 'redis.set_repl() requires two arguments.');
-      const flags = x.lua_tonumber(L2, -1);
-      if ((flags & ~3) !== 0) return this.raise(L2, 'Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.');
+      const flags = Math.trunc(x.lua_tonumber(L2, -1));
+      if ((flags & ~PropagateTo.All) !== 0) return this.raise(L2, 'Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.');
+      this.run.repl = flags;
       return 0;
     });
     fn('replicate_commands', (L2) => {
@@ -199,10 +220,13 @@ export class ScriptingEngine {
       return 1;
     });
     fn('breakpoint', (L2) => {
-      x.lua_pushboolean(L2, 0);
+      x.lua_pushboolean(L2, this.ldb.breakpoint() ? 1 : 0);
       return 1;
     });
-    fn('debug', () => 0);
+    fn('debug', (L2) => {
+      if (this.ldb.active) this.ldb.logDebugCall(L2);
+      return 0;
+    });
     fn('acl_check_cmd', (L2) => {
       const run = this.run;
       if (run === null) return this.raise(L2, 'redis.acl_check_cmd can only be called inside a script invocation');
@@ -312,14 +336,14 @@ export class ScriptingEngine {
     );
     vm.setField(L, -2, 'random');
     vm.pushFunction(L, (L2) => {
-      this.srand48(BigInt(Math.trunc(x.lua_tonumber(L2, 1))));
+      this.srand48(BigInt(x.luaL_checkinteger(L2, 1)));
       return 0;
     });
     vm.setField(L, -2, 'randomseed');
     x.lua_settop(L, -2);
-    this.srand48(0n);
   }
 
+  /** redisSrand48: the seed is an int32 (its two 16-bit halves become the state's high words). */
   private srand48(seed: bigint): void {
     this.randomState = ((seed & 0xffffffffn) << 16n) | 0x330en;
   }
@@ -354,6 +378,8 @@ export class ScriptingEngine {
       }
     }
     msg = msg.replace(/^[\r\n]+|[\r\n]+$/g, '');
+    // A debugging session in step mode shows the errors scripts get.
+    if (this.ldb.logging) this.ldb.log(`<error> ${error}`);
     pushSingleFieldTable(this.vm, L, 'err', `${code} ${msg}`);
   }
 
@@ -400,6 +426,18 @@ export class ScriptingEngine {
       else return this.failCall(L, raiseError, 'Lua redis lib command arguments must be strings or integers');
     }
     x.lua_settop(L, 0);
+    if (this.interrupt()) return this.raiseKilled(L);
+    if (this.ldb.logging) {
+      let entry = '<redis>';
+      for (let j = 0; j < argv.length; j++) {
+        if (j === 10) {
+          entry += ` ... (${argv.length - j - 1} more)`;
+          break;
+        }
+        entry += ` ${argv[j]}`;
+      }
+      this.ldb.log(entry);
+    }
     const err = this.execute(run, argv);
     if (err !== null) {
       this.pushError(L, err);
@@ -412,10 +450,15 @@ export class ScriptingEngine {
     const out = this.fake.reply;
     this.parser.feed(out.buf.subarray(0, out.len));
     const reply = this.parser.next();
+    const raw = this.ldb.logging ? out.buf.latin1Slice(0, out.len) : '';
     out.len = 0;
     if (reply === undefined) return this.raise(L, 'ERR internal error: incomplete reply');
     if (reply.type === 'nil' && run.resp === 3) x.lua_pushnil(L);
     else pushReply(vm, L, reply);
+    if (this.ldb.logging) {
+      if (reply.type === 'error') this.ldb.log(`<error> -${reply.value}`);
+      this.ldb.logRedisReply(raw);
+    }
     if (raiseError && reply.type === 'error') return vm.error(L);
     return 1;
   }
@@ -440,7 +483,7 @@ export class ScriptingEngine {
       err = spec === undefined ? 'Unknown Redis command called from script' : 'Wrong number of args calling Redis command from script';
     } else if ((spec.arity > 0 && argv.length !== spec.arity) || argv.length < -spec.arity) {
       err = 'Wrong number of args calling Redis command from script';
-    } else if (spec.noScript) {
+    } else if (spec.noScript && !debugTunables.disableDenyScripts) {
       err = 'This Redis command is not allowed from script';
     } else if (server.hooks.aclCheck !== null && (err = server.hooks.aclCheck(fc, spec, argv, 'lua', run.caller)) !== null) {
       // ACL denial, as scriptVerifyACL words it (err is set by the check).
@@ -468,7 +511,12 @@ export class ScriptingEngine {
     fc.argv = argv;
     fc.reply.proto = run.resp;
     fc.cmd = spec!;
-    server.call(fc, spec!, false);
+    server.propagator.commandTargets = run.repl;
+    try {
+      server.call(fc, spec!, false);
+    } finally {
+      server.propagator.commandTargets = PropagateTo.All;
+    }
     return null;
   }
 
@@ -487,9 +535,16 @@ export class ScriptingEngine {
     this.run = run;
     this.fake.db = c.db;
     this.fake.reply.len = 0;
-    this.srand48(0n);
-    const threshold = server.config.getNumber('busy-reply-threshold');
-    if (threshold > 0) vm.setCountHook((L2) => this.countHook(L2, threshold), HOOK_INSTRUCTIONS);
+    // Keys expire against the time the script started, not in the middle of it (Redis's
+    // scriptTimeSnapshot): reading the time now freezes it for the rest of this command.
+    server.expiryNow();
+    // A debugged script stops at lines instead of ever being busy (luaCallFunction).
+    const debugging = this.ldb.active;
+    const threshold = debugging ? 0 : server.config.getNumber('busy-reply-threshold');
+    this.busyThreshold = threshold;
+    this.lastEventsProcessed = 0;
+    if (debugging) vm.setHook((L2, ar) => this.ldb.lineHook(L2, ar, run), this.ldb.hookMask(), HOOK_INSTRUCTIONS);
+    else if (threshold > 0) vm.setCountHook((L2) => this.countHook(L2), HOOK_INSTRUCTIONS);
     this.pushArray(L, keys);
     if (run.evalMode) vm.setField(L, LUA_GLOBALSINDEX, 'KEYS');
     this.pushArray(L, args);
@@ -499,7 +554,7 @@ export class ScriptingEngine {
       x.lua_gc(L, 5, GC_PERIOD);
       this.gcCount = 0;
     }
-    if (threshold > 0) vm.setCountHook(null, 0);
+    if (debugging || threshold > 0) vm.setCountHook(null, 0);
     if (err !== 0) {
       if (x.lua_type(L, -1) !== LUA_TTABLE) {
         const msg = vm.toString(L, -1) ?? 'execution failure';
@@ -514,10 +569,12 @@ export class ScriptingEngine {
     } else {
       writeLuaValue(vm, L, c.reply, run.resp);
     }
+    const uncounted = takeUncountedErrors();
+    if (uncounted > 0 && c.cmd !== null) c.cmd.stats.failedCalls += uncounted;
     // Remove the error handler.
     x.lua_settop(L, 0);
     this.run = null;
-    if (run.timedOut) this.endBusy(run);
+    if (run.timedOut) this.endScriptBusy(run);
     // The script's effects were propagated by the commands it called; never the script itself.
     c.preventPropagation = true;
   }
@@ -586,29 +643,49 @@ export class ScriptingEngine {
 
   // ---- busy scripts ------------------------------------------------------------------------------
 
-  private countHook(L: number, threshold: number): void {
+  /** The count hook: every HOOK_INSTRUCTIONS Lua instructions. */
+  private countHook(L: number): void {
+    if (this.interrupt()) this.raiseKilled(L);
+  }
+
+  /**
+   * scriptInterrupt(): called from the count hook and before every redis.call/pcall (here a
+   * command costs far more than in Redis, so a loop of calls can run for seconds between two
+   * count hooks). Past busy-reply-threshold the script is "timed out": other clients' input is
+   * served (they get -BUSY; SCRIPT KILL, FUNCTION KILL and SHUTDOWN NOSAVE run). Returns true
+   * when the script must be killed.
+   */
+  private interrupt(): boolean {
     const run = this.run;
-    if (run === null) return;
-    const elapsed = this.server.clock.monotonic() - run.startMonotonic;
-    if (!run.timedOut && elapsed >= threshold) {
+    if (run === null || this.busyThreshold <= 0) return false;
+    const now = this.server.clock.monotonic();
+    if (!run.timedOut) {
+      const elapsed = now - run.startMonotonic;
+      if (elapsed < this.busyThreshold) return false;
       run.timedOut = true;
+      beginBusy(this.server);
       this.server.log.warning(
         `Slow script detected: still in execution after ${Math.floor(elapsed)} milliseconds. You can try killing the script using the ${run.evalMode ? 'SCRIPT KILL' : 'FUNCTION KILL'} command. Script name is: ${run.name}.`,
       );
+    } else if (now - this.lastEventsProcessed < EVENTS_INTERVAL_MS) {
+      // Reading every client's socket costs a syscall each: not on every redis.call.
+      return run.killed;
     }
-    if (run.timedOut) {
-      processEventsWhileBlocked(this.server, run.caller);
-      if (this.server.shuttingDown) run.killed = true;
-    }
-    if (run.killed) {
-      this.server.log.warning('Lua script killed by user with SCRIPT KILL.');
-      // Hook every line so a pcall in the script cannot swallow the kill and carry on.
-      this.vm.x.lua_sethook(L, this.vm.hookPtr, LUA_MASKLINE, 0);
-      this.raise(L, 'Script killed by user with SCRIPT KILL...');
-    }
+    this.lastEventsProcessed = now;
+    processEventsWhileBlocked(this.server, run.caller);
+    if (this.server.shuttingDown) run.killed = true;
+    return run.killed;
   }
 
-  private endBusy(run: RunContext): void {
+  /** Raises the kill error; from now on every line raises it again, so pcall cannot swallow it. */
+  private raiseKilled(L: number): never {
+    this.server.log.warning('Lua script killed by user with SCRIPT KILL.');
+    this.vm.x.lua_sethook(L, this.vm.hookPtr, LUA_MASKLINE, 0);
+    return this.raise(L, 'Script killed by user with SCRIPT KILL...');
+  }
+
+  private endScriptBusy(run: RunContext): void {
+    endBusy(this.server);
     this.server.log.warning(`Slow script detected: ${run.evalMode ? 'script' : 'function'} finished.`);
   }
 

@@ -61,16 +61,16 @@ export function install(server: Server): void {
 const SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
 
 /** The flags a script declared (shebang or register_function), or null for none (EVAL compat). */
-function declaredFlags(server: Server, c: Client, name: string): number | null {
+function declaredFlags(server: Server, argv: readonly string[], name: string): number | null {
   let flags: number | undefined;
   if (name === 'eval' || name === 'eval_ro') {
-    const sh = parseShebang(c.argv[1]!);
+    const sh = parseShebang(argv[1]!);
     flags = 'error' in sh ? undefined : sh.flags;
   } else {
     const e = scriptingIfCreated(server);
     if (e === undefined) return null;
-    if (name === 'fcall' || name === 'fcall_ro') flags = functionsOf(e).functions.get(c.argv[1]!.toLowerCase())?.flags;
-    else flags = e.scripts.get(c.argv[1]!.toLowerCase())?.flags;
+    if (name === 'fcall' || name === 'fcall_ro') flags = functionsOf(e).functions.get(argv[1]!.toLowerCase())?.flags;
+    else flags = e.scripts.get(argv[1]!.toLowerCase())?.flags;
   }
   if (flags === undefined || flags & ScriptFlag.EvalCompat) return null;
   return flags;
@@ -83,18 +83,32 @@ function declaredFlags(server: Server, c: Client, name: string): number | null {
  * replica. Scripts without declared flags keep EVAL's own flags (checked when they run).
  */
 function scriptFlagsPrecheck(server: Server, c: Client, spec: CommandSpec): string | null {
-  if (!SCRIPT_COMMANDS.has(spec.fullName) || c.argv.length < 3) return null;
-  const flags = declaredFlags(server, c, spec.fullName);
-  if (flags === null) return null;
-  const write = (flags & ScriptFlag.NoWrites) === 0;
-  const denyOom = (flags & (ScriptFlag.AllowOom | ScriptFlag.NoWrites)) === 0;
+  let write = false;
+  let denyOom = false;
+  let stale = true;
+  const add = (name: string, argv: readonly string[]): void => {
+    if (!SCRIPT_COMMANDS.has(name) || argv.length < 3) return;
+    const flags = declaredFlags(server, argv, name);
+    if (flags === null) return;
+    write ||= (flags & ScriptFlag.NoWrites) === 0;
+    denyOom ||= (flags & (ScriptFlag.AllowOom | ScriptFlag.NoWrites)) === 0;
+    stale &&= (flags & ScriptFlag.AllowStale) !== 0;
+  };
+  // EXEC takes on the flags of what it queued, scripts' declared flags included (mstate.cmd_flags).
+  if (spec.fullName === 'exec') {
+    if (c.multi === null) return null;
+    for (const q of c.multi) add(q.spec.fullName, q.argv);
+  } else {
+    add(spec.fullName, c.argv);
+  }
+  if (!write && !denyOom && stale) return null;
   if (denyOom && !c.isMaster && server.settings.maxmemory > 0 && server.usedMemory() > server.settings.maxmemory && !server.hooks.freeMemory()) {
     return "OOM command not allowed when used memory > 'maxmemory'.";
   }
   if (write && !c.isMaster && server.role.isReplica() && server.settings.replicaReadOnly) {
     return "READONLY You can't write against a read only replica.";
   }
-  if (server.role.refuseStale() && (flags & ScriptFlag.AllowStale) === 0) {
+  if (server.role.refuseStale() && !stale) {
     return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
   }
   if (write && !c.isMaster && server.role.notEnoughReplicas()) return 'NOREPLICAS Not enough good replicas to write.';

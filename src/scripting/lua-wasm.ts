@@ -98,6 +98,10 @@ interface LuaExports {
   lua_isnumber(L: number, idx: number): number;
   lua_touserdata(L: number, idx: number): number;
   lua_concat(L: number, n: number): void;
+  lua_getstack(L: number, level: number, ar: number): number;
+  lua_getinfo(L: number, what: number, ar: number): number;
+  lua_getlocal(L: number, ar: number, n: number): number;
+  lua_topointer(L: number, idx: number): number;
 }
 
 /** Thrown through WASM frames by longjmp (Lua errors); caught by invoke_vii. */
@@ -137,8 +141,8 @@ export class LuaVM {
   private readonly functions: JsLuaFunction[] = [];
   private readonly trampolinePtr: number;
   readonly hookPtr: number;
-  /** Called by the count hook (see `setCountHook`). */
-  private hookFn: ((L: number) => void) | null = null;
+  /** Called by the hook (see `setCountHook` / `setHook`) with the lua_Debug pointer. */
+  private hookFn: ((L: number, ar: number) => void) | null = null;
   /** Scratch memory for strings pushed into Lua. */
   private scratch = 0;
   private scratchSize = 0;
@@ -234,8 +238,8 @@ export class LuaVM {
     const tramp = new WebAssembly.Instance(new WebAssembly.Module(TRAMPOLINE_MODULE), {
       e: {
         f: (L: number): number => this.dispatch(L),
-        h: (L: number): void => {
-          if (this.hookFn !== null) this.hookFn(L);
+        h: (L: number, ar: number): void => {
+          if (this.hookFn !== null) this.hookFn(L, ar);
         },
       },
     });
@@ -379,9 +383,21 @@ export class LuaVM {
 
   /** Installs (fn) or removes (null) an instruction-count hook. */
   setCountHook(fn: ((L: number) => void) | null, count: number): void {
+    this.setHook(fn, LUA_MASKCOUNT, count);
+  }
+
+  /** Installs (fn) or removes (null) a hook for the events in `mask` (LUA_MASK*). */
+  setHook(fn: ((L: number, ar: number) => void) | null, mask: number, count: number): void {
     this.hookFn = fn;
     if (fn === null) this.x.lua_sethook(this.L, 0, 0, 0);
-    else this.x.lua_sethook(this.L, this.hookPtr, LUA_MASKCOUNT, count);
+    else this.x.lua_sethook(this.L, this.hookPtr, mask, count);
+  }
+
+  /** A NUL-terminated string in WASM memory, as latin1. */
+  cString(p: number): string {
+    const h = this.heapView();
+    const end = h.indexOf(0, p);
+    return h.latin1Slice(p, end < 0 ? p : end);
   }
 
   /** Size of the VM's WebAssembly linear memory (counted by Node as external memory). */

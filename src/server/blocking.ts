@@ -72,6 +72,8 @@ interface KeyWaiter {
   keys: string[];
   wait: KeyWait;
   state: BlockedState;
+  /** The blocked command as received (its SLOWLOG entry is written when it is unblocked). */
+  argv: string[];
 }
 
 interface HeapEntry {
@@ -187,7 +189,7 @@ class BlockingState {
       onCancel: (reason) => this.cancel(c, state, reason),
     };
     const unique = [...new Set(keys)];
-    const w: KeyWaiter = { client: c, db: c.db, keys: unique, wait, state };
+    const w: KeyWaiter = { client: c, db: c.db, keys: unique, wait, state, argv: c.shownArgv ?? c.argv };
     let perDb = this.blockingKeys.get(c.db.id);
     if (perDb === undefined) this.blockingKeys.set(c.db.id, (perDb = new Map()));
     for (const key of unique) {
@@ -233,6 +235,7 @@ class BlockingState {
     const state = c.blocked;
     if (state === null) return;
     c.blocked = null;
+    const blockedArgv = this.waiters.get(c)?.argv ?? c.argv;
     this.release(c);
     const spec = c.lastCmd;
     if (state.kind === 'keys' && spec !== null) {
@@ -240,6 +243,12 @@ class BlockingState {
       spec.stats.usec += replyUs;
       if (failed) spec.stats.failedCalls++;
       if (this.server.hooks.commandTimed !== null) this.server.hooks.commandTimed(spec, replyUs);
+      // call() left the SLOWLOG entry of a command that blocked to its unblocking (served or
+      // timed out, not disconnected), under the command's own argv (updateStatsOnUnblock).
+      const s = this.server;
+      if (!c.closed && !spec.skipSlowlog && s.settings.slowlogSlowerThan >= 0 && replyUs >= s.settings.slowlogSlowerThan) {
+        s.slowlog.record(blockedArgv, Math.floor(replyUs), s.clock.now(), c.addr, c.name, s.settings.slowlogMaxLen);
+      }
     }
     c.markPendingWrite();
     this.resumeLater(c);

@@ -90,6 +90,11 @@ export class Client {
    * forceCommandPropagation with PROPAGATE_REPL). Reset by call() before each command.
    */
   forcePropagation = false;
+  /**
+   * The current command's argv as SLOWLOG and MONITOR show it, once an argument was redacted
+   * (Redis's original_argv); null when it is shown as received. Reset by call().
+   */
+  shownArgv: string[] | null = null;
   /** Stats for CLIENT LIST / INFO. */
   totalCommands = 0;
   /** Set when the client is in the write-pending set. */
@@ -140,6 +145,17 @@ export class Client {
     this.authenticated = true;
     this.user = user;
     this.parser.limits.authRequired = false;
+  }
+
+  /**
+   * Hides argument `index` of the current command from SLOWLOG and MONITOR (passwords in AUTH,
+   * HELLO, ACL SETUSER, CONFIG SET of a sensitive directive), as redactClientCommandArgument.
+   * The handler keeps reading the real value from `argv`.
+   */
+  redactArgument(index: number): void {
+    if (index >= this.argv.length) return;
+    if (this.shownArgv === null) this.shownArgv = this.argv.slice();
+    this.shownArgv[index] = '(redacted)';
   }
 
   /** Flags the client so its socket is flushed this event-loop turn. */

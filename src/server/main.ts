@@ -22,6 +22,7 @@ import { SystemClock } from '../core/clock.js';
 import { CommandTable } from '../commands/registry.js';
 import { allCommandHandlers } from '../commands/index.js';
 import { installModules } from './modules.js';
+import { installCrashHandlers } from './crash.js';
 import { startEvictionTimeProc } from './evict.js';
 import { REDIS_VERSION, NODIS_VERSION } from './version.js';
 
@@ -156,6 +157,7 @@ async function main(): Promise<void> {
   server.executable = path.resolve(startDir, process.argv[1] ?? 'nodis-server');
   installModules(server);
   installConfigAppliers(server);
+  installCrashHandlers(server);
 
   try {
     await server.listen();

@@ -20,18 +20,33 @@ export interface PropagationTarget {
   readonly kind?: 'aof' | 'replication';
 }
 
+/** Where a command goes (Redis's PROPAGATE_AOF / PROPAGATE_REPL bits). */
+export const enum PropagateTo {
+  None = 0,
+  Aof = 1,
+  Replication = 2,
+  All = 3,
+}
+
 interface Pending {
   db: number;
   argv: readonly string[];
-  /** For replicas only, never the AOF (PROPAGATE_REPL). */
-  replicationOnly: boolean;
+  /** Which kinds of targets receive it (PUBLISH: replicas only). */
+  to: PropagateTo;
 }
 
 export class Propagator {
   private readonly targets: PropagationTarget[] = [];
   private pending: Pending[] = [];
+  /** True when some pending command is not for every target (the common case needs no filter). */
+  private filtered = false;
   /** Set while EXEC runs so its MULTI/EXEC wrapping is emitted once. */
   inTransaction = false;
+  /**
+   * Where the command now running propagates *itself* (not the extra commands its handler
+   * queues, nor expiry DELs): a script's redis.set_repl() narrows it for the commands it calls.
+   */
+  commandTargets: PropagateTo = PropagateTo.All;
 
   addTarget(t: PropagationTarget): void {
     this.targets.push(t);
@@ -48,7 +63,16 @@ export class Propagator {
 
   /** Queues a command for propagation at the end of the current top-level call. */
   also(db: number, argv: readonly string[], replicationOnly = false): void {
-    this.pending.push({ db, argv, replicationOnly });
+    if (replicationOnly) this.filtered = true;
+    this.pending.push({ db, argv, to: replicationOnly ? PropagateTo.Replication : PropagateTo.All });
+  }
+
+  /** Queues the running command's own propagation, filtered by `commandTargets`. */
+  alsoCommand(db: number, argv: readonly string[], replicationOnly: boolean): void {
+    const to = (replicationOnly ? PropagateTo.Replication : PropagateTo.All) & this.commandTargets;
+    if (to === PropagateTo.None) return;
+    if (to !== PropagateTo.All) this.filtered = true;
+    this.pending.push({ db, argv, to });
   }
 
   /**
@@ -60,9 +84,12 @@ export class Propagator {
     const pending = this.pending;
     if (pending.length === 0) return;
     this.pending = [];
+    const filtered = this.filtered;
+    this.filtered = false;
     if (this.targets.length === 0) return;
     for (const t of this.targets) {
-      const mine = t.kind === 'aof' ? pending.filter((p) => !p.replicationOnly) : pending;
+      const kind = t.kind === 'aof' ? PropagateTo.Aof : PropagateTo.Replication;
+      const mine = filtered ? pending.filter((p) => (p.to & kind) !== 0) : pending;
       if (mine.length === 0) continue;
       const wrap = mine.length > 1 && !noMulti;
       if (wrap) t.feed(mine[0]!.db, ['MULTI']);
@@ -74,6 +101,7 @@ export class Propagator {
   /** Discards queued commands (used when a call is rolled back before any effect). */
   discard(): void {
     this.pending = [];
+    this.filtered = false;
   }
 }
 

@@ -210,6 +210,11 @@ export class Server implements KeyspaceOwner {
     tracking: null as { afterCall(c: Client, spec: CommandSpec): void; commandProcessed(c: Client): void } | null,
     /** CLIENT LIST line for a client (installed by the connection commands). */
     clientInfo: (c: Client): string => `id=${c.id} addr=${c.addr}`,
+    /**
+     * Whether this invocation may write or replicate when that depends on its arguments (a
+     * script's declared flags: getCommandFlags); null keeps the command's own flags.
+     */
+    invocationMayReplicate: null as ((spec: CommandSpec, argv: readonly string[]) => boolean | null) | null,
   };
   private readonly listeners: net.Server[] = [];
   private readonly pendingWrites: Client[] = [];
@@ -483,16 +488,27 @@ export class Server implements KeyspaceOwner {
    * listenToPort() does: an optional address (`-::*`) or a missing protocol is skipped, any
    * other failure closes what this call opened and throws.
    */
-  private async listenTcp(into: net.Server[]): Promise<void> {
+  private async listenTcp(into: net.Server[], reusable: readonly net.Server[] = []): Promise<void> {
     const port = this.config.getNumber('port');
     const binds = this.config.getString('bind').split(' ').filter(Boolean);
     const backlog = this.config.getNumber('tcp-backlog');
     if (port === 0) return;
     const opened: net.Server[] = [];
+    const kept: net.Server[] = [];
     for (const given of binds) {
       const optional = given.startsWith('-');
       const shown = optional ? given.slice(1) : given;
       const host = shown === '*' ? '0.0.0.0' : shown === '::*' ? '::' : shown;
+      // Rebinding: an address already listened on stays as it is (binding it again would fail
+      // with EADDRINUSE while the old socket is open).
+      const same = reusable.find((l) => {
+        const a = l.address();
+        return a !== null && typeof a === 'object' && a.port === port && a.address === host;
+      });
+      if (same !== undefined) {
+        kept.push(same);
+        continue;
+      }
       try {
         const srv = await this.listenOn({ port, host, backlog, ipv6Only: host.includes(':') }, opened);
         const a = srv.address();
@@ -506,7 +522,7 @@ export class Server implements KeyspaceOwner {
         throw err;
       }
     }
-    into.push(...opened);
+    into.push(...kept, ...opened);
   }
 
   /**
@@ -517,13 +533,35 @@ export class Server implements KeyspaceOwner {
     const old = this.listeners.filter((l) => typeof l.address() !== 'string');
     const fresh: net.Server[] = [];
     try {
-      await this.listenTcp(fresh);
-    } catch {
-      return false;
+      await this.listenTcp(fresh, old);
+    } catch (e) {
+      const previous = old.map((l) => l.address() as net.AddressInfo);
+      const port = this.config.getNumber('port');
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !previous.some((a) => a.port === port)) return false;
+      // Our own listeners are in the way (a wildcard holds the port for 127.0.0.1): do as
+      // changeBindAddr does, close them first, and bring them back if binding still fails.
+      for (const l of old) this.listeners.splice(this.listeners.indexOf(l), 1);
+      // close() releases the port at once; its callback would wait for every client to leave.
+      for (const l of old) l.close();
+      try {
+        await this.listenTcp(fresh);
+      } catch {
+        const backlog = this.config.getNumber('tcp-backlog');
+        for (const a of previous) {
+          try {
+            await this.listenOn({ host: a.address, port: a.port, backlog, ipv6Only: a.family === 'IPv6' });
+          } catch (err) {
+            this.log.warning(`Could not restore listening socket ${a.address}:${a.port}: ${(err as Error).message}`);
+          }
+        }
+        return false;
+      }
+      this.listeners.push(...fresh);
+      return true;
     }
     for (const l of old) {
       this.listeners.splice(this.listeners.indexOf(l), 1);
-      l.close();
+      if (!fresh.includes(l)) l.close();
     }
     this.listeners.push(...fresh);
     return true;
@@ -543,6 +581,16 @@ export class Server implements KeyspaceOwner {
     });
   }
 
+  /** The listening sockets' descriptors, each with its address (a busy script's acceptor uses them). */
+  listeningSockets(): { fd: number; address: string }[] {
+    const out: { fd: number; address: string }[] = [];
+    for (const l of this.listeners) {
+      const fd = (l as unknown as { _handle?: { fd?: number } | null })._handle?.fd ?? -1;
+      if (fd >= 0) out.push({ fd, address: JSON.stringify(l.address()) });
+    }
+    return out;
+  }
+
   /** Closes the listening sockets (SHUTDOWN, tests). */
   async closeListeners(): Promise<void> {
     await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
@@ -558,7 +606,8 @@ export class Server implements KeyspaceOwner {
 
   // ---- Clients -----------------------------------------------------------------------------------
 
-  private accept(socket: net.Socket): void {
+  /** Takes a new connection (from a listener, or adopted while a script is busy: busy.ts). */
+  accept(socket: net.Socket): void {
     socket.setNoDelay(true);
     const keepalive = this.config.getNumber('tcp-keepalive');
     if (keepalive > 0) socket.setKeepAlive(true, keepalive * 1000);
@@ -591,11 +640,10 @@ export class Server implements KeyspaceOwner {
   private protectedModeRefuses(socket: net.Socket): boolean {
     if (!this.config.getBool('protected-mode')) return false;
     if (this.authRequired()) return false;
-    // Only when bind is the default (listening on every interface) does protected mode act.
-    if (this.config.wasSet('bind')) return false;
+    // Whatever `bind` says (7.0 dropped that condition), only loopback peers are let in:
+    // islocalClient() knows exactly 127.0.0.1 and ::1 (and unix sockets).
     const ra = socket.remoteAddress ?? '';
-    if (ra === '' || ra === '127.0.0.1' || ra === '::1' || ra === '::ffff:127.0.0.1' || ra.startsWith('127.')) return false;
-    return true;
+    return !(ra === '' || ra === '127.0.0.1' || ra === '::1' || ra === '::ffff:127.0.0.1');
   }
 
   /** Adds a client to the table (also used for fake clients that must show in CLIENT LIST). */
@@ -797,8 +845,9 @@ export class Server implements KeyspaceOwner {
       c.parser.unshift(argv);
       return;
     }
-    if (c.multi !== null && spec.name !== 'exec' && spec.name !== 'discard' && spec.name !== 'multi' &&
-        spec.name !== 'watch' && spec.name !== 'quit' && spec.name !== 'reset') {
+    // fullName: SLOWLOG RESET / LATENCY RESET are queued like any other subcommand.
+    if (c.multi !== null && spec.fullName !== 'exec' && spec.fullName !== 'discard' && spec.fullName !== 'multi' &&
+        spec.fullName !== 'watch' && spec.fullName !== 'quit' && spec.fullName !== 'reset') {
       // A doomed transaction keeps answering QUEUED but stores nothing (queueMultiCommand).
       if (!c.multiDirty && !c.watchDirty) c.multi.push({ spec, argv });
       c.reply.queued();
@@ -813,11 +862,17 @@ export class Server implements KeyspaceOwner {
     if (this.pause.mode === 'all') return true;
     // WRITE mode holds back writes and commands that may replicate (EVAL, PUBLISH, …), and
     // an EXEC whose transaction holds one.
-    if (spec.isWrite || spec.mayReplicate) return true;
     if (spec.name === 'exec' && c.multi !== null) {
-      for (const q of c.multi) if (q.spec.isWrite || q.spec.mayReplicate) return true;
+      for (const q of c.multi) if (this.mayReplicate(q.spec, q.argv)) return true;
+      return false;
     }
-    return false;
+    return this.mayReplicate(spec, c.argv);
+  }
+
+  /** is_may_replicate_command for one command line (scripts: by their declared flags). */
+  private mayReplicate(spec: CommandSpec, argv: readonly string[]): boolean {
+    const byArgs = this.hooks.invocationMayReplicate?.(spec, argv) ?? null;
+    return byArgs ?? (spec.isWrite || spec.mayReplicate);
   }
 
   /** Answers a command that was refused before running; inside MULTI it also dooms EXEC. */
@@ -869,6 +924,8 @@ export class Server implements KeyspaceOwner {
     this.executionNesting++;
     const start = this.clock.monotonic();
     const argvAtStart = c.argv;
+    const outerShownArgv = c.shownArgv;
+    c.shownArgv = null;
     const replyMark = c.reply.len;
     try {
       if (spec.isWrite && this.hooks.beforeWrite !== null) this.hooks.beforeWrite(c, spec);
@@ -895,14 +952,15 @@ export class Server implements KeyspaceOwner {
         durationUs >= this.settings.slowlogSlowerThan &&
         c.blocked === null
       ) {
-        this.slowlog.record(argvAtStart, Math.floor(durationUs), this.clock.now(), c.addr, c.name, this.settings.slowlogMaxLen);
+        this.slowlog.record(c.shownArgv ?? argvAtStart, Math.floor(durationUs), this.clock.now(), c.addr, c.name, this.settings.slowlogMaxLen);
       }
       if ((this.dirty !== dirtyBefore || c.forcePropagation) && !c.preventPropagation) {
-        this.propagator.also(c.db.id, c.propagateArgv ?? c.argv, c.forcePropagation && this.dirty === dirtyBefore);
+        this.propagator.alsoCommand(c.db.id, c.propagateArgv ?? c.argv, c.forcePropagation && this.dirty === dirtyBefore);
       }
       // MONITOR sees a command after it ran (RESET/QUIT of a monitor are not echoed to it),
       // never admin commands (7.0.15 call()).
-      if (this.monitors.size > 0 && !spec.skipMonitor && !spec.isAdmin) this.feedMonitors(c, argvAtStart);
+      if (this.monitors.size > 0 && !spec.skipMonitor && !spec.isAdmin) this.feedMonitors(c, c.shownArgv ?? argvAtStart);
+      c.shownArgv = outerShownArgv;
       c.propagateArgv = null;
       this.executingCommand = prevExecuting;
       this.currentCommandFailed = prevFailed;
@@ -1184,7 +1242,24 @@ export class Server implements KeyspaceOwner {
     return true;
   }
 
-  async shutdown(opts: { save: boolean | null; now: boolean; force: boolean; signal?: boolean }): Promise<boolean> {
+  /** The shutdown in progress (waiting for replicas, or running its hooks), if any. */
+  private shutdownInFlight: Promise<boolean> | null = null;
+
+  /**
+   * Shuts down (prepareForShutdown + finishShutdown). A SHUTDOWN or signal arriving while one is
+   * in progress joins it, whatever its own flags: every caller gets that shutdown's outcome
+   * (Redis answers all BLOCKED_SHUTDOWN clients at once when it fails or is aborted).
+   */
+  shutdown(opts: { save: boolean | null; now: boolean; force: boolean; signal?: boolean }): Promise<boolean> {
+    if (this.shutdownInFlight !== null) return this.shutdownInFlight;
+    const run = this.runShutdown(opts).finally(() => {
+      if (this.shutdownInFlight === run) this.shutdownInFlight = null;
+    });
+    this.shutdownInFlight = run;
+    return run;
+  }
+
+  private async runShutdown(opts: { save: boolean | null; now: boolean; force: boolean; signal?: boolean }): Promise<boolean> {
     if (!opts.signal) this.log.warning('User requested shutdown...');
     if (this.hooks.shutdownWait !== null && !(await this.hooks.shutdownWait(opts.now))) return false;
     for (const h of this.hooks.shutdown) {
