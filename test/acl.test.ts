@@ -65,7 +65,7 @@ const SCRIPT: string[][] = [
   ['acl', 'log', 'x'],
 ];
 
-describe('ACL replies match redis-server', { skip: !fs.existsSync(REDIS) }, () => {
+describe('ACL replies match redis-server', () => {
   let nodis: RunningServer;
   let redis: RunningServer;
   before(async () => {

@@ -9,7 +9,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
 import { startServer, stopAll, type RunningServer } from './helpers/server.js';
-import { haveRedis, startRedis, diffAgainstRedis, runRaw, keyEventsOf } from './helpers/redis-compare.js';
+import { startRedis, diffAgainstRedis, runRaw, keyEventsOf } from './helpers/redis-compare.js';
 
 after(stopAll);
 
@@ -220,7 +220,7 @@ const scripts: Record<string, string[][]> = {
   ],
 };
 
-describe('HyperLogLog against redis-server 7.0.15', { skip: !haveRedis() && 'redis-server not installed' }, () => {
+describe('HyperLogLog against redis-server 7.0.15', () => {
   let nodis: RunningServer;
   let redis: RunningServer;
   let n: Redis;
@@ -353,7 +353,7 @@ describe('HyperLogLog against redis-server 7.0.15', { skip: !haveRedis() && 'red
   });
 });
 
-describe('HyperLogLog replication with redis-server', { skip: !haveRedis() && 'redis-server not installed' }, () => {
+describe('HyperLogLog replication with redis-server', () => {
   const FAST = ['--repl-diskless-sync-delay', '0', '--repl-ping-replica-period', '1'];
 
   async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {

@@ -8,12 +8,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import fs from 'node:fs';
 import type { Redis } from 'ioredis';
 import { startServer, stopAll, freePort, type RunningServer } from './helpers/server.js';
 
 const REDIS = '/usr/bin/redis-server';
-const haveRedis = fs.existsSync(REDIS);
 
 async function run(c: Redis, ...args: (string | number)[]): Promise<unknown> {
   try {
@@ -396,7 +394,7 @@ describe('MIGRATE nodis → nodis', () => {
   });
 });
 
-describe('MIGRATE with redis-server', { skip: !haveRedis }, () => {
+describe('MIGRATE with redis-server', () => {
   let nodis: RunningServer;
   let redis: RunningServer;
   let n: Redis;

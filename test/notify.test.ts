@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, stopAll, type RunningServer } from './helpers/server.js';
-import { haveRedis, startRedis, keyEventsOf } from './helpers/redis-compare.js';
+import { startRedis, keyEventsOf } from './helpers/redis-compare.js';
 import type { Redis } from 'ioredis';
 
 /** Collects `channel message` lines from a pattern subscription. */
@@ -128,7 +128,7 @@ describe('keyspace notifications', () => {
     ['ZPOPMIN', '@z'],
   ];
 
-  it('matches redis-server event for event across data types', { skip: !haveRedis() && 'redis-server not installed' }, async () => {
+  it('matches redis-server event for event across data types', async () => {
     const args = ['--notify-keyspace-events', 'KEA'];
     const [mine, theirs] = await Promise.all([startServer({ args }), startRedis(args)]);
     const got = await keyEventsOf(mine.port, 'nt', script);

@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, stopAll, type RunningServer } from './helpers/server.js';
-import { haveRedis, startRedis, diffAgainstRedis, runRaw, keyEventsOf } from './helpers/redis-compare.js';
+import { startRedis, diffAgainstRedis, runRaw, keyEventsOf } from './helpers/redis-compare.js';
 
 const ints = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
 
@@ -258,7 +258,7 @@ describe('set commands', () => {
   });
   after(stopAll);
 
-  describe('compared with redis-server', { skip: !haveRedis() && 'redis-server not installed' }, () => {
+  describe('compared with redis-server', () => {
     let r: RunningServer;
     before(async () => {
       r = await startRedis();
@@ -274,7 +274,7 @@ describe('set commands', () => {
     }
   });
 
-  it('emits the same keyspace events as redis-server', { skip: !haveRedis() && 'redis-server not installed' }, async () => {
+  it('emits the same keyspace events as redis-server', async () => {
     const args = ['--notify-keyspace-events', 'KEA'];
     const [mine, theirs] = await Promise.all([startServer({ args }), startRedis(args)]);
     const got = await keyEventsOf(mine.port, 'ev', eventScript);

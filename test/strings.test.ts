@@ -1,5 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import type { Redis } from 'ioredis';
 import { startServer, stopAll, type RunningServer } from './helpers/server.js';
 import { compareServers, rawReply } from './helpers/differential.js';
@@ -212,13 +213,29 @@ describe('string commands', () => {
     for (const cmd of cmds) await assert.rejects(r.call(cmd[0]!, ...cmd.slice(1)), /^ReplyError: WRONGTYPE Operation against a key holding the wrong kind of value$/, cmd.join(' '));
   });
 
-  it('keyspace notifications use Redis event names', async (t) => {
-    const sub = s.client();
+  it('keyspace notifications use Redis event names', async () => {
     assert.equal(await rawReply(r, ['config', 'set', 'notify-keyspace-events', 'KEA']), 'OK');
-    const events: string[] = [];
-    sub.on('pmessage', (_p, ch, msg) => events.push(`${ch.slice('__keyspace@0__:'.length)} ${msg}`));
-    // ioredis's own psubscribe puts the connection in subscriber mode before the reply arrives.
-    await sub.psubscribe('__keyspace@0__:ev*');
+    // A raw subscriber connection: what arrives is exactly what the server sent.
+    const sub = net.connect(s.port, '127.0.0.1');
+    let received = '';
+    let onChange = (): void => {};
+    sub.on('data', (d: Buffer) => {
+      received += d.toString('latin1');
+      onChange();
+    });
+    const waitFor = (what: string, done: () => boolean): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; received ${JSON.stringify(received)}`)), 20000);
+        onChange = (): void => {
+          if (!done()) return;
+          clearTimeout(timer);
+          onChange = (): void => {};
+          resolve();
+        };
+        onChange();
+      });
+    sub.write('*2\r\n$10\r\nPSUBSCRIBE\r\n$18\r\n__keyspace@0__:ev*\r\n');
+    await waitFor('the subscription', () => received.includes(':1\r\n'));
     await r.set('ev1', '1', 'EX', 100);
     await r.incr('ev1');
     await r.incrbyfloat('ev1', 1.5);
@@ -227,8 +244,9 @@ describe('string commands', () => {
     await r.call('getex', 'ev1', 'persist');
     await r.call('getdel', 'ev1');
     await r.set('ev2', 'done');
-    const deadline = Date.now() + 20000;
-    while (!events.includes('ev2 set') && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+    await waitFor('the last event', () => received.includes('__keyspace@0__:ev2\r\n$3\r\nset\r\n'));
+    sub.destroy();
+    const events = [...received.matchAll(/pmessage\r\n\$\d+\r\n[^\r]*\r\n\$\d+\r\n__keyspace@0__:([^\r]*)\r\n\$\d+\r\n([^\r]*)\r\n/g)].map((m) => `${m[1]} ${m[2]}`);
     assert.deepEqual(events, ['ev1 set', 'ev1 expire', 'ev1 incrby', 'ev1 incrbyfloat', 'ev1 append', 'ev1 setrange', 'ev1 persist', 'ev1 del', 'ev2 set']);
     await r.call('config', 'set', 'notify-keyspace-events', '');
   });

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createClient } from 'redis';
 import { startServer, stopAll, type RunningServer } from './helpers/server.js';
-import { encodeCommand, replyEnd, haveRedis, REDIS_SERVER } from './helpers/redis-compare.js';
+import { encodeCommand, replyEnd, REDIS_SERVER } from './helpers/redis-compare.js';
 
 /** Frames a client did not ask for: RESP3 pushes and RESP2 pub/sub messages. */
 function isPush(frame: string): boolean {
@@ -246,9 +246,8 @@ function infoField(info: string, name: string): string {
   return new RegExp(`\r\n${name}:(\\S*)\r\n`).exec(info)![1]!;
 }
 
-const skip = haveRedis() ? false : `${REDIS_SERVER} is not installed`;
 
-describe('CLIENT TRACKING against redis-server 7.0.15, byte for byte', { skip }, () => {
+describe('CLIENT TRACKING against redis-server 7.0.15, byte for byte', () => {
   let nodis: RunningServer;
   let redis: RunningServer;
   let p: Pair;
@@ -670,7 +669,7 @@ describe('CLIENT TRACKING against redis-server 7.0.15, byte for byte', { skip },
   });
 });
 
-describe('node-redis v5 client-side cache', { skip }, () => {
+describe('node-redis v5 client-side cache', () => {
   let nodis: RunningServer;
   let redis: RunningServer;
 

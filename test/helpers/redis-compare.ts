@@ -4,15 +4,9 @@
  * exact bytes, so tests can compare reply types and contents byte for byte.
  */
 import net from 'node:net';
-import fs from 'node:fs';
 import { startServer, type RunningServer } from './server.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
-
-/** True when the reference server is installed (comparison tests skip otherwise). */
-export function haveRedis(): boolean {
-  return fs.existsSync(REDIS_SERVER);
-}
 
 /** Starts the reference redis-server on a free port, without persistence. */
 export function startRedis(args: string[] = []): Promise<RunningServer> {
