@@ -1,9 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import type { Redis } from 'ioredis';
 import { startServer, stopAll, type RunningServer } from './helpers/server.js';
 import { compareServers, rawReply } from './helpers/differential.js';
+import { RawConnection } from './helpers/raw-connection.js';
 
 describe('string commands', () => {
   let s: RunningServer;
@@ -216,26 +216,9 @@ describe('string commands', () => {
   it('keyspace notifications use Redis event names', async () => {
     assert.equal(await rawReply(r, ['config', 'set', 'notify-keyspace-events', 'KEA']), 'OK');
     // A raw subscriber connection: what arrives is exactly what the server sent.
-    const sub = net.connect(s.port, '127.0.0.1');
-    let received = '';
-    let onChange = (): void => {};
-    sub.on('data', (d: Buffer) => {
-      received += d.toString('latin1');
-      onChange();
-    });
-    const waitFor = (what: string, done: () => boolean): Promise<void> =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; received ${JSON.stringify(received)}`)), 20000);
-        onChange = (): void => {
-          if (!done()) return;
-          clearTimeout(timer);
-          onChange = (): void => {};
-          resolve();
-        };
-        onChange();
-      });
-    sub.write('*2\r\n$10\r\nPSUBSCRIBE\r\n$18\r\n__keyspace@0__:ev*\r\n');
-    await waitFor('the subscription', () => received.includes(':1\r\n'));
+    const sub = new RawConnection(s.port);
+    sub.command('PSUBSCRIBE', '__keyspace@0__:ev*');
+    await sub.until((got) => got.includes(':1\r\n'));
     await r.set('ev1', '1', 'EX', 100);
     await r.incr('ev1');
     await r.incrbyfloat('ev1', 1.5);
@@ -244,8 +227,8 @@ describe('string commands', () => {
     await r.call('getex', 'ev1', 'persist');
     await r.call('getdel', 'ev1');
     await r.set('ev2', 'done');
-    await waitFor('the last event', () => received.includes('__keyspace@0__:ev2\r\n$3\r\nset\r\n'));
-    sub.destroy();
+    const received = await sub.until((got) => got.includes('__keyspace@0__:ev2\r\n$3\r\nset\r\n'), 20000);
+    sub.close();
     const events = [...received.matchAll(/pmessage\r\n\$\d+\r\n[^\r]*\r\n\$\d+\r\n__keyspace@0__:([^\r]*)\r\n\$\d+\r\n([^\r]*)\r\n/g)].map((m) => `${m[1]} ${m[2]}`);
     assert.deepEqual(events, ['ev1 set', 'ev1 expire', 'ev1 incrby', 'ev1 incrbyfloat', 'ev1 append', 'ev1 setrange', 'ev1 persist', 'ev1 del', 'ev2 set']);
     await r.call('config', 'set', 'notify-keyspace-events', '');

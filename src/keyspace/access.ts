@@ -77,9 +77,8 @@ export function lfuCounter(p: AccessPolicy, record: number | undefined): number 
   return periods > counter ? 0 : counter - periods;
 }
 
-/** The record after one access: LRU → the current clock; LFU → decay, then a logarithmic increment. */
-export function touchedAccess(p: AccessPolicy, record: number): number {
-  if (!p.lfu) return p.lruClock;
+/** An LFU record after one access: decay, then a logarithmic increment (updateLFU). */
+export function lfuTouched(p: AccessPolicy, record: number): number {
   let counter = lfuCounter(p, record);
   if (counter < 255) {
     const base = Math.max(0, counter - LFU_INIT_VAL);

@@ -7,7 +7,7 @@
  * as Redis does.
  */
 import { KeyDict } from './dict.js';
-import { type AccessPolicy, initialAccess, touchedAccess } from './access.js';
+import { type AccessPolicy, initialAccess, lfuTouched } from './access.js';
 import type { RedisValue } from '../types/value.js';
 
 /** What a database needs from the server around it. */
@@ -84,7 +84,7 @@ export class Database {
   touch(key: string): void {
     const a = this.owner.access;
     if (!a.track) return;
-    if (a.lfu) this.access.set(key, touchedAccess(a, this.access.get(key) ?? initialAccess(a)));
+    if (a.lfu) this.access.set(key, lfuTouched(a, this.access.get(key) ?? initialAccess(a)));
     else this.access.set(key, a.lruClock);
   }
 

@@ -339,10 +339,8 @@ export function startEvictionTimeProc(server: Server): void {
   st.procRunning = true;
   const step = (): void => {
     st.procRunning = false;
-    if (server.shuttingDown) return;
-    const r = performEvictions(server);
-    // performEvictions re-armed the task itself when it ran out of time.
-    if (r === 'running' && !st.procRunning) startEvictionTimeProc(server);
+    // A round that runs out of time re-arms the task itself (performEvictions).
+    if (!server.shuttingDown) performEvictions(server);
   };
   setImmediate(step);
 }

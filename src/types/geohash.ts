@@ -269,31 +269,24 @@ const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
 const ODD_BITS = 0xaaaaaaaaaaaaaaaan;
 const EVEN_BITS = 0x5555555555555555n;
 
-/** geohash_move_x: one cell east (d > 0) or west (d < 0), wrapping around. */
-function moveX(hash: GeoHashBits, d: number): GeoHashBits {
+/**
+ * geohash_move_x / geohash_move_y: one cell along an axis, wrapping around. Longitude bits sit
+ * at the odd positions, latitude bits at the even ones; `d` > 0 moves east/north, < 0 west/south.
+ */
+function move(hash: GeoHashBits, d: number, axis: bigint, other: bigint): GeoHashBits {
   if (d === 0) return hash;
   const shift = BigInt(64 - hash.step * 2);
-  let x = hash.bits & ODD_BITS;
-  const y = hash.bits & EVEN_BITS;
-  const zz = EVEN_BITS >> shift;
-  if (d > 0) x = U64(x + (zz + 1n));
-  else x = U64((x | zz) - (zz + 1n));
-  x &= ODD_BITS >> shift;
-  return { bits: x | y, step: hash.step };
+  let moving = hash.bits & axis;
+  const fixed = hash.bits & other;
+  const zz = other >> shift;
+  if (d > 0) moving = U64(moving + (zz + 1n));
+  else moving = U64((moving | zz) - (zz + 1n));
+  moving &= axis >> shift;
+  return { bits: moving | fixed, step: hash.step };
 }
 
-/** geohash_move_y: one cell north (d > 0) or south (d < 0), wrapping around. */
-function moveY(hash: GeoHashBits, d: number): GeoHashBits {
-  if (d === 0) return hash;
-  const shift = BigInt(64 - hash.step * 2);
-  const x = hash.bits & ODD_BITS;
-  let y = hash.bits & EVEN_BITS;
-  const zz = ODD_BITS >> shift;
-  if (d > 0) y = U64(y + (zz + 1n));
-  else y = U64((y | zz) - (zz + 1n));
-  y &= EVEN_BITS >> shift;
-  return { bits: x | y, step: hash.step };
-}
+const moveX = (hash: GeoHashBits, d: number): GeoHashBits => move(hash, d, ODD_BITS, EVEN_BITS);
+const moveY = (hash: GeoHashBits, d: number): GeoHashBits => move(hash, d, EVEN_BITS, ODD_BITS);
 
 /** geohashNeighbors: the 8 cells around one, at the same step. */
 export function neighbors(hash: GeoHashBits): GeoHashNeighbors {
