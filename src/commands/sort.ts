@@ -19,6 +19,8 @@ import { SetValue } from '../types/set.js';
 import { HashValue } from '../types/hash.js';
 import { ZSet, NIL } from '../types/zset.js';
 import { isStringValue, stringOf } from '../types/value.js';
+import { aclOf } from '../server/acl.js';
+import { scriptingIfCreated } from '../scripting/engine.js';
 
 const NOT_DOUBLE = "ERR One or more scores can't be converted into double";
 
@@ -70,8 +72,19 @@ function compareBytes(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * BY and GET name keys by the sorted data, beyond what any key spec declares, so Redis allows
+ * them only to a user that may read every key. A script's command runs as its caller's user.
+ */
+function readsEveryKey(c: Client): boolean {
+  const user = c.fake ? (scriptingIfCreated(c.server)?.run?.caller ?? c) : c;
+  return aclOf(c.server).readsEveryKey(user, c.cmd!, c.argv);
+}
+
 function sortGeneric(c: Client, readonly: boolean): void {
   const argv = c.argv;
+  let fullKeyAccess: boolean | null = null;
+  const mayUsePatterns = (): boolean => (fullKeyAccess ??= readsEveryKey(c));
   let desc = false;
   let alpha = false;
   let limitStart = 0;
@@ -98,7 +111,9 @@ function sortGeneric(c: Client, readonly: boolean): void {
     } else if (is(a, 'by') && left >= 1) {
       sortBy = argv[++j]!;
       if (!sortBy.includes('*')) dontSort = true;
+      else if (!mayUsePatterns()) return c.reply.error('ERR BY option of SORT denied due to insufficient ACL permissions.');
     } else if (is(a, 'get') && left >= 1) {
+      if (!mayUsePatterns()) return c.reply.error('ERR GET option of SORT denied due to insufficient ACL permissions.');
       gets.push(argv[++j]!);
     } else {
       return c.reply.error(SYNTAX);

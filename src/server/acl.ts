@@ -661,6 +661,20 @@ export class Acl {
     return [relevant, pos];
   }
 
+  /**
+   * ACLUserCheckCmdWithUnrestrictedKeyAccess: some selector of the user both allows this command
+   * and reads every key (`allkeys`, `~*` or `%R~*`). SORT's BY and GET patterns name keys by
+   * their data, which no key spec can check, so Redis lets only such users use them.
+   */
+  readsEveryKey(c: Client, spec: CommandSpec, argv: readonly string[]): boolean {
+    if (this.allUnrestricted || c.isMaster || c.fake) return true;
+    for (const s of this.userOf(c).selectors) {
+      if (this.checkSelector(s, spec, argv)[0] !== Denied.Ok) continue;
+      if (s.allKeys || s.keys.some((p) => (p.flags & READ) === READ && p.pattern === '*')) return true;
+    }
+    return false;
+  }
+
   /** True when the client's user may run the command on these keys and channels (no ACL LOG). */
   permits(c: Client, spec: CommandSpec, argv: readonly string[]): boolean {
     if (this.allUnrestricted || c.isMaster || c.fake) return true;
