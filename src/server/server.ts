@@ -190,6 +190,8 @@ export class Server implements KeyspaceOwner {
     info: new Map<string, () => string[]>(),
     /** Checked before running a command: return an error text to refuse it (BUSY, LOADING…). */
     precheck: [] as ((c: Client, spec: CommandSpec) => string | null)[],
+    /** PROTECTED commands (DEBUG, MODULE): refused right after the arity check, before auth and ACL. */
+    protectedCheck: null as ((c: Client, spec: CommandSpec) => string | null) | null,
     /** Extra auth requirement (ACL users with passwords). */
     authRequired: (): boolean => false,
     /** ACL permission check (server/acl.ts): null to allow, else the NOPERM error text. */
@@ -762,6 +764,11 @@ export class Server implements KeyspaceOwner {
       return;
     }
     c.cmd = spec;
+    const refused = this.hooks.protectedCheck?.(c, spec) ?? null;
+    if (refused !== null) {
+      this.rejectCommand(c, spec, refused);
+      return;
+    }
     if (!c.authenticated && !spec.noAuth && this.authRequired()) {
       this.rejectCommand(c, spec, 'NOAUTH Authentication required.');
       return;

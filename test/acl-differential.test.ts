@@ -1,0 +1,626 @@
+/**
+ * The ACL, differentially: every command and subcommand of Redis 7.0.15's command table, with
+ * keys and channels inside and outside the users' patterns, run by users with restricted keys
+ * (`~`, `%R~`, `%W~`), channels, command sets, categories, first-arg rules and selectors, against
+ * nodis and redis-server side by side. Each call's outcome (allowed, or the exact ACL error
+ * text) and the ACL LOG entries (count, reason, context, object, username) must match.
+ *
+ * Contexts: ACL DRYRUN, plain calls, MULTI (queue time) + EXEC, EXEC after the user's rules
+ * changed, EVAL and FCALL through redis.pcall. The argv of each command is generated from
+ * COMMAND DOCS (required arguments, plus optional ones that hold keys), with a hand-written
+ * table for the commands that read keys named by their data or whose keys hide behind options.
+ *
+ * Commands that would disturb the servers (SHUTDOWN, MONITOR, REPLICAOF, SUBSCRIBE, ACL SETUSER,
+ * CLIENT KILL…) run for real only where both servers' ACL DRYRUN deny them; elsewhere their
+ * verdict is compared through DRYRUN and MULTI … DISCARD (the ACL check happens at queue time).
+ *
+ * ACL_DIFF_USERS=name,name limits the users (the default runs them all; about 20 s).
+ */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { startServer, stopAll } from './helpers/server.js';
+import { encodeCommand, replyEnd, REDIS_SERVER } from './helpers/redis-compare.js';
+
+// ---- RESP values ----------------------------------------------------------------------------
+
+type Value = { err: string } | string | number | null | Value[];
+
+function parseValue(buf: string, pos: number): [Value, number] {
+  const eol = buf.indexOf('\r\n', pos);
+  const type = buf[pos];
+  const header = buf.slice(pos + 1, eol);
+  const next = eol + 2;
+  if (type === '-') return [{ err: header }, next];
+  if (type === '+') return [header, next];
+  if (type === ':') return [Number(header), next];
+  if (type === '$') {
+    const n = Number(header);
+    return n < 0 ? [null, next] : [buf.slice(next, next + n), next + n + 2];
+  }
+  if (type === '*') {
+    const n = Number(header);
+    if (n < 0) return [null, next];
+    const out: Value[] = [];
+    let p = next;
+    for (let i = 0; i < n; i++) {
+      const [v, q] = parseValue(buf, p);
+      out.push(v);
+      p = q;
+    }
+    return [out, p];
+  }
+  throw new Error(`unexpected RESP type ${JSON.stringify(type)}`);
+}
+
+function isErr(v: Value): v is { err: string } {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** One RESP2 connection that pipelines batches of commands. */
+class Conn {
+  private sock: net.Socket;
+  private buf = '';
+  private pos = 0;
+  private sent: readonly (readonly string[])[] = [];
+  private waiting: { n: number; got: Value[]; resolve: (v: Value[]) => void; reject: (e: Error) => void } | null = null;
+  constructor(port: number) {
+    this.sock = net.connect(port, '127.0.0.1');
+    this.sock.on('data', (d) => {
+      this.buf += d.toString('latin1');
+      this.drain();
+    });
+    this.sock.on('error', (e) => this.waiting?.reject(e));
+    this.sock.on('close', () => {
+      const w = this.waiting;
+      if (w !== null) w.reject(new Error(`port ${port} closed the connection at ${JSON.stringify(this.sent[w.got.length])} (reply ${w.got.length})`));
+    });
+  }
+  private drain(): void {
+    const w = this.waiting;
+    while (w !== null && w.got.length < w.n) {
+      const end = replyEnd(this.buf, this.pos);
+      if (end < 0) break;
+      w.got.push(parseValue(this.buf, this.pos)[0]);
+      this.pos = end;
+    }
+    if (this.pos > 1 << 20) {
+      this.buf = this.buf.slice(this.pos);
+      this.pos = 0;
+    }
+    if (w !== null && w.got.length >= w.n) {
+      this.waiting = null;
+      w.resolve(w.got);
+    }
+  }
+  send(cmds: readonly (readonly string[])[]): Promise<Value[]> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('timed out')), 120000);
+      this.waiting = {
+        n: cmds.length,
+        got: [],
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.sent = cmds;
+      this.sock.write(Buffer.from(cmds.map(encodeCommand).join(''), 'latin1'));
+      this.drain();
+    });
+  }
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+// ---- the users ------------------------------------------------------------------------------
+
+const USERS: [string, string[]][] = [
+  // The issue's user: one command, keys foo*.
+  ['getonly', ['+get', '~foo*']],
+  // Everything, keys limited; no channels.
+  ['allfoo', ['allcommands', '~foo*', 'resetchannels']],
+  // Read-only ro*, write-only wo*, both on foo*; channels chan*.
+  ['rw', ['+@all', '-@dangerous', '%R~ro*', '%W~wo*', '~foo*', 'resetchannels', '&chan*']],
+  // Categories and single commands.
+  ['cats', ['+@read', '+@write', '-@keyspace', '+del', '-@dangerous', '-hset', '+client|id', '+client|setname', '~foo*', '%R~ro*', '&*']],
+  // First-arg and subcommand rules.
+  ['firstarg', ['-@all', '+select|0', '+client|id', '+config|get', '+acl|whoami', '+object|encoding', '+ping|hello', '+set|foo:0', '~foo*']],
+  // Selectors: the root reads foo*; one selector writes lists on bar*, another reads ro*.
+  ['sel', ['+get', '+@pubsub', '~foo*', 'resetchannels', '(+set +@list ~bar* &chan*)', '(%R~ro* +@read -@slow)', '(%W~wo* +@write &news*)']],
+  // Pub/sub only, channel patterns.
+  ['pub', ['+@pubsub', '+@connection', 'resetchannels', '&chan*', '&news:1', '~foo*']],
+  // No keys at all, everything else.
+  ['keyless', ['+@all', '-@dangerous', 'resetkeys', '&*']],
+  // Nothing but what needs no auth.
+  ['none', ['-@all', 'resetkeys', 'resetchannels']],
+];
+
+const PASS = 'p';
+
+// ---- argv generation ------------------------------------------------------------------------
+
+interface ArgDoc {
+  name: string;
+  type: string;
+  token?: string;
+  flags: string[];
+  arguments?: ArgDoc[];
+}
+
+function pairs(flat: Value): Map<string, Value> {
+  const m = new Map<string, Value>();
+  if (!Array.isArray(flat)) return m;
+  for (let i = 0; i + 1 < flat.length; i += 2) m.set(String(flat[i]), flat[i + 1]!);
+  return m;
+}
+
+function argDocs(v: Value | undefined): ArgDoc[] {
+  if (!Array.isArray(v)) return [];
+  return v.map((a) => {
+    const m = pairs(a);
+    const doc: ArgDoc = { name: String(m.get('name')), type: String(m.get('type')), flags: Array.isArray(m.get('flags')) ? (m.get('flags') as string[]) : [] };
+    if (m.has('token')) doc.token = String(m.get('token'));
+    if (m.has('arguments')) doc.arguments = argDocs(m.get('arguments'));
+    return doc;
+  });
+}
+
+interface CommandInfo {
+  fullName: string;
+  words: string[];
+  arity: number;
+  flags: string[];
+  args: ArgDoc[];
+}
+
+type Variant = 'in' | 'out' | 'mixed' | 'ro' | 'wo';
+
+function keyName(variant: Variant, i: number): string {
+  if (variant === 'mixed') return i === 0 ? 'foo:0' : `bar:${i}`;
+  return `${variant === 'in' ? 'foo' : variant === 'out' ? 'bar' : variant}:${i}`;
+}
+
+function channelName(variant: Variant, i: number, pattern: boolean): string {
+  const inside = variant === 'in' || variant === 'ro' || variant === 'wo' || (variant === 'mixed' && i === 0);
+  return `${inside ? 'chan' : 'news'}:${i}${pattern ? '*' : ''}`;
+}
+
+function hasKey(a: ArgDoc): boolean {
+  return a.type === 'key' || (a.arguments ?? []).some(hasKey);
+}
+
+/** A minimal argv from the argument docs: required arguments, and optional ones with keys. */
+function generate(cmd: CommandInfo, variant: Variant): { argv: string[]; keys: number; channels: number } {
+  const out: (string | { numkeys: true })[] = [...cmd.words];
+  let keys = 0;
+  let channels = 0;
+  const numkeysAt: number[] = [];
+  const channelCommand = /subscribe|publish/.test(cmd.fullName);
+  const emit = (a: ArgDoc): void => {
+    if (a.token !== undefined) out.push(a.token);
+    switch (a.type) {
+      case 'key':
+        out.push(keyName(variant, keys++));
+        return;
+      case 'pure-token':
+        if (a.token === undefined) out.push(a.name);
+        return;
+      case 'oneof':
+        emit(a.arguments!.find(hasKey) ?? a.arguments![0]!);
+        return;
+      case 'block':
+        list(a.arguments ?? []);
+        return;
+      case 'integer':
+        if (a.name === 'numkeys' || a.name === 'numkeys') {
+          numkeysAt.push(out.length);
+          out.push({ numkeys: true });
+        } else out.push(a.name === 'port' ? '1' : '1');
+        return;
+      case 'double':
+        out.push(a.name === 'timeout' ? '0.01' : '1');
+        return;
+      case 'pattern':
+        out.push(channelCommand ? channelName(variant, channels++, true) : '*');
+        return;
+      default:
+        if (channelCommand && (a.name === 'channel' || a.name === 'shardchannel')) out.push(channelName(variant, channels++, false));
+        else if (a.name === 'host') out.push('127.0.0.1');
+        else if (a.name === 'id') out.push('0');
+        else out.push('v');
+    }
+  };
+  const list = (args: ArgDoc[]): void => {
+    for (const a of args) {
+      const optional = a.flags.includes('optional');
+      if (optional && !hasKey(a)) continue;
+      const times = a.flags.includes('multiple') ? 2 : 1;
+      for (let t = 0; t < times; t++) emit(a);
+    }
+  };
+  list(cmd.args);
+  // numkeys counts the keys after it.
+  const argv = out.map((x, i) => {
+    if (typeof x === 'string') return x;
+    let n = 0;
+    for (let j = i + 1; j < out.length; j++) if (typeof out[j] === 'string' && /^(foo|bar|ro|wo):\d+$/.test(out[j] as string)) n++;
+    return String(n);
+  });
+  while (argv.length < Math.abs(cmd.arity)) argv.push('v');
+  if (cmd.arity > 0) argv.length = cmd.arity;
+  return { argv, keys, channels };
+}
+
+/** Calls whose keys are named by their data or hide behind options. `@` = a key in the variant. */
+const HAND: string[][] = [
+  ['sort', '@0', 'by', 'nosort', 'get', 'secret_*'],
+  ['sort', '@0', 'by', 'w_*', 'get', '#'],
+  ['sort', '@0', 'get', '#', 'store', '@1'],
+  ['sort', '@0', 'by', 'nosort', 'get', 'secret_*', 'store', '@1'],
+  ['sort_ro', '@0', 'by', 'nosort', 'get', 'secret_*'],
+  ['sort_ro', '@0', 'by', 'w_*->f'],
+  ['migrate', '127.0.0.1', '1', '', '0', '10', 'keys', '@0', '@1'],
+  ['migrate', '127.0.0.1', '1', '@0', '0', '10', 'copy', 'replace'],
+  ['georadius', '@0', '0', '0', '1', 'km', 'store', '@1'],
+  ['georadius', '@0', '0', '0', '1', 'km', 'storedist', '@1'],
+  ['georadius', '@0', '0', '0', '1', 'km'],
+  ['georadiusbymember', '@0', 'm', '1', 'km', 'store', '@1'],
+  ['georadiusbymember', '@0', 'm', '1', 'km', 'storedist', '@1'],
+  ['georadius_ro', '@0', '0', '0', '1', 'km'],
+  ['geosearchstore', '@1', '@0', 'fromlonlat', '0', '0', 'byradius', '1', 'km', 'storedist'],
+  ['xreadgroup', 'group', 'g', 'c', 'count', '1', 'streams', '@0', '@1', '>', '>'],
+  ['xread', 'count', '1', 'streams', '@0', '@1', '0', '0'],
+  ['xgroup', 'create', '@0', 'g', '$', 'mkstream'],
+  ['bitop', 'and', '@0', '@1', '@2'],
+  ['bitop', 'not', '@1', '@0'],
+  ['zunionstore', '@0', '2', '@1', '@2', 'weights', '1', '2'],
+  ['zinterstore', '@0', '2', '@1', '@2'],
+  ['zdiffstore', '@0', '2', '@1', '@2'],
+  ['zrangestore', '@0', '@1', '0', '-1'],
+  ['sunionstore', '@0', '@1', '@2'],
+  ['sinterstore', '@0', '@1'],
+  ['sdiffstore', '@0', '@1', '@2'],
+  ['pfmerge', '@0', '@1'],
+  ['lmove', '@0', '@1', 'left', 'right'],
+  ['rpoplpush', '@0', '@1'],
+  ['smove', '@0', '@1', 'm'],
+  ['lmpop', '2', '@0', '@1', 'left'],
+  ['zmpop', '2', '@0', '@1', 'min'],
+  ['sintercard', '2', '@0', '@1'],
+  ['zintercard', '2', '@0', '@1'],
+  ['object', 'encoding', '@0'],
+  ['object', 'freq', '@0'],
+  ['dump', '@0'],
+  ['restore', '@0', '0', 'bogus-payload'],
+  ['copy', '@0', '@1'],
+  ['copy', '@0', '@1', 'db', '1', 'replace'],
+  ['rename', '@0', '@1'],
+  ['renamenx', '@0', '@1'],
+  ['move', '@0', '1'],
+  ['mset', '@0', 'a', '@1', 'b'],
+  ['msetnx', '@0', 'a', '@1', 'b'],
+  ['mget', '@0', '@1'],
+  ['set', '@0', 'v', 'get'],
+  ['set', '@0', 'v', 'nx'],
+  ['bitfield', '@0', 'get', 'u8', '0'],
+  ['bitfield', '@0', 'set', 'u8', '0', '1'],
+  ['bitfield_ro', '@0', 'get', 'u8', '0'],
+  ['lcs', '@0', '@1'],
+  ['memory', 'usage', '@0'],
+  ['touch', '@0', '@1'],
+  ['exists', '@0', '@1'],
+  ['unlink', '@0', '@1'],
+  ['watch', '@0', '@1'],
+  ['getex', '@0', 'persist'],
+  ['getdel', '@0'],
+  ['eval', 'return 1', '2', '@0', '@1'],
+  ['eval_ro', 'return 1', '1', '@0'],
+  ['fcall', 'pc', '1', '@0', 'ping'],
+  ['fcall_ro', 'pc', '1', '@0', 'ping'],
+  ['publish', '#0', 'hi'],
+  ['spublish', '#0', 'hi'],
+  ['subscribe', '#0', '#1'],
+  ['ssubscribe', '#0'],
+  ['psubscribe', '#0*', '#1*'],
+  ['psubscribe', 'chan*'],
+  ['psubscribe', '*'],
+  ['pubsub', 'numsub', '#0'],
+  ['pubsub', 'channels', '#0*'],
+  ['client', 'kill', 'user', 'nosuchuser'],
+  ['client', 'kill', 'id', '999999'],
+  ['client', 'id'],
+  ['client', 'setname', 'x'],
+  ['select', '0'],
+  ['select', '1'],
+  ['select', '0'],
+  ['ping', 'hello'],
+  ['ping', 'other'],
+  ['set', 'foo:0', 'v'],
+  ['config', 'get', 'maxmemory'],
+  ['acl', 'whoami'],
+  ['keys', '*'],
+  ['scan', '0'],
+  ['randomkey'],
+  ['flushdb'],
+  ['flushall'],
+  ['swapdb', '0', '1'],
+  ['blpop', '@0', '@1', '0.01'],
+  ['blmove', '@0', '@1', 'left', 'left', '0.01'],
+  ['xadd', '@0', '*', 'f', 'v'],
+  ['xautoclaim', '@0', 'g', 'c', '0', '0'],
+  ['hset', '@0', 'f', 'v'],
+  ['hget', '@0', 'f'],
+  ['incr', '@0'],
+  ['append', '@0', 'x'],
+  ['getrange', '@0', '0', '1'],
+  ['strlen', '@0'],
+  ['type', '@0'],
+  ['expire', '@0', '100'],
+  ['ttl', '@0'],
+  ['persist', '@0'],
+];
+
+function handArgv(t: string[], variant: Variant): string[] {
+  return t.map((a) => {
+    if (/^@\d$/.test(a)) return keyName(variant, Number(a.slice(1)));
+    const m = /^#(\d)(\*?)$/.exec(a);
+    if (m !== null) return channelName(variant, Number(m[1]), m[2] === '*');
+    return a;
+  });
+}
+
+/** Commands that must not run for real unless both servers deny them (checked by DRYRUN). */
+const NOEXEC = new Set([
+  'shutdown', 'monitor', 'debug', 'replicaof', 'slaveof', 'failover', 'sync', 'psync', 'replconf', 'quit', 'reset',
+  'multi', 'subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe',
+  'client|kill', 'client|pause', 'client|reply', 'client|tracking', 'acl|setuser', 'acl|deluser', 'acl|load', 'acl|save',
+  'acl|log', 'config|set', 'config|rewrite', 'config|resetstat', 'module|load', 'module|loadex', 'module|unload',
+  'function|flush', 'function|delete', 'function|restore', 'function|load', 'save', 'bgsave', 'bgrewriteaof', 'pfselftest',
+  'flushall', 'flushdb', 'swapdb', 'script|flush',
+]);
+
+/** Run even inside MULTI, and end the connection or its user: compared by DRYRUN only there. */
+const LEAVES_CONNECTION = new Set(['quit', 'reset']);
+
+// ---- verdicts -------------------------------------------------------------------------------
+
+const ACL_TEXT = /NOPERM|no permissions|user executing the script|insufficient ACL|ACLs rules changed/;
+
+/** What the ACL decided, as far as a reply shows it: 'allowed' or the exact denial text. */
+function verdict(v: Value): string {
+  if (isErr(v)) return ACL_TEXT.test(v.err) ? v.err : 'allowed';
+  if (typeof v === 'string' && ACL_TEXT.test(v) && v.startsWith('This user has no permissions')) return v;
+  return 'allowed';
+}
+
+/** A DRYRUN reply: OK, the denial text, or an error (compared exactly). */
+function dryVerdict(v: Value): string {
+  if (v === 'OK') return 'allowed';
+  if (isErr(v)) return `error: ${v.err}`;
+  return String(v);
+}
+
+function logEntries(v: Value): string[] {
+  if (!Array.isArray(v)) return [`not a log: ${JSON.stringify(v)}`];
+  return v.map((e) => {
+    const m = pairs(e);
+    return ['count', 'reason', 'context', 'object', 'username'].map((k) => String(m.get(k))).join(' ');
+  });
+}
+
+// ---- the sweep ------------------------------------------------------------------------------
+
+const SCRIPT = 'return redis.pcall(unpack(ARGV))';
+const LIBRARY = "#!lua name=acldiff\nredis.register_function('pc', function(keys, args) return redis.pcall(unpack(args)) end)";
+
+interface Case {
+  name: string;
+  argv: string[];
+}
+
+describe('ACL equals redis-server on every command (differential)', () => {
+  after(() => stopAll());
+
+  it('the same allow/deny, error text and ACL LOG for every command × user × context', { timeout: 600000 }, async () => {
+    const [nodis, redis] = await Promise.all([startServer({ args: ['--acllog-max-len', '100000'] }), startServer({ bin: REDIS_SERVER, args: ['--acllog-max-len', '100000'] })]);
+    const servers = [nodis, redis];
+    const admins = servers.map((s) => new Conn(s.port));
+    const both = (cmds: string[][]): Promise<Value[][]> => Promise.all(admins.map((a) => a.send(cmds)));
+
+    // The command table, from redis-server.
+    const [, redisAdmin] = admins as [Conn, Conn];
+    const [docsReply] = await redisAdmin.send([['command', 'docs']]);
+    const [infoReply] = await redisAdmin.send([['command', 'info']]);
+    const [nodisList] = await admins[0]!.send([['command', 'list']]);
+    const nodisHas = new Set(nodisList as string[]);
+    const arity = new Map<string, number>();
+    const flags = new Map<string, string[]>();
+    const walkInfo = (entries: Value): void => {
+      for (const e of entries as Value[][]) {
+        arity.set(String(e[0]), Number(e[1]));
+        flags.set(String(e[0]), e[2] as string[]);
+        if (Array.isArray(e[9])) walkInfo(e[9]);
+      }
+    };
+    walkInfo(infoReply!);
+    const commands: CommandInfo[] = [];
+    const missing: string[] = [];
+    const walkDocs = (docs: Map<string, Value>, parent: string | null): void => {
+      for (const [name, d] of docs) {
+        const m = pairs(d);
+        const fullName = parent === null ? name : name;
+        const words = fullName.split('|');
+        if (m.has('subcommands')) walkDocs(pairs(m.get('subcommands')!), fullName);
+        if (parent === null && m.has('subcommands')) continue;
+        if (!nodisHas.has(fullName)) {
+          missing.push(fullName);
+          continue;
+        }
+        commands.push({ fullName, words, arity: arity.get(fullName)!, flags: flags.get(fullName) ?? [], args: argDocs(m.get('arguments')) });
+      }
+    };
+    walkDocs(pairs(docsReply!), null);
+    commands.sort((a, b) => (a.fullName < b.fullName ? -1 : 1));
+
+    const cases: Case[] = [];
+    for (const cmd of commands) {
+      const seen = new Set<string>();
+      for (const variant of ['in', 'out', 'mixed', 'ro', 'wo'] as Variant[]) {
+        const g = generate(cmd, variant);
+        if (variant !== 'in' && g.keys === 0 && g.channels === 0) break;
+        if (variant === 'mixed' && g.keys + g.channels < 2) continue;
+        const k = JSON.stringify(g.argv);
+        if (!seen.has(k)) cases.push({ name: cmd.fullName, argv: g.argv });
+        seen.add(k);
+      }
+    }
+    for (const t of HAND) {
+      for (const variant of ['in', 'out', 'mixed', 'ro', 'wo'] as Variant[]) {
+        cases.push({ name: t[1] !== undefined && commands.some((c) => c.fullName === `${t[0]}|${t[1]}`) ? `${t[0]}|${t[1]}` : t[0]!, argv: handArgv(t, variant) });
+      }
+    }
+
+    // Setup on both: data, the FCALL library, the users and their twins per context.
+    const setup: string[][] = [
+      ['function', 'load', 'replace', LIBRARY],
+      ['set', 'secret_x', 's3cr3t'],
+      ['rpush', 'foo:0', 'a'],
+      ['rpush', 'bar:0', 'a'],
+    ];
+    const contextUsers: [string, string, string[]][] = [];
+    for (const [name, rules] of USERS) {
+      contextUsers.push([name, name, rules]);
+      contextUsers.push([name, `${name}_m`, [...rules, '+multi', '+exec', '+discard']]);
+      contextUsers.push([name, `${name}_s`, [...rules, '+eval', '+fcall']]);
+    }
+    for (const [, u, rules] of contextUsers) setup.push(['acl', 'setuser', u, 'reset', 'on', `>${PASS}`, ...rules]);
+    for (const r of await both(setup)) for (const v of r) assert.ok(!isErr(v), `setup: ${JSON.stringify(v)}`);
+
+    const only = process.env.ACL_DIFF_USERS?.split(',');
+    const differences: string[] = [];
+    let compared = 0;
+    const contextsSeen = new Set<string>();
+    const denials = new Map<string, number>();
+    const compare = (context: string, user: string, what: string, a: string, b: string): void => {
+      compared++;
+      const kind = /the '[^']*' command|run this command|execute the command/.test(b) ? 'command' : /key|touch the specified/.test(b) ? 'key' : /channel/.test(b) ? 'channel' : /SORT/.test(b) ? 'sort' : null;
+      if (kind !== null && b !== 'allowed') denials.set(`${context} ${kind}`, (denials.get(`${context} ${kind}`) ?? 0) + 1);
+      contextsSeen.add(context);
+      if (a !== b && differences.length < 200) differences.push(`[${context}] ${user}: ${what}\n    nodis: ${a}\n    redis: ${b}`);
+    };
+    const compareLog = async (context: string, user: string): Promise<void> => {
+      const [[ln], [lr]] = await both([['acl', 'log', '100000']]);
+      await both([['acl', 'log', 'reset']]);
+      const en = logEntries(ln!);
+      const er = logEntries(lr!);
+      let at = 0;
+      while (at < en.length && at < er.length && en[at] === er[at]) at++;
+      const around = (l: string[]): string => `${l.length} entries; from #${at}: ${JSON.stringify(l.slice(at, at + 4))}`;
+      compare(`${context} ACL LOG`, user, 'entries', at === en.length && at === er.length ? 'same' : around(en), at === en.length && at === er.length ? 'same' : around(er));
+    };
+    const dryrun = async (user: string): Promise<boolean[]> => {
+      const [dn, dr] = await both(cases.map((c) => ['acl', 'dryrun', user, ...c.argv]));
+      const denied: boolean[] = [];
+      for (let i = 0; i < cases.length; i++) {
+        const a = dryVerdict(dn![i]!);
+        const b = dryVerdict(dr![i]!);
+        compare('dryrun', user, cases[i]!.argv.join(' '), a, b);
+        denied.push(a !== 'allowed' && b !== 'allowed');
+      }
+      return denied;
+    };
+    const runAs = async (user: string, cmds: string[][]): Promise<Value[][]> => {
+      const conns = servers.map((s) => new Conn(s.port));
+      try {
+        const replies = await Promise.all(conns.map((c) => c.send([['auth', user, PASS], ...cmds])));
+        for (const r of replies) assert.equal(r[0], 'OK', `auth ${user}`);
+        return replies.map((r) => r.slice(1));
+      } finally {
+        for (const c of conns) c.close();
+      }
+    };
+    const runnable = (c: Case, denied: boolean): boolean => !NOEXEC.has(c.name) || denied;
+
+    for (const [base, rules] of USERS) {
+      if (only !== undefined && !only.includes(base)) continue;
+      await both([['acl', 'log', 'reset']]);
+
+      // ACL DRYRUN and plain calls.
+      const denied = await dryrun(base);
+      const plain = cases.filter((c, i) => runnable(c, denied[i]!));
+      const [pn, pr] = await runAs(base, plain.map((c) => c.argv));
+      for (let i = 0; i < plain.length; i++) compare('plain', base, plain[i]!.argv.join(' '), verdict(pn![i]!), verdict(pr![i]!));
+      await compareLog('plain', base);
+
+      // MULTI: the check at queue time; EXEC runs what was allowed (DISCARD for the disturbing).
+      const mu = `${base}_m`;
+      const multi: string[][] = [];
+      const inMulti = cases.filter((c) => !LEAVES_CONNECTION.has(c.name));
+      for (const c of inMulti) multi.push(['multi'], c.argv, [NOEXEC.has(c.name) ? 'discard' : 'exec']);
+      const [mn, mr] = await runAs(mu, multi);
+      for (let i = 0; i < inMulti.length; i++) {
+        const what = inMulti[i]!.argv.join(' ');
+        compare('multi', mu, what, verdict(mn![3 * i + 1]!), verdict(mr![3 * i + 1]!));
+        const ex = (v: Value): string => (Array.isArray(v) ? v.map(verdict).join(',') : verdict(v));
+        compare('exec', mu, what, ex(mn![3 * i + 2]!), ex(mr![3 * i + 2]!));
+      }
+      await compareLog('multi', mu);
+
+      // EXEC after the rules changed: queued by an unrestricted user, executed as this one.
+      const xu = `${base}_x`;
+      await both([['acl', 'setuser', xu, 'reset', 'on', `>${PASS}`, '+@all', '~*', '&*']]);
+      const queued = cases.filter((c) => !NOEXEC.has(c.name) && !(flags.get(c.name) ?? []).includes('no_multi') && c.name !== 'exec' && c.name !== 'discard' && c.name !== 'watch' && c.name !== 'unwatch' && c.name !== 'auth' && c.name !== 'hello');
+      const xconns = servers.map((s) => new Conn(s.port));
+      try {
+        const q = await Promise.all(xconns.map((c) => c.send([['auth', xu, PASS], ['multi'], ...queued.map((x) => x.argv)])));
+        for (const r of q) for (const v of r) assert.ok(!isErr(v), `queueing as ${xu}: ${JSON.stringify(v)}`);
+        await both([['acl', 'setuser', xu, 'reset', 'on', `>${PASS}`, ...rules, '+multi', '+exec']]);
+        const [[en], [er]] = await Promise.all(xconns.map((c) => c.send([['exec']])));
+        assert.ok(Array.isArray(en) && Array.isArray(er), `EXEC replies ${JSON.stringify(en).slice(0, 200)} / ${JSON.stringify(er).slice(0, 200)}`);
+        for (let i = 0; i < queued.length; i++) compare('exec-changed', xu, queued[i]!.argv.join(' '), verdict(en[i]!), verdict(er[i]!));
+      } finally {
+        for (const c of xconns) c.close();
+      }
+      await compareLog('exec-changed', xu);
+
+      // Scripts: EVAL and FCALL with redis.pcall, as the caller's user.
+      const su = `${base}_s`;
+      const sdenied = await dryrun(su);
+      const scripted = cases.filter((c, i) => runnable(c, sdenied[i]!));
+      const scriptCalls: string[][] = [];
+      for (const c of scripted) scriptCalls.push(['eval', SCRIPT, '0', ...c.argv], ['fcall', 'pc', '0', ...c.argv]);
+      const [sn, sr] = await runAs(su, scriptCalls);
+      for (let i = 0; i < scripted.length; i++) {
+        const what = scripted[i]!.argv.join(' ');
+        compare('eval', su, what, verdict(sn![2 * i]!), verdict(sr![2 * i]!));
+        compare('fcall', su, what, verdict(sn![2 * i + 1]!), verdict(sr![2 * i + 1]!));
+      }
+      await compareLog('script', su);
+    }
+
+    const userCount = only?.length ?? USERS.length;
+    const summary =
+      `ACL differential: ${commands.length} commands and subcommands (${cases.length} argvs) × ${userCount} users × ` +
+      `${contextsSeen.size} contexts (${[...contextsSeen].filter((c) => !c.endsWith('LOG')).join(', ')} + ACL LOG): ` +
+      `${compared} comparisons, ${differences.length} differences` +
+      (missing.length > 0 ? `; not in nodis: ${missing.join(', ')}` : '');
+    console.log(summary);
+    console.log(`redis-server's denials by context and kind: ${JSON.stringify(Object.fromEntries([...denials].sort()))}`);
+    assert.deepEqual(differences, [], summary);
+    assert.ok(commands.length > 300, `only ${commands.length} commands`);
+    // The sweep saw every kind of denial in every context (a harness that allowed all would not).
+    if (only === undefined) {
+      for (const context of ['dryrun', 'plain', 'multi', 'eval', 'fcall', 'exec-changed']) {
+        for (const kind of ['command', 'key', 'channel']) assert.ok((denials.get(`${context} ${kind}`) ?? 0) > 0, `no ${kind} denials in ${context}`);
+      }
+      for (const context of ['plain', 'exec', 'eval']) assert.ok((denials.get(`${context} sort`) ?? 0) > 0, `no SORT denials in ${context}`);
+    }
+    for (const a of admins) a.close();
+  });
+});
