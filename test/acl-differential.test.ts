@@ -6,7 +6,7 @@
  * text) and the ACL LOG entries (count, reason, context, object, username) must match.
  *
  * Contexts: ACL DRYRUN, plain calls, MULTI (queue time) + EXEC, EXEC after the user's rules
- * changed, EVAL and FCALL through redis.pcall. The argv of each command is generated from
+ * changed, EVAL and FCALL through redis.pcall, and redis.acl_check_cmd. The argv of each command is generated from
  * COMMAND DOCS (required arguments, plus optional ones that hold keys), with a hand-written
  * table for the commands that read keys named by their data or whose keys hide behind options.
  *
@@ -62,6 +62,7 @@ class Conn {
   private sock: net.Socket;
   private buf = '';
   private pos = 0;
+  closed = false;
   private sent: readonly (readonly string[])[] = [];
   private waiting: { n: number; got: Value[]; resolve: (v: Value[]) => void; reject: (e: Error) => void } | null = null;
   constructor(port: number) {
@@ -72,6 +73,7 @@ class Conn {
     });
     this.sock.on('error', (e) => this.waiting?.reject(e));
     this.sock.on('close', () => {
+      this.closed = true;
       const w = this.waiting;
       if (w !== null) w.reject(new Error(`port ${port} closed the connection at ${JSON.stringify(this.sent[w.got.length])} (reply ${w.got.length})`));
     });
@@ -95,6 +97,7 @@ class Conn {
   }
   send(cmds: readonly (readonly string[])[]): Promise<Value[]> {
     return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new Error('closed'));
       const timer = setTimeout(() => reject(new Error('timed out')), 120000);
       this.waiting = {
         n: cmds.length,
@@ -343,6 +346,10 @@ const HAND: string[][] = [
   ['ping', 'other'],
   ['set', 'foo:0', 'v'],
   ['config', 'get', 'maxmemory'],
+  // Failed authentication is logged (reason auth) and leaves the connection's user alone.
+  ['auth', 'getonly', 'wrong'],
+  ['auth', 'nosuchuser', 'x'],
+  ['hello', '2', 'auth', 'getonly', 'wrong'],
   ['acl', 'whoami'],
   ['keys', '*'],
   ['scan', '0'],
@@ -417,6 +424,7 @@ function logEntries(v: Value): string[] {
 // ---- the sweep ------------------------------------------------------------------------------
 
 const SCRIPT = 'return redis.pcall(unpack(ARGV))';
+const CHECK_SCRIPT = 'return redis.acl_check_cmd(unpack(ARGV))';
 const LIBRARY = "#!lua name=acldiff\nredis.register_function('pc', function(keys, args) return redis.pcall(unpack(args)) end)";
 
 interface Case {
@@ -509,7 +517,7 @@ describe('ACL equals redis-server on every command (differential)', () => {
     const denials = new Map<string, number>();
     const compare = (context: string, user: string, what: string, a: string, b: string): void => {
       compared++;
-      const kind = /the '[^']*' command|run this command|execute the command/.test(b) ? 'command' : /key|touch the specified/.test(b) ? 'key' : /channel/.test(b) ? 'channel' : /SORT/.test(b) ? 'sort' : null;
+      const kind = context === 'acl_check_cmd' ? (b === 'null' ? 'false' : b === '1' ? null : 'error') : /the '[^']*' command|run this command|execute the command/.test(b) ? 'command' : /key|touch the specified/.test(b) ? 'key' : /channel/.test(b) ? 'channel' : /SORT/.test(b) ? 'sort' : null;
       if (kind !== null && b !== 'allowed') denials.set(`${context} ${kind}`, (denials.get(`${context} ${kind}`) ?? 0) + 1);
       contextsSeen.add(context);
       if (a !== b && differences.length < 200) differences.push(`[${context}] ${user}: ${what}\n    nodis: ${a}\n    redis: ${b}`);
@@ -595,11 +603,17 @@ describe('ACL equals redis-server on every command (differential)', () => {
       const scripted = cases.filter((c, i) => runnable(c, sdenied[i]!));
       const scriptCalls: string[][] = [];
       for (const c of scripted) scriptCalls.push(['eval', SCRIPT, '0', ...c.argv], ['fcall', 'pc', '0', ...c.argv]);
+      // redis.acl_check_cmd runs nothing, so every case goes through it; its reply is compared whole.
+      for (const c of cases) scriptCalls.push(['eval', CHECK_SCRIPT, '0', ...c.argv]);
       const [sn, sr] = await runAs(su, scriptCalls);
       for (let i = 0; i < scripted.length; i++) {
         const what = scripted[i]!.argv.join(' ');
         compare('eval', su, what, verdict(sn![2 * i]!), verdict(sr![2 * i]!));
         compare('fcall', su, what, verdict(sn![2 * i + 1]!), verdict(sr![2 * i + 1]!));
+      }
+      const off = 2 * scripted.length;
+      for (let i = 0; i < cases.length; i++) {
+        compare('acl_check_cmd', su, cases[i]!.argv.join(' '), JSON.stringify(sn![off + i]), JSON.stringify(sr![off + i]));
       }
       await compareLog('script', su);
     }
@@ -619,8 +633,58 @@ describe('ACL equals redis-server on every command (differential)', () => {
       for (const context of ['dryrun', 'plain', 'multi', 'eval', 'fcall', 'exec-changed']) {
         for (const kind of ['command', 'key', 'channel']) assert.ok((denials.get(`${context} ${kind}`) ?? 0) > 0, `no ${kind} denials in ${context}`);
       }
+      assert.ok((denials.get('acl_check_cmd false') ?? 0) > 0, 'redis.acl_check_cmd never said no');
       for (const context of ['plain', 'exec', 'eval']) assert.ok((denials.get(`${context} sort`) ?? 0) > 0, `no SORT denials in ${context}`);
     }
     for (const a of admins) a.close();
+  });
+
+  it('subscribers whose channels are revoked are disconnected, as by redis-server', { timeout: 60000 }, async () => {
+    const servers = await Promise.all([startServer(), startServer({ bin: REDIS_SERVER })]);
+    const run = async (port: number): Promise<string[]> => {
+      const admin = new Conn(port);
+      const out: string[] = [];
+      const setuser = async (...rules: string[]): Promise<void> => {
+        out.push(JSON.stringify(await admin.send([['acl', 'setuser', 'ps', ...rules]])));
+      };
+      await setuser('reset', 'on', '>p', '+@all', '~*', 'resetchannels', '&chan*');
+      const subs: [string, string[]][] = [
+        ['subscribe chan:1', ['subscribe', 'chan:1']],
+        ['psubscribe chan*', ['psubscribe', 'chan*']],
+        ['ssubscribe chan:2', ['ssubscribe', 'chan:2']],
+        ['psubscribe chan:1', ['psubscribe', 'chan:1']],
+        ['not subscribed', ['ping']],
+      ];
+      const conns: Conn[] = [];
+      for (const [, cmd] of subs) {
+        const c = new Conn(port);
+        out.push(JSON.stringify(await c.send([['auth', 'ps', PASS], cmd])));
+        conns.push(c);
+      }
+      const alive = async (step: string): Promise<void> => {
+        for (let i = 0; i < conns.length; i++) {
+          const state = await conns[i]!.send([['ping']]).then(() => 'alive', () => 'closed');
+          out.push(`${step}: ${subs[i]![0]} ${state}`);
+        }
+      };
+      await setuser('&news*');
+      await alive('a channel added');
+      await setuser('resetchannels', '&chan:1', '&chan:2');
+      await alive('chan* narrowed to chan:1 chan:2');
+      await setuser('allchannels');
+      await alive('allchannels');
+      await setuser('resetchannels');
+      await alive('resetchannels');
+      await setuser('+@all');
+      const late = new Conn(port);
+      out.push(JSON.stringify(await late.send([['auth', 'ps', PASS], ['subscribe', 'chan:1'], ['ping']])));
+      out.push(JSON.stringify(await admin.send([['acl', 'log']]).then((r) => logEntries(r[0]!))));
+      for (const c of [...conns, late, admin]) c.close();
+      return out;
+    };
+    const [mine, theirs] = await Promise.all(servers.map((s) => run(s.port)));
+    assert.deepEqual(mine, theirs);
+    assert.ok(theirs.includes('chan* narrowed to chan:1 chan:2: psubscribe chan* closed'), theirs.join('\n'));
+    assert.ok(theirs.includes('chan* narrowed to chan:1 chan:2: subscribe chan:1 alive'), theirs.join('\n'));
   });
 });
