@@ -6,15 +6,16 @@
  * text) and the ACL LOG entries (count, reason, context, object, username) must match.
  *
  * Contexts: ACL DRYRUN, plain calls, MULTI (queue time) + EXEC, EXEC after the user's rules
- * changed, EVAL and FCALL through redis.pcall, and redis.acl_check_cmd. The argv of each command is generated from
- * COMMAND DOCS (required arguments, plus optional ones that hold keys), with a hand-written
- * table for the commands that read keys named by their data or whose keys hide behind options.
+ * changed, EVAL and FCALL through redis.pcall (and the error redis.call raises), and
+ * redis.acl_check_cmd. The argv of each command is generated from COMMAND DOCS (required
+ * arguments, plus optional ones that hold keys), with a hand-written table for the commands
+ * that read keys named by their data or whose keys hide behind options.
  *
  * Commands that would disturb the servers (SHUTDOWN, MONITOR, REPLICAOF, SUBSCRIBE, ACL SETUSER,
  * CLIENT KILL…) run for real only where both servers' ACL DRYRUN deny them; elsewhere their
  * verdict is compared through DRYRUN and MULTI … DISCARD (the ACL check happens at queue time).
  *
- * ACL_DIFF_USERS=all runs every user (about 30 s); the default is a six-user slice (CI_USERS);
+ * ACL_DIFF_USERS=all runs every user (about 35 s on a loaded machine); the default is a six-user slice (CI_USERS);
  * ACL_DIFF_USERS=name,name picks users.
  */
 import { describe, it, after } from 'node:test';
@@ -436,9 +437,36 @@ function logEntries(v: Value): string[] {
 
 // ---- the sweep ------------------------------------------------------------------------------
 
-const SCRIPT = 'return redis.pcall(unpack(ARGV))';
-const CHECK_SCRIPT = 'return redis.acl_check_cmd(unpack(ARGV))';
-const LIBRARY = "#!lua name=acldiff\nredis.register_function('pc', function(keys, args) return redis.pcall(unpack(args)) end)";
+const CALL_SCRIPT = 'return redis.call(unpack(ARGV))';
+const SCRIPT_BATCH = 50;
+/** Runs length-prefixed calls with redis.pcall; '-<error>' or '+' for each. */
+const BATCH_BODY = `
+local out, i = {}, 1
+while i <= #args do
+  local n, call = tonumber(args[i]), {}
+  for j = 1, n do call[j] = args[i + j] end
+  i = i + n + 1
+  local r = redis.pcall(unpack(call))
+  if type(r) == 'table' and r.err then out[#out + 1] = '-' .. r.err else out[#out + 1] = '+' end
+end
+return out`;
+const BATCH_SCRIPT = `local args = ARGV ${BATCH_BODY}`;
+/** The same with redis.acl_check_cmd: '1', '0' or '-<error>' for each. */
+const CHECK_BATCH_SCRIPT = `
+local out, i = {}, 1
+while i <= #ARGV do
+  local n, call = tonumber(ARGV[i]), {}
+  for j = 1, n do call[j] = ARGV[i + j] end
+  i = i + n + 1
+  local ok, r = pcall(redis.acl_check_cmd, unpack(call))
+  if not ok then out[#out + 1] = '-' .. (type(r) == 'table' and r.err or tostring(r))
+  else out[#out + 1] = r and '1' or '0' end
+end
+return out`;
+const LIBRARY =
+  "#!lua name=acldiff\nredis.register_function('pc', function(keys, args) return redis.pcall(unpack(args)) end)\n" +
+  "redis.register_function('c', function(keys, args) return redis.call(unpack(args)) end)\n" +
+  `redis.register_function('pcbatch', function(keys, args) ${BATCH_BODY} end)`;
 
 interface Case {
   name: string;
@@ -531,7 +559,7 @@ describe('ACL equals redis-server on every command (differential)', () => {
     const denials = new Map<string, number>();
     const compare = (context: string, user: string, what: string, a: string, b: string): void => {
       compared++;
-      const kind = context === 'acl_check_cmd' ? (b === 'null' ? 'false' : b === '1' ? null : 'error') : /the '[^']*' command|run this command|execute the command/.test(b) ? 'command' : /key|touch the specified/.test(b) ? 'key' : /channel/.test(b) ? 'channel' : /SORT/.test(b) ? 'sort' : null;
+      const kind = context === 'acl_check_cmd' ? (b === '"0"' ? 'false' : b === '"1"' ? null : 'error') : /the '[^']*' command|run this command|execute the command/.test(b) ? 'command' : /key|touch the specified/.test(b) ? 'key' : /channel/.test(b) ? 'channel' : /SORT/.test(b) ? 'sort' : null;
       if (kind !== null && b !== 'allowed') denials.set(`${context} ${kind}`, (denials.get(`${context} ${kind}`) ?? 0) + 1);
       contextsSeen.add(context);
       if (a !== b && differences.length < 200) differences.push(`[${context}] ${user}: ${what}\n    nodis: ${a}\n    redis: ${b}`);
@@ -615,19 +643,48 @@ describe('ACL equals redis-server on every command (differential)', () => {
       const su = `${base}_s`;
       const sdenied = await dryrun(su);
       const scripted = cases.filter((c, i) => runnable(c, sdenied[i]!));
-      const scriptCalls: string[][] = [];
-      for (const c of scripted) scriptCalls.push(['eval', SCRIPT, '0', ...c.argv], ['fcall', 'pc', '0', ...c.argv]);
-      // redis.acl_check_cmd runs nothing, so every case goes through it; its reply is compared whole.
-      for (const c of cases) scriptCalls.push(['eval', CHECK_SCRIPT, '0', ...c.argv]);
-      const [sn, sr] = await runAs(su, scriptCalls);
+      // Batches of calls, each prefixed by its length, run by one script each (one EVAL per call
+      // costs more than the whole sweep otherwise); each call's outcome comes back on its own.
+      const batches = (list: Case[], head: string[]): string[][] => {
+        const out: string[][] = [];
+        for (let i = 0; i < list.length; i += SCRIPT_BATCH) {
+          const args: string[] = [];
+          for (const c of list.slice(i, i + SCRIPT_BATCH)) args.push(String(c.argv.length), ...c.argv);
+          out.push([...head, ...args]);
+        }
+        return out;
+      };
+      const flat = (replies: Value[]): Value[] => replies.flatMap((r) => (Array.isArray(r) ? r : [r]));
+      const outcome = (v: Value): string => (typeof v === 'string' && v.startsWith('-') ? verdict({ err: v.slice(1) }) : verdict(v));
+      const evalBatches = batches(scripted, ['eval', BATCH_SCRIPT, '0']);
+      const fcallBatches = batches(scripted, ['fcall', 'pcbatch', '0']);
+      // redis.acl_check_cmd runs nothing, so every case goes through it.
+      const checkBatches = batches(cases, ['eval', CHECK_BATCH_SCRIPT, '0']);
+      // redis.call raises the denial as the script's error, with the script's location: the first
+      // call of each command that both servers deny, by EVAL and by FCALL, compared whole.
+      const raisedNames = new Set<string>();
+      const raised = cases.filter((c, i) => sdenied[i]! && !raisedNames.has(c.name) && raisedNames.add(c.name) !== undefined);
+      const callCalls: string[][] = [];
+      for (const c of raised) callCalls.push(['eval', CALL_SCRIPT, '0', ...c.argv], ['fcall', 'c', '0', ...c.argv]);
+      const [sn, sr] = await runAs(su, [...evalBatches, ...fcallBatches, ...checkBatches, ...callCalls]);
+      const part = (r: Value[], from: number, n: number): Value[] => r.slice(from, from + n);
+      const [en, er] = [flat(part(sn!, 0, evalBatches.length)), flat(part(sr!, 0, evalBatches.length))];
+      const [fn, fr] = [flat(part(sn!, evalBatches.length, fcallBatches.length)), flat(part(sr!, evalBatches.length, fcallBatches.length))];
+      const checkFrom = evalBatches.length + fcallBatches.length;
+      const [cn, cr] = [flat(part(sn!, checkFrom, checkBatches.length)), flat(part(sr!, checkFrom, checkBatches.length))];
       for (let i = 0; i < scripted.length; i++) {
         const what = scripted[i]!.argv.join(' ');
-        compare('eval', su, what, verdict(sn![2 * i]!), verdict(sr![2 * i]!));
-        compare('fcall', su, what, verdict(sn![2 * i + 1]!), verdict(sr![2 * i + 1]!));
+        compare('eval', su, what, outcome(en[i] ?? null), outcome(er[i] ?? null));
+        compare('fcall', su, what, outcome(fn[i] ?? null), outcome(fr[i] ?? null));
       }
-      const off = 2 * scripted.length;
       for (let i = 0; i < cases.length; i++) {
-        compare('acl_check_cmd', su, cases[i]!.argv.join(' '), JSON.stringify(sn![off + i]), JSON.stringify(sr![off + i]));
+        compare('acl_check_cmd', su, cases[i]!.argv.join(' '), JSON.stringify(cn[i]), JSON.stringify(cr[i]));
+      }
+      const callFrom = checkFrom + checkBatches.length;
+      for (let i = 0; i < raised.length; i++) {
+        const what = raised[i]!.argv.join(' ');
+        compare('eval redis.call', su, what, JSON.stringify(sn![callFrom + 2 * i]), JSON.stringify(sr![callFrom + 2 * i]));
+        compare('fcall redis.call', su, what, JSON.stringify(sn![callFrom + 2 * i + 1]), JSON.stringify(sr![callFrom + 2 * i + 1]));
       }
       await compareLog('script', su);
     }
