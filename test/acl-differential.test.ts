@@ -439,30 +439,27 @@ function logEntries(v: Value): string[] {
 
 const CALL_SCRIPT = 'return redis.call(unpack(ARGV))';
 const SCRIPT_BATCH = 50;
-/** Runs length-prefixed calls with redis.pcall; '-<error>' or '+' for each. */
-const BATCH_BODY = `
+/**
+ * Lua that runs the length-prefixed calls in `args` one by one; `outcome` (Lua code over `call`)
+ * turns each into one string of the reply.
+ */
+const batchBody = (outcome: string): string => `
 local out, i = {}, 1
 while i <= #args do
   local n, call = tonumber(args[i]), {}
   for j = 1, n do call[j] = args[i + j] end
   i = i + n + 1
-  local r = redis.pcall(unpack(call))
-  if type(r) == 'table' and r.err then out[#out + 1] = '-' .. r.err else out[#out + 1] = '+' end
+  ${outcome}
 end
 return out`;
+/** redis.pcall: '-<error>' or '+' for each call. */
+const BATCH_BODY = batchBody(`local r = redis.pcall(unpack(call))
+  if type(r) == 'table' and r.err then out[#out + 1] = '-' .. r.err else out[#out + 1] = '+' end`);
 const BATCH_SCRIPT = `local args = ARGV ${BATCH_BODY}`;
-/** The same with redis.acl_check_cmd: '1', '0' or '-<error>' for each. */
-const CHECK_BATCH_SCRIPT = `
-local out, i = {}, 1
-while i <= #ARGV do
-  local n, call = tonumber(ARGV[i]), {}
-  for j = 1, n do call[j] = ARGV[i + j] end
-  i = i + n + 1
-  local ok, r = pcall(redis.acl_check_cmd, unpack(call))
+/** redis.acl_check_cmd: '1', '0' or '-<error>' for each call. */
+const CHECK_BATCH_SCRIPT = `local args = ARGV ${batchBody(`local ok, r = pcall(redis.acl_check_cmd, unpack(call))
   if not ok then out[#out + 1] = '-' .. (type(r) == 'table' and r.err or tostring(r))
-  else out[#out + 1] = r and '1' or '0' end
-end
-return out`;
+  else out[#out + 1] = r and '1' or '0' end`)}`;
 const LIBRARY =
   "#!lua name=acldiff\nredis.register_function('pc', function(keys, args) return redis.pcall(unpack(args)) end)\n" +
   "redis.register_function('c', function(keys, args) return redis.call(unpack(args)) end)\n" +
