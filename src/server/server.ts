@@ -1308,7 +1308,10 @@ export class Server implements KeyspaceOwner {
   }
 }
 
+/** An argument as printf's `%.*s` prints it: at most `n` bytes, and only up to a NUL. */
 function truncate(s: string, n: number): string {
+  const nul = s.indexOf('\0');
+  if (nul >= 0 && nul < n) n = nul;
   return s.length > n ? s.slice(0, n) : s;
 }
 
