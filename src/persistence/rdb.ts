@@ -472,8 +472,7 @@ export class RdbPersistence {
           const db = server.dbs[dbId]!;
           if (db.dict.has(key)) {
             if (!opts.allowDup) throw new RdbFormatError(`RDB has duplicated key '${key}' in DB ${dbId}`);
-            db.dict.delete(key);
-            db.expires.delete(key);
+            db.delete(key);
           }
           db.load(key, value, expireMs, restoredAccess(server.access, lfuFreq, lruIdle) ?? undefined);
           stats.keysLoaded++;

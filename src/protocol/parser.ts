@@ -55,6 +55,9 @@ export class RespParser {
   private argsLeft = 0;
   private bulkLen = -1;
 
+  /** Bytes of the arguments of the command being read, already taken out of the buffer (argv_len_sum). */
+  partialArgBytes = 0;
+
   /** Commands handed back by the server (a paused client's command), served first. */
   private requeued: string[][] = [];
 
@@ -118,6 +121,7 @@ export class RespParser {
     this.argv = null;
     this.argsLeft = 0;
     this.bulkLen = -1;
+    this.partialArgBytes = 0;
   }
 
   private readMultibulkCount(): number | null {
@@ -174,11 +178,13 @@ export class RespParser {
         return null;
       }
       argv.push(latin1String(buf, this.pos, this.bulkLen));
+      this.partialArgBytes += this.bulkLen;
       this.pos += this.bulkLen + 2;
       this.bulkLen = -1;
       this.argsLeft--;
     }
     this.argv = null;
+    this.partialArgBytes = 0;
     return argv;
   }
 
