@@ -52,7 +52,7 @@ const MARKER = encodeCommand(['ECHO', '__fuzz_end__']);
 /** Words whose commands change state beyond the input's own keys, or block, or end the server. */
 const UNSAFE = /shutdown|debug|flush|config|monitor|subscribe|client|replicaof|slaveof|sync|save|multi|hello|auth|select|swapdb|move|wait|bl|brpop|bzpop|bzm|xread|migrate|script|function|eval|fcall|acl|failover|cluster|reset|lastsave|module|latency|slowlog|memory|object|pfdebug|pfselftest|quit|keys|scan|randomkey|dbsize|info|time|lpos|srandmember|spop|zrandmember|hrandfield|role|command|restore|dump|sort|readonly|readwrite|asking|psync|replconf|lolwut|bitfield_ro|touch|lru|lfu|idle|punsub|unsub|watch|exec|discard|expire|ttl|persist|copy|rename/i;
 
-/** Commands the `args` class calls (deterministic, key-local). */
+/** Commands the `args` class calls (deterministic, key-local: no XADD, whose `*` ids follow the clock). */
 const COMMANDS: readonly (readonly [string, number])[] = [
   ['GET', 1], ['SET', 2], ['SETNX', 2], ['SETRANGE', 3], ['GETRANGE', 3], ['APPEND', 2], ['STRLEN', 1],
   ['INCR', 1], ['INCRBY', 2], ['DECRBY', 2], ['INCRBYFLOAT', 2], ['MSET', 4], ['MGET', 2], ['GETDEL', 1],
@@ -61,7 +61,7 @@ const COMMANDS: readonly (readonly [string, number])[] = [
   ['SADD', 3], ['SREM', 2], ['SISMEMBER', 2], ['SMISMEMBER', 3], ['SCARD', 1], ['SINTERCARD', 3],
   ['ZADD', 3], ['ZINCRBY', 3], ['ZRANGE', 3], ['ZRANGEBYSCORE', 3], ['ZCOUNT', 3], ['ZSCORE', 2], ['ZRANK', 2],
   ['ZREMRANGEBYRANK', 3], ['ZLEXCOUNT', 3], ['SETBIT', 3], ['GETBIT', 2], ['BITCOUNT', 3], ['BITPOS', 3],
-  ['PFADD', 3], ['PFCOUNT', 1], ['XADD', 4], ['XLEN', 1], ['XRANGE', 3], ['EXISTS', 2], ['TYPE', 1], ['ECHO', 1],
+  ['PFADD', 3], ['PFCOUNT', 1], ['XLEN', 1], ['XRANGE', 3], ['EXISTS', 2], ['TYPE', 1], ['ECHO', 1],
   ['PING', 0], ['STRALGO', 3], ['GEOADD', 4], ['GEODIST', 3], ['LPOP', 2], ['RPOP', 2],
 ];
 
