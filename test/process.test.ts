@@ -180,3 +180,25 @@ test('bin/nodis-server sizes the V8 heap from maxmemory', () => {
   const small = spawnSync('sh', ['-c', `sed 's/^exec node /echo /' ${NODIS_SERVER} > /tmp/nodis-heap2-$$.sh && sh /tmp/nodis-heap2-$$.sh --maxmemory 10mb; rm -f /tmp/nodis-heap2-$$.sh`], { encoding: 'utf8' });
   assert.match(small.stdout, /--max-old-space-size=512 /);
 });
+
+test("the logo's ' PID: <pid>' line, Redis's test suite's readiness signal, comes after the port accepts", async () => {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-ready-'));
+  const proc = spawn(NODIS_SERVER, ['--port', String(port), '--dir', dir, '--save', '', '--always-show-logo', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout!.on('data', (d: Buffer) => {
+        out += d.toString('latin1');
+        if (out.includes(` PID: ${proc.pid}`)) resolve();
+      });
+      proc.once('exit', () => reject(new Error(`exited before the PID line:\n${out}`)));
+    });
+    // The moment the line is there (what tests/support/server.tcl waits for), a connection works.
+    const reply = await rawExchange(port, 'PING\r\n', (g) => g.endsWith('\r\n'));
+    assert.equal(reply, '+PONG\r\n');
+  } finally {
+    proc.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

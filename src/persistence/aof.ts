@@ -276,7 +276,7 @@ export class Aof implements PropagationTarget {
     };
     if (!sliced) {
       try {
-        return finish(runToEnd(steps));
+        return finish(runToEnd(steps, server));
       } finally {
         stopLoading(server);
       }

@@ -20,11 +20,12 @@ import { Client } from '../server/client.js';
 import { encodeCommand } from '../server/propagate.js';
 import { disconnectAllBlockedClients } from '../server/blocking.js';
 import type { ReplicationState } from './state.js';
-import { loadRdb } from './rdb-transfer.js';
+import { loadRdb, loadRdbSliced } from './rdb-transfer.js';
 import { startLoading, stopLoading, loadingProgress } from '../persistence/loading.js';
 import { clearFailoverState, abortFailover } from './failover.js';
 
-export type LinkState = 'connect' | 'connecting' | 'handshake' | 'transfer' | 'connected';
+/** `loading`: the received image is being loaded in slices (the link waits, bytes are kept). */
+export type LinkState = 'connect' | 'connecting' | 'handshake' | 'transfer' | 'loading' | 'connected';
 
 /** Handshake steps, in the order the replies arrive. */
 type Step = 'pong' | 'auth' | 'port' | 'ip' | 'capa' | 'psync';
@@ -58,6 +59,8 @@ export class MasterLink {
   private appliedFromParser = 0;
   /** False after a failed load: the next PSYNC asks for a full resync. */
   private canPartial = true;
+  /** The master closed the link while the image was loading (handled once it is loaded). */
+  private lostWhileLoading = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
@@ -111,6 +114,10 @@ export class MasterLink {
     });
     sock.on('close', () => {
       if (this.socket !== sock) return;
+      if (this.state === 'loading') {
+        this.lostWhileLoading = true;
+        return;
+      }
       this.linkDown(this.state === 'connected' ? 'Connection with master lost.' : null);
     });
   }
@@ -169,6 +176,7 @@ export class MasterLink {
       return;
     }
     this.inbuf = this.inbuf.length === 0 ? chunk : Buffer.concat([this.inbuf, chunk]);
+    if (this.state === 'loading') return; // the stream starts once the image is loaded
     for (;;) {
       const state = this.state as LinkState;
       if (this.socket === null || state === 'connected') break;
@@ -177,6 +185,7 @@ export class MasterLink {
       } else if (state === 'transfer') {
         if (!this.transferStep()) return;
       } else {
+        // 'loading': finishLoading() feeds what arrived meanwhile.
         return;
       }
     }
@@ -388,6 +397,23 @@ export class MasterLink {
     st.disconnectReplicas();
     log.notice('MASTER <-> REPLICA sync: Flushing old data');
     if (!diskless) log.notice('MASTER <-> REPLICA sync: Loading DB in memory');
+    if (!server.asyncLoading) {
+      // Loaded in slices while clients get -LOADING; the stream waits in inbuf.
+      const sock = this.socket;
+      this.state = 'loading';
+      this.lostWhileLoading = false;
+      loadRdbSliced(server, image).then(
+        () => this.finishLoading(sock, usedMark),
+        (e: unknown) => {
+          log.warning(`Failed trying to load the MASTER synchronization DB from socket: ${(e as Error).message}`);
+          this.canPartial = false;
+          if (this.state === 'loading' && this.socket === sock) this.fail();
+        },
+      );
+      return false;
+    }
+    // swapdb with our own history (async loading): the old dataset is served until the
+    // load, which runs at once.
     try {
       loadRdb(server, image);
     } catch (e) {
@@ -395,6 +421,30 @@ export class MasterLink {
       this.canPartial = false;
       return this.fail();
     }
+    this.syncLoaded(usedMark);
+    return true;
+  }
+
+  /** The sliced load ended: go online, then feed the stream bytes that arrived meanwhile. */
+  private finishLoading(sock: net.Socket | null, usedMark: boolean): void {
+    // REPLICAOF NO ONE / another master meanwhile: the link was closed, nothing to resume.
+    if (this.state !== 'loading' || this.socket !== sock) return;
+    this.syncLoaded(usedMark);
+    if (this.lostWhileLoading) {
+      this.linkDown('Connection with master lost.');
+      return;
+    }
+    if (this.inbuf.length > 0) {
+      const rest = this.inbuf;
+      this.inbuf = Buffer.alloc(0);
+      this.feedStream(rest);
+    }
+  }
+
+  /** The image is in: take the master's id and offset and go online (readSyncBulkPayload's end). */
+  private syncLoaded(usedMark: boolean): void {
+    const st = this.st;
+    const log = this.server.log;
     st.replid = this.fullSyncReplid;
     st.masterReplOffset = this.fullSyncOffset;
     st.clearReplid2();
@@ -406,7 +456,6 @@ export class MasterLink {
     this.becomeConnected(0);
     // A diskless master holds the stream until this first ACK.
     if (usedMark) this.sendAck();
-    return true;
   }
 
   /** Creates the master client on the link (replicationCreateMasterClient). */
@@ -588,6 +637,8 @@ export class MasterLink {
     }
     if (this.state === 'connect') this.connect();
     else if (this.state === 'connected') this.sendAck();
+    // A newline keeps the master from timing us out while we load (replicationSendNewlineToMaster).
+    else if (this.state === 'loading' && !this.lostWhileLoading) this.socket?.write('\n');
   }
 
   /** Our master client was freed by someone else (CLIENT KILL TYPE master). */

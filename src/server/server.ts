@@ -12,11 +12,11 @@
  * obuf limits, stats) run in `cron()` at `hz`.
  */
 import net from 'node:net';
-import v8 from 'node:v8';
 import fs from 'node:fs';
 import os from 'node:os';
 import { Client, type BlockedState } from './client.js';
 import { ProtocolError } from '../protocol/parser.js';
+import { releasedMemory } from './gc.js';
 import { repr } from '../protocol/format.js';
 import { Database, type KeyspaceOwner } from '../keyspace/db.js';
 import { type AccessPolicy, lfuMinutesAt, lruClockAt } from '../keyspace/access.js';
@@ -222,14 +222,10 @@ export class Server implements KeyspaceOwner {
   private readonly pendingWrites: Client[] = [];
   private flushScheduled = false;
   private cronTimer: ReturnType<typeof setInterval> | null = null;
-  private cachedUsedMemory = 0;
-  private usedMemoryRefreshedAt = 0;
-  /**
-   * Bytes deleted by eviction that the garbage collector has not given back yet (an estimate,
-   * server/evict.ts): usedMemory() subtracts it until the next major GC, so one eviction round
-   * is not followed by another for memory already freed.
-   */
-  pendingFreedMemory = 0;
+  /** The clients' buffers as last summed (clientsMemory()): normal clients and replicas. */
+  clientsNormalMemory = 0;
+  replicaClientsMemory = 0;
+  private usedMemoryRefreshedAt = -Infinity;
   /** How key accesses are recorded; clocks advanced by cron (Redis's cached server.lruclock). */
   readonly access: AccessPolicy = { track: false, epoch: 0, lfu: false, lruClock: 0, minutes: 0, logFactor: 10, decayTime: 1, random: () => this.rng.next() };
   cronLoops = 0;
@@ -389,6 +385,7 @@ export class Server implements KeyspaceOwner {
 
   /** A key's value changed: invalidates WATCH (and, later, client-side caching). */
   signalModifiedKey(db: Database, key: string, expired = false): void {
+    db.resized(key); // the memory model's in-place hook (keyspace/memory.ts)
     const hooks = this.hooks.keyModified;
     for (let i = 0; i < hooks.length; i++) hooks[i]!(db.id, key, expired);
   }
@@ -438,20 +435,46 @@ export class Server implements KeyspaceOwner {
    * without what eviction freed but the collector has not reclaimed yet (server/evict.ts).
    */
   usedMemory(): number {
-    const now = this.clock.monotonic();
-    if (now - this.usedMemoryRefreshedAt >= 10) {
-      // v8.getHeapStatistics() costs ~1 µs; process.memoryUsage() ~15 µs (it reads the RSS too).
-      const h = v8.getHeapStatistics();
-      this.cachedUsedMemory = h.used_heap_size + h.external_memory - this.hooks.vmMemory();
-      this.usedMemoryRefreshedAt = now;
-    }
-    // Evictions count at once, between measurements too.
-    const used = Math.max(0, this.cachedUsedMemory - this.pendingFreedMemory);
+    let used = STARTUP_MEMORY + this.clientsMemory();
+    const dbs = this.dbs;
+    for (let i = 0; i < dbs.length; i++) used += dbs[i]!.memoryBytes();
     if (used > this.usedMemoryPeak) this.usedMemoryPeak = used;
     return used;
   }
 
-  /** Forces the next usedMemory() to re-measure (after FLUSHALL, CONFIG SET maxmemory…). */
+  /**
+   * What clients hold (keyspace/memory.ts's model for buffers): per client its structure and
+   * reply chunk (CLIENT_BYTES, as Redis's client struct and 16 KB `buf`), its query buffer and
+   * its output (reply buffer plus what the socket still holds). Summed at most every ms.
+   */
+  clientsMemory(): number {
+    const now = this.clock.monotonic();
+    if (now - this.usedMemoryRefreshedAt >= 1) {
+      let normal = 0;
+      let replicas = 0;
+      for (const c of this.clients.values()) {
+        if (c.fake) continue;
+        const bytes = CLIENT_BYTES + c.parser.pendingBytes + c.parser.partialArgBytes + this.outputBytes(c);
+        if (c.kind === 'replica') replicas += bytes;
+        else normal += bytes;
+      }
+      this.clientsNormalMemory = normal;
+      this.replicaClientsMemory = replicas;
+      this.usedMemoryRefreshedAt = now;
+    }
+    return this.clientsNormalMemory + this.replicaClientsMemory;
+  }
+
+  /**
+   * mem_not_counted_for_evict: what replicas' output buffers hold (freeMemoryGetNotCountedMemory),
+   * so that eviction's own DELs, sent to the replicas, cannot feed more eviction.
+   */
+  memoryNotCountedForEvict(): number {
+    this.clientsMemory();
+    return this.replicaClientsMemory;
+  }
+
+  /** Forces the next usedMemory() to re-sum the clients' buffers. */
   invalidateUsedMemory(): void {
     this.usedMemoryRefreshedAt = -Infinity;
   }
@@ -671,7 +694,9 @@ export class Server implements KeyspaceOwner {
       b.onCancel?.('disconnect');
     }
     for (const h of this.hooks.clientClosed) h(c);
+    releasedMemory(this.outputBytes(c) + c.parser.pendingBytes + c.parser.partialArgBytes);
     if (c.socket !== null && !c.socket.destroyed) c.socket.destroy();
+    this.invalidateUsedMemory();
   }
 
   /** Closes a client after its pending replies are written (QUIT, protocol errors). */
@@ -1315,7 +1340,18 @@ export class Server implements KeyspaceOwner {
   }
 }
 
+/**
+ * used_memory of a freshly started server with no data (Redis 7.0's is ~0.9 MB): the base the
+ * memory model (keyspace/memory.ts) adds datasets and clients to.
+ */
+export const STARTUP_MEMORY = 900 * 1024;
+/** A client's fixed cost in the memory model: Redis's client struct and its 16 KB reply buffer. */
+const CLIENT_BYTES = 20 * 1024;
+
+/** An argument as printf's `%.*s` prints it: at most `n` bytes, and only up to a NUL. */
 function truncate(s: string, n: number): string {
+  const nul = s.indexOf('\0');
+  if (nul >= 0 && nul < n) n = nul;
   return s.length > n ? s.slice(0, n) : s;
 }
 
