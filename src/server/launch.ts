@@ -21,6 +21,7 @@
  */
 import { spawn } from 'node:child_process';
 import v8 from 'node:v8';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { heapFlags, heapNeeds } from './heap.js';
 
@@ -31,9 +32,9 @@ const DEFAULT_SEMI_MB = 16;
 type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
 
 /** bin/nodis-sentinel: a sentinel needs no heap sizing, so it runs in this process. */
-export async function launchSentinel(): Promise<void> {
+export function launchSentinel(): void {
   process.argv.push('--sentinel');
-  await import(SERVER_MAIN);
+  runHere();
 }
 
 /** The value of a `--name=N` node flag given on node's command line or in NODE_OPTIONS. */
@@ -46,7 +47,7 @@ function nodeFlag(name: string): number | null {
   return found;
 }
 
-export async function launchServer(): Promise<void> {
+export function launchServer(): void {
   const args = process.argv.slice(2);
   const informational = args.some((a) => a === '-v' || a === '--version' || a === '-h' || a === '--help');
   if (informational || process.env.NODIS_HEAP_MB === 'node') return runHere();
@@ -65,8 +66,9 @@ export async function launchServer(): Promise<void> {
   runAsChild(nodeArgs);
 }
 
-async function runHere(): Promise<void> {
-  await import(SERVER_MAIN);
+/** Runs the server's bundle (CommonJS, beside this one in dist/pkg/server/) in this process. */
+function runHere(): void {
+  createRequire(import.meta.url)(SERVER_MAIN);
 }
 
 /** The server as a linked child: signals forwarded, its exit status mirrored. */
