@@ -6,7 +6,8 @@
  * Run by `npm run build` (after tsc) and by `prepack`.
  *
  * An entry whose source does not exist yet is skipped (src/lock/, src/ha/ are written by other
- * work); adding a program is one line in MODULES (or PROGRAMS) plus its "bin" line in package.json.
+ * work). src/ha/main.ts becomes the `nodis-ha` program with one line in package.json's "bin":
+ * `"nodis-ha": "dist/pkg/ha/main.js"` (its bundle starts with a hashbang).
  */
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -58,7 +59,8 @@ await build({
   define: { 'import.meta.url': '__nodisModuleUrl' },
   banner: { js: "var __nodisModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
-await build({ ...common, entryPoints: MODULES.filter(exists), format: 'esm' });
+// The hashbang lets an ES module be a program too: `"nodis-ha": "dist/pkg/ha/main.js"` in bin.
+await build({ ...common, entryPoints: MODULES.filter(exists), format: 'esm', banner: { js: '#!/usr/bin/env node' } });
 for (const dir of new Set(PROGRAMS.map((e) => path.dirname(e.out)))) {
   fs.writeFileSync(path.join(out, dir, 'package.json'), '{ "type": "commonjs" }\n');
 }
