@@ -3,9 +3,9 @@
  * CI's package check (run by .ci/run after `npm test` has built dist/): packs nodis as npm
  * would publish it, installs the tarball into an empty temporary project (its dependency
  * wasmoon-lua5.1 from the npm cache, else the registry), and uses it from there as a user
- * would: `npx nodis-server --version`, a server answering `npx nodis-cli ping`, a
- * `npx nodis-sentinel` watching it, the API imported by name (startServer) and its types
- * checked by tsc. Fails on anything the tarball must not ship (sources, tests, benchmarks).
+ * would: `npx nodis-server --version`, the installed nodis-server answering `npx nodis-cli
+ * ping`, the installed nodis-sentinel watching it, the API imported by name (startServer) and
+ * its types checked by tsc. Fails on anything the tarball must not ship (sources, tests, benchmarks).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -40,10 +40,14 @@ function freePort() {
   });
 }
 
-/** Starts `npx <bin> args` in the project and waits for `ready` in its output. */
+/**
+ * Starts an installed program in the project and waits for `ready` in its output. Long-running
+ * programs are started with node directly (npx would put a shell between us and the server,
+ * and a signal to npx would not reach it).
+ */
 function startBin(project, bin, args, ready) {
   return new Promise((resolve, reject) => {
-    const p = spawn(npx, ['--no-install', bin, ...args], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [path.join(project, 'node_modules/nodis/bin', bin), ...args], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(p);
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${bin} not ready in 30 s:\n${out}`)), 30000);
@@ -62,6 +66,12 @@ function startBin(project, bin, args, ready) {
       reject(new Error(`${bin} exited (${code}):\n${out}`));
     });
   });
+}
+
+async function stopBin(p) {
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  await exited;
 }
 
 function assert(ok, message) {
@@ -91,21 +101,21 @@ try {
   assert(/^nodis-server v=\d+\.\d+\.\d+ \(Redis 7\.0\.15 compatible\)/.test(version), `nodis-server --version printed ${version}`);
   assert(/^nodis-cli \d+\.\d+\.\d+/.test(run(npx, ['--no-install', 'nodis-cli', '--version'], project)), 'nodis-cli --version');
 
-  step('npx nodis-server, then npx nodis-cli ping');
+  step('nodis-server, then npx nodis-cli ping');
   const port = await freePort();
   const server = await startBin(project, 'nodis-server', ['--port', String(port), '--save', '', '--dir', work], 'Ready to accept connections');
   assert(run(npx, ['--no-install', 'nodis-cli', '-p', String(port), 'ping'], project).trim() === 'PONG', 'nodis-cli ping');
   assert(run(npx, ['--no-install', 'nodis-cli', '-p', String(port), 'eval', "return redis.call('ping')", '0'], project).trim() === 'PONG', 'Lua (wasmoon-lua5.1) runs');
 
-  step('npx nodis-sentinel watching it');
+  step('nodis-sentinel watching it');
   const sport = await freePort();
   const conf = path.join(work, 'sentinel.conf');
   fs.writeFileSync(conf, `port ${sport}\nsentinel monitor m 127.0.0.1 ${port} 1\n`);
   const sentinel = await startBin(project, 'nodis-sentinel', [conf], '+monitor master m');
   const masterAddr = run(npx, ['--no-install', 'nodis-cli', '-p', String(sport), 'sentinel', 'get-master-addr-by-name', 'm'], project);
   assert(masterAddr.includes(String(port)), `sentinel names the master: ${masterAddr}`);
-  sentinel.kill('SIGTERM');
-  server.kill('SIGTERM');
+  await stopBin(sentinel);
+  await stopBin(server);
 
   step("import { startServer } from 'nodis'");
   fs.writeFileSync(
