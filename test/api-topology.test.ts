@@ -35,6 +35,17 @@ test('startReplicaSet: replicas linked on resolve; a write on the master reaches
       assert.match((await c.info('replication')) as string, /role:slave/);
       c.disconnect();
     }
+    // pause() stops a node for a while: it answers nothing, then carries on where it was.
+    const r = new Redis(set.replicas[0]!.port);
+    const paused = set.pause(set.replicas[0]!, 1500);
+    await eventually('the replica to be stopped', async () => {
+      const answered = await Promise.race([r.ping().then(() => true), new Promise<boolean>((res) => setTimeout(() => res(false), 300))]);
+      return !answered;
+    });
+    await paused;
+    assert.equal(await r.ping(), 'PONG');
+    assert.equal(await r.get('k'), 'v');
+    r.disconnect();
     m.disconnect();
   } finally {
     await set.stop();
