@@ -92,7 +92,13 @@ export function configText(directives: Directives, fixed: Directives): string {
  * snapshots on a timer, and a master that syncs a new replica at once instead of waiting 5 s
  * for others to join the same diskless transfer.
  */
-const TEST_DEFAULTS: Directives = { save: '', daemonize: 'no', 'repl-diskless-sync-delay': 0 };
+const TEST_DEFAULTS: Directives = {
+  save: '',
+  daemonize: 'no',
+  'repl-diskless-sync-delay': 0,
+  // Windows has no SIGSTOP: pause() asks the node to block itself (DEBUG SLEEP) instead.
+  ...(process.platform === 'win32' ? { 'enable-debug-command': 'local' } : {}),
+};
 
 /** What differs between a data node and a sentinel started by the API. */
 export interface NodeKind {
