@@ -9,6 +9,7 @@
  */
 import { splitArgs } from './split-args.js';
 import { CLI_VERSION, USAGE } from './usage.js';
+import { NODIS_VERSION } from '../server/version.js';
 import type { OutputMode } from './format.js';
 
 export interface CliConfig {
@@ -249,7 +250,7 @@ export function parseOptions(argv: string[], stdoutIsTTY: boolean, env: NodeJS.P
     else if (a === '-D' && !lastarg) config.commandDelimiter = value();
     else if (a === '-e') config.setErrcode = true;
     else if (a === '--verbose') config.verbose = true;
-    else if (a === '-v' || a === '--version') return { exit: 0, stdout: `redis-cli ${CLI_VERSION}\n` };
+    else if (a === '-v' || a === '--version') return { exit: 0, stdout: `nodis-cli ${NODIS_VERSION} (redis-cli ${CLI_VERSION} compatible)\n` };
     else if (a === '-2') config.resp2 = true;
     else if (a === '-3') config.resp3 = 1;
     else if (a === '--show-pushes' && !lastarg) {

@@ -227,7 +227,7 @@ export class LuaDebugger {
 
   /** ldbStartSession for a SYNC client: the script's source becomes the debugger's listing. */
   startSession(c: Client, body: string): void {
-    this.engine.server.log.warning('Redis synchronous debugging eval session started');
+    this.engine.server.log.warning('nodis synchronous debugging eval session started');
     // Replies still queued for this client go first: the debugger writes to the socket itself.
     this.flushPendingReplies(c);
     this.client = c;
@@ -240,7 +240,7 @@ export class LuaDebugger {
   endSession(c: Client): void {
     this.log('<endsession>');
     this.sendLogs();
-    this.engine.server.log.warning('Redis synchronous debugging eval session ended');
+    this.engine.server.log.warning('nodis synchronous debugging eval session ended');
     this.engine.server.closeAfterReply(c);
     this.src = [];
     this.client = null;

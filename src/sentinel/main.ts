@@ -21,6 +21,7 @@ import { childProcessScriptRunner } from './script-runner.js';
 import { Sentinel } from './sentinel.js';
 import { SentinelServer } from './server.js';
 import { TcpTransport } from './tcp-transport.js';
+import { openApiLink } from '../server/api-link.js';
 
 interface TopLevel {
   port: number;
@@ -66,6 +67,7 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
   }
   const allText = fileText + (cl.optionsText !== '' ? '\n' + cl.optionsText : '');
   const top = parseTopLevel(allText);
+  const link = openApiLink();
   const clock = new SystemClock();
   const logger = new Logger(() => clock.now());
   logger.role = 'X';
@@ -134,11 +136,14 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
     },
   });
   try {
-    await server.listen();
+    await server.listen(link?.pickPort === true);
   } catch (e) {
     logger.warning(`Failed listening on port ${top.port} (tcp), aborting: ${(e as Error).message}`);
     process.exit(1);
   }
+  // A kernel-chosen port (API link) is the sentinel's port from now on: hellos announce it.
+  top.port = server.port;
+  sentinel.port = server.port;
   if (top.pidfile !== '') fs.writeFileSync(top.pidfile, `${process.pid}\n`);
   sentinel.onSimulatedCrash = () => process.exit(99);
   logger.notice(`Running mode=sentinel, port=${top.port}.`);
@@ -163,5 +168,6 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
     stop();
     process.exit(0);
   });
+  link?.ready(top.port);
   // The system clock's timers are unref'd; keep the process alive on the listening sockets.
 }

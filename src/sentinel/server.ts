@@ -100,7 +100,13 @@ export class SentinelServer {
     return u !== undefined && u.enabled && (u.nopass || u.passwords.has(pass));
   }
 
-  async listen(): Promise<void> {
+  /** The port listened on (the kernel's choice after `listen(true)` with port 0). */
+  get port(): number {
+    return this.o.port;
+  }
+
+  /** Binds every address; with `pickPort` and port 0 the kernel picks the port (API link). */
+  async listen(pickPort = false): Promise<void> {
     for (const host of this.o.bind) {
       const srv = net.createServer((sock) => this.accept(sock));
       await new Promise<void>((resolve, reject) => {
@@ -108,6 +114,8 @@ export class SentinelServer {
         srv.listen(this.o.port, host, () => resolve());
       });
       this.servers.push(srv);
+      const a = srv.address();
+      if (pickPort && this.o.port === 0 && a !== null && typeof a === 'object') this.o.port = a.port;
     }
   }
 

@@ -235,6 +235,8 @@ export class Server implements KeyspaceOwner {
   usedMemoryPeak = 0;
   /** Ports actually bound (port 0 in tests). */
   boundPort = 0;
+  /** `port 0` binds a port the kernel picks instead of no TCP (the API's private link only). */
+  pickFreePort = false;
   configFile = '';
   executable = '';
 
@@ -514,10 +516,11 @@ export class Server implements KeyspaceOwner {
    * other failure closes what this call opened and throws.
    */
   private async listenTcp(into: net.Server[], reusable: readonly net.Server[] = []): Promise<void> {
-    const port = this.config.getNumber('port');
+    let port = this.config.getNumber('port');
     const binds = this.config.getString('bind').split(' ').filter(Boolean);
     const backlog = this.config.getNumber('tcp-backlog');
-    if (port === 0) return;
+    const pick = port === 0 && this.pickFreePort;
+    if (port === 0 && !pick) return;
     const opened: net.Server[] = [];
     const kept: net.Server[] = [];
     for (const given of binds) {
@@ -538,6 +541,8 @@ export class Server implements KeyspaceOwner {
         const srv = await this.listenOn({ port, host, backlog, ipv6Only: host.includes(':') }, opened);
         const a = srv.address();
         if (a !== null && typeof a === 'object') this.boundPort = a.port;
+        // The kernel chose the first address's port: every other address and `port` take it.
+        if (pick && port === 0) port = this.boundPort;
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         this.log.warning(`Warning: Could not create server TCP listening socket ${shown}:${port}: bind: ${describeListenError(err)}`);
@@ -548,6 +553,10 @@ export class Server implements KeyspaceOwner {
       }
     }
     into.push(...kept, ...opened);
+    if (pick && port !== 0) {
+      this.pickFreePort = false;
+      this.config.set('port', [String(port)], 'runtime');
+    }
   }
 
   /**
@@ -1270,7 +1279,7 @@ export class Server implements KeyspaceOwner {
     }
     this.shuttingDown = true;
     this.removePidfile();
-    this.log.warning('Redis is now ready to exit, bye bye...');
+    this.log.warning('nodis is now ready to exit, bye bye...');
     return true;
   }
 
@@ -1311,7 +1320,7 @@ export class Server implements KeyspaceOwner {
       this.freeClient(c);
     }
     await listenersClosed;
-    this.log.warning(`${this.log.role === 'X' ? 'Sentinel' : 'Redis'} is now ready to exit, bye bye...`);
+    this.log.warning(`${this.log.role === 'X' ? 'Sentinel' : 'nodis'} is now ready to exit, bye bye...`);
     return true;
   }
 
