@@ -65,7 +65,7 @@ const NO_PROTOCOL_OPTION: Record<Protocol, number> = {
 };
 const PEM_CERT = '-----BEGIN CERTIFICATE-----';
 /** OpenSSL's default TLSv1.3 suites (what Redis gets when tls-ciphersuites is unset). */
-const DEFAULT_SUITES = tls.DEFAULT_CIPHERS.split(':').filter((c) => c.startsWith('TLS_')).join(':');
+export const DEFAULT_TLS13_SUITES = tls.DEFAULT_CIPHERS.split(':').filter((c) => c.startsWith('TLS_')).join(':');
 
 /** parseProtocolsConfig: unset means TLSv1.2 and TLSv1.3. */
 function parseProtocols(text: string): Protocol[] {
@@ -89,6 +89,12 @@ export function opensslErrorText(e: unknown): string {
     return `error:${(0x80000000 + errno).toString(16).toUpperCase()}:system library::${systemErrorText(err)}`;
   }
   return err.message ?? String(e);
+}
+
+/** Just OpenSSL's reason text of an error Node reports ("certificate verify failed"), if any. */
+export function opensslReason(e: unknown): string | null {
+  const m = /error:[0-9A-Fa-f]{8}:[^:]*:[^:]*:([^:\n]*)/.exec((e as Error).message ?? '');
+  return m === null ? null : m[1]!.trim();
 }
 
 /** strerror() for a Node system error. */
@@ -166,7 +172,7 @@ function commonOptions(s: TlsSettings): CommonOptions {
   }
   // Node takes TLSv1.2 ciphers and TLSv1.3 suites in one list; each half is checked alone first.
   const cipherList = s.ciphers !== '' ? s.ciphers : 'DEFAULT';
-  const suites = s.ciphersuites !== '' ? s.ciphersuites : DEFAULT_SUITES;
+  const suites = s.ciphersuites !== '' ? s.ciphersuites : DEFAULT_TLS13_SUITES;
   try {
     tls.createSecureContext({ ciphers: cipherList, maxVersion: 'TLSv1.2' });
   } catch {
