@@ -18,6 +18,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import type net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 
@@ -282,5 +283,51 @@ export function dialTls(ctx: tls.SecureContext, o: DialOptions): tls.TLSSocket {
     rejectUnauthorized: o.insecure !== true,
     checkServerIdentity: () => undefined,
     ...(o.servername !== undefined ? { servername: o.servername } : {}),
+  });
+}
+
+/** Node's TLSWrap keeps the chain's verification result; TLSSocket exposes it only through tls.Server. */
+interface VerifyingHandle {
+  verifyError(): Error | null | undefined;
+}
+
+/**
+ * The server side of the handshake on an accepted socket, with Redis's client-certificate policy
+ * (`tls-auth-clients`): `onReady` gets the socket once both passed; `onFail` gets OpenSSL's
+ * error text ("error:0A0000C7:SSL routines::peer did not return a certificate") and the socket
+ * is destroyed.
+ */
+export function acceptTls(raw: net.Socket, ctx: tls.SecureContext, mode: TlsAuthClients, onReady: (socket: tls.TLSSocket) => void, onFail: (reason: string) => void): void {
+  raw.setNoDelay(true);
+  const socket = new tls.TLSSocket(raw, {
+    isServer: true,
+    secureContext: ctx,
+    requestCert: mode !== 'no',
+    // `yes` makes OpenSSL fail a handshake without a certificate (SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+    // the chain of one that was sent is checked below, since Node's verify callback accepts all.
+    rejectUnauthorized: mode === 'yes',
+  });
+  let settled = false;
+  const fail = (reason: string): void => {
+    settled = true;
+    onFail(reason);
+    socket.destroy();
+  };
+  socket.on('error', (e) => {
+    if (!settled) fail(opensslErrorText(e));
+  });
+  socket.once('close', () => {
+    if (!settled) fail('error:0A000126:SSL routines::unexpected eof while reading');
+  });
+  socket.once('secure', () => {
+    if (settled) return;
+    if (mode !== 'no') {
+      const offered = Object.keys(socket.getPeerCertificate()).length > 0;
+      if (!offered && mode === 'yes') return fail('error:0A0000C7:SSL routines::peer did not return a certificate');
+      const verifyError = (socket as unknown as { _handle: VerifyingHandle | null })._handle?.verifyError();
+      if (offered && verifyError) return fail('error:0A000086:SSL routines::certificate verify failed');
+    }
+    settled = true;
+    onReady(socket);
   });
 }

@@ -15,9 +15,9 @@
  * never reaches the client table, so it cannot disturb anyone else.
  */
 import type net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import type { ConfigRegistry } from '../config/registry.js';
-import { type DialOptions, type TlsAuthClients, type TlsContexts, type TlsSettings, TlsConfigError, configureTls, dialTls, opensslErrorText, tlsWanted } from '../core/tls.js';
+import { type DialOptions, type TlsAuthClients, type TlsContexts, type TlsSettings, TlsConfigError, acceptTls, configureTls, dialTls, tlsWanted } from '../core/tls.js';
 import type { Logger } from './log.js';
 
 /** The `tls-*` directives of a config registry as core/tls.ts's settings record. */
@@ -52,11 +52,6 @@ export const TLS_CONTEXT_DIRECTIVES = [
   'tls-client-key-file', 'tls-client-key-file-pass', 'tls-dh-params-file', 'tls-ca-cert-file', 'tls-ca-cert-dir',
   'tls-protocols', 'tls-ciphers', 'tls-ciphersuites',
 ];
-
-/** Node's TLSWrap keeps the chain's verification result; TLSSocket exposes it only through tls.Server. */
-interface VerifyingHandle {
-  verifyError(): Error | null | undefined;
-}
 
 export class ServerTls {
   private contexts: TlsContexts | null = null;
@@ -99,38 +94,7 @@ export class ServerTls {
       return;
     }
     const mode = this.config.getString('tls-auth-clients') as TlsAuthClients;
-    raw.setNoDelay(true);
-    const socket = new tls.TLSSocket(raw, {
-      isServer: true,
-      secureContext: this.contexts.server,
-      requestCert: mode !== 'no',
-      // `yes` makes OpenSSL fail a handshake without a certificate (SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
-      // the chain of one that was sent is checked below, since Node's verify callback accepts all.
-      rejectUnauthorized: mode === 'yes',
-    });
-    let settled = false;
-    const fail = (reason: string): void => {
-      settled = true;
-      this.log.warning(`Error accepting a client connection: ${reason}`);
-      socket.destroy();
-    };
-    socket.on('error', (e) => {
-      if (!settled) fail(opensslErrorText(e));
-    });
-    socket.once('close', () => {
-      if (!settled) fail('error:0A000126:SSL routines::unexpected eof while reading');
-    });
-    socket.once('secure', () => {
-      if (settled) return;
-      if (mode !== 'no') {
-        const offered = Object.keys(socket.getPeerCertificate()).length > 0;
-        if (!offered && mode === 'yes') return fail('error:0A0000C7:SSL routines::peer did not return a certificate');
-        const verifyError = (socket as unknown as { _handle: VerifyingHandle | null })._handle?.verifyError();
-        if (offered && verifyError) return fail('error:0A000086:SSL routines::certificate verify failed');
-      }
-      settled = true;
-      onReady(socket);
-    });
+    acceptTls(raw, this.contexts.server, mode, onReady, (reason) => this.log.warning(`Error accepting a client connection: ${reason}`));
   }
 
   /** Opens an outgoing TLS connection with the client context (null: TLS is not configured). */
