@@ -313,3 +313,26 @@ describe('a bad handshake does not hurt other clients', () => {
     steady.disconnect();
   });
 });
+
+describe('TLS clients and busy scripts', () => {
+  it('a TLS client waits out a busy script (killed over the plain port); SCRIPT DEBUG SYNC is refused over TLS', async () => {
+    const port = await freePort();
+    const tlsPort = await freePort();
+    const server = await startServer({ port, args: [...tlsServerArgs(certs, tlsPort), '--busy-reply-threshold', '100'] });
+    const secure = tlsClient(tlsPort);
+    await assert.rejects(secure.call('SCRIPT', 'DEBUG', 'SYNC'), /ERR SCRIPT DEBUG SYNC needs a plain TCP or unix socket connection \(not available over TLS in nodis\)/);
+    const runner = server.client();
+    const busy = runner.eval('while true do end', 0).then(String, (e: Error) => e.message);
+    const admin = server.client();
+    // The plain client sees BUSY once the script is past the threshold.
+    for (;;) {
+      const r = await admin.ping().catch((e: Error) => e.message);
+      if (/^BUSY/.test(r)) break;
+    }
+    const waiting = secure.ping();
+    assert.equal(await admin.script('KILL'), 'OK');
+    assert.match(await busy, /Script killed by user/);
+    assert.equal(await waiting, 'PONG', 'served when the script ended, not refused with BUSY');
+    secure.disconnect();
+  });
+});
