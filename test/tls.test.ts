@@ -321,9 +321,11 @@ describe('TLS clients and busy scripts', () => {
     const server = await startServer({ port, args: [...tlsServerArgs(certs, tlsPort), '--busy-reply-threshold', '100'] });
     const secure = tlsClient(tlsPort);
     await assert.rejects(secure.call('SCRIPT', 'DEBUG', 'SYNC'), /ERR SCRIPT DEBUG SYNC needs a plain TCP or unix socket connection \(not available over TLS in nodis\)/);
+    // Both plain clients are connected (and past ioredis's ready check) before the script starts.
     const runner = server.client();
-    const busy = runner.eval('while true do end', 0).then(String, (e: Error) => e.message);
     const admin = server.client();
+    await Promise.all([runner.ping(), admin.ping(), secure.ping()]);
+    const busy = runner.eval('while true do end', 0).then(String, (e: Error) => e.message);
     // The plain client sees BUSY once the script is past the threshold.
     for (;;) {
       const r = await admin.ping().catch((e: Error) => e.message);

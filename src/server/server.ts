@@ -642,10 +642,7 @@ export class Server implements KeyspaceOwner {
       socket.on('error', () => {});
       return;
     }
-    // A TLS socket's handle exposes the TCP descriptor too, but its bytes are ciphertext: the
-    // paths that read and write descriptors directly (busy scripts, the debugger) must skip it.
-    const encrypted = (socket as { encrypted?: boolean }).encrypted === true;
-    const fd = encrypted ? -1 : (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
     const c = new Client(this, nextClientId++, socket, this.dbs[0]!, { fd });
     if (this.protectedModeRefuses(socket)) {
       this.stats.rejectedConnections++;
