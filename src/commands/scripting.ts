@@ -180,7 +180,12 @@ function scriptDebug(c: Client): void {
   const ldb = scriptingFor(c.server).ldb;
   const mode = c.argv[2]!.toLowerCase();
   if (mode === 'no') ldb.disable(c);
-  else if (mode === 'yes' || mode === 'sync') ldb.enable(c, mode);
+  else if (mode === 'sync' && c.plainFd < 0) {
+    // The debugger talks to the client's descriptor directly while the script holds the event
+    // loop (ldb.ts); a TLS connection has no plain descriptor to talk through.
+    c.reply.error('ERR SCRIPT DEBUG SYNC needs a plain TCP or unix socket connection (not available over TLS in nodis)');
+    return;
+  } else if (mode === 'yes' || mode === 'sync') ldb.enable(c, mode);
   else {
     c.reply.error('ERR Use SCRIPT DEBUG YES/SYNC/NO');
     return;

@@ -94,11 +94,14 @@ export class MasterLink {
     this.lastIo = this.server.clock.now();
     // bind-source-addr: the local address the master sees this replica connect from.
     const source = this.server.config.getString('bind-source-addr');
-    const sock = net.connect(source === '' ? { host: this.host, port: this.port } : { host: this.host, port: this.port, localAddress: source });
+    const target = source === '' ? { host: this.host, port: this.port } : { host: this.host, port: this.port, localAddress: source };
+    // tls-replication: the link is TLS, and the handshake's end is the "connect" Redis waits for.
+    const secure = this.server.config.getBool('tls-replication');
+    const sock = (secure ? this.server.tls.dial(target) : null) ?? net.connect(target);
     this.socket = sock;
     sock.setNoDelay(true);
     log.notice('MASTER <-> REPLICA sync started');
-    sock.on('connect', () => {
+    sock.on(secure ? 'secureConnect' : 'connect', () => {
       if (this.socket !== sock) return;
       log.notice('Non blocking connect for SYNC fired the event.');
       this.state = 'handshake';
@@ -138,7 +141,8 @@ export class MasterLink {
       this.steps.push('auth');
     }
     const announcePort = cfg.getNumber('replica-announce-port');
-    this.send(['REPLCONF', 'listening-port', String(announcePort !== 0 ? announcePort : this.server.boundPort || cfg.getNumber('port'))]);
+    const tlsPort = cfg.getBool('tls-replication') ? cfg.getNumber('tls-port') : 0;
+    this.send(['REPLCONF', 'listening-port', String(announcePort !== 0 ? announcePort : tlsPort !== 0 ? tlsPort : this.server.boundPort || cfg.getNumber('port'))]);
     this.steps.push('port');
     const announceIp = cfg.getString('replica-announce-ip');
     if (announceIp !== '') {

@@ -21,6 +21,7 @@ import { Server } from './server.js';
 import { SystemClock } from '../core/clock.js';
 import { CommandTable } from '../commands/registry.js';
 import { allCommandHandlers } from '../commands/index.js';
+import { TLS_CONTEXT_DIRECTIVES } from './tls.js';
 import { installModules } from './modules.js';
 import { installCrashHandlers } from './crash.js';
 import { startEvictionTimeProc } from './evict.js';
@@ -177,7 +178,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const port = config.getNumber('port');
+  const port = config.getNumber('port') || config.getNumber('tls-port');
   const showLogo = config.getBool('always-show-logo') || (config.getString('logfile') === '' && process.stdout.isTTY);
   if (showLogo) logger.raw(logo(port, process.pid, 'standalone'));
   else logger.notice(`Running mode=standalone, port=${port}.`);
@@ -206,7 +207,14 @@ function installConfigAppliers(server: Server): void {
   const rebind = async (): Promise<string | null> =>
     (await server.rebindTcp()) ? null : 'Unable to listen on this port. Check server logs.';
   config.onApply('port', rebind);
-  config.onApply('bind', async () => ((await server.rebindTcp()) ? null : 'Failed to bind to specified addresses.'));
+  config.onApply('bind', async () => ((await server.rebindTcp()) && (await server.rebindTcp(true)) ? null : 'Failed to bind to specified addresses.'));
+  // applyTLSPort / applyTlsCfg: TLS contexts are built when first needed and rebuilt on change.
+  config.onApply('tls-port', async () => {
+    if (!server.tls.configured && !server.tls.configure()) return 'Unable to update TLS configuration. Check server logs.';
+    return (await server.rebindTcp(true)) ? null : 'Unable to listen on this port. Check server logs.';
+  });
+  const applyTls = (): string | null => (server.tls.applyConfig() ? null : 'Unable to update TLS configuration. Check server logs.');
+  for (const name of TLS_CONTEXT_DIRECTIVES) config.onApply(name, applyTls);
   config.onApply('maxmemory', () => {
     const max = config.getNumber('maxmemory');
     server.invalidateUsedMemory();

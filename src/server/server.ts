@@ -24,6 +24,8 @@ import { CommandTable, type CommandSpec } from '../commands/registry.js';
 import { ConfigRegistry } from '../config/registry.js';
 import { Logger, type LogLevel } from './log.js';
 import { Propagator } from './propagate.js';
+import { ServerTls } from './tls.js';
+import { tlsWanted } from '../core/tls.js';
 import { Slowlog } from './slowlog.js';
 import type { Clock } from '../core/clock.js';
 import { Random } from '../core/clock.js';
@@ -219,6 +221,10 @@ export class Server implements KeyspaceOwner {
     invocationMayReplicate: null as ((spec: CommandSpec, argv: readonly string[]) => boolean | null) | null,
   };
   private readonly listeners: net.Server[] = [];
+  /** The listeners on tls-port (their connections go through the TLS handshake first). */
+  private readonly tlsListeners: net.Server[] = [];
+  /** TLS contexts and handshakes (server/tls.ts). */
+  readonly tls: ServerTls;
   private readonly pendingWrites: Client[] = [];
   private flushScheduled = false;
   private cronTimer: ReturnType<typeof setInterval> | null = null;
@@ -246,6 +252,7 @@ export class Server implements KeyspaceOwner {
     this.config = opts.config;
     this.commands = opts.commands;
     this.log = opts.logger;
+    this.tls = new ServerTls(this.config, this.log);
     this.runId = this.rng.hex(40);
     this.lastSave = this.clock.now();
     const now = this.clock.now();
@@ -485,10 +492,21 @@ export class Server implements KeyspaceOwner {
 
   /** Binds every configured address and the unix socket. Throws on failure (logged by caller). */
   async listen(): Promise<void> {
+    const tlsPort = this.config.getNumber('tls-port');
+    if (tlsWanted(tlsPort, { replication: this.config.getBool('tls-replication'), cluster: this.config.getBool('tls-cluster') }) && !this.tls.configure()) {
+      this.log.warning('Failed to configure TLS. Check logs for more info.');
+      throw new Error('TLS configuration failed');
+    }
     try {
       await this.listenTcp(this.listeners);
     } catch (e) {
       this.log.warning(`Failed listening on port ${this.config.getNumber('port')} (TCP), aborting.`);
+      throw e;
+    }
+    try {
+      await this.listenTcp(this.tlsListeners, [], true);
+    } catch (e) {
+      this.log.warning(`Failed listening on port ${tlsPort} (TLS), aborting.`);
       throw e;
     }
     const unix = this.settings.unixSocket;
@@ -515,11 +533,12 @@ export class Server implements KeyspaceOwner {
    * listenToPort() does: an optional address (`-::*`) or a missing protocol is skipped, any
    * other failure closes what this call opened and throws.
    */
-  private async listenTcp(into: net.Server[], reusable: readonly net.Server[] = []): Promise<void> {
-    let port = this.config.getNumber('port');
+  private async listenTcp(into: net.Server[], reusable: readonly net.Server[] = [], secure = false): Promise<void> {
+    let port = this.config.getNumber(secure ? 'tls-port' : 'port');
     const binds = this.config.getString('bind').split(' ').filter(Boolean);
     const backlog = this.config.getNumber('tcp-backlog');
-    const pick = port === 0 && this.pickFreePort;
+    // The API's kernel-chosen port is for the plain listener only (a TLS port is always given).
+    const pick = port === 0 && this.pickFreePort && !secure;
     if (port === 0 && !pick) return;
     const opened: net.Server[] = [];
     const kept: net.Server[] = [];
@@ -538,9 +557,9 @@ export class Server implements KeyspaceOwner {
         continue;
       }
       try {
-        const srv = await this.listenOn({ port, host, backlog, ipv6Only: host.includes(':') }, opened);
+        const srv = await this.listenOn({ port, host, backlog, ipv6Only: host.includes(':') }, opened, secure);
         const a = srv.address();
-        if (a !== null && typeof a === 'object') this.boundPort = a.port;
+        if (a !== null && typeof a === 'object' && !secure) this.boundPort = a.port;
         // The kernel chose the first address's port: every other address and `port` take it.
         if (pick && port === 0) port = this.boundPort;
       } catch (e) {
@@ -560,50 +579,55 @@ export class Server implements KeyspaceOwner {
   }
 
   /**
-   * CONFIG SET port / bind: binds the new addresses first and only then closes the old TCP
-   * listeners, so a failure leaves the server listening where it was. Resolves false on failure.
+   * CONFIG SET port / tls-port / bind: binds the new addresses first and only then closes the
+   * old TCP (or, with `secure`, TLS) listeners, so a failure leaves the server listening where it
+   * was. Resolves false on failure.
    */
-  async rebindTcp(): Promise<boolean> {
-    const old = this.listeners.filter((l) => typeof l.address() !== 'string');
+  async rebindTcp(secure = false): Promise<boolean> {
+    const listeners = secure ? this.tlsListeners : this.listeners;
+    const old = listeners.filter((l) => typeof l.address() !== 'string');
     const fresh: net.Server[] = [];
     try {
-      await this.listenTcp(fresh, old);
+      await this.listenTcp(fresh, old, secure);
     } catch (e) {
       const previous = old.map((l) => l.address() as net.AddressInfo);
-      const port = this.config.getNumber('port');
+      const port = this.config.getNumber(secure ? 'tls-port' : 'port');
       if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !previous.some((a) => a.port === port)) return false;
       // Our own listeners are in the way (a wildcard holds the port for 127.0.0.1): do as
       // changeBindAddr does, close them first, and bring them back if binding still fails.
-      for (const l of old) this.listeners.splice(this.listeners.indexOf(l), 1);
+      for (const l of old) listeners.splice(listeners.indexOf(l), 1);
       // close() releases the port at once; its callback would wait for every client to leave.
       for (const l of old) l.close();
       try {
-        await this.listenTcp(fresh);
+        await this.listenTcp(fresh, [], secure);
       } catch {
         const backlog = this.config.getNumber('tcp-backlog');
         for (const a of previous) {
           try {
-            await this.listenOn({ host: a.address, port: a.port, backlog, ipv6Only: a.family === 'IPv6' });
+            await this.listenOn({ host: a.address, port: a.port, backlog, ipv6Only: a.family === 'IPv6' }, listeners, secure);
           } catch (err) {
             this.log.warning(`Could not restore listening socket ${a.address}:${a.port}: ${(err as Error).message}`);
           }
         }
         return false;
       }
-      this.listeners.push(...fresh);
+      listeners.push(...fresh);
       return true;
     }
     for (const l of old) {
-      this.listeners.splice(this.listeners.indexOf(l), 1);
+      listeners.splice(listeners.indexOf(l), 1);
       if (!fresh.includes(l)) l.close();
     }
-    this.listeners.push(...fresh);
+    listeners.push(...fresh);
     return true;
   }
 
-  private listenOn(opts: net.ListenOptions, into: net.Server[] = this.listeners): Promise<net.Server> {
+  private listenOn(opts: net.ListenOptions, into: net.Server[] = this.listeners, secure = false): Promise<net.Server> {
     return new Promise((resolve, reject) => {
-      const srv = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket));
+      const onConnection = secure
+        ? (raw: net.Socket) => this.tls.accept(raw, (socket) => this.accept(socket))
+        : (socket: net.Socket) => this.accept(socket);
+      const srv = net.createServer({ noDelay: true, pauseOnConnect: false }, onConnection);
       srv.maxConnections = Number.MAX_SAFE_INTEGER;
       srv.once('error', reject);
       srv.listen(opts, () => {
@@ -627,8 +651,9 @@ export class Server implements KeyspaceOwner {
 
   /** Closes the listening sockets (SHUTDOWN, tests). */
   async closeListeners(): Promise<void> {
-    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
+    await Promise.all([...this.listeners, ...this.tlsListeners].map((l) => new Promise<void>((r) => l.close(() => r()))));
     this.listeners.length = 0;
+    this.tlsListeners.length = 0;
     if (this.settings.unixSocket !== '') {
       try {
         fs.unlinkSync(this.settings.unixSocket);
