@@ -217,6 +217,7 @@ async function main(): Promise<void> {
       return run(which === 'p' ? 'pause' : which === 'r' ? 'restart' : 'promote', node.address);
     }
     if (ch === 'q') void quit(0);
+    else if ('kpran'.includes(ch) && fleet === null) report('read-only view (nodis-ha watch): no actions');
     else if (ch === 'k' && fleet !== null) run('kill-master');
     else if (ch === 'a' && fleet !== null) run('add-replica');
     else if ((ch === 'p' || ch === 'r' || ch === 'n') && fleet !== null) {
