@@ -76,11 +76,13 @@ export class Lock extends Base {
     const wakePrefix = `${wake}:`;
     // A queued waiter re-polls at least every maxWaitSlice; three missed polls and it is dropped.
     const lease = (): number => (this.fair ? options.maxWaitSlice * 3 + 1000 : 0);
+    // A waiter re-announces itself on every try, so the flag outlives one BLPOP slice.
+    const flagLease = options.maxWaitSlice * 2;
     return {
       name,
       adapter,
       options,
-      tryOnce: async (owner, ttl, join) => parseAcquire(await adapter.run(LOCK_ACQUIRE, [name, fence, queue, qtimes], [owner, ttl, lease(), join ? '1' : '0'])),
+      tryOnce: async (owner, ttl, join) => parseAcquire(await adapter.run(LOCK_ACQUIRE, [name, fence, queue, qtimes, wake], [owner, ttl, lease(), join ? '1' : '0', flagLease])),
       wakeKey: (owner) => (this.fair ? wakePrefix + owner : wake),
       leave: async (owner) => {
         if (this.fair) await adapter.run(QUEUE_LEAVE, [name, queue, qtimes, wake], [owner, wakePrefix]);
@@ -113,7 +115,7 @@ class RwSide extends Base {
       name,
       adapter,
       options,
-      tryOnce: async (owner, ttl) => parseAcquire(await adapter.run(RW_ACQUIRE, [name, fence, wake], [owner, ttl, this.mode])),
+      tryOnce: async (owner, ttl, join) => parseAcquire(await adapter.run(RW_ACQUIRE, [name, fence, wake], [owner, ttl, this.mode, options.maxWaitSlice * 2, join ? '1' : '0'])),
       wakeKey: () => wake,
       leave: async () => undefined,
       releaseScript: async (owner) => asNumber(await adapter.run(RW_RELEASE, [name, wake], [owner])) === 1,
@@ -156,7 +158,7 @@ export class Semaphore extends Base {
       name,
       adapter,
       options,
-      tryOnce: async (owner, ttl) => parseAcquire(await adapter.run(SEM_ACQUIRE, [name, fence, wake], [owner, ttl, this.permits])),
+      tryOnce: async (owner, ttl, join) => parseAcquire(await adapter.run(SEM_ACQUIRE, [name, fence, wake], [owner, ttl, this.permits, options.maxWaitSlice * 2, join ? '1' : '0'])),
       wakeKey: () => wake,
       leave: async () => undefined,
       releaseScript: async (owner) => asNumber(await adapter.run(SEM_RELEASE, [name, wake], [owner])) === 1,

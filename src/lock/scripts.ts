@@ -29,8 +29,14 @@ local function fence(key)
   return tok
 end
 -- Wakes one waiter: the head of the fair queue if there is one, else whoever waits on the
--- shared list. The list holds at most one wake-up and expires, so nothing piles up.
+-- shared list. The list holds at most one wake-up and expires, so nothing piles up. Nothing is
+-- pushed unless a waiter announced itself in <wake>:waiting (set by a failed acquire), so an
+-- uncontended release costs three calls.
+local function waiting(shared, slice)
+  redis.call('set', shared .. ':waiting', '1', 'PX', slice)
+end
 local function wake(shared, queue, prefix)
+  if redis.call('exists', shared .. ':waiting') == 0 then return end
   local key = shared
   local head = redis.call('lindex', queue, 0)
   if head then key = prefix .. head end
@@ -43,13 +49,15 @@ end
 /**
  * Exclusive lock, the value format of redis-py's Lock (the owner's token as a plain string
  * under the lock's own key), so both exclude each other.
- * KEYS: lock, fence, queue, queueTimes. ARGV: owner, ttl, queueLease (0: unfair), join (1/0).
+ * KEYS: lock, fence, queue, queueTimes, wake. ARGV: owner, ttl, queueLease (0: unfair),
+ * join (1/0: will wait), waiting flag lease (ms).
  */
 export const LOCK_ACQUIRE = new Script(`${PRELUDE}
 local lock, fkey, queue, qtimes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local owner, ttl, lease, join = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 if lease == 0 then
   if redis.call('set', lock, owner, 'NX', 'PX', ttl) then return {1, fence(fkey)} end
+  if join == '1' then waiting(KEYS[5], ARGV[5]) end
   return {0, redis.call('pttl', lock)}
 end
 local now = now_ms()
@@ -71,6 +79,7 @@ if redis.call('exists', lock) == 0 and (not head or head == owner) then
   return {1, fence(fkey)}
 end
 if join == '1' then
+  waiting(KEYS[5], ARGV[5])
   if redis.call('hexists', qtimes, owner) == 0 then redis.call('rpush', queue, owner) end
   redis.call('hset', qtimes, owner, now + lease)
   redis.call('pexpire', queue, lease * 2)
@@ -110,7 +119,7 @@ return 1
 /**
  * Read-write lock: a hash under the lock's key, field `mode` (read/write) and one field per
  * holder whose value is the holder's expiry (server ms); the key expires with the last holder.
- * KEYS: lock, fence, wake. ARGV: owner, ttl, mode.
+ * KEYS: lock, fence, wake. ARGV: owner, ttl, mode, waiting flag lease, join (1/0).
  */
 export const RW_ACQUIRE = new Script(`${PRELUDE}
 local lock, fkey, wakekey = KEYS[1], KEYS[2], KEYS[3]
@@ -128,17 +137,14 @@ for i = 1, #fields, 2 do
   end
 end
 if holders > 0 and (want == 'write' or mode == 'write') then
+  if ARGV[5] == '1' then waiting(wakekey, ARGV[4]) end
   return {0, latest - now}
 end
 redis.call('hset', lock, 'mode', want, owner, now + ttl)
 latest = math.max(latest, now + ttl)
 redis.call('pexpire', lock, latest - now)
 -- Readers share: pass the wake-up on, so a crowd of waiting readers all get in.
-if want == 'read' then
-  redis.call('del', wakekey)
-  redis.call('rpush', wakekey, '1')
-  redis.call('pexpire', wakekey, 10000)
-end
+if want == 'read' then wake(wakekey, wakekey .. ':none', '') end
 return {1, fence(fkey)}
 `);
 
@@ -167,7 +173,7 @@ return 1
 
 /**
  * Counting semaphore: a sorted set of holders scored by their expiry (server ms).
- * KEYS: semaphore, fence, wake. ARGV: owner, ttl, permits.
+ * KEYS: semaphore, fence, wake. ARGV: owner, ttl, permits, waiting flag lease, join (1/0).
  */
 export const SEM_ACQUIRE = new Script(`${PRELUDE}
 local key, fkey, wakekey = KEYS[1], KEYS[2], KEYS[3]
@@ -176,17 +182,14 @@ local now = now_ms()
 redis.call('zremrangebyscore', key, '-inf', now)
 local held = redis.call('zcard', key)
 if held >= permits then
+  if ARGV[5] == '1' then waiting(wakekey, ARGV[4]) end
   local first = redis.call('zrange', key, 0, 0, 'WITHSCORES')
   return {0, tonumber(first[2]) - now}
 end
 redis.call('zadd', key, now + ttl, owner)
 local last = redis.call('zrange', key, -1, -1, 'WITHSCORES')
 redis.call('pexpire', key, tonumber(last[2]) - now)
-if held + 1 < permits then
-  redis.call('del', wakekey)
-  redis.call('rpush', wakekey, '1')
-  redis.call('pexpire', wakekey, 10000)
-end
+if held + 1 < permits then wake(wakekey, wakekey .. ':none', '') end
 return {1, fence(fkey)}
 `);
 
