@@ -301,6 +301,13 @@ export class LuaVM {
     this.x.lua_pushlstring(L, p, b.length);
   }
 
+  /** Pushes the bytes `b[start, end)` as a Lua string (no intermediate Buffer). */
+  pushBufferRange(L: number, b: Buffer, start: number, end: number): void {
+    const p = this.ensureScratch(end - start + 1);
+    b.copy(this.heapView(), p, start, end);
+    this.x.lua_pushlstring(L, p, end - start);
+  }
+
   /** The string at `idx` (numbers are converted in place, as lua_tolstring does), or null. */
   toString(L: number, idx: number): string | null {
     const p = this.x.lua_tolstring(L, idx, this.lenPtr);
