@@ -26,7 +26,7 @@
  *   variant queues waiter ids and wakes the head on its own list (FIFO).
  * - No run-time dependency: the client is recognised by shape (client.ts).
  */
-export { Lock, ReadWriteLock, Semaphore, type LockOptions, type SemaphoreOptions } from './primitives.js';
+export { Lock, LockPrimitive, ReadWriteLock, Semaphore, type LockOptions, type SemaphoreOptions } from './primitives.js';
 export { Held, LockError, DEFAULT_TTL, type AcquireOptions, type CommonOptions, type Durability, type LockErrorCode } from './held.js';
 export { Fence, FencingError, checkFence, fencedSet } from './fence.js';
 export { closeLockConnections, type LockClient, type IoredisLike, type NodeRedisLike, type NodeRedisSentinelLike } from './client.js';

@@ -24,7 +24,8 @@ export interface LockOptions extends CommonOptions {
   fair?: boolean;
 }
 
-abstract class Base {
+/** What Lock, both sides of a ReadWriteLock and Semaphore share: acquire, tryAcquire, using. */
+export abstract class LockPrimitive {
   protected readonly p: Primitive;
   constructor(client: LockClient, name: string, options: CommonOptions) {
     if (typeof name !== 'string' || name === '') throw new TypeError('nodis/lock: name must be a non-empty string');
@@ -61,7 +62,7 @@ abstract class Base {
  * An exclusive lock stored exactly like redis-py's `Lock` (the owner's token under `name`), so
  * a Python `r.lock(name)` and this lock exclude each other.
  */
-export class Lock extends Base {
+export class Lock extends LockPrimitive {
   constructor(client: LockClient, name: string, options: LockOptions = {}) {
     super(client, name, options);
     this.fair = options.fair === true;
@@ -99,7 +100,7 @@ export class Lock extends Base {
 }
 
 /** One side of a ReadWriteLock: many readers at once, or one writer. */
-class RwSide extends Base {
+class RwSide extends LockPrimitive {
   constructor(
     client: LockClient,
     name: string,
@@ -129,8 +130,8 @@ class RwSide extends Base {
  * keep arriving can delay a writer (no writer preference); both sides share one fencing counter.
  */
 export class ReadWriteLock {
-  readonly readLock: Base;
-  readonly writeLock: Base;
+  readonly readLock: LockPrimitive;
+  readonly writeLock: LockPrimitive;
   constructor(client: LockClient, name: string, options: CommonOptions = {}) {
     this.readLock = new RwSide(client, name, options, 'read');
     this.writeLock = new RwSide(client, name, options, 'write');
@@ -143,7 +144,7 @@ export interface SemaphoreOptions extends CommonOptions {
 }
 
 /** A counting semaphore: at most `permits` holders, each with its own lease and fencing token. */
-export class Semaphore extends Base {
+export class Semaphore extends LockPrimitive {
   constructor(client: LockClient, name: string, options: SemaphoreOptions) {
     if (!Number.isInteger(options.permits) || options.permits < 1) throw new RangeError('nodis/lock: permits must be a positive integer');
     super(client, name, options);
