@@ -121,7 +121,9 @@ function evalGeneric(c: Client, isSha: boolean, ro: boolean): void {
   const e = scriptingFor(c.server);
   let sha: string;
   if (isSha) {
-    sha = c.argv[1]!.toLowerCase();
+    // SHAs arrive lower-case in practice: look the argument up as it is before lower-casing.
+    const given = c.argv[1]!;
+    sha = e.scripts.has(given) ? given : given.toLowerCase();
     if (sha.length !== 40 || !e.scripts.has(sha)) {
       c.reply.error('NOSCRIPT No matching script. Please use EVAL.');
       return;
