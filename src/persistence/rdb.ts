@@ -32,6 +32,7 @@ import { parseRdbSteps, RdbLoadError, type LoadLimits } from './rdb-decode.js';
 import { runSliced, runToEnd, startLoading, stopLoading } from './loading.js';
 import { setInfoField } from '../commands/info.js';
 import { debugHooks, debugTunables } from '../commands/debug.js';
+import { dumpPayload } from './rdb-encode.js';
 import { hashLimits } from '../types/hash.js';
 import { setLimits } from '../types/set.js';
 import { setRdbBridge, aofOf, aofEnabledAtStartup } from './aof.js';
@@ -702,6 +703,11 @@ export function install(server: Server): RdbPersistence {
     if (p.savePoints.length > 0) p.saveSync();
   });
   server.hooks.shutdown.push((opts) => p.onShutdown(opts));
+  // A command that threw after changing a key propagates the key's whole state (commandThrew).
+  server.hooks.keyStateCommands = (key, value, expireAt) => {
+    const payload = dumpPayload(value, p.encodeOptions());
+    return [['RESTORE', key, expireAt === -1 ? '0' : String(expireAt), payload.latin1Slice(0, payload.length), 'REPLACE', 'ABSTTL']];
+  };
   server.hooks.precheck.push((c, spec) => {
     // stop-writes-on-bgsave-error: refuse writes (and PING) while the last BGSAVE failed.
     if (p.lastBgsaveOk || p.savePoints.length === 0 || !server.config.getBool('stop-writes-on-bgsave-error')) return null;

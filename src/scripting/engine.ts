@@ -240,8 +240,7 @@ export class ScriptingEngine {
         else return this.raise(L2, 'Lua redis lib command arguments must be strings or integers');
       }
       // lookupCommand: with a second argument a container needs a known subcommand.
-      let spec = this.server.commands.lookup(argv[0]!);
-      if (spec !== undefined && spec.subcommands !== null && argc >= 2) spec = spec.subcommands.get(argv[1]!.toLowerCase());
+      const spec = this.server.commands.resolve(argv);
       if (spec === undefined) return this.raise(L2, 'Invalid command passed to redis.acl_check_cmd()');
       // The script caller's permissions for this command and its keys and channels, without
       // an ACL LOG entry (ACLCheckAllUserCommandPerm).
@@ -473,11 +472,7 @@ export class ScriptingEngine {
   private execute(run: RunContext, argv: string[]): string | null {
     const server = this.server;
     const fc = this.fake;
-    let spec = server.commands.lookup(argv[0]!);
-    if (spec !== undefined && spec.subcommands !== null && argv.length >= 2) {
-      const sub = spec.subcommands.get(argv[1]!.toLowerCase());
-      if (sub !== undefined) spec = sub;
-    }
+    const spec = server.commands.resolve(argv);
     let err: string | null = null;
     if (spec === undefined || spec.handler === null) {
       err = spec === undefined ? 'Unknown Redis command called from script' : 'Wrong number of args calling Redis command from script';
@@ -508,12 +503,10 @@ export class ScriptingEngine {
       return err.startsWith('READONLY') || err.startsWith('OOM') || err.startsWith('NOREPLICAS') ? `-${err}` : err;
     }
     if (spec!.isWrite) run.writeDirty = true;
-    fc.argv = argv;
     fc.reply.proto = run.resp;
-    fc.cmd = spec!;
     server.propagator.commandTargets = run.repl;
     try {
-      server.call(fc, spec!, false);
+      server.call(fc, spec!, 'script', argv);
     } finally {
       server.propagator.commandTargets = PropagateTo.All;
     }

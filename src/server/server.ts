@@ -19,6 +19,7 @@ import { Client, type BlockedState } from './client.js';
 import { ProtocolError } from '../protocol/parser.js';
 import { repr } from '../protocol/format.js';
 import { Database, type KeyspaceOwner } from '../keyspace/db.js';
+import type { RedisValue } from '../types/value.js';
 import { type AccessPolicy, lfuMinutesAt, lruClockAt } from '../keyspace/access.js';
 import { CommandTable, type CommandSpec } from '../commands/registry.js';
 import { ConfigRegistry } from '../config/registry.js';
@@ -30,6 +31,7 @@ import { Random } from '../core/clock.js';
 import { activeExpireCycle } from '../keyspace/expire.js';
 import { applyReplyMode } from '../commands/client.js';
 import { execCommandAbort } from '../commands/transactions.js';
+import { execute, type ExecMode, type Invocation } from './executor.js';
 
 /** Hot configuration values, mirrored from the registry so the dispatch path reads fields. */
 export interface Settings {
@@ -215,6 +217,11 @@ export class Server implements KeyspaceOwner {
      * script's declared flags: getCommandFlags); null keeps the command's own flags.
      */
     invocationMayReplicate: null as ((spec: CommandSpec, argv: readonly string[]) => boolean | null) | null,
+    /**
+     * The commands that rebuild one key (persistence/aof-rewrite.ts), for propagating the whole
+     * state of a key a failed command changed (commandThrew).
+     */
+    keyStateCommands: null as ((key: string, value: RedisValue, expireAt: number) => string[][]) | null,
   };
   private readonly listeners: net.Server[] = [];
   private readonly pendingWrites: Client[] = [];
@@ -734,19 +741,13 @@ export class Server implements KeyspaceOwner {
    */
   processCommand(c: Client): void {
     const argv = c.argv;
-    let spec = this.commands.lookup(argv[0]!);
-    if (spec !== undefined && spec.subcommands !== null && argv.length >= 2) {
-      const sub = spec.subcommands.get(argv[1]!.toLowerCase());
-      if (sub === undefined) {
-        if (spec.handler === null) {
-          this.rejectCommand(c, null, `ERR unknown subcommand '${truncate(argv[1]!, 128)}'. Try ${spec.name.toUpperCase()} HELP.`);
-          return;
-        }
-      } else {
-        spec = sub;
-      }
-    }
+    const spec = this.commands.resolve(argv);
     if (spec === undefined) {
+      const container = this.commands.lookup(argv[0]!);
+      if (container !== undefined) {
+        this.rejectCommand(c, null, `ERR unknown subcommand '${truncate(argv[1]!, 128)}'. Try ${container.name.toUpperCase()} HELP.`);
+        return;
+      }
       let args = '';
       for (let i = 1; i < argv.length && args.length < 128; i++) args += `'${truncate(argv[i]!, 128 - args.length)}' `;
       this.rejectCommand(c, null, `ERR unknown command '${truncate(argv[0]!, 128)}', with args beginning with: ${args}`);
@@ -853,7 +854,7 @@ export class Server implements KeyspaceOwner {
       c.reply.queued();
       return;
     }
-    this.call(c, spec, true);
+    this.call(c, spec, 'client');
     for (const h of this.hooks.afterCommand) h(c);
   }
 
@@ -897,90 +898,63 @@ export class Server implements KeyspaceOwner {
     if (this.stats.errorCodes.has(code) || this.stats.errorCodes.size < 128) {
       this.stats.errorCodes.set(code, (this.stats.errorCodes.get(code) ?? 0) + 1);
     }
-    if (!this.flagRejected && c.cmd !== null && this.executingCommand === c.cmd) {
-      this.currentCommandFailed = true;
-    }
+    const inv = this.currentInvocation;
+    if (!this.flagRejected && inv !== null && inv.client === c) inv.failed = true;
     this.flagRejected = false;
   }
 
-  private executingCommand: CommandSpec | null = null;
-  private currentCommandFailed = false;
-
   /**
-   * Runs a command: the handler, its timing and stats, slowlog, MONITOR, and propagation of its
-   * effects. Nested calls (EXEC, scripts) propagate once, when the outermost call returns.
+   * Runs a command through the one executor (server/executor.ts) in `mode`: 'client' for a
+   * client's (or the master link's) command, 'exec' for each command of EXEC, 'script' for a
+   * redis.call. Nested calls propagate once, when the outermost one returns.
    */
-  call(c: Client, spec: CommandSpec, topLevel: boolean): void {
-    const dirtyBefore = this.dirty;
-    const prevExecuting = this.executingCommand;
-    const prevFailed = this.currentCommandFailed;
-    this.executingCommand = spec;
-    this.currentCommandFailed = false;
-    c.propagateArgv = null;
-    c.preventPropagation = false;
-    c.forcePropagation = false;
-    const outermost = this.executionNesting === 0;
-    if (outermost) this.frozenNow = 0;
-    this.executionNesting++;
-    const start = this.clock.monotonic();
-    const argvAtStart = c.argv;
-    const outerShownArgv = c.shownArgv;
-    c.shownArgv = null;
-    const replyMark = c.reply.len;
-    try {
-      if (spec.isWrite && this.hooks.beforeWrite !== null) this.hooks.beforeWrite(c, spec);
-      spec.handler!(c);
-      if (this.hooks.tracking !== null) this.hooks.tracking.afterCall(c, spec);
-    } catch (e) {
-      this.commandThrew(c, spec, e, replyMark);
-    } finally {
-      this.executionNesting--;
-      const durationUs = (this.clock.monotonic() - start) * 1000;
-      if (c.blocked === null || c.blocked.kind !== 'keys') {
-        spec.stats.calls++;
-        spec.stats.usec += durationUs;
-        if (this.currentCommandFailed) spec.stats.failedCalls++;
-        if (this.hooks.commandTimed !== null) this.hooks.commandTimed(spec, durationUs);
-      }
-      this.stats.totalCommands++;
-      c.totalCommands++;
-      c.lastCmd = spec;
-      if (
-        topLevel &&
-        !spec.skipSlowlog &&
-        this.settings.slowlogSlowerThan >= 0 &&
-        durationUs >= this.settings.slowlogSlowerThan &&
-        c.blocked === null
-      ) {
-        this.slowlog.record(c.shownArgv ?? argvAtStart, Math.floor(durationUs), this.clock.now(), c.addr, c.name, this.settings.slowlogMaxLen);
-      }
-      if ((this.dirty !== dirtyBefore || c.forcePropagation) && !c.preventPropagation) {
-        this.propagator.alsoCommand(c.db.id, c.propagateArgv ?? c.argv, c.forcePropagation && this.dirty === dirtyBefore);
-      }
-      // MONITOR sees a command after it ran (RESET/QUIT of a monitor are not echoed to it),
-      // never admin commands (7.0.15 call()).
-      if (this.monitors.size > 0 && !spec.skipMonitor && !spec.isAdmin) this.feedMonitors(c, c.shownArgv ?? argvAtStart);
-      c.shownArgv = outerShownArgv;
-      c.propagateArgv = null;
-      this.executingCommand = prevExecuting;
-      this.currentCommandFailed = prevFailed;
-      if (outermost) {
-        this.frozenNow = 0;
-        this.propagator.flush(spec.touchesArbitraryKeys);
-      }
-    }
+  call(c: Client, spec: CommandSpec, mode: ExecMode, argv: string[] = c.argv): void {
+    execute(this, c, spec, argv, mode);
+  }
+
+  /** The command being executed (innermost), or null between commands. */
+  currentInvocation: Invocation | null = null;
+
+  /** Ends the frozen instant of the previous outermost command (expiryNow reads the clock anew). */
+  unfreezeTime(): void {
+    this.frozenNow = 0;
   }
 
   /**
    * A handler threw: a nodis bug, where Redis would fail an assertion and exit. The command's
    * partial reply is replaced by an error and the stack is logged; the server, its data and
    * every other client carry on.
+   *
+   * What it changed before throwing must still reach the AOF and replicas exactly, or they
+   * diverge from the master: re-running the command there would throw (or not) on its own.
+   * So the command's own argv is not propagated; instead, when it changed data (dirty moved),
+   * every key it names is propagated as its whole current state (DEL, then the commands that
+   * rebuild it, as an AOF rewrite writes it), after what it queued before throwing.
    */
-  private commandThrew(c: Client, spec: CommandSpec, e: unknown, replyMark: number): void {
+  commandThrew(inv: Invocation, e: unknown, replyMark: number, dirtyBefore: number): void {
+    const c = inv.client;
+    const spec = inv.spec!;
     const err = e instanceof Error ? e : new Error(String(e));
     this.log.warning(`Internal error executing '${spec.fullName}' (the command was aborted): ${err.stack ?? err.message}`);
     if (c.reply.len >= replyMark) c.reply.truncate(replyMark);
     c.reply.error(`ERR internal error executing '${spec.fullName}': ${err.message.replace(/[\r\n]+/g, ' ')}`);
+    inv.preventPropagation = true;
+    if (this.dirty === dirtyBefore) return;
+    const db = inv.db ?? c.db;
+    let keys: number[] = [];
+    try {
+      keys = spec.getKeys(inv.argv);
+    } catch {
+      // no key positions to go by
+    }
+    for (const i of keys) {
+      const key = inv.argv[i];
+      if (key === undefined) continue;
+      this.propagator.also(db.id, ['DEL', key]);
+      const value = db.peek(key);
+      if (value === undefined || this.hooks.keyStateCommands === null) continue;
+      for (const cmd of this.hooks.keyStateCommands(key, value, db.getExpire(key))) this.propagator.also(db.id, cmd);
+    }
   }
 
   /** MONITOR output: `+<time> [<db> <addr>] "arg" …`. */
