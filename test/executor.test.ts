@@ -12,6 +12,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
 import { startServer, stopAll } from './helpers/server.js';
+import { caughtUp, info, waitFor } from './helpers/conditions.js';
 
 after(stopAll);
 
@@ -20,24 +21,6 @@ const FAST = ['--enable-debug-command', 'yes', '--repl-diskless-sync-delay', '0'
 const FILLER = 60;
 /** µs per key: the walk cannot reach `dst` before FILLER × this (6 s) after it starts. */
 const KEY_DELAY_US = 100_000;
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function info(c: Redis, section: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const line of (await c.info(section)).split('\r\n')) {
-    const i = line.indexOf(':');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return out;
-}
 
 /** A master with FILLER keys, then `dst = [a]` (walked last), and a client blocked on BLMOVE. */
 async function masterWithBlockedMove(extra: string[]): Promise<{ m: Redis; blocked: Promise<unknown>; stop: () => Promise<void> }> {
@@ -77,10 +60,7 @@ for (const diskless of ['no', 'yes']) {
     await r.replicaof('127.0.0.1', String((await info(m, 'server')).tcp_port));
     await waitFor('the full sync to start', async () => (await info(m, 'persistence')).rdb_bgsave_in_progress === '1');
     await pushDuringWalk(m, blocked);
-    await waitFor('the replica to catch up', async () => {
-      const ri = await info(r, 'replication');
-      return ri.master_link_status === 'up' && Number(ri.slave_repl_offset) >= Number((await info(m, 'replication')).master_repl_offset);
-    });
+    await caughtUp(m, r);
     assert.deepEqual(await r.lrange('dst', 0, -1), ['a', 'x']);
     assert.equal(await r.call('DEBUG', 'DIGEST'), await m.call('DEBUG', 'DIGEST'));
     await replica.stop();

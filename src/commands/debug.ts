@@ -448,13 +448,13 @@ function allowProtectedAction(setting: string, c: Client): boolean {
  * enable-debug-command / enable-module-command allow them (processCommand in server.c).
  */
 export function install(server: Server): void {
-  server.hooks.precheck.push((c: Client, spec: CommandSpec): string | null => {
+  server.hooks.protectedCommandError = (c: Client, spec: CommandSpec): string | null => {
     if (!spec.isProtected) return null;
     const top = spec.parent?.name ?? spec.name;
     const [name, option] = top === 'debug' ? ['DEBUG', 'enable-debug-command'] : top === 'module' ? ['MODULE', 'enable-module-command'] : [null, null];
     if (name === null || allowProtectedAction(server.config.getString(option), c)) return null;
     return `ERR ${name} command not allowed. If the ${option} option is set to "local", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.`;
-  });
+  };
 }
 
 export const commands: CommandHandlers = { debug };

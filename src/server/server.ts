@@ -32,6 +32,7 @@ import { activeExpireCycle } from '../keyspace/expire.js';
 import { applyReplyMode } from '../commands/client.js';
 import { execCommandAbort } from '../commands/transactions.js';
 import { execute, type ExecMode, type Invocation } from './executor.js';
+import { admit, clientCommandFlags, type InvocationFlags } from './admission.js';
 
 /** Hot configuration values, mirrored from the registry so the dispatch path reads fields. */
 export interface Settings {
@@ -190,7 +191,7 @@ export class Server implements KeyspaceOwner {
     beforeWrite: null as ((c: Client, spec: CommandSpec) => void) | null,
     /** Extra INFO sections: name → text lines. */
     info: new Map<string, () => string[]>(),
-    /** Checked before running a command: return an error text to refuse it (BUSY, LOADING…). */
+    /** Checked in the BUSY place of admission (server/admission.ts): an error text refuses the command. */
     precheck: [] as ((c: Client, spec: CommandSpec) => string | null)[],
     /** Extra auth requirement (ACL users with passwords). */
     authRequired: (): boolean => false,
@@ -213,10 +214,14 @@ export class Server implements KeyspaceOwner {
     /** CLIENT LIST line for a client (installed by the connection commands). */
     clientInfo: (c: Client): string => `id=${c.id} addr=${c.addr}`,
     /**
-     * Whether this invocation may write or replicate when that depends on its arguments (a
-     * script's declared flags: getCommandFlags); null keeps the command's own flags.
+     * An invocation's flags when they depend on its arguments (a script's declared flags:
+     * getCommandFlags); null keeps the command's own flags (server/admission.ts).
      */
-    invocationMayReplicate: null as ((spec: CommandSpec, argv: readonly string[]) => boolean | null) | null,
+    invocationFlags: null as ((spec: CommandSpec, argv: readonly string[]) => InvocationFlags | null) | null,
+    /** stop-writes-on-bgsave-error: the MISCONF error while writes are refused, else null. */
+    diskWriteError: null as (() => string | null) | null,
+    /** DEBUG/MODULE refused by enable-debug-command / enable-module-command, else null. */
+    protectedCommandError: null as ((c: Client, spec: CommandSpec) => string | null) | null,
     /**
      * The commands that rebuild one key (persistence/aof-rewrite.ts), for propagating the whole
      * state of a key a failed command changed (commandThrew).
@@ -763,84 +768,15 @@ export class Server implements KeyspaceOwner {
       return;
     }
     c.cmd = spec;
-    if (!c.authenticated && !spec.noAuth && this.authRequired()) {
-      this.rejectCommand(c, spec, 'NOAUTH Authentication required.');
-      return;
-    }
-    if (c.multi !== null && spec.noMulti) {
-      this.rejectCommand(c, spec, 'ERR Command not allowed inside a transaction');
-      return;
-    }
-    if (this.hooks.aclCheck !== null) {
-      const denied = this.hooks.aclCheck(c, spec, argv, c.multi !== null ? 'multi' : 'toplevel');
-      if (denied !== null) {
-        this.rejectCommand(c, spec, denied);
-        return;
-      }
-    }
-    // Loading the dataset: only `loading`-flagged commands run (EXEC: if all it queued are).
-    if (this.loading && !this.asyncLoading && !(spec.loadingOk && (c.multi === null || spec.fullName !== 'exec' || c.multi.every((q) => q.spec.loadingOk)))) {
-      this.rejectCommand(c, spec, 'LOADING Redis is loading the dataset in memory');
-      return;
-    }
-    if (this.asyncLoading && (spec.noAsyncLoading || (spec.fullName === 'exec' && c.multi !== null && c.multi.some((q) => q.spec.noAsyncLoading)))) {
-      this.rejectCommand(c, spec, 'LOADING Redis is loading the dataset in memory');
-      return;
-    }
-    for (const check of this.hooks.precheck) {
-      const err = check(c, spec);
-      if (err !== null) {
-        this.rejectCommand(c, spec, err);
-        return;
-      }
-    }
-    // EXEC takes on the flags of the commands it queued (mstate.cmd_flags / cmd_inv_flags).
-    const queued = spec.fullName === 'exec' ? c.multi : null;
-    const isWriteCommand = spec.isWrite || (queued !== null && queued.some((q) => q.spec.isWrite));
-    if (this.settings.maxmemory > 0 && !c.isMaster) {
-      const n = spec.fullName;
-      // Inside MULTI everything but EXEC/DISCARD/QUIT/RESET is refused when out of memory:
-      // queueing would otherwise grow without bound.
-      const rejectOnOom =
-        spec.denyOom ||
-        (queued !== null && queued.some((q) => q.spec.denyOom)) ||
-        (c.multi !== null && n !== 'exec' && n !== 'discard' && n !== 'quit' && n !== 'reset');
-      // Evicts before any command (performEvictions), refuses only those that may grow memory.
-      const outOfMemory = this.usedMemory() > this.settings.maxmemory && !this.hooks.freeMemory();
-      if (outOfMemory && rejectOnOom) {
-        this.rejectCommand(c, spec, "OOM command not allowed when used memory > 'maxmemory'.");
-        return;
-      }
-    }
-    if (isWriteCommand && !c.isMaster && this.role.isReplica() && this.settings.replicaReadOnly) {
-      this.rejectCommand(c, spec, "READONLY You can't write against a read only replica.");
-      return;
-    }
-    if (c.inPubSubContext && c.resp === 2) {
-      const n = spec.fullName;
-      if (
-        n !== 'ping' && n !== 'subscribe' && n !== 'ssubscribe' && n !== 'unsubscribe' && n !== 'sunsubscribe' &&
-        n !== 'psubscribe' && n !== 'punsubscribe' && n !== 'quit' && n !== 'reset'
-      ) {
-        this.rejectCommand(
-          c,
-          spec,
-          `ERR Can't execute '${spec.fullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
-        );
-        return;
-      }
-    }
-    if (this.role.refuseStale() && (!spec.staleOk || (queued !== null && queued.some((q) => !q.spec.staleOk)))) {
-      this.rejectCommand(c, spec, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
-      return;
-    }
-    if (isWriteCommand && !c.isMaster && this.role.notEnoughReplicas()) {
-      this.rejectCommand(c, spec, 'NOREPLICAS Not enough good replicas to write.');
+    const flags = clientCommandFlags(this, c, spec, argv);
+    const refused = admit(this, { client: c, spec, argv, flags, script: null });
+    if (refused !== null) {
+      this.rejectCommand(c, spec, refused);
       return;
     }
     // Paused clients keep their command for later (CLIENT PAUSE); they count as blocked, and
     // only replicas are never paused, as in Redis.
-    if (this.pause.mode !== null && (c.kind !== 'replica' || c.isMonitor) && this.pauseApplies(c, spec)) {
+    if (this.pause.mode !== null && (c.kind !== 'replica' || c.isMonitor) && (this.pause.mode === 'all' || flags.write || flags.mayReplicate)) {
       this.pausedClients.add(c);
       c.blocked = PAUSED;
       c.parser.unshift(argv);
@@ -856,24 +792,6 @@ export class Server implements KeyspaceOwner {
     }
     this.call(c, spec, 'client');
     for (const h of this.hooks.afterCommand) h(c);
-  }
-
-  /** True when the current CLIENT PAUSE mode holds back this command. */
-  private pauseApplies(c: Client, spec: CommandSpec): boolean {
-    if (this.pause.mode === 'all') return true;
-    // WRITE mode holds back writes and commands that may replicate (EVAL, PUBLISH, …), and
-    // an EXEC whose transaction holds one.
-    if (spec.name === 'exec' && c.multi !== null) {
-      for (const q of c.multi) if (this.mayReplicate(q.spec, q.argv)) return true;
-      return false;
-    }
-    return this.mayReplicate(spec, c.argv);
-  }
-
-  /** is_may_replicate_command for one command line (scripts: by their declared flags). */
-  private mayReplicate(spec: CommandSpec, argv: readonly string[]): boolean {
-    const byArgs = this.hooks.invocationMayReplicate?.(spec, argv) ?? null;
-    return byArgs ?? (spec.isWrite || spec.mayReplicate);
   }
 
   /** Answers a command that was refused before running; inside MULTI it also dooms EXEC. */
