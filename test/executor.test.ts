@@ -10,8 +10,19 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Redis } from 'ioredis';
-import { startServer, stopAll } from './helpers/server.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { ConfigRegistry } from '../src/config/registry.js';
+import { DIRECTIVES } from '../src/config/directives.js';
+import { CommandTable } from '../src/commands/registry.js';
+import { allCommandHandlers } from '../src/commands/index.js';
+import { Logger } from '../src/server/log.js';
+import { Server } from '../src/server/server.js';
+import { SystemClock, Random } from '../src/core/clock.js';
+import { installModules } from '../src/server/modules.js';
+import { startServer, stopAll, freePort } from './helpers/server.js';
 import { caughtUp, info, waitFor } from './helpers/conditions.js';
 
 after(stopAll);
@@ -80,4 +91,57 @@ test('a blocked BLMOVE served during a BGSAVE: the RDB holds the dataset as of t
   assert.deepEqual(await m.lrange('dst', 0, -1), ['a']);
   assert.equal(await m.call('DEBUG', 'DIGEST'), digestAtStart);
   await stop();
+});
+
+test('a handler that throws after changing data: an error reply, and the key state propagated whole', async () => {
+  // An in-process master whose RPUSH handler is made to throw after it pushed (a nodis bug),
+  // with a real replica: the command is not replayed there (it could throw, or not, on its
+  // own); the key's whole state is, so both hold the same data.
+  const port = await freePort();
+  const clock = new SystemClock();
+  const logger = new Logger(() => clock.now());
+  const logged: string[] = [];
+  logger.level = 'warning';
+  logger.warning = (line: string) => void logged.push(line);
+  const config = new ConfigRegistry(DIRECTIVES);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-throw-'));
+  for (const [k, v] of [['port', String(port)], ['bind', '127.0.0.1'], ['save', ''], ['enable-debug-command', 'yes'], ['dir', dir], ['repl-diskless-sync-delay', '0']]) {
+    config.set(k!, [v!], 'args');
+  }
+  const server = new Server({ clock, random: new Random(1), config, commands: new CommandTable(allCommandHandlers()), logger });
+  installModules(server);
+  await server.listen();
+  const fed: string[] = [];
+  server.propagator.addTarget({ kind: 'aof', feed: (db, argv) => fed.push(`${db}:${argv[0]} ${argv[1]}`) });
+  const replica = await startServer({ args: ['--enable-debug-command', 'yes', '--replicaof', '127.0.0.1', String(port)] });
+  const m = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+  const r = replica.client();
+  try {
+    await m.rpush('list', 'a', 'b');
+    await m.set('ttl', 'v', 'PX', 100000);
+    await caughtUp(m, r);
+    const rpush = server.commands.lookup('rpush')!;
+    const realHandler = rpush.handler!;
+    rpush.handler = (c) => {
+      realHandler(c);
+      throw new Error('boom after the write');
+    };
+    fed.length = 0;
+    await assert.rejects(m.rpush('list', 'c'), /^ReplyError: ERR internal error executing 'rpush': boom after the write$/);
+    // Throwing without a change (after answering WRONGTYPE) propagates nothing.
+    await assert.rejects(m.rpush('ttl', 'x'), /^ReplyError: ERR internal error executing 'rpush'/);
+    rpush.handler = realHandler;
+    assert.deepEqual(fed, ['0:RESTORE list']);
+    assert.ok(logged.some((l) => l.includes("Internal error executing 'rpush' (the command was aborted)")));
+    assert.deepEqual(await m.lrange('list', 0, -1), ['a', 'b', 'c']);
+    await caughtUp(m, r);
+    assert.deepEqual(await r.lrange('list', 0, -1), ['a', 'b', 'c']);
+    assert.equal(await r.call('DEBUG', 'DIGEST'), await m.call('DEBUG', 'DIGEST'));
+    assert.ok(!logged.some((l) => l.includes('Assertion failed')), logged.join('\n'));
+  } finally {
+    m.disconnect();
+    await replica.stop();
+    await server.shutdown({ save: false, now: true, force: true, signal: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -846,8 +846,9 @@ export class Server implements KeyspaceOwner {
    * What it changed before throwing must still reach the AOF and replicas exactly, or they
    * diverge from the master: re-running the command there would throw (or not) on its own.
    * So the command's own argv is not propagated; instead, when it changed data (dirty moved),
-   * every key it names is propagated as its whole current state (DEL, then the commands that
-   * rebuild it, as an AOF rewrite writes it), after what it queued before throwing.
+   * every key it names is propagated as its whole current state (the commands that
+   * rebuild it: RESTORE … REPLACE ABSTTL, or DEL when it is gone), after what it queued before
+   * throwing.
    */
   commandThrew(inv: Invocation, e: unknown, replyMark: number, dirtyBefore: number): void {
     const c = inv.client;
@@ -868,10 +869,9 @@ export class Server implements KeyspaceOwner {
     for (const i of keys) {
       const key = inv.argv[i];
       if (key === undefined) continue;
-      this.propagator.also(db.id, ['DEL', key]);
       const value = db.peek(key);
-      if (value === undefined || this.hooks.keyStateCommands === null) continue;
-      for (const cmd of this.hooks.keyStateCommands(key, value, db.getExpire(key))) this.propagator.also(db.id, cmd);
+      if (value === undefined || this.hooks.keyStateCommands === null) this.propagator.also(db.id, ['DEL', key]);
+      else for (const cmd of this.hooks.keyStateCommands(key, value, db.getExpire(key))) this.propagator.also(db.id, cmd);
     }
   }
 
