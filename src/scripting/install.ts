@@ -15,7 +15,7 @@ import { functionsOf } from './functions.js';
 const ENTRY_OVERHEAD = 96;
 
 export function install(server: Server): void {
-  server.hooks.invocationFlags = (spec, argv) => scriptInvocationFlags(server, spec, argv);
+  server.hooks.invocationFlags = { commands: SCRIPT_COMMANDS, flags: (spec, argv) => scriptInvocationFlags(server, spec, argv) };
   setRdbFunctions(server, {
     libraries: () => {
       const e = scriptingIfCreated(server);

@@ -52,7 +52,7 @@ export interface AdmissionRequest {
   client: Client;
   spec: CommandSpec;
   argv: readonly string[];
-  flags: InvocationFlags;
+  flags: Readonly<InvocationFlags>;
   /** Set for a script's redis.call; null for a client's command. */
   script: ScriptCallContext | null;
 }
@@ -77,7 +77,7 @@ function obeyed(r: AdmissionRequest): boolean {
 
 const CHECKS = {
   /** DEBUG / MODULE behind enable-debug-command / enable-module-command (installed by debug.ts). */
-  protected: (server, r) => (server.hooks.protectedCommandError === null ? null : server.hooks.protectedCommandError(r.client, r.spec)),
+  protected: (server, r) => (!r.spec.isProtected || server.hooks.protectedCommandError === null ? null : server.hooks.protectedCommandError(r.client, r.spec)),
   auth: (server, r) => (!r.client.authenticated && !r.spec.noAuth && server.authRequired() ? 'NOAUTH Authentication required.' : null),
   noMulti: (_server, r) => (r.client.multi !== null && r.spec.noMulti ? 'ERR Command not allowed inside a transaction' : null),
   noscript: (_server, r) => (r.spec.noScript && r.script !== null && !r.script.noscriptAllowed ? 'This Redis command is not allowed from script' : null),
@@ -149,39 +149,53 @@ const CHECKS = {
   },
 } satisfies Record<string, Check>;
 
-export type CheckName = keyof typeof CHECKS;
-
-/** processCommand's order (server.c, 7.0.15). */
-const CLIENT_ORDER: readonly Check[] = (
-  ['protected', 'auth', 'noMulti', 'acl', 'oom', 'misconf', 'noreplicas', 'readonly', 'pubsub', 'masterdown', 'loading', 'busy'] as const
-).map((n) => CHECKS[n]);
-
-/** scriptCall's order (script.c, 7.0.15). */
-const SCRIPT_ORDER: readonly Check[] = (
-  ['noscript', 'masterdown', 'acl', 'readOnlyScript', 'readonly', 'misconf', 'noreplicas', 'oom'] as const
-).map((n) => CHECKS[n]);
-
-/** The first reason to refuse the request, or null to run it. */
+/**
+ * The first reason to refuse the request, or null to run it: processCommand's order (server.c)
+ * for a client, scriptCall's (script.c) for a script. Written out as direct calls (not a loop
+ * over a list) so V8 inlines them: this runs for every command.
+ */
 export function admit(server: Server, r: AdmissionRequest): string | null {
-  const order = r.script !== null ? SCRIPT_ORDER : CLIENT_ORDER;
-  for (let i = 0; i < order.length; i++) {
-    const err = order[i]!(server, r);
-    if (err !== null) return err;
+  const k = CHECKS;
+  if (r.script !== null) {
+    return (
+      k.noscript(server, r) ?? k.masterdown(server, r) ?? k.acl(server, r) ?? k.readOnlyScript(server, r) ??
+      k.readonly(server, r) ?? k.misconf(server, r) ?? k.noreplicas(server, r) ?? k.oom(server, r)
+    );
   }
-  return null;
+  return (
+    k.protected(server, r) ?? k.auth(server, r) ?? k.noMulti(server, r) ?? k.acl(server, r) ?? k.oom(server, r) ??
+    k.misconf(server, r) ?? k.noreplicas(server, r) ?? k.readonly(server, r) ?? k.pubsub(server, r) ??
+    k.masterdown(server, r) ?? k.loading(server, r) ?? k.busy(server, r)
+  );
+}
+
+/** Each command's own flags, built once (most invocations' flags are their command's). */
+const ownFlags = new Map<CommandSpec, Readonly<InvocationFlags>>();
+
+function flagsOfSpec(spec: CommandSpec): Readonly<InvocationFlags> {
+  let f = ownFlags.get(spec);
+  if (f === undefined) {
+    f = Object.freeze({ write: spec.isWrite, denyOom: spec.denyOom, staleOk: spec.staleOk, mayReplicate: spec.mayReplicate });
+    ownFlags.set(spec, f);
+  }
+  return f;
 }
 
 /** The invocation's own flags: a script's declared ones (getCommandFlags), else the command's. */
-export function invocationFlags(server: Server, spec: CommandSpec, argv: readonly string[]): InvocationFlags {
-  const declared = server.hooks.invocationFlags === null ? null : server.hooks.invocationFlags(spec, argv);
-  if (declared !== null) return declared;
-  return { write: spec.isWrite, denyOom: spec.denyOom, staleOk: spec.staleOk, mayReplicate: spec.mayReplicate };
+export function invocationFlags(server: Server, spec: CommandSpec, argv: readonly string[]): Readonly<InvocationFlags> {
+  const hook = server.hooks.invocationFlags;
+  if (hook !== null && hook.commands.has(spec.fullName)) {
+    const declared = hook.flags(spec, argv);
+    if (declared !== null) return declared;
+  }
+  return flagsOfSpec(spec);
 }
 
 /** A client command's flags; EXEC takes on those of the commands it queued (mstate.cmd_flags). */
-export function clientCommandFlags(server: Server, c: Client, spec: CommandSpec, argv: readonly string[]): InvocationFlags {
-  const flags = invocationFlags(server, spec, argv);
-  if (spec.fullName !== 'exec' || c.multi === null) return flags;
+export function clientCommandFlags(server: Server, c: Client, spec: CommandSpec, argv: readonly string[]): Readonly<InvocationFlags> {
+  const own = invocationFlags(server, spec, argv);
+  if (c.multi === null || spec.fullName !== 'exec') return own;
+  const flags = { ...own };
   for (const q of c.multi) {
     const f = invocationFlags(server, q.spec, q.argv);
     flags.write ||= f.write;

@@ -41,16 +41,20 @@ import type { CommandSpec } from '../commands/registry.js';
 
 export type ExecMode = 'client' | 'exec' | 'script' | 'unblocked' | 'aof';
 
-/** One command being executed. */
+/**
+ * One command being executed. Records are reused per nesting depth (executions nest strictly,
+ * so the record of depth d is free again when its execution returns): nothing may keep one
+ * after its execution ends.
+ */
 export interface Invocation {
-  readonly client: Client;
-  readonly spec: CommandSpec | null;
-  readonly argv: string[];
-  readonly mode: ExecMode;
+  client: Client;
+  spec: CommandSpec | null;
+  argv: string[];
+  mode: ExecMode;
   /** The database selected when the command started (it may SELECT/MOVE away). */
-  readonly db: Database | null;
+  db: Database | null;
   /** The invocation this one runs inside (EXEC, EVAL), or null. */
-  readonly parent: Invocation | null;
+  parent: Invocation | null;
   /** What the AOF and replicas get instead of argv (the deterministic form), or null. */
   propagateArgv: string[] | null;
   /** The command propagated its effects itself (or has none to propagate). */
@@ -97,12 +101,8 @@ export function idleInvocation(client: Client): Invocation {
   };
 }
 
-/** Counts assertion failures (INFO would show them; tests read them through DEBUG). */
-export const invariantViolations = { count: 0 };
-
 /** Logs a broken invariant; the command has already run, so the server carries on. */
 export function invariantFailed(server: Server, what: string): void {
-  invariantViolations.count++;
   server.log.warning(`Assertion failed (invariant): ${what}`);
 }
 
@@ -114,19 +114,21 @@ export function invariantFailed(server: Server, what: string): void {
 export function execute(server: Server, c: Client, spec: CommandSpec, argv: string[], mode: ExecMode, body?: (c: Client) => void): void {
   const policy = POLICIES[mode];
   const parentInvocation = c.invocation;
-  const inv: Invocation = {
-    client: c,
-    spec,
-    argv,
-    mode,
-    db: c.db,
-    parent: server.currentInvocation,
-    propagateArgv: null,
-    preventPropagation: false,
-    forcePropagation: false,
-    shownArgv: null,
-    failed: false,
-  };
+  const depth = server.executionNesting;
+  const records = server.invocationRecords;
+  let inv = records[depth];
+  if (inv === undefined) records[depth] = inv = idleInvocation(c);
+  inv.client = c;
+  inv.spec = spec;
+  inv.argv = argv;
+  inv.mode = mode;
+  inv.db = c.db;
+  inv.parent = server.currentInvocation;
+  inv.propagateArgv = null;
+  inv.preventPropagation = false;
+  inv.forcePropagation = false;
+  inv.shownArgv = null;
+  inv.failed = false;
   const prevArgv = c.argv;
   const prevCmd = c.cmd;
   const prevCurrent = server.currentInvocation;

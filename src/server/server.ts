@@ -2,10 +2,11 @@
  * The server: listeners, clients, the command dispatch and the event-loop duties around it.
  *
  * Flow of a request (as in Redis's networking.c/server.c):
- *   socket data → RespParser → processCommand() (lookup, arity, auth, MULTI, pub/sub context,
- *   readonly replica, OOM, pause checks) → call() (runs the handler, times it, records stats
- *   and slowlog, and hands the command's effects to the one Propagator) → the reply lands in the
- *   client's ReplyWriter → flushed once per event-loop turn for every client that has output.
+ *   socket data → RespParser → processCommand() (CommandTable.resolve, arity, then the
+ *   admission checks of server/admission.ts, CLIENT PAUSE, MULTI queueing) → the executor
+ *   (server/executor.ts: runs the handler, times it, records stats and slowlog, and hands the
+ *   command's effects to the one Propagator) → the reply lands in the client's ReplyWriter →
+ *   flushed once per event-loop turn for every client that has output.
  *
  * The event loop is the lock: handlers run synchronously to completion, so MULTI/EXEC and
  * scripts are atomic without further locking. Periodic duties (active expiry, client timeouts,
@@ -133,7 +134,7 @@ export class Server implements KeyspaceOwner {
   applyingMasterStream = false;
   /** ms timestamp of the last successful save (LASTSAVE). */
   lastSave: number;
-  /** Depth of nested call()s (EXEC, scripts); propagation is flushed when it returns to 0. */
+  /** Depth of nested executions (EXEC, scripts); propagation is flushed when it returns to 0. */
   executionNesting = 0;
   /**
    * The client whose command is being processed (server.current_client): set around each
@@ -217,7 +218,11 @@ export class Server implements KeyspaceOwner {
      * An invocation's flags when they depend on its arguments (a script's declared flags:
      * getCommandFlags); null keeps the command's own flags (server/admission.ts).
      */
-    invocationFlags: null as ((spec: CommandSpec, argv: readonly string[]) => InvocationFlags | null) | null,
+    invocationFlags: null as {
+      /** The commands (fullName) whose flags may depend on their arguments. */
+      commands: ReadonlySet<string>;
+      flags(spec: CommandSpec, argv: readonly string[]): InvocationFlags | null;
+    } | null,
     /** stop-writes-on-bgsave-error: the MISCONF error while writes are refused, else null. */
     diskWriteError: null as (() => string | null) | null,
     /** DEBUG/MODULE refused by enable-debug-command / enable-module-command, else null. */
@@ -832,6 +837,8 @@ export class Server implements KeyspaceOwner {
 
   /** The command being executed (innermost), or null between commands. */
   currentInvocation: Invocation | null = null;
+  /** The executor's invocation records, one per nesting depth, reused (executor.ts). */
+  readonly invocationRecords: Invocation[] = [];
 
   /** Ends the frozen instant of the previous outermost command (expiryNow reads the clock anew). */
   unfreezeTime(): void {
