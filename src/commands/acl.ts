@@ -222,10 +222,7 @@ function dryrun(c: Client): void {
     return;
   }
   const argv = c.argv.slice(3);
-  let spec = c.server.commands.lookup(argv[0]!);
-  if (spec !== undefined && spec.subcommands !== null) {
-    spec = argv.length >= 2 ? spec.subcommands.get(argv[1]!.toLowerCase()) : undefined;
-  }
+  const spec = c.server.commands.resolve(argv);
   if (spec === undefined || spec.handler === null) {
     c.reply.error(`ERR Command '${argv[0]!}' not found`);
     return;

@@ -26,8 +26,6 @@ import { parseInteger } from './args.js';
 import { SYNTAX, NOT_INTEGER } from './errors.js';
 import { replyHelp, subcommandSyntaxError } from './help.js';
 import { cancelBlock } from '../server/blocking.js';
-import { parseShebang, scriptingIfCreated, ScriptFlag } from '../scripting/engine.js';
-import { functionsOf } from '../scripting/functions.js';
 import {
   install as installTracking,
   clientTracking,
@@ -628,35 +626,9 @@ function trackinginfo(c: Client): void {
   for (const p of prefixes) r.bulk(p);
 }
 
-/**
- * Whether a script invocation counts as a write for CLIENT PAUSE WRITE: a script that declared
- * its flags (shebang, register_function) writes unless it declared no-writes; one that did not
- * keeps EVAL's own flags (evalGetCommandFlags / fcallGetCommandFlags → scriptFlagsToCmdFlags).
- */
-function scriptMayReplicate(server: Server, spec: CommandSpec, argv: readonly string[]): boolean | null {
-  const name = spec.fullName;
-  if (argv.length < 2) return null;
-  let flags: number | undefined;
-  if (name === 'eval' || name === 'eval_ro') {
-    const sh = parseShebang(argv[1]!);
-    if ('error' in sh) return null;
-    flags = sh.flags;
-  } else if (name === 'evalsha' || name === 'evalsha_ro') {
-    flags = scriptingIfCreated(server)?.scripts.get(argv[1]!.toLowerCase())?.flags;
-  } else if (name === 'fcall' || name === 'fcall_ro') {
-    const e = scriptingIfCreated(server);
-    flags = e === undefined ? undefined : functionsOf(e).functions.get(argv[1]!.toLowerCase())?.flags;
-  } else {
-    return null;
-  }
-  if (flags === undefined || (flags & ScriptFlag.EvalCompat) !== 0) return null;
-  return (flags & ScriptFlag.NoWrites) === 0;
-}
-
 /** Publishes the CLIENT LIST line and keeps the unauthenticated protocol limits current. */
 export function install(server: Server): void {
   server.hooks.clientInfo = clientInfoLine;
-  server.hooks.invocationMayReplicate = (spec, argv) => scriptMayReplicate(server, spec, argv);
   installTracking(server);
   // Redis decides "authentication required" per request (authRequired()): a password set or
   // removed at runtime changes the limits of connections that have not authenticated.

@@ -409,10 +409,7 @@ function keysWithFlags(spec: CommandSpec, argv: readonly string[]): [number, str
 function getKeysImpl(c: Client, withFlags: boolean): void {
   const argv = c.argv.slice(2);
   const table = c.server.commands;
-  let spec = table.lookup(argv[0]!);
-  if (spec !== undefined && spec.subcommands !== null && argv.length >= 2) {
-    spec = spec.subcommands.get(argv[1]!.toLowerCase()) ?? (spec.handler !== null ? spec : undefined);
-  }
+  const spec = table.resolve(argv);
   if (spec === undefined) {
     c.reply.error('ERR Invalid command specified');
     return;

@@ -452,7 +452,7 @@ function allowProtectedAction(setting: string, c: Client): boolean {
  * enable-debug-command / enable-module-command allow them (processCommand in server.c).
  */
 export function install(server: Server): void {
-  server.hooks.protectedCheck = (c: Client, spec: CommandSpec): string | null => {
+  server.hooks.protectedCommandError = (c: Client, spec: CommandSpec): string | null => {
     if (!spec.isProtected) return null;
     const top = spec.parent?.name ?? spec.name;
     const [name, option] = top === 'debug' ? ['DEBUG', 'enable-debug-command'] : top === 'module' ? ['MODULE', 'enable-module-command'] : [null, null];

@@ -11,9 +11,7 @@ import type { Client } from '../server/client.js';
 import { NOT_INTEGER, SYNTAX } from './errors.js';
 import { parseInt64 } from './args.js';
 import { rdbOf, type RdbPersistence } from '../persistence/rdb.js';
-import { RdbEncoder, type EncodeOptions } from '../persistence/rdb-encode.js';
-import { Crc64 } from '../persistence/crc64.js';
-import { RDB_VERSION } from '../persistence/rdb-format.js';
+import { dumpPayload } from '../persistence/rdb-encode.js';
 import { defaultLoadLimits, verifyDumpPayload } from '../persistence/rdb-decode.js';
 import { decodeRestorePayload } from '../persistence/sanitize.js';
 import { debugTunables } from './debug.js';
@@ -68,14 +66,7 @@ function bgsave(c: Client): void {
   }
 }
 
-/** The DUMP payload of a value: <type><value><RDB version u16 LE><CRC64 LE>. */
-export function dumpPayload(value: RedisValue, opts: EncodeOptions): Buffer {
-  const enc = new RdbEncoder(opts, 256);
-  enc.typedValue(value);
-  enc.u16le(RDB_VERSION);
-  enc.bytes(new Crc64().update(enc.view()).bytes());
-  return enc.take();
-}
+export { dumpPayload };
 
 function dump(c: Client): void {
   const v = c.server.lookupRead(c.db, c.argv[1]!);

@@ -304,6 +304,18 @@ export class CommandTable {
     return spec;
   }
 
+  /**
+   * The spec an argv names (Redis's lookupCommand): for a container with a second argument,
+   * the subcommand it names, or the container itself when it has its own handler; otherwise
+   * the top-level command (a container without a subcommand is returned as is; its handler is
+   * null). Undefined when nothing matches.
+   */
+  resolve(argv: readonly string[]): CommandSpec | undefined {
+    const spec = this.lookup(argv[0]!);
+    if (spec === undefined || spec.subcommands === null || argv.length < 2) return spec;
+    return spec.subcommands.get(argv[1]!.toLowerCase()) ?? (spec.handler !== null ? spec : undefined);
+  }
+
   /** Resolves "config|get" style names, or a top-level command, for COMMAND INFO and ACL. */
   lookupFullName(fullName: string): CommandSpec | undefined {
     const parts = fullName.toLowerCase().split('|');

@@ -8,7 +8,7 @@
  * NOREPLICAS, MASTERDOWN, OOM of a queued write) are made by processCommand on EXEC itself,
  * using the flags of the queued commands, and abort the transaction (rejectCommand).
  *
- * EXEC runs each queued command through `server.call()`, so stats, slowlog, MONITOR and
+ * EXEC runs each queued command through the executor (`server.call()` in mode 'exec'), so stats, slowlog, MONITOR and
  * propagation behave as for a top-level command; the Propagator wraps the transaction's effects
  * in MULTI/EXEC when there is more than one (a single write propagates bare, as in 7.0's
  * propagatePendingCommands). Runtime errors inside do not roll anything back.
@@ -73,22 +73,16 @@ function exec(c: Client): void {
   // Unwatch first: the transaction's own writes must not dirty it.
   unwatchAllKeys(c);
   const server = c.server;
-  const origArgv = c.argv;
-  const origCmd = c.cmd;
   c.reply.array(queue.length);
   for (let i = 0; i < queue.length; i++) {
     const q = queue[i]!;
-    c.argv = q.argv;
-    c.cmd = q.spec;
     // c.multi stays set while the queue runs (CLIENT_MULTI): blocking commands answer as
     // timed out instead of blocking (canBlock).
     // ACL rules may have changed since the command was queued (execCommand).
     const denied = server.hooks.aclCheck === null ? null : server.hooks.aclCheck(c, q.spec, q.argv, 'exec');
     if (denied !== null) c.reply.error(denied);
-    else server.call(c, q.spec, true);
+    else server.call(c, q.spec, 'exec', q.argv);
   }
-  c.argv = origArgv;
-  c.cmd = origCmd;
   discardTransaction(c);
   // EXEC itself never propagates: its commands did, one by one, and the Propagator wraps them.
   c.preventPropagation = true;

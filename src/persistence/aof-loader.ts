@@ -5,8 +5,9 @@
  * aof-use-rdb-preamble, or an old-style single file whose RDB preamble is followed by a
  * command tail). Commands run through a hidden client that, like Redis's AOF client, skips
  * every check processCommand makes (auth, ACL, OOM, readonly) and must be obeyed by handlers
- * (`isMaster`, mustObeyClient in Redis): they run straight into their handler, and MULTI blocks
- * are queued and run by EXEC. Nothing propagates while loading.
+ * (`isMaster`, mustObeyClient in Redis): they run through the executor in its 'aof' mode
+ * (server/executor.ts), and MULTI blocks are queued and run by EXEC. Nothing propagates while
+ * loading.
  *
  * The reader reproduces Redis's stdio-based parser closely because its verdicts are visible:
  * a malformed line is a "Bad file format" (fatal), a file that ends mid-command or mid-MULTI
@@ -87,10 +88,7 @@ function atoi(s: string): number {
 
 /** The command a loaded argv names (with its subcommand), as lookupCommand would find it. */
 function lookupCommand(server: Server, argv: string[]): CommandSpec | undefined {
-  let spec = server.commands.lookup(argv[0]!);
-  if (spec !== undefined && spec.subcommands !== null && argv.length >= 2) {
-    spec = spec.subcommands.get(argv[1]!.toLowerCase()) ?? (spec.handler !== null ? spec : undefined);
-  }
+  const spec = server.commands.resolve(argv);
   if (spec === undefined || spec.handler === null) return undefined;
   return spec;
 }
@@ -234,21 +232,13 @@ function* replayCommands(
         return 'failed';
       }
       if (spec.name === 'multi' && spec.parent === null) setBeforeMulti(getValid());
-      fake.argv = argv;
-      fake.cmd = spec;
       if (fake.multi !== null && !(spec.name === 'exec' && spec.parent === null)) {
         fake.multi.push({ spec, argv });
       } else {
-        fake.propagateArgv = null;
-        fake.preventPropagation = false;
-        // Nested execution: the handler's propagation stays pending (and is discarded), time
-        // is frozen. Per command, so clients served between slices run un-nested.
-        server.executionNesting++;
-        try {
-          spec.handler!(fake);
-        } finally {
-          server.executionNesting--;
-        }
+        // The executor's 'aof' mode: no stats, no propagation (what the command queues is
+        // discarded below), time frozen for the command. Per command, so clients served
+        // between slices run un-nested.
+        server.call(fake, spec, 'aof', argv);
       }
       server.propagator.discard();
       // The hidden client's replies go nowhere.

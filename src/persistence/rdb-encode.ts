@@ -14,7 +14,8 @@ import { ByteWriter, stringToInt } from './bytes.js';
 import { lzfCompress } from './lzf.js';
 import { encodeListpack, listpackEntryBytes, type PackedElement } from './listpack.js';
 import { encodeIntset } from './legacy-encodings.js';
-import { RdbEnc, RdbOpcode, RdbType, QUICKLIST_NODE_PACKED, QUICKLIST_NODE_PLAIN } from './rdb-format.js';
+import { RDB_VERSION, RdbEnc, RdbOpcode, RdbType, QUICKLIST_NODE_PACKED, QUICKLIST_NODE_PLAIN } from './rdb-format.js';
+import { Crc64 } from './crc64.js';
 import { isStringValue, type RedisValue, type StringValue } from '../types/value.js';
 import { ListValue, type ListElement } from '../types/list.js';
 import { SetValue } from '../types/set.js';
@@ -290,4 +291,13 @@ export class RdbEncoder extends ByteWriter {
 function scoreElement(score: number): PackedElement {
   if (Number.isInteger(score) && score > -D2S_INT_MAX + 1 && score < D2S_INT_MAX && !Object.is(score, -0)) return score;
   return formatDouble(score);
+}
+
+/** The DUMP payload of a value: <type><value><RDB version u16 LE><CRC64 LE>. */
+export function dumpPayload(value: RedisValue, opts: EncodeOptions): Buffer {
+  const enc = new RdbEncoder(opts, 256);
+  enc.typedValue(value);
+  enc.u16le(RDB_VERSION);
+  enc.bytes(new Crc64().update(enc.view()).bytes());
+  return enc.take();
 }

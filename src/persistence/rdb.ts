@@ -32,6 +32,8 @@ import { parseRdbSteps, RdbLoadError, type LoadLimits } from './rdb-decode.js';
 import { runSliced, runToEnd, startLoading, stopLoading } from './loading.js';
 import { setInfoField } from '../commands/info.js';
 import { debugHooks, debugTunables } from '../commands/debug.js';
+import { dumpPayload } from './rdb-encode.js';
+import { invariantFailed } from '../server/executor.js';
 import { hashLimits } from '../types/hash.js';
 import { setLimits } from '../types/set.js';
 import { setRdbBridge, aofOf, aofEnabledAtStartup } from './aof.js';
@@ -235,17 +237,29 @@ export class RdbPersistence {
 
   private hooksInstalled = false;
 
+  /** After each change to a key while snapshots run: was it copied first? (verifyKeyChanged) */
+  private readonly afterKeyChange = (dbId: number, key: string): void => {
+    const db = this.server.dbs[dbId];
+    if (db === undefined) return;
+    for (const s of this.snapshots) {
+      if (!s.verifyKeyChanged(db, key)) invariantFailed(this.server, `key '${key}' of db ${dbId} changed during a snapshot before it was copied; the snapshot is abandoned`);
+    }
+  };
+
   private installHooks(): void {
     if (this.hooksInstalled) return;
     this.hooksInstalled = true;
     for (const db of this.server.dbs) db.beforeChange = this.beforeChange;
     this.server.hooks.beforeWrite = this.beforeWrite;
+    this.server.hooks.keyModified.push(this.afterKeyChange);
   }
 
   private removeHooks(): void {
     if (!this.hooksInstalled) return;
     this.hooksInstalled = false;
     for (const db of this.server.dbs) db.beforeChange = null;
+    const i = this.server.hooks.keyModified.indexOf(this.afterKeyChange);
+    if (i >= 0) this.server.hooks.keyModified.splice(i, 1);
     // FLUSHALL must still abort a BGSAVE whose snapshot already finished producing.
     this.server.hooks.beforeWrite = null;
   }
@@ -711,13 +725,17 @@ export function install(server: Server): RdbPersistence {
     if (p.savePoints.length > 0) p.saveSync();
   });
   server.hooks.shutdown.push((opts) => p.onShutdown(opts));
-  server.hooks.precheck.push((c, spec) => {
-    // stop-writes-on-bgsave-error: refuse writes (and PING) while the last BGSAVE failed.
+  // A command that threw after changing a key propagates the key's whole state (commandThrew).
+  server.hooks.keyStateCommands = (key, value, expireAt) => {
+    const payload = dumpPayload(value, p.encodeOptions());
+    return [['RESTORE', key, expireAt === -1 ? '0' : String(expireAt), payload.latin1Slice(0, payload.length), 'REPLACE', 'ABSTTL']];
+  };
+  // stop-writes-on-bgsave-error: writes (and PING) are refused while the last BGSAVE failed
+  // (server/admission.ts decides which commands the error applies to).
+  server.hooks.diskWriteError = () => {
     if (p.lastBgsaveOk || p.savePoints.length === 0 || !server.config.getBool('stop-writes-on-bgsave-error')) return null;
-    if (c.isMaster) return null;
-    if (!spec.isWrite && spec.fullName !== 'ping') return null;
     return "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
-  });
+  };
   server.startupTasks.push(() => p.loadAtStartup());
   debugHooks.reload = (_c, opts) => p.debugReload(opts);
   setRdbBridge(server, {

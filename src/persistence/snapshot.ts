@@ -201,6 +201,24 @@ export class Snapshot {
     }
   }
 
+  /**
+   * The invariant behind copy-on-write, checked after every change to a key (WATCH's signal):
+   * a key that changed while this snapshot runs was handed to `beforeKeyChange` first (or the
+   * walk had already written it, or its database is done). A change that skipped it may have
+   * put a value into the image that never existed at the start: the snapshot fails instead
+   * (a BGSAVE reports an error, a full sync is retried), and the violation is returned so the
+   * caller can log it.
+   */
+  verifyKeyChanged(db: Database, key: string): boolean {
+    const snap = this.byDict.get(db.dict);
+    if (snap === undefined || snap.done || snap.touched.has(key)) return true;
+    if (snap.started && snap.visited.has(key)) return true;
+    // Not in the dictionary: nothing of it can reach the image (signalled before its creation).
+    if (!snap.dict.has(key)) return true;
+    this.failure ??= new Error(`key '${key}' of db ${db.id} changed before the snapshot copied it`);
+    return false;
+  }
+
   /** Writes one key with its expiry and, when the policy keeps them, its access information. */
   private record(target: RecordWriter, snap: SnapDb, key: string, value: RedisValue): void {
     const expireAt = snap.expires.size === 0 ? -1 : (snap.expires.get(key) ?? -1);

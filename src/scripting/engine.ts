@@ -28,6 +28,7 @@ import { beginBusy, endBusy, processEventsWhileBlocked } from './busy.js';
 import { formatG17 } from './numbers.js';
 import { LuaDebugger } from './ldb.js';
 import { aclOf } from '../server/acl.js';
+import { admit, invocationFlags } from '../server/admission.js';
 import { PropagateTo } from '../server/propagate.js';
 import { debugTunables } from '../commands/debug.js';
 
@@ -247,8 +248,7 @@ export class ScriptingEngine {
         else return this.raise(L2, 'Lua redis lib command arguments must be strings or integers');
       }
       // lookupCommand: with a second argument a container needs a known subcommand.
-      let spec = this.server.commands.lookup(argv[0]!);
-      if (spec !== undefined && spec.subcommands !== null && argc >= 2) spec = spec.subcommands.get(argv[1]!.toLowerCase());
+      const spec = this.server.commands.resolve(argv);
       if (spec === undefined) return this.raise(L2, 'Invalid command passed to redis.acl_check_cmd()');
       // The script caller's permissions for this command and its keys and channels, without
       // an ACL LOG entry (ACLCheckAllUserCommandPerm).
@@ -487,47 +487,38 @@ export class ScriptingEngine {
   private execute(run: RunContext, argv: string[]): string | null {
     const server = this.server;
     const fc = this.fake;
-    let spec = server.commands.lookup(argv[0]!);
-    if (spec !== undefined && spec.subcommands !== null && argv.length >= 2) {
-      const sub = spec.subcommands.get(argv[1]!.toLowerCase());
-      if (sub !== undefined) spec = sub;
-    }
+    const spec = server.commands.resolve(argv);
     let err: string | null = null;
     if (spec === undefined || spec.handler === null) {
       err = spec === undefined ? 'Unknown Redis command called from script' : 'Wrong number of args calling Redis command from script';
     } else if ((spec.arity > 0 && argv.length !== spec.arity) || argv.length < -spec.arity) {
       err = 'Wrong number of args calling Redis command from script';
-    } else if (spec.noScript && !debugTunables.disableDenyScripts) {
-      err = 'This Redis command is not allowed from script';
-    } else if (server.hooks.aclCheck !== null && (err = server.hooks.aclCheck(fc, spec, argv, 'lua', run.caller)) !== null) {
-      // ACL denial, as scriptVerifyACL words it (err is set by the check).
-    } else if (run.readOnly && (spec.isWrite || spec.mayReplicate)) {
-      err = 'Write commands are not allowed from read-only scripts.';
-    } else if (server.role.refuseStale() && !spec.staleOk) {
-      err = 'Can not execute the command on a stale replica';
-    } else if (spec.isWrite && !run.writeDirty && !run.caller.isMaster && server.role.isReplica() && server.settings.replicaReadOnly) {
-      err = "READONLY You can't write against a read only replica.";
-    } else if (spec.isWrite && !run.writeDirty && server.role.notEnoughReplicas()) {
-      // Only scripts without flags get here (flagged ones are refused before they run).
-      err = 'NOREPLICAS Not enough good replicas to write.';
-    } else if (
-      spec.denyOom && !run.writeDirty && !(run.flags & ScriptFlag.AllowOom) && !run.caller.isMaster &&
-      server.settings.maxmemory > 0 && server.usedMemory() > server.settings.maxmemory && !server.hooks.freeMemory()
-    ) {
-      err = "OOM command not allowed when used memory > 'maxmemory'.";
+    } else {
+      // The same admission checks as a client's command, in scriptCall's order (server/admission.ts).
+      err = admit(server, {
+        client: fc,
+        spec,
+        argv,
+        flags: invocationFlags(server, spec, argv),
+        script: {
+          caller: run.caller,
+          readOnly: run.readOnly,
+          writeDirty: run.writeDirty,
+          allowOom: (run.flags & ScriptFlag.AllowOom) !== 0,
+          noscriptAllowed: debugTunables.disableDenyScripts,
+        },
+      });
     }
     if (err !== null) {
       if (spec !== undefined) spec.stats.rejectedCalls++;
       server.recordError(fc, err.includes(' ') && /^[A-Z]+ /.test(err) ? err : `ERR ${err}`);
-      return err.startsWith('READONLY') || err.startsWith('OOM') || err.startsWith('NOREPLICAS') ? `-${err}` : err;
+      return err.startsWith('READONLY') || err.startsWith('OOM') || err.startsWith('NOREPLICAS') || err.startsWith('MISCONF') ? `-${err}` : err;
     }
     if (spec!.isWrite) run.writeDirty = true;
-    fc.argv = argv;
     fc.reply.proto = run.resp;
-    fc.cmd = spec!;
     server.propagator.commandTargets = run.repl;
     try {
-      server.call(fc, spec!, false);
+      server.call(fc, spec!, 'script', argv);
     } finally {
       server.propagator.commandTargets = PropagateTo.All;
     }

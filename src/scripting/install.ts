@@ -6,7 +6,7 @@
 import type { Server } from '../server/server.js';
 import { setRdbFunctions } from '../persistence/rdb.js';
 import { setInfoField, bytesToHuman } from '../commands/info.js';
-import type { Client } from '../server/client.js';
+import type { InvocationFlags } from '../server/admission.js';
 import type { CommandSpec } from '../commands/registry.js';
 import { scriptingFor, scriptingIfCreated, parseShebang, ScriptFlag } from './engine.js';
 import { functionsOf } from './functions.js';
@@ -15,7 +15,7 @@ import { functionsOf } from './functions.js';
 const ENTRY_OVERHEAD = 96;
 
 export function install(server: Server): void {
-  server.hooks.precheck.push((c, spec) => scriptFlagsPrecheck(server, c, spec));
+  server.hooks.invocationFlags = { commands: SCRIPT_COMMANDS, flags: (spec, argv) => scriptInvocationFlags(server, spec, argv) };
   setRdbFunctions(server, {
     libraries: () => {
       const e = scriptingIfCreated(server);
@@ -77,40 +77,21 @@ function declaredFlags(server: Server, argv: readonly string[], name: string): n
 }
 
 /**
- * processCommand's checks with the command flags a script declared (evalGetCommandFlags /
- * fcallGetCommandFlags → scriptFlagsToCmdFlags): a script without no-writes is a write
- * command, without allow-oom it is denyoom, and only allow-stale makes it run on a stale
- * replica. Scripts without declared flags keep EVAL's own flags (checked when they run).
+ * The flags a script invocation is admitted by (getCommandFlags → scriptFlagsToCmdFlags): a
+ * script that declared flags writes unless no-writes, is deny-oom unless allow-oom or
+ * no-writes, runs on a stale replica only with allow-stale, and is no longer "may replicate"
+ * (its flags say whether it writes). Scripts without declared flags keep EVAL's own flags
+ * (null), and are checked call by call as they run.
  */
-function scriptFlagsPrecheck(server: Server, c: Client, spec: CommandSpec): string | null {
-  let write = false;
-  let denyOom = false;
-  let stale = true;
-  const add = (name: string, argv: readonly string[]): void => {
-    if (!SCRIPT_COMMANDS.has(name) || argv.length < 3) return;
-    const flags = declaredFlags(server, argv, name);
-    if (flags === null) return;
-    write ||= (flags & ScriptFlag.NoWrites) === 0;
-    denyOom ||= (flags & (ScriptFlag.AllowOom | ScriptFlag.NoWrites)) === 0;
-    stale &&= (flags & ScriptFlag.AllowStale) !== 0;
+function scriptInvocationFlags(server: Server, spec: CommandSpec, argv: readonly string[]): InvocationFlags | null {
+  const name = spec.fullName;
+  if (!SCRIPT_COMMANDS.has(name) || argv.length < 3) return null;
+  const flags = declaredFlags(server, argv, name);
+  if (flags === null) return null;
+  return {
+    write: (flags & ScriptFlag.NoWrites) === 0,
+    denyOom: (flags & (ScriptFlag.AllowOom | ScriptFlag.NoWrites)) === 0,
+    staleOk: (flags & ScriptFlag.AllowStale) !== 0,
+    mayReplicate: false,
   };
-  // EXEC takes on the flags of what it queued, scripts' declared flags included (mstate.cmd_flags).
-  if (spec.fullName === 'exec') {
-    if (c.multi === null) return null;
-    for (const q of c.multi) add(q.spec.fullName, q.argv);
-  } else {
-    add(spec.fullName, c.argv);
-  }
-  if (!write && !denyOom && stale) return null;
-  if (denyOom && !c.isMaster && server.settings.maxmemory > 0 && server.usedMemory() > server.settings.maxmemory && !server.hooks.freeMemory()) {
-    return "OOM command not allowed when used memory > 'maxmemory'.";
-  }
-  if (write && !c.isMaster && server.role.isReplica() && server.settings.replicaReadOnly) {
-    return "READONLY You can't write against a read only replica.";
-  }
-  if (server.role.refuseStale() && !stale) {
-    return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
-  }
-  if (write && !c.isMaster && server.role.notEnoughReplicas()) return 'NOREPLICAS Not enough good replicas to write.';
-  return null;
 }

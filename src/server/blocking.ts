@@ -46,6 +46,8 @@ import { typeOf, type TypeName } from '../types/value.js';
 import { parseDouble } from '../commands/args.js';
 import { TIMEOUT_NEGATIVE, TIMEOUT_NOT_FLOAT } from '../commands/errors.js';
 import type { TimerHandle } from '../core/clock.js';
+import type { CommandSpec } from '../commands/registry.js';
+import { execute } from './executor.js';
 
 /** What a client blocked on keys waits for, and how to serve it. */
 export interface KeyWait {
@@ -72,8 +74,11 @@ interface KeyWaiter {
   keys: string[];
   wait: KeyWait;
   state: BlockedState;
-  /** The blocked command as received (its SLOWLOG entry is written when it is unblocked). */
+  /** The blocked command as SLOWLOG shows it (its entry is written when it is unblocked). */
   argv: string[];
+  /** The blocked command as received, and its spec: serving it executes as this command. */
+  realArgv: string[];
+  spec: CommandSpec;
 }
 
 interface HeapEntry {
@@ -158,25 +163,24 @@ class BlockingState {
       const c = w.client;
       const errorsBefore = this.server.stats.totalErrorReplies;
       const start = process.hrtime.bigint();
-      let served: boolean;
-      // The served client is the current client meanwhile, as in Redis (client-side caching
-      // holds its invalidations until its reply is written).
+      let served = true;
+      // Through the one executor, as the blocked command (its argv and spec): a write's keys
+      // are copied by a running snapshot first, its effects (queued by `serve`) propagate as
+      // their own unit, and the served client is the current client meanwhile, as in Redis
+      // (client-side caching holds its invalidations until its reply is written).
       const prevClient = this.server.currentClient;
       this.server.currentClient = c;
-      this.server.executionNesting++;
       try {
-        served = gone ? w.wait.onKeyGone!(c, key) : w.wait.serve(c, key);
+        execute(this.server, c, w.spec, w.realArgv, 'unblocked', (rc) => {
+          served = gone ? w.wait.onKeyGone!(rc, key) : w.wait.serve(rc, key);
+        });
       } finally {
-        this.server.executionNesting--;
         this.server.currentClient = prevClient;
       }
       if (!served) continue;
       const us = Number(process.hrtime.bigint() - start) / 1000;
       this.finish(w.client, us, this.server.stats.totalErrorReplies !== errorsBefore);
-      // Each served client's effects are a separate unit in the AOF/replication stream.
-      this.server.propagator.flush();
     }
-    this.server.propagator.flush();
   }
 
   // ---- blocking and unblocking ------------------------------------------------------------------
@@ -189,7 +193,7 @@ class BlockingState {
       onCancel: (reason) => this.cancel(c, state, reason),
     };
     const unique = [...new Set(keys)];
-    const w: KeyWaiter = { client: c, db: c.db, keys: unique, wait, state, argv: c.shownArgv ?? c.argv };
+    const w: KeyWaiter = { client: c, db: c.db, keys: unique, wait, state, argv: c.shownArgv ?? c.argv, realArgv: c.argv, spec: c.cmd! };
     let perDb = this.blockingKeys.get(c.db.id);
     if (perDb === undefined) this.blockingKeys.set(c.db.id, (perDb = new Map()));
     for (const key of unique) {

@@ -9,6 +9,7 @@ import { ReplyWriter } from '../protocol/writer.js';
 import type { Database } from '../keyspace/db.js';
 import type { Server } from './server.js';
 import type { CommandSpec } from '../commands/registry.js';
+import { idleInvocation, type Invocation } from './executor.js';
 
 /** A command queued by MULTI. */
 export interface QueuedCommand {
@@ -86,20 +87,46 @@ export class Client {
   readonly shardChannels = new Set<string>();
   /** Bytes of output this client is over its soft limit since (ms), for obuf limits. */
   obufSoftLimitSince = 0;
-  /** Custom per-command data (e.g. the command's propagation override). */
-  propagateArgv: string[] | null = null;
+  /**
+   * The command of this client being executed (server/executor.ts); an idle record between
+   * commands. The per-command fields below live in it, so a nested execution (EXEC's commands)
+   * has its own and nothing is saved and restored by hand.
+   */
+  invocation: Invocation;
+  /** What the current command propagates instead of its argv (its deterministic form). */
+  get propagateArgv(): string[] | null {
+    return this.invocation.propagateArgv;
+  }
+  set propagateArgv(argv: string[] | null) {
+    this.invocation.propagateArgv = argv;
+  }
   /** Suppresses propagation of the current command (e.g. it propagated its effects itself). */
-  preventPropagation = false;
+  get preventPropagation(): boolean {
+    return this.invocation.preventPropagation;
+  }
+  set preventPropagation(v: boolean) {
+    this.invocation.preventPropagation = v;
+  }
   /**
    * Propagates the current command to replicas even though it changed no data (PUBLISH:
-   * forceCommandPropagation with PROPAGATE_REPL). Reset by call() before each command.
+   * forceCommandPropagation with PROPAGATE_REPL).
    */
-  forcePropagation = false;
+  get forcePropagation(): boolean {
+    return this.invocation.forcePropagation;
+  }
+  set forcePropagation(v: boolean) {
+    this.invocation.forcePropagation = v;
+  }
   /**
    * The current command's argv as SLOWLOG and MONITOR show it, once an argument was redacted
-   * (Redis's original_argv); null when it is shown as received. Reset by call().
+   * (Redis's original_argv); null when it is shown as received.
    */
-  shownArgv: string[] | null = null;
+  get shownArgv(): string[] | null {
+    return this.invocation.shownArgv;
+  }
+  set shownArgv(argv: string[] | null) {
+    this.invocation.shownArgv = argv;
+  }
   /** Stats for CLIENT LIST / INFO. */
   totalCommands = 0;
   /** Set when the client is in the write-pending set. */
@@ -113,6 +140,7 @@ export class Client {
     this.fake = opts.fake ?? false;
     this.fd = opts.fd ?? -1;
     this.plainFd = (socket as { encrypted?: boolean } | null)?.encrypted === true ? -1 : this.fd;
+    this.invocation = idleInvocation(this);
     this.authenticated = !server.authRequired();
     this.createdAt = server.clock.now();
     this.lastInteraction = this.createdAt;

@@ -98,6 +98,11 @@ export class Propagator {
     }
   }
 
+  /** True when nothing waits to be flushed (an invariant after each outermost flush). */
+  isEmpty(): boolean {
+    return this.pending.length === 0;
+  }
+
   /** Discards queued commands (used when a call is rolled back before any effect). */
   discard(): void {
     this.pending = [];

@@ -2,10 +2,11 @@
  * The server: listeners, clients, the command dispatch and the event-loop duties around it.
  *
  * Flow of a request (as in Redis's networking.c/server.c):
- *   socket data → RespParser → processCommand() (lookup, arity, auth, MULTI, pub/sub context,
- *   readonly replica, OOM, pause checks) → call() (runs the handler, times it, records stats
- *   and slowlog, and hands the command's effects to the one Propagator) → the reply lands in the
- *   client's ReplyWriter → flushed once per event-loop turn for every client that has output.
+ *   socket data → RespParser → processCommand() (CommandTable.resolve, arity, then the
+ *   admission checks of server/admission.ts, CLIENT PAUSE, MULTI queueing) → the executor
+ *   (server/executor.ts: runs the handler, times it, records stats and slowlog, and hands the
+ *   command's effects to the one Propagator) → the reply lands in the client's ReplyWriter →
+ *   flushed once per event-loop turn for every client that has output.
  *
  * The event loop is the lock: handlers run synchronously to completion, so MULTI/EXEC and
  * scripts are atomic without further locking. Periodic duties (active expiry, client timeouts,
@@ -19,6 +20,7 @@ import { ProtocolError } from '../protocol/parser.js';
 import { releasedMemory } from './gc.js';
 import { repr } from '../protocol/format.js';
 import { Database, type KeyspaceOwner } from '../keyspace/db.js';
+import type { RedisValue } from '../types/value.js';
 import { type AccessPolicy, lfuMinutesAt, lruClockAt } from '../keyspace/access.js';
 import { CommandTable, type CommandSpec } from '../commands/registry.js';
 import { ConfigRegistry } from '../config/registry.js';
@@ -32,6 +34,8 @@ import { Random } from '../core/clock.js';
 import { activeExpireCycle } from '../keyspace/expire.js';
 import { applyReplyMode } from '../commands/client.js';
 import { execCommandAbort } from '../commands/transactions.js';
+import { execute, type ExecMode, type Invocation } from './executor.js';
+import { admit, clientCommandFlags, type InvocationFlags } from './admission.js';
 
 /** Hot configuration values, mirrored from the registry so the dispatch path reads fields. */
 export interface Settings {
@@ -132,7 +136,7 @@ export class Server implements KeyspaceOwner {
   applyingMasterStream = false;
   /** ms timestamp of the last successful save (LASTSAVE). */
   lastSave: number;
-  /** Depth of nested call()s (EXEC, scripts); propagation is flushed when it returns to 0. */
+  /** Depth of nested executions (EXEC, scripts); propagation is flushed when it returns to 0. */
   executionNesting = 0;
   /**
    * The client whose command is being processed (server.current_client): set around each
@@ -190,10 +194,8 @@ export class Server implements KeyspaceOwner {
     beforeWrite: null as ((c: Client, spec: CommandSpec) => void) | null,
     /** Extra INFO sections: name → text lines. */
     info: new Map<string, () => string[]>(),
-    /** Checked before running a command: return an error text to refuse it (BUSY, LOADING…). */
+    /** Checked in the BUSY place of admission (server/admission.ts): an error text refuses the command. */
     precheck: [] as ((c: Client, spec: CommandSpec) => string | null)[],
-    /** PROTECTED commands (DEBUG, MODULE): refused right after the arity check, before auth and ACL. */
-    protectedCheck: null as ((c: Client, spec: CommandSpec) => string | null) | null,
     /** Extra auth requirement (ACL users with passwords). */
     authRequired: (): boolean => false,
     /** ACL permission check (server/acl.ts): null to allow, else the NOPERM error text. */
@@ -215,10 +217,23 @@ export class Server implements KeyspaceOwner {
     /** CLIENT LIST line for a client (installed by the connection commands). */
     clientInfo: (c: Client): string => `id=${c.id} addr=${c.addr}`,
     /**
-     * Whether this invocation may write or replicate when that depends on its arguments (a
-     * script's declared flags: getCommandFlags); null keeps the command's own flags.
+     * An invocation's flags when they depend on its arguments (a script's declared flags:
+     * getCommandFlags); null keeps the command's own flags (server/admission.ts).
      */
-    invocationMayReplicate: null as ((spec: CommandSpec, argv: readonly string[]) => boolean | null) | null,
+    invocationFlags: null as {
+      /** The commands (fullName) whose flags may depend on their arguments. */
+      commands: ReadonlySet<string>;
+      flags(spec: CommandSpec, argv: readonly string[]): InvocationFlags | null;
+    } | null,
+    /** stop-writes-on-bgsave-error: the MISCONF error while writes are refused, else null. */
+    diskWriteError: null as (() => string | null) | null,
+    /** DEBUG/MODULE refused by enable-debug-command / enable-module-command, else null. */
+    protectedCommandError: null as ((c: Client, spec: CommandSpec) => string | null) | null,
+    /**
+     * The commands that rebuild one key (persistence/aof-rewrite.ts), for propagating the whole
+     * state of a key a failed command changed (commandThrew).
+     */
+    keyStateCommands: null as ((key: string, value: RedisValue, expireAt: number) => string[][]) | null,
   };
   private readonly listeners: net.Server[] = [];
   /** The listeners on tls-port (their connections go through the TLS handshake first). */
@@ -795,19 +810,13 @@ export class Server implements KeyspaceOwner {
    */
   processCommand(c: Client): void {
     const argv = c.argv;
-    let spec = this.commands.lookup(argv[0]!);
-    if (spec !== undefined && spec.subcommands !== null && argv.length >= 2) {
-      const sub = spec.subcommands.get(argv[1]!.toLowerCase());
-      if (sub === undefined) {
-        if (spec.handler === null) {
-          this.rejectCommand(c, null, `ERR unknown subcommand '${truncate(argv[1]!, 128)}'. Try ${spec.name.toUpperCase()} HELP.`);
-          return;
-        }
-      } else {
-        spec = sub;
-      }
-    }
+    const spec = this.commands.resolve(argv);
     if (spec === undefined) {
+      const container = this.commands.lookup(argv[0]!);
+      if (container !== undefined) {
+        this.rejectCommand(c, null, `ERR unknown subcommand '${truncate(argv[1]!, 128)}'. Try ${container.name.toUpperCase()} HELP.`);
+        return;
+      }
       let args = '';
       for (let i = 1; i < argv.length && args.length < 128; i++) args += `'${truncate(argv[i]!, 128 - args.length)}' `;
       this.rejectCommand(c, null, `ERR unknown command '${truncate(argv[0]!, 128)}', with args beginning with: ${args}`);
@@ -823,89 +832,15 @@ export class Server implements KeyspaceOwner {
       return;
     }
     c.cmd = spec;
-    const refused = this.hooks.protectedCheck?.(c, spec) ?? null;
+    const flags = clientCommandFlags(this, c, spec, argv);
+    const refused = admit(this, { client: c, spec, argv, flags, script: null });
     if (refused !== null) {
       this.rejectCommand(c, spec, refused);
       return;
     }
-    if (!c.authenticated && !spec.noAuth && this.authRequired()) {
-      this.rejectCommand(c, spec, 'NOAUTH Authentication required.');
-      return;
-    }
-    if (c.multi !== null && spec.noMulti) {
-      this.rejectCommand(c, spec, 'ERR Command not allowed inside a transaction');
-      return;
-    }
-    if (this.hooks.aclCheck !== null) {
-      const denied = this.hooks.aclCheck(c, spec, argv, c.multi !== null ? 'multi' : 'toplevel');
-      if (denied !== null) {
-        this.rejectCommand(c, spec, denied);
-        return;
-      }
-    }
-    // Loading the dataset: only `loading`-flagged commands run (EXEC: if all it queued are).
-    if (this.loading && !this.asyncLoading && !(spec.loadingOk && (c.multi === null || spec.fullName !== 'exec' || c.multi.every((q) => q.spec.loadingOk)))) {
-      this.rejectCommand(c, spec, 'LOADING Redis is loading the dataset in memory');
-      return;
-    }
-    if (this.asyncLoading && (spec.noAsyncLoading || (spec.fullName === 'exec' && c.multi !== null && c.multi.some((q) => q.spec.noAsyncLoading)))) {
-      this.rejectCommand(c, spec, 'LOADING Redis is loading the dataset in memory');
-      return;
-    }
-    for (const check of this.hooks.precheck) {
-      const err = check(c, spec);
-      if (err !== null) {
-        this.rejectCommand(c, spec, err);
-        return;
-      }
-    }
-    // EXEC takes on the flags of the commands it queued (mstate.cmd_flags / cmd_inv_flags).
-    const queued = spec.fullName === 'exec' ? c.multi : null;
-    const isWriteCommand = spec.isWrite || (queued !== null && queued.some((q) => q.spec.isWrite));
-    if (this.settings.maxmemory > 0 && !c.isMaster) {
-      const n = spec.fullName;
-      // Inside MULTI everything but EXEC/DISCARD/QUIT/RESET is refused when out of memory:
-      // queueing would otherwise grow without bound.
-      const rejectOnOom =
-        spec.denyOom ||
-        (queued !== null && queued.some((q) => q.spec.denyOom)) ||
-        (c.multi !== null && n !== 'exec' && n !== 'discard' && n !== 'quit' && n !== 'reset');
-      // Evicts before any command (performEvictions), refuses only those that may grow memory.
-      const outOfMemory = this.usedMemory() > this.settings.maxmemory && !this.hooks.freeMemory();
-      if (outOfMemory && rejectOnOom) {
-        this.rejectCommand(c, spec, "OOM command not allowed when used memory > 'maxmemory'.");
-        return;
-      }
-    }
-    if (isWriteCommand && !c.isMaster && this.role.isReplica() && this.settings.replicaReadOnly) {
-      this.rejectCommand(c, spec, "READONLY You can't write against a read only replica.");
-      return;
-    }
-    if (c.inPubSubContext && c.resp === 2) {
-      const n = spec.fullName;
-      if (
-        n !== 'ping' && n !== 'subscribe' && n !== 'ssubscribe' && n !== 'unsubscribe' && n !== 'sunsubscribe' &&
-        n !== 'psubscribe' && n !== 'punsubscribe' && n !== 'quit' && n !== 'reset'
-      ) {
-        this.rejectCommand(
-          c,
-          spec,
-          `ERR Can't execute '${spec.fullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
-        );
-        return;
-      }
-    }
-    if (this.role.refuseStale() && (!spec.staleOk || (queued !== null && queued.some((q) => !q.spec.staleOk)))) {
-      this.rejectCommand(c, spec, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
-      return;
-    }
-    if (isWriteCommand && !c.isMaster && this.role.notEnoughReplicas()) {
-      this.rejectCommand(c, spec, 'NOREPLICAS Not enough good replicas to write.');
-      return;
-    }
     // Paused clients keep their command for later (CLIENT PAUSE); they count as blocked, and
     // only replicas are never paused, as in Redis.
-    if (this.pause.mode !== null && (c.kind !== 'replica' || c.isMonitor) && this.pauseApplies(c, spec)) {
+    if (this.pause.mode !== null && (c.kind !== 'replica' || c.isMonitor) && (this.pause.mode === 'all' || flags.write || flags.mayReplicate)) {
       this.pausedClients.add(c);
       c.blocked = PAUSED;
       c.parser.unshift(argv);
@@ -919,26 +854,8 @@ export class Server implements KeyspaceOwner {
       c.reply.queued();
       return;
     }
-    this.call(c, spec, true);
+    this.call(c, spec, 'client');
     for (const h of this.hooks.afterCommand) h(c);
-  }
-
-  /** True when the current CLIENT PAUSE mode holds back this command. */
-  private pauseApplies(c: Client, spec: CommandSpec): boolean {
-    if (this.pause.mode === 'all') return true;
-    // WRITE mode holds back writes and commands that may replicate (EVAL, PUBLISH, …), and
-    // an EXEC whose transaction holds one.
-    if (spec.name === 'exec' && c.multi !== null) {
-      for (const q of c.multi) if (this.mayReplicate(q.spec, q.argv)) return true;
-      return false;
-    }
-    return this.mayReplicate(spec, c.argv);
-  }
-
-  /** is_may_replicate_command for one command line (scripts: by their declared flags). */
-  private mayReplicate(spec: CommandSpec, argv: readonly string[]): boolean {
-    const byArgs = this.hooks.invocationMayReplicate?.(spec, argv) ?? null;
-    return byArgs ?? (spec.isWrite || spec.mayReplicate);
   }
 
   /** Answers a command that was refused before running; inside MULTI it also dooms EXEC. */
@@ -963,90 +880,65 @@ export class Server implements KeyspaceOwner {
     if (this.stats.errorCodes.has(code) || this.stats.errorCodes.size < 128) {
       this.stats.errorCodes.set(code, (this.stats.errorCodes.get(code) ?? 0) + 1);
     }
-    if (!this.flagRejected && c.cmd !== null && this.executingCommand === c.cmd) {
-      this.currentCommandFailed = true;
-    }
+    const inv = this.currentInvocation;
+    if (!this.flagRejected && inv !== null && inv.client === c) inv.failed = true;
     this.flagRejected = false;
   }
 
-  private executingCommand: CommandSpec | null = null;
-  private currentCommandFailed = false;
-
   /**
-   * Runs a command: the handler, its timing and stats, slowlog, MONITOR, and propagation of its
-   * effects. Nested calls (EXEC, scripts) propagate once, when the outermost call returns.
+   * Runs a command through the one executor (server/executor.ts) in `mode`: 'client' for a
+   * client's (or the master link's) command, 'exec' for each command of EXEC, 'script' for a
+   * redis.call. Nested calls propagate once, when the outermost one returns.
    */
-  call(c: Client, spec: CommandSpec, topLevel: boolean): void {
-    const dirtyBefore = this.dirty;
-    const prevExecuting = this.executingCommand;
-    const prevFailed = this.currentCommandFailed;
-    this.executingCommand = spec;
-    this.currentCommandFailed = false;
-    c.propagateArgv = null;
-    c.preventPropagation = false;
-    c.forcePropagation = false;
-    const outermost = this.executionNesting === 0;
-    if (outermost) this.frozenNow = 0;
-    this.executionNesting++;
-    const start = this.clock.monotonic();
-    const argvAtStart = c.argv;
-    const outerShownArgv = c.shownArgv;
-    c.shownArgv = null;
-    const replyMark = c.reply.len;
-    try {
-      if (spec.isWrite && this.hooks.beforeWrite !== null) this.hooks.beforeWrite(c, spec);
-      spec.handler!(c);
-      if (this.hooks.tracking !== null) this.hooks.tracking.afterCall(c, spec);
-    } catch (e) {
-      this.commandThrew(c, spec, e, replyMark);
-    } finally {
-      this.executionNesting--;
-      const durationUs = (this.clock.monotonic() - start) * 1000;
-      if (c.blocked === null || c.blocked.kind !== 'keys') {
-        spec.stats.calls++;
-        spec.stats.usec += durationUs;
-        if (this.currentCommandFailed) spec.stats.failedCalls++;
-        if (this.hooks.commandTimed !== null) this.hooks.commandTimed(spec, durationUs);
-      }
-      this.stats.totalCommands++;
-      c.totalCommands++;
-      c.lastCmd = spec;
-      if (
-        topLevel &&
-        !spec.skipSlowlog &&
-        this.settings.slowlogSlowerThan >= 0 &&
-        durationUs >= this.settings.slowlogSlowerThan &&
-        c.blocked === null
-      ) {
-        this.slowlog.record(c.shownArgv ?? argvAtStart, Math.floor(durationUs), this.clock.now(), c.addr, c.name, this.settings.slowlogMaxLen);
-      }
-      if ((this.dirty !== dirtyBefore || c.forcePropagation) && !c.preventPropagation) {
-        this.propagator.alsoCommand(c.db.id, c.propagateArgv ?? c.argv, c.forcePropagation && this.dirty === dirtyBefore);
-      }
-      // MONITOR sees a command after it ran (RESET/QUIT of a monitor are not echoed to it),
-      // never admin commands (7.0.15 call()).
-      if (this.monitors.size > 0 && !spec.skipMonitor && !spec.isAdmin) this.feedMonitors(c, c.shownArgv ?? argvAtStart);
-      c.shownArgv = outerShownArgv;
-      c.propagateArgv = null;
-      this.executingCommand = prevExecuting;
-      this.currentCommandFailed = prevFailed;
-      if (outermost) {
-        this.frozenNow = 0;
-        this.propagator.flush(spec.touchesArbitraryKeys);
-      }
-    }
+  call(c: Client, spec: CommandSpec, mode: ExecMode, argv: string[] = c.argv): void {
+    execute(this, c, spec, argv, mode);
+  }
+
+  /** The command being executed (innermost), or null between commands. */
+  currentInvocation: Invocation | null = null;
+  /** The executor's invocation records, one per nesting depth, reused (executor.ts). */
+  readonly invocationRecords: Invocation[] = [];
+
+  /** Ends the frozen instant of the previous outermost command (expiryNow reads the clock anew). */
+  unfreezeTime(): void {
+    this.frozenNow = 0;
   }
 
   /**
    * A handler threw: a nodis bug, where Redis would fail an assertion and exit. The command's
    * partial reply is replaced by an error and the stack is logged; the server, its data and
    * every other client carry on.
+   *
+   * What it changed before throwing must still reach the AOF and replicas exactly, or they
+   * diverge from the master: re-running the command there would throw (or not) on its own.
+   * So the command's own argv is not propagated; instead, when it changed data (dirty moved),
+   * every key it names is propagated as its whole current state (the commands that
+   * rebuild it: RESTORE … REPLACE ABSTTL, or DEL when it is gone), after what it queued before
+   * throwing.
    */
-  private commandThrew(c: Client, spec: CommandSpec, e: unknown, replyMark: number): void {
+  commandThrew(inv: Invocation, e: unknown, replyMark: number, dirtyBefore: number): void {
+    const c = inv.client;
+    const spec = inv.spec!;
     const err = e instanceof Error ? e : new Error(String(e));
     this.log.warning(`Internal error executing '${spec.fullName}' (the command was aborted): ${err.stack ?? err.message}`);
     if (c.reply.len >= replyMark) c.reply.truncate(replyMark);
     c.reply.error(`ERR internal error executing '${spec.fullName}': ${err.message.replace(/[\r\n]+/g, ' ')}`);
+    inv.preventPropagation = true;
+    if (this.dirty === dirtyBefore) return;
+    const db = inv.db ?? c.db;
+    let keys: number[] = [];
+    try {
+      keys = spec.getKeys(inv.argv);
+    } catch {
+      // no key positions to go by
+    }
+    for (const i of keys) {
+      const key = inv.argv[i];
+      if (key === undefined) continue;
+      const value = db.peek(key);
+      if (value === undefined || this.hooks.keyStateCommands === null) this.propagator.also(db.id, ['DEL', key]);
+      else for (const cmd of this.hooks.keyStateCommands(key, value, db.getExpire(key))) this.propagator.also(db.id, cmd);
+    }
   }
 
   /** MONITOR output: `+<time> [<db> <addr>] "arg" …`. */

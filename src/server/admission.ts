@@ -1,0 +1,207 @@
+/**
+ * Admission: whether a command may run now, written once for every caller that checks.
+ *
+ * Each check is written once below, with what differs between a client's command and a
+ * script's redis.call (the condition and sometimes the error text). Each mode applies them
+ * in Redis's own order, which is not the same for both: processCommand (server.c) and
+ * scriptCall (script.c) check in different orders, and a command refused for two reasons
+ * must get the same one of the two as from Redis.
+ *
+ *   client: protected, auth, no-multi, acl, oom, misconf, noreplicas, readonly, pubsub,
+ *           masterdown, loading, busy            (then CLIENT PAUSE and MULTI queueing,
+ *                                                 which hold the command instead of refusing)
+ *   script: noscript, masterdown, acl, read-only script, readonly, misconf, noreplicas, oom
+ *
+ * EXEC, serving a blocked client and loading the AOF admit nothing more (EXEC re-checks only
+ * ACL, in transactions.ts; its own admission as a client command used the flags of what it
+ * queued). The master link is a client whose commands must be obeyed (`isMaster`): the
+ * checks that protect the dataset from clients skip it, as Redis's mustObeyClient.
+ *
+ * The flags that decide (write, deny-oom, stale-ok, may-replicate) are the invocation's, not
+ * the command's: a script that declared flags (shebang, register_function) is judged by them
+ * (getCommandFlags), and EXEC by the commands it queued (mstate.cmd_flags).
+ */
+import type { Client } from './client.js';
+import type { Server } from './server.js';
+import type { CommandSpec } from '../commands/registry.js';
+
+/** The flags of one invocation that admission decides on. */
+export interface InvocationFlags {
+  write: boolean;
+  denyOom: boolean;
+  staleOk: boolean;
+  mayReplicate: boolean;
+}
+
+/** A script's redis.call: what admission needs to know of the running script. */
+export interface ScriptCallContext {
+  /** The client that called the script (its ACL user; the master's stream is obeyed). */
+  caller: Client;
+  /** A read-only script (EVAL_RO, FCALL_RO, no-writes): writes are refused. */
+  readOnly: boolean;
+  /** The script already wrote: later writes cannot be refused on server state. */
+  writeDirty: boolean;
+  /** The script declared allow-oom. */
+  allowOom: boolean;
+  /** DEBUG SET-DISABLE-DENY-SCRIPTS: noscript commands are allowed. */
+  noscriptAllowed: boolean;
+}
+
+/** One admission question: may `spec` with `argv` run for `client` now? */
+export interface AdmissionRequest {
+  client: Client;
+  spec: CommandSpec;
+  argv: readonly string[];
+  flags: Readonly<InvocationFlags>;
+  /** Set for a script's redis.call; null for a client's command. */
+  script: ScriptCallContext | null;
+}
+
+type Check = (server: Server, r: AdmissionRequest) => string | null;
+
+const OOM = "OOM command not allowed when used memory > 'maxmemory'.";
+const READONLY = "READONLY You can't write against a read only replica.";
+const NOREPLICAS = 'NOREPLICAS Not enough good replicas to write.';
+const MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+const LOADING = 'LOADING Redis is loading the dataset in memory';
+
+/** Out of memory after trying to evict (performEvictions runs before any command). */
+function outOfMemory(server: Server): boolean {
+  return server.usedMemory() > server.settings.maxmemory && !server.hooks.freeMemory();
+}
+
+/** The state checks guard the dataset from clients: a master's stream and a script's later writes pass. */
+function obeyed(r: AdmissionRequest): boolean {
+  return r.script !== null ? r.script.caller.isMaster : r.client.isMaster;
+}
+
+const CHECKS = {
+  /** DEBUG / MODULE behind enable-debug-command / enable-module-command (installed by debug.ts). */
+  protected: (server, r) => (!r.spec.isProtected || server.hooks.protectedCommandError === null ? null : server.hooks.protectedCommandError(r.client, r.spec)),
+  auth: (server, r) => (!r.client.authenticated && !r.spec.noAuth && server.authRequired() ? 'NOAUTH Authentication required.' : null),
+  noMulti: (_server, r) => (r.client.multi !== null && r.spec.noMulti ? 'ERR Command not allowed inside a transaction' : null),
+  noscript: (_server, r) => (r.spec.noScript && r.script !== null && !r.script.noscriptAllowed ? 'This Redis command is not allowed from script' : null),
+  acl: (server, r) => {
+    if (server.hooks.aclCheck === null) return null;
+    if (r.script !== null) return server.hooks.aclCheck(r.client, r.spec, r.argv, 'lua', r.script.caller);
+    return server.hooks.aclCheck(r.client, r.spec, r.argv, r.client.multi !== null ? 'multi' : 'toplevel');
+  },
+  oom: (server, r) => {
+    if (server.settings.maxmemory <= 0 || obeyed(r)) return null;
+    if (r.script !== null) {
+      if (!r.spec.denyOom || r.script.writeDirty || r.script.allowOom) return null;
+      return outOfMemory(server) ? OOM : null;
+    }
+    const n = r.spec.fullName;
+    // Inside MULTI everything but EXEC/DISCARD/QUIT/RESET is refused when out of memory:
+    // queueing would otherwise grow without bound. Eviction runs whether or not it refuses.
+    const rejectOnOom = r.flags.denyOom || (r.client.multi !== null && n !== 'exec' && n !== 'discard' && n !== 'quit' && n !== 'reset');
+    return outOfMemory(server) && rejectOnOom ? OOM : null;
+  },
+  misconf: (server, r) => {
+    const err = server.hooks.diskWriteError === null ? null : server.hooks.diskWriteError();
+    if (err === null) return null;
+    if (r.script !== null) return r.spec.isWrite && !r.script.writeDirty ? err : null;
+    return (r.flags.write || r.spec.fullName === 'ping') && !r.client.isMaster ? err : null;
+  },
+  noreplicas: (server, r) => {
+    const write = r.script !== null ? r.spec.isWrite && !r.script.writeDirty : r.flags.write && !r.client.isMaster;
+    return write && server.role.notEnoughReplicas() ? NOREPLICAS : null;
+  },
+  readonly: (server, r) => {
+    const write = r.script !== null ? r.spec.isWrite && !r.script.writeDirty : r.flags.write;
+    return write && !obeyed(r) && server.role.isReplica() && server.settings.replicaReadOnly ? READONLY : null;
+  },
+  readOnlyScript: (_server, r) =>
+    r.script !== null && r.script.readOnly && (r.spec.isWrite || r.spec.mayReplicate) ? 'Write commands are not allowed from read-only scripts.' : null,
+  pubsub: (_server, r) => {
+    const c = r.client;
+    if (!c.inPubSubContext || c.resp !== 2) return null;
+    const n = r.spec.fullName;
+    if (
+      n === 'ping' || n === 'subscribe' || n === 'ssubscribe' || n === 'unsubscribe' || n === 'sunsubscribe' ||
+      n === 'psubscribe' || n === 'punsubscribe' || n === 'quit' || n === 'reset'
+    ) {
+      return null;
+    }
+    return `ERR Can't execute '${n}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`;
+  },
+  masterdown: (server, r) => {
+    if (r.flags.staleOk || !server.role.refuseStale()) return null;
+    return r.script !== null ? 'Can not execute the command on a stale replica' : MASTERDOWN;
+  },
+  loading: (server, r) => {
+    const spec = r.spec;
+    const queued = spec.fullName === 'exec' ? r.client.multi : null;
+    // Only `loading`-flagged commands run (EXEC: if all it queued are).
+    if (server.loading && !server.asyncLoading && !(spec.loadingOk && (queued === null || queued.every((q) => q.spec.loadingOk)))) return LOADING;
+    if (server.asyncLoading && (spec.noAsyncLoading || (queued !== null && queued.some((q) => q.spec.noAsyncLoading)))) return LOADING;
+    return null;
+  },
+  /** A busy script, and other modules' checks (server.hooks.precheck), in Redis's BUSY place. */
+  busy: (server, r) => {
+    const pre = server.hooks.precheck;
+    for (let i = 0; i < pre.length; i++) {
+      const err = pre[i]!(r.client, r.spec);
+      if (err !== null) return err;
+    }
+    return null;
+  },
+} satisfies Record<string, Check>;
+
+/**
+ * The first reason to refuse the request, or null to run it: processCommand's order (server.c)
+ * for a client, scriptCall's (script.c) for a script. Written out as direct calls (not a loop
+ * over a list) so V8 inlines them: this runs for every command.
+ */
+export function admit(server: Server, r: AdmissionRequest): string | null {
+  const k = CHECKS;
+  if (r.script !== null) {
+    return (
+      k.noscript(server, r) ?? k.masterdown(server, r) ?? k.acl(server, r) ?? k.readOnlyScript(server, r) ??
+      k.readonly(server, r) ?? k.misconf(server, r) ?? k.noreplicas(server, r) ?? k.oom(server, r)
+    );
+  }
+  return (
+    k.protected(server, r) ?? k.auth(server, r) ?? k.noMulti(server, r) ?? k.acl(server, r) ?? k.oom(server, r) ??
+    k.misconf(server, r) ?? k.noreplicas(server, r) ?? k.readonly(server, r) ?? k.pubsub(server, r) ??
+    k.masterdown(server, r) ?? k.loading(server, r) ?? k.busy(server, r)
+  );
+}
+
+/** Each command's own flags, built once (most invocations' flags are their command's). */
+const ownFlags = new Map<CommandSpec, Readonly<InvocationFlags>>();
+
+function flagsOfSpec(spec: CommandSpec): Readonly<InvocationFlags> {
+  let f = ownFlags.get(spec);
+  if (f === undefined) {
+    f = Object.freeze({ write: spec.isWrite, denyOom: spec.denyOom, staleOk: spec.staleOk, mayReplicate: spec.mayReplicate });
+    ownFlags.set(spec, f);
+  }
+  return f;
+}
+
+/** The invocation's own flags: a script's declared ones (getCommandFlags), else the command's. */
+export function invocationFlags(server: Server, spec: CommandSpec, argv: readonly string[]): Readonly<InvocationFlags> {
+  const hook = server.hooks.invocationFlags;
+  if (hook !== null && hook.commands.has(spec.fullName)) {
+    const declared = hook.flags(spec, argv);
+    if (declared !== null) return declared;
+  }
+  return flagsOfSpec(spec);
+}
+
+/** A client command's flags; EXEC takes on those of the commands it queued (mstate.cmd_flags). */
+export function clientCommandFlags(server: Server, c: Client, spec: CommandSpec, argv: readonly string[]): Readonly<InvocationFlags> {
+  const own = invocationFlags(server, spec, argv);
+  if (c.multi === null || spec.fullName !== 'exec') return own;
+  const flags = { ...own };
+  for (const q of c.multi) {
+    const f = invocationFlags(server, q.spec, q.argv);
+    flags.write ||= f.write;
+    flags.denyOom ||= f.denyOom;
+    flags.staleOk &&= f.staleOk;
+    flags.mayReplicate ||= f.mayReplicate;
+  }
+  return flags;
+}
