@@ -6,7 +6,7 @@
  *
  *   node scripts/fault-harness.mjs [--server nodis|redis|both] [--config plain,wait1,minreplicas|all]
  *        [--fault partition-with-client,partition-alone,kill9,sigstop,lossy-master|all]
- *        [--runs N] [--run-ms 10000] [--out results.jsonl]
+ *        [--runs N] [--start K] [--run-ms 10000] [--out results.jsonl] [--quiet]
  *   node scripts/fault-harness.mjs --summary results.jsonl     (the table from a results file)
  *
  * --runs N is per server per configuration; the faults take turns. Needs root, iproute2 and
@@ -126,6 +126,8 @@ const servers = list(opt('server', 'both') === 'both' ? 'all' : opt('server'), O
 const configs = list(opt('config', 'all'), Object.keys(CONFIGS));
 const faults = list(opt('fault', 'all'), ALL_FAULTS);
 const runs = Number(opt('runs', '1'));
+// --start K continues a series (the faults take turns by run number).
+const first = Number(opt('start', '1')) - 1;
 const runMs = Number(opt('run-ms', '10000'));
 const out = opt('out', null);
 const quiet = args.includes('--quiet');
@@ -133,7 +135,7 @@ const rows = [];
 let stopping = false;
 process.on('SIGINT', () => (stopping = true));
 process.on('SIGTERM', () => (stopping = true));
-for (let i = 0; i < runs && !stopping; i++) {
+for (let i = first; i < first + runs && !stopping; i++) {
   // Alternate servers and configurations within each round, so machine load affects all alike.
   for (const config of configs) {
     for (const server of servers) {
