@@ -246,7 +246,7 @@ export class SimReplNode implements ReplIds {
       link.down.send(Buffer.from("-NOMASTERLINK Can't SYNC while not connected with my master\r\n"), null);
       return;
     }
-    const v = psyncVerdict(this, this.backlog, replid, offset);
+    const v = (this.sim.opts.verdict ?? psyncVerdict)(this, this.backlog, replid, offset);
     this.replicaLinks.add(link);
     if (v.kind === 'continue') {
       const data = this.backlog.copyFrom(v.offset);
@@ -433,6 +433,8 @@ export interface ReplSimOptions {
   seed: number;
   nodes?: number;
   chaosMs?: number;
+  /** Replaces the master's PSYNC rule (the tests check that a wrong rule is caught). */
+  verdict?: typeof psyncVerdict;
 }
 
 export class ReplSim {
@@ -514,11 +516,7 @@ export class ReplSim {
       // A failover: promote a live replica, point the others at it (orders may arrive late).
       const candidates = this.nodes.filter((n) => n.alive && !n.isMaster);
       if (candidates.length === 0) return;
-      const p = candidates[r.below(candidates.length)]!;
-      this.stats.promotions++;
-      this.leader = p;
-      p.promote();
-      for (const n of this.nodes) if (n !== p) this.order(n, p);
+      this.failover(candidates[r.below(candidates.length)]!);
     } else if (k < 80) {
       const n = pick();
       this.stats.resizes++;
@@ -537,19 +535,46 @@ export class ReplSim {
     });
   }
 
-  /** Runs the chaos, heals, lets it settle; returns null when converged, or why not. */
-  run(): string | null {
-    const chaosMs = this.opts.chaosMs ?? 20000;
+  private writing = false;
+
+  /** Starts the crons and the client writes (on every node that believes it is a master). */
+  start(): void {
     const r = this.random;
     for (const n of this.nodes) this.every(1000, () => n.cron());
-    let writing = true;
+    this.writing = true;
     const writeLoop = (): void => {
-      if (!writing) return;
-      // Every node that believes it is a master takes writes (split brain included).
+      if (!this.writing) return;
       for (const n of this.nodes) if (n.alive && n.isMaster && r.below(3) === 0) n.write();
       this.clock.setTimer(1 + r.below(40), writeLoop);
     };
     writeLoop();
+  }
+
+  /** A failover: `p` is promoted and every other node is told to replicate from it. */
+  failover(p: SimReplNode): void {
+    this.stats.promotions++;
+    this.leader = p;
+    p.promote();
+    for (const n of this.nodes) if (n !== p) this.order(n, p);
+  }
+
+  /** Stops the writes and waits (up to 15 s) for I4; returns null when converged, or why not. */
+  settle(): string | null {
+    this.writing = false;
+    // PINGs keep coming, so look between them.
+    let why = this.convergence();
+    for (let t = 0; t < 15000 && why !== null; t += 5) {
+      this.clock.advance(5);
+      why = this.convergence();
+    }
+    return why;
+  }
+
+  /** Runs the chaos, heals, lets it settle; returns null when converged, or why not. */
+  run(): string | null {
+    const chaosMs = this.opts.chaosMs ?? 20000;
+    const r = this.random;
+    this.start();
     let chaosOn = true;
     const chaosLoop = (): void => {
       if (!chaosOn) return;
@@ -566,14 +591,7 @@ export class ReplSim {
     if (!this.leader.isMaster) this.leader.promote();
     for (const n of this.nodes) if (n !== this.leader) n.setMaster(this.leader);
     this.clock.advance(5000);
-    writing = false;
-    // Settled once no write is in flight: PINGs keep coming, so look between them.
-    let why = this.convergence();
-    for (let t = 0; t < 15000 && why !== null; t += 5) {
-      this.clock.advance(5);
-      why = this.convergence();
-    }
-    return why;
+    return this.settle();
   }
 
   /** I4: one master, every other node streaming from it with its offset and data. */
