@@ -6,7 +6,7 @@
  *
  *   node scripts/fault-harness.mjs [--server nodis|redis|both] [--config plain,wait1,minreplicas|all]
  *        [--fault partition-with-client,partition-alone,kill9,sigstop,lossy-master|all]
- *        [--runs N] [--start K] [--run-ms 10000] [--out results.jsonl] [--quiet]
+ *        [--runs N] [--start K] [--run-ms 10000] [--out results.jsonl] [--quiet] [--wait-lock S]
  *   node scripts/fault-harness.mjs --summary results.jsonl     (the table from a results file)
  *
  * --runs N is per server per configuration; the faults take turns. Needs root, iproute2 and
@@ -77,19 +77,24 @@ if (!args.includes('--inner')) {
     process.exit(2);
   }
   const lock = '/tmp/nodis-fault-harness.lock';
-  try {
-    const holder = Number(fs.readFileSync(lock, 'utf8'));
-    if (holder > 0 && holder !== process.pid) {
-      try {
-        process.kill(holder, 0);
-        console.error(`another fault harness (pid ${holder}) is running`);
-        process.exit(3);
-      } catch {
-        // stale lock from a crashed run
-      }
+  // --wait-lock S: wait up to S seconds for a running harness to finish instead of failing.
+  const lockDeadline = Date.now() + Number(opt('wait-lock', '0')) * 1000;
+  for (;;) {
+    let holder = 0;
+    try {
+      holder = Number(fs.readFileSync(lock, 'utf8'));
+      if (holder > 0 && holder !== process.pid) process.kill(holder, 0);
+      else holder = 0;
+    } catch {
+      // no lock, or a stale one from a crashed run
+      holder = 0;
     }
-  } catch {
-    // no lock
+    if (holder === 0) break;
+    if (Date.now() > lockDeadline) {
+      console.error(`another fault harness (pid ${holder}) is running`);
+      process.exit(3);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
   }
   fs.writeFileSync(lock, String(process.pid));
   let inner = null;
