@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { DATA, NODES, SENTINELS, heal, inNs, killAllInNamespaces, lossy, nsName, partition } from './netns.mjs';
+import { DATA, NODES, SENTINELS, heal, killAllInNamespaces, lossy, nsName, partition } from './netns.mjs';
 import { check } from './checker.mjs';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -288,4 +288,3 @@ export class FaultRun {
   }
 }
 
-export { inNs };
