@@ -4,7 +4,7 @@
  * two clients, each in its own network namespace; partitions, kill -9, SIGSTOP and lossy links
  * injected into the master; an append-only list and registers checked at the end.
  *
- *   node scripts/fault-harness.mjs [--server nodis|redis|both] [--config plain,wait1,minreplicas|all]
+ *   node scripts/fault-harness.mjs [--server nodis|redis|nodis-rs|both|all] [--config plain,wait1,minreplicas|all]
  *        [--fault partition-with-client,partition-alone,kill9,sigstop,lossy-master|all]
  *        [--runs N] [--start K] [--run-ms 10000] [--out results.jsonl] [--quiet] [--wait-lock S]
  *   node scripts/fault-harness.mjs --summary results.jsonl     (the table from a results file)
@@ -127,7 +127,7 @@ if (!args.includes('--inner')) {
 // Inner process, inside the hub namespace.
 const { FaultRun, CONFIGS, SERVERS } = await import('../bench/faults/harness.mjs');
 const list = (v, all) => (v === 'all' ? all : v.split(','));
-const servers = list(opt('server', 'both') === 'both' ? 'all' : opt('server'), Object.keys(SERVERS));
+const servers = opt('server', 'both') === 'both' ? ['nodis', 'redis'] : list(opt('server'), Object.keys(SERVERS));
 const configs = list(opt('config', 'all'), Object.keys(CONFIGS));
 const faults = list(opt('fault', 'all'), ALL_FAULTS);
 const runs = Number(opt('runs', '1'));

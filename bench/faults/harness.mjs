@@ -21,9 +21,11 @@ import { check } from './checker.mjs';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
+/** Server kinds (`--server`): data nodes and sentinels; `nodis-rs` is nodis driven by redis-sentinel. */
 export const SERVERS = {
   nodis: { data: path.join(ROOT, 'bin/nodis-server'), sentinel: path.join(ROOT, 'bin/nodis-sentinel') },
   redis: { data: '/usr/bin/redis-server', sentinel: '/usr/bin/redis-sentinel' },
+  'nodis-rs': { data: path.join(ROOT, 'bin/nodis-server'), sentinel: '/usr/bin/redis-sentinel' },
 };
 
 /**
