@@ -45,14 +45,27 @@ function summarize(rows) {
   }
   const pct = (a, b) => (b === 0 ? '0%' : `${((100 * a) / b).toFixed(1)}%`);
   const lines = [
-    '| server | configuration | runs | failovers | acked writes | lost (%) | runs with loss | duplicated | stale reads / reads | not converged | per fault: lost/acked |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| server | configuration | runs | failovers | acked writes | lost (%) | runs with loss | duplicated | stale reads / reads | not converged |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const g of [...groups.values()].sort((a, b) => (a.server + a.config).localeCompare(b.server + b.config))) {
-    const per = [...g.faults.entries()].map(([f, x]) => `${f} ${x.lost}/${x.acked} (${x.runs})`).join('; ');
+  const sorted = [...groups.values()].sort((a, b) => (a.config + a.server).localeCompare(b.config + b.server));
+  for (const g of sorted) {
     lines.push(
-      `| ${g.server} | ${g.config} | ${g.runs} | ${g.failovers} | ${g.acked} | ${g.lost} (${pct(g.lost, g.acked)}) | ${g.runsWithLoss} | ${g.duplicated} | ${g.staleReads} / ${g.reads} | ${g.notConverged} | ${per} |`,
+      `| ${g.server} | ${g.config} | ${g.runs} | ${g.failovers} | ${g.acked} | ${g.lost} (${pct(g.lost, g.acked)}) | ${g.runsWithLoss} | ${g.duplicated} | ${g.staleReads} / ${g.reads} | ${g.notConverged} |`,
     );
+  }
+  // Per fault: lost / acknowledged (runs), one column per server.
+  const servers = [...new Set(sorted.map((g) => g.server))];
+  const faults = [...new Set(sorted.flatMap((g) => [...g.faults.keys()]))];
+  lines.push('', `| fault | configuration | ${servers.map((s) => `${s}: lost / acked (runs)`).join(' | ')} |`, `|---|---|${servers.map(() => '---:').join('|')}|`);
+  for (const f of faults) {
+    for (const config of [...new Set(sorted.map((g) => g.config))]) {
+      const cells = servers.map((sv) => {
+        const x = groups.get(`${sv}|${config}`)?.faults.get(f);
+        return x === undefined ? '–' : `${x.lost} / ${x.acked} (${x.runs})`;
+      });
+      lines.push(`| ${f} | ${config} | ${cells.join(' | ')} |`);
+    }
   }
   return lines.join('\n');
 }
