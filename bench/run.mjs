@@ -11,13 +11,15 @@
 // before EVALSHA). Words are split on spaces; a word may not contain spaces.
 // --script-load FILE loads a Lua script on each server first and replaces {sha} in --command.
 //                           [--section throughput] [--nodis-bin path/to/bin/nodis-server]
+// --tls serves both servers on tls-port only (port 0), with certificates made by openssl for the
+// run (EC P-256, client certificates required), and runs redis-benchmark --tls against them.
 // Needs: redis-server and redis-benchmark (Debian redis-server / redis-tools), a built nodis.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { root, option, startServer as start, stopServer, cli, usedMemory, rssBytes, median, serverVersion, loadKeys, writeSection } from './lib.mjs';
+import { root, option, freePort, startServer as start, stopServer, cli, usedMemory, rssBytes, median, serverVersion, loadKeys, writeSection } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => option(args, name, dflt);
@@ -35,9 +37,39 @@ const write = !args.includes('--no-write');
 /** The nodis launcher (another checkout's bin/nodis-server, to compare builds). */
 const nodisBin = path.resolve(opt('nodis-bin', path.join(root, 'bin/nodis-server')));
 
-function startServer(kind) {
-  return start(kind, kind === 'nodis' ? nodisBin : 'redis-server');
+const tlsCerts = args.includes('--tls') ? makeCerts() : null;
+
+/** A CA, a server and a client certificate (EC keys) in a temp dir. */
+function makeCerts() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-tls-'));
+  const ssl = (...a) => {
+    const r = spawnSync('openssl', a, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${a.join(' ')}: ${r.stderr}`);
+  };
+  const key = (name) => ssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', `${name}.key`);
+  key('ca');
+  ssl('req', '-x509', '-new', '-nodes', '-key', 'ca.key', '-days', '30', '-subj', '/CN=bench CA', '-out', 'ca.crt');
+  for (const name of ['server', 'client']) {
+    key(name);
+    ssl('req', '-new', '-key', `${name}.key`, '-subj', `/CN=bench ${name}`, '-out', `${name}.csr`);
+    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-out', `${name}.crt`);
+  }
+  const f = (name) => path.join(dir, name);
+  return { dir, ca: f('ca.crt'), serverCert: f('server.crt'), serverKey: f('server.key'), clientCert: f('client.crt'), clientKey: f('client.key') };
 }
+
+async function startServer(kind) {
+  if (tlsCerts === null) return start(kind, kind === 'nodis' ? nodisBin : 'redis-server');
+  const tlsPort = await freePort();
+  const s = await start(kind, kind === 'nodis' ? nodisBin : 'redis-server', [
+    '--tls-port', String(tlsPort), '--tls-cert-file', tlsCerts.serverCert, '--tls-key-file', tlsCerts.serverKey, '--tls-ca-cert-file', tlsCerts.ca,
+  ]);
+  // Benchmarked on the TLS port; the plain one stays open for the redis-cli set-up calls.
+  return { ...s, benchPort: tlsPort };
+}
+
+/** redis-benchmark's TLS options. */
+const tlsArgs = () => (tlsCerts === null ? [] : ['--tls', '--cacert', tlsCerts.ca, '--cert', tlsCerts.clientCert, '--key', tlsCerts.clientKey]);
 
 /** Runs redis-benchmark and returns { test → requests/s }. */
 function benchmark(port, pipeline) {
@@ -46,7 +78,7 @@ function benchmark(port, pipeline) {
   const what = command !== '' ? command.replaceAll('{sha}', scriptSha).split(' ') : ['-t', tests];
   const r = spawnSync(
     'redis-benchmark',
-    ['-p', String(port), '-n', String(n), '-c', String(clients), '-P', String(pipeline), '-r', '100000', '--csv', ...what],
+    ['-p', String(port), ...tlsArgs(), '-n', String(n), '-c', String(clients), '-P', String(pipeline), '-r', '100000', '--csv', ...what],
     { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
   );
   const res = {};
@@ -85,7 +117,7 @@ async function main() {
       const s = await startServer(kind);
       try {
         for (const p of pipelines) {
-          const r = benchmark(s.port, p);
+          const r = benchmark(s.benchPort ?? s.port, p);
           for (const [test, rps] of Object.entries(r)) {
             ((results[kind][`${test}|${p}`] ??= [])).push(rps);
           }
@@ -114,7 +146,8 @@ async function main() {
 
   let md = `Measured ${stamp.slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), `;
   md += `Node ${process.version}, redis-server ${serverVersion('redis-server')}.\n`;
-  md += `\`redis-benchmark ${command !== '' ? '' : `-t ${tests} `}-n ${n} -c ${clients} -r 100000 -P <p>${command !== '' ? ` ${command}` : ''}\`, ${rounds} rounds alternating servers; medians in requests/s.\n\n`;
+  if (tlsCerts !== null) md += 'Over TLS (tls-port, EC P-256 certificates, client certificates required, default protocol and ciphers).\n';
+  md += `\`redis-benchmark ${tlsCerts !== null ? '--tls ' : ''}${command !== '' ? '' : `-t ${tests} `}-n ${n} -c ${clients} -r 100000 -P <p>${command !== '' ? ` ${command}` : ''}\`, ${rounds} rounds alternating servers; medians in requests/s.\n\n`;
   md += '| test | -P | nodis | redis | nodis/redis |\n|---|---:|---:|---:|---:|\n';
   for (const r of rows) md += `| ${r.test} | ${r.pipeline} | ${Math.round(r.nodis)} | ${Math.round(r.redis)} | ${r.ratio.toFixed(2)} |\n`;
   if (memory) {
@@ -128,6 +161,7 @@ async function main() {
   }
   process.stdout.write(md);
   if (write) writeSection(opt('section', 'throughput'), md);
+  if (tlsCerts !== null) fs.rmSync(tlsCerts.dir, { recursive: true, force: true });
 }
 
 main().catch((e) => {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { startServer, stopAll, type RunningServer } from './helpers/server.js';
 import type { Redis } from 'ioredis';
+import { runRaw } from './helpers/redis-compare.js';
 
 const REDIS = '/usr/bin/redis-server';
 
@@ -109,7 +110,7 @@ describe('ACL enforcement', () => {
       String(await attempt(c, 'eval', "return redis.call('set','bar','1')", '0')),
       /^ERR:ERR The user executing the script can't access at least one of the keys mentioned in the command arguments script: \w+, on @user_script:1\.$/,
     );
-    const log = (await admin.call('acl', 'log')) as unknown[][];
+    const log = (await admin.call('acl', 'log', '100')) as unknown[][];
     const first = log[0]!;
     assert.deepEqual(first.slice(0, 10), ['count', 1, 'reason', 'key', 'context', 'lua', 'object', 'bar', 'username', 'alice']);
     assert.equal(await admin.call('acl', 'log', 'reset'), 'OK');
@@ -250,5 +251,43 @@ describe('SORT BY/GET patterns need access to every key (as redis-server)', () =
     // The hole itself: a user limited to foo* never reads secret_x through SORT.
     assert.ok(!JSON.stringify(got.filter((r) => Array.isArray(r) && r[0] === 's')).includes('s3cr3t'));
     assert.ok(JSON.stringify(got).includes('GET option of SORT denied due to insufficient ACL permissions.'));
+  });
+});
+
+describe('ACL LOG grouping and the PROTECTED refusal order (as redis-server)', () => {
+  after(stopAll);
+
+  it('groups a denial only with the ten newest entries; DEBUG and MODULE are refused before auth and ACL', async () => {
+    const [nodis, redis] = await Promise.all([startServer(), startServer({ bin: REDIS, args: ['--save', ''] })]);
+    const run = async (srv: RunningServer): Promise<unknown[]> => {
+      const admin = srv.client();
+      await admin.call('acl', 'setuser', 'u', 'on', '>p', '-@all', '+get', '~*');
+      const c = srv.client();
+      await c.call('auth', 'u', 'p');
+      const out: unknown[] = [];
+      // One denial, eleven others, the first again: too old to be grouped with (addACLLogEntry
+      // looks at the ten newest entries only).
+      const denied = ['set', 'incr', 'decr', 'append', 'strlen', 'type', 'ttl', 'pttl', 'persist', 'lpush', 'rpush'];
+      out.push(await attempt(c, 'del', 'k'));
+      for (const cmd of denied) out.push(await attempt(c, cmd, 'k', ...(cmd === 'set' || cmd === 'append' || cmd.endsWith('push') ? ['v'] : [])));
+      out.push(await attempt(c, 'del', 'k'));
+      out.push(await attempt(c, 'set', 'k', 'v'));
+      const log = (await admin.call('acl', 'log', '100')) as unknown[][];
+      out.push(log.map((e) => [e[1], e[5], e[7]]));
+      // PROTECTED comes right after the arity check: before NOAUTH and NOPERM.
+      out.push(await attempt(c, 'debug', 'sleep', '0'));
+      out.push(await attempt(c, 'module', 'load', '/nonexistent.so'));
+      await admin.call('config', 'set', 'requirepass', 'secret');
+      // A raw connection: ioredis's ready check would fail first without a password.
+      out.push(...(await runRaw(srv.port, [['debug', 'sleep', '0'], ['get', 'k']])));
+      c.disconnect();
+      return out;
+    };
+    const [got, want] = await Promise.all([run(nodis), run(redis)]);
+    assert.deepEqual(got, want);
+    const log = want[want.length - 5] as unknown[][];
+    assert.deepEqual(log.filter((e) => e[2] === 'del').map((e) => e[0]), [1, 1], 'the two DEL denials are separate entries');
+    assert.match(String(want[want.length - 2]), /^-ERR DEBUG command not allowed/);
+    assert.equal(want[want.length - 1], '-NOAUTH Authentication required.\r\n');
   });
 });

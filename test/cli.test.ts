@@ -189,7 +189,10 @@ describe('nodis-cli against a real redis-server', () => {
     await same(['-s', '/nonexistent/socket', 'ping']);
     await same(['-u', 'http://x']);
     await same(['-2', '-3', 'ping']);
-    await same(['-v']);
+    // --version names nodis (and the redis-cli it matches) where redis-cli names itself.
+    const version = await runCli(NODIS_CLI, ['-v']);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout.toString(), /^nodis-cli \d+\.\d+\.\d+ \(redis-cli 7\.0\.15 compatible\)\n$/);
     await same(['--help']);
     await same(['-p', String(protectedServer.port), '-a', 'wrong', 'ping']);
     await same(['-p', String(protectedServer.port), '-a', 'wrong', '--no-auth-warning', '--no-raw', 'ping']);

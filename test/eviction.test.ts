@@ -60,7 +60,7 @@ async function harness(seed = 7): Promise<Harness> {
   // The model: every key costs BYTES_PER_KEY, whatever the heap says.
   const keys = (): number => server.dbs.reduce((n, db) => n + db.size, 0);
   server.usedMemory = (): number => keys() * BYTES_PER_KEY;
-  setMemoryGauge(server, { used: () => keys() * BYTES_PER_KEY, freedBy: () => BYTES_PER_KEY, evicted: () => {}, collect: () => false });
+  setMemoryGauge(server, { used: () => keys() * BYTES_PER_KEY, freedBy: () => BYTES_PER_KEY });
   const fed: string[] = [];
   const target: PropagationTarget = { feed: (db, argv) => fed.push(`${db}:${argv.join(' ')}`) };
   server.propagator.addTarget(target);

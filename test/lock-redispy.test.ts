@@ -6,32 +6,8 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startServer, stopAll, type RunningServer } from './helpers/server.js';
-
-const PYTHON = '/usr/bin/python3';
-
-/** Runs a Python program (given the server port as argv[1]); resolves with its stdout. */
-function runPython(code: string, port: number, ...args: string[]): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-redispy-'));
-  const file = path.join(dir, 'prog.py');
-  fs.writeFileSync(file, code);
-  return new Promise((resolve, reject) => {
-    const p = spawn(PYTHON, [file, String(port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('close', (code) => {
-      fs.rmSync(dir, { recursive: true, force: true });
-      if (code === 0) resolve(out);
-      else reject(new Error(`python exited ${code}: ${err}`));
-    });
-  });
-}
+import { runPython } from './helpers/python.js';
 
 const PRELUDE = `
 import sys, time, json, redis

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { startServer, stopAll, freePort, rawExchange, NODIS_SERVER } from './helpers/server.js';
+import { heapFlags } from '../src/server/heap.js';
 
 after(stopAll);
 
@@ -35,7 +36,7 @@ async function waitFor(check: () => boolean, timeoutMs = 10000): Promise<void> {
 test('--version and an unknown directive fail like redis-server', () => {
   const v = spawnSync(NODIS_SERVER, ['--version'], { encoding: 'utf8' });
   assert.equal(v.status, 0);
-  assert.match(v.stdout, /^Redis server v=7\.0\.15 sha=\S+ malloc=\S+ bits=64 build=[0-9a-f]+\n$/);
+  assert.match(v.stdout, /^nodis-server v=\d+\.\d+\.\d+ \(Redis 7\.0\.15 compatible\) sha=\S+ malloc=\S+ bits=64 build=[0-9a-f]+\n$/);
   const dir = tmpDir();
   const conf = path.join(dir, 'bad.conf');
   fs.writeFileSync(conf, 'port 0\nfoo bar\n');
@@ -83,7 +84,7 @@ test('config from stdin, include and rename-command', async () => {
   await new Promise((r) => proc.once('exit', r));
   assert.match(out, /signal-handler \(\d+\) Received SIGTERM scheduling shutdown\.\.\./);
   assert.match(out, /# User requested shutdown\.\.\./);
-  assert.match(out, /# Redis is now ready to exit, bye bye\.\.\./);
+  assert.match(out, /# nodis is now ready to exit, bye bye\.\.\./);
   assert.equal(proc.exitCode, 0);
 });
 
@@ -174,9 +175,81 @@ test('maxmemory with noeviction answers OOM once data fills it', async () => {
   assert.equal(await c.call('set', 'after', '1'), 'OK');
 });
 
-test('bin/nodis-server sizes the V8 heap from maxmemory', () => {
-  const r = spawnSync('sh', ['-c', `sed 's/^exec node /echo /' ${NODIS_SERVER} > /tmp/nodis-heap-$$.sh && sh /tmp/nodis-heap-$$.sh --maxmemory 1gb; rm -f /tmp/nodis-heap-$$.sh`], { encoding: 'utf8' });
-  assert.match(r.stdout, /--max-old-space-size=2304 /);
-  const small = spawnSync('sh', ['-c', `sed 's/^exec node /echo /' ${NODIS_SERVER} > /tmp/nodis-heap2-$$.sh && sh /tmp/nodis-heap2-$$.sh --maxmemory 10mb; rm -f /tmp/nodis-heap2-$$.sh`], { encoding: 'utf8' });
-  assert.match(small.stdout, /--max-old-space-size=512 /);
+test('the heap nodis-server needs follows maxmemory (docs/OPERATIONS.md)', () => {
+  const machine = { machineMb: 16000, heapOverride: undefined };
+  assert.deepEqual(heapFlags(['--maxmemory', '1gb'], machine), ['--max-old-space-size=2304', '--max-semi-space-size=32']);
+  assert.deepEqual(heapFlags(['--maxmemory', '10mb'], machine), ['--max-old-space-size=512', '--max-semi-space-size=1']);
+  assert.deepEqual(heapFlags(['--port', '0'], machine), ['--max-old-space-size=16000', '--max-semi-space-size=32']);
+  // The config file's last maxmemory line, then a later option, as in Redis.
+  const conf = (f: string): string => (f === 'x.conf' ? 'maxmemory 100mb\nmaxmemory 64mb\n' : '');
+  assert.deepEqual(heapFlags(['x.conf'], { ...machine, readFile: conf }), ['--max-old-space-size=512', '--max-semi-space-size=8']);
+  assert.deepEqual(heapFlags(['x.conf', '--maxmemory', '4gb'], { ...machine, readFile: conf }), ['--max-old-space-size=8448', '--max-semi-space-size=32']);
+  assert.deepEqual(heapFlags(['--maxmemory', '4gb'], { ...machine, machineMb: 6000 }), ['--max-old-space-size=6000', '--max-semi-space-size=32']);
+  assert.deepEqual(heapFlags([], { machineMb: 16000, heapOverride: '300' }), ['--max-old-space-size=300', '--max-semi-space-size=32']);
+});
+
+/** Starts bin/nodis-server with a pidfile; resolves with the launcher's PID and the pidfile's. */
+async function launch(args: string[]): Promise<{ launcher: number; server: number; stop: () => Promise<void> }> {
+  const dir = tmpDir();
+  const pidfile = path.join(dir, 'nodis.pid');
+  const proc = spawn(NODIS_SERVER, ['--port', String(await freePort()), '--save', '', '--dir', dir, '--pidfile', pidfile, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise((r) => proc.once('exit', r));
+  await waitFor(() => out.includes('Ready to accept connections'));
+  return {
+    launcher: proc.pid!,
+    server: Number(fs.readFileSync(pidfile, 'utf8')),
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+test('bin/nodis-server keeps the PID the server\'s, or runs a linked child when maxmemory needs other heap limits', async () => {
+  const plain = await launch([]);
+  assert.equal(plain.server, plain.launcher);
+  await plain.stop();
+  // On a Node without process.execve, a 10 MB maxmemory needs 1 MB semi-spaces: a child has them.
+  const small = await launch(['--maxmemory', '10mb']);
+  if ('execve' in process) {
+    assert.equal(small.server, small.launcher);
+  } else {
+    assert.notEqual(small.server, small.launcher);
+    assert.match(fs.readFileSync(`/proc/${small.server}/cmdline`, 'latin1'), /--max-semi-space-size=1\0/);
+    // The child dies with its launcher, even when the launcher is killed outright.
+    process.kill(small.launcher, 'SIGKILL');
+    await waitFor(() => {
+      try {
+        process.kill(small.server, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+  }
+  await small.stop();
+});
+
+test("the logo's ' PID: <pid>' line, Redis's test suite's readiness signal, comes after the port accepts", async () => {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-ready-'));
+  const proc = spawn(NODIS_SERVER, ['--port', String(port), '--dir', dir, '--save', '', '--always-show-logo', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout!.on('data', (d: Buffer) => {
+        out += d.toString('latin1');
+        if (out.includes(` PID: ${proc.pid}`)) resolve();
+      });
+      proc.once('exit', () => reject(new Error(`exited before the PID line:\n${out}`)));
+    });
+    // The moment the line is there (what tests/support/server.tcl waits for), a connection works.
+    const reply = await rawExchange(port, 'PING\r\n', (g) => g.endsWith('\r\n'));
+    assert.equal(reply, '+PONG\r\n');
+  } finally {
+    proc.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

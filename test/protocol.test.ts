@@ -1,6 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, stopAll, rawExchange, type RunningServer } from './helpers/server.js';
+import { exchange } from './helpers/protocol-fuzz.js';
 
 describe('protocol', () => {
   let s: RunningServer;
@@ -59,5 +60,45 @@ describe('protocol', () => {
   it('answers unknown commands with Redis\'s error', async () => {
     const r = await rawExchange(s.port, 'FOO a b\r\n', (g) => g.endsWith('\r\n'));
     assert.equal(r, "-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n");
+  });
+
+  // Edge cases where Redis 7.0.15's answer was checked byte for byte (the fuzzer found them).
+  // `exchange` sends the input, then `ECHO __fuzz_end__`, and collects until that is answered,
+  // the connection closes, or the server stays silent.
+  const END = '$12\r\n__fuzz_end__\r\n';
+
+  it('waits for more data after a NUL in an inline line, as strchr() does', async () => {
+    const r = await exchange(s.port, Buffer.from('PING\x00\r\n', 'latin1'), 400);
+    assert.deepEqual(r, { reply: '', closed: false });
+    const lead = await exchange(s.port, Buffer.from('\x00PING\r\n', 'latin1'), 400);
+    assert.deepEqual(lead, { reply: '', closed: false });
+  });
+
+  it('waits for more data after a NUL in a count or length line', async () => {
+    assert.deepEqual(await exchange(s.port, Buffer.from('*1\x00\r\n$4\r\nPING\r\n', 'latin1'), 400), { reply: '', closed: false });
+    assert.deepEqual(await exchange(s.port, Buffer.from('*1\r\n$4\x00\r\nPING\r\n', 'latin1'), 400), { reply: '', closed: false });
+    assert.deepEqual(await exchange(s.port, Buffer.from('*1\r\n\x00\r\n', 'latin1'), 400), { reply: '', closed: false });
+  });
+
+  it('keeps \\v and \\f inside inline tokens (only space, \\t, \\r, \\n end one)', async () => {
+    const r = await exchange(s.port, Buffer.from('ECHO a\x0bb\r\nECHO \x0c c\x0c\r\n', 'latin1'), 5000);
+    assert.equal(r.reply, `$3\r\na\x0bb\r\n$2\r\nc\x0c\r\n${END}`);
+  });
+
+  it('rejects -0 as a multibulk or bulk length', async () => {
+    assert.deepEqual(await exchange(s.port, Buffer.from('*-0\r\n'), 5000), { reply: '-ERR Protocol error: invalid multibulk length\r\n', closed: true });
+    assert.deepEqual(await exchange(s.port, Buffer.from('*1\r\n$-0\r\n'), 5000), { reply: '-ERR Protocol error: invalid bulk length\r\n', closed: true });
+    assert.deepEqual(await exchange(s.port, Buffer.from('*01\r\n'), 5000), { reply: '-ERR Protocol error: invalid multibulk length\r\n', closed: true });
+  });
+
+  it('takes any long long as a count: LLONG_MIN is an empty command, one less is invalid', async () => {
+    assert.deepEqual(await exchange(s.port, Buffer.from('*-9223372036854775808\r\nPING\r\n'), 5000), { reply: `+PONG\r\n${END}`, closed: false });
+    assert.deepEqual(await exchange(s.port, Buffer.from('*-9223372036854775809\r\nPING\r\n'), 5000), { reply: '-ERR Protocol error: invalid multibulk length\r\n', closed: true });
+    assert.deepEqual(await exchange(s.port, Buffer.from('*-99999\r\nPING\r\n'), 5000), { reply: `+PONG\r\n${END}`, closed: false });
+  });
+
+  it('prints an unknown command name and its arguments only up to a NUL, as %s does', async () => {
+    const r = await exchange(s.port, Buffer.from('*2\r\n$4\r\nP\x00NG\r\n$3\r\na\x00b\r\n', 'latin1'), 5000);
+    assert.equal(r.reply, `-ERR unknown command 'P', with args beginning with: 'a' \r\n${END}`);
   });
 });

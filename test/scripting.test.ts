@@ -103,6 +103,6 @@ describe('scripting: EVAL, SCRIPT, FUNCTION, busy scripts', () => {
     const exited = new Promise<number | null>((resolve) => own.proc.once('exit', (code) => resolve(code)));
     await b.call('shutdown', 'nosave').catch(() => null);
     assert.equal(await exited, 0);
-    await own.waitForLog('Redis is now ready to exit, bye bye...');
+    await own.waitForLog('nodis is now ready to exit, bye bye...');
   });
 });

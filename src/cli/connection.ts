@@ -7,7 +7,11 @@
  * Failures carry hiredis's error strings (`Connection refused`, `Server closed the connection`,
  * `Connection reset by peer`) because redis-cli prints them verbatim.
  */
+import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
+import { DEFAULT_TLS13_SUITES, opensslReason } from '../core/tls.js';
+import type { CliSslConfig } from './options.js';
 import { ReplyParser, ReplyProtocolError, encodeCommand, type Reply } from '../protocol/reply-parser.js';
 
 export type ConnTarget = { host: string; port: number } | { path: string };
@@ -45,6 +49,91 @@ export function errnoText(err: NodeJS.ErrnoException): string {
   return (err.code && ERRNO_TEXT[err.code]) ?? err.message;
 }
 
+/** How a connection negotiates TLS (redis-cli --tls): the context and the per-connection bits. */
+export interface CliTls {
+  context: tls.SecureContext;
+  sni: string | null;
+  insecure: boolean;
+}
+
+/** Where OpenSSL's default verify paths point on Debian (SSL_CTX_set_default_verify_paths). */
+const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+/**
+ * cliSecureConnection()'s SSL_CTX: the CA to verify with (the system's when neither --cacert nor
+ * --cacertdir is given), the client certificate and key, ciphers. Returns redis-cli's error text
+ * on failure.
+ */
+export function cliTlsContext(ssl: CliSslConfig): tls.SecureContext | string {
+  let ca: Buffer[] | undefined;
+  if (ssl.cacert !== null || ssl.cacertdir !== null) {
+    ca = [];
+    try {
+      if (ssl.cacert !== null) {
+        const text = fs.readFileSync(ssl.cacert);
+        if (!text.includes('-----BEGIN CERTIFICATE-----')) return 'Invalid CA Certificate File/Directory';
+        ca.push(text);
+      }
+      // OpenSSL looks a directory up lazily: a missing one only means nothing verifies.
+      if (ssl.cacertdir !== null && fs.existsSync(ssl.cacertdir)) {
+        for (const name of fs.readdirSync(ssl.cacertdir)) {
+          const file = `${ssl.cacertdir}/${name}`;
+          if (fs.statSync(file).isFile()) ca.push(fs.readFileSync(file));
+        }
+      }
+      tls.createSecureContext({ ca });
+    } catch {
+      return 'Invalid CA Certificate File/Directory';
+    }
+  } else if (fs.existsSync(SYSTEM_CA_BUNDLE)) {
+    ca = [fs.readFileSync(SYSTEM_CA_BUNDLE)];
+  }
+  const opts: tls.SecureContextOptions = { minVersion: 'TLSv1', ...(ca !== undefined ? { ca } : {}) };
+  if (ssl.cert !== null) {
+    try {
+      opts.cert = fs.readFileSync(ssl.cert);
+      tls.createSecureContext({ cert: opts.cert });
+    } catch {
+      return 'Invalid client certificate';
+    }
+  }
+  if (ssl.key !== null) {
+    try {
+      opts.key = fs.readFileSync(ssl.key);
+      tls.createSecureContext({ ...opts });
+    } catch {
+      return 'Invalid private key';
+    }
+  }
+  if (ssl.ciphers !== null) {
+    try {
+      tls.createSecureContext({ ciphers: ssl.ciphers, maxVersion: 'TLSv1.2' });
+    } catch {
+      return 'Error while configuring ciphers';
+    }
+  }
+  if (ssl.ciphersuites !== null) {
+    try {
+      tls.createSecureContext({ ciphers: ssl.ciphersuites, minVersion: 'TLSv1.3' });
+    } catch {
+      return 'Error while setting cypher suites';
+    }
+  }
+  if (ssl.ciphers !== null || ssl.ciphersuites !== null) {
+    opts.ciphers = `${ssl.ciphers ?? 'DEFAULT'}:${ssl.ciphersuites ?? DEFAULT_TLS13_SUITES}`;
+  }
+  return tls.createSecureContext(opts);
+}
+
+/** hiredis's "SSL_connect failed: <reason>" for a failed handshake. */
+function handshakeErrorText(err: NodeJS.ErrnoException): string {
+  // Node verifies the chain after the handshake and reports X509 codes; OpenSSL would have failed it.
+  const x509 = typeof err.code === 'string' && !err.code.startsWith('ERR_') && !err.code.startsWith('E');
+  if (x509 || err.code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'SSL_connect failed: certificate verify failed';
+  const reason = opensslReason(err);
+  return `SSL_connect failed: ${reason ?? errnoText(err)}`;
+}
+
 export class Connection {
   private parser = new ReplyParser();
   private replies: Reply[] = [];
@@ -74,14 +163,16 @@ export class Connection {
       this.wake();
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      const io = err.code === 'ECONNRESET' || err.code === 'EPIPE';
-      this.fail(new ConnError(io ? 'io' : 'other', errnoText(err)));
+      // A TLS alert from the server (a refused client certificate) reaches hiredis as a reset.
+      const alert = err.code?.startsWith('ERR_SSL_') === true;
+      const io = alert || err.code === 'ECONNRESET' || err.code === 'EPIPE';
+      this.fail(new ConnError(io ? 'io' : 'other', alert ? 'Connection reset by peer' : errnoText(err)));
     });
     socket.on('close', () => this.fail(new ConnError('eof', 'Server closed the connection')));
   }
 
   /** Connects, resolving to the connection or to hiredis's error text. */
-  static open(target: ConnTarget): Promise<Connection | string> {
+  static open(target: ConnTarget, secure: CliTls | null = null): Promise<Connection | string> {
     return new Promise((resolve) => {
       const socket = 'path' in target ? net.connect(target.path) : net.connect({ host: target.host, port: target.port });
       const onError = (err: NodeJS.ErrnoException): void => {
@@ -93,7 +184,27 @@ export class Connection {
         socket.off('error', onError);
         socket.setNoDelay(true);
         socket.setKeepAlive(true, 15000);
-        resolve(new Connection(socket));
+        if (secure === null) {
+          resolve(new Connection(socket));
+          return;
+        }
+        // redisInitiateSSL on the connected socket: verify the chain (unless --insecure), not the name.
+        const tlsSocket = tls.connect({
+          socket,
+          secureContext: secure.context,
+          rejectUnauthorized: !secure.insecure,
+          checkServerIdentity: () => undefined,
+          ...(secure.sni !== null ? { servername: secure.sni } : {}),
+        });
+        const onTlsError = (err: NodeJS.ErrnoException): void => {
+          tlsSocket.destroy();
+          resolve(handshakeErrorText(err));
+        };
+        tlsSocket.once('error', onTlsError);
+        tlsSocket.once('secureConnect', () => {
+          tlsSocket.off('error', onTlsError);
+          resolve(new Connection(tlsSocket));
+        });
       });
     });
   }

@@ -174,7 +174,11 @@ export function helpFromDocs(reply: Reply): HelpEntry[] {
 export function helpFromBundledTable(): HelpEntry[] {
   // The JSON lives in src/ (tsc does not copy it); look beside us first, then in the source tree.
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const file = [path.join(here, '../commands/redis-command-table.json'), path.join(here, '../../../src/commands/redis-command-table.json')].find((f) =>
+  const file = [
+    path.join(here, '../commands/redis-command-table.json'),
+    path.join(here, '../redis-command-table.json'),
+    path.join(here, '../../../src/commands/redis-command-table.json'),
+  ].find((f) =>
     fs.existsSync(f),
   );
   if (file === undefined) return [];

@@ -9,6 +9,7 @@
  */
 import { splitArgs } from './split-args.js';
 import { CLI_VERSION, USAGE } from './usage.js';
+import { NODIS_VERSION } from '../server/version.js';
 import type { OutputMode } from './format.js';
 
 export interface CliConfig {
@@ -49,6 +50,21 @@ export interface CliConfig {
   args: string[];
   /** Printed to stderr before anything else (the -a warning, a bad --show-pushes value). */
   warnings: string;
+  /** --tls or a rediss:// URI. */
+  tls: boolean;
+  /** redis-cli's cliSSLconfig: --sni, --cacert, --cacertdir, --cert, --key, --insecure, --tls-ciphers(uites). */
+  sslconfig: CliSslConfig;
+}
+
+export interface CliSslConfig {
+  sni: string | null;
+  cacert: string | null;
+  cacertdir: string | null;
+  cert: string | null;
+  key: string | null;
+  ciphers: string | null;
+  ciphersuites: string | null;
+  insecure: boolean;
 }
 
 export interface OptionsExit {
@@ -117,6 +133,8 @@ export function defaultConfig(stdoutIsTTY: boolean): CliConfig {
     pipeTimeout: 30,
     args: [],
     warnings: '',
+    tls: false,
+    sslconfig: { sni: null, cacert: null, cacertdir: null, cert: null, key: null, ciphers: null, ciphersuites: null, insecure: false },
   };
 }
 
@@ -141,7 +159,8 @@ function percentDecode(s: string): string | OptionsExit {
 function parseUri(uri: string, config: CliConfig): OptionsExit | null {
   let curr: string;
   if (uri.slice(0, 9).toLowerCase() === 'rediss://') {
-    return { exit: 1, stderr: 'rediss:// is not supported: nodis-cli has no TLS support\n' };
+    config.tls = true;
+    curr = uri.slice(9);
   } else if (uri.slice(0, 8).toLowerCase() === 'redis://') {
     curr = uri.slice(8);
   } else {
@@ -183,9 +202,9 @@ function parseUri(uri: string, config: CliConfig): OptionsExit | null {
 
 const usageExit = (err: number): OptionsExit => (err ? { exit: err, stderr: USAGE } : { exit: 0, stdout: USAGE });
 
-/** Options that exist in redis-cli but that nodis-cli does not implement (TLS, cluster manager…). */
-const UNSUPPORTED_FLAGS = new Set(['--tls', '--insecure', '--latency-dist', '--replica', '--slave', '--ldb', '--ldb-sync-mode', '-c', '--pipe']);
-const UNSUPPORTED_WITH_VALUE = new Set(['--sni', '--cacertdir', '--cacert', '--cert', '--key', '--tls-ciphers', '--tls-ciphersuites', '--rdb', '--functions-rdb', '--lru-test', '--intrinsic-latency', '--cluster']);
+/** Options that exist in redis-cli but that nodis-cli does not implement (cluster manager…). */
+const UNSUPPORTED_FLAGS = new Set(['--latency-dist', '--replica', '--slave', '--ldb', '--ldb-sync-mode', '-c', '--pipe']);
+const UNSUPPORTED_WITH_VALUE = new Set(['--rdb', '--functions-rdb', '--lru-test', '--intrinsic-latency', '--cluster']);
 
 /** Parses argv (without node and the script). Returns the config or what to print and exit with. */
 export function parseOptions(argv: string[], stdoutIsTTY: boolean, env: NodeJS.ProcessEnv = {}): CliConfig | OptionsExit {
@@ -249,7 +268,7 @@ export function parseOptions(argv: string[], stdoutIsTTY: boolean, env: NodeJS.P
     else if (a === '-D' && !lastarg) config.commandDelimiter = value();
     else if (a === '-e') config.setErrcode = true;
     else if (a === '--verbose') config.verbose = true;
-    else if (a === '-v' || a === '--version') return { exit: 0, stdout: `redis-cli ${CLI_VERSION}\n` };
+    else if (a === '-v' || a === '--version') return { exit: 0, stdout: `nodis-cli ${NODIS_VERSION} (redis-cli ${CLI_VERSION} compatible)\n` };
     else if (a === '-2') config.resp2 = true;
     else if (a === '-3') config.resp3 = 1;
     else if (a === '--show-pushes' && !lastarg) {
@@ -257,7 +276,16 @@ export function parseOptions(argv: string[], stdoutIsTTY: boolean, env: NodeJS.P
       if (v.slice(0, 1).toLowerCase() === 'n') config.pushOutput = false;
       else if (v.slice(0, 1).toLowerCase() === 'y') config.pushOutput = true;
       else warnings += `Unknown --show-pushes value '${v}' (valid: '[y]es', '[n]o')\n`;
-    } else if (UNSUPPORTED_FLAGS.has(a) || (UNSUPPORTED_WITH_VALUE.has(a) && !lastarg)) {
+    } else if (a === '--tls') config.tls = true;
+    else if (a === '--sni' && !lastarg) config.sslconfig.sni = value();
+    else if (a === '--cacertdir' && !lastarg) config.sslconfig.cacertdir = value();
+    else if (a === '--cacert' && !lastarg) config.sslconfig.cacert = value();
+    else if (a === '--cert' && !lastarg) config.sslconfig.cert = value();
+    else if (a === '--key' && !lastarg) config.sslconfig.key = value();
+    else if (a === '--tls-ciphers' && !lastarg) config.sslconfig.ciphers = value();
+    else if (a === '--insecure') config.sslconfig.insecure = true;
+    else if (a === '--tls-ciphersuites' && !lastarg) config.sslconfig.ciphersuites = value();
+    else if (UNSUPPORTED_FLAGS.has(a) || (UNSUPPORTED_WITH_VALUE.has(a) && !lastarg)) {
       return { exit: 1, stderr: `${warnings}Option '${a}' is not supported by nodis-cli.\n` };
     } else if (a.startsWith('-')) {
       return { exit: 1, stderr: `${warnings}Unrecognized option or bad number of args for: '${a}'\n` };

@@ -10,7 +10,7 @@
  * - Formatting depends on the output mode chosen at start-up (tty → human, pipe → raw) plus the
  *   handful of commands redis-cli always prints raw (INFO, CLIENT LIST, …).
  */
-import { Connection, ConnError, type ConnTarget } from './connection.js';
+import { Connection, ConnError, cliTlsContext, type CliTls, type ConnTarget } from './connection.js';
 import type { Reply } from '../protocol/reply-parser.js';
 import { formatInvalidateTTY, formatReply, isInvalidate, UnknownReplyType, type FormatOptions } from './format.js';
 import type { CliConfig } from './options.js';
@@ -71,6 +71,23 @@ export class Session {
     this.prompt = (p + '> ').slice(0, 127);
   }
 
+  /** cliSecureConnection's SSL_CTX, made at the first TLS connect (kept, as redis-cli keeps it). */
+  private tlsContext: CliTls | null = null;
+
+  /** The TLS settings for a new connection (null: plain), or redis-cli's error after printing it. */
+  private secure(): CliTls | null | false {
+    if (!this.config.tls) return null;
+    if (this.tlsContext === null) {
+      const ctx = cliTlsContext(this.config.sslconfig);
+      if (typeof ctx === 'string') {
+        err(`Could not negotiate a TLS connection: ${ctx}\n`);
+        return false;
+      }
+      this.tlsContext = { context: ctx, sni: this.config.sslconfig.sni, insecure: this.config.sslconfig.insecure };
+    }
+    return this.tlsContext;
+  }
+
   private target(): ConnTarget {
     return this.config.socket !== null ? { path: this.config.socket } : { host: this.config.host, port: this.config.port };
   }
@@ -88,7 +105,9 @@ export class Session {
       this.inMulti = false;
       this.refreshPrompt();
     }
-    const c = await Connection.open(this.target());
+    const secure = this.secure();
+    if (secure === false) return false;
+    const c = await Connection.open(this.target(), secure);
     if (typeof c === 'string') {
       if (!quiet) {
         const where = this.config.socket !== null ? this.config.socket : `${this.config.host}:${this.config.port}`;
@@ -104,7 +123,9 @@ export class Session {
 
   /** redisConnect() alone, without AUTH/SELECT/HELLO (reconnectingRedisCommand's retry). */
   async connectBare(): Promise<void> {
-    const c = await Connection.open(this.target());
+    const secure = this.secure();
+    if (secure === false) return;
+    const c = await Connection.open(this.target(), secure);
     if (typeof c !== 'string') this.conn = c;
   }
 

@@ -21,6 +21,8 @@ import { changeDefaultReplId } from './info.js';
 import { rewriteConfigFile } from '../config/rewrite.js';
 import { strerror } from '../config/directives.js';
 import { debugSegfault, serverAssert, serverPanic } from '../server/crash.js';
+import { withEventsWhileLoading } from '../persistence/loading.js';
+import { beginBusy, endBusy, processEventsWhileBlocked } from '../scripting/busy.js';
 
 /** Hooks other subsystems install; each returns null on success or an error reply text. */
 export const debugHooks: {
@@ -411,7 +413,8 @@ function debug(c: Client): void {
       r.error('ERR DEBUG RELOAD is not available: this server has no RDB persistence');
       return;
     }
-    const err = debugHooks.reload(c, opts);
+    const reload = debugHooks.reload;
+    const err = whileServingOthers(c, () => reload(c, opts));
     if (err !== null) r.error(err);
     else {
       server.log.warning('DB reloaded by DEBUG RELOAD');
@@ -422,7 +425,8 @@ function debug(c: Client): void {
       r.error('ERR DEBUG LOADAOF is not available: this server has no AOF persistence');
       return;
     }
-    const err = debugHooks.loadAof(c);
+    const loadAof = debugHooks.loadAof;
+    const err = whileServingOthers(c, () => loadAof(c));
     if (err !== null) r.error(err);
     else {
       server.dirty = 0;
@@ -448,13 +452,34 @@ function allowProtectedAction(setting: string, c: Client): boolean {
  * enable-debug-command / enable-module-command allow them (processCommand in server.c).
  */
 export function install(server: Server): void {
-  server.hooks.precheck.push((c: Client, spec: CommandSpec): string | null => {
+  server.hooks.protectedCheck = (c: Client, spec: CommandSpec): string | null => {
     if (!spec.isProtected) return null;
     const top = spec.parent?.name ?? spec.name;
     const [name, option] = top === 'debug' ? ['DEBUG', 'enable-debug-command'] : top === 'module' ? ['MODULE', 'enable-module-command'] : [null, null];
     if (name === null || allowProtectedAction(server.config.getString(option), c)) return null;
     return `ERR ${name} command not allowed. If the ${option} option is set to "local", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.`;
-  });
+  };
 }
 
 export const commands: CommandHandlers = { debug };
+
+/**
+ * Runs a synchronous load (DEBUG RELOAD / LOADAOF) while other clients are served between its
+ * slices, as Redis's processEventsWhileBlocked: they get -LOADING, INFO, PING, new connections.
+ */
+function whileServingOthers<T>(c: Client, load: () => T): T {
+  const server = c.server;
+  let began = false;
+  const events = (): void => {
+    if (!began) {
+      beginBusy(server); // accept new connections from the next slice on
+      began = true;
+    }
+    processEventsWhileBlocked(server, c);
+  };
+  try {
+    return withEventsWhileLoading(server, events, load);
+  } finally {
+    if (began) endBusy(server);
+  }
+}

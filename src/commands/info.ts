@@ -14,7 +14,7 @@
 import os from 'node:os';
 import type { CommandHandlers, CommandSpec } from './registry.js';
 import type { Client } from '../server/client.js';
-import type { Server } from '../server/server.js';
+import { STARTUP_MEMORY, type Server } from '../server/server.js';
 import { REDIS_VERSION, NODIS_VERSION } from '../server/version.js';
 import { latencyStatsLines } from '../server/latency.js';
 import { pubsubChannelCount, pubsubPatternCount, pubsubShardChannelCount } from '../server/pubsub.js';
@@ -50,7 +50,6 @@ function safeInfoString(s: string): string {
 }
 
 /** Memory the process held when INFO first ran (Redis's used_memory_startup). */
-const startupMemory = new WeakMap<Server, number>();
 
 /** Default sections (INFO, INFO default), in Redis's order. */
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'module_list', 'errorstats', 'cluster', 'keyspace'];
@@ -155,11 +154,13 @@ function memorySection(s: Server, b: SectionBuilder): void {
   if (used > s.usedMemoryPeak) s.usedMemoryPeak = used;
   const peak = s.usedMemoryPeak;
   const mu = process.memoryUsage();
-  let startup = startupMemory.get(s);
-  if (startup === undefined) startupMemory.set(s, (startup = Math.min(used, mu.heapUsed)));
-  let clientsMem = 0;
-  for (const c of s.clients.values()) clientsMem += s.outputBytes(c) + c.parser.pendingBytes;
-  const overhead = startup + clientsMem;
+  const startup = STARTUP_MEMORY;
+  s.clientsMemory();
+  const clientsMem = s.clientsNormalMemory;
+  const replicasMem = s.replicaClientsMemory;
+  let dbOverhead = 0;
+  for (const db of s.dbs) dbOverhead += db.memoryBytes() - db.memory;
+  const overhead = startup + clientsMem + replicasMem + dbOverhead;
   const dataset = Math.max(0, used - overhead);
   const netUsed = used - startup;
   const totalSystem = os.totalmem();
@@ -204,10 +205,10 @@ function memorySection(s: Server, b: SectionBuilder): void {
   b.field('rss_overhead_bytes', 0);
   b.field('mem_fragmentation_ratio', fixed2(mu.rss / Math.max(1, used)));
   b.field('mem_fragmentation_bytes', mu.rss - used);
-  b.field('mem_not_counted_for_evict', 0);
+  b.field('mem_not_counted_for_evict', replicasMem);
   b.field('mem_replication_backlog', 0);
   b.field('mem_total_replication_buffers', 0);
-  b.field('mem_clients_slaves', 0);
+  b.field('mem_clients_slaves', replicasMem);
   b.field('mem_clients_normal', clientsMem);
   b.field('mem_cluster_links', 0);
   b.field('mem_aof_buffer', 0);

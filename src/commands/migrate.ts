@@ -306,7 +306,9 @@ async function attempt(st: MigrateState, job: MigrateJob): Promise<Outcome | nul
     if (job.abandoned) return null;
     let conn = st.cache.get(job.target);
     if (conn === undefined) {
-      const fresh = await MigrateConnection.connect(job.host, job.port, job.timeoutMs, server.clock);
+      // tls-cluster: MIGRATE speaks TLS to its target, as Redis's migrateGetSocket does.
+      const dialTls = server.config.getBool('tls-cluster') ? (o: { host: string; port: number }) => server.tls.dial(o) : undefined;
+      const fresh = await MigrateConnection.connect(job.host, job.port, job.timeoutMs, server.clock, dialTls);
       if (job.abandoned) {
         if (fresh instanceof MigrateConnection) fresh.close();
         return null;

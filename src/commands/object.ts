@@ -15,6 +15,10 @@ import { SYNTAX, NOT_INTEGER } from './errors.js';
 import { parseInt64 } from './args.js';
 import { replyHelp } from './help.js';
 import { collectGarbage } from '../server/gc.js';
+import { dictBucketBytes, estimateValueSize, keyOverheadBytes } from '../keyspace/memory.js';
+import { STARTUP_MEMORY } from '../server/server.js';
+
+export { estimateValueSize };
 
 /** Refcount Redis reports for its shared integers 0..9999 (OBJ_SHARED_REFCOUNT). */
 const SHARED_REFCOUNT = 2147483647;
@@ -98,45 +102,6 @@ function objectHelp(c: Client): void {
 // ---- MEMORY -------------------------------------------------------------------------------------
 
 /** jemalloc-like size class rounding, so estimates grow in steps as Redis's do. */
-function allocSize(n: number): number {
-  if (n <= 8) return 8;
-  if (n <= 128) return Math.ceil(n / 16) * 16;
-  const p = 2 ** Math.floor(Math.log2(n - 1));
-  const step = p / 4;
-  return Math.ceil(n / step) * step;
-}
-
-function elementBytes(e: unknown): number {
-  if (typeof e === 'string') return e.length;
-  if (typeof e === 'number') return 8;
-  if (Buffer.isBuffer(e)) return e.length;
-  if (Array.isArray(e)) return e.reduce((a: number, x) => a + elementBytes(x), 0);
-  return 16;
-}
-
-/** objectComputeSize: an estimate of the bytes a value uses, sampling up to `samples` elements. */
-export function estimateValueSize(v: RedisValue, samples: number): number {
-  if (isStringValue(v)) {
-    if (typeof v === 'number') return 16;
-    const len = stringLength(v);
-    // embstr: robj and sds in one allocation; raw: two.
-    return len <= 44 ? allocSize(16 + 3 + len + 1) : 16 + allocSize(len + 9);
-  }
-  const n = v.size();
-  const iterable = (v as unknown as { [Symbol.iterator]?: () => Iterator<unknown> })[Symbol.iterator];
-  let avg = 16;
-  if (typeof iterable === 'function' && n > 0) {
-    const it = iterable.call(v);
-    let seen = 0;
-    let bytes = 0;
-    for (let r = it.next(); !r.done && seen < samples; r = it.next(), seen++) bytes += elementBytes(r.value);
-    if (seen > 0) avg = bytes / seen;
-  }
-  const compact = /listpack|intset|ziplist/.test(v.encoding());
-  const perElement = compact ? avg + 2 : allocSize(avg + 9) + 24;
-  return 16 + Math.ceil(n * perElement) + (compact ? 7 : 64);
-}
-
 function memoryUsage(c: Client): void {
   let samples = 5;
   for (let i = 3; i < c.argv.length; i++) {
@@ -164,7 +129,7 @@ function memoryUsage(c: Client): void {
     return;
   }
   // Value + key sds + dictEntry, as Redis counts it.
-  c.reply.integer(estimateValueSize(v, samples) + allocSize(key.length + 4) + 24);
+  c.reply.integer(estimateValueSize(v, samples) + keyOverheadBytes(key));
 }
 
 function memoryStats(c: Client): void {
@@ -174,11 +139,11 @@ function memoryStats(c: Client): void {
   const dbs = server.dbs.filter((d) => d.dict.size > 0 || d.expires.size > 0);
   let keys = 0;
   for (const d of server.dbs) keys += d.dict.size;
-  let clientsNormal = 0;
-  for (const cl of server.clients.values()) clientsNormal += server.outputBytes(cl) + cl.parser.pendingBytes;
-  const startup = Math.min(used, mu.heapUsed);
-  const dbOverhead = dbs.map((d) => ({ id: d.id, main: d.dict.size * 24, expires: d.expires.size * 24 }));
-  const overhead = startup + clientsNormal + dbOverhead.reduce((a, d) => a + d.main + d.expires, 0);
+  server.clientsMemory();
+  const clientsNormal = server.clientsNormalMemory;
+  const startup = STARTUP_MEMORY;
+  const dbOverhead = dbs.map((d) => ({ id: d.id, main: dictBucketBytes(d.dict.size) + d.dict.size * 24, expires: dictBucketBytes(d.expires.size) + d.expires.size * 24 }));
+  const overhead = startup + clientsNormal + server.replicaClientsMemory + dbOverhead.reduce((a, d) => a + d.main + d.expires, 0);
   const dataset = Math.max(0, used - overhead);
   const net = used - startup;
   const r = c.reply;
@@ -195,7 +160,7 @@ function memoryStats(c: Client): void {
   int('total.allocated', used);
   int('startup.allocated', startup);
   int('replication.backlog', 0);
-  int('clients.slaves', 0);
+  int('clients.slaves', server.replicaClientsMemory);
   int('clients.normal', clientsNormal);
   int('cluster.links', 0);
   int('aof.buffer', 0);

@@ -239,9 +239,11 @@ let cachedJson: Record<string, CommandJson> | null = null;
 export function commandMetadata(): Record<string, CommandJson> {
   if (cachedJson === null) {
     const here = path.dirname(fileURLToPath(import.meta.url));
-    // Compiled code runs from dist/src/commands; the JSON stays in src/commands.
+    // Compiled code runs from dist/src/commands; the JSON stays in src/commands. The package's
+    // bundles run from dist/pkg/<program>/, the JSON beside them in dist/pkg/.
     const candidates = [
       path.join(here, 'redis-command-table.json'),
+      path.join(here, '../redis-command-table.json'),
       path.join(here, '../../../src/commands/redis-command-table.json'),
     ];
     const file = candidates.find((p) => fs.existsSync(p));

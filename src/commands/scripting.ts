@@ -121,7 +121,9 @@ function evalGeneric(c: Client, isSha: boolean, ro: boolean): void {
   const e = scriptingFor(c.server);
   let sha: string;
   if (isSha) {
-    sha = c.argv[1]!.toLowerCase();
+    // SHAs arrive lower-case in practice: look the argument up as it is before lower-casing.
+    const given = c.argv[1]!;
+    sha = e.scripts.has(given) ? given : given.toLowerCase();
     if (sha.length !== 40 || !e.scripts.has(sha)) {
       c.reply.error('NOSCRIPT No matching script. Please use EVAL.');
       return;
@@ -180,7 +182,12 @@ function scriptDebug(c: Client): void {
   const ldb = scriptingFor(c.server).ldb;
   const mode = c.argv[2]!.toLowerCase();
   if (mode === 'no') ldb.disable(c);
-  else if (mode === 'yes' || mode === 'sync') ldb.enable(c, mode);
+  else if (mode === 'sync' && c.plainFd < 0) {
+    // The debugger talks to the client's descriptor directly while the script holds the event
+    // loop (ldb.ts); a TLS connection has no plain descriptor to talk through.
+    c.reply.error('ERR SCRIPT DEBUG SYNC needs a plain TCP or unix socket connection (not available over TLS in nodis)');
+    return;
+  } else if (mode === 'yes' || mode === 'sync') ldb.enable(c, mode);
   else {
     c.reply.error('ERR Use SCRIPT DEBUG YES/SYNC/NO');
     return;

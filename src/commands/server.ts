@@ -14,6 +14,7 @@ import { commands as objectCommands } from './object.js';
 import { replyHelp } from './help.js';
 import { scriptingIfCreated } from '../scripting/engine.js';
 import { latencyOf, latencyGraph, type LatencyHistogram } from '../server/latency.js';
+import { releasedMemory } from '../server/gc.js';
 
 /**
  * True while the command runs inside EXEC or a script (Redis's CLIENT_DENY_BLOCKING). A client
@@ -52,6 +53,7 @@ export function emptyData(server: Server, dbId: number): number {
     }
     server.signalDbTouched(db.id);
     removed += db.dict.size;
+    releasedMemory(db.memoryBytes());
     db.clear();
   }
   server.invalidateUsedMemory();

@@ -22,6 +22,8 @@ const SSIZE_MAX = LONG_MAX;
 
 type Extra = Partial<ConfigDef>;
 const inert: Extra = { active: false };
+/** VOLATILE_CONFIG: a file path that CONFIG SET reloads even when unchanged. */
+const volatile: Extra = { volatile: true };
 
 const bool = (name: string, dflt: boolean, extra: Extra = {}): ConfigDef => ({
   name, type: 'bool', default: dflt ? 'yes' : 'no', ...extra,
@@ -417,27 +419,27 @@ export const DIRECTIVES: ConfigDef[] = [
   mem('auto-aof-rewrite-min-size', 64 * MB, 0, LLONG_MAX),
   int('loading-process-events-interval-bytes', 2 * MB, 1024, INT_MAX, { hidden: true }),
 
-  // TLS (nodis has no TLS listener)
-  int('tls-port', 0, 0, 65535, inert),
+  // TLS (server/tls.ts; nodis keeps no server-side session cache, so its size has no effect)
+  int('tls-port', 0, 0, 65535),
   int('tls-session-cache-size', 20 * 1024, 0, INT_MAX, inert),
-  int('tls-session-cache-timeout', 300, 0, INT_MAX, inert),
-  bool('tls-cluster', false, inert),
-  bool('tls-replication', false, inert),
-  enm('tls-auth-clients', 'yes', ['no', 'yes', 'optional'], inert),
-  bool('tls-prefer-server-ciphers', false, inert),
-  bool('tls-session-caching', true, inert),
-  strNull('tls-cert-file', inert),
-  strNull('tls-key-file', inert),
-  strNull('tls-key-file-pass', inert),
-  strNull('tls-client-cert-file', inert),
-  strNull('tls-client-key-file', inert),
-  strNull('tls-client-key-file-pass', inert),
-  strNull('tls-dh-params-file', inert),
-  strNull('tls-ca-cert-file', inert),
-  strNull('tls-ca-cert-dir', inert),
-  strNull('tls-protocols', inert),
-  strNull('tls-ciphers', inert),
-  strNull('tls-ciphersuites', inert),
+  int('tls-session-cache-timeout', 300, 0, INT_MAX),
+  bool('tls-cluster', false),
+  bool('tls-replication', false),
+  enm('tls-auth-clients', 'yes', ['no', 'yes', 'optional']),
+  bool('tls-prefer-server-ciphers', false),
+  bool('tls-session-caching', true),
+  strNull('tls-cert-file', volatile),
+  strNull('tls-key-file', volatile),
+  strNull('tls-key-file-pass'),
+  strNull('tls-client-cert-file', volatile),
+  strNull('tls-client-key-file', volatile),
+  strNull('tls-client-key-file-pass'),
+  strNull('tls-dh-params-file', volatile),
+  strNull('tls-ca-cert-file', volatile),
+  strNull('tls-ca-cert-dir', volatile),
+  strNull('tls-protocols'),
+  strNull('tls-ciphers'),
+  strNull('tls-ciphersuites'),
 
   // Special
   special('dir', '', parseDir, { protected: true, denyLoading: true, get: () => process.cwd() }),

@@ -58,6 +58,8 @@ export interface ConfigDef {
   denyLoading?: boolean;
   /** Not matched by CONFIG GET patterns, only by its exact name. */
   hidden?: boolean;
+  /** CONFIG SET applies it even to its current value (a file path whose content changed). */
+  volatile?: boolean;
   /** Its value is redacted from SLOWLOG/MONITOR when set. */
   sensitive?: boolean;
   /** Several arguments (save, bind, client-output-buffer-limit …). */
@@ -272,7 +274,7 @@ export class ConfigRegistry {
         return { error: `ERR CONFIG SET failed (possibly related to argument '${d.name}') - ${e.message}` };
       }
       const fn = this.appliers.get(d.name);
-      if (changed && fn !== undefined && !toApply.includes(fn)) {
+      if ((changed || d.volatile === true) && fn !== undefined && !toApply.includes(fn)) {
         toApply.push(fn);
         applyOwner.push(d.name);
       }

@@ -4,6 +4,10 @@
  * from a `Random`, both handed in, so that tests can run it under a simulated clock.
  */
 
+// Imported rather than read from globalThis: the global `performance` is a lazy getter that
+// costs a call on every access, and monotonic() runs several times per command.
+import { performance } from 'node:perf_hooks';
+
 /** Handle returned by `Clock.setTimer`, passed back to `Clock.clearTimer`. */
 export interface TimerHandle {
   readonly id: number;

@@ -9,6 +9,7 @@
 import { KeyDict } from './dict.js';
 import { type AccessPolicy, initialAccess, lfuTouched } from './access.js';
 import type { RedisValue } from '../types/value.js';
+import { chargedValueBytes, dictBucketBytes, keyOverheadBytes, rechargeValue } from './memory.js';
 
 /** What a database needs from the server around it. */
 export interface KeyspaceOwner {
@@ -42,6 +43,12 @@ export class Database {
   access = new KeyDict<number>();
   /** Average TTL estimate and other stats for INFO keyspace. */
   avgTtl = 0;
+  /**
+   * Bytes this database's keys and values are charged (keyspace/memory.ts), kept up to date by
+   * every write below — the one place the memory model hooks into the keyspace — and by
+   * `resized()` after an in-place change. Dict buckets and expires come on top (memoryBytes()).
+   */
+  memory = 0;
   /**
    * Called before a key is set, replaced, deleted or has its TTL changed, while a snapshot is
    * being written (persistence/snapshot.ts serialises the old value first: copy-on-write).
@@ -115,6 +122,8 @@ export class Database {
   set(key: string, value: RedisValue, keepTtl = false): void {
     if (this.beforeChange !== null) this.beforeChange(this, key);
     const a = this.owner.access;
+    const old = this.dict.get(key);
+    this.memory += chargedValueBytes(value) - (old === undefined ? -keyOverheadBytes(key) : chargedValueBytes(old));
     if (this.dict.set(key, value)) {
       if (a.track) this.access.set(key, initialAccess(a));
       this.owner.onKeyAdded(this, key);
@@ -127,6 +136,8 @@ export class Database {
 
   /** Adds a key while loading a dataset (RDB, replication), with its access record. */
   load(key: string, value: RedisValue, expireMs: number, access?: number): void {
+    const old = this.dict.get(key);
+    this.memory += chargedValueBytes(value) - (old === undefined ? -keyOverheadBytes(key) : chargedValueBytes(old));
     this.dict.set(key, value);
     const a = this.owner.access;
     if (access !== undefined) this.access.set(key, access);
@@ -137,12 +148,28 @@ export class Database {
   /** Replaces the value of an existing key in place, keeping its TTL. */
   replace(key: string, value: RedisValue): void {
     if (this.beforeChange !== null) this.beforeChange(this, key);
+    const old = this.dict.get(key);
+    this.memory += chargedValueBytes(value) - (old === undefined ? -keyOverheadBytes(key) : chargedValueBytes(old));
     this.dict.set(key, value);
+  }
+
+  /** The value of `key` changed in place (a push, an add, SETRANGE on a Buffer): recharge it. */
+  resized(key: string): void {
+    const v = this.dict.get(key);
+    if (v !== undefined && typeof v === 'object') this.memory += rechargeValue(v);
+  }
+
+  /** Bytes charged for this database: keys, values, expires entries and both dicts' buckets. */
+  memoryBytes(): number {
+    return this.memory + dictBucketBytes(this.dict.size) + dictBucketBytes(this.expires.size) + this.expires.size * 24;
   }
 
   delete(key: string): boolean {
     if (this.beforeChange !== null) this.beforeChange(this, key);
-    if (!this.dict.delete(key)) return false;
+    const old = this.dict.get(key);
+    if (old === undefined) return false;
+    this.memory -= chargedValueBytes(old) + keyOverheadBytes(key);
+    this.dict.delete(key);
     if (this.access.size !== 0) this.access.delete(key);
     if (this.expires.size !== 0) this.expires.delete(key);
     return true;
@@ -169,6 +196,7 @@ export class Database {
     this.access.clear();
     this.expires.clear();
     this.avgTtl = 0;
+    this.memory = 0;
   }
 
   /** A random non-expired key, or undefined (gives up after a bounded number of tries). */
@@ -198,5 +226,6 @@ export class Database {
     [this.expires, other.expires] = [other.expires, this.expires];
     [this.access, other.access] = [other.access, this.access];
     [this.avgTtl, other.avgTtl] = [other.avgTtl, this.avgTtl];
+    [this.memory, other.memory] = [other.memory, this.memory];
   }
 }

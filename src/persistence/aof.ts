@@ -171,7 +171,7 @@ export class Aof implements PropagationTarget {
     try {
       let off = 0;
       while (off < data.length) off += fs.writeSync(this.fd, data, off, data.length - off);
-      if (!this.lastWriteOk) this.server.log.warning('AOF write error looks solved, Redis can write again.');
+      if (!this.lastWriteOk) this.server.log.warning('AOF write error looks solved, nodis can write again.');
       this.lastWriteOk = true;
     } catch (e) {
       // Keep the buffer: the next flush retries it (Redis does the same for a failed write).
@@ -276,7 +276,7 @@ export class Aof implements PropagationTarget {
     };
     if (!sliced) {
       try {
-        return finish(runToEnd(steps));
+        return finish(runToEnd(steps, server));
       } finally {
         stopLoading(server);
       }
@@ -613,7 +613,7 @@ export class Aof implements PropagationTarget {
       if (!this.startRewrite()) {
         this.state = 'off';
         this.server.propagator.removeTarget(this);
-        this.server.log.warning("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
+        this.server.log.warning("nodis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
         return false;
       }
     }

@@ -107,10 +107,48 @@ export async function runSliced<T>(server: Server, steps: Generator<number, T>, 
   }
 }
 
-/** Runs a loader generator to completion in one go (DEBUG RELOAD, DEBUG LOADAOF). */
-export function runToEnd<T>(steps: Generator<number, T>): T {
-  for (;;) {
+/**
+ * What a synchronous load (DEBUG RELOAD, DEBUG LOADAOF) calls between slices to serve other
+ * clients (processEventsWhileBlocked); set by the command running the load, for its duration.
+ */
+const eventsWhileLoading = new WeakMap<Server, () => void>();
+
+/** Runs `load` with `events` called between the slices of any synchronous load it starts. */
+export function withEventsWhileLoading<T>(server: Server, events: () => void, load: () => T): T {
+  eventsWhileLoading.set(server, events);
+  try {
+    return load();
+  } finally {
+    eventsWhileLoading.delete(server);
+  }
+}
+
+/**
+ * Runs a loader generator to completion in one go (DEBUG RELOAD, DEBUG LOADAOF). With `server`
+ * and a caller that set withEventsWhileLoading, other clients are served every slice (as often
+ * as runSliced yields), so they get -LOADING instead of waiting for the whole load.
+ */
+export function runToEnd<T>(steps: Generator<number, T>, server?: Server, base = 0): T {
+  const events = server === undefined ? undefined : eventsWhileLoading.get(server);
+  if (events === undefined) {
+    for (;;) {
+      const next = steps.next();
+      if (next.done === true) return next.value;
+    }
+  }
+  const interval = Math.max(1024, server!.config.getNumber('loading-process-events-interval-bytes'));
+  let deadline = performance.now() + SLICE_MS;
+  let sliceStart = -1;
+  for (let n = 1; ; n++) {
     const next = steps.next();
     if (next.done === true) return next.value;
+    const pos = next.value;
+    if (sliceStart < 0) sliceStart = pos;
+    if (pos - sliceStart >= interval || ((n & 31) === 0 && performance.now() >= deadline)) {
+      loadingProgress(server!, base + pos);
+      events();
+      deadline = performance.now() + SLICE_MS;
+      sliceStart = -1;
+    }
   }
 }

@@ -428,7 +428,7 @@ export class RdbPersistence {
    * is an error. Keys already expired are skipped on a master. Returns the bytes consumed.
    */
   loadImage(buf: Buffer, opts: { allowDup: boolean; logAux: boolean } = { allowDup: false, logAux: false }): { end: number; stats: LoadStats } {
-    return runToEnd(this.loadImageSteps(buf, opts));
+    return runToEnd(this.loadImageSteps(buf, opts), this.server);
   }
 
   /** loadImage one key per step (each yields the offset reached), for sliced loading. */
@@ -472,8 +472,7 @@ export class RdbPersistence {
           const db = server.dbs[dbId]!;
           if (db.dict.has(key)) {
             if (!opts.allowDup) throw new RdbFormatError(`RDB has duplicated key '${key}' in DB ${dbId}`);
-            db.dict.delete(key);
-            db.expires.delete(key);
+            db.delete(key);
           }
           db.load(key, value, expireMs, restoredAccess(server.access, lfuFreq, lruIdle) ?? undefined);
           stats.keysLoaded++;
@@ -588,12 +587,22 @@ export class RdbPersistence {
       functionProviders.get(server)?.flush?.();
       server.invalidateUsedMemory();
     }
+    // LOADING for the other clients served between slices (runToEnd).
+    let size = 0;
+    try {
+      size = fs.statSync(this.filePath()).size;
+    } catch {
+      // loadFile reports the missing file
+    }
+    startLoading(server, size);
     try {
       const r = this.loadFile(this.filePath(), opts.merge, false);
       if (r === 'missing') throw new Error('No such file or directory');
     } catch (e) {
       this.reportLoadFailure(e);
       return 'ERR Error trying to load the RDB dump, check server logs.';
+    } finally {
+      stopLoading(server);
     }
     return null;
   }

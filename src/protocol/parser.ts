@@ -55,6 +55,9 @@ export class RespParser {
   private argsLeft = 0;
   private bulkLen = -1;
 
+  /** Bytes of the arguments of the command being read, already taken out of the buffer (argv_len_sum). */
+  partialArgBytes = 0;
+
   /** Commands handed back by the server (a paused client's command), served first. */
   private requeued: string[][] = [];
 
@@ -118,6 +121,7 @@ export class RespParser {
     this.argv = null;
     this.argsLeft = 0;
     this.bulkLen = -1;
+    this.partialArgBytes = 0;
   }
 
   private readMultibulkCount(): number | null {
@@ -174,16 +178,18 @@ export class RespParser {
         return null;
       }
       argv.push(latin1String(buf, this.pos, this.bulkLen));
+      this.partialArgBytes += this.bulkLen;
       this.pos += this.bulkLen + 2;
       this.bulkLen = -1;
       this.argsLeft--;
     }
     this.argv = null;
+    this.partialArgBytes = 0;
     return argv;
   }
 
   private parseInline(): string[] | null {
-    const lf = this.buf.indexOf(LF, this.pos);
+    const lf = findBefore(this.buf, LF, this.pos);
     if (lf < 0) {
       if (this.buf.length - this.pos > PROTO_INLINE_MAX_SIZE) {
         throw new ProtocolError('ERR Protocol error: too big inline request', 'too big inline request');
@@ -209,8 +215,20 @@ export class RespParser {
  */
 function findCR(buf: Buffer, from: number): number {
   const stop = Math.min(buf.length, from + 24);
-  for (let i = from; i < stop; i++) if (buf[i] === CR) return i;
-  return stop < buf.length ? buf.indexOf(CR, stop) : -1;
+  for (let i = from; i < stop; i++) {
+    const c = buf[i];
+    if (c === CR) return i;
+    if (c === 0) return -1; // strchr() stops at a NUL: Redis waits for more data
+  }
+  return stop < buf.length ? findBefore(buf, CR, stop) : -1;
+}
+
+/** Index of the first `byte` at or after `from` with no NUL before it (C's strchr), or -1. */
+function findBefore(buf: Buffer, byte: number, from: number): number {
+  const at = buf.indexOf(byte, from);
+  if (at < 0) return -1;
+  const nul = buf.indexOf(0, from);
+  return nul >= 0 && nul < at ? -1 : at;
 }
 
 const fromCodes = String.fromCharCode;
@@ -261,9 +279,17 @@ function latin1String(b: Buffer, s: number, n: number): string {
   }
 }
 
-/** Parses a signed decimal integer from buf[start, end) the way string2ll does; null if invalid. */
+/** The magnitudes of LLONG_MAX and LLONG_MIN, the bounds string2ll() accepts. */
+const LLONG_MAX_DIGITS = '9223372036854775807';
+const LLONG_MIN_DIGITS = '9223372036854775808';
+
+/**
+ * Parses a signed decimal integer from buf[start, end) the way string2ll does (no sign-only,
+ * no "-0", no leading zeros, within a long long); null if invalid. Values past 2^53 come back
+ * rounded, which only callers comparing against far smaller limits ever see.
+ */
 export function parseInteger(buf: Buffer, start: number, end: number): number | null {
-  if (start >= end) return null;
+  if (start >= end || end - start >= 21 /* LONG_STR_SIZE */) return null;
   let i = start;
   let negative = false;
   if (buf[i] === 0x2d /* - */) {
@@ -271,14 +297,17 @@ export function parseInteger(buf: Buffer, start: number, end: number): number | 
     i++;
     if (i >= end) return null;
   }
-  if (end - i > 1 && buf[i] === 0x30) return null; // no leading zeros
+  if (buf[i] === 0x30) return end - start === 1 ? 0 : null; // only "0" itself starts with 0
   let n = 0;
-  for (; i < end; i++) {
-    const d = buf[i]! - 0x30;
+  for (let j = i; j < end; j++) {
+    const d = buf[j]! - 0x30;
     if (d < 0 || d > 9) return null;
     n = n * 10 + d;
   }
-  if (n > Number.MAX_SAFE_INTEGER) return null;
+  if (n > Number.MAX_SAFE_INTEGER && end - i >= 19) {
+    // Compare digit strings for the exact long long bound.
+    if (end - i > 19 || buf.latin1Slice(i, end) > (negative ? LLONG_MIN_DIGITS : LLONG_MAX_DIGITS)) return null;
+  }
   return negative ? -n : n;
 }
 
@@ -289,7 +318,10 @@ function isHexDigit(c: string): boolean {
 /**
  * Splits a line into arguments like sdssplitargs: whitespace separated, "double quotes" with
  * C escapes (\n \r \t \b \a \\ \" \xHH), 'single quotes' with only \' escaped. A closing quote
- * must be followed by whitespace or the end. Returns null on unbalanced quotes.
+ * must be followed by whitespace or the end.
+ * As in sdssplitargs, isspace() (which includes \v and \f) separates arguments and must follow a
+ * closing quote, but only space, \n, \r and \t end an unquoted token: `a\vb` is one argument.
+ * Returns null on unbalanced quotes.
  */
 export function splitArgs(line: string): string[] | null {
   const out: string[] = [];
@@ -336,7 +368,7 @@ export function splitArgs(line: string): string[] | null {
           current += c;
         }
       } else {
-        if (c === undefined || isSpace(c)) break;
+        if (c === undefined || c === ' ' || c === '\n' || c === '\r' || c === '\t') break;
         if (c === '"') inDq = true;
         else if (c === "'") inSq = true;
         else current += c;

@@ -83,7 +83,7 @@ export function install(server: Server): void {
     save: () => saveInfo(st),
     loaded: (name, value) => {
       // A full sync's RDB carries the master's fields; +FULLRESYNC already gave us those.
-      if (st.link === null || st.link.state !== 'transfer') loadedAux.set(name, value);
+      if (st.link === null || (st.link.state !== 'transfer' && st.link.state !== 'loading')) loadedAux.set(name, value);
     },
   });
   server.startupTasks.push(() => {
@@ -221,7 +221,7 @@ export function replicaofCommand(c: Client): void {
   c.reply.ok();
 }
 
-const REPL_STATE_NAMES = { connect: 'connect', connecting: 'connecting', handshake: 'handshake', transfer: 'sync', connected: 'connected' } as const;
+const REPL_STATE_NAMES = { connect: 'connect', connecting: 'connecting', handshake: 'handshake', transfer: 'sync', loading: 'sync', connected: 'connected' } as const;
 
 /** ROLE (roleCommand). */
 export function roleCommand(c: Client): void {
@@ -264,7 +264,7 @@ function replicationInfo(st: ReplicationState): string[] {
     out.push(`master_port:${st.masterPort}`);
     out.push(`master_link_status:${connected ? 'up' : 'down'}`);
     out.push(`master_last_io_seconds_ago:${connected ? Math.floor((now - link.lastIo) / 1000) : -1}`);
-    out.push(`master_sync_in_progress:${link !== null && link.state === 'transfer' ? 1 : 0}`);
+    out.push(`master_sync_in_progress:${link !== null && (link.state === 'transfer' || link.state === 'loading') ? 1 : 0}`);
     out.push(`slave_read_repl_offset:${link !== null && link.client !== null ? link.readOffset : st.masterReplOffset}`);
     out.push(`slave_repl_offset:${st.masterReplOffset}`);
     if (link !== null && link.state === 'transfer') {

@@ -7,6 +7,7 @@
  */
 import type { Server } from '../server/server.js';
 import { rdbOf, flushRdbFunctions, logLoadDone, type RdbPersistence } from '../persistence/rdb.js';
+import { runSliced, startLoading, stopLoading } from '../persistence/loading.js';
 import { emptyData } from '../commands/server.js';
 
 /** The replication metadata stored in the RDB's AUX fields. */
@@ -67,5 +68,26 @@ export function loadRdb(server: Server, image: Buffer): void {
     emptyData(server, -1);
     flushRdbFunctions(server);
     throw e;
+  }
+}
+
+/**
+ * loadRdb in slices (loading.ts): the server shows LOADING — clients get `-LOADING` for commands
+ * without the `loading` flag, INFO's loading_* fields progress — and keeps answering between
+ * slices, as Redis's processEventsWhileBlocked during a load. Same failure rule as loadRdb.
+ */
+export async function loadRdbSliced(server: Server, image: Buffer): Promise<void> {
+  startLoading(server, image.length);
+  try {
+    emptyData(server, -1);
+    flushRdbFunctions(server);
+    const { stats } = await runSliced(server, persistence(server).loadImageSteps(image, { allowDup: false, logAux: true }));
+    logLoadDone(server.log, stats);
+  } catch (e) {
+    emptyData(server, -1);
+    flushRdbFunctions(server);
+    throw e;
+  } finally {
+    stopLoading(server);
   }
 }

@@ -20,12 +20,13 @@ import { Client } from '../server/client.js';
 import { encodeCommand } from '../server/propagate.js';
 import { disconnectAllBlockedClients } from '../server/blocking.js';
 import type { ReplicationState } from './state.js';
-import { loadRdb } from './rdb-transfer.js';
+import { loadRdb, loadRdbSliced } from './rdb-transfer.js';
 import { startLoading, stopLoading, loadingProgress } from '../persistence/loading.js';
 import { clearFailoverState, abortFailover } from './failover.js';
 import { StreamConsumer, adoptContinueId, adoptFullSync, psyncRequest } from './psync.js';
 
-export type LinkState = 'connect' | 'connecting' | 'handshake' | 'transfer' | 'connected';
+/** `loading`: the received image is being loaded in slices (the link waits, bytes are kept). */
+export type LinkState = 'connect' | 'connecting' | 'handshake' | 'transfer' | 'loading' | 'connected';
 
 /** Handshake steps, in the order the replies arrive. */
 type Step = 'pong' | 'auth' | 'port' | 'ip' | 'capa' | 'psync';
@@ -57,6 +58,8 @@ export class MasterLink {
   private consumer: StreamConsumer | null = null;
   /** False after a failed load: the next PSYNC asks for a full resync. */
   private canPartial = true;
+  /** The master closed the link while the image was loading (handled once it is loaded). */
+  private lostWhileLoading = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
@@ -90,11 +93,14 @@ export class MasterLink {
     this.lastIo = this.server.clock.now();
     // bind-source-addr: the local address the master sees this replica connect from.
     const source = this.server.config.getString('bind-source-addr');
-    const sock = net.connect(source === '' ? { host: this.host, port: this.port } : { host: this.host, port: this.port, localAddress: source });
+    const target = source === '' ? { host: this.host, port: this.port } : { host: this.host, port: this.port, localAddress: source };
+    // tls-replication: the link is TLS, and the handshake's end is the "connect" Redis waits for.
+    const secure = this.server.config.getBool('tls-replication');
+    const sock = (secure ? this.server.tls.dial(target) : null) ?? net.connect(target);
     this.socket = sock;
     sock.setNoDelay(true);
     log.notice('MASTER <-> REPLICA sync started');
-    sock.on('connect', () => {
+    sock.on(secure ? 'secureConnect' : 'connect', () => {
       if (this.socket !== sock) return;
       log.notice('Non blocking connect for SYNC fired the event.');
       this.state = 'handshake';
@@ -110,6 +116,10 @@ export class MasterLink {
     });
     sock.on('close', () => {
       if (this.socket !== sock) return;
+      if (this.state === 'loading') {
+        this.lostWhileLoading = true;
+        return;
+      }
       this.linkDown(this.state === 'connected' ? 'Connection with master lost.' : null);
     });
   }
@@ -130,7 +140,8 @@ export class MasterLink {
       this.steps.push('auth');
     }
     const announcePort = cfg.getNumber('replica-announce-port');
-    this.send(['REPLCONF', 'listening-port', String(announcePort !== 0 ? announcePort : this.server.boundPort || cfg.getNumber('port'))]);
+    const tlsPort = cfg.getBool('tls-replication') ? cfg.getNumber('tls-port') : 0;
+    this.send(['REPLCONF', 'listening-port', String(announcePort !== 0 ? announcePort : tlsPort !== 0 ? tlsPort : this.server.boundPort || cfg.getNumber('port'))]);
     this.steps.push('port');
     const announceIp = cfg.getString('replica-announce-ip');
     if (announceIp !== '') {
@@ -165,6 +176,7 @@ export class MasterLink {
       return;
     }
     this.inbuf = this.inbuf.length === 0 ? chunk : Buffer.concat([this.inbuf, chunk]);
+    if (this.state === 'loading') return; // the stream starts once the image is loaded
     for (;;) {
       const state = this.state as LinkState;
       if (this.socket === null || state === 'connected') break;
@@ -173,6 +185,7 @@ export class MasterLink {
       } else if (state === 'transfer') {
         if (!this.transferStep()) return;
       } else {
+        // 'loading': finishLoading() feeds what arrived meanwhile.
         return;
       }
     }
@@ -381,6 +394,23 @@ export class MasterLink {
     st.disconnectReplicas();
     log.notice('MASTER <-> REPLICA sync: Flushing old data');
     if (!diskless) log.notice('MASTER <-> REPLICA sync: Loading DB in memory');
+    if (!server.asyncLoading) {
+      // Loaded in slices while clients get -LOADING; the stream waits in inbuf.
+      const sock = this.socket;
+      this.state = 'loading';
+      this.lostWhileLoading = false;
+      loadRdbSliced(server, image).then(
+        () => this.finishLoading(sock, usedMark),
+        (e: unknown) => {
+          log.warning(`Failed trying to load the MASTER synchronization DB from socket: ${(e as Error).message}`);
+          this.canPartial = false;
+          if (this.state === 'loading' && this.socket === sock) this.fail();
+        },
+      );
+      return false;
+    }
+    // swapdb with our own history (async loading): the old dataset is served until the
+    // load, which runs at once.
     try {
       loadRdb(server, image);
     } catch (e) {
@@ -388,6 +418,30 @@ export class MasterLink {
       this.canPartial = false;
       return this.fail();
     }
+    this.syncLoaded(usedMark);
+    return true;
+  }
+
+  /** The sliced load ended: go online, then feed the stream bytes that arrived meanwhile. */
+  private finishLoading(sock: net.Socket | null, usedMark: boolean): void {
+    // REPLICAOF NO ONE / another master meanwhile: the link was closed, nothing to resume.
+    if (this.state !== 'loading' || this.socket !== sock) return;
+    this.syncLoaded(usedMark);
+    if (this.lostWhileLoading) {
+      this.linkDown('Connection with master lost.');
+      return;
+    }
+    if (this.inbuf.length > 0) {
+      const rest = this.inbuf;
+      this.inbuf = Buffer.alloc(0);
+      this.feedStream(rest);
+    }
+  }
+
+  /** The image is in: take the master's id and offset and go online (readSyncBulkPayload's end). */
+  private syncLoaded(usedMark: boolean): void {
+    const st = this.st;
+    const log = this.server.log;
     adoptFullSync(st, this.fullSyncReplid, this.fullSyncOffset);
     st.backlog = null;
     st.ensureBacklog();
@@ -397,7 +451,6 @@ export class MasterLink {
     this.becomeConnected(0);
     // A diskless master holds the stream until this first ACK.
     if (usedMark) this.sendAck();
-    return true;
   }
 
   /** Creates the master client on the link (replicationCreateMasterClient). */
@@ -558,6 +611,8 @@ export class MasterLink {
     }
     if (this.state === 'connect') this.connect();
     else if (this.state === 'connected') this.sendAck();
+    // A newline keeps the master from timing us out while we load (replicationSendNewlineToMaster).
+    else if (this.state === 'loading' && !this.lostWhileLoading) this.socket?.write('\n');
   }
 
   /** Our master client was freed by someone else (CLIENT KILL TYPE master). */

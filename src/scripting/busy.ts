@@ -102,7 +102,7 @@ export function endBusy(server: Server): void {
 export function processEventsWhileBlocked(server: Server, caller: Client): void {
   acceptors.get(server)?.adoptAccepted();
   for (const c of [...server.clients.values()]) {
-    if (c === caller || c.fake || c.closed || c.socket === null || c.fd < 0) continue;
+    if (c === caller || c.fake || c.closed || c.socket === null || c.plainFd < 0) continue;
     // The master's stream waits in its socket: refused with -BUSY, its writes would be lost.
     if (c.isMaster) continue;
     let got = false;
@@ -110,7 +110,7 @@ export function processEventsWhileBlocked(server: Server, caller: Client): void 
     for (;;) {
       let n: number;
       try {
-        n = fs.readSync(c.fd, chunk, 0, chunk.length, null);
+        n = fs.readSync(c.plainFd, chunk, 0, chunk.length, null);
       } catch (e) {
         // EAGAIN: nothing more to read now. Anything else: the connection failed.
         gone = (e as NodeJS.ErrnoException).code !== 'EAGAIN';
@@ -145,7 +145,7 @@ function flushDirect(server: Server, c: Client): void {
   const out = c.reply.take();
   let off = 0;
   try {
-    while (off < out.length) off += fs.writeSync(c.fd, out, off, out.length - off);
+    while (off < out.length) off += fs.writeSync(c.plainFd, out, off, out.length - off);
   } catch {
     // The socket is full: hand the rest to libuv, in order.
     c.socket.write(out.subarray(off));

@@ -314,3 +314,195 @@ function writeLuaTable(vm: LuaVM, L: number, out: ReplyWriter, scriptResp: 2 | 3
   out.endDeferred(mark, 'array', n);
   x.lua_settop(L, -2);
 }
+
+// ---- a command's reply, straight from its RESP bytes -------------------------------------------
+//
+// redis.call's reply is what the command wrote into the fake client's buffer: one complete,
+// well-formed reply the server itself produced. Walking those bytes and pushing Lua values
+// directly gives the same values as parsing into Reply objects and then pushReply (which stays
+// for the debugger's logging path), without allocating a Reply tree, a Buffer per bulk string
+// and a bigint per integer on every call.
+
+/** Read position in the reply being converted. */
+let at = 0;
+
+/** The index of the CR ending the line that starts at `at`. */
+function lineEndAt(buf: Buffer): number {
+  return buf.indexOf(13, at);
+}
+
+/** A signed decimal integer from `at` to the CR; moves past the CRLF. */
+function readNumberLine(buf: Buffer): number {
+  const end = lineEndAt(buf);
+  let i = at;
+  let neg = false;
+  if (buf[i] === 0x2d) {
+    neg = true;
+    i++;
+  }
+  let n: number;
+  if (end - i <= 15) {
+    n = 0;
+    for (; i < end; i++) n = n * 10 + (buf[i]! - 48);
+    if (neg) n = -n;
+  } else {
+    // Beyond 15 digits: the correctly rounded double, as Number(BigInt(text)) gives.
+    n = Number(buf.latin1Slice(at, end));
+  }
+  at = end + 2;
+  return n;
+}
+
+function readTextLine(buf: Buffer): string {
+  const end = lineEndAt(buf);
+  const s = buf.latin1Slice(at, end);
+  at = end + 2;
+  return s;
+}
+
+/**
+ * Pushes the one reply in `buf[0, len)` as pushReply would; a top-level null becomes nil when
+ * the script speaks RESP3 (`resp3Nil`), false otherwise. Returns true when it was an error.
+ */
+export function pushCommandReply(vm: LuaVM, L: number, buf: Buffer, resp3Nil: boolean): boolean {
+  at = 0;
+  // Attributes before the reply are read and dropped (the parser's skipAttributes).
+  while (buf[at] === 0x7c) {
+    at++;
+    const entries = readNumberLine(buf) * 2;
+    for (let i = 0; i < entries; i++) {
+      pushRespValue(vm, L, buf);
+      vm.x.lua_settop(L, -2);
+    }
+  }
+  const first = buf[at];
+  if (first === 0x2d) {
+    at++;
+    pushSingleFieldTable(vm, L, 'err', readTextLine(buf));
+    vm.pushString(L, 'ignore_error_stats_update');
+    vm.x.lua_pushboolean(L, 1);
+    vm.x.lua_settable(L, -3);
+    return true;
+  }
+  if (resp3Nil && (first === 0x5f || ((first === 0x24 || first === 0x2a) && buf[at + 1] === 0x2d))) {
+    vm.x.lua_pushnil(L);
+    return false;
+  }
+  pushRespValue(vm, L, buf);
+  return false;
+}
+
+function pushRespValue(vm: LuaVM, L: number, buf: Buffer): void {
+  const x = vm.x;
+  const type = buf[at++];
+  switch (type) {
+    case 0x2b: // + status
+      pushSingleFieldTable(vm, L, 'ok', readTextLine(buf));
+      return;
+    case 0x2d: // - error (nested)
+      pushSingleFieldTable(vm, L, 'err', readTextLine(buf));
+      vm.pushString(L, 'ignore_error_stats_update');
+      x.lua_pushboolean(L, 1);
+      x.lua_settable(L, -3);
+      return;
+    case 0x3a: // : integer
+      x.lua_pushnumber(L, readNumberLine(buf));
+      return;
+    case 0x24: // $ bulk
+    case 0x3d: {
+      // = verbatim
+      const n = readNumberLine(buf);
+      if (n < 0) {
+        x.lua_pushboolean(L, 0);
+        return;
+      }
+      const start = at;
+      at += n + 2;
+      if (type === 0x24) {
+        vm.pushBufferRange(L, buf, start, start + n);
+        return;
+      }
+      x.lua_createtable(L, 0, 1);
+      x.lua_createtable(L, 0, 2);
+      vm.pushBufferRange(L, buf, start, start + 3);
+      vm.setField(L, -2, 'format');
+      vm.pushBufferRange(L, buf, start + 4, start + n);
+      vm.setField(L, -2, 'string');
+      vm.setField(L, -2, 'verbatim_string');
+      return;
+    }
+    case 0x5f: // _ null
+      at += 2;
+      x.lua_pushboolean(L, 0);
+      return;
+    case 0x23: // # boolean
+      x.lua_pushboolean(L, buf[at] === 0x74 ? 1 : 0);
+      at += 3;
+      return;
+    case 0x2c: // , double
+      x.lua_createtable(L, 0, 1);
+      x.lua_pushnumber(L, parseRespDouble(readTextLine(buf)));
+      vm.setField(L, -2, 'double');
+      return;
+    case 0x28: // ( big number
+      pushSingleFieldTable(vm, L, 'big_number', readTextLine(buf));
+      return;
+    case 0x2a: // * array
+    case 0x3e: {
+      // > push
+      const count = readNumberLine(buf);
+      if (count < 0) {
+        x.lua_pushboolean(L, 0);
+        return;
+      }
+      x.lua_checkstack(L, 4);
+      x.lua_createtable(L, count, 0);
+      for (let i = 1; i <= count; i++) {
+        pushRespValue(vm, L, buf);
+        x.lua_rawseti(L, -2, i);
+      }
+      return;
+    }
+    case 0x25: {
+      // % map
+      const count = readNumberLine(buf);
+      x.lua_checkstack(L, 6);
+      x.lua_createtable(L, 0, 1);
+      x.lua_createtable(L, 0, count);
+      for (let i = 0; i < count; i++) {
+        pushRespValue(vm, L, buf);
+        pushRespValue(vm, L, buf);
+        x.lua_settable(L, -3);
+      }
+      vm.setField(L, -2, 'map');
+      return;
+    }
+    case 0x7e: {
+      // ~ set
+      const count = readNumberLine(buf);
+      x.lua_checkstack(L, 6);
+      x.lua_createtable(L, 0, 1);
+      x.lua_createtable(L, 0, count);
+      for (let i = 0; i < count; i++) {
+        pushRespValue(vm, L, buf);
+        x.lua_pushboolean(L, 1);
+        x.lua_settable(L, -3);
+      }
+      vm.setField(L, -2, 'set');
+      return;
+    }
+    case 0x7c: {
+      // | attribute: its entries are read and dropped, then the value it annotates is pushed
+      const count = readNumberLine(buf);
+      x.lua_checkstack(L, 4);
+      for (let i = 0; i < count * 2; i++) {
+        pushRespValue(vm, L, buf);
+        x.lua_settop(L, -2);
+      }
+      pushRespValue(vm, L, buf);
+      return;
+    }
+    default:
+      throw new Error(`internal error: reply type byte ${type}`);
+  }
+}

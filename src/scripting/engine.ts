@@ -21,7 +21,7 @@ import type { Server } from '../server/server.js';
 import type { CommandSpec } from '../commands/registry.js';
 import { ReplyParser } from '../protocol/reply-parser.js';
 import { LuaVM, LUA_GLOBALSINDEX, LUA_REGISTRYINDEX, LUA_TNUMBER, LUA_TSTRING, LUA_TTABLE, LUA_TFUNCTION } from './lua-wasm.js';
-import { extractErrorInfo, pushReply, pushSingleFieldTable, takeUncountedErrors, writeError, writeLuaValue } from './convert.js';
+import { extractErrorInfo, pushCommandReply, pushReply, pushSingleFieldTable, takeUncountedErrors, writeError, writeLuaValue } from './convert.js';
 import { PRELUDE } from './prelude.js';
 import { installLibraries } from './libs.js';
 import { beginBusy, endBusy, processEventsWhileBlocked } from './busy.js';
@@ -55,6 +55,8 @@ export const BUSY_FUNCTION = 'BUSY Redis is busy running a script. You can only 
 export interface CachedScript {
   body: string;
   flags: number;
+  /** The registry field `f_<sha>` as a C string in the VM (no string building per call). */
+  fieldPtr: number;
 }
 
 /** The script in execution (scriptRunCtx). */
@@ -104,6 +106,10 @@ export class ScriptingEngine {
   private gcCount = 0;
   /** busy-reply-threshold as the running script started (0: never busy). */
   private busyThreshold = 0;
+  /** busy-reply-threshold as configured (kept current by a config watch). */
+  private configuredThreshold = 0;
+  /** The count hook, made once (not a closure per script call). */
+  private readonly countHookFn = (L: number): void => this.countHook(L);
   /** When a timed-out script last served other clients (monotonic ms). */
   private lastEventsProcessed = 0;
   /**
@@ -118,6 +124,7 @@ export class ScriptingEngine {
     this.fake = server.createFakeClient();
     this.fake.reply.onError = (msg) => server.recordError(this.fake, msg);
     this.createVM();
+    server.config.watch('busy-reply-threshold', (v) => (this.configuredThreshold = v as number));
     server.hooks.precheck.push((c, spec) => this.busyPrecheck(c, spec));
   }
 
@@ -448,6 +455,13 @@ export class ScriptingEngine {
       return 1;
     }
     const out = this.fake.reply;
+    if (!this.ldb.logging && out.len > 0) {
+      // The common path: the reply's bytes become Lua values directly (convert.ts).
+      const isError = pushCommandReply(vm, L, out.buf, run.resp === 3);
+      out.len = 0;
+      if (raiseError && isError) return vm.error(L);
+      return 1;
+    }
     this.parser.feed(out.buf.subarray(0, out.len));
     const reply = this.parser.next();
     const raw = this.ldb.logging ? out.buf.latin1Slice(0, out.len) : '';
@@ -540,11 +554,11 @@ export class ScriptingEngine {
     server.expiryNow();
     // A debugged script stops at lines instead of ever being busy (luaCallFunction).
     const debugging = this.ldb.active;
-    const threshold = debugging ? 0 : server.config.getNumber('busy-reply-threshold');
+    const threshold = debugging ? 0 : this.configuredThreshold;
     this.busyThreshold = threshold;
     this.lastEventsProcessed = 0;
     if (debugging) vm.setHook((L2, ar) => this.ldb.lineHook(L2, ar, run), this.ldb.hookMask(), HOOK_INSTRUCTIONS);
-    else if (threshold > 0) vm.setCountHook((L2) => this.countHook(L2), HOOK_INSTRUCTIONS);
+    else if (threshold > 0) vm.setCountHook(this.countHookFn, HOOK_INSTRUCTIONS);
     this.pushArray(L, keys);
     if (run.evalMode) vm.setField(L, LUA_GLOBALSINDEX, 'KEYS');
     this.pushArray(L, args);
@@ -592,7 +606,12 @@ export class ScriptingEngine {
   pushEvalFunction(sha: string): boolean {
     const vm = this.vm;
     vm.getField(this.L, LUA_GLOBALSINDEX, '__redis__err__handler');
-    vm.getField(this.L, LUA_REGISTRYINDEX, `f_${sha}`);
+    const cached = this.scripts.get(sha);
+    if (cached === undefined) {
+      vm.x.lua_settop(this.L, 0);
+      return false;
+    }
+    vm.x.lua_getfield(this.L, LUA_REGISTRYINDEX, cached.fieldPtr);
     if (vm.x.lua_type(this.L, -1) !== LUA_TFUNCTION) {
       vm.x.lua_settop(this.L, 0);
       return false;
@@ -619,7 +638,7 @@ export class ScriptingEngine {
     }
     this.setProtectedEnv(-1);
     vm.setField(L, LUA_REGISTRYINDEX, `f_${sha}`);
-    this.scripts.set(sha, { body, flags: shebang.flags });
+    this.scripts.set(sha, { body, flags: shebang.flags, fieldPtr: vm.cstr(`f_${sha}`) });
     return { sha };
   }
 

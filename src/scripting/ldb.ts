@@ -227,7 +227,7 @@ export class LuaDebugger {
 
   /** ldbStartSession for a SYNC client: the script's source becomes the debugger's listing. */
   startSession(c: Client, body: string): void {
-    this.engine.server.log.warning('Redis synchronous debugging eval session started');
+    this.engine.server.log.warning('nodis synchronous debugging eval session started');
     // Replies still queued for this client go first: the debugger writes to the socket itself.
     this.flushPendingReplies(c);
     this.client = c;
@@ -240,7 +240,7 @@ export class LuaDebugger {
   endSession(c: Client): void {
     this.log('<endsession>');
     this.sendLogs();
-    this.engine.server.log.warning('Redis synchronous debugging eval session ended');
+    this.engine.server.log.warning('nodis synchronous debugging eval session ended');
     this.engine.server.closeAfterReply(c);
     this.src = [];
     this.client = null;
@@ -303,12 +303,12 @@ export class LuaDebugger {
     for (const entry of this.logs) proto += `+${entry.replace(/[\r\n]/g, ' ')}\r\n`;
     this.logs = [];
     const c = this.client;
-    if (c !== null) writeAll(c.fd, Buffer.from(proto, 'latin1'));
+    if (c !== null) writeAll(c.plainFd, Buffer.from(proto, 'latin1'));
   }
 
   private flushPendingReplies(c: Client): void {
-    if (c.reply.len === 0 || c.fd < 0) return;
-    writeAll(c.fd, c.reply.take());
+    if (c.reply.len === 0 || c.plainFd < 0) return;
+    writeAll(c.plainFd, c.reply.take());
   }
 
   // ---- the line hook ---------------------------------------------------------------------------
@@ -462,11 +462,11 @@ export class LuaDebugger {
   /** Blocks until the debugging client sends something; null when it closed the connection. */
   private readClient(): string | null {
     const c = this.client;
-    if (c === null || c.fd < 0) return null;
+    if (c === null || c.plainFd < 0) return null;
     const buf = Buffer.allocUnsafe(1024);
     for (;;) {
       try {
-        const n = fs.readSync(c.fd, buf, 0, buf.length, null);
+        const n = fs.readSync(c.plainFd, buf, 0, buf.length, null);
         if (n <= 0) return null;
         return buf.latin1Slice(0, n);
       } catch (e) {

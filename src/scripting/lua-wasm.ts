@@ -301,13 +301,20 @@ export class LuaVM {
     this.x.lua_pushlstring(L, p, b.length);
   }
 
+  /** Pushes the bytes `b[start, end)` as a Lua string (no intermediate Buffer). */
+  pushBufferRange(L: number, b: Buffer, start: number, end: number): void {
+    const p = this.ensureScratch(end - start + 1);
+    b.copy(this.heapView(), p, start, end);
+    this.x.lua_pushlstring(L, p, end - start);
+  }
+
   /** The string at `idx` (numbers are converted in place, as lua_tolstring does), or null. */
   toString(L: number, idx: number): string | null {
     const p = this.x.lua_tolstring(L, idx, this.lenPtr);
     if (p === 0) return null;
     const h = this.heapView();
     const len = h.readUInt32LE(this.lenPtr);
-    return h.latin1Slice(p, p + len);
+    return len <= 8 ? shortLatin1(h, p, len) : h.latin1Slice(p, p + len);
   }
 
   /** The bytes of the string at `idx` (copied), or null. */
@@ -410,3 +417,32 @@ export class LuaVM {
     return this.x.lua_gc(this.L, 3, 0) * 1024 + this.x.lua_gc(this.L, 4, 0);
   }
 }
+
+/**
+ * A string of at most 8 bytes as latin1. Command names and short keys dominate redis.call's
+ * arguments; one String.fromCharCode call is about three times cheaper than latin1Slice's
+ * native call for them (measured on Node 20).
+ */
+function shortLatin1(h: Buffer, p: number, len: number): string {
+  switch (len) {
+    case 0:
+      return '';
+    case 1:
+      return String.fromCharCode(h[p]!);
+    case 2:
+      return String.fromCharCode(h[p]!, h[p + 1]!);
+    case 3:
+      return String.fromCharCode(h[p]!, h[p + 1]!, h[p + 2]!);
+    case 4:
+      return String.fromCharCode(h[p]!, h[p + 1]!, h[p + 2]!, h[p + 3]!);
+    case 5:
+      return String.fromCharCode(h[p]!, h[p + 1]!, h[p + 2]!, h[p + 3]!, h[p + 4]!);
+    case 6:
+      return String.fromCharCode(h[p]!, h[p + 1]!, h[p + 2]!, h[p + 3]!, h[p + 4]!, h[p + 5]!);
+    case 7:
+      return String.fromCharCode(h[p]!, h[p + 1]!, h[p + 2]!, h[p + 3]!, h[p + 4]!, h[p + 5]!, h[p + 6]!);
+    default:
+      return String.fromCharCode(h[p]!, h[p + 1]!, h[p + 2]!, h[p + 3]!, h[p + 4]!, h[p + 5]!, h[p + 6]!, h[p + 7]!);
+  }
+}
+

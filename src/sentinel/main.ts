@@ -21,9 +21,13 @@ import { childProcessScriptRunner } from './script-runner.js';
 import { Sentinel } from './sentinel.js';
 import { SentinelServer } from './server.js';
 import { TcpTransport } from './tcp-transport.js';
+import { openApiLink } from '../server/api-link.js';
+import { type TlsContexts, type TlsSettings, TlsConfigError, acceptTls, configureTls, dialTls, tlsWanted } from '../core/tls.js';
 
 interface TopLevel {
   port: number;
+  /** The tls-* directives as written (tls-port among them). */
+  tls: Map<string, string>;
   bind: string[];
   logfile: string;
   loglevel: 'debug' | 'verbose' | 'notice' | 'warning';
@@ -32,7 +36,7 @@ interface TopLevel {
 }
 
 function parseTopLevel(text: string): TopLevel {
-  const t: TopLevel = { port: 26379, bind: ['0.0.0.0'], logfile: '', loglevel: 'notice', pidfile: '', requirepass: null };
+  const t: TopLevel = { port: 26379, tls: new Map(), bind: ['0.0.0.0'], logfile: '', loglevel: 'notice', pidfile: '', requirepass: null };
   for (const raw of text.split('\n')) {
     const words = splitArgs(raw.trim());
     if (words === null || words.length === 0 || words[0]!.startsWith('#')) continue;
@@ -45,9 +49,40 @@ function parseTopLevel(text: string): TopLevel {
     else if (name === 'loglevel' && ['debug', 'verbose', 'notice', 'warning'].includes(v)) t.loglevel = v as TopLevel['loglevel'];
     else if (name === 'pidfile') t.pidfile = v;
     else if (name === 'requirepass') t.requirepass = v === '' ? null : v;
+    else if (name.startsWith('tls-')) t.tls.set(name, v);
   }
   if (t.bind.length === 0) t.bind = ['0.0.0.0'];
   return t;
+}
+
+/** The sentinel's TLS settings (redis-sentinel reads the same tls-* directives as redis-server). */
+function sentinelTls(top: TopLevel): { port: number; settings: TlsSettings } {
+  const str = (n: string): string => top.tls.get(n) ?? '';
+  const yes = (n: string, dflt: boolean): boolean => (top.tls.has(n) ? str(n).toLowerCase() === 'yes' : dflt);
+  const auth = str('tls-auth-clients').toLowerCase();
+  return {
+    port: Number(str('tls-port') || 0),
+    settings: {
+      certFile: str('tls-cert-file'),
+      keyFile: str('tls-key-file'),
+      keyFilePass: str('tls-key-file-pass'),
+      clientCertFile: str('tls-client-cert-file'),
+      clientKeyFile: str('tls-client-key-file'),
+      clientKeyFilePass: str('tls-client-key-file-pass'),
+      dhParamsFile: str('tls-dh-params-file'),
+      caCertFile: str('tls-ca-cert-file'),
+      caCertDir: str('tls-ca-cert-dir'),
+      protocols: str('tls-protocols'),
+      ciphers: str('tls-ciphers'),
+      ciphersuites: str('tls-ciphersuites'),
+      preferServerCiphers: yes('tls-prefer-server-ciphers', false),
+      sessionCaching: yes('tls-session-caching', true),
+      sessionCacheTimeout: Number(str('tls-session-cache-timeout') || 300),
+      authClients: auth === 'no' || auth === 'optional' ? auth : 'yes',
+      replication: yes('tls-replication', false),
+      cluster: yes('tls-cluster', false),
+    },
+  };
 }
 
 export async function sentinelMain(cl: CommandLine): Promise<void> {
@@ -66,11 +101,26 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
   }
   const allText = fileText + (cl.optionsText !== '' ? '\n' + cl.optionsText : '');
   const top = parseTopLevel(allText);
+  const link = openApiLink();
   const clock = new SystemClock();
   const logger = new Logger(() => clock.now());
   logger.role = 'X';
   logger.level = top.loglevel;
   if (top.logfile !== '') logger.setFile(top.logfile);
+
+  const tlsConf = sentinelTls(top);
+  let tlsContexts: TlsContexts | null = null;
+  if (tlsWanted(tlsConf.port, tlsConf.settings)) {
+    try {
+      tlsContexts = configureTls(tlsConf.settings);
+    } catch (e) {
+      if (!(e instanceof TlsConfigError)) throw e;
+      logger.warning(e.message);
+      logger.warning('Failed to configure TLS. Check logs for more info.');
+      process.exit(1);
+    }
+  }
+  const clientTls = tlsContexts !== null && tlsConf.settings.replication ? tlsContexts.client : null;
 
   let server: SentinelServer | null = null;
   const random = new Random();
@@ -87,8 +137,9 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
   const sentinel: Sentinel = new Sentinel({
     clock,
     random,
-    transport: new TcpTransport(),
-    port: top.port,
+    transport: new TcpTransport(1000, clientTls === null ? null : (addr) => dialTls(clientTls, addr)),
+    // The hello message announces the TLS port when the links are TLS (sentinelSendHello).
+    port: tlsConf.settings.replication && tlsConf.port !== 0 ? tlsConf.port : top.port,
     scripts: childProcessScriptRunner,
     hooks: {
       event: (level, type, message) => {
@@ -117,6 +168,7 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
     port: top.port,
     bind: top.bind,
     requirepass: top.requirepass,
+    ...(tlsContexts !== null ? { tls: { port: tlsConf.port, accept: (raw, onReady) => acceptTls(raw, tlsContexts.server, tlsConf.settings.authClients, onReady, (reason) => logger.warning(`Error accepting a client connection: ${reason}`)) } } : {}),
     flushConfig,
     startTime: Date.now(),
     runId: random.hex(40),
@@ -134,14 +186,17 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
     },
   });
   try {
-    await server.listen();
+    await server.listen(link?.pickPort === true);
   } catch (e) {
     logger.warning(`Failed listening on port ${top.port} (tcp), aborting: ${(e as Error).message}`);
     process.exit(1);
   }
+  // A kernel-chosen port (API link) is the sentinel's port from now on: hellos announce it.
+  top.port = server.port;
+  sentinel.port = server.port;
   if (top.pidfile !== '') fs.writeFileSync(top.pidfile, `${process.pid}\n`);
   sentinel.onSimulatedCrash = () => process.exit(99);
-  logger.notice(`Running mode=sentinel, port=${top.port}.`);
+  logger.notice(`Running mode=sentinel, port=${top.port || tlsConf.port}.`);
   flushConfig();
   if (!hadId) logger.notice(`Sentinel new configuration saved on disk`);
   logger.notice(`Sentinel ID is ${sentinel.myid}`);
@@ -163,5 +218,6 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
     stop();
     process.exit(0);
   });
+  link?.ready(top.port);
   // The system clock's timers are unref'd; keep the process alive on the listening sockets.
 }

@@ -55,6 +55,8 @@ export interface SentinelServerOptions {
   port: number;
   bind: string[];
   requirepass: string | null;
+  /** tls-port, and the handshake that runs before an accepted TLS connection becomes a client. */
+  tls?: { port: number; accept: (raw: net.Socket, onReady: (socket: net.Socket) => void) => void };
   /** Persists the configuration (CONFIG REWRITE equivalent); logs and throws on failure. */
   flushConfig: () => void;
   shutdown: () => void;
@@ -100,15 +102,32 @@ export class SentinelServer {
     return u !== undefined && u.enabled && (u.nopass || u.passwords.has(pass));
   }
 
-  async listen(): Promise<void> {
+  /** The port listened on (the kernel's choice after `listen(true)` with port 0). */
+  get port(): number {
+    return this.o.port;
+  }
+
+  /** Binds every address; with `pickPort` and port 0 the kernel picks the plain port (API link). */
+  async listen(pickPort = false): Promise<void> {
+    const tlsSide = this.o.tls;
     for (const host of this.o.bind) {
-      const srv = net.createServer((sock) => this.accept(sock));
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(this.o.port, host, () => resolve());
-      });
-      this.servers.push(srv);
+      if (this.o.port !== 0 || pickPort) {
+        const srv = await this.listenOn(this.o.port, host, (sock) => this.accept(sock));
+        const a = srv.address();
+        if (pickPort && this.o.port === 0 && a !== null && typeof a === 'object') this.o.port = a.port;
+      }
+      if (tlsSide !== undefined && tlsSide.port !== 0) await this.listenOn(tlsSide.port, host, (raw) => tlsSide.accept(raw, (sock) => this.accept(sock)));
     }
+  }
+
+  private async listenOn(port: number, host: string, onConnection: (socket: net.Socket) => void): Promise<net.Server> {
+    const srv = net.createServer(onConnection);
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, host, () => resolve());
+    });
+    this.servers.push(srv);
+    return srv;
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 /**
- * The real link layer: RESP client connections over TCP (replies parsed with the shared reply
+ * The real link layer: RESP client connections over TCP (or TLS, with tls-replication) (replies parsed with the shared reply
  * parser). Replies are matched to callbacks in order, as hiredis does; on a pub/sub connection
  * `message` pushes go to `onMessage`. A connect that does not complete within the timeout is
  * reported as closed, so the state machine sees a down instance rather than waiting forever.
@@ -21,11 +21,14 @@ class TcpConnection implements Connection {
     addr: Addr,
     private readonly events: ConnectionEvents,
     connectTimeoutMs: number,
+    dialTls: ((addr: Addr) => net.Socket) | null,
   ) {
-    this.socket = net.createConnection({ host: addr.host, port: addr.port });
+    // With tls-replication every link (masters, replicas, other sentinels) is TLS; it is up
+    // once the handshake is done.
+    this.socket = dialTls !== null ? dialTls(addr) : net.createConnection({ host: addr.host, port: addr.port });
     this.socket.setNoDelay(true);
     this.socket.setTimeout(connectTimeoutMs);
-    this.socket.on('connect', () => {
+    this.socket.on(dialTls !== null ? 'secureConnect' : 'connect', () => {
       this.connected = true;
       this.socket.setTimeout(0);
       this.socket.setKeepAlive(true, 15000);
@@ -93,10 +96,13 @@ const RESOLVE_TTL_MS = 30_000;
 export class TcpTransport implements Transport {
   private readonly resolved = new Map<string, { ip: string | null; at: number; pending: boolean }>();
 
-  constructor(private readonly connectTimeoutMs = 1000) {}
+  constructor(
+    private readonly connectTimeoutMs = 1000,
+    private readonly dialTls: ((addr: Addr) => net.Socket) | null = null,
+  ) {}
 
   connect(addr: Addr, events: ConnectionEvents): Connection {
-    return new TcpConnection(addr, events, this.connectTimeoutMs);
+    return new TcpConnection(addr, events, this.connectTimeoutMs, this.dialTls);
   }
 
   resolve(host: string): string | null {

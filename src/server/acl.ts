@@ -703,7 +703,8 @@ export class Acl {
     const now = this.server.clock.now();
     const cinfo = this.server.clientInfoString(c);
     const max = Number(this.server.config.get('acllog-max-len'));
-    for (let i = 0; i < this.log.length; i++) {
+    // Like addACLLogEntry, only the ten newest entries are candidates for grouping.
+    for (let i = 0; i < this.log.length && i < 10; i++) {
       const e = this.log[i]!;
       if (e.reason === reason && e.context === context && now - e.ctime <= 60000 && e.object === object && e.username === username) {
         e.count++;

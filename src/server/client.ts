@@ -52,6 +52,11 @@ export class Client {
   readonly addr: string;
   readonly laddr: string;
   readonly fd: number;
+  /**
+   * The descriptor that busy scripts and the debugger may read and write synchronously: `fd`,
+   * or -1 for a TLS connection (its descriptor carries ciphertext only the event loop decrypts).
+   */
+  readonly plainFd: number;
   /** Hidden clients (Lua, AOF loading) never appear in CLIENT LIST. */
   readonly fake: boolean;
 
@@ -107,6 +112,7 @@ export class Client {
     this.db = db;
     this.fake = opts.fake ?? false;
     this.fd = opts.fd ?? -1;
+    this.plainFd = (socket as { encrypted?: boolean } | null)?.encrypted === true ? -1 : this.fd;
     this.authenticated = !server.authRequired();
     this.createdAt = server.clock.now();
     this.lastInteraction = this.createdAt;

@@ -13,7 +13,7 @@
  * Redis's register dump, code dump and memory test have no JS equivalent and are left out.
  */
 import type { Server } from './server.js';
-import { REDIS_VERSION } from './version.js';
+import { NODIS_VERSION, REDIS_VERSION } from './version.js';
 import { genInfoString } from '../commands/info.js';
 import fs from 'node:fs';
 import { repr } from '../protocol/format.js';
@@ -55,7 +55,7 @@ export function installCrashHandlers(server: Server): void {
 export function crashedBySignal(server: Server, sig: string): never {
   const num = FATAL_SIGNALS[sig] ?? 0;
   bugReportStart(server);
-  server.log.warning(`Redis ${REDIS_VERSION} crashed by signal: ${num}, si_code: 0`);
+  server.log.warning(`nodis ${NODIS_VERSION} (Redis ${REDIS_VERSION} compatible) crashed by signal: ${num}, si_code: 0`);
   printCrashReport(server);
   bugReportEnd(server, sig);
 }

@@ -9,17 +9,10 @@
  * propagated to the AOF and replicas, the `evicted` keyspace event fires, WATCH and client-side
  * caching see the key change, and INFO's evicted_keys counts it.
  *
- * Memory. nodis measures its used memory from the V8 heap (server.usedMemory()), and a deleted
- * value only leaves the heap at the next major garbage collection. So each evicted key's size is
- * estimated and added to `server.pendingFreedMemory`, which usedMemory() subtracts until a major
- * GC has run (observed through perf_hooks): without it every command would evict again for
- * memory already freed. The estimate is Redis's MEMORY USAGE estimate plus nodis's per-key
- * overhead; an error either way corrects itself at the next collection. Other garbage (request
- * buffers, replaced values) also counts until collected, so eviction may free somewhat more than
- * Redis would. So a full collection is forced (spaced so that at most ~10% of the time goes to
- * them) before an eviction of more than a tenth of used memory, when evicted memory piles up
- * past a quarter of maxmemory, when nothing is left to evict, and before noeviction refuses a
- * write.
+ * Memory. Eviction reads used memory from the memory model (keyspace/memory.ts): what the
+ * keyspace and the clients' buffers are charged, updated as keys are written and deleted. An
+ * evicted key's charge leaves used memory at once, so a round frees exactly what it needs to,
+ * with no garbage-collector timing involved (Redis's zmalloc_used_memory() deltas, likewise).
  *
  * Time. One round is bounded by `maxmemory-eviction-tenacity` (500 µs at the default 10, as in
  * Redis); what is left is done by a follow-up task on the event loop (startEvictionTimeProc),
@@ -28,15 +21,13 @@
  * Not done while loading, on a replica (its master's DELs keep it in step: nodis replicas behave
  * as with replica-ignore-maxmemory yes) or during CLIENT PAUSE (nothing may propagate then).
  */
-import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import type { Server } from './server.js';
 import type { Database } from '../keyspace/db.js';
 import type { KeyDict } from '../keyspace/dict.js';
 import type { RedisValue } from '../types/value.js';
 import { idleMs, lfuCounter } from '../keyspace/access.js';
-import { estimateValueSize } from '../commands/object.js';
+import { chargedValueBytes, keyOverheadBytes } from '../keyspace/memory.js';
 import { recordLatencyEvent } from './latency.js';
-import { collectGarbage } from './gc.js';
 
 export type EvictionPolicy =
   | 'noeviction'
@@ -52,20 +43,6 @@ export type EvictResult = 'ok' | 'running' | 'fail';
 
 /** EVPOOL_SIZE */
 const POOL_SIZE = 16;
-/**
- * Forced full collections pause the server in proportion to the heap, so they are spaced: at
- * least MIN_COLLECT_INTERVAL_MS apart, and COLLECT_DUTY times their own duration (at most ~10%
- * of the time spent collecting).
- */
-const MIN_COLLECT_INTERVAL_MS = 50;
-const COLLECT_DUTY = 10;
-/** When more than this share of used memory would have to go, collect garbage first. */
-const LARGE_EVICTION_SHARE = 0.1;
-/** Evicted-but-uncollected memory, as a share of maxmemory, that justifies a forced collection. */
-const PENDING_COLLECT_SHARE = 0.25;
-/** Bytes nodis spends per key beyond Redis's estimate: two Map entries (value, access record) and a string header. */
-const PER_KEY_OVERHEAD = 96;
-
 interface PoolEntry {
   idle: number;
   key: string;
@@ -73,34 +50,23 @@ interface PoolEntry {
 }
 
 /**
- * Where eviction reads memory from. The default measures the server (usedMemory(), minus what
- * was evicted but not yet collected); tests install a model to make eviction deterministic.
+ * Where eviction reads memory from. The default is the memory model (server.usedMemory());
+ * tests install their own to make eviction deterministic.
  */
 export interface MemoryGauge {
   /** Used memory as eviction counts it. */
   used(): number;
   /** Bytes evicting this value frees. */
   freedBy(key: string, value: RedisValue): number;
-  /** `bytes` were just evicted (estimates from freedBy). */
-  evicted(bytes: number): void;
-  /**
-   * Collects garbage if that may lower used(): when nothing more can be evicted, or evicted
-   * memory piles up uncollected. Rate-limited; false when it did not run.
-   */
-  collect(): boolean;
 }
 
 interface EvictionState {
   gauge: MemoryGauge;
-  /** When the last forced collection ended (performance.now()) and how long it took. */
-  lastCollectEnd: number;
-  lastCollectMs: number;
   pool: (PoolEntry | null)[];
   /** Round-robin start for the random policies (next_db). */
   nextDb: number;
   /** The follow-up task is scheduled. */
   procRunning: boolean;
-  observer: PerformanceObserver | null;
 }
 
 const states = new WeakMap<Server, EvictionState>();
@@ -108,34 +74,16 @@ const states = new WeakMap<Server, EvictionState>();
 function stateOf(server: Server): EvictionState {
   let s = states.get(server);
   if (s === undefined) {
-    const st: EvictionState = {
+    s = {
       gauge: {
-        // Measured at most every 10 ms; evictions are subtracted as they happen.
-        used: () => server.usedMemory(),
-        freedBy: (key, value) => estimateValueSize(value, 5) + key.length + PER_KEY_OVERHEAD,
-        evicted: (bytes) => {
-          server.pendingFreedMemory += bytes;
-          watchCollections(server, st);
-        },
-        collect: () => {
-          const started = performance.now();
-          if (started - st.lastCollectEnd < Math.max(MIN_COLLECT_INTERVAL_MS, st.lastCollectMs * COLLECT_DUTY)) return false;
-          collectGarbage();
-          st.lastCollectEnd = performance.now();
-          st.lastCollectMs = st.lastCollectEnd - started;
-          server.pendingFreedMemory = 0;
-          server.invalidateUsedMemory();
-          return true;
-        },
+        used: () => server.usedMemory() - server.memoryNotCountedForEvict(),
+        // Exactly the key's charge in Database.memory.
+        freedBy: (key, value) => chargedValueBytes(value) + keyOverheadBytes(key),
       },
-      lastCollectEnd: -Infinity,
-      lastCollectMs: 0,
       pool: new Array<PoolEntry | null>(POOL_SIZE).fill(null),
       nextDb: 0,
       procRunning: false,
-      observer: null,
     };
-    s = st;
     states.set(server, s);
   }
   return s;
@@ -251,24 +199,6 @@ function evictKey(server: Server, gauge: MemoryGauge, db: Database, key: string)
   return bytes;
 }
 
-/** Starts watching for a major GC, after which the heap measurement includes the evictions. */
-function watchCollections(server: Server, st: EvictionState): void {
-  if (st.observer !== null) return;
-  st.observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
-      if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
-        server.pendingFreedMemory = 0;
-        server.invalidateUsedMemory();
-        st.observer?.disconnect();
-        st.observer = null;
-        return;
-      }
-    }
-  });
-  st.observer.observe({ entryTypes: ['gc'] });
-}
-
 /**
  * performEvictions(): frees memory until used memory is under maxmemory. 'ok' when it is (or
  * eviction does not apply now), 'running' when the time limit was hit and the follow-up task
@@ -280,20 +210,11 @@ export function performEvictions(server: Server): EvictResult {
   if (max === 0) return 'ok';
   const st = stateOf(server);
   const gauge = st.gauge;
-  let used = gauge.used();
+  const used = gauge.used();
   if (used <= max) return 'ok';
   const policy = policyOf(server);
-  // Garbage the collector has not reclaimed yet counts as used: collect once before refusing
-  // writes or evicting everything.
-  if (policy === 'noeviction') return gauge.collect() && gauge.used() <= max ? 'ok' : 'fail';
-  let collected = false;
-  // A large eviction is more likely to be mostly garbage not yet collected.
-  if (used - max > used * LARGE_EVICTION_SHARE && gauge.collect()) {
-    collected = true;
-    used = gauge.used();
-    if (used <= max) return 'ok';
-  }
-  let toFree = used - max;
+  if (policy === 'noeviction') return 'fail';
+  const toFree = used - max;
   const limitUs = timeLimitUs(server.config.getNumber('maxmemory-eviction-tenacity'));
   const started = performance.now();
   let freed = 0;
@@ -302,13 +223,6 @@ export function performEvictions(server: Server): EvictResult {
   while (freed < toFree) {
     const pick = selectKey(server, policy, st);
     if (pick === null) {
-      if (!collected && gauge.collect()) {
-        collected = true;
-        used = gauge.used();
-        toFree = used - max;
-        freed = 0;
-        continue;
-      }
       result = 'fail';
       break;
     }
@@ -319,10 +233,6 @@ export function performEvictions(server: Server): EvictResult {
       result = 'running';
       break;
     }
-  }
-  if (freed > 0) {
-    gauge.evicted(freed);
-    if (server.pendingFreedMemory > max * PENDING_COLLECT_SHARE) gauge.collect();
   }
   recordLatencyEvent(server, 'eviction-cycle', performance.now() - started);
   if (result === 'ok' && st.procRunning) result = 'running';

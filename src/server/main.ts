@@ -21,10 +21,12 @@ import { Server } from './server.js';
 import { SystemClock } from '../core/clock.js';
 import { CommandTable } from '../commands/registry.js';
 import { allCommandHandlers } from '../commands/index.js';
+import { TLS_CONTEXT_DIRECTIVES } from './tls.js';
 import { installModules } from './modules.js';
 import { installCrashHandlers } from './crash.js';
 import { startEvictionTimeProc } from './evict.js';
-import { REDIS_VERSION, NODIS_VERSION } from './version.js';
+import { REDIS_VERSION, NODIS_VERSION, versionLine } from './version.js';
+import { openApiLink } from './api-link.js';
 
 function usage(): never {
   const lines = [
@@ -69,10 +71,11 @@ async function main(): Promise<void> {
   const cl = parseCommandLine(argv);
   if (cl.version) {
     const build = crypto.createHash('sha1').update(`nodis-${NODIS_VERSION}`).digest('hex').slice(0, 16);
-    process.stdout.write(`Redis server v=${REDIS_VERSION} sha=00000000:0 malloc=libc bits=64 build=${build}\n`);
+    process.stdout.write(`${versionLine('nodis-server')} sha=00000000:0 malloc=libc bits=64 build=${build}\n`);
     return;
   }
   if (cl.help) usage();
+  const link = openApiLink();
   if (cl.sentinel || path.basename(process.argv[1] ?? '').includes('sentinel')) {
     const { sentinelMain } = await import('../sentinel/main.js');
     await sentinelMain(cl);
@@ -143,8 +146,8 @@ async function main(): Promise<void> {
 
   logger.level = config.getString('loglevel') as LogLevel;
   logger.setFile(config.getString('logfile'));
-  logger.warning('oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo');
-  logger.warning(`Redis version=${REDIS_VERSION}, bits=64, commit=00000000, modified=0, pid=${process.pid}, just started`);
+  logger.warning('oO0OoO0OoO0Oo nodis is starting oO0OoO0OoO0Oo');
+  logger.warning(`nodis version=${NODIS_VERSION} (Redis ${REDIS_VERSION} compatible), bits=64, commit=00000000, modified=0, pid=${process.pid}, just started`);
   if (argv.length === 0) {
     logger.warning('Warning: no config file specified, using the default config. In order to specify a config file use nodis-server /path/to/redis.conf');
   } else {
@@ -158,6 +161,7 @@ async function main(): Promise<void> {
   installModules(server);
   installConfigAppliers(server);
   installCrashHandlers(server);
+  server.pickFreePort = link?.pickPort === true;
 
   try {
     await server.listen();
@@ -174,7 +178,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const port = config.getNumber('port');
+  const port = config.getNumber('port') || config.getNumber('tls-port');
   const showLogo = config.getBool('always-show-logo') || (config.getString('logfile') === '' && process.stdout.isTTY);
   if (showLogo) logger.raw(logo(port, process.pid, 'standalone'));
   else logger.notice(`Running mode=standalone, port=${port}.`);
@@ -194,6 +198,7 @@ async function main(): Promise<void> {
   await server.startup();
   logger.notice('Ready to accept connections');
   installSignalHandlers(server);
+  link?.ready(server.boundPort);
 }
 
 /** The CONFIG SET "apply" steps that need the live server (config.c's apply functions). */
@@ -202,7 +207,14 @@ function installConfigAppliers(server: Server): void {
   const rebind = async (): Promise<string | null> =>
     (await server.rebindTcp()) ? null : 'Unable to listen on this port. Check server logs.';
   config.onApply('port', rebind);
-  config.onApply('bind', async () => ((await server.rebindTcp()) ? null : 'Failed to bind to specified addresses.'));
+  config.onApply('bind', async () => ((await server.rebindTcp()) && (await server.rebindTcp(true)) ? null : 'Failed to bind to specified addresses.'));
+  // applyTLSPort / applyTlsCfg: TLS contexts are built when first needed and rebuilt on change.
+  config.onApply('tls-port', async () => {
+    if (!server.tls.configured && !server.tls.configure()) return 'Unable to update TLS configuration. Check server logs.';
+    return (await server.rebindTcp(true)) ? null : 'Unable to listen on this port. Check server logs.';
+  });
+  const applyTls = (): string | null => (server.tls.applyConfig() ? null : 'Unable to update TLS configuration. Check server logs.');
+  for (const name of TLS_CONTEXT_DIRECTIVES) config.onApply(name, applyTls);
   config.onApply('maxmemory', () => {
     const max = config.getNumber('maxmemory');
     server.invalidateUsedMemory();

@@ -83,17 +83,19 @@ export class MigrateConnection {
 
   /**
    * Connects within `timeoutMs`. `port` is what atoi() made of the argument: negative ports do
-   * not resolve, larger ones wrap to 16 bits as the C socket API truncates them.
+   * not resolve, larger ones wrap to 16 bits as the C socket API truncates them. `dialTls`
+   * (tls-cluster) opens a TLS connection instead; it is ready when its handshake is done.
    */
-  static connect(host: string, port: number, timeoutMs: number, clock: Clock): Promise<MigrateConnection | ConnectFailure> {
+  static connect(host: string, port: number, timeoutMs: number, clock: Clock, dialTls?: (o: { host: string; port: number }) => net.Socket | null): Promise<MigrateConnection | ConnectFailure> {
     return new Promise((resolve) => {
       if (port < 0 || !Number.isFinite(port)) {
         resolve({ error: 'resolve', timedOut: false });
         return;
       }
       let socket: net.Socket;
+      const ready = dialTls !== undefined ? 'secureConnect' : 'connect';
       try {
-        socket = net.connect({ host, port: port % 65536 });
+        socket = dialTls?.({ host, port: port % 65536 }) ?? net.connect({ host, port: port % 65536 });
       } catch {
         resolve({ error: 'resolve', timedOut: false });
         return;
@@ -103,7 +105,7 @@ export class MigrateConnection {
         if (settled) return;
         settled = true;
         clock.clearTimer(timer);
-        socket.off('connect', onConnect);
+        socket.off(ready, onConnect);
         socket.off('error', onError);
         if (failure === null) {
           resolve(new MigrateConnection(socket, clock));
@@ -116,7 +118,7 @@ export class MigrateConnection {
       const onConnect = (): void => settle(null);
       const onError = (err: NodeJS.ErrnoException): void =>
         settle({ error: err.syscall === 'getaddrinfo' ? 'resolve' : 'connect', timedOut: false });
-      socket.once('connect', onConnect);
+      socket.once(ready, onConnect);
       socket.once('error', onError);
       const timer = clock.setTimer(Math.min(timeoutMs, MAX_TIMER_MS), () => settle({ error: 'connect', timedOut: true }));
     });

@@ -12,11 +12,11 @@
  * obuf limits, stats) run in `cron()` at `hz`.
  */
 import net from 'node:net';
-import v8 from 'node:v8';
 import fs from 'node:fs';
 import os from 'node:os';
 import { Client, type BlockedState } from './client.js';
 import { ProtocolError } from '../protocol/parser.js';
+import { releasedMemory } from './gc.js';
 import { repr } from '../protocol/format.js';
 import { Database, type KeyspaceOwner } from '../keyspace/db.js';
 import { type AccessPolicy, lfuMinutesAt, lruClockAt } from '../keyspace/access.js';
@@ -24,6 +24,8 @@ import { CommandTable, type CommandSpec } from '../commands/registry.js';
 import { ConfigRegistry } from '../config/registry.js';
 import { Logger, type LogLevel } from './log.js';
 import { Propagator } from './propagate.js';
+import { ServerTls } from './tls.js';
+import { tlsWanted } from '../core/tls.js';
 import { Slowlog } from './slowlog.js';
 import type { Clock } from '../core/clock.js';
 import { Random } from '../core/clock.js';
@@ -190,6 +192,8 @@ export class Server implements KeyspaceOwner {
     info: new Map<string, () => string[]>(),
     /** Checked before running a command: return an error text to refuse it (BUSY, LOADING…). */
     precheck: [] as ((c: Client, spec: CommandSpec) => string | null)[],
+    /** PROTECTED commands (DEBUG, MODULE): refused right after the arity check, before auth and ACL. */
+    protectedCheck: null as ((c: Client, spec: CommandSpec) => string | null) | null,
     /** Extra auth requirement (ACL users with passwords). */
     authRequired: (): boolean => false,
     /** ACL permission check (server/acl.ts): null to allow, else the NOPERM error text. */
@@ -217,17 +221,17 @@ export class Server implements KeyspaceOwner {
     invocationMayReplicate: null as ((spec: CommandSpec, argv: readonly string[]) => boolean | null) | null,
   };
   private readonly listeners: net.Server[] = [];
+  /** The listeners on tls-port (their connections go through the TLS handshake first). */
+  private readonly tlsListeners: net.Server[] = [];
+  /** TLS contexts and handshakes (server/tls.ts). */
+  readonly tls: ServerTls;
   private readonly pendingWrites: Client[] = [];
   private flushScheduled = false;
   private cronTimer: ReturnType<typeof setInterval> | null = null;
-  private cachedUsedMemory = 0;
-  private usedMemoryRefreshedAt = 0;
-  /**
-   * Bytes deleted by eviction that the garbage collector has not given back yet (an estimate,
-   * server/evict.ts): usedMemory() subtracts it until the next major GC, so one eviction round
-   * is not followed by another for memory already freed.
-   */
-  pendingFreedMemory = 0;
+  /** The clients' buffers as last summed (clientsMemory()): normal clients and replicas. */
+  clientsNormalMemory = 0;
+  replicaClientsMemory = 0;
+  private usedMemoryRefreshedAt = -Infinity;
   /** How key accesses are recorded; clocks advanced by cron (Redis's cached server.lruclock). */
   readonly access: AccessPolicy = { track: false, epoch: 0, lfu: false, lruClock: 0, minutes: 0, logFactor: 10, decayTime: 1, random: () => this.rng.next() };
   cronLoops = 0;
@@ -237,6 +241,8 @@ export class Server implements KeyspaceOwner {
   usedMemoryPeak = 0;
   /** Ports actually bound (port 0 in tests). */
   boundPort = 0;
+  /** `port 0` binds a port the kernel picks instead of no TCP (the API's private link only). */
+  pickFreePort = false;
   configFile = '';
   executable = '';
 
@@ -246,6 +252,7 @@ export class Server implements KeyspaceOwner {
     this.config = opts.config;
     this.commands = opts.commands;
     this.log = opts.logger;
+    this.tls = new ServerTls(this.config, this.log);
     this.runId = this.rng.hex(40);
     this.lastSave = this.clock.now();
     const now = this.clock.now();
@@ -387,6 +394,7 @@ export class Server implements KeyspaceOwner {
 
   /** A key's value changed: invalidates WATCH (and, later, client-side caching). */
   signalModifiedKey(db: Database, key: string, expired = false): void {
+    db.resized(key); // the memory model's in-place hook (keyspace/memory.ts)
     const hooks = this.hooks.keyModified;
     for (let i = 0; i < hooks.length; i++) hooks[i]!(db.id, key, expired);
   }
@@ -436,20 +444,46 @@ export class Server implements KeyspaceOwner {
    * without what eviction freed but the collector has not reclaimed yet (server/evict.ts).
    */
   usedMemory(): number {
-    const now = this.clock.monotonic();
-    if (now - this.usedMemoryRefreshedAt >= 10) {
-      // v8.getHeapStatistics() costs ~1 µs; process.memoryUsage() ~15 µs (it reads the RSS too).
-      const h = v8.getHeapStatistics();
-      this.cachedUsedMemory = h.used_heap_size + h.external_memory - this.hooks.vmMemory();
-      this.usedMemoryRefreshedAt = now;
-    }
-    // Evictions count at once, between measurements too.
-    const used = Math.max(0, this.cachedUsedMemory - this.pendingFreedMemory);
+    let used = STARTUP_MEMORY + this.clientsMemory();
+    const dbs = this.dbs;
+    for (let i = 0; i < dbs.length; i++) used += dbs[i]!.memoryBytes();
     if (used > this.usedMemoryPeak) this.usedMemoryPeak = used;
     return used;
   }
 
-  /** Forces the next usedMemory() to re-measure (after FLUSHALL, CONFIG SET maxmemory…). */
+  /**
+   * What clients hold (keyspace/memory.ts's model for buffers): per client its structure and
+   * reply chunk (CLIENT_BYTES, as Redis's client struct and 16 KB `buf`), its query buffer and
+   * its output (reply buffer plus what the socket still holds). Summed at most every ms.
+   */
+  clientsMemory(): number {
+    const now = this.clock.monotonic();
+    if (now - this.usedMemoryRefreshedAt >= 1) {
+      let normal = 0;
+      let replicas = 0;
+      for (const c of this.clients.values()) {
+        if (c.fake) continue;
+        const bytes = CLIENT_BYTES + c.parser.pendingBytes + c.parser.partialArgBytes + this.outputBytes(c);
+        if (c.kind === 'replica') replicas += bytes;
+        else normal += bytes;
+      }
+      this.clientsNormalMemory = normal;
+      this.replicaClientsMemory = replicas;
+      this.usedMemoryRefreshedAt = now;
+    }
+    return this.clientsNormalMemory + this.replicaClientsMemory;
+  }
+
+  /**
+   * mem_not_counted_for_evict: what replicas' output buffers hold (freeMemoryGetNotCountedMemory),
+   * so that eviction's own DELs, sent to the replicas, cannot feed more eviction.
+   */
+  memoryNotCountedForEvict(): number {
+    this.clientsMemory();
+    return this.replicaClientsMemory;
+  }
+
+  /** Forces the next usedMemory() to re-sum the clients' buffers. */
   invalidateUsedMemory(): void {
     this.usedMemoryRefreshedAt = -Infinity;
   }
@@ -458,10 +492,21 @@ export class Server implements KeyspaceOwner {
 
   /** Binds every configured address and the unix socket. Throws on failure (logged by caller). */
   async listen(): Promise<void> {
+    const tlsPort = this.config.getNumber('tls-port');
+    if (tlsWanted(tlsPort, { replication: this.config.getBool('tls-replication'), cluster: this.config.getBool('tls-cluster') }) && !this.tls.configure()) {
+      this.log.warning('Failed to configure TLS. Check logs for more info.');
+      throw new Error('TLS configuration failed');
+    }
     try {
       await this.listenTcp(this.listeners);
     } catch (e) {
       this.log.warning(`Failed listening on port ${this.config.getNumber('port')} (TCP), aborting.`);
+      throw e;
+    }
+    try {
+      await this.listenTcp(this.tlsListeners, [], true);
+    } catch (e) {
+      this.log.warning(`Failed listening on port ${tlsPort} (TLS), aborting.`);
       throw e;
     }
     const unix = this.settings.unixSocket;
@@ -488,11 +533,13 @@ export class Server implements KeyspaceOwner {
    * listenToPort() does: an optional address (`-::*`) or a missing protocol is skipped, any
    * other failure closes what this call opened and throws.
    */
-  private async listenTcp(into: net.Server[], reusable: readonly net.Server[] = []): Promise<void> {
-    const port = this.config.getNumber('port');
+  private async listenTcp(into: net.Server[], reusable: readonly net.Server[] = [], secure = false): Promise<void> {
+    let port = this.config.getNumber(secure ? 'tls-port' : 'port');
     const binds = this.config.getString('bind').split(' ').filter(Boolean);
     const backlog = this.config.getNumber('tcp-backlog');
-    if (port === 0) return;
+    // The API's kernel-chosen port is for the plain listener only (a TLS port is always given).
+    const pick = port === 0 && this.pickFreePort && !secure;
+    if (port === 0 && !pick) return;
     const opened: net.Server[] = [];
     const kept: net.Server[] = [];
     for (const given of binds) {
@@ -510,9 +557,11 @@ export class Server implements KeyspaceOwner {
         continue;
       }
       try {
-        const srv = await this.listenOn({ port, host, backlog, ipv6Only: host.includes(':') }, opened);
+        const srv = await this.listenOn({ port, host, backlog, ipv6Only: host.includes(':') }, opened, secure);
         const a = srv.address();
-        if (a !== null && typeof a === 'object') this.boundPort = a.port;
+        if (a !== null && typeof a === 'object' && !secure) this.boundPort = a.port;
+        // The kernel chose the first address's port: every other address and `port` take it.
+        if (pick && port === 0) port = this.boundPort;
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         this.log.warning(`Warning: Could not create server TCP listening socket ${shown}:${port}: bind: ${describeListenError(err)}`);
@@ -523,53 +572,62 @@ export class Server implements KeyspaceOwner {
       }
     }
     into.push(...kept, ...opened);
+    if (pick && port !== 0) {
+      this.pickFreePort = false;
+      this.config.set('port', [String(port)], 'runtime');
+    }
   }
 
   /**
-   * CONFIG SET port / bind: binds the new addresses first and only then closes the old TCP
-   * listeners, so a failure leaves the server listening where it was. Resolves false on failure.
+   * CONFIG SET port / tls-port / bind: binds the new addresses first and only then closes the
+   * old TCP (or, with `secure`, TLS) listeners, so a failure leaves the server listening where it
+   * was. Resolves false on failure.
    */
-  async rebindTcp(): Promise<boolean> {
-    const old = this.listeners.filter((l) => typeof l.address() !== 'string');
+  async rebindTcp(secure = false): Promise<boolean> {
+    const listeners = secure ? this.tlsListeners : this.listeners;
+    const old = listeners.filter((l) => typeof l.address() !== 'string');
     const fresh: net.Server[] = [];
     try {
-      await this.listenTcp(fresh, old);
+      await this.listenTcp(fresh, old, secure);
     } catch (e) {
       const previous = old.map((l) => l.address() as net.AddressInfo);
-      const port = this.config.getNumber('port');
+      const port = this.config.getNumber(secure ? 'tls-port' : 'port');
       if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !previous.some((a) => a.port === port)) return false;
       // Our own listeners are in the way (a wildcard holds the port for 127.0.0.1): do as
       // changeBindAddr does, close them first, and bring them back if binding still fails.
-      for (const l of old) this.listeners.splice(this.listeners.indexOf(l), 1);
+      for (const l of old) listeners.splice(listeners.indexOf(l), 1);
       // close() releases the port at once; its callback would wait for every client to leave.
       for (const l of old) l.close();
       try {
-        await this.listenTcp(fresh);
+        await this.listenTcp(fresh, [], secure);
       } catch {
         const backlog = this.config.getNumber('tcp-backlog');
         for (const a of previous) {
           try {
-            await this.listenOn({ host: a.address, port: a.port, backlog, ipv6Only: a.family === 'IPv6' });
+            await this.listenOn({ host: a.address, port: a.port, backlog, ipv6Only: a.family === 'IPv6' }, listeners, secure);
           } catch (err) {
             this.log.warning(`Could not restore listening socket ${a.address}:${a.port}: ${(err as Error).message}`);
           }
         }
         return false;
       }
-      this.listeners.push(...fresh);
+      listeners.push(...fresh);
       return true;
     }
     for (const l of old) {
-      this.listeners.splice(this.listeners.indexOf(l), 1);
+      listeners.splice(listeners.indexOf(l), 1);
       if (!fresh.includes(l)) l.close();
     }
-    this.listeners.push(...fresh);
+    listeners.push(...fresh);
     return true;
   }
 
-  private listenOn(opts: net.ListenOptions, into: net.Server[] = this.listeners): Promise<net.Server> {
+  private listenOn(opts: net.ListenOptions, into: net.Server[] = this.listeners, secure = false): Promise<net.Server> {
     return new Promise((resolve, reject) => {
-      const srv = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket));
+      const onConnection = secure
+        ? (raw: net.Socket) => this.tls.accept(raw, (socket) => this.accept(socket))
+        : (socket: net.Socket) => this.accept(socket);
+      const srv = net.createServer({ noDelay: true, pauseOnConnect: false }, onConnection);
       srv.maxConnections = Number.MAX_SAFE_INTEGER;
       srv.once('error', reject);
       srv.listen(opts, () => {
@@ -593,8 +651,9 @@ export class Server implements KeyspaceOwner {
 
   /** Closes the listening sockets (SHUTDOWN, tests). */
   async closeListeners(): Promise<void> {
-    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
+    await Promise.all([...this.listeners, ...this.tlsListeners].map((l) => new Promise<void>((r) => l.close(() => r()))));
     this.listeners.length = 0;
+    this.tlsListeners.length = 0;
     if (this.settings.unixSocket !== '') {
       try {
         fs.unlinkSync(this.settings.unixSocket);
@@ -669,7 +728,9 @@ export class Server implements KeyspaceOwner {
       b.onCancel?.('disconnect');
     }
     for (const h of this.hooks.clientClosed) h(c);
+    releasedMemory(this.outputBytes(c) + c.parser.pendingBytes + c.parser.partialArgBytes);
     if (c.socket !== null && !c.socket.destroyed) c.socket.destroy();
+    this.invalidateUsedMemory();
   }
 
   /** Closes a client after its pending replies are written (QUIT, protocol errors). */
@@ -762,6 +823,11 @@ export class Server implements KeyspaceOwner {
       return;
     }
     c.cmd = spec;
+    const refused = this.hooks.protectedCheck?.(c, spec) ?? null;
+    if (refused !== null) {
+      this.rejectCommand(c, spec, refused);
+      return;
+    }
     if (!c.authenticated && !spec.noAuth && this.authRequired()) {
       this.rejectCommand(c, spec, 'NOAUTH Authentication required.');
       return;
@@ -1238,7 +1304,7 @@ export class Server implements KeyspaceOwner {
     }
     this.shuttingDown = true;
     this.removePidfile();
-    this.log.warning('Redis is now ready to exit, bye bye...');
+    this.log.warning('nodis is now ready to exit, bye bye...');
     return true;
   }
 
@@ -1279,7 +1345,7 @@ export class Server implements KeyspaceOwner {
       this.freeClient(c);
     }
     await listenersClosed;
-    this.log.warning(`${this.log.role === 'X' ? 'Sentinel' : 'Redis'} is now ready to exit, bye bye...`);
+    this.log.warning(`${this.log.role === 'X' ? 'Sentinel' : 'nodis'} is now ready to exit, bye bye...`);
     return true;
   }
 
@@ -1308,7 +1374,18 @@ export class Server implements KeyspaceOwner {
   }
 }
 
+/**
+ * used_memory of a freshly started server with no data (Redis 7.0's is ~0.9 MB): the base the
+ * memory model (keyspace/memory.ts) adds datasets and clients to.
+ */
+export const STARTUP_MEMORY = 900 * 1024;
+/** A client's fixed cost in the memory model: Redis's client struct and its 16 KB reply buffer. */
+const CLIENT_BYTES = 20 * 1024;
+
+/** An argument as printf's `%.*s` prints it: at most `n` bytes, and only up to a NUL. */
 function truncate(s: string, n: number): string {
+  const nul = s.indexOf('\0');
+  if (nul >= 0 && nul < n) n = nul;
   return s.length > n ? s.slice(0, n) : s;
 }
 

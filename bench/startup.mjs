@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+/**
+ * Start-up times, side by side, in alternating rounds (medians): a bare `node -e 0`,
+ * redis-server and nodis-server until each answers PING, a one-shot `nodis-cli ping` beside
+ * `redis-cli ping`, and `startTopology({ replicas: 2, sentinels: 3 })` until it resolves.
+ *
+ *   node bench/startup.mjs [rounds=15] [--write]   (after `npm run build`)
+ *
+ * --write replaces the "Start-up" table in docs/PERFORMANCE.md.
+ */
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, root } from './lib.mjs';
+
+const rounds = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 15);
+const write = process.argv.includes('--write');
+
+/** Runs a program to completion; resolves with the elapsed milliseconds. */
+function timeRun(cmd, args) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('error', reject);
+    p.on('exit', (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${out}`));
+      else resolve({ ms, out });
+    });
+  });
+}
+
+/** One PING on a fresh connection: true when PONG came back, false when refused. */
+function pingOnce(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => s.write('PING\r\n'));
+    s.once('data', (d) => {
+      s.destroy();
+      resolve(d.toString() === '+PONG\r\n');
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Starts a server, polls PING every millisecond until PONG; resolves with ms and the process. */
+async function timeServer(cmd, args, port) {
+  const t0 = process.hrtime.bigint();
+  const p = spawn(cmd, args, { stdio: 'ignore' });
+  let exited = false;
+  p.on('exit', () => (exited = true));
+  for (;;) {
+    if (exited) throw new Error(`${cmd} exited before answering PING`);
+    if (await pingOnce(port)) break;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  return { ms, proc: p };
+}
+
+async function stopProc(p) {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const done = new Promise((r) => p.once('exit', r));
+  p.kill('SIGKILL');
+  await done;
+}
+
+/** This process's CPU plus its reaped children's (Linux /proc), in ms; null elsewhere. */
+function cpuMs() {
+  if (!fs.existsSync('/proc/self/stat')) return null;
+  const fields = fs.readFileSync('/proc/self/stat', 'latin1').split(') ')[1].split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  return ticks * 10;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const nodisServer = path.join(root, 'bin/nodis-server');
+const nodisCli = path.join(root, 'bin/nodis-cli');
+const serverEntry = path.join(root, 'dist/pkg/server/main.js');
+const api = await import(path.join(root, 'dist/pkg/api/index.js'));
+const { heapFlags } = await import(path.join(root, 'dist/pkg/server/heap.js'));
+const samples = {};
+const add = (k, v) => (samples[k] ??= []).push(v);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-startup-'));
+
+for (let i = 0; i < rounds; i++) {
+  add('node -e 0', (await timeRun(process.execPath, ['-e', '0'])).ms);
+  {
+    const port = await freePort();
+    const r = await timeServer('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--dir', tmp], port);
+    add('redis-server until PING', r.ms);
+    add('redis-cli ping', (await timeRun('redis-cli', ['-p', String(port), 'ping'])).ms);
+    add('nodis-cli ping', (await timeRun(nodisCli, ['-p', String(port), 'ping'])).ms);
+    await stopProc(r.proc);
+  }
+  {
+    // What startServer() runs: node with the heap flags, then the server bundle (one process).
+    const port = await freePort();
+    const args = ['--port', String(port), '--save', '', '--dir', tmp];
+    const r = await timeServer(process.execPath, [...heapFlags(args), serverEntry, ...args], port);
+    add('nodis-server (node + bundle) until PING', r.ms);
+    await stopProc(r.proc);
+  }
+  {
+    const port = await freePort();
+    const r = await timeServer(nodisServer, ['--port', String(port), '--save', '', '--dir', tmp], port);
+    add('bin/nodis-server until PING', r.ms);
+    await stopProc(r.proc);
+  }
+  {
+    const cpu0 = cpuMs();
+    const t0 = process.hrtime.bigint();
+    const topo = await api.startTopology({ replicas: 2, sentinels: 3 });
+    add('startTopology({replicas: 2, sentinels: 3})', Number(process.hrtime.bigint() - t0) / 1e6);
+    await topo.stop();
+    // CPU of this process and its six (reaped) children, start to stop: wall time on an idle
+    // 2-core machine cannot be below half of it.
+    if (cpu0 !== null) add('startTopology CPU, all processes, start to stop', cpuMs() - cpu0);
+  }
+}
+fs.rmSync(tmp, { recursive: true, force: true });
+
+const base = median(samples['node -e 0']);
+const rows = Object.entries(samples).map(([k, v]) => `| ${k} | ${median(v).toFixed(1)} | ${(median(v) / base).toFixed(2)} |`);
+const table = [
+  `Start-up (node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}, ${rounds} alternating rounds, medians):`,
+  '',
+  '| what | ms | × `node -e 0` |',
+  '|---|---|---|',
+  ...rows,
+].join('\n');
+console.log(table);
+if (write) {
+  const file = path.join(root, 'docs/PERFORMANCE.md');
+  const doc = fs.readFileSync(file, 'utf8');
+  const begin = '<!-- startup:begin -->';
+  const end = '<!-- startup:end -->';
+  const i = doc.indexOf(begin);
+  const j = doc.indexOf(end);
+  if (i < 0 || j < 0) throw new Error('docs/PERFORMANCE.md has no startup markers');
+  fs.writeFileSync(file, doc.slice(0, i + begin.length) + '\n' + table + '\n' + doc.slice(j));
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/**
+ * Builds what the npm package runs: one esbuild bundle per entry point under dist/pkg/ (so
+ * `npm i nodis` loads one file per program instead of ~150 modules, and needs no compiler), the
+ * command table beside them, and — with --types — .d.ts files for the API under dist/types/.
+ * Run by `npm run build` (after tsc) and by `prepack`.
+ *
+ * An entry whose source does not exist yet is skipped (src/lock/, src/ha/ are written by other
+ * work). src/ha/main.ts becomes the `nodis-ha` program with one line in package.json's "bin":
+ * `"nodis-ha": "dist/pkg/ha/main.js"` (its bundle starts with a hashbang).
+ */
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const out = path.join(root, 'dist/pkg');
+
+/**
+ * dist/pkg/<out>.js ← <in>. Programs (server, cli) are CommonJS bundles (a package.json with
+ * "type": "commonjs" beside them): Node loads them without its ES module loader, which is a
+ * measurable part of a one-shot `nodis-cli ping` (docs/PERFORMANCE.md). Modules users import
+ * (the API, the lock library) and programs that may use top-level await are ES modules.
+ */
+const PROGRAMS = [
+  { in: 'src/server/main.ts', out: 'server/main' },
+  { in: 'src/server/launch.ts', out: 'server/launch' },
+  { in: 'src/server/heap.ts', out: 'server/heap' },
+  // A worker thread the server starts by URL, beside the server's bundle.
+  { in: 'src/scripting/busy-acceptor.ts', out: 'server/busy-acceptor' },
+  { in: 'src/cli/main.ts', out: 'cli/main' },
+];
+const MODULES = [
+  { in: 'src/api/index.ts', out: 'api/index' },
+  { in: 'src/lock/index.ts', out: 'lock/index' },
+  { in: 'src/ha/main.ts', out: 'ha/main' },
+];
+
+const exists = (e) => fs.existsSync(path.join(root, e.in));
+const common = {
+  absWorkingDir: root,
+  outdir: out,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  // Runtime dependencies (wasmoon-lua5.1) are installed beside nodis, not bundled.
+  packages: 'external',
+  logLevel: 'warning',
+  legalComments: 'none',
+};
+fs.rmSync(out, { recursive: true, force: true });
+await build({
+  ...common,
+  entryPoints: PROGRAMS.filter(exists),
+  format: 'cjs',
+  // import.meta.url (the command table, the Lua binary, the acceptor thread) in CommonJS.
+  define: { 'import.meta.url': '__nodisModuleUrl' },
+  banner: { js: "var __nodisModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
+// The hashbang lets an ES module be a program too: `"nodis-ha": "dist/pkg/ha/main.js"` in bin.
+await build({ ...common, entryPoints: MODULES.filter(exists), format: 'esm', banner: { js: '#!/usr/bin/env node' } });
+for (const dir of new Set(PROGRAMS.map((e) => path.dirname(e.out)))) {
+  fs.writeFileSync(path.join(out, dir, 'package.json'), '{ "type": "commonjs" }\n');
+}
+const present = [...PROGRAMS, ...MODULES].filter(exists);
+fs.copyFileSync(path.join(root, 'src/commands/redis-command-table.json'), path.join(out, 'redis-command-table.json'));
+
+if (process.argv.includes('--types')) {
+  fs.rmSync(path.join(root, 'dist/types'), { recursive: true, force: true });
+  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.types.json')], { stdio: 'inherit' });
+}
+console.log(`dist/pkg: ${present.map((e) => e.out).join(', ')}`);

@@ -1,0 +1,95 @@
+/**
+ * The memory model: what nodis counts as used memory (INFO used_memory, maxmemory, eviction,
+ * MEMORY USAGE all read it).
+ *
+ * Redis counts what it allocated (zmalloc). nodis cannot ask V8 what one object costs, and V8's
+ * heap figures include garbage not yet collected (a deleted value counts until the next major
+ * collection), so eviction driven by them evicts for memory that is not in use. Instead nodis
+ * counts what its data structures hold, in Redis's terms (robj, sds, dictEntry, listpack bytes,
+ * jemalloc size classes): each key is charged its key overhead plus its value's estimate
+ * (objectComputeSize with 5 samples — exactly MEMORY USAGE's answer) when it is written, and
+ * the charge is recomputed when a value changes in place. The sum lives in `Database.memory`, so
+ * reading used memory is O(databases + clients), never a walk of the keyspace. V8's own figures
+ * only feed the RSS-like INFO fields.
+ *
+ * A primitive value (a latin1 string, an integer) always costs the same, so its charge is
+ * recomputed from the value; an object (a collection, a string edited in place as a Buffer) keeps
+ * the charge it was last given in a WeakMap, so a delete subtracts exactly what was added.
+ */
+import { isStringValue, stringLength, type RedisValue } from '../types/value.js';
+
+/** jemalloc's size class for an allocation of `n` bytes. */
+export function allocSize(n: number): number {
+  if (n <= 8) return 8;
+  if (n <= 128) return Math.ceil(n / 16) * 16;
+  const p = 2 ** Math.floor(Math.log2(n - 1));
+  const step = p / 4;
+  return Math.ceil(n / step) * step;
+}
+
+function elementBytes(e: unknown): number {
+  if (typeof e === 'string') return e.length;
+  if (typeof e === 'number') return 8;
+  if (Buffer.isBuffer(e)) return e.length;
+  if (Array.isArray(e)) return e.reduce((a: number, x) => a + elementBytes(x), 0);
+  return 16;
+}
+
+/** objectComputeSize: an estimate of the bytes a value uses, sampling up to `samples` elements. */
+export function estimateValueSize(v: RedisValue, samples: number): number {
+  if (isStringValue(v)) {
+    if (typeof v === 'number') return 16;
+    const len = stringLength(v);
+    // embstr: robj and sds in one allocation; raw: two.
+    return len <= 44 ? allocSize(16 + 3 + len + 1) : 16 + allocSize(len + 9);
+  }
+  const n = v.size();
+  const iterable = (v as unknown as { [Symbol.iterator]?: () => Iterator<unknown> })[Symbol.iterator];
+  let avg = 16;
+  if (typeof iterable === 'function' && n > 0) {
+    const it = iterable.call(v);
+    let seen = 0;
+    let bytes = 0;
+    for (let r = it.next(); !r.done && seen < samples; r = it.next(), seen++) bytes += elementBytes(r.value);
+    if (seen > 0) avg = bytes / seen;
+  }
+  const compact = /listpack|intset|ziplist/.test(v.encoding());
+  const perElement = compact ? avg + 2 : allocSize(avg + 9) + 24;
+  return 16 + Math.ceil(n * perElement) + (compact ? 7 : 64);
+}
+
+/** Bytes a key costs besides its value: dictEntry (24) and the key's sds. */
+export function keyOverheadBytes(key: string): number {
+  return allocSize(key.length + 4) + 24;
+}
+
+/** The charge last given to each object value (see above). */
+const charged = new WeakMap<object, number>();
+
+/** What a value is charged now: primitives computed, objects as last charged (or now). */
+export function chargedValueBytes(v: RedisValue): number {
+  if (typeof v !== 'object') return estimateValueSize(v, 5);
+  let n = charged.get(v);
+  if (n === undefined) {
+    n = estimateValueSize(v, 5);
+    charged.set(v, n);
+  }
+  return n;
+}
+
+/**
+ * An object value changed in place: its new charge minus the old one (0 for primitives, which
+ * are replaced, never changed, and charged on set).
+ */
+export function rechargeValue(v: RedisValue): number {
+  if (typeof v !== 'object') return 0;
+  const before = charged.get(v);
+  const now = estimateValueSize(v, 5);
+  charged.set(v, now);
+  return before === undefined ? 0 : now - before;
+}
+
+/** A dict's bucket array (8 bytes per bucket, a power of two at least its size). */
+export function dictBucketBytes(size: number): number {
+  return size === 0 ? 0 : 8 * 2 ** Math.ceil(Math.log2(size));
+}

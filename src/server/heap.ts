@@ -1,0 +1,86 @@
+/**
+ * The V8 heap nodis-server needs (docs/OPERATIONS.md), as Node command-line flags. Node limits
+ * its heap on its own (2–4 GB by default), which would decide how much a user can store, so the
+ * launcher (bin/nodis-server) and the API (src/api/) start Node with:
+ *   - with `maxmemory` (a `--maxmemory` option, or the last `maxmemory` line of the config
+ *     file): heap = max(maxmemory × 2 + 256 MB, 512 MB), capped at the machine's memory;
+ *   - otherwise the machine's memory;
+ *   - young-generation semi-spaces of 32 MB, or an eighth of `maxmemory` when that is smaller
+ *     (young garbage counts as used memory until collected and would make eviction drop live
+ *     keys to make room for it);
+ *   - NODIS_HEAP_MB=<n> overrides the heap size.
+ * Pure and dependency-light (node:os, node:fs only): the launcher loads it before the server.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+
+/** Redis memory units → MB, rounded up (1k = 1000, 1kb = 1024, …; a bare number is bytes). */
+export function memoryToMb(text: string): number | null {
+  const m = /^(\d+)([a-z]*)$/.exec(text.toLowerCase().replace(/["']/g, ''));
+  if (m === null) return null;
+  const units: Record<string, number> = { '': 1, b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1048576, g: 1e9, gb: 1073741824 };
+  const unit = units[m[2]!];
+  if (unit === undefined) return null;
+  return Math.ceil((Number(m[1]) * unit) / 1048576);
+}
+
+/** The `maxmemory` a command line sets: the config file's last line, then a later option. */
+export function maxmemoryFromArgs(args: readonly string[], readFile: (file: string) => string = (f) => fs.readFileSync(f, 'latin1')): string | null {
+  let value: string | null = null;
+  const first = args[0];
+  if (first !== undefined && first !== '' && !first.startsWith('-')) {
+    try {
+      for (const line of readFile(first).split('\n')) {
+        const words = line.trim().split(/\s+/);
+        if (words.length === 2 && words[0]!.toLowerCase() === 'maxmemory') value = words[1]!;
+      }
+    } catch {
+      // An unreadable file is reported by the server itself.
+    }
+  }
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--maxmemory' && i + 1 < args.length) value = args[i + 1]!;
+    else if (a.startsWith('--maxmemory ')) value = a.slice('--maxmemory '.length);
+  }
+  return value;
+}
+
+export interface HeapInputs {
+  /** The machine's memory in MB (default os.totalmem()). */
+  machineMb?: number;
+  /** NODIS_HEAP_MB (default process.env). */
+  heapOverride?: string | undefined;
+  readFile?: (file: string) => string;
+}
+
+export interface HeapNeeds {
+  heapMb: number;
+  semiMb: number;
+  /** The `maxmemory` the sizes come from, in MB (null: none, the machine's memory). */
+  maxmemoryMb: number | null;
+}
+
+/** The heap and semi-space sizes a server started with `args` needs. */
+export function heapNeeds(args: readonly string[], inputs: HeapInputs = {}): HeapNeeds {
+  const machineMb = inputs.machineMb ?? Math.floor(os.totalmem() / 1048576);
+  let heapMb = machineMb;
+  let semiMb = 32;
+  const maxmemory = maxmemoryFromArgs(args, inputs.readFile);
+  let mm = maxmemory === null ? null : memoryToMb(maxmemory);
+  if (mm !== null && mm > 0) {
+    heapMb = Math.min(Math.max(mm * 2 + 256, 512), machineMb);
+    semiMb = Math.min(Math.max(Math.floor(mm / 8), 1), 32);
+  } else {
+    mm = null;
+  }
+  const override = 'heapOverride' in inputs ? inputs.heapOverride : process.env.NODIS_HEAP_MB;
+  if (override !== undefined && /^\d+$/.test(override)) heapMb = Number(override);
+  return { heapMb, semiMb, maxmemoryMb: mm };
+}
+
+/** `--max-old-space-size=N --max-semi-space-size=M` for a server started with `args`. */
+export function heapFlags(args: readonly string[], inputs: HeapInputs = {}): string[] {
+  const { heapMb, semiMb } = heapNeeds(args, inputs);
+  return [`--max-old-space-size=${heapMb}`, `--max-semi-space-size=${semiMb}`];
+}

@@ -1,0 +1,45 @@
+/**
+ * nodis-ha's terminal view on a real terminal (tmux): the seed's topology comes up, `k` kills
+ * the master, the view shows the promotion, `r1` restarts the old master and the view shows it
+ * rejoin as a replica, `q` quits and leaves no process listening.
+ */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { NODIS_HA, Tmux, addresses, closed, until } from './helpers/ha.js';
+
+describe('nodis-ha up in a terminal', () => {
+  const tmux = new Tmux();
+  after(() => tmux.kill());
+
+  it('shows the topology, the failover, the old master rejoining, and quits cleanly', async () => {
+    tmux.start(`${process.execPath} ${NODIS_HA} up --down-after 1000`);
+    const first = await until('the topology on screen', () => {
+      const s = tmux.screen();
+      return /failover: none yet/.test(s) && /sentinel 3/.test(s) && (s.match(/ slave +up /g) ?? []).length === 2 ? s : null;
+    });
+    const oldMaster = /1 node 1 +(127\.0\.0\.1:\d+) +master/.exec(first)?.[1];
+    assert.ok(oldMaster !== undefined, first);
+    // Redrawn in place: the screen holds one table, not a scrolling log.
+    assert.equal(first.split('DATA NODE').length, 2);
+    const all = addresses(first);
+    assert.equal(all.length, 6);
+
+    tmux.keys('k');
+    const promoted = await until('the promotion', () => {
+      const s = tmux.screen();
+      return /\+switch-master/.test(s) && /failover: 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ in \d+ ms/.test(s) ? s : null;
+    });
+    assert.match(promoted, /1 node 1 +127\.0\.0\.1:\d+ +down/);
+    assert.match(promoted, /\+(sdown|odown) master mymaster/);
+
+    tmux.keys('r', '1');
+    await until('the old master back as a replica', () => {
+      const s = tmux.screen();
+      return new RegExp(`1 node 1 +${oldMaster!.replace(/\./g, '\\.')} +slave +up`).test(s) ? s : null;
+    });
+
+    tmux.keys('q');
+    await until('nodis-ha to exit', () => tmux.paneDead(), 30000);
+    for (const a of all) assert.ok(await until(`${a} to close`, () => closed(a), 15000));
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * The memory model (keyspace/memory.ts): used_memory counts what the keyspace and the clients'
+ * buffers hold, so it agrees with MEMORY USAGE, falls back when data or a client goes, makes a
+ * small maxmemory usable as in Redis, and the process gives memory back after a big release.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { Redis } from 'ioredis';
+import { startServer, stopAll, type RunningServer } from './helpers/server.js';
+
+async function memInfo(c: Redis): Promise<Record<string, number>> {
+  const text = (await c.info('memory')) as string;
+  const out: Record<string, number> = {};
+  for (const line of text.split('\r\n')) {
+    const m = /^(\w+):(\d+)$/.exec(line);
+    if (m !== null) out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 30000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('memory model', () => {
+  let s: RunningServer;
+  let c: Redis;
+  before(async () => {
+    s = await startServer();
+    c = s.client();
+  });
+  after(stopAll);
+
+  it('counts each key as MEMORY USAGE reports it, and FLUSHALL returns to the start', async () => {
+    const start = (await memInfo(c)).used_memory!;
+    assert.ok(start < 2 * 1024 * 1024, `a fresh server uses about what Redis does (${start})`);
+    const p = c.pipeline();
+    for (let i = 0; i < 1000; i++) p.set(`k:${i}`, 'v'.repeat(i % 200));
+    for (let i = 0; i < 50; i++) p.rpush('list', ...Array.from({ length: 20 }, (_, j) => `e${i}-${j}`));
+    p.hset('h', 'a', '1', 'b', '2');
+    await p.exec();
+    let usage = 0;
+    for (let i = 0; i < 1000; i++) usage += Number(await c.call('memory', 'usage', `k:${i}`));
+    usage += Number(await c.call('memory', 'usage', 'list')) + Number(await c.call('memory', 'usage', 'h'));
+    const used = (await memInfo(c)).used_memory!;
+    // What the keys add is what MEMORY USAGE says, plus the dict's 8-byte buckets (1002 keys: 1024 buckets).
+    assert.equal(used - start, usage + 8 * 1024, `used_memory grew ${used - start}, MEMORY USAGE sums ${usage}`);
+    await c.flushall();
+    assert.equal((await memInfo(c)).used_memory, start);
+  });
+
+  it('makes a small maxmemory usable: writes succeed, then keys are evicted to stay under it', async () => {
+    const start = (await memInfo(c)).used_memory!;
+    const limit = start + 200 * 1024;
+    await c.config('SET', 'maxmemory', String(limit));
+    await c.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    try {
+      for (let i = 0; i < 2000; i++) await c.set(`e:${i}`, 'x'.repeat(100));
+      const m = await memInfo(c);
+      assert.ok(m.used_memory! <= limit, `used ${m.used_memory} under ${limit}`);
+      const evicted = Number(/evicted_keys:(\d+)/.exec((await c.info('stats')) as string)![1]);
+      const left = await c.dbsize();
+      assert.ok(evicted > 0 && left + evicted === 2000, `evicted ${evicted}, left ${left}`);
+    } finally {
+      await c.config('SET', 'maxmemory', '0');
+      await c.flushall();
+    }
+  });
+
+  it('gives memory back after a pipelining client that did not read disconnects', async () => {
+    await c.set('big', 'x'.repeat(100000));
+    const base = await memInfo(c);
+    const sock = net.connect(s.port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.pause(); // never reads: the replies pile up in nodis's output buffer
+    sock.write('*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n'.repeat(1500));
+    await waitFor(async () => (await memInfo(c)).used_memory! > base.used_memory! + 120e6, 'the output buffer to fill');
+    const full = await memInfo(c);
+    sock.destroy();
+    await waitFor(async () => (await memInfo(c)).used_memory! < base.used_memory! + 1e6, 'used_memory to fall back');
+    // The process itself gives the buffers back soon after (a collection after a big release).
+    await waitFor(async () => (await memInfo(c)).used_memory_rss! < full.used_memory_rss! - 30e6, `RSS to fall from ${full.used_memory_rss}`);
+  });
+});
