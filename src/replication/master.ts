@@ -26,6 +26,7 @@ import { replicationOf, type ReplicaLink, type ReplicationState } from './state.
 import { streamRdb } from './rdb-transfer.js';
 import { psyncFailover, updateFailoverStatus } from './failover.js';
 import { checkShutdown } from './shutdown.js';
+import { psyncVerdict } from './psync.js';
 
 /** Replicas waiting for the next full-sync job, and its start timer. */
 interface SyncQueue {
@@ -116,30 +117,29 @@ function attachReplica(st: ReplicationState, link: ReplicaLink): void {
 /** PSYNC's partial path (masterTryPartialResynchronization). */
 function tryPartialResync(st: ReplicationState, link: ReplicaLink, replid: string, offsetArg: string): boolean {
   const log = st.server.log;
-  const offset = Number(offsetArg);
   const name = st.replicaName(link);
-  if (replid !== st.replid && (replid !== st.replid2 || offset > st.secondReplOffset)) {
-    if (replid === '?') {
+  const verdict = psyncVerdict(st, st.backlog, replid, offsetArg);
+  const offset = verdict.offset;
+  if (verdict.kind === 'full') {
+    if (verdict.reason === 'requested') {
       log.notice(`Full resync requested by replica ${name}`);
-    } else if (replid !== st.replid2) {
+    } else if (verdict.reason === 'id-mismatch') {
       log.notice(
         `Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '${replid}', my replication IDs are '${st.replid}' and '${st.replid2}')`,
       );
-    } else {
+    } else if (verdict.reason === 'beyond-replid2') {
       log.notice(
         `Partial resynchronization not accepted: Requested offset for second ID was ${offset}, but I can reply up to ${st.secondReplOffset}`,
       );
+    } else {
+      log.notice(`Unable to partial resync with replica ${name} for lack of backlog (Replica request was: ${offset}).`);
+      if (st.backlog !== null && offset > st.masterReplOffset) {
+        log.warning(`Warning: replica ${name} tried to PSYNC with an offset that is greater than the master replication offset.`);
+      }
     }
     return false;
   }
-  const backlog = st.backlog;
-  if (backlog === null || !Number.isSafeInteger(offset) || !backlog.covers(offset)) {
-    log.notice(`Unable to partial resync with replica ${name} for lack of backlog (Replica request was: ${offset}).`);
-    if (backlog !== null && offset > st.masterReplOffset) {
-      log.warning(`Warning: replica ${name} tried to PSYNC with an offset that is greater than the master replication offset.`);
-    }
-    return false;
-  }
+  const backlog = st.backlog!;
   attachReplica(st, link);
   link.state = 'online';
   link.ackTime = st.server.clock.now();

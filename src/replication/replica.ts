@@ -23,6 +23,7 @@ import type { ReplicationState } from './state.js';
 import { loadRdb, loadRdbSliced } from './rdb-transfer.js';
 import { startLoading, stopLoading, loadingProgress } from '../persistence/loading.js';
 import { clearFailoverState, abortFailover } from './failover.js';
+import { StreamConsumer, adoptContinueId, adoptFullSync, psyncRequest } from './psync.js';
 
 /** `loading`: the received image is being loaded in slices (the link waits, bytes are kept). */
 export type LinkState = 'connect' | 'connecting' | 'handshake' | 'transfer' | 'loading' | 'connected';
@@ -53,10 +54,8 @@ export class MasterLink {
   lastIo: number;
   /** ms the link went down (master_link_down_since_seconds), 0 = never up yet. */
   downSince = 0;
-  /** Bytes received from the master after the sync point (read_reploff). */
-  private rawUnapplied: Buffer[] = [];
-  private fedToParser = 0;
-  private appliedFromParser = 0;
+  /** Which received bytes each applied command used (fed to our own stream). */
+  private consumer: StreamConsumer | null = null;
   /** False after a failed load: the next PSYNC asks for a full resync. */
   private canPartial = true;
   /** The master closed the link while the image was loading (handled once it is loaded). */
@@ -157,11 +156,8 @@ export class MasterLink {
   private sendPsync(): void {
     const st = this.st;
     const log = this.server.log;
-    let replid = '?';
-    let offset = -1;
+    const { replid, offset } = psyncRequest(st, this.canPartial);
     if (this.canPartial) {
-      replid = st.replid;
-      offset = st.masterReplOffset + 1;
       log.notice(`Trying a partial resynchronization (request ${replid}:${offset}).`);
     } else {
       log.notice('Partial resynchronization not possible (no cached master)');
@@ -278,12 +274,9 @@ export class MasterLink {
     if (line.startsWith('+CONTINUE')) {
       const newId = line.slice('+CONTINUE'.length).trim();
       log.notice('Successful partial resynchronization with master.');
-      if (newId !== '' && newId !== st.replid) {
-        // The master's history continues ours under a new id (it was promoted): keep the old
-        // id valid up to here, and let our own replicas reconnect to learn the new one.
-        st.replid2 = st.replid;
-        st.secondReplOffset = st.masterReplOffset + 1;
-        st.replid = newId;
+      // The master's history continues ours under a new id (it was promoted): keep the old
+      // id valid up to here, and let our own replicas reconnect to learn the new one.
+      if (adoptContinueId(st, newId)) {
         log.notice(`Master replication ID changed to ${newId}`);
         st.disconnectReplicas();
       }
@@ -449,9 +442,7 @@ export class MasterLink {
   private syncLoaded(usedMark: boolean): void {
     const st = this.st;
     const log = this.server.log;
-    st.replid = this.fullSyncReplid;
-    st.masterReplOffset = this.fullSyncOffset;
-    st.clearReplid2();
+    adoptFullSync(st, this.fullSyncReplid, this.fullSyncOffset);
     st.backlog = null;
     st.ensureBacklog();
     this.canPartial = true;
@@ -486,9 +477,7 @@ export class MasterLink {
     }
     server.registerClient(c);
     this.client = c;
-    this.fedToParser = 0;
-    this.appliedFromParser = 0;
-    this.rawUnapplied = [];
+    this.consumer = new StreamConsumer(c.parser);
     this.state = 'connected';
     this.downSince = 0;
     this.sendAck();
@@ -507,9 +496,7 @@ export class MasterLink {
   private feedStream(chunk: Buffer): void {
     const c = this.client;
     if (c === null || c.closed) return;
-    c.parser.feed(chunk);
-    this.rawUnapplied.push(chunk);
-    this.fedToParser += chunk.length;
+    this.consumer!.feed(chunk);
     c.lastInteraction = this.server.clock.now();
     this.processStream();
   }
@@ -548,25 +535,8 @@ export class MasterLink {
 
   /** Feeds the bytes of what the parser consumed to our own stream (replicationFeedStreamFromMasterStream). */
   private applyConsumed(): void {
-    const c = this.client!;
-    const consumed = this.fedToParser - c.parser.pendingBytes;
-    let n = consumed - this.appliedFromParser;
-    if (n <= 0) return;
-    this.appliedFromParser = consumed;
-    const parts: Buffer[] = [];
-    while (n > 0) {
-      const head = this.rawUnapplied[0]!;
-      if (head.length <= n) {
-        parts.push(head);
-        this.rawUnapplied.shift();
-        n -= head.length;
-      } else {
-        parts.push(head.subarray(0, n));
-        this.rawUnapplied[0] = head.subarray(n);
-        n = 0;
-      }
-    }
-    this.st.feedBytes(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    const bytes = this.consumer!.takeConsumed();
+    if (bytes !== null) this.st.feedBytes(bytes);
   }
 
   /** REPLCONF ACK <applied offset> (replicationSendAck). */

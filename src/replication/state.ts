@@ -15,8 +15,9 @@ import { encodeCommand } from '../server/propagate.js';
 import { ReplicationBacklog } from './backlog.js';
 import type { MasterLink } from './replica.js';
 import { newFailoverState, type FailoverState } from './failover.js';
+import { NULL_REPLID, shiftReplIds } from './psync.js';
 
-export const NULL_REPLID = '0'.repeat(40);
+export { NULL_REPLID };
 
 /** A replica attached to us (slave client state in Redis). */
 export interface ReplicaLink {
@@ -114,9 +115,7 @@ export class ReplicationState {
    * offset, so replicas of the old master can PSYNC with us and continue.
    */
   shiftReplid(): void {
-    this.replid2 = this.replid;
-    this.secondReplOffset = this.masterReplOffset + 1;
-    this.replid = this.server.rng.hex(40);
+    shiftReplIds(this, this.server.rng.hex(40));
     this.server.log.warning(
       `Setting secondary replication ID to ${this.replid2}, valid up to offset: ${this.secondReplOffset}. New replication ID is ${this.replid}`,
     );

@@ -1,0 +1,610 @@
+/**
+ * Replication under a simulated clock and network, seeded and replayable (the Sentinel
+ * simulation's counterpart: src/sentinel/sim-*.ts). Nodes run the replication code that does
+ * not need a socket — the PSYNC rules, the id bookkeeping and the stream accounting of
+ * psync.ts, the real ReplicationBacklog ring buffer, the real RESP parser and command encoder —
+ * wired as nodis-server wires them (master.ts / replica.ts): a master feeds every write to its
+ * backlog and its online replicas; a replica PSYNCs with its id and offset + 1, takes
+ * +CONTINUE (adopting a new id) or +FULLRESYNC and an image, applies the stream command by
+ * command and feeds exactly the consumed bytes to its own stream (so chains work and a
+ * promoted replica can serve PSYNC from its backlog); REPLCONF ACK every second; repl-timeout
+ * on both sides; a promotion keeps the old id as replid2.
+ *
+ * The network keeps each connection in order (TCP), splits every write into random pieces
+ * (partial writes), gives each connection its own random latency (so streams to different
+ * replicas and the failover orders overtake each other), holds bytes during a partition and
+ * delivers them after it if the connection survived (TCP retransmission), resets connections on
+ * a crash or a random disconnect, and refuses or times out connects.
+ *
+ * Ground truth, invisible to the code under test, is checked after every event:
+ *  I1 one dataset per (replid, offset): every node whose stream reached a given offset under a
+ *     given id holds the same data there (so a replica equals its master at the same offset);
+ *  I2 +CONTINUE only when the backlog covers the gap: the bytes sent equal the master's real
+ *     stream from the requested offset (checked against a separate full log), and the requested
+ *     offset is within the backlog's size;
+ *  I3 every applied command is the next one: the stream offset the network knows the bytes
+ *     came from equals the replica's offset + 1 (no offset applied twice, none skipped);
+ *  I4 after healing: one master, every other node attached to it with its offset and data.
+ */
+import { Random } from '../core/clock.js';
+import { RespParser } from '../protocol/parser.js';
+import { encodeCommand } from '../protocol/reply-parser.js';
+import { SimClock } from '../sentinel/sim-network.js';
+import { ReplicationBacklog } from './backlog.js';
+import { NULL_REPLID, type ReplIds, StreamConsumer, adoptContinueId, adoptFullSync, psyncRequest, psyncVerdict, shiftReplIds } from './psync.js';
+
+const REPL_TIMEOUT = 3000;
+
+/** A piece of bytes on the wire; `at` is the true stream offset of its first byte, or null. */
+interface Piece {
+  bytes: Buffer;
+  at: number | null;
+  due: number;
+}
+
+/** One direction of a connection: in-order delivery, held while the path is down. */
+class Pipe {
+  queue: Piece[] = [];
+  pumping = false;
+  lastDue = 0;
+  constructor(
+    readonly sim: ReplSim,
+    readonly conn: SimLink,
+    readonly from: SimReplNode,
+    readonly to: SimReplNode,
+    readonly deliver: (bytes: Buffer, at: number | null) => void,
+  ) {}
+
+  send(bytes: Buffer, at: number | null): void {
+    if (this.conn.closed || bytes.length === 0) return;
+    const r = this.sim.random;
+    // Partial writes: the bytes arrive in up to four pieces.
+    let off = 0;
+    const cuts = r.below(4);
+    for (let i = 0; i <= cuts && off < bytes.length; i++) {
+      const len = i === cuts ? bytes.length - off : 1 + r.below(Math.max(1, bytes.length - off));
+      const due = Math.max(this.sim.clock.monotonic + this.conn.latency + r.below(3), this.lastDue);
+      this.lastDue = due;
+      this.queue.push({ bytes: bytes.subarray(off, off + len), at: at === null ? null : at + off, due });
+      off += len;
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.pumping || this.queue.length === 0) return;
+    this.pumping = true;
+    this.sim.clock.setTimer(Math.max(0, this.queue[0]!.due - this.sim.clock.monotonic), () => {
+      this.pumping = false;
+      if (this.conn.closed) return;
+      if (!this.sim.pathUp(this.from, this.to)) {
+        // TCP retransmits: the bytes wait for the path (or for a timeout to close the link).
+        this.queue[0]!.due = this.sim.clock.monotonic + 100;
+        this.pump();
+        return;
+      }
+      const p = this.queue.shift()!;
+      this.deliver(p.bytes, p.at);
+      this.pump();
+    });
+  }
+}
+
+/** A replication connection from `replica` to `master`. */
+class SimLink {
+  closed = false;
+  readonly latency: number;
+  readonly up: Pipe;
+  readonly down: Pipe;
+  /** Master side. */
+  readonly masterParser = new RespParser({ maxBulkLen: 0, authRequired: false, fromMaster: true });
+  online = false;
+  masterLastIo: number;
+  /** Replica side. */
+  state: 'connecting' | 'handshake' | 'transfer' | 'connected' = 'connecting';
+  inbuf: Buffer = Buffer.alloc(0);
+  consumer: StreamConsumer | null = null;
+  /** True stream offsets: of the first byte not yet applied, and just past the last byte fed. */
+  trueNext = -1;
+  fedEnd = -1;
+  fullReplid = '';
+  fullOffset = 0;
+  transferLen = -1;
+  replicaLastIo: number;
+
+  constructor(
+    readonly sim: ReplSim,
+    readonly replica: SimReplNode,
+    readonly master: SimReplNode,
+  ) {
+    this.latency = 1 + sim.random.below(20);
+    this.up = new Pipe(sim, this, replica, master, (b) => master.onReplicaBytes(this, b));
+    this.down = new Pipe(sim, this, master, replica, (b, at) => replica.onMasterBytes(this, b, at));
+    this.masterLastIo = this.replicaLastIo = sim.clock.monotonic;
+  }
+
+  /**
+   * Closes the connection. The replica's side, when the master closed it, hears of it once the
+   * FIN gets through (retransmitted while the path is down), unless it gave up on it first.
+   */
+  close(by: SimReplNode | null): void {
+    if (this.replica.link === this && by !== this.master) this.replica.link = null;
+    if (this.closed) return;
+    this.closed = true;
+    this.master.replicaLinks.delete(this);
+    if (by === this.master) {
+      const notify = (): void => {
+        if (this.replica.link !== this) return;
+        if (this.sim.pathUp(this.master, this.replica) || !this.master.alive) this.replica.link = null;
+        else this.sim.clock.setTimer(100, notify);
+      };
+      this.sim.clock.setTimer(this.latency, notify);
+    }
+  }
+}
+
+export class SimReplNode implements ReplIds {
+  replid: string;
+  replid2 = NULL_REPLID;
+  masterReplOffset = 0;
+  secondReplOffset = -1;
+  backlog: ReplicationBacklog;
+  data = new Map<string, string>();
+  alive = true;
+  /** The node we replicate from (null: we are a master). */
+  masterOf: SimReplNode | null = null;
+  link: SimLink | null = null;
+  readonly replicaLinks = new Set<SimLink>();
+  /** Ground truth: every byte this node fed to its stream since its history began, from logStart. */
+  log: Buffer[] = [];
+  logLen = 0;
+  logStart = 1;
+  constructor(
+    readonly sim: ReplSim,
+    readonly name: string,
+  ) {
+    this.replid = sim.random.hex(40);
+    this.backlog = new ReplicationBacklog(sim.backlogSize(), 0);
+  }
+
+  get isMaster(): boolean {
+    return this.masterOf === null;
+  }
+
+  digest(): string {
+    return JSON.stringify([...this.data.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+  }
+
+  /** Appends bytes to our stream: offset, backlog, ground-truth log, online replicas. */
+  feedBytes(bytes: Buffer): void {
+    const at = this.masterReplOffset + 1;
+    this.masterReplOffset += bytes.length;
+    this.backlog.append(bytes);
+    this.log.push(bytes);
+    this.logLen += bytes.length;
+    for (const l of this.replicaLinks) if (l.online) l.down.send(bytes, at);
+    this.sim.observe(this, 'stream');
+  }
+
+  resetLog(offset: number): void {
+    this.log = [];
+    this.logLen = 0;
+    this.logStart = offset + 1;
+  }
+
+  logSlice(from: number): Buffer {
+    return Buffer.concat(this.log).subarray(from - this.logStart);
+  }
+
+  apply(argv: string[]): void {
+    const [cmd, key, val] = argv;
+    switch (cmd) {
+      case 'SET':
+        this.data.set(key!, val!);
+        break;
+      case 'APPEND':
+        this.data.set(key!, (this.data.get(key!) ?? '') + val!);
+        break;
+      case 'INCR':
+        this.data.set(key!, String(Number(this.data.get(key!) ?? '0') + 1));
+        break;
+      case 'DEL':
+        this.data.delete(key!);
+        break;
+      default:
+        // PING and REPLCONF GETACK keep the link alive; they change no data.
+        break;
+    }
+  }
+
+  /** A client write (only a master takes them). */
+  write(): void {
+    const r = this.sim.random;
+    const key = `k${r.below(6)}`;
+    const kinds = ['SET', 'APPEND', 'INCR', 'DEL'];
+    const cmd = kinds[r.below(kinds.length)]!;
+    const argv = cmd === 'INCR' ? ['INCR', 'n'] : cmd === 'DEL' ? ['DEL', key] : [cmd, key, r.hex(1 + r.below(12))];
+    this.apply(argv);
+    this.sim.stats.writes++;
+    this.feedBytes(encodeCommand(argv));
+  }
+
+  // ---- master side
+
+  onReplicaBytes(link: SimLink, bytes: Buffer): void {
+    if (link.closed || !this.alive) return;
+    link.masterLastIo = this.sim.clock.monotonic;
+    link.masterParser.feed(bytes);
+    for (let argv = link.masterParser.next(); argv !== null; argv = link.masterParser.next()) {
+      if (argv[0] === 'PSYNC') this.psync(link, argv[1]!, argv[2]!);
+    }
+  }
+
+  private psync(link: SimLink, replid: string, offset: string): void {
+    // A replica that is not streaming from its own master cannot serve (NOMASTERLINK).
+    if (!this.isMaster && (this.link === null || this.link.state !== 'connected')) {
+      link.down.send(Buffer.from("-NOMASTERLINK Can't SYNC while not connected with my master\r\n"), null);
+      return;
+    }
+    const v = (this.sim.opts.verdict ?? psyncVerdict)(this, this.backlog, replid, offset);
+    this.replicaLinks.add(link);
+    if (v.kind === 'continue') {
+      const data = this.backlog.copyFrom(v.offset);
+      // I2: the backlog's bytes are the real stream from that offset, and it could hold them.
+      const truth = this.logSlice(v.offset);
+      if (v.offset < this.logStart || !data.equals(truth)) this.sim.violation(`${this.name}: +CONTINUE at ${v.offset} sent bytes that are not the stream from there`);
+      if (this.masterReplOffset + 1 - v.offset > this.backlog.size) this.sim.violation(`${this.name}: +CONTINUE at ${v.offset} beyond the backlog's size`);
+      this.sim.stats.partial++;
+      if (replid === this.replid2 && replid !== this.replid) this.sim.stats.partialOnReplid2++;
+      link.down.send(Buffer.from(`+CONTINUE ${this.replid}\r\n`), null);
+      link.down.send(data, v.offset);
+      link.online = true;
+      return;
+    }
+    this.sim.stats.full++;
+    if (v.reason === 'no-backlog') this.sim.stats.backlogMiss++;
+    if (v.reason === 'id-mismatch') this.sim.stats.idMiss++;
+    if (v.reason === 'beyond-replid2') this.sim.stats.beyondReplid2++;
+    const image = Buffer.from(JSON.stringify([...this.data.entries()]), 'latin1');
+    link.down.send(Buffer.from(`+FULLRESYNC ${this.replid} ${this.masterReplOffset}\r\n`), null);
+    link.down.send(Buffer.from(`$${image.length}\r\n`), null);
+    link.down.send(image, null);
+    link.online = true;
+  }
+
+  // ---- replica side
+
+  connect(): void {
+    const m = this.masterOf;
+    if (m === null || this.link !== null || !this.alive) return;
+    const link = new SimLink(this.sim, this, m);
+    this.link = link;
+    this.sim.clock.setTimer(link.latency, () => {
+      if (link.closed || this.link !== link) return;
+      if (!m.alive) return link.close(null);
+      if (!this.sim.pathUp(this, m)) {
+        this.sim.clock.setTimer(1000, () => link.close(this));
+        return;
+      }
+      link.state = 'handshake';
+      link.replicaLastIo = this.sim.clock.monotonic;
+      const req = psyncRequest(this, true);
+      link.up.send(encodeCommand(['PSYNC', req.replid, String(req.offset)]), null);
+    });
+  }
+
+  onMasterBytes(link: SimLink, bytes: Buffer, at: number | null): void {
+    if (link.closed || this.link !== link || !this.alive) return;
+    link.replicaLastIo = this.sim.clock.monotonic;
+    if (link.state === 'connected') return this.feedStream(link, bytes, at);
+    link.inbuf = Buffer.concat([link.inbuf, bytes]);
+    if (link.state === 'handshake') {
+      const nl = link.inbuf.indexOf('\r\n');
+      if (nl < 0) return;
+      const line = link.inbuf.latin1Slice(0, nl);
+      link.inbuf = link.inbuf.subarray(nl + 2);
+      if (line.startsWith('+CONTINUE')) {
+        if (adoptContinueId(this, line.slice('+CONTINUE'.length).trim())) this.dropReplicas();
+        this.startStream(link);
+      } else if (line.startsWith('+FULLRESYNC')) {
+        const parts = line.split(' ');
+        link.fullReplid = parts[1]!;
+        link.fullOffset = Number(parts[2]);
+        link.state = 'transfer';
+      } else {
+        link.close(this);
+      }
+      return;
+    }
+    // transfer: "$<len>\r\n" then the image.
+    if (link.transferLen < 0) {
+      const nl = link.inbuf.indexOf('\r\n');
+      if (nl < 0) return;
+      link.transferLen = Number(link.inbuf.latin1Slice(1, nl));
+      link.inbuf = link.inbuf.subarray(nl + 2);
+    }
+    if (link.inbuf.length < link.transferLen) return;
+    const image = JSON.parse(link.inbuf.subarray(0, link.transferLen).toString('latin1')) as [string, string][];
+    link.inbuf = link.inbuf.subarray(link.transferLen);
+    this.dropReplicas();
+    this.data = new Map(image);
+    adoptFullSync(this, link.fullReplid, link.fullOffset);
+    this.backlog = new ReplicationBacklog(this.backlog.size, this.masterReplOffset);
+    this.resetLog(this.masterReplOffset);
+    this.sim.observe(this, 'full sync');
+    this.startStream(link);
+  }
+
+  private startStream(link: SimLink): void {
+    link.state = 'connected';
+    link.consumer = new StreamConsumer(new RespParser({ maxBulkLen: 0, authRequired: false, fromMaster: true }));
+    link.trueNext = -1;
+    link.fedEnd = -1;
+  }
+
+  private feedStream(link: SimLink, bytes: Buffer, at: number | null): void {
+    const c = link.consumer!;
+    if (at === null) return this.sim.violation(`${this.name}: non-stream bytes after the sync point`);
+    if (link.fedEnd === -1) link.trueNext = at;
+    else if (at !== link.fedEnd) this.sim.violation(`${this.name}: stream bytes out of order on one connection`);
+    link.fedEnd = at + bytes.length;
+    c.feed(bytes);
+    for (let argv = c.parser.next(); argv !== null; argv = c.parser.next()) {
+      this.apply(argv);
+      const used = c.takeConsumed()!;
+      // I3: the bytes applied now start right after everything applied before.
+      if (link.trueNext !== this.masterReplOffset + 1) {
+        this.sim.violation(`${this.name}: applied stream bytes from offset ${link.trueNext} at local offset ${this.masterReplOffset}`);
+      }
+      link.trueNext += used.length;
+      this.feedBytes(used);
+    }
+  }
+
+  /** Replicas of ours must reconnect (our history changed or was replaced). */
+  dropReplicas(): void {
+    for (const l of [...this.replicaLinks]) l.close(this);
+  }
+
+  /** replicationSetMaster. */
+  setMaster(m: SimReplNode): void {
+    if (this.masterOf === m) return;
+    this.link?.close(this);
+    this.link = null;
+    this.masterOf = m;
+    this.connect();
+  }
+
+  /** replicationUnsetMaster: promotion keeps the data and continues the history under a new id. */
+  promote(): void {
+    if (this.masterOf === null) return;
+    this.masterOf = null;
+    this.link?.close(this);
+    this.link = null;
+    shiftReplIds(this, this.sim.random.hex(40));
+    this.dropReplicas();
+    this.sim.observe(this, 'promotion');
+  }
+
+  /** Once a second: PING into the stream (master), ACK / timeout / reconnect (replica). */
+  cron(): void {
+    if (!this.alive) return;
+    const now = this.sim.clock.monotonic;
+    for (const l of [...this.replicaLinks]) if (now - l.masterLastIo > REPL_TIMEOUT) l.close(this);
+    if (this.isMaster) {
+      if (this.replicaLinks.size > 0) this.feedBytes(encodeCommand(['PING']));
+      return;
+    }
+    const l = this.link;
+    if (l !== null && now - l.replicaLastIo > REPL_TIMEOUT) l.close(this);
+    if (this.link === null) this.connect();
+    else if (this.link.state === 'connected') this.link.up.send(encodeCommand(['REPLCONF', 'ACK', String(this.masterReplOffset)]), null);
+  }
+
+  crash(): void {
+    this.alive = false;
+    this.link?.close(this);
+    this.link = null;
+    for (const l of [...this.replicaLinks]) l.close(this);
+  }
+
+  /**
+   * Restart: with its RDB (data, replid and offset as saved at the crash, as Redis keeps them in
+   * the RDB's aux fields, so it can PSYNC) or empty (a new history from offset 0).
+   */
+  restart(keepRdb: boolean): void {
+    if (this.alive) return;
+    this.alive = true;
+    if (!keepRdb) {
+      this.data = new Map();
+      this.replid = this.sim.random.hex(40);
+      this.masterReplOffset = 0;
+    }
+    this.replid2 = NULL_REPLID;
+    this.secondReplOffset = -1;
+    this.backlog = new ReplicationBacklog(this.backlog.size, this.masterReplOffset);
+    this.resetLog(this.masterReplOffset);
+    this.sim.observe(this, 'restart');
+    this.connect();
+  }
+}
+
+export interface ReplSimOptions {
+  seed: number;
+  nodes?: number;
+  chaosMs?: number;
+  /** Replaces the master's PSYNC rule (the tests check that a wrong rule is caught). */
+  verdict?: typeof psyncVerdict;
+}
+
+export class ReplSim {
+  readonly clock = new SimClock();
+  readonly random: Random;
+  readonly nodes: SimReplNode[] = [];
+  /** Who the failover "operator" (Sentinel's role here) last promoted. */
+  leader: SimReplNode;
+  readonly violations: string[] = [];
+  readonly stats = { writes: 0, partial: 0, partialOnReplid2: 0, full: 0, backlogMiss: 0, idMiss: 0, beyondReplid2: 0, promotions: 0, crashes: 0, disconnects: 0, partitions: 0, resizes: 0, events: 0 };
+  /** Ground truth I1: (replid, offset) → dataset digest. */
+  private readonly truth = new Map<string, string>();
+  private isolated = new Set<SimReplNode>();
+
+  constructor(readonly opts: ReplSimOptions) {
+    this.random = new Random(opts.seed);
+    const n = opts.nodes ?? 3;
+    for (let i = 0; i < n; i++) this.nodes.push(new SimReplNode(this, `n${i}`));
+    this.leader = this.nodes[0]!;
+    for (const node of this.nodes.slice(1)) node.setMaster(this.leader);
+  }
+
+  backlogSize(): number {
+    return 64 + this.random.below(1500);
+  }
+
+  pathUp(a: SimReplNode, b: SimReplNode): boolean {
+    return a.alive && b.alive && this.isolated.has(a) === this.isolated.has(b);
+  }
+
+  violation(what: string): void {
+    if (this.violations.length < 20) this.violations.push(`t=${this.clock.monotonic} ${what}`);
+  }
+
+  /** I1: the dataset at (replid, offset) is the same wherever that point of history is seen. */
+  observe(node: SimReplNode, why: string): void {
+    const k = `${node.replid}:${node.masterReplOffset}`;
+    const d = node.digest();
+    const known = this.truth.get(k);
+    if (known === undefined) this.truth.set(k, d);
+    else if (known !== d) this.violation(`${node.name} (${why}): dataset at ${k} differs from the one recorded there`);
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const tick = (): void => {
+      fn();
+      this.clock.setTimer(ms, tick);
+    };
+    this.clock.setTimer(ms, tick);
+  }
+
+  /** One chaos event. */
+  private chaos(): void {
+    const r = this.random;
+    this.stats.events++;
+    const pick = (): SimReplNode => this.nodes[r.below(this.nodes.length)]!;
+    const k = r.below(100);
+    if (k < 25) {
+      // A connection reset.
+      const n = pick();
+      if (n.link !== null) {
+        this.stats.disconnects++;
+        n.link.close(null);
+        n.link = null;
+      }
+    } else if (k < 40) {
+      // A node cut off for a while (bytes held; links time out if it lasts).
+      const n = pick();
+      this.isolated = new Set([n]);
+      this.stats.partitions++;
+      this.clock.setTimer(200 + r.below(6000), () => (this.isolated = new Set()));
+    } else if (k < 55) {
+      const n = pick();
+      if (!n.alive) return;
+      this.stats.crashes++;
+      n.crash();
+      this.clock.setTimer(300 + r.below(4000), () => n.restart(r.below(2) === 0));
+    } else if (k < 75) {
+      // A failover: promote a live replica, point the others at it (orders may arrive late).
+      const candidates = this.nodes.filter((n) => n.alive && !n.isMaster);
+      if (candidates.length === 0) return;
+      this.failover(candidates[r.below(candidates.length)]!);
+    } else if (k < 80) {
+      const n = pick();
+      this.stats.resizes++;
+      const keep = n.backlog;
+      // CONFIG SET repl-backlog-size keeps the newest history that fits.
+      keep.resize(this.backlogSize());
+    }
+  }
+
+  /** A REPLICAOF order from the failover operator; it waits while the node is unreachable. */
+  private order(n: SimReplNode, m: SimReplNode): void {
+    this.clock.setTimer(1 + this.random.below(300), () => {
+      if (this.leader !== m) return;
+      if (!n.alive || this.isolated.has(n)) return this.order(n, m);
+      n.setMaster(m);
+    });
+  }
+
+  private writing = false;
+
+  /** Starts the crons and the client writes (on every node that believes it is a master). */
+  start(): void {
+    const r = this.random;
+    for (const n of this.nodes) this.every(1000, () => n.cron());
+    this.writing = true;
+    const writeLoop = (): void => {
+      if (!this.writing) return;
+      for (const n of this.nodes) if (n.alive && n.isMaster && r.below(3) === 0) n.write();
+      this.clock.setTimer(1 + r.below(40), writeLoop);
+    };
+    writeLoop();
+  }
+
+  /** A failover: `p` is promoted and every other node is told to replicate from it. */
+  failover(p: SimReplNode): void {
+    this.stats.promotions++;
+    this.leader = p;
+    p.promote();
+    for (const n of this.nodes) if (n !== p) this.order(n, p);
+  }
+
+  /** Stops the writes and waits (up to 15 s) for I4; returns null when converged, or why not. */
+  settle(): string | null {
+    this.writing = false;
+    // PINGs keep coming, so look between them.
+    let why = this.convergence();
+    for (let t = 0; t < 15000 && why !== null; t += 5) {
+      this.clock.advance(5);
+      why = this.convergence();
+    }
+    return why;
+  }
+
+  /** Runs the chaos, heals, lets it settle; returns null when converged, or why not. */
+  run(): string | null {
+    const chaosMs = this.opts.chaosMs ?? 20000;
+    const r = this.random;
+    this.start();
+    let chaosOn = true;
+    const chaosLoop = (): void => {
+      if (!chaosOn) return;
+      this.chaos();
+      this.clock.setTimer(100 + r.below(1500), chaosLoop);
+    };
+    this.clock.setTimer(500, chaosLoop);
+    this.clock.advance(chaosMs);
+    chaosOn = false;
+    // Heal: everyone up and reachable, everyone told who the master is.
+    this.clock.advance(8000);
+    this.isolated = new Set();
+    for (const n of this.nodes) if (!n.alive) n.restart(true);
+    if (!this.leader.isMaster) this.leader.promote();
+    for (const n of this.nodes) if (n !== this.leader) n.setMaster(this.leader);
+    this.clock.advance(5000);
+    return this.settle();
+  }
+
+  /** I4: one master, every other node streaming from it with its offset and data. */
+  convergence(): string | null {
+    const m = this.leader;
+    for (const n of this.nodes) {
+      if (n === m) continue;
+      if (n.isMaster) return `${n.name} is a master too`;
+      if (n.link === null || n.link.state !== 'connected' || n.masterOf !== m) return `${n.name} not streaming from ${m.name}`;
+      if (n.masterReplOffset !== m.masterReplOffset) return `${n.name} at offset ${n.masterReplOffset}, master at ${m.masterReplOffset}`;
+      if (n.digest() !== m.digest()) return `${n.name}'s dataset differs from the master's`;
+      if (n.replid !== m.replid) return `${n.name} has id ${n.replid}, master ${m.replid}`;
+    }
+    return null;
+  }
+}
