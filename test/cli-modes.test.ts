@@ -149,7 +149,9 @@ async function startCluster(): Promise<{ ports: number[]; dir: string; stop(): P
   for (let i = 0; i < 3; i++) {
     const d = path.join(dir, String(i));
     fs.mkdirSync(d);
-    servers.push(await startServer({ bin: '/usr/bin/redis-server', args: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(d, 'nodes.conf'), '--dir', d] }));
+    // The bus port is a free port of its own (the default, port + 10000, may be taken).
+    const bus = String(await freePort());
+    servers.push(await startServer({ bin: '/usr/bin/redis-server', args: ['--cluster-enabled', 'yes', '--cluster-port', bus, '--cluster-config-file', path.join(d, 'nodes.conf'), '--dir', d] }));
   }
   const ports = servers.map((s) => s.port);
   const create = spawnSync(REDIS_CLI, ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { encoding: 'latin1' });
