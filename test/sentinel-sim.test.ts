@@ -47,6 +47,23 @@ test('master crash: one leader, best replica promoted, the other follows, old ma
   assert.match(eventsOf(c, '+switch-master')[0]!, new RegExp(`\\+switch-master mymaster 10\\.0\\.0\\.1 6379 10\\.0\\.0\\.1 ${promoted.addr.port}$`));
 });
 
+test('a new master\'s first hello waits one publish period, as in Redis: replicas are known and fresh first', () => {
+  // createSentinelRedisInstance() starts last_pub_time at "now". Announcing at once let nodis's
+  // sentinels find each other before their replicas had answered INFO, so the Sentinel suite's
+  // "Manual failover works", right after its init waited for discovery, got NOGOODSLAVE.
+  const c = new SimCluster({ seed: 2, sentinels: 3, quorum: 2, replicas: 2 });
+  c.run(1500);
+  for (const s of c.sentinels) {
+    const m = s.sentinel.masters.get(MASTER_NAME)!;
+    assert.equal(m.sentinels.size, 0, 'no hello yet');
+    assert.equal(m.replicas.size, 2);
+    for (const r of m.replicas.values()) assert.ok(r.infoRefresh > 0, 'replica INFO received');
+    assert.notEqual(s.sentinel.selectSlave(m), null);
+  }
+  c.run(3500);
+  for (const s of c.sentinels) assert.equal(s.sentinel.masters.get(MASTER_NAME)!.sentinels.size, 2);
+});
+
 test('no failover without a majority of sentinels, even at quorum 1', () => {
   const c = new SimCluster({ seed: 7, sentinels: 3, quorum: 1, replicas: 2 });
   c.run(5000);

@@ -255,6 +255,16 @@ export class Connection {
     return this.read();
   }
 
+  /**
+   * Hands the socket over for raw byte I/O (SYNC's payload is not RESP; --pipe streams
+   * unparsed input): no more replies are parsed. Callers detach with nothing in flight.
+   */
+  detach(): net.Socket {
+    this.socket.removeAllListeners('data');
+    this.socket.removeAllListeners('close');
+    return this.socket;
+  }
+
   /** Drops the link without waiting (SIGINT during SUBSCRIBE/MONITOR, `connect`, exit). */
   close(): void {
     this.socket.destroy();

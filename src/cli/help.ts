@@ -240,3 +240,32 @@ export function completions(line: string, entries: HelpEntry[]): string[] {
     .filter((e) => (e.kind === 'command' || groupsToo) && e.full.toLowerCase().startsWith(typed))
     .map((e) => line.slice(0, start) + e.full);
 }
+
+/**
+ * hintsCallback(): the arguments still to type after what is on the line, from the longest
+ * matching command's params ("set k" → " value [NX|XX] …"); null when nothing matches.
+ */
+export function hintFor(line: string, entries: HelpEntry[], split: (s: string) => string[] | null): string | null {
+  const argv = split(line) ?? [];
+  if (argv.length === 0) return null;
+  const endSpace = line.length > 0 && /\s/.test(line[line.length - 1]!);
+  let entry: HelpEntry | null = null;
+  let matchLen = 0;
+  for (const e of entries) {
+    if (e.kind !== 'command' || e.argv.length > argv.length || e.argv.length <= matchLen) continue;
+    if (e.argv.every((w, j) => w.toLowerCase() === argv[j]!.toLowerCase())) {
+      matchLen = e.argv.length;
+      entry = e;
+    }
+  }
+  if (entry === null) return null;
+  // Drop the arguments already typed (up to the first optional one).
+  let hint = entry.params;
+  let toRemove = argv.length - matchLen;
+  while (toRemove > 0 && hint.length > 0) {
+    if (hint[0] === '[') break;
+    if (hint[0] === ' ') toRemove--;
+    hint = hint.slice(1);
+  }
+  return endSpace ? hint : ' ' + hint;
+}

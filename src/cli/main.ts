@@ -11,6 +11,8 @@
  */
 import { err, ExitRequest, out, StdinReader } from './io.js';
 import { bigKeysMode, evalMode, hotKeysMode, latencyMode, scanMode, statMode } from './modes.js';
+import { intrinsicLatencyMode, latencyDistMode, lruTestMode } from './measure.js';
+import { getRdbMode, pipeMode, replicaMode } from './transfer.js';
 import { parseOptions, type CliConfig } from './options.js';
 import { askPassword, repl } from './repl.js';
 import { Session } from './session.js';
@@ -52,6 +54,24 @@ async function run(argv: string[]): Promise<number> {
     case 'scan':
       await connectOrExit();
       return scanMode(session);
+    case 'latency-dist':
+      await connectOrExit();
+      return latencyDistMode(session);
+    case 'replica':
+      await connectOrExit();
+      return replicaMode(session);
+    case 'rdb':
+    case 'functions-rdb':
+      await connectOrExit();
+      return getRdbMode(session, config.rdbFilename!, config.mode === 'functions-rdb');
+    case 'pipe':
+      await connectOrExit();
+      return pipeMode(session);
+    case 'lru-test':
+      await connectOrExit();
+      return lruTestMode(session);
+    case 'intrinsic-latency':
+      return intrinsicLatencyMode(config.intrinsicLatencyDuration);
     default:
       break;
   }

@@ -305,7 +305,7 @@ export async function hotKeysMode(s: Session): Promise<never> {
 }
 
 /** reconnectingRedisCommand(): retries once a second, showing "Reconnecting... n". */
-async function reconnectingCommand(s: Session, argv: string[]): Promise<Reply> {
+export async function reconnectingCommand(s: Session, argv: string[]): Promise<Reply> {
   let tries = 0;
   for (;;) {
     while (s.conn === null || s.conn.noticed) {

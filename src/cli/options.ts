@@ -39,7 +39,31 @@ export interface CliConfig {
   resp3: 0 | 1 | 2;
   verbose: boolean;
   cluster: boolean;
-  mode: 'command' | 'latency' | 'latency-history' | 'latency-dist' | 'stat' | 'scan' | 'bigkeys' | 'memkeys' | 'hotkeys' | 'eval';
+  mode:
+    | 'command'
+    | 'latency'
+    | 'latency-history'
+    | 'latency-dist'
+    | 'stat'
+    | 'scan'
+    | 'bigkeys'
+    | 'memkeys'
+    | 'hotkeys'
+    | 'eval'
+    | 'pipe'
+    | 'rdb'
+    | 'functions-rdb'
+    | 'replica'
+    | 'lru-test'
+    | 'intrinsic-latency';
+  /** --rdb / --functions-rdb: where the snapshot goes ("-" for stdout). */
+  rdbFilename: string | null;
+  /** --mono: --latency-dist's grey palette. */
+  mono: boolean;
+  /** --intrinsic-latency: seconds to run. */
+  intrinsicLatencyDuration: number;
+  /** --lru-test: the key space size. */
+  lruTestSampleSize: number;
   pattern: string | null;
   /** --count: SCAN COUNT hint (a Redis 7.2 option, accepted here as an extension). */
   scanCount: number | null;
@@ -130,6 +154,10 @@ export function defaultConfig(stdoutIsTTY: boolean): CliConfig {
     scanCount: null,
     memkeysSamples: 0,
     evalFile: null,
+    rdbFilename: null,
+    mono: false,
+    intrinsicLatencyDuration: 0,
+    lruTestSampleSize: 0,
     pipeTimeout: 30,
     args: [],
     warnings: '',
@@ -202,9 +230,9 @@ function parseUri(uri: string, config: CliConfig): OptionsExit | null {
 
 const usageExit = (err: number): OptionsExit => (err ? { exit: err, stderr: USAGE } : { exit: 0, stdout: USAGE });
 
-/** Options that exist in redis-cli but that nodis-cli does not implement (cluster manager…). */
-const UNSUPPORTED_FLAGS = new Set(['--latency-dist', '--replica', '--slave', '--ldb', '--ldb-sync-mode', '-c', '--pipe']);
-const UNSUPPORTED_WITH_VALUE = new Set(['--rdb', '--functions-rdb', '--lru-test', '--intrinsic-latency', '--cluster']);
+/** Options that exist in redis-cli but that nodis-cli does not implement (cluster manager, Lua debugger). */
+const UNSUPPORTED_FLAGS = new Set(['--ldb', '--ldb-sync-mode']);
+const UNSUPPORTED_WITH_VALUE = new Set(['--cluster']);
 
 /** Parses argv (without node and the script). Returns the config or what to print and exit with. */
 export function parseOptions(argv: string[], stdoutIsTTY: boolean, env: NodeJS.ProcessEnv = {}): CliConfig | OptionsExit {
@@ -214,6 +242,7 @@ export function parseOptions(argv: string[], stdoutIsTTY: boolean, env: NodeJS.P
     config.pushOutput = true;
   }
   let warnings = '';
+  let rdbBoth = false;
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -245,7 +274,22 @@ export function parseOptions(argv: string[], stdoutIsTTY: boolean, env: NodeJS.P
       config.output = a === '--json' ? 'json' : 'quoted-json';
     } else if (a === '--latency') config.mode = config.mode === 'latency-history' ? config.mode : 'latency';
     else if (a === '--latency-history') config.mode = 'latency-history';
-    else if (a === '--mono') continue;
+    else if (a === '--latency-dist') config.mode = 'latency-dist';
+    else if (a === '-c') config.cluster = true;
+    else if (a === '--pipe') config.mode = 'pipe';
+    else if (a === '--replica' || a === '--slave') config.mode = 'replica';
+    else if ((a === '--rdb' || a === '--functions-rdb') && !lastarg) {
+      if ((a === '--rdb' && config.mode === 'functions-rdb') || (a === '--functions-rdb' && config.mode === 'rdb')) rdbBoth = true;
+      config.mode = a === '--rdb' ? 'rdb' : 'functions-rdb';
+      config.rdbFilename = value();
+    } else if (a === '--lru-test' && !lastarg) {
+      config.mode = 'lru-test';
+      config.lruTestSampleSize = strtoll(value());
+    } else if (a === '--intrinsic-latency' && !lastarg) {
+      config.mode = 'intrinsic-latency';
+      config.intrinsicLatencyDuration = atoi(value());
+    }
+    else if (a === '--mono') config.mono = true;
     else if (a === '--stat') config.mode = 'stat';
     else if (a === '--scan') config.mode = 'scan';
     else if (a === '--pattern' && !lastarg) config.pattern = value();
@@ -297,6 +341,7 @@ export function parseOptions(argv: string[], stdoutIsTTY: boolean, env: NodeJS.P
   if (!config.noAuthWarning && config.auth !== null) {
     warnings += "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.\n";
   }
+  if (rdbBoth) return { exit: 1, stderr: warnings + 'Option --functions-rdb and --rdb are mutually exclusive.\n' };
   if (config.stdinLastArg && config.stdinTag !== null) return { exit: 1, stderr: warnings + 'Options -x and -X are mutually exclusive.\n' };
   if (config.evalFile !== null && config.mode === 'command') config.mode = 'eval';
   config.args = argv.slice(i);

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { completions } from './help.js';
+import { completions, hintFor } from './help.js';
 import { exit, out, type StdinReader } from './io.js';
 import type { Session } from './session.js';
 import { splitArgs } from './split-args.js';
@@ -51,12 +51,17 @@ export function isSensitive(argv: string[]): boolean {
   return false;
 }
 
-/** cliSetPreferences(): ":set hints" / ":set nohints" (hints are accepted, not drawn). */
+/** pref.hints: argument hints after the cursor while typing (":set hints" / ":set nohints"). */
+let hintsEnabled = true;
+
+/** cliSetPreferences(): ":set hints" / ":set nohints". */
 function setPreference(argv: string[], interactive: boolean): void {
   const where = interactive ? '' : '.redisclirc: ';
   if (argv[0]!.toLowerCase() === ':set' && argv.length >= 2) {
     const v = argv[1]!.toLowerCase();
-    if (v !== 'hints' && v !== 'nohints') out(`${where}unknown redis-cli preference '${argv[1]}'\n`);
+    if (v === 'hints') hintsEnabled = true;
+    else if (v === 'nohints') hintsEnabled = false;
+    else out(`${where}unknown redis-cli preference '${argv[1]}'\n`);
   } else {
     out(`${where}unknown redis-cli internal command '${argv[0]}'\n`);
   }
@@ -126,6 +131,36 @@ function terminalSource(session: Session): LineSource {
     pending = null;
     if (p) p(line);
   };
+  // Hints, drawn as linenoise does: grey text after the cursor, cut at the terminal's edge,
+  // and wiped before the line is accepted so the screen keeps only what was typed.
+  const rlState = rl as unknown as { line: string; cursor: number; getPrompt(): string };
+  let hintShown = false;
+  const drawHint = (): void => {
+    const line = rlState.line;
+    const cols = process.stdout.columns ?? 80;
+    const plen = rlState.getPrompt().length;
+    let hint = hintsEnabled && rlState.cursor === line.length ? hintFor(Buffer.from(line, 'utf8').toString('latin1'), session.helpEntries ?? [], splitArgs) : null;
+    if (hint !== null && plen + line.length < cols) hint = hint.slice(0, cols - (plen + line.length));
+    else hint = null;
+    if (hint === null || hint === '') {
+      if (hintShown) out('\x1b[0K');
+      hintShown = false;
+      return;
+    }
+    out(`\x1b[0K\x1b[0;90;49m${hint}\x1b[0m\x1b[${hint.length}D`);
+    hintShown = true;
+  };
+  process.stdin.prependListener('keypress', (_s: string | undefined, key: { name?: string } | undefined) => {
+    if (hintShown && (key?.name === 'return' || key?.name === 'enter')) {
+      const right = rlState.line.length - rlState.cursor;
+      out(`${right > 0 ? `\x1b[${right}C` : ''}\x1b[0K`);
+      hintShown = false;
+    }
+  });
+  process.stdin.on('keypress', (_s: string | undefined, key: { name?: string } | undefined) => {
+    if (key?.name === 'return' || key?.name === 'enter') return;
+    drawHint();
+  });
   rl.on('line', (line) => deliver(line));
   rl.on('close', () => deliver(null));
   rl.on('SIGINT', () => {

@@ -50,6 +50,10 @@ export class Session {
   pubsubMode = false;
   blockingStateAborted = false;
   lastReplyType: Reply['type'] | null = null;
+  /** -c: a MOVED/ASK reply asks for the command again on another node (cluster_reissue_command). */
+  clusterReissue = false;
+  /** -c: the next command goes after ASKING (an ASK redirection). */
+  clusterSendAsking = false;
   prompt = '';
   helpEntries: HelpEntry[] | null = null;
   readonly formatOptions: FormatOptions;
@@ -89,7 +93,9 @@ export class Session {
   }
 
   private target(): ConnTarget {
-    return this.config.socket !== null ? { path: this.config.socket } : { host: this.config.host, port: this.config.port };
+    // A cluster redirection goes to host:port even when the first node was a unix socket.
+    const socket = this.config.socket !== null && !(this.config.cluster && this.clusterReissue);
+    return socket ? { path: this.config.socket! } : { host: this.config.host, port: this.config.port };
   }
 
   /** cliConnect(): connects if needed (or always with `force`), then AUTH, SELECT, HELLO 3. */
@@ -234,11 +240,42 @@ export class Session {
       exit(1);
     }
     this.lastReplyType = reply.type;
+    if (this.config.cluster && reply.type === 'error' && (reply.value.startsWith('MOVED ') || reply.value.startsWith('ASK '))) {
+      this.followRedirection(reply.value);
+      return true;
+    }
     if (!this.interactive && this.config.setErrcode && reply.type === 'error') {
       err(reply.value + '\n');
       exit(1);
     }
     out(this.format(reply, outputRaw));
+    return true;
+  }
+
+  /** "MOVED <slot> <host>:<port>" / "ASK …": the next try goes there (cliReadReply, -c). */
+  private followRedirection(text: string): void {
+    const [kind, slot, where] = text.split(' ');
+    const colon = where!.lastIndexOf(':');
+    this.config.host = where!.slice(0, colon);
+    this.config.port = cAtoi(where!.slice(colon + 1));
+    if (this.interactive) out(`-> Redirected to slot [${cAtoi(slot!)}] located at ${this.config.host}:${this.config.port}\n`);
+    this.clusterReissue = true;
+    if (kind === 'ASK') this.clusterSendAsking = true;
+    this.refreshPrompt();
+  }
+
+  /** cliSendAsking(). */
+  private async sendAsking(): Promise<boolean> {
+    this.clusterSendAsking = false;
+    const r = await this.command(['ASKING']);
+    if (r === null) {
+      err('\nI/O error\n');
+      return false;
+    }
+    if (r.type === 'error') {
+      err(`ASKING failed: ${r.value}\n`);
+      return false;
+    }
     return true;
   }
 
@@ -281,6 +318,8 @@ export class Session {
       }
       if (!(await this.readReply(outputRaw))) return false;
       await this.afterReply(argv);
+      // Redirected: no more repeats here, the command goes again to the right node.
+      if (this.clusterReissue) break;
       if (this.config.intervalUs > 0) await sleep(this.config.intervalUs / 1000);
     }
     return true;
@@ -322,19 +361,27 @@ export class Session {
       out(outputHelp(argv.slice(1), await this.loadHelp()));
       return true;
     }
-    if (this.conn === null || this.conn.noticed) {
-      if (!(await this.connect(true, false))) {
+    for (;;) {
+      if (this.clusterReissue || this.conn === null || this.conn.noticed) {
+        if (!(await this.connect(true, false))) {
+          this.printContextError();
+          this.clusterReissue = false;
+          return false;
+        }
+      }
+      this.clusterReissue = false;
+      if (this.clusterSendAsking && !(await this.sendAsking())) {
         this.printContextError();
         return false;
       }
+      if (!(await this.sendCommand(argv, repeat))) {
+        this.printContextError();
+        this.conn?.close();
+        this.conn = null;
+        return false;
+      }
+      if (!(this.config.cluster && this.clusterReissue)) return true;
     }
-    if (!(await this.sendCommand(argv, repeat))) {
-      this.printContextError();
-      this.conn?.close();
-      this.conn = null;
-      return false;
-    }
-    return true;
   }
 
   /** cliInitHelp(): COMMAND DOCS from the server, else the bundled table. */

@@ -49,12 +49,14 @@ export class InstanceLink {
   /** Time of the oldest PING still unanswered, 0 when none is pending. */
   actPingTime: number;
   lastPingTime = 0;
-  lastPongTime = 0;
+  lastPongTime: number;
   lastReconnTime = 0;
 
+  /** createInstanceLink(): a new link counts as just heard from (no PING storm, no early sdown). */
   constructor(now: number) {
     this.lastAvailTime = now;
     this.actPingTime = now;
+    this.lastPongTime = now;
   }
 }
 
@@ -108,8 +110,8 @@ export class Instance {
 
   sDownSinceTime = 0;
   oDownSinceTime = 0;
-  lastPubTime = 0;
-  lastHelloTime = 0;
+  lastPubTime: number;
+  lastHelloTime: number;
   lastMasterDownReplyTime: number;
   slaveReconfSentTime = 0;
 
@@ -122,6 +124,10 @@ export class Instance {
     this.roleReported = flags & (SRI_MASTER | SRI_SLAVE);
     this.roleReportedTime = now;
     this.slaveConfChangeTime = now;
+    // As createSentinelRedisInstance(): the first hello goes out one publish period after the
+    // instance is added, by which time its replicas are known and their INFO is fresh.
+    this.lastPubTime = now;
+    this.lastHelloTime = now;
     this.lastMasterDownReplyTime = now;
     if (master !== null) this.downAfterPeriod = master.downAfterPeriod;
   }

@@ -124,8 +124,12 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
 
   let server: SentinelServer | null = null;
   const random = new Random();
-  /** sentinelFlushConfig(): rewrites the file durably; a failure is logged, then thrown. */
-  const flushConfig = (): void => {
+  /**
+   * sentinelFlushConfig(): rewrites the file durably and says so; a failure is logged, then
+   * thrown. `quiet` for the writes redis-sentinel does not make (startup with an ID already
+   * saved, shutdown), which nodis makes to keep the file current.
+   */
+  const flushConfig = (quiet = false): void => {
     try {
       const current = fs.existsSync(configFile) ? fs.readFileSync(configFile, 'latin1') : fileText;
       writeFileDurably(configFile, rewriteSentinelConfig(current, sentinel, [`port ${top.port}`]));
@@ -133,6 +137,7 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
       logger.warning(`WARNING: Sentinel was not able to save the new configuration on disk!!!: ${(e as Error).message}`);
       throw e;
     }
+    if (!quiet) logger.notice('Sentinel new configuration saved on disk');
   };
   const sentinel: Sentinel = new Sentinel({
     clock,
@@ -176,7 +181,7 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
     shutdown: () => {
       logger.warning('User requested shutdown...');
       try {
-        flushConfig();
+        flushConfig(true);
       } catch {
         // Shutting down anyway.
       }
@@ -197,15 +202,14 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
   if (top.pidfile !== '') fs.writeFileSync(top.pidfile, `${process.pid}\n`);
   sentinel.onSimulatedCrash = () => process.exit(99);
   logger.notice(`Running mode=sentinel, port=${top.port || tlsConf.port}.`);
-  flushConfig();
-  if (!hadId) logger.notice(`Sentinel new configuration saved on disk`);
+  flushConfig(hadId);
   logger.notice(`Sentinel ID is ${sentinel.myid}`);
   sentinel.start();
   const stop = (): void => server!.close() ?? undefined;
   process.on('SIGTERM', () => {
     logger.warning('Received SIGTERM scheduling shutdown...');
     try {
-      flushConfig();
+      flushConfig(true);
     } catch {
       // Exiting anyway.
     }

@@ -350,9 +350,13 @@ export class Sentinel {
     m.addr = addr;
     m.oDownSinceTime = 0;
     m.sDownSinceTime = 0;
+    // Re-added replicas are announced as new ones, as redis-sentinel does (+slave each).
     for (const a of replicaAddrs) {
       const name = `${a.host}:${a.port}`;
-      if (!m.replicas.has(name)) m.replicas.set(name, new Instance(SRI_SLAVE, name, a, m, this.now()));
+      if (m.replicas.has(name)) continue;
+      const r = new Instance(SRI_SLAVE, name, a, m, this.now());
+      m.replicas.set(name, r);
+      this.event('notice', '+slave', r);
     }
     this.flush();
   }
@@ -413,6 +417,9 @@ export class Sentinel {
           l.pendingCommands = 0;
           this.sendAuthAndName(ri, conn, 'cmd');
           this.sendPing(ri);
+          // Redis queues the tick's INFO behind this PING on the connection being made, so
+          // the INFO reply (a role change) is seen before the next sdown check.
+          this.sendPeriodicCommands(ri);
         },
         onClose: () => {
           if (l.cc !== conn) return;
@@ -484,7 +491,9 @@ export class Sentinel {
 
   /** sentinelSendPeriodicCommands(). */
   private sendPeriodicCommands(ri: Instance): void {
-    if (ri.linkDisconnected) return;
+    // Redis's link->disconnected: a connection closed (one still being made counts as there).
+    const l = ri.link;
+    if (l.cc === null || !l.ccConnected || (!ri.isSentinel && l.pc === null)) return;
     if (ri.link.pendingCommands >= SENTINEL_MAX_PENDING_COMMANDS) return;
     const now = this.now();
     let infoPeriod = this.periods.infoPeriod;
@@ -698,7 +707,9 @@ export class Sentinel {
       ri.roleReportedTime = now;
       ri.roleReported = role;
       if (role === SRI_SLAVE) ri.slaveConfChangeTime = now;
-      this.event('verbose', role === SRI_MASTER ? '+role-change' : '-role-change', ri, `new reported role is ${role === SRI_MASTER ? 'master' : 'slave'}`);
+      // "+" when the reported role agrees with our configuration, "-" when it does not.
+      const coherent = (ri.flags & (SRI_MASTER | SRI_SLAVE)) === role;
+      this.event('verbose', coherent ? '+role-change' : '-role-change', ri, `new reported role is ${role === SRI_MASTER ? 'master' : 'slave'}`);
     }
 
     if (this.tilt) return;
