@@ -18,8 +18,11 @@ import { installShutdownWait } from './shutdown.js';
 export function install(server: Server): void {
   const st = replicationOf(server);
   const cfg = server.config;
+  // Until the start-up task below connects to the configured master, the start-up load already
+  // runs as a replica (Redis sets masterhost while reading the config): it keeps expired keys.
+  let beforeStartup = true;
   server.role = {
-    isReplica: () => st.masterHost !== null,
+    isReplica: () => st.masterHost !== null || (beforeStartup && String(cfg.get('replicaof')) !== ''),
     refuseStale: () =>
       st.masterHost !== null && (st.link === null || st.link.state !== 'connected') && !cfg.getBool('replica-serve-stale-data'),
     notEnoughReplicas: () => {
@@ -87,6 +90,7 @@ export function install(server: Server): void {
     },
   });
   server.startupTasks.push(() => {
+    beforeStartup = false;
     restoreFromRdb(st, loadedAux, String(cfg.get('replicaof')) !== '', expiredAtLoad);
     loadedAux.clear();
     expiredAtLoad.length = 0;
