@@ -196,9 +196,9 @@ export async function sentinelMain(cl: CommandLine): Promise<void> {
     logger.warning(`Failed listening on port ${top.port} (tcp), aborting: ${(e as Error).message}`);
     process.exit(1);
   }
-  // A kernel-chosen port (API link) is the sentinel's port from now on: hellos announce it.
+  // A kernel-chosen port (API link) is the one hellos announce, unless they announce the TLS port.
+  if (sentinel.port === top.port) sentinel.port = server.port;
   top.port = server.port;
-  sentinel.port = server.port;
   if (top.pidfile !== '') fs.writeFileSync(top.pidfile, `${process.pid}\n`);
   sentinel.onSimulatedCrash = () => process.exit(99);
   logger.notice(`Running mode=sentinel, port=${top.port || tlsConf.port}.`);
