@@ -46,6 +46,38 @@ export interface TlsSettings {
   cluster: boolean;
 }
 
+/** How a settings record reads the `tls-*` directives (a config registry, or the sentinel's lines). */
+export interface TlsDirectiveReader {
+  str(name: string): string;
+  bool(name: string): boolean;
+  num(name: string): number;
+}
+
+/** The `tls-*` directives as a settings record (one place for both the server and the sentinel). */
+export function tlsSettingsFrom(r: TlsDirectiveReader): TlsSettings {
+  const auth = r.str('tls-auth-clients').toLowerCase();
+  return {
+    certFile: r.str('tls-cert-file'),
+    keyFile: r.str('tls-key-file'),
+    keyFilePass: r.str('tls-key-file-pass'),
+    clientCertFile: r.str('tls-client-cert-file'),
+    clientKeyFile: r.str('tls-client-key-file'),
+    clientKeyFilePass: r.str('tls-client-key-file-pass'),
+    dhParamsFile: r.str('tls-dh-params-file'),
+    caCertFile: r.str('tls-ca-cert-file'),
+    caCertDir: r.str('tls-ca-cert-dir'),
+    protocols: r.str('tls-protocols'),
+    ciphers: r.str('tls-ciphers'),
+    ciphersuites: r.str('tls-ciphersuites'),
+    preferServerCiphers: r.bool('tls-prefer-server-ciphers'),
+    sessionCaching: r.bool('tls-session-caching'),
+    sessionCacheTimeout: r.num('tls-session-cache-timeout'),
+    authClients: auth === 'no' || auth === 'optional' ? auth : 'yes',
+    replication: r.bool('tls-replication'),
+    cluster: r.bool('tls-cluster'),
+  };
+}
+
 /** A configuration failure; the message is the line Redis logs at WARNING. */
 export class TlsConfigError extends Error {}
 

@@ -19,6 +19,35 @@ import {
 } from './held.js';
 import { LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE, QUEUE_LEAVE, RW_ACQUIRE, RW_EXTEND, RW_RELEASE, SEM_ACQUIRE, SEM_EXTEND, SEM_RELEASE } from './scripts.js';
 
+type Script = typeof RW_ACQUIRE;
+
+/**
+ * A primitive whose grants can be shared (both sides of a ReadWriteLock, Semaphore): the name,
+ * its fencing counter and wake-up list, and its three scripts; `limit` is the script's extra
+ * argument (the side, or the number of permits), read at each attempt: the primitive is made
+ * in the base class's constructor, before a subclass's own fields are set.
+ */
+function sharedPrimitive(
+  adapter: ClientAdapter,
+  name: string,
+  options: Primitive['options'],
+  scripts: { acquire: Script; release: Script; extend: Script },
+  limit: () => string | number,
+): Primitive {
+  const fence = sibling(name, 'fence');
+  const wake = sibling(name, 'wake');
+  return {
+    name,
+    adapter,
+    options,
+    tryOnce: async (owner, ttl, join) => parseAcquire(await adapter.run(scripts.acquire, [name, fence, wake], [owner, ttl, limit(), options.maxWaitSlice * 2, join ? '1' : '0'])),
+    wakeKey: () => wake,
+    leave: async () => undefined,
+    releaseScript: async (owner) => asNumber(await adapter.run(scripts.release, [name, wake], [owner])) === 1,
+    extendScript: async (owner, ttl) => asNumber(await adapter.run(scripts.extend, [name], [owner, ttl])) === 1,
+  };
+}
+
 export interface LockOptions extends CommonOptions {
   /** FIFO among waiters (a queue of waiter ids; each waiter is woken on its own list). */
   fair?: boolean;
@@ -110,18 +139,7 @@ class RwSide extends LockPrimitive {
     super(client, name, options);
   }
   protected primitive(adapter: ClientAdapter, name: string, options: Primitive['options']): Primitive {
-    const fence = sibling(name, 'fence');
-    const wake = sibling(name, 'wake');
-    return {
-      name,
-      adapter,
-      options,
-      tryOnce: async (owner, ttl, join) => parseAcquire(await adapter.run(RW_ACQUIRE, [name, fence, wake], [owner, ttl, this.mode, options.maxWaitSlice * 2, join ? '1' : '0'])),
-      wakeKey: () => wake,
-      leave: async () => undefined,
-      releaseScript: async (owner) => asNumber(await adapter.run(RW_RELEASE, [name, wake], [owner])) === 1,
-      extendScript: async (owner, ttl) => asNumber(await adapter.run(RW_EXTEND, [name], [owner, ttl])) === 1,
-    };
+    return sharedPrimitive(adapter, name, options, { acquire: RW_ACQUIRE, release: RW_RELEASE, extend: RW_EXTEND }, () => this.mode);
   }
 }
 
@@ -153,17 +171,6 @@ export class Semaphore extends LockPrimitive {
   private permits = 1;
 
   protected primitive(adapter: ClientAdapter, name: string, options: Primitive['options']): Primitive {
-    const fence = sibling(name, 'fence');
-    const wake = sibling(name, 'wake');
-    return {
-      name,
-      adapter,
-      options,
-      tryOnce: async (owner, ttl, join) => parseAcquire(await adapter.run(SEM_ACQUIRE, [name, fence, wake], [owner, ttl, this.permits, options.maxWaitSlice * 2, join ? '1' : '0'])),
-      wakeKey: () => wake,
-      leave: async () => undefined,
-      releaseScript: async (owner) => asNumber(await adapter.run(SEM_RELEASE, [name, wake], [owner])) === 1,
-      extendScript: async (owner, ttl) => asNumber(await adapter.run(SEM_EXTEND, [name], [owner, ttl])) === 1,
-    };
+    return sharedPrimitive(adapter, name, options, { acquire: SEM_ACQUIRE, release: SEM_RELEASE, extend: SEM_EXTEND }, () => this.permits);
   }
 }

@@ -22,7 +22,7 @@ import { Sentinel } from './sentinel.js';
 import { SentinelServer } from './server.js';
 import { TcpTransport } from './tcp-transport.js';
 import { openApiLink } from '../server/api-link.js';
-import { type TlsContexts, type TlsSettings, TlsConfigError, acceptTls, configureTls, dialTls, tlsWanted } from '../core/tls.js';
+import { type TlsContexts, type TlsSettings, TlsConfigError, acceptTls, configureTls, dialTls, tlsSettingsFrom, tlsWanted } from '../core/tls.js';
 
 interface TopLevel {
   port: number;
@@ -58,31 +58,10 @@ function parseTopLevel(text: string): TopLevel {
 /** The sentinel's TLS settings (redis-sentinel reads the same tls-* directives as redis-server). */
 function sentinelTls(top: TopLevel): { port: number; settings: TlsSettings } {
   const str = (n: string): string => top.tls.get(n) ?? '';
-  const yes = (n: string, dflt: boolean): boolean => (top.tls.has(n) ? str(n).toLowerCase() === 'yes' : dflt);
-  const auth = str('tls-auth-clients').toLowerCase();
-  return {
-    port: Number(str('tls-port') || 0),
-    settings: {
-      certFile: str('tls-cert-file'),
-      keyFile: str('tls-key-file'),
-      keyFilePass: str('tls-key-file-pass'),
-      clientCertFile: str('tls-client-cert-file'),
-      clientKeyFile: str('tls-client-key-file'),
-      clientKeyFilePass: str('tls-client-key-file-pass'),
-      dhParamsFile: str('tls-dh-params-file'),
-      caCertFile: str('tls-ca-cert-file'),
-      caCertDir: str('tls-ca-cert-dir'),
-      protocols: str('tls-protocols'),
-      ciphers: str('tls-ciphers'),
-      ciphersuites: str('tls-ciphersuites'),
-      preferServerCiphers: yes('tls-prefer-server-ciphers', false),
-      sessionCaching: yes('tls-session-caching', true),
-      sessionCacheTimeout: Number(str('tls-session-cache-timeout') || 300),
-      authClients: auth === 'no' || auth === 'optional' ? auth : 'yes',
-      replication: yes('tls-replication', false),
-      cluster: yes('tls-cluster', false),
-    },
-  };
+  // redis-server's defaults for the directives a sentinel.conf leaves out.
+  const bool = (n: string): boolean => (top.tls.has(n) ? str(n).toLowerCase() === 'yes' : n === 'tls-session-caching');
+  const num = (n: string): number => Number(str(n) || (n === 'tls-session-cache-timeout' ? 300 : 0));
+  return { port: num('tls-port'), settings: tlsSettingsFrom({ str, bool, num }) };
 }
 
 export async function sentinelMain(cl: CommandLine): Promise<void> {

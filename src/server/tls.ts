@@ -17,32 +17,12 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { ConfigRegistry } from '../config/registry.js';
-import { type DialOptions, type TlsAuthClients, type TlsContexts, type TlsSettings, TlsConfigError, acceptTls, configureTls, dialTls, tlsWanted } from '../core/tls.js';
+import { type DialOptions, type TlsAuthClients, type TlsContexts, type TlsSettings, TlsConfigError, tlsSettingsFrom, acceptTls, configureTls, dialTls, tlsWanted } from '../core/tls.js';
 import type { Logger } from './log.js';
 
 /** The `tls-*` directives of a config registry as core/tls.ts's settings record. */
 export function tlsSettingsOf(config: ConfigRegistry): TlsSettings {
-  const str = (n: string): string => config.getString(n);
-  return {
-    certFile: str('tls-cert-file'),
-    keyFile: str('tls-key-file'),
-    keyFilePass: str('tls-key-file-pass'),
-    clientCertFile: str('tls-client-cert-file'),
-    clientKeyFile: str('tls-client-key-file'),
-    clientKeyFilePass: str('tls-client-key-file-pass'),
-    dhParamsFile: str('tls-dh-params-file'),
-    caCertFile: str('tls-ca-cert-file'),
-    caCertDir: str('tls-ca-cert-dir'),
-    protocols: str('tls-protocols'),
-    ciphers: str('tls-ciphers'),
-    ciphersuites: str('tls-ciphersuites'),
-    preferServerCiphers: config.getBool('tls-prefer-server-ciphers'),
-    sessionCaching: config.getBool('tls-session-caching'),
-    sessionCacheTimeout: config.getNumber('tls-session-cache-timeout'),
-    authClients: str('tls-auth-clients') as TlsAuthClients,
-    replication: config.getBool('tls-replication'),
-    cluster: config.getBool('tls-cluster'),
-  };
+  return tlsSettingsFrom({ str: (n) => config.getString(n), bool: (n) => config.getBool(n), num: (n) => config.getNumber(n) });
 }
 
 /** The directives whose CONFIG SET rebuilds the contexts (config.c's applyTlsCfg). */
