@@ -12,7 +12,9 @@ describe('nodis-ha up in a terminal', () => {
   after(() => tmux.kill());
 
   it('shows the topology, the failover, the old master rejoining, and quits cleanly', async () => {
-    tmux.start(`${process.execPath} ${NODIS_HA} up --down-after 1000`);
+    // A tall pane: the view shows as many recent events as fit, and a failover's whole burst
+    // (+sdown … +switch-master, +slave, +convert-to-slave) must stay on screen between polls.
+    tmux.start(`${process.execPath} ${NODIS_HA} up --down-after 1000`, 200, 200);
     const first = await until('the topology on screen', () => {
       const s = tmux.screen();
       return /failover: none yet/.test(s) && /sentinel 3/.test(s) && (s.match(/ slave +up /g) ?? []).length === 2 ? s : null;
