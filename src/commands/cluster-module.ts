@@ -1,19 +1,14 @@
 /**
- * Commands of two Redis features nodis does not have, answered as Redis 7.0.15 answers them
- * when the feature is absent, so clients that probe for it get the reply they know:
- *
- * - Cluster mode (cluster-enabled no, the only mode here): CLUSTER and every subcommand,
- *   ASKING, READONLY and READWRITE reply `-ERR This instance has cluster support disabled`.
- *   Clients such as redis-py, ioredis and RedisInsight send CLUSTER INFO to detect cluster mode.
- * - Modules: nothing is ever loaded. MODULE LIST is empty, LOAD/LOADEX fail as a failed dlopen
+ * Modules, which nodis does not have, answered as Redis 7.0.15 answers them when none is
+ * loaded: nothing is ever loaded. MODULE LIST is empty, LOAD/LOADEX fail as a failed dlopen
  *   does, UNLOAD finds no module.
  */
 import type { Client } from '../server/client.js';
 import type { CommandHandlers, Handler } from './registry.js';
-import { commandMetadata } from './registry.js';
 import { replyHelp } from './help.js';
 
-const clusterDisabled: Handler = (c: Client) => c.reply.error('ERR This instance has cluster support disabled');
+/** The reply to every cluster command when `cluster-enabled no`. */
+export const clusterDisabled: Handler = (c: Client) => c.reply.error('ERR This instance has cluster support disabled');
 
 function moduleHelp(c: Client): void {
   replyHelp(c, [
@@ -33,12 +28,7 @@ function moduleLoad(c: Client): void {
   c.reply.error('ERR Error loading the extension. Please check the server logs.');
 }
 
-const clusterCommands: CommandHandlers = { asking: clusterDisabled, readonly: clusterDisabled, readwrite: clusterDisabled };
-// Every CLUSTER subcommand (HELP included: Redis checks cluster_enabled before anything else).
-for (const sub of Object.keys(commandMetadata()['cluster']?.subcommands ?? {})) clusterCommands[`cluster|${sub}`] = clusterDisabled;
-
 export const commands: CommandHandlers = {
-  ...clusterCommands,
   'module|help': moduleHelp,
   'module|list': (c) => c.reply.array(0),
   'module|load': moduleLoad,

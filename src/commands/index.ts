@@ -30,8 +30,9 @@ import { commands as geo } from './geo.js';
 import { commands as acl } from './acl.js';
 import { commands as migrate } from './migrate.js';
 import { commands as clusterModule } from './cluster-module.js';
+import { commands as cluster } from './cluster.js';
 import { commands as lolwut } from './lolwut.js';
 
 export function allCommandHandlers(): CommandHandlers[] {
-  return [connection, server, keys, strings, bitops, hyperloglog, lists, hashes, sets, zsets, geo, sort, pubsub, transactions, scripting, persistence, replication, config, client, info, command, debug, aof, streams, acl, clusterModule, migrate, lolwut];
+  return [connection, server, keys, strings, bitops, hyperloglog, lists, hashes, sets, zsets, geo, sort, pubsub, transactions, scripting, persistence, replication, config, client, info, command, debug, aof, streams, acl, cluster, clusterModule, migrate, lolwut];
 }

@@ -12,6 +12,7 @@
  * scripts are atomic without further locking. Periodic duties (active expiry, client timeouts,
  * obuf limits, stats) run in `cron()` at `hz`.
  */
+import type { ClusterView } from '../cluster/view.js';
 import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -143,6 +144,8 @@ export class Server implements KeyspaceOwner {
    * command by processInput and while a blocked client is served; null in cron and timers.
    */
   currentClient: Client | null = null;
+  /** Redis Cluster's state (src/cluster/view.ts); null unless `cluster-enabled yes`. */
+  cluster: ClusterView | null = null;
   /** Time frozen for expiry decisions while a command/script/EXEC runs (0 = not frozen). */
   private frozenNow = 0;
   /** Replication role hooks; the replication module installs the real ones. */
