@@ -3,6 +3,6 @@
  * the routing commands ASKING, READONLY, READWRITE. Reached only with `cluster-enabled yes`
  * (commands/cluster.ts).
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 
 export const commands: CommandHandlers = {};

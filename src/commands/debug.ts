@@ -8,12 +8,12 @@
  * SET-SKIP-CHECKSUM-VALIDATION) live in `debugTunables`.
  */
 import { idleMs } from '../keyspace/access.js';
-import type { CommandHandlers, CommandSpec } from './registry.js';
+import type { CommandHandlers, CommandSpec } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import type { Server } from '../server/server.js';
 import { isStringValue, stringLength, stringOf, type RedisValue } from '../types/value.js';
-import { NO_SUCH_KEY, NOT_INTEGER } from './errors.js';
-import { parseDouble, parseInteger } from './args.js';
+import { NO_SUCH_KEY, NOT_INTEGER } from '../protocol/errors.js';
+import { parseDouble, parseInteger } from '../protocol/args.js';
 import { replyHelp, subcommandSyntaxError } from './help.js';
 import { datasetDigest, valueDigest } from '../keyspace/digest.js';
 import { encodingOf, estimateValueSize } from './object.js';

@@ -12,7 +12,7 @@
  *    persistence module reports `rdb_bgsave_in_progress`, pub/sub reports `pubsub_channels`).
  */
 import os from 'node:os';
-import type { CommandHandlers, CommandSpec } from './registry.js';
+import type { CommandHandlers, CommandSpec } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { STARTUP_MEMORY, type Server } from '../server/server.js';
 import { REDIS_VERSION, NODIS_VERSION } from '../server/version.js';

@@ -36,14 +36,14 @@
  * RESTORE-ASKING is RESTORE (nodis has no cluster, so there is no ASKING state to honour); a
  * cluster-mode redis-server migrating keys to nodis sends it.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client, BlockedState } from '../server/client.js';
 import type { Server } from '../server/server.js';
 import type { Database } from '../keyspace/db.js';
 import type { RedisValue } from '../types/value.js';
 import type { Reply } from '../protocol/reply-parser.js';
-import { NOT_INTEGER, SYNTAX } from './errors.js';
-import { parseInteger } from './args.js';
+import { NOT_INTEGER, SYNTAX } from '../protocol/errors.js';
+import { parseInteger } from '../protocol/args.js';
 import { dumpPayload, restore } from './persistence.js';
 import { debugTunables } from './debug.js';
 import { setInfoField } from './info.js';

@@ -5,11 +5,11 @@
  *
  * Replies and error texts follow Redis 7.0.15 (db.c, server.c, slowlog.c, latency.c).
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import type { Server } from '../server/server.js';
-import { SYNTAX } from './errors.js';
-import { parseInteger } from './args.js';
+import { SYNTAX } from '../protocol/errors.js';
+import { parseInteger } from '../protocol/args.js';
 import { commands as objectCommands } from './object.js';
 import { replyHelp } from './help.js';
 import { scriptingIfCreated } from '../scripting/engine.js';

@@ -4,7 +4,7 @@
  * (string2ll: canonical decimal int64).
  */
 import { isCanonicalSafeInteger } from '../types/value.js';
-import { parseInt64 } from '../commands/args.js';
+import { parseInt64 } from '../protocol/args.js';
 
 /** Where in an RDB file a value failed to load (for redis-check-rdb's report). */
 export interface RdbErrorContext {

@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import type { Server } from '../server/server.js';
 import type { Logger } from '../server/log.js';
 import type { Client } from '../server/client.js';
-import type { CommandSpec } from '../commands/registry.js';
+import type { CommandSpec } from '../server/command-table.js';
 import type { Database } from '../keyspace/db.js';
 import type { RedisValue } from '../types/value.js';
 import { Snapshot, type SnapshotOptions } from './snapshot.js';

@@ -23,7 +23,7 @@
  */
 import type { Client } from './client.js';
 import type { Server } from './server.js';
-import type { CommandSpec } from '../commands/registry.js';
+import type { CommandSpec } from './command-table.js';
 
 /** The flags of one invocation that admission decides on. */
 export interface InvocationFlags {

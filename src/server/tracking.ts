@@ -29,7 +29,7 @@
  */
 import type { Server } from './server.js';
 import type { Client } from './client.js';
-import type { CommandSpec } from '../commands/registry.js';
+import type { CommandSpec } from './command-table.js';
 import { setInfoField } from '../commands/info.js';
 import { scriptingIfCreated } from '../scripting/engine.js';
 
