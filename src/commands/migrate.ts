@@ -45,8 +45,8 @@ import type { Reply } from '../protocol/reply-parser.js';
 import { NOT_INTEGER, SYNTAX } from '../protocol/errors.js';
 import { parseInteger } from '../protocol/args.js';
 import { dumpPayload, restore } from './persistence.js';
-import { debugTunables } from './debug.js';
-import { setInfoField } from './info.js';
+import { debugTunables } from '../server/debug-hooks.js';
+import { setInfoField } from '../server/info-fields.js';
 import { blockClient, canBlock, unblockClient } from '../server/blocking.js';
 import { MigrateConnection, MigrateSocketCache } from '../server/migrate-conn.js';
 

@@ -14,7 +14,7 @@ import { rdbOf, type RdbPersistence } from '../persistence/rdb.js';
 import { dumpPayload } from '../persistence/rdb-encode.js';
 import { defaultLoadLimits, verifyDumpPayload } from '../persistence/rdb-decode.js';
 import { decodeRestorePayload } from '../persistence/sanitize.js';
-import { debugTunables } from './debug.js';
+import { debugTunables } from '../server/debug-hooks.js';
 import type { RedisValue } from '../types/value.js';
 
 const NO_PERSISTENCE = 'ERR persistence is not available on this server';

@@ -30,7 +30,7 @@ import { LuaDebugger } from './ldb.js';
 import { aclOf } from '../server/acl.js';
 import { admit, invocationFlags } from '../server/admission.js';
 import { PropagateTo } from '../server/propagate.js';
-import { debugTunables } from '../commands/debug.js';
+import { debugTunables } from '../server/debug-hooks.js';
 
 export const enum ScriptFlag {
   NoWrites = 1,
