@@ -11,6 +11,7 @@
 // idle pace, and the write latency p50 / p99 / max during the job. Rounds alternate servers.
 //
 // Usage: node bench/jobs.mjs [--rounds 3] [--keys 1000000] [--jobs bgsave,aofrw,sync] [--no-write]
+//                           [--nodis-bin path/to/bin/nodis-server] (e.g. an older build, for a before/after)
 // Build first (npm run build). Writes the "jobs" section of docs/PERFORMANCE.md.
 import net from 'node:net';
 import os from 'node:os';
@@ -23,7 +24,7 @@ const keys = Number(option(args, 'keys', '1000000'));
 const idleMs = Number(option(args, 'idle-ms', '1500'));
 const jobs = option(args, 'jobs', 'bgsave,aofrw,sync').split(',');
 const write = !args.includes('--no-write');
-const BINS = { nodis: path.join(root, 'bin/nodis-server'), redis: '/usr/bin/redis-server' };
+const BINS = { nodis: path.resolve(option(args, 'nodis-bin', path.join(root, 'bin/nodis-server'))), redis: '/usr/bin/redis-server' };
 const EXTRA = ['--enable-debug-command', 'yes', '--repl-diskless-sync-delay', '0'];
 
 const children = new Set();
