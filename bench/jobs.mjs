@@ -12,6 +12,7 @@
 //
 // Usage: node bench/jobs.mjs [--rounds 3] [--keys 1000000] [--jobs bgsave,aofrw,sync] [--no-write]
 //                           [--nodis-bin path/to/bin/nodis-server] (e.g. an older build, for a before/after)
+//                           [--kinds nodis] (one server only: comparing builds or settings)
 // Build first (npm run build). Writes the "jobs" section of docs/PERFORMANCE.md.
 import net from 'node:net';
 import os from 'node:os';
@@ -23,7 +24,8 @@ const rounds = Number(option(args, 'rounds', '3'));
 const keys = Number(option(args, 'keys', '1000000'));
 const idleMs = Number(option(args, 'idle-ms', '1500'));
 const jobs = option(args, 'jobs', 'bgsave,aofrw,sync').split(',');
-const write = !args.includes('--no-write');
+const kinds = option(args, 'kinds', 'nodis,redis').split(',');
+const write = !args.includes('--no-write') && kinds.length === 2;
 const BINS = { nodis: path.resolve(option(args, 'nodis-bin', path.join(root, 'bin/nodis-server'))), redis: '/usr/bin/redis-server' };
 const EXTRA = ['--enable-debug-command', 'yes', '--repl-diskless-sync-delay', '0'];
 
@@ -132,7 +134,7 @@ async function runJob(kind, server, job) {
 
 const results = {};
 for (let round = 0; round < rounds; round++) {
-  const order = round % 2 === 0 ? ['nodis', 'redis'] : ['redis', 'nodis'];
+  const order = round % 2 === 0 ? kinds : [...kinds].reverse();
   for (const kind of order) {
     const server = await startServer(`jobs-${kind}`, BINS[kind], EXTRA);
     children.add(server.proc);
@@ -153,16 +155,18 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-const m = (job, kind, f) => median(results[job][kind].map(f));
-let md = `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores, load average at the end ${load}; ${keys.toLocaleString('en')} keys (DEBUG POPULATE), one client sending INCR one at a time; medians of ${rounds} alternating rounds.\n\n`;
-md += '| job | nodis job time | redis job time | ratio | nodis pace during / idle | redis pace during / idle | nodis p50 / p99 / max ms | redis p50 / p99 / max ms |\n|---|---:|---:|---:|---:|---:|---:|---:|\n';
-for (const job of jobs) {
-  const tn = m(job, 'nodis', (r) => r.took);
-  const tr = m(job, 'redis', (r) => r.took);
-  const lat = (kind) => `${m(job, kind, (r) => r.p50).toFixed(3)} / ${m(job, kind, (r) => r.p99).toFixed(3)} / ${m(job, kind, (r) => r.max).toFixed(1)}`;
-  md += `| ${job} | ${tn.toFixed(0)} ms | ${tr.toFixed(0)} ms | ${(tn / tr).toFixed(2)}x | ${m(job, 'nodis', (r) => r.pace).toFixed(2)} | ${m(job, 'redis', (r) => r.pace).toFixed(2)} | ${lat('nodis')} | ${lat('redis')} |\n`;
+if (kinds.length === 2) {
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  const m = (job, kind, f) => median(results[job][kind].map(f));
+  let md = `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores, load average at the end ${load}; ${keys.toLocaleString('en')} keys (DEBUG POPULATE), one client sending INCR one at a time; medians of ${rounds} alternating rounds.\n\n`;
+  md += '| job | nodis job time | redis job time | ratio | nodis pace during / idle | redis pace during / idle | nodis p50 / p99 / max ms | redis p50 / p99 / max ms |\n|---|---:|---:|---:|---:|---:|---:|---:|\n';
+  for (const job of jobs) {
+    const tn = m(job, 'nodis', (r) => r.took);
+    const tr = m(job, 'redis', (r) => r.took);
+    const lat = (kind) => `${m(job, kind, (r) => r.p50).toFixed(3)} / ${m(job, kind, (r) => r.p99).toFixed(3)} / ${m(job, kind, (r) => r.max).toFixed(1)}`;
+    md += `| ${job} | ${tn.toFixed(0)} ms | ${tr.toFixed(0)} ms | ${(tn / tr).toFixed(2)}x | ${m(job, 'nodis', (r) => r.pace).toFixed(2)} | ${m(job, 'redis', (r) => r.pace).toFixed(2)} | ${lat('nodis')} | ${lat('redis')} |\n`;
+  }
+  console.log(md);
+  if (write) writeSection('jobs', md);
 }
-console.log(md);
-if (write) writeSection('jobs', md);
 process.exit(0);
