@@ -8,7 +8,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import nodeModule from 'node:module';
 import { startServer, stopAll } from './helpers/server.js';
+
+/** Node ≥ 22.1 keeps its own cache (its own file layout); before, nodis's one file per flags. */
+const nodisCache = typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache !== 'function';
 
 after(stopAll);
 
@@ -56,8 +60,16 @@ test('the code cache is written after start, reused, and replaced when damaged',
   await b.stop();
   assert.deepEqual(files(cache), first);
 
+  // Other node flags (V8 rejects a cache made under other flags): a cache file of their own,
+  // the first one left as it was.
+  const flagged = await startServer({ env: { ...env, NODE_OPTIONS: '--max-old-space-size=1024' } });
+  assert.equal(await flagged.client().ping(), 'PONG');
+  if (nodisCache) await waitFor(() => files(cache).size === first.size + 1);
+  await flagged.stop();
+  for (const [f, size] of first) assert.equal(files(cache).get(f), size);
+
   // Damaged cache files: V8 rejects them, the bundle compiles from source, the cache is rewritten.
-  for (const f of first.keys()) fs.writeFileSync(f, Buffer.alloc(64, 7));
+  for (const f of files(cache).keys()) fs.writeFileSync(f, Buffer.alloc(64, 7));
   const c = await startServer({ env });
   assert.equal(await c.client().ping(), 'PONG');
   await waitFor(() => [...files(cache).values()].some((n) => n > 10000));

@@ -5,10 +5,11 @@
  * - Node ≥ 22.1: `module.enableCompileCache()` (Node's own cache; it honours NODE_COMPILE_CACHE
  *   and NODE_DISABLE_COMPILE_CACHE), then a plain `require`.
  * - Node 20 – 22.0: the bundle is compiled through `vm.Script` with `cachedData` read from
- *   `<cache dir>/<bundle>-<node version>-<arch>-<size>-<mtime>.v8cache`. When there is no cache, or
- *   V8 rejects it (another V8, other flags, a changed bundle), the bundle compiles as usual and,
- *   one second later (the server is then listening, so the functions start-up ran are compiled
- *   and go into the cache too), the cache is written: to a temporary name, then renamed.
+ *   `<cache dir>/<bundle>-<node version>-<arch>-<node flags hash>-<size>-<mtime>.v8cache`.
+ *   When there is no cache, or V8 rejects it (another V8, other flags, a changed bundle), the
+ *   bundle compiles as usual and, one second later (the server is then listening, so the
+ *   functions start-up ran are compiled and go into the cache too), the cache is written: to a
+ *   temporary name, then renamed.
  *
  * The cache directory is NODE_COMPILE_CACHE when set, else `<os.tmpdir()>/nodis-compile-cache`
  * (what Node ≥ 22.1 is given by the API too). It is created private (0700) and used only when it
@@ -43,10 +44,22 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | nul
   return env.NODE_COMPILE_CACHE || path.join(os.tmpdir(), 'nodis-compile-cache');
 }
 
-/** The cache file for `file` as it is now (its size and mtime name the version). */
+/**
+ * V8 rejects a cache made under other flags (measured: --max-old-space-size, --max-semi-space-size,
+ * --trace-gc each do), and servers run with different heap flags (docs/OPERATIONS.md): each set
+ * of node flags gets its own file, named by a hash of them (FNV-1a).
+ */
+function flagsTag(): string {
+  const text = `${process.execArgv.join('\0')}\0${process.env.NODE_OPTIONS ?? ''}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/** The cache file for `file` as it is now (its size and mtime name the version) and node's flags. */
 export function codeCacheFile(dir: string, file: string): string {
   const st = fs.statSync(file);
-  const name = `${path.basename(file, '.js')}-${process.version}-${process.arch}-${st.size}-${Math.trunc(st.mtimeMs)}.v8cache`;
+  const name = `${path.basename(file, '.js')}-${process.version}-${process.arch}-${flagsTag()}-${st.size}-${Math.trunc(st.mtimeMs)}.v8cache`;
   return path.join(dir, name);
 }
 
@@ -105,7 +118,7 @@ export function requireCached(file: string): unknown {
 
 function writeCache(script: vm.Script, cacheFile: string): void {
   try {
-    // Caches of earlier builds of this bundle for this Node are stale: remove them.
+    // Caches of earlier builds of this bundle for this Node and these flags are stale: remove them.
     const dir = path.dirname(cacheFile);
     const prefix = cacheFile.slice(dir.length + 1).replace(/-\d+-\d+\.v8cache$/, '-');
     for (const f of fs.readdirSync(dir)) if (f.startsWith(prefix) && f.endsWith('.v8cache')) fs.rmSync(path.join(dir, f), { force: true });
