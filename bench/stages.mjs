@@ -14,36 +14,17 @@
 // executor's bookkeeping and the handler's own code). Sockets, Node's streams and the kernel
 // are not in here: bench/cpu-cost.mjs measures the whole request, the difference is theirs.
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { root, option, median } from './lib.mjs';
+import { root, option, median, inProcessServer } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const dist = path.resolve(option(args, 'dist', path.join(root, 'dist')));
 const n = Number(option(args, 'n', '200000'));
 const rounds = Number(option(args, 'rounds', '5'));
 const KEYS = 100000;
-const load = (p) => import(pathToFileURL(path.join(dist, p)).href);
-
-const { ConfigRegistry } = await load('src/config/registry.js');
-const { DIRECTIVES } = await load('src/config/directives.js');
-const { CommandTable } = await load('src/commands/registry.js');
-const { allCommandHandlers } = await load('src/commands/index.js');
-const { Logger } = await load('src/server/log.js');
-const { Server } = await load('src/server/server.js');
-const { SystemClock, Random } = await load('src/core/clock.js');
-const { installModules } = await load('src/server/modules.js');
+const { server, client: c, load, Random } = await inProcessServer(dist);
 const { RespParser } = await load('src/protocol/parser.js');
 const { ReplyWriter } = await load('src/protocol/writer.js');
 const { admit, clientCommandFlags } = await load('src/server/admission.js');
-
-const clock = new SystemClock();
-const logger = new Logger(() => clock.now());
-logger.level = 'warning';
-const config = new ConfigRegistry(DIRECTIVES);
-config.set('save', [''], 'args');
-const server = new Server({ clock, random: new Random(1), config, commands: new CommandTable(allCommandHandlers()), logger });
-installModules(server);
-const c = server.createFakeClient();
 const db = server.dbs[0];
 
 /** Flat strings, as the parser makes them (a template literal would make a cons string). */
