@@ -99,5 +99,5 @@ let md = `| command | ${names.join(' | ')} |\n|---|${names.map(() => '---:').joi
 for (const cmd of ['GET', 'SET']) {
   md += `| ${cmd} | ${names.map((s) => (median(results[cmd].map((x) => x[s])) / 1000).toFixed(3)).join(' | ')} |\n`;
 }
-process.stdout.write(`µs of CPU per command (median of ${rounds} rounds, ${n} commands, ${dist}):\n\n${md}`);
-process.exit(0);
+// Exit once the table is out (a pipe's write is asynchronous; exit() would cut it).
+process.stdout.write(`µs of CPU per command (median of ${rounds} rounds, ${n} commands, ${dist}):\n\n${md}`, () => process.exit(0));
