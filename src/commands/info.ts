@@ -390,7 +390,7 @@ const GENERATORS: Record<string, (s: Server, b: SectionBuilder) => void> = {
   commandstats: commandstatsSection,
   errorstats: errorstatsSection,
   latencystats: (s, b) => b.lines.push(...latencyStatsLines(s)),
-  cluster: (_s, b) => b.field('cluster_enabled', 0),
+  cluster: (s, b) => b.field('cluster_enabled', s.cluster === null ? 0 : 1),
   keyspace: keyspaceSection,
 };
 
