@@ -197,6 +197,8 @@ export class ClusterState {
   readonly statsSent = new Array<number>(MSG_TYPE_COUNT).fill(0);
   readonly statsReceived = new Array<number>(MSG_TYPE_COUNT).fill(0);
   statsPfailNodes = 0;
+  /** DEBUG DROP-CLUSTER-PACKET-FILTER: a message type received and ignored (-1: none). */
+  dropPacketFilter = -1;
   private todo = 0;
   private scheduled = false;
   private iteration = 0;
@@ -750,6 +752,10 @@ export class ClusterState {
   processPacket(link: BusLink, buf: Buffer): boolean {
     const type = buf.length >= 14 ? buf.readUInt16BE(12) : -1;
     if (type >= 0 && type < MSG_TYPE_COUNT) this.statsReceived[type]!++;
+    if (type === this.dropPacketFilter) {
+      this.env.log.warning('Dropping packet that matches debug drop filter');
+      return true;
+    }
     const decoded = decode(buf);
     if (decoded === null) return true;
     if (typeof decoded === 'string') {
