@@ -199,6 +199,8 @@ export class ClusterState {
   statsPfailNodes = 0;
   /** DEBUG DROP-CLUSTER-PACKET-FILTER: a message type received and ignored (-1: none). */
   dropPacketFilter = -1;
+  /** cluster-announce-ip as last applied to myself. */
+  private announcedIp = '';
   private todo = 0;
   private scheduled = false;
   private iteration = 0;
@@ -324,6 +326,7 @@ export class ClusterState {
     this.myself.pport = s.pport;
     this.myself.cport = s.cport;
     if (s.announceIp !== '') this.myself.ip = s.announceIp;
+    this.announcedIp = s.announceIp;
     this.myself.hostname = s.announceHostname;
   }
 
@@ -1245,8 +1248,22 @@ export class ClusterState {
     this.iteration++;
     const me = this.myself;
     const s = this.env.settings();
+    // clusterUpdateMyselfHostname / AnnouncedPorts / Ip: CONFIG SET of cluster-announce-*.
     if (me.hostname !== s.announceHostname) {
       me.hostname = s.announceHostname;
+      this.doBeforeSleep(TODO_SAVE_CONFIG);
+    }
+    if (me.port !== s.port || me.pport !== s.pport || me.cport !== s.cport) {
+      me.port = s.port;
+      me.pport = s.pport;
+      me.cport = s.cport;
+      this.doBeforeSleep(TODO_SAVE_CONFIG);
+    }
+    if (s.announceIp !== this.announcedIp) {
+      this.announcedIp = s.announceIp;
+      // Without an announced IP the next MEET/PING teaches us our address again.
+      me.ip = s.announceIp;
+      this.doBeforeSleep(TODO_SAVE_CONFIG);
     }
     const handshakeTimeout = Math.max(s.nodeTimeout, 1000);
     this.statsPfailNodes = 0;
