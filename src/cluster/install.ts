@@ -70,13 +70,17 @@ function refOf(n: ClusterNode): ClusterNodeRef {
   return { id: n.name, ip: n.ip, port: n.port, hostname: n.hostname };
 }
 
-/** Holds an flock on nodes.conf for the process's life (flock(1) keeps it; it dies with us). */
+/**
+ * Holds an flock on nodes.conf for the process's life, as clusterLockConfig does: util-linux's
+ * flock(1) takes it (non-blocking), says so on stdout, then waits on a pipe only we hold, so the
+ * lock is released when this process dies however it dies.
+ */
 function lockConfig(server: Server, file: string): Promise<boolean> {
   return new Promise((resolve) => {
     let child: ChildProcess;
     try {
       fs.closeSync(fs.openSync(file, 'a', 0o644));
-      child = spawn('flock', ['--exclusive', '--nonblock', file, 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
+      child = spawn('flock', ['--exclusive', '--nonblock', file, 'sh', '-c', 'echo locked; exec cat'], { stdio: ['pipe', 'pipe', 'ignore'] });
     } catch (e) {
       server.log.warning(`Can't open ${file} in order to acquire a lock: ${(e as Error).message}`);
       resolve(false);
@@ -88,6 +92,10 @@ function lockConfig(server: Server, file: string): Promise<boolean> {
       settled = true;
       resolve(ok);
     };
+    child.stdout!.once('data', () => {
+      child.stdout!.destroy();
+      done(true);
+    });
     child.once('exit', (code) => {
       if (code === 1) {
         server.log.warning(`Sorry, the cluster configuration file ${file} is already used by a different Redis Cluster node. Please make sure that different nodes use different cluster configuration files.`);
@@ -98,8 +106,6 @@ function lockConfig(server: Server, file: string): Promise<boolean> {
       server.log.warning(`Impossible to lock ${file}: ${e.message}`);
       done(false);
     });
-    // flock(1) runs `cat` once it holds the lock; give it a moment to fail on a held lock.
-    child.once('spawn', () => setTimeout(() => done(true), 150));
     child.unref();
     (child.stdin as unknown as { unref?: () => void }).unref?.();
   });
@@ -200,7 +206,6 @@ export async function startCluster(server: Server): Promise<ClusterRuntime> {
     }
     state.saveConfigOrDie(true);
   }
-  const s = settingsOf(server);
   const busPort = cfg.getNumber('cluster-port') || (cfg.getBool('tls-cluster') ? cfg.getNumber('tls-port') : port) + PORT_INCR;
   const binds = cfg.getString('bind').split(' ').filter(Boolean).map((b) => b.replace(/^-/, '')).map((b) => (b === '*' ? '0.0.0.0' : b === '::*' ? '::' : b));
   try {
@@ -209,7 +214,6 @@ export async function startCluster(server: Server): Promise<ClusterRuntime> {
     log.warning(`Warning: Could not create server TCP listening socket ${binds[0] ?? '*'}:${busPort}: bind: ${(e as Error).message}`);
     process.exit(1);
   }
-  void s;
   // A replica loaded from nodes.conf replicates its master at once.
   const me = state.myself;
   if (me.isSlave && me.slaveof !== null && me.slaveof.hasAddr && me.slaveof.ip !== '') env.repl.setMaster(me.slaveof.ip, me.slaveof.port);
