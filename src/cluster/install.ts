@@ -256,6 +256,12 @@ export async function startCluster(server: Server): Promise<ClusterRuntime> {
     },
   };
   runtimes.set(server, runtime);
+  for (const name of ['cluster-announce-hostname', 'cluster-announce-ip', 'cluster-announce-port', 'cluster-announce-bus-port', 'cluster-announce-tls-port']) {
+    cfg.onApply(name, () => {
+      state.refreshMyself();
+      return null;
+    });
+  }
   server.cluster = view;
   server.hooks.shutdown.push(() => {
     state.saveConfig(true);

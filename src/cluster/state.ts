@@ -1243,12 +1243,10 @@ export class ClusterState {
 
   // ---- Cron and state ----------------------------------------------------------------------------
 
-  /** clusterCron, 10 times per second. */
-  cron(): void {
-    this.iteration++;
+  /** clusterUpdateMyselfHostname / AnnouncedPorts / Ip: CONFIG SET of cluster-announce-*. */
+  refreshMyself(): void {
     const me = this.myself;
     const s = this.env.settings();
-    // clusterUpdateMyselfHostname / AnnouncedPorts / Ip: CONFIG SET of cluster-announce-*.
     if (me.hostname !== s.announceHostname) {
       me.hostname = s.announceHostname;
       this.doBeforeSleep(TODO_SAVE_CONFIG);
@@ -1265,6 +1263,14 @@ export class ClusterState {
       me.ip = s.announceIp;
       this.doBeforeSleep(TODO_SAVE_CONFIG);
     }
+  }
+
+  /** clusterCron, 10 times per second. */
+  cron(): void {
+    this.iteration++;
+    const me = this.myself;
+    const s = this.env.settings();
+    this.refreshMyself();
     const handshakeTimeout = Math.max(s.nodeTimeout, 1000);
     this.statsPfailNodes = 0;
     let now = this.env.now();
