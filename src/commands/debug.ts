@@ -15,6 +15,7 @@ import { isStringValue, stringLength, stringOf, type RedisValue } from '../types
 import { NO_SUCH_KEY, NOT_INTEGER } from '../protocol/errors.js';
 import { parseDouble, parseInteger } from '../protocol/args.js';
 import { replyHelp, subcommandSyntaxError } from './help.js';
+import { clusterRuntime } from '../cluster/install.js';
 import { datasetDigest, valueDigest } from '../keyspace/digest.js';
 import { encodingOf, estimateValueSize } from './object.js';
 import { debugHooks, debugTunables } from '../server/debug-hooks.js';
@@ -305,6 +306,12 @@ function debug(c: Client): void {
   } else if (sub === 'sleep' && argc === 3) {
     const secs = parseDouble(argv[2]!) ?? 0;
     sleepSync(Math.floor(secs * 1e6) / 1000);
+    r.ok();
+  } else if (sub === 'drop-cluster-packet-filter' && argc === 3) {
+    const type = /^-?\d+$/.test(argv[2]!) ? Number(argv[2]) : NaN;
+    if (!Number.isSafeInteger(type)) return r.error('ERR value is not an integer or out of range');
+    const cluster = clusterRuntime(server);
+    if (cluster !== null) cluster.state.dropPacketFilter = type;
     r.ok();
   } else if (sub === 'set-active-expire' && argc === 3) {
     server.settings.activeExpireEnabled = atoi(argv[2]!) !== 0;

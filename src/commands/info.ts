@@ -17,6 +17,7 @@ import type { Client } from '../server/client.js';
 import { STARTUP_MEMORY, type Server } from '../server/server.js';
 import { REDIS_VERSION, NODIS_VERSION } from '../server/version.js';
 import { latencyStatsLines } from '../server/latency.js';
+import { clusterRuntime } from '../cluster/install.js';
 import { pubsubChannelCount, pubsubPatternCount, pubsubShardChannelCount } from '../server/pubsub.js';
 import { bytesToHuman, infoFieldOverrides, type FieldFn, type FieldValue } from '../server/info-fields.js';
 
@@ -116,7 +117,8 @@ function clientsSection(s: Server, b: SectionBuilder): void {
     if (out > maxOut) maxOut = out;
   }
   b.field('connected_clients', connected);
-  b.field('cluster_connections', 0);
+  // getClusterConnectionsCount: two links per known node.
+  b.field('cluster_connections', s.cluster === null ? 0 : ((clusterRuntime(s)?.state.nodes.size ?? 1) - 1) * 2);
   b.field('maxclients', s.settings.maxclients);
   b.field('client_recent_max_input_buffer', maxIn);
   b.field('client_recent_max_output_buffer', maxOut);
@@ -366,7 +368,7 @@ const GENERATORS: Record<string, (s: Server, b: SectionBuilder) => void> = {
   commandstats: commandstatsSection,
   errorstats: errorstatsSection,
   latencystats: (s, b) => b.lines.push(...latencyStatsLines(s)),
-  cluster: (_s, b) => b.field('cluster_enabled', 0),
+  cluster: (s, b) => b.field('cluster_enabled', s.cluster === null ? 0 : 1),
   keyspace: keyspaceSection,
 };
 

@@ -76,7 +76,12 @@ function punsubscribe(c: Client): void {
 
 function publishGeneric(c: Client, kind: SubscriptionKind): void {
   const receivers = publishMessage(c.server, c.argv[1]!, c.argv[2]!, kind);
-  c.forcePropagation = true;
+  // Cluster mode: PUBLISH reaches every node, SPUBLISH the shard, over the bus (not the stream).
+  const cluster = c.server.cluster;
+  if (cluster !== null) {
+    if (kind === 'shard') cluster.publishShard(c.argv[1]!, c.argv[2]!);
+    else cluster.publish(c.argv[1]!, c.argv[2]!);
+  } else c.forcePropagation = true;
   c.reply.integer(receivers);
 }
 

@@ -198,6 +198,10 @@ export function replicaofCommand(c: Client): void {
   const st = replicationOf(server);
   const host = c.argv[1]!;
   const portArg = c.argv[2]!;
+  if (server.cluster !== null) {
+    c.reply.error('ERR REPLICAOF not allowed in cluster mode.');
+    return;
+  }
   if (st.failover.state !== 'no-failover') {
     c.reply.error('ERR REPLICAOF not allowed while failing over.');
     return;

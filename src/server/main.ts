@@ -27,6 +27,7 @@ import { installCrashHandlers } from './crash.js';
 import { startEvictionTimeProc } from './evict.js';
 import { REDIS_VERSION, NODIS_VERSION, versionLine } from './version.js';
 import { openApiLink } from './api-link.js';
+import { startCluster } from '../cluster/install.js';
 
 function usage(): never {
   const lines = [
@@ -163,11 +164,16 @@ async function main(): Promise<void> {
   installCrashHandlers(server);
   server.pickFreePort = link?.pickPort === true;
 
+  // clusterInit runs before the server accepts clients (initServer); a kernel-chosen port is
+  // only known once listening.
+  const clusterMode = config.getBool('cluster-enabled');
+  if (clusterMode && !server.pickFreePort) await startCluster(server);
   try {
     await server.listen();
   } catch {
     process.exit(1);
   }
+  if (clusterMode && server.cluster === null) await startCluster(server);
   let pidfile = config.getString('pidfile');
   if (pidfile === '' && background) pidfile = '/var/run/redis.pid';
   if (pidfile !== '') {
@@ -180,8 +186,8 @@ async function main(): Promise<void> {
 
   const port = config.getNumber('port') || config.getNumber('tls-port');
   const showLogo = config.getBool('always-show-logo') || (config.getString('logfile') === '' && process.stdout.isTTY);
-  if (showLogo) logger.raw(logo(port, process.pid, 'standalone'));
-  else logger.notice(`Running mode=standalone, port=${port}.`);
+  if (showLogo) logger.raw(logo(port, process.pid, clusterMode ? 'cluster' : 'standalone'));
+  else logger.notice(`Running mode=${clusterMode ? 'cluster' : 'standalone'}, port=${port}.`);
 
   logger.warning('Server initialized');
   const inert = config.inertDirectives();

@@ -1,0 +1,130 @@
+/**
+ * The cluster bus over TCP: the listener on the bus port (port + 10000 or cluster-port), inbound
+ * and outbound links, and the framing of messages ("RCmb" + totlen) handed to the state machine.
+ */
+import net from 'node:net';
+import { HEADER_LEN } from './codec.js';
+import type { BusLink, ClusterNode, ClusterState } from './state.js';
+
+/** Largest message accepted (a PUBLISH carries its payload; Redis has no hard cap either). */
+const MAX_MESSAGE = 512 * 1024 * 1024;
+
+function plainIp(addr: string | undefined): string {
+  if (addr === undefined) return '';
+  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+}
+
+export class SocketLink implements BusLink {
+  node: ClusterNode | null;
+  readonly ctime: number;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private closed = false;
+
+  constructor(
+    readonly socket: net.Socket,
+    readonly inbound: boolean,
+    node: ClusterNode | null,
+    now: number,
+    private readonly bus: ClusterBus,
+  ) {
+    this.node = node;
+    this.ctime = now;
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('error', () => this.lost());
+    socket.on('close', () => this.lost());
+  }
+
+  send(buf: Buffer): void {
+    if (this.closed) return;
+    this.socket.write(buf);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.bus.links.delete(this);
+    this.socket.destroy();
+  }
+
+  localIp(): string {
+    return plainIp(this.socket.localAddress);
+  }
+
+  peerIp(): string {
+    return plainIp(this.socket.remoteAddress);
+  }
+
+  pendingBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  private lost(): void {
+    if (this.closed) return;
+    if (this.node !== null) this.bus.state.env.log.debug(`I/O error with Node ${this.node.name}`);
+    this.bus.state.linkLost(this);
+  }
+
+  private onData(d: Buffer): void {
+    if (this.closed) return;
+    this.chunks.push(d);
+    this.buffered += d.length;
+    while (!this.closed && this.buffered >= 8) {
+      const head = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+      this.chunks = [head];
+      const totlen = head.readUInt32BE(4);
+      if (head.toString('latin1', 0, 4) !== 'RCmb' || totlen < HEADER_LEN || totlen > MAX_MESSAGE) {
+        this.bus.state.env.log.warning('Bad message length or signature received on the Cluster bus.');
+        this.bus.state.linkLost(this);
+        return;
+      }
+      if (this.buffered < totlen) return;
+      const msg = head.subarray(0, totlen);
+      const rest = head.subarray(totlen);
+      this.chunks = rest.length > 0 ? [rest] : [];
+      this.buffered = rest.length;
+      this.bus.state.processPacket(this, Buffer.from(msg));
+    }
+  }
+}
+
+export class ClusterBus {
+  readonly links = new Set<SocketLink>();
+  private readonly servers: net.Server[] = [];
+
+  constructor(readonly state: ClusterState) {}
+
+  async listen(hosts: string[], port: number, backlog: number): Promise<void> {
+    for (const host of hosts) {
+      const srv = net.createServer((socket) => this.accept(socket));
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen({ host, port, backlog, ipv6Only: host.includes(':') }, () => {
+          srv.off('error', reject);
+          resolve();
+        });
+      });
+      this.servers.push(srv);
+    }
+  }
+
+  private accept(socket: net.Socket): void {
+    const link = new SocketLink(socket, true, null, this.state.env.now(), this);
+    this.links.add(link);
+    this.state.env.log.verbose(`Accepting cluster node connection from ${link.peerIp()}:${socket.remotePort ?? 0}`);
+  }
+
+  connect(node: ClusterNode): BusLink {
+    const socket = net.connect({ host: node.ip, port: node.cport });
+    const link = new SocketLink(socket, false, node, this.state.env.now(), this);
+    this.links.add(link);
+    socket.once('connect', () => this.state.linkConnected(link));
+    return link;
+  }
+
+  close(): void {
+    for (const l of [...this.links]) l.close();
+    for (const s of this.servers) s.close();
+  }
+}
