@@ -22,11 +22,11 @@ const MIN_REJOIN_DELAY = 500;
 const WRITABLE_DELAY = 2000;
 const CANT_FAILOVER_RELOG_PERIOD = 10;
 
-export const TODO_HANDLE_FAILOVER = 1;
-export const TODO_UPDATE_STATE = 2;
-export const TODO_SAVE_CONFIG = 4;
-export const TODO_FSYNC_CONFIG = 8;
-export const TODO_HANDLE_MANUALFAILOVER = 16;
+export const BEFORE_SLEEP_HANDLE_FAILOVER = 1;
+export const BEFORE_SLEEP_UPDATE_STATE = 2;
+export const BEFORE_SLEEP_SAVE_CONFIG = 4;
+export const BEFORE_SLEEP_FSYNC_CONFIG = 8;
+export const BEFORE_SLEEP_HANDLE_MANUALFAILOVER = 16;
 
 /** A bus connection, as the state machine sees it. */
 export interface BusLink {
@@ -201,7 +201,7 @@ export class ClusterState {
   dropPacketFilter = -1;
   /** cluster-announce-ip as last applied to myself. */
   private announcedIp = '';
-  private todo = 0;
+  private beforeSleepWork = 0;
   private scheduled = false;
   private iteration = 0;
   private pingsSent = 0;
@@ -373,7 +373,7 @@ export class ClusterState {
     if (this.myself.configEpoch === 0n || this.myself.configEpoch !== max) {
       this.currentEpoch++;
       this.myself.configEpoch = this.currentEpoch;
-      this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_FSYNC_CONFIG);
+      this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_FSYNC_CONFIG);
       this.env.log.warning(`New configEpoch set to ${this.myself.configEpoch}`);
       return true;
     }
@@ -426,7 +426,7 @@ export class ClusterState {
     node.flags = (node.flags & ~Flag.PFAIL) | Flag.FAIL;
     node.failTime = this.env.now();
     this.sendFail(node.name);
-    this.doBeforeSleep(TODO_UPDATE_STATE | TODO_SAVE_CONFIG);
+    this.doBeforeSleep(BEFORE_SLEEP_UPDATE_STATE | BEFORE_SLEEP_SAVE_CONFIG);
   }
 
   clearNodeFailureIfNeeded(node: ClusterNode): void {
@@ -434,12 +434,12 @@ export class ClusterState {
     if (node.isSlave || node.numslots === 0) {
       this.env.log.notice(`Clear FAIL state for node ${node.name}: ${node.isSlave ? 'replica' : 'master without slots'} is reachable again.`);
       node.flags &= ~Flag.FAIL;
-      this.doBeforeSleep(TODO_UPDATE_STATE | TODO_SAVE_CONFIG);
+      this.doBeforeSleep(BEFORE_SLEEP_UPDATE_STATE | BEFORE_SLEEP_SAVE_CONFIG);
     }
     if (node.isMaster && node.numslots > 0 && now - node.failTime > this.env.settings().nodeTimeout * FAIL_UNDO_TIME_MULT) {
       this.env.log.notice(`Clear FAIL state for node ${node.name}: is reachable again and nobody is serving its slots after some time.`);
       node.flags &= ~Flag.FAIL;
-      this.doBeforeSleep(TODO_UPDATE_STATE | TODO_SAVE_CONFIG);
+      this.doBeforeSleep(BEFORE_SLEEP_UPDATE_STATE | BEFORE_SLEEP_SAVE_CONFIG);
     }
   }
 
@@ -520,7 +520,7 @@ export class ClusterState {
     }
     n.flags = (n.flags & ~Flag.SLAVE) | Flag.MASTER;
     n.slaveof = null;
-    this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE);
+    this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_UPDATE_STATE);
   }
 
   /** clusterSetMaster: myself becomes a replica of n. */
@@ -564,7 +564,7 @@ export class ClusterState {
           this.delSlot(j);
           this.addSlot(sender, j);
           bitClear(this.ownerNotClaimingSlot, j);
-          this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE | TODO_FSYNC_CONFIG);
+          this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_UPDATE_STATE | BEFORE_SLEEP_FSYNC_CONFIG);
         }
       } else if (this.slots[j] === sender) {
         bitSet(this.ownerNotClaimingSlot, j);
@@ -574,11 +574,11 @@ export class ClusterState {
     if (newmaster !== null && curmaster !== null && curmaster.numslots === 0 && (s.allowReplicaMigration || senderSlots === migratedOurSlots)) {
       this.env.log.warning(`Configuration change detected. Reconfiguring myself as a replica of ${sender.name}`);
       this.setMaster(sender);
-      this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE | TODO_FSYNC_CONFIG);
+      this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_UPDATE_STATE | BEFORE_SLEEP_FSYNC_CONFIG);
     } else if (me.slaveof !== null && me.slaveof.slaveof !== null && me.slaveof.slaveof !== me) {
       this.env.log.warning(`I'm a sub-replica! Reconfiguring myself as a replica of grandmaster ${me.slaveof.slaveof.name}`);
       this.setMaster(me.slaveof.slaveof);
-      this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE | TODO_FSYNC_CONFIG);
+      this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_UPDATE_STATE | BEFORE_SLEEP_FSYNC_CONFIG);
     } else {
       for (const j of dirty) this.env.keys.deleteKeysInSlot(j);
     }
@@ -810,13 +810,13 @@ export class ClusterState {
       if (senderCurrentEpoch > this.currentEpoch) this.currentEpoch = senderCurrentEpoch;
       if (senderConfigEpoch > sender.configEpoch) {
         sender.configEpoch = senderConfigEpoch;
-        this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_FSYNC_CONFIG);
+        this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_FSYNC_CONFIG);
       }
       sender.replOffset = hdr.offset;
       sender.replOffsetTime = now;
       if (this.mfEnd && me.isSlave && me.slaveof === sender && hdr.mflags0 & MFLAG0_PAUSED && this.mfMasterOffset === -1n) {
         this.mfMasterOffset = sender.replOffset;
-        this.doBeforeSleep(TODO_HANDLE_MANUALFAILOVER);
+        this.doBeforeSleep(BEFORE_SLEEP_HANDLE_MANUALFAILOVER);
         this.env.log.warning(`Received replication offset for paused master manual failover: ${this.mfMasterOffset}`);
       }
     }
@@ -827,7 +827,7 @@ export class ClusterState {
         if (ip !== '' && ip !== me.ip) {
           me.ip = ip;
           this.env.log.warning(`IP address for this node updated to ${me.ip}`);
-          this.doBeforeSleep(TODO_SAVE_CONFIG);
+          this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG);
         }
       }
       if (sender === null && type === MsgType.MEET) {
@@ -837,7 +837,7 @@ export class ClusterState {
         n.pport = hdr.pport;
         n.cport = hdr.cport;
         this.addNode(n);
-        this.doBeforeSleep(TODO_SAVE_CONFIG);
+        this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG);
         this.processGossip(msg, link);
       }
       this.sendPing(link, MsgType.PONG);
@@ -848,7 +848,7 @@ export class ClusterState {
         if (link.node.inHandshake) {
           if (sender !== null) {
             this.env.log.verbose(`Handshake: we already know node ${sender.name}, updating the address if needed.`);
-            if (this.updateAddressIfNeeded(sender, link, hdr)) this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE);
+            if (this.updateAddressIfNeeded(sender, link, hdr)) this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_UPDATE_STATE);
             this.delNode(link.node);
             return false;
           }
@@ -856,7 +856,7 @@ export class ClusterState {
           this.env.log.debug(`Handshake with node ${link.node.name} completed.`);
           link.node.flags &= ~Flag.HANDSHAKE;
           link.node.flags |= flags & (Flag.MASTER | Flag.SLAVE);
-          this.doBeforeSleep(TODO_SAVE_CONFIG);
+          this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG);
         } else if (link.node.name !== hdr.sender) {
           const n = link.node;
           this.env.log.debug(`PONG contains mismatching sender ID. About node ${n.name} added ${now - n.ctime} ms ago, having flags ${n.flags}`);
@@ -866,7 +866,7 @@ export class ClusterState {
           n.pport = 0;
           n.cport = 0;
           this.freeLink(link);
-          this.doBeforeSleep(TODO_SAVE_CONFIG);
+          this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG);
           return false;
         }
       }
@@ -874,7 +874,7 @@ export class ClusterState {
         sender.flags = (sender.flags & ~Flag.NOFAILOVER) | (flags & Flag.NOFAILOVER);
       }
       if (sender !== null && type === MsgType.PING && !sender.inHandshake && this.updateAddressIfNeeded(sender, link, hdr)) {
-        this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE);
+        this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_UPDATE_STATE);
       }
       if (!link.inbound && type === MsgType.PONG && link.node !== null) {
         const n = link.node;
@@ -882,7 +882,7 @@ export class ClusterState {
         n.pingSent = 0;
         if (n.timedOut) {
           n.flags &= ~Flag.PFAIL;
-          this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE);
+          this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_UPDATE_STATE);
         } else if (n.failed) {
           this.clearNodeFailureIfNeeded(n);
         }
@@ -895,13 +895,13 @@ export class ClusterState {
           if (sender.isMaster) {
             this.delNodeSlots(sender);
             sender.flags = (sender.flags & ~(Flag.MASTER | Flag.MIGRATE_TO)) | Flag.SLAVE;
-            this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE);
+            this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_UPDATE_STATE);
           }
           if (master !== null && sender.slaveof !== master) {
             if (sender.slaveof !== null) removeSlave(sender.slaveof, sender);
             addSlave(master, sender);
             sender.slaveof = master;
-            this.doBeforeSleep(TODO_SAVE_CONFIG);
+            this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG);
           }
         }
       }
@@ -935,7 +935,7 @@ export class ClusterState {
           this.env.log.notice(`FAIL message received from ${hdr.sender} about ${msg.failNode}`);
           failing.flags = (failing.flags | Flag.FAIL) & ~Flag.PFAIL;
           failing.failTime = now;
-          this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE);
+          this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_UPDATE_STATE);
         }
       } else {
         this.env.log.notice(`Ignoring FAIL message from unknown node ${hdr.sender} about ${msg.failNode}`);
@@ -951,7 +951,7 @@ export class ClusterState {
       if (sender === null) return true;
       if (sender.isMaster && sender.numslots > 0 && senderCurrentEpoch >= this.failoverAuthEpoch) {
         this.failoverAuthCount++;
-        this.doBeforeSleep(TODO_HANDLE_FAILOVER);
+        this.doBeforeSleep(BEFORE_SLEEP_HANDLE_FAILOVER);
       }
     } else if (type === MsgType.MFSTART) {
       if (sender === null || sender.slaveof !== me) return true;
@@ -968,7 +968,7 @@ export class ClusterState {
       if (n.configEpoch >= msg.updateEpoch) return true;
       if (n.isSlave) this.setNodeAsMaster(n);
       n.configEpoch = msg.updateEpoch;
-      this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_FSYNC_CONFIG);
+      this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_FSYNC_CONFIG);
       this.updateSlotsConfigWith(n, msg.updateEpoch, msg.updateSlots);
     } else if (type === MsgType.MODULE) {
       // No module can receive it: nodis loads no modules.
@@ -1051,7 +1051,7 @@ export class ClusterState {
     }
     this.lastVoteEpoch = this.currentEpoch;
     master.votedTime = now;
-    this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_FSYNC_CONFIG);
+    this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_FSYNC_CONFIG);
     this.sendFailoverAuth(node);
     log.warning(`Failover auth granted to ${node.name} for epoch ${this.currentEpoch}`);
   }
@@ -1103,7 +1103,7 @@ export class ClusterState {
     const authAge = now - this.failoverAuthTime;
     const quorum = Math.floor(this.size / 2) + 1;
     const manual = this.mfEnd !== 0 && this.mfCanStart;
-    this.todo &= ~TODO_HANDLE_FAILOVER;
+    this.beforeSleepWork &= ~BEFORE_SLEEP_HANDLE_FAILOVER;
     const authTimeout = Math.max(s.nodeTimeout * 2, 2000);
     const authRetry = authTimeout * 2;
     if (me.isMaster || me.slaveof === null || (!me.slaveof.failed && !manual) || (s.replicaNoFailover && !manual) || me.slaveof.numslots === 0) {
@@ -1127,7 +1127,7 @@ export class ClusterState {
       if (this.mfEnd) {
         this.failoverAuthTime = now;
         this.failoverAuthRank = 0;
-        this.doBeforeSleep(TODO_HANDLE_FAILOVER);
+        this.doBeforeSleep(BEFORE_SLEEP_HANDLE_FAILOVER);
       }
       this.env.log.warning(`Start of election delayed for ${this.failoverAuthTime - now} milliseconds (rank #${this.failoverAuthRank}, offset ${this.env.repl.offset()}).`);
       this.broadcastPong(true);
@@ -1156,7 +1156,7 @@ export class ClusterState {
       this.env.log.warning(`Starting a failover election for epoch ${this.currentEpoch}.`);
       this.requestFailoverAuth();
       this.failoverAuthSent = true;
-      this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE | TODO_FSYNC_CONFIG);
+      this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_UPDATE_STATE | BEFORE_SLEEP_FSYNC_CONFIG);
       return;
     }
     if (this.failoverAuthCount >= quorum) {
@@ -1191,10 +1191,10 @@ export class ClusterState {
     if (this.mfMasterOffset === BigInt(this.env.repl.offset())) {
       this.mfCanStart = true;
       this.env.log.warning('All master replication stream processed, manual failover can start.');
-      this.doBeforeSleep(TODO_HANDLE_FAILOVER);
+      this.doBeforeSleep(BEFORE_SLEEP_HANDLE_FAILOVER);
       return;
     }
-    this.doBeforeSleep(TODO_HANDLE_MANUALFAILOVER);
+    this.doBeforeSleep(BEFORE_SLEEP_HANDLE_MANUALFAILOVER);
   }
 
   /** CLUSTER FAILOVER [FORCE|TAKEOVER], after its checks. */
@@ -1249,19 +1249,19 @@ export class ClusterState {
     const s = this.env.settings();
     if (me.hostname !== s.announceHostname) {
       me.hostname = s.announceHostname;
-      this.doBeforeSleep(TODO_SAVE_CONFIG);
+      this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG);
     }
     if (me.port !== s.port || me.pport !== s.pport || me.cport !== s.cport) {
       me.port = s.port;
       me.pport = s.pport;
       me.cport = s.cport;
-      this.doBeforeSleep(TODO_SAVE_CONFIG);
+      this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG);
     }
     if (s.announceIp !== this.announcedIp) {
       this.announcedIp = s.announceIp;
       // Without an announced IP the next MEET/PING teaches us our address again.
       me.ip = s.announceIp;
-      this.doBeforeSleep(TODO_SAVE_CONFIG);
+      this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG);
     }
   }
 
@@ -1348,7 +1348,7 @@ export class ClusterState {
   }
 
   doBeforeSleep(flags: number): void {
-    this.todo |= flags;
+    this.beforeSleepWork |= flags;
     if (!this.scheduled) {
       this.scheduled = true;
       this.env.schedule(() => this.beforeSleep());
@@ -1357,24 +1357,24 @@ export class ClusterState {
 
   beforeSleep(): void {
     this.scheduled = false;
-    const flags = this.todo;
-    this.todo = 0;
-    if (flags & TODO_HANDLE_MANUALFAILOVER) {
+    const flags = this.beforeSleepWork;
+    this.beforeSleepWork = 0;
+    if (flags & BEFORE_SLEEP_HANDLE_MANUALFAILOVER) {
       if (this.myself.isSlave) {
         this.handleManualFailover();
         this.handleSlaveFailover();
       }
-    } else if (flags & TODO_HANDLE_FAILOVER) {
+    } else if (flags & BEFORE_SLEEP_HANDLE_FAILOVER) {
       this.handleSlaveFailover();
     }
-    if (flags & TODO_UPDATE_STATE) this.updateState();
-    if (flags & TODO_SAVE_CONFIG) this.saveConfigOrDie((flags & TODO_FSYNC_CONFIG) !== 0);
+    if (flags & BEFORE_SLEEP_UPDATE_STATE) this.updateState();
+    if (flags & BEFORE_SLEEP_SAVE_CONFIG) this.saveConfigOrDie((flags & BEFORE_SLEEP_FSYNC_CONFIG) !== 0);
   }
 
   updateState(): void {
     const me = this.myself;
     const now = this.env.now();
-    this.todo &= ~TODO_UPDATE_STATE;
+    this.beforeSleepWork &= ~BEFORE_SLEEP_UPDATE_STATE;
     if (this.firstUpdateCall === 0) this.firstUpdateCall = now;
     if (me.isMaster && this.state === 'fail' && now - this.firstUpdateCall < WRITABLE_DELAY) return;
     let next: 'ok' | 'fail' = 'ok';
@@ -1428,7 +1428,7 @@ export class ClusterState {
       this.renameNode(me, this.env.randomHex(NAMELEN));
       this.env.log.notice(`Node hard reset, now I'm ${me.name}`);
     }
-    this.doBeforeSleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE | TODO_FSYNC_CONFIG);
+    this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_UPDATE_STATE | BEFORE_SLEEP_FSYNC_CONFIG);
   }
 
   // ---- Descriptions (CLUSTER NODES, nodes.conf) --------------------------------------------------
@@ -1501,8 +1501,8 @@ export class ClusterState {
   }
 
   saveConfig(fsync: boolean): boolean {
-    this.todo &= ~TODO_SAVE_CONFIG;
-    if (fsync) this.todo &= ~TODO_FSYNC_CONFIG;
+    this.beforeSleepWork &= ~BEFORE_SLEEP_SAVE_CONFIG;
+    if (fsync) this.beforeSleepWork &= ~BEFORE_SLEEP_FSYNC_CONFIG;
     return this.env.saveConfig(this.configText(), fsync);
   }
 

@@ -11,7 +11,7 @@ import { clusterRuntime } from '../cluster/install.js';
 import { Flag, MSG_TYPE_COUNT, MSG_TYPE_NAMES, PORT_INCR } from '../cluster/codec.js';
 import { CLUSTER_SLOTS } from '../cluster/slot.js';
 import type { ClusterNode, ClusterState } from '../cluster/state.js';
-import { TODO_SAVE_CONFIG, TODO_UPDATE_STATE, TODO_FSYNC_CONFIG } from '../cluster/state.js';
+import { BEFORE_SLEEP_SAVE_CONFIG, BEFORE_SLEEP_UPDATE_STATE, BEFORE_SLEEP_FSYNC_CONFIG } from '../cluster/state.js';
 import { replicationOf } from '../replication/state.js';
 
 const HELP = [
@@ -148,7 +148,7 @@ function updateSlots(c: Client, del: boolean, ranges: [number, number][]): void 
     if (del) st.delSlot(j);
     else st.addSlot(st.myself, j);
   }
-  st.doBeforeSleep(TODO_UPDATE_STATE | TODO_SAVE_CONFIG);
+  st.doBeforeSleep(BEFORE_SLEEP_UPDATE_STATE | BEFORE_SLEEP_SAVE_CONFIG);
   c.reply.ok();
 }
 
@@ -253,7 +253,7 @@ function setslot(c: Client): void {
     if (wasMine && n !== me && me.numslots === 0 && c.server.config.getBool('cluster-allow-replica-migration')) {
       c.server.log.warning(`Configuration change detected. Reconfiguring myself as a replica of ${n.name}`);
       st.setMaster(n);
-      st.doBeforeSleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE | TODO_FSYNC_CONFIG);
+      st.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_UPDATE_STATE | BEFORE_SLEEP_FSYNC_CONFIG);
     }
     if (n === me && st.importingFrom[slot] !== null) {
       if (st.bumpConfigEpochWithoutConsensus()) c.server.log.warning(`configEpoch updated after importing slot ${slot}`);
@@ -264,7 +264,7 @@ function setslot(c: Client): void {
     c.reply.error('ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP');
     return;
   }
-  st.doBeforeSleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE);
+  st.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_UPDATE_STATE);
   c.reply.ok();
 }
 
@@ -420,7 +420,7 @@ function flushslots(c: Client): void {
     return;
   }
   st.delNodeSlots(st.myself);
-  st.doBeforeSleep(TODO_UPDATE_STATE | TODO_SAVE_CONFIG);
+  st.doBeforeSleep(BEFORE_SLEEP_UPDATE_STATE | BEFORE_SLEEP_SAVE_CONFIG);
   c.reply.ok();
 }
 
@@ -452,7 +452,7 @@ function forget(c: Client): void {
   }
   st.blacklistAdd(n);
   st.delNode(n);
-  st.doBeforeSleep(TODO_UPDATE_STATE | TODO_SAVE_CONFIG);
+  st.doBeforeSleep(BEFORE_SLEEP_UPDATE_STATE | BEFORE_SLEEP_SAVE_CONFIG);
   c.reply.ok();
 }
 
@@ -476,7 +476,7 @@ function replicate(c: Client): void {
     return;
   }
   st.setMaster(n);
-  st.doBeforeSleep(TODO_UPDATE_STATE | TODO_SAVE_CONFIG);
+  st.doBeforeSleep(BEFORE_SLEEP_UPDATE_STATE | BEFORE_SLEEP_SAVE_CONFIG);
   c.reply.ok();
 }
 
@@ -548,7 +548,7 @@ function setConfigEpoch(c: Client): void {
     st.myself.configEpoch = epoch;
     c.server.log.warning(`configEpoch set to ${epoch} via CLUSTER SET-CONFIG-EPOCH`);
     if (st.currentEpoch < epoch) st.currentEpoch = epoch;
-    st.doBeforeSleep(TODO_UPDATE_STATE | TODO_SAVE_CONFIG);
+    st.doBeforeSleep(BEFORE_SLEEP_UPDATE_STATE | BEFORE_SLEEP_SAVE_CONFIG);
     c.reply.ok();
   }
 }
