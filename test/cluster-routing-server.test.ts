@@ -20,7 +20,7 @@ import { Server } from '../src/server/server.js';
 import { SystemClock, Random } from '../src/core/clock.js';
 import { installModules } from '../src/server/modules.js';
 import { keyHashSlot } from '../src/cluster/slot.js';
-import { freePort } from './helpers/server.js';
+import { freePort, rawExchange, startServer, stopAll } from './helpers/server.js';
 import { waitFor } from './helpers/conditions.js';
 import { TestClusterView, nodeRef } from './helpers/cluster-view.js';
 
@@ -68,6 +68,7 @@ before(async () => {
 });
 
 after(async () => {
+  await stopAll();
   for (const c of clients) c.disconnect();
   await server.shutdown({ save: false, now: true, force: true, signal: true });
   fs.rmSync(dir, { recursive: true, force: true });
@@ -236,8 +237,9 @@ test('a client blocked on a key is redirected when the slot moves away', async (
 test('sharded Pub/Sub: channels routed by slot, SPUBLISH and PUBLISH sent over the cluster view', async () => {
   splitSlots();
   const sub = client();
-  assert.equal(await errorOf(sub.ssubscribe('foo')), `MOVED ${FOO} 127.0.0.1:7002`);
-  assert.equal(await errorOf(sub.ssubscribe('bar', 'b')), "CROSSSLOT Keys in request don't hash to the same slot");
+  const raw = (cmd: string): Promise<string> => rawExchange(port, cmd, (r) => r.endsWith('\r\n'));
+  assert.equal(await raw('SSUBSCRIBE foo\r\n'), `-MOVED ${FOO} 127.0.0.1:7002\r\n`);
+  assert.equal(await raw('SSUBSCRIBE bar b\r\n'), "-CROSSSLOT Keys in request don't hash to the same slot\r\n");
   const got: string[] = [];
   sub.on('smessage', (ch: string, msg: string) => got.push(`${ch}:${msg}`));
   await sub.ssubscribe('bar');
@@ -264,4 +266,35 @@ test('one database: SELECT, SWAPDB, MOVE and COPY to another db refused as Redis
   assert.equal(await errorOf(c.swapdb(0, 1)), 'ERR SWAPDB is not allowed in cluster mode');
   assert.equal(await errorOf(c.move('bar', 1)), 'ERR MOVE is not allowed in cluster mode');
   assert.equal(await errorOf(c.copy('{x}a', '{x}b', 'DB', 1)), 'ERR Copying to another database is not allowed in cluster mode');
+});
+
+test('resharding: MIGRATE sends RESTORE-ASKING from a migrating slot; an importing node takes it, not a plain RESTORE', async () => {
+  splitSlots();
+  const c = client();
+  const slot = keyHashSlot('{m}k');
+  view.assign(ME, slot, slot);
+  await c.set('{m}src', 'payload');
+  const dump = await c.dumpBuffer('{m}src');
+  // The receiving side: the slot is being imported from OTHER.
+  view.assign(OTHER, slot, slot);
+  view.importing.set(slot, OTHER);
+  assert.equal(await errorOf(c.restore('{m}k', 0, dump)), `MOVED ${slot} 127.0.0.1:7002`);
+  assert.equal(await c.call('RESTORE-ASKING', '{m}k', '0', dump), 'OK');
+  // The sending side: the slot is here and migrating; MIGRATE runs whether or not keys are here.
+  view.importing.clear();
+  view.assign(ME, slot, slot);
+  view.migrating.set(slot, OTHER);
+  const target = await startServer({ bin: '/usr/bin/redis-server' });
+  const t = target.client();
+  const monitor = target.client();
+  const seen: string[] = [];
+  await monitor.monitor().then((m) => m.on('monitor', (_time: string, args: string[]) => seen.push(args[0]!.toUpperCase())));
+  assert.equal(await c.migrate('127.0.0.1', target.port, '', 0, 5000, 'KEYS', '{m}k'), 'OK');
+  assert.equal(await t.get('{m}k'), 'payload');
+  assert.deepEqual(await c.call('CLUSTER', 'GETKEYSINSLOT', String(slot), '10'), ['{m}src']);
+  await waitFor('MONITOR to show the RESTORE', async () => seen.includes('RESTORE-ASKING'));
+  assert.ok(!seen.includes('RESTORE'));
+  // Once the key left, reads of it are asked elsewhere.
+  assert.equal(await errorOf(c.get('{m}k')), `ASK ${slot} 127.0.0.1:7002`);
+  await target.stop();
 });
