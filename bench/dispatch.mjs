@@ -19,7 +19,7 @@ const load = (p) => import(pathToFileURL(path.join(dist, p)).href);
 
 const { ConfigRegistry } = await load('src/config/registry.js');
 const { DIRECTIVES } = await load('src/config/directives.js');
-const { CommandTable } = await load('src/commands/registry.js');
+const { CommandTable } = await load('src/server/command-table.js');
 const { allCommandHandlers } = await load('src/commands/index.js');
 const { Logger } = await load('src/server/log.js');
 const { Server } = await load('src/server/server.js');

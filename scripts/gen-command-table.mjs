@@ -2,7 +2,7 @@
 // Generates src/commands/redis-command-table.json from Redis 7.0.15's command JSON files
 // (src/commands/*.json in Redis's source, BSD-3-Clause, Copyright Redis Ltd.).
 // The table is data: arity, flags, ACL categories, key specs, arguments and docs for every
-// command. nodis's handlers are registered by name against it (src/commands/registry.ts).
+// command. nodis's handlers are registered by name against it (src/server/command-table.ts).
 // Usage: node scripts/gen-command-table.mjs [path/to/redis/src/commands]
 import fs from 'node:fs';
 import path from 'node:path';

@@ -22,7 +22,7 @@ import { corrupt, mutation, withFooter } from './helpers/payload-mutation.js';
 import { NODIS_SERVER, freePort, startServer, stopAll, type RunningServer } from './helpers/server.js';
 import { ConfigRegistry } from '../src/config/registry.js';
 import { DIRECTIVES } from '../src/config/directives.js';
-import { CommandTable } from '../src/commands/registry.js';
+import { CommandTable } from '../src/server/command-table.js';
 import { allCommandHandlers } from '../src/commands/index.js';
 import { Logger } from '../src/server/log.js';
 import { Server } from '../src/server/server.js';

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { ConfigRegistry } from '../src/config/registry.js';
 import { DIRECTIVES } from '../src/config/directives.js';
-import { CommandTable } from '../src/commands/registry.js';
+import { CommandTable } from '../src/server/command-table.js';
 import { allCommandHandlers } from '../src/commands/index.js';
 import { Logger } from '../src/server/log.js';
 import { Server } from '../src/server/server.js';

@@ -8,7 +8,7 @@ import { startServer, stopAll, freePort, type RunningServer } from './helpers/se
 import { runRaw } from './helpers/redis-compare.js';
 import { ConfigRegistry } from '../src/config/registry.js';
 import { DIRECTIVES } from '../src/config/directives.js';
-import { CommandTable } from '../src/commands/registry.js';
+import { CommandTable } from '../src/server/command-table.js';
 import { allCommandHandlers } from '../src/commands/index.js';
 import { Logger } from '../src/server/log.js';
 import { Server } from '../src/server/server.js';

@@ -4,10 +4,10 @@
  * server/acl.ts; this file only parses arguments and shapes replies.
  */
 import crypto from 'node:crypto';
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { aclOf, CATEGORIES, Denied, type Selector } from '../server/acl.js';
-import { parseInteger } from './args.js';
+import { parseInteger } from '../protocol/args.js';
 import { replyHelp } from './help.js';
 
 const INTEGER_ERR = 'ERR value is not an integer or out of range';

@@ -2,7 +2,7 @@
  * BGREWRITEAOF: rewrites the append-only file from a snapshot of the dataset, in the background
  * (persistence/aof.ts does the work; this is only the command's reply).
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { aofOf } from '../persistence/aof.js';
 

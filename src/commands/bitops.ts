@@ -8,11 +8,11 @@
  * without converting it. BITFIELD arithmetic uses BigInt so 64-bit fields and the overflow
  * rules (WRAP/SAT/FAIL) are exact.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { isStringValue, type StringValue } from '../types/value.js';
-import { NOT_INTEGER, SYNTAX, WRONGTYPE } from './errors.js';
-import { is, parseInt64, parseInteger } from './args.js';
+import { NOT_INTEGER, SYNTAX, WRONGTYPE } from '../protocol/errors.js';
+import { is, parseInt64, parseInteger } from '../protocol/args.js';
 import { allocOwned, byteAt, bytesOf, mutableBytes } from '../types/string-ops.js';
 
 const BIT_OFFSET_ERR = 'ERR bit offset is not an integer or out of range';

@@ -17,13 +17,13 @@
  * validate here, with networking.c's error texts; the tracking itself lives in
  * server/tracking.ts.
  */
-import type { CommandHandlers } from './registry.js';
-import type { CommandSpec } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
+import type { CommandSpec } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import type { Server } from '../server/server.js';
 import { validClientName } from './connection.js';
-import { parseInteger } from './args.js';
-import { SYNTAX, NOT_INTEGER } from './errors.js';
+import { parseInteger } from '../protocol/args.js';
+import { SYNTAX, NOT_INTEGER } from '../protocol/errors.js';
 import { replyHelp, subcommandSyntaxError } from './help.js';
 import { cancelBlock } from '../server/blocking.js';
 import {

@@ -5,9 +5,9 @@
  * (keyspace/slot-index.ts), never from a walk over the keyspace.
  */
 import type { Client } from '../server/client.js';
-import type { CommandHandlers } from './registry.js';
-import { parseInteger } from './args.js';
-import { NOT_INTEGER } from './errors.js';
+import type { CommandHandlers } from '../server/command-table.js';
+import { parseInteger } from '../protocol/args.js';
+import { NOT_INTEGER } from '../protocol/errors.js';
 import { CLUSTER_SLOTS, keyHashSlot } from '../cluster/slot.js';
 
 /** getLongLongFromObjectOrReply: the integer, or null after replying the error. */

@@ -4,7 +4,7 @@
  *   does, UNLOAD finds no module.
  */
 import type { Client } from '../server/client.js';
-import type { CommandHandlers, Handler } from './registry.js';
+import type { CommandHandlers, Handler } from '../server/command-table.js';
 import { replyHelp } from './help.js';
 
 /** The reply to every cluster command when `cluster-enabled no`. */

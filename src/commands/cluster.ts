@@ -7,8 +7,8 @@
  * With the cluster on, the handlers live in two files: the topology (nodes, slots, epochs,
  * failover: cluster-topology.ts) and the keyspace by slot and routing (cluster-keys.ts).
  */
-import type { CommandHandlers, Handler } from './registry.js';
-import { commandMetadata } from './registry.js';
+import type { CommandHandlers, Handler } from '../server/command-table.js';
+import { commandMetadata } from '../server/command-table.js';
 import { clusterDisabled } from './cluster-module.js';
 import { commands as topology } from './cluster-topology.js';
 import { commands as keys } from './cluster-keys.js';

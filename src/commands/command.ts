@@ -5,11 +5,11 @@
  * Clients rely on it: redis-cli reads COMMAND DOCS for hints, cluster clients read key
  * positions from COMMAND INFO, ioredis may call COMMAND.
  */
-import type { CommandHandlers, CommandJson, CommandSpec, KeySpecJson } from './registry.js';
-import { CommandSpec as CommandSpecClass } from './registry.js';
+import type { CommandHandlers, CommandJson, CommandSpec, KeySpecJson } from '../server/command-table.js';
+import { CommandSpec as CommandSpecClass } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import type { ReplyWriter } from '../protocol/writer.js';
-import { SYNTAX } from './errors.js';
+import { SYNTAX } from '../protocol/errors.js';
 import { replyHelp } from './help.js';
 import { stringMatch } from '../keyspace/glob.js';
 

@@ -8,7 +8,7 @@
  * An apply step that must wait for the OS (binding a new port) holds the client's reply until
  * it is done, like any blocking command, so the reply still tells the truth.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { stringMatch } from '../keyspace/glob.js';
 import { replyHelp } from './help.js';

@@ -7,10 +7,10 @@
  * creation when no password is required (clientSetDefaultAuth), so setting requirepass later
  * affects only new connections.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { REDIS_VERSION } from '../server/version.js';
-import { parseInteger } from './args.js';
+import { parseInteger } from '../protocol/args.js';
 
 export function ping(c: Client): void {
   if (c.argv.length > 2) {

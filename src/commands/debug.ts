@@ -8,39 +8,22 @@
  * SET-SKIP-CHECKSUM-VALIDATION) live in `debugTunables`.
  */
 import { idleMs } from '../keyspace/access.js';
-import type { CommandHandlers, CommandSpec } from './registry.js';
+import type { CommandHandlers, CommandSpec } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import type { Server } from '../server/server.js';
 import { isStringValue, stringLength, stringOf, type RedisValue } from '../types/value.js';
-import { NO_SUCH_KEY, NOT_INTEGER } from './errors.js';
-import { parseDouble, parseInteger } from './args.js';
+import { NO_SUCH_KEY, NOT_INTEGER } from '../protocol/errors.js';
+import { parseDouble, parseInteger } from '../protocol/args.js';
 import { replyHelp, subcommandSyntaxError } from './help.js';
 import { datasetDigest, valueDigest } from '../keyspace/digest.js';
 import { encodingOf, estimateValueSize } from './object.js';
+import { debugHooks, debugTunables } from '../server/debug-hooks.js';
 import { changeDefaultReplId } from './info.js';
 import { rewriteConfigFile } from '../config/rewrite.js';
 import { strerror } from '../config/directives.js';
 import { debugSegfault, serverAssert, serverPanic } from '../server/crash.js';
 import { withEventsWhileLoading } from '../persistence/loading.js';
 import { beginBusy, endBusy, processEventsWhileBlocked } from '../scripting/busy.js';
-
-/** Hooks other subsystems install; each returns null on success or an error reply text. */
-export const debugHooks: {
-  reload: ((c: Client, opts: { merge: boolean; flush: boolean; save: boolean }) => string | null) | null;
-  loadAof: ((c: Client) => string | null) | null;
-  changeReplId: ((server: Server) => void) | null;
-  /** DEBUG REPLICATE: feeds argv to the replication stream as is (no command runs here). */
-  replicate: ((server: Server, argv: string[]) => void) | null;
-} = { reload: null, loadAof: null, changeReplId: null, replicate: null };
-
-/** Values DEBUG sets and data types / persistence read. */
-export const debugTunables = {
-  /** Elements at least this big go into their own quicklist node (plain node). */
-  quicklistPackedThreshold: 1 << 30,
-  skipChecksumValidation: false,
-  aofFlushSleepUs: 0,
-  disableDenyScripts: false,
-};
 
 const HELP = [
   'AOF-FLUSH-SLEEP <microsec>',

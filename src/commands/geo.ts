@@ -13,12 +13,12 @@
  * Every access to the sorted set goes through the small adapter below (scanScoreRange,
  * memberScore, newResultSet), so a change in how ZSet exposes its nodes touches only it.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { ZSet, NIL } from '../types/zset.js';
 import { commands as zsetCommands, zsetLimits, parseScore } from './zsets.js';
-import { is, parseInt64 } from './args.js';
-import { NOT_INTEGER, NOT_FLOAT, SYNTAX, WRONGTYPE } from './errors.js';
+import { is, parseInt64 } from '../protocol/args.js';
+import { NOT_INTEGER, NOT_FLOAT, SYNTAX, WRONGTYPE } from '../protocol/errors.js';
 import { formatHumanFriendly } from '../protocol/format.js';
 import { longDoubleFromDouble } from '../types/long-double.js';
 import {

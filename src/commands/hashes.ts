@@ -8,14 +8,14 @@
  * emptied hash is deleted with a `del` event. HINCRBYFLOAT propagates as HSET with the final
  * value, as Redis 7.0 does.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { deleteMembers } from './members.js';
 import type { ConfigRegistry } from '../config/registry.js';
 import { HashValue, hashLimits } from '../types/hash.js';
 import { isStringValue } from '../types/value.js';
-import { WRONGTYPE, SYNTAX, NOT_INTEGER, NOT_FLOAT, wrongArity } from './errors.js';
-import { parseInt64, is } from './args.js';
+import { WRONGTYPE, SYNTAX, NOT_INTEGER, NOT_FLOAT, wrongArity } from '../protocol/errors.js';
+import { parseInt64, is } from '../protocol/args.js';
 import { INVALID_CURSOR, parseCursor, parseScanOptions, scanStep } from '../keyspace/scan.js';
 import { stringMatch } from '../keyspace/glob.js';
 import { parseLongDouble, addLongDouble, formatLongDoubleHuman, isInfinite, longDoubleFromInteger } from '../types/long-double.js';

@@ -11,12 +11,12 @@
  * (WATCH, propagation of the PFCOUNT itself) without an event; PFDEBUG GETREG/TODENSE dirty the
  * dataset when they convert a sparse value to dense, so replicas convert too.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import type { Database } from '../keyspace/db.js';
 import { isStringValue, stringLength, type RedisValue, type StringValue } from '../types/value.js';
 import { bytesOf, mutableBytes } from '../types/string-ops.js';
-import { WRONGTYPE } from './errors.js';
+import { WRONGTYPE } from '../protocol/errors.js';
 import {
   HLL_DENSE,
   HLL_REGISTERS,

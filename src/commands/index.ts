@@ -2,7 +2,7 @@
  * Every command family's handlers, gathered for the command table. A family lives in one file:
  * find a command in src/commands/<family>.ts.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import { commands as connection } from './connection.js';
 import { commands as server } from './server.js';
 import { commands as keys } from './keys.js';

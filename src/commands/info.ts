@@ -12,37 +12,13 @@
  *    persistence module reports `rdb_bgsave_in_progress`, pub/sub reports `pubsub_channels`).
  */
 import os from 'node:os';
-import type { CommandHandlers, CommandSpec } from './registry.js';
+import type { CommandHandlers, CommandSpec } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { STARTUP_MEMORY, type Server } from '../server/server.js';
 import { REDIS_VERSION, NODIS_VERSION } from '../server/version.js';
 import { latencyStatsLines } from '../server/latency.js';
 import { pubsubChannelCount, pubsubPatternCount, pubsubShardChannelCount } from '../server/pubsub.js';
-
-type FieldValue = string | number;
-/** null leaves the field out (conditional fields such as shutdown_in_milliseconds). */
-type FieldFn = () => FieldValue | null;
-
-const fieldOverrides = new WeakMap<Server, Map<string, FieldFn>>();
-
-/** Lets a subsystem supply the value of one built-in INFO field. */
-export function setInfoField(server: Server, name: string, fn: FieldFn): void {
-  let m = fieldOverrides.get(server);
-  if (m === undefined) fieldOverrides.set(server, (m = new Map()));
-  m.set(name, fn);
-}
-
-/** Redis's bytesToHuman(). */
-export function bytesToHuman(n: number): string {
-  const K = 1024;
-  if (n < K) return `${n}B`;
-  if (n < K ** 2) return `${(n / K).toFixed(2)}K`;
-  if (n < K ** 3) return `${(n / K ** 2).toFixed(2)}M`;
-  if (n < K ** 4) return `${(n / K ** 3).toFixed(2)}G`;
-  if (n < K ** 5) return `${(n / K ** 4).toFixed(2)}T`;
-  if (n < K ** 6) return `${(n / K ** 5).toFixed(2)}P`;
-  return `${n}B`;
-}
+import { bytesToHuman, infoFieldOverrides, type FieldFn, type FieldValue } from '../server/info-fields.js';
 
 /** "#:\n\r" are replaced by '_' in names INFO prints (getSafeInfoString). */
 function safeInfoString(s: string): string {
@@ -74,7 +50,7 @@ const BUILTIN_NAMES = new Set(BUILTIN.map(([n]) => n));
 
 class SectionBuilder {
   lines: string[] = [];
-  constructor(private readonly overrides: Map<string, FieldFn> | undefined) {}
+  constructor(private readonly overrides: ReadonlyMap<string, FieldFn> | undefined) {}
   field(name: string, value: FieldValue | null | (() => FieldValue)): void {
     const o = this.overrides?.get(name);
     const v = o !== undefined ? o() : typeof value === 'function' ? value() : value;
@@ -413,7 +389,7 @@ export function genInfoString(s: Server, args: readonly string[]): string {
       else wanted.add(n);
     }
   }
-  const overrides = fieldOverrides.get(s);
+  const overrides = infoFieldOverrides(s);
   const parts: string[] = [];
   const emit = (title: string, lines: string[]): void => {
     parts.push(`# ${title}\r\n${lines.map((l) => `${l}\r\n`).join('')}`);

@@ -12,12 +12,12 @@
  * Keyspace events are Redis's, all class 'g': del, expire, rename_from/rename_to,
  * move_from/move_to, copy_to, persist.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import type { Database } from '../keyspace/db.js';
 import { typeOf, type RedisValue } from '../types/value.js';
-import { parseInt64, parseInteger, is } from './args.js';
-import { NOT_INTEGER, NO_SUCH_KEY, SYNTAX } from './errors.js';
+import { parseInt64, parseInteger, is } from '../protocol/args.js';
+import { NOT_INTEGER, NO_SUCH_KEY, SYNTAX } from '../protocol/errors.js';
 import { stringMatch, matchesEverything } from '../keyspace/glob.js';
 import { INVALID_CURSOR, parseCursor, parseScanOptions, scanStep } from '../keyspace/scan.js';
 

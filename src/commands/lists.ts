@@ -9,13 +9,13 @@
  * key n, BLMOVE → LMOVE …); served later, the blocking machinery propagates what serve*()
  * queues with `propagator.also` (LPOP key, LMOVE src dst LEFT RIGHT, RPOPLPUSH src dst).
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import type { Database } from '../keyspace/db.js';
 import { ListValue, encodeElement, type ListElement } from '../types/list.js';
 import { isStringValue } from '../types/value.js';
-import { NOT_INTEGER, NO_SUCH_KEY, SYNTAX, WRONGTYPE, wrongArity } from './errors.js';
-import { is, parseInteger } from './args.js';
+import { NOT_INTEGER, NO_SUCH_KEY, SYNTAX, WRONGTYPE, wrongArity } from '../protocol/errors.js';
+import { is, parseInteger } from '../protocol/args.js';
 import { blockForKeys, canBlock, parseBlockingTimeout } from '../server/blocking.js';
 
 const HEAD = 0;

@@ -9,10 +9,10 @@
  * seed, the same bytes as redis-server. The geometry repeats C's float (32-bit) arithmetic step
  * by step (Math.fround) so squares land on the same pixels.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
-import { NOT_INTEGER } from './errors.js';
-import { parseInt64 } from './args.js';
+import { NOT_INTEGER } from '../protocol/errors.js';
+import { parseInt64 } from '../protocol/args.js';
 import { REDIS_VERSION } from '../server/version.js';
 
 const RAND_MAX = 2147483647;

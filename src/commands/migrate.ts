@@ -37,17 +37,17 @@
  * is importing the slot and serves them only when asked (its `asking` command flag, honoured
  * by cluster routing). RESTORE-ASKING is otherwise RESTORE.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client, BlockedState } from '../server/client.js';
 import type { Server } from '../server/server.js';
 import type { Database } from '../keyspace/db.js';
 import type { RedisValue } from '../types/value.js';
 import type { Reply } from '../protocol/reply-parser.js';
-import { NOT_INTEGER, SYNTAX } from './errors.js';
-import { parseInteger } from './args.js';
+import { NOT_INTEGER, SYNTAX } from '../protocol/errors.js';
+import { parseInteger } from '../protocol/args.js';
 import { dumpPayload, restore } from './persistence.js';
-import { debugTunables } from './debug.js';
-import { setInfoField } from './info.js';
+import { debugTunables } from '../server/debug-hooks.js';
+import { setInfoField } from '../server/info-fields.js';
 import { blockClient, canBlock, unblockClient } from '../server/blocking.js';
 import { MigrateConnection, MigrateSocketCache } from '../server/migrate-conn.js';
 

@@ -6,13 +6,13 @@
  * access themselves. MEMORY USAGE is an estimate from the value's byte lengths (sampled like
  * Redis for aggregates), not an allocator measurement.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import type { Server } from '../server/server.js';
 import { idleMs, lfuCounter } from '../keyspace/access.js';
 import { isStringValue, stringEncoding, stringLength, type RedisValue } from '../types/value.js';
-import { SYNTAX, NOT_INTEGER } from './errors.js';
-import { parseInt64 } from './args.js';
+import { SYNTAX, NOT_INTEGER } from '../protocol/errors.js';
+import { parseInt64 } from '../protocol/args.js';
 import { replyHelp } from './help.js';
 import { collectGarbage } from '../server/gc.js';
 import { dictBucketBytes, estimateValueSize, keyOverheadBytes } from '../keyspace/memory.js';

@@ -6,15 +6,15 @@
  * a DUMP from redis-server RESTOREs here and back.
  */
 import { restoredAccess } from '../keyspace/access.js';
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
-import { NOT_INTEGER, SYNTAX } from './errors.js';
-import { parseInt64 } from './args.js';
+import { NOT_INTEGER, SYNTAX } from '../protocol/errors.js';
+import { parseInt64 } from '../protocol/args.js';
 import { rdbOf, type RdbPersistence } from '../persistence/rdb.js';
 import { dumpPayload } from '../persistence/rdb-encode.js';
 import { defaultLoadLimits, verifyDumpPayload } from '../persistence/rdb-decode.js';
 import { decodeRestorePayload } from '../persistence/sanitize.js';
-import { debugTunables } from './debug.js';
+import { debugTunables } from '../server/debug-hooks.js';
 import type { RedisValue } from '../types/value.js';
 
 const NO_PERSISTENCE = 'ERR persistence is not available on this server';

@@ -7,7 +7,7 @@
  * the handler sets `c.forcePropagation`, and call() hands it to the Propagator as a
  * replication-only command.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import {
   activeChannels,

@@ -5,8 +5,8 @@
  * Redis's pre-run checks (scriptPrepareForRun) before handing over.
  */
 import type { Client } from '../server/client.js';
-import type { CommandHandlers } from './registry.js';
-import { parseInt64 } from './args.js';
+import type { CommandHandlers } from '../server/command-table.js';
+import { parseInt64 } from '../protocol/args.js';
 import { replyHelp } from './help.js';
 import { stringMatch } from '../keyspace/glob.js';
 import { ScriptFlag, scriptingFor, sha1hex, SCRIPT_FLAG_NAMES, type RunContext } from '../scripting/engine.js';

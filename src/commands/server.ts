@@ -5,16 +5,16 @@
  *
  * Replies and error texts follow Redis 7.0.15 (db.c, server.c, slowlog.c, latency.c).
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import type { Server } from '../server/server.js';
-import { SYNTAX } from './errors.js';
-import { parseInteger } from './args.js';
+import { SYNTAX } from '../protocol/errors.js';
+import { parseInteger } from '../protocol/args.js';
 import { commands as objectCommands } from './object.js';
 import { replyHelp } from './help.js';
 import { scriptingIfCreated } from '../scripting/engine.js';
 import { latencyOf, latencyGraph, type LatencyHistogram } from '../server/latency.js';
-import { releasedMemory } from '../server/gc.js';
+import { emptyData } from '../keyspace/flush.js';
 
 /**
  * True while the command runs inside EXEC or a script (Redis's CLIENT_DENY_BLOCKING). A client
@@ -35,29 +35,6 @@ function parseFlushFlags(c: Client): 'sync' | 'async' | null {
   }
   c.reply.error(SYNTAX);
   return null;
-}
-
-/**
- * Empties one database (or all with -1) and returns the number of keys removed. WATCHers are
- * signalled first, while the keys are still there to be checked (signalFlushedDb).
- * The ASYNC form is the same here: dropping the dictionaries is O(1) for the event loop, and
- * the garbage collector reclaims the memory in the background.
- */
-export function emptyData(server: Server, dbId: number): number {
-  let removed = 0;
-  const dbs = dbId === -1 ? server.dbs : [server.dbs[dbId]!];
-  for (const db of dbs) {
-    if (db.dict.size === 0 && db.expires.size === 0) {
-      server.signalDbTouched(db.id);
-      continue;
-    }
-    server.signalDbTouched(db.id);
-    removed += db.dict.size;
-    releasedMemory(db.memoryBytes());
-    db.clear();
-  }
-  server.invalidateUsedMemory();
-  return removed;
 }
 
 /** Propagates the command even when nothing changed (forceCommandPropagation). */

@@ -8,14 +8,14 @@
  * it pops the whole set), as Redis 7.0 does, so replicas and the AOF never replay randomness.
  * SRANDMEMBER/SPOP use the same four strategies as Redis, with the server's seeded random source.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { deleteMembers } from './members.js';
 import type { ConfigRegistry } from '../config/registry.js';
 import { SetValue, setLimits } from '../types/set.js';
 import { isStringValue } from '../types/value.js';
-import { WRONGTYPE, SYNTAX, NOT_INTEGER } from './errors.js';
-import { parseInt64, is } from './args.js';
+import { WRONGTYPE, SYNTAX, NOT_INTEGER } from '../protocol/errors.js';
+import { parseInt64, is } from '../protocol/args.js';
 import { INVALID_CURSOR, parseCursor, parseScanOptions, scanStep } from '../keyspace/scan.js';
 import { stringMatch } from '../keyspace/glob.js';
 

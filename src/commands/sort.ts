@@ -10,10 +10,10 @@
  * replicas and the AOF see the same result. JS's sort is stable, like glibc's merge-based qsort.
  * SORT on a sorted set turns it into the skiplist encoding, as Redis's zsetConvert does.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
-import { is, parseDouble, parseInteger } from './args.js';
-import { NOT_INTEGER, SYNTAX, WRONGTYPE } from './errors.js';
+import { is, parseDouble, parseInteger } from '../protocol/args.js';
+import { NOT_INTEGER, SYNTAX, WRONGTYPE } from '../protocol/errors.js';
 import { ListValue } from '../types/list.js';
 import { SetValue } from '../types/set.js';
 import { HashValue } from '../types/hash.js';

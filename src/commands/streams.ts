@@ -10,7 +10,7 @@
  * LASTID` per delivered or claimed entry, `XGROUP SETID … ENTRIESREAD` when NOACK moved the
  * group, and `XGROUP CREATECONSUMER` for consumers NOACK created.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import type { Database } from '../keyspace/db.js';
 import { isStringValue } from '../types/value.js';
@@ -31,8 +31,8 @@ import {
   type StreamID,
   type StreamNack,
 } from '../types/stream.js';
-import { NO_SUCH_KEY, NOT_INTEGER, SYNTAX, WRONGTYPE, wrongArity } from './errors.js';
-import { is, parseInt64 } from './args.js';
+import { NO_SUCH_KEY, NOT_INTEGER, SYNTAX, WRONGTYPE, wrongArity } from '../protocol/errors.js';
+import { is, parseInt64 } from '../protocol/args.js';
 import { blockForKeys, canBlock, signalKeyAsReady } from '../server/blocking.js';
 import { replyHelp, subcommandSyntaxError } from './help.js';
 import type { ConfigRegistry } from '../config/registry.js';

@@ -9,11 +9,11 @@
  * Propagation follows Redis 7.0: relative expirations become absolute (SET … PXAT, GETEX →
  * PEXPIREAT), GETDEL → DEL, GETSET → SET, INCRBYFLOAT → SET … KEEPTTL, SET … GET drops GET.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { encodeString, isStringValue, type StringValue } from '../types/value.js';
-import { NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE, wrongArity } from './errors.js';
-import { parseInt64, parseInteger } from './args.js';
+import { NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE, wrongArity } from '../protocol/errors.js';
+import { parseInt64, parseInteger } from '../protocol/args.js';
 import { appendBytes, allocOwned, bytesOf, latin1Of, mutableBytes } from '../types/string-ops.js';
 import { incrByFloatText } from '../types/long-double.js';
 

@@ -16,7 +16,7 @@
  * WATCH is optimistic locking: the watch module (src/server/watch.ts) flags `c.watchDirty`
  * when a watched key is touched, and EXEC then answers a null array.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { isWatchedKeyExpired, unwatchAllKeys, watchKey } from '../server/watch.js';
 

@@ -9,13 +9,13 @@
  * argument-checking order. Writes go through `server.modified()` with Redis's event names; pops
  * that may be served later (BZPOPMIN…) propagate as ZPOPMIN/ZPOPMAX, as Redis rewrites them.
  */
-import type { CommandHandlers } from './registry.js';
+import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { ZSet, NIL, type ZsetLimits, type ScoreRange, type LexRange, type LexBound, type ZNode } from '../types/zset.js';
 import { scoreGteMin, scoreLteMax, lexGteMin, lexLteMax } from '../types/skiplist.js';
 import { SetValue } from '../types/set.js';
-import { is, parseDouble, parseInt64, parseInteger } from './args.js';
-import { NOT_INTEGER, NOT_FLOAT, SYNTAX, WRONGTYPE } from './errors.js';
+import { is, parseDouble, parseInt64, parseInteger } from '../protocol/args.js';
+import { NOT_INTEGER, NOT_FLOAT, SYNTAX, WRONGTYPE } from '../protocol/errors.js';
 import { blockForKeys, canBlock, parseBlockingTimeout } from '../server/blocking.js';
 import { parseCursor, parseScanOptions, scanStep, INVALID_CURSOR } from '../keyspace/scan.js';
 import { stringMatch } from '../keyspace/glob.js';

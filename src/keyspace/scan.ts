@@ -30,8 +30,8 @@
  * one call with cursor 0, as Redis does: pass `count = Infinity`.
  */
 import type { Client } from '../server/client.js';
-import { parseInteger, is } from '../commands/args.js';
-import { NOT_INTEGER, SYNTAX } from '../commands/errors.js';
+import { parseInteger, is } from '../protocol/args.js';
+import { NOT_INTEGER, SYNTAX } from '../protocol/errors.js';
 
 export const INVALID_CURSOR = 'ERR invalid cursor';
 

@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from '../server/server.js';
 import type { Client } from '../server/client.js';
-import type { CommandSpec } from '../commands/registry.js';
+import type { CommandSpec } from '../server/command-table.js';
 import type { AofManifest } from './manifest.js';
 
 /**

@@ -22,8 +22,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from '../server/server.js';
 import type { PropagationTarget } from '../server/propagate.js';
-import { setInfoField } from '../commands/info.js';
-import { debugHooks, debugTunables } from '../commands/debug.js';
+import { setInfoField } from '../server/info-fields.js';
+import { debugHooks, debugTunables } from '../server/debug-hooks.js';
 import {
   AofManifest,
   ManifestError,

@@ -3,8 +3,9 @@
  * checked input cursor, and the integer test Redis applies before storing a string as a number
  * (string2ll: canonical decimal int64).
  */
-import { isCanonicalSafeInteger } from '../types/value.js';
-import { parseInt64 } from '../commands/args.js';
+import { stringToInt } from '../types/listpack-size.js';
+
+export { stringToInt };
 
 /** Where in an RDB file a value failed to load (for redis-check-rdb's report). */
 export interface RdbErrorContext {
@@ -185,18 +186,6 @@ export class ByteReader {
   }
 }
 
-/**
- * string2ll: the integer a string stands for when Redis would store it as one (canonical
- * decimal within int64), as a number when exact, a bigint beyond 2^53, else null.
- */
-export function stringToInt(s: string): number | bigint | null {
-  if (s.length === 0 || s.length > 20) return null;
-  if (isCanonicalSafeInteger(s)) return Number(s);
-  if (s.length < 16) return null;
-  const v = parseInt64(s);
-  if (v === null) return null;
-  return Number.isSafeInteger(Number(v)) ? Number(v) : v;
-}
 
 /** A bigint back to a number when it is exactly representable. */
 export function normInt(v: bigint): number | bigint {

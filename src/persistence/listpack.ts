@@ -7,21 +7,12 @@
  * smallest of the 7/13/16/24/32/64-bit forms; strings that are canonical integers are stored as
  * integers, as lpAppend does.
  */
-import { ByteReader, ByteWriter, RdbFormatError, normInt, stringToInt } from './bytes.js';
+import { ByteReader, ByteWriter, RdbFormatError, normInt } from './bytes.js';
+import { asInt, backlenSize, intEntrySize, strEntrySize, type PackedElement } from '../types/listpack-size.js';
 
-/** An element as it comes out of a listpack: bytes, or an integer. */
-export type PackedElement = string | number | bigint;
+export { listpackEntryBytes, type PackedElement } from '../types/listpack-size.js';
 
 const HEADER_SIZE = 6;
-
-/** Size of the backlen field for an entry whose encoding+data is `l` bytes. */
-function backlenSize(l: number): number {
-  if (l <= 127) return 1;
-  if (l < 16383) return 2;
-  if (l < 2097151) return 3;
-  if (l < 268435455) return 4;
-  return 5;
-}
 
 function writeBacklen(w: ByteWriter, l: number): void {
   const n = backlenSize(l);
@@ -30,37 +21,6 @@ function writeBacklen(w: ByteWriter, l: number): void {
     const group = Math.floor(l / 2 ** (7 * i)) & 127;
     w.byte(i === n - 1 ? group : group | 128);
   }
-}
-
-/** Bytes the encoding+data part of an integer entry takes. */
-function intEntrySize(v: number | bigint): number {
-  if (typeof v === 'number') {
-    if (v >= 0 && v <= 127) return 1;
-    if (v >= -4096 && v <= 4095) return 2;
-    if (v >= -32768 && v <= 32767) return 3;
-    if (v >= -8388608 && v <= 8388607) return 4;
-    if (v >= -2147483648 && v <= 2147483647) return 5;
-  }
-  return 9;
-}
-
-function strEntrySize(len: number): number {
-  if (len < 64) return 1 + len;
-  if (len < 4096) return 2 + len;
-  return 5 + len;
-}
-
-/** The integer form of an element if it is stored as one, else null. */
-function asInt(e: PackedElement): number | bigint | null {
-  if (typeof e === 'string') return stringToInt(e);
-  return e;
-}
-
-/** Total bytes one element adds to a listpack (entry + backlen). */
-export function listpackEntryBytes(e: PackedElement): number {
-  const iv = asInt(e);
-  const l = iv !== null ? intEntrySize(iv) : strEntrySize((e as string).length);
-  return l + backlenSize(l);
 }
 
 function writeEntry(w: ByteWriter, e: PackedElement): void {

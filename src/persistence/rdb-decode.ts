@@ -28,7 +28,7 @@ import { SetValue, setLimits as defaultSetLimits, type SetLimits } from '../type
 import { HashValue, hashLimits as defaultHashLimits, type HashLimits } from '../types/hash.js';
 import { ZSet, type ZsetLimits } from '../types/zset.js';
 import { decodeStream } from './stream-codec.js';
-import { parseDouble } from '../commands/args.js';
+import { parseDouble } from '../protocol/args.js';
 
 /** The encoding thresholds in force while loading. */
 export interface LoadLimits {

@@ -9,24 +9,9 @@
  * Without FORCE, a timeout (or FAILOVER ABORT) cancels it and we stay master.
  */
 import type { Client } from '../server/client.js';
-import type { ReplicationState, ReplicaLink } from './state.js';
+import type { FailoverStateName, ReplicationState, ReplicaLink } from './state.js';
 import { replicationOf } from './state.js';
-import { setMaster, unsetMaster } from './roles.js';
-
-export type FailoverStateName = 'no-failover' | 'waiting-for-sync' | 'failover-in-progress';
-
-export interface FailoverState {
-  state: FailoverStateName;
-  targetHost: string | null;
-  targetPort: number;
-  /** ms (wall clock) when it times out, 0 = never. */
-  endTime: number;
-  force: boolean;
-}
-
-export function newFailoverState(): FailoverState {
-  return { state: 'no-failover', targetHost: null, targetPort: 0, endTime: 0, force: false };
-}
+import { abortFailover, clearFailoverState, setMaster, unsetMaster } from './roles.js';
 
 export function failoverStateName(st: ReplicationState): FailoverStateName {
   return st.failover.state;
@@ -38,23 +23,6 @@ function replicaIp(l: ReplicaLink): string {
 
 function findReplica(st: ReplicationState, host: string, port: number): ReplicaLink | undefined {
   return st.replicas.find((l) => replicaIp(l) === host && l.listeningPort === port);
-}
-
-/** clearFailoverState: back to normal, writes resume. */
-export function clearFailoverState(st: ReplicationState): void {
-  st.failover = newFailoverState();
-  st.server.unpauseClients();
-}
-
-/** abortFailover: a failover in progress is rolled back (we become master again). */
-export function abortFailover(st: ReplicationState, why: string): void {
-  const f = st.failover;
-  if (f.state === 'no-failover') return;
-  const log = st.server.log;
-  if (f.targetHost !== null) log.notice(`FAILOVER to ${f.targetHost}:${f.targetPort} aborted: ${why}`);
-  else log.notice(`FAILOVER to any replica aborted: ${why}`);
-  if (f.state === 'failover-in-progress') unsetMaster(st);
-  clearFailoverState(st);
 }
 
 /** FAILOVER (failoverCommand). */

@@ -6,8 +6,8 @@
  */
 import type { Server } from '../server/server.js';
 import type { Client } from '../server/client.js';
-import { setInfoField } from '../commands/info.js';
-import { debugHooks } from '../commands/debug.js';
+import { setInfoField } from '../server/info-fields.js';
+import { debugHooks } from '../server/debug-hooks.js';
 import { setRdbReplicationInfo } from '../persistence/rdb.js';
 import { replicationOf, type ReplicationState } from './state.js';
 import { masterCron, replicaClosed, refreshGoodReplicas, recordWriteOffset } from './master.js';

@@ -8,7 +8,7 @@
 import type { Server } from '../server/server.js';
 import { rdbOf, flushRdbFunctions, logLoadDone, type RdbPersistence } from '../persistence/rdb.js';
 import { runSliced, startLoading, stopLoading } from '../persistence/loading.js';
-import { emptyData } from '../commands/server.js';
+import { emptyData } from '../keyspace/flush.js';
 
 /** The replication metadata stored in the RDB's AUX fields. */
 export interface RdbReplInfo {

@@ -22,7 +22,6 @@ import { disconnectAllBlockedClients } from '../server/blocking.js';
 import type { ReplicationState } from './state.js';
 import { loadRdb, loadRdbSliced } from './rdb-transfer.js';
 import { startLoading, stopLoading, loadingProgress } from '../persistence/loading.js';
-import { clearFailoverState, abortFailover } from './failover.js';
 import { StreamConsumer, adoptContinueId, adoptFullSync, psyncRequest } from './psync.js';
 
 /** `loading`: the received image is being loaded in slices (the link waits, bytes are kept). */
@@ -66,6 +65,8 @@ export class MasterLink {
     readonly st: ReplicationState,
     readonly host: string,
     readonly port: number,
+    /** Told whether the target of a FAILOVER in progress accepted our PSYNC (roles.ts ends it). */
+    private readonly onFailoverPsync: (accepted: boolean) => void,
   ) {
     this.lastIo = st.server.clock.now();
   }
@@ -254,9 +255,9 @@ export class MasterLink {
     const st = this.st;
     if (st.failover.state === 'failover-in-progress') {
       if (line.startsWith('+FULLRESYNC') || line.startsWith('+CONTINUE')) {
-        clearFailoverState(st);
+        this.onFailoverPsync(true);
       } else {
-        abortFailover(st, 'Failover target rejected psync request');
+        this.onFailoverPsync(false);
         return false;
       }
     }

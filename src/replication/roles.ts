@@ -2,8 +2,14 @@
  * Role switches (replicationSetMaster / replicationUnsetMaster): a master becoming a replica
  * keeps its data until the sync replaces it and PSYNCs with its own id and offset; a replica
  * becoming a master keeps its data and continues its history under a new id (PSYNC2).
+ *
+ * This module owns every role transition, including the end of a FAILOVER (cleared once the
+ * target accepted our PSYNC, or rolled back to master). It sits above replica.ts (it creates
+ * the MasterLink and hands it the failover outcome as a callback) and below failover.ts, so
+ * the replication modules import one another without a cycle.
  */
 import type { ReplicationState } from './state.js';
+import { newFailoverState } from './state.js';
 import { MasterLink, prepareForReplicaRole } from './replica.js';
 
 /** replicationSetMaster: start replicating from host:port (keeping our data until the sync). */
@@ -21,7 +27,10 @@ export function setMaster(st: ReplicationState, host: string, port: number): voi
       'Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.',
     );
   }
-  const link = new MasterLink(st, host, port);
+  const link = new MasterLink(st, host, port, (accepted) => {
+    if (accepted) clearFailoverState(st);
+    else abortFailover(st, 'Failover target rejected psync request');
+  });
   st.link = link;
   link.connect();
 }
@@ -40,3 +49,19 @@ export function unsetMaster(st: ReplicationState): void {
   st.noReplicasSince = st.server.clock.now();
 }
 
+/** clearFailoverState: back to normal, writes resume. */
+export function clearFailoverState(st: ReplicationState): void {
+  st.failover = newFailoverState();
+  st.server.unpauseClients();
+}
+
+/** abortFailover: a failover in progress is rolled back (we become master again). */
+export function abortFailover(st: ReplicationState, why: string): void {
+  const f = st.failover;
+  if (f.state === 'no-failover') return;
+  const log = st.server.log;
+  if (f.targetHost !== null) log.notice(`FAILOVER to ${f.targetHost}:${f.targetPort} aborted: ${why}`);
+  else log.notice(`FAILOVER to any replica aborted: ${why}`);
+  if (f.state === 'failover-in-progress') unsetMaster(st);
+  clearFailoverState(st);
+}

@@ -12,7 +12,7 @@
  *  - Every shutdown logs the lagging replicas and "N of M replicas are in sync".
  */
 import { encodeCommand } from '../server/propagate.js';
-import { setInfoField } from '../commands/info.js';
+import { setInfoField } from '../server/info-fields.js';
 import type { ReplicationState, ReplicaLink } from './state.js';
 
 interface PendingShutdown {

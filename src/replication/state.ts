@@ -14,10 +14,25 @@ import type { Client } from '../server/client.js';
 import { encodeCommand } from '../server/propagate.js';
 import { ReplicationBacklog } from './backlog.js';
 import type { MasterLink } from './replica.js';
-import { newFailoverState, type FailoverState } from './failover.js';
 import { NULL_REPLID, shiftReplIds } from './psync.js';
 
 export { NULL_REPLID };
+
+/** The FAILOVER command's state (failover.ts drives it, roles.ts ends it). */
+export type FailoverStateName = 'no-failover' | 'waiting-for-sync' | 'failover-in-progress';
+
+export interface FailoverState {
+  state: FailoverStateName;
+  targetHost: string | null;
+  targetPort: number;
+  /** ms (wall clock) when it times out, 0 = never. */
+  endTime: number;
+  force: boolean;
+}
+
+export function newFailoverState(): FailoverState {
+  return { state: 'no-failover', targetHost: null, targetPort: 0, endTime: 0, force: false };
+}
 
 /** A replica attached to us (slave client state in Redis). */
 export interface ReplicaLink {

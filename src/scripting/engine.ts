@@ -18,7 +18,7 @@
 import crypto from 'node:crypto';
 import type { Client } from '../server/client.js';
 import type { Server } from '../server/server.js';
-import type { CommandSpec } from '../commands/registry.js';
+import type { CommandSpec } from '../server/command-table.js';
 import { ReplyParser } from '../protocol/reply-parser.js';
 import { LuaVM, LUA_GLOBALSINDEX, LUA_REGISTRYINDEX, LUA_TNUMBER, LUA_TSTRING, LUA_TTABLE, LUA_TFUNCTION } from './lua-wasm.js';
 import { extractErrorInfo, pushCommandReply, pushReply, pushSingleFieldTable, takeUncountedErrors, writeError, writeLuaValue } from './convert.js';
@@ -30,7 +30,7 @@ import { LuaDebugger } from './ldb.js';
 import { aclOf } from '../server/acl.js';
 import { admit, invocationFlags } from '../server/admission.js';
 import { PropagateTo } from '../server/propagate.js';
-import { debugTunables } from '../commands/debug.js';
+import { debugTunables } from '../server/debug-hooks.js';
 
 export const enum ScriptFlag {
   NoWrites = 1,

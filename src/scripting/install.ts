@@ -5,9 +5,9 @@
  */
 import type { Server } from '../server/server.js';
 import { setRdbFunctions } from '../persistence/rdb.js';
-import { setInfoField, bytesToHuman } from '../commands/info.js';
+import { setInfoField, bytesToHuman } from '../server/info-fields.js';
 import type { InvocationFlags } from '../server/admission.js';
-import type { CommandSpec } from '../commands/registry.js';
+import type { CommandSpec } from '../server/command-table.js';
 import { scriptingFor, scriptingIfCreated, parseShebang, ScriptFlag } from './engine.js';
 import { functionsOf } from './functions.js';
 

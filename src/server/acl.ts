@@ -18,9 +18,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Server } from './server.js';
 import type { Client } from './client.js';
-import type { CommandSpec } from '../commands/registry.js';
+import type { CommandSpec } from './command-table.js';
 import { stringMatch } from '../keyspace/glob.js';
-import { commandMetadata } from '../commands/registry.js';
+import { commandMetadata } from './command-table.js';
 import { queuedConfigUsers } from '../config/load.js';
 
 export const CATEGORIES = [

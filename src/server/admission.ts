@@ -27,7 +27,7 @@
  */
 import type { Client } from './client.js';
 import type { Server } from './server.js';
-import type { CommandSpec } from '../commands/registry.js';
+import type { CommandSpec } from './command-table.js';
 import { type RoutedCommand, Redirect, redirectionError, routeQuery, scriptRoutingError } from '../cluster/routing.js';
 
 /** The flags of one invocation that admission decides on. */

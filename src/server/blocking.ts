@@ -43,10 +43,10 @@ import type { Server } from './server.js';
 import type { BlockedState, Client } from './client.js';
 import type { Database } from '../keyspace/db.js';
 import { typeOf, type TypeName } from '../types/value.js';
-import { parseDouble } from '../commands/args.js';
-import { TIMEOUT_NEGATIVE, TIMEOUT_NOT_FLOAT } from '../commands/errors.js';
+import { parseDouble } from '../protocol/args.js';
+import { TIMEOUT_NEGATIVE, TIMEOUT_NOT_FLOAT } from '../protocol/errors.js';
 import type { TimerHandle } from '../core/clock.js';
-import type { CommandSpec } from '../commands/registry.js';
+import type { CommandSpec } from './command-table.js';
 import { execute } from './executor.js';
 
 /** What a client blocked on keys waits for, and how to serve it. */

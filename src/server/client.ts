@@ -8,7 +8,7 @@ import { RespParser } from '../protocol/parser.js';
 import { ReplyWriter } from '../protocol/writer.js';
 import type { Database } from '../keyspace/db.js';
 import type { Server } from './server.js';
-import type { CommandSpec } from '../commands/registry.js';
+import type { CommandSpec } from './command-table.js';
 import { idleInvocation, type Invocation } from './executor.js';
 
 /** A command queued by MULTI. */

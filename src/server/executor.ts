@@ -37,7 +37,7 @@
 import type { Client } from './client.js';
 import type { Server } from './server.js';
 import type { Database } from '../keyspace/db.js';
-import type { CommandSpec } from '../commands/registry.js';
+import type { CommandSpec } from './command-table.js';
 
 export type ExecMode = 'client' | 'exec' | 'script' | 'unblocked' | 'aof';
 

@@ -16,7 +16,7 @@
  * src/commands/server.ts reach it through `latencyOf(server)`.
  */
 import type { Server } from './server.js';
-import type { CommandSpec } from '../commands/registry.js';
+import type { CommandSpec } from './command-table.js';
 
 export const LATENCY_TS_LEN = 160;
 

@@ -19,7 +19,7 @@ import { loadServerConfig, FatalConfigError, ConfigFileOpenError, formatFatalCon
 import { Logger, type LogLevel } from './log.js';
 import { Server } from './server.js';
 import { SystemClock } from '../core/clock.js';
-import { CommandTable } from '../commands/registry.js';
+import { CommandTable } from './command-table.js';
 import { allCommandHandlers } from '../commands/index.js';
 import { TLS_CONTEXT_DIRECTIVES } from './tls.js';
 import { installModules } from './modules.js';

@@ -23,7 +23,7 @@ import { repr } from '../protocol/format.js';
 import { Database, type KeyspaceOwner } from '../keyspace/db.js';
 import type { RedisValue } from '../types/value.js';
 import { type AccessPolicy, lfuMinutesAt, lruClockAt } from '../keyspace/access.js';
-import { CommandTable, type CommandSpec } from '../commands/registry.js';
+import { CommandTable, type CommandSpec } from './command-table.js';
 import { ConfigRegistry } from '../config/registry.js';
 import { Logger, type LogLevel } from './log.js';
 import { Propagator } from './propagate.js';

@@ -29,8 +29,8 @@
  */
 import type { Server } from './server.js';
 import type { Client } from './client.js';
-import type { CommandSpec } from '../commands/registry.js';
-import { setInfoField } from '../commands/info.js';
+import type { CommandSpec } from './command-table.js';
+import { setInfoField } from './info-fields.js';
 import { scriptingIfCreated } from '../scripting/engine.js';
 
 /** A client's tracking state: the CLIENT_TRACKING* flags and fields of Redis's client. */

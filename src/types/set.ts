@@ -13,7 +13,7 @@
 import type { DigestSink, TypedValue } from './value.js';
 import type { Random } from '../core/clock.js';
 import { isCanonicalSafeInteger } from './value.js';
-import { parseInt64 } from '../commands/args.js';
+import { parseInt64 } from '../protocol/args.js';
 import { SampleIndex } from './sampling.js';
 
 /** set-max-intset-entries, read live so CONFIG SET applies. */

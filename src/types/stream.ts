@@ -18,7 +18,7 @@
  * group PEL and the owning consumer's PEL, exactly as Redis shares streamNACK structs.
  */
 import type { DigestSink, TypedValue } from './value.js';
-import { listpackEntryBytes } from '../persistence/listpack.js';
+import { listpackEntryBytes } from './listpack-size.js';
 
 export type StreamID = bigint;
 

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { Client } from '../server/client.js';
+import type { Client } from './client.js';
 
 /** A command implementation. It reads `c.argv` and writes its reply to `c.reply`. */
 export type Handler = (c: Client) => void;
