@@ -8,32 +8,13 @@
 //
 // Prints one JSON line per round: { command: ns per call }.
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { root, option } from './lib.mjs';
+import { root, option, inProcessServer } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const dist = path.resolve(option(args, 'dist', path.join(root, 'dist')));
 const n = Number(option(args, 'n', '300000'));
 const rounds = Number(option(args, 'rounds', '5'));
-const load = (p) => import(pathToFileURL(path.join(dist, p)).href);
-
-const { ConfigRegistry } = await load('src/config/registry.js');
-const { DIRECTIVES } = await load('src/config/directives.js');
-const { CommandTable } = await load('src/server/command-table.js');
-const { allCommandHandlers } = await load('src/commands/index.js');
-const { Logger } = await load('src/server/log.js');
-const { Server } = await load('src/server/server.js');
-const { SystemClock, Random } = await load('src/core/clock.js');
-const { installModules } = await load('src/server/modules.js');
-
-const clock = new SystemClock();
-const logger = new Logger(() => clock.now());
-logger.level = 'warning';
-const config = new ConfigRegistry(DIRECTIVES);
-config.set('save', [''], 'args');
-const server = new Server({ clock, random: new Random(1), config, commands: new CommandTable(allCommandHandlers()), logger });
-installModules(server);
-const c = server.createFakeClient();
+const { server, client: c } = await inProcessServer(dist);
 
 const commands = {
   SET: (i) => ['SET', `key:${i % 100000}`, 'xxx'],

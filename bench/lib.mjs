@@ -129,3 +129,28 @@ export function writeSection(section, md) {
   else doc += `\n## ${section}\n\n${block}\n`;
   fs.writeFileSync(file, doc);
 }
+
+/**
+ * An in-process server from a build's `dist` (no sockets), with a hidden client: for the
+ * dispatch and stage benchmarks. Returns { server, client, load } (load imports from dist).
+ */
+export async function inProcessServer(dist) {
+  const { pathToFileURL } = await import('node:url');
+  const load = (p) => import(pathToFileURL(path.join(dist, p)).href);
+  const { ConfigRegistry } = await load('src/config/registry.js');
+  const { DIRECTIVES } = await load('src/config/directives.js');
+  const { CommandTable } = await load('src/server/command-table.js');
+  const { allCommandHandlers } = await load('src/commands/index.js');
+  const { Logger } = await load('src/server/log.js');
+  const { Server } = await load('src/server/server.js');
+  const { SystemClock, Random } = await load('src/core/clock.js');
+  const { installModules } = await load('src/server/modules.js');
+  const clock = new SystemClock();
+  const logger = new Logger(() => clock.now());
+  logger.level = 'warning';
+  const config = new ConfigRegistry(DIRECTIVES);
+  config.set('save', [''], 'args');
+  const server = new Server({ clock, random: new Random(1), config, commands: new CommandTable(allCommandHandlers()), logger });
+  installModules(server);
+  return { server, client: server.createFakeClient(), load, Random };
+}

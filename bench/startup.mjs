@@ -85,7 +85,7 @@ const median = (xs) => {
 
 const nodisServer = path.join(root, 'bin/nodis-server');
 const nodisCli = path.join(root, 'bin/nodis-cli');
-const serverEntry = path.join(root, 'dist/pkg/server/main.js');
+const serverEntry = path.join(root, 'dist/pkg/server/start.js');
 const api = await import(path.join(root, 'dist/pkg/api/index.js'));
 const { heapFlags } = await import(path.join(root, 'dist/pkg/server/heap.js'));
 const samples = {};
@@ -103,7 +103,8 @@ for (let i = 0; i < rounds; i++) {
     await stopProc(r.proc);
   }
   {
-    // What startServer() runs: node with the heap flags, then the server bundle (one process).
+    // What startServer() runs: node with the heap flags, then start.js (the server bundle with
+    // V8's code cache; one process).
     const port = await freePort();
     const args = ['--port', String(port), '--save', '', '--dir', tmp];
     const r = await timeServer(process.execPath, [...heapFlags(args), serverEntry, ...args], port);

@@ -27,6 +27,8 @@ const out = path.join(root, 'dist/pkg');
 const PROGRAMS = [
   { in: 'src/server/main.ts', out: 'server/main' },
   { in: 'src/server/launch.ts', out: 'server/launch' },
+  // main.js with V8's code cache (what startServer() and a re-executed launcher run).
+  { in: 'src/server/start.ts', out: 'server/start' },
   { in: 'src/server/heap.ts', out: 'server/heap' },
   // A worker thread the server starts by URL, beside the server's bundle.
   { in: 'src/scripting/busy-acceptor.ts', out: 'server/busy-acceptor' },
@@ -59,6 +61,16 @@ await build({
   define: { 'import.meta.url': '__nodisModuleUrl' },
   banner: { js: "var __nodisModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+// esbuild's __toESM copies every property of a CommonJS module onto a new object (a getter
+// per property) for each `import x from 'node:…'`: ~40 built-in imports × ~100 properties at
+// every start. A built-in needs no interop: an object inheriting from it, with `default` set,
+// reads the same (docs/PERFORMANCE.md "Start-up").
+for (const e of PROGRAMS.filter(exists)) {
+  const file = path.join(out, `${e.out}.js`);
+  const text = fs.readFileSync(file, 'utf8').replaceAll('__toESM(require("node:', '__nodisBuiltin(require("node:');
+  const helper = 'var __nodisBuiltin = (m) => { var o = Object.create(m); o.default = m; return o; };\n';
+  fs.writeFileSync(file, helper + text);
+}
 // The hashbang lets an ES module be a program too: `"nodis-ha": "dist/pkg/ha/main.js"` in bin.
 await build({ ...common, entryPoints: MODULES.filter(exists), format: 'esm', banner: { js: '#!/usr/bin/env node' } });
 for (const dir of new Set(PROGRAMS.map((e) => path.dirname(e.out)))) {

@@ -70,7 +70,9 @@ test('appendfsync always: every acknowledged INCR survives kill -9', async () =>
     }
   };
   const writers = [writer(), writer(), writer(), writer()];
-  await waitFor(async () => acked >= 2000);
+  // Each acknowledged INCR waited for an fdatasync: on a busy disk a few hundred a second, so
+  // the bar is modest and the wait generous.
+  await waitFor(async () => acked >= 500, 120_000);
   s.proc.kill('SIGKILL');
   stop = true;
   await Promise.all(writers);

@@ -3,12 +3,19 @@
  * a key changed while the snapshot runs must have been handed to beforeKeyChange first. A
  * change that skipped it (as serving a blocked BLMOVE once did) fails the snapshot rather than
  * let an image hold a value that never existed.
+ *
+ * And the record of the keys the walk emitted (VisitedKeys: an open-addressing table of the key
+ * strings, no Set per key) with the point-in-time guarantee it serves: keys changed, deleted
+ * and re-created between tiny slices of a walk give an image of exactly the dataset at the
+ * start, each key once (a duplicate key makes Redis refuse the file).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Database, type KeyspaceOwner } from '../src/keyspace/db.js';
-import { Snapshot } from '../src/persistence/snapshot.js';
+import { Snapshot, VisitedKeys } from '../src/persistence/snapshot.js';
 import { DEFAULT_ENCODE_OPTIONS } from '../src/persistence/rdb-encode.js';
+import { defaultLoadLimits, parseRdb } from '../src/persistence/rdb-decode.js';
+import type { RedisValue } from '../src/types/value.js';
 import { ListValue } from '../src/types/list.js';
 
 function owner(): KeyspaceOwner {
@@ -56,4 +63,78 @@ test('a key changed in place without copy-on-write fails the snapshot', () => {
   lists[9]!.pushTail('x');
   assert.equal(snap.verifyKeyChanged(db, 'k9'), false);
   assert.throws(() => snap.runToEnd(), /key 'k9' of db 0 changed before the snapshot copied it/);
+});
+
+test('VisitedKeys is an exact set: grows past its expected size, tells apart long keys that share their ends', () => {
+  const v = new VisitedKeys(10);
+  const keys: string[] = [];
+  for (let i = 0; i < 200_000; i++) keys.push(`k:${i}`);
+  // Long keys differ only in the middle, which the hash does not read: all collide.
+  const pad = 'x'.repeat(300);
+  for (let i = 0; i < 500; i++) keys.push(`${pad}${i}${pad}`);
+  for (let i = 0; i < keys.length; i += 2) v.add(keys[i]!);
+  assert.equal(v.size, keys.length / 2);
+  for (let i = 0; i < keys.length; i++) {
+    // A copy with the same content (not the same string object) must be found too.
+    const probe = (' ' + keys[i]!).slice(1);
+    assert.equal(v.has(probe), i % 2 === 0, `key ${i}`);
+  }
+  assert.equal(new VisitedKeys(0).has('k:1'), false);
+});
+
+test('a walk in tiny slices with changes in between is the dataset at the start, each key once', () => {
+  for (const seed of [1, 2, 3]) {
+    const db = new Database(0, owner());
+    const N = 3000;
+    for (let i = 0; i < N; i++) db.set(`key:${i}`, `v${i}`);
+    for (let i = 0; i < N; i += 10) db.setExpire(`key:${i}`, 10_000_000 + i);
+    const atStart = new Map<string, [RedisValue, number]>();
+    for (const [k, v] of db.dict.entries()) atStart.set(k, [v, db.getExpire(k)]);
+
+    const snap = new Snapshot([db], { encode: DEFAULT_ENCODE_OPTIONS, checksum: true, aux: [], functions: [] });
+    db.beforeChange = (d, key) => snap.beforeKeyChange(d, key);
+    const chunks: Buffer[] = [];
+    let round = 0;
+    while (!snap.complete) {
+      // A few keys per slice, bytes held back until 1 KB is gathered (as drive() does).
+      const c = snap.step(Infinity, 1 + (round++ % 7), 8 << 20, 1024);
+      if (c.length > 0) chunks.push(c);
+      // Keys spread over the whole walk (and 200 born meanwhile), in a fixed order per seed.
+      for (let j = 0; j < 5; j++) {
+        const n = round * 5 + j;
+        const key = `key:${(n * 7919 + seed * 104729) % (N + 200)}`;
+        const op = (n * 13 + seed) % 10;
+        if (op < 4) db.set(key, `new${round}`);
+        else if (op < 6) db.delete(key);
+        else if (op < 8) {
+          db.delete(key);
+          db.set(key, `again${round}`);
+        } else if (op < 9) db.setExpire(key, 20_000_000);
+        else db.persist(key);
+      }
+    }
+    db.beforeChange = null;
+
+    const seen = new Map<string, [RedisValue, number]>();
+    parseRdb(
+      Buffer.concat(chunks),
+      {
+        selectDb: () => {},
+        aux: () => {},
+        functionCode: () => {},
+        key: (_db, key, value, expireMs) => {
+          assert.ok(!seen.has(key), `seed ${seed}: ${key} written twice`);
+          seen.set(key, [value, expireMs]);
+        },
+      },
+      defaultLoadLimits(),
+    );
+    assert.equal(seen.size, atStart.size, `seed ${seed}: key count`);
+    for (const [k, [v, exp]] of atStart) {
+      const got = seen.get(k);
+      assert.ok(got !== undefined, `seed ${seed}: ${k} missing`);
+      assert.equal(String(got[0]), String(v), `seed ${seed}: value of ${k}`);
+      assert.equal(got[1], exp, `seed ${seed}: expiry of ${k}`);
+    }
+  }
 });

@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { heapFlags } from '../server/heap.js';
 import type { ApiReadyMessage } from '../server/api-link.js';
 
-/** The server entry point beside this module: dist/pkg/server/main.js in the package. */
-export const SERVER_ENTRY = fileURLToPath(new URL('../server/main.js', import.meta.url));
+/** The server entry point beside this module: dist/pkg/server/start.js in the package (main.js with V8's code cache). */
+export const SERVER_ENTRY = fileURLToPath(new URL('../server/start.js', import.meta.url));
 
 /** The last bytes of a process's output kept for `log()`. */
 const LOG_LIMIT = 1 << 20;

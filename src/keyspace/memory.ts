@@ -16,7 +16,8 @@
  * recomputed from the value; an object (a collection, a string edited in place as a Buffer) keeps
  * the charge it was last given in a WeakMap, so a delete subtracts exactly what was added.
  */
-import { isStringValue, stringLength, type RedisValue } from '../types/value.js';
+import { isStringValue, stringLength, type RedisValue, type TypedValue } from '../types/value.js';
+import { ListValue } from '../types/list.js';
 
 /** jemalloc's size class for an allocation of `n` bytes. */
 export function allocSize(n: number): number {
@@ -44,6 +45,13 @@ export function estimateValueSize(v: RedisValue, samples: number): number {
     return len <= 44 ? allocSize(16 + 3 + len + 1) : 16 + allocSize(len + 9);
   }
   const n = v.size();
+  if (v instanceof ListValue) {
+    // The list's own indexing instead of its generator: every push and pop recharges it.
+    let bytes = 0;
+    const seen = Math.min(n, samples);
+    for (let i = 0; i < seen; i++) bytes += v.get(i).length;
+    return sizeFrom(v, n, seen > 0 ? bytes / seen : 16);
+  }
   const iterable = (v as unknown as { [Symbol.iterator]?: () => Iterator<unknown> })[Symbol.iterator];
   let avg = 16;
   if (typeof iterable === 'function' && n > 0) {
@@ -53,7 +61,13 @@ export function estimateValueSize(v: RedisValue, samples: number): number {
     for (let r = it.next(); !r.done && seen < samples; r = it.next(), seen++) bytes += elementBytes(r.value);
     if (seen > 0) avg = bytes / seen;
   }
-  const compact = /listpack|intset|ziplist/.test(v.encoding());
+  return sizeFrom(v, n, avg);
+}
+
+/** objectComputeSize's total for `n` elements of `avg` bytes on average. */
+function sizeFrom(v: TypedValue, n: number, avg: number): number {
+  const encoding = v.encoding();
+  const compact = encoding === 'listpack' || encoding === 'intset' || encoding === 'ziplist';
   const perElement = compact ? avg + 2 : allocSize(avg + 9) + 24;
   return 16 + Math.ceil(n * perElement) + (compact ? 7 : 64);
 }
@@ -68,7 +82,13 @@ const charged = new WeakMap<object, number>();
 
 /** What a value is charged now: primitives computed, objects as last charged (or now). */
 export function chargedValueBytes(v: RedisValue): number {
-  if (typeof v !== 'object') return estimateValueSize(v, 5);
+  // Every SET charges two string values (the new one, the old one): estimateValueSize's
+  // string case, without its type dispatch.
+  if (typeof v === 'string') {
+    const len = v.length;
+    return len <= 44 ? allocSize(20 + len) : 16 + allocSize(len + 9);
+  }
+  if (typeof v === 'number') return 16;
   let n = charged.get(v);
   if (n === undefined) {
     n = estimateValueSize(v, 5);

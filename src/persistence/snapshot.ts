@@ -17,9 +17,10 @@
  *   or born after the start). The iterator skips them. It only grows with writes, so a
  *   read-only load keeps it empty.
  * - `visited`: keys the iterator has emitted, so a later change to one is not written twice.
- *   It is only consulted by changes, never by the iterator, and is kept as a chain of small
- *   Sets: one Set of a million keys would stall the loop for tens of ms each time V8 doubles
- *   its table, which is what the old single "written" Set did.
+ *   It is only consulted by changes, never by the iterator, and is kept in a table sized at
+ *   the start (VisitedKeys): one Set of a million keys would stall the loop for tens of ms
+ *   each time V8 doubles its table, and even a chain of small Sets cost the loop a third of
+ *   the snapshot's time and the collector a table per key.
  * Plus whatever the consumer has not flushed yet.
  *
  * The same walk produces two formats: an RDB image (BGSAVE, the AOF's RDB preamble, a
@@ -74,20 +75,83 @@ class AofCommandWriter extends ByteWriter implements RecordWriter {
   }
 }
 
-/** Keys in insertion order of a chain of Sets, each small enough to grow without a stall. */
-class KeyLog {
-  private static readonly CHUNK = 1 << 16;
-  private readonly chunks: Set<string>[] = [new Set()];
+/**
+ * The keys the walk emitted, as an exact set without an allocation per key: open addressing
+ * (linear probing) over fixed chunks of slots that hold the key strings themselves. A Set per
+ * key costs its growth (tables rebuilt and copied, garbage for the collector) on the loop that
+ * serves clients, for every key of a snapshot; here adding one is a hash of the key and a store.
+ * Sized at the start: the walk only emits keys present then (later ones are `touched`), so
+ * the table normally never grows; it doubles like any hash table if it must.
+ */
+export class VisitedKeys {
+  private static readonly CHUNK_BITS = 16;
+  private chunks: (string | undefined)[][] = [];
+  private mask = 0;
+  private count = 0;
 
+  constructor(expectedKeys: number) {
+    this.allocate(expectedKeys);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  private allocate(expectedKeys: number): void {
+    let slots = 1 << VisitedKeys.CHUNK_BITS;
+    while (slots < expectedKeys * 2) slots *= 2;
+    this.mask = slots - 1;
+    // Chunks are created on first use (a small database pays for one).
+    this.chunks = new Array<(string | undefined)[]>(slots >>> VisitedKeys.CHUNK_BITS);
+    this.count = 0;
+  }
+
+  /** FNV-1a over the key's code units (at most the first and last 128 of a long key). */
+  private static hash(key: string): number {
+    let h = 0x811c9dc5 ^ key.length;
+    const n = key.length;
+    if (n <= 256) {
+      for (let i = 0; i < n; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    } else {
+      for (let i = 0; i < 128; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+      for (let i = n - 128; i < n; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    }
+    return (h ^ (h >>> 15)) >>> 0;
+  }
+
+  /** Adds `key`, which the caller knows is not in the set yet (each key is emitted once). */
   add(key: string): void {
-    let last = this.chunks[this.chunks.length - 1]!;
-    if (last.size >= KeyLog.CHUNK) this.chunks.push((last = new Set()));
-    last.add(key);
+    if ((this.count + 1) * 4 > (this.mask + 1) * 3) this.grow();
+    const bits = VisitedKeys.CHUNK_BITS;
+    const low = (1 << bits) - 1;
+    for (let i = VisitedKeys.hash(key) & this.mask; ; i = (i + 1) & this.mask) {
+      const chunk = (this.chunks[i >>> bits] ??= new Array<string | undefined>(1 << bits));
+      if (chunk[i & low] === undefined) {
+        chunk[i & low] = key;
+        this.count++;
+        return;
+      }
+    }
   }
 
   has(key: string): boolean {
-    for (const c of this.chunks) if (c.has(key)) return true;
-    return false;
+    if (this.count === 0) return false;
+    const bits = VisitedKeys.CHUNK_BITS;
+    const low = (1 << bits) - 1;
+    for (let i = VisitedKeys.hash(key) & this.mask; ; i = (i + 1) & this.mask) {
+      const slot = this.chunks[i >>> bits]?.[i & low];
+      if (slot === undefined) return false;
+      if (slot === key) return true;
+    }
+  }
+
+  private grow(): void {
+    const old = this.chunks;
+    this.allocate(this.count * 2);
+    for (const chunk of old) {
+      if (chunk === undefined) continue;
+      for (const k of chunk) if (k !== undefined) this.add(k);
+    }
   }
 }
 
@@ -101,7 +165,7 @@ interface SnapDb {
   /** Keys a change reached since the start (see the file comment): the iterator skips them. */
   touched: Set<string>;
   /** Keys the iterator emitted. */
-  visited: KeyLog;
+  visited: VisitedKeys;
   /** Copy-on-write records for a database whose section has not started. */
   pending: RecordWriter | null;
   started: boolean;
@@ -139,7 +203,7 @@ export class Snapshot {
         access: db.access,
         iterator: null,
         touched: new Set(),
-        visited: new KeyLog(),
+        visited: new VisitedKeys(db.dict.size),
         pending: null,
         started: false,
         done: db.dict.size === 0,
@@ -256,9 +320,10 @@ export class Snapshot {
 
   /**
    * Produces the next slice: iterates for about `budgetMs` (or at most `maxKeys` keys, or until
-   * `maxBytes` are buffered) and returns the bytes ready so far; an empty buffer once complete.
+   * `maxBytes` are buffered) and returns the bytes ready so far (none while fewer than
+   * `minBytes` are and the image is not finished); an empty buffer once complete.
    */
-  step(budgetMs: number, maxKeys = Infinity, maxBytes = 8 << 20): Buffer {
+  step(budgetMs: number, maxKeys = Infinity, maxBytes = 8 << 20, minBytes = 0): Buffer {
     if (this.failure !== null) throw this.failure;
     const out = this.out;
     const deadline = performance.now() + budgetMs;
@@ -312,13 +377,13 @@ export class Snapshot {
         visited.add(key);
         this.record(out, snap, key, value);
         this.keysProcessed++;
-        // Reading the clock costs more than a small key: check it every 64 keys.
-        if ((++keys & 63) === 0 && performance.now() >= deadline) break;
+        // Reading the clock costs more than a small key: check it every 16 keys.
+        if ((++keys & 15) === 0 && performance.now() >= deadline) break;
       }
       if (exhausted) {
         snap.done = true;
         snap.touched = new Set();
-        snap.visited = new KeyLog();
+        snap.visited = new VisitedKeys(0);
         snap.iterator = null;
         this.cursor++;
       }
@@ -333,7 +398,7 @@ export class Snapshot {
       this.bytesProduced += body.length + 8;
       return Buffer.concat([body, trailer]);
     }
-    if (out.len === 0) return EMPTY;
+    if (out.len === 0 || (out.len < minBytes && !this.finishedStream)) return EMPTY;
     const chunk = out.take();
     if (!this.aofFormat) this.crc.update(chunk);
     this.bytesProduced += chunk.length;

@@ -58,6 +58,9 @@ export class RespParser {
   /** Bytes of the arguments of the command being read, already taken out of the buffer (argv_len_sum). */
   partialArgBytes = 0;
 
+  /** The last command name read (commandName()). */
+  private lastName = '';
+
   /** Commands handed back by the server (a paused client's command), served first. */
   private requeued: string[][] = [];
 
@@ -177,7 +180,7 @@ export class RespParser {
         if (this.bulkLen >= BIG_ARG) this.needBytes = this.bulkLen + 2;
         return null;
       }
-      argv.push(latin1String(buf, this.pos, this.bulkLen));
+      argv.push(argv.length === 0 ? this.commandName(buf, this.pos, this.bulkLen) : latin1String(buf, this.pos, this.bulkLen));
       this.partialArgBytes += this.bulkLen;
       this.pos += this.bulkLen + 2;
       this.bulkLen = -1;
@@ -186,6 +189,23 @@ export class RespParser {
     this.argv = null;
     this.partialArgBytes = 0;
     return argv;
+  }
+
+  /**
+   * A command name: the previous command's string again when the bytes are the same (clients
+   * mostly send runs of one command), so no string is built and the command table's lookup
+   * finds its hash already computed.
+   */
+  private commandName(b: Buffer, s: number, n: number): string {
+    const last = this.lastName;
+    if (last.length === n) {
+      let i = 0;
+      while (i < n && last.charCodeAt(i) === b[s + i]) i++;
+      if (i === n) return last;
+    }
+    const name = latin1String(b, s, n);
+    if (n <= 32) this.lastName = name;
+    return name;
   }
 
   private parseInline(): string[] | null {

@@ -9,6 +9,8 @@
 import { formatDouble } from './format.js';
 
 const INITIAL_CAPACITY = 16 * 1024;
+/** Up to this many bytes, copying in JS beats a native call (Buffer#copy, latin1Write). */
+const SHORT = 32;
 
 export type Proto = 2 | 3;
 
@@ -91,17 +93,41 @@ export class ReplyWriter {
     }
   }
 
-  /** Appends raw, already-encoded RESP. */
+  /**
+   * Appends raw, already-encoded RESP. Short pieces (the shared replies and headers: `+OK`,
+   * `:1`, `$5`) are copied byte by byte: a JS loop beats Buffer#copy's native call there.
+   */
   raw(bytes: Buffer): void {
-    this.reserve(bytes.length);
-    bytes.copy(this.buf, this.len);
-    this.len += bytes.length;
+    const n = bytes.length;
+    this.reserve(n);
+    const buf = this.buf;
+    let at = this.len;
+    if (n <= SHORT) {
+      for (let i = 0; i < n; i++) buf[at++] = bytes[i]!;
+      this.len = at;
+    } else {
+      bytes.copy(buf, at);
+      this.len = at + n;
+    }
   }
 
   /** Appends an already-encoded RESP string (latin1). */
   rawString(s: string): void {
     this.reserve(s.length);
-    this.len += this.buf.latin1Write(s, this.len);
+    this.writeLatin1(s);
+  }
+
+  /** Writes `s` (latin1) at `len`, room reserved: short strings by char code, like raw(). */
+  private writeLatin1(s: string): void {
+    const n = s.length;
+    if (n <= SHORT) {
+      const buf = this.buf;
+      let at = this.len;
+      for (let i = 0; i < n; i++) buf[at++] = s.charCodeAt(i);
+      this.len = at;
+    } else {
+      this.len += this.buf.latin1Write(s, this.len);
+    }
   }
 
   ok(): void {
@@ -153,13 +179,15 @@ export class ReplyWriter {
     if (n < 1024) {
       const h = (BULK_HEADERS[n] ??= Buffer.from(`$${n}\r\n`));
       this.reserve(h.length + n + 2);
-      h.copy(this.buf, this.len);
-      this.len += h.length;
+      const buf = this.buf;
+      let at = this.len;
+      for (let i = 0; i < h.length; i++) buf[at++] = h[i]!;
+      this.len = at;
     } else {
       this.reserve(n + 24);
       this.len += this.buf.latin1Write(`$${n}\r\n`, this.len);
     }
-    if (n > 0) this.len += this.buf.latin1Write(s, this.len);
+    if (n > 0) this.writeLatin1(s);
     this.buf[this.len++] = 13;
     this.buf[this.len++] = 10;
   }

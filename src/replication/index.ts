@@ -21,14 +21,18 @@ export function install(server: Server): void {
   // Until the start-up task below connects to the configured master, the start-up load already
   // runs as a replica (Redis sets masterhost while reading the config): it keeps expired keys.
   let beforeStartup = true;
+  // Read on every write (notEnoughReplicas): kept as numbers, not looked up by name each time.
+  let minReplicas = 0;
+  let minReplicasMaxLag = 0;
+  cfg.watch('min-replicas-to-write', (v) => (minReplicas = v as number));
+  cfg.watch('min-replicas-max-lag', (v) => (minReplicasMaxLag = v as number));
   server.role = {
     isReplica: () => st.masterHost !== null || (beforeStartup && String(cfg.get('replicaof')) !== ''),
     refuseStale: () =>
       st.masterHost !== null && (st.link === null || st.link.state !== 'connected') && !cfg.getBool('replica-serve-stale-data'),
     notEnoughReplicas: () => {
       if (st.masterHost !== null) return false;
-      const min = cfg.getNumber('min-replicas-to-write');
-      return min > 0 && cfg.getNumber('min-replicas-max-lag') > 0 && st.goodReplicas < min;
+      return minReplicas > 0 && minReplicasMaxLag > 0 && st.goodReplicas < minReplicas;
     },
   };
   server.propagator.addTarget({ kind: 'replication', feed: (db, argv) => st.feedCommand(db, argv) });

@@ -21,11 +21,13 @@
  */
 import { spawn } from 'node:child_process';
 import v8 from 'node:v8';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { heapFlags, heapNeeds } from './heap.js';
+import { requireCached } from './code-cache.js';
 
 const SERVER_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+/** main.js loaded with V8's code cache (start.ts), for a node started with heap flags. */
+const SERVER_START = fileURLToPath(new URL('./start.js', import.meta.url));
 /** V8's default maximum semi-space on 64-bit Node 20 (MB). */
 const DEFAULT_SEMI_MB = 16;
 
@@ -57,7 +59,7 @@ export function launchServer(): void {
   // 1. Flags given to node itself win; or this heap is already the one wanted (within 5%).
   if (nodeFlag('max-old-space-size') !== null) return runHere();
   if (Math.abs(haveHeapMb - need.heapMb) <= need.heapMb * 0.05 && haveSemiMb === need.semiMb) return runHere();
-  const nodeArgs = [...process.execArgv, ...heapFlags(args), SERVER_MAIN, ...args];
+  const nodeArgs = [...process.execArgv, ...heapFlags(args), SERVER_START, ...args];
   // 2. Same process, new node.
   const execve = (process as unknown as { execve?: Execve }).execve;
   if (typeof execve === 'function' && process.platform !== 'win32') execve(process.execPath, [process.execPath, ...nodeArgs], process.env);
@@ -68,7 +70,7 @@ export function launchServer(): void {
 
 /** Runs the server's bundle (CommonJS, beside this one in dist/pkg/server/) in this process. */
 function runHere(): void {
-  createRequire(import.meta.url)(SERVER_MAIN);
+  requireCached(SERVER_MAIN);
 }
 
 /** The server as a linked child: signals forwarded, its exit status mirrored. */
