@@ -16,6 +16,7 @@ import { getRdbMode, pipeMode, replicaMode } from './transfer.js';
 import { parseOptions, type CliConfig } from './options.js';
 import { askPassword, repl } from './repl.js';
 import { Session } from './session.js';
+import { ClusterManager } from './cluster-manager.js';
 import { splitArgs } from './split-args.js';
 
 async function run(argv: string[]): Promise<number> {
@@ -37,6 +38,8 @@ async function run(argv: string[]): Promise<number> {
     if (!(await session.connect(false, false))) throw new ExitRequest(1);
   };
   switch (config.mode) {
+    case 'cluster-manager':
+      return new ClusterManager(config, { onlyMasters: config.clusterOnlyMasters, onlyReplicas: config.clusterOnlyReplicas }).run(config.clusterCommand!, config.clusterArgs);
     case 'latency':
     case 'latency-history':
       await connectOrExit();

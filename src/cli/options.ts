@@ -55,7 +55,14 @@ export interface CliConfig {
     | 'functions-rdb'
     | 'replica'
     | 'lru-test'
-    | 'intrinsic-latency';
+    | 'intrinsic-latency'
+    | 'cluster-manager';
+  /** --cluster <command>: the cluster manager's command (cli/cluster-manager.ts). */
+  clusterCommand: string | null;
+  clusterArgs: string[];
+  /** --cluster-only-masters / --cluster-only-replicas (call). */
+  clusterOnlyMasters: boolean;
+  clusterOnlyReplicas: boolean;
   /** --rdb / --functions-rdb: where the snapshot goes ("-" for stdout). */
   rdbFilename: string | null;
   /** --mono: --latency-dist's grey palette. */
@@ -150,6 +157,10 @@ export function defaultConfig(stdoutIsTTY: boolean): CliConfig {
     verbose: false,
     cluster: false,
     mode: 'command',
+    clusterCommand: null,
+    clusterArgs: [],
+    clusterOnlyMasters: false,
+    clusterOnlyReplicas: false,
     pattern: null,
     scanCount: null,
     memkeysSamples: 0,
@@ -232,7 +243,7 @@ const usageExit = (err: number): OptionsExit => (err ? { exit: err, stderr: USAG
 
 /** Options that exist in redis-cli but that nodis-cli does not implement (cluster manager, Lua debugger). */
 const UNSUPPORTED_FLAGS = new Set(['--ldb', '--ldb-sync-mode']);
-const UNSUPPORTED_WITH_VALUE = new Set(['--cluster']);
+const UNSUPPORTED_WITH_VALUE = new Set<string>();
 
 /** Parses argv (without node and the script). Returns the config or what to print and exit with. */
 export function parseOptions(argv: string[], stdoutIsTTY: boolean, env: NodeJS.ProcessEnv = {}): CliConfig | OptionsExit {
@@ -276,6 +287,13 @@ export function parseOptions(argv: string[], stdoutIsTTY: boolean, env: NodeJS.P
     else if (a === '--latency-history') config.mode = 'latency-history';
     else if (a === '--latency-dist') config.mode = 'latency-dist';
     else if (a === '-c') config.cluster = true;
+    else if (a === '--cluster' && !lastarg) {
+      // The command's arguments are the words up to the next option; options may follow them.
+      config.mode = 'cluster-manager';
+      config.clusterCommand = value();
+      while (i + 1 < argv.length && !argv[i + 1]!.startsWith('-')) config.clusterArgs.push(argv[++i]!);
+    } else if (a === '--cluster-only-masters') config.clusterOnlyMasters = true;
+    else if (a === '--cluster-only-replicas') config.clusterOnlyReplicas = true;
     else if (a === '--pipe') config.mode = 'pipe';
     else if (a === '--replica' || a === '--slave') config.mode = 'replica';
     else if ((a === '--rdb' || a === '--functions-rdb') && !lastarg) {

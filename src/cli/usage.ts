@@ -1,7 +1,7 @@
 /**
  * redis-cli 7.0.15 --help, verbatim (Debian build, TLS options included), so scripts that grep
- * the usage text see the same thing. The TLS and cluster-manager options it lists are not
- * implemented by nodis-cli (see docs/COMPATIBILITY.md).
+ * the usage text see the same thing. Of the cluster manager's commands it lists, nodis-cli
+ * has info, check and call (cli/cluster-manager.ts; see docs/COMPATIBILITY.md).
  */
 export const CLI_VERSION = "7.0.15";
 

@@ -57,6 +57,11 @@ export function parseDbIndex(c: Client, arg: string): number {
 }
 
 function select(c: Client): void {
+  // A cluster has db 0 only.
+  if (c.server.cluster !== null && parseInteger(c.argv[1]!) !== null && parseInteger(c.argv[1]!) !== 0) {
+    c.reply.error('ERR SELECT is not allowed in cluster mode');
+    return;
+  }
   const id = parseDbIndex(c, c.argv[1]!);
   if (id < 0) return;
   c.db = c.server.dbs[id]!;

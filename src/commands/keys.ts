@@ -197,6 +197,10 @@ function renamenx(c: Client): void {
 }
 
 function move(c: Client): void {
+  if (c.server.cluster !== null) {
+    c.reply.error('ERR MOVE is not allowed in cluster mode');
+    return;
+  }
   const src = c.db;
   const key = c.argv[1]!;
   const dst = targetDb(c, c.argv[2]!);
@@ -240,6 +244,10 @@ function copy(c: Client): void {
       return;
     }
   }
+  if (c.server.cluster !== null && (src.id !== 0 || dst.id !== 0)) {
+    c.reply.error('ERR Copying to another database is not allowed in cluster mode');
+    return;
+  }
   const key = argv[1]!;
   const newKey = argv[2]!;
   if (src === dst && key === newKey) {
@@ -266,6 +274,10 @@ function copy(c: Client): void {
 }
 
 function swapdb(c: Client): void {
+  if (c.server.cluster !== null) {
+    c.reply.error('ERR SWAPDB is not allowed in cluster mode');
+    return;
+  }
   const id1 = intArg(c, c.argv[1]!, 'ERR invalid first DB index');
   if (id1 === null) return;
   const id2 = intArg(c, c.argv[2]!, 'ERR invalid second DB index');

@@ -33,8 +33,9 @@
  * deletion and the reply until it ends. CLIENT UNBLOCK abandons the MIGRATE as a timeout would:
  * the connection is closed and no key is deleted here.
  *
- * RESTORE-ASKING is RESTORE (nodis has no cluster, so there is no ASKING state to honour); a
- * cluster-mode redis-server migrating keys to nodis sends it.
+ * With `cluster-enabled yes` the keys travel as RESTORE-ASKING, as Redis sends them: the target
+ * is importing the slot and serves them only when asked (its `asking` command flag, honoured
+ * by cluster routing). RESTORE-ASKING is otherwise RESTORE.
  */
 import type { CommandHandlers } from '../server/command-table.js';
 import type { Client, BlockedState } from '../server/client.js';
@@ -262,8 +263,8 @@ function migrate(c: Client): void {
     .catch((err: unknown) => server.log.warning(`MIGRATE completion failed: ${String(err)}`));
 }
 
-/** The pipeline of one attempt: [AUTH], [SELECT], RESTORE per key. */
-function buildPipeline(job: MigrateJob, select: boolean): Buffer {
+/** The pipeline of one attempt: [AUTH], [SELECT], RESTORE (RESTORE-ASKING in a cluster) per key. */
+function buildPipeline(job: MigrateJob, select: boolean, cluster: boolean): Buffer {
   const parts: Buffer[] = [];
   const pushCommand = (args: (string | Buffer)[]): void => {
     let head = `*${args.length}\r\n`;
@@ -281,7 +282,7 @@ function buildPipeline(job: MigrateJob, select: boolean): Buffer {
   if (job.password !== null) pushCommand(job.username !== null ? ['AUTH', job.username, job.password] : ['AUTH', job.password]);
   if (select) pushCommand(['SELECT', String(job.dbId)]);
   for (const k of job.keys) {
-    const args: (string | Buffer)[] = ['RESTORE', k.key, String(k.ttl), k.payload];
+    const args: (string | Buffer)[] = [cluster ? 'RESTORE-ASKING' : 'RESTORE', k.key, String(k.ttl), k.payload];
     if (job.replace) args.push('REPLACE');
     pushCommand(args);
   }
@@ -329,7 +330,7 @@ async function attempt(st: MigrateState, job: MigrateJob): Promise<Outcome | nul
     const select = conn.lastDbId !== job.dbId;
     const prefix = (job.password !== null ? 1 : 0) + (select ? 1 : 0);
     const expected = prefix + job.keys.length;
-    const result = await conn.exchange(buildPipeline(job, select), expected, job.timeoutMs);
+    const result = await conn.exchange(buildPipeline(job, select, server.cluster !== null), expected, job.timeoutMs);
     job.conn = null;
     if (job.abandoned) return null;
 

@@ -76,12 +76,12 @@ function punsubscribe(c: Client): void {
 
 function publishGeneric(c: Client, kind: SubscriptionKind): void {
   const receivers = publishMessage(c.server, c.argv[1]!, c.argv[2]!, kind);
-  // Cluster mode: PUBLISH reaches every node, SPUBLISH the shard, over the bus (not the stream).
+  // In a cluster the message travels on the bus (PUBLISH to every node, SPUBLISH to the
+  // shard), not in the replication stream (pubsubPublishMessageAndPropagateToCluster).
   const cluster = c.server.cluster;
-  if (cluster !== null) {
-    if (kind === 'shard') cluster.publishShard(c.argv[1]!, c.argv[2]!);
-    else cluster.publish(c.argv[1]!, c.argv[2]!);
-  } else c.forcePropagation = true;
+  if (cluster === null) c.forcePropagation = true;
+  else if (kind === 'shard') cluster.publishShard(c.argv[1]!, c.argv[2]!);
+  else cluster.publish(c.argv[1]!, c.argv[2]!);
   c.reply.integer(receivers);
 }
 

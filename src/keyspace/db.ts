@@ -10,6 +10,7 @@ import { KeyDict } from './dict.js';
 import { type AccessPolicy, initialAccess, lfuTouched } from './access.js';
 import type { RedisValue } from '../types/value.js';
 import { chargedValueBytes, dictBucketBytes, keyOverheadBytes, rechargeValue } from './memory.js';
+import { SlotIndex } from './slot-index.js';
 
 /** What a database needs from the server around it. */
 export interface KeyspaceOwner {
@@ -54,6 +55,8 @@ export class Database {
    * being written (persistence/snapshot.ts serialises the old value first: copy-on-write).
    */
   beforeChange: ((db: Database, key: string) => void) | null = null;
+  /** The keys by hash slot (keyspace/slot-index.ts); null unless the cluster is on. */
+  slots: SlotIndex | null = null;
 
   constructor(
     readonly id: number,
@@ -62,6 +65,15 @@ export class Database {
 
   get size(): number {
     return this.dict.size;
+  }
+
+  /** Starts keeping the keys by hash slot (cluster-enabled), indexing those already here. */
+  indexSlots(): SlotIndex {
+    if (this.slots === null) {
+      this.slots = new SlotIndex();
+      for (const key of this.dict.keys()) this.slots.added(key);
+    }
+    return this.slots;
   }
 
   /**
@@ -125,6 +137,7 @@ export class Database {
     const old = this.dict.get(key);
     this.memory += chargedValueBytes(value) - (old === undefined ? -keyOverheadBytes(key) : chargedValueBytes(old));
     if (this.dict.set(key, value)) {
+      if (this.slots !== null) this.slots.added(key);
       if (a.track) this.access.set(key, initialAccess(a));
       this.owner.onKeyAdded(this, key);
     } else if (a.track && !a.lfu) {
@@ -138,7 +151,7 @@ export class Database {
   load(key: string, value: RedisValue, expireMs: number, access?: number): void {
     const old = this.dict.get(key);
     this.memory += chargedValueBytes(value) - (old === undefined ? -keyOverheadBytes(key) : chargedValueBytes(old));
-    this.dict.set(key, value);
+    if (this.dict.set(key, value) && this.slots !== null) this.slots.added(key);
     const a = this.owner.access;
     if (access !== undefined) this.access.set(key, access);
     else if (a.track) this.access.set(key, initialAccess(a));
@@ -170,6 +183,7 @@ export class Database {
     if (old === undefined) return false;
     this.memory -= chargedValueBytes(old) + keyOverheadBytes(key);
     this.dict.delete(key);
+    if (this.slots !== null) this.slots.removed(key);
     if (this.access.size !== 0) this.access.delete(key);
     if (this.expires.size !== 0) this.expires.delete(key);
     return true;
@@ -193,6 +207,7 @@ export class Database {
 
   clear(): void {
     this.dict.clear();
+    if (this.slots !== null) this.slots.clear();
     this.access.clear();
     this.expires.clear();
     this.avgTtl = 0;
@@ -227,5 +242,6 @@ export class Database {
     [this.access, other.access] = [other.access, this.access];
     [this.avgTtl, other.avgTtl] = [other.avgTtl, this.avgTtl];
     [this.memory, other.memory] = [other.memory, this.memory];
+    [this.slots, other.slots] = [other.slots, this.slots];
   }
 }

@@ -506,6 +506,7 @@ export class ScriptingEngine {
           writeDirty: run.writeDirty,
           allowOom: (run.flags & ScriptFlag.AllowOom) !== 0,
           noscriptAllowed: debugTunables.disableDenyScripts,
+          allowCrossSlot: (run.flags & (ScriptFlag.AllowCrossSlot | ScriptFlag.EvalCompat)) !== 0,
         },
       });
     }

@@ -7,10 +7,14 @@
  * scriptCall (script.c) check in different orders, and a command refused for two reasons
  * must get the same one of the two as from Redis.
  *
- *   client: protected, auth, no-multi, acl, oom, misconf, noreplicas, readonly, pubsub,
- *           masterdown, loading, busy            (then CLIENT PAUSE and MULTI queueing,
+ *   client: protected, auth, no-multi, acl, cluster, oom, misconf, noreplicas, readonly,
+ *           pubsub, masterdown, loading, busy    (then CLIENT PAUSE and MULTI queueing,
  *                                                 which hold the command instead of refusing)
- *   script: noscript, masterdown, acl, read-only script, readonly, misconf, noreplicas, oom
+ *   script: noscript, masterdown, acl, read-only script, readonly, misconf, noreplicas, oom,
+ *           cluster
+ *
+ * `cluster` (cluster-enabled only) routes by the keys' hash slot: MOVED, ASK, CROSSSLOT,
+ * TRYAGAIN, CLUSTERDOWN (cluster/routing.ts); a script's calls must also stay in one slot.
  *
  * EXEC, serving a blocked client and loading the AOF admit nothing more (EXEC re-checks only
  * ACL, in transactions.ts; its own admission as a client command used the flags of what it
@@ -24,6 +28,7 @@
 import type { Client } from './client.js';
 import type { Server } from './server.js';
 import type { CommandSpec } from './command-table.js';
+import { type RoutedCommand, Redirect, redirectionError, routeQuery, scriptRoutingError } from '../cluster/routing.js';
 
 /** The flags of one invocation that admission decides on. */
 export interface InvocationFlags {
@@ -45,6 +50,8 @@ export interface ScriptCallContext {
   allowOom: boolean;
   /** DEBUG SET-DISABLE-DENY-SCRIPTS: noscript commands are allowed. */
   noscriptAllowed: boolean;
+  /** The script declared allow-cross-slot-keys (cluster: its calls may use several slots). */
+  allowCrossSlot: boolean;
 }
 
 /** One admission question: may `spec` with `argv` run for `client` now? */
@@ -73,6 +80,59 @@ function outOfMemory(server: Server): boolean {
 /** The state checks guard the dataset from clients: a master's stream and a script's later writes pass. */
 function obeyed(r: AdmissionRequest): boolean {
   return r.script !== null ? r.script.caller.isMaster : r.client.isMaster;
+}
+
+/**
+ * Cluster routing (processCommand's getNodeByQuery; script.c scriptVerifyClusterState for a
+ * redis.call). Sets the client's `slot`, which a script's calls must then stay in.
+ */
+function clusterCheck(server: Server, r: AdmissionRequest): string | null {
+  const view = server.cluster;
+  if (view === null || obeyed(r)) return null;
+  const spec = r.spec;
+  const script = r.script;
+  const client = script !== null ? script.caller : r.client;
+  let commands: RoutedCommand[];
+  if (script === null) {
+    client.slot = -1;
+    // Commands with no keys are never redirected (EXEC is judged by what it queued).
+    if (!spec.movableKeys && spec.keySpecs.length === 0 && spec.fullName !== 'exec') return null;
+    if (spec.fullName === 'exec') {
+      if (client.multi === null) return null;
+      commands = client.multi.map((q) => ({ argv: q.argv, keys: q.spec.getKeys(q.argv) }));
+    } else {
+      commands = [{ argv: r.argv, keys: spec.getKeys(r.argv) }];
+    }
+  } else {
+    commands = [{ argv: r.argv, keys: spec.getKeys(r.argv) }];
+  }
+  const n = spec.fullName;
+  const db = server.dbs[0]!;
+  const route = routeQuery(view, {
+    commands,
+    shardPubsub: n === 'ssubscribe' || n === 'sunsubscribe' || n === 'spublish',
+    migrate: n === 'migrate',
+    write: r.flags.write,
+    asking: client.clusterAsking || spec.flags.has('asking'),
+    readOnlyClient: client.clusterReadOnly,
+    allowReadsWhenDown: server.config.getBool('cluster-allow-reads-when-down'),
+    allowPubsubshardWhenDown: server.config.getBool('cluster-allow-pubsubshard-when-down'),
+    keyExists: (key) => {
+      if (db.peek(key) === undefined) return false;
+      const when = db.getExpire(key);
+      return when === -1 || when > server.expiryNow();
+    },
+  });
+  if (script === null) {
+    client.slot = route.slot;
+    return route.redirect === Redirect.None ? null : redirectionError(view, route);
+  }
+  if (route.redirect !== Redirect.None) return scriptRoutingError(route);
+  if (route.slot !== -1 && !script.allowCrossSlot) {
+    if (client.slot === -1) client.slot = route.slot;
+    else if (client.slot !== route.slot) return 'Script attempted to access keys that do not hash to the same slot';
+  }
+  return null;
 }
 
 const CHECKS = {
@@ -138,6 +198,7 @@ const CHECKS = {
     if (server.asyncLoading && (spec.noAsyncLoading || (queued !== null && queued.some((q) => q.spec.noAsyncLoading)))) return LOADING;
     return null;
   },
+  cluster: clusterCheck,
   /** A busy script, and other modules' checks (server.hooks.precheck), in Redis's BUSY place. */
   busy: (server, r) => {
     const pre = server.hooks.precheck;
@@ -159,11 +220,11 @@ export function admit(server: Server, r: AdmissionRequest): string | null {
   if (r.script !== null) {
     return (
       k.noscript(server, r) ?? k.masterdown(server, r) ?? k.acl(server, r) ?? k.readOnlyScript(server, r) ??
-      k.readonly(server, r) ?? k.misconf(server, r) ?? k.noreplicas(server, r) ?? k.oom(server, r)
+      k.readonly(server, r) ?? k.misconf(server, r) ?? k.noreplicas(server, r) ?? k.oom(server, r) ?? k.cluster(server, r)
     );
   }
   return (
-    k.protected(server, r) ?? k.auth(server, r) ?? k.noMulti(server, r) ?? k.acl(server, r) ?? k.oom(server, r) ??
+    k.protected(server, r) ?? k.auth(server, r) ?? k.noMulti(server, r) ?? k.acl(server, r) ?? k.cluster(server, r) ?? k.oom(server, r) ??
     k.misconf(server, r) ?? k.noreplicas(server, r) ?? k.readonly(server, r) ?? k.pubsub(server, r) ??
     k.masterdown(server, r) ?? k.loading(server, r) ?? k.busy(server, r)
   );

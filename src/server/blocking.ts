@@ -474,6 +474,26 @@ export function blockingKeyCount(server: Server): number {
 }
 
 /**
+ * Unblocks with an error each client blocked on keys that `redirection(client, firstKey)`
+ * refuses (a cluster slot moved away or the cluster went down:
+ * clusterRedirectBlockedClientIfNeeded). Returns how many were unblocked.
+ */
+export function redirectBlockedClients(server: Server, redirection: (c: Client, key: string) => string | null): number {
+  const s = stateOf(server);
+  let n = 0;
+  for (const w of [...s.waiters.values()]) {
+    const c = w.client;
+    if (c.blocked !== w.state || w.keys.length === 0) continue;
+    const err = redirection(c, w.keys[0]!);
+    if (err === null) continue;
+    c.reply.error(err);
+    s.unblock(c);
+    n++;
+  }
+  return n;
+}
+
+/**
  * A master turning replica: every client blocked on keys gets
  * `-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)`
  * and is closed after the reply, as Redis's disconnectAllBlockedClients.

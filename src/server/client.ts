@@ -77,6 +77,12 @@ export class Client {
   multi: QueuedCommand[] | null = null;
   /** A queued command failed to queue (unknown, arity…): EXEC answers EXECABORT. */
   multiDirty = false;
+  /** Cluster: ASKING was sent (kept for the next command, or until EXEC inside MULTI). */
+  clusterAsking = false;
+  /** Cluster: READONLY was sent (a replica serves its master's slots to reads). */
+  clusterReadOnly = false;
+  /** Cluster: the hash slot of the current command's keys, -1 when none (a script's calls stay in it). */
+  slot = -1;
   /** A watched key was touched: EXEC answers null. */
   watchDirty = false;
   readonly watched = new Map<string, { db: number; key: string }>();

@@ -14,6 +14,7 @@
 import type { Server } from './server.js';
 import type { Client } from './client.js';
 import { stringMatch } from '../keyspace/glob.js';
+import { keyHashSlot } from '../cluster/slot.js';
 
 export type SubscriptionKind = 'channel' | 'shard';
 
@@ -140,6 +141,25 @@ export function unsubscribeAllPatterns(c: Client, notify: boolean): number {
   let count = 0;
   for (const pattern of [...c.patterns]) if (unsubscribePattern(c, pattern, notify)) count++;
   if (notify && count === 0) unsubscribePattern(c, null, true);
+  return count;
+}
+
+/**
+ * Ends every shard channel subscription of `slot`, telling each subscriber (SUNSUBSCRIBE
+ * push): the slot left this node's shard (cluster.c removeChannelsInSlot).
+ */
+export function unsubscribeShardSlot(server: Server, slot: number): number {
+  const s = states.get(server);
+  if (s === undefined || s.shardChannels.size === 0) return 0;
+  let count = 0;
+  for (const [channel, clients] of [...s.shardChannels]) {
+    if (keyHashSlot(channel) !== slot) continue;
+    count++;
+    for (const c of [...clients]) {
+      unsubscribeChannel(c, channel, 'shard', true);
+      c.markPendingWrite();
+    }
+  }
   return count;
 }
 

@@ -34,7 +34,9 @@ import type { Clock } from '../core/clock.js';
 import { Random } from '../core/clock.js';
 import { activeExpireCycle } from '../keyspace/expire.js';
 import { applyReplyMode } from '../commands/client.js';
-import { execCommandAbort } from '../commands/transactions.js';
+import { discardTransaction, execCommandAbort } from '../commands/transactions.js';
+import { blockedRedirection, isRedirection } from '../cluster/routing.js';
+import { redirectBlockedClients } from './blocking.js';
 import { execute, type ExecMode, type Invocation } from './executor.js';
 import { admit, clientCommandFlags, type InvocationFlags } from './admission.js';
 
@@ -320,6 +322,16 @@ export class Server implements KeyspaceOwner {
     this.bindSettings();
     const n = this.config.getNumber('databases');
     for (let i = 0; i < n; i++) this.dbs.push(new Database(i, this));
+    // A cluster keeps db 0's keys by hash slot from the start (keyspace/slot-index.ts).
+    if (this.config.getBool('cluster-enabled')) {
+      this.dbs[0]!.indexSlots();
+      // Clients blocked on a slot that moved away, or in a cluster gone down, are redirected.
+      this.hooks.cron.push(() => {
+        const view = this.cluster;
+        if (view === null) return;
+        redirectBlockedClients(this, (c, key) => blockedRedirection(view, key, c.clusterReadOnly, c.lastCmd?.isWrite ?? false));
+      });
+    }
   }
 
   /** Mirrors hot config values into `settings` and reacts to changes. */
@@ -799,6 +811,8 @@ export class Server implements KeyspaceOwner {
       this.currentClient = c;
       this.processCommand(c);
       this.currentClient = prevClient;
+      // ASKING holds for the next command only, or until EXEC (resetClient).
+      if (c.clusterAsking && c.multi === null && argv[0]!.toLowerCase() !== 'asking') c.clusterAsking = false;
       // CLIENT REPLY OFF/SKIP: drop what the command wrote (not for a command held by a pause).
       if ((c.replyMode !== 'on' || c.skipNextReply) && !paused.has(c)) applyReplyMode(c, replyMark);
       if (this.hooks.tracking !== null) this.hooks.tracking.commandProcessed(c);
@@ -867,8 +881,17 @@ export class Server implements KeyspaceOwner {
     if (spec !== null) spec.stats.rejectedCalls++;
     this.flagRejected = true;
     // A refused EXEC ends the transaction: -EXECABORT with the reason (execCommandAbort).
-    if (spec !== null && spec.fullName === 'exec') execCommandAbort(c, message);
-    else c.reply.error(message);
+    // A cluster redirection instead discards it and answers the redirection as is (processCommand).
+    if (spec !== null && spec.fullName === 'exec') {
+      if (this.cluster !== null && isRedirection(message)) {
+        discardTransaction(c);
+        c.reply.error(message);
+      } else {
+        execCommandAbort(c, message);
+      }
+    } else {
+      c.reply.error(message);
+    }
   }
 
   /** Set when the last error reply came from a rejection (errorstats count both). */
