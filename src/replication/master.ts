@@ -94,7 +94,8 @@ function newLink(c: Client): ReplicaLink {
   return {
     client: c,
     state: 'wait_bgsave',
-    pending: [],
+    sentTo: 0,
+    pumping: false,
     streamOnAck: false,
     listeningPort: 0,
     announcedIp: '',
@@ -146,12 +147,13 @@ function tryPartialResync(st: ReplicationState, link: ReplicaLink, replid: strin
   refreshGoodReplicas(st);
   const c = link.client;
   c.reply.rawString(link.capaPsync2 ? `+CONTINUE ${st.replid}\r\n` : '+CONTINUE\r\n');
-  const data = backlog.copyFrom(offset);
-  c.reply.raw(data);
+  // The backlog from `offset` is owed to the replica and goes out from the shared buffer.
+  link.sentTo = offset - 1;
+  st.pump(link);
   c.markPendingWrite();
   st.syncPartialOk++;
   log.notice(
-    `Partial resynchronization request from ${name} accepted. Sending ${data.length} bytes of backlog starting from offset ${offset}.`,
+    `Partial resynchronization request from ${name} accepted. Sending ${st.masterReplOffset + 1 - offset} bytes of backlog starting from offset ${offset}.`,
   );
   return true;
 }
@@ -196,7 +198,8 @@ function startFullSync(st: ReplicationState): void {
   const marks = new Map<ReplicaLink, string>();
   for (const l of links) {
     l.state = 'wait_bgsave_end';
-    l.pending = [];
+    // Owed the stream from this instant on: the shared buffer keeps it until the RDB is out.
+    l.sentTo = offset;
     const c = l.client;
     if (!l.oldSync) c.reply.rawString(`+FULLRESYNC ${st.replid} ${offset}\r\n`);
     if (diskless && l.capaEof) {
@@ -274,11 +277,9 @@ function finishTransfer(st: ReplicationState, l: ReplicaLink, mark: string | und
   } else {
     c.socket?.write(`$${image!.length}\r\n`);
     c.socket?.write(image!);
-    for (const chunk of l.pending) c.reply.raw(chunk);
-    l.pending = [];
-    c.markPendingWrite();
   }
   l.state = 'online';
+  st.pump(l);
   l.ackTime = server.clock.now();
   refreshGoodReplicas(st);
   server.log.notice(`Synchronization with replica ${name} succeeded`);
@@ -322,9 +323,7 @@ export function replconfCommand(c: Client): void {
       r.ackTime = server.clock.now();
       if (r.streamOnAck) {
         r.streamOnAck = false;
-        for (const chunk of r.pending) r.client.reply.raw(chunk);
-        r.pending = [];
-        r.client.markPendingWrite();
+        st.pump(r);
       }
       checkWaitingClients(st);
       updateFailoverStatus(st);
@@ -352,6 +351,8 @@ export function replicaClosed(st: ReplicationState, c: Client): void {
   if (i < 0) return;
   const r = st.replicas[i]!;
   st.replicas.splice(i, 1);
+  // What only this replica still needed leaves the shared buffer now.
+  st.backlog?.trim(st.oldestNeeded());
   st.server.log.notice(`Connection with replica ${st.replicaName(r)} lost.`);
   if (st.replicas.length === 0) st.noReplicasSince = st.server.clock.now();
   refreshGoodReplicas(st);
@@ -394,6 +395,7 @@ export function masterCron(st: ReplicationState): void {
     st.backlog = null;
     server.log.notice(`Replication backlog freed after ${ttl / 1000} seconds without connected replicas.`);
   }
+  st.backlog?.trim(st.oldestNeeded());
   refreshGoodReplicas(st);
   updateFailoverStatus(st);
 }
