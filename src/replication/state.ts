@@ -14,6 +14,7 @@ import type { Client } from '../server/client.js';
 import { encodeCommand } from '../server/propagate.js';
 import { ReplicationBacklog } from './backlog.js';
 import type { MasterLink } from './replica.js';
+import type { RdbFilter } from '../persistence/rdb.js';
 import { newFailoverState, type FailoverState } from './failover.js';
 import { NULL_REPLID, shiftReplIds } from './psync.js';
 
@@ -40,6 +41,8 @@ export interface ReplicaLink {
   sentTo: number;
   /** Waiting for its socket's 'drain' to be handed more of the stream. */
   pumping: boolean;
+  /** REPLCONF rdb-filter-only: what its RDB leaves out (slave_req), or null for a whole one. */
+  rdbFilter: RdbFilter | null;
   /**
    * After a diskless (`$EOF:`) transfer the stream waits for the replica's first ACK, so the
    * EOF mark ends the replica's read (repl_start_cmd_stream_on_ack).
