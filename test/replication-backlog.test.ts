@@ -1,13 +1,13 @@
 /**
  * The replication backlog against a model (the whole stream kept in one Buffer): whatever is
  * appended, resized or reset, `covers`/`copyFrom` return exactly the tail of the stream the
- * ring still holds.
+ * ring still holds; and, with replicas holding offsets, the shared buffer keeps what they need.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import './helpers/property.js';
-import { ReplicationBacklog } from '../src/replication/backlog.js';
+import { ReplicationBacklog, REPL_BLOCK_BYTES } from '../src/replication/backlog.js';
 
 test('backlog holds the newest bytes of the stream, by replication offset', () => {
   fc.assert(
@@ -40,6 +40,42 @@ test('backlog holds the newest bytes of the stream, by replication offset', () =
           assert.equal(b.covers(end + 2), false);
           if (held < stream.length) assert.equal(b.covers(end - held), false);
         }
+      },
+    ),
+  );
+});
+
+test('the shared buffer keeps what replicas still need beyond the backlog size, and frees it after', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 64 }),
+      fc.integer({ min: 0, max: 1000 }),
+      fc.array(fc.record({ data: fc.uint8Array({ maxLength: 20000 }), keep: fc.option(fc.double({ min: 0, max: 1, noNaN: true })) }), { maxLength: 30 }),
+      (size, start, ops) => {
+        const b = new ReplicationBacklog(size, start);
+        let stream = Buffer.alloc(0);
+        let first = start + 1;
+        for (const op of ops) {
+          const end = start + stream.length;
+          // A replica still needs the stream from some offset already held (or nothing).
+          const keepFrom = op.keep === null ? Infinity : first + Math.floor(op.keep * (end + 1 - first));
+          const data = Buffer.from(op.data);
+          b.append(data, keepFrom);
+          stream = Buffer.concat([stream, data]);
+          const newEnd = start + stream.length;
+          first = Math.max(first, Math.min(keepFrom, newEnd + 1 - size));
+          assert.equal(b.firstByteOffset, first);
+          assert.equal(b.histlen, newEnd + 1 - first);
+          for (const off of [first, Math.floor((first + newEnd) / 2), newEnd, newEnd + 1]) {
+            if (off < first) continue;
+            assert.deepEqual(b.copyFrom(off), stream.subarray(off - start - 1));
+          }
+          // Blocks hold the history and at most one partly used block at each end.
+          assert.ok(b.memory >= b.histlen);
+          assert.ok(b.memory <= b.histlen + 2 * REPL_BLOCK_BYTES + 20000, `${b.memory} for ${b.histlen}`);
+        }
+        b.trim();
+        assert.equal(b.histlen, Math.min(size, stream.length + start + 1 - first));
       },
     ),
   );

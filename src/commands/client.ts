@@ -120,7 +120,7 @@ export function clientInfoLine(c: Client): string {
   const argvMem = executing ? argvBytes(c.argv) : 0;
   let multiMem = 0;
   if (c.multi !== null) for (const q of c.multi) multiMem += argvBytes(q.argv) + 8 * q.argv.length;
-  const out = c.reply.len + (c.socket?.writableLength ?? 0);
+  const out = server.obufBytes(c);
   const obl = Math.min(out, REPLY_CHUNK_BYTES);
   const omem = out - obl;
   const oll = omem === 0 ? 0 : Math.ceil(omem / REPLY_CHUNK_BYTES);

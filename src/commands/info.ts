@@ -138,7 +138,7 @@ function memorySection(s: Server, b: SectionBuilder): void {
   const replicasMem = s.replicaClientsMemory;
   let dbOverhead = 0;
   for (const db of s.dbs) dbOverhead += db.memoryBytes() - db.memory;
-  const overhead = startup + clientsMem + replicasMem + dbOverhead;
+  const overhead = startup + clientsMem + replicasMem + s.replBacklogMemory() + dbOverhead;
   const dataset = Math.max(0, used - overhead);
   const netUsed = used - startup;
   const totalSystem = os.totalmem();

@@ -143,7 +143,7 @@ function memoryStats(c: Client): void {
   const clientsNormal = server.clientsNormalMemory;
   const startup = STARTUP_MEMORY;
   const dbOverhead = dbs.map((d) => ({ id: d.id, main: dictBucketBytes(d.dict.size) + d.dict.size * 24, expires: dictBucketBytes(d.expires.size) + d.expires.size * 24 }));
-  const overhead = startup + clientsNormal + server.replicaClientsMemory + dbOverhead.reduce((a, d) => a + d.main + d.expires, 0);
+  const overhead = startup + clientsNormal + server.replicaClientsMemory + server.replBacklogMemory() + dbOverhead.reduce((a, d) => a + d.main + d.expires, 0);
   const dataset = Math.max(0, used - overhead);
   const net = used - startup;
   const r = c.reply;
@@ -159,7 +159,7 @@ function memoryStats(c: Client): void {
   int('peak.allocated', server.usedMemoryPeak);
   int('total.allocated', used);
   int('startup.allocated', startup);
-  int('replication.backlog', 0);
+  int('replication.backlog', server.replBacklogMemory());
   int('clients.slaves', server.replicaClientsMemory);
   int('clients.normal', clientsNormal);
   int('cluster.links', 0);

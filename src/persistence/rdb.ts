@@ -133,6 +133,12 @@ function savedAccess(s: Server): SnapshotOptions['access'] {
   return undefined;
 }
 
+/** What a filtered snapshot leaves out (REPLCONF rdb-filter-only: redis-cli --functions-rdb). */
+export interface RdbFilter {
+  excludeData: boolean;
+  excludeFunctions: boolean;
+}
+
 export class RdbPersistence {
   /** Save points from `save`: [seconds, changes]. */
   savePoints: [number, number][] = [];
@@ -214,8 +220,10 @@ export class RdbPersistence {
   // ---- snapshots and copy-on-write -------------------------------------------------------------
 
   /** Starts a snapshot of the dataset now; it sees every later change only as copy-on-write. */
-  startSnapshot(extraAux: [string, string][] = [], format: Pick<SnapshotOptions, 'format' | 'aofTimestamp'> = {}): Snapshot {
-    const snap = new Snapshot(this.server.dbs, { ...this.snapshotOptions(extraAux), ...format });
+  startSnapshot(extraAux: [string, string][] = [], format: Pick<SnapshotOptions, 'format' | 'aofTimestamp'> = {}, filter: RdbFilter | null = null): Snapshot {
+    const opts = { ...this.snapshotOptions(extraAux), ...format };
+    if (filter?.excludeFunctions === true) opts.functions = [];
+    const snap = new Snapshot(filter?.excludeData === true ? [] : this.server.dbs, opts);
     this.snapshots.add(snap);
     this.installHooks();
     return snap;

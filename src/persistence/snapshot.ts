@@ -373,7 +373,12 @@ export class Snapshot {
           break;
         }
         const [key, value] = next.value;
-        if (touched.size !== 0 && touched.has(key)) continue;
+        // Already written when it was modified; it still counts as a key saved, so
+        // rdb-key-save-delay paces the whole keyspace as Redis's child does.
+        if (touched.size !== 0 && touched.has(key)) {
+          keys++;
+          continue;
+        }
         visited.add(key);
         this.record(out, snap, key, value);
         this.keysProcessed++;

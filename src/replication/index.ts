@@ -56,17 +56,15 @@ export function install(server: Server): void {
   setInfoField(server, 'sync_full', () => st.syncFull);
   setInfoField(server, 'sync_partial_ok', () => st.syncPartialOk);
   setInfoField(server, 'sync_partial_err', () => st.syncPartialErr);
-  setInfoField(server, 'mem_replication_backlog', () => st.backlog?.size ?? 0);
-  // Redis 7 shares one buffer between the backlog and the replicas' output; here each replica
-  // holds its own unsent stream, so the total is the backlog plus what replicas have pending.
-  setInfoField(server, 'mem_total_replication_buffers', () => {
-    let n = st.backlog?.size ?? 0;
-    for (const r of st.replicas) {
-      n += server.outputBytes(r.client);
-      for (const b of r.pending) n += b.length;
-    }
-    return n;
-  });
+  // One buffer for the backlog and the replicas' stream (backlog.ts): what exceeds
+  // repl-backlog-size while replicas are attached counts as theirs (getMemoryOverheadData).
+  server.replBuffer = {
+    total: () => st.backlog?.memory ?? 0,
+    excess: () => (st.backlog === null || st.replicas.length === 0 ? 0 : Math.max(0, st.backlog.memory - st.backlog.size)),
+    owed: (c) => st.owedTo(c),
+  };
+  setInfoField(server, 'mem_replication_backlog', () => server.replBacklogMemory());
+  setInfoField(server, 'mem_total_replication_buffers', () => st.backlog?.memory ?? 0);
   server.hooks.resetStats.push(() => {
     st.syncFull = st.syncPartialOk = st.syncPartialErr = 0;
   });
@@ -76,7 +74,7 @@ export function install(server: Server): void {
   // CONFIG GET / CONFIG REWRITE show the master we replicate from now, not the start-up value.
   const replicaofDef = cfg.def('replicaof');
   if (replicaofDef !== undefined) replicaofDef.get = () => (st.masterHost === null ? '' : `${st.masterHost} ${st.masterPort}`);
-  cfg.watch('repl-backlog-size', (v) => st.backlog?.resize(v as number));
+  cfg.watch('repl-backlog-size', (v) => st.backlog?.resize(v as number, st.oldestNeeded()));
   cfg.watch('min-replicas-max-lag', () => refreshGoodReplicas(st));
   cfg.watch('min-replicas-to-write', () => refreshGoodReplicas(st));
   const loadedAux = new Map<string, string>();

@@ -27,6 +27,7 @@ import { streamRdb } from './rdb-transfer.js';
 import { psyncFailover, updateFailoverStatus } from './failover.js';
 import { checkShutdown } from './shutdown.js';
 import { psyncVerdict } from './psync.js';
+import type { RdbFilter } from '../persistence/rdb.js';
 
 /** Replicas waiting for the next full-sync job, and its start timer. */
 interface SyncQueue {
@@ -68,6 +69,11 @@ export function syncCommand(c: Client): void {
     return;
   }
   const link = pendingLinks.get(c) ?? newLink(c);
+  // Filtered RDBs only go over a socket, never through the dump file.
+  if (link.rdbFilter !== null && !link.capaEof) {
+    c.reply.error('ERR Filtered replica requires EOF capability');
+    return;
+  }
   pendingLinks.delete(c);
   server.log.notice(`Replica ${st.replicaName(link)} asked for synchronization`);
   if (psync) {
@@ -94,7 +100,9 @@ function newLink(c: Client): ReplicaLink {
   return {
     client: c,
     state: 'wait_bgsave',
-    pending: [],
+    sentTo: 0,
+    pumping: false,
+    rdbFilter: null,
     streamOnAck: false,
     listeningPort: 0,
     announcedIp: '',
@@ -146,17 +154,23 @@ function tryPartialResync(st: ReplicationState, link: ReplicaLink, replid: strin
   refreshGoodReplicas(st);
   const c = link.client;
   c.reply.rawString(link.capaPsync2 ? `+CONTINUE ${st.replid}\r\n` : '+CONTINUE\r\n');
-  const data = backlog.copyFrom(offset);
-  c.reply.raw(data);
+  // The backlog from `offset` is owed to the replica and goes out from the shared buffer.
+  link.sentTo = offset - 1;
+  st.pump(link);
   c.markPendingWrite();
   st.syncPartialOk++;
   log.notice(
-    `Partial resynchronization request from ${name} accepted. Sending ${data.length} bytes of backlog starting from offset ${offset}.`,
+    `Partial resynchronization request from ${name} accepted. Sending ${st.masterReplOffset + 1 - offset} bytes of backlog starting from offset ${offset}.`,
   );
   return true;
 }
 
 function queueFullSync(st: ReplicationState, link: ReplicaLink): void {
+  // A filtered RDB is a job of its own (replicas share a BGSAVE only with the same slave_req).
+  if (link.rdbFilter !== null) {
+    setImmediate(() => startFullSync(st, [link]));
+    return;
+  }
   const q = queueOf(st);
   q.waiting.push(link);
   const server = st.server;
@@ -182,12 +196,12 @@ function queueFullSync(st: ReplicationState, link: ReplicaLink): void {
  * keep being served), then the stream held since. The RDB bytes go straight to the socket, as
  * Redis's rdb pipe does: they do not count against the replica output buffer limit.
  */
-function startFullSync(st: ReplicationState): void {
-  const q = queueOf(st);
-  const links = q.waiting.splice(0).filter((l) => !l.client.closed && st.replicas.includes(l));
+function startFullSync(st: ReplicationState, only: ReplicaLink[] | null = null): void {
+  const links = (only ?? queueOf(st).waiting.splice(0)).filter((l) => !l.client.closed && st.replicas.includes(l));
   if (links.length === 0) return;
   const server = st.server;
-  const diskless = server.config.getBool('repl-diskless-sync');
+  const filter = links[0]!.rdbFilter;
+  const diskless = server.config.getBool('repl-diskless-sync') || filter !== null;
   server.log.notice(`Starting BGSAVE for SYNC with target: ${diskless ? 'replicas sockets' : 'disk'}`);
   const offset = st.masterReplOffset;
   const streamDb = st.selectedDb === -1 ? 0 : st.selectedDb;
@@ -196,7 +210,8 @@ function startFullSync(st: ReplicationState): void {
   const marks = new Map<ReplicaLink, string>();
   for (const l of links) {
     l.state = 'wait_bgsave_end';
-    l.pending = [];
+    // Owed the stream from this instant on: the shared buffer keeps it until the RDB is out.
+    l.sentTo = offset;
     const c = l.client;
     if (!l.oldSync) c.reply.rawString(`+FULLRESYNC ${st.replid} ${offset}\r\n`);
     if (diskless && l.capaEof) {
@@ -230,6 +245,7 @@ function startFullSync(st: ReplicationState): void {
       return stalled === null ? undefined : Promise.all(stalled);
     },
     () => !alive(),
+    filter,
   ).then(
     () => {
       if (marks.size > 0) {
@@ -274,11 +290,9 @@ function finishTransfer(st: ReplicationState, l: ReplicaLink, mark: string | und
   } else {
     c.socket?.write(`$${image!.length}\r\n`);
     c.socket?.write(image!);
-    for (const chunk of l.pending) c.reply.raw(chunk);
-    l.pending = [];
-    c.markPendingWrite();
   }
   l.state = 'online';
+  st.pump(l);
   l.ackTime = server.clock.now();
   refreshGoodReplicas(st);
   server.log.notice(`Synchronization with replica ${name} succeeded`);
@@ -322,9 +336,7 @@ export function replconfCommand(c: Client): void {
       r.ackTime = server.clock.now();
       if (r.streamOnAck) {
         r.streamOnAck = false;
-        for (const chunk of r.pending) r.client.reply.raw(chunk);
-        r.pending = [];
-        r.client.markPendingWrite();
+        st.pump(r);
       }
       checkWaitingClients(st);
       updateFailoverStatus(st);
@@ -335,8 +347,27 @@ export function replconfCommand(c: Client): void {
       // client otherwise gets no replies.
       if (c.isMaster) st.link?.sendAck();
       return;
-    } else if (opt === 'rdb-only' || opt === 'rdb-filter-only') {
-      // Accepted for compatibility (redis-cli --rdb); nodis always sends the full stream.
+    } else if (opt === 'rdb-only') {
+      // redis-cli --rdb: the replica closes after the RDB, so the stream that follows is moot.
+      if (!/^-?\d+$/.test(val) || !Number.isSafeInteger(Number(val))) {
+        c.reply.error('ERR value is not an integer or out of range');
+        return;
+      }
+      if (Number(val) < 0 || Number(val) > 1) {
+        c.reply.error('ERR value is out of range, value must between 0 and 1');
+        return;
+      }
+    } else if (opt === 'rdb-filter-only') {
+      // Include filters: by default the RDB leaves out everything; "functions" keeps those.
+      const filter: RdbFilter = { excludeData: true, excludeFunctions: true };
+      for (const f of val.split(/\s+/).filter(Boolean)) {
+        if (f.toLowerCase() !== 'functions') {
+          c.reply.error(`ERR Unsupported rdb-filter-only option: ${f}`);
+          return;
+        }
+        filter.excludeFunctions = false;
+      }
+      link.rdbFilter = filter;
     } else {
       c.reply.error(`ERR Unrecognized REPLCONF option: ${argv[i]}`);
       return;
@@ -352,6 +383,8 @@ export function replicaClosed(st: ReplicationState, c: Client): void {
   if (i < 0) return;
   const r = st.replicas[i]!;
   st.replicas.splice(i, 1);
+  // What only this replica still needed leaves the shared buffer now.
+  st.backlog?.trim(st.oldestNeeded());
   st.server.log.notice(`Connection with replica ${st.replicaName(r)} lost.`);
   if (st.replicas.length === 0) st.noReplicasSince = st.server.clock.now();
   refreshGoodReplicas(st);
@@ -394,6 +427,7 @@ export function masterCron(st: ReplicationState): void {
     st.backlog = null;
     server.log.notice(`Replication backlog freed after ${ttl / 1000} seconds without connected replicas.`);
   }
+  st.backlog?.trim(st.oldestNeeded());
   refreshGoodReplicas(st);
   updateFailoverStatus(st);
 }

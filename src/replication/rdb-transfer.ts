@@ -6,7 +6,7 @@
  *  - replica: the received image is loaded with the same loader as dump.rdb.
  */
 import type { Server } from '../server/server.js';
-import { rdbOf, flushRdbFunctions, logLoadDone, type RdbPersistence } from '../persistence/rdb.js';
+import { rdbOf, flushRdbFunctions, logLoadDone, type RdbPersistence, type RdbFilter } from '../persistence/rdb.js';
 import { runSliced, startLoading, stopLoading } from '../persistence/loading.js';
 import { emptyData } from '../keyspace/flush.js';
 
@@ -34,13 +34,18 @@ export async function streamRdb(
   repl: RdbReplInfo,
   sink: (chunk: Buffer) => Promise<unknown> | void,
   cancelled: () => boolean,
+  filter: RdbFilter | null = null,
 ): Promise<void> {
   const p = persistence(server);
-  const snap = p.startSnapshot([
-    ['repl-stream-db', String(repl.streamDb)],
-    ['repl-id', repl.replid],
-    ['repl-offset', String(repl.offset)],
-  ]);
+  const snap = p.startSnapshot(
+    [
+      ['repl-stream-db', String(repl.streamDb)],
+      ['repl-id', repl.replid],
+      ['repl-offset', String(repl.offset)],
+    ],
+    {},
+    filter,
+  );
   p.replicationTransfers++;
   p.backgroundJobs++;
   try {

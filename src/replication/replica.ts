@@ -484,8 +484,11 @@ export class MasterLink {
     this.sendAck();
   }
 
-  /** The db the master client had SELECTed when the link dropped (kept for +CONTINUE). */
-  private lastDb: number | null = null;
+  /**
+   * The db the master client had SELECTed when the link dropped (kept for +CONTINUE, also
+   * across REPLICAOF to another master: Redis's cached master keeps its db).
+   */
+  lastDb: number | null = null;
 
   /** The master stream's current db (what an RDB saved now records as repl-stream-db). */
   get streamDb(): number {

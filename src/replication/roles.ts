@@ -16,6 +16,9 @@ import { MasterLink, prepareForReplicaRole } from './replica.js';
 export function setMaster(st: ReplicationState, host: string, port: number): void {
   const server = st.server;
   const wasMaster = st.masterHost === null;
+  // The stream's db goes with the cached master state: a +CONTINUE from the next master
+  // (or this one again, after a detour) goes on in it.
+  const streamDb = st.link?.streamDb ?? null;
   st.link?.close();
   st.link = null;
   prepareForReplicaRole(server);
@@ -31,6 +34,7 @@ export function setMaster(st: ReplicationState, host: string, port: number): voi
     if (accepted) clearFailoverState(st);
     else abortFailover(st, 'Failover target rejected psync request');
   });
+  link.lastDb = streamDb;
   st.link = link;
   link.connect();
 }

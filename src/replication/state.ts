@@ -14,7 +14,11 @@ import type { Client } from '../server/client.js';
 import { encodeCommand } from '../server/propagate.js';
 import { ReplicationBacklog } from './backlog.js';
 import type { MasterLink } from './replica.js';
+import type { RdbFilter } from '../persistence/rdb.js';
 import { NULL_REPLID, shiftReplIds } from './psync.js';
+
+/** How much of the stream a replica that is behind is handed per socket write. */
+const PUMP_SLICE_BYTES = 1 << 20;
 
 export { NULL_REPLID };
 
@@ -43,8 +47,17 @@ export interface ReplicaLink {
    * online: streaming.
    */
   state: 'wait_bgsave' | 'wait_bgsave_end' | 'send_bulk' | 'online';
-  /** Stream bytes held back until the RDB has been sent. */
-  pending: Buffer[];
+  /**
+   * Replication offset of the last stream byte handed to this replica's client (its output
+   * buffer or socket). What follows, up to master_repl_offset, it is owed: those bytes stay in
+   * the shared replication buffer (backlog.ts) until it can take them — while its full sync's
+   * RDB is produced and sent, or while its socket does not drain.
+   */
+  sentTo: number;
+  /** Waiting for its socket's 'drain' to be handed more of the stream. */
+  pumping: boolean;
+  /** REPLCONF rdb-filter-only: what its RDB leaves out (slave_req), or null for a whole one. */
+  rdbFilter: RdbFilter | null;
   /**
    * After a diskless (`$EOF:`) transfer the stream waits for the replica's first ACK, so the
    * EOF mark ends the replica's read (repl_start_cmd_stream_on_ack).
@@ -149,18 +162,75 @@ export class ReplicationState {
     this.feedBytes(Buffer.from(text, 'latin1'));
   }
 
-  /** Appends bytes to the stream: offset, backlog, and every replica's output. */
+  /**
+   * Appends bytes to the stream: offset, the shared replication buffer, and the output of
+   * every replica that is streaming and keeping up (feedReplicationBuffer). The others are
+   * owed the bytes, which stay in the buffer; their output limits count them.
+   */
   feedBytes(data: Buffer): void {
     if (data.length === 0) return;
+    const before = this.masterReplOffset;
+    const backlog = this.ensureBacklog();
     this.masterReplOffset += data.length;
-    this.ensureBacklog().append(data);
-    for (const r of this.replicas) {
-      if (r.state === 'online' && !r.streamOnAck) {
-        r.client.reply.raw(data);
-        r.client.markPendingWrite();
-      } else if (r.state !== 'wait_bgsave') {
-        r.pending.push(data);
+    backlog.append(data, this.oldestNeeded());
+    // Backwards: a replica dropped for its output limit leaves the list.
+    for (let i = this.replicas.length - 1; i >= 0; i--) {
+      const r = this.replicas[i]!;
+      if (r.state === 'wait_bgsave') continue;
+      const c = r.client;
+      // Copied into its output only while that stays small: a burst (a script, a big MULTI)
+      // stays shared in the buffer and goes out as the socket drains.
+      if (r.state === 'online' && !r.streamOnAck && r.sentTo === before && c.reply.len < PUMP_SLICE_BYTES && !(c.socket?.writableNeedDrain ?? false)) {
+        c.reply.raw(data);
+        r.sentTo = this.masterReplOffset;
+        c.markPendingWrite();
+        continue;
       }
+      if (this.server.enforceOutputLimits(c)) continue;
+      if (r.state === 'online' && !r.streamOnAck) this.pump(r);
+    }
+  }
+
+  /**
+   * The oldest stream offset a replica still needs from the shared buffer (Infinity: none),
+   * so that trimming keeps it.
+   */
+  oldestNeeded(): number {
+    let oldest = Infinity;
+    for (const r of this.replicas) if (r.state !== 'wait_bgsave' && r.sentTo + 1 < oldest) oldest = r.sentTo + 1;
+    return oldest;
+  }
+
+  /** Stream bytes owed to a replica client that still sit in the shared buffer. */
+  owedTo(c: Client): number {
+    const r = this.findReplica(c);
+    return r === undefined || r.state === 'wait_bgsave' ? 0 : Math.max(0, this.masterReplOffset - r.sentTo);
+  }
+
+  /**
+   * Hands a streaming replica what it is owed, as fast as its socket takes it (writeToSlave
+   * reading the shared blocks): a slice at a time, then again on 'drain'.
+   */
+  pump(r: ReplicaLink): void {
+    const c = r.client;
+    const sock = c.socket;
+    const backlog = this.backlog;
+    if (sock === null || c.closed || backlog === null || r.state !== 'online' || r.streamOnAck) return;
+    while (r.sentTo < this.masterReplOffset && !sock.writableNeedDrain && backlog.covers(r.sentTo + 1)) {
+      for (const v of backlog.viewsFrom(r.sentTo + 1, PUMP_SLICE_BYTES)) {
+        c.reply.raw(v);
+        r.sentTo += v.length;
+      }
+      this.server.writeToClient(c);
+      if (c.closed) return;
+    }
+    backlog.trim(this.oldestNeeded());
+    if (r.sentTo < this.masterReplOffset && !r.pumping) {
+      r.pumping = true;
+      sock.once('drain', () => {
+        r.pumping = false;
+        this.pump(r);
+      });
     }
   }
 

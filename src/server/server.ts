@@ -252,6 +252,12 @@ export class Server implements KeyspaceOwner {
   clientsNormalMemory = 0;
   replicaClientsMemory = 0;
   private usedMemoryRefreshedAt = -Infinity;
+  /**
+   * The shared replication buffer (replication/backlog.ts), when replication has one: its
+   * size, the part of it beyond repl-backlog-size that only replicas hold (counted as replica
+   * memory, as Redis does), and the stream bytes a replica is owed that still sit in it.
+   */
+  replBuffer: { total(): number; excess(): number; owed(c: Client): number } | null = null;
   /** How key accesses are recorded; clocks advanced by cron (Redis's cached server.lruclock). */
   readonly access: AccessPolicy = { track: false, epoch: 0, lfu: false, lruClock: 0, minutes: 0, logFactor: 10, decayTime: 1, random: () => this.rng.next() };
   cronLoops = 0;
@@ -474,7 +480,7 @@ export class Server implements KeyspaceOwner {
    * without what eviction freed but the collector has not reclaimed yet (server/evict.ts).
    */
   usedMemory(): number {
-    let used = STARTUP_MEMORY + this.clientsMemory();
+    let used = STARTUP_MEMORY + this.clientsMemory() + this.replBacklogMemory();
     const dbs = this.dbs;
     for (let i = 0; i < dbs.length; i++) used += dbs[i]!.memoryBytes();
     if (used > this.usedMemoryPeak) this.usedMemoryPeak = used;
@@ -497,6 +503,7 @@ export class Server implements KeyspaceOwner {
         if (c.kind === 'replica') replicas += bytes;
         else normal += bytes;
       }
+      if (this.replBuffer !== null) replicas += this.replBuffer.excess();
       this.clientsNormalMemory = normal;
       this.replicaClientsMemory = replicas;
       this.usedMemoryRefreshedAt = now;
@@ -511,6 +518,11 @@ export class Server implements KeyspaceOwner {
   memoryNotCountedForEvict(): number {
     this.clientsMemory();
     return this.replicaClientsMemory;
+  }
+
+  /** The part of the shared replication buffer counted as the backlog's (mem_replication_backlog). */
+  replBacklogMemory(): number {
+    return this.replBuffer === null ? 0 : this.replBuffer.total() - this.replBuffer.excess();
   }
 
   /** Forces the next usedMemory() to re-sum the clients' buffers. */
@@ -1041,6 +1053,20 @@ export class Server implements KeyspaceOwner {
     return c.reply.len + (c.socket?.writableLength ?? 0);
   }
 
+  /**
+   * A client's output buffer as its limits and CLIENT LIST see it: for a replica, also what it
+   * is owed from the shared replication buffer (getClientOutputBufferMemoryUsage).
+   */
+  obufBytes(c: Client): number {
+    const n = this.outputBytes(c);
+    return c.kind === 'replica' && this.replBuffer !== null ? n + this.replBuffer.owed(c) : n;
+  }
+
+  /** client-output-buffer-limit checked now (a replica fed the stream); true if closed. */
+  enforceOutputLimits(c: Client): boolean {
+    return this.checkOutputLimits(c, 0);
+  }
+
   /** Applies client-output-buffer-limit; returns true if the client was closed. */
   private checkOutputLimits(c: Client, adding: number): boolean {
     const cls = this.obufClass(c);
@@ -1050,7 +1076,7 @@ export class Server implements KeyspaceOwner {
     // A replica's hard limit below repl-backlog-size would drop it right after a partial
     // resync sent it the backlog: Redis uses repl-backlog-size then (checkClientOutputBufferLimits).
     if (cls === 'replica' && hard > 0) hard = Math.max(hard, this.config.getNumber('repl-backlog-size'));
-    const used = (c.socket?.writableLength ?? 0) + adding;
+    const used = c.kind === 'replica' ? this.obufBytes(c) : (c.socket?.writableLength ?? 0) + adding;
     let over = hard > 0 && used >= hard;
     if (!over && soft > 0 && used >= soft) {
       const now = this.clock.monotonic();
