@@ -121,7 +121,7 @@ export function restore(c: Client): void {
     return c.reply.error('ERR DUMP payload version or checksum are wrong');
   }
   const p = rdbOf(c.server);
-  const value = decodeRestorePayload(c, key, payload, p !== undefined ? p.loadLimits() : defaultLoadLimits());
+  const value = decodeRestorePayload(c, key, payload, c.server.limits);
   if (value === null) return c.reply.error('ERR Bad data format');
   const server = c.server;
   let deleted = false;

@@ -25,7 +25,6 @@ import {
   idMs,
   idSeq,
   makeId,
-  streamLimits,
   type StreamConsumer,
   type StreamEntry,
   type StreamID,
@@ -35,29 +34,11 @@ import { NO_SUCH_KEY, NOT_INTEGER, SYNTAX, WRONGTYPE, wrongArity } from '../prot
 import { is, parseInt64 } from '../protocol/args.js';
 import { blockForKeys, canBlock, signalKeyAsReady } from '../server/blocking.js';
 import { replyHelp, subcommandSyntaxError } from './help.js';
-import type { ConfigRegistry } from '../config/registry.js';
 
 const INVALID_ID = 'ERR Invalid stream ID specified as stream command argument';
 const XADD_TOO_SMALL = 'ERR The ID specified in XADD is equal or smaller than the target stream top item';
 const XREAD_BLOCKED_DEFAULT_COUNT = 1000;
 const LLONG_MAX = 9223372036854775807n;
-
-// ---- config binding -----------------------------------------------------------------------------
-
-const boundConfigs = new WeakSet<ConfigRegistry>();
-
-/** Keeps streamLimits in step with stream-node-max-entries/bytes. */
-function bindLimits(c: Client): void {
-  const config = c.server.config;
-  if (boundConfigs.has(config)) return;
-  boundConfigs.add(config);
-  if (config.def('stream-node-max-entries') !== undefined) {
-    config.watch('stream-node-max-entries', (v) => (streamLimits.nodeMaxEntries = Number(v)));
-  }
-  if (config.def('stream-node-max-bytes') !== undefined) {
-    config.watch('stream-node-max-bytes', (v) => (streamLimits.nodeMaxBytes = Number(v)));
-  }
-}
 
 // ---- helpers ------------------------------------------------------------------------------------
 
@@ -404,7 +385,7 @@ function parseAddTrimArgs(c: Client, xadd: boolean): { idpos: number; args: AddT
       return null;
     }
   } else if (args.approx) {
-    let limit = 100 * streamLimits.nodeMaxEntries;
+    let limit = 100 * c.server.limits.stream.nodeMaxEntries;
     if (limit <= 0) limit = 10000;
     if (limit > 1000000) limit = 1000000;
     args.limit = limit;
@@ -428,7 +409,6 @@ function doTrim(s: StreamValue, args: AddTrimArgs): number {
 }
 
 function xadd(c: Client): void {
-  bindLimits(c);
   const parsed = parseAddTrimArgs(c, true);
   if (parsed === null) return;
   const { idpos, args } = parsed;
@@ -452,7 +432,7 @@ function xadd(c: Client): void {
       c.reply.nullBulk();
       return;
     }
-    s = new StreamValue();
+    s = new StreamValue(c.server.limits.stream);
     created = true;
   }
   if (s.lastId === ID_MAX) {
@@ -508,7 +488,6 @@ function xadd(c: Client): void {
 }
 
 function xtrim(c: Client): void {
-  bindLimits(c);
   const parsed = parseAddTrimArgs(c, false);
   if (parsed === null) return;
   const { args } = parsed;
@@ -954,7 +933,7 @@ function xgroupCreate(c: Client): void {
   }
   let s = ctx.s;
   if (s === undefined) {
-    s = new StreamValue();
+    s = new StreamValue(c.server.limits.stream);
     c.db.set(key, s);
     c.server.signalModifiedKey(c.db, key);
   }
