@@ -11,8 +11,7 @@
 import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { deleteMembers } from './members.js';
-import type { ConfigRegistry } from '../config/registry.js';
-import { HashValue, hashLimits } from '../types/hash.js';
+import { HashValue } from '../types/hash.js';
 import { isStringValue } from '../types/value.js';
 import { WRONGTYPE, SYNTAX, NOT_INTEGER, NOT_FLOAT, wrongArity } from '../protocol/errors.js';
 import { parseInt64, is } from '../protocol/args.js';
@@ -24,23 +23,6 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 /** LONG_MAX and -LONG_MAX, HRANDFIELD's count range. */
 const LONG_MAX = INT64_MAX;
-
-// ---- Config binding -----------------------------------------------------------------------------
-
-const boundConfigs = new WeakSet<ConfigRegistry>();
-
-/** Keeps `hashLimits` in step with hash-max-listpack-* (bound once per server, on first write). */
-function bindLimits(c: Client): void {
-  const config = c.server.config;
-  if (boundConfigs.has(config)) return;
-  boundConfigs.add(config);
-  if (config.def('hash-max-listpack-entries') !== undefined) {
-    config.watch('hash-max-listpack-entries', (v) => (hashLimits.maxListpackEntries = Number(v)));
-  }
-  if (config.def('hash-max-listpack-value') !== undefined) {
-    config.watch('hash-max-listpack-value', (v) => (hashLimits.maxListpackValue = Number(v)));
-  }
-}
 
 // ---- Lookups ----------------------------------------------------------------------------------
 
@@ -74,8 +56,7 @@ function writeHashOrCreate(c: Client, key: string): HashValue | undefined {
   const h = writeHash(c, key);
   if (h === undefined) return undefined;
   if (h !== null) return h;
-  bindLimits(c);
-  const created = new HashValue();
+  const created = new HashValue(c.server.limits.hash);
   c.db.set(key, created);
   return created;
 }
@@ -92,7 +73,6 @@ function hsetGeneric(c: Client, isHmset: boolean): void {
   const key = argv[1]!;
   const h = writeHashOrCreate(c, key);
   if (h === undefined) return;
-  bindLimits(c);
   let created = 0;
   for (let i = 2; i < argv.length; i += 2) if (h.set(argv[i]!, argv[i + 1]!)) created++;
   if (isHmset) c.reply.ok();

@@ -12,7 +12,7 @@ import { NOT_INTEGER, SYNTAX } from '../protocol/errors.js';
 import { parseInt64 } from '../protocol/args.js';
 import { rdbOf, type RdbPersistence } from '../persistence/rdb.js';
 import { dumpPayload } from '../persistence/rdb-encode.js';
-import { defaultLoadLimits, verifyDumpPayload } from '../persistence/rdb-decode.js';
+import { verifyDumpPayload } from '../persistence/rdb-decode.js';
 import { decodeRestorePayload } from '../persistence/sanitize.js';
 import { debugTunables } from '../server/debug-hooks.js';
 import type { RedisValue } from '../types/value.js';
@@ -120,8 +120,7 @@ export function restore(c: Client): void {
   if (!verifyDumpPayload(payload, debugTunables.skipChecksumValidation)) {
     return c.reply.error('ERR DUMP payload version or checksum are wrong');
   }
-  const p = rdbOf(c.server);
-  const value = decodeRestorePayload(c, key, payload, p !== undefined ? p.loadLimits() : defaultLoadLimits());
+  const value = decodeRestorePayload(c, key, payload, c.server.limits);
   if (value === null) return c.reply.error('ERR Bad data format');
   const server = c.server;
   let deleted = false;

@@ -11,8 +11,7 @@
 import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { deleteMembers } from './members.js';
-import type { ConfigRegistry } from '../config/registry.js';
-import { SetValue, setLimits } from '../types/set.js';
+import { SetValue } from '../types/set.js';
 import { isStringValue } from '../types/value.js';
 import { WRONGTYPE, SYNTAX, NOT_INTEGER } from '../protocol/errors.js';
 import { parseInt64, is } from '../protocol/args.js';
@@ -21,24 +20,9 @@ import { stringMatch } from '../keyspace/glob.js';
 
 const LONG_MAX = 2n ** 63n - 1n;
 
-// ---- Config binding -----------------------------------------------------------------------------
-
-const boundConfigs = new WeakSet<ConfigRegistry>();
-
-/** Keeps `setLimits` in step with set-max-intset-entries (bound once per server). */
-function bindLimits(c: Client): void {
-  const config = c.server.config;
-  if (boundConfigs.has(config)) return;
-  boundConfigs.add(config);
-  if (config.def('set-max-intset-entries') !== undefined) {
-    config.watch('set-max-intset-entries', (v) => (setLimits.maxIntsetEntries = Number(v)));
-  }
-}
-
 /** A new empty set (intset-encoded until a member says otherwise). */
 function newSet(c: Client): SetValue {
-  bindLimits(c);
-  return new SetValue();
+  return new SetValue(c.server.limits.set);
 }
 
 // ---- Lookups ----------------------------------------------------------------------------------
@@ -231,7 +215,7 @@ function spopWithCount(c: Client): void {
   if (count === size) {
     // Redis replies through SUNION's result set, which is an intset (sorted) whenever the
     // members allow it, even when the popped set itself had been converted to a hashtable.
-    if (s.encoding() === 'hashtable' && size <= setLimits.maxIntsetEntries) {
+    if (s.encoding() === 'hashtable' && size <= c.server.limits.set.maxIntsetEntries) {
       const copy = newSet(c);
       for (const m of s.values()) copy.add(m);
       replySet(c, copy);
@@ -261,7 +245,7 @@ function spopWithCount(c: Client): void {
     let survivors: SetValue | null = null;
     while (remaining-- > 0) {
       const member = s.popRandom(server.rng);
-      survivors ??= SetValue.forFirstMember(member);
+      survivors ??= SetValue.forFirstMember(member, c.server.limits.set);
       survivors.add(member);
     }
     for (const member of s.values()) {

@@ -30,10 +30,9 @@ const LONG_MAX = 2n ** 63n - 1n;
 
 // ---- argument parsing ---------------------------------------------------------------------------
 
-/** The listpack thresholds from the config (read per write; a Map lookup each). */
+/** The listpack thresholds of this server (kept in step with its config). */
 export function zsetLimits(c: Client): ZsetLimits {
-  const cfg = c.server.config;
-  return { maxEntries: cfg.getNumber('zset-max-listpack-entries'), maxValue: cfg.getNumber('zset-max-listpack-value') };
+  return c.server.limits.zset;
 }
 
 /**

@@ -24,10 +24,11 @@ import { Crc64 } from './crc64.js';
 import { RDB_VERSION, RdbEnc, RdbOpcode, RdbType, QUICKLIST_NODE_PACKED, QUICKLIST_NODE_PLAIN, isObjectType } from './rdb-format.js';
 import { encodeString, type RedisValue } from '../types/value.js';
 import { ListValue } from '../types/list.js';
-import { SetValue, setLimits as defaultSetLimits, type SetLimits } from '../types/set.js';
-import { HashValue, hashLimits as defaultHashLimits, type HashLimits } from '../types/hash.js';
+import { SetValue, DEFAULT_SET_LIMITS, type SetLimits } from '../types/set.js';
+import { HashValue, DEFAULT_HASH_LIMITS, type HashLimits } from '../types/hash.js';
 import { ZSet, type ZsetLimits } from '../types/zset.js';
 import { decodeStream } from './stream-codec.js';
+import { DEFAULT_STREAM_LIMITS, type StreamLimits } from '../types/stream.js';
 import { parseDouble } from '../protocol/args.js';
 
 /** The encoding thresholds in force while loading. */
@@ -35,10 +36,11 @@ export interface LoadLimits {
   hash: HashLimits;
   set: SetLimits;
   zset: ZsetLimits;
+  stream: StreamLimits;
 }
 
 export function defaultLoadLimits(): LoadLimits {
-  return { hash: defaultHashLimits, set: defaultSetLimits, zset: { maxEntries: 128, maxValue: 64 } };
+  return { hash: DEFAULT_HASH_LIMITS, set: DEFAULT_SET_LIMITS, zset: { maxEntries: 128, maxValue: 64 }, stream: DEFAULT_STREAM_LIMITS };
 }
 
 /**
@@ -217,7 +219,7 @@ export class RdbDecoder {
       }
       case RdbType.StreamListpacks:
       case RdbType.StreamListpacks2:
-        return decodeStream(this, type === RdbType.StreamListpacks2);
+        return decodeStream(this, type === RdbType.StreamListpacks2, this.limits.stream);
       case RdbType.ModulePreGa:
       case RdbType.Module2:
         throw new RdbFormatError('Module values are not supported by nodis (no modules can be loaded)');

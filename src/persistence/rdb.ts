@@ -34,8 +34,6 @@ import { setInfoField } from '../server/info-fields.js';
 import { debugHooks, debugTunables } from '../server/debug-hooks.js';
 import { dumpPayload } from './rdb-encode.js';
 import { invariantFailed } from '../server/executor.js';
-import { hashLimits } from '../types/hash.js';
-import { setLimits } from '../types/set.js';
 import { setRdbBridge, aofOf, aofEnabledAtStartup } from './aof.js';
 
 /** What the scripting module supplies so function libraries travel in RDB files. */
@@ -184,17 +182,8 @@ export class RdbPersistence {
   }
 
   loadLimits(): LoadLimits {
-    const cfg = this.server.config;
-    // The type modules bind these shared limits to the config on their first write; a load
-    // can come first (start-up), so refresh them from the config here.
-    hashLimits.maxListpackEntries = cfg.getNumber('hash-max-listpack-entries');
-    hashLimits.maxListpackValue = cfg.getNumber('hash-max-listpack-value');
-    setLimits.maxIntsetEntries = cfg.getNumber('set-max-intset-entries');
-    return {
-      hash: hashLimits,
-      set: setLimits,
-      zset: { maxEntries: cfg.getNumber('zset-max-listpack-entries'), maxValue: cfg.getNumber('zset-max-listpack-value') },
-    };
+    const limits = this.server.limits;
+    return { hash: limits.hash, set: limits.set, zset: limits.zset, stream: limits.stream };
   }
 
   snapshotOptions(extraAux: [string, string][] = []): SnapshotOptions {

@@ -20,6 +20,7 @@ import { decodeListpack, encodeListpack, elementString, type PackedElement } fro
 import {
   ConsumerGroup,
   StreamValue,
+  type StreamLimits,
   idMs,
   idSeq,
   makeId,
@@ -248,9 +249,9 @@ export function encodeStream(w: StreamRdbWriter, s: StreamValue): void {
  * ascending across nodes, the length and last ID agreeing with the entries, and no PEL entry
  * owned by two consumers. Any failure throws RdbFormatError.
  */
-export function decodeStream(d: StreamRdbReader, v2: boolean): StreamValue {
+export function decodeStream(d: StreamRdbReader, v2: boolean, limits?: StreamLimits): StreamValue {
   const r = d.r;
-  const s = new StreamValue();
+  const s = new StreamValue(limits);
   const masters = new Set<StreamID>();
   let nodes = readCount(r);
   let last: StreamID = -1n;

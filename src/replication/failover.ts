@@ -11,7 +11,7 @@
 import type { Client } from '../server/client.js';
 import type { FailoverStateName, ReplicationState, ReplicaLink } from './state.js';
 import { replicationOf } from './state.js';
-import { abortFailover, clearFailoverState, setMaster, unsetMaster } from './roles.js';
+import { abortFailover, setMaster, unsetMaster } from './roles.js';
 
 export function failoverStateName(st: ReplicationState): FailoverStateName {
   return st.failover.state;

@@ -239,7 +239,7 @@ let cachedJson: Record<string, CommandJson> | null = null;
 export function commandMetadata(): Record<string, CommandJson> {
   if (cachedJson === null) {
     const here = path.dirname(fileURLToPath(import.meta.url));
-    // Compiled code runs from dist/src/commands; the JSON stays in src/commands. The package's
+    // Compiled code runs from dist/src/server; the JSON stays in src/commands. The package's
     // bundles run from dist/pkg/<program>/, the JSON beside them in dist/pkg/.
     const candidates = [
       path.join(here, 'redis-command-table.json'),

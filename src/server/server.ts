@@ -25,6 +25,7 @@ import type { RedisValue } from '../types/value.js';
 import { type AccessPolicy, lfuMinutesAt, lruClockAt } from '../keyspace/access.js';
 import { CommandTable, type CommandSpec } from './command-table.js';
 import { ConfigRegistry } from '../config/registry.js';
+import { EncodingLimits } from './encoding-limits.js';
 import { Logger, type LogLevel } from './log.js';
 import { Propagator } from './propagate.js';
 import { ServerTls } from './tls.js';
@@ -116,6 +117,8 @@ export class Server implements KeyspaceOwner {
   readonly clock: Clock;
   readonly rng: Random;
   readonly config: ConfigRegistry;
+  /** This server's encoding thresholds (hash/set/zset/stream), bound to its config. */
+  readonly limits: EncodingLimits;
   readonly commands: CommandTable;
   readonly log: Logger;
   readonly propagator = new Propagator();
@@ -276,6 +279,7 @@ export class Server implements KeyspaceOwner {
     this.clock = opts.clock;
     this.rng = opts.random ?? new Random();
     this.config = opts.config;
+    this.limits = new EncodingLimits(this.config);
     this.commands = opts.commands;
     this.log = opts.logger;
     this.tls = new ServerTls(this.config, this.log);

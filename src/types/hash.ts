@@ -20,8 +20,8 @@ export interface HashLimits {
   maxListpackValue: number;
 }
 
-/** Redis's defaults; the hash commands bind this object to the server's config. */
-export const hashLimits: HashLimits = { maxListpackEntries: 128, maxListpackValue: 64 };
+/** Redis's defaults (each server keeps its own copy bound to its config: server/encoding-limits.ts). */
+export const DEFAULT_HASH_LIMITS: Readonly<HashLimits> = Object.freeze({ maxListpackEntries: 128, maxListpackValue: 64 });
 
 export class HashValue implements TypedValue {
   readonly type = 'hash';
@@ -31,7 +31,7 @@ export class HashValue implements TypedValue {
   private sampler: SampleIndex | null = null;
 
   constructor(
-    private readonly limits: HashLimits = hashLimits,
+    private readonly limits: HashLimits = DEFAULT_HASH_LIMITS,
     map?: Map<string, string>,
     hashtable = false,
   ) {
@@ -43,7 +43,7 @@ export class HashValue implements TypedValue {
    * A hash built from loaded pairs (RDB, RESTORE), with the encoding Redis would choose when
    * creating it fresh.
    */
-  static fromPairs(pairs: Iterable<readonly [string, string]>, limits: HashLimits = hashLimits): HashValue {
+  static fromPairs(pairs: Iterable<readonly [string, string]>, limits: HashLimits = DEFAULT_HASH_LIMITS): HashValue {
     const h = new HashValue(limits);
     for (const [f, v] of pairs) h.set(f, v);
     return h;

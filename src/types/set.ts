@@ -21,8 +21,8 @@ export interface SetLimits {
   maxIntsetEntries: number;
 }
 
-/** Redis's default; the set commands bind this object to the server's config. */
-export const setLimits: SetLimits = { maxIntsetEntries: 512 };
+/** Redis's default (each server keeps its own copy bound to its config: server/encoding-limits.ts). */
+export const DEFAULT_SET_LIMITS: Readonly<SetLimits> = Object.freeze({ maxIntsetEntries: 512 });
 
 /** Redis caps intsets at 2^30 entries whatever the configuration says. */
 const INTSET_HARD_LIMIT = 1 << 30;
@@ -54,7 +54,7 @@ export class SetValue implements TypedValue {
   private sampler: SampleIndex | null = null;
 
   constructor(
-    private readonly limits: SetLimits = setLimits,
+    private readonly limits: SetLimits = DEFAULT_SET_LIMITS,
     members?: Set<string>,
     hashtable = false,
   ) {
@@ -66,12 +66,12 @@ export class SetValue implements TypedValue {
    * An empty set whose encoding is chosen by its first member, as setTypeCreate does (SADD on
    * a new key, SMOVE to a new destination).
    */
-  static forFirstMember(first: string, limits: SetLimits = setLimits): SetValue {
+  static forFirstMember(first: string, limits: SetLimits = DEFAULT_SET_LIMITS): SetValue {
     return new SetValue(limits, undefined, !isIntsetMember(first));
   }
 
   /** A set built from loaded members (RDB, RESTORE), encoded as Redis would create it. */
-  static fromMembers(members: Iterable<string>, limits: SetLimits = setLimits): SetValue {
+  static fromMembers(members: Iterable<string>, limits: SetLimits = DEFAULT_SET_LIMITS): SetValue {
     const s = new SetValue(limits);
     for (const m of members) s.add(m);
     return s;

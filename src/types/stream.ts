@@ -40,12 +40,13 @@ export function formatId(id: StreamID): string {
   return `${id >> 64n}-${id & U64}`;
 }
 
-/** Node limits (stream-node-max-entries / -bytes), bound to the config by the commands. */
+/** Node limits (stream-node-max-entries / -bytes); each server's are bound to its config. */
 export interface StreamLimits {
   nodeMaxEntries: number;
   nodeMaxBytes: number;
 }
-export const streamLimits: StreamLimits = { nodeMaxEntries: 100, nodeMaxBytes: 4096 };
+/** Redis's defaults (each server keeps its own copy: server/encoding-limits.ts). */
+export const DEFAULT_STREAM_LIMITS: Readonly<StreamLimits> = Object.freeze({ nodeMaxEntries: 100, nodeMaxBytes: 4096 });
 
 /** STREAM_LISTPACK_MAX_SIZE: a node never grows past 1GB; also the max entry size. */
 export const STREAM_LISTPACK_MAX_SIZE = 1 << 30;
@@ -277,7 +278,7 @@ export class StreamValue implements TypedValue {
   entriesAdded = 0;
   groups: Map<string, ConsumerGroup> | null = null;
 
-  constructor(readonly limits: StreamLimits = streamLimits) {}
+  constructor(readonly limits: StreamLimits = DEFAULT_STREAM_LIMITS) {}
 
   encoding(): string {
     return 'stream';
