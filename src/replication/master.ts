@@ -27,6 +27,7 @@ import { streamRdb } from './rdb-transfer.js';
 import { psyncFailover, updateFailoverStatus } from './failover.js';
 import { checkShutdown } from './shutdown.js';
 import { psyncVerdict } from './psync.js';
+import { durableOf } from './durable.js';
 
 /** Replicas waiting for the next full-sync job, and its start timer. */
 interface SyncQueue {
@@ -327,6 +328,7 @@ export function replconfCommand(c: Client): void {
         r.client.markPendingWrite();
       }
       checkWaitingClients(st);
+      durableOf(st).onAck(r);
       updateFailoverStatus(st);
       checkShutdown(st);
       return;
@@ -515,6 +517,7 @@ export function requestAcks(st: ReplicationState): void {
     st.getAckPending = false;
     if (st.replicas.length === 0 || st.isReplica || st.server.pause.mode !== null) return;
     st.feedBytes(Buffer.from(encodeCommand(['REPLCONF', 'GETACK', '*']), 'latin1'));
+    durableOf(st).noteGetAck();
   });
 }
 
