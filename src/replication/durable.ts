@@ -278,6 +278,7 @@ export class DurableState {
   info(out: string[]): void {
     if (!this.enabled) return;
     out.push('durable_writes:1');
+    out.push(`durable_replicas:${this.server.config.getNumber('durable-replicas')}`);
     out.push(`durable_replicas_needed:${this.replicasNeeded}`);
     out.push(`durable_acked_offset:${this.st.isReplica ? 0 : this.ackedOffset()}`);
     out.push(`durable_lease_ms_left:${this.st.isReplica ? 0 : Math.round(this.leaseLeft())}`);

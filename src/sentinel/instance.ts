@@ -107,6 +107,15 @@ export class Instance {
   slaveReplOffset = 0;
   slavePriority = 100;
   replicaAnnounced = true;
+  /**
+   * nodis's durable acknowledgment: the instance's INFO showed `durable_writes:1`, with
+   * `durable_replicas` replicas in its set; `masterLastIoSec` is master_last_io_seconds_ago.
+   */
+  durableWrites = false;
+  durableReplicas = 0;
+  masterLastIoSec = 0;
+  /** When the durable failover asked this replica for a fresh INFO (ms, 0: not asked). */
+  durableProbeSent = 0;
 
   sDownSinceTime = 0;
   oDownSinceTime = 0;

@@ -634,6 +634,7 @@ export class Sentinel {
     const master = ri.isMaster ? ri : ri.master!;
     ri.info = info;
     ri.masterLinkDownTime = 0;
+    ri.durableWrites = false;
     let role = 0;
 
     for (const rawLine of info.split('\n')) {
@@ -673,6 +674,12 @@ export class Sentinel {
             this.flush();
           }
         }
+      } else if (key === 'durable_writes') {
+        ri.durableWrites = value === '1';
+      } else if (key === 'durable_replicas') {
+        ri.durableReplicas = Number(value);
+      } else if (key === 'master_last_io_seconds_ago') {
+        ri.masterLastIoSec = Number(value);
       } else if (key === 'master_link_down_since_seconds') {
         ri.masterLinkDownTime = Number(value) * 1000;
       } else if (key === 'role') {
@@ -1061,8 +1068,62 @@ export class Sentinel {
     return candidates[0] ?? null;
   }
 
+  /**
+   * Durable acknowledgment (docs/CONSISTENCY.md): an acknowledged write is on the master and on
+   * ⌊(R+1)/2⌋ of its R replicas. Only a replica with the highest offset among R − ⌊(R+1)/2⌋ + 1
+   * replicas is sure to hold every one, and only offsets that can no longer grow count: each
+   * replica is asked for a fresh INFO now (INFO up to a second old may miss the last
+   * acknowledged writes), and its answer counts when its link to the old master is down or
+   * silent for ≥ 1 s (longer than the old master's lease, so it renews no lease with that
+   * replica). Until enough replicas answered so, no replica is promoted (and after the
+   * failover timeout the failover is aborted, as with no good replica).
+   * Returns undefined while waiting for answers.
+   */
+  private selectDurableSlave(master: Instance): Instance | null | undefined {
+    const now = this.now();
+    const since = master.failoverStateChangeTime;
+    const replicas = [...master.replicas.values()];
+    const total = Math.max(master.durableReplicas, replicas.length);
+    const required = total - Math.floor((total + 1) / 2) + 1;
+    const settled: Instance[] = [];
+    for (const r of replicas) {
+      if (r.linkDisconnected) continue;
+      if (r.durableProbeSent < since) {
+        r.durableProbeSent = now;
+        this.send(r, ['INFO'], (reply) => {
+          if (reply.type === 'string') this.refreshInstanceInfo(r, reply.value.toString('latin1'));
+        });
+        continue;
+      }
+      if (r.infoRefresh < r.durableProbeSent) continue;
+      if (r.roleReported !== SRI_SLAVE) continue;
+      if (r.slaveMasterLinkStatus === 0 && r.masterLastIoSec < 1) {
+        // Still hearing from the old master: ask again until it falls silent.
+        r.durableProbeSent = 0;
+        continue;
+      }
+      settled.push(r);
+    }
+    if (settled.length < required) return now - since > master.failoverTimeout ? null : undefined;
+    let best: Instance | null = null;
+    for (const r of settled) {
+      if (best === null || r.slaveReplOffset > best.slaveReplOffset) best = r;
+    }
+    // The highest offset wins over priority; a replica with priority 0 is never promoted.
+    const top = best === null ? [] : settled.filter((r) => r.slaveReplOffset === best!.slaveReplOffset && r.slavePriority !== 0);
+    top.sort(compareReplicasForPromotion);
+    return top[0] ?? null;
+  }
+
   private failoverSelectSlave(master: Instance): void {
-    const slave = this.selectSlave(master);
+    let slave: Instance | null;
+    if (master.durableWrites) {
+      const s = this.selectDurableSlave(master);
+      if (s === undefined) return;
+      slave = s;
+    } else {
+      slave = this.selectSlave(master);
+    }
     if (slave === null) {
       this.event('warning', '-failover-abort-no-good-slave', master);
       this.abortFailover(master);
