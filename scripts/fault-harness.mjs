@@ -173,7 +173,7 @@ for (let i = first; i < first + runs && !stopping; i++) {
         row = { run: i + 1, server, config, fault, error: e.message };
       }
       await run.cleanup();
-      const kept = run.finish(row.error !== undefined || !row.converged || row.unexpected > 0 || row.divergedReplicas > 0);
+      const kept = run.finish(row.error !== undefined || !row.converged || row.unexpected > 0 || row.divergedReplicas > 0 || row.lost > 0);
       if (kept !== null) row.logs = kept;
       if (!quiet) console.error(`  [${server} ${config} ${fault} #${i + 1}] ${row.error ?? `acked ${row.acked} lost ${row.lost} dup ${row.duplicated} stale ${row.staleReads}/${row.reads} failover ${row.failover}`}`);
       if (out !== null) fs.appendFileSync(out, JSON.stringify(row) + '\n');

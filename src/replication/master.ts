@@ -337,6 +337,21 @@ export function replconfCommand(c: Client): void {
       // client otherwise gets no replies.
       if (c.isMaster) st.link?.sendAck();
       return;
+    } else if (opt === 'durable-fence') {
+      // nodis's durable failover (docs/CONSISTENCY.md): a sentinel fences this replica — its
+      // link to the master goes down for `val` ms — and learns the offset it holds.
+      const ms = /^\d+$/.test(val) ? Number(val) : NaN;
+      if (!Number.isSafeInteger(ms)) {
+        c.reply.error('ERR value is not an integer or out of range');
+        return;
+      }
+      if (st.link === null) {
+        c.reply.error('ERR DURABLE-FENCE is for replicas');
+        return;
+      }
+      st.link.fence(ms);
+      c.reply.integer(st.masterReplOffset);
+      return;
     } else if (opt === 'rdb-only' || opt === 'rdb-filter-only') {
       // Accepted for compatibility (redis-cli --rdb); nodis always sends the full stream.
     } else {

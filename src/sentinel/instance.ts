@@ -114,8 +114,13 @@ export class Instance {
   durableWrites = false;
   durableReplicas = 0;
   masterLastIoSec = 0;
-  /** When the durable failover asked this replica for a fresh INFO (ms, 0: not asked). */
+  /** When the durable failover fenced / asked this replica (ms, 0: not asked). */
   durableProbeSent = 0;
+  /**
+   * Its answer: the offset it holds, and whether that offset can no longer grow (fenced by
+   * REPLCONF DURABLE-FENCE, or — a replica without it — its link to the old master silent).
+   */
+  durableAnswer: { offset: number; settled: boolean } | null = null;
 
   sDownSinceTime = 0;
   oDownSinceTime = 0;

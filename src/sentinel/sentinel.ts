@@ -1070,13 +1070,16 @@ export class Sentinel {
 
   /**
    * Durable acknowledgment (docs/CONSISTENCY.md): an acknowledged write is on the master and on
-   * ⌊(R+1)/2⌋ of its R replicas. Only a replica with the highest offset among R − ⌊(R+1)/2⌋ + 1
-   * replicas is sure to hold every one, and only offsets that can no longer grow count: each
-   * replica is asked for a fresh INFO now (INFO up to a second old may miss the last
-   * acknowledged writes), and its answer counts when its link to the old master is down or
-   * silent for ≥ 1 s (longer than the old master's lease, so it renews no lease with that
-   * replica). Until enough replicas answered so, no replica is promoted (and after the
-   * failover timeout the failover is aborted, as with no good replica).
+   * ⌊(R+1)/2⌋ of its R replicas, so only the replica with the highest offset among
+   * R − ⌊(R+1)/2⌋ + 1 of them is sure to hold every one — and only offsets that can no longer
+   * grow count. Each reachable replica is fenced now (`REPLCONF DURABLE-FENCE <failover-timeout>`:
+   * its link to the old master goes down and stays down until it is re-pointed or the fence
+   * expires, and it answers with its offset), so the old master, should it come back during the
+   * failover, can renew no lease with it and acknowledge nothing more. A replica without the
+   * command (redis-server) is asked for a fresh INFO instead, and its offset counts once its
+   * link to the old master is down or silent for ≥ 1 s (longer than the lease) — weaker: it
+   * could hear from the old master again before the failover ends. Until enough replicas
+   * answered, nothing is promoted; after the failover timeout the failover is aborted.
    * Returns undefined while waiting for answers.
    */
   private selectDurableSlave(master: Instance): Instance | null | undefined {
@@ -1090,27 +1093,36 @@ export class Sentinel {
       if (r.linkDisconnected) continue;
       if (r.durableProbeSent < since) {
         r.durableProbeSent = now;
-        this.send(r, ['INFO'], (reply) => {
-          if (reply.type === 'string') this.refreshInstanceInfo(r, reply.value.toString('latin1'));
+        r.durableAnswer = null;
+        this.send(r, ['REPLCONF', 'DURABLE-FENCE', String(master.failoverTimeout)], (reply) => {
+          if (reply.type === 'integer') {
+            r.durableAnswer = { offset: Number(reply.value), settled: true };
+            return;
+          }
+          this.send(r, ['INFO'], (info) => {
+            if (info.type !== 'string') return;
+            this.refreshInstanceInfo(r, info.value.toString('latin1'));
+            const silent = r.roleReported === SRI_SLAVE && (r.slaveMasterLinkStatus !== 0 || r.masterLastIoSec >= 1);
+            r.durableAnswer = { offset: r.slaveReplOffset, settled: silent };
+          });
         });
         continue;
       }
-      if (r.infoRefresh < r.durableProbeSent) continue;
-      if (r.roleReported !== SRI_SLAVE) continue;
-      if (r.slaveMasterLinkStatus === 0 && r.masterLastIoSec < 1) {
+      const a = r.durableAnswer;
+      if (a === null) continue;
+      if (!a.settled) {
         // Still hearing from the old master: ask again until it falls silent.
         r.durableProbeSent = 0;
         continue;
       }
+      r.slaveReplOffset = a.offset;
       settled.push(r);
     }
     if (settled.length < required) return now - since > master.failoverTimeout ? null : undefined;
-    let best: Instance | null = null;
-    for (const r of settled) {
-      if (best === null || r.slaveReplOffset > best.slaveReplOffset) best = r;
-    }
+    let best = -1;
+    for (const r of settled) best = Math.max(best, r.slaveReplOffset);
     // The highest offset wins over priority; a replica with priority 0 is never promoted.
-    const top = best === null ? [] : settled.filter((r) => r.slaveReplOffset === best!.slaveReplOffset && r.slavePriority !== 0);
+    const top = settled.filter((r) => r.slaveReplOffset === best && r.slavePriority !== 0);
     top.sort(compareReplicasForPromotion);
     return top[0] ?? null;
   }
