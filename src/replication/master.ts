@@ -339,7 +339,7 @@ export function replconfCommand(c: Client): void {
       return;
     } else if (opt === 'durable-fence') {
       // nodis's durable failover (docs/CONSISTENCY.md): a sentinel fences this replica — its
-      // link to the master goes down for `val` ms — and learns the offset it holds.
+      // link to the master goes down for `val` ms — and learns the offset it holds and its replid.
       const ms = /^\d+$/.test(val) ? Number(val) : NaN;
       if (!Number.isSafeInteger(ms)) {
         c.reply.error('ERR value is not an integer or out of range');
@@ -350,7 +350,10 @@ export function replconfCommand(c: Client): void {
         return;
       }
       st.link.fence(ms);
+      // The offset, and the history it belongs to: offsets compare only within one replid.
+      c.reply.array(2);
       c.reply.integer(st.masterReplOffset);
+      c.reply.bulk(st.replid);
       return;
     } else if (opt === 'rdb-only' || opt === 'rdb-filter-only') {
       // Accepted for compatibility (redis-cli --rdb); nodis always sends the full stream.

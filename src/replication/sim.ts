@@ -671,7 +671,8 @@ export class ReplSim {
     for (const n of this.nodes) {
       if (n === old) continue;
       this.clock.setTimer(1 + this.random.below(300), () => {
-        if (!n.alive || this.isolated.has(n) || n.masterOf !== old) return;
+        // Only a replica on the old master's history counts (nodis-sentinel compares replids).
+        if (!n.alive || this.isolated.has(n) || n.masterOf !== old || n.replid !== old.replid) return;
         this.stats.fences++;
         n.fencedUntil = this.clock.monotonic + 6000;
         n.link?.close(n);

@@ -114,13 +114,15 @@ export class Instance {
   durableWrites = false;
   durableReplicas = 0;
   masterLastIoSec = 0;
+  /** master_replid from INFO (a master's history; a replica's: the one its offset counts in). */
+  replid = '';
   /** When the durable failover fenced / asked this replica (ms, 0: not asked). */
   durableProbeSent = 0;
   /**
    * Its answer: the offset it holds, and whether that offset can no longer grow (fenced by
    * REPLCONF DURABLE-FENCE, or — a replica without it — its link to the old master silent).
    */
-  durableAnswer: { offset: number; settled: boolean } | null = null;
+  durableAnswer: { offset: number; replid: string; settled: boolean } | null = null;
 
   sDownSinceTime = 0;
   oDownSinceTime = 0;

@@ -674,6 +674,8 @@ export class Sentinel {
             this.flush();
           }
         }
+      } else if (key === 'master_replid') {
+        ri.replid = value;
       } else if (key === 'durable_writes') {
         ri.durableWrites = value === '1';
       } else if (key === 'durable_replicas') {
@@ -1079,7 +1081,9 @@ export class Sentinel {
    * command (redis-server) is asked for a fresh INFO instead, and its offset counts once its
    * link to the old master is down or silent for ≥ 1 s (longer than the lease) — weaker: it
    * could hear from the old master again before the failover ends. Until enough replicas
-   * answered, nothing is promoted; after the failover timeout the failover is aborted.
+   * answered, nothing is promoted; after the failover timeout the failover is aborted. Only
+   * replicas on the failing master's history (same replid as its last INFO) count: offsets of
+   * different histories do not compare.
    * Returns undefined while waiting for answers.
    */
   private selectDurableSlave(master: Instance): Instance | null | undefined {
@@ -1095,15 +1099,18 @@ export class Sentinel {
         r.durableProbeSent = now;
         r.durableAnswer = null;
         this.send(r, ['REPLCONF', 'DURABLE-FENCE', String(master.failoverTimeout)], (reply) => {
-          if (reply.type === 'integer') {
-            r.durableAnswer = { offset: Number(reply.value), settled: true };
-            return;
+          if (reply.type === 'array' && reply.elements.length === 2) {
+            const [off, id] = reply.elements;
+            if (off?.type === 'integer' && id?.type === 'string') {
+              r.durableAnswer = { offset: Number(off.value), replid: id.value.toString('latin1'), settled: true };
+              return;
+            }
           }
           this.send(r, ['INFO'], (info) => {
             if (info.type !== 'string') return;
             this.refreshInstanceInfo(r, info.value.toString('latin1'));
             const silent = r.roleReported === SRI_SLAVE && (r.slaveMasterLinkStatus !== 0 || r.masterLastIoSec >= 1);
-            r.durableAnswer = { offset: r.slaveReplOffset, settled: silent };
+            r.durableAnswer = { offset: r.slaveReplOffset, replid: r.replid, settled: silent };
           });
         });
         continue;
@@ -1115,6 +1122,9 @@ export class Sentinel {
         r.durableProbeSent = 0;
         continue;
       }
+      // An offset counts only in the failing master's history (a replica still resyncing, or
+      // left on an older history, may show a higher offset of other writes).
+      if (a.replid !== master.replid) continue;
       r.slaveReplOffset = a.offset;
       settled.push(r);
     }
