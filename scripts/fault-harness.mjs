@@ -5,8 +5,8 @@
  * injected into the master; an append-only list and registers checked at the end.
  *
  *   node scripts/fault-harness.mjs [--server nodis|redis|nodis-rs|both|all] [--config plain,wait1,minreplicas|all]
- *        [--fault partition-with-client,partition-alone,kill9,sigstop,lossy-master|all]
- *        [--runs N] [--start K] [--run-ms 10000] [--out results.jsonl] [--quiet] [--wait-lock S]
+ *        [--config …,durable] [--fault partition-with-client,partition-alone,kill9,sigstop,lossy-master,replica-partition,clock-jump|all]
+ *        [--runs N] [--start K] [--run-ms 10000] [--fault-at 2000] [--heal-at 8000] [--out results.jsonl] [--quiet] [--wait-lock S]
  *   node scripts/fault-harness.mjs --summary results.jsonl     (the table from a results file)
  *
  * --runs N is per server per configuration; the faults take turns. Needs root, iproute2 and
@@ -24,7 +24,7 @@ function opt(name, dflt) {
   return i === -1 ? dflt : args[i + 1];
 }
 
-const ALL_FAULTS = ['partition-with-client', 'partition-alone', 'kill9', 'sigstop', 'lossy-master'];
+const ALL_FAULTS = ['partition-with-client', 'partition-alone', 'kill9', 'sigstop', 'lossy-master', 'replica-partition', 'clock-jump'];
 
 function summarize(rows) {
   const groups = new Map();
@@ -89,7 +89,7 @@ if (!args.includes('--inner')) {
     console.error(why);
     process.exit(2);
   }
-  const lock = '/tmp/nodis-fault-harness.lock';
+  const lock = netns.SLOT === 0 ? '/tmp/nodis-fault-harness.lock' : `/tmp/nodis-fault-harness-${netns.SLOT}.lock`;
   // --wait-lock S: wait up to S seconds for a running harness to finish instead of failing.
   const lockDeadline = Date.now() + Number(opt('wait-lock', '0')) * 1000;
   for (;;) {
@@ -147,6 +147,10 @@ const runs = Number(opt('runs', '1'));
 // --start K continues a series (the faults take turns by run number).
 const first = Number(opt('start', '1')) - 1;
 const runMs = Number(opt('run-ms', '10000'));
+// --fault-at / --heal-at (ms into the workload): shorter runs; the outage must stay longer than
+// down-after (1000 ms) plus an election, so that every run still has a real failover.
+const faultAtMs = Number(opt('fault-at', '2000'));
+const healAtOpt = opt('heal-at', null);
 const out = opt('out', null);
 const quiet = args.includes('--quiet');
 const rows = [];
@@ -158,8 +162,10 @@ for (let i = first; i < first + runs && !stopping; i++) {
   for (const config of configs) {
     for (const server of servers) {
       if (stopping) break;
+      // A configuration of nodis's own (durable) runs only on the servers that have it.
+      if (CONFIGS[config].servers !== undefined && !CONFIGS[config].servers.includes(server)) continue;
       const fault = faults[i % faults.length];
-      const run = new FaultRun({ server, config, fault, runMs, healAtMs: Math.min(8000, runMs - 1000), log: (m) => quiet || console.error(`  [${server} ${config} ${fault} #${i + 1}] ${m}`) });
+      const run = new FaultRun({ server, config, fault, runMs, faultAtMs, healAtMs: healAtOpt !== null ? Number(healAtOpt) : Math.min(8000, runMs - 1000), log: (m) => quiet || console.error(`  [${server} ${config} ${fault} #${i + 1}] ${m}`) });
       let row;
       try {
         row = { run: i + 1, ...(await run.execute()) };
@@ -167,7 +173,7 @@ for (let i = first; i < first + runs && !stopping; i++) {
         row = { run: i + 1, server, config, fault, error: e.message };
       }
       await run.cleanup();
-      const kept = run.finish(row.error !== undefined || !row.converged || row.unexpected > 0 || row.divergedReplicas > 0);
+      const kept = run.finish(row.error !== undefined || !row.converged || row.unexpected > 0 || row.divergedReplicas > 0 || row.lost > 0);
       if (kept !== null) row.logs = kept;
       if (!quiet) console.error(`  [${server} ${config} ${fault} #${i + 1}] ${row.error ?? `acked ${row.acked} lost ${row.lost} dup ${row.duplicated} stale ${row.staleReads}/${row.reads} failover ${row.failover}`}`);
       if (out !== null) fs.appendFileSync(out, JSON.stringify(row) + '\n');

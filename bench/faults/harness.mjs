@@ -37,7 +37,17 @@ export const CONFIGS = {
   plain: { directives: [], wait: null },
   wait1: { directives: [], wait: { replicas: 1, timeoutMs: 1000 } },
   minreplicas: { directives: ['min-replicas-to-write 1', 'min-replicas-max-lag 2'], wait: null },
+  // nodis's durable acknowledgment (issue 19): replies held until a majority (master + 1 of the
+  // 2 replicas) has the write; the lease (500 ms) is shorter than down-after (1000 ms).
+  durable: {
+    directives: ['durable-writes yes', 'durable-replicas 2', 'durable-timeout 1000', 'durable-lease 500'],
+    wait: null,
+    servers: ['nodis', 'nodis-rs'],
+  },
 };
+
+/** Wall-clock offsets of the `clock-jump` fault (libfaketime, CLOCK_REALTIME only: monotonic clocks do not jump). */
+const FAKETIME_LIB = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
 
 /**
  * Faults, all aimed at the initial master d1. `apply` runs at faultAtMs, `undo` at healAtMs.
@@ -59,6 +69,27 @@ export const FAULTS = {
   sigstop: {
     apply: (run) => run.signal('d1', 'SIGSTOP'),
     undo: (run) => run.signal('d1', 'SIGCONT'),
+  },
+  'replica-partition': {
+    // A replica cut off first, then the master too: the majority side holds one replica only
+    // until the first replica comes back (at half-time); then the master stays cut off.
+    apply: () => partition([['d1'], ['d2'], ['d3', 's1', 's2', 's3', 'ca', 'cb']]),
+    mid: () => partition([['d1'], ['d2', 'd3', 's1', 's2', 's3', 'ca', 'cb']]),
+    undo: () => heal(),
+  },
+  'clock-jump': {
+    // The master's wall clock jumps 60 s ahead and a replica's 60 s back, while the master is
+    // cut off with a client (so a failover happens with skewed clocks).
+    apply: (run) => {
+      run.jumpClock('d1', '+60');
+      run.jumpClock('d2', '-60');
+      partition([['d1', 'ca'], ['d2', 'd3', 's1', 's2', 's3', 'cb']]);
+    },
+    undo: (run) => {
+      heal();
+      run.jumpClock('d1', '+0');
+      run.jumpClock('d2', '+0');
+    },
   },
   'lossy-master': {
     // 30% of the packets between the master and everyone else dropped (TCP retransmits).
@@ -110,9 +141,9 @@ export class FaultRun {
     return c;
   }
 
-  spawnIn(node, bin, args, logName) {
+  spawnIn(node, bin, args, logName, env = process.env) {
     const fd = fs.openSync(path.join(this.dir, logName), 'a');
-    const p = spawn('ip', ['netns', 'exec', nsName(node), bin, ...args], { stdio: ['ignore', fd, fd] });
+    const p = spawn('ip', ['netns', 'exec', nsName(node), bin, ...args], { stdio: ['ignore', fd, fd], env });
     fs.closeSync(fd);
     return p;
   }
@@ -122,11 +153,24 @@ export class FaultRun {
     fs.mkdirSync(dir, { recursive: true });
     const conf = path.join(dir, 'node.conf');
     if (!fs.existsSync(conf)) {
-      const lines = ['port 6379', 'bind 0.0.0.0', 'protected-mode no', 'save ""', 'appendonly no', `dir ${dir}`, ...CONFIGS[this.config].directives];
+      // repl-diskless-sync-delay 0: the replicas' first sync starts at once (shorter set-up).
+      const lines = ['port 6379', 'bind 0.0.0.0', 'protected-mode no', 'save ""', 'appendonly no', 'repl-diskless-sync-delay 0', `dir ${dir}`, ...CONFIGS[this.config].directives];
       if (node !== 'd1') lines.push(`replicaof ${NODES.d1} 6379`);
       fs.writeFileSync(conf, lines.join('\n') + '\n');
     }
-    this.procs.set(node, this.spawnIn(node, SERVERS[this.server].data, [conf], `${node}.log`));
+    // Every data node runs under libfaketime with an offset file the clock-jump fault rewrites.
+    const clockFile = path.join(dir, 'faketime.rc');
+    if (!fs.existsSync(clockFile)) fs.writeFileSync(clockFile, '+0\n');
+    const env = this.fault === 'clock-jump'
+      ? { ...process.env, LD_PRELOAD: FAKETIME_LIB, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' }
+      : process.env;
+    this.procs.set(node, this.spawnIn(node, SERVERS[this.server].data, [conf], `${node}.log`, env));
+  }
+
+  /** Sets a data node's wall-clock offset (`+60`, `-60`, `+0` seconds) for the clock-jump fault. */
+  jumpClock(node, offset) {
+    fs.writeFileSync(path.join(this.dir, node, 'faketime.rc'), `${offset}\n`);
+    this.log(`clock of ${node} at ${offset} s`);
   }
 
   startSentinel(node) {
@@ -213,6 +257,11 @@ export class FaultRun {
     await sleep(Math.max(0, start + this.faultAtMs - Date.now()));
     this.log(`fault ${this.fault} applied`);
     fault.apply(this);
+    if (fault.mid !== undefined) {
+      await sleep(Math.max(0, start + (this.faultAtMs + this.healAtMs) / 2 - Date.now()));
+      fault.mid(this);
+      this.log(`fault ${this.fault} half-way step`);
+    }
     await sleep(Math.max(0, start + this.healAtMs - Date.now()));
     fault.undo(this);
     this.log(`fault ${this.fault} undone`);

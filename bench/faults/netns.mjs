@@ -16,20 +16,27 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 
-export const PREFIX = 'nfh-';
+/**
+ * NFH_SLOT=k (1…9) runs an independent copy of the harness beside slot 0: namespaces `nfhk-*`,
+ * addresses 10.(77+k).0.0/24, its own lock file — so long series can run two at a time.
+ */
+export const SLOT = Number(process.env.NFH_SLOT ?? '0');
+if (!Number.isInteger(SLOT) || SLOT < 0 || SLOT > 9) throw new Error(`NFH_SLOT must be 0…9, not ${process.env.NFH_SLOT}`);
+export const PREFIX = SLOT === 0 ? 'nfh-' : `nfh${SLOT}-`;
 export const HUB = `${PREFIX}hub`;
-export const HUB_ADDR = '10.77.0.1';
+const NET = `10.${77 + SLOT}.0`;
+export const HUB_ADDR = `${NET}.1`;
 
 /** The nodes: name → address. Data nodes d1..d3, sentinels s1..s3, clients ca (may sit with the master) and cb. */
 export const NODES = {
-  d1: '10.77.0.11',
-  d2: '10.77.0.12',
-  d3: '10.77.0.13',
-  s1: '10.77.0.21',
-  s2: '10.77.0.22',
-  s3: '10.77.0.23',
-  ca: '10.77.0.31',
-  cb: '10.77.0.32',
+  d1: `${NET}.11`,
+  d2: `${NET}.12`,
+  d3: `${NET}.13`,
+  s1: `${NET}.21`,
+  s2: `${NET}.22`,
+  s3: `${NET}.23`,
+  ca: `${NET}.31`,
+  cb: `${NET}.32`,
 };
 
 export const DATA = ['d1', 'd2', 'd3'];

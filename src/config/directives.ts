@@ -279,6 +279,7 @@ export const DIRECTIVES: ConfigDef[] = [
   bool('replica-lazy-flush', false, { aliases: ['slave-lazy-flush'], ...inert }),
   bool('replica-serve-stale-data', true, { aliases: ['slave-serve-stale-data'] }),
   bool('replica-read-only', true, { aliases: ['slave-read-only'] }),
+  bool('durable-writes', false),
   bool('replica-ignore-maxmemory', true, { aliases: ['slave-ignore-maxmemory'], ...inert }),
   bool('jemalloc-bg-thread', true, inert),
   bool('activedefrag', false, { validate: noDefrag, ...inert }),
@@ -374,6 +375,10 @@ export const DIRECTIVES: ConfigDef[] = [
   int('hz', 10, 0, INT_MAX, { normalize: clampHz }),
   int('min-replicas-to-write', 0, 0, INT_MAX, { aliases: ['min-slaves-to-write'] }),
   int('min-replicas-max-lag', 10, 0, INT_MAX, { aliases: ['min-slaves-max-lag'] }),
+  // nodis's durable acknowledgment (replication/durable.ts): majority-acknowledged writes.
+  int('durable-replicas', 2, 0, INT_MAX),
+  int('durable-timeout', 1000, 1, INT_MAX),
+  int('durable-lease', 500, 1, INT_MAX),
   int('watchdog-period', 0, 0, INT_MAX, { hidden: true, ...inert }),
   int('shutdown-timeout', 10, 0, INT_MAX),
   int('repl-diskless-sync-max-replicas', 0, 0, INT_MAX),

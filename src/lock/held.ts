@@ -98,10 +98,16 @@ export function parseAcquire(r: Reply): { token: number } | { retryIn: number } 
   return asNumber(a[0]!) === 1 ? { token: asNumber(a[1]!) } : { retryIn: asNumber(a[1]!) };
 }
 
-/** The replicas WAIT must count for `d` on this master, from INFO replication. */
+/**
+ * The replicas WAIT must count for `d` on this master, from INFO replication. A nodis master in
+ * durable-acknowledgment mode (`durable_writes:1`, docs/CONSISTENCY.md) replied to the grant
+ * only once a majority of its replica set held it — and refuses writes without its lease — so
+ * the default majority needs no WAIT there: 0.
+ */
 async function replicasWanted(adapter: ClientAdapter, d: Durability): Promise<number> {
   if (typeof d.replicas === 'number') return d.replicas;
   const info = String(await adapter.send(['INFO', 'replication']));
+  if (/^durable_writes:1\r?$/m.test(info)) return 0;
   const connected = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? '0');
   // A master that lost its replicas (a zombie after a failover) must not lower the bar.
   adapter.replicasSeen = Math.max(adapter.replicasSeen, connected);
@@ -141,7 +147,15 @@ export async function acquireWith(p: Primitive, ttl: number, opts: AcquireOption
   try {
     for (;;) {
       const started = performance.now();
-      const r = await p.tryOnce(owner, ttl, wait > 0);
+      let r: Awaited<ReturnType<Primitive['tryOnce']>>;
+      try {
+        r = await p.tryOnce(owner, ttl, wait > 0);
+      } catch (e) {
+        // Durable mode: a grant a majority did not acknowledge in time may still have been
+        // applied — give it back before reporting the failure.
+        if (String((e as Error).message).startsWith('NOREPLICAS')) await p.releaseScript(owner).catch(() => false);
+        throw e;
+      }
       if ('token' in r) {
         try {
           await makeDurable(p, 'acquisition');

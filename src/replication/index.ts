@@ -14,6 +14,7 @@ import { masterCron, replicaClosed, refreshGoodReplicas, recordWriteOffset } fro
 import { setMaster, unsetMaster } from './roles.js';
 import { failoverStateName } from './failover.js';
 import { installShutdownWait } from './shutdown.js';
+import { durableOf } from './durable.js';
 
 export function install(server: Server): void {
   const st = replicationOf(server);
@@ -32,9 +33,23 @@ export function install(server: Server): void {
       st.masterHost !== null && (st.link === null || st.link.state !== 'connected') && !cfg.getBool('replica-serve-stale-data'),
     notEnoughReplicas: () => {
       if (st.masterHost !== null) return false;
-      return minReplicas > 0 && minReplicasMaxLag > 0 && st.goodReplicas < minReplicas;
+      if (minReplicas > 0 && minReplicasMaxLag > 0 && st.goodReplicas < minReplicas) return true;
+      return durable.refusesWrites();
     },
   };
+  const durable = durableOf(st);
+  const durableGate = {
+    before: () => durable.beforeCommand(),
+    after: (c: Client, mark: number) => durable.afterCommand(c, mark),
+    gate: (c: Client) => durable.gate(c),
+  };
+  const applyDurable = (on: boolean): void => {
+    if (on) durable.start();
+    else durable.stop();
+    server.hooks.replyGate = on ? durableGate : null;
+  };
+  applyDurable(cfg.getBool('durable-writes'));
+  cfg.watch('durable-writes', (v) => applyDurable(v === true));
   server.propagator.addTarget({ kind: 'replication', feed: (db, argv) => st.feedCommand(db, argv) });
   server.hooks.clientClosed.push((c) => {
     if (c.kind === 'replica') replicaClosed(st, c);
@@ -304,6 +319,7 @@ function replicationInfo(st: ReplicationState): string[] {
     const lag = r.state === 'online' ? Math.floor((now - r.ackTime) / 1000) : 0;
     out.push(`slave${id++}:ip=${ip},port=${r.listeningPort},state=${state},offset=${r.ackOffset},lag=${lag}`);
   }
+  durableOf(st).info(out);
   out.push(`master_failover_state:${failoverStateName(st)}`);
   out.push(`master_replid:${st.replid}`);
   out.push(`master_replid2:${st.replid2}`);

@@ -28,6 +28,7 @@ import { psyncFailover, updateFailoverStatus } from './failover.js';
 import { checkShutdown } from './shutdown.js';
 import { psyncVerdict } from './psync.js';
 import type { RdbFilter } from '../persistence/rdb.js';
+import { durableOf } from './durable.js';
 
 /** Replicas waiting for the next full-sync job, and its start timer. */
 interface SyncQueue {
@@ -339,6 +340,7 @@ export function replconfCommand(c: Client): void {
         st.pump(r);
       }
       checkWaitingClients(st);
+      durableOf(st).onAck(r);
       updateFailoverStatus(st);
       checkShutdown(st);
       return;
@@ -368,6 +370,24 @@ export function replconfCommand(c: Client): void {
         filter.excludeFunctions = false;
       }
       link.rdbFilter = filter;
+    } else if (opt === 'durable-fence') {
+      // nodis's durable failover (docs/CONSISTENCY.md): a sentinel fences this replica — its
+      // link to the master goes down for `val` ms — and learns the offset it holds and its replid.
+      const ms = /^\d+$/.test(val) ? Number(val) : NaN;
+      if (!Number.isSafeInteger(ms)) {
+        c.reply.error('ERR value is not an integer or out of range');
+        return;
+      }
+      if (st.link === null) {
+        c.reply.error('ERR DURABLE-FENCE is for replicas');
+        return;
+      }
+      st.link.fence(ms);
+      // The offset, and the history it belongs to: offsets compare only within one replid.
+      c.reply.array(2);
+      c.reply.integer(st.masterReplOffset);
+      c.reply.bulk(st.replid);
+      return;
     } else {
       c.reply.error(`ERR Unrecognized REPLCONF option: ${argv[i]}`);
       return;
@@ -549,6 +569,7 @@ export function requestAcks(st: ReplicationState): void {
     st.getAckPending = false;
     if (st.replicas.length === 0 || st.isReplica || st.server.pause.mode !== null) return;
     st.feedBytes(Buffer.from(encodeCommand(['REPLCONF', 'GETACK', '*']), 'latin1'));
+    durableOf(st).noteGetAck();
   });
 }
 

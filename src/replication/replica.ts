@@ -60,6 +60,11 @@ export class MasterLink {
   /** The master closed the link while the image was loading (handled once it is loaded). */
   private lostWhileLoading = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * Durable failover fence (REPLCONF DURABLE-FENCE): until this time (ms) the link stays down,
+   * so our offset cannot grow while a sentinel compares it with the other replicas'.
+   */
+  fencedUntil = 0;
 
   constructor(
     readonly st: ReplicationState,
@@ -88,6 +93,7 @@ export class MasterLink {
   /** connectWithMaster. */
   connect(): void {
     if (this.state !== 'connect') return;
+    if (this.fencedUntil > this.server.clock.now()) return;
     const log = this.server.log;
     log.notice(`Connecting to MASTER ${this.host}:${this.port}`);
     this.state = 'connecting';
@@ -617,6 +623,12 @@ export class MasterLink {
     else if (this.state === 'connected') this.sendAck();
     // A newline keeps the master from timing us out while we load (replicationSendNewlineToMaster).
     else if (this.state === 'loading' && !this.lostWhileLoading) this.socket?.write('\n');
+  }
+
+  /** Fences the link for `ms`: it goes down now and does not come back before then. */
+  fence(ms: number): void {
+    this.fencedUntil = this.server.clock.now() + ms;
+    if (this.state !== 'connect') this.linkDown('Link to the master fenced by a durable failover.');
   }
 
   /** Our master client was freed by someone else (CLIENT KILL TYPE master). */

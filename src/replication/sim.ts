@@ -25,6 +25,19 @@
  *  I3 every applied command is the next one: the stream offset the network knows the bytes
  *     came from equals the replica's offset + 1 (no offset applied twice, none skipped);
  *  I4 after healing: one master, every other node attached to it with its offset and data.
+ *
+ * With `durable: true` the nodes run nodis's durable acknowledgment (durable.ts) and the
+ * failover operator follows nodis-sentinel's durable rule: a master takes a write only while
+ * its lease holds (⌊n/2⌋ replicas ACKed a GETACK fed in the last 500 ms), feeds REPLCONF GETACK
+ * after each write and every 100 ms, replicas ACK right after applying it, and a write counts
+ * as acknowledged once ⌊n/2⌋ replicas ACKed its offset (within 1 s; then it is abandoned, its
+ * outcome unknown). A failover fences every replica it reaches (its link to the master goes
+ * down for 6 s, REPLCONF DURABLE-FENCE; each fence arrives after its own delay and only when
+ * the node is reachable), needs answers from n − 1 − ⌊n/2⌋ + 1 of them, and promotes the
+ * highest offset. Crashes keep the data (persistence; losing a replica's data and the master
+ * at once is two failures of three). Then:
+ *  I5 every acknowledged write is in the dataset of every later master: checked when a node is
+ *     promoted (every write acknowledged before is in its data) and at the end.
  */
 import { Random } from '../core/clock.js';
 import { RespParser } from '../protocol/parser.js';
@@ -100,6 +113,9 @@ class SimLink {
   readonly masterParser = new RespParser({ maxBulkLen: 0, authRequired: false, fromMaster: true });
   online = false;
   masterLastIo: number;
+  /** Durable mode, master side: the replica's ACKed offset and its lease renewal time. */
+  ackOffset = 0;
+  renewedAt = -Infinity;
   /** Replica side. */
   state: 'connecting' | 'handshake' | 'transfer' | 'connected' = 'connecting';
   inbuf: Buffer = Buffer.alloc(0);
@@ -159,6 +175,9 @@ export class SimReplNode implements ReplIds {
   log: Buffer[] = [];
   logLen = 0;
   logStart = 1;
+  /** Durable mode: (offset after a GETACK, time it was fed); fenced until (ms). */
+  getacks: { off: number; t: number }[] = [];
+  fencedUntil = 0;
   constructor(
     readonly sim: ReplSim,
     readonly name: string,
@@ -217,9 +236,40 @@ export class SimReplNode implements ReplIds {
     }
   }
 
+  /** Durable mode: the lease holds (⌊n/2⌋ replicas renewed it in the last 500 ms). */
+  leaseHolds(): boolean {
+    const now = this.sim.clock.monotonic;
+    let n = 0;
+    for (const l of this.replicaLinks) if (l.online && l.renewedAt > now - 500) n++;
+    return n >= this.sim.replicasNeeded;
+  }
+
+  /** Durable mode: REPLCONF GETACK * into the stream, remembering when. */
+  getAck(): void {
+    if (this.replicaLinks.size === 0) return;
+    this.feedBytes(encodeCommand(['REPLCONF', 'GETACK', '*']));
+    this.getacks.push({ off: this.masterReplOffset, t: this.sim.clock.monotonic });
+    if (this.getacks.length > 64) this.getacks.splice(0, this.getacks.length - 64);
+  }
+
   /** A client write (only a master takes them). */
   write(): void {
     const r = this.sim.random;
+    if (this.sim.opts.durable === true) {
+      // Refused without a lease; otherwise an append of a unique id to L, awaiting its ACKs.
+      if (!this.leaseHolds()) {
+        this.sim.stats.refused++;
+        return;
+      }
+      const id = `w${this.sim.stats.writes};`;
+      const argv = ['APPEND', 'L', id];
+      this.apply(argv);
+      this.sim.stats.writes++;
+      this.feedBytes(encodeCommand(argv));
+      this.sim.pending.push({ node: this, id, off: this.masterReplOffset, deadline: this.sim.clock.monotonic + 1000 });
+      this.getAck();
+      return;
+    }
     const key = `k${r.below(6)}`;
     const kinds = ['SET', 'APPEND', 'INCR', 'DEL'];
     const cmd = kinds[r.below(kinds.length)]!;
@@ -237,7 +287,20 @@ export class SimReplNode implements ReplIds {
     link.masterParser.feed(bytes);
     for (let argv = link.masterParser.next(); argv !== null; argv = link.masterParser.next()) {
       if (argv[0] === 'PSYNC') this.psync(link, argv[1]!, argv[2]!);
+      else if (argv[0] === 'REPLCONF' && argv[1] === 'ACK') this.onAck(link, Number(argv[2]));
     }
+  }
+
+  /** Durable mode: an ACK renews the lease from the last GETACK it covers and may acknowledge writes. */
+  private onAck(link: SimLink, off: number): void {
+    if (off > link.ackOffset) link.ackOffset = off;
+    for (let i = this.getacks.length - 1; i >= 0; i--) {
+      if (this.getacks[i]!.off <= link.ackOffset) {
+        link.renewedAt = Math.max(link.renewedAt, this.getacks[i]!.t);
+        break;
+      }
+    }
+    this.sim.settleWrites(this);
   }
 
   private psync(link: SimLink, replid: string, offset: string): void {
@@ -276,7 +339,7 @@ export class SimReplNode implements ReplIds {
 
   connect(): void {
     const m = this.masterOf;
-    if (m === null || this.link !== null || !this.alive) return;
+    if (m === null || this.link !== null || !this.alive || this.fencedUntil > this.sim.clock.monotonic) return;
     const link = new SimLink(this.sim, this, m);
     this.link = link;
     this.sim.clock.setTimer(link.latency, () => {
@@ -358,6 +421,9 @@ export class SimReplNode implements ReplIds {
       }
       link.trueNext += used.length;
       this.feedBytes(used);
+      if (this.sim.opts.durable === true && argv[0] === 'REPLCONF' && argv[1] === 'GETACK') {
+        link.up.send(encodeCommand(['REPLCONF', 'ACK', String(this.masterReplOffset)]), null);
+      }
     }
   }
 
@@ -369,6 +435,7 @@ export class SimReplNode implements ReplIds {
   /** replicationSetMaster. */
   setMaster(m: SimReplNode): void {
     if (this.masterOf === m) return;
+    this.fencedUntil = 0;
     this.link?.close(this);
     this.link = null;
     this.masterOf = m;
@@ -383,7 +450,9 @@ export class SimReplNode implements ReplIds {
     this.link = null;
     shiftReplIds(this, this.sim.random.hex(40));
     this.dropReplicas();
+    this.fencedUntil = 0;
     this.sim.observe(this, 'promotion');
+    this.sim.checkAcknowledged(this, 'promoted');
   }
 
   /** Once a second: PING into the stream (master), ACK / timeout / reconnect (replica). */
@@ -435,6 +504,10 @@ export interface ReplSimOptions {
   chaosMs?: number;
   /** Replaces the master's PSYNC rule (the tests check that a wrong rule is caught). */
   verdict?: typeof psyncVerdict;
+  /** Durable acknowledgment and nodis-sentinel's durable failover (I5). */
+  durable?: boolean;
+  /** Durable mode: promote a random fenced replica instead of the highest offset (the tests check I5 catches it). */
+  careless?: boolean;
 }
 
 export class ReplSim {
@@ -444,7 +517,13 @@ export class ReplSim {
   /** Who the failover "operator" (Sentinel's role here) last promoted. */
   leader: SimReplNode;
   readonly violations: string[] = [];
-  readonly stats = { writes: 0, partial: 0, partialOnReplid2: 0, full: 0, backlogMiss: 0, idMiss: 0, beyondReplid2: 0, promotions: 0, crashes: 0, disconnects: 0, partitions: 0, resizes: 0, events: 0 };
+  readonly stats = {
+    writes: 0, partial: 0, partialOnReplid2: 0, full: 0, backlogMiss: 0, idMiss: 0, beyondReplid2: 0, promotions: 0, crashes: 0, disconnects: 0, partitions: 0, resizes: 0, events: 0,
+    acknowledged: 0, abandoned: 0, refused: 0, fences: 0, failoversRefused: 0, checksI5: 0,
+  };
+  /** Durable mode: writes waiting for their ACKs, and the acknowledged ones (I5's ground truth). */
+  pending: { node: SimReplNode; id: string; off: number; deadline: number }[] = [];
+  readonly acknowledged: string[] = [];
   /** Ground truth I1: (replid, offset) → dataset digest. */
   private readonly truth = new Map<string, string>();
   private isolated = new Set<SimReplNode>();
@@ -455,6 +534,45 @@ export class ReplSim {
     for (let i = 0; i < n; i++) this.nodes.push(new SimReplNode(this, `n${i}`));
     this.leader = this.nodes[0]!;
     for (const node of this.nodes.slice(1)) node.setMaster(this.leader);
+  }
+
+  /** Durable mode: replica ACKs a write needs (a majority of the n nodes, the master included). */
+  get replicasNeeded(): number {
+    return Math.floor(this.nodes.length / 2);
+  }
+
+  /** Durable mode: acknowledges the writes of `m` that enough replicas ACKed; abandons late ones. */
+  settleWrites(m: SimReplNode | null): void {
+    const now = this.clock.monotonic;
+    this.pending = this.pending.filter((w) => {
+      if (m !== null && w.node === m && m.isMaster && m.alive) {
+        let n = 0;
+        for (const l of m.replicaLinks) if (l.online && l.ackOffset >= w.off) n++;
+        if (n >= this.replicasNeeded) {
+          this.acknowledged.push(w.id);
+          this.stats.acknowledged++;
+          return false;
+        }
+      }
+      if (w.deadline <= now || !w.node.isMaster) {
+        this.stats.abandoned++;
+        return false;
+      }
+      return true;
+    });
+  }
+
+  /** I5: every write acknowledged so far is in the dataset of `node`, a master now. */
+  checkAcknowledged(node: SimReplNode, why: string): void {
+    if (this.opts.durable !== true) return;
+    this.stats.checksI5++;
+    const have = new Set((node.data.get('L') ?? '').split(';'));
+    for (const id of this.acknowledged) {
+      if (!have.has(id.slice(0, -1))) {
+        this.violation(`I5: ${node.name} (${why}) lacks acknowledged write ${id}`);
+        return;
+      }
+    }
   }
 
   backlogSize(): number {
@@ -511,9 +629,10 @@ export class ReplSim {
       if (!n.alive) return;
       this.stats.crashes++;
       n.crash();
-      this.clock.setTimer(300 + r.below(4000), () => n.restart(r.below(2) === 0));
+      this.clock.setTimer(300 + r.below(4000), () => n.restart(this.opts.durable === true || r.below(2) === 0));
     } else if (k < 75) {
       // A failover: promote a live replica, point the others at it (orders may arrive late).
+      if (this.opts.durable === true) return this.durableFailover();
       const candidates = this.nodes.filter((n) => n.alive && !n.isMaster);
       if (candidates.length === 0) return;
       this.failover(candidates[r.below(candidates.length)]!);
@@ -535,12 +654,73 @@ export class ReplSim {
     });
   }
 
+  private failoverBusy = false;
+
+  /**
+   * nodis-sentinel's durable failover: fence the replicas of the current master (each fence
+   * after its own delay, only if the node is alive and reachable then), and once enough have
+   * answered, promote the highest offset; give up after 6 s.
+   */
+  durableFailover(): void {
+    if (this.failoverBusy) return;
+    this.failoverBusy = true;
+    const old = this.leader;
+    const required = this.nodes.length - 1 - this.replicasNeeded + 1;
+    const answers = new Map<SimReplNode, number>();
+    const start = this.clock.monotonic;
+    for (const n of this.nodes) {
+      if (n === old) continue;
+      this.clock.setTimer(1 + this.random.below(300), () => {
+        // Only a replica on the old master's history counts (nodis-sentinel compares replids).
+        if (!n.alive || this.isolated.has(n) || n.masterOf !== old || n.replid !== old.replid) return;
+        this.stats.fences++;
+        n.fencedUntil = this.clock.monotonic + 6000;
+        n.link?.close(n);
+        n.link = null;
+        answers.set(n, n.masterReplOffset);
+      });
+    }
+    const decide = (): void => {
+      if (this.leader !== old) {
+        this.failoverBusy = false;
+        return;
+      }
+      if (answers.size < required) {
+        if (this.clock.monotonic - start > 6000) {
+          this.stats.failoversRefused++;
+          this.failoverBusy = false;
+          return;
+        }
+        this.clock.setTimer(100, decide);
+        return;
+      }
+      const fenced = [...answers.entries()];
+      let pick = fenced[0]!;
+      if (this.opts.careless === true) pick = fenced[this.random.below(fenced.length)]!;
+      else for (const a of fenced) if (a[1] > pick[1]) pick = a;
+      this.failoverBusy = false;
+      // A fenced node may have crashed since: promote it when it is back (its data is kept).
+      if (!pick[0].alive) {
+        this.stats.failoversRefused++;
+        return;
+      }
+      this.failover(pick[0]);
+    };
+    this.clock.setTimer(350, decide);
+  }
+
   private writing = false;
 
   /** Starts the crons and the client writes (on every node that believes it is a master). */
   start(): void {
     const r = this.random;
     for (const n of this.nodes) this.every(1000, () => n.cron());
+    if (this.opts.durable === true) {
+      this.every(100, () => {
+        for (const n of this.nodes) if (n.alive && n.isMaster) n.getAck();
+        this.settleWrites(null);
+      });
+    }
     this.writing = true;
     const writeLoop = (): void => {
       if (!this.writing) return;
@@ -567,6 +747,7 @@ export class ReplSim {
       this.clock.advance(5);
       why = this.convergence();
     }
+    this.checkAcknowledged(this.leader, 'final master');
     return why;
   }
 

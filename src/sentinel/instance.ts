@@ -107,6 +107,22 @@ export class Instance {
   slaveReplOffset = 0;
   slavePriority = 100;
   replicaAnnounced = true;
+  /**
+   * nodis's durable acknowledgment: the instance's INFO showed `durable_writes:1`, with
+   * `durable_replicas` replicas in its set; `masterLastIoSec` is master_last_io_seconds_ago.
+   */
+  durableWrites = false;
+  durableReplicas = 0;
+  masterLastIoSec = 0;
+  /** master_replid from INFO (a master's history; a replica's: the one its offset counts in). */
+  replid = '';
+  /** When the durable failover fenced / asked this replica (ms, 0: not asked). */
+  durableProbeSent = 0;
+  /**
+   * Its answer: the offset it holds, and whether that offset can no longer grow (fenced by
+   * REPLCONF DURABLE-FENCE, or — a replica without it — its link to the old master silent).
+   */
+  durableAnswer: { offset: number; replid: string; settled: boolean } | null = null;
 
   sDownSinceTime = 0;
   oDownSinceTime = 0;

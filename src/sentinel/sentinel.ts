@@ -634,6 +634,7 @@ export class Sentinel {
     const master = ri.isMaster ? ri : ri.master!;
     ri.info = info;
     ri.masterLinkDownTime = 0;
+    ri.durableWrites = false;
     let role = 0;
 
     for (const rawLine of info.split('\n')) {
@@ -673,6 +674,14 @@ export class Sentinel {
             this.flush();
           }
         }
+      } else if (key === 'master_replid') {
+        ri.replid = value;
+      } else if (key === 'durable_writes') {
+        ri.durableWrites = value === '1';
+      } else if (key === 'durable_replicas') {
+        ri.durableReplicas = Number(value);
+      } else if (key === 'master_last_io_seconds_ago') {
+        ri.masterLastIoSec = Number(value);
       } else if (key === 'master_link_down_since_seconds') {
         ri.masterLinkDownTime = Number(value) * 1000;
       } else if (key === 'role') {
@@ -1061,8 +1070,82 @@ export class Sentinel {
     return candidates[0] ?? null;
   }
 
+  /**
+   * Durable acknowledgment (docs/CONSISTENCY.md): an acknowledged write is on the master and on
+   * ⌊(R+1)/2⌋ of its R replicas, so only the replica with the highest offset among
+   * R − ⌊(R+1)/2⌋ + 1 of them is sure to hold every one — and only offsets that can no longer
+   * grow count. Each reachable replica is fenced now (`REPLCONF DURABLE-FENCE <failover-timeout>`:
+   * its link to the old master goes down and stays down until it is re-pointed or the fence
+   * expires, and it answers with its offset), so the old master, should it come back during the
+   * failover, can renew no lease with it and acknowledge nothing more. A replica without the
+   * command (redis-server) is asked for a fresh INFO instead, and its offset counts once its
+   * link to the old master is down or silent for ≥ 1 s (longer than the lease) — weaker: it
+   * could hear from the old master again before the failover ends. Until enough replicas
+   * answered, nothing is promoted; after the failover timeout the failover is aborted. Only
+   * replicas on the failing master's history (same replid as its last INFO) count: offsets of
+   * different histories do not compare.
+   * Returns undefined while waiting for answers.
+   */
+  private selectDurableSlave(master: Instance): Instance | null | undefined {
+    const now = this.now();
+    const since = master.failoverStateChangeTime;
+    const replicas = [...master.replicas.values()];
+    const total = Math.max(master.durableReplicas, replicas.length);
+    const required = total - Math.floor((total + 1) / 2) + 1;
+    const settled: Instance[] = [];
+    for (const r of replicas) {
+      if (r.linkDisconnected) continue;
+      if (r.durableProbeSent < since) {
+        r.durableProbeSent = now;
+        r.durableAnswer = null;
+        this.send(r, ['REPLCONF', 'DURABLE-FENCE', String(master.failoverTimeout)], (reply) => {
+          if (reply.type === 'array' && reply.elements.length === 2) {
+            const [off, id] = reply.elements;
+            if (off?.type === 'integer' && id?.type === 'string') {
+              r.durableAnswer = { offset: Number(off.value), replid: id.value.toString('latin1'), settled: true };
+              return;
+            }
+          }
+          this.send(r, ['INFO'], (info) => {
+            if (info.type !== 'string') return;
+            this.refreshInstanceInfo(r, info.value.toString('latin1'));
+            const silent = r.roleReported === SRI_SLAVE && (r.slaveMasterLinkStatus !== 0 || r.masterLastIoSec >= 1);
+            r.durableAnswer = { offset: r.slaveReplOffset, replid: r.replid, settled: silent };
+          });
+        });
+        continue;
+      }
+      const a = r.durableAnswer;
+      if (a === null) continue;
+      if (!a.settled) {
+        // Still hearing from the old master: ask again until it falls silent.
+        r.durableProbeSent = 0;
+        continue;
+      }
+      // An offset counts only in the failing master's history (a replica still resyncing, or
+      // left on an older history, may show a higher offset of other writes).
+      if (a.replid !== master.replid) continue;
+      r.slaveReplOffset = a.offset;
+      settled.push(r);
+    }
+    if (settled.length < required) return now - since > master.failoverTimeout ? null : undefined;
+    let best = -1;
+    for (const r of settled) best = Math.max(best, r.slaveReplOffset);
+    // The highest offset wins over priority; a replica with priority 0 is never promoted.
+    const top = settled.filter((r) => r.slaveReplOffset === best && r.slavePriority !== 0);
+    top.sort(compareReplicasForPromotion);
+    return top[0] ?? null;
+  }
+
   private failoverSelectSlave(master: Instance): void {
-    const slave = this.selectSlave(master);
+    let slave: Instance | null;
+    if (master.durableWrites) {
+      const s = this.selectDurableSlave(master);
+      if (s === undefined) return;
+      slave = s;
+    } else {
+      slave = this.selectSlave(master);
+    }
     if (slave === null) {
       this.event('warning', '-failover-abort-no-good-slave', master);
       this.abortFailover(master);

@@ -174,6 +174,12 @@ export class Server implements KeyspaceOwner {
     keyReady: (_db: Database, _key: string): void => {},
     /** Called after each top-level command (blocked clients are served here). */
     afterCommand: [] as ((c: Client) => void)[],
+    /**
+     * Durable acknowledgment (replication/durable.ts): told before and after each top-level
+     * command from a client's input, and before a client's output goes to its socket (it may
+     * hold replies back until a majority of replicas has the writes). Null when the mode is off.
+     */
+    replyGate: null as { before(c: Client): void; after(c: Client, replyMark: number): void; gate(c: Client): void } | null,
     /** Before replies are flushed to sockets (the AOF writes and, for appendfsync always, fsyncs). */
     beforeReplies: [] as (() => void)[],
     /** A client is being freed. */
@@ -825,12 +831,15 @@ export class Server implements KeyspaceOwner {
       const replyMark = c.reply.len;
       const prevClient = this.currentClient;
       this.currentClient = c;
+      const gate = this.hooks.replyGate;
+      if (gate !== null) gate.before(c);
       this.processCommand(c);
       this.currentClient = prevClient;
       // ASKING holds for the next command only, or until EXEC (resetClient).
       if (c.clusterAsking && c.multi === null && argv[0]!.toLowerCase() !== 'asking') c.clusterAsking = false;
       // CLIENT REPLY OFF/SKIP: drop what the command wrote (not for a command held by a pause).
       if ((c.replyMode !== 'on' || c.skipNextReply) && !paused.has(c)) applyReplyMode(c, replyMark);
+      if (gate !== null) gate.after(c, replyMark);
       if (this.hooks.tracking !== null) this.hooks.tracking.commandProcessed(c);
       c.argv = [];
     }
@@ -1023,6 +1032,7 @@ export class Server implements KeyspaceOwner {
   writeToClient(c: Client): void {
     const socket = c.socket;
     if (socket === null || c.closed) return;
+    if (this.hooks.replyGate !== null) this.hooks.replyGate.gate(c);
     const n = c.reply.len;
     if (n > 0) {
       this.stats.netOutputBytes += n;

@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+/**
+ * The cost of durable acknowledgment (docs/PERFORMANCE.md): write latency (p50/p99) and
+ * throughput at pipeline depth 1 and 16, for
+ *   nodis SET                       (durable-writes no: acknowledged by the master alone)
+ *   nodis SET, durable-writes yes   (acknowledged when 1 of 2 replicas has it: a majority of 3)
+ *   nodis SET + WAIT 1 1000         (the same guarantee asked per write by the client)
+ *   redis-server SET + WAIT 1 1000
+ *   redis-server SET                (reference)
+ * Each topology is a master and two replicas on loopback; one load generator (this script, raw
+ * RESP over `--conns` connections) drives all, so client overhead is the same. A "write" with
+ * WAIT is SET and WAIT sent back to back; its latency ends with WAIT's reply. Rounds alternate
+ * between the configurations; the medians of the rounds are printed as a Markdown table.
+ *
+ *   node bench/durable.mjs [--rounds 3] [--seconds 4] [--conns 8]
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const args = process.argv.slice(2);
+const opt = (n, d) => (args.includes(`--${n}`) ? args[args.indexOf(`--${n}`) + 1] : d);
+const ROUNDS = Number(opt('rounds', '3'));
+const SECONDS = Number(opt('seconds', '4'));
+const CONNS = Number(opt('conns', '8'));
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const procs = [];
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-bench-durable-'));
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** One request/reply exchange on a fresh connection (set-up only). */
+function command(port, argv) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(encode(argv)));
+    let buf = '';
+    s.on('data', (d) => {
+      buf += d.toString('latin1');
+      if (buf.endsWith('\r\n') && (buf[0] !== '$' || buf.split('\r\n').length >= 3)) {
+        s.destroy();
+        resolve(buf);
+      }
+    });
+    s.on('error', reject);
+  });
+}
+
+function encode(argv) {
+  return `*${argv.length}\r\n${argv.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+}
+
+async function start(bin, extra) {
+  const port = await freePort();
+  const d = fs.mkdtempSync(path.join(dir, 'n-'));
+  const p = spawn(bin, ['--port', String(port), '--save', '', '--appendonly', 'no', '--dir', d, '--repl-diskless-sync-delay', '0', ...extra], { stdio: 'ignore' });
+  procs.push(p);
+  for (;;) {
+    try {
+      if ((await command(port, ['PING'])).startsWith('+PONG')) return port;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+}
+
+async function topology(bin, extra) {
+  const m = await start(bin, extra);
+  for (let i = 0; i < 2; i++) await start(bin, [...extra, '--replicaof', '127.0.0.1', String(m)]);
+  for (;;) {
+    const info = await command(m, ['INFO', 'replication']);
+    if ((info.match(/state=online/g) ?? []).length === 2 && !/durable_lease_ms_left:0\r/.test(info)) return m;
+    await sleep(100);
+  }
+}
+
+/** Runs `seconds` of writes at pipeline depth `depth` on CONNS connections. */
+async function load(port, depth, withWait, seconds) {
+  const lat = [];
+  let ops = 0;
+  const end = performance.now() + seconds * 1000;
+  let seq = 0;
+  const conn = () =>
+    new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.setNoDelay(true);
+      let pendingLines = 0;
+      let t0 = 0;
+      const perWrite = withWait ? 2 : 1;
+      const send = () => {
+        if (performance.now() > end) {
+          s.destroy();
+          resolve();
+          return;
+        }
+        let out = '';
+        for (let i = 0; i < depth; i++) {
+          out += encode(['SET', `key:${seq++ % 10000}`, 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx']);
+          if (withWait) out += encode(['WAIT', '1', '1000']);
+        }
+        pendingLines = depth * perWrite;
+        t0 = performance.now();
+        s.write(out);
+      };
+      s.on('connect', send);
+      s.on('data', (d) => {
+        // Every reply here is one line (+OK, :1, or an error).
+        for (let i = 0; i < d.length; i++) if (d[i] === 10) pendingLines--;
+        if (pendingLines === 0) {
+          const t = performance.now() - t0;
+          ops += depth;
+          for (let i = 0; i < depth; i++) lat.push(t);
+          send();
+        }
+      });
+      s.on('error', () => resolve());
+    });
+  await Promise.all(Array.from({ length: CONNS }, conn));
+  lat.sort((a, b) => a - b);
+  const q = (f) => lat[Math.min(lat.length - 1, Math.floor(f * lat.length))] ?? NaN;
+  return { rps: ops / seconds, p50: q(0.5), p99: q(0.99) };
+}
+
+const NODIS = path.join(ROOT, 'bin/nodis-server');
+const REDIS = '/usr/bin/redis-server';
+const configs = [
+  { name: 'nodis SET', bin: NODIS, extra: [], wait: false },
+  { name: 'nodis SET, durable-writes yes', bin: NODIS, extra: ['--durable-writes', 'yes', '--durable-replicas', '2'], wait: false },
+  { name: 'nodis SET + WAIT 1', bin: NODIS, extra: [], wait: true },
+  { name: 'redis-server SET + WAIT 1', bin: REDIS, extra: [], wait: true },
+  { name: 'redis-server SET', bin: REDIS, extra: [], wait: false },
+];
+
+try {
+  for (const c of configs) c.port = await topology(c.bin, c.extra);
+  const results = new Map(configs.map((c) => [c.name, { p1: [], p16: [] }]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const c of configs) {
+      results.get(c.name).p1.push(await load(c.port, 1, c.wait, SECONDS));
+      results.get(c.name).p16.push(await load(c.port, 16, c.wait, SECONDS));
+      process.stderr.write(`round ${r + 1} ${c.name}: done\n`);
+    }
+  }
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const f = (x, d = 2) => x.toFixed(d);
+  console.log(`| configuration (${CONNS} connections, medians of ${ROUNDS} rounds) | -P1 writes/s | -P1 p50 ms | -P1 p99 ms | -P16 writes/s | -P16 p50 ms (batch) | -P16 p99 ms (batch) |`);
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const c of configs) {
+    const x = results.get(c.name);
+    console.log(
+      `| ${c.name} | ${f(med(x.p1.map((y) => y.rps)), 0)} | ${f(med(x.p1.map((y) => y.p50)))} | ${f(med(x.p1.map((y) => y.p99)))} | ${f(med(x.p16.map((y) => y.rps)), 0)} | ${f(med(x.p16.map((y) => y.p50)))} | ${f(med(x.p16.map((y) => y.p99)))} |`,
+    );
+  }
+} finally {
+  for (const p of procs) p.kill('SIGKILL');
+  fs.rmSync(dir, { recursive: true, force: true });
+}
