@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startServer, stopAll, freePort, type RunningServer } from './helpers/server.js';
 import { ConfigRegistry } from '../src/config/registry.js';
-import { DIRECTIVES } from '../src/config/directives.js';
+import { DIRECTIVES, NODIS_DIRECTIVES } from '../src/config/directives.js';
 import { parseCommandLine } from '../src/config/parse.js';
 import { loadServerConfigFromString, FatalConfigError } from '../src/config/load.js';
 import { rewriteConfigContent, formatMemory } from '../src/config/rewrite.js';
@@ -39,10 +39,13 @@ test('every Redis 7.0.15 directive exists with its CONFIG GET default', () => {
     'active-defrag-ignore-bytes': '104857600',
   };
   for (const [name, value] of Object.entries(expected)) assert.equal(c.format(c.resolve(name)!), value, name);
-  // Names and aliases: 178 primary directives + 19 aliases in Redis 7.0.15's table.
+  // Names and aliases: 178 primary directives + 19 aliases in Redis 7.0.15's table, and
+  // nodis's own (NODIS_DIRECTIVES), each of which exists.
   let names = 0;
   let aliases = 0;
+  for (const name of NODIS_DIRECTIVES) assert.ok(c.resolve(name), name);
   for (const d of c.allDefs()) {
+    if (NODIS_DIRECTIVES.includes(d.name)) continue;
     names++;
     aliases += d.aliases?.length ?? 0;
   }
@@ -221,6 +224,8 @@ test('CONFIG GET defaults match the real redis-server for every directive', asyn
   const toMap = (a: string[]): Map<string, string> => new Map(a.flatMap((v, i) => (i % 2 === 0 ? [[v, a[i + 1]!] as [string, string]] : [])));
   const o = toMap(ours);
   const t = toMap(theirs);
+  // nodis's own directives (durable acknowledgment) are the only extra names.
+  for (const name of NODIS_DIRECTIVES) assert.ok(o.delete(name), name);
   assert.deepEqual([...o.keys()].sort(), [...t.keys()].sort());
   for (const [k, v] of t) {
     if (k === 'port' || k === 'dir' || k === 'save') continue;

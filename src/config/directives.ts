@@ -279,7 +279,6 @@ export const DIRECTIVES: ConfigDef[] = [
   bool('replica-lazy-flush', false, { aliases: ['slave-lazy-flush'], ...inert }),
   bool('replica-serve-stale-data', true, { aliases: ['slave-serve-stale-data'] }),
   bool('replica-read-only', true, { aliases: ['slave-read-only'] }),
-  bool('durable-writes', false),
   bool('replica-ignore-maxmemory', true, { aliases: ['slave-ignore-maxmemory'], ...inert }),
   bool('jemalloc-bg-thread', true, inert),
   bool('activedefrag', false, { validate: noDefrag, ...inert }),
@@ -376,6 +375,8 @@ export const DIRECTIVES: ConfigDef[] = [
   int('min-replicas-to-write', 0, 0, INT_MAX, { aliases: ['min-slaves-to-write'] }),
   int('min-replicas-max-lag', 10, 0, INT_MAX, { aliases: ['min-slaves-max-lag'] }),
   // nodis's durable acknowledgment (replication/durable.ts): majority-acknowledged writes.
+  // nodis's own directives: NODIS_DIRECTIVES below lists them (Redis has none of these).
+  bool('durable-writes', false),
   int('durable-replicas', 2, 0, INT_MAX),
   int('durable-timeout', 1000, 1, INT_MAX),
   int('durable-lease', 500, 1, INT_MAX),
@@ -464,3 +465,5 @@ export const DEPRECATED_DIRECTIVES = new Map<string, [number, number]>([
   ['lua-replicate-commands', [2, 2]],
 ]);
 
+/** Directives of nodis's own, beyond Redis 7.0.15's table (durable acknowledgment). */
+export const NODIS_DIRECTIVES: readonly string[] = ['durable-writes', 'durable-replicas', 'durable-timeout', 'durable-lease'];

@@ -255,6 +255,7 @@ export class Snapshot {
     const value = snap.dict.get(key);
     if (value === undefined) return;
     this.keysProcessed++;
+    this.writtenEarlyUnpaced++;
     const target = snap.started ? this.out : (snap.pending ??= this.newWriter(4096));
     // Runs inside a client's command: a value the format cannot hold fails the snapshot (at
     // its next step), never the command.
@@ -298,6 +299,9 @@ export class Snapshot {
 
   /** Set when copy-on-write could not serialise a value; the next step throws it. */
   private failure: Error | null = null;
+
+  /** Keys written early by copy-on-write that the walk has not yet counted for its pacing. */
+  private writtenEarlyUnpaced = 0;
 
   /** A database is about to be emptied (FLUSHDB): everything not written yet is, now. */
   beforeDbFlush(db: Database): void {
@@ -373,10 +377,15 @@ export class Snapshot {
           break;
         }
         const [key, value] = next.value;
-        // Already written when it was modified; it still counts as a key saved, so
-        // rdb-key-save-delay paces the whole keyspace as Redis's child does.
+        // Skipped: written early by copy-on-write, or born after the start. A key written
+        // early still counts as a key saved, so rdb-key-save-delay paces the keyspace of the
+        // start as Redis's child does; keys born later do not (the child never sees them, and
+        // counting them would let a client that keeps creating keys hold the job off forever).
         if (touched.size !== 0 && touched.has(key)) {
-          keys++;
+          if (this.writtenEarlyUnpaced > 0) {
+            this.writtenEarlyUnpaced--;
+            keys++;
+          }
           continue;
         }
         visited.add(key);
