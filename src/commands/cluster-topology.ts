@@ -187,6 +187,20 @@ function addDelSlotsRange(del: boolean) {
   };
 }
 
+
+/** CLUSTER SETSLOT's MIGRATING/IMPORTING target (argv[4]): a known master, else Redis's error. */
+function targetMasterOrReply(c: Client, st: ClusterState): ClusterNode | null {
+  const n = st.lookup(c.argv[4]!);
+  if (n === null) {
+    c.reply.error(`ERR I don't know about node ${c.argv[4]}`);
+    return null;
+  }
+  if (n.isSlave) {
+    c.reply.error('ERR Target node is not a master');
+    return null;
+  }
+  return n;
+}
 function setslot(c: Client): void {
   const st = stateOf(c);
   const me = st.myself;
@@ -204,30 +218,16 @@ function setslot(c: Client): void {
       c.reply.error(`ERR I'm not the owner of hash slot ${slot}`);
       return;
     }
-    const n = st.lookup(c.argv[4]!);
-    if (n === null) {
-      c.reply.error(`ERR I don't know about node ${c.argv[4]}`);
-      return;
-    }
-    if (n.isSlave) {
-      c.reply.error('ERR Target node is not a master');
-      return;
-    }
+    const n = targetMasterOrReply(c, st);
+    if (n === null) return;
     st.migratingTo[slot] = n;
   } else if (action === 'importing' && argc === 5) {
     if (st.slots[slot] === me) {
       c.reply.error(`ERR I'm already the owner of hash slot ${slot}`);
       return;
     }
-    const n = st.lookup(c.argv[4]!);
-    if (n === null) {
-      c.reply.error(`ERR I don't know about node ${c.argv[4]}`);
-      return;
-    }
-    if (n.isSlave) {
-      c.reply.error('ERR Target node is not a master');
-      return;
-    }
+    const n = targetMasterOrReply(c, st);
+    if (n === null) return;
     st.importingFrom[slot] = n;
   } else if (action === 'stable' && argc === 4) {
     st.importingFrom[slot] = null;
