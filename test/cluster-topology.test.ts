@@ -161,6 +161,10 @@ test('mixed cluster of 3 nodis and 3 redis-server nodes: create, check, failures
         if ((await clusterInfo(o.client)).cluster_state !== 'ok') return false;
       }
       return true;
+    }).catch(async (e: Error) => {
+      const views: string[] = [];
+      for (const o of by) views.push(`--- ${o.kind} :${o.port} ${(await clusterInfo(o.client)).cluster_state}\n${(await o.client.call('CLUSTER', 'NODES')) as string}`);
+      throw new Error(`${e.message} (:${n.port})\n${views.join('\n')}`);
     });
   /** The replica's link is up and its master knows it as its replica (MFSTART is refused before). */
   const linkUp = (replica: Node): Promise<void> =>
