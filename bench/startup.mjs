@@ -59,7 +59,32 @@ async function timeServer(cmd, args, port) {
     await new Promise((r) => setTimeout(r, 1));
   }
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  return { ms, proc: p };
+  return { ms, cpu: schedCpuMs(p.pid), proc: p };
+}
+
+/**
+ * CPU time a live process has used so far (Linux /proc/<pid>/schedstat, ns → ms); null
+ * elsewhere. Steadier than wall time on a loaded machine (docs/PERFORMANCE.md "Start-up").
+ */
+function schedCpuMs(pid) {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return null;
+  }
+}
+
+/** `node -e 0`'s CPU: a node that says when it runs its code, measured then (as the servers are at PONG). */
+function nodeCpu() {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['-e', "process.stdout.write('x'); setTimeout(() => {}, 60000)"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    p.on('error', reject);
+    p.stdout.once('data', () => {
+      const cpu = schedCpuMs(p.pid);
+      p.once('exit', () => resolve(cpu));
+      p.kill('SIGKILL');
+    });
+  });
 }
 
 async function stopProc(p) {
@@ -88,33 +113,68 @@ const nodisCli = path.join(root, 'bin/nodis-cli');
 const serverEntry = path.join(root, 'dist/pkg/server/start.js');
 const api = await import(path.join(root, 'dist/pkg/api/index.js'));
 const { heapFlags } = await import(path.join(root, 'dist/pkg/server/heap.js'));
+const { snapshotArgs } = await import(path.join(root, 'dist/pkg/server/startup-snapshot.js'));
+const serverBundle = path.join(root, 'dist/pkg/server/main.js');
 const samples = {};
+const cpuSamples = {};
 const add = (k, v) => (samples[k] ??= []).push(v);
+const addCpu = (k, v) => v !== null && (cpuSamples[k] ??= []).push(v);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-startup-'));
+
+// The caches a first start makes (V8's code cache, the start-up snapshot: docs/OPERATIONS.md
+// "Starting") are made before measuring, as they are after a user's first start: one start of
+// each kind, kept running until the snapshot is there (or 30 s).
+{
+  const port = await freePort();
+  const args = ['--port', String(port), '--save', '', '--dir', tmp];
+  const flags = heapFlags(args);
+  const warm = await timeServer(process.execPath, [...flags, serverEntry, ...args], port);
+  for (let waited = 0; snapshotArgs(serverBundle, flags) === null && waited < 30000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  await stopProc(warm.proc);
+  const port2 = await freePort();
+  const warm2 = await timeServer(nodisServer, ['--port', String(port2), '--save', '', '--dir', tmp], port2);
+  await new Promise((r) => setTimeout(r, 500));
+  await stopProc(warm2.proc);
+  if (snapshotArgs(serverBundle, flags) === null) console.error('no start-up snapshot was made: the "node + snapshot" row starts start.js');
+}
 
 for (let i = 0; i < rounds; i++) {
   add('node -e 0', (await timeRun(process.execPath, ['-e', '0'])).ms);
+  addCpu('node -e 0', await nodeCpu());
   {
     const port = await freePort();
     const r = await timeServer('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--dir', tmp], port);
     add('redis-server until PING', r.ms);
+    addCpu('redis-server until PING', r.cpu);
     add('redis-cli ping', (await timeRun('redis-cli', ['-p', String(port), 'ping'])).ms);
     add('nodis-cli ping', (await timeRun(nodisCli, ['-p', String(port), 'ping'])).ms);
     await stopProc(r.proc);
   }
   {
-    // What startServer() runs: node with the heap flags, then start.js (the server bundle with
-    // V8's code cache; one process).
+    // What startServer() runs: node with the heap flags, from the server bundle's start-up
+    // snapshot (one process).
+    const port = await freePort();
+    const args = ['--port', String(port), '--save', '', '--dir', tmp];
+    const flags = heapFlags(args);
+    const r = await timeServer(process.execPath, [...(snapshotArgs(serverBundle, flags) ?? [...flags, serverEntry]), ...args], port);
+    add('nodis-server (node + snapshot, what startServer() runs) until PING', r.ms);
+    addCpu('nodis-server (node + snapshot, what startServer() runs) until PING', r.cpu);
+    await stopProc(r.proc);
+  }
+  {
+    // Without a snapshot: node with the heap flags, then start.js (the bundle with V8's code cache).
     const port = await freePort();
     const args = ['--port', String(port), '--save', '', '--dir', tmp];
     const r = await timeServer(process.execPath, [...heapFlags(args), serverEntry, ...args], port);
-    add('nodis-server (node + bundle) until PING', r.ms);
+    add('nodis-server (node + start.js, code cache) until PING', r.ms);
+    addCpu('nodis-server (node + start.js, code cache) until PING', r.cpu);
     await stopProc(r.proc);
   }
   {
     const port = await freePort();
     const r = await timeServer(nodisServer, ['--port', String(port), '--save', '', '--dir', tmp], port);
     add('bin/nodis-server until PING', r.ms);
+    addCpu('bin/nodis-server until PING', r.cpu);
     await stopProc(r.proc);
   }
   {
@@ -131,12 +191,18 @@ for (let i = 0; i < rounds; i++) {
 fs.rmSync(tmp, { recursive: true, force: true });
 
 const base = median(samples['node -e 0']);
-const rows = Object.entries(samples).map(([k, v]) => `| ${k} | ${median(v).toFixed(1)} | ${(median(v) / base).toFixed(2)} |`);
+const cpuBase = cpuSamples['node -e 0'] ? median(cpuSamples['node -e 0']) : null;
+const cpuCells = (k) => {
+  const v = cpuSamples[k];
+  if (!v || cpuBase === null) return '| | |';
+  return `| ${median(v).toFixed(1)} | ${(median(v) / cpuBase).toFixed(2)} |`;
+};
+const rows = Object.entries(samples).map(([k, v]) => `| ${k} | ${median(v).toFixed(1)} | ${(median(v) / base).toFixed(2)} ${cpuCells(k)}`);
 const table = [
-  `Start-up (node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}, ${rounds} alternating rounds, medians):`,
+  `Start-up (node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}, ${rounds} alternating rounds, medians; CPU: the process's own until PING, /proc/<pid>/schedstat):`,
   '',
-  '| what | ms | × `node -e 0` |',
-  '|---|---|---|',
+  '| what | ms | × `node -e 0` | CPU ms | CPU × `node -e 0` |',
+  '|---|---|---|---|---|',
   ...rows,
 ].join('\n');
 console.log(table);

@@ -30,6 +30,8 @@ const PROGRAMS = [
   // main.js with V8's code cache (what startServer() and a re-executed launcher run).
   { in: 'src/server/start.ts', out: 'server/start' },
   { in: 'src/server/heap.ts', out: 'server/heap' },
+  // The start-up snapshot's file names (bench/startup.mjs starts servers from it as startServer() does).
+  { in: 'src/server/startup-snapshot.ts', out: 'server/startup-snapshot' },
   // A worker thread the server starts by URL, beside the server's bundle.
   { in: 'src/scripting/busy-acceptor.ts', out: 'server/busy-acceptor' },
   { in: 'src/cli/main.ts', out: 'cli/main' },

@@ -11,10 +11,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { heapFlags } from '../server/heap.js';
+import { SNAPSHOT_REJECTED_STATUS, discardSnapshot, snapshotArgs } from '../server/startup-snapshot.js';
 import type { ApiReadyMessage } from '../server/api-link.js';
 
 /** The server entry point beside this module: dist/pkg/server/start.js in the package (main.js with V8's code cache). */
 export const SERVER_ENTRY = fileURLToPath(new URL('../server/start.js', import.meta.url));
+/** The server's bundle, whose V8 start-up snapshot a start uses when one was made (startup-snapshot.ts). */
+export const SERVER_BUNDLE = fileURLToPath(new URL('../server/main.js', import.meta.url));
+
+/** A process started from a snapshot blob that node would not load (it exited 14, or aborted reading it). */
+class SnapshotRejected extends Error {}
+const CRASH_SIGNALS = new Set<NodeJS.Signals>(['SIGABRT', 'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGTRAP']);
 
 /** The last bytes of a process's output kept for `log()`. */
 const LOG_LIMIT = 1 << 20;
@@ -82,7 +89,21 @@ export class LinkedProcess {
     const env: NodeJS.ProcessEnv = { NODE_COMPILE_CACHE: path.join(os.tmpdir(), 'nodis-compile-cache'), ...process.env, ...o.env, NODIS_API_LINK: link };
     if (o.tempDir !== null) env.NODIS_API_TMPDIR = o.tempDir;
     else delete env.NODIS_API_TMPDIR;
-    const child = spawn(process.execPath, [...nodeFlags, SERVER_ENTRY, ...o.args], {
+    const plain = [...nodeFlags, SERVER_ENTRY, ...o.args];
+    const fast = snapshotArgs(SERVER_BUNDLE, nodeFlags, env);
+    if (fast === null) return LinkedProcess.spawnLinked(o, plain, env);
+    try {
+      return await LinkedProcess.spawnLinked(o, [...fast, ...o.args], env);
+    } catch (e) {
+      if (!(e instanceof SnapshotRejected)) throw e;
+      // Node could not load the blob (another node, damaged): remove it, start the ordinary way.
+      discardSnapshot(fast);
+      return LinkedProcess.spawnLinked(o, plain, env);
+    }
+  }
+
+  private static async spawnLinked(o: SpawnOptions, nodeArgs: string[], env: NodeJS.ProcessEnv): Promise<{ proc: LinkedProcess; port: number }> {
+    const child = spawn(process.execPath, nodeArgs, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env,
       windowsHide: true,
@@ -107,6 +128,10 @@ export class LinkedProcess {
       };
       const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
         done();
+        if (nodeArgs.includes('--snapshot-blob') && (code === SNAPSHOT_REJECTED_STATUS || (signal !== null && CRASH_SIGNALS.has(signal)))) {
+          reject(new SnapshotRejected());
+          return;
+        }
         // Let the last output arrive before reporting it.
         setImmediate(() => reject(new Error(`nodis exited (${signal ?? code}) before it was ready:\n${proc.log()}`)));
       };

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { DEFAULT_TLS13_SUITES, opensslReason } from '../core/tls.js';
+import { defaultTls13Suites, opensslReason } from '../core/tls.js';
 import type { CliSslConfig } from './options.js';
 import { ReplyParser, ReplyProtocolError, encodeCommand, type Reply } from '../protocol/reply-parser.js';
 
@@ -120,7 +120,7 @@ export function cliTlsContext(ssl: CliSslConfig): tls.SecureContext | string {
     }
   }
   if (ssl.ciphers !== null || ssl.ciphersuites !== null) {
-    opts.ciphers = `${ssl.ciphers ?? 'DEFAULT'}:${ssl.ciphersuites ?? DEFAULT_TLS13_SUITES}`;
+    opts.ciphers = `${ssl.ciphers ?? 'DEFAULT'}:${ssl.ciphersuites ?? defaultTls13Suites()}`;
   }
   return tls.createSecureContext(opts);
 }

@@ -20,7 +20,17 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { createRequire } from 'node:module';
+
+/**
+ * node:tls, loaded on first use: most servers never use TLS, loading it costs start-up time, and
+ * it cannot be part of a V8 start-up snapshot (docs/PERFORMANCE.md "Start-up").
+ */
+let tlsModule: typeof tls | null = null;
+function nodeTls(): typeof tls {
+  return (tlsModule ??= createRequire(import.meta.url)('node:tls') as typeof tls);
+}
 
 export type TlsAuthClients = 'no' | 'yes' | 'optional';
 
@@ -98,7 +108,9 @@ const NO_PROTOCOL_OPTION: Record<Protocol, number> = {
 };
 const PEM_CERT = '-----BEGIN CERTIFICATE-----';
 /** OpenSSL's default TLSv1.3 suites (what Redis gets when tls-ciphersuites is unset). */
-export const DEFAULT_TLS13_SUITES = tls.DEFAULT_CIPHERS.split(':').filter((c) => c.startsWith('TLS_')).join(':');
+export function defaultTls13Suites(): string {
+  return nodeTls().DEFAULT_CIPHERS.split(':').filter((c) => c.startsWith('TLS_')).join(':');
+}
 
 /** parseProtocolsConfig: unset means TLSv1.2 and TLSv1.3. */
 function parseProtocols(text: string): Protocol[] {
@@ -198,21 +210,21 @@ function commonOptions(s: TlsSettings): CommonOptions {
       throw new TlsConfigError('Failed to configure CA certificate(s) file/directory: error:05800088:x509 certificate routines::no certificate or crl found');
     }
     try {
-      tls.createSecureContext({ ca });
+      nodeTls().createSecureContext({ ca });
     } catch (e) {
       throw new TlsConfigError(`Failed to configure CA certificate(s) file/directory: ${opensslErrorText(e)}`);
     }
   }
   // Node takes TLSv1.2 ciphers and TLSv1.3 suites in one list; each half is checked alone first.
   const cipherList = s.ciphers !== '' ? s.ciphers : 'DEFAULT';
-  const suites = s.ciphersuites !== '' ? s.ciphersuites : DEFAULT_TLS13_SUITES;
+  const suites = s.ciphersuites !== '' ? s.ciphersuites : defaultTls13Suites();
   try {
-    tls.createSecureContext({ ciphers: cipherList, maxVersion: 'TLSv1.2' });
+    nodeTls().createSecureContext({ ciphers: cipherList, maxVersion: 'TLSv1.2' });
   } catch {
     throw new TlsConfigError(`Failed to configure ciphers: ${s.ciphers}`);
   }
   try {
-    tls.createSecureContext({ ciphers: suites, minVersion: 'TLSv1.3' });
+    nodeTls().createSecureContext({ ciphers: suites, minVersion: 'TLSv1.3' });
   } catch {
     throw new TlsConfigError(`Failed to configure ciphersuites: ${s.ciphersuites}`);
   }
@@ -229,14 +241,14 @@ function commonOptions(s: TlsSettings): CommonOptions {
 function keyPairOptions(certFile: string, keyFile: string, pass: string): tls.SecureContextOptions {
   const cert = readOrThrow(certFile, (d) => `Failed to load certificate: ${certFile}: ${d}`);
   try {
-    tls.createSecureContext({ cert });
+    nodeTls().createSecureContext({ cert });
   } catch (e) {
     throw new TlsConfigError(`Failed to load certificate: ${certFile}: ${opensslErrorText(e)}`);
   }
   const key = readOrThrow(keyFile, (d) => `Failed to load private key: ${keyFile}: ${d}`);
   const opts: tls.SecureContextOptions = { cert, key, passphrase: pass };
   try {
-    tls.createSecureContext(opts);
+    nodeTls().createSecureContext(opts);
   } catch (e) {
     throw new TlsConfigError(`Failed to load private key: ${keyFile}: ${opensslErrorText(e)}`);
   }
@@ -262,7 +274,7 @@ export function configureTls(s: TlsSettings): TlsContexts {
     try {
       // Node ignores a PEM that holds no DH parameters; OpenSSL's decoder refuses it.
       if (!/-----BEGIN (X9\.42 )?DH PARAMETERS-----/.test(dhparam.toString('latin1'))) throw new Error('no DH parameters');
-      tls.createSecureContext({ dhparam });
+      nodeTls().createSecureContext({ dhparam });
     } catch {
       throw new TlsConfigError(`${s.dhParamsFile}: failed to read DH params.`);
     }
@@ -271,7 +283,7 @@ export function configureTls(s: TlsSettings): TlsContexts {
   // tls-session-caching no: no resumption at all (Node keeps no server-side session cache, so
   // resumption is by ticket; turning tickets off is SSL_SESS_CACHE_OFF's effect).
   if (!s.sessionCaching) secureOptions |= crypto.constants.SSL_OP_NO_TICKET;
-  const server = tls.createSecureContext({
+  const server = nodeTls().createSecureContext({
     ...common,
     ...serverPair,
     secureOptions,
@@ -283,7 +295,7 @@ export function configureTls(s: TlsSettings): TlsContexts {
   const clientPair = s.clientCertFile !== '' && s.clientKeyFile !== ''
     ? keyPairOptions(s.clientCertFile, s.clientKeyFile, s.clientKeyFilePass)
     : serverPair;
-  const client = tls.createSecureContext({ ...common, ...clientPair });
+  const client = nodeTls().createSecureContext({ ...common, ...clientPair });
   return { server, client };
 }
 
@@ -307,7 +319,7 @@ export interface DialOptions {
  * configured CA, its name is not. Emits 'secureConnect' once the handshake is done.
  */
 export function dialTls(ctx: tls.SecureContext, o: DialOptions): tls.TLSSocket {
-  return tls.connect({
+  return nodeTls().connect({
     host: o.host,
     port: o.port,
     ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}),
@@ -331,7 +343,7 @@ interface VerifyingHandle {
  */
 export function acceptTls(raw: net.Socket, ctx: tls.SecureContext, mode: TlsAuthClients, onReady: (socket: tls.TLSSocket) => void, onFail: (reason: string) => void): void {
   raw.setNoDelay(true);
-  const socket = new tls.TLSSocket(raw, {
+  const socket = new (nodeTls().TLSSocket)(raw, {
     isServer: true,
     secureContext: ctx,
     requestCert: mode !== 'no',

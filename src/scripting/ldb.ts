@@ -67,10 +67,11 @@ const HELP = [
   '                     next line of code.',
 ];
 
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+/** Made on first use: a V8 start-up snapshot cannot hold a SharedArrayBuffer (docs/PERFORMANCE.md). */
+let sleepCell: Int32Array | null = null;
 
 function sleepMs(ms: number): void {
-  Atomics.wait(sleepCell, 0, 0, ms);
+  Atomics.wait((sleepCell ??= new Int32Array(new SharedArrayBuffer(4))), 0, 0, ms);
 }
 
 /** C's atoi(): leading blanks, a sign, digits; anything else stops it. */

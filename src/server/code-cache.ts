@@ -5,11 +5,12 @@
  * - Node ≥ 22.1: `module.enableCompileCache()` (Node's own cache; it honours NODE_COMPILE_CACHE
  *   and NODE_DISABLE_COMPILE_CACHE), then a plain `require`.
  * - Node 20 – 22.0: the bundle is compiled through `vm.Script` with `cachedData` read from
- *   `<cache dir>/<bundle>-<node version>-<arch>-<node flags hash>-<size>-<mtime>.v8cache`.
+ *   `<cache dir>/<bundle>-<path hash>-<node version>-<arch>-<node flags hash>-<size>-<mtime>.v8cache`.
  *   When there is no cache, or V8 rejects it (another V8, other flags, a changed bundle), the
- *   bundle compiles as usual and, one second later (the server is then listening, so the
- *   functions start-up ran are compiled and go into the cache too), the cache is written: to a
- *   temporary name, then renamed.
+ *   bundle compiles as usual and, once the server is ready (ready-hooks.ts; after one second
+ *   for a program that never says so), the cache is written — then the functions start-up ran
+ *   are compiled and go into the cache too: to a temporary name, then renamed. The bundle's
+ *   path is in the file's name, so installs do not replace each other's caches.
  *
  * The cache directory is NODE_COMPILE_CACHE when set, else `<os.tmpdir()>/nodis-compile-cache`
  * (what Node ≥ 22.1 is given by the API too). It is created private (0700) and used only when it
@@ -21,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
 import nodeModule from 'node:module';
+import { onServerReady } from './ready-hooks.js';
 
 interface CjsModule {
   exports: unknown;
@@ -44,27 +46,35 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | nul
   return env.NODE_COMPILE_CACHE || path.join(os.tmpdir(), 'nodis-compile-cache');
 }
 
-/**
- * V8 rejects a cache made under other flags (measured: --max-old-space-size, --max-semi-space-size,
- * --trace-gc each do), and servers run with different heap flags (docs/OPERATIONS.md): each set
- * of node flags gets its own file, named by a hash of them (FNV-1a).
- */
-function flagsTag(): string {
-  const text = `${process.execArgv.join('\0')}\0${process.env.NODE_OPTIONS ?? ''}`;
+/** FNV-1a of `text`, as 8 hex digits (names cache files). */
+export function fnv1a(text: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   return (h >>> 0).toString(16).padStart(8, '0');
 }
 
-/** The cache file for `file` as it is now (its size and mtime name the version) and node's flags. */
+/**
+ * V8 rejects a cache made under other flags (measured: --max-old-space-size, --max-semi-space-size,
+ * --trace-gc each do), and servers run with different heap flags (docs/OPERATIONS.md): each set
+ * of node flags gets its own file, named by a hash of them.
+ */
+function flagsTag(): string {
+  return fnv1a(`${process.execArgv.join('\0')}\0${process.env.NODE_OPTIONS ?? ''}`);
+}
+
+/**
+ * The cache file for `file` as it is now (its size and mtime name the version) and node's flags.
+ * The bundle's path is part of the name: two installs of nodis (or two checkouts) keep a cache
+ * each instead of replacing each other's at every start.
+ */
 export function codeCacheFile(dir: string, file: string): string {
   const st = fs.statSync(file);
-  const name = `${path.basename(file, '.js')}-${process.version}-${process.arch}-${flagsTag()}-${st.size}-${Math.trunc(st.mtimeMs)}.v8cache`;
+  const name = `${path.basename(file, '.js')}-${fnv1a(file)}-${process.version}-${process.arch}-${flagsTag()}-${st.size}-${Math.trunc(st.mtimeMs)}.v8cache`;
   return path.join(dir, name);
 }
 
 /** The directory, created private if missing; null when it is not ours (another user's). */
-function ownDir(dir: string): string | null {
+export function ownDir(dir: string): string | null {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = fs.statSync(dir);
@@ -107,8 +117,17 @@ export function requireCached(file: string): unknown {
   m.paths = Module._nodeModulePaths(path.dirname(file));
   Module._cache[file] = m;
   if (cachedData === undefined || script.cachedDataRejected === true) {
-    const timer = setTimeout(() => writeCache(script, cacheFile), 1000);
+    // Once the server is ready (or after a second, for a program that never says so).
+    let written = false;
+    const write = (): void => {
+      if (written) return;
+      written = true;
+      clearTimeout(timer);
+      writeCache(script, cacheFile);
+    };
+    const timer = setTimeout(write, 1000);
     timer.unref();
+    onServerReady(() => setImmediate(write).unref());
   }
   const wrapper = script.runInThisContext() as (exports: unknown, require: (id: string) => unknown, module: CjsModule, filename: string, dirname: string) => void;
   wrapper.call(m.exports, m.exports, nodeModule.createRequire(file), m, file, path.dirname(file));

@@ -11,6 +11,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import v8 from 'node:v8';
+import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { ConfigRegistry } from '../config/registry.js';
 import { DIRECTIVES } from '../config/directives.js';
@@ -28,6 +30,14 @@ import { startEvictionTimeProc } from './evict.js';
 import { REDIS_VERSION, NODIS_VERSION, versionLine } from './version.js';
 import { openApiLink } from './api-link.js';
 import { startCluster } from '../cluster/install.js';
+import { serverReady } from './ready-hooks.js';
+import { buildSnapshotLater } from './startup-snapshot.js';
+
+/** This bundle (dist/pkg/server/main.js, CommonJS) and start.js beside it. */
+const BUNDLE = fileURLToPath(import.meta.url);
+const START = path.join(path.dirname(BUNDLE), 'start.js');
+/** Started from the V8 start-up snapshot (startup-snapshot.ts) rather than from the bundle. */
+let fromSnapshot = false;
 
 function usage(): never {
   const lines = [
@@ -205,6 +215,10 @@ async function main(): Promise<void> {
   logger.notice('Ready to accept connections');
   installSignalHandlers(server);
   link?.ready(server.boundPort);
+  serverReady();
+  // Started through start.js as the CommonJS bundle (what startServer() runs): make the
+  // start-up snapshot the next such start will use, if there is none yet.
+  if (!fromSnapshot && typeof require === 'function' && path.basename(process.argv[1] ?? '') === 'start.js') buildSnapshotLater(BUNDLE);
 }
 
 /** The CONFIG SET "apply" steps that need the live server (config.c's apply functions). */
@@ -266,7 +280,25 @@ function installSignalHandlers(server: Server): void {
   process.on('SIGINT', () => onSignal('SIGINT'));
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`nodis-server: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+function run(): void {
+  main().catch((e: unknown) => {
+    process.stderr.write(`nodis-server: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  });
+}
+
+if (v8.startupSnapshot.isBuildingSnapshot()) {
+  // `node --build-snapshot main.js` (startup-snapshot.ts): everything above is loaded and
+  // initialised into the snapshot; main() runs in each process started from it.
+  v8.startupSnapshot.setDeserializeMainFunction(() => {
+    fromSnapshot = true;
+    // Started as `node [flags] --snapshot-blob <blob> -- [args]`: give main() the argv and
+    // execArgv start.js would have had (daemonize re-runs `node [flags] start.js [args]`).
+    process.argv.splice(1, 0, START);
+    const i = process.execArgv.indexOf('--snapshot-blob');
+    if (i >= 0) process.execArgv.splice(i, 2);
+    run();
+  });
+} else {
+  run();
+}
