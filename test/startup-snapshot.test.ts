@@ -1,0 +1,136 @@
+/**
+ * The server's V8 start-up snapshot (src/server/startup-snapshot.ts), through the package's
+ * API (dist/pkg/, what `npm i nodis` runs): the first startServer() makes the blob once it is
+ * ready, later starts run from it (node's command line says so) and behave as any server —
+ * their own PID, run_id and clock —, and every way it can be missing or unusable (a damaged
+ * blob, an unwritable cache directory, NODIS_SNAPSHOT=0, other node options) starts the
+ * ordinary way. Behaviour only; the time it saves is measured by bench/startup.mjs.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
+import type * as Api from '../src/api/index.js';
+
+/** dist/test/ → dist/pkg/api/index.js: the bundles the package ships (built by `npm run build`). */
+const PKG_API = fileURLToPath(new URL('../pkg/api/index.js', import.meta.url));
+const api = (await import(pathToFileURL(PKG_API).href)) as typeof Api;
+
+function tmpDir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-snap-'));
+  after(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+const blobs = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.blob')) : []);
+
+/** Node's command line of a live process (Linux /proc, where CI runs). */
+function cmdline(pid: number): string[] {
+  return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutMs = 60000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function info(port: number): Promise<Map<string, string>> {
+  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+  await c.connect();
+  const text = await c.info('server');
+  c.disconnect();
+  return new Map(text.split('\r\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]));
+}
+
+async function roundTrip(port: number, key: string): Promise<string | null> {
+  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+  await c.connect();
+  await c.set(key, 'v');
+  const v = await c.get(key);
+  c.disconnect();
+  return v;
+}
+
+test('the first start makes the snapshot; later starts run from it, each its own process', async () => {
+  const cache = path.join(tmpDir(), 'cache');
+  const env = { NODE_COMPILE_CACHE: cache, NODE_DISABLE_COMPILE_CACHE: '', NODIS_SNAPSHOT: '', NODE_OPTIONS: '' };
+  const first = await api.startServer({ env });
+  assert.ok(!cmdline(first.pid).includes('--snapshot-blob'), 'no blob yet: the first start runs start.js');
+  await waitFor('the snapshot blob', () => blobs(cache).length === 1);
+  await first.stop();
+  const [blob] = blobs(cache);
+  if (process.platform !== 'win32' && typeof process.getuid === 'function') assert.equal(fs.statSync(cache).mode & 0o777, 0o700);
+  // No temporary file or lock is left once the blob is in place.
+  assert.deepEqual(fs.readdirSync(cache).filter((f) => f.startsWith('server-')), [blob]);
+
+  const a = await api.startServer({ env });
+  const b = await api.startServer({ env });
+  for (const s of [a, b]) {
+    const args = cmdline(s.pid);
+    assert.equal(args[args.indexOf('--snapshot-blob') + 1], path.join(cache, blob!), 'started from the blob');
+    assert.equal(await roundTrip(s.port, 'k'), 'v');
+  }
+  const ia = await info(a.port);
+  const ib = await info(b.port);
+  // Nothing per-process was frozen into the snapshot.
+  assert.equal(ia.get('process_id'), String(a.pid));
+  assert.equal(ib.get('process_id'), String(b.pid));
+  assert.notEqual(ia.get('run_id'), ib.get('run_id'));
+  assert.equal(ia.get('tcp_port'), String(a.port));
+  assert.ok(Math.abs(Number(ia.get('server_time_usec')) / 1000 - Date.now()) < 60000, 'the clock is the current time');
+  // Lua (loaded on first use) works from a snapshot too.
+  const c = new Redis({ port: a.port, host: '127.0.0.1' });
+  assert.equal(await c.eval("return redis.call('get', KEYS[1])", 1, 'k'), 'v');
+  c.disconnect();
+  // restart() comes back from the blob, on the same port, with its data.
+  await a.restart();
+  assert.ok(cmdline(a.pid).includes('--snapshot-blob'));
+  await a.stop();
+  await b.stop();
+  assert.deepEqual(blobs(cache), [blob], 'the blob is reused, not rebuilt');
+});
+
+test('a damaged blob: the start falls back to start.js, the blob is removed and made again', async () => {
+  const cache = path.join(tmpDir(), 'cache');
+  const env = { NODE_COMPILE_CACHE: cache, NODE_DISABLE_COMPILE_CACHE: '', NODIS_SNAPSHOT: '', NODE_OPTIONS: '' };
+  const first = await api.startServer({ env });
+  await waitFor('the snapshot blob', () => blobs(cache).length === 1);
+  await first.stop();
+  const file = path.join(cache, blobs(cache)[0]!);
+  fs.writeFileSync(file, Buffer.alloc(100000, 7));
+  const s = await api.startServer({ env });
+  assert.ok(!cmdline(s.pid).includes('--snapshot-blob'), 'started the ordinary way');
+  assert.equal(await roundTrip(s.port, 'x'), 'v');
+  // This server (from start.js) makes a good blob again.
+  await waitFor('a new blob', () => fs.existsSync(file) && fs.statSync(file).size > 1000000);
+  await s.stop();
+  const again = await api.startServer({ env });
+  assert.ok(cmdline(again.pid).includes('--snapshot-blob'));
+  await again.stop();
+});
+
+test('an unwritable cache directory, NODIS_SNAPSHOT=0 or other node options: ordinary starts, no blob', async () => {
+  const dir = tmpDir();
+  // A cache directory that cannot be made (its parent is a file), whoever runs the test.
+  fs.writeFileSync(path.join(dir, 'file'), '');
+  const cases: NodeJS.ProcessEnv[] = [
+    { NODE_COMPILE_CACHE: path.join(dir, 'file', 'cache'), NODE_DISABLE_COMPILE_CACHE: '', NODIS_SNAPSHOT: '', NODE_OPTIONS: '' },
+    { NODE_COMPILE_CACHE: path.join(dir, 'off'), NODE_DISABLE_COMPILE_CACHE: '', NODIS_SNAPSHOT: '0', NODE_OPTIONS: '' },
+    { NODE_COMPILE_CACHE: path.join(dir, 'opts'), NODE_DISABLE_COMPILE_CACHE: '', NODIS_SNAPSHOT: '', NODE_OPTIONS: '--no-deprecation' },
+  ];
+  for (const env of cases) {
+    const s = await api.startServer({ env });
+    assert.ok(!cmdline(s.pid).includes('--snapshot-blob'));
+    assert.equal(await roundTrip(s.port, 'k'), 'v');
+    // A blob would be built right after ready (200 ms); wait well past that.
+    await new Promise((r) => setTimeout(r, 1500));
+    await s.stop();
+    assert.deepEqual(blobs(env.NODE_COMPILE_CACHE!), [], JSON.stringify(env));
+  }
+});
