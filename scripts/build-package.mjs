@@ -32,6 +32,8 @@ const PROGRAMS = [
   { in: 'src/server/heap.ts', out: 'server/heap' },
   // The start-up snapshot's file names (bench/startup.mjs starts servers from it as startServer() does).
   { in: 'src/server/startup-snapshot.ts', out: 'server/startup-snapshot' },
+  // Builds the snapshot in the background (started by a server once it is ready).
+  { in: 'src/server/snapshot-builder.ts', out: 'server/snapshot-builder' },
   // A worker thread the server starts by URL, beside the server's bundle.
   { in: 'src/scripting/busy-acceptor.ts', out: 'server/busy-acceptor' },
   { in: 'src/cli/main.ts', out: 'cli/main' },

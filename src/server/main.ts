@@ -90,6 +90,7 @@ async function main(): Promise<void> {
   if (cl.sentinel || path.basename(process.argv[1] ?? '').includes('sentinel')) {
     const { sentinelMain } = await import('../sentinel/main.js');
     await sentinelMain(cl);
+    afterReady();
     return;
   }
 
@@ -215,6 +216,11 @@ async function main(): Promise<void> {
   logger.notice('Ready to accept connections');
   installSignalHandlers(server);
   link?.ready(server.boundPort);
+  afterReady();
+}
+
+/** Once the server (or sentinel) accepts connections: the start-up caches for the next start. */
+function afterReady(): void {
   serverReady();
   // Started through start.js as the CommonJS bundle (what startServer() runs): make the
   // start-up snapshot the next such start will use, if there is none yet.

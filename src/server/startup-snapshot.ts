@@ -6,9 +6,9 @@
  * `node [heap flags] --snapshot-blob <blob> -- [args]`.
  *
  * - Made lazily: a server started through start.js (what `startServer()` runs) without a blob
- *   builds one in the background once it is ready — one builder per blob at a time (a lock
- *   file), written under a temporary name, checked by starting it once (`--version`), then
- *   renamed into place. A blob that cannot be built or checked is remembered as failed
+ *   has one built in the background once it is ready, by a separate program
+ *   (snapshot-builder.js) — one builder per blob at a time (a lock file), written under a
+ *   temporary name, checked by starting it once (`--version`), then renamed into place. A blob that cannot be built or checked is remembered as failed
  *   (`<blob>.failed`) and not tried again; those servers keep starting the ordinary way.
  * - Kept beside the code cache (code-cache.ts: NODE_COMPILE_CACHE, else
  *   `<tmpdir>/nodis-compile-cache`; NODE_DISABLE_COMPILE_CACHE=1 or NODIS_SNAPSHOT=0 turn it
@@ -26,12 +26,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { codeCacheDir, fnv1a, ownDir } from './code-cache.js';
 
 const HEAP_FLAG = /^--max-(old|semi)-space-size=\d+$/;
 /** A lock older than this belongs to a builder that died: it is taken over. */
 const STALE_LOCK_MS = 120_000;
+/** Blobs (and failure marks) older than this are removed when a new blob is written. */
+const STALE_BLOB_MS = 7 * 24 * 3600 * 1000;
 /** Node's exit status when it rejects a snapshot blob (built by another node or other flags). */
 export const SNAPSHOT_REJECTED_STATUS = 14;
 
@@ -79,22 +81,34 @@ export function discardSnapshot(args: readonly string[]): void {
   if (i >= 0 && args[i + 1] !== undefined) fs.rmSync(args[i + 1]!, { force: true });
 }
 
-let builder: ChildProcess | null = null;
+/** What the builder program (snapshot-builder.ts) is given, as JSON in its one argument. */
+export interface BuildJob {
+  flags: string[];
+  bundle: string;
+  dir: string;
+  file: string;
+  lock: string;
+}
+
+let started = false;
 
 /**
  * Builds the blob for this process's bundle and node flags in the background, if there is
- * none yet and none is being built (see above). Called by a server once it is ready.
+ * none yet and none is being built (see above). Called by a server once it is ready. The work
+ * is done by a separate program (snapshot-builder.js beside the bundle), which finishes even
+ * when this server stops first (a test's server may live for less than the build takes).
  */
 export function buildSnapshotLater(bundle: string, delayMs = 200): void {
-  const timer = setTimeout(() => buildSnapshot(bundle), delayMs);
+  const timer = setTimeout(() => startBuilder(bundle), delayMs);
   timer.unref();
 }
 
-function buildSnapshot(bundle: string): void {
+function startBuilder(bundle: string): void {
   const flags = process.execArgv;
   const base = snapshotDir(flags, process.env);
   const dir = base === null ? null : ownDir(base);
-  if (dir === null || builder !== null) return;
+  if (dir === null || started) return;
+  started = true;
   let file: string;
   try {
     file = snapshotFile(dir, bundle, flags);
@@ -104,56 +118,68 @@ function buildSnapshot(bundle: string): void {
   }
   const lock = `${file}.lock`;
   if (!takeLock(lock)) return;
-  const tmp = `${file}.${process.pid}.tmp`;
-  const release = (): void => fs.rmSync(lock, { force: true });
-  const failed = (): void => {
-    fs.rmSync(tmp, { force: true });
-    try {
-      fs.writeFileSync(`${file}.failed`, '', { mode: 0o600 });
-    } catch {
-      // Nothing to remember it in: the next server tries again.
-    }
-    release();
-  };
+  const job: BuildJob = { flags: [...flags], bundle, dir, file, lock };
   const env = { ...process.env };
   delete env.NODIS_API_LINK;
   delete env.NODIS_API_TMPDIR;
-  const run = (args: string[], done: (ok: boolean) => void): void => {
-    const child = spawn(process.execPath, args, { stdio: 'ignore', env, windowsHide: true });
-    builder = child;
-    child.unref();
-    child.once('error', () => done(false));
-    child.once('exit', (code, signal) => {
-      builder = null;
-      // Killed from outside (this server stopping, a test runner's clean-up): not a failure
-      // of the blob, so nothing is remembered and the next server tries again.
-      if (signal !== null) {
-        fs.rmSync(tmp, { force: true });
-        release();
-      } else done(code === 0);
-    });
-  };
-  process.once('exit', () => builder?.kill());
   try {
-    run([...flags, '--snapshot-blob', tmp, '--build-snapshot', bundle], (built) => {
-      if (!built || !fs.existsSync(tmp)) return failed();
-      // The blob must start a server: `--version` runs main() from it and exits.
-      run([...flags, '--snapshot-blob', tmp, '--', '--version'], (works) => {
-        if (!works) return failed();
-        try {
-          const prefix = blobPrefix(bundle, flags);
-          for (const f of fs.readdirSync(dir)) {
-            if (f.startsWith(prefix) && f.endsWith('.blob')) fs.rmSync(path.join(dir, f), { force: true });
-          }
-          fs.renameSync(tmp, file);
-        } catch {
-          fs.rmSync(tmp, { force: true });
-        }
-        release();
-      });
-    });
+    const child = spawn(process.execPath, [path.join(path.dirname(bundle), 'snapshot-builder.js'), JSON.stringify(job)], { stdio: 'ignore', env, windowsHide: true });
+    child.once('error', () => fs.rmSync(lock, { force: true }));
+    child.unref();
   } catch {
-    failed();
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+/**
+ * The builder's work (run by snapshot-builder.js, holding the lock): build the blob under a
+ * temporary name, start it once (`--version` runs main() from it and exits), put it in place.
+ * A blob that cannot be built or does not start is remembered as failed; a builder killed
+ * from outside remembers nothing, so the next server tries again.
+ */
+export function runBuildJob(job: BuildJob): void {
+  const { flags, bundle, dir, file, lock } = job;
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    const run = (args: string[]): 'ok' | 'failed' | 'killed' => {
+      const r = spawnSync(process.execPath, args, { stdio: 'ignore', windowsHide: true });
+      if (r.signal !== null) return 'killed';
+      return r.status === 0 && r.error === undefined ? 'ok' : 'failed';
+    };
+    let result = run([...flags, '--snapshot-blob', tmp, '--build-snapshot', bundle]);
+    if (result === 'ok' && !fs.existsSync(tmp)) result = 'failed';
+    if (result === 'ok') result = run([...flags, '--snapshot-blob', tmp, '--', '--version']);
+    if (result === 'ok') {
+      removeStale(dir, blobPrefix(bundle, flags));
+      fs.renameSync(tmp, file);
+    } else if (result === 'failed') {
+      fs.writeFileSync(`${file}.failed`, '', { mode: 0o600 });
+    }
+  } catch {
+    // A full or read-only disk: nothing is installed, the next server tries again.
+  } finally {
+    fs.rmSync(tmp, { force: true });
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+/**
+ * Blobs are large (~8 MB): when one is written, earlier ones of the same bundle and flags go,
+ * and so do any left for more than a week (most often by installs that no longer exist; one
+ * still in use is simply made again), with temporary files and failure marks of dead builders.
+ */
+function removeStale(dir: string, prefix: string): void {
+  const now = Date.now();
+  for (const f of fs.readdirSync(dir)) {
+    if (!f.startsWith('server-')) continue;
+    const file = path.join(dir, f);
+    try {
+      const age = now - fs.statSync(file).mtimeMs;
+      const stale = f.endsWith('.blob') ? f.startsWith(prefix) || age > STALE_BLOB_MS : age > STALE_BLOB_MS || (f.endsWith('.tmp') && age > STALE_LOCK_MS);
+      if (stale) fs.rmSync(file, { force: true });
+    } catch {
+      // Removed meanwhile by another server.
+    }
   }
 }
 
