@@ -61,6 +61,10 @@ await build({
   ...common,
   entryPoints: PROGRAMS.filter(exists),
   format: 'cjs',
+  // Whitespace and syntax only (names stay, for stack traces and `.name`): a smaller server
+  // start-up snapshot, −5 ms CPU per start from it (docs/PERFORMANCE.md "Start-up").
+  minifyWhitespace: true,
+  minifySyntax: true,
   // import.meta.url (the command table, the Lua binary, the acceptor thread) in CommonJS.
   define: { 'import.meta.url': '__nodisModuleUrl' },
   banner: { js: "var __nodisModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
