@@ -9,7 +9,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import nodeModule from 'node:module';
-import { startServer, stopAll } from './helpers/server.js';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { startServer, stopAll, freePort } from './helpers/server.js';
+import { fnv1a } from '../src/server/code-cache.js';
 
 /** Node ≥ 22.1 keeps its own cache (its own file layout); before, nodis's one file per flags. */
 const nodisCache = typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache !== 'function';
@@ -84,4 +88,54 @@ test('NODE_DISABLE_COMPILE_CACHE=1: no cache is written', async () => {
   await new Promise((r) => setTimeout(r, 1500));
   await s.stop();
   assert.equal(fs.existsSync(cache) ? files(cache).size : 0, 0);
+});
+
+/** Resolves once a fresh connection to `port` answers PING. */
+async function waitForPong(port: number): Promise<void> {
+  const pong = (): Promise<boolean> =>
+    new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => s.write('PING\r\n'));
+      s.once('data', (d) => {
+        s.destroy();
+        resolve(d.toString() === '+PONG\r\n');
+      });
+      s.once('error', () => resolve(false));
+    });
+  const start = Date.now();
+  while (!(await pong())) {
+    if (Date.now() - start > 20000) throw new Error(`no PONG on ${port}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+test('two installs of the bundle keep a cache each (neither removes the other\'s)', async () => {
+  const dir = tmpDir();
+  const cache = path.join(dir, 'cache');
+  const pkg = fileURLToPath(new URL('../pkg/', import.meta.url));
+  // Two copies of the package's server bundles, as two projects' node_modules would hold.
+  const installs = ['a', 'b'].map((name) => {
+    const root = path.join(dir, name);
+    fs.cpSync(path.join(pkg, 'server'), path.join(root, 'server'), { recursive: true });
+    fs.copyFileSync(path.join(pkg, 'redis-command-table.json'), path.join(root, 'redis-command-table.json'));
+    return path.join(root, 'server');
+  });
+  /** The part of a cache file's name that names its bundle (code-cache.ts). */
+  const tag = (server: string): string => `main-${fnv1a(path.join(server, 'main.js'))}-`;
+  const cacheOf = (server: string): boolean => [...files(cache).keys()].some((f) => path.basename(f).startsWith(tag(server)));
+  for (const server of [...installs, ...installs]) {
+    const port = await freePort();
+    const env = { ...process.env, NODE_COMPILE_CACHE: cache, NODE_DISABLE_COMPILE_CACHE: '', NODIS_SNAPSHOT: '0' };
+    const p = spawn(process.execPath, [path.join(server, 'start.js'), '--port', String(port), '--save', ''], { stdio: 'ignore', env });
+    const exited = new Promise((r) => p.once('exit', r));
+    try {
+      await waitForPong(port);
+      // Written once the server is ready.
+      await waitFor(() => fs.existsSync(cache) && (nodisCache ? cacheOf(server) : files(cache).size > 0));
+    } finally {
+      p.kill('SIGKILL');
+      await exited;
+    }
+  }
+  if (nodisCache) for (const server of installs) assert.ok(cacheOf(server), `the cache of ${server} is still there`);
 });
