@@ -10,9 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import nodeModule from 'node:module';
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { startServer, stopAll, freePort } from './helpers/server.js';
+import { startServer, stopAll, freePort, rawExchange } from './helpers/server.js';
 import { fnv1a } from '../src/server/code-cache.js';
 
 /** Node ≥ 22.1 keeps its own cache (its own file layout); before, nodis's one file per flags. */
@@ -92,18 +91,8 @@ test('NODE_DISABLE_COMPILE_CACHE=1: no cache is written', async () => {
 
 /** Resolves once a fresh connection to `port` answers PING. */
 async function waitForPong(port: number): Promise<void> {
-  const pong = (): Promise<boolean> =>
-    new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => s.write('PING\r\n'));
-      s.once('data', (d) => {
-        s.destroy();
-        resolve(d.toString() === '+PONG\r\n');
-      });
-      s.once('error', () => resolve(false));
-    });
   const start = Date.now();
-  while (!(await pong())) {
+  while ((await rawExchange(port, 'PING\r\n', (r) => r.endsWith('\r\n'))) !== '+PONG\r\n') {
     if (Date.now() - start > 20000) throw new Error(`no PONG on ${port}`);
     await new Promise((r) => setTimeout(r, 25));
   }
