@@ -17,10 +17,11 @@
  *     timeout), as Redis does for a cached connection the peer closed meanwhile.
  *  3. When the replies are in, keys the target accepted are deleted locally (unless COPY), through
  *     the usual path: `server.modified` (dirty, WATCH, the `del` keyspace event) and one
- *     `DEL key ...` propagated to the AOF and replicas, as Redis rewrites MIGRATE into. Only keys
- *     left untouched since the snapshot are deleted: every change to a key is seen through
- *     `hooks.keyModified`/`dbTouched`, so a key another client wrote while the MIGRATE was in
- *     flight stays (the target holds the value as it was when MIGRATE started).
+ *     `DEL key ...` propagated to the AOF and replicas, as Redis rewrites MIGRATE into. Every
+ *     change to a key is seen through `hooks.keyModified`/`dbTouched`: a key another client
+ *     wrote or deleted while the MIGRATE was in flight is sent again first (see transfer()), so
+ *     the target ends with what clients were told, as after Redis's blocking MIGRATE; a key
+ *     still changing after several rounds stays here.
  *
  * Replies are Redis's: +OK, +NOKEY, -IOERR error or timeout connecting to the client (the address
  * does not resolve; a refused connection is reported as a failed write, as Redis does),
