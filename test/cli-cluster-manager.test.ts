@@ -1,5 +1,5 @@
 /**
- * nodis-cli --cluster create / reshard / add-node / del-node beside the real redis-cli on
+ * nodis-cli --cluster create / reshard / rebalance / add-node / del-node beside the real redis-cli on
  * equivalent clusters: six redis-server nodes driven by redis-cli, six nodis nodes driven by
  * nodis-cli, the same arguments. Outputs are compared line for line (colours included) once
  * node ids, ports and the number of "waiting" dots are masked; the lines of the node listings
@@ -90,7 +90,7 @@ async function settled(side: Side, count = side.nodes.length): Promise<void> {
   }, 120000);
 }
 
-test('nodis-cli --cluster create, reshard, add-node, del-node: redis-cli\'s output and slot maps', { timeout: 900000 }, async () => {
+test('nodis-cli --cluster create, reshard, rebalance, add-node, del-node: redis-cli\'s output and slot maps', { timeout: 900000 }, async () => {
   const sides: Side[] = [];
   for (const kind of ['redis', 'nodis'] as const) {
     const side: Side = { kind, nodes: [], clients: [], ids: [] };
@@ -146,6 +146,21 @@ test('nodis-cli --cluster create, reshard, add-node, del-node: redis-cli\'s outp
   const refused = await Promise.all(sides.map((s) => run(s, ['--cluster', 'reshard', addrs(s)[0]!, '--cluster-from', 'all', '--cluster-to', s.ids[1]!, '--cluster-slots', '10'], 'no\n')));
   sameOutput(mask(nodis, refused[1]!.out), mask(redis, refused[0]!.out), 'reshard refused');
   assert.equal(refused[1]!.status, refused[0]!.status);
+
+  // rebalance: 5161 / 5462 / 5761 slots → 301 slots to master 0 (300 from master 2, then one
+  // from master 1); again: nothing to do; an unknown weight's node: refused.
+  const balanced = await Promise.all(sides.map((s) => run(s, ['--cluster', 'rebalance', addrs(s)[1]!])));
+  assert.equal(balanced[1]!.status, 0, balanced[1]!.out);
+  sameOutput(mask(nodis, balanced[1]!.out), mask(redis, balanced[0]!.out), 'rebalance');
+  assert.match(mask(nodis, balanced[1]!.out), /Moving 300 slots from 127\.0\.0\.1:N2 to 127\.0\.0\.1:N0\n#{300}\nMoving 1 slots from 127\.0\.0\.1:N1 to 127\.0\.0\.1:N0\n#\n/);
+  await Promise.all(sides.map((s) => settled(s)));
+  assert.deepEqual(await slotMap(nodis), ['0-5461 N0', '10923-16383 N2', '5462-10922 N1']);
+  assert.deepEqual(await slotMap(nodis), await slotMap(redis));
+  for (const extra of [[], ['--cluster-weight', 'xyz=2']]) {
+    const again = await Promise.all(sides.map((s) => run(s, ['--cluster', 'rebalance', addrs(s)[0]!, ...extra])));
+    assert.equal(mask(nodis, again[1]!.out), mask(redis, again[0]!.out));
+    assert.equal(again[1]!.status, again[0]!.status);
+  }
 
   // add-node (a new empty master), then del-node of it.
   await Promise.all(sides.map((s) => addNode(s)));

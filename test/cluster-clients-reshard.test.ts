@@ -84,19 +84,22 @@ function run(bin: string, args: string[]): Promise<{ out: string; status: number
 test('ioredis, node-redis and redis-py clusters write through nodis-cli and redis-cli reshards with no error and no lost write', { timeout: 900000 }, async () => {
   const cluster = await startCluster({ masters: 3 });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-reshard-'));
+  const closers: (() => unknown)[] = [];
+  let stopping = false;
+  const stop = (): boolean => stopping;
   try {
     const [m0, m1] = cluster.masters as [NodisClusterNode, NodisClusterNode];
     // 600 keys in the slots that move (0–399, master 0's first), 200 per client.
     const keys: string[] = [];
     for (let i = 0; keys.length < 600; i++) if (keyHashSlot(`k:${i}`) < MOVED_SLOTS) keys.push(`k:${i}`);
     const [ioKeys, nrKeys, pyKeys] = [keys.slice(0, 200), keys.slice(200, 400), keys.slice(400)];
-    let stopping = false;
-    const stop = (): boolean => stopping;
 
     const io = new Cluster([...cluster.nodes]);
     io.on('error', () => {});
+    closers.push(() => io.disconnect());
     const nr = createCluster({ rootNodes: [...cluster.rootNodes] });
     await nr.connect();
+    closers.push(() => nr.destroy());
     const keyFile = path.join(tmp, 'keys');
     const stopFile = path.join(tmp, 'stop');
     fs.writeFileSync(keyFile, pyKeys.join('\n'));
@@ -106,6 +109,7 @@ test('ioredis, node-redis and redis-py clusters write through nodis-cli and redi
     py.stdout.on('data', (d: Buffer) => (pyOut += d.toString()));
     py.stderr.on('data', (d: Buffer) => (pyErr += d.toString()));
     const pyDone = new Promise<void>((r) => py.once('exit', () => r()));
+    closers.push(() => py.kill());
 
     const begun = new Set<string>();
     const ioRun = writeLoop((k, v) => io.set(k, v), ioKeys, stop, () => begun.add('io'));
@@ -139,6 +143,7 @@ test('ioredis, node-redis and redis-py clusters write through nodis-cli and redi
 
     // No errors surfaced; every acknowledged write readable with its value.
     const reader = new Cluster([...cluster.nodes]);
+    closers.push(() => reader.disconnect());
     for (const [name, o] of results) {
       assert.deepEqual(o.errors, [], `${name} surfaced errors`);
       assert.ok(o.writes > 200, `${name} wrote ${o.writes} times`);
@@ -154,10 +159,9 @@ test('ioredis, node-redis and redis-py clusters write through nodis-cli and redi
       }),
     );
     assert.deepEqual(direct, [600, 0, 0]);
-    reader.disconnect();
-    io.disconnect();
-    await nr.quit();
   } finally {
+    stopping = true;
+    for (const close of closers) close();
     fs.rmSync(tmp, { recursive: true, force: true });
     await cluster.stop();
   }

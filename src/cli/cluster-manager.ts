@@ -1,6 +1,6 @@
 /**
  * nodis-cli --cluster: redis-cli's cluster manager (redis-cli.c clusterManager*), with its output
- * byte for byte. Commands: create, add-node, del-node, reshard, info, check, call (help lists
+ * byte for byte. Commands: create, add-node, del-node, reshard, rebalance, info, check, call (help lists
  * redis-cli's).
  *
  * The model is redis-cli's: load the cluster from one node's CLUSTER NODES (its "friends"),
@@ -11,7 +11,8 @@
 import { Connection } from './connection.js';
 import { formatRaw } from './format.js';
 import type { CliConfig, ClusterFlags } from './options.js';
-import { out, err, StdinReader } from './io.js';
+import { out, err, fixed, StdinReader } from './io.js';
+import { atof } from './options.js';
 import { allocateSlots } from '../cluster/slot.js';
 import type { Reply } from '../protocol/reply-parser.js';
 
@@ -299,12 +300,12 @@ export class ClusterManager {
   }
 
   /** clusterManagerCheckCluster (without --cluster fix): true when no issue was found. */
-  private async checkCluster(): Promise<boolean> {
+  private async checkCluster(quiet = false): Promise<boolean> {
     const first = this.nodes[0];
     if (first === undefined) return false;
     this.log(Level.Info, `>>> Performing Cluster Check (using node ${first.ip}:${first.port})\n`);
     let result = true;
-    for (const node of this.nodes) out(`${ClusterManager.nodeInfo(node)}\n`);
+    if (!quiet) for (const node of this.nodes) out(`${ClusterManager.nodeInfo(node)}\n`);
     if (!(await this.isConfigConsistent())) {
       this.onError("[ERR] Nodes don't agree about configuration!");
       result = false;
@@ -875,15 +876,15 @@ export class ClusterManager {
     }
   }
 
-  /** clusterManagerMoveSlot (verbose, not cold): importing, migrating, the keys, then the new owner everywhere. */
-  private async moveSlot(source: ManagedNode, target: ManagedNode, slot: number, update: boolean): Promise<string | null> {
-    out(`Moving slot ${slot} from ${source.ip}:${source.port} to ${target.ip}:${target.port}: `);
+  /** clusterManagerMoveSlot (not cold; verbose unless quiet): importing, migrating, the keys, then the new owner everywhere. */
+  private async moveSlot(source: ManagedNode, target: ManagedNode, slot: number, opts: { quiet: boolean; update: boolean }): Promise<string | null> {
+    if (!opts.quiet) out(`Moving slot ${slot} from ${source.ip}:${source.port} to ${target.ip}:${target.port}: `);
     let e = await this.setSlot(target, source, slot, 'importing');
     if (e !== null) return e;
     e = await this.setSlot(source, target, slot, 'migrating');
     if (e !== null) return e;
-    e = await this.migrateKeysInSlot(source, target, slot, true);
-    out('\n');
+    e = await this.migrateKeysInSlot(source, target, slot, !opts.quiet);
+    if (!opts.quiet) out('\n');
     if (e !== null) return e;
     // The target first (it propagates the change), then the source, then every other master.
     e = await this.setSlot(target, target, slot, 'node');
@@ -896,7 +897,7 @@ export class ClusterManager {
       e = await this.setSlot(n, target, slot, 'node');
       if (e !== null) return e;
     }
-    if (update) {
+    if (opts.update) {
       source.slots[slot] = 0;
       target.slots[slot] = 1;
     }
@@ -976,11 +977,118 @@ export class ClusterManager {
       if (((await this.answer(4)) ?? '').slice(0, 3) !== 'yes') return false;
     }
     for (const item of table) {
-      const e = await this.moveSlot(item.source, target, item.slot, false);
+      const e = await this.moveSlot(item.source, target, item.slot, { quiet: false, update: false });
       if (e !== null) {
         if (e !== '') this.log(Level.Err, `clusterManagerMoveSlot failed: ${e}\n`);
         return false;
       }
+    }
+    return true;
+  }
+
+  /** clusterManagerCommandRebalance: every master (or, with --cluster-use-empty-masters, also empty ones) to its weighted share. */
+  private async rebalance(args: string[]): Promise<boolean> {
+    const host = ClusterManager.hostArgs(args);
+    if (host === null) {
+      err(INVALID_HOST_ARG);
+      return false;
+    }
+    if (!(await this.loadFromNode(host.ip, host.port))) return false;
+    const weight = new Map<ManagedNode, number>(this.nodes.map((n) => [n, 1]));
+    for (const w of this.flags.weights) {
+      const eq = w.indexOf('=');
+      if (eq < 0) {
+        this.log(Level.Err, `*** invalid input ${w}\n`);
+        return false;
+      }
+      const prefix = w.slice(0, eq).toLowerCase();
+      const n = this.nodes.find((x) => x.name !== '' && x.name.startsWith(prefix));
+      if (n === undefined) {
+        this.log(Level.Err, `*** No such master node ${w.slice(0, eq)}\n`);
+        return false;
+      }
+      weight.set(n, Math.fround(atof(w.slice(eq + 1))));
+    }
+    let totalWeight = 0;
+    const involved: ManagedNode[] = [];
+    for (const n of this.nodes) {
+      if (n.flags.includes('slave') || n.replicate !== null) continue;
+      if (!this.flags.useEmptyMasters && n.slotsCount === 0) {
+        weight.set(n, 0);
+        continue;
+      }
+      totalWeight = Math.fround(totalWeight + weight.get(n)!);
+      involved.push(n);
+    }
+    await this.checkCluster(true);
+    if (this.errors.length > 0) {
+      this.log(Level.Err, '*** Please fix your cluster problems before rebalancing\n');
+      return false;
+    }
+    // Balance: the slots a node should give (positive) or take (negative).
+    const balance = new Map<ManagedNode, number>();
+    const threshold = Math.fround(this.flags.threshold);
+    let reached = false;
+    let total = 0;
+    for (const n of involved) {
+      const expected = Math.trunc(Math.fround(Math.fround(SLOTS / totalWeight) * weight.get(n)!));
+      balance.set(n, n.slotsCount - expected);
+      total += n.slotsCount - expected;
+      if (threshold > 0) {
+        if (n.slotsCount > 0) {
+          if (Math.fround(Math.abs(100 - (100.0 * expected) / n.slotsCount)) > threshold) reached = true;
+        } else if (expected > 1) {
+          reached = true;
+        }
+      }
+    }
+    if (!reached) {
+      this.log(Level.Warn, `*** No rebalancing needed! All nodes are within the ${fixed(this.flags.threshold, 2)}% threshold.\n`);
+      return true;
+    }
+    // Rounding: whatever is given must be taken.
+    while (total > 0) {
+      for (const n of involved) {
+        if (balance.get(n)! <= 0 && total > 0) {
+          balance.set(n, balance.get(n)! - 1);
+          total--;
+        }
+      }
+    }
+    const sorted = [...involved].sort((a, b) => balance.get(a)! - balance.get(b)!);
+    this.log(Level.Info, `>>> Rebalancing across ${involved.length} nodes. Total weight = ${fixed(totalWeight, 2)}\n`);
+    if (this.config.verbose) for (const n of sorted) out(`${n.ip}:${n.port} balance is ${balance.get(n)!} slots\n`);
+    let dstIdx = 0;
+    let srcIdx = sorted.length - 1;
+    while (dstIdx < srcIdx) {
+      const dst = sorted[dstIdx]!;
+      const src = sorted[srcIdx]!;
+      const numSlots = Math.min(Math.abs(balance.get(dst)!), Math.abs(balance.get(src)!));
+      if (numSlots > 0) {
+        out(`Moving ${numSlots} slots from ${src.ip}:${src.port} to ${dst.ip}:${dst.port}\n`);
+        const table = ClusterManager.reshardTable([src], numSlots);
+        if (table.length !== numSlots) {
+          this.log(Level.Err, '*** Assertion failed: Reshard table != number of slots');
+          return false;
+        }
+        if (this.flags.simulate) {
+          out('#'.repeat(table.length));
+        } else {
+          for (const item of table) {
+            const e = await this.moveSlot(item.source, dst, item.slot, { quiet: true, update: true });
+            if (e !== null) {
+              this.log(Level.Err, `*** clusterManagerMoveSlot: ${e}\n`);
+              return false;
+            }
+            out('#');
+          }
+        }
+        out('\n');
+      }
+      balance.set(dst, balance.get(dst)! + numSlots);
+      balance.set(src, balance.get(src)! - numSlots);
+      if (balance.get(dst) === 0) dstIdx++;
+      if (balance.get(src) === 0) srcIdx--;
     }
     return true;
   }
@@ -1025,6 +1133,8 @@ export class ClusterManager {
           return (await this.delNode(args)) ? 0 : 1;
         case 'reshard':
           return (await this.reshard(args)) ? 0 : 1;
+        case 'rebalance':
+          return (await this.rebalance(args)) ? 0 : 1;
         default:
           err(`Unknown --cluster subcommand\n`);
           return 1;
