@@ -55,9 +55,13 @@ host, port, keyfile, stopfile = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.
 rc = RedisCluster(startup_nodes=[ClusterNode(host, port)], decode_responses=True)
 keys = open(keyfile).read().split()
 last, errors, writes, r = {}, [], 0, 0
-while not os.path.exists(stopfile):
+parent = os.getppid()
+def done():
+    # The stop file, or the test process gone (its children must not outlive it).
+    return os.path.exists(stopfile) or os.getppid() != parent
+while not done():
     for k in keys:
-        if os.path.exists(stopfile):
+        if done():
             break
         try:
             rc.set(k, str(r))
