@@ -1,6 +1,6 @@
 /**
- * nodis's programmatic API (`import { startServer, startTopology } from 'nodis'`): real
- * nodis-server and nodis-sentinel processes for tests, CI and local development.
+ * nodis's programmatic API (`import { startServer, startTopology, startCluster } from 'nodis'`): real
+ * nodis-server and nodis-sentinel processes (a replica set, a Sentinel topology, a Redis Cluster) for tests, CI and local development.
  *
  * Design: every server and sentinel is a child process of its own (the isolation of a real
  * deployment: its own event loop, heap, ports, files and crash), started with `node` and the
@@ -26,4 +26,5 @@ export {
   type NodeRef,
   type WaitOptions,
 } from './topology.js';
+export { startCluster, type ClusterOptions, type NodisCluster, type NodisClusterNode } from './cluster.js';
 export { NODIS_VERSION, REDIS_VERSION } from '../server/version.js';

@@ -1,6 +1,7 @@
 /**
  * nodis-cli --cluster: redis-cli's cluster manager (redis-cli.c clusterManager*), with its output
- * byte for byte. Commands: info, check, call (help lists redis-cli's).
+ * byte for byte. Commands: create, add-node, del-node, reshard, rebalance, info, check, call (help lists
+ * redis-cli's).
  *
  * The model is redis-cli's: load the cluster from one node's CLUSTER NODES (its "friends"),
  * connect to each reachable one and load its own view of itself (slots, migrating and importing
@@ -9,8 +10,10 @@
  */
 import { Connection } from './connection.js';
 import { formatRaw } from './format.js';
-import type { CliConfig } from './options.js';
-import { out, err } from './io.js';
+import type { CliConfig, ClusterFlags } from './options.js';
+import { out, err, fixed, StdinReader } from './io.js';
+import { atof } from './options.js';
+import { allocateSlots } from '../cluster/slot.js';
 import type { Reply } from '../protocol/reply-parser.js';
 
 const SLOTS = 16384;
@@ -28,6 +31,8 @@ const COLORS = ['29;1m', '33;1m', '31;1m', '32;1m'];
 interface ManagedNode {
   ip: string;
   port: number;
+  /** The bus port from the node's own CLUSTER NODES line (0 if not given). */
+  busPort: number;
   name: string;
   flags: string[];
   replicate: string | null;
@@ -37,6 +42,8 @@ interface ManagedNode {
   migrating: [string, string][];
   importing: [string, string][];
   conn: Connection | null;
+  /** Slots or a master assigned here and not yet sent to the node (create). */
+  dirty: boolean;
 }
 
 export interface ClusterManagerOptions {
@@ -45,18 +52,19 @@ export interface ClusterManagerOptions {
 }
 
 function newNode(ip: string, port: number): ManagedNode {
-  return { ip, port, name: '', flags: [], replicate: null, slots: new Uint8Array(SLOTS), slotsCount: 0, replicasCount: 0, migrating: [], importing: [], conn: null };
+  return { ip, port, busPort: 0, name: '', flags: [], replicate: null, slots: new Uint8Array(SLOTS), slotsCount: 0, replicasCount: 0, migrating: [], importing: [], conn: null, dirty: false };
 }
 
 /** "ip:port[@cport][,hostname]" → ip and port (parseClusterNodeAddress), null when malformed. */
-function parseAddress(addr: string): { ip: string; port: number } | null {
+function parseAddress(addr: string): { ip: string; port: number; busPort: number } | null {
   const comma = addr.indexOf(',');
   if (comma >= 0) addr = addr.slice(0, comma);
   const at = addr.indexOf('@');
+  const busPort = at >= 0 ? atoi(addr.slice(at + 1)) : 0;
   if (at >= 0) addr = addr.slice(0, at);
   const colon = addr.lastIndexOf(':');
   if (colon < 0) return null;
-  return { ip: addr.slice(0, colon), port: atoi(addr.slice(colon + 1)) };
+  return { ip: addr.slice(0, colon), port: atoi(addr.slice(colon + 1)), busPort };
 }
 
 function atoi(s: string): number {
@@ -68,6 +76,7 @@ export class ClusterManager {
   private nodes: ManagedNode[] = [];
   private readonly errors: string[] = [];
   private readonly colors = (process.env.TERM ?? '').includes('xterm');
+  private readonly stdin = new StdinReader();
 
   constructor(
     private readonly config: CliConfig,
@@ -125,6 +134,7 @@ export class ClusterManager {
       let current: ManagedNode;
       if (flagList.includes('myself')) {
         current = node;
+        node.busPort = parsed.busPort;
         node.slots.fill(0);
         node.slotsCount = 0;
         node.migrating = [];
@@ -221,13 +231,19 @@ export class ClusterManager {
     return ranges.join(',');
   }
 
-  /** clusterManagerNodeInfo at indent 0. */
-  private static nodeInfo(node: ManagedNode): string {
+  /** clusterManagerNodeInfo. */
+  private static nodeInfo(node: ManagedNode, indent = 0): string {
+    const spaces = ' '.repeat(indent);
     const master = !node.flags.includes('slave');
-    const flags = node.flags.filter((f) => f !== 'myself').join(',');
-    let info = `${master ? 'M' : 'S'}: ${node.name} ${node.ip}:${node.port}\n   slots:${ClusterManager.slotsString(node)} (${node.slotsCount} slots) ${flags}`;
-    if (node.replicate !== null) info += `\n   replicates ${node.replicate}`;
-    else if (node.replicasCount > 0) info += `\n   ${node.replicasCount} additional replica(s)`;
+    let info: string;
+    if (node.dirty && node.replicate !== null) {
+      info = `${spaces}S: ${node.name} ${node.ip}:${node.port}`;
+    } else {
+      const flags = node.flags.filter((f) => f !== 'myself').join(',');
+      info = `${spaces}${master ? 'M' : 'S'}: ${node.name} ${node.ip}:${node.port}\n${spaces}   slots:${ClusterManager.slotsString(node)} (${node.slotsCount} slots) ${flags}`;
+    }
+    if (node.replicate !== null) info += `\n${spaces}   replicates ${node.replicate}`;
+    else if (node.replicasCount > 0) info += `\n${spaces}   ${node.replicasCount} additional replica(s)`;
     return info;
   }
 
@@ -284,12 +300,12 @@ export class ClusterManager {
   }
 
   /** clusterManagerCheckCluster (without --cluster fix): true when no issue was found. */
-  private async checkCluster(): Promise<boolean> {
+  private async checkCluster(quiet = false): Promise<boolean> {
     const first = this.nodes[0];
     if (first === undefined) return false;
     this.log(Level.Info, `>>> Performing Cluster Check (using node ${first.ip}:${first.port})\n`);
     let result = true;
-    for (const node of this.nodes) out(`${ClusterManager.nodeInfo(node)}\n`);
+    if (!quiet) for (const node of this.nodes) out(`${ClusterManager.nodeInfo(node)}\n`);
     if (!(await this.isConfigConsistent())) {
       this.onError("[ERR] Nodes don't agree about configuration!");
       result = false;
@@ -329,6 +345,754 @@ export class ClusterManager {
     return result;
   }
 
+  private get flags(): ClusterFlags {
+    return this.config.clusterFlags;
+  }
+
+  private printReplyError(node: ManagedNode, text: string): void {
+    this.log(Level.Err, `Node ${node.ip}:${node.port} replied with error:\n${text}\n`);
+  }
+
+  /** clusterManagerCheckRedisReply without an err pointer: an error reply is printed. */
+  private ok(node: ManagedNode, reply: Reply | null): boolean {
+    if (reply === null) return false;
+    if (reply.type === 'error') {
+      this.printReplyError(node, reply.value);
+      return false;
+    }
+    return true;
+  }
+
+  /** A reply's error text, or null when it is not an error (a lost connection is "" ). */
+  private static errorOf(reply: Reply | null): string | null {
+    if (reply === null) return '';
+    return reply.type === 'error' ? reply.value : null;
+  }
+
+  /** A line typed at a prompt, at most `max - 1` characters (redis-cli reads into a buffer). */
+  private async answer(max: number): Promise<string | null> {
+    const line = await this.stdin.line();
+    return line === null ? null : line.slice(0, max - 1);
+  }
+
+  /** confirmWithYes. */
+  private async confirm(msg: string): Promise<boolean> {
+    if (this.flags.yes) return true;
+    out(`${msg} (type 'yes' to accept): `);
+    return ((await this.answer(4)) ?? '').slice(0, 3) === 'yes';
+  }
+
+  private async infoText(node: ManagedNode, argv: string[]): Promise<string | null> {
+    const reply = await this.command(node, argv);
+    if (reply === null) return null;
+    if (reply.type === 'error') return null;
+    return reply.type === 'string' || reply.type === 'verbatim' ? reply.value.toString('latin1') : '';
+  }
+
+  /** clusterManagerNodeIsCluster, printing redis-cli's error when it is not. */
+  private async isCluster(node: ManagedNode): Promise<boolean> {
+    const text = await this.infoText(node, ['INFO']);
+    if (text !== null && /^cluster_enabled:1\r?$/m.test(text)) return true;
+    this.log(Level.Err, `[ERR] Node ${node.ip}:${node.port} is not configured as a cluster node.\n`);
+    return false;
+  }
+
+  /** clusterManagerNodeIsEmpty: no key in db0 and no other known node; prints the error. */
+  private async isEmpty(node: ManagedNode): Promise<boolean> {
+    const info = await this.infoText(node, ['INFO']);
+    const cluster = info !== null && !info.includes('db0:') ? await this.infoText(node, ['CLUSTER', 'INFO']) : null;
+    if (cluster !== null && /^cluster_known_nodes:1\r?$/m.test(cluster)) return true;
+    this.log(Level.Err, `[ERR] Node ${node.ip}:${node.port} is not empty. Either the node already knows other nodes (check with CLUSTER NODES) or contains some key in database 0.\n`);
+    return false;
+  }
+
+  /** A node for create or add-node: a cluster node, its own view loaded, empty; else redis-cli's error. */
+  private async isUsableNew(node: ManagedNode): Promise<boolean> {
+    if (!(await this.isCluster(node))) return false;
+    const e = await this.loadInfo(node, null);
+    if (e !== null) {
+      this.printReplyError(node, e);
+      return false;
+    }
+    return this.isEmpty(node);
+  }
+
+  private byName(name: string): ManagedNode | undefined {
+    const lc = name.toLowerCase();
+    return this.nodes.find((n) => n.name !== '' && n.name === lc);
+  }
+
+  /** clusterManagerNodeWithLeastReplicas. */
+  private leastReplicas(): ManagedNode {
+    let best: ManagedNode | null = null;
+    for (const n of this.nodes) {
+      if (n.flags.includes('slave')) continue;
+      if (best === null || n.replicasCount < best.replicasCount) best = n;
+    }
+    return best!;
+  }
+
+  /** clusterManagerFlushNodeConfig: CLUSTER REPLICATE for a replica, ADDSLOTS for a master. Resolves with an error text or null. */
+  private async flushNodeConfig(node: ManagedNode): Promise<{ flushed: boolean; error: string | null }> {
+    if (!node.dirty) return { flushed: false, error: null };
+    if (node.replicate !== null) {
+      const reply = await this.command(node, ['CLUSTER', 'REPLICATE', node.replicate]);
+      const e = ClusterManager.errorOf(reply);
+      // Not yet joined: the replica may not know its master yet; stays dirty for later.
+      if (e !== null) return { flushed: false, error: e === '' ? null : e };
+    } else {
+      const slots: string[] = [];
+      for (let i = 0; i < SLOTS; i++) if (node.slots[i] === 1) slots.push(String(i));
+      if (slots.length === 0) return { flushed: false, error: null };
+      const e = ClusterManager.errorOf(await this.command(node, ['CLUSTER', 'ADDSLOTS', ...slots]));
+      node.dirty = false;
+      if (e !== null) return { flushed: false, error: e === '' ? null : e };
+      return { flushed: true, error: null };
+    }
+    node.dirty = false;
+    return { flushed: true, error: null };
+  }
+
+  /** clusterManagerWaitForClusterJoin: a dot a second until every node agrees. */
+  private async waitForClusterJoin(): Promise<void> {
+    out('Waiting for the cluster to join\n');
+    while (!(await this.isConfigConsistent())) {
+      out('.');
+      await sleep(1000);
+    }
+    out('\n');
+  }
+
+  /** clusterManagerGetAntiAffinityScore over the nodes grouped by IP; with `offenders`, collects them. */
+  private antiAffinityScore(ipNodes: ManagedNode[][], offenders: ManagedNode[] | null): number {
+    let score = 0;
+    for (const group of ipNodes) {
+      const related = new Map<string, string>();
+      const ip = group[0]?.ip ?? '';
+      for (const node of group) {
+        const key = node.replicate ?? node.name;
+        const types = related.get(key) ?? '';
+        related.set(key, node.replicate !== null ? types + 's' : 'm' + types);
+      }
+      for (const [name, types] of related) {
+        if (types.length < 2) continue;
+        score += types[0] === 'm' ? 10000 * (types.length - 1) : types.length;
+        if (offenders === null) continue;
+        const n = this.nodes.find((x) => x.replicate !== null && x.replicate === name && x.ip === ip);
+        if (n !== undefined) offenders.push(n);
+      }
+    }
+    return score;
+  }
+
+  /** clusterManagerOptimizeAntiAffinity: random swaps of replicas' masters that do not make the score worse. */
+  private optimizeAntiAffinity(ipNodes: ManagedNode[][]): void {
+    if (this.antiAffinityScore(ipNodes, null) === 0) return;
+    this.log(Level.Info, '>>> Trying to optimize slaves allocation for anti-affinity\n');
+    const random = (n: number): number => Math.floor(Math.random() * n);
+    for (let maxiter = 500 * this.nodes.length; maxiter > 0; maxiter--) {
+      const offenders: ManagedNode[] = [];
+      const score = this.antiAffinityScore(ipNodes, offenders);
+      if (score === 0 || offenders.length === 0) break;
+      const first = offenders[random(offenders.length)]!;
+      const others = this.nodes.filter((n) => n !== first && n.replicate !== null);
+      if (others.length === 0) break;
+      const second = others[random(others.length)]!;
+      const [a, b] = [first.replicate, second.replicate];
+      first.replicate = b;
+      second.replicate = a;
+      first.dirty = second.dirty = true;
+      if (this.antiAffinityScore(ipNodes, null) > score) {
+        first.replicate = a;
+        second.replicate = b;
+      }
+    }
+    const score = this.antiAffinityScore(ipNodes, null);
+    if (score === 0) this.log(Level.Success, '[OK] Perfect anti-affinity obtained!\n');
+    else if (score >= 10000) this.log(Level.Warn, '[WARNING] Some slaves are in the same host as their master\n');
+    else this.log(Level.Warn, '[WARNING] Some slaves of the same master are in the same host\n');
+  }
+
+  /** The CLUSTER MEET that makes `node` join `first` (the bus port only when not port + 10000). */
+  private meet(node: ManagedNode, first: ManagedNode): Promise<Reply | null> {
+    const argv = ['CLUSTER', 'MEET', first.ip, String(first.port)];
+    if (first.busPort !== 0 && first.busPort !== first.port + 10000) argv.push(String(first.busPort));
+    return this.command(node, argv);
+  }
+
+  /** clusterManagerCommandCreate. */
+  private async create(args: string[]): Promise<boolean> {
+    this.nodes = [];
+    for (const addr of args) {
+      const parsed = parseAddress(addr);
+      if (parsed === null) {
+        err(`Invalid address format: ${addr}\n`);
+        return false;
+      }
+      const node = newNode(parsed.ip, parsed.port);
+      if (!(await this.connect(node))) return false;
+      this.nodes.push(node);
+      if (!(await this.isUsableNew(node))) return false;
+    }
+    const replicas = this.flags.replicas;
+    const mastersCount = Math.trunc(this.nodes.length / (replicas + 1));
+    if (mastersCount < 3) {
+      this.log(Level.Err, `*** ERROR: Invalid configuration for cluster creation.\n*** Redis Cluster requires at least 3 master nodes.\n*** This is not possible with ${this.nodes.length} nodes and ${replicas} replicas per node.`);
+      this.log(Level.Err, `\n*** At least ${3 * (replicas + 1)} nodes are required.\n`);
+      return false;
+    }
+    this.log(Level.Info, `>>> Performing hash slots allocation on ${this.nodes.length} nodes...\n`);
+    // Interleave the nodes by IP so that masters land on different hosts.
+    const ips: string[] = [];
+    const ipNodes: ManagedNode[][] = [];
+    for (const n of this.nodes) {
+      let i = ips.indexOf(n.ip);
+      if (i < 0) {
+        i = ips.length;
+        ips.push(n.ip);
+        ipNodes.push([]);
+      }
+      ipNodes[i]!.push(n);
+    }
+    const queues = ipNodes.map((g) => [...g]);
+    const interleavedAll: ManagedNode[] = [];
+    while (interleavedAll.length < this.nodes.length) {
+      for (const q of queues) if (q.length > 0) interleavedAll.push(q.shift()!);
+    }
+    const masters = interleavedAll.slice(0, mastersCount);
+    let interleaved: (ManagedNode | null)[] = interleavedAll.slice(mastersCount);
+    allocateSlots(mastersCount).forEach(([first, last], i) => {
+      const master = masters[i]!;
+      out(`Master[${i}] -> Slots ${first} - ${last}\n`);
+      master.slots.fill(0);
+      master.slots.fill(1, first, last + 1);
+      master.slotsCount = last - first + 1;
+      master.dirty = true;
+    });
+    // Rotating the list sometimes helps the anti-affinity before the optimizer runs.
+    if (interleaved.length > 0) interleaved = [...interleaved.slice(1), interleaved[0]!];
+    let assignUnused = false;
+    let available = interleaved.length;
+    for (;;) {
+      for (const master of masters) {
+        let assigned = 0;
+        while (assigned < replicas) {
+          if (available === 0) break;
+          let slave: ManagedNode | null = null;
+          let firstIdx = -1;
+          for (let j = 0; j < interleaved.length; j++) {
+            const n = interleaved[j];
+            if (n === null || n === undefined) continue;
+            if (n.ip !== master.ip) {
+              slave = n;
+              interleaved[j] = null;
+              break;
+            }
+            if (firstIdx < 0) firstIdx = j;
+          }
+          if (slave === null && firstIdx >= 0) {
+            slave = interleaved[firstIdx]!;
+            interleaved = interleaved.slice(firstIdx + 1);
+          }
+          if (slave === null) break;
+          assigned++;
+          available--;
+          slave.replicate = master.name;
+          slave.dirty = true;
+          out(`Adding replica ${slave.ip}:${slave.port} to ${master.ip}:${master.port}\n`);
+          if (assignUnused) break;
+        }
+      }
+      if (assignUnused || available <= 0) break;
+      assignUnused = true;
+      out('Adding extra replicas...\n');
+    }
+    this.optimizeAntiAffinity(ipNodes);
+    for (const node of this.nodes) out(`${ClusterManager.nodeInfo(node)}\n`);
+    if (!(await this.confirm('Can I set the above configuration?'))) return true;
+    for (const node of this.nodes) {
+      const { flushed, error } = await this.flushNodeConfig(node);
+      if (!flushed && node.dirty && node.replicate === null) {
+        if (error !== null) this.printReplyError(node, error);
+        return false;
+      }
+    }
+    this.log(Level.Info, '>>> Nodes configuration updated\n');
+    this.log(Level.Info, '>>> Assign a different config epoch to each node\n');
+    let epoch = 1;
+    for (const node of this.nodes) await this.command(node, ['CLUSTER', 'SET-CONFIG-EPOCH', String(epoch++)]);
+    this.log(Level.Info, '>>> Sending CLUSTER MEET messages to join the cluster\n');
+    const first = this.nodes[0]!;
+    for (const node of this.nodes.slice(1)) {
+      const reply = await this.meet(node, first);
+      if (reply === null) {
+        err('Failed to send CLUSTER MEET command.\n');
+        return false;
+      }
+      if (!this.ok(node, reply)) return false;
+    }
+    // A second for the join to start: empty nodes would agree at once.
+    await sleep(1000);
+    await this.waitForClusterJoin();
+    for (const node of this.nodes) {
+      if (!node.dirty) continue;
+      const { flushed, error } = await this.flushNodeConfig(node);
+      if (!flushed && node.replicate === null) {
+        if (error !== null) this.printReplyError(node, error);
+        return false;
+      }
+    }
+    this.close();
+    if (!(await this.loadFromNode(first.ip, first.port))) return false;
+    await this.checkCluster();
+    return true;
+  }
+
+  /** clusterManagerCommandAddNode. */
+  private async addNode(args: string[]): Promise<boolean> {
+    const target = ClusterManager.hostArgs(args.slice(0, 1));
+    const ref = ClusterManager.hostArgs(args.slice(1));
+    if (target === null || ref === null) {
+      err(INVALID_HOST_ARG);
+      return false;
+    }
+    this.log(Level.Info, `>>> Adding node ${target.ip}:${target.port} to cluster ${ref.ip}:${ref.port}\n`);
+    if (!(await this.loadFromNode(ref.ip, ref.port))) return false;
+    const refNode = this.nodes[0]!;
+    if (!(await this.checkCluster())) return false;
+    let master: ManagedNode | null = null;
+    if (this.flags.slave) {
+      if (this.flags.masterId !== null) {
+        master = this.byName(this.flags.masterId) ?? null;
+        if (master === null) {
+          this.log(Level.Err, `[ERR] No such master ID ${this.flags.masterId}\n`);
+          return false;
+        }
+      } else {
+        master = this.leastReplicas();
+        out(`Automatically selected master ${master.ip}:${master.port}\n`);
+      }
+    }
+    const node = newNode(target.ip, target.port);
+    if (!(await this.connect(node))) {
+      this.log(Level.Err, `[ERR] Sorry, can't connect to node ${target.ip}:${target.port}\n`);
+      return false;
+    }
+    const first = this.nodes[0]!;
+    this.nodes.push(node);
+    if (!(await this.isUsableNew(node))) return false;
+    if (master === null) {
+      // A new master gets the cluster's functions (a replica gets them from its master).
+      this.log(Level.Info, '>>> Getting functions from cluster\n');
+      const dump = await this.command(refNode, ['FUNCTION', 'DUMP']);
+      if (dump === null || dump.type !== 'string') {
+        const text = dump?.type === 'error' ? dump.value : 'NULL reply';
+        this.log(Level.Info, `>>> Failed retrieving Functions from the cluster, skip this step as Redis version do not support function command (error = '${text}')\n`);
+      } else {
+        this.log(Level.Info, `>>> Send FUNCTION LIST to ${target.ip}:${target.port} to verify there is no functions in it\n`);
+        const list = await this.command(node, ['FUNCTION', 'LIST']);
+        if (list === null || list.type === 'error') {
+          this.log(Level.Err, `>>> Failed on CLUSTER LIST (error = '${list?.type === 'error' ? list.value : 'NULL reply'}')\r\n`);
+          return false;
+        }
+        if (list.type === 'array' && list.elements.length > 0) {
+          this.log(Level.Err, '>>> New node already contains functions and can not be added to the cluster. Use FUNCTION FLUSH and try again.\r\n');
+          return false;
+        }
+        this.log(Level.Info, `>>> Send FUNCTION RESTORE to ${target.ip}:${target.port}\n`);
+        const restored = await this.command(node, ['FUNCTION', 'RESTORE', dump.value.toString('latin1')]);
+        if (restored === null || restored.type === 'error') {
+          this.log(Level.Err, `>>> Failed loading functions to the new node (error = '${restored?.type === 'error' ? restored.value : 'NULL reply'}')\r\n`);
+          return false;
+        }
+      }
+    }
+    this.log(Level.Info, `>>> Send CLUSTER MEET to node ${target.ip}:${target.port} to make it join the cluster.\n`);
+    if (!this.ok(node, await this.meet(node, first))) return false;
+    if (master !== null) {
+      await sleep(1000);
+      await this.waitForClusterJoin();
+      this.log(Level.Info, `>>> Configure node as replica of ${master.ip}:${master.port}.\n`);
+      if (!this.ok(node, await this.command(node, ['CLUSTER', 'REPLICATE', master.name]))) return false;
+    }
+    this.log(Level.Success, '[OK] New node added correctly.\n');
+    return true;
+  }
+
+  /** clusterManagerCommandDeleteNode. */
+  private async delNode(args: string[]): Promise<boolean> {
+    const host = ClusterManager.hostArgs(args.slice(0, 1));
+    if (host === null || args.length < 2) {
+      err(INVALID_HOST_ARG);
+      return false;
+    }
+    const id = args[1]!;
+    this.log(Level.Info, `>>> Removing node ${id} from cluster ${host.ip}:${host.port}\n`);
+    if (!(await this.loadFromNode(host.ip, host.port))) return false;
+    const node = this.byName(id);
+    if (node === undefined) {
+      this.log(Level.Err, `[ERR] No such node ID ${id}\n`);
+      return false;
+    }
+    if (node.slotsCount !== 0) {
+      this.log(Level.Err, `[ERR] Node ${node.ip}:${node.port} is not empty! Reshard data away and try again.\n`);
+      return false;
+    }
+    this.log(Level.Info, '>>> Sending CLUSTER FORGET messages to the cluster...\n');
+    for (const n of this.nodes) {
+      if (n === node) continue;
+      if (n.replicate !== null && n.replicate.toLowerCase() === id.toLowerCase()) {
+        const master = this.leastReplicas();
+        this.log(Level.Info, `>>> ${n.ip}:${n.port} as replica of ${master.ip}:${master.port}\n`);
+        if (!this.ok(n, await this.command(n, ['CLUSTER', 'REPLICATE', master.name]))) return false;
+      }
+      if (!this.ok(n, await this.command(n, ['CLUSTER', 'FORGET', id]))) return false;
+    }
+    this.log(Level.Info, '>>> Sending CLUSTER RESET SOFT to the deleted node.\n');
+    return this.ok(node, await this.command(node, ['CLUSTER', 'RESET', 'SOFT']));
+  }
+
+  /** clusterNodeForResharding: a known master other than the target, else redis-cli's error. */
+  private nodeForResharding(id: string, target: ManagedNode | null): { node: ManagedNode | null; raise: boolean } {
+    const node = this.byName(id);
+    if (node === undefined || node.flags.includes('slave')) {
+      this.log(Level.Err, `*** The specified node (${id}) is not known or not a master, please retry.\n`);
+      return { node: null, raise: true };
+    }
+    if (target !== null && node.name === target.name) {
+      this.log(Level.Err, '*** It is not possible to use the target node as source node.\n');
+      return { node: null, raise: false };
+    }
+    return { node, raise: false };
+  }
+
+  /** clusterManagerComputeReshardTable: from each source (most slots first) its share, the first rounded up. */
+  private static reshardTable(sources: ManagedNode[], numSlots: number): { source: ManagedNode; slot: number }[] {
+    const moved: { source: ManagedNode; slot: number }[] = [];
+    const total = sources.reduce((a, n) => a + n.slotsCount, 0);
+    const sorted = [...sources].sort((a, b) => b.slotsCount - a.slotsCount);
+    sorted.forEach((node, i) => {
+      const share = Math.fround(Math.fround(numSlots / total) * node.slotsCount);
+      const max = i === 0 ? Math.ceil(share) : Math.floor(share);
+      let count = 0;
+      for (let j = 0; j < SLOTS; j++) {
+        if (node.slots[j] !== 1) continue;
+        if (count >= max || moved.length >= numSlots) break;
+        moved.push({ source: node, slot: j });
+        count++;
+      }
+    });
+    return moved;
+  }
+
+  /** clusterManagerSetSlot: CLUSTER SETSLOT <slot> <status> <node2's id>; resolves with the error text or null. */
+  private async setSlot(node: ManagedNode, other: ManagedNode, slot: number, status: string): Promise<string | null> {
+    const reply = await this.command(node, ['CLUSTER', 'SETSLOT', String(slot), status, other.name]);
+    if (reply === null) return 'CLUSTER SETSLOT failed to run';
+    return reply.type === 'error' ? reply.value : null;
+  }
+
+  private migrate(source: ManagedNode, target: ManagedNode, keys: string[], replace: boolean): Promise<Reply | null> {
+    const argv = ['MIGRATE', target.ip, String(target.port), '', '0', String(this.flags.timeout)];
+    if (replace) argv.push('REPLACE');
+    if (this.config.auth !== null) {
+      if (this.config.user !== null) argv.push('AUTH2', this.config.user, this.config.auth);
+      else argv.push('AUTH', this.config.auth);
+    }
+    return this.command(source, [...argv, 'KEYS', ...keys]);
+  }
+
+  /** clusterManagerCompareKeysValues: keys present on both nodes with different DEBUG DIGEST-VALUE. */
+  private async differingKeys(source: ManagedNode, target: ManagedNode, keys: string[]): Promise<string[] | null> {
+    const zero = '0'.repeat(40);
+    const r1 = await this.command(source, ['DEBUG', 'DIGEST-VALUE', ...keys]);
+    const r2 = await this.command(target, ['DEBUG', 'DIGEST-VALUE', ...keys]);
+    if (r1 === null || r2 === null) return null;
+    let fine = true;
+    if (r1.type === 'error') {
+      this.printReplyError(source, r1.value);
+      fine = false;
+    }
+    if (r2.type === 'error') {
+      this.printReplyError(target, r2.value);
+      fine = false;
+    }
+    if (!fine || r1.type !== 'array' || r2.type !== 'array') return null;
+    const text = (r: Reply | undefined): string => (r === undefined ? '' : r.type === 'string' ? r.value.toString('latin1') : r.type === 'status' ? r.value : '');
+    return keys.filter((_, i) => {
+      const [h1, h2] = [text(r1.elements[i]), text(r2.elements[i])];
+      return h1 !== zero && h2 !== zero && h1 !== h2;
+    });
+  }
+
+  /** clusterManagerMigrateKeysInSlot: GETKEYSINSLOT + MIGRATE, `pipeline` keys at a time. Resolves with an error text (possibly "") or null. */
+  private async migrateKeysInSlot(source: ManagedNode, target: ManagedNode, slot: number, verbose: boolean): Promise<string | null> {
+    for (;;) {
+      const reply = await this.command(source, ['CLUSTER', 'GETKEYSINSLOT', String(slot), String(this.flags.pipeline)]);
+      if (reply === null) return '';
+      if (reply.type === 'error') {
+        this.printReplyError(source, reply.value);
+        return reply.value;
+      }
+      const keys = reply.type === 'array' ? reply.elements.map((e) => (e.type === 'string' ? e.value.toString('latin1') : '')) : [];
+      if (keys.length === 0) return null;
+      let migrated = await this.migrate(source, target, keys, false);
+      if (migrated === null) return '';
+      if (migrated.type === 'error') {
+        const busy = migrated.value.includes('BUSYKEY');
+        if (!busy) {
+          out('\n');
+          this.printReplyError(source, migrated.value);
+          return migrated.value;
+        }
+        this.log(Level.Warn, '\n*** Target key exists\n');
+        if (!this.flags.replace) {
+          this.log(Level.Warn, '*** Checking key values on both nodes...\n');
+          const diffs = await this.differingKeys(source, target, keys);
+          if (diffs === null) {
+            this.log(Level.Err, '*** Value check failed!\n');
+            return '';
+          }
+          if (diffs.length > 0) {
+            this.log(
+              Level.Err,
+              `*** Found ${diffs.length} key(s) in both source node and target node having different values.\n    Source node: ${source.ip}:${source.port}\n    Target node: ${target.ip}:${target.port}\n    Keys(s):\n`,
+            );
+            for (const k of diffs) this.log(Level.Err, `    - ${k}\n`);
+            this.log(Level.Err, 'Please fix the above key(s) manually and try again or relaunch the command \nwith --cluster-replace option to force key overriding.\n');
+            return '';
+          }
+        }
+        this.log(Level.Warn, '*** Replacing target keys...\n');
+        migrated = await this.migrate(source, target, keys, true);
+        if (migrated === null) return '';
+        if (migrated.type === 'error') {
+          out('\n');
+          this.printReplyError(source, migrated.value);
+          return migrated.value;
+        }
+      }
+      if (verbose) out('.'.repeat(keys.length));
+    }
+  }
+
+  /** clusterManagerMoveSlot (not cold; verbose unless quiet): importing, migrating, the keys, then the new owner everywhere. */
+  private async moveSlot(source: ManagedNode, target: ManagedNode, slot: number, opts: { quiet: boolean; update: boolean }): Promise<string | null> {
+    if (!opts.quiet) out(`Moving slot ${slot} from ${source.ip}:${source.port} to ${target.ip}:${target.port}: `);
+    let e = await this.setSlot(target, source, slot, 'importing');
+    if (e !== null) return e;
+    e = await this.setSlot(source, target, slot, 'migrating');
+    if (e !== null) return e;
+    e = await this.migrateKeysInSlot(source, target, slot, !opts.quiet);
+    if (!opts.quiet) out('\n');
+    if (e !== null) return e;
+    // The target first (it propagates the change), then the source, then every other master.
+    e = await this.setSlot(target, target, slot, 'node');
+    if (e !== null) return e;
+    e = await this.setSlot(source, target, slot, 'node');
+    // A source that just lost its last slot may already be a replica: not an error.
+    if (e !== null && !e.startsWith('ERR Please use SETSLOT only with masters.')) return e;
+    for (const n of this.nodes) {
+      if (n === target || n === source || n.flags.includes('slave')) continue;
+      e = await this.setSlot(n, target, slot, 'node');
+      if (e !== null) return e;
+    }
+    if (opts.update) {
+      source.slots[slot] = 0;
+      target.slots[slot] = 1;
+    }
+    return null;
+  }
+
+  /** clusterManagerCommandReshard. */
+  private async reshard(args: string[]): Promise<boolean> {
+    const host = ClusterManager.hostArgs(args);
+    if (host === null) {
+      err(INVALID_HOST_ARG);
+      return false;
+    }
+    if (!(await this.loadFromNode(host.ip, host.port))) return false;
+    await this.checkCluster();
+    if (this.errors.length > 0) {
+      err('*** Please fix your cluster problems before resharding\n');
+      return false;
+    }
+    let slots = this.flags.slots;
+    while (slots <= 0 || slots > SLOTS) {
+      out(`How many slots do you want to move (from 1 to ${SLOTS})? `);
+      const a = await this.answer(6);
+      if (a === null) return false;
+      slots = atoi(a);
+    }
+    let to = this.flags.to;
+    while (to === null) {
+      out('What is the receiving node ID? ');
+      const a = await this.answer(255);
+      if (a === null) return false;
+      if (a.length > 0) to = a;
+    }
+    const target = this.nodeForResharding(to, null).node;
+    if (target === null) return false;
+    let sources: ManagedNode[] = [];
+    let all = false;
+    const addSource = (id: string): boolean => {
+      const { node, raise } = this.nodeForResharding(id, target);
+      if (node !== null) sources.push(node);
+      return !raise;
+    };
+    if (this.flags.from === null) {
+      out("Please enter all the source node IDs.\n  Type 'all' to use all the nodes as source nodes for the hash slots.\n  Type 'done' once you entered all the source nodes IDs.\n");
+      for (;;) {
+        out(`Source node #${sources.length + 1}: `);
+        const a = await this.answer(255);
+        if (a === null || a === 'done') break;
+        if (a === 'all') {
+          all = true;
+          break;
+        }
+        if (!addSource(a)) return false;
+      }
+    } else {
+      for (const id of this.flags.from.split(',')) {
+        if (id === 'all') {
+          all = true;
+          break;
+        }
+        if (id !== '' && !addSource(id)) return false;
+      }
+    }
+    if (all) sources = this.nodes.filter((n) => !n.flags.includes('slave') && n.replicate === null && n.name !== target.name);
+    if (sources.length === 0) {
+      err('*** No source nodes given, operation aborted.\n');
+      return false;
+    }
+    out(`\nReady to move ${slots} slots.\n  Source nodes:\n`);
+    for (const s of sources) out(`${ClusterManager.nodeInfo(s, 4)}\n`);
+    out(`  Destination node:\n${ClusterManager.nodeInfo(target, 4)}\n`);
+    const table = ClusterManager.reshardTable(sources, slots);
+    out('  Resharding plan:\n');
+    for (const item of table) out(`    Moving slot ${item.slot} from ${item.source.name}\n`);
+    if (!this.flags.yes) {
+      out('Do you want to proceed with the proposed reshard plan (yes/no)? ');
+      if (((await this.answer(4)) ?? '').slice(0, 3) !== 'yes') return false;
+    }
+    for (const item of table) {
+      const e = await this.moveSlot(item.source, target, item.slot, { quiet: false, update: false });
+      if (e !== null) {
+        if (e !== '') this.log(Level.Err, `clusterManagerMoveSlot failed: ${e}\n`);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** clusterManagerCommandRebalance: every master (or, with --cluster-use-empty-masters, also empty ones) to its weighted share. */
+  private async rebalance(args: string[]): Promise<boolean> {
+    const host = ClusterManager.hostArgs(args);
+    if (host === null) {
+      err(INVALID_HOST_ARG);
+      return false;
+    }
+    if (!(await this.loadFromNode(host.ip, host.port))) return false;
+    const weight = new Map<ManagedNode, number>(this.nodes.map((n) => [n, 1]));
+    for (const w of this.flags.weights) {
+      const eq = w.indexOf('=');
+      if (eq < 0) {
+        this.log(Level.Err, `*** invalid input ${w}\n`);
+        return false;
+      }
+      const prefix = w.slice(0, eq).toLowerCase();
+      const n = this.nodes.find((x) => x.name !== '' && x.name.startsWith(prefix));
+      if (n === undefined) {
+        this.log(Level.Err, `*** No such master node ${w.slice(0, eq)}\n`);
+        return false;
+      }
+      weight.set(n, Math.fround(atof(w.slice(eq + 1))));
+    }
+    let totalWeight = 0;
+    const involved: ManagedNode[] = [];
+    for (const n of this.nodes) {
+      if (n.flags.includes('slave') || n.replicate !== null) continue;
+      if (!this.flags.useEmptyMasters && n.slotsCount === 0) {
+        weight.set(n, 0);
+        continue;
+      }
+      totalWeight = Math.fround(totalWeight + weight.get(n)!);
+      involved.push(n);
+    }
+    await this.checkCluster(true);
+    if (this.errors.length > 0) {
+      this.log(Level.Err, '*** Please fix your cluster problems before rebalancing\n');
+      return false;
+    }
+    // Balance: the slots a node should give (positive) or take (negative).
+    const balance = new Map<ManagedNode, number>();
+    const threshold = Math.fround(this.flags.threshold);
+    let reached = false;
+    let total = 0;
+    for (const n of involved) {
+      const expected = Math.trunc(Math.fround(Math.fround(SLOTS / totalWeight) * weight.get(n)!));
+      balance.set(n, n.slotsCount - expected);
+      total += n.slotsCount - expected;
+      if (threshold > 0) {
+        if (n.slotsCount > 0) {
+          if (Math.fround(Math.abs(100 - (100.0 * expected) / n.slotsCount)) > threshold) reached = true;
+        } else if (expected > 1) {
+          reached = true;
+        }
+      }
+    }
+    if (!reached) {
+      this.log(Level.Warn, `*** No rebalancing needed! All nodes are within the ${fixed(this.flags.threshold, 2)}% threshold.\n`);
+      return true;
+    }
+    // Rounding: whatever is given must be taken.
+    while (total > 0) {
+      for (const n of involved) {
+        if (balance.get(n)! <= 0 && total > 0) {
+          balance.set(n, balance.get(n)! - 1);
+          total--;
+        }
+      }
+    }
+    const sorted = [...involved].sort((a, b) => balance.get(a)! - balance.get(b)!);
+    this.log(Level.Info, `>>> Rebalancing across ${involved.length} nodes. Total weight = ${fixed(totalWeight, 2)}\n`);
+    if (this.config.verbose) for (const n of sorted) out(`${n.ip}:${n.port} balance is ${balance.get(n)!} slots\n`);
+    let dstIdx = 0;
+    let srcIdx = sorted.length - 1;
+    while (dstIdx < srcIdx) {
+      const dst = sorted[dstIdx]!;
+      const src = sorted[srcIdx]!;
+      const numSlots = Math.min(Math.abs(balance.get(dst)!), Math.abs(balance.get(src)!));
+      if (numSlots > 0) {
+        out(`Moving ${numSlots} slots from ${src.ip}:${src.port} to ${dst.ip}:${dst.port}\n`);
+        const table = ClusterManager.reshardTable([src], numSlots);
+        if (table.length !== numSlots) {
+          this.log(Level.Err, '*** Assertion failed: Reshard table != number of slots');
+          return false;
+        }
+        if (this.flags.simulate) {
+          out('#'.repeat(table.length));
+        } else {
+          for (const item of table) {
+            const e = await this.moveSlot(item.source, dst, item.slot, { quiet: true, update: true });
+            if (e !== null) {
+              this.log(Level.Err, `*** clusterManagerMoveSlot: ${e}\n`);
+              return false;
+            }
+            out('#');
+          }
+        }
+        out('\n');
+      }
+      balance.set(dst, balance.get(dst)! + numSlots);
+      balance.set(src, balance.get(src)! - numSlots);
+      if (balance.get(dst) === 0) dstIdx++;
+      if (balance.get(src) === 0) srcIdx--;
+    }
+    return true;
+  }
+
   private static hostArgs(args: string[]): { ip: string; port: number } | null {
     let ip: string;
     let port: number;
@@ -361,6 +1125,16 @@ export class ClusterManager {
         }
         case 'call':
           return await this.call(args);
+        case 'create':
+          return (await this.create(args)) ? 0 : 1;
+        case 'add-node':
+          return (await this.addNode(args)) ? 0 : 1;
+        case 'del-node':
+          return (await this.delNode(args)) ? 0 : 1;
+        case 'reshard':
+          return (await this.reshard(args)) ? 0 : 1;
+        case 'rebalance':
+          return (await this.rebalance(args)) ? 0 : 1;
         default:
           err(`Unknown --cluster subcommand\n`);
           return 1;
@@ -391,6 +1165,10 @@ export class ClusterManager {
     }
     return 0;
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 function cmp(a: string, b: string): number {

@@ -12,6 +12,25 @@ import { CLI_VERSION, USAGE } from './usage.js';
 import { NODIS_VERSION } from '../server/version.js';
 import type { OutputMode } from './format.js';
 
+/** redis-cli's cluster_manager_command options (--cluster-replicas, --cluster-from, …). */
+export interface ClusterFlags {
+  replicas: number;
+  masterId: string | null;
+  from: string | null;
+  to: string | null;
+  slots: number;
+  timeout: number;
+  pipeline: number;
+  threshold: number;
+  /** "name=weight" words after --cluster-weight. */
+  weights: string[];
+  yes: boolean;
+  simulate: boolean;
+  replace: boolean;
+  slave: boolean;
+  useEmptyMasters: boolean;
+}
+
 export interface CliConfig {
   host: string;
   port: number;
@@ -63,6 +82,8 @@ export interface CliConfig {
   /** --cluster-only-masters / --cluster-only-replicas (call). */
   clusterOnlyMasters: boolean;
   clusterOnlyReplicas: boolean;
+  /** The other --cluster-* options (create, add-node, reshard, rebalance). */
+  clusterFlags: ClusterFlags;
   /** --rdb / --functions-rdb: where the snapshot goes ("-" for stdout). */
   rdbFilename: string | null;
   /** --mono: --latency-dist's grey palette. */
@@ -161,6 +182,7 @@ export function defaultConfig(stdoutIsTTY: boolean): CliConfig {
     clusterArgs: [],
     clusterOnlyMasters: false,
     clusterOnlyReplicas: false,
+    clusterFlags: { replicas: 0, masterId: null, from: null, to: null, slots: 0, timeout: 60000, pipeline: 10, threshold: 2, weights: [], yes: false, simulate: false, replace: false, slave: false, useEmptyMasters: false },
     pattern: null,
     scanCount: null,
     memkeysSamples: 0,
@@ -294,6 +316,24 @@ export function parseOptions(argv: string[], stdoutIsTTY: boolean, env: NodeJS.P
       while (i + 1 < argv.length && !argv[i + 1]!.startsWith('-')) config.clusterArgs.push(argv[++i]!);
     } else if (a === '--cluster-only-masters') config.clusterOnlyMasters = true;
     else if (a === '--cluster-only-replicas') config.clusterOnlyReplicas = true;
+    else if (a === '--cluster-replicas' && !lastarg) config.clusterFlags.replicas = atoi(value());
+    else if (a === '--cluster-master-id' && !lastarg) config.clusterFlags.masterId = value();
+    else if (a === '--cluster-from' && !lastarg) config.clusterFlags.from = value();
+    else if (a === '--cluster-to' && !lastarg) config.clusterFlags.to = value();
+    else if (a === '--cluster-weight' && !lastarg) {
+      if (config.clusterFlags.weights.length > 0) {
+        return { exit: 1, stderr: 'WARNING: you cannot use --cluster-weight more than once.\nYou can set more weights by adding them as a space-separated list, ie:\n--cluster-weight n1=w n2=w\n' };
+      }
+      while (i + 1 < argv.length && !argv[i + 1]!.startsWith('--') && argv[i + 1]!.includes('=')) config.clusterFlags.weights.push(argv[++i]!);
+    } else if (a === '--cluster-slots' && !lastarg) config.clusterFlags.slots = atoi(value());
+    else if (a === '--cluster-timeout' && !lastarg) config.clusterFlags.timeout = atoi(value());
+    else if (a === '--cluster-pipeline' && !lastarg) config.clusterFlags.pipeline = atoi(value());
+    else if (a === '--cluster-threshold' && !lastarg) config.clusterFlags.threshold = atof(value());
+    else if (a === '--cluster-yes') config.clusterFlags.yes = true;
+    else if (a === '--cluster-simulate') config.clusterFlags.simulate = true;
+    else if (a === '--cluster-replace') config.clusterFlags.replace = true;
+    else if (a === '--cluster-slave') config.clusterFlags.slave = true;
+    else if (a === '--cluster-use-empty-masters') config.clusterFlags.useEmptyMasters = true;
     else if (a === '--pipe') config.mode = 'pipe';
     else if (a === '--replica' || a === '--slave') config.mode = 'replica';
     else if ((a === '--rdb' || a === '--functions-rdb') && !lastarg) {

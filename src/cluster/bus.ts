@@ -95,7 +95,8 @@ export class ClusterBus {
 
   constructor(readonly state: ClusterState) {}
 
-  async listen(hosts: string[], port: number, backlog: number): Promise<void> {
+  /** Listens on every host; with port 0 the kernel picks the first host's port and the others take it. Resolves with the port. */
+  async listen(hosts: string[], port: number, backlog: number): Promise<number> {
     for (const host of hosts) {
       const srv = net.createServer((socket) => this.accept(socket));
       await new Promise<void>((resolve, reject) => {
@@ -106,7 +107,10 @@ export class ClusterBus {
         });
       });
       this.servers.push(srv);
+      const a = srv.address();
+      if (port === 0 && a !== null && typeof a === 'object') port = a.port;
     }
+    return port;
   }
 
   private accept(socket: net.Socket): void {

@@ -111,13 +111,19 @@ function lockConfig(server: Server, file: string): Promise<boolean> {
   });
 }
 
-/** clusterInit. Exits the process (as Redis does) on a corrupted nodes.conf or a bad port. */
-export async function startCluster(server: Server): Promise<ClusterRuntime> {
+/**
+ * clusterInit. Exits the process (as Redis does) on a corrupted nodes.conf or a bad port.
+ * `pickBusPort` (a server started by the API with a kernel-chosen port and no cluster-port): the
+ * kernel chooses the bus port too, kept as `cluster-port`, since port + 10000 may be taken or
+ * beyond 65535.
+ */
+export async function startCluster(server: Server, pickBusPort = false): Promise<ClusterRuntime> {
   const cfg = server.config;
   const log = server.log;
   const file = path.resolve(cfg.getString('cluster-config-file'));
   const port = server.boundPort || cfg.getNumber('port');
-  if (cfg.getNumber('cluster-port') === 0 && port > 65535 - PORT_INCR) {
+  const pickBus = pickBusPort && cfg.getNumber('cluster-port') === 0;
+  if (cfg.getNumber('cluster-port') === 0 && port > 65535 - PORT_INCR && !pickBus) {
     log.warning('Redis port number too high. Cluster communication port is 10,000 port numbers higher than your Redis port. Your Redis port number must be 55535 or less.');
     process.exit(1);
   }
@@ -187,6 +193,17 @@ export async function startCluster(server: Server): Promise<ClusterRuntime> {
   const state = new ClusterState(env);
   const bus = new ClusterBus(state);
   if (!(await lockConfig(server, file))) process.exit(1);
+  const binds = cfg.getString('bind').split(' ').filter(Boolean).map((b) => b.replace(/^-/, '')).map((b) => (b === '*' ? '0.0.0.0' : b === '::*' ? '::' : b));
+  const listenBus = async (busPort: number): Promise<number> => {
+    try {
+      return await bus.listen(binds.length > 0 ? binds : ['0.0.0.0'], busPort, cfg.getNumber('tcp-backlog'));
+    } catch (e) {
+      log.warning(`Warning: Could not create server TCP listening socket ${binds[0] ?? '*'}:${busPort}: bind: ${(e as Error).message}`);
+      process.exit(1);
+    }
+  };
+  // The chosen bus port is known before nodes.conf is loaded or created (it names our cport).
+  if (pickBus) cfg.set('cluster-port', [String(await listenBus(0))], 'args');
   let text: string | null = null;
   try {
     text = fs.readFileSync(file, 'latin1');
@@ -206,14 +223,7 @@ export async function startCluster(server: Server): Promise<ClusterRuntime> {
     }
     state.saveConfigOrDie(true);
   }
-  const busPort = cfg.getNumber('cluster-port') || (cfg.getBool('tls-cluster') ? cfg.getNumber('tls-port') : port) + PORT_INCR;
-  const binds = cfg.getString('bind').split(' ').filter(Boolean).map((b) => b.replace(/^-/, '')).map((b) => (b === '*' ? '0.0.0.0' : b === '::*' ? '::' : b));
-  try {
-    await bus.listen(binds.length > 0 ? binds : ['0.0.0.0'], busPort, cfg.getNumber('tcp-backlog'));
-  } catch (e) {
-    log.warning(`Warning: Could not create server TCP listening socket ${binds[0] ?? '*'}:${busPort}: bind: ${(e as Error).message}`);
-    process.exit(1);
-  }
+  if (!pickBus) await listenBus(cfg.getNumber('cluster-port') || (cfg.getBool('tls-cluster') ? cfg.getNumber('tls-port') : port) + PORT_INCR);
   // A replica loaded from nodes.conf replicates its master at once.
   const me = state.myself;
   if (me.isSlave && me.slaveof !== null && me.slaveof.hasAddr && me.slaveof.ip !== '') env.repl.setMaster(me.slaveof.ip, me.slaveof.port);

@@ -31,3 +31,23 @@ export function keyHashSlot(key: string): number {
   }
   return crc16(key) & (CLUSTER_SLOTS - 1);
 }
+
+/**
+ * How `redis-cli --cluster create` spreads the slots over `masters` masters (clusterManagerCommandCreate):
+ * contiguous ranges [first, last], computed in C floats, each end rounded (lround).
+ */
+export function allocateSlots(masters: number): [number, number][] {
+  const perNode = Math.fround(CLUSTER_SLOTS / masters);
+  const ranges: [number, number][] = [];
+  let first = 0;
+  let cursor = 0;
+  for (let i = 0; i < masters; i++) {
+    let last = Math.round(Math.fround(Math.fround(cursor + perNode) - 1));
+    if (last > CLUSTER_SLOTS || i === masters - 1) last = CLUSTER_SLOTS - 1;
+    if (last < first) last = first;
+    ranges.push([first, last]);
+    first = last + 1;
+    cursor = Math.fround(cursor + perNode);
+  }
+  return ranges;
+}

@@ -17,10 +17,11 @@
  *     timeout), as Redis does for a cached connection the peer closed meanwhile.
  *  3. When the replies are in, keys the target accepted are deleted locally (unless COPY), through
  *     the usual path: `server.modified` (dirty, WATCH, the `del` keyspace event) and one
- *     `DEL key ...` propagated to the AOF and replicas, as Redis rewrites MIGRATE into. Only keys
- *     left untouched since the snapshot are deleted: every change to a key is seen through
- *     `hooks.keyModified`/`dbTouched`, so a key another client wrote while the MIGRATE was in
- *     flight stays (the target holds the value as it was when MIGRATE started).
+ *     `DEL key ...` propagated to the AOF and replicas, as Redis rewrites MIGRATE into. Every
+ *     change to a key is seen through `hooks.keyModified`/`dbTouched`: a key another client
+ *     wrote or deleted while the MIGRATE was in flight is sent again first (see transfer()), so
+ *     the target ends with what clients were told, as after Redis's blocking MIGRATE; a key
+ *     still changing after several rounds stays here.
  *
  * Replies are Redis's: +OK, +NOKEY, -IOERR error or timeout connecting to the client (the address
  * does not resolve; a refused connection is reported as a failed write, as Redis does),
@@ -69,6 +70,8 @@ interface MovedKey {
   /** Remaining TTL in ms, 0 for none (RESTORE's ttl argument). */
   ttl: number;
   payload: Buffer;
+  /** Deleted here while in flight: sent as an already expired RESTORE … REPLACE, which removes the target's copy. */
+  gone?: boolean;
 }
 
 /** A MIGRATE in flight. */
@@ -205,23 +208,10 @@ function migrate(c: Client): void {
   if (!canBlock(c)) return c.reply.error(CANNOT_WAIT);
 
   // The snapshot: serialise now, so later writes by other clients cannot tear what is sent.
-  const cfg = server.config;
-  const dumpOpts = {
-    compress: cfg.getBool('rdbcompression'),
-    listMaxListpackSize: cfg.getNumber('list-max-listpack-size'),
-    packedThreshold: debugTunables.quicklistPackedThreshold,
-  };
-  const now = server.expiryNow();
   const keys: MovedKey[] = [];
   for (const { key, value } of found) {
-    let ttl = 0;
-    const expireAt = db.getExpire(key);
-    if (expireAt !== -1) {
-      ttl = expireAt - now;
-      if (ttl < 0) continue;
-      if (ttl < 1) ttl = 1;
-    }
-    keys.push({ key, value, ttl, payload: dumpPayload(value, dumpOpts) });
+    const k = snapshotKey(server, db, key, value);
+    if (k !== null) keys.push(k);
   }
 
   const st = stateOf(server);
@@ -263,6 +253,27 @@ function migrate(c: Client): void {
     .catch((err: unknown) => server.log.warning(`MIGRATE completion failed: ${String(err)}`));
 }
 
+/** A key's DUMP payload and remaining TTL as of now; null when it has already expired. */
+function snapshotKey(server: Server, db: Database, key: string, value: RedisValue): MovedKey | null {
+  let ttl = 0;
+  const expireAt = db.getExpire(key);
+  if (expireAt !== -1) {
+    ttl = expireAt - server.expiryNow();
+    if (ttl < 0) return null;
+    if (ttl < 1) ttl = 1;
+  }
+  return { key, value, ttl, payload: dumpOf(server, value) };
+}
+
+function dumpOf(server: Server, value: RedisValue): Buffer {
+  const cfg = server.config;
+  return dumpPayload(value, {
+    compress: cfg.getBool('rdbcompression'),
+    listMaxListpackSize: cfg.getNumber('list-max-listpack-size'),
+    packedThreshold: debugTunables.quicklistPackedThreshold,
+  });
+}
+
 /** The pipeline of one attempt: [AUTH], [SELECT], RESTORE (RESTORE-ASKING in a cluster) per key. */
 function buildPipeline(job: MigrateJob, select: boolean, cluster: boolean): Buffer {
   const parts: Buffer[] = [];
@@ -282,22 +293,74 @@ function buildPipeline(job: MigrateJob, select: boolean, cluster: boolean): Buff
   if (job.password !== null) pushCommand(job.username !== null ? ['AUTH', job.username, job.password] : ['AUTH', job.password]);
   if (select) pushCommand(['SELECT', String(job.dbId)]);
   for (const k of job.keys) {
-    const args: (string | Buffer)[] = [cluster ? 'RESTORE-ASKING' : 'RESTORE', k.key, String(k.ttl), k.payload];
-    if (job.replace) args.push('REPLACE');
+    const args: (string | Buffer)[] = [cluster ? 'RESTORE-ASKING' : 'RESTORE', k.key, k.gone === true ? '1' : String(k.ttl), k.payload];
+    if (k.gone === true) args.push('REPLACE', 'ABSTTL');
+    else if (job.replace) args.push('REPLACE');
     pushCommand(args);
   }
   return Buffer.concat(parts);
 }
 
-/** Runs the network side of a MIGRATE; null when it was abandoned. */
+/** How many times keys changed in flight are sent again before they are left here. */
+const MAX_RESENDS = 16;
+
+/**
+ * Runs the network side of a MIGRATE; null when it was abandoned.
+ *
+ * Redis's MIGRATE blocks its server, so no write lands between the snapshot and the deletion;
+ * nodis serves other clients meanwhile. Keys they changed (or deleted) in flight are sent again
+ * with REPLACE (a deleted one as an expired RESTORE, which removes the target's copy) until a
+ * round finds none changed: the deletion that follows, in the same turn of the event loop as
+ * the last round's replies, leaves the target with every acknowledged write, as Redis would. A
+ * key still changing after MAX_RESENDS rounds, or whose resend failed, stays here.
+ */
 async function transfer(st: MigrateState, job: MigrateJob): Promise<Outcome | null> {
   const release = await st.cache.lock(job.target);
+  const all = job.keys;
+  const replace = job.replace;
   try {
-    return await attempt(st, job);
+    const outcome = await attempt(st, job);
+    if (outcome === null || !('status' in outcome.reply) || job.copy) return outcome;
+    for (let round = 0; round < MAX_RESENDS && job.touched.size > 0; round++) {
+      const again = resnapshot(job, outcome.acked);
+      if (again.length === 0) break;
+      job.keys = again;
+      job.replace = true;
+      const more = await attempt(st, job);
+      if (more === null) return null;
+      if (!('status' in more.reply)) {
+        for (const k of again) job.touched.add(k.key);
+        break;
+      }
+    }
+    return outcome;
   } finally {
+    job.keys = all;
+    job.replace = replace;
     job.conn = null;
     release();
   }
+}
+
+/** The acknowledged keys changed since they were sent, snapshotted again (their change marks cleared). */
+function resnapshot(job: MigrateJob, acked: readonly string[]): MovedKey[] {
+  const server = job.client.server;
+  const again: MovedKey[] = [];
+  for (const key of acked) {
+    if (!job.touched.has(key)) continue;
+    job.touched.delete(key);
+    const current = job.db.peek(key);
+    const previous = job.values.get(key)!;
+    const k = current === undefined ? null : snapshotKey(server, job.db, key, current);
+    if (k === null) {
+      // Deleted (or expired) here: the target must drop the copy it took.
+      again.push({ key, value: previous, ttl: 1, payload: dumpOf(server, previous), gone: true });
+      continue;
+    }
+    job.values.set(key, current!);
+    again.push(k);
+  }
+  return again;
 }
 
 async function attempt(st: MigrateState, job: MigrateJob): Promise<Outcome | null> {

@@ -184,7 +184,7 @@ async function main(): Promise<void> {
   } catch {
     process.exit(1);
   }
-  if (clusterMode && server.cluster === null) await startCluster(server);
+  if (clusterMode && server.cluster === null) await startCluster(server, true);
   let pidfile = config.getString('pidfile');
   if (pidfile === '' && background) pidfile = '/var/run/redis.pid';
   if (pidfile !== '') {
