@@ -6,7 +6,7 @@
  */
 import type { Client } from '../server/client.js';
 import type { CommandHandlers } from '../server/command-table.js';
-import { parseInt64 } from '../protocol/args.js';
+import { parseInteger } from '../protocol/args.js';
 import { replyHelp } from './help.js';
 import { stringMatch } from '../keyspace/glob.js';
 import { ScriptFlag, scriptingFor, sha1hex, SCRIPT_FLAG_NAMES, type RunContext } from '../scripting/engine.js';
@@ -15,20 +15,21 @@ import { functionsOf, dumpFunctions, restoreFunctions, LOAD_TIMEOUT_MS } from '.
 
 /** numkeys validation shared by EVAL and FCALL; returns the count or null (reply written). */
 function parseNumKeys(c: Client, arg: string, badCount: string, badInteger: string): number | null {
-  const n = parseInt64(arg);
+  // A number, not a bigint: exact up to 2^53, and any count that large is refused anyway.
+  const n = parseInteger(arg);
   if (n === null) {
     c.reply.error(badInteger);
     return null;
   }
-  if (n > BigInt(c.argv.length - 3)) {
+  if (n > c.argv.length - 3) {
     c.reply.error(badCount);
     return null;
   }
-  if (n < 0n) {
+  if (n < 0) {
     c.reply.error("ERR Number of keys can't be negative");
     return null;
   }
-  return Number(n);
+  return n;
 }
 
 /** scriptPrepareForRun's checks; returns false after replying with the error. */
@@ -124,7 +125,7 @@ function evalGeneric(c: Client, isSha: boolean, ro: boolean): void {
     // SHAs arrive lower-case in practice: look the argument up as it is before lower-casing.
     const given = c.argv[1]!;
     sha = e.scripts.has(given) ? given : given.toLowerCase();
-    if (sha.length !== 40 || !e.scripts.has(sha)) {
+    if (!e.scripts.has(sha)) {
       c.reply.error('NOSCRIPT No matching script. Please use EVAL.');
       return;
     }
@@ -138,13 +139,8 @@ function evalGeneric(c: Client, isSha: boolean, ro: boolean): void {
   }
   const script = e.scripts.get(sha)!;
   if (!prepareForRun(c, script.flags, ro)) return;
-  if (!e.pushEvalFunction(sha)) {
-    c.reply.error('NOSCRIPT No matching script. Please use EVAL.');
-    return;
-  }
-  const keys = c.argv.slice(3, 3 + numkeys);
-  const args = c.argv.slice(3 + numkeys);
-  e.callFunction(newRun(c, sha, true, script.flags, ro), keys, args);
+  e.pushEvalFunction(script);
+  e.callFunction(newRun(c, sha, true, script.flags, ro), c.argv, numkeys);
 }
 
 function scriptLoad(c: Client): void {
@@ -432,7 +428,7 @@ function fcallGeneric(c: Client, ro: boolean): void {
   if (numkeys === null) return;
   if (!prepareForRun(c, f.flags, ro)) return;
   reg.pushFunction(f);
-  e.callFunction(newRun(c, f.name, false, f.flags, ro), c.argv.slice(3, 3 + numkeys), c.argv.slice(3 + numkeys));
+  e.callFunction(newRun(c, f.name, false, f.flags, ro), c.argv, numkeys);
 }
 
 export const commands: CommandHandlers = {

@@ -56,8 +56,8 @@ export const BUSY_FUNCTION = 'BUSY Redis is busy running a script. You can only 
 export interface CachedScript {
   body: string;
   flags: number;
-  /** The registry field `f_<sha>` as a C string in the VM (no string building per call). */
-  fieldPtr: number;
+  /** The function's reference in the registry (luaL_ref): one array read per call. */
+  ref: number;
 }
 
 /** The script in execution (scriptRunCtx). */
@@ -104,6 +104,8 @@ export class ScriptingEngine {
   /** Set while FUNCTION LOAD runs library code (redis.register_function is legal then). */
   loadRegistrar: ((L: number) => number) | null = null;
   private readonly parser = new ReplyParser({ skipAttributes: true });
+  /** The registry reference of __redis__err__handler (luaL_ref), pushed before every script. */
+  errorHandlerRef = 0;
   private gcCount = 0;
   /** busy-reply-threshold as the running script started (0: never busy). */
   private busyThreshold = 0;
@@ -164,6 +166,8 @@ export class ScriptingEngine {
       throw new Error(`scripting prelude failed: ${vm.toString(L, -1)}`);
     }
     x.lua_settop(L, 0);
+    vm.getField(L, LUA_GLOBALSINDEX, '__redis__err__handler');
+    this.errorHandlerRef = x.luaL_ref(L, LUA_REGISTRYINDEX);
   }
 
   // ---- the redis.* API ---------------------------------------------------------------------------
@@ -530,9 +534,10 @@ export class ScriptingEngine {
 
   /**
    * Runs the function on top of the stack (above the error handler) and writes its result to
-   * the caller (luaCallFunction). `keys`/`args` become KEYS/ARGV (EVAL) or the arguments (FCALL).
+   * the caller (luaCallFunction). `argv` is EVAL's or FCALL's: its `numkeys` arguments from the
+   * fourth on become KEYS, the rest ARGV (EVAL), or the function's two arguments (FCALL).
    */
-  callFunction(run: RunContext, keys: string[], args: string[]): void {
+  callFunction(run: RunContext, argv: readonly string[], numkeys: number): void {
     const vm = this.vm;
     const x = vm.x;
     const L = this.L;
@@ -551,9 +556,9 @@ export class ScriptingEngine {
     this.lastEventsProcessed = 0;
     if (debugging) vm.setHook((L2, ar) => this.ldb.lineHook(L2, ar, run), this.ldb.hookMask(), HOOK_INSTRUCTIONS);
     else if (threshold > 0) vm.setCountHook(this.countHookFn, HOOK_INSTRUCTIONS);
-    this.pushArray(L, keys);
+    vm.pushArray(L, argv, 3, 3 + numkeys);
     if (run.evalMode) vm.setField(L, LUA_GLOBALSINDEX, 'KEYS');
-    this.pushArray(L, args);
+    vm.pushArray(L, argv, 3 + numkeys, argv.length);
     if (run.evalMode) vm.setField(L, LUA_GLOBALSINDEX, 'ARGV');
     const err = run.evalMode ? x.lua_pcall(L, 0, 1, -2) : x.lua_pcall(L, 2, 1, -4);
     if (++this.gcCount === GC_PERIOD) {
@@ -585,30 +590,11 @@ export class ScriptingEngine {
     c.preventPropagation = true;
   }
 
-  private pushArray(L: number, items: string[]): void {
-    const vm = this.vm;
-    vm.x.lua_createtable(L, items.length, 0);
-    for (let i = 0; i < items.length; i++) {
-      vm.pushString(L, items[i]!);
-      vm.x.lua_rawseti(L, -2, i + 1);
-    }
-  }
-
-  /** Pushes the error handler then the cached EVAL function f_<sha>; false if not cached. */
-  pushEvalFunction(sha: string): boolean {
-    const vm = this.vm;
-    vm.getField(this.L, LUA_GLOBALSINDEX, '__redis__err__handler');
-    const cached = this.scripts.get(sha);
-    if (cached === undefined) {
-      vm.x.lua_settop(this.L, 0);
-      return false;
-    }
-    vm.x.lua_getfield(this.L, LUA_REGISTRYINDEX, cached.fieldPtr);
-    if (vm.x.lua_type(this.L, -1) !== LUA_TFUNCTION) {
-      vm.x.lua_settop(this.L, 0);
-      return false;
-    }
-    return true;
+  /** Pushes the error handler then the cached EVAL script's function. */
+  pushEvalFunction(script: CachedScript): void {
+    const x = this.vm.x;
+    x.lua_rawgeti(this.L, LUA_REGISTRYINDEX, this.errorHandlerRef);
+    x.lua_rawgeti(this.L, LUA_REGISTRYINDEX, script.ref);
   }
 
   /**
@@ -629,8 +615,10 @@ export class ScriptingEngine {
       return { error: `ERR Error compiling script (new function): ${msg}` };
     }
     this.setProtectedEnv(-1);
+    // Kept under Redis's registry name f_<sha> too (debug.getregistry() shows it there).
+    vm.x.lua_pushvalue(L, -1);
     vm.setField(L, LUA_REGISTRYINDEX, `f_${sha}`);
-    this.scripts.set(sha, { body, flags: shebang.flags, fieldPtr: vm.cstr(`f_${sha}`) });
+    this.scripts.set(sha, { body, flags: shebang.flags, ref: vm.x.luaL_ref(L, LUA_REGISTRYINDEX) });
     return { sha };
   }
 

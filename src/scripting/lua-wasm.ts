@@ -102,6 +102,7 @@ interface LuaExports {
   lua_getinfo(L: number, what: number, ar: number): number;
   lua_getlocal(L: number, ar: number, n: number): number;
   lua_topointer(L: number, idx: number): number;
+  luaL_ref(L: number, t: number): number;
 }
 
 /** Thrown through WASM frames by longjmp (Lua errors); caught by invoke_vii. */
@@ -253,9 +254,13 @@ export class LuaVM {
     this.L = this.x.luaL_newstate();
   }
 
-  /** The WASM memory as a Buffer (re-created after the memory grows). */
+  /**
+   * The WASM memory as a Buffer (re-created after the memory grows). Growing detaches the old
+   * ArrayBuffer, which leaves views on it with length 0: checking that is a field read, where
+   * comparing against `memory.buffer` costs a native getter call (~90 ns) on every use.
+   */
   heapView(): Buffer {
-    if (this.heap.buffer !== this.x.memory.buffer) this.heap = Buffer.from(this.x.memory.buffer);
+    if (this.heap.length === 0) this.heap = Buffer.from(this.x.memory.buffer);
     return this.heap;
   }
 
@@ -291,8 +296,18 @@ export class LuaVM {
   pushString(L: number, s: string): void {
     const n = s.length;
     const p = this.ensureScratch(n + 1);
-    this.heapView().latin1Write(s, p);
+    writeLatin1(this.heapView(), s, p);
     this.x.lua_pushlstring(L, p, n);
+  }
+
+  /** Pushes `items[from, to)` as a Lua array (KEYS, ARGV, a function's arguments). */
+  pushArray(L: number, items: readonly string[], from: number, to: number): void {
+    const x = this.x;
+    x.lua_createtable(L, to - from, 0);
+    for (let i = from; i < to; i++) {
+      this.pushString(L, items[i]!);
+      x.lua_rawseti(L, -2, i - from + 1);
+    }
   }
 
   pushBuffer(L: number, b: Buffer): void {
@@ -416,6 +431,21 @@ export class LuaVM {
   memoryUsed(): number {
     return this.x.lua_gc(this.L, 3, 0) * 1024 + this.x.lua_gc(this.L, 4, 0);
   }
+}
+
+/**
+ * Writes `s` as latin1 bytes at `p`. Short strings (keys, tokens, counts: most script
+ * arguments) are copied by a loop, several times cheaper than latin1Write's native call for
+ * them (measured on Node 20: ~40 ns against ~170 ns for 7 bytes); the loop's cost per byte
+ * overtakes the call's fixed cost at about 20 bytes.
+ */
+function writeLatin1(h: Buffer, s: string, p: number): void {
+  const n = s.length;
+  if (n > 16) {
+    h.latin1Write(s, p);
+    return;
+  }
+  for (let i = 0; i < n; i++) h[p + i] = s.charCodeAt(i);
 }
 
 /**
