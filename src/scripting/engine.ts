@@ -7,8 +7,8 @@
  * MULTI/EXEC); the EVAL/FCALL command itself is never propagated. Replies the commands write
  * into the fake client's ReplyWriter are parsed back (reply-parser) and converted to Lua values.
  *
- * Busy scripts: a count hook (every 100k instructions, like Redis) and every redis.call check
- * the elapsed time (`interrupt`). Past busy-reply-threshold the script is "timed out" and
+ * Busy scripts: a count hook (every 100k instructions, like Redis) and redis.call (before any
+ * call that follows a non-`fast` command or 16 fast ones) check the elapsed time (`interrupt`). Past busy-reply-threshold the script is "timed out" and
  * other clients' input is processed from there (busy.ts), as Redis's processEventsWhileBlocked
  * does from its hook: they get -BUSY, while SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE
  * (allow-busy commands) run and can make the script raise the kill error. A client that ran
@@ -28,7 +28,7 @@ import { beginBusy, endBusy, processEventsWhileBlocked } from './busy.js';
 import { formatG17 } from './numbers.js';
 import { LuaDebugger } from './ldb.js';
 import { aclOf } from '../server/acl.js';
-import { admit, invocationFlags } from '../server/admission.js';
+import { admit, invocationFlags, type AdmissionRequest, type ScriptCallContext } from '../server/admission.js';
 import { PropagateTo } from '../server/propagate.js';
 import { debugTunables } from '../server/debug-hooks.js';
 
@@ -88,6 +88,8 @@ export function sha1hex(s: string): string {
 const GC_PERIOD = 50;
 const HOOK_INSTRUCTIONS = 100000;
 const LUA_MASKLINE = 4;
+/** Calls of `fast` commands a script may make between two reads of the clock by redis.call. */
+const FAST_CALLS_BETWEEN_CHECKS = 16;
 /** How often a timed-out script serves other clients from redis.call (the hook always does). */
 const EVENTS_INTERVAL_MS = 1;
 
@@ -104,6 +106,10 @@ export class ScriptingEngine {
   /** Set while FUNCTION LOAD runs library code (redis.register_function is legal then). */
   loadRegistrar: ((L: number) => number) | null = null;
   private readonly parser = new ReplyParser({ skipAttributes: true });
+  /** What admission needs of the running script, refilled by each redis.call. */
+  private readonly scriptCall: ScriptCallContext;
+  /** The admission request of a redis.call, made by the first and refilled by each. */
+  private admission: AdmissionRequest | null = null;
   /** The registry reference of __redis__err__handler (luaL_ref), pushed before every script. */
   errorHandlerRef = 0;
   private gcCount = 0;
@@ -113,6 +119,8 @@ export class ScriptingEngine {
   private configuredThreshold = 0;
   /** The count hook, made once (not a closure per script call). */
   private readonly countHookFn = (L: number): void => this.countHook(L);
+  /** redis.calls of `fast` commands since the clock was last read (FAST_CALLS_BETWEEN_CHECKS). */
+  private fastCallsUnchecked = 0;
   /** When a timed-out script last served other clients (monotonic ms). */
   private lastEventsProcessed = 0;
   /**
@@ -125,6 +133,7 @@ export class ScriptingEngine {
   constructor(server: Server) {
     this.server = server;
     this.fake = server.createFakeClient();
+    this.scriptCall = { caller: this.fake, readOnly: false, writeDirty: false, allowOom: false, noscriptAllowed: false, allowCrossSlot: false };
     this.fake.reply.onError = (msg) => server.recordError(this.fake, msg);
     this.createVM();
     server.config.watch('busy-reply-threshold', (v) => (this.configuredThreshold = v as number));
@@ -437,7 +446,12 @@ export class ScriptingEngine {
       else return this.failCall(L, raiseError, 'Lua redis lib command arguments must be strings or integers');
     }
     x.lua_settop(L, 0);
-    if (this.interrupt()) return this.raiseKilled(L);
+    // The clock is read before a call unless only a few `fast` commands (O(1), microseconds)
+    // ran since it was last read: they cannot have taken a noticeable part of the threshold.
+    if (run.timedOut || this.fastCallsUnchecked >= FAST_CALLS_BETWEEN_CHECKS) {
+      this.fastCallsUnchecked = 0;
+      if (this.interrupt()) return this.raiseKilled(L);
+    }
     if (this.ldb.logging) {
       let entry = '<redis>';
       for (let j = 0; j < argv.length; j++) {
@@ -499,26 +513,30 @@ export class ScriptingEngine {
       err = 'Wrong number of args calling Redis command from script';
     } else {
       // The same admission checks as a client's command, in scriptCall's order (server/admission.ts).
-      err = admit(server, {
-        client: fc,
-        spec,
-        argv,
-        flags: invocationFlags(server, spec, argv),
-        script: {
-          caller: run.caller,
-          readOnly: run.readOnly,
-          writeDirty: run.writeDirty,
-          allowOom: (run.flags & ScriptFlag.AllowOom) !== 0,
-          noscriptAllowed: debugTunables.disableDenyScripts,
-          allowCrossSlot: (run.flags & (ScriptFlag.AllowCrossSlot | ScriptFlag.EvalCompat)) !== 0,
-        },
-      });
+      // One request record, refilled per call (admission keeps nothing of it).
+      const script = this.scriptCall;
+      script.caller = run.caller;
+      script.readOnly = run.readOnly;
+      script.writeDirty = run.writeDirty;
+      script.allowOom = (run.flags & ScriptFlag.AllowOom) !== 0;
+      script.noscriptAllowed = debugTunables.disableDenyScripts;
+      script.allowCrossSlot = (run.flags & (ScriptFlag.AllowCrossSlot | ScriptFlag.EvalCompat)) !== 0;
+      const flags = invocationFlags(server, spec, argv);
+      let request = this.admission;
+      if (request === null) this.admission = request = { client: fc, spec, argv, flags, script };
+      else {
+        request.spec = spec;
+        request.argv = argv;
+        request.flags = flags;
+      }
+      err = admit(server, request);
     }
     if (err !== null) {
       if (spec !== undefined) spec.stats.rejectedCalls++;
       server.recordError(fc, err.includes(' ') && /^[A-Z]+ /.test(err) ? err : `ERR ${err}`);
       return err.startsWith('READONLY') || err.startsWith('OOM') || err.startsWith('NOREPLICAS') || err.startsWith('MISCONF') ? `-${err}` : err;
     }
+    this.fastCallsUnchecked = spec!.isFast ? this.fastCallsUnchecked + 1 : FAST_CALLS_BETWEEN_CHECKS;
     if (spec!.isWrite) run.writeDirty = true;
     fc.reply.proto = run.resp;
     server.propagator.commandTargets = run.repl;
@@ -554,6 +572,8 @@ export class ScriptingEngine {
     const threshold = debugging ? 0 : this.configuredThreshold;
     this.busyThreshold = threshold;
     this.lastEventsProcessed = 0;
+    // Only Lua code ran yet, which the count hook watches.
+    this.fastCallsUnchecked = 0;
     if (debugging) vm.setHook((L2, ar) => this.ldb.lineHook(L2, ar, run), this.ldb.hookMask(), HOOK_INSTRUCTIONS);
     else if (threshold > 0) vm.setCountHook(this.countHookFn, HOOK_INSTRUCTIONS);
     vm.pushArray(L, argv, 3, 3 + numkeys);
@@ -648,9 +668,9 @@ export class ScriptingEngine {
   }
 
   /**
-   * scriptInterrupt(): called from the count hook and before every redis.call/pcall (here a
-   * command costs far more than in Redis, so a loop of calls can run for seconds between two
-   * count hooks). Past busy-reply-threshold the script is "timed out": other clients' input is
+   * scriptInterrupt(): called from the count hook and from redis.call/pcall (here a command
+   * costs far more than in Redis, so a loop of calls can run for seconds between two count
+   * hooks; redis.call skips the clock only after a few `fast` commands). Past busy-reply-threshold the script is "timed out": other clients' input is
    * served (they get -BUSY; SCRIPT KILL, FUNCTION KILL and SHUTDOWN NOSAVE run). Returns true
    * when the script must be killed.
    */

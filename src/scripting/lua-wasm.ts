@@ -154,6 +154,7 @@ export class LuaVM {
     let exportsRef: LuaExports | null = null;
     const x = (): LuaExports => exportsRef!;
     const enosys = (): number => -52;
+    const tableFunctions: ((a: number, b: number) => void)[] = [];
     const imports = {
       env: {
         exit: (code: number): never => {
@@ -162,7 +163,11 @@ export class LuaVM {
         invoke_vii: (index: number, a: number, b: number): void => {
           const sp = x().stackSave();
           try {
-            (x().__indirect_function_table.get(index) as (a: number, b: number) => void)(a, b);
+            // Table.get is a native call; the functions Lua protects (luaD_rawrunprotected's
+            // callees) never change slot, so each is looked up once.
+            let f = tableFunctions[index];
+            if (f === undefined) f = tableFunctions[index] = x().__indirect_function_table.get(index) as (a: number, b: number) => void;
+            f(a, b);
           } catch (e) {
             x().stackRestore(sp);
             if (e !== LONGJMP) throw e;
