@@ -60,6 +60,15 @@ export interface CachedScript {
   ref: number;
 }
 
+/** A table EVAL refills for a global array (KEYS, ARGV) from one script to the next. */
+interface GlobalArray {
+  readonly name: string;
+  /** Its registry reference (luaL_ref), 0 before the first EVAL. */
+  ref: number;
+  /** How many values it was made for (lua_createtable's array size). */
+  size: number;
+}
+
 /** The script in execution (scriptRunCtx). */
 export interface RunContext {
   caller: Client;
@@ -86,6 +95,10 @@ export function sha1hex(s: string): string {
 }
 
 const GC_PERIOD = 50;
+/** Growth of the Lua heap (KB) since the last forced step that makes the next one worth it. */
+const GC_GROWTH_KB = 16;
+const LUA_GCCOUNT = 3;
+const LUA_GCSTEP = 5;
 const HOOK_INSTRUCTIONS = 100000;
 const LUA_MASKLINE = 4;
 /** Calls of `fast` commands a script may make between two reads of the clock by redis.call. */
@@ -106,6 +119,9 @@ export class ScriptingEngine {
   /** Set while FUNCTION LOAD runs library code (redis.register_function is legal then). */
   loadRegistrar: ((L: number) => number) | null = null;
   private readonly parser = new ReplyParser({ skipAttributes: true });
+  /** The tables EVAL's KEYS and ARGV globals hold (refillGlobalArray). */
+  private keysGlobal: GlobalArray = { name: 'KEYS', ref: 0, size: 0 };
+  private argvGlobal: GlobalArray = { name: 'ARGV', ref: 0, size: 0 };
   /** What admission needs of the running script, refilled by each redis.call. */
   private readonly scriptCall: ScriptCallContext;
   /** The admission request of a redis.call, made by the first and refilled by each. */
@@ -113,6 +129,8 @@ export class ScriptingEngine {
   /** The registry reference of __redis__err__handler (luaL_ref), pushed before every script. */
   errorHandlerRef = 0;
   private gcCount = 0;
+  /** The Lua heap (KB) after the last forced collector step. */
+  private gcStepBaseKb = 0;
   /** busy-reply-threshold as the running script started (0: never busy). */
   private busyThreshold = 0;
   /** busy-reply-threshold as configured (kept current by a config watch). */
@@ -144,6 +162,9 @@ export class ScriptingEngine {
   createVM(): void {
     const vm = new LuaVM();
     this.vm = vm;
+    this.gcStepBaseKb = 0;
+    this.keysGlobal = { name: 'KEYS', ref: 0, size: 0 };
+    this.argvGlobal = { name: 'ARGV', ref: 0, size: 0 };
     const L = vm.L;
     this.L = L;
     const x = vm.x;
@@ -576,14 +597,25 @@ export class ScriptingEngine {
     this.fastCallsUnchecked = 0;
     if (debugging) vm.setHook((L2, ar) => this.ldb.lineHook(L2, ar, run), this.ldb.hookMask(), HOOK_INSTRUCTIONS);
     else if (threshold > 0) vm.setCountHook(this.countHookFn, HOOK_INSTRUCTIONS);
-    vm.pushArray(L, argv, 3, 3 + numkeys);
-    if (run.evalMode) vm.setField(L, LUA_GLOBALSINDEX, 'KEYS');
-    vm.pushArray(L, argv, 3 + numkeys, argv.length);
-    if (run.evalMode) vm.setField(L, LUA_GLOBALSINDEX, 'ARGV');
+    if (run.evalMode) {
+      this.refillGlobalArray(this.keysGlobal, argv, 3, 3 + numkeys);
+      this.refillGlobalArray(this.argvGlobal, argv, 3 + numkeys, argv.length);
+    } else {
+      vm.pushArray(L, argv, 3, 3 + numkeys);
+      vm.pushArray(L, argv, 3 + numkeys, argv.length);
+    }
     const err = run.evalMode ? x.lua_pcall(L, 0, 1, -2) : x.lua_pcall(L, 2, 1, -4);
     if (++this.gcCount === GC_PERIOD) {
-      x.lua_gc(L, 5, GC_PERIOD);
       this.gcCount = 0;
+      // Redis steps the collector every 50 scripts (LUA_GC_CYCLE_PERIOD). A step of 50 KB is a
+      // whole cycle of a heap this small, and in WebAssembly it cost more than the rest of a short
+      // script together; so it is taken only once the heap grew since the last one (Lua's own
+      // allocation-driven collector runs regardless).
+      const kb = x.lua_gc(L, LUA_GCCOUNT, 0);
+      if (kb >= this.gcStepBaseKb + GC_GROWTH_KB) {
+        x.lua_gc(L, LUA_GCSTEP, GC_PERIOD);
+        this.gcStepBaseKb = x.lua_gc(L, LUA_GCCOUNT, 0);
+      }
     }
     if (debugging || threshold > 0) vm.setCountHook(null, 0);
     if (err !== 0) {
@@ -608,6 +640,47 @@ export class ScriptingEngine {
     if (run.timedOut) this.endScriptBusy(run);
     // The script's effects were propagated by the commands it called; never the script itself.
     c.preventPropagation = true;
+  }
+
+  /**
+   * Makes the global KEYS or ARGV hold `items[from, to)`: the table the previous EVAL had,
+   * refilled, when it was made for as many values and that script left it as it got it (the
+   * values at 1..n, no other key, no metatable) — else a new table, as Redis makes on every
+   * call. An EVAL script is a chunk with no upvalues and read-only globals, so nothing it does
+   * keeps the table past its call; refilling spares two table allocations per EVAL and the
+   * garbage they become. (FCALL's functions can keep their arguments in upvalues: they always
+   * get new tables.)
+   */
+  private refillGlobalArray(g: GlobalArray, items: readonly string[], from: number, to: number): void {
+    const vm = this.vm;
+    const x = vm.x;
+    const L = this.L;
+    const n = to - from;
+    if (g.ref !== 0 && g.size === n) {
+      x.lua_rawgeti(L, LUA_REGISTRYINDEX, g.ref);
+      for (let i = 0; i < n; i++) {
+        vm.pushString(L, items[from + i]!);
+        x.lua_rawseti(L, -2, i + 1);
+      }
+      if (x.lua_getmetatable(L, -1) !== 0) {
+        x.lua_settop(L, -3);
+      } else {
+        // Nothing follows n: the table holds 1..n and nothing else.
+        if (n === 0) x.lua_pushnil(L);
+        else x.lua_pushnumber(L, n);
+        if (x.lua_next(L, -2) === 0) {
+          x.lua_settop(L, -2);
+          return;
+        }
+        x.lua_settop(L, -4);
+      }
+    }
+    vm.pushArray(L, items, from, to);
+    x.lua_pushvalue(L, -1);
+    vm.setField(L, LUA_GLOBALSINDEX, g.name);
+    if (g.ref === 0) g.ref = x.luaL_ref(L, LUA_REGISTRYINDEX);
+    else x.lua_rawseti(L, LUA_REGISTRYINDEX, g.ref);
+    g.size = n;
   }
 
   /** Pushes the error handler then the cached EVAL script's function. */

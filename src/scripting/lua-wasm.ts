@@ -84,6 +84,7 @@ interface LuaExports {
   lua_pcall(L: number, nargs: number, nresults: number, errfunc: number): number;
   lua_error(L: number): number;
   lua_next(L: number, idx: number): number;
+  lua_getmetatable(L: number, idx: number): number;
   lua_gc(L: number, what: number, data: number): number;
   lua_sethook(L: number, fn: number, mask: number, count: number): number;
   lua_checkstack(L: number, n: number): number;
