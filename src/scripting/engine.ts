@@ -28,7 +28,7 @@ import { beginBusy, endBusy, processEventsWhileBlocked } from './busy.js';
 import { formatG17 } from './numbers.js';
 import { LuaDebugger } from './ldb.js';
 import { aclOf } from '../server/acl.js';
-import { admit, invocationFlags, type AdmissionRequest, type ScriptCallContext } from '../server/admission.js';
+import { admit, invocationFlags, type AdmissionRequest, type InvocationFlags, type ScriptCallContext } from '../server/admission.js';
 import { PropagateTo } from '../server/propagate.js';
 import { debugTunables } from '../server/debug-hooks.js';
 
@@ -100,7 +100,6 @@ const GC_GROWTH_KB = 16;
 const LUA_GCCOUNT = 3;
 const LUA_GCSTEP = 5;
 const HOOK_INSTRUCTIONS = 100000;
-const LUA_MASKLINE = 4;
 /** Calls of `fast` commands a script may make between two reads of the clock by redis.call. */
 const FAST_CALLS_BETWEEN_CHECKS = 16;
 /** How often a timed-out script serves other clients from redis.call (the hook always does). */
@@ -119,6 +118,8 @@ export class ScriptingEngine {
   /** Set while FUNCTION LOAD runs library code (redis.register_function is legal then). */
   loadRegistrar: ((L: number) => number) | null = null;
   private readonly parser = new ReplyParser({ skipAttributes: true });
+  /** The command the last redis.call named, resolved, with its admission flags (execute). */
+  private lastCall: { name: string; spec: CommandSpec; flags: Readonly<InvocationFlags> } | null = null;
   /** The tables EVAL's KEYS and ARGV globals hold (refillGlobalArray). */
   private keysGlobal: GlobalArray = { name: 'KEYS', ref: 0, size: 0 };
   private argvGlobal: GlobalArray = { name: 'ARGV', ref: 0, size: 0 };
@@ -526,7 +527,23 @@ export class ScriptingEngine {
   private execute(run: RunContext, argv: string[]): string | null {
     const server = this.server;
     const fc = this.fake;
-    const spec = server.commands.resolve(argv);
+    // Scripts call the same few commands over and over: the last one's spec and admission
+    // flags are kept (the table never changes once the server runs). Only a command without
+    // subcommands resolves from its name alone, and only a script command's flags depend on
+    // its arguments (noscript, refused here anyway).
+    let spec: CommandSpec | undefined;
+    let flags: Readonly<InvocationFlags> | null = null;
+    const last = this.lastCall;
+    if (last !== null && argv[0] === last.name) {
+      spec = last.spec;
+      flags = last.flags;
+    } else {
+      spec = server.commands.resolve(argv);
+      if (spec !== undefined && spec.subcommands === null && spec.handler !== null && !spec.noScript) {
+        flags = invocationFlags(server, spec, argv);
+        this.lastCall = { name: argv[0]!, spec, flags };
+      }
+    }
     let err: string | null = null;
     if (spec === undefined || spec.handler === null) {
       err = spec === undefined ? 'Unknown Redis command called from script' : 'Wrong number of args calling Redis command from script';
@@ -542,7 +559,7 @@ export class ScriptingEngine {
       script.allowOom = (run.flags & ScriptFlag.AllowOom) !== 0;
       script.noscriptAllowed = debugTunables.disableDenyScripts;
       script.allowCrossSlot = (run.flags & (ScriptFlag.AllowCrossSlot | ScriptFlag.EvalCompat)) !== 0;
-      const flags = invocationFlags(server, spec, argv);
+      if (flags === null) flags = invocationFlags(server, spec, argv);
       let request = this.admission;
       if (request === null) this.admission = request = { client: fc, spec, argv, flags, script };
       else {
@@ -595,8 +612,10 @@ export class ScriptingEngine {
     this.lastEventsProcessed = 0;
     // Only Lua code ran yet, which the count hook watches.
     this.fastCallsUnchecked = 0;
+    // The count hook stays installed from one script to the next (setHook does nothing when
+    // it is already set): between scripts no Lua runs under it (FUNCTION LOAD sets its own).
     if (debugging) vm.setHook((L2, ar) => this.ldb.lineHook(L2, ar, run), this.ldb.hookMask(), HOOK_INSTRUCTIONS);
-    else if (threshold > 0) vm.setCountHook(this.countHookFn, HOOK_INSTRUCTIONS);
+    else vm.setCountHook(threshold > 0 ? this.countHookFn : null, HOOK_INSTRUCTIONS);
     if (run.evalMode) {
       this.refillGlobalArray(this.keysGlobal, argv, 3, 3 + numkeys);
       this.refillGlobalArray(this.argvGlobal, argv, 3 + numkeys, argv.length);
@@ -617,7 +636,7 @@ export class ScriptingEngine {
         this.gcStepBaseKb = x.lua_gc(L, LUA_GCCOUNT, 0);
       }
     }
-    if (debugging || threshold > 0) vm.setCountHook(null, 0);
+    if (debugging || run.killed) vm.setCountHook(null, 0);
     if (err !== 0) {
       if (x.lua_type(L, -1) !== LUA_TTABLE) {
         const msg = vm.toString(L, -1) ?? 'execution failure';
@@ -772,7 +791,7 @@ export class ScriptingEngine {
   /** Raises the kill error; from now on every line raises it again, so pcall cannot swallow it. */
   private raiseKilled(L: number): never {
     this.server.log.warning('Lua script killed by user with SCRIPT KILL.');
-    this.vm.x.lua_sethook(L, this.vm.hookPtr, LUA_MASKLINE, 0);
+    this.vm.hookEveryLine(L);
     return this.raise(L, 'Script killed by user with SCRIPT KILL...');
   }
 

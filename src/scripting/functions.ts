@@ -12,7 +12,7 @@ import { RdbDecoder, verifyDumpPayload } from '../persistence/rdb-decode.js';
 import { RdbOpcode, RDB_VERSION } from '../persistence/rdb-format.js';
 import { Crc64 } from '../persistence/crc64.js';
 import { splitArgs } from '../protocol/parser.js';
-import { LUA_MASKLINE, LUA_REGISTRYINDEX, LUA_TFUNCTION, LUA_TSTRING, LUA_TTABLE, LUA_TNIL } from './lua-wasm.js';
+import { LUA_REGISTRYINDEX, LUA_TFUNCTION, LUA_TSTRING, LUA_TTABLE, LUA_TNIL } from './lua-wasm.js';
 
 export interface FunctionInfo {
   name: string;
@@ -95,7 +95,7 @@ export class FunctionsRegistry {
       vm.setCountHook((L2) => {
         if (e.server.clock.monotonic() - started <= timeoutMs) return;
         // Hook every line so a pcall in the library cannot swallow the timeout.
-        x.lua_sethook(L2, vm.hookPtr, LUA_MASKLINE, 0);
+        vm.hookEveryLine(L2);
         e.raise(L2, 'FUNCTION LOAD timeout');
       }, 100000);
     }

@@ -145,6 +145,9 @@ export class LuaVM {
   readonly hookPtr: number;
   /** Called by the hook (see `setCountHook` / `setHook`) with the lua_Debug pointer. */
   private hookFn: ((L: number, ar: number) => void) | null = null;
+  /** The main thread's hook mask and count as last set (setHook). */
+  private hookMask = 0;
+  private hookCount = 0;
   /** Scratch memory for strings pushed into Lua. */
   private scratch = 0;
   private scratchSize = 0;
@@ -414,11 +417,27 @@ export class LuaVM {
     this.setHook(fn, LUA_MASKCOUNT, count);
   }
 
-  /** Installs (fn) or removes (null) a hook for the events in `mask` (LUA_MASK*). */
+  /**
+   * Installs (fn) or removes (null) a hook for the events in `mask` (LUA_MASK*) on the main
+   * thread. Setting the hook that is already set does nothing (scripts set theirs every call).
+   */
   setHook(fn: ((L: number, ar: number) => void) | null, mask: number, count: number): void {
+    if (fn === null) mask = count = 0;
+    if (fn === this.hookFn && mask === this.hookMask && count === this.hookCount) return;
     this.hookFn = fn;
-    if (fn === null) this.x.lua_sethook(this.L, 0, 0, 0);
-    else this.x.lua_sethook(this.L, this.hookPtr, mask, count);
+    this.hookMask = mask;
+    this.hookCount = count;
+    this.x.lua_sethook(this.L, fn === null ? 0 : this.hookPtr, mask, count);
+  }
+
+  /**
+   * Makes the current hook function run on every line of thread `L` (the one running: a
+   * coroutine's hook is its own), so a pcall cannot swallow the error it raises.
+   */
+  hookEveryLine(L: number): void {
+    this.x.lua_sethook(L, this.hookPtr, LUA_MASKLINE, 0);
+    if (L === this.L) this.hookMask = LUA_MASKLINE;
+    else this.hookMask = -1; // unknown: the next setHook applies whatever it is given
   }
 
   /** A NUL-terminated string in WASM memory, as latin1. */
