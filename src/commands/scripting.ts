@@ -9,7 +9,7 @@ import type { CommandHandlers } from '../server/command-table.js';
 import { parseInteger } from '../protocol/args.js';
 import { replyHelp } from './help.js';
 import { stringMatch } from '../keyspace/glob.js';
-import { ScriptFlag, scriptingFor, sha1hex, SCRIPT_FLAG_NAMES, type RunContext } from '../scripting/engine.js';
+import { ScriptFlag, scriptingFor, sha1hex, SCRIPT_FLAG_NAMES, type CachedScript, type RunContext, type ScriptingEngine } from '../scripting/engine.js';
 import { PropagateTo } from '../server/propagate.js';
 import { functionsOf, dumpFunctions, restoreFunctions, LOAD_TIMEOUT_MS } from '../scripting/functions.js';
 
@@ -92,7 +92,7 @@ function evalCommand(c: Client, isSha: boolean, ro: boolean): void {
   const e = scriptingFor(c.server);
   const mode = e.ldb.modeOf(c);
   if (mode === undefined) {
-    evalGeneric(c, isSha, ro);
+    evalGeneric(c, e, isSha, ro);
     return;
   }
   if (isSha) {
@@ -107,25 +107,29 @@ function evalCommand(c: Client, isSha: boolean, ro: boolean): void {
   }
   e.ldb.startSession(c, c.argv[1]!);
   try {
-    evalGeneric(c, false, ro);
+    evalGeneric(c, e, false, ro);
   } finally {
     e.ldb.endSession(c);
   }
 }
 
-function evalGeneric(c: Client, isSha: boolean, ro: boolean): void {
+function evalGeneric(c: Client, e: ScriptingEngine, isSha: boolean, ro: boolean): void {
   // EVAL/EVALSHA/FCALL are SKIP_MONITOR for call(): they show themselves before the commands
   // their script runs (evalCommand, fcallCommandGeneric).
   if (c.server.monitors.size > 0) c.server.feedMonitors(c, c.argv);
   const numkeys = parseNumKeys(c, c.argv[2]!, "ERR Number of keys can't be greater than number of args", 'ERR value is not an integer or out of range');
   if (numkeys === null) return;
-  const e = scriptingFor(c.server);
   let sha: string;
+  let script: CachedScript | undefined;
   if (isSha) {
     // SHAs arrive lower-case in practice: look the argument up as it is before lower-casing.
-    const given = c.argv[1]!;
-    sha = e.scripts.has(given) ? given : given.toLowerCase();
-    if (!e.scripts.has(sha)) {
+    sha = c.argv[1]!;
+    script = e.scripts.get(sha);
+    if (script === undefined) {
+      sha = sha.toLowerCase();
+      script = e.scripts.get(sha);
+    }
+    if (script === undefined) {
       c.reply.error('NOSCRIPT No matching script. Please use EVAL.');
       return;
     }
@@ -136,8 +140,8 @@ function evalGeneric(c: Client, isSha: boolean, ro: boolean): void {
       return;
     }
     sha = created.sha;
+    script = e.scripts.get(sha)!;
   }
-  const script = e.scripts.get(sha)!;
   if (!prepareForRun(c, script.flags, ro)) return;
   e.pushEvalFunction(script);
   e.callFunction(newRun(c, sha, true, script.flags, ro), c.argv, numkeys);
