@@ -9,9 +9,11 @@
 // Usage: node bench/cpu-cost.mjs [--rounds 3] [--n 200000] [--pipelines 1,16]
 //          [--script-load FILE] [--command 'evalsha {sha} 1 lockkey token'] [--tests get,set]
 //          [--nodis-bin path/to/bin/nodis-server ...]   (repeat to compare builds)
+//          [--warmup N]   (N requests first, not measured: JIT and WebAssembly tier-up done)
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { root, option, startServer, stopServer, median } from './lib.mjs';
 
@@ -24,6 +26,7 @@ const scriptFile = opt('script-load', '');
 const scriptSha = scriptFile === '' ? '' : createHash('sha1').update(fs.readFileSync(scriptFile)).digest('hex');
 const command = opt('command', '');
 const tests = opt('tests', 'get');
+const warmup = Number(opt('warmup', '0'));
 const nodisBins = args.flatMap((a, i) => (a === '--nodis-bin' ? [path.resolve(args[i + 1])] : []));
 if (nodisBins.length === 0) nodisBins.push(path.join(root, 'bin/nodis-server'));
 const TICKS = 100; // USER_HZ on Linux
@@ -37,6 +40,7 @@ function cpuSeconds(pid) {
 function run(port, pid, pipeline) {
   if (scriptFile !== '') spawnSync('redis-cli', ['-p', String(port), '-x', 'script', 'load'], { input: fs.readFileSync(scriptFile) });
   const what = command !== '' ? command.replaceAll('{sha}', scriptSha).split(' ') : ['-t', tests];
+  if (warmup > 0) spawnSync('redis-benchmark', ['-p', String(port), '-n', String(warmup), '-c', '50', '-P', String(pipeline), '-r', '100000', '-q', ...what]);
   const before = cpuSeconds(pid);
   spawnSync('redis-benchmark', ['-p', String(port), '-n', String(n), '-c', '50', '-P', String(pipeline), '-r', '100000', '-q', ...what], { encoding: 'utf8' });
   return ((cpuSeconds(pid) - before) / n) * 1e6; // µs per request
@@ -58,7 +62,7 @@ for (let round = 0; round < rounds; round++) {
     }
   }
 }
-let md = `Server CPU µs per request (median of ${rounds} rounds, ${n} requests, 50 clients): \`${command !== '' ? command : `-t ${tests}`}\`\n\n`;
+let md = `Server CPU µs per request (median of ${rounds} rounds, ${n} requests, 50 clients${warmup > 0 ? `, after ${warmup} unmeasured` : ''}; load average ${os.loadavg()[0].toFixed(1)} at the end): \`${command !== '' ? command : `-t ${tests}`}\`\n\n`;
 md += `| -P | ${servers.map((s) => s.name).join(' | ')} | ${servers.slice(0, -1).map((s) => `redis/${s.name} (CPU ratio)`).join(' | ')} |\n`;
 md += `|---:|${servers.map(() => '---:').join('|')}|${servers.slice(0, -1).map(() => '---:').join('|')}|\n`;
 for (const p of pipelines) {

@@ -28,6 +28,25 @@ describe('scripting: EVAL, SCRIPT, FUNCTION, busy scripts', () => {
     assert.equal(await c.call('eval', "return redis.call('get', 'nosuch') == false and 1 or 0", '0'), 1);
   });
 
+  it('gives every EVAL its own KEYS and ARGV, whatever the previous script did to them', async () => {
+    // The engine refills the previous EVAL's tables when that script left them untouched
+    // (engine.ts refillGlobalArray); each of these changes must not reach the next script.
+    const c = s.client();
+    const ev = (body: string, ...args: string[]): Promise<unknown> => c.call('eval', body, ...args);
+    assert.deepEqual(await ev('return {#KEYS, #ARGV, KEYS[1], ARGV[2]}', '1', 'k1', 'a1', 'a2'), [1, 2, 'k1', 'a2']);
+    assert.equal(await ev("KEYS[3] = 'x'; KEYS.foo = 1; return #KEYS", '1', 'k'), 1);
+    assert.deepEqual(await ev('return {#KEYS, tostring(KEYS[3]), tostring(KEYS.foo)}', '1', 'z'), [1, 'nil', 'nil']);
+    assert.equal(await ev("setmetatable(ARGV, {__index = function() return 'dflt' end}); return ARGV[9]", '0', 'q'), 'dflt');
+    assert.equal(await ev('return tostring(ARGV[9])', '0', 'q'), 'nil');
+    assert.equal(await ev('table.remove(KEYS, 1); return #KEYS', '3', 'a', 'b', 'c'), 2);
+    assert.deepEqual(await ev('return {#KEYS, KEYS[1], KEYS[2], KEYS[3]}', '3', 'x', 'y', 'z'), [3, 'x', 'y', 'z']);
+    assert.equal(await ev("KEYS[1] = 'changed'; return 1", '1', 'orig'), 1);
+    assert.equal(await ev('return KEYS[1]', '1', 'again'), 'again');
+    assert.deepEqual(await ev('return {#KEYS, #ARGV}', '0'), [0, 0]);
+    await c.call('script', 'flush');
+    assert.deepEqual(await ev('return {KEYS[1], ARGV[1]}', '1', 'after', 'flush'), ['after', 'flush']);
+  });
+
   it('reports errors with the script position', async () => {
     const c = s.client();
     await assert.rejects(c.call('eval', 'a = 1', '0'), /Attempt to modify a readonly table script: \w{40}, on @user_script:1\./);

@@ -6,29 +6,30 @@
  */
 import type { Client } from '../server/client.js';
 import type { CommandHandlers } from '../server/command-table.js';
-import { parseInt64 } from '../protocol/args.js';
+import { parseInteger } from '../protocol/args.js';
 import { replyHelp } from './help.js';
 import { stringMatch } from '../keyspace/glob.js';
-import { ScriptFlag, scriptingFor, sha1hex, SCRIPT_FLAG_NAMES, type RunContext } from '../scripting/engine.js';
+import { ScriptFlag, scriptingFor, sha1hex, SCRIPT_FLAG_NAMES, type CachedScript, type RunContext, type ScriptingEngine } from '../scripting/engine.js';
 import { PropagateTo } from '../server/propagate.js';
 import { functionsOf, dumpFunctions, restoreFunctions, LOAD_TIMEOUT_MS } from '../scripting/functions.js';
 
 /** numkeys validation shared by EVAL and FCALL; returns the count or null (reply written). */
 function parseNumKeys(c: Client, arg: string, badCount: string, badInteger: string): number | null {
-  const n = parseInt64(arg);
+  // A number, not a bigint: exact up to 2^53, and any count that large is refused anyway.
+  const n = parseInteger(arg);
   if (n === null) {
     c.reply.error(badInteger);
     return null;
   }
-  if (n > BigInt(c.argv.length - 3)) {
+  if (n > c.argv.length - 3) {
     c.reply.error(badCount);
     return null;
   }
-  if (n < 0n) {
+  if (n < 0) {
     c.reply.error("ERR Number of keys can't be negative");
     return null;
   }
-  return Number(n);
+  return n;
 }
 
 /** scriptPrepareForRun's checks; returns false after replying with the error. */
@@ -91,7 +92,7 @@ function evalCommand(c: Client, isSha: boolean, ro: boolean): void {
   const e = scriptingFor(c.server);
   const mode = e.ldb.modeOf(c);
   if (mode === undefined) {
-    evalGeneric(c, isSha, ro);
+    evalGeneric(c, e, isSha, ro);
     return;
   }
   if (isSha) {
@@ -106,25 +107,29 @@ function evalCommand(c: Client, isSha: boolean, ro: boolean): void {
   }
   e.ldb.startSession(c, c.argv[1]!);
   try {
-    evalGeneric(c, false, ro);
+    evalGeneric(c, e, false, ro);
   } finally {
     e.ldb.endSession(c);
   }
 }
 
-function evalGeneric(c: Client, isSha: boolean, ro: boolean): void {
+function evalGeneric(c: Client, e: ScriptingEngine, isSha: boolean, ro: boolean): void {
   // EVAL/EVALSHA/FCALL are SKIP_MONITOR for call(): they show themselves before the commands
   // their script runs (evalCommand, fcallCommandGeneric).
   if (c.server.monitors.size > 0) c.server.feedMonitors(c, c.argv);
   const numkeys = parseNumKeys(c, c.argv[2]!, "ERR Number of keys can't be greater than number of args", 'ERR value is not an integer or out of range');
   if (numkeys === null) return;
-  const e = scriptingFor(c.server);
   let sha: string;
+  let script: CachedScript | undefined;
   if (isSha) {
     // SHAs arrive lower-case in practice: look the argument up as it is before lower-casing.
-    const given = c.argv[1]!;
-    sha = e.scripts.has(given) ? given : given.toLowerCase();
-    if (sha.length !== 40 || !e.scripts.has(sha)) {
+    sha = c.argv[1]!;
+    script = e.scripts.get(sha);
+    if (script === undefined) {
+      sha = sha.toLowerCase();
+      script = e.scripts.get(sha);
+    }
+    if (script === undefined) {
       c.reply.error('NOSCRIPT No matching script. Please use EVAL.');
       return;
     }
@@ -135,16 +140,11 @@ function evalGeneric(c: Client, isSha: boolean, ro: boolean): void {
       return;
     }
     sha = created.sha;
+    script = e.scripts.get(sha)!;
   }
-  const script = e.scripts.get(sha)!;
   if (!prepareForRun(c, script.flags, ro)) return;
-  if (!e.pushEvalFunction(sha)) {
-    c.reply.error('NOSCRIPT No matching script. Please use EVAL.');
-    return;
-  }
-  const keys = c.argv.slice(3, 3 + numkeys);
-  const args = c.argv.slice(3 + numkeys);
-  e.callFunction(newRun(c, sha, true, script.flags, ro), keys, args);
+  e.pushEvalFunction(script);
+  e.callFunction(newRun(c, sha, true, script.flags, ro), c.argv, numkeys);
 }
 
 function scriptLoad(c: Client): void {
@@ -432,7 +432,7 @@ function fcallGeneric(c: Client, ro: boolean): void {
   if (numkeys === null) return;
   if (!prepareForRun(c, f.flags, ro)) return;
   reg.pushFunction(f);
-  e.callFunction(newRun(c, f.name, false, f.flags, ro), c.argv.slice(3, 3 + numkeys), c.argv.slice(3 + numkeys));
+  e.callFunction(newRun(c, f.name, false, f.flags, ro), c.argv, numkeys);
 }
 
 export const commands: CommandHandlers = {

@@ -7,8 +7,8 @@
  * MULTI/EXEC); the EVAL/FCALL command itself is never propagated. Replies the commands write
  * into the fake client's ReplyWriter are parsed back (reply-parser) and converted to Lua values.
  *
- * Busy scripts: a count hook (every 100k instructions, like Redis) and every redis.call check
- * the elapsed time (`interrupt`). Past busy-reply-threshold the script is "timed out" and
+ * Busy scripts: a count hook (every 100k instructions, like Redis) and redis.call (before any
+ * call that follows a non-`fast` command or 16 fast ones) check the elapsed time (`interrupt`). Past busy-reply-threshold the script is "timed out" and
  * other clients' input is processed from there (busy.ts), as Redis's processEventsWhileBlocked
  * does from its hook: they get -BUSY, while SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE
  * (allow-busy commands) run and can make the script raise the kill error. A client that ran
@@ -28,7 +28,7 @@ import { beginBusy, endBusy, processEventsWhileBlocked } from './busy.js';
 import { formatG17 } from './numbers.js';
 import { LuaDebugger } from './ldb.js';
 import { aclOf } from '../server/acl.js';
-import { admit, invocationFlags } from '../server/admission.js';
+import { admit, invocationFlags, type AdmissionRequest, type InvocationFlags, type ScriptCallContext } from '../server/admission.js';
 import { PropagateTo } from '../server/propagate.js';
 import { debugTunables } from '../server/debug-hooks.js';
 
@@ -56,8 +56,17 @@ export const BUSY_FUNCTION = 'BUSY Redis is busy running a script. You can only 
 export interface CachedScript {
   body: string;
   flags: number;
-  /** The registry field `f_<sha>` as a C string in the VM (no string building per call). */
-  fieldPtr: number;
+  /** The function's reference in the registry (luaL_ref): one array read per call. */
+  ref: number;
+}
+
+/** A table EVAL refills for a global array (KEYS, ARGV) from one script to the next. */
+interface GlobalArray {
+  readonly name: string;
+  /** Its registry reference (luaL_ref), 0 before the first EVAL. */
+  ref: number;
+  /** How many values it was made for (lua_createtable's array size). */
+  size: number;
 }
 
 /** The script in execution (scriptRunCtx). */
@@ -86,8 +95,13 @@ export function sha1hex(s: string): string {
 }
 
 const GC_PERIOD = 50;
+/** Growth of the Lua heap (KB) since the last forced step that makes the next one worth it. */
+const GC_GROWTH_KB = 16;
+const LUA_GCCOUNT = 3;
+const LUA_GCSTEP = 5;
 const HOOK_INSTRUCTIONS = 100000;
-const LUA_MASKLINE = 4;
+/** Calls of `fast` commands a script may make between two reads of the clock by redis.call. */
+const FAST_CALLS_BETWEEN_CHECKS = 16;
 /** How often a timed-out script serves other clients from redis.call (the hook always does). */
 const EVENTS_INTERVAL_MS = 1;
 
@@ -104,13 +118,28 @@ export class ScriptingEngine {
   /** Set while FUNCTION LOAD runs library code (redis.register_function is legal then). */
   loadRegistrar: ((L: number) => number) | null = null;
   private readonly parser = new ReplyParser({ skipAttributes: true });
+  /** The command the last redis.call named, resolved, with its admission flags (execute). */
+  private lastCall: { name: string; spec: CommandSpec; flags: Readonly<InvocationFlags> } | null = null;
+  /** The tables EVAL's KEYS and ARGV globals hold (refillGlobalArray). */
+  private keysGlobal: GlobalArray = { name: 'KEYS', ref: 0, size: 0 };
+  private argvGlobal: GlobalArray = { name: 'ARGV', ref: 0, size: 0 };
+  /** What admission needs of the running script, refilled by each redis.call. */
+  private readonly scriptCall: ScriptCallContext;
+  /** The admission request of a redis.call, made by the first and refilled by each. */
+  private admission: AdmissionRequest | null = null;
+  /** The registry reference of __redis__err__handler (luaL_ref), pushed before every script. */
+  errorHandlerRef = 0;
   private gcCount = 0;
+  /** The Lua heap (KB) after the last forced collector step. */
+  private gcStepBaseKb = 0;
   /** busy-reply-threshold as the running script started (0: never busy). */
   private busyThreshold = 0;
   /** busy-reply-threshold as configured (kept current by a config watch). */
   private configuredThreshold = 0;
   /** The count hook, made once (not a closure per script call). */
   private readonly countHookFn = (L: number): void => this.countHook(L);
+  /** redis.calls of `fast` commands since the clock was last read (FAST_CALLS_BETWEEN_CHECKS). */
+  private fastCallsUnchecked = 0;
   /** When a timed-out script last served other clients (monotonic ms). */
   private lastEventsProcessed = 0;
   /**
@@ -123,6 +152,7 @@ export class ScriptingEngine {
   constructor(server: Server) {
     this.server = server;
     this.fake = server.createFakeClient();
+    this.scriptCall = { caller: this.fake, readOnly: false, writeDirty: false, allowOom: false, noscriptAllowed: false, allowCrossSlot: false };
     this.fake.reply.onError = (msg) => server.recordError(this.fake, msg);
     this.createVM();
     server.config.watch('busy-reply-threshold', (v) => (this.configuredThreshold = v as number));
@@ -133,6 +163,9 @@ export class ScriptingEngine {
   createVM(): void {
     const vm = new LuaVM();
     this.vm = vm;
+    this.gcStepBaseKb = 0;
+    this.keysGlobal = { name: 'KEYS', ref: 0, size: 0 };
+    this.argvGlobal = { name: 'ARGV', ref: 0, size: 0 };
     const L = vm.L;
     this.L = L;
     const x = vm.x;
@@ -164,6 +197,8 @@ export class ScriptingEngine {
       throw new Error(`scripting prelude failed: ${vm.toString(L, -1)}`);
     }
     x.lua_settop(L, 0);
+    vm.getField(L, LUA_GLOBALSINDEX, '__redis__err__handler');
+    this.errorHandlerRef = x.luaL_ref(L, LUA_REGISTRYINDEX);
   }
 
   // ---- the redis.* API ---------------------------------------------------------------------------
@@ -433,7 +468,12 @@ export class ScriptingEngine {
       else return this.failCall(L, raiseError, 'Lua redis lib command arguments must be strings or integers');
     }
     x.lua_settop(L, 0);
-    if (this.interrupt()) return this.raiseKilled(L);
+    // The clock is read before a call unless only a few `fast` commands (O(1), microseconds)
+    // ran since it was last read: they cannot have taken a noticeable part of the threshold.
+    if (run.timedOut || this.fastCallsUnchecked >= FAST_CALLS_BETWEEN_CHECKS) {
+      this.fastCallsUnchecked = 0;
+      if (this.interrupt()) return this.raiseKilled(L);
+    }
     if (this.ldb.logging) {
       let entry = '<redis>';
       for (let j = 0; j < argv.length; j++) {
@@ -487,7 +527,23 @@ export class ScriptingEngine {
   private execute(run: RunContext, argv: string[]): string | null {
     const server = this.server;
     const fc = this.fake;
-    const spec = server.commands.resolve(argv);
+    // Scripts call the same few commands over and over: the last one's spec and admission
+    // flags are kept (the table never changes once the server runs). Only a command without
+    // subcommands resolves from its name alone, and only a script command's flags depend on
+    // its arguments (noscript, refused here anyway).
+    let spec: CommandSpec | undefined;
+    let flags: Readonly<InvocationFlags> | null = null;
+    const last = this.lastCall;
+    if (last !== null && argv[0] === last.name) {
+      spec = last.spec;
+      flags = last.flags;
+    } else {
+      spec = server.commands.resolve(argv);
+      if (spec !== undefined && spec.subcommands === null && spec.handler !== null && !spec.noScript) {
+        flags = invocationFlags(server, spec, argv);
+        this.lastCall = { name: argv[0]!, spec, flags };
+      }
+    }
     let err: string | null = null;
     if (spec === undefined || spec.handler === null) {
       err = spec === undefined ? 'Unknown Redis command called from script' : 'Wrong number of args calling Redis command from script';
@@ -495,26 +551,30 @@ export class ScriptingEngine {
       err = 'Wrong number of args calling Redis command from script';
     } else {
       // The same admission checks as a client's command, in scriptCall's order (server/admission.ts).
-      err = admit(server, {
-        client: fc,
-        spec,
-        argv,
-        flags: invocationFlags(server, spec, argv),
-        script: {
-          caller: run.caller,
-          readOnly: run.readOnly,
-          writeDirty: run.writeDirty,
-          allowOom: (run.flags & ScriptFlag.AllowOom) !== 0,
-          noscriptAllowed: debugTunables.disableDenyScripts,
-          allowCrossSlot: (run.flags & (ScriptFlag.AllowCrossSlot | ScriptFlag.EvalCompat)) !== 0,
-        },
-      });
+      // One request record, refilled per call (admission keeps nothing of it).
+      const script = this.scriptCall;
+      script.caller = run.caller;
+      script.readOnly = run.readOnly;
+      script.writeDirty = run.writeDirty;
+      script.allowOom = (run.flags & ScriptFlag.AllowOom) !== 0;
+      script.noscriptAllowed = debugTunables.disableDenyScripts;
+      script.allowCrossSlot = (run.flags & (ScriptFlag.AllowCrossSlot | ScriptFlag.EvalCompat)) !== 0;
+      if (flags === null) flags = invocationFlags(server, spec, argv);
+      let request = this.admission;
+      if (request === null) this.admission = request = { client: fc, spec, argv, flags, script };
+      else {
+        request.spec = spec;
+        request.argv = argv;
+        request.flags = flags;
+      }
+      err = admit(server, request);
     }
     if (err !== null) {
       if (spec !== undefined) spec.stats.rejectedCalls++;
       server.recordError(fc, err.includes(' ') && /^[A-Z]+ /.test(err) ? err : `ERR ${err}`);
       return err.startsWith('READONLY') || err.startsWith('OOM') || err.startsWith('NOREPLICAS') || err.startsWith('MISCONF') ? `-${err}` : err;
     }
+    this.fastCallsUnchecked = spec!.isFast ? this.fastCallsUnchecked + 1 : FAST_CALLS_BETWEEN_CHECKS;
     if (spec!.isWrite) run.writeDirty = true;
     fc.reply.proto = run.resp;
     server.propagator.commandTargets = run.repl;
@@ -530,9 +590,10 @@ export class ScriptingEngine {
 
   /**
    * Runs the function on top of the stack (above the error handler) and writes its result to
-   * the caller (luaCallFunction). `keys`/`args` become KEYS/ARGV (EVAL) or the arguments (FCALL).
+   * the caller (luaCallFunction). `argv` is EVAL's or FCALL's: its `numkeys` arguments from the
+   * fourth on become KEYS, the rest ARGV (EVAL), or the function's two arguments (FCALL).
    */
-  callFunction(run: RunContext, keys: string[], args: string[]): void {
+  callFunction(run: RunContext, argv: readonly string[], numkeys: number): void {
     const vm = this.vm;
     const x = vm.x;
     const L = this.L;
@@ -549,18 +610,33 @@ export class ScriptingEngine {
     const threshold = debugging ? 0 : this.configuredThreshold;
     this.busyThreshold = threshold;
     this.lastEventsProcessed = 0;
+    // Only Lua code ran yet, which the count hook watches.
+    this.fastCallsUnchecked = 0;
+    // The count hook stays installed from one script to the next (setHook does nothing when
+    // it is already set): between scripts no Lua runs under it (FUNCTION LOAD sets its own).
     if (debugging) vm.setHook((L2, ar) => this.ldb.lineHook(L2, ar, run), this.ldb.hookMask(), HOOK_INSTRUCTIONS);
-    else if (threshold > 0) vm.setCountHook(this.countHookFn, HOOK_INSTRUCTIONS);
-    this.pushArray(L, keys);
-    if (run.evalMode) vm.setField(L, LUA_GLOBALSINDEX, 'KEYS');
-    this.pushArray(L, args);
-    if (run.evalMode) vm.setField(L, LUA_GLOBALSINDEX, 'ARGV');
+    else vm.setCountHook(threshold > 0 ? this.countHookFn : null, HOOK_INSTRUCTIONS);
+    if (run.evalMode) {
+      this.refillGlobalArray(this.keysGlobal, argv, 3, 3 + numkeys);
+      this.refillGlobalArray(this.argvGlobal, argv, 3 + numkeys, argv.length);
+    } else {
+      vm.pushArray(L, argv, 3, 3 + numkeys);
+      vm.pushArray(L, argv, 3 + numkeys, argv.length);
+    }
     const err = run.evalMode ? x.lua_pcall(L, 0, 1, -2) : x.lua_pcall(L, 2, 1, -4);
     if (++this.gcCount === GC_PERIOD) {
-      x.lua_gc(L, 5, GC_PERIOD);
       this.gcCount = 0;
+      // Redis steps the collector every 50 scripts (LUA_GC_CYCLE_PERIOD). A step of 50 KB is a
+      // whole cycle of a heap this small, and in WebAssembly it cost more than the rest of a short
+      // script together; so it is taken only once the heap grew since the last one (Lua's own
+      // allocation-driven collector runs regardless).
+      const kb = x.lua_gc(L, LUA_GCCOUNT, 0);
+      if (kb >= this.gcStepBaseKb + GC_GROWTH_KB) {
+        x.lua_gc(L, LUA_GCSTEP, GC_PERIOD);
+        this.gcStepBaseKb = x.lua_gc(L, LUA_GCCOUNT, 0);
+      }
     }
-    if (debugging || threshold > 0) vm.setCountHook(null, 0);
+    if (debugging || run.killed) vm.setCountHook(null, 0);
     if (err !== 0) {
       if (x.lua_type(L, -1) !== LUA_TTABLE) {
         const msg = vm.toString(L, -1) ?? 'execution failure';
@@ -585,30 +661,52 @@ export class ScriptingEngine {
     c.preventPropagation = true;
   }
 
-  private pushArray(L: number, items: string[]): void {
+  /**
+   * Makes the global KEYS or ARGV hold `items[from, to)`: the table the previous EVAL had,
+   * refilled, when it was made for as many values and that script left it as it got it (the
+   * values at 1..n, no other key, no metatable) — else a new table, as Redis makes on every
+   * call. An EVAL script is a chunk with no upvalues and read-only globals, so nothing it does
+   * keeps the table past its call; refilling spares two table allocations per EVAL and the
+   * garbage they become. (FCALL's functions can keep their arguments in upvalues: they always
+   * get new tables.)
+   */
+  private refillGlobalArray(g: GlobalArray, items: readonly string[], from: number, to: number): void {
     const vm = this.vm;
-    vm.x.lua_createtable(L, items.length, 0);
-    for (let i = 0; i < items.length; i++) {
-      vm.pushString(L, items[i]!);
-      vm.x.lua_rawseti(L, -2, i + 1);
+    const x = vm.x;
+    const L = this.L;
+    const n = to - from;
+    if (g.ref !== 0 && g.size === n) {
+      x.lua_rawgeti(L, LUA_REGISTRYINDEX, g.ref);
+      for (let i = 0; i < n; i++) {
+        vm.pushString(L, items[from + i]!);
+        x.lua_rawseti(L, -2, i + 1);
+      }
+      if (x.lua_getmetatable(L, -1) !== 0) {
+        x.lua_settop(L, -3);
+      } else {
+        // Nothing follows n: the table holds 1..n and nothing else.
+        if (n === 0) x.lua_pushnil(L);
+        else x.lua_pushnumber(L, n);
+        if (x.lua_next(L, -2) === 0) {
+          x.lua_settop(L, -2);
+          return;
+        }
+        x.lua_settop(L, -4);
+      }
     }
+    vm.pushArray(L, items, from, to);
+    x.lua_pushvalue(L, -1);
+    vm.setField(L, LUA_GLOBALSINDEX, g.name);
+    if (g.ref === 0) g.ref = x.luaL_ref(L, LUA_REGISTRYINDEX);
+    else x.lua_rawseti(L, LUA_REGISTRYINDEX, g.ref);
+    g.size = n;
   }
 
-  /** Pushes the error handler then the cached EVAL function f_<sha>; false if not cached. */
-  pushEvalFunction(sha: string): boolean {
-    const vm = this.vm;
-    vm.getField(this.L, LUA_GLOBALSINDEX, '__redis__err__handler');
-    const cached = this.scripts.get(sha);
-    if (cached === undefined) {
-      vm.x.lua_settop(this.L, 0);
-      return false;
-    }
-    vm.x.lua_getfield(this.L, LUA_REGISTRYINDEX, cached.fieldPtr);
-    if (vm.x.lua_type(this.L, -1) !== LUA_TFUNCTION) {
-      vm.x.lua_settop(this.L, 0);
-      return false;
-    }
-    return true;
+  /** Pushes the error handler then the cached EVAL script's function. */
+  pushEvalFunction(script: CachedScript): void {
+    const x = this.vm.x;
+    x.lua_rawgeti(this.L, LUA_REGISTRYINDEX, this.errorHandlerRef);
+    x.lua_rawgeti(this.L, LUA_REGISTRYINDEX, script.ref);
   }
 
   /**
@@ -629,8 +727,10 @@ export class ScriptingEngine {
       return { error: `ERR Error compiling script (new function): ${msg}` };
     }
     this.setProtectedEnv(-1);
+    // Kept under Redis's registry name f_<sha> too (debug.getregistry() shows it there).
+    vm.x.lua_pushvalue(L, -1);
     vm.setField(L, LUA_REGISTRYINDEX, `f_${sha}`);
-    this.scripts.set(sha, { body, flags: shebang.flags, fieldPtr: vm.cstr(`f_${sha}`) });
+    this.scripts.set(sha, { body, flags: shebang.flags, ref: vm.x.luaL_ref(L, LUA_REGISTRYINDEX) });
     return { sha };
   }
 
@@ -660,9 +760,9 @@ export class ScriptingEngine {
   }
 
   /**
-   * scriptInterrupt(): called from the count hook and before every redis.call/pcall (here a
-   * command costs far more than in Redis, so a loop of calls can run for seconds between two
-   * count hooks). Past busy-reply-threshold the script is "timed out": other clients' input is
+   * scriptInterrupt(): called from the count hook and from redis.call/pcall (here a command
+   * costs far more than in Redis, so a loop of calls can run for seconds between two count
+   * hooks; redis.call skips the clock only after a few `fast` commands). Past busy-reply-threshold the script is "timed out": other clients' input is
    * served (they get -BUSY; SCRIPT KILL, FUNCTION KILL and SHUTDOWN NOSAVE run). Returns true
    * when the script must be killed.
    */
@@ -691,7 +791,7 @@ export class ScriptingEngine {
   /** Raises the kill error; from now on every line raises it again, so pcall cannot swallow it. */
   private raiseKilled(L: number): never {
     this.server.log.warning('Lua script killed by user with SCRIPT KILL.');
-    this.vm.x.lua_sethook(L, this.vm.hookPtr, LUA_MASKLINE, 0);
+    this.vm.hookEveryLine(L);
     return this.raise(L, 'Script killed by user with SCRIPT KILL...');
   }
 

@@ -12,7 +12,7 @@ import { RdbDecoder, verifyDumpPayload } from '../persistence/rdb-decode.js';
 import { RdbOpcode, RDB_VERSION } from '../persistence/rdb-format.js';
 import { Crc64 } from '../persistence/crc64.js';
 import { splitArgs } from '../protocol/parser.js';
-import { LUA_MASKLINE, LUA_GLOBALSINDEX, LUA_REGISTRYINDEX, LUA_TFUNCTION, LUA_TSTRING, LUA_TTABLE, LUA_TNIL } from './lua-wasm.js';
+import { LUA_REGISTRYINDEX, LUA_TFUNCTION, LUA_TSTRING, LUA_TTABLE, LUA_TNIL } from './lua-wasm.js';
 
 export interface FunctionInfo {
   name: string;
@@ -95,7 +95,7 @@ export class FunctionsRegistry {
       vm.setCountHook((L2) => {
         if (e.server.clock.monotonic() - started <= timeoutMs) return;
         // Hook every line so a pcall in the library cannot swallow the timeout.
-        x.lua_sethook(L2, vm.hookPtr, LUA_MASKLINE, 0);
+        vm.hookEveryLine(L2);
         e.raise(L2, 'FUNCTION LOAD timeout');
       }, 100000);
     }
@@ -184,7 +184,7 @@ export class FunctionsRegistry {
   pushFunction(f: FunctionInfo): void {
     const vm = this.engine.vm;
     const L = this.engine.L;
-    vm.getField(L, LUA_GLOBALSINDEX, '__redis__err__handler');
+    vm.x.lua_rawgeti(L, LUA_REGISTRYINDEX, this.engine.errorHandlerRef);
     vm.getField(L, LUA_REGISTRYINDEX, `fn:${f.library}:${f.name}`);
   }
 

@@ -114,16 +114,21 @@ for _, name in ipairs({'redis', 'string', 'table', 'math', 'debug', 'coroutine',
   if lib ~= nil then rawset(_G, name, protect(lib)) end
 end
 
--- Globals: reading a missing one and writing any are errors (7.0's readonly globals).
+-- Globals: reading a missing one and writing any are errors (7.0's readonly globals). Scripts
+-- see a proxy whose __index is the globals table itself, so reading a global that exists
+-- (redis, KEYS, ARGV, string…) is two table lookups, not a Lua function call; only a missing
+-- one reaches the globals' own __index (as in Redis, where the error metatable is on the
+-- globals). KEYS and ARGV read as nil before the first EVAL sets them.
 local G = _G
-local gproxy = setmetatable({}, {
+setmetatable(G, {
   __index = function(_, k)
-    local v = rawget(G, k)
-    if v == nil and k ~= 'KEYS' and k ~= 'ARGV' then
+    if k ~= 'KEYS' and k ~= 'ARGV' then
       error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
     end
-    return v
   end,
+})
+local gproxy = setmetatable({}, {
+  __index = G,
   __newindex = ro_error,
   __metatable = false,
 })
