@@ -19,6 +19,7 @@
 import type { Client } from './client.js';
 import type { Server } from './server.js';
 import { clientTracking } from './tracking.js';
+import { watchedKeyCount } from './watch.js';
 
 /** Redis's static reply buffer size: output beyond it counts as the reply list (oll/omem). */
 const REPLY_CHUNK_BYTES = 16 * 1024;
@@ -76,7 +77,7 @@ export function clientMemory(c: Client): ClientMemory {
   const qbuf = c.parser.pendingBytes + (executing ? encodedCommandSize(c.argv) : 0);
   // Arguments of a command still being read are held as Redis holds them, in argv.
   const argvMem = executing ? argvBytes(c.argv) : c.parser.partialArgBytes;
-  let multiMem = c.watched.size * WATCHED_KEY_BYTES;
+  let multiMem = watchedKeyCount(c) * WATCHED_KEY_BYTES;
   if (c.multi !== null) for (const q of c.multi) multiMem += argvBytes(q.argv) + MULTI_CMD_BYTES * q.argv.length;
   const out = c.server.obufBytes(c);
   const obl = Math.min(out, REPLY_CHUNK_BYTES);
