@@ -84,6 +84,31 @@ describe('sliced start-up loading', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('shuts down on SIGTERM during the load, without saving, exit status 0 (as Redis)', async () => {
+    const a = await startServer();
+    await a.client().call('debug', 'populate', '3000', 'key', '100');
+    await a.client().call('save');
+    const dir = scratchDir();
+    fs.copyFileSync(path.join(a.dir, 'dump.rdb'), path.join(dir, 'dump.rdb'));
+    const before = fs.statSync(path.join(dir, 'dump.rdb')).mtimeMs;
+    await a.stop();
+    // A save point: a shutdown that saved would rewrite dump.rdb with the half-loaded dataset.
+    const b = await startServer({
+      args: ['--dir', dir, '--key-load-delay', '2000', '--loading-process-events-interval-bytes', '1024', '--save', '3600 1'],
+      ready: /Server initialized/,
+    });
+    const c = b.client({ enableReadyCheck: false });
+    await waitFor(async () => (await info(c)).get('loading') === '1', 'loading:1');
+    const exited = new Promise<number | null>((resolve) => b.proc.once('exit', (code) => resolve(code)));
+    b.proc.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.match(b.output(), /signal-handler \(\d+\) Received shutdown signal during loading, scheduling shutdown\./);
+    assert.match(b.output(), /nodis is now ready to exit, bye bye\.\.\./);
+    assert.doesNotMatch(b.output(), /Ready to accept connections/);
+    assert.equal(fs.statSync(path.join(dir, 'dump.rdb')).mtimeMs, before);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   for (const preamble of ['yes', 'no']) {
     it(`serves clients while the AOF loads (aof-use-rdb-preamble ${preamble})`, async () => {
       const dir = scratchDir();

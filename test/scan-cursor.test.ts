@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import './helpers/property.js';
 import { CursorRegistry, parseCursor, scanStep } from '../src/keyspace/scan.js';
-import { KeyDict } from '../src/keyspace/dict.js';
+import { KeyDict, keyHash, SHARD_COUNT } from '../src/keyspace/dict.js';
 
 /** Runs a full scan, applying `mutate` between steps; returns every element emitted. */
 function fullScan<T>(
@@ -145,24 +145,31 @@ describe('scanStep', () => {
   });
 });
 
-describe('KeyDict chaining', () => {
-  it('behaves like a Map across many small segments (model-based)', () => {
+describe('KeyDict sharding', () => {
+  /** Small thresholds so that a few dozen keys cross both switches. */
+  const small = <V>(): KeyDict<V> => new KeyDict<V>(16, 4, 8);
+
+  it('behaves like a Map while it switches between one Map and shards (model-based)', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 8 }),
-        fc.array(fc.tuple(fc.constantFrom('set', 'del'), fc.integer({ min: 0, max: 60 })), { maxLength: 500 }),
-        (limit, ops) => {
-          const d = new KeyDict<number>(limit);
+        fc.array(fc.tuple(fc.constantFrom('set', 'set', 'del', 'clear'), fc.integer({ min: 0, max: 60 })), { maxLength: 500 }),
+        (ops) => {
+          const d = small<number>();
           const model = new Map<string, number>();
           for (const [op, k] of ops) {
             const key = `k${k}`;
             if (op === 'set') assert.equal(d.set(key, k), !model.has(key));
-            else assert.equal(d.delete(key), model.delete(key));
+            else if (op === 'del') assert.equal(d.delete(key), model.delete(key));
+            else if (k < 2) {
+              d.clear();
+              model.clear();
+            }
             if (op === 'set') model.set(key, k);
             assert.equal(d.size, model.size);
+            assert.equal(d.has(key), model.has(key));
           }
           for (const [k, v] of model) assert.equal(d.get(k), v);
-          assert.deepEqual(new Set(d.keys()), new Set(model.keys()));
+          assert.deepEqual(new Map(d.entries()), model);
           assert.equal([...d.keys()].length, model.size);
         },
       ),
@@ -170,37 +177,96 @@ describe('KeyDict chaining', () => {
     );
   });
 
-  it('keeps the SCAN guarantee while segments are created and dropped', () => {
+  it('switches at its thresholds, with hysteresis', () => {
+    const d = small<number>();
+    for (let i = 0; i < 15; i++) d.set(`k${i}`, i);
+    assert.equal(d.sharded, false);
+    d.set('k15', 15);
+    assert.equal(d.sharded, true);
+    for (let i = 15; i > 4; i--) d.delete(`k${i}`);
+    assert.equal(d.sharded, true, 'above unshardAt it stays sharded');
+    d.delete('k4');
+    assert.equal(d.sharded, false);
+    assert.deepEqual([...d.keys()].sort(), ['k0', 'k1', 'k2', 'k3']);
+  });
+
+  it('spreads keys of one pattern evenly over the shards', () => {
+    const d = new KeyDict<number>();
+    for (let i = 0; i < 100_000; i++) d.set(`user:${i}:name`, i);
+    assert.equal(d.sharded, true);
+    // Count per shard through the iteration order (shard by shard): the hash, recomputed.
+    const counts = new Map<number, number>();
+    for (const k of d.keys()) {
+      const s = keyHash(k) & (SHARD_COUNT - 1);
+      counts.set(s, (counts.get(s) ?? 0) + 1);
+    }
+    assert.equal(counts.size, SHARD_COUNT);
+    const mean = 100_000 / SHARD_COUNT;
+    for (const n of counts.values()) assert.ok(n > mean / 2 && n < mean * 2, `shard of ${n} keys (mean ${mean})`);
+  });
+
+  it('keeps the SCAN guarantee, and terminates, across switches and churn', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 5 }), fc.array(fc.integer({ min: 0, max: 200 }), { maxLength: 300 }), (limit, ops) => {
-        const d = new KeyDict<number>(limit);
-        for (let i = 0; i < 50; i++) d.set(`stable${i}`, i);
+      fc.property(fc.array(fc.integer({ min: 0, max: 200 }), { maxLength: 300 }), fc.integer({ min: 0, max: 40 }), (ops, stable) => {
+        const d = small<number>();
+        for (let i = 0; i < stable; i++) d.set(`stable${i}`, i);
         const reg = new CursorRegistry();
         let at = 0;
-        const seen = new Set(
-          fullScan(d, () => d.keys(), 3, reg, () => {
-            for (let k = 0; k < 4 && at < ops.length; k++, at++) {
-              const key = `churn${ops[at]! % 40}`;
-              if (ops[at]! >= 100) d.set(key, 0);
-              else d.delete(key);
-            }
-          }, d.size),
-        );
-        for (let i = 0; i < 50; i++) assert.ok(seen.has(`stable${i}`));
+        const seen = fullScan(d, () => d.keys(), 3, reg, () => {
+          for (let k = 0; k < 4 && at < ops.length; k++, at++) {
+            const key = `churn${ops[at]! % 40}`;
+            if (ops[at]! >= 100) d.set(key, 0);
+            else d.delete(key);
+          }
+        });
+        const seenSet = new Set(seen);
+        for (let i = 0; i < stable; i++) assert.ok(seenSet.has(`stable${i}`), `missing stable${i}`);
+        for (const k of seen) if (k.startsWith('stable')) assert.equal(seen.indexOf(k), seen.lastIndexOf(k), `${k} twice`);
       }),
-      { numRuns: 200 },
+      { numRuns: 300 },
     );
   });
 
-  it('drops emptied middle segments and iterators carry on past them', () => {
-    const d = new KeyDict<number>(2);
-    for (let i = 0; i < 10; i++) d.set(`k${i}`, i);
-    assert.equal(d.segmentCount, 6);
-    const it = d.keys();
-    assert.equal(it.next().value, 'k0');
-    // Empty the segment the iterator stands in and the next one.
-    for (const k of ['k0', 'k1', 'k2', 'k3']) d.delete(k);
-    assert.equal(d.segmentCount, 4);
-    assert.deepEqual([...{ [Symbol.iterator]: () => it }], ['k4', 'k5', 'k6', 'k7', 'k8', 'k9']);
+  it('a scan ends even while every step adds more keys than it reads', () => {
+    const d = small<number>();
+    for (let i = 0; i < 40; i++) d.set(`k${i}`, i);
+    let next = 1000;
+    const seen = fullScan(d, () => d.keys(), 2, new CursorRegistry(), () => {
+      for (let k = 0; k < 10; k++) d.set(`k${next++}`, 0);
+    });
+    for (let i = 0; i < 40; i++) assert.ok(seen.includes(`k${i}`));
+  });
+
+  it('an iterator from before a switch or a clear() yields only live keys, with current values', () => {
+    const d = small<string>();
+    for (let i = 0; i < 10; i++) d.set(`k${i}`, 'old');
+    const it = d.entries();
+    assert.deepEqual(it.next().value, ['k0', 'old']);
+    for (let i = 10; i < 20; i++) d.set(`k${i}`, 'new'); // sharded now
+    assert.equal(d.sharded, true);
+    d.delete('k1');
+    d.set('k2', 'changed');
+    const rest = [...{ [Symbol.iterator]: () => it }];
+    assert.deepEqual(rest, [['k2', 'changed'], ...[3, 4, 5, 6, 7, 8, 9].map((i) => [`k${i}`, 'old'])]);
+    const keys = d.keys();
+    keys.next();
+    d.clear();
+    d.set('k5', 'x');
+    assert.deepEqual([...{ [Symbol.iterator]: () => keys }].filter((k) => k !== 'k5'), []);
+  });
+
+  it('RANDOMKEY and sampling reach keys in every shard', () => {
+    const d = small<number>();
+    for (let i = 0; i < 64; i++) d.set(`k${i}`, i);
+    const seen = new Set<string>();
+    let x = 0.123;
+    for (let i = 0; i < 5000; i++) {
+      x = (x * 9301 + 0.49297) % 1;
+      seen.add(d.randomKey(x)!);
+    }
+    assert.equal(seen.size, 64);
+    const out: string[] = [];
+    d.sampleKeys(() => 0.5, 5, out);
+    assert.equal(out.length, 5);
   });
 });

@@ -26,6 +26,7 @@ import { parseInteger } from '../protocol/args.js';
 import { SYNTAX, NOT_INTEGER } from '../protocol/errors.js';
 import { replyHelp, subcommandSyntaxError } from './help.js';
 import { cancelBlock } from '../server/blocking.js';
+import { clientMemory } from '../server/client-memory.js';
 import {
   install as installTracking,
   clientTracking,
@@ -61,28 +62,10 @@ export function clientType(c: Client): ClientType {
   return 'normal';
 }
 
-/** Size of a command as it sits in the query buffer (multibulk form). */
-function encodedCommandSize(argv: readonly string[]): number {
-  let n = 3 + String(argv.length).length;
-  for (const a of argv) n += 5 + String(a.length).length + a.length;
-  return n;
-}
-
-function argvBytes(argv: readonly string[]): number {
-  let n = 0;
-  for (const a of argv) n += a.length;
-  return n;
-}
-
 function isUnixSocketClient(c: Client): boolean {
   const path = c.server.settings.unixSocket;
   return c.socket !== null && path !== '' && c.addr === `${path}:0`;
 }
-
-/** Redis's static reply buffer size: output beyond it counts as the reply list (oll/omem). */
-const REPLY_CHUNK_BYTES = 16 * 1024;
-/** An estimate of the fixed per-client overhead (sizeof(client) and friends in Redis). */
-const CLIENT_STRUCT_BYTES = 1920;
 
 /** One line of CLIENT LIST / CLIENT INFO, field for field as catClientInfoString (7.0.15). */
 export function clientInfoLine(c: Client): string {
@@ -114,18 +97,7 @@ export function clientInfoLine(c: Client): string {
     if (c.socket.writableLength > 0) events += 'w';
   }
 
-  // While a client runs its command, the command is still in its query buffer (as in Redis).
-  const executing = c.argv.length > 0;
-  const qbuf = c.parser.pendingBytes + (executing ? encodedCommandSize(c.argv) : 0);
-  const argvMem = executing ? argvBytes(c.argv) : 0;
-  let multiMem = 0;
-  if (c.multi !== null) for (const q of c.multi) multiMem += argvBytes(q.argv) + 8 * q.argv.length;
-  const out = server.obufBytes(c);
-  const obl = Math.min(out, REPLY_CHUNK_BYTES);
-  const omem = out - obl;
-  const oll = omem === 0 ? 0 : Math.ceil(omem / REPLY_CHUNK_BYTES);
-  const rbs = c.reply.buf.length;
-  const totMem = CLIENT_STRUCT_BYTES + qbuf + argvMem + multiMem + rbs + omem;
+  const { qbuf, argvMem, multiMem, rbs, obl, oll, omem, total: totMem } = clientMemory(c);
   const nowSec = Math.floor(server.clock.now() / 1000);
   const age = nowSec - Math.floor(c.createdAt / 1000);
   const idle = nowSec - Math.floor(c.lastInteraction / 1000);

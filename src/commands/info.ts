@@ -259,7 +259,7 @@ function statsSection(s: Server, b: SectionBuilder): void {
   b.field('expired_time_cap_reached_count', st.expiredTimeCapReached);
   b.field('expire_cycle_cpu_milliseconds', 0);
   b.field('evicted_keys', st.evictedKeys);
-  b.field('evicted_clients', 0);
+  b.field('evicted_clients', s.clientEviction.evicted);
   b.field('total_eviction_exceeded_time', 0);
   b.field('current_eviction_exceeded_time', 0);
   b.field('keyspace_hits', st.keyspaceHits);

@@ -129,7 +129,8 @@ function scan(c: Client): void {
   const db = c.db;
   const dict = db.dict;
   const found: string[] = [];
-  const next = scanStep(dict, cursor, () => dict.keys(), opts.count, (key: string) => found.push(key), dict.size);
+  // KeyDict's iterator bounds itself per Map (dict.ts), so no overall size bound is passed.
+  const next = scanStep(dict, cursor, () => dict.keys(), opts.count, (key: string) => found.push(key));
   // Filter after sampling, as Redis does: pattern, then type, then expiry.
   const out: string[] = [];
   for (const key of found) {

@@ -418,7 +418,7 @@ export const DIRECTIVES: ConfigDef[] = [
   mem('hll-sparse-max-bytes', 3000, 0, LONG_MAX, { unsigned: true }),
   uint('tracking-table-max-keys', 1000000, 0, LONG_MAX),
   mem('client-query-buffer-limit', 1024 * MB, 1024 * 1024, LONG_MAX, { unsigned: true }),
-  mem('maxmemory-clients', 0, -100, SSIZE_MAX, { allowPercent: true, ...inert }),
+  mem('maxmemory-clients', 0, -100, SSIZE_MAX, { allowPercent: true }),
 
   // time_t / off_t
   int('repl-backlog-ttl', 3600, 0, LONG_MAX),

@@ -1,147 +1,207 @@
 /**
- * A key → value dictionary without V8's per-Map ceiling.
+ * The keyspace's key → value dictionary, built so that no single step of its growth stalls the
+ * event loop.
  *
- * A single V8 `Map` holds at most 2^24 entries, and Redis users keep 100M keys. `KeyDict` keeps
- * a chain of Maps: new keys go into the last one, and a new Map is started when it reaches
- * `SEGMENT_LIMIT`. Below that size (nearly every real dataset) there is exactly one Map and
- * lookups cost one probe; beyond it a miss costs one probe per segment.
+ * Why not one `Map`: V8 grows (and shrinks) a `Map` by rehashing its whole table in one step.
+ * Measured in isolation, the insert that takes a Map of short string keys past 131,072 entries
+ * costs ~25 ms, past 524,288 100–160 ms, past 1,048,576 0.8–1 s; Redis rehashes incrementally
+ * and never has such a step. A V8 Map also holds at most 2^24 entries.
  *
- * Iteration is in insertion order, segment after segment. A live iterator survives concurrent
- * inserts and deletes (a property of JS Map iterators): every key present for the whole
- * iteration is visited exactly once. SCAN cursors and the non-blocking snapshot rely on it.
+ * So a `KeyDict` is one Map while small (below `shardAt` entries; one probe per lookup, no
+ * hashing of our own), and `shardCount` Maps beyond: a key's shard is a hash of its bytes
+ * (FNV-1a, `keyHash`), so each Map holds about size/shardCount keys and its growth costs
+ * a few milliseconds at most up to ~10M keys. The switch moves the entries once, in both
+ * directions (sharding at `shardAt`, back to one Map at `unshardAt`, far apart so a size
+ * hovering near one of them does not flip it back and forth), and so does `clear()`.
+ *
+ * Iteration (keys(), entries()) is Map by Map, each through the Map's own live iterator, and a
+ * live iterator survives inserts, deletes and V8's rehashes. Guarantees, which SCAN cursors,
+ * the non-blocking snapshot and the active expire cycle rely on:
+ *  - every key present for the whole iteration is visited exactly once;
+ *  - it terminates however fast keys arrive: from each Map it takes at most as many entries as
+ *    the Map held when the walk entered it (a Map yields the entries it held first, in
+ *    insertion order, then newcomers);
+ *  - across a switch or a clear(), an iterator goes on walking the Maps it started on — no
+ *    longer written to, so they hold the keys as they were — and yields from them only keys
+ *    still in the dictionary, with their current values (a key deleted since is not returned).
+ * The order is insertion order per Map, Maps in shard order: like Redis's bucket order it is
+ * not insertion order overall.
  */
 
-/** Entries per segment: well under V8's 2^24 cap, and small enough that one Map's growth
- * (a stop-the-world rehash in V8) stays short. */
-export const SEGMENT_LIMIT = 1 << 23;
+/** Entries at which a single Map is split into shards (its growth to 2^15 costs ~1–3 ms). */
+export const SHARD_AT = 1 << 15;
+/** Entries at which a sharded dictionary goes back to one Map. */
+export const UNSHARD_AT = 1 << 11;
+/**
+ * Number of shards: 1M keys make ~4k-entry Maps (growth well under 1 ms), 10M keys ~40k-entry
+ * ones (a few ms). 1,024 shards cost lookups ~10% more than 256 (more Map headers to reach).
+ */
+export const SHARD_COUNT = 1 << 8;
+
+/**
+ * A 32-bit hash of a key's chars: FNV-1a with a final mix so that the low bits (the shard) depend
+ * on every char. Keys over 64 chars hash their first and last 32 chars and their length.
+ */
+export function keyHash(key: string): number {
+  const n = key.length;
+  let h = 0x811c9dc5 ^ n;
+  if (n <= 64) {
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  } else {
+    for (let i = 0; i < 32; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    for (let i = n - 32; i < n; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  }
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return h ^ (h >>> 12);
+}
 
 export class KeyDict<V> {
-  private segments: Map<string, V>[] = [new Map()];
+  /** The one Map while small, else null. */
+  private single: Map<string, V> | null = new Map();
+  /** The shards while large, else null. */
+  private shards: Map<string, V>[] | null = null;
   private total = 0;
   /**
-   * Segment → the segment after it. Iterators follow these links rather than array indexes,
-   * and a segment removed from the chain keeps its link, so an iterator standing in a segment
-   * that was emptied and dropped still finds the rest of the chain.
+   * Bumped whenever the Maps are replaced (a switch or a clear()): an iterator that started on
+   * an older generation walks Maps no longer written to and filters them (see the file comment).
    */
-  private readonly nextSegment = new WeakMap<Map<string, V>, Map<string, V>>();
+  private generation = 0;
+  private readonly mask: number;
 
-  constructor(private readonly segmentLimit = SEGMENT_LIMIT) {}
+  constructor(
+    private readonly shardAt = SHARD_AT,
+    private readonly unshardAt = UNSHARD_AT,
+    shardCount = SHARD_COUNT,
+  ) {
+    if (shardCount < 2 || (shardCount & (shardCount - 1)) !== 0) throw new RangeError('shardCount must be a power of 2');
+    if (unshardAt >= shardAt) throw new RangeError('unshardAt must be below shardAt');
+    this.mask = shardCount - 1;
+  }
 
   get size(): number {
     return this.total;
   }
 
+  /** True while the entries are spread over shards (for tests and introspection). */
+  get sharded(): boolean {
+    return this.shards !== null;
+  }
+
   get(key: string): V | undefined {
-    const segs = this.segments;
-    if (segs.length === 1) return segs[0]!.get(key);
-    for (let i = segs.length - 1; i >= 0; i--) {
-      const v = segs[i]!.get(key);
-      if (v !== undefined) return v;
-    }
-    return undefined;
+    const m = this.single;
+    if (m !== null) return m.get(key);
+    return this.shards![keyHash(key) & this.mask]!.get(key);
   }
 
   has(key: string): boolean {
-    const segs = this.segments;
-    if (segs.length === 1) return segs[0]!.has(key);
-    for (let i = segs.length - 1; i >= 0; i--) if (segs[i]!.has(key)) return true;
-    return false;
+    const m = this.single;
+    if (m !== null) return m.has(key);
+    return this.shards![keyHash(key) & this.mask]!.has(key);
   }
 
   /** Sets key → value; returns true if the key is new. */
   set(key: string, value: V): boolean {
-    const segs = this.segments;
-    if (segs.length === 1) {
-      const m = segs[0]!;
-      const before = m.size;
-      m.set(key, value);
-      if (m.size === before) return false;
-      this.total++;
-      if (m.size >= this.segmentLimit) this.startSegment();
-      return true;
-    }
-    for (let i = segs.length - 1; i >= 0; i--) {
-      const m = segs[i]!;
-      if (m.has(key)) {
-        m.set(key, value);
-        return false;
-      }
-    }
-    const last = segs[segs.length - 1]!;
-    last.set(key, value);
+    const single = this.single;
+    const m = single ?? this.shards![keyHash(key) & this.mask]!;
+    const before = m.size;
+    m.set(key, value);
+    if (m.size === before) return false;
     this.total++;
-    if (last.size >= this.segmentLimit) this.startSegment();
+    if (single !== null && this.total >= this.shardAt) this.spread();
     return true;
   }
 
   delete(key: string): boolean {
-    const segs = this.segments;
-    for (let i = segs.length - 1; i >= 0; i--) {
-      if (segs[i]!.delete(key)) {
-        this.total--;
-        if (segs[i]!.size === 0 && segs.length > 1 && i < segs.length - 1) {
-          if (i > 0) this.nextSegment.set(segs[i - 1]!, segs[i + 1]!);
-          segs.splice(i, 1);
-        }
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private startSegment(): void {
-    const fresh = new Map<string, V>();
-    this.nextSegment.set(this.segments[this.segments.length - 1]!, fresh);
-    this.segments.push(fresh);
-  }
-
-  /** Number of Maps in the chain (for tests and INFO-style introspection). */
-  get segmentCount(): number {
-    return this.segments.length;
+    const single = this.single;
+    const m = single ?? this.shards![keyHash(key) & this.mask]!;
+    if (!m.delete(key)) return false;
+    this.total--;
+    if (single === null && this.total <= this.unshardAt) this.gather();
+    return true;
   }
 
   clear(): void {
-    this.segments = [new Map()];
+    this.single = new Map();
+    this.shards = null;
     this.total = 0;
+    this.replaced();
+  }
+
+  /** One Map → shards. The old Map is left as it is for iterators still walking it. */
+  private spread(): void {
+    const shards: Map<string, V>[] = [];
+    for (let i = 0; i <= this.mask; i++) shards.push(new Map());
+    for (const [k, v] of this.single!) shards[keyHash(k) & this.mask]!.set(k, v);
+    this.shards = shards;
+    this.single = null;
+    this.replaced();
+  }
+
+  /** Shards → one Map. The shards are left as they are for iterators still walking them. */
+  private gather(): void {
+    const single = new Map<string, V>();
+    for (const m of this.shards!) for (const [k, v] of m) single.set(k, v);
+    this.single = single;
+    this.shards = null;
+    this.replaced();
+  }
+
+  private replaced(): void {
+    this.generation++;
     this.rover = null;
-    this.roverSegment = null;
+  }
+
+  /** The Maps as they are now (an iterator keeps this array: it is never modified in place). */
+  private maps(): Map<string, V>[] {
+    return this.single !== null ? [this.single] : this.shards!;
   }
 
   /** Live iteration over all entries; see the file comment for its guarantees. */
   *entries(): IterableIterator<[string, V]> {
-    // Segments are followed link by link so that one started or dropped meanwhile is handled.
-    for (let m: Map<string, V> | undefined = this.segments[0]; m !== undefined; m = this.nextSegment.get(m)) {
-      yield* m.entries();
+    const generation = this.generation;
+    for (const m of this.maps()) {
+      let budget = m.size;
+      for (const entry of m) {
+        if (budget-- <= 0) break;
+        if (this.generation === generation) yield entry;
+        else {
+          const v = this.get(entry[0]);
+          if (v !== undefined) yield [entry[0], v];
+        }
+      }
     }
   }
 
+  /** Live iteration over all keys, as entries(). */
   *keys(): IterableIterator<string> {
-    for (let m: Map<string, V> | undefined = this.segments[0]; m !== undefined; m = this.nextSegment.get(m)) {
-      yield* m.keys();
+    const generation = this.generation;
+    for (const m of this.maps()) {
+      let budget = m.size;
+      for (const key of m.keys()) {
+        if (budget-- <= 0) break;
+        if (this.generation === generation || this.has(key)) yield key;
+      }
     }
   }
 
-  /** The segment the rover walks, and its native key iterator (no generator per step). */
-  private roverSegment: Map<string, V> | null = null;
+  /** The rover: the index in maps() of the Map it walks, and its iterator over that Map. */
   private rover: Iterator<string> | null = null;
+  private roverMap = 0;
 
-  /** The rover's next key, moving on to the next segment and wrapping at the end. */
+  /** The rover's next key, moving on to the next Map and wrapping at the end. */
   private roverNext(): string | undefined {
-    for (let wraps = 0; wraps < 2; ) {
-      if (this.rover === null || this.roverSegment === null) {
-        this.roverSegment = this.segments[0]!;
-        this.rover = this.roverSegment.keys();
+    const maps = this.maps();
+    // Two full passes at most: the dictionary is not empty when this is called.
+    for (let steps = 0; steps <= 2 * maps.length; steps++) {
+      if (this.rover === null) {
+        if (this.roverMap >= maps.length) this.roverMap = 0;
+        this.rover = maps[this.roverMap]!.keys();
       }
       const next = this.rover.next();
-      if (!next.done) return next.value;
-      const following = this.nextSegment.get(this.roverSegment);
-      if (following !== undefined) {
-        this.roverSegment = following;
-        this.rover = following.keys();
-      } else {
-        this.rover = null;
-        wraps++;
-      }
+      if (next.done !== true) return next.value;
+      this.rover = null;
+      this.roverMap++;
     }
     return undefined;
   }

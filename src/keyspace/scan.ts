@@ -6,7 +6,7 @@
  * elements added or removed during it may or may not be returned; duplicates are possible.
  *
  * Redis gets this from reverse-binary cursors over its hash table buckets. nodis gets it from
- * JS's own iteration semantics instead: a `Map`/`Set` iterator (and `KeyDict`'s chained one) is
+ * JS's own iteration semantics instead: a `Map`/`Set` iterator (and `KeyDict`'s sharded one) is
  * *live* — it survives inserts, deletes and rehashes, and visits every entry present for its
  * whole lifetime exactly once. So a cursor names a server-side iterator:
  *

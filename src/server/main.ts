@@ -212,9 +212,10 @@ async function main(): Promise<void> {
     logger.warning('Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting');
     process.exit(1);
   }
+  // Before the start-up load, so that SIGTERM during a long load shuts down as Redis does.
+  installSignalHandlers(server);
   await server.startup();
   logger.notice('Ready to accept connections');
-  installSignalHandlers(server);
   link?.ready(server.boundPort);
   afterReady();
 }
@@ -269,13 +270,16 @@ function installSignalHandlers(server: Server): void {
       process.exit(1);
     }
     // Redis logs this line from its signal handler, in that handler's own format.
-    log.raw(`${process.pid}:signal-handler (${Math.floor(Date.now() / 1000)}) Received ${sig} scheduling shutdown...\n`);
+    const msg = server.loading ? 'Received shutdown signal during loading, scheduling shutdown.' : `Received ${sig} scheduling shutdown...`;
+    log.raw(`${process.pid}:signal-handler (${Math.floor(Date.now() / 1000)}) ${msg}\n`);
     if (shuttingDown) return;
     shuttingDown = true;
     const flags = server.config.getString(sig === 'SIGTERM' ? 'shutdown-on-sigterm' : 'shutdown-on-sigint').split(' ');
-    const save = flags.includes('save') ? true : flags.includes('nosave') ? false : null;
+    // During a load (whileBlockedCron): prepareForShutdown(SHUTDOWN_NOSAVE), a half-loaded
+    // dataset is never saved.
+    const save = server.loading ? false : flags.includes('save') ? true : flags.includes('nosave') ? false : null;
     void server
-      .shutdown({ save, now: flags.includes('now'), force: flags.includes('force') })
+      .shutdown({ save, now: server.loading || flags.includes('now'), force: flags.includes('force') })
       .then((ok) => {
         if (ok) process.exit(0);
         shuttingDown = false;

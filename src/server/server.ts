@@ -40,6 +40,7 @@ import { blockedRedirection, isRedirection } from '../cluster/routing.js';
 import { redirectBlockedClients } from './blocking.js';
 import { execute, type ExecMode, type Invocation } from './executor.js';
 import { admit, clientCommandFlags, type InvocationFlags } from './admission.js';
+import { ClientEviction } from './client-memory.js';
 
 /** Hot configuration values, mirrored from the registry so the dispatch path reads fields. */
 export interface Settings {
@@ -114,6 +115,8 @@ export interface ServerOptions {
 }
 
 export class Server implements KeyspaceOwner {
+  /** Per-client memory and maxmemory-clients eviction (server/client-memory.ts). */
+  readonly clientEviction: ClientEviction = new ClientEviction(this);
   readonly clock: Clock;
   readonly rng: Random;
   readonly config: ConfigRegistry;
@@ -356,7 +359,11 @@ export class Server implements KeyspaceOwner {
     const s = this.settings;
     c.watch('proto-max-bulk-len', (v) => (s.protoMaxBulkLen = v as number));
     c.watch('client-query-buffer-limit', (v) => (s.queryBufferLimit = v as number));
-    c.watch('maxmemory', (v) => (s.maxmemory = v as number));
+    c.watch('maxmemory', (v) => {
+      s.maxmemory = v as number;
+      this.clientEviction.applyLimit();
+    });
+    c.watch('maxmemory-clients', () => this.clientEviction.applyLimit());
     c.watch('maxmemory-policy', (v) => {
       const policy = v as string;
       const track = policy.endsWith('-lru') || policy.endsWith('-lfu');
@@ -780,6 +787,7 @@ export class Server implements KeyspaceOwner {
       b.onCancel?.('disconnect');
     }
     for (const h of this.hooks.clientClosed) h(c);
+    this.clientEviction.forget(c);
     releasedMemory(this.outputBytes(c) + c.parser.pendingBytes + c.parser.partialArgBytes);
     if (c.socket !== null && !c.socket.destroyed) c.socket.destroy();
     this.invalidateUsedMemory();
@@ -805,6 +813,7 @@ export class Server implements KeyspaceOwner {
       this.freeClient(c);
       return;
     }
+    if (this.clientEviction.check(c)) return;
     this.processInput(c);
   }
 
@@ -874,6 +883,8 @@ export class Server implements KeyspaceOwner {
       return;
     }
     c.cmd = spec;
+    // Client eviction before the command runs: its arguments may be what tips the total over.
+    if (this.clientEviction.check(c)) return;
     const flags = clientCommandFlags(this, c, spec, argv);
     const refused = admit(this, { client: c, spec, argv, flags, script: null });
     if (refused !== null) {
@@ -1042,6 +1053,8 @@ export class Server implements KeyspaceOwner {
       // writableLength is 0 only if the kernel took every byte synchronously (Node then holds no
       // reference to them), so the reply buffer can be reused as is.
       c.reply.sent(socket.writableLength > 0);
+      // What the peer has not read yet counts toward maxmemory-clients.
+      if (this.clientEviction.check(c)) return;
     }
     if (c.closeAfterReply) {
       socket.end();
@@ -1141,6 +1154,7 @@ export class Server implements KeyspaceOwner {
         this.checkOutputLimits(c, 0);
       }
     }
+    this.clientEviction.cron();
     this.usedMemory();
     for (const h of this.hooks.cron) h();
   }
