@@ -56,7 +56,7 @@ test('off by default: no durable_ INFO fields, writes without replicas are ackno
   const c = s.client();
   const got = (await c.config('GET', 'durable-*')) as string[];
   const conf = Object.fromEntries(got.flatMap((v, i) => (i % 2 === 0 ? [[v, got[i + 1]]] : [])));
-  assert.deepEqual(conf, { 'durable-lease': '500', 'durable-replicas': '2', 'durable-timeout': '1000', 'durable-writes': 'no' });
+  assert.deepEqual(conf, { 'durable-fenced': 'no', 'durable-lease': '500', 'durable-replicas': '2', 'durable-timeout': '1000', 'durable-writes': 'no' });
   assert.equal(await c.set('k', 'v'), 'OK');
   assert.ok(!(await c.info('replication')).includes('durable_'));
   await s.stop();
@@ -167,7 +167,7 @@ test('redis-server replicas acknowledge promptly too (REPLCONF GETACK in the str
   await Promise.all([master.stop(), ...replicas.map((r) => r.stop())]);
 });
 
-test('CONFIG REWRITE keeps the directives; REPLCONF DURABLE-FENCE takes a replica off its master and answers its offset', async () => {
+test('CONFIG REWRITE keeps the directives; REPLCONF DURABLE-FENCE takes a replica off its master until lifted or re-pointed, and answers its offset', async () => {
   const { master, m, replicas } = await withReplicas(1);
   await m.set('f', '1');
   const r = replicas[0]!.client();
@@ -180,8 +180,22 @@ test('CONFIG REWRITE keeps the directives; REPLCONF DURABLE-FENCE takes a replic
   // Fenced: writes on the master are not acknowledged by it (the lease lapses), and it stays down.
   await waitFor('lease lapsed', async () => (await info(m, 'replication')).durable_lease_ms_left === '0');
   assert.equal((await info(r, 'replication')).master_link_status, 'down');
-  // After the fence, it comes back by itself.
+  // The fence does not expire (one that did let an old master back in before a slow
+  // reconfiguration): still down long after, INFO telling for how long.
+  await waitFor('fence held 3.5 s', async () => Number((await info(r, 'replication')).durable_fenced_ms ?? 0) > 3500, 20000);
+  assert.equal((await info(r, 'replication')).master_link_status, 'down');
+  // A sentinel lifts it (DURABLE-FENCE 0): the link comes back, the field goes.
+  const [off2, id2] = (await r.call('REPLCONF', 'DURABLE-FENCE', '0')) as [number, string];
+  assert.equal(id2, id);
+  assert.ok(off2 >= off);
   await waitFor('link back', async () => (await info(r, 'replication')).master_link_status === 'up', 20000);
+  assert.equal((await info(r, 'replication')).durable_fenced_ms, undefined);
+  // Fenced again, then re-pointed (REPLICAOF): the new link is not fenced.
+  await r.call('REPLCONF', 'DURABLE-FENCE', '1');
+  assert.equal((await info(r, 'replication')).master_link_status, 'down');
+  assert.equal(await r.call('REPLICAOF', 'NO', 'ONE'), 'OK');
+  assert.equal(await r.call('REPLICAOF', '127.0.0.1', String(master.port)), 'OK');
+  await waitFor('link back after REPLICAOF', async () => (await info(r, 'replication')).master_link_status === 'up', 20000);
   await Promise.all([master.stop(), ...replicas.map((x) => x.stop())]);
   // CONFIG REWRITE writes the directives like any other.
   const s = await startServer({ config: 'durable-writes yes\n' });
