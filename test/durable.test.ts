@@ -208,6 +208,35 @@ test('CONFIG REWRITE keeps the directives; REPLCONF DURABLE-FENCE takes a replic
   await s.stop();
 });
 
+test('a fenced replica restarted keeps its fence (durable-fenced, written by CONFIG REWRITE), until re-pointed', async () => {
+  const master = await startServer({ args: [...FAST, ...DURABLE] });
+  const conf = [`replicaof 127.0.0.1 ${master.port}`, 'durable-writes yes', 'durable-replicas 2', 'durable-timeout 800', 'durable-lease 500', ''].join('\n');
+  const first = await startServer({ config: conf, args: FAST });
+  const r1 = first.client();
+  await waitFor('link up', async () => (await info(r1, 'replication')).master_link_status === 'up');
+  await r1.call('REPLCONF', 'DURABLE-FENCE', '1');
+  assert.equal(await r1.config('GET', 'durable-fenced').then((v) => (v as string[])[1]), 'yes');
+  await assert.rejects(r1.config('SET', 'durable-fenced', 'no'), /can't set immutable config/);
+  assert.equal(await r1.config('REWRITE'), 'OK');
+  const saved = fs.readFileSync(path.join(first.dir, 'test.conf'), 'utf8');
+  assert.match(saved, /^durable-fenced yes$/m);
+  await first.stop();
+  // Restarted from that file: it does not go back to the master.
+  // (Its own dir: the first one's goes with it.)
+  const again = await startServer({ config: saved.replace(/^dir .*$/m, ''), args: FAST });
+  const r2 = again.client();
+  await again.waitForLog('Link to the master fenced by a durable failover.');
+  const ri = await info(r2, 'replication');
+  assert.equal(ri.master_link_status, 'down');
+  assert.ok(ri.durable_fenced_ms !== undefined);
+  assert.equal(await r2.call('REPLICAOF', 'NO', 'ONE'), 'OK');
+  assert.equal(await r2.call('REPLICAOF', '127.0.0.1', String(master.port)), 'OK');
+  await waitFor('link up once re-pointed', async () => (await info(r2, 'replication')).master_link_status === 'up', 20000);
+  assert.equal(await r2.config('REWRITE'), 'OK');
+  assert.match(fs.readFileSync(path.join(again.dir, 'test.conf'), 'utf8'), /^durable-fenced no$/m);
+  await Promise.all([master.stop(), again.stop()]);
+});
+
 test('nodis/lock in durable mode: grants need no WAIT', async () => {
   const { master, m, replicas } = await withReplicas(2);
   await m.config('RESETSTAT');
