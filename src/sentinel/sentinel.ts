@@ -1279,7 +1279,9 @@ export class Sentinel {
     }
     if (timeout) {
       for (const r of master.replicas.values()) {
-        if (r.flags & (SRI_RECONF_DONE | SRI_RECONF_SENT)) continue;
+        // Not the promoted replica (Redis skips SRI_PROMOTED too): told to replicate from
+        // itself, it left the group with no master (found by the durable fault harness).
+        if (r.flags & (SRI_PROMOTED | SRI_RECONF_DONE | SRI_RECONF_SENT)) continue;
         if (r.linkDisconnected) continue;
         if (this.sendSlaveOf(r, promoted.addr)) this.event('notice', '+slave-reconf-sent-be', r);
       }
