@@ -32,9 +32,12 @@
  * after each write and every 100 ms, replicas ACK right after applying it, and a write counts
  * as acknowledged once ⌊n/2⌋ replicas ACKed its offset (within 1 s; then it is abandoned, its
  * outcome unknown). A failover fences every replica it reaches (its link to the master goes
- * down for 6 s, REPLCONF DURABLE-FENCE; each fence arrives after its own delay and only when
- * the node is reachable), needs answers from n − 1 − ⌊n/2⌋ + 1 of them, and promotes the
- * highest offset. Crashes keep the data (persistence; losing a replica's data and the master
+ * down until it is re-pointed or the fence lifted, REPLCONF DURABLE-FENCE; each fence arrives
+ * after its own delay and only when the node is reachable), needs answers from
+ * n − 1 − ⌊n/2⌋ + 1 of them, and promotes the highest offset; its REPLICAOF orders may arrive
+ * late (one in four up to 12 s). An aborted failover lifts its fences unless its operator
+ * dies first; a stale fence (30 s) on a replica of the current master is lifted as
+ * nodis-sentinel's liftStaleFence does. A fence survives a restart (durable-fenced). Crashes keep the data (persistence; losing a replica's data and the master
  * at once is two failures of three). Then:
  *  I5 every acknowledged write is in the dataset of every later master: checked when a node is
  *     promoted (every write acknowledged before is in its data) and at the end.
