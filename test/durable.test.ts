@@ -56,7 +56,7 @@ test('off by default: no durable_ INFO fields, writes without replicas are ackno
   const c = s.client();
   const got = (await c.config('GET', 'durable-*')) as string[];
   const conf = Object.fromEntries(got.flatMap((v, i) => (i % 2 === 0 ? [[v, got[i + 1]]] : [])));
-  assert.deepEqual(conf, { 'durable-lease': '500', 'durable-replicas': '2', 'durable-timeout': '1000', 'durable-writes': 'no' });
+  assert.deepEqual(conf, { 'durable-fenced': 'no', 'durable-lease': '500', 'durable-replicas': '2', 'durable-timeout': '1000', 'durable-writes': 'no' });
   assert.equal(await c.set('k', 'v'), 'OK');
   assert.ok(!(await c.info('replication')).includes('durable_'));
   await s.stop();
@@ -167,7 +167,7 @@ test('redis-server replicas acknowledge promptly too (REPLCONF GETACK in the str
   await Promise.all([master.stop(), ...replicas.map((r) => r.stop())]);
 });
 
-test('CONFIG REWRITE keeps the directives; REPLCONF DURABLE-FENCE takes a replica off its master and answers its offset', async () => {
+test('CONFIG REWRITE keeps the directives; REPLCONF DURABLE-FENCE takes a replica off its master until lifted or re-pointed, and answers its offset', async () => {
   const { master, m, replicas } = await withReplicas(1);
   await m.set('f', '1');
   const r = replicas[0]!.client();
@@ -180,8 +180,22 @@ test('CONFIG REWRITE keeps the directives; REPLCONF DURABLE-FENCE takes a replic
   // Fenced: writes on the master are not acknowledged by it (the lease lapses), and it stays down.
   await waitFor('lease lapsed', async () => (await info(m, 'replication')).durable_lease_ms_left === '0');
   assert.equal((await info(r, 'replication')).master_link_status, 'down');
-  // After the fence, it comes back by itself.
+  // The fence does not expire (one that did let an old master back in before a slow
+  // reconfiguration): still down long after, INFO telling for how long.
+  await waitFor('fence held 3.5 s', async () => Number((await info(r, 'replication')).durable_fenced_ms ?? 0) > 3500, 20000);
+  assert.equal((await info(r, 'replication')).master_link_status, 'down');
+  // A sentinel lifts it (DURABLE-FENCE 0): the link comes back, the field goes.
+  const [off2, id2] = (await r.call('REPLCONF', 'DURABLE-FENCE', '0')) as [number, string];
+  assert.equal(id2, id);
+  assert.ok(off2 >= off);
   await waitFor('link back', async () => (await info(r, 'replication')).master_link_status === 'up', 20000);
+  assert.equal((await info(r, 'replication')).durable_fenced_ms, undefined);
+  // Fenced again, then re-pointed (REPLICAOF): the new link is not fenced.
+  await r.call('REPLCONF', 'DURABLE-FENCE', '1');
+  assert.equal((await info(r, 'replication')).master_link_status, 'down');
+  assert.equal(await r.call('REPLICAOF', 'NO', 'ONE'), 'OK');
+  assert.equal(await r.call('REPLICAOF', '127.0.0.1', String(master.port)), 'OK');
+  await waitFor('link back after REPLICAOF', async () => (await info(r, 'replication')).master_link_status === 'up', 20000);
   await Promise.all([master.stop(), ...replicas.map((x) => x.stop())]);
   // CONFIG REWRITE writes the directives like any other.
   const s = await startServer({ config: 'durable-writes yes\n' });
@@ -192,6 +206,35 @@ test('CONFIG REWRITE keeps the directives; REPLCONF DURABLE-FENCE takes a replic
   assert.match(text, /^durable-writes yes$/m);
   assert.match(text, /^durable-lease 700$/m);
   await s.stop();
+});
+
+test('a fenced replica restarted keeps its fence (durable-fenced, written by CONFIG REWRITE), until re-pointed', async () => {
+  const master = await startServer({ args: [...FAST, ...DURABLE] });
+  const conf = [`replicaof 127.0.0.1 ${master.port}`, 'durable-writes yes', 'durable-replicas 2', 'durable-timeout 800', 'durable-lease 500', ''].join('\n');
+  const first = await startServer({ config: conf, args: FAST });
+  const r1 = first.client();
+  await waitFor('link up', async () => (await info(r1, 'replication')).master_link_status === 'up');
+  await r1.call('REPLCONF', 'DURABLE-FENCE', '1');
+  assert.equal(await r1.config('GET', 'durable-fenced').then((v) => (v as string[])[1]), 'yes');
+  await assert.rejects(r1.config('SET', 'durable-fenced', 'no'), /can't set immutable config/);
+  assert.equal(await r1.config('REWRITE'), 'OK');
+  const saved = fs.readFileSync(path.join(first.dir, 'test.conf'), 'utf8');
+  assert.match(saved, /^durable-fenced yes$/m);
+  await first.stop();
+  // Restarted from that file: it does not go back to the master.
+  // (Its own dir: the first one's goes with it.)
+  const again = await startServer({ config: saved.replace(/^dir .*$/m, ''), args: FAST });
+  const r2 = again.client();
+  await again.waitForLog('Link to the master fenced by a durable failover.');
+  const ri = await info(r2, 'replication');
+  assert.equal(ri.master_link_status, 'down');
+  assert.ok(ri.durable_fenced_ms !== undefined);
+  assert.equal(await r2.call('REPLICAOF', 'NO', 'ONE'), 'OK');
+  assert.equal(await r2.call('REPLICAOF', '127.0.0.1', String(master.port)), 'OK');
+  await waitFor('link up once re-pointed', async () => (await info(r2, 'replication')).master_link_status === 'up', 20000);
+  assert.equal(await r2.config('REWRITE'), 'OK');
+  assert.match(fs.readFileSync(path.join(again.dir, 'test.conf'), 'utf8'), /^durable-fenced no$/m);
+  await Promise.all([master.stop(), again.stop()]);
 });
 
 test('nodis/lock in durable mode: grants need no WAIT', async () => {

@@ -170,3 +170,30 @@ test('durable acknowledgment: I5 catches a failover that promotes any fenced rep
   process.stdout.write(`# careless promotion caught in ${caught}/20\n`);
   assert.ok(caught >= 3, `a careless promotion was caught in ${caught} of 20 runs`);
 });
+
+test('durable acknowledgment: a fence holds until its replica is re-pointed (one that expires before a slow reconfiguration loses acknowledged writes)', () => {
+  // The harness's lost write (docs/CONSISTENCY.md): the failover fences both replicas and
+  // promotes one, but the order re-pointing the other arrives 9 s later; a fence that expired
+  // after 6 s let that replica back to the old master, whose lease it renewed, and the old
+  // master acknowledged writes the new one never got.
+  const scenario = (fenceMs: number | undefined): ReplSim => {
+    const sim = new ReplSim({ seed: 7, nodes: 3, durable: true, reconfMs: 9000, fenceMs });
+    sim.start();
+    sim.clock.advance(2000);
+    sim.durableFailover();
+    sim.clock.advance(15000);
+    assert.equal(sim.settle(), null);
+    assert.equal(sim.stats.promotions, 1);
+    assert.ok(sim.stats.acknowledged > 0);
+    return sim;
+  };
+  const expiring = scenario(6000);
+  assert.ok(
+    expiring.violations.some((v) => v.includes('I5')),
+    `an expiring fence should lose an acknowledged write: ${JSON.stringify(expiring.violations)}`,
+  );
+  const held = scenario(undefined);
+  assert.deepEqual(held.violations, []);
+  // Held fence: the old master took no acknowledged write after the promotion.
+  assert.ok(held.stats.acknowledged < expiring.stats.acknowledged, `${held.stats.acknowledged} vs ${expiring.stats.acknowledged}`);
+});

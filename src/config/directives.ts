@@ -380,6 +380,9 @@ export const DIRECTIVES: ConfigDef[] = [
   int('durable-replicas', 2, 0, INT_MAX),
   int('durable-timeout', 1000, 1, INT_MAX),
   int('durable-lease', 500, 1, INT_MAX),
+  // A replica's durable failover fence (REPLCONF DURABLE-FENCE), so CONFIG REWRITE keeps it
+  // across a restart: read-only, CONFIG GET shows whether the link is fenced now.
+  bool('durable-fenced', false, { immutable: true }),
   int('watchdog-period', 0, 0, INT_MAX, { hidden: true, ...inert }),
   int('shutdown-timeout', 10, 0, INT_MAX),
   int('repl-diskless-sync-max-replicas', 0, 0, INT_MAX),
@@ -466,4 +469,4 @@ export const DEPRECATED_DIRECTIVES = new Map<string, [number, number]>([
 ]);
 
 /** Directives of nodis's own, beyond Redis 7.0.15's table (durable acknowledgment). */
-export const NODIS_DIRECTIVES: readonly string[] = ['durable-writes', 'durable-replicas', 'durable-timeout', 'durable-lease'];
+export const NODIS_DIRECTIVES: readonly string[] = ['durable-writes', 'durable-replicas', 'durable-timeout', 'durable-lease', 'durable-fenced'];

@@ -89,6 +89,9 @@ export function install(server: Server): void {
   // CONFIG GET / CONFIG REWRITE show the master we replicate from now, not the start-up value.
   const replicaofDef = cfg.def('replicaof');
   if (replicaofDef !== undefined) replicaofDef.get = () => (st.masterHost === null ? '' : `${st.masterHost} ${st.masterPort}`);
+  // durable-fenced: the fence of the link now (before start-up: the value read from the file).
+  const fencedDef = cfg.def('durable-fenced');
+  if (fencedDef !== undefined) fencedDef.get = () => ((st.link !== null ? st.link.fencedSince !== 0 : beforeStartup && cfg.getBool('durable-fenced')) ? 'yes' : 'no');
   cfg.watch('repl-backlog-size', (v) => st.backlog?.resize(v as number, st.oldestNeeded()));
   cfg.watch('min-replicas-max-lag', () => refreshGoodReplicas(st));
   cfg.watch('min-replicas-to-write', () => refreshGoodReplicas(st));
@@ -115,6 +118,8 @@ export function install(server: Server): void {
     if (target === '') return;
     const sp = target.lastIndexOf(' ');
     setMaster(st, target.slice(0, sp), Number(target.slice(sp + 1)));
+    // A replica restarted while fenced stays fenced (else it would go back to the old master).
+    if (cfg.getBool('durable-fenced')) st.link?.fence();
   });
 }
 
@@ -304,6 +309,8 @@ function replicationInfo(st: ReplicationState): string[] {
       const since = link?.downSince ?? 0;
       out.push(`master_link_down_since_seconds:${since !== 0 ? Math.floor((now - since) / 1000) : -1}`);
     }
+    // nodis's durable failover fence (REPLCONF DURABLE-FENCE), only while one is set: how long.
+    if (link !== null && link.fencedSince !== 0) out.push(`durable_fenced_ms:${Math.round(server.clock.monotonic() - link.fencedSince)}`);
     out.push(`slave_priority:${cfg.getNumber('replica-priority')}`);
     out.push(`slave_read_only:${cfg.getBool('replica-read-only') ? 1 : 0}`);
     out.push(`replica_announced:${cfg.getBool('replica-announced') ? 1 : 0}`);

@@ -372,9 +372,10 @@ export function replconfCommand(c: Client): void {
       link.rdbFilter = filter;
     } else if (opt === 'durable-fence') {
       // nodis's durable failover (docs/CONSISTENCY.md): a sentinel fences this replica — its
-      // link to the master goes down for `val` ms — and learns the offset it holds and its replid.
-      const ms = /^\d+$/.test(val) ? Number(val) : NaN;
-      if (!Number.isSafeInteger(ms)) {
+      // link to the master goes down and stays down until it is re-pointed (any value > 0), or
+      // lifts the fence (0) — and learns the offset it holds and its replid.
+      const on = /^\d+$/.test(val) ? Number(val) : NaN;
+      if (!Number.isSafeInteger(on)) {
         c.reply.error('ERR value is not an integer or out of range');
         return;
       }
@@ -382,7 +383,8 @@ export function replconfCommand(c: Client): void {
         c.reply.error('ERR DURABLE-FENCE is for replicas');
         return;
       }
-      st.link.fence(ms);
+      if (on > 0) st.link.fence();
+      else st.link.unfence();
       // The offset, and the history it belongs to: offsets compare only within one replid.
       c.reply.array(2);
       c.reply.integer(st.masterReplOffset);

@@ -61,10 +61,14 @@ export class MasterLink {
   private lostWhileLoading = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   /**
-   * Durable failover fence (REPLCONF DURABLE-FENCE): until this time (ms) the link stays down,
-   * so our offset cannot grow while a sentinel compares it with the other replicas'.
+   * Durable failover fence (REPLCONF DURABLE-FENCE): the time (ms) it was set, 0 = none. While
+   * set, the link stays down — our offset cannot grow while a sentinel compares it with the
+   * other replicas', and the old master cannot renew its lease with us. It does not expire: it
+   * holds until this link is replaced (REPLICAOF another master, or NO ONE) or a sentinel lifts
+   * it (DURABLE-FENCE 0) — a fence that expired before a slow reconfiguration let the old master
+   * acknowledge a write the promoted replica lacked (docs/CONSISTENCY.md).
    */
-  fencedUntil = 0;
+  fencedSince = 0;
 
   constructor(
     readonly st: ReplicationState,
@@ -93,7 +97,7 @@ export class MasterLink {
   /** connectWithMaster. */
   connect(): void {
     if (this.state !== 'connect') return;
-    if (this.fencedUntil > this.server.clock.now()) return;
+    if (this.fencedSince !== 0) return;
     const log = this.server.log;
     log.notice(`Connecting to MASTER ${this.host}:${this.port}`);
     this.state = 'connecting';
@@ -625,10 +629,18 @@ export class MasterLink {
     else if (this.state === 'loading' && !this.lostWhileLoading) this.socket?.write('\n');
   }
 
-  /** Fences the link for `ms`: it goes down now and does not come back before then. */
-  fence(ms: number): void {
-    this.fencedUntil = this.server.clock.now() + ms;
+  /** Fences the link: it goes down now and stays down until re-pointed or lifted. */
+  fence(): void {
+    if (this.fencedSince === 0) this.fencedSince = Math.max(1, this.server.clock.monotonic());
     if (this.state !== 'connect') this.linkDown('Link to the master fenced by a durable failover.');
+  }
+
+  /** Lifts the fence (a sentinel aborted its failover, or found the fence stale). */
+  unfence(): void {
+    if (this.fencedSince === 0) return;
+    this.fencedSince = 0;
+    this.server.log.notice('Durable failover fence lifted.');
+    this.connect();
   }
 
   /** Our master client was freed by someone else (CLIENT KILL TYPE master). */

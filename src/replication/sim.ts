@@ -32,9 +32,12 @@
  * after each write and every 100 ms, replicas ACK right after applying it, and a write counts
  * as acknowledged once ⌊n/2⌋ replicas ACKed its offset (within 1 s; then it is abandoned, its
  * outcome unknown). A failover fences every replica it reaches (its link to the master goes
- * down for 6 s, REPLCONF DURABLE-FENCE; each fence arrives after its own delay and only when
- * the node is reachable), needs answers from n − 1 − ⌊n/2⌋ + 1 of them, and promotes the
- * highest offset. Crashes keep the data (persistence; losing a replica's data and the master
+ * down until it is re-pointed or the fence lifted, REPLCONF DURABLE-FENCE; each fence arrives
+ * after its own delay and only when the node is reachable), needs answers from
+ * n − 1 − ⌊n/2⌋ + 1 of them, and promotes the highest offset; its REPLICAOF orders may arrive
+ * late (one in four up to 12 s). An aborted failover lifts its fences unless its operator
+ * dies first; a stale fence (30 s) on a replica of the current master is lifted as
+ * nodis-sentinel's liftStaleFence does. A fence survives a restart (durable-fenced). Crashes keep the data (persistence; losing a replica's data and the master
  * at once is two failures of three). Then:
  *  I5 every acknowledged write is in the dataset of every later master: checked when a node is
  *     promoted (every write acknowledged before is in its data) and at the end.
@@ -175,9 +178,9 @@ export class SimReplNode implements ReplIds {
   log: Buffer[] = [];
   logLen = 0;
   logStart = 1;
-  /** Durable mode: (offset after a GETACK, time it was fed); fenced until (ms). */
+  /** Durable mode: (offset after a GETACK, time it was fed); when fenced (ms, 0: not fenced). */
   getacks: { off: number; t: number }[] = [];
-  fencedUntil = 0;
+  fencedSince = 0;
   constructor(
     readonly sim: ReplSim,
     readonly name: string,
@@ -234,6 +237,33 @@ export class SimReplNode implements ReplIds {
         // PING and REPLCONF GETACK keep the link alive; they change no data.
         break;
     }
+  }
+
+  /**
+   * Durable mode: the link is fenced — until re-pointed or lifted (nodis's rule), or, with the
+   * `fenceMs` option, only for that long (the earlier rule; the tests check I5 catches it).
+   */
+  fenced(): boolean {
+    if (this.fencedSince === 0) return false;
+    const ms = this.sim.opts.fenceMs;
+    if (ms === undefined || this.sim.clock.monotonic - this.fencedSince < ms) return true;
+    this.fencedSince = 0;
+    return false;
+  }
+
+  /** Durable mode: REPLCONF DURABLE-FENCE 1 (the link goes down and stays down). */
+  fence(): void {
+    if (this.fencedSince === 0) this.fencedSince = Math.max(1, this.sim.clock.monotonic);
+    this.link?.close(this);
+    this.link = null;
+  }
+
+  /** Durable mode: REPLCONF DURABLE-FENCE 0. */
+  unfence(): void {
+    if (this.fencedSince === 0) return;
+    this.fencedSince = 0;
+    this.sim.stats.fencesLifted++;
+    this.connect();
   }
 
   /** Durable mode: the lease holds (⌊n/2⌋ replicas renewed it in the last 500 ms). */
@@ -339,7 +369,7 @@ export class SimReplNode implements ReplIds {
 
   connect(): void {
     const m = this.masterOf;
-    if (m === null || this.link !== null || !this.alive || this.fencedUntil > this.sim.clock.monotonic) return;
+    if (m === null || this.link !== null || !this.alive || this.fenced()) return;
     const link = new SimLink(this.sim, this, m);
     this.link = link;
     this.sim.clock.setTimer(link.latency, () => {
@@ -435,7 +465,7 @@ export class SimReplNode implements ReplIds {
   /** replicationSetMaster. */
   setMaster(m: SimReplNode): void {
     if (this.masterOf === m) return;
-    this.fencedUntil = 0;
+    this.fencedSince = 0;
     this.link?.close(this);
     this.link = null;
     this.masterOf = m;
@@ -450,7 +480,7 @@ export class SimReplNode implements ReplIds {
     this.link = null;
     shiftReplIds(this, this.sim.random.hex(40));
     this.dropReplicas();
-    this.fencedUntil = 0;
+    this.fencedSince = 0;
     this.sim.observe(this, 'promotion');
     this.sim.checkAcknowledged(this, 'promoted');
   }
@@ -491,6 +521,9 @@ export class SimReplNode implements ReplIds {
     }
     this.replid2 = NULL_REPLID;
     this.secondReplOffset = -1;
+    // The fence survives (durable-fenced, written to the config file by the operator's CONFIG
+    // REWRITE); its age counts from the restart, as INFO's durable_fenced_ms does.
+    if (this.fencedSince !== 0) this.fencedSince = this.sim.clock.monotonic;
     this.backlog = new ReplicationBacklog(this.backlog.size, this.masterReplOffset);
     this.resetLog(this.masterReplOffset);
     this.sim.observe(this, 'restart');
@@ -508,6 +541,10 @@ export interface ReplSimOptions {
   durable?: boolean;
   /** Durable mode: promote a random fenced replica instead of the highest offset (the tests check I5 catches it). */
   careless?: boolean;
+  /** Durable mode: fences expire after this many ms (the earlier rule; the tests check I5 catches it). */
+  fenceMs?: number;
+  /** Every REPLICAOF order of a failover arrives this many ms late (default: random). */
+  reconfMs?: number;
 }
 
 export class ReplSim {
@@ -519,7 +556,7 @@ export class ReplSim {
   readonly violations: string[] = [];
   readonly stats = {
     writes: 0, partial: 0, partialOnReplid2: 0, full: 0, backlogMiss: 0, idMiss: 0, beyondReplid2: 0, promotions: 0, crashes: 0, disconnects: 0, partitions: 0, resizes: 0, events: 0,
-    acknowledged: 0, abandoned: 0, refused: 0, fences: 0, failoversRefused: 0, checksI5: 0,
+    acknowledged: 0, abandoned: 0, refused: 0, fences: 0, failoversRefused: 0, checksI5: 0, slowReconf: 0, fencesLifted: 0, staleLifts: 0, pairPartitions: 0,
   };
   /** Durable mode: writes waiting for their ACKs, and the acknowledged ones (I5's ground truth). */
   pending: { node: SimReplNode; id: string; off: number; deadline: number }[] = [];
@@ -622,6 +659,14 @@ export class ReplSim {
       // A node cut off for a while (bytes held; links time out if it lasts).
       const n = pick();
       this.isolated = new Set([n]);
+      // Durable mode: also two nodes cut off together (the master with a replica).
+      if (this.opts.durable === true && r.below(2) === 0) {
+        const n2 = pick();
+        if (n2 !== n) {
+          this.isolated.add(n2);
+          this.stats.pairPartitions++;
+        }
+      }
       this.stats.partitions++;
       this.clock.setTimer(200 + r.below(6000), () => (this.isolated = new Set()));
     } else if (k < 55) {
@@ -646,15 +691,41 @@ export class ReplSim {
   }
 
   /** A REPLICAOF order from the failover operator; it waits while the node is unreachable. */
-  private order(n: SimReplNode, m: SimReplNode): void {
-    this.clock.setTimer(1 + this.random.below(300), () => {
+  private order(n: SimReplNode, m: SimReplNode, delay = this.orderDelay()): void {
+    this.clock.setTimer(delay, () => {
       if (this.leader !== m) return;
-      if (!n.alive || this.isolated.has(n)) return this.order(n, m);
+      if (!n.alive || this.isolated.has(n)) return this.order(n, m, 1 + this.random.below(300));
       n.setMaster(m);
     });
   }
 
+  /** A REPLICAOF order's delay: in durable mode, one in four is slow (Sentinel under load). */
+  private orderDelay(): number {
+    if (this.opts.reconfMs !== undefined) return this.opts.reconfMs;
+    if (this.opts.durable === true && this.random.below(4) === 0) {
+      this.stats.slowReconf++;
+      return 1 + this.random.below(12000);
+    }
+    return 1 + this.random.below(300);
+  }
+
   private failoverBusy = false;
+
+  /**
+   * nodis-sentinel's liftStaleFence, once a second: a fence older than 5 × the failover timeout
+   * on a reachable replica of the current master, with no failover in progress, is lifted (its
+   * operator gave up without lifting it: a sentinel that died mid-failover).
+   */
+  private liftStaleFences(): void {
+    const m = this.leader;
+    if (this.failoverBusy || !m.isMaster || !m.alive || this.isolated.has(m)) return;
+    for (const n of this.nodes) {
+      if (n.fencedSince === 0 || n.masterOf !== m || !n.alive || this.isolated.has(n)) continue;
+      if (this.clock.monotonic - n.fencedSince <= 5 * 6000) continue;
+      this.stats.staleLifts++;
+      n.unfence();
+    }
+  }
 
   /**
    * nodis-sentinel's durable failover: fence the replicas of the current master (each fence
@@ -674,9 +745,7 @@ export class ReplSim {
         // Only a replica on the old master's history counts (nodis-sentinel compares replids).
         if (!n.alive || this.isolated.has(n) || n.masterOf !== old || n.replid !== old.replid) return;
         this.stats.fences++;
-        n.fencedUntil = this.clock.monotonic + 6000;
-        n.link?.close(n);
-        n.link = null;
+        n.fence();
         answers.set(n, n.masterReplOffset);
       });
     }
@@ -689,6 +758,7 @@ export class ReplSim {
         if (this.clock.monotonic - start > 6000) {
           this.stats.failoversRefused++;
           this.failoverBusy = false;
+          this.liftFences(answers.keys());
           return;
         }
         this.clock.setTimer(100, decide);
@@ -702,11 +772,26 @@ export class ReplSim {
       // A fenced node may have crashed since: promote it when it is back (its data is kept).
       if (!pick[0].alive) {
         this.stats.failoversRefused++;
+        this.liftFences(answers.keys());
         return;
       }
       this.failover(pick[0]);
     };
     this.clock.setTimer(350, decide);
+  }
+
+  /**
+   * An aborted failover lifts the fences it set (each after its own delay, if the node is
+   * reachable then) — unless its operator "dies" first (one in three): then only the stale-fence
+   * rule frees them.
+   */
+  private liftFences(nodes: Iterable<SimReplNode>): void {
+    if (this.random.below(3) === 0) return;
+    for (const n of nodes) {
+      this.clock.setTimer(1 + this.random.below(300), () => {
+        if (n.alive && !this.isolated.has(n)) n.unfence();
+      });
+    }
   }
 
   private writing = false;
@@ -720,6 +805,7 @@ export class ReplSim {
         for (const n of this.nodes) if (n.alive && n.isMaster) n.getAck();
         this.settleWrites(null);
       });
+      this.every(1000, () => this.liftStaleFences());
     }
     this.writing = true;
     const writeLoop = (): void => {
@@ -738,12 +824,14 @@ export class ReplSim {
     for (const n of this.nodes) if (n !== p) this.order(n, p);
   }
 
-  /** Stops the writes and waits (up to 15 s) for I4; returns null when converged, or why not. */
+  /** Stops the writes and waits (up to 15 s, 45 s in durable mode) for I4; returns null when converged, or why not. */
   settle(): string | null {
     this.writing = false;
     // PINGs keep coming, so look between them.
     let why = this.convergence();
-    for (let t = 0; t < 15000 && why !== null; t += 5) {
+    // Durable mode: a fence its operator left behind is lifted only once stale (30 s).
+    const wait = this.opts.durable === true ? 45000 : 15000;
+    for (let t = 0; t < wait && why !== null; t += 5) {
       this.clock.advance(5);
       why = this.convergence();
     }

@@ -123,6 +123,10 @@ export class Instance {
    * REPLCONF DURABLE-FENCE, or — a replica without it — its link to the old master silent).
    */
   durableAnswer: { offset: number; replid: string; settled: boolean } | null = null;
+  /** We fenced this replica in our current (or last) durable failover. */
+  durableFenced = false;
+  /** durable_fenced_ms from its last INFO: how long its fence has held (0: not fenced). */
+  durableFencedMs = 0;
 
   sDownSinceTime = 0;
   oDownSinceTime = 0;

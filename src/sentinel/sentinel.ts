@@ -635,6 +635,7 @@ export class Sentinel {
     ri.info = info;
     ri.masterLinkDownTime = 0;
     ri.durableWrites = false;
+    ri.durableFencedMs = 0;
     let role = 0;
 
     for (const rawLine of info.split('\n')) {
@@ -680,6 +681,8 @@ export class Sentinel {
         ri.durableWrites = value === '1';
       } else if (key === 'durable_replicas') {
         ri.durableReplicas = Number(value);
+      } else if (key === 'durable_fenced_ms') {
+        ri.durableFencedMs = Number(value);
       } else if (key === 'master_last_io_seconds_ago') {
         ri.masterLastIoSec = Number(value);
       } else if (key === 'master_link_down_since_seconds') {
@@ -753,6 +756,9 @@ export class Sentinel {
       }
     }
 
+    // A durable failover fence left behind (its sentinel died mid-failover, or lost contact).
+    if (ri.isSlave && role === SRI_SLAVE && ri.durableFencedMs > 0) this.liftStaleFence(master, ri);
+
     // Reconfiguration progress during a failover.
     if (ri.isSlave && role === SRI_SLAVE && ri.flags & (SRI_RECONF_SENT | SRI_RECONF_INPROG)) {
       const promoted = master.promoted;
@@ -767,6 +773,52 @@ export class Sentinel {
         this.event('notice', '+slave-reconf-done', ri);
       }
     }
+  }
+
+  /**
+   * A fence (REPLCONF DURABLE-FENCE) holds until its replica is re-pointed or lifted, so a
+   * leader that dies mid-failover, with the master back or never really down, would leave the
+   * master without the replicas its lease needs — refusing writes for good. We lift one when all
+   * of this holds: it is older than 5 × failover-timeout (any failover's select, promote and
+   * wait-promotion steps are each bounded by the failover timeout, and its leader announces a
+   * promotion in its hellos as soon as it sees it); the replica points at the master of our
+   * configuration (so no promotion we heard of replaced it), which looks sane (reachable, a
+   * master, not down); no failover of ours is in progress; and we heard hellos from a majority
+   * of the sentinels lately (a sentinel cut off from the leader, who would tell it of a
+   * promotion, lifts nothing).
+   */
+  private liftStaleFence(master: Instance, ri: Instance): void {
+    if (ri.durableFencedMs <= 5 * master.failoverTimeout) return;
+    if (master.flags & SRI_FAILOVER_IN_PROGRESS || !this.masterLooksSane(master)) return;
+    if (ri.slaveMasterPort !== master.addr.port || (ri.slaveMasterHost ?? '').toLowerCase() !== master.addr.host.toLowerCase()) return;
+    const now = this.now();
+    let heard = 1;
+    for (const s of master.sentinels.values()) if (now - s.lastHelloTime < this.periods.publishPeriod * 3) heard++;
+    if (heard < Math.floor((master.sentinels.size + 1) / 2) + 1) return;
+    if (this.sendFence(ri, false)) {
+      ri.durableFencedMs = 0;
+      this.event('warning', '+durable-fence-lifted', ri, 'stale');
+    }
+  }
+
+  /** Our durable failover is aborted with no newer configuration: its fences are lifted. */
+  private liftOurFences(master: Instance): void {
+    for (const r of master.replicas.values()) {
+      if (!r.durableFenced) continue;
+      r.durableFenced = false;
+      if (this.sendFence(r, false)) this.event('warning', '+durable-fence-lifted', r, 'aborted');
+    }
+  }
+
+  /**
+   * REPLCONF DURABLE-FENCE 1 (fence) or 0 (lift), then CONFIG REWRITE, so that a replica
+   * restarted meanwhile keeps its fence (durable-fenced in its config file; without a config
+   * file the rewrite fails, and is ignored, as after SLAVEOF).
+   */
+  private sendFence(ri: Instance, on: boolean, cb?: (r: Reply) => void): boolean {
+    if (!this.send(ri, ['REPLCONF', 'DURABLE-FENCE', on ? '1' : '0'], cb)) return false;
+    this.send(ri, ['CONFIG', 'REWRITE']);
+    return true;
   }
 
   private masterLooksSane(master: Instance): boolean {
@@ -999,6 +1051,7 @@ export class Sentinel {
     master.failoverState = FailoverState.WaitStart;
     master.flags |= SRI_FAILOVER_IN_PROGRESS;
     master.failoverEpoch = ++this.currentEpoch;
+    for (const r of master.replicas.values()) r.durableFenced = false;
     this.event('warning', '+new-epoch', master, `${this.currentEpoch}`, false);
     this.event('warning', '+try-failover', master);
     master.failoverStartTime = this.now() + this.random.below(SENTINEL_MAX_DESYNC);
@@ -1020,6 +1073,7 @@ export class Sentinel {
       case FailoverState.WaitPromotion:
         if (this.now() - master.failoverStateChangeTime > master.failoverTimeout) {
           this.event('warning', '-failover-abort-slave-timeout', master);
+          this.liftOurFences(master);
           this.abortFailover(master);
         }
         break;
@@ -1074,9 +1128,10 @@ export class Sentinel {
    * Durable acknowledgment (docs/CONSISTENCY.md): an acknowledged write is on the master and on
    * ⌊(R+1)/2⌋ of its R replicas, so only the replica with the highest offset among
    * R − ⌊(R+1)/2⌋ + 1 of them is sure to hold every one — and only offsets that can no longer
-   * grow count. Each reachable replica is fenced now (`REPLCONF DURABLE-FENCE <failover-timeout>`:
-   * its link to the old master goes down and stays down until it is re-pointed or the fence
-   * expires, and it answers with its offset), so the old master, should it come back during the
+   * grow count. Each reachable replica is fenced now (`REPLCONF DURABLE-FENCE 1`: its link to
+   * the old master goes down and stays down until it is re-pointed, or the fence is lifted —
+   * by us if we abort, by any sentinel once stale: liftStaleFence — and it answers with its
+   * offset), so the old master, should it come back during the
    * failover, can renew no lease with it and acknowledge nothing more. A replica without the
    * command (redis-server) is asked for a fresh INFO instead, and its offset counts once its
    * link to the old master is down or silent for ≥ 1 s (longer than the lease) — weaker: it
@@ -1098,7 +1153,8 @@ export class Sentinel {
       if (r.durableProbeSent < since) {
         r.durableProbeSent = now;
         r.durableAnswer = null;
-        this.send(r, ['REPLCONF', 'DURABLE-FENCE', String(master.failoverTimeout)], (reply) => {
+        r.durableFenced = true;
+        this.sendFence(r, true, (reply) => {
           if (reply.type === 'array' && reply.elements.length === 2) {
             const [off, id] = reply.elements;
             if (off?.type === 'integer' && id?.type === 'string') {
@@ -1148,6 +1204,7 @@ export class Sentinel {
     }
     if (slave === null) {
       this.event('warning', '-failover-abort-no-good-slave', master);
+      this.liftOurFences(master);
       this.abortFailover(master);
       return;
     }
@@ -1164,6 +1221,7 @@ export class Sentinel {
     if (promoted.linkDisconnected) {
       if (this.now() - master.failoverStateChangeTime > master.failoverTimeout) {
         this.event('warning', '-failover-abort-slave-timeout', master);
+        this.liftOurFences(master);
         this.abortFailover(master);
       }
       return;
@@ -1221,7 +1279,9 @@ export class Sentinel {
     }
     if (timeout) {
       for (const r of master.replicas.values()) {
-        if (r.flags & (SRI_RECONF_DONE | SRI_RECONF_SENT)) continue;
+        // Not the promoted replica (Redis skips SRI_PROMOTED too): told to replicate from
+        // itself, it left the group with no master (found by the durable fault harness).
+        if (r.flags & (SRI_PROMOTED | SRI_RECONF_DONE | SRI_RECONF_SENT)) continue;
         if (r.linkDisconnected) continue;
         if (this.sendSlaveOf(r, promoted.addr)) this.event('notice', '+slave-reconf-sent-be', r);
       }

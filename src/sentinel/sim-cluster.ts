@@ -149,6 +149,15 @@ export class SimCluster {
     const master = s.masters.get(MASTER_NAME);
     if (this.eventLog.length < 5000) this.eventLog.push(`${this.now} s${node.index} ${type} ${message}`);
     switch (type) {
+      case '+slave-reconf-sent-be': {
+        // The replica just promoted must never be told to replicate (from itself): it would
+        // leave the group without a master.
+        const promoted = master?.promoted;
+        if (promoted !== null && promoted !== undefined && message.startsWith(`slave ${promoted.name} `)) {
+          this.violations.push(`s${node.index} sent SLAVEOF to the promoted replica ${promoted.name}`);
+        }
+        break;
+      }
       case '+elected-leader': {
         this.stats.elected++;
         const epoch = master!.failoverEpoch;
