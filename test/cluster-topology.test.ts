@@ -259,3 +259,18 @@ test('mixed cluster of 3 nodis and 3 redis-server nodes: create, check, manual f
   assert.match(mine, /myself,master/);
   redis = loaded;
 });
+
+test('an unknown node id gets the same error from nodis and redis-server in every subcommand that names a node', { timeout: 120000 }, async () => {
+  const pair = [await start('nodis'), await start('redis')];
+  const unknown = 'e'.repeat(40);
+  const commands = [
+    ['FORGET', unknown], ['REPLICATE', unknown], ['REPLICAS', unknown], ['SLAVES', unknown],
+    ['COUNT-FAILURE-REPORTS', unknown], ['SETSLOT', '100', 'NODE', unknown], ['FORGET', 'short-id'],
+  ];
+  for (const args of commands) {
+    const replies = await Promise.all(pair.map((n) => n.client.call('CLUSTER', ...args).then((r) => `ok ${String(r)}`, (e: Error) => `err ${e.message}`)));
+    assert.equal(replies[0], replies[1], `CLUSTER ${args.join(' ')}`);
+    assert.match(replies[0]!, /^err ERR Unknown node /);
+  }
+  for (const n of pair) await n.server.stop();
+});
