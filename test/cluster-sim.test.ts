@@ -44,6 +44,44 @@ test('a partitioned minority master loses its slots to the majority side; no spl
   assert.deepEqual(sim.violations, []);
 });
 
+test('a manual failover soon after the same replica\'s last election runs a new election, never wins with old votes', () => {
+  // n0 → n3, back to n0, then n3 again within 2 × node timeout of its first election. Redis
+  // 7.0.15 keeps a won election's state (failover_auth_sent/count/epoch) until its retry time
+  // passes, so n3 "won" at once with its first election's votes, at an epoch below n0's: it
+  // called itself master and no other node moved the slots to it (with a dead master in place
+  // of the manual failover, the cluster stayed down). Now it asks for votes again; the masters
+  // deny them (they voted about n0 less than 2 × node timeout ago, as Redis's do), so this
+  // manual failover times out, and the next one, later, succeeds.
+  const sim = new ClusterSim(3, { seed: 3, masters: 3, replicasPerMaster: 1 });
+  sim.run(10000);
+  assert.equal(sim.convergence(), null);
+  const st = (i: number) => sim.nodes[i]!.state!;
+  const everyoneSees = (master: number, replica: number) => sim.nodes.every((n) => {
+    const m = n.state!.lookup(st(master).myself.name)!;
+    const r = n.state!.lookup(st(replica).myself.name)!;
+    return m.isMaster && n.state!.slots[0] === m && r.isSlave && r.slaveof === m;
+  });
+  const promote = (replica: number, master: number): bigint => {
+    sim.manualFailover(replica);
+    assert.ok(sim.runUntil(10000, () => everyoneSees(replica, master)), `n${replica} promoted by manual failover, seen by every node`);
+    return st(replica).myself.configEpoch;
+  };
+  const first = promote(3, 0);
+  const second = promote(0, 3);
+  assert.ok(first < second);
+  sim.manualFailover(3);
+  assert.ok(sim.runUntil(10000, () => st(3).mfEnd === 0), 'the quick manual failover ends');
+  assert.deepEqual(sim.violations, []);
+  assert.ok(st(3).myself.isSlave && everyoneSees(0, 3), 'n3 still n0\'s replica');
+  const third = promote(3, 0);
+  assert.ok(third > second, `config epoch ${third} above ${second}`);
+  // And a failure right after: n0 (the old master, now replica) takes over from a dead n3.
+  sim.crash(3);
+  assert.ok(sim.runUntil(30000, () => [1, 2, 4, 5].every((i) => st(i).state === 'ok' && st(i).slots[0]?.name === st(0).myself.name)), 'n0 elected after n3 died');
+  assert.ok(st(0).myself.configEpoch > third);
+  assert.deepEqual(sim.violations, []);
+});
+
 test('seeded chaos: invariants hold and every run converges after healing', () => {
   const runs = Number(process.env.CLUSTER_SIM_RUNS ?? 12);
   let elections = 0;

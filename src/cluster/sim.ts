@@ -70,6 +70,8 @@ export class SimNode {
   offset = 0;
   masterPort: number | null = null;
   lastMasterContact = 0;
+  /** Writes paused until then (a manual failover's pause): the offset stands still. */
+  pausedUntil = 0;
   readonly rng: Random;
   restarts = 0;
   constructor(readonly sim: ClusterSim, readonly index: number, readonly port: number) {
@@ -169,7 +171,9 @@ export class ClusterSim {
       die: (m) => sim.violations.push(`${tag} died: ${m}`),
       schedule: (fn) => {
         const gen = n.restarts;
-        sim.clock.setTimer(0, () => {
+        // The next turn of the event loop: 1 ms, so work that re-arms itself (a manual
+        // failover waiting for the replication offset) lets time and replication move on.
+        sim.clock.setTimer(1, () => {
           if (n.up && n.restarts === gen) fn();
         });
       },
@@ -185,8 +189,12 @@ export class ClusterSim {
         dataAge: () => sim.now() - n.lastMasterContact,
       },
       keys: { countKeysInSlot: () => 0, deleteKeysInSlot: () => 0, dbSize: () => 0, flushAll: () => {} },
-      pauseWrites: () => {},
-      unpauseWrites: () => {},
+      pauseWrites: (until) => {
+        n.pausedUntil = until;
+      },
+      unpauseWrites: () => {
+        n.pausedUntil = 0;
+      },
       deliverPublish: () => {},
       hasSubscribers: () => false,
     };
@@ -197,7 +205,12 @@ export class ClusterSim {
     if (m.startsWith('Failover election won')) {
       const epoch = String(st.failoverAuthEpoch);
       const prev = this.winners.get(epoch);
-      if (prev !== undefined && prev !== st.myself.name) this.violations.push(`two winners for epoch ${epoch}: ${prev} and ${st.myself.name}`);
+      if (prev !== undefined) this.violations.push(`two wins for epoch ${epoch}: ${prev} and ${st.myself.name}`);
+      // A win must outrank the master it replaces, or no node moves the slots to the winner.
+      const master = st.myself.slaveof;
+      if (master !== null && st.failoverAuthEpoch <= master.configEpoch) {
+        this.violations.push(`${tag} won epoch ${epoch}, not above its master's config epoch ${master.configEpoch}`);
+      }
       this.winners.set(epoch, st.myself.name);
       this.stats.elections++;
     } else if (m.startsWith('Failover auth granted')) {
@@ -257,7 +270,7 @@ export class ClusterSim {
 
   private replicate(n: SimNode): void {
     if (n.masterPort === null) {
-      n.offset += Math.floor(n.rng.next() * 3);
+      if (this.now() >= n.pausedUntil) n.offset += Math.floor(n.rng.next() * 3);
       return;
     }
     const m = this.nodes.find((t) => t.port === n.masterPort);
@@ -297,6 +310,20 @@ export class ClusterSim {
 
   run(ms: number): void {
     this.clock.advance(ms);
+  }
+
+  /** Runs until `done` holds (checked every 10 ms), at most `ms`; false on the timeout. */
+  runUntil(ms: number, done: () => boolean): boolean {
+    for (let t = 0; t < ms; t += 10) {
+      if (done()) return true;
+      this.clock.advance(10);
+    }
+    return done();
+  }
+
+  /** CLUSTER FAILOVER on replica i (the command's checks are the caller's). */
+  manualFailover(i: number, mode: 'default' | 'force' | 'takeover' = 'default'): void {
+    this.nodes[i]!.state!.startManualFailover(mode);
   }
 
   crash(i: number): void {

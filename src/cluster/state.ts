@@ -1094,6 +1094,20 @@ export class ClusterState {
     this.saveConfigOrDie(true);
     this.broadcastPong(false);
     this.resetManualFailover();
+    this.resetElection();
+  }
+
+  /**
+   * Forgets the last election, so the next failover (of a later master of ours) starts a new
+   * one at a new epoch. Redis 7.0.15 keeps a won election's state until its retry time
+   * (4 × node timeout) passes: demoted and failing over again within 2 × node timeout, it
+   * "wins" at once with the old votes and the old epoch, below its master's, and no node
+   * moves the slots to it (Valkey resets it too, after a win and when a manual failover starts).
+   */
+  private resetElection(): void {
+    this.failoverAuthTime = 0;
+    this.failoverAuthCount = 0;
+    this.failoverAuthSent = false;
   }
 
   handleSlaveFailover(): void {
@@ -1200,6 +1214,9 @@ export class ClusterState {
   /** CLUSTER FAILOVER [FORCE|TAKEOVER], after its checks. */
   startManualFailover(mode: 'default' | 'force' | 'takeover'): void {
     this.resetManualFailover();
+    // An election still waiting for votes or for its retry time would keep this one from
+    // starting until the manual failover timed out.
+    this.resetElection();
     this.mfEnd = this.env.now() + MF_TIMEOUT;
     if (mode === 'takeover') {
       this.env.log.warning('Taking over the master (user request).');

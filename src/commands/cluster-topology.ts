@@ -189,6 +189,13 @@ function addDelSlotsRange(del: boolean) {
 
 
 /** CLUSTER SETSLOT's MIGRATING/IMPORTING target (argv[4]): a known master, else Redis's error. */
+/** The node named by argv[i], or null after answering `-ERR Unknown node <id>` as Redis does. */
+function knownNodeOrReply(c: Client, st: ClusterState, i: number): ClusterNode | null {
+  const n = st.lookup(c.argv[i]!);
+  if (n === null) c.reply.error(`ERR Unknown node ${c.argv[i]}`);
+  return n;
+}
+
 function targetMasterOrReply(c: Client, st: ClusterState): ClusterNode | null {
   const n = st.lookup(c.argv[4]!);
   if (n === null) {
@@ -233,11 +240,8 @@ function setslot(c: Client): void {
     st.importingFrom[slot] = null;
     st.migratingTo[slot] = null;
   } else if (action === 'node' && argc === 5) {
-    const n = st.lookup(c.argv[4]!);
-    if (n === null) {
-      c.reply.error(`ERR Unknown node ${c.argv[4]}`);
-      return;
-    }
+    const n = knownNodeOrReply(c, st, 4);
+    if (n === null) return;
     if (n.isSlave) {
       c.reply.error('ERR Target node is not a master');
       return;
@@ -437,11 +441,8 @@ function saveconfig(c: Client): void {
 
 function forget(c: Client): void {
   const st = stateOf(c);
-  const n = st.lookup(c.argv[2]!);
-  if (n === null) {
-    c.reply.error(`ERR Unknown node ${c.argv[2]}`);
-    return;
-  }
+  const n = knownNodeOrReply(c, st, 2);
+  if (n === null) return;
   if (n === st.myself) {
     c.reply.error("ERR I tried hard but I can't forget myself...");
     return;
@@ -458,11 +459,8 @@ function forget(c: Client): void {
 
 function replicate(c: Client): void {
   const st = stateOf(c);
-  const n = st.lookup(c.argv[2]!);
-  if (n === null) {
-    c.reply.error(`ERR Unknown node ${c.argv[2]}`);
-    return;
-  }
+  const n = knownNodeOrReply(c, st, 2);
+  if (n === null) return;
   if (n === st.myself) {
     c.reply.error("ERR Can't replicate myself");
     return;
@@ -482,11 +480,8 @@ function replicate(c: Client): void {
 
 function replicas(c: Client): void {
   const st = stateOf(c);
-  const n = st.lookup(c.argv[2]!);
-  if (n === null) {
-    c.reply.error(`ERR Unknown node ${c.argv[2]}`);
-    return;
-  }
+  const n = knownNodeOrReply(c, st, 2);
+  if (n === null) return;
   if (n.isSlave) {
     c.reply.error('ERR The specified node is not a master');
     return;
@@ -497,11 +492,8 @@ function replicas(c: Client): void {
 
 function countFailureReports(c: Client): void {
   const st = stateOf(c);
-  const n = st.lookup(c.argv[2]!);
-  if (n === null) {
-    c.reply.error(`ERR Unknown node ${c.argv[2]}`);
-    return;
-  }
+  const n = knownNodeOrReply(c, st, 2);
+  if (n === null) return;
   c.reply.integer(st.failureReportsCount(n));
 }
 
