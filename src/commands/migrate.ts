@@ -396,7 +396,7 @@ function complete(st: MigrateState, job: MigrateJob, outcome: Outcome): void {
       db.delete(key);
       job.touched.add(key);
       deleted.push(key);
-      server.modified(db, key, 'g', 'del');
+      db.modified(key, 'g', 'del');
     }
     if (deleted.length > 0) {
       server.propagator.also(db.id, ['DEL', ...deleted]);
