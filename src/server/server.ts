@@ -39,7 +39,7 @@ import { discardTransaction, execCommandAbort } from '../commands/transactions.j
 import { blockedRedirection, isRedirection } from '../cluster/routing.js';
 import { redirectBlockedClients } from './blocking.js';
 import { execute, type ExecMode, type Invocation } from './executor.js';
-import { admit, clientCommandFlags, type InvocationFlags } from './admission.js';
+import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
 
 /** Hot configuration values, mirrored from the registry so the dispatch path reads fields. */
 export interface Settings {
@@ -894,7 +894,16 @@ export class Server implements KeyspaceOwner {
     }
     c.cmd = spec;
     const flags = clientCommandFlags(this, c, spec, argv);
-    const refused = admit(this, { client: c, spec, argv, flags, script: null });
+    // One request object reused for every client command (admit() keeps no reference to it).
+    let request = this.admissionRequest;
+    if (request === null) this.admissionRequest = request = { client: c, spec, argv, flags, script: null };
+    else {
+      request.client = c;
+      request.spec = spec;
+      request.argv = argv;
+      request.flags = flags;
+    }
+    const refused = admit(this, request);
     if (refused !== null) {
       this.rejectCommand(c, spec, refused);
       return;
@@ -918,6 +927,8 @@ export class Server implements KeyspaceOwner {
     this.call(c, spec, 'client');
     for (const h of this.hooks.afterCommand) h(c);
   }
+
+  private admissionRequest: AdmissionRequest | null = null;
 
   /** Answers a command that was refused before running; inside MULTI it also dooms EXEC. */
   rejectCommand(c: Client, spec: CommandSpec | null, message: string): void {
