@@ -4,7 +4,7 @@
  *
  * The structure itself is src/types/hash.ts. Handlers follow t_hash.c's order of checks so
  * that errors win in the same order as in Redis (argument parsing before the type check where
- * Redis does so). Every change goes through `server.modified()` with Redis's event names; an
+ * Redis does so). Every change goes through the keyspace's write API (`db.modified()`) with Redis's event names; an
  * emptied hash is deleted with a `del` event. HINCRBYFLOAT propagates as HSET with the final
  * value, as Redis 7.0 does.
  */

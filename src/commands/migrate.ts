@@ -16,7 +16,7 @@
  *     error before any RESTORE reply is retried once on a fresh connection (unless it was a
  *     timeout), as Redis does for a cached connection the peer closed meanwhile.
  *  3. When the replies are in, keys the target accepted are deleted locally (unless COPY), through
- *     the usual path: `server.modified` (dirty, WATCH, the `del` keyspace event) and one
+ *     the usual path: `db.modified` (dirty, WATCH, tracking, the `del` keyspace event) and one
  *     `DEL key ...` propagated to the AOF and replicas, as Redis rewrites MIGRATE into. Only keys
  *     left untouched since the snapshot are deleted: every change to a key is seen through
  *     `hooks.keyModified`/`dbTouched`, so a key another client wrote while the MIGRATE was in

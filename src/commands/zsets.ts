@@ -6,7 +6,7 @@
  *
  * Replies follow Redis 7.0 exactly: scores print as %.17g (writer.double), WITHSCORES is a flat
  * array in RESP2 and an array of [member, score] pairs in RESP3, errors keep Redis's texts and
- * argument-checking order. Writes go through `server.modified()` with Redis's event names; pops
+ * argument-checking order. Writes go through the keyspace's write API (`db.modified()`/`db.removed()`) with Redis's event names; pops
  * that may be served later (BZPOPMIN…) propagate as ZPOPMIN/ZPOPMAX, as Redis rewrites them.
  */
 import type { CommandHandlers } from '../server/command-table.js';
