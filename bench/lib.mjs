@@ -139,7 +139,8 @@ export async function inProcessServer(dist) {
   const load = (p) => import(pathToFileURL(path.join(dist, p)).href);
   const { ConfigRegistry } = await load('src/config/registry.js');
   const { DIRECTIVES } = await load('src/config/directives.js');
-  const { CommandTable } = await load('src/server/command-table.js');
+  // Builds from before the layering move (73b20ef, the pre-executor base) kept it in commands/.
+  const { CommandTable } = await load('src/server/command-table.js').catch(() => load('src/commands/registry.js'));
   const { allCommandHandlers } = await load('src/commands/index.js');
   const { Logger } = await load('src/server/log.js');
   const { Server } = await load('src/server/server.js');

@@ -25,6 +25,10 @@ function owner(): KeyspaceOwner {
     onKeyExpired: () => {},
     random: () => 0.5,
     onKeyAdded: () => {},
+    keyWritten: () => {},
+    signalModifiedKey: () => {},
+    notify: () => {},
+    datasetChanged: () => {},
     access: { track: false, epoch: 0, lfu: false, lruClock: 0, minutes: 0, logFactor: 10, decayTime: 1, random: () => 0.5 },
   };
 }

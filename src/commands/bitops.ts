@@ -89,7 +89,7 @@ function setbit(c: Client): void {
   const old = (buf[byte]! & mask) !== 0 ? 1 : 0;
   if (grew || old !== on) {
     buf[byte] = on ? buf[byte]! | mask : buf[byte]! & ~mask;
-    c.server.modified(c.db, key, '$', 'setbit');
+    c.db.modified(key, '$', 'setbit');
   }
   if (old) c.reply.one();
   else c.reply.zero();
@@ -164,9 +164,9 @@ function bitop(c: Client): void {
       }
     }
     db.set(target, res);
-    c.server.modified(db, target, '$', 'set');
+    db.modified(target, '$', 'set');
   } else if (db.delete(target)) {
-    c.server.modified(db, target, 'g', 'del');
+    db.modified(target, 'g', 'del');
   }
   c.reply.integer(maxLen);
 }
@@ -516,7 +516,7 @@ function bitfieldGeneric(c: Client, readOnlyCommand: boolean): void {
     writeField(buf!, op.offset, op.bits, next);
     if (grew || old !== next) changes++;
   }
-  if (changes > 0) c.server.modified(c.db, key, '$', 'setbit', changes);
+  if (changes > 0) c.db.modified(key, '$', 'setbit', changes);
 }
 
 function bitfield(c: Client): void {

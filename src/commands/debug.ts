@@ -277,7 +277,7 @@ function debugPopulate(c: Client): void {
     if (valsize !== 0) val = valsize <= val.length ? val.slice(0, valsize) : val + '\0'.repeat(valsize - val.length);
     db.set(key, val);
     // Like Redis: WATCH sees the keys, but nothing is propagated (dirty is not touched).
-    c.server.signalModifiedKey(db, key);
+    db.signalModified(key);
   }
   c.reply.ok();
 }
@@ -419,7 +419,7 @@ function debug(c: Client): void {
     const err = whileServingOthers(c, () => loadAof(c));
     if (err !== null) r.error(err);
     else {
-      server.dirty = 0;
+      server.dirtySaved(server.dirty);
       c.preventPropagation = true;
       server.log.warning('Append Only File loaded by DEBUG LOADAOF');
       r.ok();

@@ -545,7 +545,7 @@ function georadiusGeneric(c: Client, srcKeyIndex: number, flags: number): void {
 
   if (z === undefined) {
     if (storeKey !== null) {
-      if (c.db.delete(storeKey)) c.server.modified(c.db, storeKey, 'g', 'del');
+      if (c.db.delete(storeKey)) c.db.modified(storeKey, 'g', 'del');
       c.reply.zero();
     } else {
       c.reply.emptyArray();
@@ -593,9 +593,9 @@ function georadiusGeneric(c: Client, srcKeyIndex: number, flags: number): void {
     }
     const result = newResultSet(c, entries);
     c.db.set(storeKey, result);
-    c.server.modified(c.db, storeKey, 'z', flags & GEOSEARCH ? 'geosearchstore' : 'georadiusstore', returned);
+    c.db.modified(storeKey, 'z', flags & GEOSEARCH ? 'geosearchstore' : 'georadiusstore', returned);
   } else if (c.db.delete(storeKey)) {
-    c.server.modified(c.db, storeKey, 'g', 'del');
+    c.db.modified(storeKey, 'g', 'del');
   }
   c.reply.integer(returned);
 }

@@ -4,7 +4,7 @@
  *
  * The structure itself is src/types/hash.ts. Handlers follow t_hash.c's order of checks so
  * that errors win in the same order as in Redis (argument parsing before the type check where
- * Redis does so). Every change goes through `server.modified()` with Redis's event names; an
+ * Redis does so). Every change goes through the keyspace's write API (`db.modified()`) with Redis's event names; an
  * emptied hash is deleted with a `del` event. HINCRBYFLOAT propagates as HSET with the final
  * value, as Redis 7.0 does.
  */
@@ -77,7 +77,7 @@ function hsetGeneric(c: Client, isHmset: boolean): void {
   for (let i = 2; i < argv.length; i += 2) if (h.set(argv[i]!, argv[i + 1]!)) created++;
   if (isHmset) c.reply.ok();
   else c.reply.integer(created);
-  c.server.modified(c.db, key, 'h', 'hset', (argv.length - 2) / 2);
+  c.db.modified(key, 'h', 'hset', (argv.length - 2) / 2);
 }
 
 function hsetnx(c: Client): void {
@@ -92,7 +92,7 @@ function hsetnx(c: Client): void {
   const h = existing ?? writeHashOrCreate(c, key)!;
   h.set(field, c.argv[3]!);
   c.reply.one();
-  c.server.modified(c.db, key, 'h', 'hset');
+  c.db.modified(key, 'h', 'hset');
 }
 
 function hdel(c: Client): void {
@@ -134,7 +134,7 @@ function hincrby(c: Client): void {
   const h = existing ?? writeHashOrCreate(c, key)!;
   h.set(field, result.toString());
   c.reply.integer(result);
-  c.server.modified(c.db, key, 'h', 'hincrby');
+  c.db.modified(key, 'h', 'hincrby');
 }
 
 function hincrbyfloat(c: Client): void {
@@ -171,7 +171,7 @@ function hincrbyfloat(c: Client): void {
   const h = existing ?? writeHashOrCreate(c, key)!;
   h.set(field, text);
   c.reply.bulk(text);
-  c.server.modified(c.db, key, 'h', 'hincrbyfloat');
+  c.db.modified(key, 'h', 'hincrbyfloat');
   // Replicas and the AOF get the final value, never the float arithmetic.
   c.propagateArgv = ['HSET', key, field, text];
 }

@@ -102,7 +102,7 @@ function pfadd(c: Client): void {
   }
   if (updated) {
     invalidateCache(hll.bytes);
-    c.server.modified(db, key, '$', 'pfadd', updated);
+    db.modified(key, '$', 'pfadd', updated);
     c.reply.one();
   } else {
     c.reply.zero();
@@ -152,8 +152,8 @@ function pfcount(c: Client): void {
   // yet: `replace` does.
   db.replace(key, buf);
   writeCachedCardinality(buf, estimate);
-  c.server.signalModifiedKey(db, key);
-  c.server.dirty++;
+  db.signalModified(key);
+  db.counted();
   c.reply.integer(readCachedCardinality(buf));
 }
 
@@ -198,7 +198,7 @@ function pfmerge(c: Client): void {
   invalidateCache(hll.bytes);
   if (hll.bytes !== buf) db.replace(key, hll.bytes);
   // Redis fires `pfadd` for PFMERGE too: in effect it is a mass add.
-  c.server.modified(db, key, '$', 'pfadd');
+  db.modified(key, '$', 'pfadd');
   c.reply.ok();
 }
 
@@ -233,7 +233,7 @@ function pfdebug(c: Client): void {
     }
     db.replace(key, hll.bytes);
     // The encoding change must reach replicas and the AOF.
-    c.server.dirty++;
+    db.counted();
     return true;
   };
 

@@ -79,7 +79,7 @@ function deleteKeys(c: Client): void {
     // expired, not counted here.
     if (db.lookup(key) === undefined) continue;
     db.delete(key);
-    c.server.modified(db, key, 'g', 'del');
+    db.modified(key, 'g', 'del');
     deleted++;
   }
   c.reply.integer(deleted);
@@ -183,8 +183,12 @@ function renameGeneric(c: Client, nx: boolean): void {
   db.set(dst, value);
   if (expire !== -1) db.setExpire(dst, expire);
   db.delete(src);
-  c.server.modified(db, src, 'g', 'rename_from');
-  c.server.modified(db, dst, 'g', 'rename_to', 0);
+  // renameGenericCommand: both keys signalled, then both events, one change.
+  db.signalModified(src);
+  db.signalModified(dst);
+  db.notify('g', 'rename_from', src);
+  db.notify('g', 'rename_to', dst);
+  db.counted();
   if (nx) c.reply.integer(1);
   else c.reply.ok();
 }
@@ -223,8 +227,11 @@ function move(c: Client): void {
   dst.set(key, value);
   if (expire !== -1) dst.setExpire(key, expire);
   src.delete(key);
-  c.server.modified(src, key, 'g', 'move_from');
-  c.server.modified(dst, key, 'g', 'move_to', 0);
+  src.signalModified(key);
+  dst.signalModified(key);
+  src.notify('g', 'move_from', key);
+  dst.notify('g', 'move_to', key);
+  src.counted();
   c.reply.integer(1);
 }
 
@@ -270,7 +277,7 @@ function copy(c: Client): void {
   }
   dst.set(newKey, duplicate(value));
   if (expire !== -1) dst.setExpire(newKey, expire);
-  c.server.modified(dst, newKey, 'g', 'copy_to');
+  dst.modified(newKey, 'g', 'copy_to');
   c.reply.integer(1);
 }
 
@@ -296,7 +303,7 @@ function swapdb(c: Client): void {
     c.server.signalDbTouched(id1, id2);
     c.server.signalDbTouched(id2, id1);
   }
-  c.server.dirty++;
+  c.db.counted();
   c.reply.ok();
 }
 
@@ -376,13 +383,13 @@ function expireGeneric(c: Client, relative: boolean, seconds: boolean): void {
     const lazy = c.server.settings.lazyfreeLazyExpire;
     db.delete(key);
     c.propagateArgv = [lazy ? 'UNLINK' : 'DEL', key];
-    c.server.modified(db, key, 'g', 'del');
+    db.modified(key, 'g', 'del');
     c.reply.integer(1);
     return;
   }
   db.setExpire(key, whenMs);
   c.propagateArgv = ['PEXPIREAT', key, when.toString(), ...c.argv.slice(3)];
-  c.server.modified(db, key, 'g', 'expire');
+  db.modified(key, 'g', 'expire');
   c.reply.integer(1);
 }
 
@@ -432,7 +439,7 @@ function pexpiretime(c: Client): void {
 function persist(c: Client): void {
   const key = c.argv[1]!;
   if (c.db.lookup(key) !== undefined && c.db.persist(key)) {
-    c.server.modified(c.db, key, 'g', 'persist');
+    c.db.modified(key, 'g', 'persist');
     c.reply.integer(1);
   } else {
     c.reply.integer(0);

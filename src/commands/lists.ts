@@ -106,13 +106,11 @@ function dropEnd(list: ListValue, where: Where, count: number): void {
   else list.trim(0, list.length - 1 - count);
 }
 
-/** listElementsRemoved: the pop event, deleting an emptied key, dirty += count. */
-function elementsRemoved(c: Client, db: Database, key: string, where: Where, list: ListValue, count: number): void {
-  c.server.modified(db, key, 'l', popEvent(where), count);
-  if (list.length === 0) {
-    db.delete(key);
-    c.server.notify('g', 'del', key, db.id);
-  }
+/** listElementsRemoved: deleting an emptied key, the pop event, `del`, the signal, dirty += count. */
+function elementsRemoved(db: Database, key: string, where: Where, list: ListValue, count: number): void {
+  const emptied = list.length === 0;
+  if (emptied) db.delete(key);
+  db.removed(key, 'l', popEvent(where), count, emptied);
 }
 
 /** listPopRangeAndReplyWithKey: [key, [elements…]] for LMPOP/BLMPOP; returns the count. */
@@ -123,7 +121,7 @@ function popRangeWithKey(c: Client, db: Database, list: ListValue, key: string, 
   if (where === HEAD) replyRange(c, list, 0, n - 1, false);
   else replyRange(c, list, -n, -1, true);
   dropEnd(list, where, n);
-  elementsRemoved(c, db, key, where, list, n);
+  elementsRemoved(db, key, where, list, n);
   return n;
 }
 
@@ -136,8 +134,8 @@ function pushToDestination(c: Client, db: Database, dstKey: string, dst: ListVal
   }
   if (where === HEAD) list.pushHeadRaw(value);
   else list.pushTailRaw(value);
-  c.server.signalModifiedKey(db, dstKey);
-  c.server.notify('l', pushEvent(where), dstKey, db.id);
+  db.signalModified(dstKey);
+  db.notify('l', pushEvent(where), dstKey);
   replyElement(c, value);
 }
 
@@ -148,13 +146,13 @@ function pushToDestination(c: Client, db: Database, dstKey: string, dst: ListVal
 function moveElement(c: Client, db: Database, srcKey: string, src: ListValue, dstKey: string, dst: ListValue | undefined, from: Where, to: Where): void {
   const value = from === HEAD ? src.popHeadRaw()! : src.popTailRaw()!;
   pushToDestination(c, db, dstKey, dst, value, to);
-  c.server.notify('l', popEvent(from), srcKey, db.id);
+  db.notify('l', popEvent(from), srcKey);
   if (src.length === 0) {
     db.delete(srcKey);
-    c.server.notify('g', 'del', srcKey, db.id);
+    db.notify('g', 'del', srcKey);
   }
-  c.server.signalModifiedKey(db, srcKey);
-  c.server.dirty++;
+  db.signalModified(srcKey);
+  db.counted();
 }
 
 /** The destination list for a move; undefined if missing; null after WRONGTYPE. */
@@ -186,7 +184,7 @@ function pushGeneric(c: Client, where: Where, onlyIfExists: boolean): void {
   if (where === HEAD) for (let j = 2; j < argv.length; j++) list.pushHead(argv[j]!);
   else for (let j = 2; j < argv.length; j++) list.pushTail(argv[j]!);
   c.reply.integer(list.length);
-  c.server.modified(c.db, key, 'l', pushEvent(where), argv.length - 2);
+  c.db.modified(key, 'l', pushEvent(where), argv.length - 2);
 }
 
 const lpush = (c: Client): void => pushGeneric(c, HEAD, false);
@@ -224,14 +222,14 @@ function popGeneric(c: Client, where: Where): void {
   if (!hasCount) {
     const e = where === HEAD ? list.popHeadRaw()! : list.popTailRaw()!;
     replyElement(c, e);
-    elementsRemoved(c, c.db, key, where, list, 1);
+    elementsRemoved(c.db, key, where, list, 1);
     return;
   }
   const n = Math.min(count, list.length);
   if (where === HEAD) replyRange(c, list, 0, n - 1, false);
   else replyRange(c, list, -n, -1, true);
   dropEnd(list, where, n);
-  elementsRemoved(c, c.db, key, where, list, n);
+  elementsRemoved(c.db, key, where, list, n);
 }
 
 const lpop = (c: Client): void => popGeneric(c, HEAD);
@@ -354,7 +352,7 @@ function lset(c: Client): void {
   }
   list.set(index, c.argv[3]!);
   c.reply.ok();
-  c.server.modified(c.db, key, 'l', 'lset');
+  c.db.modified(key, 'l', 'lset');
 }
 
 function linsert(c: Client): void {
@@ -379,7 +377,7 @@ function linsert(c: Client): void {
     return;
   }
   list.insertAt(after ? at + 1 : at, argv[4]!);
-  c.server.modified(c.db, key, 'l', 'linsert');
+  c.db.modified(key, 'l', 'linsert');
   c.reply.integer(list.length);
 }
 
@@ -394,10 +392,10 @@ function lrem(c: Client): void {
     return;
   }
   const removed = list.removeMatching(c.argv[3]!, Math.abs(toRemove), toRemove < 0);
-  if (removed > 0) c.server.modified(c.db, key, 'l', 'lrem', removed);
+  if (removed > 0) c.db.modified(key, 'l', 'lrem', removed);
   if (list.length === 0) {
     c.db.delete(key);
-    c.server.notify('g', 'del', key, c.db.id);
+    c.db.notify('g', 'del', key);
   }
   c.reply.integer(removed);
 }
@@ -427,11 +425,9 @@ function ltrim(c: Client): void {
     removed = start + (llen - end - 1);
     if (removed > 0) list.trim(start, end);
   }
-  c.server.modified(c.db, key, 'l', 'ltrim', removed);
-  if (list.length === 0) {
-    c.db.delete(key);
-    c.server.notify('g', 'del', key, c.db.id);
-  }
+  const emptied = list.length === 0;
+  if (emptied) c.db.delete(key);
+  c.db.removed(key, 'l', 'ltrim', removed, emptied);
   c.reply.ok();
 }
 
@@ -539,7 +535,7 @@ function servePop(c: Client, key: string, where: Where, count: number): boolean 
   c.reply.array(2);
   c.reply.bulk(key);
   replyElement(c, e);
-  elementsRemoved(c, db, key, where, list, 1);
+  elementsRemoved(db, key, where, list, 1);
   return true;
 }
 
@@ -575,7 +571,7 @@ function blockingPop(c: Client, keys: readonly string[], where: Where, timeoutAr
     c.reply.array(2);
     c.reply.bulk(key);
     replyElement(c, e);
-    elementsRemoved(c, c.db, key, where, list, 1);
+    elementsRemoved(c.db, key, where, list, 1);
     c.propagateArgv = [popName, key];
     return;
   }

@@ -26,8 +26,8 @@ export function deleteMembers(c: Client, key: string, value: MemberCollection, c
     }
   }
   if (deleted > 0) {
-    c.server.modified(c.db, key, cls, event, deleted);
-    if (keyRemoved) c.server.notify('g', 'del', key, c.db.id);
+    c.db.modified(key, cls, event, deleted);
+    if (keyRemoved) c.db.notify('g', 'del', key);
   }
   c.reply.integer(deleted);
 }

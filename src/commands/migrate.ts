@@ -16,7 +16,7 @@
  *     error before any RESTORE reply is retried once on a fresh connection (unless it was a
  *     timeout), as Redis does for a cached connection the peer closed meanwhile.
  *  3. When the replies are in, keys the target accepted are deleted locally (unless COPY), through
- *     the usual path: `server.modified` (dirty, WATCH, the `del` keyspace event) and one
+ *     the usual path: `db.modified` (dirty, WATCH, tracking, the `del` keyspace event) and one
  *     `DEL key ...` propagated to the AOF and replicas, as Redis rewrites MIGRATE into. Every
  *     change to a key is seen through `hooks.keyModified`/`dbTouched`: a key another client
  *     wrote or deleted while the MIGRATE was in flight is sent again first (see transfer()), so
@@ -459,7 +459,7 @@ function complete(st: MigrateState, job: MigrateJob, outcome: Outcome): void {
       db.delete(key);
       job.touched.add(key);
       deleted.push(key);
-      server.modified(db, key, 'g', 'del');
+      db.modified(key, 'g', 'del');
     }
     if (deleted.length > 0) {
       server.propagator.also(db.id, ['DEL', ...deleted]);

@@ -132,7 +132,7 @@ export function restore(c: Client): void {
     if (deleted) {
       const lazy = server.config.getBool('lazyfree-lazy-server-del');
       c.propagateArgv = [lazy ? 'UNLINK' : 'DEL', key];
-      server.modified(db, key, 'g', 'del');
+      db.modified(key, 'g', 'del');
     }
     c.reply.ok();
     return;
@@ -149,7 +149,7 @@ export function restore(c: Client): void {
   }
   const access = restoredAccess(server.access, freq, idle);
   if (access !== null) db.access.set(key, access);
-  server.modified(db, key, 'g', 'restore');
+  db.modified(key, 'g', 'restore');
   c.reply.ok();
 }
 

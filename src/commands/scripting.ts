@@ -282,7 +282,7 @@ function functionLoad(c: Client): void {
     c.reply.error(`ERR ${r.error}`);
     return;
   }
-  c.server.dirty++;
+  c.server.datasetChanged(1);
   c.reply.bulk(r.name);
 }
 
@@ -341,7 +341,7 @@ function functionDelete(c: Client): void {
     return;
   }
   reg.remove(lib);
-  c.server.dirty++;
+  c.server.datasetChanged(1);
   c.reply.ok();
 }
 
@@ -355,7 +355,7 @@ function functionFlush(c: Client): void {
     return;
   }
   functionsOf(scriptingFor(c.server)).flush();
-  c.server.dirty++;
+  c.server.datasetChanged(1);
   c.reply.ok();
 }
 
@@ -383,7 +383,7 @@ function functionRestore(c: Client): void {
     c.reply.error(err);
     return;
   }
-  c.server.dirty++;
+  c.server.datasetChanged(1);
   c.reply.ok();
 }
 

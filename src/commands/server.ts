@@ -46,7 +46,7 @@ function forcePropagation(c: Client): void {
 function flushall(c: Client): void {
   if (parseFlushFlags(c) === null) return;
   const server = c.server;
-  server.dirty += emptyData(server, -1);
+  server.datasetChanged(emptyData(server, -1));
   for (const h of server.hooks.flushedAll) h();
   forcePropagation(c);
   c.reply.ok();
@@ -54,7 +54,7 @@ function flushall(c: Client): void {
 
 function flushdb(c: Client): void {
   if (parseFlushFlags(c) === null) return;
-  c.server.dirty += emptyData(c.server, c.db.id);
+  c.db.counted(emptyData(c.server, c.db.id));
   forcePropagation(c);
   c.reply.ok();
 }

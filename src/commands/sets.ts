@@ -79,7 +79,7 @@ function sadd(c: Client): void {
   }
   let added = 0;
   for (let i = 2; i < c.argv.length; i++) if (s.add(c.argv[i]!)) added++;
-  if (added > 0) c.server.modified(c.db, key, 's', 'sadd', added);
+  if (added > 0) c.db.modified(key, 's', 'sadd', added);
   c.reply.integer(added);
 }
 
@@ -148,17 +148,15 @@ function smove(c: Client): void {
     c.reply.zero();
     return;
   }
-  c.server.modified(c.db, srcKey, 's', 'srem');
-  if (src.size() === 0) {
-    c.db.delete(srcKey);
-    c.server.notify('g', 'del', srcKey, c.db.id);
-  }
+  const emptied = src.size() === 0;
+  if (emptied) c.db.delete(srcKey);
+  c.db.removed(srcKey, 's', 'srem', 1, emptied);
   let dst = existingDst;
   if (dst === null) {
     dst = newSet(c);
     c.db.set(dstKey, dst);
   }
-  if (dst.add(member)) c.server.modified(c.db, dstKey, 's', 'sadd');
+  if (dst.add(member)) c.db.modified(dstKey, 's', 'sadd');
   c.reply.one();
 }
 
@@ -186,13 +184,11 @@ function spop(c: Client): void {
     return;
   }
   const member = s.popRandom(c.server.rng);
-  c.server.modified(c.db, key, 's', 'spop');
   c.propagateArgv = ['SREM', key, member];
   c.reply.bulk(member);
-  if (s.size() === 0) {
-    c.db.delete(key);
-    c.server.notify('g', 'del', key, c.db.id);
-  }
+  const emptied = s.size() === 0;
+  if (emptied) c.db.delete(key);
+  c.db.removed(key, 's', 'spop', 1, emptied);
 }
 
 function spopWithCount(c: Client): void {
@@ -209,7 +205,9 @@ function spopWithCount(c: Client): void {
   const count = l >= BigInt(size) ? size : Number(l);
   const server = c.server;
   const db = c.db;
-  server.modified(db, key, 's', 'spop', count);
+  // spopWithCountCommand: the event and the count first, the signal once the set changed.
+  db.notify('s', 'spop', key);
+  db.counted(count);
 
   // Case 1: the whole set: reply it, delete the key, propagate as DEL.
   if (count === size) {
@@ -223,8 +221,9 @@ function spopWithCount(c: Client): void {
       replySet(c, s);
     }
     db.delete(key);
-    server.notify('g', 'del', key, db.id);
+    db.notify('g', 'del', key);
     c.propagateArgv = ['DEL', key];
+    db.signalModified(key);
     return;
   }
 
@@ -254,6 +253,7 @@ function spopWithCount(c: Client): void {
     }
     db.replace(key, survivors!);
   }
+  db.signalModified(key);
 }
 
 function srandmember(c: Client): void {
@@ -348,10 +348,10 @@ function storeResult(c: Client, dstKey: string, result: SetValue, event: string)
   if (n > 0) {
     c.db.set(dstKey, result);
     c.reply.integer(n);
-    c.server.modified(c.db, dstKey, 's', event);
+    c.db.modified(dstKey, 's', event);
   } else {
     c.reply.zero();
-    if (c.db.delete(dstKey)) c.server.modified(c.db, dstKey, 'g', 'del');
+    if (c.db.delete(dstKey)) c.db.modified(dstKey, 'g', 'del');
   }
 }
 
@@ -365,7 +365,7 @@ function sinterGeneric(c: Client, keys: readonly string[], dstKey: string | null
   if (found.includes(null)) {
     // The intersection with an empty set is empty.
     if (dstKey !== null) {
-      if (c.db.delete(dstKey)) c.server.modified(c.db, dstKey, 'g', 'del');
+      if (c.db.delete(dstKey)) c.db.modified(dstKey, 'g', 'del');
       c.reply.zero();
     } else if (cardinalityOnly) {
       c.reply.zero();

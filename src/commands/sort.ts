@@ -241,9 +241,9 @@ function sortGeneric(c: Client, readonly: boolean): void {
   const db = c.db;
   if (outputLen > 0) {
     db.set(storeKey, list);
-    c.server.modified(db, storeKey, 'l', 'sortstore', outputLen);
+    db.modified(storeKey, 'l', 'sortstore', outputLen);
   } else if (db.delete(storeKey)) {
-    c.server.modified(db, storeKey, 'g', 'del');
+    db.modified(storeKey, 'g', 'del');
   }
   c.reply.integer(outputLen);
 }

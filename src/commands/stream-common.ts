@@ -172,8 +172,8 @@ export function propagateGroupId(c: Client, key: string, g: ConsumerGroup, group
 export function createConsumer(c: Client, db: Database, key: string, g: ConsumerGroup, name: string): StreamConsumer | null {
   const consumer = g.createConsumer(name, c.server.clock.now());
   if (consumer === null) return null;
-  c.server.dirty++;
-  c.server.notify('t', 'xgroup-createconsumer', key, db.id);
+  db.counted();
+  db.notify('t', 'xgroup-createconsumer', key);
   return consumer;
 }
 

@@ -113,12 +113,12 @@ export function xgroupCreate(c: Client): void {
   if (s === undefined) {
     s = new StreamValue(c.server.limits.stream);
     c.db.set(key, s);
-    c.server.signalModifiedKey(c.db, key);
+    c.db.signalModified(key);
   }
   if (s.createGroup(argv[3]!, id, ctx.entriesRead) !== null) {
     c.reply.ok();
-    c.server.dirty++;
-    c.server.notify('t', 'xgroup-create', key, c.db.id);
+    c.db.counted();
+    c.db.notify('t', 'xgroup-create', key);
   } else {
     c.reply.error('BUSYGROUP Consumer Group name already exists');
   }
@@ -143,8 +143,8 @@ export function xgroupSetid(c: Client): void {
   ctx.g!.lastId = id;
   ctx.g!.entriesRead = ctx.entriesRead;
   c.reply.ok();
-  c.server.dirty++;
-  c.server.notify('t', 'xgroup-setid', argv[2]!, c.db.id);
+  c.db.counted();
+  c.db.notify('t', 'xgroup-setid', argv[2]!);
 }
 
 export function xgroupDestroy(c: Client): void {
@@ -154,8 +154,8 @@ export function xgroupDestroy(c: Client): void {
   if (ctx.g !== undefined) {
     ctx.s!.groups!.delete(c.argv[3]!);
     c.reply.one();
-    c.server.dirty++;
-    c.server.notify('t', 'xgroup-destroy', key, c.db.id);
+    c.db.counted();
+    c.db.notify('t', 'xgroup-destroy', key);
     signalKeyAsReady(c.db, key);
   } else {
     c.reply.zero();
@@ -177,8 +177,8 @@ export function xgroupDelConsumer(c: Client): void {
   let pending = 0;
   if (consumer !== undefined) {
     pending = g.deleteConsumer(consumer);
-    c.server.dirty++;
-    c.server.notify('t', 'xgroup-delconsumer', c.argv[2]!, c.db.id);
+    c.db.counted();
+    c.db.notify('t', 'xgroup-delconsumer', c.argv[2]!);
   }
   c.reply.integer(pending);
 }
@@ -209,7 +209,7 @@ export function xack(c: Client): void {
     g.pel.delete(id);
     nack.consumer?.pel.delete(id);
     acked++;
-    c.server.dirty++;
+    c.db.counted();
   }
   c.reply.integer(acked);
 }
@@ -392,7 +392,7 @@ export function xclaim(c: Client): void {
       if (nack !== undefined) {
         propagateXclaim(c, key, g, groupName, argv[k]!, nack);
         propagateLastId = false;
-        c.server.dirty++;
+        c.db.counted();
         g.pel.delete(id);
         nack.consumer?.pel.delete(id);
       }
@@ -420,11 +420,11 @@ export function xclaim(c: Client): void {
     n++;
     propagateXclaim(c, key, g, groupName, argv[k]!, nack);
     propagateLastId = false;
-    c.server.dirty++;
+    c.db.counted();
   }
   if (propagateLastId) {
     propagateGroupId(c, key, g, groupName);
-    c.server.dirty++;
+    c.db.counted();
   }
   r.endDeferred(mark, 'array', n);
 }
@@ -484,7 +484,7 @@ export function xautoclaim(c: Client): void {
     const fields = s.get(id);
     if (fields === undefined) {
       propagateXclaim(c, key, g, groupName, formatId(id), nack);
-      c.server.dirty++;
+      c.db.counted();
       g.pel.delete(id);
       nack.consumer?.pel.delete(id);
       deletedIds.push(id);
@@ -510,7 +510,7 @@ export function xautoclaim(c: Client): void {
     else claimed.push(() => replyEntry(c, { id, fields }));
     count--;
     propagateXclaim(c, key, g, groupName, formatId(id), nack);
-    c.server.dirty++;
+    c.db.counted();
     cur = it.next();
   }
   // Redis's raxNext after the loop: the entry following the last one examined, or 0-0.

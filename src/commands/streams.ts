@@ -228,10 +228,10 @@ function xadd(c: Client): void {
   s.append(id, fv);
   const idStr = formatId(id);
   c.reply.bulk(idStr);
-  c.server.modified(db, key, 't', 'xadd');
+  db.modified(key, 't', 'xadd');
   let out: string[] | null = null;
   if (args.strategy !== 'none') {
-    if (doTrim(s, args) !== 0) c.server.notify('t', 'xtrim', key, db.id);
+    if (doTrim(s, args) !== 0) db.notify('t', 'xtrim', key);
     if (args.approx) {
       out = [...argv];
       rewriteTrim(out, s, args);
@@ -257,14 +257,14 @@ function xtrim(c: Client): void {
   }
   const deleted = doTrim(s, args);
   if (deleted !== 0) {
-    c.server.notify('t', 'xtrim', key, c.db.id);
+    c.db.notify('t', 'xtrim', key);
     if (args.approx) {
       const out = [...c.argv];
       rewriteTrim(out, s, args);
       c.propagateArgv = out;
     }
-    c.server.signalModifiedKey(c.db, key);
-    c.server.dirty += deleted;
+    c.db.signalModified(key);
+    c.db.counted(deleted);
   }
   c.reply.integer(deleted);
 }
@@ -343,7 +343,7 @@ function xdel(c: Client): void {
   if (deleted !== 0) {
     if (s.length === 0) s.firstId = 0n;
     else if (firstEntry) s.firstId = s.firstValidId();
-    c.server.modified(c.db, key, 't', 'xdel', deleted);
+    c.db.modified(key, 't', 'xdel', deleted);
   }
   c.reply.integer(deleted);
 }
@@ -500,7 +500,7 @@ function xreadGeneric(c: Client, xreadgroup: boolean): void {
       }
       if (history) replyConsumerHistory(c, s, gt + 1n, count, consumer);
       else replyRange(c, s, gt + 1n, ID_MAX, count, false, { group: g, consumer, noack, key, groupName });
-      c.server.dirty++;
+      c.db.counted();
     } else {
       replyRange(c, s, gt + 1n, ID_MAX, count, false, null);
     }
@@ -655,8 +655,8 @@ function xsetid(c: Client): void {
   if (entriesAdded !== -1n) s.entriesAdded = Number(entriesAdded);
   if (maxXdel !== 0n) s.maxDeletedId = maxXdel;
   c.reply.ok();
-  c.server.dirty++;
-  c.server.notify('t', 'xsetid', key, c.db.id);
+  c.db.counted();
+  c.db.notify('t', 'xsetid', key);
 }
 
 

@@ -171,11 +171,11 @@ function setGeneric(c: Client, flags: number, key: string, value: string, expire
     return;
   }
   db.set(key, encodeString(value), (flags & F_KEEPTTL) !== 0);
-  c.server.modified(db, key, '$', 'set');
+  db.modified(key, '$', 'set');
   if (expireArg !== null) {
     db.setExpire(key, when);
     c.propagateArgv = ['SET', key, value, 'PXAT', String(when)];
-    c.server.notify('g', 'expire', key, db.id);
+    db.notify('g', 'expire', key);
   }
   if (!(flags & F_GET)) {
     if (integerReplies) c.reply.one();
@@ -192,7 +192,7 @@ function set(c: Client): void {
     // Plain SET: the hot path.
     const key = argv[1]!;
     c.db.set(key, encodeString(argv[2]!));
-    c.server.modified(c.db, key, '$', 'set');
+    c.db.modified(key, '$', 'set');
     c.reply.ok();
     return;
   }
@@ -245,15 +245,15 @@ function getex(c: Client): void {
     // An absolute time already in the past deletes the key.
     db.delete(key);
     c.propagateArgv = [server.settings.lazyfreeLazyExpire ? 'UNLINK' : 'DEL', key];
-    server.modified(db, key, 'g', 'del');
+    db.modified(key, 'g', 'del');
   } else if (ext.expire !== null) {
     db.setExpire(key, when);
     c.propagateArgv = ['PEXPIREAT', key, String(when)];
-    server.modified(db, key, 'g', 'expire');
+    db.modified(key, 'g', 'expire');
   } else if (ext.flags & F_PERSIST) {
     if (db.persist(key)) {
       c.propagateArgv = ['PERSIST', key];
-      server.modified(db, key, 'g', 'persist');
+      db.modified(key, 'g', 'persist');
     }
   }
 }
@@ -263,7 +263,7 @@ function getdel(c: Client): void {
   if (!replyGet(c, key)) return;
   if (c.db.delete(key)) {
     c.propagateArgv = [c.server.settings.lazyfreeLazyUserDel ? 'UNLINK' : 'DEL', key];
-    c.server.modified(c.db, key, 'g', 'del');
+    c.db.modified(key, 'g', 'del');
   }
 }
 
@@ -271,7 +271,7 @@ function getset(c: Client): void {
   const key = c.argv[1]!;
   if (!replyGet(c, key)) return;
   c.db.set(key, encodeString(c.argv[2]!));
-  c.server.modified(c.db, key, '$', 'set');
+  c.db.modified(key, '$', 'set');
   c.propagateArgv = ['SET', key, c.argv[2]!];
 }
 
@@ -302,7 +302,7 @@ function msetGeneric(c: Client, nx: boolean): void {
   }
   for (let j = 1; j < argv.length; j += 2) {
     db.set(argv[j]!, encodeString(argv[j + 1]!));
-    c.server.modified(db, argv[j]!, '$', 'set');
+    db.modified(argv[j]!, '$', 'set');
   }
   if (nx) c.reply.one();
   else c.reply.ok();
@@ -362,7 +362,7 @@ function incrDecr(c: Client, incr: number | bigint): void {
     result = r >= -9007199254740991n && r <= 9007199254740991n ? Number(r) : r;
   }
   storeKeepingTtl(c, key, v !== undefined, typeof result === 'number' ? result : result.toString());
-  c.server.modified(c.db, key, '$', 'incrby');
+  c.db.modified(key, '$', 'incrby');
   c.reply.integer(result);
 }
 
@@ -414,7 +414,7 @@ function incrbyfloat(c: Client): void {
   }
   // Redis stores the formatted text as a plain string (not int-encoded).
   storeKeepingTtl(c, key, v !== undefined, text);
-  c.server.modified(c.db, key, '$', 'incrbyfloat');
+  c.db.modified(key, '$', 'incrbyfloat');
   c.reply.bulk(text);
   // Replicate the final value so float formatting can never diverge on replicas or AOF.
   c.propagateArgv = ['SET', key, text, 'KEEPTTL'];
@@ -441,7 +441,7 @@ function append(c: Client): void {
     if (out !== v) db.replace(key, out);
     total = out.length;
   }
-  c.server.modified(db, key, '$', 'append');
+  db.modified(key, '$', 'append');
   c.reply.integer(total);
 }
 
@@ -525,7 +525,7 @@ function setrange(c: Client): void {
     if (out !== v) db.replace(key, out);
   }
   out.latin1Write(value, offset);
-  c.server.modified(db, key, '$', 'setrange');
+  db.modified(key, '$', 'setrange');
   c.reply.integer(out.length);
 }
 

@@ -6,7 +6,7 @@
  *
  * Replies follow Redis 7.0 exactly: scores print as %.17g (writer.double), WITHSCORES is a flat
  * array in RESP2 and an array of [member, score] pairs in RESP3, errors keep Redis's texts and
- * argument-checking order. Writes go through `server.modified()` with Redis's event names; pops
+ * argument-checking order. Writes go through the keyspace's write API (`db.modified()`/`db.removed()`) with Redis's event names; pops
  * that may be served later (BZPOPMIN…) propagate as ZPOPMIN/ZPOPMAX, as Redis rewrites them.
  */
 import type { CommandHandlers } from '../server/command-table.js';
@@ -135,10 +135,10 @@ function storeResult(c: Client, dst: string, z: ZSet, event: string): void {
   if (z.size() > 0) {
     db.set(dst, z);
     c.reply.integer(z.size());
-    c.server.modified(db, dst, 'z', event);
+    db.modified(dst, 'z', event);
   } else {
     c.reply.zero();
-    if (db.delete(dst)) c.server.modified(db, dst, 'g', 'del');
+    if (db.delete(dst)) db.modified(dst, 'g', 'del');
   }
 }
 
@@ -234,7 +234,7 @@ function zaddGeneric(c: Client, incrCommand: boolean): void {
   }
   if (failed) c.reply.error(NAN_SCORE);
   else replyZadd(c, incr, ch, added, updated, processed, score);
-  if (added + updated > 0) c.server.modified(c.db, key, 'z', incr ? 'zincr' : 'zadd', failed ? 0 : added + updated);
+  if (added + updated > 0) c.db.modified(key, 'z', incr ? 'zincr' : 'zadd', failed ? 0 : added + updated);
 }
 
 function replyZadd(c: Client, incr: boolean, ch: boolean, added: number, updated: number, processed: number, score: number): void {
@@ -271,10 +271,7 @@ function zrem(c: Client): void {
       break;
     }
   }
-  if (deleted > 0) {
-    c.server.modified(c.db, key, 'z', 'zrem', deleted);
-    if (removedKey) c.server.notify('g', 'del', key, c.db.id);
-  }
+  if (deleted > 0) c.db.removed(key, 'z', 'zrem', deleted, removedKey);
   c.reply.integer(deleted);
 }
 
@@ -318,8 +315,8 @@ function zremrangeGeneric(c: Client, kind: RangeKind): void {
   }
   const removedKey = deleteIfEmpty(c, z, key);
   if (deleted > 0) {
-    c.server.modified(c.db, key, 'z', `zremrangeby${kind}`, deleted);
-    if (removedKey) c.server.notify('g', 'del', key, c.db.id);
+    c.db.modified(key, 'z', `zremrangeby${kind}`, deleted);
+    if (removedKey) c.db.notify('g', 'del', key);
   }
   c.reply.integer(deleted);
 }
@@ -578,11 +575,9 @@ function genericZpop(c: Client, keys: readonly string[], where: Where, emitKey: 
     r.bulk(member);
     r.double(score);
   }
-  c.server.modified(c.db, key, 'z', where === 'max' ? 'zpopmax' : 'zpopmin', n);
-  if (z.size() === 0) {
-    c.db.delete(key);
-    c.server.notify('g', 'del', key, c.db.id);
-  }
+  const emptied = z.size() === 0;
+  if (emptied) c.db.delete(key);
+  c.db.removed(key, 'z', where === 'max' ? 'zpopmax' : 'zpopmin', n, emptied);
   return { key, popped: n };
 }
 

@@ -12,6 +12,9 @@ import type { RedisValue } from '../types/value.js';
 import { chargedValueBytes, dictBucketBytes, keyOverheadBytes, rechargeValue } from './memory.js';
 import { SlotIndex } from './slot-index.js';
 
+/** Keyspace-event classes, by the flag characters of notify-keyspace-events. */
+export type NotifyClass = 'g' | '$' | 'l' | 's' | 'h' | 'z' | 'x' | 'e' | 't' | 'm' | 'd' | 'n';
+
 /** What a database needs from the server around it. */
 export interface KeyspaceOwner {
   /** Current time in ms for expiry decisions (frozen during a script or MULTI, as in Redis). */
@@ -30,6 +33,14 @@ export interface KeyspaceOwner {
   onKeyAdded(db: Database, key: string): void;
   /** How key accesses are recorded (LRU clock or LFU counter, keyspace/access.ts). */
   readonly access: AccessPolicy;
+  /** The signals of the write API below: dirty += changes, signalModifiedKey, then the event. */
+  keyWritten(db: Database, key: string, cls: NotifyClass, event: string, changes: number): void;
+  /** signalModifiedKey: WATCH, client-side caching invalidation, the memory model's recharge. */
+  signalModifiedKey(db: Database, key: string): void;
+  /** notifyKeyspaceEvent (published only when notify-keyspace-events enables `cls`). */
+  notify(cls: NotifyClass, event: string, key: string, dbId: number): void;
+  /** server.dirty += changes (INFO rdb_changes_since_last_save; the executor propagates a command that moved it). */
+  datasetChanged(changes: number): void;
 }
 
 export class Database {
@@ -233,6 +244,57 @@ export class Database {
       return k;
     }
     return undefined;
+  }
+
+  // ---- The write API's signals ------------------------------------------------------------------
+  //
+  // A command that changed the keyspace tells it here, and the signals follow from it: dirty
+  // (which makes the executor propagate the command and counts toward `save`), WATCH
+  // invalidation and client-side caching invalidation (signalModifiedKey, which also recharges
+  // the key in the memory model), and the keyspace event. Handlers never bump `dirty` or call
+  // the signals themselves (test/write-api.test.ts checks the sources). The primitives exist
+  // separately because Redis signals unevenly and nodis reproduces it: XACK counts a change but
+  // touches no WATCH and publishes no event, XSETID counts and publishes but does not signal,
+  // LMOVE signals both keys and counts one change. The copy-on-write of running snapshots is
+  // not here: set/replace/delete/setExpire/persist and the executor's prelude do it before the
+  // change, while these run after it.
+
+  /**
+   * `key` was written: dirty += changes, signalModifiedKey(key), then the keyspace event
+   * `event` of class `cls` — Redis's order after a change (a client tracking the key gets the
+   * invalidation before the event). `changes` 0 signals and publishes without counting.
+   */
+  modified(key: string, cls: NotifyClass, event: string, changes = 1): void {
+    this.owner.keyWritten(this, key, cls, event, changes);
+  }
+
+  /**
+   * Elements left `key` (a pop, ZREM, LTRIM, SMOVE's source) and, when `keyRemoved`, the key
+   * itself (already deleted by the caller): the event first, then `del`, then
+   * signalModifiedKey and dirty += changes — Redis's order for these (listElementsRemoved,
+   * zremCommand, genericZpopCommand, spopCommand), unlike modified()'s.
+   */
+  removed(key: string, cls: NotifyClass, event: string, changes: number, keyRemoved: boolean): void {
+    const owner = this.owner;
+    owner.notify(cls, event, key, this.id);
+    if (keyRemoved) owner.notify('g', 'del', key, this.id);
+    owner.signalModifiedKey(this, key);
+    owner.datasetChanged(changes);
+  }
+
+  /** signalModifiedKey alone: the key changed, counted (or not) and announced elsewhere. */
+  signalModified(key: string): void {
+    this.owner.signalModifiedKey(this, key);
+  }
+
+  /** A keyspace event alone: a second event of one write (`del` once the last element left). */
+  notify(cls: NotifyClass, event: string, key: string): void {
+    this.owner.notify(cls, event, key, this.id);
+  }
+
+  /** dirty += changes alone: a change Redis counts without signalling its key (XACK, SWAPDB, FLUSHDB's keys). */
+  counted(changes = 1): void {
+    this.owner.datasetChanged(changes);
   }
 
   /** Swaps contents with another database (SWAPDB). */

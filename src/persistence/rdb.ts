@@ -312,7 +312,7 @@ export class RdbPersistence {
       return false;
     }
     this.server.log.notice('DB saved on disk');
-    this.server.dirty = 0;
+    this.server.dirtySaved(this.server.dirty);
     this.server.lastSave = this.server.clock.now();
     this.lastBgsaveOk = true;
     this.saves++;
@@ -383,8 +383,7 @@ export class RdbPersistence {
     this.lastBgsaveTimeSec = Math.floor((server.clock.now() - job.startedAt) / 1000);
     if (ok) {
       server.log.notice('Background saving terminated with success');
-      server.dirty -= dirtyAtStart;
-      if (server.dirty < 0) server.dirty = 0;
+      server.dirtySaved(dirtyAtStart);
       server.lastSave = server.clock.now();
       this.lastBgsaveOk = true;
       this.saves++;

@@ -230,26 +230,20 @@ export function admit(server: Server, r: AdmissionRequest): string | null {
   );
 }
 
-/** Each command's own flags, built once (most invocations' flags are their command's). */
-const ownFlags = new Map<CommandSpec, Readonly<InvocationFlags>>();
-
-function flagsOfSpec(spec: CommandSpec): Readonly<InvocationFlags> {
-  let f = ownFlags.get(spec);
-  if (f === undefined) {
-    f = Object.freeze({ write: spec.isWrite, denyOom: spec.denyOom, staleOk: spec.staleOk, mayReplicate: spec.mayReplicate });
-    ownFlags.set(spec, f);
-  }
-  return f;
-}
-
 /** The invocation's own flags: a script's declared ones (getCommandFlags), else the command's. */
 export function invocationFlags(server: Server, spec: CommandSpec, argv: readonly string[]): Readonly<InvocationFlags> {
   const hook = server.hooks.invocationFlags;
-  if (hook !== null && hook.commands.has(spec.fullName)) {
-    const declared = hook.flags(spec, argv);
-    if (declared !== null) return declared;
+  if (hook !== null) {
+    if (spec.flagsHook !== hook) {
+      spec.flagsHook = hook;
+      spec.flagsHooked = hook.commands.has(spec.fullName);
+    }
+    if (spec.flagsHooked) {
+      const declared = hook.flags(spec, argv);
+      if (declared !== null) return declared;
+    }
   }
-  return flagsOfSpec(spec);
+  return spec.ownFlags;
 }
 
 /** A client command's flags; EXEC takes on those of the commands it queued (mstate.cmd_flags). */

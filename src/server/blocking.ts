@@ -14,12 +14,12 @@
  *                                           keys is ready and holds that type, `wait.serve(c,
  *                                           key)` is called (FIFO among clients on that key). It
  *                                           writes the reply, performs the write through
- *                                           `server.modified()`, queues its deterministic form
+ *                                           the keyspace's write API (`db.modified()` …), queues its deterministic form
  *                                           with `server.propagator.also()`, and returns true;
  *                                           return false to keep waiting. On timeout the client
  *                                           gets `wait.onTimeout?.(c)` or a null array.
  *   signalKeyAsReady(db, key)               also installed as `server.hooks.keyReady`. Rarely
- *                                           needed: every `server.modified()` of a key that
+ *                                           needed: every signalModifiedKey of a key that
  *                                           someone waits on marks it ready, and SWAPDB/FLUSH
  *                                           (`signalDbTouched`) mark all waited keys of the db.
  *   blockClient(c, state) / unblockClient(c) generic blocking for non-key waits (WAIT): the

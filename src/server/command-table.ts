@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Client } from './client.js';
+import type { InvocationFlags } from './admission.js';
 
 /** A command implementation. It reads `c.argv` and writes its reply to `c.reply`. */
 export type Handler = (c: Client) => void;
@@ -106,6 +107,14 @@ export class CommandSpec {
   readonly skipSlowlog: boolean;
   readonly isPubsub: boolean;
   readonly movableKeys: boolean;
+  /** The flags admission decides on when the arguments do not change them (admission.ts). */
+  readonly ownFlags: Readonly<InvocationFlags>;
+  /**
+   * admission.ts's cache of whether server.hooks.invocationFlags applies to this command: the
+   * hook it was computed for, and the answer (a Set lookup by name saved on every command).
+   */
+  flagsHook: object | null = null;
+  flagsHooked = false;
 
   constructor(name: string, doc: CommandJson, parent: CommandSpec | null) {
     this.name = name;
@@ -140,6 +149,7 @@ export class CommandSpec {
     this.movableKeys = this.keySpecs.some(
       (k) => k.begin_search.index === undefined || k.find_keys.range === undefined,
     );
+    this.ownFlags = Object.freeze({ write: this.isWrite, denyOom: this.denyOom, staleOk: this.staleOk, mayReplicate: this.mayReplicate });
     this.aclCategories = implicitAclCategories(doc, flags);
     this.legacyRange = legacyKeyRange(this.keySpecs);
   }

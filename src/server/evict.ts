@@ -193,8 +193,7 @@ function evictKey(server: Server, gauge: MemoryGauge, db: Database, key: string)
   db.delete(key);
   recordLatencyEvent(server, 'eviction-del', performance.now() - started);
   server.stats.evictedKeys++;
-  server.signalModifiedKey(db, key);
-  server.hooks.notify('e', 'evicted', key, db.id);
+  db.modified(key, 'e', 'evicted', 0); // signalModifiedKey, then the event (no dirty: the DEL propagates)
   server.propagateDeletion(db, key, server.config.getBool('lazyfree-lazy-eviction'));
   return bytes;
 }

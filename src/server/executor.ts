@@ -76,8 +76,10 @@ interface Policy {
   tracking: boolean;
 }
 
+const CLIENT_POLICY: Policy = { stats: true, slowlog: true, monitor: true, propagateArgv: true, tracking: true };
+
 const POLICIES: Record<ExecMode, Policy> = {
-  client: { stats: true, slowlog: true, monitor: true, propagateArgv: true, tracking: true },
+  client: CLIENT_POLICY,
   exec: { stats: true, slowlog: true, monitor: true, propagateArgv: true, tracking: true },
   script: { stats: true, slowlog: false, monitor: true, propagateArgv: true, tracking: true },
   unblocked: { stats: false, slowlog: false, monitor: false, propagateArgv: false, tracking: false },
@@ -112,7 +114,7 @@ export function invariantFailed(server: Server, what: string): void {
  * propagation of its effects, flushed when the outermost execution returns.
  */
 export function execute(server: Server, c: Client, spec: CommandSpec, argv: string[], mode: ExecMode, body?: (c: Client) => void): void {
-  const policy = POLICIES[mode];
+  const policy = mode === 'client' ? CLIENT_POLICY : POLICIES[mode];
   const parentInvocation = c.invocation;
   const depth = server.executionNesting;
   const records = server.invocationRecords;

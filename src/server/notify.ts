@@ -1,8 +1,8 @@
 /**
  * Keyspace notifications (Redis 7.0.15 notify.c).
  *
- * Every write reports its event through `server.notify(cls, event, key, db)` (most often via
- * `server.modified()`); this module decides from `notify-keyspace-events` whether the event's
+ * Every write reports its event through the keyspace's write API (`Database.modified()`,
+ * `removed()`, `notify()` → `server.notify(cls, event, key, db)`); this module decides from `notify-keyspace-events` whether the event's
  * class is enabled and publishes it as ordinary Pub/Sub messages:
  *   `__keyspace@<db>__:<key>`   carrying the event name   (flag K)
  *   `__keyevent@<db>__:<event>` carrying the key name     (flag E)

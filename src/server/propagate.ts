@@ -83,10 +83,13 @@ export class Propagator {
   flush(noMulti = false): void {
     const pending = this.pending;
     if (pending.length === 0) return;
-    this.pending = [];
     const filtered = this.filtered;
     this.filtered = false;
-    if (this.targets.length === 0) return;
+    if (this.targets.length === 0) {
+      pending.length = 0; // no AOF, no replicas: nothing to feed, and the queue is reused
+      return;
+    }
+    this.pending = [];
     for (const t of this.targets) {
       const kind = t.kind === 'aof' ? PropagateTo.Aof : PropagateTo.Replication;
       const mine = filtered ? pending.filter((p) => (p.to & kind) !== 0) : pending;

@@ -20,7 +20,7 @@ import { Client, type BlockedState } from './client.js';
 import { ProtocolError } from '../protocol/parser.js';
 import { releasedMemory } from './gc.js';
 import { repr } from '../protocol/format.js';
-import { Database, type KeyspaceOwner } from '../keyspace/db.js';
+import { Database, type KeyspaceOwner, type NotifyClass } from '../keyspace/db.js';
 import type { RedisValue } from '../types/value.js';
 import { type AccessPolicy, lfuMinutesAt, lruClockAt } from '../keyspace/access.js';
 import { CommandTable, type CommandSpec } from './command-table.js';
@@ -39,7 +39,7 @@ import { discardTransaction, execCommandAbort } from '../commands/transactions.j
 import { blockedRedirection, isRedirection } from '../cluster/routing.js';
 import { redirectBlockedClients } from './blocking.js';
 import { execute, type ExecMode, type Invocation } from './executor.js';
-import { admit, clientCommandFlags, type InvocationFlags } from './admission.js';
+import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
 import { ClientEviction } from './client-memory.js';
 
 /** Hot configuration values, mirrored from the registry so the dispatch path reads fields. */
@@ -98,8 +98,7 @@ export interface ReplicationRole {
   notEnoughReplicas(): boolean;
 }
 
-/** Keyspace-event classes, by the flag characters of notify-keyspace-events. */
-export type NotifyClass = 'g' | '$' | 'l' | 's' | 'h' | 'z' | 'x' | 'e' | 't' | 'm' | 'd' | 'n';
+export type { NotifyClass } from '../keyspace/db.js';
 
 let nextClientId = 1;
 
@@ -132,8 +131,15 @@ export class Server implements KeyspaceOwner {
   dbs: Database[] = [];
   readonly clients = new Map<number, Client>();
   readonly monitors = new Set<Client>();
-  /** Incremented by every change to the dataset (server.dirty in Redis). */
-  dirty = 0;
+  /**
+   * Changes to the dataset since the last save (server.dirty in Redis). Read-only: it moves
+   * through the keyspace's write API (Database.modified/counted → keyWritten/datasetChanged)
+   * and a save (dirtySaved), never by a handler's own `dirty++`.
+   */
+  get dirty(): number {
+    return this.dirtyCount;
+  }
+  private dirtyCount = 0;
   /** True while the dataset is being loaded from disk (keys do not expire meanwhile). */
   loading = false;
   /**
@@ -443,9 +449,9 @@ export class Server implements KeyspaceOwner {
     if (this.executionNesting === 0) this.propagator.flush();
   }
 
-  // ---- Signals used by handlers ----------------------------------------------------------------
+  // ---- The keyspace's write API signals (keyspace/db.ts calls them) ---------------------------
 
-  /** A key's value changed: invalidates WATCH (and, later, client-side caching). */
+  /** signalModifiedKey: WATCH, client-side caching (tracking) invalidation, the memory model. */
   signalModifiedKey(db: Database, key: string, expired = false): void {
     db.resized(key); // the memory model's in-place hook (keyspace/memory.ts)
     const hooks = this.hooks.keyModified;
@@ -465,11 +471,24 @@ export class Server implements KeyspaceOwner {
     this.hooks.notify(cls, event, key, dbId);
   }
 
-  /** Shorthand for the common triple after a write: dirty++, WATCH, keyspace event. */
-  modified(db: Database, key: string, cls: NotifyClass, event: string, dirtyBy = 1): void {
-    this.dirty += dirtyBy;
+  /** Database.modified(): dirty += changes, signalModifiedKey, the keyspace event. */
+  keyWritten(db: Database, key: string, cls: NotifyClass, event: string, changes: number): void {
+    this.dirtyCount += changes;
     this.signalModifiedKey(db, key);
     this.hooks.notify(cls, event, key, db.id);
+  }
+
+  /**
+   * dirty += changes: Database.counted(), and the changes that belong to no key — a function
+   * library loaded, deleted, flushed or restored (they are part of the RDB), FLUSHALL's keys.
+   */
+  datasetChanged(changes: number): void {
+    this.dirtyCount += changes;
+  }
+
+  /** A save wrote the dataset as of `changesAtStart` changes ago: dirty keeps only what came after. */
+  dirtySaved(changesAtStart: number): void {
+    this.dirtyCount = Math.max(0, this.dirtyCount - changesAtStart);
   }
 
   /** Looks a key up for reading, counting keyspace hits/misses as Redis does. */
@@ -886,7 +905,16 @@ export class Server implements KeyspaceOwner {
     // Client eviction before the command runs: its arguments may be what tips the total over.
     if (this.clientEviction.check(c)) return;
     const flags = clientCommandFlags(this, c, spec, argv);
-    const refused = admit(this, { client: c, spec, argv, flags, script: null });
+    // One request object reused for every client command (admit() keeps no reference to it).
+    let request = this.admissionRequest;
+    if (request === null) this.admissionRequest = request = { client: c, spec, argv, flags, script: null };
+    else {
+      request.client = c;
+      request.spec = spec;
+      request.argv = argv;
+      request.flags = flags;
+    }
+    const refused = admit(this, request);
     if (refused !== null) {
       this.rejectCommand(c, spec, refused);
       return;
@@ -910,6 +938,8 @@ export class Server implements KeyspaceOwner {
     this.call(c, spec, 'client');
     for (const h of this.hooks.afterCommand) h(c);
   }
+
+  private admissionRequest: AdmissionRequest | null = null;
 
   /** Answers a command that was refused before running; inside MULTI it also dooms EXEC. */
   rejectCommand(c: Client, spec: CommandSpec | null, message: string): void {
