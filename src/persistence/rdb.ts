@@ -35,6 +35,7 @@ import { debugHooks, debugTunables } from '../server/debug-hooks.js';
 import { dumpPayload } from './rdb-encode.js';
 import { invariantFailed } from '../server/executor.js';
 import { setRdbBridge, aofOf, aofEnabledAtStartup } from './aof.js';
+import { ChildHandle, SIGUSR1_NUMBER } from './child-handle.js';
 
 /** What the scripting module supplies so function libraries travel in RDB files. */
 export interface RdbFunctions {
@@ -96,6 +97,10 @@ interface BackgroundSave {
   tmpPath: string;
   startedAt: number;
   aborted: boolean;
+  /** The signal that ended an aborted job (SIGUSR1: stopped by the server itself). */
+  signal: number;
+  /** The fork child's stand-in (child-handle.ts). */
+  child: ChildHandle;
   done: Promise<void>;
 }
 
@@ -331,15 +336,16 @@ export class RdbPersistence {
     const server = this.server;
     if (this.bgsave !== null) return false;
     const file = this.filePath();
-    // One name per job: an aborted job's late cleanup must not remove its successor's file.
-    const tmp = path.join(path.dirname(file), `temp-bg-${process.pid}-${++this.bgsaveSeq}.rdb`);
     this.lastBgsaveTry = server.clock.now();
     const dirtyAtStart = server.dirty;
     this.backgroundJobs++;
     const snap = this.startSnapshot();
-    const job: BackgroundSave = { snapshot: snap, tmpPath: tmp, startedAt: server.clock.now(), aborted: false, done: Promise.resolve() };
+    const job: BackgroundSave = { snapshot: snap, tmpPath: '', startedAt: server.clock.now(), aborted: false, signal: SIGUSR1_NUMBER, child: ChildHandle.start(server, 'rdb-bgsave', (signal) => this.childKilled(job, signal)), done: Promise.resolve() };
+    // temp-<child pid>.rdb as Redis's child names it; one name per job either way, so an
+    // aborted job's late cleanup never removes its successor's file.
+    job.tmpPath = path.join(path.dirname(file), job.child.running ? `temp-${job.child.pid}.rdb` : `temp-bg-${process.pid}-${++this.bgsaveSeq}.rdb`);
     this.bgsave = job;
-    server.log.notice(`Background saving started by pid ${process.pid}`);
+    server.log.notice(`Background saving started by pid ${job.child.pid}`);
     job.done = this.runBackground(job, file).then(
       (ok) => this.finishBgsave(job, ok, dirtyAtStart),
       () => this.finishBgsave(job, false, dirtyAtStart),
@@ -379,6 +385,7 @@ export class RdbPersistence {
   private finishBgsave(job: BackgroundSave, ok: boolean, dirtyAtStart: number): void {
     if (this.bgsave !== job) return;
     this.bgsave = null;
+    job.child.end();
     const server = this.server;
     this.lastBgsaveTimeSec = Math.floor((server.clock.now() - job.startedAt) / 1000);
     if (ok) {
@@ -389,11 +396,19 @@ export class RdbPersistence {
       this.lastBgsaveOk = true;
       this.saves++;
     } else {
-      fs.promises.unlink(job.tmpPath).catch(() => undefined);
       if (job.aborted) {
-        server.log.warning('Background saving terminated by signal 10');
-        // A killed save is not an error for stop-writes-on-bgsave-error (Redis: SIGUSR1).
+        // rdbRemoveTempFile: at once, so a SHUTDOWN that follows leaves nothing behind.
+        try {
+          fs.unlinkSync(job.tmpPath);
+        } catch {
+          // not created yet
+        }
+        server.log.warning(`Background saving terminated by signal ${job.signal}`);
+        // SIGUSR1 (the server stopping its own save) is not an error for
+        // stop-writes-on-bgsave-error; any other signal is (rdb_last_bgsave_status:err).
+        if (job.signal !== SIGUSR1_NUMBER) this.lastBgsaveOk = false;
       } else {
+        fs.promises.unlink(job.tmpPath).catch(() => undefined);
         server.log.warning('Background saving error');
         this.lastBgsaveOk = false;
       }
@@ -407,6 +422,15 @@ export class RdbPersistence {
   waitBgsave(): Promise<boolean> {
     if (this.bgsave === null) return Promise.resolve(this.lastBgsaveOk);
     return new Promise((resolve) => this.bgsaveWaiters.push(resolve));
+  }
+
+  /** The job's child handle died by `signal` (kill -9 by an operator, the OOM killer). */
+  private childKilled(job: BackgroundSave, signal: number): void {
+    if (this.bgsave !== job) return;
+    job.aborted = true;
+    job.signal = signal;
+    this.endSnapshot(job.snapshot);
+    this.finishBgsave(job, false, 0);
   }
 
   /** killRDBChild: stops a BGSAVE; its temp file is removed. */

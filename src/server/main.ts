@@ -28,6 +28,7 @@ import { startEvictionTimeProc } from './evict.js';
 import { REDIS_VERSION, NODIS_VERSION, versionLine } from './version.js';
 import { openApiLink } from './api-link.js';
 import { startCluster } from '../cluster/install.js';
+import { installOomScore } from './oom-score.js';
 
 function usage(): never {
   const lines = [
@@ -210,6 +211,7 @@ async function main(): Promise<void> {
 /** The CONFIG SET "apply" steps that need the live server (config.c's apply functions). */
 function installConfigAppliers(server: Server): void {
   const config = server.config;
+  installOomScore(server);
   const rebind = async (): Promise<string | null> =>
     (await server.rebindTcp()) ? null : 'Unable to listen on this port. Check server logs.';
   config.onApply('port', rebind);
