@@ -104,6 +104,12 @@ interface BackgroundSave {
   done: Promise<void>;
 }
 
+/** Writes the whole chunk (a write may take part of it). */
+async function writeAll(fh: fs.promises.FileHandle, chunk: Buffer): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+}
+
 /** A load's outcome, for INFO and the start-up log. */
 interface LoadStats {
   keysLoaded: number;
@@ -359,11 +365,7 @@ export class RdbPersistence {
     try {
       fh = await fs.promises.open(job.tmpPath, 'w');
       const out = fh;
-      const write = async (chunk: Buffer): Promise<void> => {
-        let off = 0;
-        while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
-      };
-      if (!(await this.drive(snap, write, () => job.aborted))) return false;
+      if (!(await this.drive(snap, (chunk) => writeAll(out, chunk), () => job.aborted))) return false;
       this.endSnapshot(snap);
       await fh.sync();
       await fh.close();
@@ -654,7 +656,7 @@ export class RdbPersistence {
   }
 
   /** SHUTDOWN's save (and killing a BGSAVE in progress). */
-  onShutdown(opts: { save: boolean | null; force: boolean }): boolean {
+  onShutdown(opts: { save: boolean | null; force: boolean }): boolean | Promise<boolean> {
     if (this.bgsave !== null) {
       this.server.log.warning('There is a child saving an .rdb. Killing it!');
       this.abortBgsave('shutdown');
@@ -663,9 +665,62 @@ export class RdbPersistence {
     const save = !this.server.loading && (opts.save === true || (opts.save === null && this.savePoints.length > 0));
     if (!save) return true;
     this.server.log.notice('Saving the final RDB snapshot before exiting.');
-    if (this.saveSync()) return true;
-    this.server.log.warning('Error trying to save the DB, can\'t exit.');
-    return false;
+    return this.saveBeforeExit().then((ok) => {
+      if (!ok) this.server.log.warning('Error trying to save the DB, can\'t exit.');
+      return ok;
+    });
+  }
+
+  /**
+   * The final save of a shutdown: a foreground save as Redis's (temp-<pid>.rdb, renamed over
+   * dump.rdb), run in slices so the process still takes signals (a second SIGINT exits at once)
+   * while no write can slip in: writes are paused until the process exits, or until the
+   * shutdown fails and the server carries on.
+   */
+  private async saveBeforeExit(): Promise<boolean> {
+    const server = this.server;
+    const pausedHere = server.pause.mode === null;
+    if (pausedHere) server.pauseClients('write', 2 ** 31 - 1);
+    const file = this.filePath();
+    const tmp = path.join(path.dirname(file), `temp-${process.pid}.rdb`);
+    const snap = this.startSnapshot();
+    let ok = false;
+    try {
+      let fh: fs.promises.FileHandle;
+      try {
+        fh = await fs.promises.open(tmp, 'w');
+      } catch (e) {
+        server.log.warning(`Failed opening the temp RDB file ${path.basename(tmp)} (in server root dir ${process.cwd()}) for saving: ${(e as Error).message}`);
+        return false;
+      }
+      try {
+        await this.drive(snap, (chunk) => writeAll(fh, chunk), () => false);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      try {
+        await fs.promises.rename(tmp, file);
+      } catch (e) {
+        server.log.warning(`Error moving temp DB file ${path.basename(tmp)} on the final destination ${path.basename(file)} (in server root dir ${process.cwd()}): ${(e as Error).message}`);
+        await fs.promises.unlink(tmp).catch(() => undefined);
+        return false;
+      }
+      ok = true;
+    } catch (e) {
+      server.log.warning(`Write error saving DB on disk: ${(e as Error).message}`);
+      await fs.promises.unlink(tmp).catch(() => undefined);
+      return false;
+    } finally {
+      this.endSnapshot(snap);
+      if (pausedHere && !ok) server.unpauseClients();
+    }
+    server.log.notice('DB saved on disk');
+    server.dirty = 0;
+    server.lastSave = server.clock.now();
+    this.lastBgsaveOk = true;
+    this.saves++;
+    return true;
   }
 
   /**

@@ -239,20 +239,27 @@ function installConfigAppliers(server: Server): void {
 }
 
 /**
- * SIGTERM/SIGINT: shut down like Redis (shutdown-on-sigterm / shutdown-on-sigint flags). A
- * second SIGINT while shutting down exits at once.
+ * SIGTERM/SIGINT: shut down like Redis (shutdown-on-sigterm / shutdown-on-sigint flags). The
+ * signal only schedules the shutdown (shutdown_asap); serverCron starts it, so DEBUG
+ * PAUSE-CRON holds it and SHUTDOWN ABORT can still cancel it. A second SIGINT while one is
+ * scheduled or running exits at once, removing the temp file of a save in progress.
  */
 function installSignalHandlers(server: Server): void {
   let shuttingDown = false;
   const onSignal = (sig: 'SIGTERM' | 'SIGINT'): void => {
     const log = server.log;
-    if (shuttingDown && sig === 'SIGINT') {
+    if ((shuttingDown || server.shutdownAsap !== null) && sig === 'SIGINT') {
       log.warning('You insist... exiting now.');
+      removeTempRdb();
       process.exit(1);
     }
     // Redis logs this line from its signal handler, in that handler's own format.
     log.raw(`${process.pid}:signal-handler (${Math.floor(Date.now() / 1000)}) Received ${sig} scheduling shutdown...\n`);
-    if (shuttingDown) return;
+    server.shutdownAsap = sig;
+  };
+  server.hooks.cron.push(() => {
+    const sig = server.shutdownAsap;
+    if (sig === null || shuttingDown) return;
     shuttingDown = true;
     const flags = server.config.getString(sig === 'SIGTERM' ? 'shutdown-on-sigterm' : 'shutdown-on-sigint').split(' ');
     const save = flags.includes('save') ? true : flags.includes('nosave') ? false : null;
@@ -261,11 +268,20 @@ function installSignalHandlers(server: Server): void {
       .then((ok) => {
         if (ok) process.exit(0);
         shuttingDown = false;
-        log.warning(`${sig} received but errors trying to shut down the server, check the logs for more information`);
+        server.shutdownAsap = null;
       });
-  };
+  });
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+}
+
+/** rdbRemoveTempFile(getpid()): the foreground save's temp file, on an immediate exit. */
+function removeTempRdb(): void {
+  try {
+    fs.unlinkSync(path.resolve(`temp-${process.pid}.rdb`));
+  } catch {
+    // no save in progress
+  }
 }
 
 main().catch((e: unknown) => {

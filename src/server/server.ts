@@ -155,6 +155,8 @@ export class Server implements KeyspaceOwner {
   private frozenNow = 0;
   /** Replication role hooks; the replication module installs the real ones. */
   role: ReplicationRole = { isReplica: () => false, refuseStale: () => false, notEnoughReplicas: () => false };
+  /** A SIGTERM/SIGINT scheduled a shutdown that serverCron has not started (shutdown_asap). */
+  shutdownAsap: 'SIGTERM' | 'SIGINT' | null = null;
   /** CLIENT PAUSE state. */
   pause: { mode: 'write' | 'all' | null; until: number; timer: ReturnType<typeof setTimeout> | null } = {
     mode: null,
@@ -196,7 +198,7 @@ export class Server implements KeyspaceOwner {
     /** SHUTDOWN ABORT: true when a shutdown in progress was cancelled. */
     shutdownAbort: (): boolean => false,
     /** Called before the server exits (save on shutdown, AOF flush…); return false to abort. */
-    shutdown: [] as ((opts: { save: boolean | null; now: boolean; force: boolean }) => boolean)[],
+    shutdown: [] as ((opts: { save: boolean | null; now: boolean; force: boolean }) => boolean | Promise<boolean>)[],
     /** Per executed command, with its duration (latency monitor and histograms, server/latency.ts). */
     commandTimed: null as ((spec: CommandSpec, durationUs: number) => void) | null,
     /** After FLUSHALL emptied the dataset (persistence saves the RDB when save points are set). */
@@ -1255,7 +1257,8 @@ export class Server implements KeyspaceOwner {
   shutdownWhileBusy(force: boolean): boolean {
     this.log.warning('User requested shutdown...');
     for (const h of this.hooks.shutdown) {
-      if (!h({ save: false, now: true, force }) && !force) {
+      // Nothing asynchronous can finish inside a busy script: a hook that must wait failed.
+      if (h({ save: false, now: true, force }) !== true && !force) {
         this.log.warning('Errors trying to shut down the server. Check the logs for more information.');
         return false;
       }
@@ -1287,7 +1290,7 @@ export class Server implements KeyspaceOwner {
     if (!opts.signal) this.log.warning('User requested shutdown...');
     if (this.hooks.shutdownWait !== null && !(await this.hooks.shutdownWait(opts.now))) return false;
     for (const h of this.hooks.shutdown) {
-      if (!h(opts) && !opts.force) {
+      if (!(await h(opts)) && !opts.force) {
         this.log.warning('Errors trying to shut down the server. Check the logs for more information.');
         return false;
       }
