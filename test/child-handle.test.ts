@@ -112,6 +112,23 @@ describe('child handle of background jobs', () => {
     assert.equal(fs.existsSync(path.join(n.dir, `temp-rewriteaof-bg-${child}.aof`)), false);
   });
 
+  it('three killed rewrites in a row limit automatic rewrites (aofRewriteLimited)', async () => {
+    const n = await startServer({ args: ['--enable-debug-command', 'yes', '--appendonly', 'yes'] });
+    const c = n.client();
+    await slowSave(c);
+    for (let i = 1; i <= 3; i++) {
+      await c.call('BGREWRITEAOF');
+      process.kill(await onlyChild(n), 'SIGKILL');
+      await waitFor('the rewrite to end', async () => info(await c.info('persistence'), 'aof_rewrite_in_progress') === '0');
+    }
+    assert.equal(info(await c.info('persistence'), 'aof_rewrites_consecutive_failures'), '3');
+    await c.config('SET', 'auto-aof-rewrite-percentage', '1', 'auto-aof-rewrite-min-size', '1kb');
+    await c.set('x', 'x'.repeat(2048));
+    await n.waitForLog('Background AOF rewrite has repeatedly failed and triggered the limit, will retry in 1 minutes');
+    assert.equal(info(await c.info('persistence'), 'aof_rewrite_in_progress'), '0');
+    assert.deepEqual(children(n.proc.pid!), []);
+  });
+
   it('killing a full sync child drops the waiting replica; the child dies with its server', async () => {
     const master = await startServer({ args: ['--enable-debug-command', 'yes', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'] });
     const m = master.client();

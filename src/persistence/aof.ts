@@ -109,6 +109,9 @@ export class Aof implements PropagationTarget {
   lastBgrewriteOk = true;
   /** Bumped to abandon a running rewrite (AOF turned off meanwhile). */
   private rewriteGeneration = 0;
+  /** aofRewriteLimited's back-off: minutes of the current delay, and when it ends (s). */
+  private limitDelayMinutes = 0;
+  private limitUntilSec = 0;
   /** The running rewrite's fork-child stand-in (child-handle.ts) and its temp BASE file. */
   private rewriteChild: ChildHandle | null = null;
   private rewriteTmp = '';
@@ -695,7 +698,7 @@ export class Aof implements PropagationTarget {
 
   /** serverCron's AOF duties: scheduled and automatic rewrites, everysec fsync. */
   cron(): void {
-    if (!this.rewriteInProgress && this.rewriteScheduled && !this.snapshotBusy() && this.consecutiveFailures < 3) {
+    if (!this.rewriteInProgress && this.rewriteScheduled && !this.snapshotBusy() && !this.rewriteLimited()) {
       this.startRewrite();
     }
     if (this.state === 'on' && !this.rewriteInProgress && !this.snapshotBusy()) {
@@ -704,7 +707,7 @@ export class Aof implements PropagationTarget {
       if (perc > 0 && this.currentSize > minSize) {
         const base = this.rewriteBaseSize > 0 ? this.rewriteBaseSize : 1;
         const growth = Math.floor((this.currentSize * 100) / base) - 100;
-        if (growth >= perc && this.consecutiveFailures < 3) {
+        if (growth >= perc && !this.rewriteLimited()) {
           this.server.log.notice(`Starting automatic rewriting of AOF on ${growth}% growth`);
           this.startRewrite();
         }
@@ -712,6 +715,28 @@ export class Aof implements PropagationTarget {
     }
     if (this.bufferLength > 0) this.flush(false);
     this.fsyncEverySec();
+  }
+
+  /**
+   * aofRewriteLimited: after 3 consecutive failed rewrites, automatic and scheduled rewrites
+   * wait 1 minute, then 2, 4 … up to 60 between tries (BGREWRITEAOF is never limited).
+   */
+  private rewriteLimited(): boolean {
+    if (this.consecutiveFailures < 3) {
+      this.limitDelayMinutes = 0;
+      this.limitUntilSec = 0;
+      return false;
+    }
+    const nowSec = Math.floor(this.server.clock.now() / 1000);
+    if (this.limitUntilSec !== 0) {
+      if (nowSec < this.limitUntilSec) return true;
+      this.limitUntilSec = 0;
+      return false;
+    }
+    this.limitDelayMinutes = Math.min(this.limitDelayMinutes === 0 ? 1 : this.limitDelayMinutes * 2, 60);
+    this.limitUntilSec = nowSec + this.limitDelayMinutes * 60;
+    this.server.log.warning(`Background AOF rewrite has repeatedly failed and triggered the limit, will retry in ${this.limitDelayMinutes} minutes`);
+    return true;
   }
 
   /** SHUTDOWN: write and fsync what is buffered (Redis does this in prepareForShutdown). */
