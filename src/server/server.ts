@@ -1097,7 +1097,8 @@ export class Server implements KeyspaceOwner {
     if (!over && soft > 0 && used >= soft) {
       const now = this.clock.monotonic();
       if (c.obufSoftLimitSince === 0) c.obufSoftLimitSince = now;
-      else if (now - c.obufSoftLimitSince >= softSecs * 1000) over = true;
+      // Whole seconds, strictly more than the limit, as Redis counts with server.unixtime.
+      else if (Math.floor(now / 1000) - Math.floor(c.obufSoftLimitSince / 1000) > softSecs) over = true;
     } else if (!over) {
       c.obufSoftLimitSince = 0;
     }
