@@ -742,6 +742,7 @@ export class Server implements KeyspaceOwner {
     this.stats.totalConnections++;
     this.registerClient(c);
     c.reply.onError = (msg) => this.recordError(c, msg);
+    c.reply.overLimit = (need) => this.replyOverLimit(c, need);
     socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('error', () => this.freeClient(c));
     socket.on('close', () => this.freeClient(c));
@@ -1034,6 +1035,10 @@ export class Server implements KeyspaceOwner {
   writeToClient(c: Client): void {
     const socket = c.socket;
     if (socket === null || c.closed) return;
+    if (c.closeAsap) {
+      this.freeClient(c);
+      return;
+    }
     if (this.hooks.replyGate !== null) this.hooks.replyGate.gate(c);
     const n = c.reply.len;
     if (n > 0) {
@@ -1081,6 +1086,22 @@ export class Server implements KeyspaceOwner {
   /** client-output-buffer-limit checked now (a replica fed the stream); true if closed. */
   enforceOutputLimits(c: Client): boolean {
     return this.checkOutputLimits(c, 0);
+  }
+
+  /**
+   * A reply being built would take the client's output past its hard limit
+   * (closeClientOnOutputBufferLimitReached while the command runs): the client is marked
+   * close-ASAP — commands that produce long replies stop early on it — and closed when the
+   * command returns (writeToClient).
+   */
+  private replyOverLimit(c: Client, need: number): boolean {
+    if (c.closeAsap) return true;
+    const hard = this.settings.obufLimits[this.obufClass(c)][0];
+    if (hard === 0 || c.kind === 'replica' || need + (c.socket?.writableLength ?? 0) < hard) return false;
+    c.closeAsap = true;
+    this.log.warning(`Client ${this.clientInfoString(c)} scheduled to be closed ASAP for overcoming of output buffer limits.`);
+    this.stats.clientOutbufLimitDisconnections++;
+    return true;
   }
 
   /** Applies client-output-buffer-limit; returns true if the client was closed. */
