@@ -826,7 +826,9 @@ export function install(server: Server): void {
   aof.installInfo();
   server.hooks.beforeReplies.push(() => aof.flush(false));
   server.hooks.cron.push(() => aof.cron());
-  server.hooks.shutdown.push((opts) => aof.shutdown(opts.force));
+  // Before the RDB's final save (finishShutdown: the AOF child and fsync, then rdbSave), so an
+  // initial rewrite that forbids exiting fails the shutdown before a save is spent on it.
+  server.hooks.shutdown.unshift((opts) => aof.shutdown(opts.force));
   server.startupTasks.push(async () => {
     aof.loadManifestOrExit();
     if (aofEnabledAtStartup(server)) {
