@@ -30,6 +30,20 @@ describe('shutdown on signals', () => {
     assert.equal(n.proc.exitCode, null);
   });
 
+  it('SIGTERM while loading (serverCron does not run then) shuts down at once, saving nothing', async () => {
+    const master = await startServer({ args: ['--enable-debug-command', 'yes'] });
+    await master.client().call('DEBUG', 'POPULATE', '2000');
+    const replica = await startServer({ args: ['--save', '3600 1', '--key-load-delay', '100000'] });
+    const r = replica.client();
+    await r.call('REPLICAOF', '127.0.0.1', String(master.port));
+    await waitFor('the replica to load', async () => /^loading:1/m.test(await r.info('persistence')));
+    const exited = new Promise<number | null>((resolve) => replica.proc.once('exit', (code) => resolve(code)));
+    replica.proc.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.match(replica.output(), /Received shutdown signal during loading, scheduling shutdown\./);
+    assert.doesNotMatch(replica.output(), /Saving the final RDB snapshot/);
+  });
+
   it('a second SIGINT during the final save exits at once and removes temp-<pid>.rdb', async () => {
     const n = await startServer({ args: ['--enable-debug-command', 'yes', '--save', '3600 1'] });
     const c = n.client();

@@ -254,22 +254,28 @@ function installSignalHandlers(server: Server): void {
       process.exit(1);
     }
     // Redis logs this line from its signal handler, in that handler's own format.
-    log.raw(`${process.pid}:signal-handler (${Math.floor(Date.now() / 1000)}) Received ${sig} scheduling shutdown...\n`);
+    const what = server.loading ? 'Received shutdown signal during loading, scheduling shutdown.' : `Received ${sig} scheduling shutdown...`;
+    log.raw(`${process.pid}:signal-handler (${Math.floor(Date.now() / 1000)}) ${what}\n`);
     server.shutdownAsap = sig;
+    // serverCron does not run while loading: whileBlockedCron shuts down at once, saving nothing.
+    if (server.loading) start(sig, true);
   };
-  server.hooks.cron.push(() => {
-    const sig = server.shutdownAsap;
-    if (sig === null || shuttingDown) return;
+  const start = (sig: 'SIGTERM' | 'SIGINT', loading: boolean): void => {
+    if (shuttingDown) return;
     shuttingDown = true;
     const flags = server.config.getString(sig === 'SIGTERM' ? 'shutdown-on-sigterm' : 'shutdown-on-sigint').split(' ');
-    const save = flags.includes('save') ? true : flags.includes('nosave') ? false : null;
+    const save = loading ? false : flags.includes('save') ? true : flags.includes('nosave') ? false : null;
     void server
       .shutdown({ save, now: flags.includes('now'), force: flags.includes('force') })
       .then((ok) => {
         if (ok) process.exit(0);
         shuttingDown = false;
         server.shutdownAsap = null;
+        if (loading) server.log.warning('SIGTERM received but errors trying to shut down the server, check the logs for more information');
       });
+  };
+  server.hooks.cron.push(() => {
+    if (server.shutdownAsap !== null) start(server.shutdownAsap, false);
   });
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
