@@ -89,6 +89,8 @@ const SLICE_MS = 0.6;
 const BUSY_SLICE_MS = 0.08;
 /** Bytes a snapshot gathers before one write (fewer, larger writes through the thread pool). */
 const WRITE_MIN_BYTES = 256 * 1024;
+/** Slice length of the final save of a shutdown (nothing else runs but signal handlers). */
+const FINAL_SAVE_SLICE_MS = 50;
 /** Slice length when rdb-key-save-delay paces a snapshot (the tests' slow saves). */
 const DELAYED_SLICE_MS = 4;
 
@@ -694,7 +696,9 @@ export class RdbPersistence {
         return false;
       }
       try {
-        await this.drive(snap, (chunk) => writeAll(fh, chunk), () => false);
+        // Long slices: the server only waits for this save (writes are paused), but signals
+        // still get a turn between slices.
+        await this.drive(snap, (chunk) => writeAll(fh, chunk), () => false, FINAL_SAVE_SLICE_MS);
         await fh.sync();
       } finally {
         await fh.close();
@@ -724,11 +728,11 @@ export class RdbPersistence {
   }
 
   /**
-   * Runs a snapshot in slices of SLICE_MS, handing each slice's bytes to `write` and waiting
+   * Runs a snapshot in slices of SLICE_MS (or `sliceMs`), handing each slice's bytes to `write` and waiting
    * for it (backpressure: at most one slice is in flight). Paced by rdb-key-save-delay (µs per
    * key, as the tests use it to make saves slow). Returns false if `stopped()` turned true.
    */
-  async drive(snap: Snapshot, write: (chunk: Buffer) => Promise<unknown> | void, stopped: () => boolean): Promise<boolean> {
+  async drive(snap: Snapshot, write: (chunk: Buffer) => Promise<unknown> | void, stopped: () => boolean, sliceMs: number | null = null): Promise<boolean> {
     const stats = this.server.stats;
     let commandsSeen = stats.totalCommands;
     while (!snap.complete) {
@@ -742,7 +746,7 @@ export class RdbPersistence {
       } else {
         const busy = stats.totalCommands !== commandsSeen;
         commandsSeen = stats.totalCommands;
-        chunk = snap.step(busy ? BUSY_SLICE_MS : SLICE_MS, Infinity, 8 << 20, WRITE_MIN_BYTES);
+        chunk = snap.step(sliceMs ?? (busy ? BUSY_SLICE_MS : SLICE_MS), Infinity, 8 << 20, WRITE_MIN_BYTES);
       }
       if (stopped()) return false;
       if (chunk.length > 0) {
