@@ -145,6 +145,35 @@ test('BGREWRITEAOF (AOF-format base) starts a new INCR, writes a BASE and drops 
   await s2.stop();
 });
 
+test('an AOF-format base rebuilds streams: entries, last id, groups, consumers and their pending entries', async () => {
+  const dir = tmpDir();
+  const s = await aofServer(dir, ['--aof-use-rdb-preamble', 'no', '--enable-debug-command', 'yes']);
+  const c = s.client();
+  await c.xadd('st', '1-1', 'a', '1', 'b', '2');
+  await c.xadd('st', '2-1', 'c', '3');
+  await c.xadd('st', '3-1', 'd', '4');
+  await c.xdel('st', '3-1');
+  await c.xgroup('CREATE', 'st', 'g1', '0');
+  await c.xreadgroup('GROUP', 'g1', 'alice', 'COUNT', '1', 'STREAMS', 'st', '>');
+  await c.xgroup('CREATECONSUMER', 'st', 'g1', 'bob');
+  await c.xgroup('CREATE', 'st', 'g0', '$');
+  await c.xadd('empty', 'MAXLEN', '0', '5-5', 'x', 'y');
+  const before = await c.call('DEBUG', 'DIGEST');
+  // A consumer's seen-time is the moment it was created again (as after Redis's own reload).
+  const info = async (key: string): Promise<string> => JSON.stringify(await c.call('XINFO', 'STREAM', key, 'FULL')).replace(/"seen-time",\d+/g, '"seen-time"');
+  const fullBefore = [await info('st'), await info('empty')];
+  assert.equal(await c.bgrewriteaof(), 'Background append only file rewriting started');
+  await waitFor(async () => (await c.info('persistence')).includes('aof_rewrite_in_progress:0'));
+  assert.match(await c.info('persistence'), /aof_last_bgrewrite_status:ok/);
+  const base = fs.readFileSync(path.join(dir, 'appendonlydir', 'appendonly.aof.2.base.aof'), 'latin1');
+  assert.ok(base.includes(resp('XSETID', 'st', '3-1', 'ENTRIESADDED', '3', 'MAXDELETEDID', '3-1')), base);
+  assert.ok(base.includes(resp('XGROUP', 'CREATECONSUMER', 'st', 'g1', 'bob')), base);
+  assert.equal(await c.call('DEBUG', 'LOADAOF'), 'OK');
+  assert.equal(await c.call('DEBUG', 'DIGEST'), before);
+  assert.deepEqual([await info('st'), await info('empty')], fullBefore);
+  await s.stop();
+});
+
 test('CONFIG SET appendonly yes rewrites the dataset into a fresh AOF; no stops it', async () => {
   const dir = tmpDir();
   const s = await startServer({ args: ['--dir', dir, '--aof-use-rdb-preamble', 'no'] });

@@ -345,3 +345,22 @@ async function waitFor(cond: () => Promise<boolean>, ms = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('client-output-buffer-limit while a reply is built', () => {
+  after(stopAll);
+
+  it('a reply growing past the hard limit stops mid-run and closes the client; others carry on', async () => {
+    const n = await startServer();
+    const c = n.client();
+    await c.config('SET', 'client-output-buffer-limit', 'normal 1000000 0 0');
+    await c.hset('myhash', 'a', 'b');
+    await c.sadd('myset', 'm');
+    for (const command of [cmd('HRANDFIELD', 'myhash', '-999999999'), cmd('SRANDMEMBER', 'myset', '-999999999')]) {
+      // Closed long before a billion elements could be produced, and nothing of it sent.
+      assert.equal(await rawExchange(n.port, command, () => false, 30000), '');
+    }
+    await n.waitForLog('scheduled to be closed ASAP for overcoming of output buffer limits');
+    assert.equal(await c.ping(), 'PONG');
+    assert.equal(await c.hget('myhash', 'a'), 'b');
+  });
+});

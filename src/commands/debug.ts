@@ -183,6 +183,46 @@ function debugObject(c: Client): void {
   );
 }
 
+/**
+ * dictGetStats's text for a table of `elements` entries. nodis's tables are V8 Maps, whose
+ * bucket layout is not observable: only the count is real, so only the count is reported
+ * (no table size, chain lengths or rehashing target; docs/COMPATIBILITY.md).
+ */
+function tableStats(elements: number): string {
+  if (elements === 0) return 'No stats available for empty dictionaries\n';
+  return `Hash table 0 stats (main hash table):\n number of elements: ${elements}\n`;
+}
+
+/** DEBUG HTSTATS <dbid>: the keyspace and expires tables of one database. */
+function debugHtstats(c: Client): void {
+  const dbid = parseInteger(c.argv[2]!);
+  if (dbid === null) {
+    c.reply.error(NOT_INTEGER);
+    return;
+  }
+  const db = c.server.dbs[dbid];
+  if (db === undefined) {
+    c.reply.error('ERR Out of range database');
+    return;
+  }
+  c.reply.verbatim(`[Dictionary HT]\n${tableStats(db.dict.size)}[Expires HT]\n${tableStats(db.expires.size)}`);
+}
+
+/** DEBUG HTSTATS-KEY <key>: the hash table of a hashtable- or skiplist-encoded value. */
+function debugHtstatsKey(c: Client): void {
+  const v = c.db.dict.get(c.argv[2]!);
+  if (v === undefined) {
+    c.reply.error(NO_SUCH_KEY);
+    return;
+  }
+  const encoding = encodingOf(v);
+  if (isStringValue(v) || (encoding !== 'hashtable' && encoding !== 'skiplist')) {
+    c.reply.error('ERR The value stored at the specified key is not represented using an hash table');
+    return;
+  }
+  c.reply.verbatim(tableStats(v.size()));
+}
+
 function debugProtocol(c: Client): void {
   const r = c.reply;
   switch (c.argv[2]!.toLowerCase()) {
@@ -335,6 +375,10 @@ function debug(c: Client): void {
     r.ok();
   } else if (sub === 'object' && argc === 3) {
     debugObject(c);
+  } else if (sub === 'htstats' && argc === 3) {
+    debugHtstats(c);
+  } else if (sub === 'htstats-key' && argc === 3) {
+    debugHtstatsKey(c);
   } else if (sub === 'populate' && argc >= 3 && argc <= 5) {
     debugPopulate(c);
   } else if (sub === 'digest' && argc === 2) {

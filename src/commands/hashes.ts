@@ -315,6 +315,7 @@ function hrandfieldWithCount(c: Client, l: bigint, withValues: boolean): void {
     for (let i = 0; i < count; i++) {
       const f = h.randomField(rng);
       emit(f, withValues ? h.get(f) : undefined);
+      if (c.closeAsap) break;
     }
     return;
   }

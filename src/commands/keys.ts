@@ -115,7 +115,10 @@ function keys(c: Client): void {
     if ((all || stringMatch(pattern, key)) && !isLogicallyExpired(c, db, key)) out.push(key);
   }
   c.reply.array(out.length);
-  for (const key of out) c.reply.bulk(key);
+  for (const key of out) {
+    c.reply.bulk(key);
+    if (c.closeAsap) break;
+  }
 }
 
 function scan(c: Client): void {

@@ -126,8 +126,18 @@ function shutdown(c: Client): void {
     return;
   }
   if (abort) {
-    if (c.server.hooks.shutdownAbort()) c.reply.ok();
-    else c.reply.error('ERR No shutdown in progress.');
+    const server = c.server;
+    if (server.hooks.shutdownAbort()) {
+      server.shutdownAsap = null;
+      c.reply.ok();
+    } else if (server.shutdownAsap !== null) {
+      // A signal asked for a shutdown that has not started yet: just forget it (abortShutdown).
+      server.shutdownAsap = null;
+      server.log.notice('Shutdown manually aborted.');
+      c.reply.ok();
+    } else {
+      c.reply.error('ERR No shutdown in progress.');
+    }
     return;
   }
   if (!now && denyBlocking(c)) {

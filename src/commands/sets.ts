@@ -288,7 +288,10 @@ function srandmemberWithCount(c: Client): void {
   // Case 1: repeats allowed (or one member): independent uniform picks.
   if (!unique || count === 1) {
     c.reply.array(count);
-    for (let i = 0; i < count; i++) c.reply.bulk(s.randomMember(rng));
+    for (let i = 0; i < count; i++) {
+      c.reply.bulk(s.randomMember(rng));
+      if (c.closeAsap) break;
+    }
     return;
   }
 

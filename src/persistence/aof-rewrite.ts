@@ -1,7 +1,8 @@
 /**
  * The AOF-format BASE file (aof-use-rdb-preamble no): commands that rebuild each key, as
  * rewriteAppendOnlyFileRio writes them — SELECT per non-empty database, then per key one SET,
- * or RPUSH / SADD / ZADD / HMSET in batches of 64 items, then PEXPIREAT when it has a TTL.
+ * or RPUSH / SADD / ZADD / HMSET in batches of 64 items, or a stream's XADDs, XSETID and
+ * groups (rewriteStreamObject), then PEXPIREAT when it has a TTL.
  *
  * This module only turns keys into RESP text; walking a consistent snapshot of the dataset
  * without stopping clients is the snapshot's job (snapshot.ts, format 'aof').
@@ -11,6 +12,7 @@ import { ListValue, elementBytes } from '../types/list.js';
 import { HashValue } from '../types/hash.js';
 import { SetValue } from '../types/set.js';
 import { ZSet } from '../types/zset.js';
+import { StreamValue, formatId } from '../types/stream.js';
 import { formatDouble } from '../protocol/format.js';
 
 /** AOF_REWRITE_ITEMS_PER_CMD. */
@@ -69,6 +71,41 @@ function* hashItems(v: HashValue): IterableIterator<string[]> {
   for (const [f, val] of v.entries()) yield [f, val];
 }
 
+function command(args: readonly string[]): string {
+  let out = `*${args.length}\r\n`;
+  for (const a of args) out += bulk(a);
+  return out;
+}
+
+/**
+ * rewriteStreamObject: one XADD per entry (an empty stream is made by `XADD key MAXLEN 0 0-1 x
+ * y`), XSETID with the last id, entries-added and max-deleted id, then per group (name order)
+ * XGROUP CREATE … ENTRIESREAD, and per consumer (name order) its pending entries as XCLAIM …
+ * TIME RETRYCOUNT JUSTID FORCE, or XGROUP CREATECONSUMER when it has none.
+ */
+function rewriteStream(key: string, s: StreamValue): string {
+  let out = '';
+  if (s.length > 0) {
+    for (const e of s) out += command(['XADD', key, formatId(e.id), ...e.fields]);
+  } else {
+    out += command(['XADD', key, 'MAXLEN', '0', '0-1', 'x', 'y']);
+  }
+  out += command(['XSETID', key, formatId(s.lastId), 'ENTRIESADDED', String(s.entriesAdded), 'MAXDELETEDID', formatId(s.maxDeletedId)]);
+  for (const [name, group] of s.sortedGroups()) {
+    out += command(['XGROUP', 'CREATE', key, name, formatId(group.lastId), 'ENTRIESREAD', String(group.entriesRead)]);
+    for (const consumer of group.sortedConsumers()) {
+      if (consumer.pel.size === 0) {
+        out += command(['XGROUP', 'CREATECONSUMER', key, name, consumer.name]);
+        continue;
+      }
+      for (const [id, nack] of consumer.pel.from()) {
+        out += command(['XCLAIM', key, name, consumer.name, '0', formatId(id), 'TIME', String(nack.deliveryTime), 'RETRYCOUNT', String(nack.deliveryCount), 'JUSTID', 'FORCE']);
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * The commands that rebuild one key (and its TTL, `expireAt` in ms or -1). Returns null for a
  * type that has no AOF form here (the caller reports the rewrite as failed).
@@ -85,6 +122,8 @@ export function rewriteKey(key: string, value: RedisValue, expireAt: number): st
     out = batched('ZADD', key, value.size(), 2, zsetItems(value));
   } else if (value instanceof HashValue) {
     out = batched('HMSET', key, value.size(), 2, hashItems(value));
+  } else if (value instanceof StreamValue) {
+    out = rewriteStream(key, value);
   } else {
     return null;
   }

@@ -34,6 +34,7 @@ import {
 import { AofStatus, loadAppendOnlyFiles, type RdbPrefixLoader } from './aof-loader.js';
 import { loadingInfoLines, runSliced, runToEnd, startLoading, stopLoading } from './loading.js';
 import { selectCommand, timestampAnnotation } from './aof-rewrite.js';
+import { ChildHandle, SIGUSR1_NUMBER } from './child-handle.js';
 
 /** What the AOF needs from the RDB module. Installed by it with `setRdbBridge`. */
 export interface RdbBridge {
@@ -108,6 +109,12 @@ export class Aof implements PropagationTarget {
   lastBgrewriteOk = true;
   /** Bumped to abandon a running rewrite (AOF turned off meanwhile). */
   private rewriteGeneration = 0;
+  /** aofRewriteLimited's back-off: minutes of the current delay, and when it ends (s). */
+  private limitDelayMinutes = 0;
+  private limitUntilSec = 0;
+  /** The running rewrite's fork-child stand-in (child-handle.ts) and its temp BASE file. */
+  private rewriteChild: ChildHandle | null = null;
+  private rewriteTmp = '';
 
   constructor(private readonly server: Server) {}
 
@@ -413,16 +420,28 @@ export class Aof implements PropagationTarget {
     this.rewriteScheduled = false;
     this.rewriteStartMs = this.server.clock.now();
     const generation = ++this.rewriteGeneration;
-    const tmp = `temp-rewriteaof-bg-${process.pid}.aof`;
-    log.notice(`Background append only file rewriting started by pid ${process.pid}`);
+    const child = ChildHandle.start(this.server, 'aof-rewrite', (signal) => {
+      if (generation === this.rewriteGeneration && this.rewriteInProgress) this.rewriteChildKilled(signal);
+    });
+    this.rewriteChild = child;
+    const tmp = `temp-rewriteaof-bg-${child.pid}.aof`;
+    this.rewriteTmp = tmp;
+    log.notice(`Background append only file rewriting started by pid ${child.pid}`);
     void this.writeBase(tmp, () => generation !== this.rewriteGeneration).then(
       () => {
-        if (generation !== this.rewriteGeneration) return;
+        if (generation !== this.rewriteGeneration) {
+          // Abandoned or killed meanwhile: whatever reached the disk goes too.
+          fs.unlink(tmp, () => {});
+          return;
+        }
         log.notice(`Successfully created the temporary AOF base file ${tmp}`);
         this.rewriteDone(true, tmp);
       },
       (e: unknown) => {
-        if (generation !== this.rewriteGeneration) return;
+        if (generation !== this.rewriteGeneration) {
+          fs.unlink(tmp, () => {});
+          return;
+        }
         log.warning(`Write error writing append only file on disk: ${(e as Error).message}`);
         this.rewriteDone(false, tmp);
       },
@@ -494,11 +513,26 @@ export class Aof implements PropagationTarget {
     }
   }
 
-  /** backgroundRewriteDoneHandler. */
-  private rewriteDone(ok: boolean, tmp: string): void {
+  /** The rewrite's child handle died by `signal`: the rewrite ends as Redis's killed child. */
+  private rewriteChildKilled(signal: number): void {
+    this.rewriteGeneration++;
+    this.rewriteDone(false, this.rewriteTmp, signal);
+  }
+
+  /** backgroundRewriteDoneHandler (`signal`: the child was killed by it). */
+  private rewriteDone(ok: boolean, tmp: string, signal: number | null = null): void {
     const log = this.server.log;
     this.rewriteInProgress = false;
-    if (ok) {
+    this.rewriteChild?.end();
+    this.rewriteChild = null;
+    if (signal !== null) {
+      // SIGUSR1 is whitelisted: the server's own way to stop a child without an error.
+      if (signal !== SIGUSR1_NUMBER) {
+        this.lastBgrewriteOk = false;
+        this.consecutiveFailures++;
+      }
+      log.warning(`Background AOF rewrite terminated by signal ${signal}`);
+    } else if (ok) {
       log.notice('Background AOF rewrite terminated with success');
       ok = this.installRewrite(tmp);
       if (ok) {
@@ -510,7 +544,7 @@ export class Aof implements PropagationTarget {
     } else {
       log.warning('Background AOF rewrite terminated with error');
     }
-    if (!ok) {
+    if (!ok && signal === null) {
       this.lastBgrewriteOk = false;
       this.consecutiveFailures++;
     }
@@ -651,18 +685,20 @@ export class Aof implements PropagationTarget {
   /** killAppendOnlyChild: forget a running rewrite; its temp file is removed. */
   private abandonRewrite(): void {
     if (!this.rewriteInProgress) return;
-    this.server.log.notice(`Killing running AOF rewrite child: ${process.pid}`);
+    this.server.log.notice(`Killing running AOF rewrite child: ${this.rewriteChild?.pid ?? process.pid}`);
     this.rewriteGeneration++;
     this.rewriteInProgress = false;
     this.rewriteStartMs = -1;
-    fs.unlink(`temp-rewriteaof-bg-${process.pid}.aof`, () => {});
+    this.rewriteChild?.end();
+    this.rewriteChild = null;
+    fs.unlink(this.rewriteTmp, () => {});
   }
 
   // ---- Cron, shutdown, DEBUG LOADAOF ---------------------------------------------------------
 
   /** serverCron's AOF duties: scheduled and automatic rewrites, everysec fsync. */
   cron(): void {
-    if (!this.rewriteInProgress && this.rewriteScheduled && !this.snapshotBusy() && this.consecutiveFailures < 3) {
+    if (!this.rewriteInProgress && this.rewriteScheduled && !this.snapshotBusy() && !this.rewriteLimited()) {
       this.startRewrite();
     }
     if (this.state === 'on' && !this.rewriteInProgress && !this.snapshotBusy()) {
@@ -671,7 +707,7 @@ export class Aof implements PropagationTarget {
       if (perc > 0 && this.currentSize > minSize) {
         const base = this.rewriteBaseSize > 0 ? this.rewriteBaseSize : 1;
         const growth = Math.floor((this.currentSize * 100) / base) - 100;
-        if (growth >= perc && this.consecutiveFailures < 3) {
+        if (growth >= perc && !this.rewriteLimited()) {
           this.server.log.notice(`Starting automatic rewriting of AOF on ${growth}% growth`);
           this.startRewrite();
         }
@@ -679,6 +715,28 @@ export class Aof implements PropagationTarget {
     }
     if (this.bufferLength > 0) this.flush(false);
     this.fsyncEverySec();
+  }
+
+  /**
+   * aofRewriteLimited: after 3 consecutive failed rewrites, automatic and scheduled rewrites
+   * wait 1 minute, then 2, 4 … up to 60 between tries (BGREWRITEAOF is never limited).
+   */
+  private rewriteLimited(): boolean {
+    if (this.consecutiveFailures < 3) {
+      this.limitDelayMinutes = 0;
+      this.limitUntilSec = 0;
+      return false;
+    }
+    const nowSec = Math.floor(this.server.clock.now() / 1000);
+    if (this.limitUntilSec !== 0) {
+      if (nowSec < this.limitUntilSec) return true;
+      this.limitUntilSec = 0;
+      return false;
+    }
+    this.limitDelayMinutes = Math.min(this.limitDelayMinutes === 0 ? 1 : this.limitDelayMinutes * 2, 60);
+    this.limitUntilSec = nowSec + this.limitDelayMinutes * 60;
+    this.server.log.warning(`Background AOF rewrite has repeatedly failed and triggered the limit, will retry in ${this.limitDelayMinutes} minutes`);
+    return true;
   }
 
   /** SHUTDOWN: write and fsync what is buffered (Redis does this in prepareForShutdown). */
@@ -768,7 +826,9 @@ export function install(server: Server): void {
   aof.installInfo();
   server.hooks.beforeReplies.push(() => aof.flush(false));
   server.hooks.cron.push(() => aof.cron());
-  server.hooks.shutdown.push((opts) => aof.shutdown(opts.force));
+  // Before the RDB's final save (finishShutdown: the AOF child and fsync, then rdbSave), so an
+  // initial rewrite that forbids exiting fails the shutdown before a save is spent on it.
+  server.hooks.shutdown.unshift((opts) => aof.shutdown(opts.force));
   server.startupTasks.push(async () => {
     aof.loadManifestOrExit();
     if (aofEnabledAtStartup(server)) {
@@ -782,6 +842,11 @@ export function install(server: Server): void {
     const on = server.config.getBool('appendonly');
     if (on && aof.state === 'off') return aof.start() ? null : 'Unable to turn on AOF. Check server logs.';
     if (!on && aof.state !== 'off') aof.stop();
+    return null;
+  });
+  // updateAofAutoGCEnabled: turning the gc back on removes the history kept meanwhile.
+  server.config.onApply('aof-disable-auto-gc', () => {
+    aof.deleteHistoryFiles();
     return null;
   });
 }

@@ -35,6 +35,7 @@ import { debugHooks, debugTunables } from '../server/debug-hooks.js';
 import { dumpPayload } from './rdb-encode.js';
 import { invariantFailed } from '../server/executor.js';
 import { setRdbBridge, aofOf, aofEnabledAtStartup } from './aof.js';
+import { ChildHandle, SIGUSR1_NUMBER } from './child-handle.js';
 
 /** What the scripting module supplies so function libraries travel in RDB files. */
 export interface RdbFunctions {
@@ -88,6 +89,8 @@ const SLICE_MS = 0.6;
 const BUSY_SLICE_MS = 0.08;
 /** Bytes a snapshot gathers before one write (fewer, larger writes through the thread pool). */
 const WRITE_MIN_BYTES = 256 * 1024;
+/** Slice length of the final save of a shutdown (nothing else runs but signal handlers). */
+const FINAL_SAVE_SLICE_MS = 50;
 /** Slice length when rdb-key-save-delay paces a snapshot (the tests' slow saves). */
 const DELAYED_SLICE_MS = 4;
 
@@ -96,7 +99,17 @@ interface BackgroundSave {
   tmpPath: string;
   startedAt: number;
   aborted: boolean;
+  /** The signal that ended an aborted job (SIGUSR1: stopped by the server itself). */
+  signal: number;
+  /** The fork child's stand-in (child-handle.ts). */
+  child: ChildHandle;
   done: Promise<void>;
+}
+
+/** Writes the whole chunk (a write may take part of it). */
+async function writeAll(fh: fs.promises.FileHandle, chunk: Buffer): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
 }
 
 /** A load's outcome, for INFO and the start-up log. */
@@ -331,15 +344,16 @@ export class RdbPersistence {
     const server = this.server;
     if (this.bgsave !== null) return false;
     const file = this.filePath();
-    // One name per job: an aborted job's late cleanup must not remove its successor's file.
-    const tmp = path.join(path.dirname(file), `temp-bg-${process.pid}-${++this.bgsaveSeq}.rdb`);
     this.lastBgsaveTry = server.clock.now();
     const dirtyAtStart = server.dirty;
     this.backgroundJobs++;
     const snap = this.startSnapshot();
-    const job: BackgroundSave = { snapshot: snap, tmpPath: tmp, startedAt: server.clock.now(), aborted: false, done: Promise.resolve() };
+    const job: BackgroundSave = { snapshot: snap, tmpPath: '', startedAt: server.clock.now(), aborted: false, signal: SIGUSR1_NUMBER, child: ChildHandle.start(server, 'rdb-bgsave', (signal) => this.childKilled(job, signal)), done: Promise.resolve() };
+    // temp-<child pid>.rdb as Redis's child names it; one name per job either way, so an
+    // aborted job's late cleanup never removes its successor's file.
+    job.tmpPath = path.join(path.dirname(file), job.child.running ? `temp-${job.child.pid}.rdb` : `temp-bg-${process.pid}-${++this.bgsaveSeq}.rdb`);
     this.bgsave = job;
-    server.log.notice(`Background saving started by pid ${process.pid}`);
+    server.log.notice(`Background saving started by pid ${job.child.pid}`);
     job.done = this.runBackground(job, file).then(
       (ok) => this.finishBgsave(job, ok, dirtyAtStart),
       () => this.finishBgsave(job, false, dirtyAtStart),
@@ -353,11 +367,7 @@ export class RdbPersistence {
     try {
       fh = await fs.promises.open(job.tmpPath, 'w');
       const out = fh;
-      const write = async (chunk: Buffer): Promise<void> => {
-        let off = 0;
-        while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
-      };
-      if (!(await this.drive(snap, write, () => job.aborted))) return false;
+      if (!(await this.drive(snap, (chunk) => writeAll(out, chunk), () => job.aborted))) return false;
       this.endSnapshot(snap);
       await fh.sync();
       await fh.close();
@@ -379,6 +389,7 @@ export class RdbPersistence {
   private finishBgsave(job: BackgroundSave, ok: boolean, dirtyAtStart: number): void {
     if (this.bgsave !== job) return;
     this.bgsave = null;
+    job.child.end();
     const server = this.server;
     this.lastBgsaveTimeSec = Math.floor((server.clock.now() - job.startedAt) / 1000);
     if (ok) {
@@ -388,11 +399,19 @@ export class RdbPersistence {
       this.lastBgsaveOk = true;
       this.saves++;
     } else {
-      fs.promises.unlink(job.tmpPath).catch(() => undefined);
       if (job.aborted) {
-        server.log.warning('Background saving terminated by signal 10');
-        // A killed save is not an error for stop-writes-on-bgsave-error (Redis: SIGUSR1).
+        // rdbRemoveTempFile: at once, so a SHUTDOWN that follows leaves nothing behind.
+        try {
+          fs.unlinkSync(job.tmpPath);
+        } catch {
+          // not created yet
+        }
+        server.log.warning(`Background saving terminated by signal ${job.signal}`);
+        // SIGUSR1 (the server stopping its own save) is not an error for
+        // stop-writes-on-bgsave-error; any other signal is (rdb_last_bgsave_status:err).
+        if (job.signal !== SIGUSR1_NUMBER) this.lastBgsaveOk = false;
       } else {
+        fs.promises.unlink(job.tmpPath).catch(() => undefined);
         server.log.warning('Background saving error');
         this.lastBgsaveOk = false;
       }
@@ -406,6 +425,15 @@ export class RdbPersistence {
   waitBgsave(): Promise<boolean> {
     if (this.bgsave === null) return Promise.resolve(this.lastBgsaveOk);
     return new Promise((resolve) => this.bgsaveWaiters.push(resolve));
+  }
+
+  /** The job's child handle died by `signal` (kill -9 by an operator, the OOM killer). */
+  private childKilled(job: BackgroundSave, signal: number): void {
+    if (this.bgsave !== job) return;
+    job.aborted = true;
+    job.signal = signal;
+    this.endSnapshot(job.snapshot);
+    this.finishBgsave(job, false, 0);
   }
 
   /** killRDBChild: stops a BGSAVE; its temp file is removed. */
@@ -629,7 +657,7 @@ export class RdbPersistence {
   }
 
   /** SHUTDOWN's save (and killing a BGSAVE in progress). */
-  onShutdown(opts: { save: boolean | null; force: boolean }): boolean {
+  onShutdown(opts: { save: boolean | null; force: boolean }): boolean | Promise<boolean> {
     if (this.bgsave !== null) {
       this.server.log.warning('There is a child saving an .rdb. Killing it!');
       this.abortBgsave('shutdown');
@@ -638,17 +666,73 @@ export class RdbPersistence {
     const save = !this.server.loading && (opts.save === true || (opts.save === null && this.savePoints.length > 0));
     if (!save) return true;
     this.server.log.notice('Saving the final RDB snapshot before exiting.');
-    if (this.saveSync()) return true;
-    this.server.log.warning('Error trying to save the DB, can\'t exit.');
-    return false;
+    return this.saveBeforeExit().then((ok) => {
+      if (!ok) this.server.log.warning('Error trying to save the DB, can\'t exit.');
+      return ok;
+    });
   }
 
   /**
-   * Runs a snapshot in slices of SLICE_MS, handing each slice's bytes to `write` and waiting
+   * The final save of a shutdown: a foreground save as Redis's (temp-<pid>.rdb, renamed over
+   * dump.rdb), run in slices so the process still takes signals (a second SIGINT exits at once)
+   * while no write can slip in: writes are paused until the process exits, or until the
+   * shutdown fails and the server carries on.
+   */
+  private async saveBeforeExit(): Promise<boolean> {
+    const server = this.server;
+    const pausedHere = server.pause.mode === null;
+    if (pausedHere) server.pauseClients('write', 2 ** 31 - 1);
+    const file = this.filePath();
+    const tmp = path.join(path.dirname(file), `temp-${process.pid}.rdb`);
+    const snap = this.startSnapshot();
+    let ok = false;
+    try {
+      let fh: fs.promises.FileHandle;
+      try {
+        fh = await fs.promises.open(tmp, 'w');
+      } catch (e) {
+        server.log.warning(`Failed opening the temp RDB file ${path.basename(tmp)} (in server root dir ${process.cwd()}) for saving: ${(e as Error).message}`);
+        return false;
+      }
+      try {
+        // Long slices: the server only waits for this save (writes are paused), but signals
+        // still get a turn between slices.
+        await this.drive(snap, (chunk) => writeAll(fh, chunk), () => false, FINAL_SAVE_SLICE_MS);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      try {
+        await fs.promises.rename(tmp, file);
+      } catch (e) {
+        server.log.warning(`Error moving temp DB file ${path.basename(tmp)} on the final destination ${path.basename(file)} (in server root dir ${process.cwd()}): ${(e as Error).message}`);
+        await fs.promises.unlink(tmp).catch(() => undefined);
+        return false;
+      }
+      ok = true;
+    } catch (e) {
+      server.log.warning(`Write error saving DB on disk: ${(e as Error).message}`);
+      await fs.promises.unlink(tmp).catch(() => undefined);
+      return false;
+    } finally {
+      this.endSnapshot(snap);
+      if (pausedHere && !ok) server.unpauseClients();
+    }
+    server.log.notice('DB saved on disk');
+    // Writes were paused for the whole save: everything counted so far is in the file.
+    server.dirtySaved(server.dirty);
+    server.lastSave = server.clock.now();
+    this.lastBgsaveOk = true;
+    this.saves++;
+    return true;
+  }
+
+  /**
+   * Runs a snapshot in slices of SLICE_MS (or `sliceMs`), handing each slice's bytes to `write` and waiting
    * for it (backpressure: at most one slice is in flight). Paced by rdb-key-save-delay (µs per
    * key, as the tests use it to make saves slow). Returns false if `stopped()` turned true.
    */
-  async drive(snap: Snapshot, write: (chunk: Buffer) => Promise<unknown> | void, stopped: () => boolean): Promise<boolean> {
+  async drive(snap: Snapshot, write: (chunk: Buffer) => Promise<unknown> | void, stopped: () => boolean, sliceMs: number | null = null): Promise<boolean> {
     const stats = this.server.stats;
     let commandsSeen = stats.totalCommands;
     while (!snap.complete) {
@@ -662,7 +746,7 @@ export class RdbPersistence {
       } else {
         const busy = stats.totalCommands !== commandsSeen;
         commandsSeen = stats.totalCommands;
-        chunk = snap.step(busy ? BUSY_SLICE_MS : SLICE_MS, Infinity, 8 << 20, WRITE_MIN_BYTES);
+        chunk = snap.step(sliceMs ?? (busy ? BUSY_SLICE_MS : SLICE_MS), Infinity, 8 << 20, WRITE_MIN_BYTES);
       }
       if (stopped()) return false;
       if (chunk.length > 0) {

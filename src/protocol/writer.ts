@@ -40,14 +40,30 @@ export class ReplyWriter {
   /** Called for every error reply written (errorstats, the command's failed_calls). */
   onError: ((message: string) => void) | null = null;
 
+  /**
+   * Asked before the buffer grows to hold `need` bytes: true when that is over the client's
+   * output buffer limit. The client is then closed as soon as the command returns, and what it
+   * still writes is discarded (Redis drops replies to a CLIENT_CLOSE_ASAP client), so a reply
+   * too big to keep (HRANDFIELD with a huge count, KEYS) never grows past the limit.
+   */
+  overLimit: ((need: number) => boolean) | null = null;
+  /** Over the limit: everything written from now on is dropped. */
+  discarding = false;
+
   constructor(capacity = INITIAL_CAPACITY) {
     this.buf = Buffer.allocUnsafe(capacity);
   }
 
   /** Ensures room for `n` more bytes. */
   reserve(n: number): void {
-    const need = this.len + n;
+    let need = this.len + n;
     if (need <= this.buf.length) return;
+    if (this.discarding || (this.overLimit !== null && this.overLimit(need))) {
+      this.discarding = true;
+      this.len = 0;
+      need = n;
+      if (need <= this.buf.length) return;
+    }
     let cap = this.buf.length * 2;
     while (cap < need) cap *= 2;
     const next = Buffer.allocUnsafe(cap);
@@ -282,6 +298,7 @@ export class ReplyWriter {
 
   /** Inserts the aggregate header at `mark` once its element count is known. */
   endDeferred(mark: number, kind: 'array' | 'map' | 'set', n: number): void {
+    if (this.discarding) return;
     let header: string;
     if (kind === 'map') header = this.proto === 3 ? `%${n}\r\n` : `*${n * 2}\r\n`;
     else if (kind === 'set' && this.proto === 3) header = `~${n}\r\n`;

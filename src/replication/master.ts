@@ -23,7 +23,7 @@ import type { Client, BlockedState } from '../server/client.js';
 import { encodeCommand } from '../server/propagate.js';
 import { blockClient, unblockClient } from '../server/blocking.js';
 import { replicationOf, type ReplicaLink, type ReplicationState } from './state.js';
-import { streamRdb } from './rdb-transfer.js';
+import { streamRdb, TransferChildKilled } from './rdb-transfer.js';
 import { psyncFailover, updateFailoverStatus } from './failover.js';
 import { checkShutdown } from './shutdown.js';
 import { psyncVerdict } from './psync.js';
@@ -226,7 +226,6 @@ function startFullSync(st: ReplicationState, only: ReplicaLink[] | null = null):
   }
   const held: Buffer[] = [];
   const alive = (): boolean => links.some((l) => !l.client.closed);
-  server.log.notice(`Background RDB transfer started by pid ${process.pid}`);
   streamRdb(
     server,
     { replid: st.replid, offset, streamDb },
@@ -258,7 +257,13 @@ function startFullSync(st: ReplicationState, only: ReplicaLink[] | null = null):
       for (const l of links) finishTransfer(st, l, marks.get(l), image);
     },
     (e: unknown) => {
-      server.log.warning(`Can't save in background: ${(e as Error).message}`);
+      if (e instanceof TransferChildKilled) {
+        // backgroundSaveDoneHandlerSocket + updateSlavesWaitingBgsave(C_ERR).
+        server.log.warning(e.message);
+        for (const l of links) if (!l.client.closed) server.log.warning('SYNC failed. BGSAVE child returned an error');
+      } else {
+        server.log.warning(`Can't save in background: ${(e as Error).message}`);
+      }
       for (const l of links) server.freeClient(l.client);
     },
   );

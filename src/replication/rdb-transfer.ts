@@ -9,6 +9,14 @@ import type { Server } from '../server/server.js';
 import { rdbOf, flushRdbFunctions, logLoadDone, type RdbPersistence, type RdbFilter } from '../persistence/rdb.js';
 import { runSliced, startLoading, stopLoading } from '../persistence/loading.js';
 import { emptyData } from '../keyspace/flush.js';
+import { ChildHandle } from '../persistence/child-handle.js';
+
+/** The transfer's child handle was killed (by an operator, the OOM killer): the job failed. */
+export class TransferChildKilled extends Error {
+  constructor(readonly signal: number) {
+    super(`Background transfer terminated by signal ${signal}`);
+  }
+}
 
 /** The replication metadata stored in the RDB's AUX fields. */
 export interface RdbReplInfo {
@@ -27,7 +35,9 @@ function persistence(server: Server): RdbPersistence {
  * Streams a snapshot of the dataset taken now into `sink`, a slice per loop turn, paced like a
  * BGSAVE (rdb-key-save-delay); when `sink` returns a promise (a socket to drain) the snapshot
  * waits for it. Resolves when the image is complete (checksum included);
- * `cancelled()` stops it early. INFO shows it as rdb_bgsave_in_progress, as Redis's child.
+ * `cancelled()` stops it early. INFO shows it as rdb_bgsave_in_progress, as Redis's child,
+ * and a child handle stands for that child (child-handle.ts): killing it rejects the transfer
+ * at once with TransferChildKilled, even while a slow replica's socket holds it.
  */
 export async function streamRdb(
   server: Server,
@@ -48,9 +58,21 @@ export async function streamRdb(
   );
   p.replicationTransfers++;
   p.backgroundJobs++;
+  let killedBy: number | null = null;
+  let killed: (signal: number) => void = () => undefined;
+  const childDied = new Promise<never>((_resolve, reject) => {
+    killed = (signal) => reject(new TransferChildKilled(signal));
+  });
+  childDied.catch(() => undefined);
+  const child = ChildHandle.start(server, 'rdb-to-slaves', (signal) => {
+    killedBy = signal;
+    killed(signal);
+  });
+  server.log.notice(`Background RDB transfer started by pid ${child.pid}`);
   try {
-    await p.drive(snap, sink, cancelled);
+    await Promise.race([p.drive(snap, sink, () => killedBy !== null || cancelled()), childDied]);
   } finally {
+    child.end();
     p.replicationTransfers--;
     p.endSnapshot(snap);
   }

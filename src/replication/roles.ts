@@ -11,6 +11,7 @@
 import type { ReplicationState } from './state.js';
 import { newFailoverState } from './state.js';
 import { MasterLink, prepareForReplicaRole } from './replica.js';
+import { applyOomScore } from '../server/oom-score.js';
 
 /** replicationSetMaster: start replicating from host:port (keeping our data until the sync). */
 export function setMaster(st: ReplicationState, host: string, port: number): void {
@@ -36,6 +37,7 @@ export function setMaster(st: ReplicationState, host: string, port: number): voi
   });
   link.lastDb = streamDb;
   st.link = link;
+  applyOomScore(server);
   link.connect();
 }
 
@@ -51,6 +53,7 @@ export function unsetMaster(st: ReplicationState): void {
   st.disconnectReplicas();
   st.selectedDb = -1;
   st.noReplicasSince = st.server.clock.now();
+  applyOomScore(st.server);
 }
 
 /** clearFailoverState: back to normal, writes resume. */

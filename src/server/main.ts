@@ -38,6 +38,7 @@ const BUNDLE = fileURLToPath(import.meta.url);
 const START = path.join(path.dirname(BUNDLE), 'start.js');
 /** Started from the V8 start-up snapshot (startup-snapshot.ts) rather than from the bundle. */
 let fromSnapshot = false;
+import { installOomScore } from './oom-score.js';
 
 function usage(): never {
   const lines = [
@@ -231,6 +232,7 @@ function afterReady(): void {
 /** The CONFIG SET "apply" steps that need the live server (config.c's apply functions). */
 function installConfigAppliers(server: Server): void {
   const config = server.config;
+  installOomScore(server);
   const rebind = async (): Promise<string | null> =>
     (await server.rebindTcp()) ? null : 'Unable to listen on this port. Check server logs.';
   config.onApply('port', rebind);
@@ -258,36 +260,55 @@ function installConfigAppliers(server: Server): void {
 }
 
 /**
- * SIGTERM/SIGINT: shut down like Redis (shutdown-on-sigterm / shutdown-on-sigint flags). A
- * second SIGINT while shutting down exits at once.
+ * SIGTERM/SIGINT: shut down like Redis (shutdown-on-sigterm / shutdown-on-sigint flags). The
+ * signal only schedules the shutdown (shutdown_asap); serverCron starts it, so DEBUG
+ * PAUSE-CRON holds it and SHUTDOWN ABORT can still cancel it. A second SIGINT while one is
+ * scheduled or running exits at once, removing the temp file of a save in progress.
  */
 function installSignalHandlers(server: Server): void {
   let shuttingDown = false;
   const onSignal = (sig: 'SIGTERM' | 'SIGINT'): void => {
     const log = server.log;
-    if (shuttingDown && sig === 'SIGINT') {
+    if ((shuttingDown || server.shutdownAsap !== null) && sig === 'SIGINT') {
       log.warning('You insist... exiting now.');
+      removeTempRdb();
       process.exit(1);
     }
     // Redis logs this line from its signal handler, in that handler's own format.
-    const msg = server.loading ? 'Received shutdown signal during loading, scheduling shutdown.' : `Received ${sig} scheduling shutdown...`;
-    log.raw(`${process.pid}:signal-handler (${Math.floor(Date.now() / 1000)}) ${msg}\n`);
+    const what = server.loading ? 'Received shutdown signal during loading, scheduling shutdown.' : `Received ${sig} scheduling shutdown...`;
+    log.raw(`${process.pid}:signal-handler (${Math.floor(Date.now() / 1000)}) ${what}\n`);
+    server.shutdownAsap = sig;
+    // serverCron does not run while loading: whileBlockedCron shuts down at once, saving nothing.
+    if (server.loading) start(sig, true);
+  };
+  const start = (sig: 'SIGTERM' | 'SIGINT', loading: boolean): void => {
     if (shuttingDown) return;
     shuttingDown = true;
     const flags = server.config.getString(sig === 'SIGTERM' ? 'shutdown-on-sigterm' : 'shutdown-on-sigint').split(' ');
-    // During a load (whileBlockedCron): prepareForShutdown(SHUTDOWN_NOSAVE), a half-loaded
-    // dataset is never saved.
-    const save = server.loading ? false : flags.includes('save') ? true : flags.includes('nosave') ? false : null;
+    const save = loading ? false : flags.includes('save') ? true : flags.includes('nosave') ? false : null;
     void server
-      .shutdown({ save, now: server.loading || flags.includes('now'), force: flags.includes('force') })
+      .shutdown({ save, now: loading || flags.includes('now'), force: flags.includes('force') })
       .then((ok) => {
         if (ok) process.exit(0);
         shuttingDown = false;
-        log.warning(`${sig} received but errors trying to shut down the server, check the logs for more information`);
+        server.shutdownAsap = null;
+        if (loading) server.log.warning('SIGTERM received but errors trying to shut down the server, check the logs for more information');
       });
   };
+  server.hooks.cron.push(() => {
+    if (server.shutdownAsap !== null) start(server.shutdownAsap, false);
+  });
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+}
+
+/** rdbRemoveTempFile(getpid()): the foreground save's temp file, on an immediate exit. */
+function removeTempRdb(): void {
+  try {
+    fs.unlinkSync(path.resolve(`temp-${process.pid}.rdb`));
+  } catch {
+    // no save in progress
+  }
 }
 
 function run(): void {

@@ -164,6 +164,8 @@ export class Server implements KeyspaceOwner {
   private frozenNow = 0;
   /** Replication role hooks; the replication module installs the real ones. */
   role: ReplicationRole = { isReplica: () => false, refuseStale: () => false, notEnoughReplicas: () => false };
+  /** A SIGTERM/SIGINT scheduled a shutdown that serverCron has not started (shutdown_asap). */
+  shutdownAsap: 'SIGTERM' | 'SIGINT' | null = null;
   /** CLIENT PAUSE state. */
   pause: { mode: 'write' | 'all' | null; until: number; timer: ReturnType<typeof setTimeout> | null } = {
     mode: null,
@@ -205,7 +207,7 @@ export class Server implements KeyspaceOwner {
     /** SHUTDOWN ABORT: true when a shutdown in progress was cancelled. */
     shutdownAbort: (): boolean => false,
     /** Called before the server exits (save on shutdown, AOF flush…); return false to abort. */
-    shutdown: [] as ((opts: { save: boolean | null; now: boolean; force: boolean }) => boolean)[],
+    shutdown: [] as ((opts: { save: boolean | null; now: boolean; force: boolean }) => boolean | Promise<boolean>)[],
     /** Per executed command, with its duration (latency monitor and histograms, server/latency.ts). */
     commandTimed: null as ((spec: CommandSpec, durationUs: number) => void) | null,
     /** After FLUSHALL emptied the dataset (persistence saves the RDB when save points are set). */
@@ -766,6 +768,7 @@ export class Server implements KeyspaceOwner {
     this.stats.totalConnections++;
     this.registerClient(c);
     c.reply.onError = (msg) => this.recordError(c, msg);
+    c.reply.overLimit = (need) => this.replyOverLimit(c, need);
     socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('error', () => this.freeClient(c));
     socket.on('close', () => this.freeClient(c));
@@ -1073,6 +1076,10 @@ export class Server implements KeyspaceOwner {
   writeToClient(c: Client): void {
     const socket = c.socket;
     if (socket === null || c.closed) return;
+    if (c.closeAsap) {
+      this.freeClient(c);
+      return;
+    }
     if (this.hooks.replyGate !== null) this.hooks.replyGate.gate(c);
     const n = c.reply.len;
     if (n > 0) {
@@ -1124,6 +1131,22 @@ export class Server implements KeyspaceOwner {
     return this.checkOutputLimits(c, 0);
   }
 
+  /**
+   * A reply being built would take the client's output past its hard limit
+   * (closeClientOnOutputBufferLimitReached while the command runs): the client is marked
+   * close-ASAP — commands that produce long replies stop early on it — and closed when the
+   * command returns (writeToClient).
+   */
+  private replyOverLimit(c: Client, need: number): boolean {
+    if (c.closeAsap) return true;
+    const hard = this.settings.obufLimits[this.obufClass(c)][0];
+    if (hard === 0 || c.kind === 'replica' || need + (c.socket?.writableLength ?? 0) < hard) return false;
+    c.closeAsap = true;
+    this.log.warning(`Client ${this.clientInfoString(c)} scheduled to be closed ASAP for overcoming of output buffer limits.`);
+    this.stats.clientOutbufLimitDisconnections++;
+    return true;
+  }
+
   /** Applies client-output-buffer-limit; returns true if the client was closed. */
   private checkOutputLimits(c: Client, adding: number): boolean {
     const cls = this.obufClass(c);
@@ -1138,7 +1161,8 @@ export class Server implements KeyspaceOwner {
     if (!over && soft > 0 && used >= soft) {
       const now = this.clock.monotonic();
       if (c.obufSoftLimitSince === 0) c.obufSoftLimitSince = now;
-      else if (now - c.obufSoftLimitSince >= softSecs * 1000) over = true;
+      // Whole seconds, strictly more than the limit, as Redis counts with server.unixtime.
+      else if (Math.floor(now / 1000) - Math.floor(c.obufSoftLimitSince / 1000) > softSecs) over = true;
     } else if (!over) {
       c.obufSoftLimitSince = 0;
     }
@@ -1299,7 +1323,8 @@ export class Server implements KeyspaceOwner {
   shutdownWhileBusy(force: boolean): boolean {
     this.log.warning('User requested shutdown...');
     for (const h of this.hooks.shutdown) {
-      if (!h({ save: false, now: true, force }) && !force) {
+      // Nothing asynchronous can finish inside a busy script: a hook that must wait failed.
+      if (h({ save: false, now: true, force }) !== true && !force) {
         this.log.warning('Errors trying to shut down the server. Check the logs for more information.');
         return false;
       }
@@ -1331,7 +1356,7 @@ export class Server implements KeyspaceOwner {
     if (!opts.signal) this.log.warning('User requested shutdown...');
     if (this.hooks.shutdownWait !== null && !(await this.hooks.shutdownWait(opts.now))) return false;
     for (const h of this.hooks.shutdown) {
-      if (!h(opts) && !opts.force) {
+      if (!(await h(opts)) && !opts.force) {
         this.log.warning('Errors trying to shut down the server. Check the logs for more information.');
         return false;
       }
