@@ -541,7 +541,9 @@ export class ScriptingEngine {
       spec = server.commands.resolve(argv);
       if (spec !== undefined && spec.subcommands === null && spec.handler !== null && !spec.noScript) {
         flags = invocationFlags(server, spec, argv);
-        this.lastCall = { name: argv[0]!, spec, flags };
+        // Only a command named by argv[0] alone: a subcommand (ACL LIST) depends on argv[1], and
+        // flags a hook derives from the arguments are worked out again for each call.
+        if (!spec.fullName.includes('|') && !spec.flagsHooked) this.lastCall = { name: argv[0]!, spec, flags };
       }
     }
     let err: string | null = null;
