@@ -28,18 +28,9 @@ import { Logger } from '../src/server/log.js';
 import { Server } from '../src/server/server.js';
 import { SystemClock, Random } from '../src/core/clock.js';
 import { installModules } from '../src/server/modules.js';
+import { sourceFiles } from './helpers/source-files.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...sourceFiles(p));
-    else if (e.name.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
 
 /** Source lines without comments (line comments and JSDoc/block lines). */
 function codeLines(file: string): [number, string][] {
