@@ -37,7 +37,7 @@ describe('OrderedTable', () => {
         for (const o of ops) {
           if (o.op === 'set') {
             const key = `key:${o.k}`;
-            assert.equal(t.set(key, hash(key), o.v), !model.has(key));
+            assert.equal(t.set(key, hash(key), o.v), model.get(key));
             model.set(key, o.v);
           } else if (o.op === 'del') {
             const key = `key:${o.k}`;

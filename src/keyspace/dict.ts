@@ -103,12 +103,18 @@ export class KeyDict<V> {
 
   /** Sets key → value; returns true if the key is new. */
   set(key: string, value: V): boolean {
+    return this.put(key, value) === undefined;
+  }
+
+  /** Sets key → value; returns the value it replaced, undefined if the key is new (one lookup). */
+  put(key: string, value: V): V | undefined {
     const h = keyHash(key);
     const single = this.single;
-    if (!(single ?? this.shards![h & this.mask]!).set(key, h, value)) return false;
+    const old = (single ?? this.shards![h & this.mask]!).set(key, h, value);
+    if (old !== undefined) return old;
     this.total++;
     if (single !== null && this.total >= this.shardAt) this.spread();
-    return true;
+    return undefined;
   }
 
   delete(key: string): boolean {

@@ -95,8 +95,8 @@ export class OrderedTable<V> {
     return this.find(key, h) >= 0;
   }
 
-  /** Sets key → value; returns true if the key is new. */
-  set(key: string, h: number, value: V): boolean {
+  /** Sets key → value; returns the value it replaced, undefined if the key is new. */
+  set(key: string, h: number, value: V): V | undefined {
     const slots = this.slots;
     const last = slots.length - 1;
     const tag = (h >>> 8) & this.tagMask;
@@ -109,8 +109,9 @@ export class OrderedTable<V> {
       if (s >>> shift === tag && s !== -1) {
         const e = (s & this.idxMask) - 1;
         if (st.kv[2 * e] === key) {
+          const old = st.kv[2 * e + 1] as V;
           st.kv[2 * e + 1] = value;
-          return false;
+          return old;
         }
       }
       i = i === last ? 0 : i + 1;
@@ -121,7 +122,7 @@ export class OrderedTable<V> {
     }
     this.append(st, key, h, value);
     this.live++;
-    return true;
+    return undefined;
   }
 
   delete(key: string, h: number): boolean {
