@@ -98,6 +98,20 @@ export class RespParser {
     this.pos = 0;
   }
 
+  /**
+   * The memory `borrowed` (chunks fed from it) is about to be reused by the caller: what the
+   * parser still holds of it — an unread tail, chunks waiting for a large bulk — is copied out.
+   * A fully read chunk (the common case) costs nothing.
+   */
+  release(borrowed: ArrayBufferLike): void {
+    if (this.buf.buffer === borrowed) {
+      this.buf = this.pos < this.buf.length ? Buffer.from(this.buf.subarray(this.pos)) : EMPTY;
+      this.pos = 0;
+    }
+    const waiting = this.waiting;
+    for (let i = 0; i < waiting.length; i++) if (waiting[i]!.buffer === borrowed) waiting[i] = Buffer.from(waiting[i]!);
+  }
+
   /** Returns the next complete command, an empty array for a blank line, or null for "need more". */
   next(): string[] | null {
     if (this.requeued.length > 0) return this.requeued.shift()!;
