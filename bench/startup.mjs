@@ -4,9 +4,12 @@
  * redis-server and nodis-server until each answers PING, a one-shot `nodis-cli ping` beside
  * `redis-cli ping`, and `startTopology({ replicas: 2, sentinels: 3 })` until it resolves.
  *
- *   node bench/startup.mjs [rounds=15] [--write]   (after `npm run build`)
+ *   node bench/startup.mjs [rounds=15] [--write] [--no-topology]   (after `npm run build`)
  *
- * --write replaces the "Start-up" table in docs/PERFORMANCE.md.
+ * --write replaces the "Start-up" table in docs/PERFORMANCE.md. Beside the ratio of medians it
+ * prints the median of each round's own ratio to that round's `node -e 0` (steadier when the
+ * machine's load moves during the run). --no-topology leaves out startTopology (more rounds
+ * in the same time).
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -17,6 +20,7 @@ import { freePort, root } from './lib.mjs';
 
 const rounds = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 15);
 const write = process.argv.includes('--write');
+const topology = !process.argv.includes('--no-topology');
 
 /** Runs a program to completion; resolves with the elapsed milliseconds. */
 function timeRun(cmd, args) {
@@ -119,6 +123,7 @@ const samples = {};
 const cpuSamples = {};
 const add = (k, v) => (samples[k] ??= []).push(v);
 const addCpu = (k, v) => v !== null && (cpuSamples[k] ??= []).push(v);
+const loadAtStart = os.loadavg()[0].toFixed(1);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-startup-'));
 
 // The caches a first start makes (V8's code cache, the start-up snapshot: docs/OPERATIONS.md
@@ -177,7 +182,7 @@ for (let i = 0; i < rounds; i++) {
     addCpu('bin/nodis-server until PING', r.cpu);
     await stopProc(r.proc);
   }
-  {
+  if (topology) {
     const cpu0 = cpuMs();
     const t0 = process.hrtime.bigint();
     const topo = await api.startTopology({ replicas: 2, sentinels: 3 });
@@ -197,12 +202,21 @@ const cpuCells = (k) => {
   if (!v || cpuBase === null) return '| | |';
   return `| ${median(v).toFixed(1)} | ${(median(v) / cpuBase).toFixed(2)} |`;
 };
-const rows = Object.entries(samples).map(([k, v]) => `| ${k} | ${median(v).toFixed(1)} | ${(median(v) / base).toFixed(2)} ${cpuCells(k)}`);
+/** The median over rounds of each round's ratio to that round's own `node -e 0`. */
+const perRound = (k, all, baseKey) => {
+  const v = all[k];
+  const b = all[baseKey];
+  if (!v || !b || v.length !== b.length) return '';
+  return median(v.map((x, i) => x / b[i])).toFixed(2);
+};
+const rows = Object.entries(samples).map(
+  ([k, v]) => `| ${k} | ${median(v).toFixed(1)} | ${(median(v) / base).toFixed(2)} | ${perRound(k, samples, 'node -e 0')} ${cpuCells(k)} ${perRound(k, cpuSamples, 'node -e 0')} |`,
+);
 const table = [
-  `Start-up (node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}, ${rounds} alternating rounds, medians; CPU: the process's own until PING, /proc/<pid>/schedstat):`,
+  `Start-up (node ${process.version}, ${os.cpus().length} cores, load ${loadAtStart}–${os.loadavg()[0].toFixed(1)}, ${rounds} alternating rounds, medians; per-round ×: median of each round's ratio to its own \`node -e 0\`; CPU: the process's own until PING, /proc/<pid>/schedstat):`,
   '',
-  '| what | ms | × `node -e 0` | CPU ms | CPU × `node -e 0` |',
-  '|---|---|---|---|---|',
+  '| what | ms | × `node -e 0` | per-round × | CPU ms | CPU × `node -e 0` | CPU per-round × |',
+  '|---|---|---|---|---|---|---|',
   ...rows,
 ].join('\n');
 console.log(table);

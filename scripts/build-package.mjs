@@ -56,6 +56,49 @@ const common = {
   logLevel: 'warning',
   legalComments: 'none',
 };
+/**
+ * Built-ins that no start-up path uses (a hash, a worker thread, a new context) are loaded
+ * when first used, not when the bundle loads: each is module code node runs at every start,
+ * and heap the server's start-up snapshot carries (node:crypto alone ~0.2 MB of the blob;
+ * docs/PERFORMANCE.md "Start-up"). Not node:child_process or node:dns: listening on a TCP
+ * port loads both (through node:cluster and the address lookup). A bundle variable bound to one of them becomes an object
+ * whose properties (the ones the bundle reads: `x.default`, `(0, x.spawn)`) load the module on
+ * first read and then are plain data properties. A variable used in any other way (passed on
+ * as a whole, destructured) stays eager.
+ */
+const LAZY = ['crypto', 'worker_threads', 'vm'];
+const LAZY_HELPER = `var __nodisLazy = (id, names) => {
+  var o = {};
+  var load = () => {
+    var m = typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule(id) : require(id);
+    for (var n of names) Object.defineProperty(o, n, { value: n === 'default' ? m : m[n], writable: true, enumerable: true, configurable: true });
+  };
+  for (const n of names) Object.defineProperty(o, n, { get() { load(); return o[n]; }, enumerable: true, configurable: true });
+  return o;
+};
+`;
+
+/** The bundle with LAZY built-ins bound through __nodisLazy where every use allows it. */
+function lazyBuiltins(text) {
+  const bind = new RegExp(`([\\w$]+)=(?:__nodisBuiltin\\(require\\("node:(${LAZY.join('|')})"\\)(?:,1)?\\)|require\\("node:(${LAZY.join('|')})"\\))`, 'g');
+  const declared = new Set();
+  for (const m of text.matchAll(/\bvar ([\w$]+(?:,[\w$]+)*)[;,=]/g)) for (const v of m[1].split(',')) declared.add(v);
+  const replacements = new Map();
+  for (const m of text.matchAll(bind)) {
+    const v = m[1];
+    const id = `node:${m[2] ?? m[3]}`;
+    const uses = [...text.matchAll(new RegExp(`(?<![\\w$.])${v.replaceAll('$', '\\$')}(?![\\w$])(\\.[\\w$]+|=)?`, 'g'))];
+    const props = new Set(uses.filter((u) => u[1]?.startsWith('.')).map((u) => u[1].slice(1)));
+    const assigns = uses.filter((u) => u[1] === '=').length;
+    const propUses = uses.filter((u) => u[1]?.startsWith('.')).length;
+    // Every use is `v.prop`, the one binding, or a bare name in a `var a,v,b;` list.
+    if (assigns !== 1 || uses.length - propUses - assigns > (declared.has(v) ? 1 : 0) || props.size === 0) continue;
+    replacements.set(m[0], `${v}=__nodisLazy(${JSON.stringify(id)},${JSON.stringify([...props])})`);
+  }
+  for (const [from, to] of replacements) text = text.replace(from, to);
+  return text;
+}
+
 fs.rmSync(out, { recursive: true, force: true });
 await build({
   ...common,
@@ -75,8 +118,8 @@ await build({
 // reads the same (docs/PERFORMANCE.md "Start-up").
 for (const e of PROGRAMS.filter(exists)) {
   const file = path.join(out, `${e.out}.js`);
-  const text = fs.readFileSync(file, 'utf8').replaceAll('__toESM(require("node:', '__nodisBuiltin(require("node:');
-  const helper = 'var __nodisBuiltin = (m) => { var o = Object.create(m); o.default = m; return o; };\n';
+  const text = lazyBuiltins(fs.readFileSync(file, 'utf8').replaceAll('__toESM(require("node:', '__nodisBuiltin(require("node:'));
+  const helper = 'var __nodisBuiltin = (m) => { var o = Object.create(m); o.default = m; return o; };\n' + LAZY_HELPER;
   fs.writeFileSync(file, helper + text);
 }
 // The hashbang lets an ES module be a program too: `"nodis-ha": "dist/pkg/ha/main.js"` in bin.

@@ -100,12 +100,11 @@ export interface TlsContexts {
 
 const PROTOCOLS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
-const NO_PROTOCOL_OPTION: Record<Protocol, number> = {
-  TLSv1: crypto.constants.SSL_OP_NO_TLSv1,
-  'TLSv1.1': crypto.constants.SSL_OP_NO_TLSv1_1,
-  'TLSv1.2': crypto.constants.SSL_OP_NO_TLSv1_2,
-  'TLSv1.3': crypto.constants.SSL_OP_NO_TLSv1_3,
-};
+/** The OpenSSL option that turns each protocol off (read on use: node:crypto loads on first use). */
+function noProtocolOption(p: Protocol): number {
+  const k = crypto.constants;
+  return { TLSv1: k.SSL_OP_NO_TLSv1, 'TLSv1.1': k.SSL_OP_NO_TLSv1_1, 'TLSv1.2': k.SSL_OP_NO_TLSv1_2, 'TLSv1.3': k.SSL_OP_NO_TLSv1_3 }[p];
+}
 const PEM_CERT = '-----BEGIN CERTIFICATE-----';
 /** OpenSSL's default TLSv1.3 suites (what Redis gets when tls-ciphersuites is unset). */
 export function defaultTls13Suites(): string {
@@ -198,7 +197,7 @@ function commonOptions(s: TlsSettings): CommonOptions {
   let secureOptions = crypto.constants.SSL_OP_NO_SSLv2 | crypto.constants.SSL_OP_NO_SSLv3 | crypto.constants.SSL_OP_NO_COMPRESSION;
   const first = PROTOCOLS.indexOf(protocols[0]!);
   const last = PROTOCOLS.indexOf(protocols[protocols.length - 1]!);
-  for (let i = first; i <= last; i++) if (!protocols.includes(PROTOCOLS[i]!)) secureOptions |= NO_PROTOCOL_OPTION[PROTOCOLS[i]!];
+  for (let i = first; i <= last; i++) if (!protocols.includes(PROTOCOLS[i]!)) secureOptions |= noProtocolOption(PROTOCOLS[i]!);
 
   let ca: Buffer[] | undefined;
   if (s.caCertFile !== '' || s.caCertDir !== '') {

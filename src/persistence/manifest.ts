@@ -277,6 +277,8 @@ function atoll(s: string): number {
  */
 export function loadManifest(dir: string, aofFilename: string): AofManifest {
   const file = path.join(dir, manifestFileName(aofFilename));
+  // Most servers have no AOF: say so without the exception (and its stack) a failed read makes.
+  if (!fs.existsSync(file)) return new AofManifest();
   let text: string;
   try {
     text = fs.readFileSync(file, 'latin1');

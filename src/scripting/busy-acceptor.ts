@@ -13,20 +13,12 @@
  * kept (paused, never read, never closed): closing it would close the descriptor that the
  * main thread now owns. That costs a small object per connection accepted while busy.
  *
- * Shared memory (Int32Array): [BUSY] 1 while a script is busy, [WRITTEN] descriptors handed
- * over so far, [READ] descriptors the main thread took, then a ring of RING_SLOTS descriptors.
+ * The shared memory's layout is in busy-ring.ts.
  */
 import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 
-export const BUSY = 0;
-export const WRITTEN = 1;
-export const READ = 2;
-export const RING_START = 3;
-export const RING_SLOTS = 1024;
-
-/** What the main thread sends: the listening sockets to accept on, or that a busy period ended. */
-export type AcceptorMessage = { listeners: { fd: number; address: string }[] } | { idle: true };
+import { BUSY, READ, RING_SLOTS, RING_START, WRITTEN, type AcceptorMessage } from './busy-ring.js';
 
 function run(shared: Int32Array, initial: { fd: number; address: string }[]): void {
   /** Listening sockets opened here, by "fd address" (a descriptor reused for a new address gets a new one). */

@@ -21,7 +21,7 @@ import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Client } from '../server/client.js';
 import type { Server } from '../server/server.js';
-import { BUSY, READ, RING_SLOTS, RING_START, WRITTEN, type AcceptorMessage } from './busy-acceptor.js';
+import { BUSY, READ, RING_SLOTS, RING_START, WRITTEN, type AcceptorMessage } from './busy-ring.js';
 
 const chunk = Buffer.allocUnsafe(64 * 1024);
 
