@@ -83,6 +83,8 @@ export interface Stats {
   totalReadsProcessed: number;
   totalWritesProcessed: number;
   clientQbufLimitDisconnections: number;
+  /** Values a lazy deletion dropped that Redis would free in the background (keyspace/lazyfree.ts). */
+  lazyfreedObjects: number;
   clientOutbufLimitDisconnections: number;
   pubsubChannelsPeak: number;
   instantaneous: { commands: number[]; netIn: number[]; netOut: number[]; lastSample: number; lastCmd: number; lastIn: number; lastOut: number };
@@ -102,6 +104,8 @@ export type { NotifyClass } from '../keyspace/db.js';
 
 let nextClientId = 1;
 
+/** Past this fill ratio a dict expands whatever the memory (HASHTABLE_MAX_LOAD_FACTOR). */
+const HASHTABLE_MAX_LOAD_FACTOR = 1.618;
 /** The blocked state of a client held by CLIENT PAUSE (shown as blocked, like Redis's BLOCKED_POSTPONE). */
 const PAUSED: BlockedState = { kind: 'pause', deadline: 0, onTimeout: () => {} };
 
@@ -329,6 +333,7 @@ export class Server implements KeyspaceOwner {
       totalReadsProcessed: 0,
       totalWritesProcessed: 0,
       clientQbufLimitDisconnections: 0,
+      lazyfreedObjects: 0,
       clientOutbufLimitDisconnections: 0,
       pubsubChannelsPeak: 0,
       instantaneous: { commands: [], netIn: [], netOut: [], lastSample: now, lastCmd: 0, lastIn: 0, lastOut: 0 },
@@ -444,6 +449,12 @@ export class Server implements KeyspaceOwner {
 
   random(): number {
     return this.rng.next();
+  }
+
+  dictExpandAllowed(moreBytes: number, usedRatio: number): boolean {
+    const max = this.settings.maxmemory;
+    if (max === 0 || usedRatio > HASHTABLE_MAX_LOAD_FACTOR) return true;
+    return this.usedMemory() - this.memoryNotCountedForEvict() + moreBytes <= max;
   }
 
   onKeyAdded(db: Database, key: string): void {
