@@ -21,6 +21,20 @@ async function named(port: number, name: string): Promise<net.Socket> {
   return s;
 }
 
+/** Sends `command` on a raw connection and returns its bulk reply. */
+async function ask(s: net.Socket, command: string): Promise<string> {
+  s.write(command);
+  let got = Buffer.alloc(0);
+  for (;;) {
+    const chunk = await new Promise<Buffer>((resolve) => s.once('data', resolve));
+    got = Buffer.concat([got, chunk]);
+    const crlf = got.indexOf('\r\n');
+    if (crlf > 0 && got.length >= crlf + 2 + Number(got.subarray(1, crlf).toString()) + 2) {
+      return got.subarray(crlf + 2, crlf + 2 + Number(got.subarray(1, crlf).toString())).toString('latin1');
+    }
+  }
+}
+
 async function field(c: Redis, name: string, f: string): Promise<number | null> {
   const list = (await c.call('client', 'list')) as string;
   const line = list.split('\n').find((l) => l.includes(` name=${name} `));
@@ -60,6 +74,42 @@ describe('client eviction (maxmemory-clients)', () => {
     assert.equal(await field(control, 'bigq', 'tot-mem'), null);
     assert.equal(Number((await info(control, 'stats')).evicted_clients), before + 1);
     await waitFor('the eviction log line', async () => /Evicting client: id=\d+ .* name=bigq /.test(s.output()));
+  });
+
+  it('counts a large bulk whole from its header on, as Redis sizes the query buffer for it (qbuf-free)', async () => {
+    await control.config('SET', 'maxmemory-clients', '0');
+    const part = await named(s.port, 'partial');
+    part.write(`*1\r\n$220200\r\n${'v'.repeat(20_000)}`);
+    await waitFor('the first 20000 bytes', async () => (await field(control, 'partial', 'qbuf')) === 20_000);
+    assert.equal(await field(control, 'partial', 'qbuf-free'), 220_202 - 20_000);
+    assert.ok((await field(control, 'partial', 'tot-mem'))! > 220_202);
+    part.destroy();
+  });
+
+  it('CLIENT LIST asked right after another connection wrote shows that write, and its eviction', async () => {
+    // unit/client-eviction's "percentage of maxmemory": no waiting between the write and the
+    // question, asked on a connection the server has just served (which libuv's level-triggered
+    // epoll then reports ahead of the connection that wrote first).
+    await control.config('SET', 'maxmemory-clients', '440401');
+    const ctl = await named(s.port, 'ctl');
+    const list = async (name: string): Promise<string | undefined> =>
+      (await ask(ctl, '*2\r\n$6\r\nCLIENT\r\n$4\r\nLIST\r\n')).split('\n').find((l) => l.includes(` name=${name} `));
+    for (let round = 0; round < 10; round++) {
+      const half = await named(s.port, `half${round}`);
+      await list(`half${round}`);
+      half.write(`*1\r\n$220200\r\n${'v'.repeat(220_200)}`);
+      const line = (await list(`half${round}`)) ?? '';
+      const mem = Number(/ tot-mem=(\d+)/.exec(line)?.[1]);
+      assert.ok(mem >= 220_200 && mem < 440_401, `round ${round}: ${line}`);
+      half.destroy();
+      const over = await named(s.port, `over${round}`);
+      await list(`over${round}`);
+      over.write(`*1\r\n$440401\r\n${'v'.repeat(440_401)}`);
+      assert.equal(await list(`over${round}`), undefined, `round ${round}: not evicted yet`);
+      over.destroy();
+    }
+    ctl.destroy();
+    await control.config('SET', 'maxmemory-clients', '0');
   });
 
   it('evicts on WATCHed keys and queued MULTI commands', async () => {

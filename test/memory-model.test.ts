@@ -72,6 +72,55 @@ describe('memory model', () => {
     }
   });
 
+  it("does not grow the keyspace's bucket table past maxmemory (dictExpandAllowed), so a write evicts nothing", async () => {
+    // unit/maxmemory "Don't rehash if used memory exceeds maxmemory after rehash".
+    await c.config('SET', 'maxmemory', '0');
+    await c.config('SET', 'maxmemory-policy', 'allkeys-random');
+    try {
+      const fill = c.pipeline();
+      for (let i = 0; i < 4096; i++) fill.set(`key:${i}`, String(i));
+      await fill.exec();
+      const limit = (await memInfo(c)).used_memory! + 10 * 1024;
+      await c.config('SET', 'maxmemory', String(limit));
+      await c.set('k1', 'v1'); // the 4097th key: doubling to 8192 buckets (64 KB) would pass the limit
+      await c.set('k2', 'v2');
+      assert.equal(await c.dbsize(), 4098);
+      assert.ok((await memInfo(c)).used_memory! <= limit);
+      // Once the limit is lifted the next key grows the table.
+      await c.config('SET', 'maxmemory', '0');
+      const before = (await memInfo(c)).used_memory!;
+      await c.set('k3', 'v3');
+      assert.ok((await memInfo(c)).used_memory! - before >= 32 * 1024, 'the table doubled');
+    } finally {
+      await c.config('SET', 'maxmemory', '0');
+      await c.config('SET', 'maxmemory-policy', 'noeviction');
+      await c.flushall();
+    }
+  });
+
+  it('counts lazily freed objects as Redis: UNLINK of a value past 64 allocations, every key of FLUSHALL ASYNC', async () => {
+    const lazyfreed = async (): Promise<number> => Number(/lazyfreed_objects:(\d+)/.exec((await c.info('memory')) as string)![1]);
+    await c.config('RESETSTAT');
+    await c.config('SET', 'stream-node-max-entries', '5');
+    try {
+      const add = c.pipeline();
+      for (let i = 0; i < 1000; i++) add.xadd('stream', '*', 'foo', String(i));
+      await add.exec();
+      await c.sadd('small', 'a', 'b', 'c');
+      await c.unlink('small'); // an intset: one allocation, freed inline
+      assert.equal(await lazyfreed(), 0);
+      await c.unlink('stream'); // 200 listpack nodes
+      assert.equal(await lazyfreed(), 1);
+      await c.mset('a', '1', 'b', '2', 'c', '3');
+      await c.flushall('ASYNC');
+      assert.equal(await lazyfreed(), 4);
+      await c.config('RESETSTAT');
+      assert.equal(await lazyfreed(), 0);
+    } finally {
+      await c.config('SET', 'stream-node-max-entries', '100');
+    }
+  });
+
   it('gives memory back after a pipelining client that did not read disconnects', async () => {
     await c.set('big', 'x'.repeat(100000));
     const base = await memInfo(c);

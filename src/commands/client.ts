@@ -97,7 +97,7 @@ export function clientInfoLine(c: Client): string {
     if (c.socket.writableLength > 0) events += 'w';
   }
 
-  const { qbuf, argvMem, multiMem, rbs, obl, oll, omem, total: totMem } = clientMemory(c);
+  const { qbuf, qbufFree, argvMem, multiMem, rbs, obl, oll, omem, total: totMem } = clientMemory(c);
   const nowSec = Math.floor(server.clock.now() / 1000);
   const age = nowSec - Math.floor(c.createdAt / 1000);
   const idle = nowSec - Math.floor(c.lastInteraction / 1000);
@@ -105,7 +105,7 @@ export function clientInfoLine(c: Client): string {
   return (
     `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=${c.fd} name=${c.name} age=${age} idle=${idle} ` +
     `flags=${flags} db=${c.db.id} sub=${c.channels.size} psub=${c.patterns.size} ssub=${c.shardChannels.size} ` +
-    `multi=${c.multi !== null ? c.multi.length : -1} qbuf=${qbuf} qbuf-free=0 argv-mem=${argvMem} ` +
+    `multi=${c.multi !== null ? c.multi.length : -1} qbuf=${qbuf} qbuf-free=${qbufFree} argv-mem=${argvMem} ` +
     `multi-mem=${multiMem} rbs=${rbs} rbp=${c.reply.len} obl=${obl} oll=${oll} omem=${omem} ` +
     `tot-mem=${totMem} events=${events} cmd=${cmd !== null ? cmd.fullName : 'NULL'} ` +
     `user=${c.fake ? '(superuser)' : c.user} redir=${tracked ? tracking.redirect : -1} resp=${c.resp}`

@@ -104,6 +104,7 @@ function configResetStat(c: Client): void {
   st.expiredStalePerc = 0;
   st.expiredTimeCapReached = 0;
   st.evictedKeys = 0;
+  st.lazyfreedObjects = 0;
   st.keyspaceMisses = 0;
   st.keyspaceHits = 0;
   st.rejectedConnections = 0;

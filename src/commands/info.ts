@@ -193,7 +193,7 @@ function memorySection(s: Server, b: SectionBuilder): void {
   b.field('mem_allocator', 'libc');
   b.field('active_defrag_running', 0);
   b.field('lazyfree_pending_objects', 0);
-  b.field('lazyfreed_objects', 0);
+  b.field('lazyfreed_objects', s.stats.lazyfreedObjects);
 }
 
 function persistenceSection(s: Server, b: SectionBuilder): void {

@@ -20,6 +20,7 @@ import { parseInt64, parseInteger, is } from '../protocol/args.js';
 import { NOT_INTEGER, NO_SUCH_KEY, SYNTAX } from '../protocol/errors.js';
 import { stringMatch, matchesEverything } from '../keyspace/glob.js';
 import { INVALID_CURSOR, parseCursor, parseScanOptions, scanStep } from '../keyspace/scan.js';
+import { freedLazily } from '../keyspace/lazyfree.js';
 
 const SAME_OBJECT = 'ERR source and destination objects are the same';
 const DB_OUT_OF_RANGE = 'ERR DB index is out of range';
@@ -72,12 +73,17 @@ function duplicate(v: RedisValue): RedisValue {
 
 function deleteKeys(c: Client): void {
   const db = c.db;
+  const stats = c.server.stats;
+  // delGenericCommand's lazy flag: UNLINK, or DEL under lazyfree-lazy-user-del.
+  const lazy = c.server.settings.lazyfreeLazyUserDel || c.argv[0]!.toLowerCase() === 'unlink';
   let deleted = 0;
   for (let i = 1; i < c.argv.length; i++) {
     const key = c.argv[i]!;
     // lookup() applies lazy expiry first: an expired key is deleted (and propagated) as
     // expired, not counted here.
-    if (db.lookup(key) === undefined) continue;
+    const value = db.lookup(key);
+    if (value === undefined) continue;
+    if (lazy && freedLazily(value)) stats.lazyfreedObjects++;
     db.delete(key);
     db.modified(key, 'g', 'del');
     deleted++;

@@ -44,17 +44,19 @@ function forcePropagation(c: Client): void {
 }
 
 function flushall(c: Client): void {
-  if (parseFlushFlags(c) === null) return;
+  const mode = parseFlushFlags(c);
+  if (mode === null) return;
   const server = c.server;
-  server.datasetChanged(emptyData(server, -1));
+  server.datasetChanged(emptyData(server, -1, mode === 'async'));
   for (const h of server.hooks.flushedAll) h();
   forcePropagation(c);
   c.reply.ok();
 }
 
 function flushdb(c: Client): void {
-  if (parseFlushFlags(c) === null) return;
-  c.db.counted(emptyData(c.server, c.db.id));
+  const mode = parseFlushFlags(c);
+  if (mode === null) return;
+  c.db.counted(emptyData(c.server, c.db.id, mode === 'async'));
   forcePropagation(c);
   c.reply.ok();
 }

@@ -41,6 +41,11 @@ export interface KeyspaceOwner {
   notify(cls: NotifyClass, event: string, key: string, dbId: number): void;
   /** server.dirty += changes (INFO rdb_changes_since_last_save; the executor propagates a command that moved it). */
   datasetChanged(changes: number): void;
+  /**
+   * dictExpandAllowed: may the main dict's bucket table grow by `moreBytes` at this fill ratio?
+   * (No when that would pass maxmemory, unless the table is over-full.) Absent: always.
+   */
+  dictExpandAllowed?(moreBytes: number, usedRatio: number): boolean;
 }
 
 export class Database {
@@ -167,6 +172,9 @@ export class Database {
     this.lastValue = value;
     if (old === undefined) {
       if (this.slots !== null) this.slots.added(key);
+      // Redis tries to expand when the table is full (the key count was a power of two, or a capped table's size).
+      const used = this.dict.size - 1;
+      if (used >= this.bucketCap || (used > 0 && used < 2 ** 30 && (used & (used - 1)) === 0)) this.expandBuckets();
       if (a.track) this.access.set(key, initialAccess(a));
       this.owner.onKeyAdded(this, key);
     } else if (a.track && !a.lfu) {
@@ -203,9 +211,28 @@ export class Database {
     if (v !== undefined && typeof v === 'object') this.memory += rechargeValue(v);
   }
 
+  /**
+   * The main dict's bucket table as charged, when Redis would have kept it from growing
+   * (Infinity: a power of two at least the key count, dictBucketBytes).
+   */
+  private bucketCap = Infinity;
+
+  /**
+   * A new key took the dict past its charged table: Redis's _dictExpandIfNeeded doubles it unless
+   * dictExpandAllowed refuses (the new table would pass maxmemory while the fill ratio is at
+   * most 1.618), and then the keys share the old buckets.
+   */
+  private expandBuckets(): void {
+    const used = this.dict.size - 1;
+    const buckets = Math.min(dictBucketBytes(used), this.bucketCap * 8) / 8;
+    const allowed = this.owner.dictExpandAllowed?.(dictBucketBytes(used + 1), used / buckets) ?? true;
+    this.bucketCap = allowed ? Infinity : buckets;
+  }
+
   /** Bytes charged for this database: keys, values, expires entries and both dicts' buckets. */
   memoryBytes(): number {
-    return this.memory + dictBucketBytes(this.dict.size) + dictBucketBytes(this.expires.size) + this.expires.size * 24;
+    const main = Math.min(dictBucketBytes(this.dict.size), this.bucketCap * 8);
+    return this.memory + main + dictBucketBytes(this.expires.size) + this.expires.size * 24;
   }
 
   delete(key: string): boolean {
@@ -245,6 +272,7 @@ export class Database {
     this.expires.clear();
     this.avgTtl = 0;
     this.memory = 0;
+    this.bucketCap = Infinity;
   }
 
   /** A random non-expired key, or undefined (gives up after a bounded number of tries). */

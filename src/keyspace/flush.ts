@@ -9,9 +9,10 @@ import { releasedMemory } from '../server/gc.js';
  * Empties one database (or all with -1) and returns the number of keys removed. WATCHers are
  * signalled first, while the keys are still there to be checked (signalFlushedDb).
  * The ASYNC form is the same here: dropping the dictionaries is O(1) for the event loop, and
- * the garbage collector reclaims the memory in the background.
+ * the garbage collector reclaims the memory in the background; `async` only counts every key
+ * as lazily freed, as emptyDbAsync does (INFO lazyfreed_objects).
  */
-export function emptyData(server: Server, dbId: number): number {
+export function emptyData(server: Server, dbId: number, async = false): number {
   let removed = 0;
   const dbs = dbId === -1 ? server.dbs : [server.dbs[dbId]!];
   for (const db of dbs) {
@@ -25,5 +26,6 @@ export function emptyData(server: Server, dbId: number): number {
     db.clear();
   }
   server.invalidateUsedMemory();
+  if (async) server.stats.lazyfreedObjects += removed;
   return removed;
 }

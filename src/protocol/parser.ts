@@ -76,6 +76,16 @@ export class RespParser {
     return this.buf.length - this.pos + this.waitingLen;
   }
 
+  /**
+   * Room promised to a large bulk still arriving (sdsMakeRoomForNonGreedy in Redis's
+   * processMultibulkBuffer: a bulk of 32 KB or more gets its whole length reserved once its
+   * header is read). Not for the master link, which Redis does not pre-size.
+   */
+  get reservedBytes(): number {
+    if (this.needBytes === 0 || this.limits.fromMaster) return 0;
+    return Math.max(0, this.needBytes - this.pendingBytes);
+  }
+
   /** Appends bytes read from the socket. */
   feed(chunk: Buffer): void {
     if (this.needBytes > 0) {

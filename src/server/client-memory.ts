@@ -42,6 +42,8 @@ const MIN_EVICTION_LIMIT = 128 * 1024;
 /** A client's memory, field by field as CLIENT LIST prints it. */
 export interface ClientMemory {
   qbuf: number;
+  /** Room reserved for a large bulk still arriving (qbuf-free). */
+  qbufFree: number;
   argvMem: number;
   multiMem: number;
   rbs: number;
@@ -75,6 +77,9 @@ export function clientMemory(c: Client): ClientMemory {
   // While a client runs its command, the command is still in its query buffer (as in Redis).
   const executing = c.argv.length > 0;
   const qbuf = c.parser.pendingBytes + (executing ? encodedCommandSize(c.argv) : 0);
+  // A large bulk counts whole from its header on, as Redis sizes the query buffer for it:
+  // tot-mem and eviction do not depend on how much of it the socket has delivered yet.
+  const qbufFree = c.parser.reservedBytes;
   // Arguments of a command still being read are held as Redis holds them, in argv.
   const argvMem = executing ? argvBytes(c.argv) : c.parser.partialArgBytes;
   let multiMem = watchedKeyCount(c) * WATCHED_KEY_BYTES;
@@ -84,11 +89,11 @@ export function clientMemory(c: Client): ClientMemory {
   const omem = out - obl;
   const oll = omem === 0 ? 0 : Math.ceil(omem / REPLY_CHUNK_BYTES);
   const rbs = c.reply.buf.length;
-  let total = CLIENT_STRUCT_BYTES + qbuf + argvMem + multiMem + rbs + omem;
+  let total = CLIENT_STRUCT_BYTES + qbuf + qbufFree + argvMem + multiMem + rbs + omem;
   total += c.patterns.size * PATTERN_BYTES + dictBytes(c.channels.size) + dictBytes(c.shardChannels.size);
   const prefixes = clientTracking(c)?.prefixes;
   if (prefixes !== undefined && prefixes !== null) total += (prefixes.size + 1) * RAX_NODE_BYTES;
-  return { qbuf, argvMem, multiMem, rbs, obl, oll, omem, total };
+  return { qbuf, qbufFree, argvMem, multiMem, rbs, obl, oll, omem, total };
 }
 
 /** Normal and Pub/Sub clients (MONITORs count as normal) are the ones eviction weighs. */

@@ -87,6 +87,8 @@ export class Client {
   watchDirty = false;
   readonly watched = new Map<string, { db: number; key: string }>();
   blocked: BlockedState | null = null;
+  /** Its CLIENT LIST waits for the end of this turn's socket reads (Server.deferUntilRead). */
+  waitingForReads = false;
   /** Pub/Sub state (RESP2 subscribed mode is entered while any of these is non-empty). */
   readonly channels = new Set<string>();
   readonly patterns = new Set<string>();

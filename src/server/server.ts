@@ -84,6 +84,8 @@ export interface Stats {
   totalReadsProcessed: number;
   totalWritesProcessed: number;
   clientQbufLimitDisconnections: number;
+  /** Values a lazy deletion dropped that Redis would free in the background (keyspace/lazyfree.ts). */
+  lazyfreedObjects: number;
   clientOutbufLimitDisconnections: number;
   pubsubChannelsPeak: number;
   instantaneous: { commands: number[]; netIn: number[]; netOut: number[]; lastSample: number; lastCmd: number; lastIn: number; lastOut: number };
@@ -103,6 +105,8 @@ export type { NotifyClass } from '../keyspace/db.js';
 
 let nextClientId = 1;
 
+/** Past this fill ratio a dict expands whatever the memory (HASHTABLE_MAX_LOAD_FACTOR). */
+const HASHTABLE_MAX_LOAD_FACTOR = 1.618;
 /** The blocked state of a client held by CLIENT PAUSE (shown as blocked, like Redis's BLOCKED_POSTPONE). */
 const PAUSED: BlockedState = { kind: 'pause', deadline: 0, onTimeout: () => {} };
 
@@ -268,6 +272,11 @@ export class Server implements KeyspaceOwner {
   readonly tls: ServerTls;
   private readonly pendingWrites: Client[] = [];
   private flushScheduled = false;
+  /**
+   * Clients whose CLIENT LIST waits for the rest of this turn's reads (see deferUntilRead).
+   * Null when none waits.
+   */
+  private waitingForReads: Client[] | null = null;
   private cronTimer: ReturnType<typeof setInterval> | null = null;
   /** The clients' buffers as last summed (clientsMemory()): normal clients and replicas. */
   clientsNormalMemory = 0;
@@ -325,6 +334,7 @@ export class Server implements KeyspaceOwner {
       totalReadsProcessed: 0,
       totalWritesProcessed: 0,
       clientQbufLimitDisconnections: 0,
+      lazyfreedObjects: 0,
       clientOutbufLimitDisconnections: 0,
       pubsubChannelsPeak: 0,
       instantaneous: { commands: [], netIn: [], netOut: [], lastSample: now, lastCmd: 0, lastIn: 0, lastOut: 0 },
@@ -440,6 +450,12 @@ export class Server implements KeyspaceOwner {
 
   random(): number {
     return this.rng.next();
+  }
+
+  dictExpandAllowed(moreBytes: number, usedRatio: number): boolean {
+    const max = this.settings.maxmemory;
+    if (max === 0 || usedRatio > HASHTABLE_MAX_LOAD_FACTOR) return true;
+    return this.usedMemory() - this.memoryNotCountedForEvict() + moreBytes <= max;
   }
 
   onKeyAdded(db: Database, key: string): void {
@@ -851,12 +867,15 @@ export class Server implements KeyspaceOwner {
     }
     if (this.clientEviction.check(c)) return;
     this.processInput(c);
+    // After parsing (processInputBuffer's updateClientMemUsageAndBucket): a large bulk whose
+    // header just arrived now counts whole, and may tip the total over the limit.
+    if (!c.closed && c.parser.reservedBytes > 0) this.clientEviction.check(c);
   }
 
   /** Runs every complete command waiting in the client's input, unless it blocks or pauses. */
   processInput(c: Client): void {
     const paused = this.pausedClients;
-    while (!c.closed && !c.closeAfterReply && c.blocked === null && (paused.size === 0 || !paused.has(c))) {
+    while (!c.closed && !c.closeAfterReply && c.blocked === null && (paused.size === 0 || !paused.has(c)) && !c.waitingForReads) {
       let argv: string[] | null;
       try {
         argv = c.parser.next();
@@ -872,6 +891,7 @@ export class Server implements KeyspaceOwner {
       }
       if (argv === null) break;
       if (argv.length === 0) continue;
+      if (this.deferUntilRead(c, argv)) break;
       c.argv = argv;
       const replyMark = c.reply.len;
       const prevClient = this.currentClient;
@@ -890,6 +910,44 @@ export class Server implements KeyspaceOwner {
     }
     if (c.reply.len > 0) c.markPendingWrite();
   }
+
+  /**
+   * CLIENT LIST reports what every client's query buffer holds, and a test (or an operator)
+   * that writes to one connection and then asks on another expects the first write to show.
+   * Redis reads ready sockets in the order their data came; libuv's level-triggered epoll
+   * returns a connection it has just served ahead of newer ones, so the question can be read
+   * before the data that preceded it. The command waits for the end of this turn's reads (the
+   * check phase, where replies are written anyway), and the client's later input behind it.
+   */
+  private deferUntilRead(c: Client, argv: string[]): boolean {
+    if (c.socket === null || c.isMaster || argv.length < 2 || this.readsSettled) return false;
+    if (argv[0]!.toLowerCase() !== 'client' || argv[1]!.toLowerCase() !== 'list') return false;
+    c.parser.unshift(argv);
+    c.waitingForReads = true;
+    if (this.waitingForReads === null) {
+      this.waitingForReads = [];
+      setImmediate(this.resumeAfterReads);
+    }
+    this.waitingForReads.push(c);
+    return true;
+  }
+
+  /** True while the clients deferred by deferUntilRead run their commands. */
+  private readsSettled = false;
+
+  private readonly resumeAfterReads = (): void => {
+    const list = this.waitingForReads ?? [];
+    this.waitingForReads = null;
+    this.readsSettled = true;
+    try {
+      for (const c of list) {
+        c.waitingForReads = false;
+        if (!c.closed) this.processInput(c);
+      }
+    } finally {
+      this.readsSettled = false;
+    }
+  };
 
   /**
    * Checks a command against the server's state and runs it, or answers with the error Redis
