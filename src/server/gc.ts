@@ -10,12 +10,27 @@ import vm from 'node:vm';
 
 let gc: (() => void) | null = null;
 
-export function collectGarbage(): void {
+/**
+ * A full collection. With `compact`, every old-space page is evacuated (V8's
+ * --compact-on-every-full-gc, set for this one collection): live objects are packed into as few
+ * pages as possible and the emptied pages go back to the OS. An ordinary full collection only
+ * evacuates the pages V8 judges fragmented enough, and after loading 1M small keys left old
+ * space ~20% larger than its live data (113 MB for 92 MB; compacted: 94 MB). Compaction moves
+ * every live object, so it costs time in proportion to the heap (~130 ms of CPU at 1M small
+ * keys against ~60 ms uncompacted): only MEMORY PURGE, an explicit request, asks for it.
+ */
+export function collectGarbage(compact = false): void {
   if (gc === null) {
     v8.setFlagsFromString('--expose-gc');
     gc = vm.runInNewContext('gc') as () => void;
   }
-  gc();
+  if (!compact) return gc();
+  v8.setFlagsFromString('--compact-on-every-full-gc');
+  try {
+    gc();
+  } finally {
+    v8.setFlagsFromString('--no-compact-on-every-full-gc');
+  }
 }
 
 /** Released bytes that justify a collection, and the shortest time between two of them. */
