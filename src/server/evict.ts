@@ -156,8 +156,15 @@ function populatePool(server: Server, policy: EvictionPolicy, db: Database, allk
   }
 }
 
+/** The key to evict, with its value (looked up once, for the bytes its deletion frees). */
+interface Pick {
+  db: Database;
+  key: string;
+  value: RedisValue;
+}
+
 /** Picks the key to evict, or null when there is none the policy may take. */
-function selectKey(server: Server, policy: EvictionPolicy, st: EvictionState): { db: Database; key: string } | null {
+function selectKey(server: Server, policy: EvictionPolicy, st: EvictionState): Pick | null {
   const allkeys = policy.startsWith('allkeys-');
   const dictOf = (db: Database): KeyDict<unknown> => (allkeys ? db.dict : db.expires);
   if (policy.endsWith('-random')) {
@@ -166,7 +173,8 @@ function selectKey(server: Server, policy: EvictionPolicy, st: EvictionState): {
       st.nextDb = (st.nextDb + 1) % n;
       const db = server.dbs[st.nextDb]!;
       const key = dictOf(db).randomKey(server.rng.next());
-      if (key !== undefined) return { db, key };
+      const value = key === undefined ? undefined : db.dict.get(key);
+      if (value !== undefined) return { db, key: key!, value };
     }
     return null;
   }
@@ -186,7 +194,8 @@ function selectKey(server: Server, policy: EvictionPolicy, st: EvictionState): {
       if (e === null) continue;
       pool[k] = null;
       const db = server.dbs[e.dbId]!;
-      if (dictOf(db).has(e.key)) return { db, key: e.key };
+      const value = db.dict.get(e.key);
+      if (value !== undefined && (allkeys || db.expires.has(e.key))) return { db, key: e.key, value };
     }
   }
   // Only reachable if sampling keeps yielding keys that vanish; give up this round.
@@ -199,9 +208,7 @@ export function setMemoryGauge(server: Server, gauge: MemoryGauge): void {
 }
 
 /** Deletes one key as an eviction; returns the bytes it is estimated to free. */
-function evictKey(server: Server, gauge: MemoryGauge, db: Database, key: string): number {
-  const value = db.dict.get(key);
-  if (value === undefined) return 0;
+function evictKey(server: Server, gauge: MemoryGauge, { db, key, value }: Pick): number {
   const bytes = gauge.freedBy(key, value);
   const started = performance.now();
   db.delete(key);
@@ -239,7 +246,7 @@ export function performEvictions(server: Server): EvictResult {
       result = 'fail';
       break;
     }
-    freed += evictKey(server, gauge, pick.db, pick.key);
+    freed += evictKey(server, gauge, pick);
     keys++;
     if (keys % 16 === 0 && (performance.now() - started) * 1000 > limitUs) {
       startEvictionTimeProc(server);

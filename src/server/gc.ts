@@ -17,7 +17,8 @@ let gc: (() => void) | null = null;
  * evacuates the pages V8 judges fragmented enough, and after loading 1M small keys left old
  * space ~20% larger than its live data (113 MB for 92 MB; compacted: 94 MB). Compaction moves
  * every live object, so it costs time in proportion to the heap (~130 ms of CPU at 1M small
- * keys against ~60 ms uncompacted): only MEMORY PURGE, an explicit request, asks for it.
+ * keys against ~60 ms uncompacted, plus one ordinary collection after it): only MEMORY PURGE,
+ * an explicit request, asks for it.
  */
 export function collectGarbage(compact = false): void {
   if (gc === null) {
@@ -31,6 +32,10 @@ export function collectGarbage(compact = false): void {
   } finally {
     v8.setFlagsFromString('--no-compact-on-every-full-gc');
   }
+  // The evacuated pages are unmapped by a background task; an ordinary collection right after
+  // releases them before MEMORY PURGE replies (measured: RSS 287 MB → 180 MB only ~1 s later
+  // without it, at once with it), so RSS read after the reply shows the compaction.
+  gc();
 }
 
 /** Released bytes that justify a collection, and the shortest time between two of them. */
