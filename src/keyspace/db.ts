@@ -96,7 +96,23 @@ export class Database {
     if (v === undefined) return undefined;
     if (this.expires.size !== 0 && this.expireIfNeeded(key)) return undefined;
     this.touch(key);
+    this.lastKey = key;
+    this.lastValue = v;
     return v;
+  }
+
+  /**
+   * The key last looked up or set here and its value, so that `resized()` — which every write
+   * reaches through signalModifiedKey, right after the handler looked the key up or set it —
+   * needs no third lookup. Every change to `dict` goes through this class and updates or
+   * forgets it (forget()).
+   */
+  private lastKey: string | null = null;
+  private lastValue: RedisValue | undefined = undefined;
+
+  private forget(): void {
+    this.lastKey = null;
+    this.lastValue = undefined;
   }
 
   /**
@@ -145,9 +161,11 @@ export class Database {
   set(key: string, value: RedisValue, keepTtl = false): void {
     if (this.beforeChange !== null) this.beforeChange(this, key);
     const a = this.owner.access;
-    const old = this.dict.get(key);
+    const old = this.dict.put(key, value);
     this.memory += chargedValueBytes(value) - (old === undefined ? -keyOverheadBytes(key) : chargedValueBytes(old));
-    if (this.dict.set(key, value)) {
+    this.lastKey = key;
+    this.lastValue = value;
+    if (old === undefined) {
       if (this.slots !== null) this.slots.added(key);
       if (a.track) this.access.set(key, initialAccess(a));
       this.owner.onKeyAdded(this, key);
@@ -160,6 +178,7 @@ export class Database {
 
   /** Adds a key while loading a dataset (RDB, replication), with its access record. */
   load(key: string, value: RedisValue, expireMs: number, access?: number): void {
+    this.forget();
     const old = this.dict.get(key);
     this.memory += chargedValueBytes(value) - (old === undefined ? -keyOverheadBytes(key) : chargedValueBytes(old));
     if (this.dict.set(key, value) && this.slots !== null) this.slots.added(key);
@@ -172,6 +191,7 @@ export class Database {
   /** Replaces the value of an existing key in place, keeping its TTL. */
   replace(key: string, value: RedisValue): void {
     if (this.beforeChange !== null) this.beforeChange(this, key);
+    this.forget();
     const old = this.dict.get(key);
     this.memory += chargedValueBytes(value) - (old === undefined ? -keyOverheadBytes(key) : chargedValueBytes(old));
     this.dict.set(key, value);
@@ -179,7 +199,7 @@ export class Database {
 
   /** The value of `key` changed in place (a push, an add, SETRANGE on a Buffer): recharge it. */
   resized(key: string): void {
-    const v = this.dict.get(key);
+    const v = key === this.lastKey ? this.lastValue : this.dict.get(key);
     if (v !== undefined && typeof v === 'object') this.memory += rechargeValue(v);
   }
 
@@ -192,6 +212,7 @@ export class Database {
     if (this.beforeChange !== null) this.beforeChange(this, key);
     const old = this.dict.get(key);
     if (old === undefined) return false;
+    this.forget();
     this.memory -= chargedValueBytes(old) + keyOverheadBytes(key);
     this.dict.delete(key);
     if (this.slots !== null) this.slots.removed(key);
@@ -217,6 +238,7 @@ export class Database {
   }
 
   clear(): void {
+    this.forget();
     this.dict.clear();
     if (this.slots !== null) this.slots.clear();
     this.access.clear();
@@ -299,6 +321,8 @@ export class Database {
 
   /** Swaps contents with another database (SWAPDB). */
   swapWith(other: Database): void {
+    this.forget();
+    other.forget();
     [this.dict, other.dict] = [other.dict, this.dict];
     [this.expires, other.expires] = [other.expires, this.expires];
     [this.access, other.access] = [other.access, this.access];

@@ -2,39 +2,42 @@
  * The keyspace's key → value dictionary, built so that no single step of its growth stalls the
  * event loop.
  *
- * Why not one `Map`: V8 grows (and shrinks) a `Map` by rehashing its whole table in one step.
- * Measured in isolation, the insert that takes a Map of short string keys past 131,072 entries
- * costs ~25 ms, past 524,288 100–160 ms, past 1,048,576 0.8–1 s; Redis rehashes incrementally
- * and never has such a step. A V8 Map also holds at most 2^24 entries.
+ * Why not one big table: a hash table grows (and shrinks) by rehashing its whole table in one
+ * step. Measured in isolation with V8's `Map` (what this was built on first), the insert that
+ * takes a Map of short string keys past 131,072 entries costs ~25 ms, past 524,288 100–160 ms,
+ * past 1,048,576 0.8–1 s; Redis rehashes incrementally and never has such a step.
  *
- * So a `KeyDict` is one Map while small (below `shardAt` entries; one probe per lookup, no
- * hashing of our own), and `shardCount` Maps beyond: a key's shard is a hash of its bytes
- * (FNV-1a, `keyHash`), so each Map holds about size/shardCount keys and its growth costs
- * a few milliseconds at most up to ~10M keys. The switch moves the entries once, in both
- * directions (sharding at `shardAt`, back to one Map at `unshardAt`, far apart so a size
- * hovering near one of them does not flip it back and forth), and so does `clear()`.
+ * So a `KeyDict` is one table while small (below `shardAt` entries), and `shardCount` tables
+ * beyond: a key's shard is a hash of its bytes (FNV-1a, `keyHash`), so each table holds about
+ * size/shardCount keys and its growth costs a few milliseconds at most up to ~10M keys. The
+ * switch moves the entries once, in both directions (sharding at `shardAt`, back to one table at
+ * `unshardAt`, far apart so a size hovering near one of them does not flip it back and forth),
+ * and so does `clear()`. The tables are `OrderedTable`s (ordered-table.ts): insertion-ordered
+ * like a `Map`, but a lookup passes over other keys' slots by a stored hash tag instead of
+ * reading their key strings; the hash computed once here picks both the shard and the slot.
  *
- * Iteration (keys(), entries()) is Map by Map, each through the Map's own live iterator, and a
- * live iterator survives inserts, deletes and V8's rehashes. Guarantees, which SCAN cursors,
- * the non-blocking snapshot and the active expire cycle rely on:
+ * Iteration (keys(), entries()) is table by table, each through the table's own live iterator,
+ * which survives inserts, deletes and rebuilds as a `Map` iterator does. Guarantees, which SCAN
+ * cursors, the non-blocking snapshot and the active expire cycle rely on:
  *  - every key present for the whole iteration is visited exactly once;
- *  - it terminates however fast keys arrive: from each Map it takes at most as many entries as
- *    the Map held when the walk entered it (a Map yields the entries it held first, in
+ *  - it terminates however fast keys arrive: from each table it takes at most as many entries
+ *    as the table held when the walk entered it (a table yields the entries it held first, in
  *    insertion order, then newcomers);
- *  - across a switch or a clear(), an iterator goes on walking the Maps it started on — no
+ *  - across a switch or a clear(), an iterator goes on walking the tables it started on — no
  *    longer written to, so they hold the keys as they were — and yields from them only keys
  *    still in the dictionary, with their current values (a key deleted since is not returned).
- * The order is insertion order per Map, Maps in shard order: like Redis's bucket order it is
- * not insertion order overall.
+ * The order is insertion order per table, tables in shard order: like Redis's bucket order it
+ * is not insertion order overall.
  */
+import { OrderedTable } from './ordered-table.js';
 
-/** Entries at which a single Map is split into shards (its growth to 2^15 costs ~1–3 ms). */
+/** Entries at which a single table is split into shards. */
 export const SHARD_AT = 1 << 15;
-/** Entries at which a sharded dictionary goes back to one Map. */
+/** Entries at which a sharded dictionary goes back to one table. */
 export const UNSHARD_AT = 1 << 11;
 /**
- * Number of shards: 1M keys make ~4k-entry Maps (growth well under 1 ms), 10M keys ~40k-entry
- * ones (a few ms). 1,024 shards cost lookups ~10% more than 256 (more Map headers to reach).
+ * Number of shards: 1M keys make ~4k-entry tables (growth well under 1 ms), 10M keys ~40k-entry
+ * ones (a few ms). 1,024 shards cost lookups ~10% more than 256 (more table headers to reach).
  */
 export const SHARD_COUNT = 1 << 8;
 
@@ -57,14 +60,14 @@ export function keyHash(key: string): number {
 }
 
 export class KeyDict<V> {
-  /** The one Map while small, else null. */
-  private single: Map<string, V> | null = new Map();
+  /** The one table while small, else null. */
+  private single: OrderedTable<V> | null = new OrderedTable();
   /** The shards while large, else null. */
-  private shards: Map<string, V>[] | null = null;
+  private shards: OrderedTable<V>[] | null = null;
   private total = 0;
   /**
-   * Bumped whenever the Maps are replaced (a switch or a clear()): an iterator that started on
-   * an older generation walks Maps no longer written to and filters them (see the file comment).
+   * Bumped whenever the tables are replaced (a switch or a clear()): an iterator that started on
+   * an older generation walks tables no longer written to and filters them (see the file comment).
    */
   private generation = 0;
   private readonly mask: number;
@@ -89,59 +92,64 @@ export class KeyDict<V> {
   }
 
   get(key: string): V | undefined {
-    const m = this.single;
-    if (m !== null) return m.get(key);
-    return this.shards![keyHash(key) & this.mask]!.get(key);
+    const h = keyHash(key);
+    return (this.single ?? this.shards![h & this.mask]!).get(key, h);
   }
 
   has(key: string): boolean {
-    const m = this.single;
-    if (m !== null) return m.has(key);
-    return this.shards![keyHash(key) & this.mask]!.has(key);
+    const h = keyHash(key);
+    return (this.single ?? this.shards![h & this.mask]!).has(key, h);
   }
 
   /** Sets key → value; returns true if the key is new. */
   set(key: string, value: V): boolean {
+    return this.put(key, value) === undefined;
+  }
+
+  /** Sets key → value; returns the value it replaced, undefined if the key is new (one lookup). */
+  put(key: string, value: V): V | undefined {
+    const h = keyHash(key);
     const single = this.single;
-    const m = single ?? this.shards![keyHash(key) & this.mask]!;
-    const before = m.size;
-    m.set(key, value);
-    if (m.size === before) return false;
+    const old = (single ?? this.shards![h & this.mask]!).set(key, h, value);
+    if (old !== undefined) return old;
     this.total++;
     if (single !== null && this.total >= this.shardAt) this.spread();
-    return true;
+    return undefined;
   }
 
   delete(key: string): boolean {
+    const h = keyHash(key);
     const single = this.single;
-    const m = single ?? this.shards![keyHash(key) & this.mask]!;
-    if (!m.delete(key)) return false;
+    if (!(single ?? this.shards![h & this.mask]!).delete(key, h)) return false;
     this.total--;
     if (single === null && this.total <= this.unshardAt) this.gather();
     return true;
   }
 
   clear(): void {
-    this.single = new Map();
+    this.single = new OrderedTable();
     this.shards = null;
     this.total = 0;
     this.replaced();
   }
 
-  /** One Map → shards. The old Map is left as it is for iterators still walking it. */
+  /** One table → shards. The old table is left as it is for iterators still walking it. */
   private spread(): void {
-    const shards: Map<string, V>[] = [];
-    for (let i = 0; i <= this.mask; i++) shards.push(new Map());
-    for (const [k, v] of this.single!) shards[keyHash(k) & this.mask]!.set(k, v);
+    const shards: OrderedTable<V>[] = [];
+    for (let i = 0; i <= this.mask; i++) shards.push(new OrderedTable());
+    for (const [k, v] of this.single!.entries()) {
+      const h = keyHash(k);
+      shards[h & this.mask]!.set(k, h, v);
+    }
     this.shards = shards;
     this.single = null;
     this.replaced();
   }
 
-  /** Shards → one Map. The shards are left as they are for iterators still walking them. */
+  /** Shards → one table. The shards are left as they are for iterators still walking them. */
   private gather(): void {
-    const single = new Map<string, V>();
-    for (const m of this.shards!) for (const [k, v] of m) single.set(k, v);
+    const single = new OrderedTable<V>();
+    for (const m of this.shards!) for (const [k, v] of m.entries()) single.set(k, keyHash(k), v);
     this.single = single;
     this.shards = null;
     this.replaced();
@@ -153,8 +161,8 @@ export class KeyDict<V> {
     this.entryRover.reset();
   }
 
-  /** The Maps as they are now (an iterator keeps this array: it is never modified in place). */
-  private maps(): Map<string, V>[] {
+  /** The tables as they are now (an iterator keeps this array: it is never modified in place). */
+  private maps(): OrderedTable<V>[] {
     return this.single !== null ? [this.single] : this.shards!;
   }
 
@@ -163,7 +171,7 @@ export class KeyDict<V> {
     const generation = this.generation;
     for (const m of this.maps()) {
       let budget = m.size;
-      for (const entry of m) {
+      for (const entry of m.entries()) {
         if (budget-- <= 0) break;
         if (this.generation === generation) yield entry;
         else {
@@ -213,8 +221,8 @@ export class KeyDict<V> {
    * single jump does, instead of `count` such jumps. Samples in one window are close in
    * insertion order, so alike in age; the eviction pool, which keeps the best candidates of
    * every call, and the rover's walk around the whole dictionary (each key looked at once per
-   * lap) make up for it. Walking a Map's entries in order reads its table sequentially, where
-   * a lookup per sample misses the cache each time. `keys` and `values` are overwritten; a key
+   * lap) make up for it. Walking a table's entries in order reads them sequentially, where a
+   * lookup per sample misses the cache each time. `keys` and `values` are overwritten; a key
    * repeats only in a dictionary smaller than the window.
    */
   sampleEntries(r: () => number, count: number, keys: string[], values: V[]): void {
@@ -235,21 +243,21 @@ export class KeyDict<V> {
   }
 }
 
-/** A persistent iterator over a dictionary's Maps in turn: the index of the Map it walks, and its iterator there. */
+/** A persistent iterator over a dictionary's tables in turn: the index of the table it walks, and its iterator there. */
 class Rover<T> {
   private it: Iterator<T> | null = null;
   private map = 0;
 
-  constructor(private readonly open: (m: ReadonlyMap<string, unknown>) => Iterator<T>) {}
+  constructor(private readonly open: (m: OrderedTable<unknown>) => Iterator<T>) {}
 
-  /** Starts again from the first Map (the Maps were replaced). */
+  /** Starts again from the first table (the tables were replaced). */
   reset(): void {
     this.it = null;
     this.map = 0;
   }
 
-  /** The next item, moving on to the next Map and wrapping at the end; undefined if all are empty. */
-  next(maps: readonly ReadonlyMap<string, unknown>[]): T | undefined {
+  /** The next item, moving on to the next table and wrapping at the end; undefined if all are empty. */
+  next(maps: readonly OrderedTable<unknown>[]): T | undefined {
     // Two full passes at most: the dictionary is not empty when this is called.
     for (let steps = 0; steps <= 2 * maps.length; steps++) {
       if (this.it === null) {

@@ -98,6 +98,20 @@ export class RespParser {
     this.pos = 0;
   }
 
+  /**
+   * The memory `borrowed` (chunks fed from it) is about to be reused by the caller: what the
+   * parser still holds of it — an unread tail, chunks waiting for a large bulk — is copied out.
+   * A fully read chunk (the common case) costs nothing.
+   */
+  release(borrowed: ArrayBufferLike): void {
+    if (this.buf.buffer === borrowed) {
+      this.buf = this.pos < this.buf.length ? Buffer.from(this.buf.subarray(this.pos)) : EMPTY;
+      this.pos = 0;
+    }
+    const waiting = this.waiting;
+    for (let i = 0; i < waiting.length; i++) if (waiting[i]!.buffer === borrowed) waiting[i] = Buffer.from(waiting[i]!);
+  }
+
   /** Returns the next complete command, an empty array for a blank line, or null for "need more". */
   next(): string[] | null {
     if (this.requeued.length > 0) return this.requeued.shift()!;
@@ -108,6 +122,10 @@ export class RespParser {
       const count = this.readMultibulkCount();
       if (count === null) return null;
       if (count <= 0) return [];
+      if (count <= 4) {
+        const whole = this.wholeCommand(count);
+        if (whole !== null) return whole;
+      }
       this.argv = [];
       this.argsLeft = count;
     }
@@ -145,6 +163,68 @@ export class RespParser {
     }
     this.pos = cr + 2;
     return n;
+  }
+
+  /**
+   * The common case: a command of at most 4 arguments (GET, SET, INCR, LPUSH, HSET…) whole in
+   * the buffer. Its argv is built at its final size in one literal, not grown by push from an
+   * empty array (which allocates room for 17 and changes the array's elements kind once per
+   * command). Anything else — incomplete, over a limit, malformed — returns null before
+   * consuming a byte, and the incremental path below takes the command, errors included.
+   */
+  private wholeCommand(count: number): string[] | null {
+    const buf = this.buf;
+    const s0 = this.bulkStart(this.pos);
+    if (s0 < 0) return null;
+    const n0 = this.scannedLen;
+    let p = s0 + n0 + 2;
+    let s1 = 0;
+    let n1 = 0;
+    let s2 = 0;
+    let n2 = 0;
+    let s3 = 0;
+    let n3 = 0;
+    if (count > 1) {
+      if ((s1 = this.bulkStart(p)) < 0) return null;
+      n1 = this.scannedLen;
+      p = s1 + n1 + 2;
+      if (count > 2) {
+        if ((s2 = this.bulkStart(p)) < 0) return null;
+        n2 = this.scannedLen;
+        p = s2 + n2 + 2;
+        if (count > 3) {
+          if ((s3 = this.bulkStart(p)) < 0) return null;
+          n3 = this.scannedLen;
+          p = s3 + n3 + 2;
+        }
+      }
+    }
+    this.pos = p;
+    const name = this.commandName(buf, s0, n0);
+    if (count === 1) return [name];
+    if (count === 2) return [name, latin1String(buf, s1, n1)];
+    if (count === 3) return [name, latin1String(buf, s1, n1), latin1String(buf, s2, n2)];
+    return [name, latin1String(buf, s1, n1), latin1String(buf, s2, n2), latin1String(buf, s3, n3)];
+  }
+
+  /** Length of the bulk bulkStart() last found. */
+  private scannedLen = 0;
+
+  /**
+   * Where the bytes of the bulk whose `$` header is at `p` start, when the bulk is whole in the
+   * buffer and within the limits (its length in `scannedLen`); -1 otherwise.
+   */
+  private bulkStart(p: number): number {
+    const buf = this.buf;
+    if (p >= buf.length || buf[p] !== 0x24 /* '$' */) return -1;
+    const cr = findCR(buf, p);
+    if (cr < 0 || cr + 1 >= buf.length) return -1;
+    const len = parseInteger(buf, p + 1, cr);
+    if (len === null || len < 0 || (!this.limits.fromMaster && len > this.limits.maxBulkLen)) return -1;
+    if (len > 16384 && this.limits.authRequired) return -1;
+    if (buf.length - (cr + 2) < len + 2) return -1;
+    this.scannedLen = len;
+    return cr + 2;
   }
 
   private parseMultibulkArgs(): string[] | null {

@@ -41,6 +41,7 @@ import { redirectBlockedClients } from './blocking.js';
 import { execute, type ExecMode, type Invocation } from './executor.js';
 import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
 import { ClientEviction } from './client-memory.js';
+import { setSharedReader, sharedReadMemory, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
 
 /** Hot configuration values, mirrored from the registry so the dispatch path reads fields. */
 export interface Settings {
@@ -704,10 +705,12 @@ export class Server implements KeyspaceOwner {
 
   private listenOn(opts: net.ListenOptions, into: net.Server[] = this.listeners, secure = false): Promise<net.Server> {
     return new Promise((resolve, reject) => {
+      // Plain connections arrive paused, to be moved onto shared reads (shared-reads.ts).
+      const paused = !secure && sharedReadsEnabled;
       const onConnection = secure
         ? (raw: net.Socket) => this.tls.accept(raw, (socket) => this.accept(socket))
-        : (socket: net.Socket) => this.accept(socket);
-      const srv = net.createServer({ noDelay: true, pauseOnConnect: false }, onConnection);
+        : (socket: net.Socket) => this.accept(paused ? (toSharedReads(socket) ?? socket.resume()) : socket);
+      const srv = net.createServer({ noDelay: true, pauseOnConnect: paused }, onConnection);
       srv.maxConnections = Number.MAX_SAFE_INTEGER;
       srv.once('error', reject);
       srv.listen(opts, () => {
@@ -769,13 +772,24 @@ export class Server implements KeyspaceOwner {
     this.registerClient(c);
     c.reply.onError = (msg) => this.recordError(c, msg);
     c.reply.overLimit = (need) => this.replyOverLimit(c, need);
-    socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
+    const shared = setSharedReader(socket, (chunk) => {
+      this.onData(c, chunk);
+      c.parser.release(sharedReadMemory);
+    });
+    if (!shared) socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
+    if (!this.readPathLogged) {
+      this.readPathLogged = true;
+      this.log.verbose(shared ? 'Client reads: one shared buffer (onread)' : "Client reads: 'data' events");
+    }
     socket.on('error', () => this.freeClient(c));
     socket.on('close', () => this.freeClient(c));
     socket.on('drain', () => {
       if (c.closeAfterReply && c.reply.len === 0) socket.end();
     });
   }
+
+  /** The first client's read path was logged (tests look for it at loglevel verbose). */
+  private readPathLogged = false;
 
   private protectedModeRefuses(socket: net.Socket): boolean {
     if (!this.config.getBool('protected-mode')) return false;

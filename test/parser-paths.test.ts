@@ -1,0 +1,76 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import './helpers/property.js';
+import { ProtocolError, RespParser, type ParserLimits } from '../src/protocol/parser.js';
+
+/** Every command (or protocol error) the parser yields for `chunks`, fed one after the other. */
+function parseAll(chunks: Buffer[], limits: ParserLimits): (string[] | string)[] {
+  const p = new RespParser(limits);
+  const out: (string[] | string)[] = [];
+  for (const chunk of chunks) {
+    p.feed(chunk);
+    for (;;) {
+      let argv: string[] | null;
+      try {
+        argv = p.next();
+      } catch (e) {
+        if (!(e instanceof ProtocolError)) throw e;
+        out.push(`error: ${e.message}`);
+        return out;
+      }
+      if (argv === null) break;
+      out.push(argv);
+    }
+  }
+  return out;
+}
+
+const bytes = fc.uint8Array({ maxLength: 24 }).map((a) => Buffer.from(a));
+/** A well-formed multibulk command of 1–6 arguments. */
+const command = fc.array(bytes, { minLength: 1, maxLength: 6 }).map((args) =>
+  Buffer.concat([Buffer.from(`*${args.length}\r\n`), ...args.flatMap((a) => [Buffer.from(`$${a.length}\r\n`), a, Buffer.from('\r\n')])]),
+);
+/** A command with one byte overwritten or removed (malformed headers, wrong lengths, NULs). */
+const damaged = fc.tuple(command, fc.nat(), fc.integer({ min: -1, max: 255 })).map(([buf, at, b]) => {
+  const i = at % buf.length;
+  return b < 0 ? Buffer.concat([buf.subarray(0, i), buf.subarray(i + 1)]) : Buffer.concat([buf.subarray(0, i), Buffer.from([b]), buf.subarray(i + 1)]);
+});
+const limitsArb = fc.record({ maxBulkLen: fc.constantFrom(5, 16, 512 * 1024 * 1024), authRequired: fc.boolean(), fromMaster: fc.boolean() });
+
+describe('RespParser: the whole-command fast path and the incremental path agree', () => {
+  it('yields the same commands and errors whether a pipeline comes at once or byte by byte', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof({ weight: 4, arbitrary: command }, { weight: 1, arbitrary: damaged }), { minLength: 1, maxLength: 12 }), limitsArb, (cmds, limits) => {
+        const all = Buffer.concat(cmds);
+        const atOnce = parseAll([all], limits);
+        const byteByByte = parseAll([...all].map((b) => Buffer.from([b])), limits);
+        assert.deepEqual(atOnce, byteByByte);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('yields the same commands whatever the chunk boundaries', () => {
+    fc.assert(
+      fc.property(fc.array(command, { minLength: 1, maxLength: 10 }), fc.array(fc.nat(), { maxLength: 10 }), limitsArb, (cmds, cuts, limits) => {
+        const all = Buffer.concat(cmds);
+        const at = [...new Set(cuts.map((c) => c % (all.length + 1)))].sort((a, b) => a - b);
+        const chunks: Buffer[] = [];
+        let from = 0;
+        for (const c of [...at, all.length]) {
+          chunks.push(all.subarray(from, c));
+          from = c;
+        }
+        assert.deepEqual(parseAll(chunks, limits), parseAll([all], limits));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('parses GET, SET and HSET whole, and keeps binary bytes', () => {
+    const limits = { maxBulkLen: 512 * 1024 * 1024, authRequired: false, fromMaster: false };
+    const input = Buffer.from('*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n\xff\r\r\n*4\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n$0\r\n\r\n', 'latin1');
+    assert.deepEqual(parseAll([input], limits), [['GET', 'k'], ['SET', 'k', '\xff\r'], ['HSET', 'h', 'f', '']]);
+  });
+});

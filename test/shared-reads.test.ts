@@ -1,0 +1,140 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { startServer, stopAll, type RunningServer } from './helpers/server.js';
+
+/**
+ * Client sockets read into one buffer shared by every client (src/server/shared-reads.ts), or,
+ * with NODIS_SHARED_READS=0, through 'data' events. Both paths must keep every byte a client
+ * sent but the server has not used yet, while other clients' reads overwrite the shared buffer.
+ */
+
+const cmd = (...args: (string | Buffer)[]): Buffer =>
+  Buffer.concat([
+    Buffer.from(`*${args.length}\r\n`),
+    ...args.flatMap((a) => {
+      const b = typeof a === 'string' ? Buffer.from(a, 'latin1') : a;
+      return [Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')];
+    }),
+  ]);
+
+interface Raw {
+  sock: net.Socket;
+  /** Resolves once the replies received so far contain `text`, `times` times. */
+  until(text: string, times?: number): Promise<string>;
+}
+
+async function raw(port: number): Promise<Raw> {
+  const sock = net.connect(port, '127.0.0.1');
+  sock.on('error', () => {});
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  let got = '';
+  let waiters: (() => void)[] = [];
+  sock.on('data', (d) => {
+    got += d.toString('latin1');
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  });
+  const count = (text: string): number => got.split(text).length - 1;
+  const until = (text: string, times = 1): Promise<string> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (count(text) >= times) resolve(got);
+        else waiters.push(check);
+      };
+      check();
+    });
+  return { sock, until };
+}
+
+/** A different byte pattern per position, so a corrupted byte shows. */
+const pattern = (n: number, seed: number): Buffer => {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7 + (i >> 8)) & 0xff;
+  return b;
+};
+
+/** Another client's traffic: a pipeline of `n` SETs of 1 KB values, well over one 64 KB read. */
+async function otherTraffic(port: number, n: number): Promise<void> {
+  const other = await raw(port);
+  const parts: Buffer[] = [];
+  for (let i = 0; i < n; i++) parts.push(cmd('SET', `other:${i}`, pattern(1024, i)));
+  other.sock.write(Buffer.concat(parts));
+  await other.until('+OK\r\n', n);
+  other.sock.destroy();
+}
+
+async function clientQbuf(s: RunningServer, name: string): Promise<number> {
+  const line = (await s.client().client('LIST')) as string;
+  const mine = line.split('\n').find((l) => l.includes(` name=${name} `));
+  return Number(/ qbuf=(\d+)/.exec(mine ?? '')?.[1] ?? -1);
+}
+
+for (const [label, env, logLine] of [
+  ['shared buffer', {}, 'Client reads: one shared buffer (onread)'],
+  ["'data' events (NODIS_SHARED_READS=0)", { NODIS_SHARED_READS: '0' }, "Client reads: 'data' events"],
+] as const) {
+  describe(`client reads through ${label}`, () => {
+    after(stopAll);
+
+    it('takes that path', { timeout: 60000 }, async () => {
+      const s = await startServer({ env, args: ['--loglevel', 'verbose'] });
+      assert.equal(await s.client().ping(), 'PONG');
+      await s.waitForLog(logLine);
+    });
+
+    it("keeps a blocked client's pipelined command intact while other clients' reads come and go", { timeout: 60000 }, async () => {
+      const s = await startServer({ env });
+      const a = await raw(s.port);
+      const value = pattern(3000, 1);
+      // BLPOP blocks; the SET behind it, read in the same chunk, waits in the parser.
+      a.sock.write(Buffer.concat([cmd('BLPOP', 'queue', '0'), cmd('SET', 'after-block', value), cmd('GET', 'after-block')]));
+      const probe = s.client();
+      for (;;) {
+        const blocked = Number(/blocked_clients:(\d+)/.exec((await probe.info('clients')) as string)?.[1]);
+        if (blocked === 1) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await otherTraffic(s.port, 300);
+      await probe.lpush('queue', 'x');
+      const got = await a.until(`$${value.length}\r\n`);
+      assert.ok(got.startsWith('*2\r\n$5\r\nqueue\r\n$1\r\nx\r\n+OK\r\n'), got.slice(0, 60));
+      assert.deepEqual(await probe.getBuffer('after-block'), value);
+      a.sock.destroy();
+    });
+
+    it("keeps a command's partial bytes across another client's reads", { timeout: 60000 }, async () => {
+      const s = await startServer({ env });
+      const a = await raw(s.port);
+      a.sock.write(cmd('CLIENT', 'SETNAME', 'partial'));
+      await a.until('+OK\r\n');
+      const whole = cmd('SET', 'split', pattern(5000, 2));
+      a.sock.write(whole.subarray(0, 2500));
+      // Wait until the server holds the first half in the client's query buffer.
+      while ((await clientQbuf(s, 'partial')) <= 0) await new Promise((r) => setTimeout(r, 20));
+      await otherTraffic(s.port, 200);
+      a.sock.write(whole.subarray(2500));
+      await a.until('+OK\r\n', 2);
+      assert.deepEqual(await s.client().getBuffer('split'), pattern(5000, 2));
+      a.sock.destroy();
+    });
+
+    it('assembles a large value sent in pieces while other clients write', { timeout: 60000 }, async () => {
+      const s = await startServer({ env });
+      const a = await raw(s.port);
+      const value = pattern(300 * 1024, 3);
+      const whole = Buffer.concat([cmd('SET', 'big', value), cmd('STRLEN', 'big')]);
+      const traffic: Promise<void>[] = [];
+      for (let at = 0; at < whole.length; at += 40 * 1024) {
+        a.sock.write(whole.subarray(at, at + 40 * 1024));
+        traffic.push(otherTraffic(s.port, 50));
+      }
+      await Promise.all(traffic);
+      await a.until(`:${value.length}\r\n`);
+      assert.deepEqual(await s.client().getBuffer('big'), value);
+      for (let i = 0; i < 50; i++) assert.deepEqual(await s.client().getBuffer(`other:${i}`), pattern(1024, i));
+      a.sock.destroy();
+    });
+  });
+}
