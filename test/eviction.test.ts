@@ -211,6 +211,67 @@ describe('eviction policies (memory model: 1,000 bytes per key)', () => {
   });
 });
 
+describe('how the LRU/LFU pool samples (server/evict.ts populatePool)', () => {
+  it('keys written before tracking started (no access record) are sampled and evicted as idle', async () => {
+    const h = await harness();
+    // noeviction keeps no records: these 40 keys have none when allkeys-lru starts.
+    await fill(h, 'old', 40);
+    await h.run('config', 'set', 'maxmemory-policy', 'allkeys-lru');
+    h.advance(30_000);
+    for (let i = 0; i < 10; i++) await h.r.get(`old${i}`); // now recent, with a record
+    h.advance(5_000);
+    const db = h.server.dbs[0]!;
+    assert.equal(db.access.size, 10, 'only the keys read since have a record');
+    await h.run('config', 'set', 'maxmemory', 50 * BYTES_PER_KEY);
+    await fill(h, 'new', 20);
+    assert.equal(await h.r.dbsize(), 50);
+    assert.equal(await surviving(h, 'old', 10), 10, 'the keys read under LRU survive');
+    assert.equal(await surviving(h, 'new', 20), 20);
+    let unread = 0;
+    for (let i = 10; i < 40; i++) if ((await h.r.exists(`old${i}`)) === 1) unread++;
+    assert.equal(unread, 20, 'the 20 evicted keys are keys never read under LRU');
+  });
+
+  for (const policy of ['allkeys-lru', 'allkeys-lfu']) {
+    it(`${policy} on a sharded keyspace (40,000 keys): every eviction takes an idle key`, async () => {
+      const h = await harness(11);
+      await h.run('config', 'set', 'maxmemory-policy', policy);
+      const fillBig = async (prefix: string, n: number): Promise<void> => {
+        for (let start = 0; start < n; start += 5000) {
+          const p = h.r.pipeline();
+          for (let i = start; i < Math.min(n, start + 5000); i++) p.call('set', `${prefix}${i}`, 'v');
+          await p.exec();
+        }
+      };
+      await fillBig('cold', 30_000);
+      h.advance(120_000);
+      await fillBig('hot', 10_000);
+      if (policy === 'allkeys-lfu') {
+        // Counters: a few reads each lift the hot keys above LFU_INIT_VAL's cold ones.
+        for (let round = 0; round < 12; round++) {
+          const p = h.r.pipeline();
+          for (let i = 0; i < 10_000; i++) p.get(`hot${i}`);
+          await p.exec();
+        }
+      }
+      const db = h.server.dbs[0]!;
+      assert.ok(db.dict.sharded, 'the keyspace is sharded');
+      assert.equal(db.access.size, db.dict.size, 'every key has a record: the access dictionary is what is sampled');
+      await h.run('config', 'set', 'maxmemory', 40_000 * BYTES_PER_KEY);
+      const p = h.r.pipeline();
+      for (let i = 0; i < 1000; i++) p.call('set', `new${i}`, 'v').call('get', `new${i}`);
+      await p.exec();
+      assert.equal(await h.r.dbsize(), 40_000);
+      assert.equal(await h.info('evicted_keys'), '1000');
+      let hotLost = 0;
+      const q = h.r.pipeline();
+      for (let i = 0; i < 10_000; i++) q.exists(`hot${i}`);
+      for (const [, n] of (await q.exec())!) if (n === 0) hotLost++;
+      assert.equal(hotLost, 0, 'no recently used (or, under LFU, frequently used) key was evicted');
+    });
+  }
+});
+
 describe('what an eviction does', () => {
   it('propagates DEL (UNLINK with lazyfree-lazy-eviction), fires `evicted`, counts, and breaks WATCH', async () => {
     const h = await harness();

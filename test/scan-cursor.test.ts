@@ -255,6 +255,40 @@ describe('KeyDict sharding', () => {
     assert.deepEqual([...{ [Symbol.iterator]: () => keys }].filter((k) => k !== 'k5'), []);
   });
 
+  it('sampleEntries: values beside their keys, no repeat within a call, every key once per lap', () => {
+    for (const d of [small<number>(), new KeyDict<number>()]) {
+      const n = 200;
+      for (let i = 0; i < n; i++) d.set(`k${i}`, i);
+      for (let i = 0; i < n; i += 3) d.delete(`k${i}`);
+      const live = d.size;
+      const keys: string[] = [];
+      const values: number[] = [];
+      const seen = new Set<string>();
+      let x = 0.321;
+      const r = (): number => (x = (x * 9301 + 0.49297) % 1);
+      // A call walks at most 64 + 5 entries, so 10 laps' worth of calls see every key.
+      for (let call = 0; call < Math.ceil((10 * live) / 5); call++) {
+        d.sampleEntries(r, 5, keys, values);
+        assert.equal(keys.length, 5);
+        assert.equal(new Set(keys).size, 5, 'no key twice in one call');
+        assert.deepEqual(values, keys.map((k) => d.get(k)));
+        for (const k of keys) seen.add(k);
+      }
+      assert.equal(seen.size, live, 'every live key sampled');
+      d.sampleEntries(r, 5, keys, values);
+      assert.ok(keys.every((k) => d.has(k)), 'deleted keys are never sampled');
+    }
+    const tiny = new KeyDict<number>();
+    tiny.set('only', 1);
+    const keys: string[] = [];
+    const values: number[] = [];
+    tiny.sampleEntries(() => 0.9, 5, keys, values);
+    assert.deepEqual([keys, values], [['only'], [1]]);
+    tiny.delete('only');
+    tiny.sampleEntries(() => 0.9, 5, keys, values);
+    assert.deepEqual([keys, values], [[], []]);
+  });
+
   it('RANDOMKEY and sampling reach keys in every shard', () => {
     const d = small<number>();
     for (let i = 0; i < 64; i++) d.set(`k${i}`, i);
@@ -266,7 +300,9 @@ describe('KeyDict sharding', () => {
     }
     assert.equal(seen.size, 64);
     const out: string[] = [];
-    d.sampleKeys(() => 0.5, 5, out);
+    const values: number[] = [];
+    d.sampleEntries(() => 0.5, 5, out, values);
     assert.equal(out.length, 5);
+    assert.deepEqual(values, out.map((k) => d.get(k)));
   });
 });

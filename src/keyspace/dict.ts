@@ -157,7 +157,8 @@ export class KeyDict<V> {
 
   private replaced(): void {
     this.generation++;
-    this.rover = null;
+    this.rover.reset();
+    this.entryRover.reset();
   }
 
   /** The tables as they are now (an iterator keeps this array: it is never modified in place). */
@@ -193,26 +194,10 @@ export class KeyDict<V> {
     }
   }
 
-  /** The rover: the index in maps() of the table it walks, and its iterator over that table. */
-  private rover: Iterator<string> | null = null;
-  private roverMap = 0;
-
-  /** The rover's next key, moving on to the next table and wrapping at the end. */
-  private roverNext(): string | undefined {
-    const maps = this.maps();
-    // Two full passes at most: the dictionary is not empty when this is called.
-    for (let steps = 0; steps <= 2 * maps.length; steps++) {
-      if (this.rover === null) {
-        if (this.roverMap >= maps.length) this.roverMap = 0;
-        this.rover = maps[this.roverMap]!.keys();
-      }
-      const next = this.rover.next();
-      if (next.done !== true) return next.value;
-      this.rover = null;
-      this.roverMap++;
-    }
-    return undefined;
-  }
+  /** The rover of randomKey(): a persistent walk over the keys, wrapping at the end. */
+  private readonly rover = new Rover<string>((m) => m.keys());
+  /** The rover of sampleEntries(): the same walk over entries, key and value together. */
+  private readonly entryRover = new Rover<[string, V]>((m) => m.entries() as Iterator<[string, V]>);
 
   /**
    * A random key in O(1) amortised: a persistent "roving" iterator is advanced by a random
@@ -224,23 +209,66 @@ export class KeyDict<V> {
     if (this.total === 0) return undefined;
     let steps = Math.floor(r * Math.min(this.total, 64));
     for (;;) {
-      const k = this.roverNext();
+      const k = this.rover.next(this.maps());
       if (k === undefined || steps-- <= 0) return k;
     }
   }
 
   /**
-   * Up to `count` random keys (dictGetSomeKeys), each an independent random jump of the rover:
-   * consecutive keys would be too alike, since insertion order follows creation time (Redis's
-   * consecutive buckets are in hash order). A key may repeat.
+   * Up to `count` sampled entries with their values (dictGetSomeKeys). The sampling rover walks
+   * on from where it last stopped, skipping a random number of entries (< 64 / count, at least
+   * one step) before each sample, so one call spans a window of ~64 entries, as randomKey()'s
+   * single jump does, instead of `count` such jumps. Samples in one window are close in
+   * insertion order, so alike in age; the eviction pool, which keeps the best candidates of
+   * every call, and the rover's walk around the whole dictionary (each key looked at once per
+   * lap) make up for it. Walking a table's entries in order reads them sequentially, where a
+   * lookup per sample misses the cache each time. `keys` and `values` are overwritten; a key
+   * repeats only in a dictionary smaller than the window.
    */
-  sampleKeys(r: () => number, count: number, out: string[]): void {
-    out.length = 0;
+  sampleEntries(r: () => number, count: number, keys: string[], values: V[]): void {
+    keys.length = 0;
+    values.length = 0;
     const n = Math.min(count, this.total);
+    if (n === 0) return;
+    const span = Math.max(1, Math.ceil(Math.min(this.total, 64) / n));
+    const maps = this.maps();
     for (let i = 0; i < n; i++) {
-      const k = this.randomKey(r());
-      if (k === undefined) return;
-      out.push(k);
+      let skip = Math.floor(r() * span);
+      while (skip-- > 0) if (this.entryRover.next(maps) === undefined) return;
+      const e = this.entryRover.next(maps);
+      if (e === undefined) return;
+      keys.push(e[0]);
+      values.push(e[1]);
     }
+  }
+}
+
+/** A persistent iterator over a dictionary's tables in turn: the index of the table it walks, and its iterator there. */
+class Rover<T> {
+  private it: Iterator<T> | null = null;
+  private map = 0;
+
+  constructor(private readonly open: (m: OrderedTable<unknown>) => Iterator<T>) {}
+
+  /** Starts again from the first table (the tables were replaced). */
+  reset(): void {
+    this.it = null;
+    this.map = 0;
+  }
+
+  /** The next item, moving on to the next table and wrapping at the end; undefined if all are empty. */
+  next(maps: readonly OrderedTable<unknown>[]): T | undefined {
+    // Two full passes at most: the dictionary is not empty when this is called.
+    for (let steps = 0; steps <= 2 * maps.length; steps++) {
+      if (this.it === null) {
+        if (this.map >= maps.length) this.map = 0;
+        this.it = this.open(maps[this.map]!);
+      }
+      const next = this.it.next();
+      if (next.done !== true) return next.value;
+      this.it = null;
+      this.map++;
+    }
+    return undefined;
   }
 }

@@ -111,5 +111,7 @@ export function rechargeValue(v: RedisValue): number {
 
 /** A dict's bucket array (8 bytes per bucket, a power of two at least its size). */
 export function dictBucketBytes(size: number): number {
-  return size === 0 ? 0 : 8 * 2 ** Math.ceil(Math.log2(size));
+  // The next power of two by counting bits (used memory is summed before every command).
+  if (size <= 1) return size === 0 ? 0 : 8;
+  return size > 2 ** 31 ? 8 * 2 ** Math.ceil(Math.log2(size)) : 8 * 2 ** (32 - Math.clz32(size - 1));
 }

@@ -104,26 +104,40 @@ function isSafeToEvict(server: Server): boolean {
   return !server.loading && !server.role.isReplica() && server.pause.mode === null;
 }
 
+/** Reused buffers for sampled keys and their values in the sampled dictionary. */
+const sampledKeys: string[] = [];
+const sampledValues: unknown[] = [];
+
 /**
- * The eviction pool's ranking value for a key (higher = better candidate): idle time for LRU,
- * 255 − counter for LFU, and the nearer expiry for volatile-ttl.
+ * evictionPoolPopulate: samples keys of one database into the pool, kept sorted by rank (higher
+ * = better candidate): idle time for LRU, 255 − counter for LFU, the nearer expiry for
+ * volatile-ttl.
+ *
+ * Where the rank comes from. volatile-ttl samples the expires dictionary, whose values are the
+ * expiry times. The LRU/LFU policies need each sample's access record: under allkeys-* while
+ * every key has one (the access dictionary is as large as the main one — always, unless keys
+ * were written before tracking started), the access dictionary itself is sampled, so the record
+ * comes with the key; otherwise (volatile-*, or keys without a record) the sampled keys' records
+ * are looked up, one random probe each.
  */
-function rank(server: Server, policy: EvictionPolicy, db: Database, key: string): number {
-  if (policy === 'volatile-ttl') return Number.MAX_SAFE_INTEGER - (db.expires.get(key) ?? 0);
-  const record = db.access.get(key);
-  if (policy.endsWith('-lfu')) return 255 - lfuCounter(server.access, record);
-  return idleMs(server.access, record);
-}
-
-/** Reused buffer for sampled keys. */
-const sampled: string[] = [];
-
-/** evictionPoolPopulate: samples keys of one database into the pool, kept sorted by rank. */
-function populatePool(server: Server, policy: EvictionPolicy, db: Database, sample: KeyDict<unknown>, pool: (PoolEntry | null)[]): void {
-  const keys = sampled;
-  sample.sampleKeys(server.access.random, server.config.getNumber('maxmemory-samples'), keys);
-  for (const key of keys) {
-    const idle = rank(server, policy, db, key);
+function populatePool(server: Server, policy: EvictionPolicy, db: Database, allkeys: boolean, pool: (PoolEntry | null)[]): void {
+  const keys = sampledKeys;
+  const values = sampledValues;
+  const samples = server.config.getNumber('maxmemory-samples');
+  const ttl = policy === 'volatile-ttl';
+  const lfu = !ttl && policy.endsWith('-lfu');
+  const recordsSampled = !ttl && allkeys && db.access.size === db.dict.size;
+  const sample: KeyDict<unknown> = ttl || !allkeys ? db.expires : recordsSampled ? db.access : db.dict;
+  sample.sampleEntries(server.access.random, samples, keys, values);
+  const p = server.access;
+  for (let s = 0; s < keys.length; s++) {
+    const key = keys[s]!;
+    let idle: number;
+    if (ttl) idle = Number.MAX_SAFE_INTEGER - (values[s] as number);
+    else {
+      const record = recordsSampled ? (values[s] as number) : db.access.get(key);
+      idle = lfu ? 255 - lfuCounter(p, record) : idleMs(p, record);
+    }
     let k = 0;
     while (k < POOL_SIZE && pool[k] !== null && pool[k]!.idle < idle) k++;
     if (k === 0 && pool[POOL_SIZE - 1] !== null) continue; // worse than everything in a full pool
@@ -142,8 +156,15 @@ function populatePool(server: Server, policy: EvictionPolicy, db: Database, samp
   }
 }
 
+/** The key to evict, with its value (looked up once, for the bytes its deletion frees). */
+interface Pick {
+  db: Database;
+  key: string;
+  value: RedisValue;
+}
+
 /** Picks the key to evict, or null when there is none the policy may take. */
-function selectKey(server: Server, policy: EvictionPolicy, st: EvictionState): { db: Database; key: string } | null {
+function selectKey(server: Server, policy: EvictionPolicy, st: EvictionState): Pick | null {
   const allkeys = policy.startsWith('allkeys-');
   const dictOf = (db: Database): KeyDict<unknown> => (allkeys ? db.dict : db.expires);
   if (policy.endsWith('-random')) {
@@ -152,7 +173,8 @@ function selectKey(server: Server, policy: EvictionPolicy, st: EvictionState): {
       st.nextDb = (st.nextDb + 1) % n;
       const db = server.dbs[st.nextDb]!;
       const key = dictOf(db).randomKey(server.rng.next());
-      if (key !== undefined) return { db, key };
+      const value = key === undefined ? undefined : db.dict.get(key);
+      if (value !== undefined) return { db, key: key!, value };
     }
     return null;
   }
@@ -162,7 +184,7 @@ function selectKey(server: Server, policy: EvictionPolicy, st: EvictionState): {
     for (const db of server.dbs) {
       const d = dictOf(db);
       if (d.size === 0) continue;
-      populatePool(server, policy, db, d, pool);
+      populatePool(server, policy, db, allkeys, pool);
       total += d.size;
     }
     if (total === 0) return null;
@@ -172,7 +194,8 @@ function selectKey(server: Server, policy: EvictionPolicy, st: EvictionState): {
       if (e === null) continue;
       pool[k] = null;
       const db = server.dbs[e.dbId]!;
-      if (dictOf(db).has(e.key)) return { db, key: e.key };
+      const value = db.dict.get(e.key);
+      if (value !== undefined && (allkeys || db.expires.has(e.key))) return { db, key: e.key, value };
     }
   }
   // Only reachable if sampling keeps yielding keys that vanish; give up this round.
@@ -185,9 +208,7 @@ export function setMemoryGauge(server: Server, gauge: MemoryGauge): void {
 }
 
 /** Deletes one key as an eviction; returns the bytes it is estimated to free. */
-function evictKey(server: Server, gauge: MemoryGauge, db: Database, key: string): number {
-  const value = db.dict.get(key);
-  if (value === undefined) return 0;
+function evictKey(server: Server, gauge: MemoryGauge, { db, key, value }: Pick): number {
   const bytes = gauge.freedBy(key, value);
   const started = performance.now();
   db.delete(key);
@@ -225,7 +246,7 @@ export function performEvictions(server: Server): EvictResult {
       result = 'fail';
       break;
     }
-    freed += evictKey(server, gauge, pick.db, pick.key);
+    freed += evictKey(server, gauge, pick);
     keys++;
     if (keys % 16 === 0 && (performance.now() - started) * 1000 > limitUs) {
       startEvictionTimeProc(server);

@@ -10,11 +10,46 @@ import vm from 'node:vm';
 
 let gc: (() => void) | null = null;
 
-export function collectGarbage(): void {
+/** Old space's pages beyond its live data that make MEMORY PURGE compact (a fraction of live). */
+const COMPACT_FRAGMENTATION = 0.08;
+
+function oldSpaceWaste(): { used: number; spare: number } {
+  const old = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
+  return old === undefined ? { used: 0, spare: 0 } : { used: old.space_used_size, spare: old.physical_space_size - old.space_used_size };
+}
+
+/**
+ * A full collection. With `compact`, when the old generation's pages then hold more than 8%
+ * beyond its live data, a second collection evacuates every old-space page (V8's
+ * --compact-on-every-full-gc, set for that one collection): live objects are packed into as
+ * few pages as possible and the emptied pages go back to the OS. An ordinary full collection
+ * only evacuates the pages V8 judges fragmented enough, and after loading 1M small keys left
+ * old space ~20% larger than its live data (113 MB for 95 MB; compacted: 98 MB). Compacting
+ * an old space that is not fragmented gains nothing and costs RSS: the pages it empties are
+ * kept by V8 for reuse rather than unmapped (measured with a 1M-field hash: old space 70 MB for
+ * 67 MB live either way, RSS 15 MB higher after an unconditional compaction). Compaction moves
+ * every live object, so it costs time in proportion to the heap (~130 ms of CPU at 1M small
+ * keys against ~60 ms uncompacted, plus one ordinary collection after it): only MEMORY PURGE,
+ * an explicit request, asks for it.
+ */
+export function collectGarbage(compact = false): void {
   if (gc === null) {
     v8.setFlagsFromString('--expose-gc');
     gc = vm.runInNewContext('gc') as () => void;
   }
+  gc();
+  if (!compact) return;
+  const { used, spare } = oldSpaceWaste();
+  if (spare <= used * COMPACT_FRAGMENTATION) return;
+  v8.setFlagsFromString('--compact-on-every-full-gc');
+  try {
+    gc();
+  } finally {
+    v8.setFlagsFromString('--no-compact-on-every-full-gc');
+  }
+  // The evacuated pages are unmapped by a background task; an ordinary collection right after
+  // releases them before MEMORY PURGE replies (measured: RSS 287 MB → 180 MB only ~1 s later
+  // without it, at once with it), so RSS read after the reply shows the compaction.
   gc();
 }
 
