@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Loads N small keys (default 20,000,000) into a fresh nodis-server and reads some back, to show
-// the keyspace has no 2^24 ceiling (KeyDict chains Maps) and to record load time and memory.
+// the keyspace has no 2^24 ceiling (KeyDict shards keys over many tables) and to record load time and memory.
 // Run by hand (it takes minutes and several GB):
 //   node bench/keys-20m.mjs [count] [--server bin/nodis-server|/usr/bin/redis-server]
 // Writes pipelined SETs (key:<i> → <i>) over one raw socket in batches, then checks DBSIZE,

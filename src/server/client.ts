@@ -85,7 +85,6 @@ export class Client {
   slot = -1;
   /** A watched key was touched: EXEC answers null. */
   watchDirty = false;
-  readonly watched = new Map<string, { db: number; key: string }>();
   blocked: BlockedState | null = null;
   /** Its CLIENT LIST waits for the end of this turn's socket reads (Server.deferUntilRead). */
   waitingForReads = false;
