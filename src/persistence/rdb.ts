@@ -167,6 +167,10 @@ export class RdbPersistence {
   lastBgsaveTry = 0;
   lastBgsaveTimeSec = -1;
   saves = 0;
+  /** Copy-on-write bytes of the last successful RDB job, BGSAVE or full sync (rdb_last_cow_size). */
+  lastRdbCowBytes = 0;
+  /** Copy-on-write bytes of the last successful AOF rewrite's snapshot (aof_last_cow_size). */
+  lastAofCowBytes = 0;
   lastLoad: LoadStats = { keysLoaded: 0, keysExpired: 0, emptyKeysSkipped: 0 };
   /** Every snapshot in progress (BGSAVE, AOF rewrite, replicas' full syncs). */
   readonly snapshots = new Set<Snapshot>();
@@ -234,6 +238,17 @@ export class RdbPersistence {
   endSnapshot(snap: Snapshot): void {
     this.snapshots.delete(snap);
     if (this.snapshots.size === 0) this.removeHooks();
+  }
+
+  /**
+   * INFO current_cow_size (and current_cow_peak): what the running jobs copied because writes
+   * reached keys first (Snapshot.copiedBytes). It only grows during a job, like a fork child's
+   * copied pages, so the peak is the same figure.
+   */
+  currentCowBytes(): number {
+    let bytes = 0;
+    for (const s of this.snapshots) bytes += s.copiedBytes;
+    return bytes;
   }
 
   private readonly beforeChange = (db: Database, key: string): void => {
@@ -393,6 +408,7 @@ export class RdbPersistence {
     const server = this.server;
     this.lastBgsaveTimeSec = Math.floor((server.clock.now() - job.startedAt) / 1000);
     if (ok) {
+      this.lastRdbCowBytes = job.snapshot.copiedBytes;
       server.log.notice('Background saving terminated with success');
       server.dirtySaved(dirtyAtStart);
       server.lastSave = server.clock.now();
@@ -784,7 +800,9 @@ export class RdbPersistence {
             aofTimestamp: this.aofTimestamp(),
           });
     try {
-      return await this.drive(snap, write, stopped);
+      const complete = await this.drive(snap, write, stopped);
+      if (complete) this.lastAofCowBytes = snap.copiedBytes;
+      return complete;
     } finally {
       this.endSnapshot(snap);
     }
@@ -864,6 +882,10 @@ export function install(server: Server): RdbPersistence {
   setInfoField(server, 'rdb_saves', () => p.saves);
   setInfoField(server, 'rdb_last_load_keys_expired', () => p.lastLoad.keysExpired);
   setInfoField(server, 'rdb_last_load_keys_loaded', () => p.lastLoad.keysLoaded);
+  setInfoField(server, 'current_cow_peak', () => p.currentCowBytes());
+  setInfoField(server, 'current_cow_size', () => p.currentCowBytes());
+  setInfoField(server, 'rdb_last_cow_size', () => p.lastRdbCowBytes);
+  setInfoField(server, 'aof_last_cow_size', () => p.lastAofCowBytes);
   setInfoField(server, 'current_save_keys_processed', () => (p.bgsave !== null ? p.bgsave.snapshot.keysProcessed : 0));
   setInfoField(server, 'current_save_keys_total', () => (p.bgsave !== null ? p.bgsave.snapshot.keysTotal : 0));
   setInfoField(server, 'current_fork_perc', () => {

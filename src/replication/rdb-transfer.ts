@@ -70,7 +70,9 @@ export async function streamRdb(
   });
   server.log.notice(`Background RDB transfer started by pid ${child.pid}`);
   try {
-    await Promise.race([p.drive(snap, sink, () => killedBy !== null || cancelled()), childDied]);
+    const complete = await Promise.race([p.drive(snap, sink, () => killedBy !== null || cancelled()), childDied]);
+    // Redis's child for replicas reports its copy-on-write as an RDB job's (rdb_last_cow_size).
+    if (complete) p.lastRdbCowBytes = snap.copiedBytes;
   } finally {
     child.end();
     p.replicationTransfers--;
