@@ -701,3 +701,35 @@ test('a partial resync larger than the replica output buffer limit is kept when 
   await s.stop();
   await mm.stop();
 });
+
+test('disk-based full sync: a replica asking while one runs joins it (one snapshot, same image and stream)', async () => {
+  const args = [...FAST, '--repl-diskless-sync', 'no', '--enable-debug-command', 'yes'];
+  const mst = await startServer({ args });
+  const mc = mst.client();
+  await mc.call('DEBUG', 'POPULATE', '2000', 'key', '20');
+  // ~2,000 keys at 2 ms each: the job runs for seconds, so the second replica asks during it.
+  await mc.config('SET', 'rdb-key-save-delay', '2000');
+  const first = await startServer({ args: [...args, '--replicaof', '127.0.0.1', String(mst.port)] });
+  await mst.waitForLog('Starting BGSAVE for SYNC with target: disk');
+  await mc.set('written:during', '1');
+  const second = await startServer({ args: [...args, '--replicaof', '127.0.0.1', String(mst.port)] });
+  await mst.waitForLog('Waiting for end of BGSAVE for SYNC');
+  await mc.set('written:after-join', '2');
+  await mc.config('SET', 'rdb-key-save-delay', '0');
+  const f = first.client();
+  const s = second.client();
+  await caughtUp(mc, f);
+  await caughtUp(mc, s);
+  assert.equal(mst.output().match(/Starting BGSAVE for SYNC/g)?.length, 1);
+  assert.equal((await info(mc, 'stats')).total_forks, '1');
+  const digest = await mc.call('DEBUG', 'DIGEST');
+  assert.equal(await f.call('DEBUG', 'DIGEST'), digest);
+  assert.equal(await s.call('DEBUG', 'DIGEST'), digest);
+  assert.equal(await s.get('written:during'), '1');
+  assert.equal(await s.get('written:after-join'), '2');
+  assert.equal(await s.dbsize(), 2002);
+  // Both follow the stream afterwards.
+  await mc.set('written:later', '3');
+  await caughtUp(mc, s);
+  assert.equal(await s.get('written:later'), '3');
+});
