@@ -285,7 +285,11 @@ export class RdbPersistence {
   private installHooks(): void {
     if (this.hooksInstalled) return;
     this.hooksInstalled = true;
-    for (const db of this.server.dbs) db.beforeChange = this.beforeChange;
+    for (const db of this.server.dbs) {
+      db.beforeChange = this.beforeChange;
+      // updateDictResizePolicy: Redis's tables avoid growing while a child runs.
+      db.dict.resizeAllowed = db.expires.resizeAllowed = false;
+    }
     this.server.hooks.beforeWrite = this.beforeWrite;
     this.server.hooks.keyModified.push(this.afterKeyChange);
   }
@@ -293,7 +297,10 @@ export class RdbPersistence {
   private removeHooks(): void {
     if (!this.hooksInstalled) return;
     this.hooksInstalled = false;
-    for (const db of this.server.dbs) db.beforeChange = null;
+    for (const db of this.server.dbs) {
+      db.beforeChange = null;
+      db.dict.resizeAllowed = db.expires.resizeAllowed = true;
+    }
     const i = this.server.hooks.keyModified.indexOf(this.afterKeyChange);
     if (i >= 0) this.server.hooks.keyModified.splice(i, 1);
     // FLUSHALL must still abort a BGSAVE whose snapshot already finished producing.

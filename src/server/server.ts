@@ -1201,6 +1201,11 @@ export class Server implements KeyspaceOwner {
     if (this.settings.activeExpireEnabled && !this.role.isReplica() && this.pause.mode === null) {
       activeExpireCycle(this, 1000 / this.settings.hz / 4);
     }
+    // databasesCron's tryResizeHashTables, for the modelled table sizes (KeyDict.tableSize).
+    for (const db of this.dbs) {
+      db.dict.cronResize();
+      db.expires.cronResize();
+    }
     this.sampleInstantaneous();
     if (this.settings.timeout > 0) this.closeIdleClients();
     for (const c of this.clients.values()) {
