@@ -617,6 +617,8 @@ test('repl-diskless-load swapdb, new history: LOADING during the transfer, the o
   assert.equal((await info(c, 'persistence')).async_loading, '0');
   await assert.rejects(c.get('mykey'), /^ReplyError: LOADING Redis is loading the dataset in memory/);
   await s.waitForLog('MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to parser');
+  // While the image streams, the master shows the replica as Redis does (WAIT_BGSAVE_END).
+  assert.match((await info(mc)).slave0 ?? '', /,state=wait_bgsave,/);
   // The next attempt must not start at once, so the state between two syncs can be seen.
   await mc.config('SET', 'repl-diskless-sync-delay', '5');
   await mc.call('CLIENT', 'KILL', 'TYPE', 'replica');
