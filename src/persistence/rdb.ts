@@ -156,6 +156,8 @@ export class RdbPersistence {
   bgsave: BackgroundSave | null = null;
   /** Full-sync snapshots being streamed to replicas (Redis's RDB child for sockets). */
   replicationTransfers = 0;
+  /** Their child handles, so FLUSHALL can stop them as Redis's killRDBChild does. */
+  readonly transferChildren = new Set<ChildHandle>();
   /**
    * Background snapshots started (BGSAVE, AOF rewrite, full sync): what Redis counts as
    * total_forks, the number tools and tests watch to see a background job begin.
@@ -841,6 +843,8 @@ export function install(server: Server): RdbPersistence {
   });
   server.hooks.flushedAll.push(() => {
     p.abortBgsave('flushall');
+    // A full sync's RDB child too: its replicas are dropped and sync again (flushallCommand).
+    for (const child of p.transferChildren) child.signal('SIGUSR1');
     // Like flushAllDataAndResetRDB: a save (when save points exist) resets dirty; no extra bump.
     if (p.savePoints.length > 0) p.saveSync();
   });
