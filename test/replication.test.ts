@@ -740,3 +740,41 @@ test('disk-based full sync: a replica asking while one runs joins it (one snapsh
   await caughtUp(mc, s);
   assert.equal(await s.get('written:later'), '3');
 });
+
+test("a replica link carries no replies: a replica's command that answers drops it; PSYNC with a bad offset is refused", async () => {
+  const mst = await startServer({ args: FAST });
+  const mc = mst.client();
+  const net = await import('node:net');
+  /**
+   * Sends `first` on a fresh connection, then `then` once the first bytes came back (or at
+   * once if empty), and resolves with everything read until the server closes it.
+   */
+  const session = (first: string, then = ''): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const sock = net.connect(mst.port, '127.0.0.1');
+      let got = '';
+      sock.on('data', (d) => {
+        const wasEmpty = got === '';
+        got += d.toString('latin1');
+        if (wasEmpty && then !== '') sock.write(then);
+      });
+      sock.on('close', () => resolve(got));
+      sock.on('error', reject);
+      sock.write(first);
+    });
+  // SYNC, then PING: the PONG never comes, the link is closed.
+  const afterSync = await session('SYNC\r\nPING\r\n');
+  assert.ok(!afterSync.includes('+PONG'), afterSync.slice(0, 200));
+  await mst.waitForLog(/Replica generated a reply to command 'ping', disconnecting it: id=\d+ /);
+  // PSYNC, then a keyspace command: refused, and the refusal itself drops the replica.
+  const afterPsync = await session('PSYNC replicationid -1\r\n', 'GET foo\r\n');
+  assert.match(afterPsync, /^\+FULLRESYNC \w{40} \d+\r\n/);
+  await mst.waitForLog("Replica generated a reply to command 'get', disconnecting it:");
+  await mst.waitForLog("== CRITICAL == This master is sending an error to its replica: 'ERR Replica can't interact with the keyspace' after processing the command 'get'");
+  // A subcommand is named as Redis names it.
+  await session('SYNC\r\nSLOWLOG GET\r\n');
+  await mst.waitForLog("Replica generated a reply to command 'slowlog|get', disconnecting it:");
+  await assert.rejects(mc.call('PSYNC', 'replicationid', 'offset_str'), /^ReplyError: ERR value is not an integer or out of range$/);
+  await mst.waitForLog(/Replica .* asks for synchronization but with a wrong offset/);
+  assert.equal(await mc.ping(), 'PONG');
+});

@@ -29,6 +29,8 @@ import { checkShutdown } from './shutdown.js';
 import { psyncVerdict } from './psync.js';
 import type { RdbFilter } from '../persistence/rdb.js';
 import { durableOf } from './durable.js';
+import { parseInt64 } from '../protocol/args.js';
+import { NOT_INTEGER } from '../protocol/errors.js';
 
 /** Replicas waiting for the next full-sync job, and its start timer. */
 interface SyncQueue {
@@ -93,6 +95,11 @@ export function syncCommand(c: Client): void {
   pendingLinks.delete(c);
   server.log.notice(`Replica ${st.replicaName(link)} asked for synchronization`);
   if (psync) {
+    if (parseInt64(c.argv[2]!) === null) {
+      c.reply.error(NOT_INTEGER);
+      server.log.warning(`Replica ${st.replicaName(link)} asks for synchronization but with a wrong offset`);
+      return;
+    }
     if (tryPartialResync(st, link, c.argv[1]!, c.argv[2]!)) return;
   } else {
     link.oldSync = true;

@@ -860,12 +860,19 @@ export class Server implements KeyspaceOwner {
       if (argv.length === 0) continue;
       c.argv = argv;
       const replyMark = c.reply.len;
+      const wasReplica = c.kind === 'replica' && !c.isMonitor;
       const prevClient = this.currentClient;
       this.currentClient = c;
       const gate = this.hooks.replyGate;
       if (gate !== null) gate.before(c);
       this.processCommand(c);
       this.currentClient = prevClient;
+      // REPLCONF is the replica's own command (ACK answers nothing; serving an ACK may pump
+      // the stream into the same buffer, which is not a reply).
+      if (wasReplica && c.reply.len > replyMark && c.cmd?.fullName !== 'replconf') {
+        this.replicaGeneratedReply(c, replyMark);
+        return;
+      }
       // ASKING holds for the next command only, or until EXEC (resetClient).
       if (c.clusterAsking && c.multi === null && argv[0]!.toLowerCase() !== 'asking') c.clusterAsking = false;
       // CLIENT REPLY OFF/SKIP: drop what the command wrote (not for a command held by a pause).
@@ -875,6 +882,24 @@ export class Server implements KeyspaceOwner {
       c.argv = [];
     }
     if (c.reply.len > 0) c.markPendingWrite();
+  }
+
+  /**
+   * A replica's link carries the replication stream only, so a command of the replica that
+   * answered anything (Redis's check in _addReplyToBufferOrList / addReplyDeferredLen) drops
+   * the answer and the replica; an error answer is also logged as Redis's afterErrorReply does.
+   */
+  private replicaGeneratedReply(c: Client, replyMark: number): void {
+    const cmdName = c.cmd?.fullName ?? '<unknown>';
+    const reply = c.reply.buf.latin1Slice(replyMark, Math.min(c.reply.len, replyMark + 4100));
+    c.reply.truncate(replyMark);
+    this.log.warning(`Replica generated a reply to command '${cmdName}', disconnecting it: ${this.clientInfoString(c)}`);
+    if (reply.startsWith('-')) {
+      const end = reply.indexOf('\r\n');
+      const message = reply.slice(1, end >= 0 ? end : reply.length).slice(0, 4096);
+      this.log.warning(`== CRITICAL == This master is sending an error to its replica: '${message}' after processing the command '${cmdName}'`);
+    }
+    this.freeClient(c);
   }
 
   /**
