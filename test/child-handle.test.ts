@@ -147,6 +147,23 @@ describe('child handle of background jobs', () => {
     await waitFor('the orphaned child to exit', async () => !alive(next));
   });
 
+  it('FLUSHALL stops a full sync as Redis kills its RDB child (SIGUSR1); the replica syncs again, empty', async () => {
+    const master = await startServer({ args: ['--enable-debug-command', 'yes', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'] });
+    const m = master.client();
+    await slowSave(m);
+    const replica = await startServer({ args: ['--repl-diskless-load', 'swapdb'] });
+    const r = replica.client();
+    await r.call('REPLICAOF', '127.0.0.1', String(master.port));
+    const child = await onlyChild(master);
+    await master.waitForLog(`Background RDB transfer started by pid ${child}`);
+    await m.config('SET', 'rdb-key-save-delay', '0');
+    assert.equal(await m.flushall(), 'OK');
+    await master.waitForLog('Background transfer terminated by signal 10');
+    await waitFor('the next transfer', async () => (master.output().match(/Background RDB transfer started by pid/g) ?? []).length >= 2);
+    await waitFor('the replica in sync', async () => info(await r.info('replication'), 'master_link_status') === 'up');
+    assert.equal(await r.dbsize(), 0);
+  });
+
   it('oom-score-adj: the server follows its class, the job child takes the background-child class', async () => {
     const n = await startServer({ args: ['--enable-debug-command', 'yes'] });
     const c = n.client();

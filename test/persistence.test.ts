@@ -141,6 +141,43 @@ describe('rdb persistence', () => {
     assert.deepEqual(await c.lrange('list', 0, -1), ['original']);
   });
 
+  it('INFO reports the copy-on-write that writes during a BGSAVE cost (current_cow_size, rdb_last_cow_size)', async () => {
+    const n = await startServer({ args: ['--enable-debug-command', 'yes'] });
+    const c = n.client();
+    const persistence = async (): Promise<Record<string, number>> => {
+      const out: Record<string, number> = {};
+      for (const line of (await c.info('persistence')).split('\r\n')) {
+        const [k, v] = line.split(':');
+        if (k !== undefined && v !== undefined) out[k] = Number(v);
+      }
+      return out;
+    };
+    await c.call('DEBUG', 'POPULATE', '2000', 'key', '500');
+    assert.equal((await persistence()).current_cow_size, 0);
+    // 2,000 keys at 5 ms each: the walk reaches the last keys after ~10 s, far later than the
+    // steps below touch them.
+    await c.call('CONFIG', 'SET', 'rdb-key-save-delay', '5000');
+    assert.equal(await c.call('BGSAVE'), 'Background saving started');
+    // Reads copy nothing.
+    for (let i = 1950; i < 1960; i++) await c.get(`key:${i}`);
+    assert.equal((await persistence()).current_cow_size, 0);
+    // Overwriting 16 keys the walk has not reached copies their old 500-byte values first.
+    for (let i = 1980; i < 1996; i++) await c.setrange(`key:${i}`, 0, 'B'.repeat(500));
+    const during = await persistence();
+    assert.equal(during.rdb_bgsave_in_progress, 1);
+    assert.ok(during.current_cow_size >= 16 * 500, `current_cow_size ${during.current_cow_size}`);
+    assert.equal(during.current_cow_peak, during.current_cow_size);
+    // A key copied once is not copied again.
+    for (let i = 1980; i < 1996; i++) await c.setrange(`key:${i}`, 0, 'C'.repeat(500));
+    assert.equal((await persistence()).current_cow_size, during.current_cow_size);
+    await c.call('CONFIG', 'SET', 'rdb-key-save-delay', '0');
+    while ((await persistence()).rdb_bgsave_in_progress === 1) await new Promise((r) => setTimeout(r, 20));
+    const after = await persistence();
+    assert.match(await c.info('persistence'), /rdb_last_bgsave_status:ok/);
+    assert.equal(after.current_cow_size, 0);
+    assert.equal(after.rdb_last_cow_size, during.current_cow_size);
+  });
+
   it('refuses a corrupt dump.rdb at start-up with a clear log line', async () => {
     const n = await startServer();
     const c = n.client();

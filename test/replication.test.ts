@@ -617,12 +617,19 @@ test('repl-diskless-load swapdb, new history: LOADING during the transfer, the o
   assert.equal((await info(c, 'persistence')).async_loading, '0');
   await assert.rejects(c.get('mykey'), /^ReplyError: LOADING Redis is loading the dataset in memory/);
   await s.waitForLog('MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to parser');
+  // While the image streams, the master shows the replica as Redis does (WAIT_BGSAVE_END).
+  assert.match((await info(mc)).slave0 ?? '', /,state=wait_bgsave,/);
   // The next attempt must not start at once, so the state between two syncs can be seen.
   await mc.config('SET', 'repl-diskless-sync-delay', '5');
   await mc.call('CLIENT', 'KILL', 'TYPE', 'replica');
   await waitFor('loading:0', async () => (await info(c, 'persistence')).loading === '0');
   assert.equal(await c.get('mykey'), 'myvalue');
   assert.equal(await c.dbsize(), 1);
+  // The cut-short image is reported as Redis's loader reports it (tools and the Redis suite
+  // watch for "Internal error in RDB").
+  await s.waitForLog('Short read or OOM loading DB. Unrecoverable error, aborting now.');
+  assert.match(s.output(), /# Internal error in RDB reading offset \d+, function at rdb\.c:3240 -> Unexpected EOF reading RDB file\. Failure loading rdb format from socket, assuming connection error, resuming operation\.\n/);
+  assert.match(s.output(), /\* MASTER <-> REPLICA sync: Discarding temporary DB in background\n/);
   await s.stop();
   await mm.stop();
 });
@@ -700,4 +707,74 @@ test('a partial resync larger than the replica output buffer limit is kept when 
   assert.equal((await c.get('key'))?.length, big.length);
   await s.stop();
   await mm.stop();
+});
+
+test('disk-based full sync: a replica asking while one runs joins it (one snapshot, same image and stream)', async () => {
+  const args = [...FAST, '--repl-diskless-sync', 'no', '--enable-debug-command', 'yes'];
+  const mst = await startServer({ args });
+  const mc = mst.client();
+  await mc.call('DEBUG', 'POPULATE', '2000', 'key', '20');
+  // ~2,000 keys at 2 ms each: the job runs for seconds, so the second replica asks during it.
+  await mc.config('SET', 'rdb-key-save-delay', '2000');
+  const first = await startServer({ args: [...args, '--replicaof', '127.0.0.1', String(mst.port)] });
+  await mst.waitForLog('Starting BGSAVE for SYNC with target: disk');
+  await mc.set('written:during', '1');
+  const second = await startServer({ args: [...args, '--replicaof', '127.0.0.1', String(mst.port)] });
+  await mst.waitForLog('Waiting for end of BGSAVE for SYNC');
+  await mc.set('written:after-join', '2');
+  await mc.config('SET', 'rdb-key-save-delay', '0');
+  const f = first.client();
+  const s = second.client();
+  await caughtUp(mc, f);
+  await caughtUp(mc, s);
+  assert.equal(mst.output().match(/Starting BGSAVE for SYNC/g)?.length, 1);
+  assert.equal((await info(mc, 'stats')).total_forks, '1');
+  const digest = await mc.call('DEBUG', 'DIGEST');
+  assert.equal(await f.call('DEBUG', 'DIGEST'), digest);
+  assert.equal(await s.call('DEBUG', 'DIGEST'), digest);
+  assert.equal(await s.get('written:during'), '1');
+  assert.equal(await s.get('written:after-join'), '2');
+  assert.equal(await s.dbsize(), 2002);
+  // Both follow the stream afterwards.
+  await mc.set('written:later', '3');
+  await caughtUp(mc, s);
+  assert.equal(await s.get('written:later'), '3');
+});
+
+test("a replica link carries no replies: a replica's command that answers drops it; PSYNC with a bad offset is refused", async () => {
+  const mst = await startServer({ args: FAST });
+  const mc = mst.client();
+  const net = await import('node:net');
+  /**
+   * Sends `first` on a fresh connection, then `then` once the first bytes came back (or at
+   * once if empty), and resolves with everything read until the server closes it.
+   */
+  const session = (first: string, then = ''): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const sock = net.connect(mst.port, '127.0.0.1');
+      let got = '';
+      sock.on('data', (d) => {
+        const wasEmpty = got === '';
+        got += d.toString('latin1');
+        if (wasEmpty && then !== '') sock.write(then);
+      });
+      sock.on('close', () => resolve(got));
+      sock.on('error', reject);
+      sock.write(first);
+    });
+  // SYNC, then PING: the PONG never comes, the link is closed.
+  const afterSync = await session('SYNC\r\nPING\r\n');
+  assert.ok(!afterSync.includes('+PONG'), afterSync.slice(0, 200));
+  await mst.waitForLog(/Replica generated a reply to command 'ping', disconnecting it: id=\d+ /);
+  // PSYNC, then a keyspace command: refused, and the refusal itself drops the replica.
+  const afterPsync = await session('PSYNC replicationid -1\r\n', 'GET foo\r\n');
+  assert.match(afterPsync, /^\+FULLRESYNC \w{40} \d+\r\n/);
+  await mst.waitForLog("Replica generated a reply to command 'get', disconnecting it:");
+  await mst.waitForLog("== CRITICAL == This master is sending an error to its replica: 'ERR Replica can't interact with the keyspace' after processing the command 'get'");
+  // A subcommand is named as Redis names it.
+  await session('SYNC\r\nSLOWLOG GET\r\n');
+  await mst.waitForLog("Replica generated a reply to command 'slowlog|get', disconnecting it:");
+  await assert.rejects(mc.call('PSYNC', 'replicationid', 'offset_str'), /^ReplyError: ERR value is not an integer or out of range$/);
+  await mst.waitForLog(/Replica .* asks for synchronization but with a wrong offset/);
+  assert.equal(await mc.ping(), 'PONG');
 });

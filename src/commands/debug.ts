@@ -185,12 +185,15 @@ function debugObject(c: Client): void {
 
 /**
  * dictGetStats's text for a table of `elements` entries. nodis's tables are V8 Maps, whose
- * bucket layout is not observable: only the count is real, so only the count is reported
- * (no table size, chain lengths or rehashing target; docs/COMPATIBILITY.md).
+ * bucket layout is not observable: for the keyspace, the table size is the one Redis's dict
+ * would have (KeyDict.tableSize, a model); chain lengths and a rehashing target are never
+ * reported (docs/COMPATIBILITY.md).
  */
-function tableStats(elements: number): string {
-  if (elements === 0) return 'No stats available for empty dictionaries\n';
-  return `Hash table 0 stats (main hash table):\n number of elements: ${elements}\n`;
+function tableStats(elements: number, tableSize: number | null = null): string {
+  const header = 'Hash table 0 stats (main hash table):\n';
+  if (elements === 0) return `${header}No stats available for empty dictionaries\n`;
+  const size = tableSize === null ? '' : ` table size: ${tableSize}\n`;
+  return `${header}${size} number of elements: ${elements}\n`;
 }
 
 /** DEBUG HTSTATS <dbid>: the keyspace and expires tables of one database. */
@@ -205,7 +208,7 @@ function debugHtstats(c: Client): void {
     c.reply.error('ERR Out of range database');
     return;
   }
-  c.reply.verbatim(`[Dictionary HT]\n${tableStats(db.dict.size)}[Expires HT]\n${tableStats(db.expires.size)}`);
+  c.reply.verbatim(`[Dictionary HT]\n${tableStats(db.dict.size, db.dict.tableSize)}[Expires HT]\n${tableStats(db.expires.size, db.expires.tableSize)}`);
 }
 
 /** DEBUG HTSTATS-KEY <key>: the hash table of a hashtable- or skiplist-encoded value. */

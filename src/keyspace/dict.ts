@@ -59,6 +59,17 @@ export function keyHash(key: string): number {
   return h ^ (h >>> 12);
 }
 
+/** dict.c's DICT_HT_INITIAL_SIZE and dict_force_resize_ratio. */
+const DICT_INITIAL_SIZE = 4;
+const DICT_FORCE_RESIZE_RATIO = 5;
+
+/** The smallest power of two ≥ n (dict.c's _dictNextExp). */
+function nextPowerOfTwo(n: number): number {
+  let size = DICT_INITIAL_SIZE;
+  while (size < n) size *= 2;
+  return size;
+}
+
 export class KeyDict<V> {
   /** The one table while small, else null. */
   private single: OrderedTable<V> | null = new OrderedTable();
@@ -71,6 +82,17 @@ export class KeyDict<V> {
    */
   private generation = 0;
   private readonly mask: number;
+  /**
+   * The bucket count Redis's dict would have for this dictionary (DEBUG HTSTATS' "table size"),
+   * following dict.c's rules: 4 on the first insert; doubled to the power of two above the
+   * count when an insert finds the table full — unless a background job runs
+   * (`resizeAllowed` false, Redis's dict_can_resize while a child exists), then only past 5
+   * entries per bucket; shrunk by `cronResize` (serverCron's tryResizeHashTables) below 10%
+   * fill. nodis's own tables are OrderedTables: this models Redis's, it does not describe them.
+   */
+  private table = 0;
+  /** False while a background job (snapshot) runs: tables grow only when 5× over full. */
+  resizeAllowed = true;
 
   constructor(
     private readonly shardAt = SHARD_AT,
@@ -113,8 +135,27 @@ export class KeyDict<V> {
     const old = (single ?? this.shards![h & this.mask]!).set(key, h, value);
     if (old !== undefined) return old;
     this.total++;
+    if (this.total > this.table) this.expandIfNeeded();
     if (single !== null && this.total >= this.shardAt) this.spread();
     return undefined;
+  }
+
+  /** _dictExpandIfNeeded, for the insert that just took the count to `total`. */
+  private expandIfNeeded(): void {
+    const used = this.total - 1;
+    if (this.table === 0) this.table = DICT_INITIAL_SIZE;
+    else if (this.resizeAllowed || used / this.table > DICT_FORCE_RESIZE_RATIO) this.table = nextPowerOfTwo(used + 1);
+  }
+
+  /** Redis's table size for this dictionary (0 when empty); see `table`. */
+  get tableSize(): number {
+    return this.table;
+  }
+
+  /** tryResizeHashTables: shrinks the modelled table below 10% fill when no job runs. */
+  cronResize(): void {
+    if (!this.resizeAllowed || this.table <= DICT_INITIAL_SIZE) return;
+    if ((this.total * 100) / this.table < 10) this.table = nextPowerOfTwo(Math.max(this.total, DICT_INITIAL_SIZE));
   }
 
   delete(key: string): boolean {
@@ -130,6 +171,7 @@ export class KeyDict<V> {
     this.single = new OrderedTable();
     this.shards = null;
     this.total = 0;
+    this.table = 0;
     this.replaced();
   }
 

@@ -7,33 +7,34 @@
  *   - ordered things (list items, stream entries, the parts of one element) are "mixed":
  *     digest = SHA1(digest xor SHA1(bytes)).
  */
-import { createHash } from 'node:crypto';
 import type { Database } from './db.js';
+import { sha1Into } from './sha1.js';
 import { isStringValue, stringOf, type DigestSink, type RedisValue } from '../types/value.js';
 
 type Digest = Buffer; // 20 bytes
 
-function sha1(data: Buffer | string): Buffer {
-  return createHash('sha1').update(typeof data === 'string' ? Buffer.from(data, 'latin1') : data).digest();
-}
+/** Scratch for one SHA-1 result (the digest is computed synchronously, one call at a time). */
+const hashed = Buffer.alloc(20);
 
 function xorDigest(digest: Digest, data: Buffer | string): void {
-  const h = sha1(data);
-  for (let i = 0; i < 20; i++) digest[i]! ^= h[i]!;
+  sha1Into(data, hashed);
+  for (let i = 0; i < 20; i++) digest[i]! ^= hashed[i]!;
 }
 
 function mixDigest(digest: Digest, data: Buffer | string): void {
   xorDigest(digest, data);
-  sha1(digest).copy(digest);
+  sha1Into(digest, digest);
 }
 
 /** Redis's object type codes (OBJ_STRING …), mixed in first so types never collide. */
 const TYPE_CODES: Record<string, number> = { string: 0, list: 1, set: 2, zset: 3, hash: 4, stream: 6 };
 
+const word = Buffer.alloc(4);
+
+/** `n` as 4 big-endian bytes, in a scratch buffer (hashed at once, never kept). */
 function uint32be(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0);
-  return b;
+  word.writeUInt32BE(n >>> 0);
+  return word;
 }
 
 function partBytes(p: unknown): string {

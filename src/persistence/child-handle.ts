@@ -95,6 +95,15 @@ export class ChildHandle {
     proc.kill('SIGKILL');
   }
 
+  /**
+   * Sends `signal` to the handle, as Redis signals its child (killRDBChild's SIGUSR1): the job
+   * then ends through `onKilled`, like a child that died by that signal.
+   */
+  signal(signal: NodeJS.Signals): void {
+    if (this.ended || this.proc === null) return;
+    this.proc.kill(signal);
+  }
+
   /** True while the handle's process runs. */
   get running(): boolean {
     return this.proc !== null;

@@ -156,6 +156,8 @@ export class RdbPersistence {
   bgsave: BackgroundSave | null = null;
   /** Full-sync snapshots being streamed to replicas (Redis's RDB child for sockets). */
   replicationTransfers = 0;
+  /** Their child handles, so FLUSHALL can stop them as Redis's killRDBChild does. */
+  readonly transferChildren = new Set<ChildHandle>();
   /**
    * Background snapshots started (BGSAVE, AOF rewrite, full sync): what Redis counts as
    * total_forks, the number tools and tests watch to see a background job begin.
@@ -167,6 +169,10 @@ export class RdbPersistence {
   lastBgsaveTry = 0;
   lastBgsaveTimeSec = -1;
   saves = 0;
+  /** Copy-on-write bytes of the last successful RDB job, BGSAVE or full sync (rdb_last_cow_size). */
+  lastRdbCowBytes = 0;
+  /** Copy-on-write bytes of the last successful AOF rewrite's snapshot (aof_last_cow_size). */
+  lastAofCowBytes = 0;
   lastLoad: LoadStats = { keysLoaded: 0, keysExpired: 0, emptyKeysSkipped: 0 };
   /** Every snapshot in progress (BGSAVE, AOF rewrite, replicas' full syncs). */
   readonly snapshots = new Set<Snapshot>();
@@ -236,6 +242,17 @@ export class RdbPersistence {
     if (this.snapshots.size === 0) this.removeHooks();
   }
 
+  /**
+   * INFO current_cow_size (and current_cow_peak): what the running jobs copied because writes
+   * reached keys first (Snapshot.copiedBytes). It only grows during a job, like a fork child's
+   * copied pages, so the peak is the same figure.
+   */
+  currentCowBytes(): number {
+    let bytes = 0;
+    for (const s of this.snapshots) bytes += s.copiedBytes;
+    return bytes;
+  }
+
   private readonly beforeChange = (db: Database, key: string): void => {
     for (const s of this.snapshots) s.beforeKeyChange(db, key);
   };
@@ -270,7 +287,11 @@ export class RdbPersistence {
   private installHooks(): void {
     if (this.hooksInstalled) return;
     this.hooksInstalled = true;
-    for (const db of this.server.dbs) db.beforeChange = this.beforeChange;
+    for (const db of this.server.dbs) {
+      db.beforeChange = this.beforeChange;
+      // updateDictResizePolicy: Redis's tables avoid growing while a child runs.
+      db.dict.resizeAllowed = db.expires.resizeAllowed = false;
+    }
     this.server.hooks.beforeWrite = this.beforeWrite;
     this.server.hooks.keyModified.push(this.afterKeyChange);
   }
@@ -278,7 +299,10 @@ export class RdbPersistence {
   private removeHooks(): void {
     if (!this.hooksInstalled) return;
     this.hooksInstalled = false;
-    for (const db of this.server.dbs) db.beforeChange = null;
+    for (const db of this.server.dbs) {
+      db.beforeChange = null;
+      db.dict.resizeAllowed = db.expires.resizeAllowed = true;
+    }
     const i = this.server.hooks.keyModified.indexOf(this.afterKeyChange);
     if (i >= 0) this.server.hooks.keyModified.splice(i, 1);
     // FLUSHALL must still abort a BGSAVE whose snapshot already finished producing.
@@ -393,6 +417,7 @@ export class RdbPersistence {
     const server = this.server;
     this.lastBgsaveTimeSec = Math.floor((server.clock.now() - job.startedAt) / 1000);
     if (ok) {
+      this.lastRdbCowBytes = job.snapshot.copiedBytes;
       server.log.notice('Background saving terminated with success');
       server.dirtySaved(dirtyAtStart);
       server.lastSave = server.clock.now();
@@ -784,7 +809,9 @@ export class RdbPersistence {
             aofTimestamp: this.aofTimestamp(),
           });
     try {
-      return await this.drive(snap, write, stopped);
+      const complete = await this.drive(snap, write, stopped);
+      if (complete) this.lastAofCowBytes = snap.copiedBytes;
+      return complete;
     } finally {
       this.endSnapshot(snap);
     }
@@ -816,6 +843,8 @@ export function install(server: Server): RdbPersistence {
   });
   server.hooks.flushedAll.push(() => {
     p.abortBgsave('flushall');
+    // A full sync's RDB child too: its replicas are dropped and sync again (flushallCommand).
+    for (const child of p.transferChildren) child.signal('SIGUSR1');
     // Like flushAllDataAndResetRDB: a save (when save points exist) resets dirty; no extra bump.
     if (p.savePoints.length > 0) p.saveSync();
   });
@@ -864,6 +893,10 @@ export function install(server: Server): RdbPersistence {
   setInfoField(server, 'rdb_saves', () => p.saves);
   setInfoField(server, 'rdb_last_load_keys_expired', () => p.lastLoad.keysExpired);
   setInfoField(server, 'rdb_last_load_keys_loaded', () => p.lastLoad.keysLoaded);
+  setInfoField(server, 'current_cow_peak', () => p.currentCowBytes());
+  setInfoField(server, 'current_cow_size', () => p.currentCowBytes());
+  setInfoField(server, 'rdb_last_cow_size', () => p.lastRdbCowBytes);
+  setInfoField(server, 'aof_last_cow_size', () => p.lastAofCowBytes);
   setInfoField(server, 'current_save_keys_processed', () => (p.bgsave !== null ? p.bgsave.snapshot.keysProcessed : 0));
   setInfoField(server, 'current_save_keys_total', () => (p.bgsave !== null ? p.bgsave.snapshot.keysTotal : 0));
   setInfoField(server, 'current_fork_perc', () => {

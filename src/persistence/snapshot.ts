@@ -34,6 +34,7 @@ import { RDB_VERSION, RdbOpcode } from './rdb-format.js';
 import type { Database } from '../keyspace/db.js';
 import type { KeyDict } from '../keyspace/dict.js';
 import type { RedisValue } from '../types/value.js';
+import { chargedValueBytes, keyOverheadBytes } from '../keyspace/memory.js';
 import { ByteWriter } from './bytes.js';
 import { rewriteKey, selectCommand, timestampAnnotation } from './aof-rewrite.js';
 
@@ -186,6 +187,14 @@ export class Snapshot {
   readonly keysTotal: number;
   /** Bytes handed out so far. */
   bytesProduced = 0;
+  /**
+   * Copy-on-write, measured in the memory model's bytes (keyspace/memory.ts, what Redis would
+   * have allocated): the keys and values a write reached before the walk wrote them (and those
+   * FLUSHDB made it write early). A fork child would have had to keep copies of at least those
+   * allocations' pages; nodis serialises them on the spot instead. INFO current_cow_size,
+   * rdb_last_cow_size, aof_last_cow_size.
+   */
+  copiedBytes = 0;
 
   constructor(
     databases: readonly Database[],
@@ -259,6 +268,12 @@ export class Snapshot {
     const target = snap.started ? this.out : (snap.pending ??= this.newWriter(4096));
     // Runs inside a client's command: a value the format cannot hold fails the snapshot (at
     // its next step), never the command.
+    this.copy(target, snap, key, value);
+  }
+
+  /** Serialises one key ahead of the walk, counting it as copied. */
+  private copy(target: RecordWriter, snap: SnapDb, key: string, value: RedisValue): void {
+    this.copiedBytes += keyOverheadBytes(key) + chargedValueBytes(value);
     try {
       this.record(target, snap, key, value);
     } catch (e) {
@@ -312,11 +327,7 @@ export class Snapshot {
       snap.touched.add(key);
       this.keysProcessed++;
       const target = snap.started ? this.out : (snap.pending ??= this.newWriter(4096));
-      try {
-        this.record(target, snap, key, value);
-      } catch (e) {
-        this.failure ??= e as Error;
-      }
+      this.copy(target, snap, key, value);
     }
     // Its remaining section is now fully in the stream or the pending buffer.
     snap.iterator = emptyIterator();

@@ -322,7 +322,9 @@ function replicationInfo(st: ReplicationState): string[] {
   let id = 0;
   for (const r of st.replicas) {
     const ip = r.announcedIp !== '' ? r.announcedIp : (r.client.socket?.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const state = r.state === 'online' ? 'online' : r.state === 'send_bulk' ? 'send_bulk' : 'wait_bgsave';
+    // nodis's send_bulk is the socket (diskless) transfer, which Redis keeps in WAIT_BGSAVE_END
+    // until its child is done: "wait_bgsave" (its own send_bulk is the dump file going out).
+    const state = r.state === 'online' ? 'online' : 'wait_bgsave';
     const lag = r.state === 'online' ? Math.floor((now - r.ackTime) / 1000) : 0;
     out.push(`slave${id++}:ip=${ip},port=${r.listeningPort},state=${state},offset=${r.ackOffset},lag=${lag}`);
   }

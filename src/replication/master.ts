@@ -29,6 +29,8 @@ import { checkShutdown } from './shutdown.js';
 import { psyncVerdict } from './psync.js';
 import type { RdbFilter } from '../persistence/rdb.js';
 import { durableOf } from './durable.js';
+import { parseInt64 } from '../protocol/args.js';
+import { NOT_INTEGER } from '../protocol/errors.js';
 
 /** Replicas waiting for the next full-sync job, and its start timer. */
 interface SyncQueue {
@@ -37,6 +39,21 @@ interface SyncQueue {
 }
 
 const queues = new WeakMap<ReplicationState, SyncQueue>();
+
+/**
+ * The running full sync with target disk, which a replica asking now can join (syncCommand's
+ * "CASE 1" in Redis): the image is of the instant `offset`, and the stream since is still held
+ * for its replicas, so a newcomer gets `+FULLRESYNC <replid> <offset>`, the same image and
+ * that stream — one snapshot for all, where a job per replica would multiply the master's work
+ * and copy-on-write while writes keep coming.
+ */
+interface DiskSyncJob {
+  links: ReplicaLink[];
+  replid: string;
+  offset: number;
+}
+
+const diskJobs = new WeakMap<ReplicationState, DiskSyncJob>();
 
 function queueOf(st: ReplicationState): SyncQueue {
   let q = queues.get(st);
@@ -78,6 +95,11 @@ export function syncCommand(c: Client): void {
   pendingLinks.delete(c);
   server.log.notice(`Replica ${st.replicaName(link)} asked for synchronization`);
   if (psync) {
+    if (parseInt64(c.argv[2]!) === null) {
+      c.reply.error(NOT_INTEGER);
+      server.log.warning(`Replica ${st.replicaName(link)} asks for synchronization but with a wrong offset`);
+      return;
+    }
     if (tryPartialResync(st, link, c.argv[1]!, c.argv[2]!)) return;
   } else {
     link.oldSync = true;
@@ -172,10 +194,11 @@ function queueFullSync(st: ReplicationState, link: ReplicaLink): void {
     setImmediate(() => startFullSync(st, [link]));
     return;
   }
-  const q = queueOf(st);
-  q.waiting.push(link);
   const server = st.server;
   const diskless = server.config.getBool('repl-diskless-sync');
+  if (!diskless && joinDiskSync(st, link)) return;
+  const q = queueOf(st);
+  q.waiting.push(link);
   const max = server.config.getNumber('repl-diskless-sync-max-replicas');
   const delayMs = diskless ? server.config.getNumber('repl-diskless-sync-delay') * 1000 : 0;
   if (delayMs === 0 || (max > 0 && q.waiting.length >= max)) {
@@ -189,6 +212,21 @@ function queueFullSync(st: ReplicationState, link: ReplicaLink): void {
       startFullSync(st);
     }, delayMs);
   }
+}
+
+/** Joins `link` to the running disk-target job if one still waits for its image. */
+function joinDiskSync(st: ReplicationState, link: ReplicaLink): boolean {
+  const job = diskJobs.get(st);
+  if (job === undefined || job.replid !== st.replid) return false;
+  // Its stream since `offset` is held only while one of its replicas still waits for it.
+  if (!job.links.some((l) => !l.client.closed && l.state === 'wait_bgsave_end' && st.replicas.includes(l))) return false;
+  link.state = 'wait_bgsave_end';
+  link.sentTo = job.offset;
+  if (!link.oldSync) link.client.reply.rawString(`+FULLRESYNC ${job.replid} ${job.offset}\r\n`);
+  st.server.writeToClient(link.client);
+  job.links.push(link);
+  st.server.log.notice('Waiting for end of BGSAVE for SYNC');
+  return true;
 }
 
 /**
@@ -226,6 +264,12 @@ function startFullSync(st: ReplicationState, only: ReplicaLink[] | null = null):
   }
   const held: Buffer[] = [];
   const alive = (): boolean => links.some((l) => !l.client.closed);
+  // Replicas asking while it runs join it (joinDiskSync), and so `links` grows.
+  const job: DiskSyncJob | null = diskless ? null : { links, replid: st.replid, offset };
+  if (job !== null) diskJobs.set(st, job);
+  const ended = (): void => {
+    if (job !== null && diskJobs.get(st) === job) diskJobs.delete(st);
+  };
   streamRdb(
     server,
     { replid: st.replid, offset, streamDb },
@@ -248,6 +292,7 @@ function startFullSync(st: ReplicationState, only: ReplicaLink[] | null = null):
     filter,
   ).then(
     () => {
+      ended();
       if (marks.size > 0) {
         const up = links.filter((l) => marks.has(l) && !l.client.closed).length;
         if (up === 0) server.log.warning('Diskless rdb transfer, last replica dropped, killing fork child.');
@@ -257,6 +302,7 @@ function startFullSync(st: ReplicationState, only: ReplicaLink[] | null = null):
       for (const l of links) finishTransfer(st, l, marks.get(l), image);
     },
     (e: unknown) => {
+      ended();
       if (e instanceof TransferChildKilled) {
         // backgroundSaveDoneHandlerSocket + updateSlavesWaitingBgsave(C_ERR).
         server.log.warning(e.message);

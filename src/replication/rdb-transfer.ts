@@ -69,9 +69,13 @@ export async function streamRdb(
     killed(signal);
   });
   server.log.notice(`Background RDB transfer started by pid ${child.pid}`);
+  p.transferChildren.add(child);
   try {
-    await Promise.race([p.drive(snap, sink, () => killedBy !== null || cancelled()), childDied]);
+    const complete = await Promise.race([p.drive(snap, sink, () => killedBy !== null || cancelled()), childDied]);
+    // Redis's child for replicas reports its copy-on-write as an RDB job's (rdb_last_cow_size).
+    if (complete) p.lastRdbCowBytes = snap.copiedBytes;
   } finally {
+    p.transferChildren.delete(child);
     child.end();
     p.replicationTransfers--;
     p.endSnapshot(snap);

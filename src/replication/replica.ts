@@ -24,6 +24,9 @@ import { loadRdb, loadRdbSliced } from './rdb-transfer.js';
 import { startLoading, stopLoading, loadingProgress } from '../persistence/loading.js';
 import { StreamConsumer, adoptContinueId, adoptFullSync, psyncRequest } from './psync.js';
 
+/** The line of rdb.c (7.0.15) whose rdbReportReadError reports an RDB cut short. */
+const RDB_EOF_ERROR_LINE = 3240;
+
 /** `loading`: the received image is being loaded in slices (the link waits, bytes are kept). */
 export type LinkState = 'connect' | 'connecting' | 'handshake' | 'transfer' | 'loading' | 'connected';
 
@@ -389,7 +392,9 @@ export class MasterLink {
   private lastBytes(n: number): string {
     let s = '';
     for (let i = this.transferChunks.length - 1; i >= 0 && s.length < n; i--) {
-      s = this.transferChunks[i]!.latin1Slice(0, this.transferChunks[i]!.length) + s;
+      // Only the chunk's tail: the mark is 40 bytes, a chunk up to 64 KB, read on every chunk.
+      const chunk = this.transferChunks[i]!;
+      s = chunk.latin1Slice(Math.max(0, chunk.length - (n - s.length)), chunk.length) + s;
     }
     return s.length >= n ? s.slice(s.length - n) : '';
   }
@@ -572,9 +577,10 @@ export class MasterLink {
     const sock = this.socket;
     this.socket = null;
     this.inbuf = Buffer.alloc(0);
+    const received = this.transferChunks.reduce((n, chunk) => n + chunk.length, 0);
     this.transferChunks = [];
     if (this.disklessLoading) {
-      this.server.log.warning('Failed trying to load the MASTER synchronization DB from socket, the old dataset stays');
+      this.logShortRead(received);
       this.endDisklessLoading();
     }
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
@@ -593,6 +599,25 @@ export class MasterLink {
       this.downSince = this.server.clock.now();
     }
     this.state = 'connect';
+  }
+
+  /**
+   * The link dropped in the middle of a diskless load: Redis's loader hits the end of the
+   * socket's stream and says so (rdbLoadRio's eoferr, rdbReportError for a socket, then
+   * readSyncBulkPayload), with the bytes loaded so far as the offset. nodis held the bytes
+   * instead of loading them, so the old dataset (swapdb) is untouched either way.
+   */
+  private logShortRead(received: number): void {
+    const log = this.server.log;
+    log.warning('Short read or OOM loading DB. Unrecoverable error, aborting now.');
+    log.warning(
+      `Internal error in RDB reading offset ${received}, function at rdb.c:${RDB_EOF_ERROR_LINE} -> Unexpected EOF reading RDB file. ` +
+        'Failure loading rdb format from socket, assuming connection error, resuming operation.',
+    );
+    log.warning('Failed trying to load the MASTER synchronization DB from socket: Connection lost');
+    if (this.server.config.getString('repl-diskless-load') === 'swapdb') {
+      log.notice('MASTER <-> REPLICA sync: Discarding temporary DB in background');
+    }
   }
 
   /** Cancels everything for good (REPLICAOF NO ONE / another master). */

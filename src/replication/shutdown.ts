@@ -102,7 +102,8 @@ function abortShutdown(st: ReplicationState): boolean {
 const STATE_NAMES: Record<ReplicaLink['state'], string> = {
   wait_bgsave: 'wait_bgsave',
   wait_bgsave_end: 'wait_bgsave',
-  send_bulk: 'send_bulk',
+  // A socket transfer: Redis's WAIT_BGSAVE_END (see INFO replication in index.ts).
+  send_bulk: 'wait_bgsave',
   online: 'online',
 };
 

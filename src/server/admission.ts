@@ -8,7 +8,7 @@
  * must get the same one of the two as from Redis.
  *
  *   client: protected, auth, no-multi, acl, cluster, oom, misconf, noreplicas, readonly,
- *           pubsub, masterdown, loading, busy    (then CLIENT PAUSE and MULTI queueing,
+ *           pubsub, masterdown, loading, busy, replica keyspace    (then CLIENT PAUSE and MULTI queueing,
  *                                                 which hold the command instead of refusing)
  *   script: noscript, masterdown, acl, read-only script, readonly, misconf, noreplicas, oom,
  *           cluster
@@ -190,6 +190,13 @@ const CHECKS = {
     if (r.flags.staleOk || !server.role.refuseStale()) return null;
     return r.script !== null ? 'Can not execute the command on a stale replica' : MASTERDOWN;
   },
+  /** A client that became a replica (SYNC/PSYNC) only speaks REPLCONF: no keyspace access. */
+  replicaKeyspace: (_server, r) => {
+    const c = r.client;
+    if (c.kind !== 'replica' || c.isMonitor) return null;
+    const spec = r.spec;
+    return spec.mayReplicate || spec.isWrite || spec.isReadonly ? "ERR Replica can't interact with the keyspace" : null;
+  },
   loading: (server, r) => {
     const spec = r.spec;
     const queued = spec.fullName === 'exec' ? r.client.multi : null;
@@ -226,7 +233,7 @@ export function admit(server: Server, r: AdmissionRequest): string | null {
   return (
     k.protected(server, r) ?? k.auth(server, r) ?? k.noMulti(server, r) ?? k.acl(server, r) ?? k.cluster(server, r) ?? k.oom(server, r) ??
     k.misconf(server, r) ?? k.noreplicas(server, r) ?? k.readonly(server, r) ?? k.pubsub(server, r) ??
-    k.masterdown(server, r) ?? k.loading(server, r) ?? k.busy(server, r)
+    k.masterdown(server, r) ?? k.loading(server, r) ?? k.busy(server, r) ?? k.replicaKeyspace(server, r)
   );
 }
 

@@ -894,12 +894,19 @@ export class Server implements KeyspaceOwner {
       if (this.deferUntilRead(c, argv)) break;
       c.argv = argv;
       const replyMark = c.reply.len;
+      const wasReplica = c.kind === 'replica' && !c.isMonitor;
       const prevClient = this.currentClient;
       this.currentClient = c;
       const gate = this.hooks.replyGate;
       if (gate !== null) gate.before(c);
       this.processCommand(c);
       this.currentClient = prevClient;
+      // REPLCONF is the replica's own command (ACK answers nothing; serving an ACK may pump
+      // the stream into the same buffer, which is not a reply).
+      if (wasReplica && c.reply.len > replyMark && c.cmd?.fullName !== 'replconf') {
+        this.replicaGeneratedReply(c, replyMark);
+        return;
+      }
       // ASKING holds for the next command only, or until EXEC (resetClient).
       if (c.clusterAsking && c.multi === null && argv[0]!.toLowerCase() !== 'asking') c.clusterAsking = false;
       // CLIENT REPLY OFF/SKIP: drop what the command wrote (not for a command held by a pause).
@@ -948,6 +955,24 @@ export class Server implements KeyspaceOwner {
       this.readsSettled = false;
     }
   };
+
+  /**
+   * A replica's link carries the replication stream only, so a command of the replica that
+   * answered anything (Redis's check in _addReplyToBufferOrList / addReplyDeferredLen) drops
+   * the answer and the replica; an error answer is also logged as Redis's afterErrorReply does.
+   */
+  private replicaGeneratedReply(c: Client, replyMark: number): void {
+    const cmdName = c.cmd?.fullName ?? '<unknown>';
+    const reply = c.reply.buf.latin1Slice(replyMark, Math.min(c.reply.len, replyMark + 4100));
+    c.reply.truncate(replyMark);
+    this.log.warning(`Replica generated a reply to command '${cmdName}', disconnecting it: ${this.clientInfoString(c)}`);
+    if (reply.startsWith('-')) {
+      const end = reply.indexOf('\r\n');
+      const message = reply.slice(1, end >= 0 ? end : reply.length).slice(0, 4096);
+      this.log.warning(`== CRITICAL == This master is sending an error to its replica: '${message}' after processing the command '${cmdName}'`);
+    }
+    this.freeClient(c);
+  }
 
   /**
    * Checks a command against the server's state and runs it, or answers with the error Redis
@@ -1272,6 +1297,11 @@ export class Server implements KeyspaceOwner {
     this.cronLoops++;
     if (this.settings.activeExpireEnabled && !this.role.isReplica() && this.pause.mode === null) {
       activeExpireCycle(this, 1000 / this.settings.hz / 4);
+    }
+    // databasesCron's tryResizeHashTables, for the modelled table sizes (KeyDict.tableSize).
+    for (const db of this.dbs) {
+      db.dict.cronResize();
+      db.expires.cronResize();
     }
     this.sampleInstantaneous();
     if (this.settings.timeout > 0) this.closeIdleClients();
