@@ -198,4 +198,25 @@ test('nodis-cli --cluster fix, check, set-timeout, import, backup: redis-cli\'s 
   assert.match(emptyFixed[1]!.out, /The following uncovered slots have no keys across the cluster:\n/);
   await settled(nodis);
   assert.match(String(await nodis.clients[0]!.call('CLUSTER', 'INFO')), /cluster_slots_assigned:16384\r\n/);
+
+  // The random masters differ between the sides: the empty slots back to N1 on both.
+  await settled(redis);
+  for (const s of sides) {
+    for (const { slot } of empty) for (const i of [1, 0, 2]) await s.clients[i]!.call('CLUSTER', 'SETSLOT', slot, 'NODE', s.ids[1]!);
+  }
+  await Promise.all(sides.map((s) => settled(s)));
+  assert.deepEqual(await slotMap(nodis), await slotMap(redis));
+
+  // A master down: fix refuses to touch an open slot (it could reassign the dead master's
+  // slots) unless --cluster-fix-with-unreachable-masters, and then closes it.
+  await Promise.all(sides.map((s) => s.nodes[2]!.stop()));
+  for (const s of sides) await s.clients[0]!.call('CLUSTER', 'SETSLOT', a!.slot - 1, 'MIGRATING', s.ids[1]!);
+  const refused = await both(sides, (s) => ['--cluster', 'fix', addr(s)]);
+  assert.equal(refused[1]!.status, 1);
+  sameOutput(refused[1]!.out, refused[0]!.out, 'fix with an unreachable master', PER_NODE);
+  assert.match(refused[1]!.out, /\*\*\* Fixing open slots with 1 unreachable masters is dangerous/);
+  const forced = await both(sides, (s) => ['--cluster', 'fix', addr(s), '--cluster-fix-with-unreachable-masters'], 'no\n');
+  sameOutput(forced[1]!.out, forced[0]!.out, 'fix with an unreachable master, forced', PER_NODE);
+  assert.match(forced[1]!.out, new RegExp(`>>> Case 4: Closing slot ${a!.slot - 1} on 127\\.0\\.0\\.1:N0\n`));
+  assert.doesNotMatch(String(await nodis.clients[0]!.call('CLUSTER', 'NODES')), /->-/);
 });
