@@ -704,9 +704,7 @@ export class Server implements KeyspaceOwner {
 
   private listenOn(opts: net.ListenOptions, into: net.Server[] = this.listeners, secure = false): Promise<net.Server> {
     return new Promise((resolve, reject) => {
-      const onConnection = secure
-        ? (raw: net.Socket) => this.tls.accept(raw, (socket) => this.accept(socket))
-        : (socket: net.Socket) => this.accept(socket);
+      const onConnection = secure ? (raw: net.Socket) => this.acceptTls(raw) : (socket: net.Socket) => this.accept(socket);
       const srv = net.createServer({ noDelay: true, pauseOnConnect: false }, onConnection);
       srv.maxConnections = Number.MAX_SAFE_INTEGER;
       srv.once('error', reject);
@@ -729,9 +727,26 @@ export class Server implements KeyspaceOwner {
     return out;
   }
 
+  /** TLS connections still in their handshake: not clients yet, so shutdown ends them here. */
+  private readonly tlsHandshakes = new Set<net.Socket>();
+
+  private acceptTls(raw: net.Socket): void {
+    this.tlsHandshakes.add(raw);
+    raw.once('close', () => this.tlsHandshakes.delete(raw));
+    this.tls.accept(raw, (socket) => {
+      this.tlsHandshakes.delete(raw);
+      // A handshake that ends after shutdown began would keep the listener from closing.
+      if (this.shuttingDown) socket.destroy();
+      else this.accept(socket);
+    });
+  }
+
   /** Closes the listening sockets (SHUTDOWN, tests). */
   async closeListeners(): Promise<void> {
-    await Promise.all([...this.listeners, ...this.tlsListeners].map((l) => new Promise<void>((r) => l.close(() => r()))));
+    const closed = Promise.all([...this.listeners, ...this.tlsListeners].map((l) => new Promise<void>((r) => l.close(() => r()))));
+    for (const raw of this.tlsHandshakes) raw.destroy();
+    this.tlsHandshakes.clear();
+    await closed;
     this.listeners.length = 0;
     this.tlsListeners.length = 0;
     if (this.settings.unixSocket !== '') {
