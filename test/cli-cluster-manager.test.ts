@@ -8,87 +8,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { Cluster, type Redis } from 'ioredis';
-import { NODIS_CLI, startServer, stopAll, freePort, type RunningServer } from './helpers/server.js';
-import { waitFor } from './helpers/conditions.js';
+import { Cluster } from 'ioredis';
+import { stopAll } from './helpers/server.js';
+import { type Side, addNode, run, mask, sameOutput, slotMap, settled } from './helpers/cluster-sides.js';
 
 after(stopAll);
-
-type Kind = 'redis' | 'nodis';
-const BIN: Record<Kind, { server: string | undefined; cli: string }> = {
-  redis: { server: '/usr/bin/redis-server', cli: '/usr/bin/redis-cli' },
-  nodis: { server: undefined, cli: NODIS_CLI },
-};
-
-interface Side {
-  kind: Kind;
-  nodes: RunningServer[];
-  clients: Redis[];
-  ids: string[];
-}
-
-async function startNode(kind: Kind): Promise<RunningServer> {
-  const bus = await freePort();
-  return startServer({ bin: BIN[kind].server, args: ['--cluster-enabled', 'yes', '--cluster-port', String(bus), '--cluster-node-timeout', '5000', '--appendonly', 'no'] });
-}
-
-async function addNode(side: Side): Promise<void> {
-  const n = await startNode(side.kind);
-  const c = n.client();
-  side.nodes.push(n);
-  side.clients.push(c);
-  side.ids.push(String(await c.call('CLUSTER', 'MYID')));
-}
-
-function run(side: Side, args: string[], input = ''): Promise<{ out: string; status: number }> {
-  return new Promise((resolve) => {
-    const child = execFile(BIN[side.kind].cli, args, { encoding: 'latin1', env: { ...process.env, TERM: 'xterm' }, timeout: 240000 }, (e, stdout, stderr) => {
-      resolve({ out: stdout + '\u0000' + stderr, status: e === null ? 0 : typeof e.code === 'number' ? e.code : -1 });
-    });
-    child.stdin!.end(input);
-  });
-}
-
-/** Node ids and ports become N<i> (by start order), 40-hex ids of unknown nodes <id>, the join's dots one. */
-function mask(side: Side, text: string): string {
-  let t = text;
-  side.ids.forEach((id, i) => (t = t.split(id).join(`N${i}`)));
-  side.nodes.forEach((n, i) => (t = t.split(`:${n.port}`).join(`:N${i}`).split(` ${n.port}`).join(` N${i}`)));
-  return t.replace(/\b[0-9a-f]{40}\b/g, '<id>').replace(/(Waiting for the cluster to join\n)\.*\n/g, '$1.\n');
-}
-
-/**
- * The two outputs agree: every line the same (as a multiset), and in the same order once the
- * node listings of a check ("M: …" / "S: …" blocks, whose order is each server's) are left out.
- */
-function sameOutput(a: string, b: string, what: string): void {
-  const listing = /^(\x1b\[0m)?[MS]: |^ {3}(slots:|replicates |\d+ additional)/;
-  const lines = (t: string): string[] => t.split('\n');
-  assert.deepEqual([...lines(a)].sort(), [...lines(b)].sort(), `${what}: the same lines`);
-  assert.deepEqual(lines(a).filter((l) => !listing.test(l)), lines(b).filter((l) => !listing.test(l)), `${what}: the same order`);
-}
-
-/** CLUSTER SLOTS as "first-last N<master index>" lines. */
-async function slotMap(side: Side, from = 0): Promise<string[]> {
-  const slots = (await side.clients[from]!.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
-  return slots.map(([a, b, m]) => `${a}-${b} N${side.nodes.findIndex((n) => n.port === m[1])}`).sort();
-}
-
-async function settled(side: Side, count = side.nodes.length): Promise<void> {
-  await waitFor(`${side.kind}: every node ok and agreeing`, async () => {
-    let first: string | null = null;
-    for (const c of side.clients.slice(0, count)) {
-      if (!String(await c.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
-      const nodes = String(await c.call('CLUSTER', 'NODES'));
-      if (nodes.trim().split('\n').length !== count || /handshake|noaddr|fail/.test(nodes)) return false;
-      const map = (await slotMap(side, side.clients.indexOf(c))).join();
-      if (first !== null && map !== first) return false;
-      first = map;
-    }
-    return true;
-  }, 120000);
-}
 
 test('nodis-cli --cluster create, reshard, rebalance, add-node, del-node: redis-cli\'s output and slot maps', { timeout: 900000 }, async () => {
   const sides: Side[] = [];

@@ -84,6 +84,18 @@ const withCert = (name: 'client' | 'stranger' | 'redis'): tls.ConnectionOptions 
 });
 
 describe('TLS listener', () => {
+  it('SHUTDOWN exits while a connection is still in its TLS handshake', async () => {
+    const { server, tlsPort } = await startTlsServer();
+    // A TCP connection that never sends its ClientHello: not a client, still open.
+    const idle = net.connect({ host: '127.0.0.1', port: tlsPort });
+    idle.on('error', () => {});
+    await new Promise((r) => idle.once('connect', r));
+    const exited = new Promise<number | null>((r) => server.proc.once('exit', (code) => r(code)));
+    await tlsClient(tlsPort).call('SHUTDOWN', 'NOSAVE').catch(() => undefined);
+    assert.equal(await exited, 0);
+    idle.destroy();
+  });
+
   it('serves redis-cli --tls on tls-port and refuses plain text there with Redis log line', async () => {
     const { server, tlsPort } = await startTlsServer();
     const cli = ['-p', String(tlsPort), '--tls', '--cacert', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey];

@@ -1,26 +1,32 @@
 /**
  * nodis-cli --cluster: redis-cli's cluster manager (redis-cli.c clusterManager*), with its output
- * byte for byte. Commands: create, add-node, del-node, reshard, rebalance, info, check, call (help lists
- * redis-cli's).
+ * byte for byte. Commands: create, add-node, del-node, reshard, rebalance, info, check, fix, call,
+ * set-timeout, import, backup (fix's repairs are in cluster-repair.ts, set-timeout, import and
+ * backup in cluster-admin.ts).
  *
  * The model is redis-cli's: load the cluster from one node's CLUSTER NODES (its "friends"),
  * connect to each reachable one and load its own view of itself (slots, migrating and importing
  * slots, flags), then act on that list in that order. Colours only when TERM names an xterm
  * (isColorTerm), as redis-cli.
  */
-import { Connection } from './connection.js';
+import { Connection, cliTlsContext, type CliTls } from './connection.js';
 import { formatRaw } from './format.js';
 import type { CliConfig, ClusterFlags } from './options.js';
-import { out, err, fixed, StdinReader } from './io.js';
-import { atof } from './options.js';
+import { out, err, exit, fixed, StdinReader } from './io.js';
+import { atof, atoi } from './options.js';
 import { allocateSlots } from '../cluster/slot.js';
+import { RedisDictOrder } from './redis-dict-order.js';
+import { ClusterRepair, slotRanges } from './cluster-repair.js';
+import { clusterSetTimeout, clusterImport, clusterBackup } from './cluster-admin.js';
 import type { Reply } from '../protocol/reply-parser.js';
 
 const SLOTS = 16384;
-const INVALID_HOST_ARG =
+/** clusterManagerSetSlot's error when the command got no reply at all. */
+const SETSLOT_FAILED = 'CLUSTER SETSLOT failed to run';
+export const INVALID_HOST_ARG =
   '[ERR] Invalid arguments: you need to pass either a valid address (ie. 120.0.0.1:7000) or space separated IP and port (ie. 120.0.0.1 7000)\n';
 
-const enum Level {
+export const enum Level {
   Info,
   Warn,
   Err,
@@ -28,13 +34,15 @@ const enum Level {
 }
 const COLORS = ['29;1m', '33;1m', '31;1m', '32;1m'];
 
-interface ManagedNode {
+export interface ManagedNode {
   ip: string;
   port: number;
   /** The bus port from the node's own CLUSTER NODES line (0 if not given). */
   busPort: number;
   name: string;
   flags: string[];
+  /** The config epoch of the node's own CLUSTER NODES line (backup's "current_epoch"). */
+  configEpoch: number;
   replicate: string | null;
   slots: Uint8Array;
   slotsCount: number;
@@ -52,7 +60,7 @@ export interface ClusterManagerOptions {
 }
 
 function newNode(ip: string, port: number): ManagedNode {
-  return { ip, port, busPort: 0, name: '', flags: [], replicate: null, slots: new Uint8Array(SLOTS), slotsCount: 0, replicasCount: 0, migrating: [], importing: [], conn: null, dirty: false };
+  return { ip, port, busPort: 0, name: '', flags: [], configEpoch: 0, replicate: null, slots: new Uint8Array(SLOTS), slotsCount: 0, replicasCount: 0, migrating: [], importing: [], conn: null, dirty: false };
 }
 
 /** "ip:port[@cport][,hostname]" → ip and port (parseClusterNodeAddress), null when malformed. */
@@ -67,23 +75,23 @@ function parseAddress(addr: string): { ip: string; port: number; busPort: number
   return { ip: addr.slice(0, colon), port: atoi(addr.slice(colon + 1)), busPort };
 }
 
-function atoi(s: string): number {
-  const m = /^\s*[+-]?\d+/.exec(s);
-  return m === null ? 0 : Number.parseInt(m[0], 10);
-}
-
 export class ClusterManager {
-  private nodes: ManagedNode[] = [];
-  private readonly errors: string[] = [];
+  nodes: ManagedNode[] = [];
+  readonly errors: string[] = [];
+  /** Masters the first node knows that could not be loaded (clusterManagerLoadInfoFromNode). */
+  unreachableMasters = 0;
   private readonly colors = (process.env.TERM ?? '').includes('xterm');
   private readonly stdin = new StdinReader();
+  private tlsContext: CliTls | null = null;
+  /** --cluster fix: the check repairs what it finds. */
+  private fixing = false;
 
   constructor(
-    private readonly config: CliConfig,
+    readonly config: CliConfig,
     private readonly options: ClusterManagerOptions,
   ) {}
 
-  private log(level: Level, text: string): void {
+  log(level: Level, text: string): void {
     if (this.colors) out(`\x1b[${COLORS[level]}${text}\x1b[0m`);
     else out(text);
   }
@@ -93,22 +101,36 @@ export class ClusterManager {
     this.log(Level.Err, `${text}\n`);
   }
 
-  /** clusterManagerNodeConnect, with the session's AUTH. */
-  private async connect(node: ManagedNode): Promise<boolean> {
-    const conn = await Connection.open({ host: node.ip, port: node.port });
+  /** cliSecureConnection's context for --tls (made once), null without --tls. */
+  tls(): CliTls | null {
+    if (!this.config.tls) return null;
+    if (this.tlsContext === null) {
+      const ctx = cliTlsContext(this.config.sslconfig);
+      if (typeof ctx === 'string') {
+        err(`TLS Error: ${ctx}\n`);
+        exit(1);
+      }
+      this.tlsContext = { context: ctx, sni: this.config.sslconfig.sni, insecure: this.config.sslconfig.insecure };
+    }
+    return this.tlsContext;
+  }
+
+  /** clusterManagerNodeConnect: TLS under --tls, then the session's AUTH. */
+  async connect(node: ManagedNode): Promise<boolean> {
+    const conn = await Connection.open({ host: node.ip, port: node.port }, this.tls());
     if (typeof conn === 'string') {
       err(`Could not connect to Redis at ${node.ip}:${node.port}: ${conn}\n`);
       return false;
     }
+    node.conn = conn;
     if (this.config.auth !== null) {
       const args = this.config.user !== null ? ['AUTH', this.config.user, this.config.auth] : ['AUTH', this.config.auth];
-      await conn.command(args).catch(() => undefined);
+      if (!this.ok(node, await this.command(node, args))) return false;
     }
-    node.conn = conn;
     return true;
   }
 
-  private async command(node: ManagedNode, argv: string[]): Promise<Reply | null> {
+  async command(node: ManagedNode, argv: string[]): Promise<Reply | null> {
     if (node.conn === null) return null;
     try {
       return await node.conn.command(argv);
@@ -162,14 +184,26 @@ export class ClusterManager {
       }
       current.name = name;
       current.flags = flagList;
+      current.configEpoch = atoi(fields[6]!);
       if (flagList.includes('slave') && masterId !== '-') current.replicate = masterId;
       if (friends === null) break;
     }
     return null;
   }
 
+  /** A friend of the first node, connected and with its own view loaded; false when unusable. */
+  private async loadFriend(friend: ManagedNode): Promise<boolean> {
+    if (friend.ip === '' || friend.port === 0) return false;
+    if (!(await this.connect(friend))) return false;
+    if ((await this.loadInfo(friend, null)) !== null) {
+      this.log(Level.Err, `[ERR] Unable to load info for node ${friend.ip}:${friend.port}\n`);
+      return false;
+    }
+    return !friend.flags.some((f) => f === 'noaddr' || f === 'disconnected' || f === 'fail');
+  }
+
   /** clusterManagerLoadInfoFromNode. */
-  private async loadFromNode(ip: string, port: number): Promise<boolean> {
+  async loadFromNode(ip: string, port: number): Promise<boolean> {
     const node = newNode(ip, port);
     if (!(await this.connect(node))) return false;
     const info = await this.command(node, ['INFO']);
@@ -190,18 +224,13 @@ export class ClusterManager {
     }
     this.nodes = [node];
     for (const friend of friends) {
-      if (friend.ip === '' || friend.port === 0) continue;
-      if (!(await this.connect(friend))) continue;
-      if ((await this.loadInfo(friend, null)) !== null) {
-        this.log(Level.Err, `[ERR] Unable to load info for node ${friend.ip}:${friend.port}\n`);
-        friend.conn?.close();
+      if (await this.loadFriend(friend)) {
+        this.nodes.push(friend);
         continue;
       }
-      if (friend.flags.some((f) => f === 'noaddr' || f === 'disconnected' || f === 'fail')) {
-        friend.conn?.close();
-        continue;
-      }
-      this.nodes.push(friend);
+      friend.conn?.close();
+      // A master left out: fix refuses to run unless told to (--cluster-fix-with-unreachable-masters).
+      if (!friend.flags.includes('slave')) this.unreachableMasters++;
     }
     for (const n of this.nodes) {
       if (n.replicate === null) continue;
@@ -217,18 +246,8 @@ export class ClusterManager {
   }
 
   /** "[0-8191],[9000]" (clusterManagerNodeSlotsString). */
-  private static slotsString(node: ManagedNode): string {
-    const ranges: string[] = [];
-    let first = -1;
-    for (let i = 0; i <= SLOTS; i++) {
-      const has = i < SLOTS && node.slots[i] === 1;
-      if (has && first < 0) first = i;
-      if (!has && first >= 0) {
-        ranges.push(first === i - 1 ? `[${first}]` : `[${first}-${i - 1}]`);
-        first = -1;
-      }
-    }
-    return ranges.join(',');
+  static slotsString(node: ManagedNode): string {
+    return slotRanges(node.slots);
   }
 
   /** clusterManagerNodeInfo. */
@@ -299,11 +318,16 @@ export class ClusterManager {
     return true;
   }
 
-  /** clusterManagerCheckCluster (without --cluster fix): true when no issue was found. */
-  private async checkCluster(quiet = false): Promise<boolean> {
+  /**
+   * clusterManagerCheckCluster: true when no issue was found. Under `--cluster fix` it repairs
+   * open slots, uncovered slots and (with --cluster-search-multiple-owners) slots with several
+   * owners as it finds them (cluster-repair.ts).
+   */
+  async checkCluster(quiet = false): Promise<boolean> {
     const first = this.nodes[0];
     if (first === undefined) return false;
     this.log(Level.Info, `>>> Performing Cluster Check (using node ${first.ip}:${first.port})\n`);
+    const repair = this.fixing ? new ClusterRepair(this) : null;
     let result = true;
     if (!quiet) for (const node of this.nodes) out(`${ClusterManager.nodeInfo(node)}\n`);
     if (!(await this.isConfigConsistent())) {
@@ -313,17 +337,25 @@ export class ClusterManager {
       this.log(Level.Success, '[OK] All nodes agree about slots configuration.\n');
     }
     this.log(Level.Info, '>>> Check for open slots...\n');
-    const open: string[] = [];
+    // redis-cli keeps them in a dict: listed and fixed in its order.
+    const open = new RedisDictOrder();
     for (const n of this.nodes) {
       for (const [list, state] of [[n.migrating, 'migrating'], [n.importing, 'importing']] as const) {
         if (list.length === 0) continue;
-        for (const [slot] of list) if (!open.includes(slot)) open.push(slot);
+        for (const [slot] of list) open.add(slot);
         this.onError(`[WARNING] Node ${n.ip}:${n.port} has slots in ${state} state ${list.map(([s]) => s).join(',')}.`);
       }
     }
-    if (open.length > 0) {
+    const openSlots = open.keys();
+    if (openSlots.length > 0) {
       result = false;
-      this.log(Level.Err, `[WARNING] The following slots are open: ${open.join(',')}.\n`);
+      this.log(Level.Err, `[WARNING] The following slots are open: ${openSlots.join(',')}.\n`);
+      if (repair !== null) {
+        for (const slot of openSlots) {
+          result = await repair.fixOpenSlot(atoi(slot));
+          if (!result) break;
+        }
+      }
     }
     this.log(Level.Info, '>>> Check slots coverage...\n');
     const covered = new Uint8Array(SLOTS);
@@ -341,20 +373,52 @@ export class ClusterManager {
     } else {
       this.onError(`[ERR] Not all ${SLOTS} slots are covered by nodes.\n`);
       result = false;
+      if (repair !== null && (await repair.fixSlotsCoverage(covered)) > 0) result = true;
+    }
+    if (this.flags.searchMultipleOwners) {
+      this.log(Level.Info, '>>> Check for multiple slot owners...\n');
+      let multiple = 0;
+      for (let slot = 0; slot < SLOTS; slot++) {
+        const owners: ManagedNode[] = [];
+        for (const n of this.nodes) {
+          if (n.flags.includes('slave')) continue;
+          if (n.slots[slot] === 1 || (await this.countKeysInSlot(n, slot)) > 0) owners.push(n);
+        }
+        if (owners.length <= 1) continue;
+        result = false;
+        this.log(Level.Err, `[WARNING] Slot ${slot} has ${owners.length} owners:\n`);
+        for (const n of owners) this.log(Level.Err, `    ${n.ip}:${n.port}\n`);
+        multiple++;
+        if (repair !== null) {
+          result = await repair.fixMultipleSlotOwners(slot, owners);
+          if (!result) {
+            this.log(Level.Err, `Failed to fix multiple owners for slot ${slot}\n`);
+            break;
+          }
+          multiple--;
+        }
+      }
+      if (multiple === 0) this.log(Level.Success, '[OK] No multiple owners found.\n');
     }
     return result;
   }
 
-  private get flags(): ClusterFlags {
+  /** clusterManagerCountKeysInSlot: -1 when the node failed (an error reply is printed). */
+  async countKeysInSlot(node: ManagedNode, slot: number): Promise<number> {
+    const reply = await this.command(node, ['CLUSTER', 'COUNTKEYSINSLOT', String(slot)]);
+    return this.ok(node, reply) && reply!.type === 'integer' ? Number(reply!.value) : -1;
+  }
+
+  get flags(): ClusterFlags {
     return this.config.clusterFlags;
   }
 
-  private printReplyError(node: ManagedNode, text: string): void {
+  printReplyError(node: ManagedNode, text: string): void {
     this.log(Level.Err, `Node ${node.ip}:${node.port} replied with error:\n${text}\n`);
   }
 
   /** clusterManagerCheckRedisReply without an err pointer: an error reply is printed. */
-  private ok(node: ManagedNode, reply: Reply | null): boolean {
+  ok(node: ManagedNode, reply: Reply | null): boolean {
     if (reply === null) return false;
     if (reply.type === 'error') {
       this.printReplyError(node, reply.value);
@@ -375,14 +439,14 @@ export class ClusterManager {
     return line === null ? null : line.slice(0, max - 1);
   }
 
-  /** confirmWithYes. */
-  private async confirm(msg: string): Promise<boolean> {
-    if (this.flags.yes) return true;
+  /** confirmWithYes; fix asks even under --cluster-yes (`ignoreForce`). */
+  async confirm(msg: string, ignoreForce = false): Promise<boolean> {
+    if (!ignoreForce && this.flags.yes) return true;
     out(`${msg} (type 'yes' to accept): `);
     return ((await this.answer(4)) ?? '').slice(0, 3) === 'yes';
   }
 
-  private async infoText(node: ManagedNode, argv: string[]): Promise<string | null> {
+  async infoText(node: ManagedNode, argv: string[]): Promise<string | null> {
     const reply = await this.command(node, argv);
     if (reply === null) return null;
     if (reply.type === 'error') return null;
@@ -417,7 +481,7 @@ export class ClusterManager {
     return this.isEmpty(node);
   }
 
-  private byName(name: string): ManagedNode | undefined {
+  byName(name: string): ManagedNode | undefined {
     const lc = name.toLowerCase();
     return this.nodes.find((n) => n.name !== '' && n.name === lc);
   }
@@ -786,9 +850,9 @@ export class ClusterManager {
   }
 
   /** clusterManagerSetSlot: CLUSTER SETSLOT <slot> <status> <node2's id>; resolves with the error text or null. */
-  private async setSlot(node: ManagedNode, other: ManagedNode, slot: number, status: string): Promise<string | null> {
+  async setSlot(node: ManagedNode, other: ManagedNode, slot: number, status: string): Promise<string | null> {
     const reply = await this.command(node, ['CLUSTER', 'SETSLOT', String(slot), status, other.name]);
-    if (reply === null) return 'CLUSTER SETSLOT failed to run';
+    if (reply === null) return SETSLOT_FAILED;
     return reply.type === 'error' ? reply.value : null;
   }
 
@@ -825,13 +889,43 @@ export class ClusterManager {
     });
   }
 
-  /** clusterManagerMigrateKeysInSlot: GETKEYSINSLOT + MIGRATE, `pipeline` keys at a time. Resolves with an error text (possibly "") or null. */
-  private async migrateKeysInSlot(source: ManagedNode, target: ManagedNode, slot: number, verbose: boolean): Promise<string | null> {
+  /**
+   * clusterManagerGetSlotOwner: the known node that CLUSTER SLOTS (as `node` sees it) names for
+   * the slot; `error` is the error reply's text, if any.
+   */
+  async slotOwner(node: ManagedNode, slot: number): Promise<{ owner: ManagedNode | null; error: string | null }> {
+    const reply = await this.command(node, ['CLUSTER', 'SLOTS']);
+    if (reply === null) return { owner: null, error: null };
+    if (reply.type === 'error') return { owner: null, error: reply.value };
+    if (reply.type !== 'array') return { owner: null, error: null };
+    for (const range of reply.elements) {
+      if (range.type !== 'array' || range.elements.length < 3) continue;
+      const [from, to, master] = range.elements as [Reply, Reply, Reply];
+      if (from.type !== 'integer' || to.type !== 'integer' || slot < Number(from.value) || slot > Number(to.value)) continue;
+      if (master.type !== 'array' || master.elements.length < 2) continue;
+      const text = (r: Reply | undefined): string => (r?.type === 'string' ? r.value.toString('latin1') : '');
+      let owner: ManagedNode | undefined;
+      if (master.elements.length >= 3) owner = this.byName(text(master.elements[2]));
+      else {
+        const port = master.elements[1]!;
+        owner = this.nodes.find((n) => n.ip === text(master.elements[0]) && port.type === 'integer' && n.port === Number(port.value));
+      }
+      if (owner !== undefined) return { owner, error: null };
+    }
+    return { owner: null, error: null };
+  }
+
+  /**
+   * clusterManagerMigrateKeysInSlot: GETKEYSINSLOT + MIGRATE, `pipeline` keys at a time. Resolves
+   * with an error text (possibly "") or null. `reportErrors` is redis-cli's err pointer: without
+   * it a GETKEYSINSLOT error goes unprinted (as redis-cli's fix leaves it).
+   */
+  private async migrateKeysInSlot(source: ManagedNode, target: ManagedNode, slot: number, verbose: boolean, reportErrors: boolean): Promise<string | null> {
     for (;;) {
       const reply = await this.command(source, ['CLUSTER', 'GETKEYSINSLOT', String(slot), String(this.flags.pipeline)]);
       if (reply === null) return '';
       if (reply.type === 'error') {
-        this.printReplyError(source, reply.value);
+        if (reportErrors) this.printReplyError(source, reply.value);
         return reply.value;
       }
       const keys = reply.type === 'array' ? reply.elements.map((e) => (e.type === 'string' ? e.value.toString('latin1') : '')) : [];
@@ -840,31 +934,47 @@ export class ClusterManager {
       if (migrated === null) return '';
       if (migrated.type === 'error') {
         const busy = migrated.value.includes('BUSYKEY');
+        let notServed = false;
         if (!busy) {
+          // A slot the source does not serve any more is given to the target (fix) and retried.
+          const { owner, error } = await this.slotOwner(source, slot);
+          if (owner === null) {
+            if (error === null) notServed = true;
+            else this.printReplyError(source, error);
+          }
+        }
+        if (!busy && !notServed) {
           out('\n');
           this.printReplyError(source, migrated.value);
           return migrated.value;
         }
-        this.log(Level.Warn, '\n*** Target key exists\n');
-        if (!this.flags.replace) {
-          this.log(Level.Warn, '*** Checking key values on both nodes...\n');
-          const diffs = await this.differingKeys(source, target, keys);
-          if (diffs === null) {
-            this.log(Level.Err, '*** Value check failed!\n');
-            return '';
-          }
-          if (diffs.length > 0) {
-            this.log(
-              Level.Err,
-              `*** Found ${diffs.length} key(s) in both source node and target node having different values.\n    Source node: ${source.ip}:${source.port}\n    Target node: ${target.ip}:${target.port}\n    Keys(s):\n`,
-            );
-            for (const k of diffs) this.log(Level.Err, `    - ${k}\n`);
-            this.log(Level.Err, 'Please fix the above key(s) manually and try again or relaunch the command \nwith --cluster-replace option to force key overriding.\n');
-            return '';
-          }
+        if (this.fixing && notServed) {
+          this.log(Level.Warn, `*** Slot was not served, setting owner to node ${target.ip}:${target.port}.\n`);
+          const e = await this.setSlot(source, target, slot, 'node');
+          if (e !== null && e !== SETSLOT_FAILED) this.printReplyError(source, e);
         }
-        this.log(Level.Warn, '*** Replacing target keys...\n');
-        migrated = await this.migrate(source, target, keys, true);
+        if (busy) {
+          this.log(Level.Warn, '\n*** Target key exists\n');
+          if (!this.flags.replace) {
+            this.log(Level.Warn, '*** Checking key values on both nodes...\n');
+            const diffs = await this.differingKeys(source, target, keys);
+            if (diffs === null) {
+              this.log(Level.Err, '*** Value check failed!\n');
+              return '';
+            }
+            if (diffs.length > 0) {
+              this.log(
+                Level.Err,
+                `*** Found ${diffs.length} key(s) in both source node and target node having different values.\n    Source node: ${source.ip}:${source.port}\n    Target node: ${target.ip}:${target.port}\n    Keys(s):\n`,
+              );
+              for (const k of diffs) this.log(Level.Err, `    - ${k}\n`);
+              this.log(Level.Err, 'Please fix the above key(s) manually and try again or relaunch the command \nwith --cluster-replace option to force key overriding.\n');
+              return '';
+            }
+          }
+          this.log(Level.Warn, '*** Replacing target keys...\n');
+        }
+        migrated = await this.migrate(source, target, keys, busy);
         if (migrated === null) return '';
         if (migrated.type === 'error') {
           out('\n');
@@ -876,26 +986,47 @@ export class ClusterManager {
     }
   }
 
-  /** clusterManagerMoveSlot (not cold; verbose unless quiet): importing, migrating, the keys, then the new owner everywhere. */
-  private async moveSlot(source: ManagedNode, target: ManagedNode, slot: number, opts: { quiet: boolean; update: boolean }): Promise<string | null> {
+  /**
+   * clusterManagerMoveSlot: importing, migrating, the keys, then the new owner everywhere (only
+   * the keys when `cold`). Dots for the keys when `verbose`. With `reportErrors` (redis-cli's err
+   * pointer) an error ends the move and is returned; without it (fix) SETSLOT errors are printed
+   * and the source's own SETSLOT NODE failing does not stop the move.
+   */
+  async moveSlot(
+    source: ManagedNode,
+    target: ManagedNode,
+    slot: number,
+    opts: { quiet: boolean; update: boolean; verbose?: boolean; cold?: boolean; reportErrors?: boolean },
+  ): Promise<string | null> {
+    const reportErrors = opts.reportErrors ?? true;
+    const setSlot = async (node: ManagedNode, other: ManagedNode, status: string): Promise<string | null> => {
+      const e = await this.setSlot(node, other, slot, status);
+      if (e !== null && !reportErrors && e !== SETSLOT_FAILED) this.printReplyError(node, e);
+      return e;
+    };
     if (!opts.quiet) out(`Moving slot ${slot} from ${source.ip}:${source.port} to ${target.ip}:${target.port}: `);
-    let e = await this.setSlot(target, source, slot, 'importing');
-    if (e !== null) return e;
-    e = await this.setSlot(source, target, slot, 'migrating');
-    if (e !== null) return e;
-    e = await this.migrateKeysInSlot(source, target, slot, !opts.quiet);
+    let e: string | null;
+    if (opts.cold !== true) {
+      e = await setSlot(target, source, 'importing');
+      if (e !== null) return e;
+      e = await setSlot(source, target, 'migrating');
+      if (e !== null) return e;
+    }
+    e = await this.migrateKeysInSlot(source, target, slot, opts.verbose ?? !opts.quiet, reportErrors);
     if (!opts.quiet) out('\n');
     if (e !== null) return e;
-    // The target first (it propagates the change), then the source, then every other master.
-    e = await this.setSlot(target, target, slot, 'node');
-    if (e !== null) return e;
-    e = await this.setSlot(source, target, slot, 'node');
-    // A source that just lost its last slot may already be a replica: not an error.
-    if (e !== null && !e.startsWith('ERR Please use SETSLOT only with masters.')) return e;
-    for (const n of this.nodes) {
-      if (n === target || n === source || n.flags.includes('slave')) continue;
-      e = await this.setSlot(n, target, slot, 'node');
+    if (opts.cold !== true) {
+      // The target first (it propagates the change), then the source, then every other master.
+      e = await setSlot(target, target, 'node');
       if (e !== null) return e;
+      e = await setSlot(source, target, 'node');
+      // A source that just lost its last slot may already be a replica: not an error.
+      if (e !== null && reportErrors && !e.startsWith('ERR Please use SETSLOT only with masters.')) return e;
+      for (const n of this.nodes) {
+        if (n === target || n === source || n.flags.includes('slave')) continue;
+        e = await setSlot(n, target, 'node');
+        if (e !== null) return e;
+      }
     }
     if (opts.update) {
       source.slots[slot] = 0;
@@ -1093,7 +1224,7 @@ export class ClusterManager {
     return true;
   }
 
-  private static hostArgs(args: string[]): { ip: string; port: number } | null {
+  static hostArgs(args: string[]): { ip: string; port: number } | null {
     let ip: string;
     let port: number;
     if (args.length === 1) {
@@ -1109,8 +1240,21 @@ export class ClusterManager {
 
   /** Runs `--cluster <name> args…`; resolves to redis-cli's exit status. */
   async run(name: string, args: string[]): Promise<number> {
+    // validateClusterManagerCommand: the name as typed, and its arity.
+    const arity = ARITY[name];
+    if (arity === undefined) {
+      err('Unknown --cluster subcommand\n');
+      return 1;
+    }
+    if ((arity > 0 && args.length !== arity) || (arity < 0 && args.length < -arity)) {
+      err('[ERR] Wrong number of arguments for specified --cluster sub command\n');
+      return 1;
+    }
     try {
-      switch (name.toLowerCase()) {
+      // fix is check with repairs.
+      this.fixing = name === 'fix';
+      switch (name) {
+        case 'fix':
         case 'info':
         case 'check': {
           const host = args.length >= 1 ? ClusterManager.hostArgs(args) : null;
@@ -1120,7 +1264,7 @@ export class ClusterManager {
           }
           if (!(await this.loadFromNode(host.ip, host.port))) return 1;
           await this.showClusterInfo();
-          if (name.toLowerCase() === 'info') return 0;
+          if (name === 'info') return 0;
           return (await this.checkCluster()) ? 0 : 1;
         }
         case 'call':
@@ -1135,8 +1279,15 @@ export class ClusterManager {
           return (await this.reshard(args)) ? 0 : 1;
         case 'rebalance':
           return (await this.rebalance(args)) ? 0 : 1;
+        case 'set-timeout':
+          return (await clusterSetTimeout(this, args)) ? 0 : 1;
+        case 'import':
+          return (await clusterImport(this, args)) ? 0 : 1;
+        case 'backup':
+          return (await clusterBackup(this, args)) ? 0 : 1;
         default:
-          err(`Unknown --cluster subcommand\n`);
+          // help: redis-cli's help returns 0, the mode's failure (exit status 1).
+          clusterHelp();
           return 1;
       }
     } finally {
@@ -1165,6 +1316,39 @@ export class ClusterManager {
     }
     return 0;
   }
+}
+
+const HOST_ARG = '<host:port> or <host> <port> - separated by either colon or space';
+
+/** clusterManagerCommands: name, arity (negative: at least that many arguments), usage, options. */
+const COMMANDS: [name: string, arity: number, args: string | null, options: string | null][] = [
+  ['create', -2, 'host1:port1 ... hostN:portN', 'replicas <arg>'],
+  ['check', -1, HOST_ARG, 'search-multiple-owners'],
+  ['info', -1, HOST_ARG, null],
+  ['fix', -1, HOST_ARG, 'search-multiple-owners,fix-with-unreachable-masters'],
+  ['reshard', -1, HOST_ARG, 'from <arg>,to <arg>,slots <arg>,yes,timeout <arg>,pipeline <arg>,replace'],
+  ['rebalance', -1, HOST_ARG, 'weight <node1=w1...nodeN=wN>,use-empty-masters,timeout <arg>,simulate,pipeline <arg>,threshold <arg>,replace'],
+  ['add-node', 2, 'new_host:new_port existing_host:existing_port', 'slave,master-id <arg>'],
+  ['del-node', 2, 'host:port node_id', null],
+  ['call', -2, 'host:port command arg arg .. arg', 'only-masters,only-replicas'],
+  ['set-timeout', 2, 'host:port milliseconds', null],
+  ['import', 1, 'host:port', 'from <arg>,from-user <arg>,from-pass <arg>,from-askpass,copy,replace'],
+  ['backup', 2, 'host:port backup_directory', null],
+  ['help', 0, null, null],
+];
+const ARITY: Record<string, number> = Object.fromEntries(COMMANDS.map(([name, arity]) => [name, arity]));
+
+/** clusterManagerCommandHelp. */
+function clusterHelp(): void {
+  const pad = 15;
+  let text = 'Cluster Manager Commands:\n';
+  for (const [name, , args, options] of COMMANDS) {
+    text += `  ${name}${' '.repeat(Math.max(0, pad - name.length))}${args ?? ''}\n`;
+    for (const option of options?.split(',') ?? []) text += `${' '.repeat(pad)}  --cluster-${option}\n`;
+  }
+  text += '\nFor check, fix, reshard, del-node, set-timeout, info, rebalance, call, import, backup you can specify the host and port of any working node in the cluster.\n';
+  text += `\nCluster Manager Options:\n  --cluster-yes${' '.repeat(pad - 13)}Automatic yes to cluster commands prompts\n\n`;
+  out(text);
 }
 
 function sleep(ms: number): Promise<void> {

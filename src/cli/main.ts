@@ -32,6 +32,7 @@ async function run(argv: string[]): Promise<number> {
   if (envAuth !== undefined && config.auth === null) config.auth = Buffer.from(envAuth, 'utf8').toString('latin1');
   const stdin = new StdinReader();
   if (config.askpass) config.auth = await askPassword('Please input password: ', stdin);
+  if (config.clusterFlags.fromAskpass) config.clusterFlags.fromPass = await askPassword('Please input import source node password: ', stdin);
 
   const session = new Session(config);
   const connectOrExit = async (): Promise<void> => {

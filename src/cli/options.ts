@@ -29,6 +29,14 @@ export interface ClusterFlags {
   replace: boolean;
   slave: boolean;
   useEmptyMasters: boolean;
+  /** check / fix: look for slots with several owners. */
+  searchMultipleOwners: boolean;
+  fixWithUnreachableMasters: boolean;
+  /** import: the source node's credentials and MIGRATE's COPY. */
+  fromUser: string | null;
+  fromPass: string | null;
+  fromAskpass: boolean;
+  copy: boolean;
 }
 
 export interface CliConfig {
@@ -182,7 +190,7 @@ export function defaultConfig(stdoutIsTTY: boolean): CliConfig {
     clusterArgs: [],
     clusterOnlyMasters: false,
     clusterOnlyReplicas: false,
-    clusterFlags: { replicas: 0, masterId: null, from: null, to: null, slots: 0, timeout: 60000, pipeline: 10, threshold: 2, weights: [], yes: false, simulate: false, replace: false, slave: false, useEmptyMasters: false },
+    clusterFlags: { replicas: 0, masterId: null, from: null, to: null, slots: 0, timeout: 60000, pipeline: 10, threshold: 2, weights: [], yes: false, simulate: false, replace: false, slave: false, useEmptyMasters: false, searchMultipleOwners: false, fixWithUnreachableMasters: false, fromUser: null, fromPass: null, fromAskpass: false, copy: false },
     pattern: null,
     scanCount: null,
     memkeysSamples: 0,
@@ -320,6 +328,9 @@ export function parseOptions(argv: string[], stdoutIsTTY: boolean, env: NodeJS.P
     else if (a === '--cluster-master-id' && !lastarg) config.clusterFlags.masterId = value();
     else if (a === '--cluster-from' && !lastarg) config.clusterFlags.from = value();
     else if (a === '--cluster-to' && !lastarg) config.clusterFlags.to = value();
+    else if (a === '--cluster-from-user' && !lastarg) config.clusterFlags.fromUser = value();
+    else if (a === '--cluster-from-pass' && !lastarg) config.clusterFlags.fromPass = value();
+    else if (a === '--cluster-from-askpass') config.clusterFlags.fromAskpass = true;
     else if (a === '--cluster-weight' && !lastarg) {
       if (config.clusterFlags.weights.length > 0) {
         return { exit: 1, stderr: 'WARNING: you cannot use --cluster-weight more than once.\nYou can set more weights by adding them as a space-separated list, ie:\n--cluster-weight n1=w n2=w\n' };
@@ -332,8 +343,11 @@ export function parseOptions(argv: string[], stdoutIsTTY: boolean, env: NodeJS.P
     else if (a === '--cluster-yes') config.clusterFlags.yes = true;
     else if (a === '--cluster-simulate') config.clusterFlags.simulate = true;
     else if (a === '--cluster-replace') config.clusterFlags.replace = true;
+    else if (a === '--cluster-copy') config.clusterFlags.copy = true;
     else if (a === '--cluster-slave') config.clusterFlags.slave = true;
     else if (a === '--cluster-use-empty-masters') config.clusterFlags.useEmptyMasters = true;
+    else if (a === '--cluster-search-multiple-owners') config.clusterFlags.searchMultipleOwners = true;
+    else if (a === '--cluster-fix-with-unreachable-masters') config.clusterFlags.fixWithUnreachableMasters = true;
     else if (a === '--pipe') config.mode = 'pipe';
     else if (a === '--replica' || a === '--slave') config.mode = 'replica';
     else if ((a === '--rdb' || a === '--functions-rdb') && !lastarg) {

@@ -208,7 +208,15 @@ export async function getRdbMode(s: Session, filename: string, functionsOnly: bo
     err('Failed requesting functions only RDB from server, aborting\n');
     exit(1);
   }
-  const socket = s.conn!.detach();
+  await syncToFile(s.conn!.detach(), filename);
+  exit(0);
+}
+
+/**
+ * getRDB()'s transfer: SYNC on the socket, its payload into the file (or stdout for "-"), the
+ * socket closed, the file fsynced. Also `--cluster backup`'s, one master at a time.
+ */
+export async function syncToFile(socket: net.Socket, filename: string): Promise<void> {
   const reader = new RawReader(socket);
   const start = await sendSync(socket, reader);
   if (start.payload === 0n) err(`SYNC sent to master, writing bytes of bulk transfer until EOF marker to '${filename}'\n`);
@@ -258,7 +266,6 @@ export async function getRdbMode(s: Session, filename: string, functionsOnly: bo
     }
     fs.closeSync(fd);
   }
-  exit(0);
 }
 
 /** slaveMode(): --replica; discards the snapshot, then prints each propagated command as CSV. */

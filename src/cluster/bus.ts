@@ -1,6 +1,9 @@
 /**
  * The cluster bus over TCP: the listener on the bus port (port + 10000 or cluster-port), inbound
  * and outbound links, and the framing of messages ("RCmb" + totlen) handed to the state machine.
+ * With `tls-cluster yes` every link is TLS, as Redis's (connCreateTLS / connCreateAcceptedTLS):
+ * an accepted link exists once its handshake and tls-auth-clients' certificate check passed, an
+ * outgoing one counts as connected once its handshake is done.
  */
 import net from 'node:net';
 import { HEADER_LEN } from './codec.js';
@@ -89,16 +92,30 @@ export class SocketLink implements BusLink {
   }
 }
 
+/** The server's TLS as the bus uses it (server/tls.ts's ServerTls). */
+export interface BusTls {
+  accept(raw: net.Socket, onReady: (socket: net.Socket) => void): void;
+  dial(o: { host: string; port: number }): net.Socket | null;
+}
+
 export class ClusterBus {
   readonly links = new Set<SocketLink>();
   private readonly servers: net.Server[] = [];
 
-  constructor(readonly state: ClusterState) {}
+  /** `tls`: tls-cluster's (read per link, as CONFIG SET may change it), null for plain TCP. */
+  constructor(
+    readonly state: ClusterState,
+    private readonly tls: () => BusTls | null = () => null,
+  ) {}
 
   /** Listens on every host; with port 0 the kernel picks the first host's port and the others take it. Resolves with the port. */
   async listen(hosts: string[], port: number, backlog: number): Promise<number> {
     for (const host of hosts) {
-      const srv = net.createServer((socket) => this.accept(socket));
+      const srv = net.createServer((raw) => {
+        const tls = this.tls();
+        if (tls === null) this.accept(raw);
+        else tls.accept(raw, (socket) => this.accept(socket));
+      });
       await new Promise<void>((resolve, reject) => {
         srv.once('error', reject);
         srv.listen({ host, port, backlog, ipv6Only: host.includes(':') }, () => {
@@ -120,10 +137,12 @@ export class ClusterBus {
   }
 
   connect(node: ClusterNode): BusLink {
-    const socket = net.connect({ host: node.ip, port: node.cport });
+    const target = { host: node.ip, port: node.cport };
+    const secure = this.tls()?.dial(target) ?? null;
+    const socket = secure ?? net.connect(target);
     const link = new SocketLink(socket, false, node, this.state.env.now(), this);
     this.links.add(link);
-    socket.once('connect', () => this.state.linkConnected(link));
+    socket.once(secure !== null ? 'secureConnect' : 'connect', () => this.state.linkConnected(link));
     return link;
   }
 

@@ -191,7 +191,7 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
     hasSubscribers: () => true,
   };
   const state = new ClusterState(env);
-  const bus = new ClusterBus(state);
+  const bus = new ClusterBus(state, () => (cfg.getBool('tls-cluster') ? server.tls : null));
   if (!(await lockConfig(server, file))) process.exit(1);
   const binds = cfg.getString('bind').split(' ').filter(Boolean).map((b) => b.replace(/^-/, '')).map((b) => (b === '*' ? '0.0.0.0' : b === '::*' ? '::' : b));
   const listenBus = async (busPort: number): Promise<number> => {

@@ -724,7 +724,7 @@ export class Server implements KeyspaceOwner {
       // Plain connections arrive paused, to be moved onto shared reads (shared-reads.ts).
       const paused = !secure && sharedReadsEnabled;
       const onConnection = secure
-        ? (raw: net.Socket) => this.tls.accept(raw, (socket) => this.accept(socket))
+        ? (raw: net.Socket) => this.acceptTls(raw)
         : (socket: net.Socket) => this.accept(paused ? (toSharedReads(socket) ?? socket.resume()) : socket);
       const srv = net.createServer({ noDelay: true, pauseOnConnect: paused }, onConnection);
       srv.maxConnections = Number.MAX_SAFE_INTEGER;
@@ -748,9 +748,26 @@ export class Server implements KeyspaceOwner {
     return out;
   }
 
+  /** TLS connections still in their handshake: not clients yet, so shutdown ends them here. */
+  private readonly tlsHandshakes = new Set<net.Socket>();
+
+  private acceptTls(raw: net.Socket): void {
+    this.tlsHandshakes.add(raw);
+    raw.once('close', () => this.tlsHandshakes.delete(raw));
+    this.tls.accept(raw, (socket) => {
+      this.tlsHandshakes.delete(raw);
+      // A handshake that ends after shutdown began would keep the listener from closing.
+      if (this.shuttingDown) socket.destroy();
+      else this.accept(socket);
+    });
+  }
+
   /** Closes the listening sockets (SHUTDOWN, tests). */
   async closeListeners(): Promise<void> {
-    await Promise.all([...this.listeners, ...this.tlsListeners].map((l) => new Promise<void>((r) => l.close(() => r()))));
+    const closed = Promise.all([...this.listeners, ...this.tlsListeners].map((l) => new Promise<void>((r) => l.close(() => r()))));
+    for (const raw of this.tlsHandshakes) raw.destroy();
+    this.tlsHandshakes.clear();
+    await closed;
     this.listeners.length = 0;
     this.tlsListeners.length = 0;
     if (this.settings.unixSocket !== '') {
