@@ -42,6 +42,10 @@ function prepareForRun(c: Client, flags: number, ro: boolean): boolean {
     }
     return true;
   }
+  if (flags & ScriptFlag.NoCluster && server.cluster !== null) {
+    c.reply.error("ERR Can not run script on cluster, 'no-cluster' flag is set.");
+    return false;
+  }
   if (server.role.refuseStale() && !(flags & ScriptFlag.AllowStale)) {
     c.reply.error("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag is not set on the script.");
     return false;
