@@ -586,10 +586,10 @@ export class MasterLink {
       if (!c.closed) this.server.freeClient(c);
     }
     if (sock !== null && !sock.destroyed) sock.destroy();
+    // A link that never came up stays down "since ever" (0), as Redis's repl_down_since: INFO
+    // says -1, and a cluster replica that never synced is too stale to win an election.
     if (wasConnected) {
       this.server.log.notice('Caching the disconnected master state.');
-      this.downSince = this.server.clock.now();
-    } else if (this.downSince === 0) {
       this.downSince = this.server.clock.now();
     }
     this.state = 'connect';
