@@ -119,6 +119,56 @@ test('startCluster({ replicasPerMaster: 1 }): ioredis Cluster writes through kil
   gone(cluster.servers);
 });
 
+test("a replica loading a full sync gossips offset 0: hidden from its master's CLUSTER SLOTS, `loading` in CLUSTER SHARDS, back once loaded (cluster suite 22)", async () => {
+  const cluster = await startCluster({ masters: 3, replicasPerMaster: 1 });
+  try {
+    const masterNode = cluster.masterOf('{0}');
+    const master = new Redis(masterNode.port);
+    const replicaNode = cluster.servers[cluster.servers.indexOf(masterNode) + 3]!;
+    const replica = new Redis(replicaNode.port);
+    const myId = (await replica.call('CLUSTER', 'MYID')) as string;
+    type SlotRow = [number, number, ...[string, number, string][]];
+    const listed = async (): Promise<boolean> =>
+      ((await master.call('CLUSTER', 'SLOTS')) as SlotRow[]).some((row) => row.slice(2).some((n) => (n as [string, number, string])[2] === myId));
+    const health = async (): Promise<string> => {
+      const shards = (await master.call('CLUSTER', 'SHARDS')) as unknown[][];
+      for (const shard of shards) {
+        for (const node of shard[3] as unknown[][]) {
+          const f = new Map<unknown, unknown>();
+          for (let i = 0; i < node.length; i += 2) f.set(node[i], node[i + 1]);
+          if (f.get('id') === myId) return String(f.get('health'));
+        }
+      }
+      return 'absent';
+    };
+    await eventually('the replica to be online', async () => (await field(replicaNode, 'replication', 'master_link_status')) === 'up' && (await listed()));
+    assert.equal(await health(), 'online');
+    // A full sync whose load takes seconds: the backlog cannot bridge 100 KB of writes.
+    await master.config('SET', 'repl-backlog-size', '100');
+    await replica.config('SET', 'key-load-delay', '40000');
+    await replica.config('SET', 'loading-process-events-interval-bytes', '1024');
+    const value = 'A'.repeat(1024);
+    const multi = master.multi();
+    multi.call('CLIENT', 'KILL', 'TYPE', 'replica');
+    for (let j = 0; j < 100; j++) multi.set(`{0}${j}`, value);
+    await multi.exec();
+    await eventually('the replica to load', async () => /^loading:1\r$/m.test(await replica.info('persistence')));
+    // The master is the last to know, by the replica's next ping (CLUSTER SLOTS is refused while loading).
+    await eventually('the master to hide the loading replica', async () => !(await listed()));
+    assert.equal(await health(), 'loading');
+    assert.match(await replica.info('persistence'), /^loading:1\r$/m);
+    await replica.config('SET', 'key-load-delay', '0');
+    await eventually('the replica to finish loading', async () => (await field(replicaNode, 'replication', 'master_link_status')) === 'up');
+    assert.equal(await listed(), true);
+    assert.equal(await health(), 'online');
+    master.disconnect();
+    replica.disconnect();
+  } finally {
+    await cluster.stop();
+  }
+  gone(cluster.servers);
+});
+
 test('startCluster(): bad sizes are refused before any process starts', async () => {
   await assert.rejects(startCluster({ masters: 0 }), /at least one master/);
   await assert.rejects(startCluster({ replicasPerMaster: -1 }), /replicasPerMaster/);

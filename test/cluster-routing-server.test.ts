@@ -217,6 +217,18 @@ test('scripts: declared keys routed like a command; redis.call kept to local key
   view.up = true;
 });
 
+test("scripts and functions flagged no-cluster are refused on a cluster node, as Redis's 00-base", async () => {
+  splitSlots();
+  const c = client();
+  const refused = "ERR Can not run script on cluster, 'no-cluster' flag is set.";
+  assert.equal(await errorOf(c.eval('#!lua flags=no-cluster\nreturn 1', 0)), refused);
+  await c.call('FUNCTION', 'LOAD', "#!lua name=nocluster\nredis.register_function{function_name='nc1', callback=function() return 'hello' end, flags={'no-cluster'}}");
+  assert.equal(await errorOf(c.call('FCALL', 'nc1', '0')), refused);
+  // Without a shebang (compatibility mode) no flags apply.
+  assert.equal(await c.eval('return 1', 0), 1);
+  await c.call('FUNCTION', 'DELETE', 'nocluster');
+});
+
 test('a client blocked on a key is redirected when the slot moves away', async () => {
   splitSlots();
   const c = client();

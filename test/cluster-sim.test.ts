@@ -29,6 +29,25 @@ test('a crashed master is replaced by its replica, which keeps the slots; the ol
   assert.deepEqual(sim.violations, []);
 });
 
+test('cluster-replica-no-failover: every node sees the nofailover flag, and the replica does not fail over its dead master', () => {
+  const sim = new ClusterSim(2, { seed: 2, masters: 3, replicasPerMaster: 1 });
+  sim.run(10000);
+  assert.equal(sim.convergence(), null);
+  const replica = sim.nodes[3]!;
+  const name = replica.state!.myself.name;
+  replica.settings.replicaNoFailover = true;
+  sim.run(5000);
+  for (const n of sim.nodes) {
+    const seen = n.state!.lookup(name)!;
+    assert.match(n.state!.nodeDescription(seen, undefined), /^\S+ \S+ \S*nofailover/, `n${n.index}`);
+  }
+  sim.crash(0);
+  sim.run(20000);
+  assert.equal(replica.state!.myself.isSlave, true);
+  for (const n of sim.nodes.slice(1)) assert.equal(n.state!.state, 'fail', `n${n.index}`);
+  assert.deepEqual(sim.violations, []);
+});
+
 test('a partitioned minority master loses its slots to the majority side; no split brain', () => {
   const sim = new ClusterSim(2, { seed: 2, masters: 3, replicasPerMaster: 1 });
   sim.run(10000);

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { startServer, stopAll, type RunningServer } from './helpers/server.js';
+import { freePort, startServer, stopAll, type RunningServer } from './helpers/server.js';
 
 after(stopAll);
 
@@ -777,4 +777,16 @@ test("a replica link carries no replies: a replica's command that answers drops 
   await assert.rejects(mc.call('PSYNC', 'replicationid', 'offset_str'), /^ReplyError: ERR value is not an integer or out of range$/);
   await mst.waitForLog(/Replica .* asks for synchronization but with a wrong offset/);
   assert.equal(await mc.ping(), 'PONG');
+
+test('a replica whose master link never came up is down "since ever": master_link_down_since_seconds:-1, as Redis', async () => {
+  const closed = await freePort();
+  const s = await startServer({ args: [...FAST, '--replicaof', '127.0.0.1', String(closed)] });
+  const c = s.client();
+  // Two failed attempts (one per second): the first one used to start the clock.
+  await s.waitForLog('Error condition on socket for SYNC: Connection refused');
+  await waitFor('a second connection attempt', async () => (s.output().match(/Error condition on socket for SYNC/g) ?? []).length >= 2);
+  const ri = await info(c);
+  assert.equal(ri.master_link_status, 'down');
+  assert.equal(ri.master_link_down_since_seconds, '-1');
+  await s.stop();
 });

@@ -162,7 +162,7 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
       setMaster: (ip, p) => setMaster(replicationOf(server), ip, p),
       unsetMaster: () => unsetMaster(replicationOf(server)),
       hasMaster: () => replicationOf(server).masterHost !== null,
-      offset: () => replicationOf(server).masterReplOffset,
+      offset: () => replicationOf(server).replicaOffset,
       dataAge: () => {
         const link = replicationOf(server).link;
         const now = server.clock.now();

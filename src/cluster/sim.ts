@@ -74,6 +74,8 @@ export class SimNode {
   pausedUntil = 0;
   readonly rng: Random;
   restarts = 0;
+  /** This node's configuration where it differs from the cluster's (CONFIG SET on one node). */
+  settings: Partial<ClusterSettings> = {};
   constructor(readonly sim: ClusterSim, readonly index: number, readonly port: number) {
     this.rng = new Random(sim.seed * 1000 + index);
   }
@@ -162,7 +164,7 @@ export class ClusterSim {
         notice: () => {},
         warning: (m) => sim.observe(n, tag, m),
       },
-      settings: () => ({ ...sim.settings(), port: n.port, cport: n.cport }),
+      settings: () => ({ ...sim.settings(), ...n.settings, port: n.port, cport: n.cport }),
       connect: (node) => sim.connect(n, node),
       saveConfig: (text) => {
         n.config = text;

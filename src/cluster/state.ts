@@ -1264,6 +1264,12 @@ export class ClusterState {
   refreshMyself(): void {
     const me = this.myself;
     const s = this.env.settings();
+    // clusterUpdateMyselfFlags: other nodes learn cluster-replica-no-failover from our header.
+    const flags = (me.flags & ~Flag.NOFAILOVER) | (s.replicaNoFailover ? Flag.NOFAILOVER : 0);
+    if (flags !== me.flags) {
+      me.flags = flags;
+      this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG | BEFORE_SLEEP_UPDATE_STATE);
+    }
     if (me.hostname !== s.announceHostname) {
       me.hostname = s.announceHostname;
       this.doBeforeSleep(BEFORE_SLEEP_SAVE_CONFIG);

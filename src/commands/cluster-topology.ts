@@ -92,7 +92,7 @@ function slotOrReply(c: Client, s: string): number {
 
 /** Our own replication offset (replicationGetSlaveOffset on a replica). */
 function myOffset(c: Client): number {
-  return replicationOf(c.server).masterReplOffset;
+  return replicationOf(c.server).replicaOffset;
 }
 
 function meet(c: Client): void {

@@ -56,6 +56,11 @@ export class MasterLink {
   lastIo: number;
   /** ms the link went down (master_link_down_since_seconds), 0 = never up yet. */
   downSince = 0;
+  /**
+   * True from +FULLRESYNC until the new image is loaded: the old history is gone (Redis discards
+   * its cached master) and the new one not yet ours, so our offset reads 0 (replicationGetSlaveOffset).
+   */
+  historyDiscarded = false;
   /** Which received bytes each applied command used (fed to our own stream). */
   private consumer: StreamConsumer | null = null;
   /** False after a failed load: the next PSYNC asks for a full resync. */
@@ -279,6 +284,7 @@ export class MasterLink {
       this.fullSyncReplid = parts[1] ?? '';
       this.fullSyncOffset = Number(parts[2] ?? '-1');
       log.notice(`Full resync from master: ${this.fullSyncReplid}:${this.fullSyncOffset}`);
+      this.historyDiscarded = true;
       this.state = 'transfer';
       this.transferSize = -1;
       this.transferChunks = [];
@@ -459,6 +465,7 @@ export class MasterLink {
     const st = this.st;
     const log = this.server.log;
     adoptFullSync(st, this.fullSyncReplid, this.fullSyncOffset);
+    this.historyDiscarded = false;
     st.backlog = null;
     st.ensureBacklog();
     this.canPartial = true;
@@ -592,10 +599,10 @@ export class MasterLink {
       if (!c.closed) this.server.freeClient(c);
     }
     if (sock !== null && !sock.destroyed) sock.destroy();
+    // A link that never came up stays down "since ever" (0), as Redis's repl_down_since: INFO
+    // says -1, and a cluster replica that never synced is too stale to win an election.
     if (wasConnected) {
       this.server.log.notice('Caching the disconnected master state.');
-      this.downSince = this.server.clock.now();
-    } else if (this.downSince === 0) {
       this.downSince = this.server.clock.now();
     }
     this.state = 'connect';

@@ -119,6 +119,15 @@ export class ReplicationState {
     return this.masterHost !== null;
   }
 
+  /**
+   * The offset a replica reports of itself (replicationGetSlaveOffset): 0 while a full sync has
+   * dropped the old history and not yet loaded the new one, so a cluster hides a loading replica
+   * from CLUSTER SLOTS and shows it `loading` in CLUSTER SHARDS. A master reports its own.
+   */
+  get replicaOffset(): number {
+    return this.link !== null && this.link.historyDiscarded ? 0 : this.masterReplOffset;
+  }
+
   /** Creates the backlog (first replica, or a replica that synced), as createReplicationBacklog. */
   ensureBacklog(): ReplicationBacklog {
     if (this.backlog === null) {
