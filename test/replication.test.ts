@@ -777,6 +777,7 @@ test("a replica link carries no replies: a replica's command that answers drops 
   await assert.rejects(mc.call('PSYNC', 'replicationid', 'offset_str'), /^ReplyError: ERR value is not an integer or out of range$/);
   await mst.waitForLog(/Replica .* asks for synchronization but with a wrong offset/);
   assert.equal(await mc.ping(), 'PONG');
+});
 
 test('a replica whose master link never came up is down "since ever": master_link_down_since_seconds:-1, as Redis', async () => {
   const closed = await freePort();
