@@ -8,7 +8,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { Redis } from 'ioredis';
-import { NODIS_CLI, startServer, stopAll, type RunningServer } from './helpers/server.js';
+import { NODIS_CLI, freePort, startServer, stopAll, type RunningServer } from './helpers/server.js';
 import { waitFor } from './helpers/conditions.js';
 
 after(stopAll);
@@ -30,15 +30,18 @@ function same(args: string[], env: NodeJS.ProcessEnv = { TERM: 'xterm' }): { out
 }
 
 before(async () => {
+  // Bus ports of their own: the default (port + 10000) may be another test's port.
+  const busPorts: number[] = [];
   for (let i = 0; i < 3; i++) {
-    nodes.push(await startServer({ bin: '/usr/bin/redis-server', args: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '5000'] }));
+    busPorts.push(await freePort());
+    nodes.push(await startServer({ bin: '/usr/bin/redis-server', args: ['--cluster-enabled', 'yes', '--cluster-port', String(busPorts[i]), '--cluster-node-timeout', '5000'] }));
   }
   clients = nodes.map((n) => n.client());
   const [a, b, c] = clients as [Redis, Redis, Redis];
   await a.call('CLUSTER', 'ADDSLOTSRANGE', '0', '8191');
   await b.call('CLUSTER', 'ADDSLOTSRANGE', '8192', '16383');
-  await b.call('CLUSTER', 'MEET', '127.0.0.1', String(nodes[0]!.port));
-  await c.call('CLUSTER', 'MEET', '127.0.0.1', String(nodes[0]!.port));
+  await b.call('CLUSTER', 'MEET', '127.0.0.1', String(nodes[0]!.port), String(busPorts[0]));
+  await c.call('CLUSTER', 'MEET', '127.0.0.1', String(nodes[0]!.port), String(busPorts[0]));
   const known = async (r: Redis): Promise<boolean> => {
     const text = String(await r.call('CLUSTER', 'NODES'));
     return text.trim().split('\n').length === 3 && !/handshake|noaddr/.test(text);

@@ -457,7 +457,7 @@ describe('MIGRATE with redis-server', () => {
   });
 
   it('cluster-mode redis-server → nodis: RESTORE-ASKING', async () => {
-    const cluster = await startServer({ bin: REDIS, args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] });
+    const cluster = await startServer({ bin: REDIS, args: ['--cluster-enabled', 'yes', '--cluster-port', String(await freePort()), '--cluster-config-file', 'nodes.conf'] });
     const c = cluster.client();
     await c.call('cluster', 'addslotsrange', '0', '16383');
     await waitFor('cluster state ok', async () => /cluster_state:ok/.test(String(await c.call('cluster', 'info'))));
