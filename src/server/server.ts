@@ -945,7 +945,11 @@ export class Server implements KeyspaceOwner {
    */
   private deferUntilRead(c: Client, argv: string[]): boolean {
     if (c.socket === null || c.isMaster || argv.length < 2 || this.readsSettled) return false;
-    if (argv[0]!.toLowerCase() !== 'client' || argv[1]!.toLowerCase() !== 'list') return false;
+    // Every command passes here: rule out all but a six-letter name starting with c/C before
+    // lowercasing (which builds a new string for an upper-case name such as "SET").
+    const name = argv[0]!;
+    if (name.length !== 6 || (name.charCodeAt(0) | 0x20) !== 0x63) return false;
+    if (name.toLowerCase() !== 'client' || argv[1]!.toLowerCase() !== 'list') return false;
     c.parser.unshift(argv);
     c.waitingForReads = true;
     if (this.waitingForReads === null) {
