@@ -54,6 +54,21 @@ describe('memory model', () => {
     assert.equal((await memInfo(c)).used_memory, start);
   });
 
+  it('counts the keys of every database, and nothing for one emptied again', async () => {
+    const start = (await memInfo(c)).used_memory!;
+    await c.select(3);
+    try {
+      await c.set('other-db', 'x'.repeat(100));
+      const usage = Number(await c.call('memory', 'usage', 'other-db'));
+      // The key and its value, and db 3's dict buckets as charged for one key (8 bytes).
+      assert.equal((await memInfo(c)).used_memory! - start, usage + 8);
+      await c.del('other-db');
+      assert.equal((await memInfo(c)).used_memory, start);
+    } finally {
+      await c.select(0);
+    }
+  });
+
   it('makes a small maxmemory usable: writes succeed, then keys are evicted to stay under it', async () => {
     const start = (await memInfo(c)).used_memory!;
     const limit = start + 200 * 1024;

@@ -15,13 +15,13 @@ const HASHES: Record<string, (key: string) => number> = {
 
 type Op =
   | { op: 'set'; k: number; v: number }
-  | { op: 'del'; k: number }
+  | { op: 'del'; k: number; take: boolean }
   | { op: 'iter' }
   | { op: 'step'; it: number; n: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ op: fc.constant('set' as const), k: fc.integer({ min: 0, max: 80 }), v: fc.integer() }) },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('del' as const), k: fc.integer({ min: 0, max: 80 }) }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('del' as const), k: fc.integer({ min: 0, max: 80 }), take: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('iter' as const) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('step' as const), it: fc.nat(), n: fc.integer({ min: 1, max: 5 }) }) },
 );
@@ -41,7 +41,10 @@ describe('OrderedTable', () => {
             model.set(key, o.v);
           } else if (o.op === 'del') {
             const key = `key:${o.k}`;
-            assert.equal(t.delete(key, hash(key)), model.delete(key));
+            // remove() answers the value deleted (undefined when absent), delete() whether there was one.
+            if (o.take) assert.equal(t.remove(key, hash(key)), model.get(key));
+            else assert.equal(t.delete(key, hash(key)), model.has(key));
+            model.delete(key);
           } else if (o.op === 'iter') {
             iters.push([t.entries(), model.entries()]);
           } else if (iters.length > 0) {

@@ -289,6 +289,36 @@ describe('KeyDict sharding', () => {
     assert.deepEqual([keys, values], [[], []]);
   });
 
+  it('remove answers the deleted value, in one table and sharded', () => {
+    for (const d of [small<number>(), new KeyDict<number>()]) {
+      for (let i = 0; i < 100; i++) d.set(`k${i}`, i * 10);
+      assert.equal(d.remove('k7'), 70);
+      assert.equal(d.remove('k7'), undefined);
+      assert.equal(d.has('k7'), false);
+      assert.equal(d.size, 99);
+      for (let i = 0; i < 100; i++) if (i !== 7) assert.equal(d.remove(`k${i}`), i * 10);
+      assert.equal(d.size, 0);
+    }
+  });
+
+  it('sampleEntries keeps sampling live entries while tables are rebuilt under it', () => {
+    const d = small<number>();
+    for (let i = 0; i < 300; i++) d.set(`k${i}`, i);
+    const keys: string[] = [];
+    const values: number[] = [];
+    let x = 0.77;
+    const r = (): number => (x = (x * 9301 + 0.49297) % 1);
+    // Churn as eviction does: sample, delete the first sample, add a new key.
+    for (let i = 300; i < 3000; i++) {
+      d.sampleEntries(r, 5, keys, values);
+      assert.equal(keys.length, 5);
+      assert.deepEqual(values, keys.map((k) => d.get(k)));
+      d.delete(keys[0]!);
+      d.set(`k${i}`, i);
+    }
+    assert.equal(d.size, 300);
+  });
+
   it('RANDOMKEY and sampling reach keys in every shard', () => {
     const d = small<number>();
     for (let i = 0; i < 64; i++) d.set(`k${i}`, i);

@@ -196,13 +196,13 @@ export class Database {
     if (expireMs !== -1) this.expires.set(key, expireMs);
   }
 
-  /** Replaces the value of an existing key in place, keeping its TTL. */
+  /** Replaces the value of an existing key in place, keeping its TTL (one lookup, as set()). */
   replace(key: string, value: RedisValue): void {
     if (this.beforeChange !== null) this.beforeChange(this, key);
-    this.forget();
-    const old = this.dict.get(key);
+    const old = this.dict.put(key, value);
     this.memory += chargedValueBytes(value) - (old === undefined ? -keyOverheadBytes(key) : chargedValueBytes(old));
-    this.dict.set(key, value);
+    this.lastKey = key;
+    this.lastValue = value;
   }
 
   /** The value of `key` changed in place (a push, an add, SETRANGE on a Buffer): recharge it. */
@@ -237,11 +237,12 @@ export class Database {
 
   delete(key: string): boolean {
     if (this.beforeChange !== null) this.beforeChange(this, key);
-    const old = this.dict.get(key);
+    const old = this.dict.remove(key);
     if (old === undefined) return false;
-    this.forget();
+    // The key is known absent now: the signals' resized(key) that follows needs no lookup.
+    this.lastKey = key;
+    this.lastValue = undefined;
     this.memory -= chargedValueBytes(old) + keyOverheadBytes(key);
-    this.dict.delete(key);
     if (this.slots !== null) this.slots.removed(key);
     if (this.access.size !== 0) this.access.delete(key);
     if (this.expires.size !== 0) this.expires.delete(key);

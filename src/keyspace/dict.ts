@@ -159,12 +159,18 @@ export class KeyDict<V> {
   }
 
   delete(key: string): boolean {
+    return this.remove(key) !== undefined;
+  }
+
+  /** Deletes key; returns the value it had, undefined if absent (one lookup). */
+  remove(key: string): V | undefined {
     const h = keyHash(key);
     const single = this.single;
-    if (!(single ?? this.shards![h & this.mask]!).delete(key, h)) return false;
+    const old = (single ?? this.shards![h & this.mask]!).remove(key, h);
+    if (old === undefined) return undefined;
     this.total--;
     if (single === null && this.total <= this.unshardAt) this.gather();
-    return true;
+    return old;
   }
 
   clear(): void {
@@ -200,7 +206,8 @@ export class KeyDict<V> {
   private replaced(): void {
     this.generation++;
     this.rover.reset();
-    this.entryRover.reset();
+    this.sampleTable = 0;
+    this.samplePos = 0;
   }
 
   /** The tables as they are now (an iterator keeps this array: it is never modified in place). */
@@ -238,8 +245,13 @@ export class KeyDict<V> {
 
   /** The rover of randomKey(): a persistent walk over the keys, wrapping at the end. */
   private readonly rover = new Rover<string>((m) => m.keys());
-  /** The rover of sampleEntries(): the same walk over entries, key and value together. */
-  private readonly entryRover = new Rover<[string, V]>((m) => m.entries() as Iterator<[string, V]>);
+  /**
+   * The rover of sampleEntries(): a walk over the tables by position (OrderedTable.keyAt), the
+   * table it is in and the position there. No iterator and no [key, value] pair per step: a
+   * table's rebuild renumbers the positions under it, which only moves the walk.
+   */
+  private sampleTable = 0;
+  private samplePos = 0;
 
   /**
    * A random key in O(1) amortised: a persistent "roving" iterator is advanced by a random
@@ -274,14 +286,31 @@ export class KeyDict<V> {
     if (n === 0) return;
     const span = Math.max(1, Math.ceil(Math.min(this.total, 64) / n));
     const maps = this.maps();
+    let t = this.sampleTable;
+    let p = this.samplePos;
+    if (t >= maps.length) {
+      t = 0;
+      p = 0;
+    }
+    let m = maps[t]!;
+    // total > 0, so some table has a live entry and each search below ends within one lap.
     for (let i = 0; i < n; i++) {
       let skip = Math.floor(r() * span);
-      while (skip-- > 0) if (this.entryRover.next(maps) === undefined) return;
-      const e = this.entryRover.next(maps);
-      if (e === undefined) return;
-      keys.push(e[0]);
-      values.push(e[1]);
+      for (;;) {
+        while (p >= m.span) {
+          t = t + 1 === maps.length ? 0 : t + 1;
+          m = maps[t]!;
+          p = 0;
+        }
+        const k = m.keyAt(p++);
+        if (k === undefined || skip-- > 0) continue;
+        keys.push(k);
+        values.push(m.valueAt(p - 1));
+        break;
+      }
     }
+    this.sampleTable = t;
+    this.samplePos = p;
   }
 }
 

@@ -126,6 +126,11 @@ export class OrderedTable<V> {
   }
 
   delete(key: string, h: number): boolean {
+    return this.remove(key, h) !== undefined;
+  }
+
+  /** Deletes key; returns the value it had, undefined if absent (values are never undefined). */
+  remove(key: string, h: number): V | undefined {
     const slots = this.slots;
     const last = slots.length - 1;
     const tag = (h >>> 8) & this.tagMask;
@@ -134,21 +139,41 @@ export class OrderedTable<V> {
     let i = Math.imul(h, 0x9e3779b1) >>> this.slotShift;
     for (;;) {
       const s = slots[i]!;
-      if (s === 0) return false;
+      if (s === 0) return undefined;
       if (s >>> shift === tag && s !== -1) {
         const e = (s & this.idxMask) - 1;
         if (st.kv[2 * e] === key) {
+          const old = st.kv[2 * e + 1] as V;
           slots[i] = -1;
           st.kv[2 * e] = undefined;
           st.kv[2 * e + 1] = undefined;
           this.live--;
           const room = st.hashes.length;
           if (room > MIN_ROOM && this.live * 4 < room) this.rebuild(Math.max(MIN_ROOM, room >>> 1));
-          return true;
+          return old;
         }
       }
       i = i === last ? 0 : i + 1;
     }
+  }
+
+  /**
+   * Positions 0 … span − 1 of the current store, for keyAt()/valueAt(): the entries appended
+   * since the last rebuild, live ones and holes. A rebuild renumbers them (sampling, which reads
+   * by position, only wanders; iterators use entries()).
+   */
+  get span(): number {
+    return this.store.used;
+  }
+
+  /** The key at position `p` (< span) of the current store; undefined for a deleted entry. */
+  keyAt(p: number): string | undefined {
+    return this.store.kv[2 * p] as string | undefined;
+  }
+
+  /** The value at position `p` of a live entry (keyAt(p) !== undefined). */
+  valueAt(p: number): V {
+    return this.store.kv[2 * p + 1] as V;
   }
 
   /** Live iteration over [key, value] pairs, as a Map's (see the file comment). */

@@ -67,6 +67,16 @@ interface EvictionState {
   nextDb: number;
   /** The follow-up task is scheduled. */
   procRunning: boolean;
+  /**
+   * The configuration eviction reads, mirrored by config watchers so that a round reads fields
+   * instead of looking names up in the registry (several lookups per evicted key otherwise).
+   */
+  policy: EvictionPolicy;
+  samples: number;
+  tenacity: number;
+  lazy: boolean;
+  /** latency-monitor-threshold: 0 means no clock reads around each deletion (latencyStartMonitor). */
+  latencyThreshold: number;
 }
 
 const states = new WeakMap<Server, EvictionState>();
@@ -83,14 +93,22 @@ function stateOf(server: Server): EvictionState {
       pool: new Array<PoolEntry | null>(POOL_SIZE).fill(null),
       nextDb: 0,
       procRunning: false,
+      policy: 'noeviction',
+      samples: 5,
+      tenacity: 10,
+      lazy: false,
+      latencyThreshold: 0,
     };
     states.set(server, s);
+    const st = s;
+    const c = server.config;
+    c.watch('maxmemory-policy', (v) => (st.policy = v as EvictionPolicy));
+    c.watch('maxmemory-samples', (v) => (st.samples = v as number));
+    c.watch('maxmemory-eviction-tenacity', (v) => (st.tenacity = v as number));
+    c.watch('lazyfree-lazy-eviction', (v) => (st.lazy = v as boolean));
+    if (c.def('latency-monitor-threshold') !== undefined) c.watch('latency-monitor-threshold', (v) => (st.latencyThreshold = v as number));
   }
   return s;
-}
-
-function policyOf(server: Server): EvictionPolicy {
-  return server.config.getString('maxmemory-policy') as EvictionPolicy;
 }
 
 /** evictionTimeLimitUs(): how long one round may run. */
@@ -120,10 +138,9 @@ const sampledValues: unknown[] = [];
  * comes with the key; otherwise (volatile-*, or keys without a record) the sampled keys' records
  * are looked up, one random probe each.
  */
-function populatePool(server: Server, policy: EvictionPolicy, db: Database, allkeys: boolean, pool: (PoolEntry | null)[]): void {
+function populatePool(server: Server, policy: EvictionPolicy, db: Database, allkeys: boolean, pool: (PoolEntry | null)[], samples: number): void {
   const keys = sampledKeys;
   const values = sampledValues;
-  const samples = server.config.getNumber('maxmemory-samples');
   const ttl = policy === 'volatile-ttl';
   const lfu = !ttl && policy.endsWith('-lfu');
   const recordsSampled = !ttl && allkeys && db.access.size === db.dict.size;
@@ -184,7 +201,7 @@ function selectKey(server: Server, policy: EvictionPolicy, st: EvictionState): P
     for (const db of server.dbs) {
       const d = dictOf(db);
       if (d.size === 0) continue;
-      populatePool(server, policy, db, allkeys, pool);
+      populatePool(server, policy, db, allkeys, pool, st.samples);
       total += d.size;
     }
     if (total === 0) return null;
@@ -208,14 +225,17 @@ export function setMemoryGauge(server: Server, gauge: MemoryGauge): void {
 }
 
 /** Deletes one key as an eviction; returns the bytes it is estimated to free. */
-function evictKey(server: Server, gauge: MemoryGauge, { db, key, value }: Pick): number {
-  const bytes = gauge.freedBy(key, value);
-  const started = performance.now();
-  db.delete(key);
-  recordLatencyEvent(server, 'eviction-del', performance.now() - started);
+function evictKey(server: Server, st: EvictionState, { db, key, value }: Pick): number {
+  const bytes = st.gauge.freedBy(key, value);
+  if (st.latencyThreshold === 0) db.delete(key);
+  else {
+    const started = performance.now();
+    db.delete(key);
+    recordLatencyEvent(server, 'eviction-del', performance.now() - started);
+  }
   server.stats.evictedKeys++;
   db.modified(key, 'e', 'evicted', 0); // signalModifiedKey, then the event (no dirty: the DEL propagates)
-  server.propagateDeletion(db, key, server.config.getBool('lazyfree-lazy-eviction'));
+  server.propagateDeletion(db, key, st.lazy);
   return bytes;
 }
 
@@ -232,10 +252,10 @@ export function performEvictions(server: Server): EvictResult {
   const gauge = st.gauge;
   const used = gauge.used();
   if (used <= max) return 'ok';
-  const policy = policyOf(server);
+  const policy = st.policy;
   if (policy === 'noeviction') return 'fail';
   const toFree = used - max;
-  const limitUs = timeLimitUs(server.config.getNumber('maxmemory-eviction-tenacity'));
+  const limitUs = timeLimitUs(st.tenacity);
   const started = performance.now();
   let freed = 0;
   let keys = 0;
@@ -246,7 +266,7 @@ export function performEvictions(server: Server): EvictResult {
       result = 'fail';
       break;
     }
-    freed += evictKey(server, gauge, pick);
+    freed += evictKey(server, st, pick);
     keys++;
     if (keys % 16 === 0 && (performance.now() - started) * 1000 > limitUs) {
       startEvictionTimeProc(server);

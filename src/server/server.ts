@@ -537,7 +537,8 @@ export class Server implements KeyspaceOwner {
   usedMemory(): number {
     let used = STARTUP_MEMORY + this.clientsMemory() + this.replBacklogMemory();
     const dbs = this.dbs;
-    for (let i = 0; i < dbs.length; i++) used += dbs[i]!.memoryBytes();
+    // Every command sums this under maxmemory; an empty database (charged nothing) is skipped.
+    for (let i = 0; i < dbs.length; i++) if (dbs[i]!.memory !== 0) used += dbs[i]!.memoryBytes();
     if (used > this.usedMemoryPeak) this.usedMemoryPeak = used;
     return used;
   }

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// CPU per command of redis-benchmark's tests, in process (no sockets): each test's commands as
+// redis-benchmark -r 100000 sends them (same names, keys and values), parsed from RESP into
+// fresh strings and run through processCommand — resolve, admission, the executor's
+// bookkeeping, the handler, the memory model and the reply. What bench/cpu-cost.mjs measures
+// beyond this is the socket side (Node's streams, the kernel), about the same for every test.
+// CPU time (process.cpuUsage) per command; medians of --rounds. The tests run in
+// redis-benchmark's order on one keyspace per round, so LPOP pops the list LPUSH/RPUSH built.
+//
+//   node bench/commands.mjs [--dist path/to/dist] [--n 200000] [--rounds 5] [--tests incr,lpush]
+import path from 'node:path';
+import { root, option, median, inProcessServer } from './lib.mjs';
+
+const args = process.argv.slice(2);
+const dist = path.resolve(option(args, 'dist', path.join(root, 'dist')));
+const n = Number(option(args, 'n', '200000'));
+const rounds = Number(option(args, 'rounds', '5'));
+const only = option(args, 'tests', '');
+const { server, client: c, load, Random } = await inProcessServer(dist);
+const { RespParser } = await load('src/protocol/parser.js');
+
+const rnd = new Random(7);
+/** redis-benchmark's __rand_int__: 12 digits. */
+const r = () => String(Math.floor(rnd.next() * 100000)).padStart(12, '0');
+const TESTS = {
+  set: () => ['SET', `key:${r()}`, 'xxx'],
+  get: () => ['GET', `key:${r()}`],
+  incr: () => ['INCR', `counter:${r()}`],
+  lpush: () => ['LPUSH', 'mylist', 'xxx'],
+  rpush: () => ['RPUSH', 'mylist', 'xxx'],
+  lpop: () => ['LPOP', 'mylist'],
+  rpop: () => ['RPOP', 'mylist'],
+  sadd: () => ['SADD', 'myset', `element:${r()}`],
+  hset: () => ['HSET', 'myhash', `element:${r()}`, 'xxx'],
+  spop: () => ['SPOP', 'myset'],
+  zadd: () => ['ZADD', 'myzset', r(), `element:${r()}`],
+  zpopmin: () => ['ZPOPMIN', 'myzset'],
+  lrange_100: () => ['LRANGE', 'mylist', '0', '99'],
+  mset: () => { const a = ['MSET']; for (let i = 0; i < 10; i++) a.push(`key:${r()}`, 'xxx'); return a; },
+};
+const names = only === '' ? Object.keys(TESTS) : only.split(',');
+const resp = (argv) => `*${argv.length}\r\n${argv.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`;
+
+/** n commands as 16-command RESP chunks, parsed as from a socket. */
+function commands(make) {
+  const parser = new RespParser({ maxBulkLen: 512 * 1024 * 1024, authRequired: false, fromMaster: false });
+  const argvs = [];
+  for (let i = 0; i < n; i += 16) {
+    let s = '';
+    for (let j = 0; j < 16; j++) s += resp(make());
+    parser.feed(Buffer.from(s, 'latin1'));
+    for (let a = parser.next(); a !== null; a = parser.next()) argvs.push(a);
+  }
+  return argvs;
+}
+
+const results = {};
+for (let round = 0; round < rounds; round++) {
+  server.dbs[0].clear();
+  for (const name of names) {
+    if (name === 'lrange_100') for (const a of commands(TESTS.lpush)) { c.argv = a; server.processCommand(c); c.reply.len = 0; }
+    const argvs = commands(TESTS[name]);
+    const before = process.cpuUsage();
+    for (let i = 0; i < argvs.length; i++) {
+      c.argv = argvs[i];
+      server.processCommand(c);
+      if ((i & 15) === 15) c.reply.len = 0;
+    }
+    const u = process.cpuUsage(before);
+    (results[name] ??= []).push((u.user + u.system) / argvs.length);
+  }
+  process.stderr.write(`round ${round + 1}: ${names.map((t) => `${t} ${results[t].at(-1).toFixed(3)}`).join(', ')}\n`);
+}
+let md = `µs of CPU per command, in process (median of ${rounds} rounds, ${n} commands each, ${dist}):\n\n| test | µs |\n|---|---:|\n`;
+for (const t of names) md += `| ${t.toUpperCase()} | ${median(results[t]).toFixed(3)} |\n`;
+process.stdout.write(md, () => process.exit(0));
