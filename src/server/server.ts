@@ -105,6 +105,16 @@ export type { NotifyClass } from '../keyspace/db.js';
 
 let nextClientId = 1;
 
+/**
+ * The next client id; with `next`, sets it. The start-up snapshot's warm-up (main.ts) serves
+ * one client while the snapshot is built and then sets the counter back, so that a server
+ * started from the snapshot numbers its clients as any other.
+ */
+export function clientIdCounter(next?: number): number {
+  if (next !== undefined) nextClientId = next;
+  return nextClientId;
+}
+
 /** Past this fill ratio a dict expands whatever the memory (HASHTABLE_MAX_LOAD_FACTOR). */
 const HASHTABLE_MAX_LOAD_FACTOR = 1.618;
 /** The blocked state of a client held by CLIENT PAUSE (shown as blocked, like Redis's BLOCKED_POSTPONE). */
@@ -722,7 +732,7 @@ export class Server implements KeyspaceOwner {
   private listenOn(opts: net.ListenOptions, into: net.Server[] = this.listeners, secure = false): Promise<net.Server> {
     return new Promise((resolve, reject) => {
       // Plain connections arrive paused, to be moved onto shared reads (shared-reads.ts).
-      const paused = !secure && sharedReadsEnabled;
+      const paused = !secure && sharedReadsEnabled();
       const onConnection = secure
         ? (raw: net.Socket) => this.acceptTls(raw)
         : (socket: net.Socket) => this.accept(paused ? (toSharedReads(socket) ?? socket.resume()) : socket);
