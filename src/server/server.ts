@@ -42,6 +42,7 @@ import { execute, type ExecMode, type Invocation } from './executor.js';
 import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
 import { ClientEviction } from './client-memory.js';
 import { setSharedReader, sharedReadMemory, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
+import { listenLiteral } from './listen-literal.js';
 
 /** Hot configuration values, mirrored from the registry so the dispatch path reads fields. */
 export interface Settings {
@@ -739,12 +740,13 @@ export class Server implements KeyspaceOwner {
       const srv = net.createServer({ noDelay: true, pauseOnConnect: paused }, onConnection);
       srv.maxConnections = Number.MAX_SAFE_INTEGER;
       srv.once('error', reject);
-      srv.listen(opts, () => {
+      srv.once('listening', () => {
         srv.off('error', reject);
         srv.on('error', (e) => this.log.warning(`Accepting client connection: ${e.message}`));
         into.push(srv);
         resolve(srv);
       });
+      listenLiteral(srv, opts);
     });
   }
 
