@@ -345,14 +345,16 @@ async function warmUp(): Promise<void> {
   const ids = clientIdCounter();
   const hooks = { ...debugHooks };
   const getters = DIRECTIVES.map((d) => d.get);
-  const server = new Server({ clock, config, commands: new CommandTable(allCommandHandlers()), logger });
-  installModules(server);
-  installConfigAppliers(server);
-  server.pickFreePort = true;
+  let server: Server | null = null;
   try {
+    server = new Server({ clock, config, commands: new CommandTable(allCommandHandlers()), logger });
+    installModules(server);
+    installConfigAppliers(server);
+    server.pickFreePort = true;
     await server.listen();
+    const port = server.boundPort;
     await new Promise<void>((resolve) => {
-      const socket = net.connect(server.boundPort, '127.0.0.1');
+      const socket = net.connect(port, '127.0.0.1');
       const done = (): void => {
         clearTimeout(timer);
         socket.destroy();
@@ -365,8 +367,8 @@ async function warmUp(): Promise<void> {
   } catch {
     // Not warmed: a start compiles this path as it goes.
   } finally {
-    server.stopCron();
-    await server.closeListeners();
+    server?.stopCron();
+    await server?.closeListeners();
     clientIdCounter(ids);
     Object.assign(debugHooks, hooks);
     DIRECTIVES.forEach((d, i) => (d.get = getters[i]));
@@ -395,7 +397,7 @@ if (v8.startupSnapshot.isBuildingSnapshot()) {
   createRequire(BUNDLE)('node:cluster');
   prebuilt = { config: new ConfigRegistry(DIRECTIVES), commands: new CommandTable(allCommandHandlers()) };
   // Node takes the snapshot once the event loop is empty: after the warm-up has closed all.
-  void warmUp();
+  void warmUp().catch(() => {});
   v8.startupSnapshot.setDeserializeMainFunction(() => {
     fromSnapshot = true;
     // Started as `node [flags] --snapshot-blob <blob> -- [args]`: give main() the argv and
