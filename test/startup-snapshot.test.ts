@@ -40,6 +40,13 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 60000): P
   }
 }
 
+/** The first start, which makes the blob in `cache`; resolves once the blob is there and the server stopped. */
+async function firstStart(env: NodeJS.ProcessEnv, cache: string): Promise<void> {
+  const first = await api.startServer({ env });
+  await waitFor('the snapshot blob', () => blobs(cache).length === 1);
+  await first.stop();
+}
+
 async function info(port: number): Promise<Map<string, string>> {
   const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
   await c.connect();
@@ -113,9 +120,7 @@ test('the command table and configuration made into the snapshot are those of an
   const cache = path.join(tmpDir(), 'cache');
   const env = { NODE_COMPILE_CACHE: cache, NODE_DISABLE_COMPILE_CACHE: '', NODIS_SNAPSHOT: '', NODE_OPTIONS: '' };
   const ordinary = await api.startServer({ env: { ...env, NODIS_SNAPSHOT: '0' }, config: { 'maxmemory-policy': 'allkeys-lru' } });
-  const first = await api.startServer({ env });
-  await waitFor('the snapshot blob', () => blobs(cache).length === 1);
-  await first.stop();
+  await firstStart(env, cache);
   const snap = await api.startServer({ env, config: { 'maxmemory-policy': 'allkeys-lru' } });
   assert.ok(cmdline(snap.pid).includes('--snapshot-blob'));
   assert.ok(!cmdline(ordinary.pid).includes('--snapshot-blob'));
@@ -126,6 +131,11 @@ test('the command table and configuration made into the snapshot are those of an
   assert.equal(await s.call('COMMAND', 'COUNT'), await o.call('COMMAND', 'COUNT'));
   assert.deepEqual(await s.call('COMMAND', 'INFO', 'get', 'config', 'xadd'), await o.call('COMMAND', 'INFO', 'get', 'config', 'xadd'));
   assert.deepEqual(await s.call('COMMAND', 'DOCS', 'set'), await o.call('COMMAND', 'DOCS', 'set'));
+  // The snapshot's warm-up served a client of its own (main.ts warmUp): ids and counts are as
+  // in any start.
+  assert.equal(await s.call('CLIENT', 'ID'), await o.call('CLIENT', 'ID'));
+  const stat = async (c: Redis, field: string): Promise<string | undefined> => ((await c.info('stats')) as string).match(new RegExp(`${field}:(\\d+)`))?.[1];
+  assert.equal(await stat(s, 'total_connections_received'), await stat(o, 'total_connections_received'));
   // The defaults, with what this start set on top of them, and `dir` is this process's own.
   assert.deepEqual(await configOf(snap.port), await configOf(ordinary.port));
   assert.equal(((await s.call('CONFIG', 'GET', 'maxmemory-policy')) as string[])[1], 'allkeys-lru');
@@ -136,12 +146,28 @@ test('the command table and configuration made into the snapshot are those of an
   await ordinary.stop();
 });
 
+test('a server started from the snapshot runs its timers (the snapshot was built with a cron of its own)', async () => {
+  const cache = path.join(tmpDir(), 'cache');
+  const env = { NODE_COMPILE_CACHE: cache, NODE_DISABLE_COMPILE_CACHE: '', NODIS_SNAPSHOT: '', NODE_OPTIONS: '' };
+  await firstStart(env, cache);
+  // hz 1: the first timer is due a second after start, later than any the build left behind.
+  const s = await api.startServer({ env, config: { hz: '1' } });
+  assert.ok(cmdline(s.pid).includes('--snapshot-blob'));
+  const c = new Redis({ port: s.port, host: '127.0.0.1', commandTimeout: 20000 });
+  try {
+    // A blocking timeout and the cron's shutdown on SIGTERM both need the server's timers.
+    assert.equal(await c.blpop('nothing', 0.2), null);
+  } finally {
+    c.disconnect();
+  }
+  await s.stop();
+  assert.match(s.log(), /ready to exit, bye bye/, 'SIGTERM shut it down (not the SIGKILL stop() sends 10 s later)');
+});
+
 test('a damaged blob: the start falls back to start.js, the blob is removed and made again', async () => {
   const cache = path.join(tmpDir(), 'cache');
   const env = { NODE_COMPILE_CACHE: cache, NODE_DISABLE_COMPILE_CACHE: '', NODIS_SNAPSHOT: '', NODE_OPTIONS: '' };
-  const first = await api.startServer({ env });
-  await waitFor('the snapshot blob', () => blobs(cache).length === 1);
-  await first.stop();
+  await firstStart(env, cache);
   const file = path.join(cache, blobs(cache)[0]!);
   fs.writeFileSync(file, Buffer.alloc(100000, 7));
   const s = await api.startServer({ env });

@@ -42,6 +42,7 @@ import { execute, type ExecMode, type Invocation } from './executor.js';
 import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
 import { ClientEviction } from './client-memory.js';
 import { setSharedReader, sharedReadMemory, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
+import { listenLiteral } from './listen-literal.js';
 
 /** Hot configuration values, mirrored from the registry so the dispatch path reads fields. */
 export interface Settings {
@@ -104,6 +105,16 @@ export interface ReplicationRole {
 export type { NotifyClass } from '../keyspace/db.js';
 
 let nextClientId = 1;
+
+/**
+ * The next client id; with `next`, sets it. The start-up snapshot's warm-up (main.ts) serves
+ * one client while the snapshot is built and then sets the counter back, so that a server
+ * started from the snapshot numbers its clients as any other.
+ */
+export function clientIdCounter(next?: number): number {
+  if (next !== undefined) nextClientId = next;
+  return nextClientId;
+}
 
 /** Past this fill ratio a dict expands whatever the memory (HASHTABLE_MAX_LOAD_FACTOR). */
 const HASHTABLE_MAX_LOAD_FACTOR = 1.618;
@@ -723,19 +734,20 @@ export class Server implements KeyspaceOwner {
   private listenOn(opts: net.ListenOptions, into: net.Server[] = this.listeners, secure = false): Promise<net.Server> {
     return new Promise((resolve, reject) => {
       // Plain connections arrive paused, to be moved onto shared reads (shared-reads.ts).
-      const paused = !secure && sharedReadsEnabled;
+      const paused = !secure && sharedReadsEnabled();
       const onConnection = secure
         ? (raw: net.Socket) => this.acceptTls(raw)
         : (socket: net.Socket) => this.accept(paused ? (toSharedReads(socket) ?? socket.resume()) : socket);
       const srv = net.createServer({ noDelay: true, pauseOnConnect: paused }, onConnection);
       srv.maxConnections = Number.MAX_SAFE_INTEGER;
       srv.once('error', reject);
-      srv.listen(opts, () => {
+      srv.once('listening', () => {
         srv.off('error', reject);
         srv.on('error', (e) => this.log.warning(`Accepting client connection: ${e.message}`));
         into.push(srv);
         resolve(srv);
       });
+      listenLiteral(srv, opts);
     });
   }
 

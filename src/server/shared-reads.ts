@@ -28,8 +28,13 @@ export type ChunkReader = (chunk: Buffer) => void;
 /** One buffer for every client: reads are dispatched one at a time, each fully handled before the next. */
 const SHARED = Buffer.allocUnsafeSlow(64 * 1024);
 
-/** True unless turned off with NODIS_SHARED_READS=0. */
-export const sharedReadsEnabled = process.env.NODIS_SHARED_READS !== '0';
+/**
+ * True unless turned off with NODIS_SHARED_READS=0. Read when a listener is made, not when this
+ * module loads: the server's start-up snapshot loads it once, in the process that builds it.
+ */
+export function sharedReadsEnabled(): boolean {
+  return process.env.NODIS_SHARED_READS !== '0';
+}
 
 interface StreamHandle {
   readStart(): number;
@@ -46,9 +51,9 @@ const targets = new WeakMap<net.Socket, ReadTarget>();
 /**
  * The accepted, paused `socket` moved onto a shared-read socket, or null when that is not
  * possible here (the caller then resumes `socket` and reads it through 'data' events).
+ * Only for listeners made while sharedReadsEnabled() (Server.listenOn decides).
  */
 export function toSharedReads(socket: net.Socket): net.Socket | null {
-  if (!sharedReadsEnabled) return null;
   const inner = socket as unknown as { _handle?: unknown };
   const handle = inner._handle as Partial<StreamHandle> | null | undefined;
   if (handle === null || typeof handle !== 'object' || typeof handle.readStart !== 'function' || typeof handle.useUserBuffer !== 'function') return null;
