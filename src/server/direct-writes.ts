@@ -12,9 +12,9 @@
  * it does not, libuv queues the rest and calls `req.oncomplete` later; the bytes are then
  * counted in `queued` (what `socket.writableLength` counts for stream writes) until it does.
  * `WriteWrap` and the `streamBaseState` array that says whether the last write went
- * asynchronous are Node internals (`process.binding('stream_wrap')`, the same objects net.js
- * uses): feature-detected, and anything unexpected, `NODIS_DIRECT_WRITES=0`, TLS sockets and
- * sockets not on shared reads keep `socket.write` (test/direct-writes.test.ts runs both).
+ * asynchronous are Node internals (stream-binding.ts): feature-detected, and without them,
+ * with `NODIS_DIRECT_WRITES=0` and for TLS sockets replies keep `socket.write`
+ * (test/direct-writes.test.ts runs both).
  *
  * Ordering: libuv writes a handle's requests in the order they were made, so a direct write is
  * made only while the stream holds nothing (`writableLength === 0`: a stream write still
@@ -23,12 +23,7 @@
  * its 'drain' events.
  */
 import type net from 'node:net';
-
-interface StreamWrapBinding {
-  WriteWrap: new () => object;
-  streamBaseState: Int32Array;
-  kLastWriteWasAsync: number;
-}
+import { streamBinding, streamBindingOff } from './stream-binding.js';
 
 interface WriteHandle {
   writeBuffer(req: object, buf: Uint8Array): number;
@@ -45,40 +40,9 @@ interface WriteReq {
 }
 
 /** Why direct writes are off in this process ('' when they are on). */
-export let directWritesOff = '';
+export const directWritesOff = process.env.NODIS_DIRECT_WRITES === '0' ? 'NODIS_DIRECT_WRITES=0' : streamBindingOff;
 
-function loadBinding(): StreamWrapBinding | null {
-  if (process.env.NODIS_DIRECT_WRITES === '0') {
-    directWritesOff = 'NODIS_DIRECT_WRITES=0';
-    return null;
-  }
-  // process.binding() warns under --pending-deprecation: stay on the public path there.
-  const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-  if (flags.includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1') {
-    directWritesOff = 'pending deprecation warnings are on';
-    return null;
-  }
-  try {
-    const binding = (process as unknown as { binding?: (name: string) => unknown }).binding;
-    if (typeof binding !== 'function') throw new Error('no process.binding');
-    const b = binding.call(process, 'stream_wrap') as Partial<StreamWrapBinding> | null;
-    if (
-      b === null ||
-      typeof b !== 'object' ||
-      typeof b.WriteWrap !== 'function' ||
-      !(b.streamBaseState instanceof Int32Array) ||
-      typeof b.kLastWriteWasAsync !== 'number'
-    ) {
-      throw new Error('unexpected stream_wrap binding');
-    }
-    return b as StreamWrapBinding;
-  } catch (e) {
-    directWritesOff = e instanceof Error ? e.message : String(e);
-    return null;
-  }
-}
-
-const binding = loadBinding();
+const binding = directWritesOff === '' ? streamBinding : null;
 
 /** The completion of a write that went asynchronous (called by Node with the request as `this`). */
 function onWriteComplete(this: WriteReq, status: number): void {

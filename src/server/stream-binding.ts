@@ -1,0 +1,52 @@
+/**
+ * Node's `stream_wrap` binding: the WriteWrap request class and the `streamBaseState` array
+ * through which a stream handle reports a read's length and whether a write went asynchronous —
+ * the objects net.js itself uses (`process.binding('stream_wrap')`, a Node internal).
+ * direct-writes.ts writes replies with them and shared-reads.ts takes reads from them.
+ *
+ * Loaded once, feature-detected: null (and `streamBindingOff` says why) when it is not there or
+ * not as expected, when `NODIS_STREAM_BINDING=0`, and under `--pending-deprecation` (where
+ * `process.binding()` prints a deprecation warning); the callers then use the public paths.
+ */
+export interface StreamWrapBinding {
+  WriteWrap: new () => object;
+  streamBaseState: Int32Array;
+  kReadBytesOrError: number;
+  kLastWriteWasAsync: number;
+}
+
+/** Why the binding is not used ('' when it is). */
+export let streamBindingOff = '';
+
+function load(): StreamWrapBinding | null {
+  if (process.env.NODIS_STREAM_BINDING === '0') {
+    streamBindingOff = 'NODIS_STREAM_BINDING=0';
+    return null;
+  }
+  const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+  if (flags.includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1') {
+    streamBindingOff = 'pending deprecation warnings are on';
+    return null;
+  }
+  try {
+    const binding = (process as unknown as { binding?: (name: string) => unknown }).binding;
+    if (typeof binding !== 'function') throw new Error('no process.binding');
+    const b = binding.call(process, 'stream_wrap') as Partial<StreamWrapBinding> | null;
+    if (
+      b === null ||
+      typeof b !== 'object' ||
+      typeof b.WriteWrap !== 'function' ||
+      !(b.streamBaseState instanceof Int32Array) ||
+      typeof b.kReadBytesOrError !== 'number' ||
+      typeof b.kLastWriteWasAsync !== 'number'
+    ) {
+      throw new Error('unexpected stream_wrap binding');
+    }
+    return b as StreamWrapBinding;
+  } catch (e) {
+    streamBindingOff = e instanceof Error ? e.message : String(e);
+    return null;
+  }
+}
+
+export const streamBinding: StreamWrapBinding | null = load();
