@@ -5,7 +5,7 @@ import { startServer, stopAll, type RunningServer } from './helpers/server.js';
 
 /**
  * Replies written straight to the socket's handle (src/server/direct-writes.ts), or, with
- * NODIS_DIRECT_WRITES=0, through `socket.write`. Both must deliver every reply byte for byte and
+ * NODIS_DIRECT_WRITES=0 or without Node's stream binding, through `socket.write`. Both must deliver every reply byte for byte and
  * in order, count what the kernel has not taken yet as the client's output buffer (CLIENT LIST,
  * client-output-buffer-limit), and free a client whose peer went away.
  */
@@ -61,6 +61,7 @@ async function until(cond: () => Promise<boolean>): Promise<void> {
 for (const [label, env, logLine] of [
   ['the socket handle', {}, 'Client writes: to the socket handle'],
   ['socket.write (NODIS_DIRECT_WRITES=0)', { NODIS_DIRECT_WRITES: '0' }, 'Client writes: socket.write (NODIS_DIRECT_WRITES=0)'],
+  ["socket.write (NODIS_STREAM_BINDING=0: without Node's stream binding)", { NODIS_STREAM_BINDING: '0' }, 'Client writes: socket.write (NODIS_STREAM_BINDING=0)'],
 ] as const) {
   describe(`client replies through ${label}`, () => {
     after(stopAll);

@@ -4,9 +4,8 @@ import net from 'node:net';
 import { startServer, stopAll, type RunningServer } from './helpers/server.js';
 
 /**
- * Client sockets read into one buffer shared by every client (src/server/shared-reads.ts): from
- * the handle's read callback, or with NODIS_STREAM_BINDING=0 from `onread`'s, or, with
- * NODIS_SHARED_READS=0, through 'data' events. Both paths must keep every byte a client
+ * Client sockets read into one buffer shared by every client (src/server/shared-reads.ts), or,
+ * with NODIS_SHARED_READS=0, through 'data' events. Both paths must keep every byte a client
  * sent but the server has not used yet, while other clients' reads overwrite the shared buffer.
  */
 
@@ -73,8 +72,7 @@ async function clientQbuf(s: RunningServer, name: string): Promise<number> {
 }
 
 for (const [label, env, logLine] of [
-  ['shared buffer', {}, 'Client reads: one shared buffer (handle onread)'],
-  ["shared buffer, onread's callback (NODIS_STREAM_BINDING=0)", { NODIS_STREAM_BINDING: '0' }, 'Client reads: one shared buffer (onread)'],
+  ['shared buffer', {}, 'Client reads: one shared buffer (onread)'],
   ["'data' events (NODIS_SHARED_READS=0)", { NODIS_SHARED_READS: '0' }, "Client reads: 'data' events"],
 ] as const) {
   describe(`client reads through ${label}`, () => {

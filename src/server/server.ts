@@ -41,7 +41,7 @@ import { redirectBlockedClients } from './blocking.js';
 import { execute, type ExecMode, type Invocation } from './executor.js';
 import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
 import { ClientEviction } from './client-memory.js';
-import { handleReads, setSharedReader, sharedReadMemory, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
+import { setSharedReader, sharedReadMemory, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
 import { directWriterFor, directWritesOff } from './direct-writes.js';
 
 /** Hot configuration values, mirrored from the registry so the dispatch path reads fields. */
@@ -814,7 +814,7 @@ export class Server implements KeyspaceOwner {
     c.directWriter = directWriterFor(socket);
     if (!this.readPathLogged) {
       this.readPathLogged = true;
-      this.log.verbose(shared ? `Client reads: one shared buffer (${handleReads ? 'handle onread' : 'onread'})` : "Client reads: 'data' events");
+      this.log.verbose(shared ? 'Client reads: one shared buffer (onread)' : "Client reads: 'data' events");
       this.log.verbose(c.directWriter !== null ? 'Client writes: to the socket handle' : `Client writes: socket.write${directWritesOff === '' ? '' : ` (${directWritesOff})`}`);
     }
     socket.on('error', () => this.freeClient(c));

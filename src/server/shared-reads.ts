@@ -15,16 +15,13 @@
  * the `_handle` field are Node internals. This is feature-detected per socket (the handle must
  * be a stream handle with `readStart`/`useUserBuffer`); anything unexpected leaves the socket as
  * it was, resumed, on the public path ('data' events), and `NODIS_SHARED_READS=0` forces that
- * path (test/shared-reads.test.ts runs both). TLS sockets always take the public path. With
- * Node's stream binding (stream-binding.ts) the handle's read callback is taken over too
- * (takeReadsFromHandle; `NODIS_STREAM_BINDING=0` keeps `onread`'s).
+ * path (test/shared-reads.test.ts runs both). TLS sockets always take the public path.
  *
  * The contract for the reader: the chunk it is given is only valid during the call (the next
  * read of any client overwrites it), so whatever it keeps must be copied before it returns
  * (RespParser.release()).
  */
 import net from 'node:net';
-import { streamBinding } from './stream-binding.js';
 
 export type ChunkReader = (chunk: Buffer) => void;
 
@@ -79,41 +76,8 @@ export function toSharedReads(socket: net.Socket): net.Socket | null {
   inner._handle = null;
   socket.destroy();
   targets.set(moved, target);
-  takeReadsFromHandle(moved, handle as Partial<OnreadHandle>, target);
   return moved;
 }
-
-interface OnreadHandle {
-  onread: (this: unknown, arrayBuffer: unknown) => unknown;
-}
-
-/**
- * With stream-binding.ts, the handle's read callback is replaced by one that reads the length
- * from `streamBaseState` and hands the chunk to the reader, skipping net.js's `onStreamRead`
- * (its owner lookup, timer refresh and `onread` callback call); EOF, errors and anything after
- * the socket's destruction still go to `onStreamRead`, which handles them as before. The
- * socket has no timeout to refresh (`setTimeout` is never called on a client socket).
- */
-function takeReadsFromHandle(socket: net.Socket, handle: Partial<OnreadHandle>, target: ReadTarget): void {
-  const b = streamBinding;
-  const nodeOnread = handle.onread;
-  if (b === null || typeof nodeOnread !== 'function') return;
-  const state = b.streamBaseState;
-  const k = b.kReadBytesOrError;
-  handle.onread = function (this: unknown, arrayBuffer: unknown): unknown {
-    const n = state[k]!;
-    if (n > 0 && !socket.destroyed) {
-      const reader = target.reader;
-      if (reader !== null) reader(SHARED.subarray(0, n));
-      return undefined;
-    }
-    return nodeOnread.call(this, arrayBuffer);
-  };
-  handleReads = true;
-}
-
-/** True once a socket's reads were taken from its handle (logged once). */
-export let handleReads = false;
 
 /**
  * Sends a shared-read socket's chunks to `reader`; false for any other socket (read it with a
