@@ -153,3 +153,15 @@ for (const [label, env, logLine] of [
     });
   });
 }
+
+describe('direct writes under --pending-deprecation', () => {
+  after(stopAll);
+
+  it('stays on socket.write and prints no deprecation warning', { timeout: 60000 }, async () => {
+    const s = await startServer({ env: { NODE_PENDING_DEPRECATION: '1' }, args: ['--loglevel', 'verbose'] });
+    assert.equal(await s.client().set('k', 'v'), 'OK');
+    assert.equal(await s.client().get('k'), 'v');
+    await s.waitForLog('Client writes: socket.write (pending deprecation warnings are on)');
+    assert.doesNotMatch(s.output(), /DEP0111|process\.binding\(\) is deprecated/);
+  });
+});

@@ -1208,7 +1208,7 @@ export class Server implements KeyspaceOwner {
       this.stats.totalWritesProcessed++;
       if (this.checkOutputLimits(c, n)) return;
       const direct = c.directWriter;
-      if (direct !== null && socket.writableLength === 0 && c.kind !== 'replica') {
+      if (direct !== null && socket.writableLength === 0 && c.kind !== 'replica' && !socket.destroyed) {
         // Past the stream (direct-writes.ts); a failed write destroys the socket ('close' frees c).
         const r = direct.write(c.reply.pending());
         c.reply.sent(r === 'queued');
