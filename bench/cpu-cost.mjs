@@ -10,6 +10,7 @@
 //          [--script-load FILE] [--command 'evalsha {sha} 1 lockkey token'] [--tests get,set]
 //          [--nodis-bin path/to/bin/nodis-server ...]   (repeat to compare builds)
 //          [--warmup N]   (N requests first, not measured: JIT and WebAssembly tier-up done)
+//          [--user]       (user CPU time only, without the kernel's)
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -27,6 +28,9 @@ const scriptSha = scriptFile === '' ? '' : createHash('sha1').update(fs.readFile
 const command = opt('command', '');
 const tests = opt('tests', 'get');
 const warmup = Number(opt('warmup', '0'));
+// --user: user CPU only (the server's own code; the kernel's share of a loopback request,
+// most of it at -P 1 and the noisiest part on a loaded machine, left out).
+const userOnly = args.includes('--user');
 const nodisBins = args.flatMap((a, i) => (a === '--nodis-bin' ? [path.resolve(args[i + 1])] : []));
 if (nodisBins.length === 0) nodisBins.push(path.join(root, 'bin/nodis-server'));
 const TICKS = 100; // USER_HZ on Linux
@@ -34,7 +38,7 @@ const TICKS = 100; // USER_HZ on Linux
 function cpuSeconds(pid) {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / TICKS; // utime, stime
+  return (Number(rest[11]) + (userOnly ? 0 : Number(rest[12]))) / TICKS; // utime, stime
 }
 
 function run(port, pid, pipeline) {
@@ -62,7 +66,7 @@ for (let round = 0; round < rounds; round++) {
     }
   }
 }
-let md = `Server CPU µs per request (median of ${rounds} rounds, ${n} requests, 50 clients${warmup > 0 ? `, after ${warmup} unmeasured` : ''}; load average ${os.loadavg()[0].toFixed(1)} at the end): \`${command !== '' ? command : `-t ${tests}`}\`\n\n`;
+let md = `Server ${userOnly ? 'user ' : ''}CPU µs per request (median of ${rounds} rounds, ${n} requests, 50 clients${warmup > 0 ? `, after ${warmup} unmeasured` : ''}; load average ${os.loadavg()[0].toFixed(1)} at the end): \`${command !== '' ? command : `-t ${tests}`}\`\n\n`;
 md += `| -P | ${servers.map((s) => s.name).join(' | ')} | ${servers.slice(0, -1).map((s) => `redis/${s.name} (CPU ratio)`).join(' | ')} |\n`;
 md += `|---:|${servers.map(() => '---:').join('|')}|${servers.slice(0, -1).map(() => '---:').join('|')}|\n`;
 for (const p of pipelines) {

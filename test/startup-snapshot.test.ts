@@ -164,6 +164,25 @@ test('a server started from the snapshot runs its timers (the snapshot was built
   assert.match(s.log(), /ready to exit, bye bye/, 'SIGTERM shut it down (not the SIGKILL stop() sends 10 s later)');
 });
 
+test("a start from the snapshot reads its own environment for the request path (NODIS_SHARED_READS, NODIS_DIRECT_WRITES), not the builder's", async () => {
+  const cache = path.join(tmpDir(), 'cache');
+  const env = { NODE_COMPILE_CACHE: cache, NODE_DISABLE_COMPILE_CACHE: '', NODIS_SNAPSHOT: '', NODE_OPTIONS: '', NODIS_SHARED_READS: '', NODIS_DIRECT_WRITES: '' };
+  await firstStart(env, cache);
+  const paths = async (extra: NodeJS.ProcessEnv): Promise<string[]> => {
+    const s = await api.startServer({ env: { ...env, ...extra }, config: { loglevel: 'verbose' } });
+    try {
+      assert.ok(cmdline(s.pid).includes('--snapshot-blob'));
+      assert.equal(await roundTrip(s.port, 'k'), 'v');
+      await waitFor('the request path in the log', () => /Client writes: /.test(s.log()));
+      return s.log().split('\n').filter((l) => /Client (reads|writes): /.test(l)).map((l) => l.replace(/^.* - /, ''));
+    } finally {
+      await s.stop();
+    }
+  };
+  assert.deepEqual(await paths({}), ['Client reads: one shared buffer (onread)', 'Client writes: to the socket handle']);
+  assert.deepEqual(await paths({ NODIS_SHARED_READS: '0', NODIS_DIRECT_WRITES: '0' }), ["Client reads: 'data' events", 'Client writes: socket.write (NODIS_DIRECT_WRITES=0)']);
+});
+
 test('a damaged blob: the start falls back to start.js, the blob is removed and made again', async () => {
   const cache = path.join(tmpDir(), 'cache');
   const env = { NODE_COMPILE_CACHE: cache, NODE_DISABLE_COMPILE_CACHE: '', NODIS_SNAPSHOT: '', NODE_OPTIONS: '' };

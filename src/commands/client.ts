@@ -94,7 +94,7 @@ export function clientInfoLine(c: Client): string {
   let events = '';
   if (c.socket !== null && !c.closed) {
     events += 'r';
-    if (c.socket.writableLength > 0) events += 'w';
+    if (c.socketQueued > 0) events += 'w';
   }
 
   const { qbuf, qbufFree, argvMem, multiMem, rbs, obl, oll, omem, total: totMem } = clientMemory(c);

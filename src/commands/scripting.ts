@@ -181,7 +181,7 @@ function scriptFlush(c: Client): void {
 function scriptDebug(c: Client): void {
   // Replies of the same pipeline are still in c.reply. A plain socket's unflushed bytes count
   // too (SYNC writes to its descriptor); a TLS socket's are its own layer's, not pending replies.
-  if (c.reply.len > 0 || (c.plainFd >= 0 && (c.socket?.writableLength ?? 0) > 0)) {
+  if (c.reply.len > 0 || (c.plainFd >= 0 && c.socketQueued > 0)) {
     c.reply.error('ERR SCRIPT DEBUG must be called outside a pipeline');
     return;
   }

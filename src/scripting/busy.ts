@@ -141,7 +141,7 @@ export function processEventsWhileBlocked(server: Server, caller: Client): void 
 
 /** Writes a client's pending replies synchronously when nothing is queued in its socket. */
 function flushDirect(server: Server, c: Client): void {
-  if (c.reply.len === 0 || c.socket === null || c.socket.writableLength > 0) return;
+  if (c.reply.len === 0 || c.socket === null || c.socketQueued > 0) return;
   const out = c.reply.take();
   let off = 0;
   try {

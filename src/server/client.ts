@@ -9,6 +9,7 @@ import { ReplyWriter } from '../protocol/writer.js';
 import type { Database } from '../keyspace/db.js';
 import type { Server } from './server.js';
 import type { CommandSpec } from './command-table.js';
+import type { DirectWriter } from './direct-writes.js';
 import { idleInvocation, type Invocation } from './executor.js';
 
 /** A command queued by MULTI. */
@@ -138,6 +139,8 @@ export class Client {
   totalCommands = 0;
   /** Set when the client is in the write-pending set. */
   pendingWrite = false;
+  /** Writes replies past the socket's stream (direct-writes.ts), or null: `socket.write`. */
+  directWriter: DirectWriter | null = null;
 
   constructor(server: Server, id: number, socket: net.Socket | null, db: Database, opts: { fake?: boolean; fd?: number } = {}) {
     this.server = server;
@@ -200,6 +203,17 @@ export class Client {
   }
 
   /** Flags the client so its socket is flushed this event-loop turn. */
+  /**
+   * Reply bytes handed to the socket and not yet taken by the kernel: the stream's
+   * (`writableLength`) and those of direct writes still queued in libuv.
+   */
+  get socketQueued(): number {
+    const s = this.socket;
+    if (s === null) return 0;
+    const w = this.directWriter;
+    return w === null ? s.writableLength : s.writableLength + w.queued;
+  }
+
   markPendingWrite(): void {
     if (!this.pendingWrite && this.socket !== null) {
       this.pendingWrite = true;

@@ -43,6 +43,7 @@ import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags 
 import { ClientEviction } from './client-memory.js';
 import { setSharedReader, sharedReadMemory, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
 import { listenLiteral } from './listen-literal.js';
+import { directWriterFor, directWritesOff } from './direct-writes.js';
 
 /** Hot configuration values, mirrored from the registry so the dispatch path reads fields. */
 export interface Settings {
@@ -823,9 +824,11 @@ export class Server implements KeyspaceOwner {
       c.parser.release(sharedReadMemory);
     });
     if (!shared) socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
+    c.directWriter = directWriterFor(socket);
     if (!this.readPathLogged) {
       this.readPathLogged = true;
       this.log.verbose(shared ? 'Client reads: one shared buffer (onread)' : "Client reads: 'data' events");
+      this.log.verbose(c.directWriter !== null ? 'Client writes: to the socket handle' : `Client writes: socket.write${directWritesOff === '' ? '' : ` (${directWritesOff})`}`);
     }
     socket.on('error', () => this.freeClient(c));
     socket.on('close', () => this.freeClient(c));
@@ -1217,10 +1220,18 @@ export class Server implements KeyspaceOwner {
       this.stats.netOutputBytes += n;
       this.stats.totalWritesProcessed++;
       if (this.checkOutputLimits(c, n)) return;
-      socket.write(c.reply.pending());
-      // writableLength is 0 only if the kernel took every byte synchronously (Node then holds no
-      // reference to them), so the reply buffer can be reused as is.
-      c.reply.sent(socket.writableLength > 0);
+      const direct = c.directWriter;
+      if (direct !== null && socket.writableLength === 0 && c.kind !== 'replica' && !socket.destroyed) {
+        // Past the stream (direct-writes.ts); a failed write destroys the socket ('close' frees c).
+        const r = direct.write(c.reply.pending());
+        c.reply.sent(r === 'queued');
+        if (r === 'failed') return;
+      } else {
+        socket.write(c.reply.pending());
+        // writableLength is 0 only if the kernel took every byte synchronously (Node then holds no
+        // reference to them), so the reply buffer can be reused as is.
+        c.reply.sent(socket.writableLength > 0);
+      }
       // What the peer has not read yet counts toward maxmemory-clients.
       if (this.clientEviction.check(c)) return;
     }
@@ -1245,7 +1256,7 @@ export class Server implements KeyspaceOwner {
 
   /** Bytes waiting to be sent to a client (its output buffer). */
   outputBytes(c: Client): number {
-    return c.reply.len + (c.socket?.writableLength ?? 0);
+    return c.reply.len + c.socketQueued;
   }
 
   /**
@@ -1271,7 +1282,7 @@ export class Server implements KeyspaceOwner {
   private replyOverLimit(c: Client, need: number): boolean {
     if (c.closeAsap) return true;
     const hard = this.settings.obufLimits[this.obufClass(c)][0];
-    if (hard === 0 || c.kind === 'replica' || need + (c.socket?.writableLength ?? 0) < hard) return false;
+    if (hard === 0 || c.kind === 'replica' || need + c.socketQueued < hard) return false;
     c.closeAsap = true;
     this.log.warning(`Client ${this.clientInfoString(c)} scheduled to be closed ASAP for overcoming of output buffer limits.`);
     this.stats.clientOutbufLimitDisconnections++;
@@ -1287,7 +1298,7 @@ export class Server implements KeyspaceOwner {
     // A replica's hard limit below repl-backlog-size would drop it right after a partial
     // resync sent it the backlog: Redis uses repl-backlog-size then (checkClientOutputBufferLimits).
     if (cls === 'replica' && hard > 0) hard = Math.max(hard, this.config.getNumber('repl-backlog-size'));
-    const used = c.kind === 'replica' ? this.obufBytes(c) : (c.socket?.writableLength ?? 0) + adding;
+    const used = c.kind === 'replica' ? this.obufBytes(c) : c.socketQueued + adding;
     let over = hard > 0 && used >= hard;
     if (!over && soft > 0 && used >= soft) {
       const now = this.clock.monotonic();
@@ -1340,7 +1351,7 @@ export class Server implements KeyspaceOwner {
     this.sampleInstantaneous();
     if (this.settings.timeout > 0) this.closeIdleClients();
     for (const c of this.clients.values()) {
-      if (c.obufSoftLimitSince !== 0 && c.reply.len === 0 && (c.socket?.writableLength ?? 0) > 0) {
+      if (c.obufSoftLimitSince !== 0 && c.reply.len === 0 && c.socketQueued > 0) {
         this.checkOutputLimits(c, 0);
       }
     }
