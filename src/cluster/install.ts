@@ -173,7 +173,6 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
     keys: {
       countKeysInSlot: (slot) => keys.countKeysInSlot(slot),
       deleteKeysInSlot: (slot) => keys.deleteKeysInSlot(slot),
-      dbSize: () => server.dbs[0]!.dict.size,
       flushAll: () => {
         for (const db of server.dbs) {
           server.signalDbTouched(db.id);
