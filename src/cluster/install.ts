@@ -173,7 +173,6 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
     keys: {
       countKeysInSlot: (slot) => keys.countKeysInSlot(slot),
       deleteKeysInSlot: (slot) => keys.deleteKeysInSlot(slot),
-      dbSize: () => server.dbs[0]!.dict.size,
       flushAll: () => {
         for (const db of server.dbs) {
           server.signalDbTouched(db.id);
@@ -227,7 +226,14 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
   // A replica loaded from nodes.conf replicates its master at once.
   const me = state.myself;
   if (me.isSlave && me.slaveof !== null && me.slaveof.hasAddr && me.slaveof.ip !== '') env.repl.setMaster(me.slaveof.ip, me.slaveof.port);
-  const timer = setInterval(() => state.cron(), 100);
+  // clusterCron runs after the turn's reads, as Redis runs time events after file events: a node
+  // that was stalled (a long command, CPU starvation) reads the PONGs waiting in its sockets
+  // before judging anyone's ping delay, so the stall does not make it flag every node PFAIL
+  // and gossip failure reports about healthy nodes.
+  let stopped = false;
+  const timer = setInterval(() => setImmediate(() => {
+    if (!stopped) state.cron();
+  }), 100);
   timer.unref();
 
   const view: ClusterView = {
@@ -261,6 +267,7 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
     view,
     configFile: file,
     stop: () => {
+      stopped = true;
       clearInterval(timer);
       bus.close();
     },

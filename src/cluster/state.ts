@@ -94,7 +94,6 @@ export interface ClusterEnv {
   keys: {
     countKeysInSlot(slot: number): number;
     deleteKeysInSlot(slot: number): number;
-    dbSize(): number;
     flushAll(): void;
   };
   pauseWrites(until: number): void;
@@ -1235,7 +1234,8 @@ export class ClusterState {
     const me = this.myself;
     const mymaster = me.slaveof;
     if (this.state !== 'ok' || mymaster === null) return;
-    const okslaves = this.countNonFailingSlaves(mymaster);
+    // Step 2 counts the replicas neither failed nor timed out (PFAIL), as Redis does here.
+    const okslaves = mymaster.slaves.filter((n) => !n.failed && !n.timedOut).length;
     if (okslaves <= this.env.settings().migrationBarrier) return;
     let target: ClusterNode | null = null;
     let candidate: ClusterNode = me;
@@ -1252,7 +1252,8 @@ export class ClusterState {
       } else node.orphanedTime = 0;
       if (ok === maxSlaves) for (const s of node.slaves) if (s.name < candidate.name) candidate = s;
     }
-    if (target !== null && candidate === me && this.env.now() - target.orphanedTime > 5000 && this.env.keys.dbSize() === 0) {
+    // A replica migrates whatever its dataset: the new master's full sync replaces it.
+    if (target !== null && candidate === me && this.env.now() - target.orphanedTime > 5000) {
       this.env.log.warning(`Migrating to orphaned master ${target.name}`);
       this.setMaster(target);
     }
