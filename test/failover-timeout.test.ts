@@ -13,18 +13,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
-import { freePort } from './helpers/server.js';
 import { RawConnection } from './helpers/raw-connection.js';
 import { info, waitFor } from './helpers/conditions.js';
-import { ConfigRegistry } from '../src/config/registry.js';
-import { DIRECTIVES } from '../src/config/directives.js';
-import { CommandTable } from '../src/server/command-table.js';
-import { allCommandHandlers } from '../src/commands/index.js';
-import { Logger } from '../src/server/log.js';
-import { Server } from '../src/server/server.js';
-import { ManualClock, Random } from '../src/core/clock.js';
-import { installModules } from '../src/server/modules.js';
+import { startInProcess } from './helpers/in-process.js';
+import { ManualClock } from '../src/core/clock.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -32,31 +24,11 @@ after(async () => {
 });
 
 test('FAILOVER TO … TIMEOUT 500 aborts at the next hz tick after the timeout, not at the next 1 s replication cron', async () => {
-  const port = await freePort();
   const clock = new ManualClock();
-  const logger = new Logger(() => clock.now());
-  logger.level = 'warning';
-  const config = new ConfigRegistry(DIRECTIVES);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-failover-timeout-'));
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  for (const [k, v] of [
-    ['port', String(port)],
-    ['bind', '127.0.0.1'],
-    ['save', ''],
-    ['dir', dir],
-    ['loglevel', 'warning'],
-    ['repl-diskless-sync', 'no'],
-  ] as const) {
-    config.set(k, [v], 'args');
-  }
-  const server = new Server({ clock, random: new Random(1), config, commands: new CommandTable(allCommandHandlers()), logger });
-  installModules(server);
-  await server.listen();
-  cleanups.push(async () => {
-    await server.shutdown({ save: false, now: true, force: true, signal: true });
-  });
-  const r = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, maxRetriesPerRequest: 0 });
-  cleanups.push(() => r.disconnect());
+  const { server, port, r, stop } = await startInProcess(clock, { dir, 'repl-diskless-sync': 'no' });
+  cleanups.push(stop);
 
   // The fake replica: announces port 7777, full-syncs, and never acknowledges anything.
   const replica = new RawConnection(port);

@@ -559,7 +559,7 @@ export class Aof implements PropagationTarget {
       const tempIncr = tempIncrFileName(this.filename);
       log.notice(`Removing the temp incr aof file ${tempIncr} in the background`);
       this.closeFd();
-      fs.unlink(path.join(this.dir, tempIncr), () => {});
+      unlinkInBackground(path.join(this.dir, tempIncr));
       this.rewriteScheduled = true;
     }
     this.lastRewriteSecs = Math.floor((this.server.clock.now() - this.rewriteStartMs) / 1000);
@@ -588,7 +588,7 @@ export class Aof implements PropagationTarget {
         fs.renameSync(path.join(this.dir, tempIncr), incrPath);
       } catch (e) {
         log.warning(`Error trying to rename the temporary AOF incr file ${path.join(this.dir, tempIncr)} into ${incrPath}: ${(e as Error).message}`);
-        fs.unlink(basePath, () => {});
+        unlinkInBackground(basePath);
         return false;
       }
       log.notice(`Successfully renamed the temporary AOF incr file ${tempIncr} into ${incrName}`);
@@ -598,8 +598,8 @@ export class Aof implements PropagationTarget {
       persistManifest(this.dir, this.filename, temp);
     } catch (e) {
       log.warning(`Can't persist the AOF manifest file: ${(e as Error).message}`);
-      fs.unlink(basePath, () => {});
-      if (incrPath !== null) fs.unlink(incrPath, () => {});
+      unlinkInBackground(basePath);
+      if (incrPath !== null) unlinkInBackground(incrPath);
       return false;
     }
     this.manifest = temp;
@@ -616,7 +616,7 @@ export class Aof implements PropagationTarget {
     if (this.server.config.getBool('aof-disable-auto-gc') || this.manifest.history.length === 0) return;
     for (const f of this.manifest.history) {
       this.server.log.notice(`Removing the history file ${f.name} in the background`);
-      fs.unlink(path.join(this.dir, f.name), () => {});
+      unlinkInBackground(path.join(this.dir, f.name));
     }
     this.manifest.history = [];
     this.manifest.dirty = true;
@@ -814,6 +814,31 @@ export class Aof implements PropagationTarget {
 }
 
 /** Writes all of `chunk` (a write may be partial). */
+/**
+ * bg_unlink: the name goes now, synchronously, so a file of the same name made right after
+ * (the next rewrite's temp INCR, a retried BASE) is never removed by a late unlink; only the
+ * freeing of the contents (the last close of a big file) is left to the thread pool.
+ */
+function unlinkInBackground(file: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch {
+    try {
+      fs.unlinkSync(file);
+    } catch {
+      // already gone
+    }
+    return;
+  }
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // already gone
+  }
+  fs.close(fd, () => {});
+}
+
 async function writeFully(fh: fs.promises.FileHandle, chunk: Buffer): Promise<void> {
   let off = 0;
   while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
