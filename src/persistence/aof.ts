@@ -492,11 +492,18 @@ export class Aof implements PropagationTarget {
   private async writeBase(tmp: string, stopped: () => boolean = () => false): Promise<void> {
     const rdb = bridges.get(this.server);
     if (rdb === undefined) throw new Error('no snapshot writer installed');
-    const fh = await fs.promises.open(tmp, 'w', 0o644);
+    // The snapshot is taken by the call below, synchronously, as Redis's fork takes it when the
+    // rewrite starts: every write from here on goes to the new INCR file only. Opening the file
+    // first (a thread-pool round trip, long under load) let writes made meanwhile into both the
+    // BASE and the INCR (an INCR then counted twice on load), and total_forks lag the start.
+    const opening = fs.promises.open(tmp, 'w', 0o644);
+    opening.catch(() => undefined); // awaited below; a failure surfaces there
+    let fh: fs.promises.FileHandle | null = null;
     // aof-rewrite-incremental-fsync: fsync every 4 MB so the final fsync has little to do.
     const incremental = this.server.config.getBool('aof-rewrite-incremental-fsync');
     let unsynced = 0;
     const write = async (chunk: Buffer): Promise<void> => {
+      fh ??= await opening;
       await writeFully(fh, chunk);
       unsynced += chunk.length;
       if (incremental && unsynced >= AUTOSYNC_BYTES) {
@@ -507,9 +514,11 @@ export class Aof implements PropagationTarget {
     try {
       const complete = await rdb.writeSnapshot(this.server, write, this.rdbBase() ? 'rdb' : 'aof', stopped);
       if (!complete) throw new Error('rewrite abandoned');
+      fh ??= await opening;
       await fh.sync();
     } finally {
-      await fh.close();
+      const opened = await opening.catch(() => null);
+      await opened?.close();
     }
   }
 
