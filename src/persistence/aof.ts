@@ -492,11 +492,18 @@ export class Aof implements PropagationTarget {
   private async writeBase(tmp: string, stopped: () => boolean = () => false): Promise<void> {
     const rdb = bridges.get(this.server);
     if (rdb === undefined) throw new Error('no snapshot writer installed');
-    const fh = await fs.promises.open(tmp, 'w', 0o644);
+    // The snapshot is taken by the call below, synchronously, as Redis's fork takes it when the
+    // rewrite starts: every write from here on goes to the new INCR file only. Opening the file
+    // first (a thread-pool round trip, long under load) let writes made meanwhile into both the
+    // BASE and the INCR (an INCR then counted twice on load), and total_forks lag the start.
+    const opening = fs.promises.open(tmp, 'w', 0o644);
+    opening.catch(() => undefined); // awaited below; a failure surfaces there
+    let fh: fs.promises.FileHandle | null = null;
     // aof-rewrite-incremental-fsync: fsync every 4 MB so the final fsync has little to do.
     const incremental = this.server.config.getBool('aof-rewrite-incremental-fsync');
     let unsynced = 0;
     const write = async (chunk: Buffer): Promise<void> => {
+      fh ??= await opening;
       await writeFully(fh, chunk);
       unsynced += chunk.length;
       if (incremental && unsynced >= AUTOSYNC_BYTES) {
@@ -507,9 +514,11 @@ export class Aof implements PropagationTarget {
     try {
       const complete = await rdb.writeSnapshot(this.server, write, this.rdbBase() ? 'rdb' : 'aof', stopped);
       if (!complete) throw new Error('rewrite abandoned');
+      fh ??= await opening;
       await fh.sync();
     } finally {
-      await fh.close();
+      const opened = await opening.catch(() => null);
+      await opened?.close();
     }
   }
 
@@ -559,7 +568,7 @@ export class Aof implements PropagationTarget {
       const tempIncr = tempIncrFileName(this.filename);
       log.notice(`Removing the temp incr aof file ${tempIncr} in the background`);
       this.closeFd();
-      fs.unlink(path.join(this.dir, tempIncr), () => {});
+      unlinkInBackground(path.join(this.dir, tempIncr));
       this.rewriteScheduled = true;
     }
     this.lastRewriteSecs = Math.floor((this.server.clock.now() - this.rewriteStartMs) / 1000);
@@ -588,7 +597,7 @@ export class Aof implements PropagationTarget {
         fs.renameSync(path.join(this.dir, tempIncr), incrPath);
       } catch (e) {
         log.warning(`Error trying to rename the temporary AOF incr file ${path.join(this.dir, tempIncr)} into ${incrPath}: ${(e as Error).message}`);
-        fs.unlink(basePath, () => {});
+        unlinkInBackground(basePath);
         return false;
       }
       log.notice(`Successfully renamed the temporary AOF incr file ${tempIncr} into ${incrName}`);
@@ -598,8 +607,8 @@ export class Aof implements PropagationTarget {
       persistManifest(this.dir, this.filename, temp);
     } catch (e) {
       log.warning(`Can't persist the AOF manifest file: ${(e as Error).message}`);
-      fs.unlink(basePath, () => {});
-      if (incrPath !== null) fs.unlink(incrPath, () => {});
+      unlinkInBackground(basePath);
+      if (incrPath !== null) unlinkInBackground(incrPath);
       return false;
     }
     this.manifest = temp;
@@ -616,7 +625,7 @@ export class Aof implements PropagationTarget {
     if (this.server.config.getBool('aof-disable-auto-gc') || this.manifest.history.length === 0) return;
     for (const f of this.manifest.history) {
       this.server.log.notice(`Removing the history file ${f.name} in the background`);
-      fs.unlink(path.join(this.dir, f.name), () => {});
+      unlinkInBackground(path.join(this.dir, f.name));
     }
     this.manifest.history = [];
     this.manifest.dirty = true;
@@ -814,6 +823,31 @@ export class Aof implements PropagationTarget {
 }
 
 /** Writes all of `chunk` (a write may be partial). */
+/**
+ * bg_unlink: the name goes now, synchronously, so a file of the same name made right after
+ * (the next rewrite's temp INCR, a retried BASE) is never removed by a late unlink; only the
+ * freeing of the contents (the last close of a big file) is left to the thread pool.
+ */
+function unlinkInBackground(file: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch {
+    try {
+      fs.unlinkSync(file);
+    } catch {
+      // already gone
+    }
+    return;
+  }
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // already gone
+  }
+  fs.close(fd, () => {});
+}
+
 async function writeFully(fh: fs.promises.FileHandle, chunk: Buffer): Promise<void> {
   let off = 0;
   while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;

@@ -12,7 +12,7 @@ import { setRdbReplicationInfo } from '../persistence/rdb.js';
 import { replicationOf, type ReplicationState } from './state.js';
 import { masterCron, replicaClosed, refreshGoodReplicas, recordWriteOffset } from './master.js';
 import { setMaster, unsetMaster } from './roles.js';
-import { failoverStateName } from './failover.js';
+import { failoverStateName, updateFailoverStatus } from './failover.js';
 import { installShutdownWait } from './shutdown.js';
 import { durableOf } from './durable.js';
 
@@ -60,6 +60,9 @@ export function install(server: Server): void {
   installShutdownWait(st);
   let lastCron = server.clock.monotonic();
   server.hooks.cron.push(() => {
+    // Redis checks a failover's progress and its TIMEOUT in beforeSleep, so at least once per
+    // hz tick (FAILOVER ... TIMEOUT 500 ends within ~100 ms of it), not in the 1 s cron below.
+    if (st.failover.state === 'waiting-for-sync') updateFailoverStatus(st);
     const now = server.clock.monotonic();
     if (now - lastCron < 1000) return;
     lastCron = now;

@@ -1,0 +1,47 @@
+/**
+ * A nodis server inside the test process, for tests that must reach what a separate process
+ * hides: a manual clock, the process's own thread pool, the modules' state.
+ */
+import { Redis } from 'ioredis';
+import { freePort } from './server.js';
+import { ConfigRegistry } from '../../src/config/registry.js';
+import { DIRECTIVES } from '../../src/config/directives.js';
+import { CommandTable } from '../../src/server/command-table.js';
+import { allCommandHandlers } from '../../src/commands/index.js';
+import { Logger } from '../../src/server/log.js';
+import { Server } from '../../src/server/server.js';
+import { Random, type Clock } from '../../src/core/clock.js';
+import { installModules } from '../../src/server/modules.js';
+
+export interface InProcessServer {
+  server: Server;
+  port: number;
+  /** A client of it (ioredis, no ready check, no retries). */
+  r: Redis;
+  /** Disconnects the client and shuts the server down without saving. */
+  stop(): Promise<void>;
+}
+
+/** Starts a server on `clock` with `directives` (name → value) set as command-line arguments. */
+export async function startInProcess(clock: Clock, directives: Record<string, string>): Promise<InProcessServer> {
+  const port = await freePort();
+  const logger = new Logger(() => clock.now());
+  logger.level = 'warning';
+  const config = new ConfigRegistry(DIRECTIVES);
+  for (const [k, v] of Object.entries({ port: String(port), bind: '127.0.0.1', save: '', loglevel: 'warning', ...directives })) {
+    config.set(k, [v], 'args');
+  }
+  const server = new Server({ clock, random: new Random(1), config, commands: new CommandTable(allCommandHandlers()), logger });
+  installModules(server);
+  await server.listen();
+  const r = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, maxRetriesPerRequest: 0 });
+  return {
+    server,
+    port,
+    r,
+    stop: async () => {
+      r.disconnect();
+      await server.shutdown({ save: false, now: true, force: true, signal: true });
+    },
+  };
+}
