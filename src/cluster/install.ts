@@ -67,7 +67,7 @@ export function settingsOf(server: Server): ClusterSettings {
 }
 
 function refOf(n: ClusterNode): ClusterNodeRef {
-  return { id: n.name, ip: n.ip, port: n.port, hostname: n.hostname };
+  return { id: n.name, ip: n.ip, port: n.port, hostname: n.hostname, pport: n.pport };
 }
 
 /**
@@ -247,10 +247,10 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
       const n = state.importingFrom[slot];
       return n === null || n === undefined ? null : refOf(n);
     },
-    endpoint: (node) => {
+    endpoint: (node, plaintextInTlsCluster) => {
       const type = cfg.getString('cluster-preferred-endpoint-type');
       const host = type === 'ip' ? node.ip : type === 'hostname' ? (node.hostname !== '' ? node.hostname : '?') : '';
-      return `${host}:${node.port}`;
+      return `${host}:${plaintextInTlsCluster && node.pport ? node.pport : node.port}`;
     },
     publishShard: (channel, message) => state.propagatePublish(channel, message, true),
     publish: (channel, message) => state.propagatePublish(channel, message, false),

@@ -139,6 +139,19 @@ export class Client {
   /** Set when the client is in the write-pending set. */
   pendingWrite = false;
 
+  /** Connected over TLS (tls-port), as Redis's connGetType(c->conn) == CONN_TYPE_TLS. */
+  get tlsConnection(): boolean {
+    return (this.socket as { encrypted?: boolean } | null)?.encrypted === true;
+  }
+
+  /**
+   * A real connection without TLS to a node whose cluster runs on TLS (tls-cluster): cluster
+   * replies name its peers' plaintext ports (pport) instead of their TLS ports.
+   */
+  get plaintextInTlsCluster(): boolean {
+    return this.socket !== null && !this.tlsConnection && this.server.config.getBool('tls-cluster');
+  }
+
   constructor(server: Server, id: number, socket: net.Socket | null, db: Database, opts: { fake?: boolean; fd?: number } = {}) {
     this.server = server;
     this.id = id;
@@ -146,7 +159,7 @@ export class Client {
     this.db = db;
     this.fake = opts.fake ?? false;
     this.fd = opts.fd ?? -1;
-    this.plainFd = (socket as { encrypted?: boolean } | null)?.encrypted === true ? -1 : this.fd;
+    this.plainFd = this.tlsConnection ? -1 : this.fd;
     this.invocation = idleInvocation(this);
     this.authenticated = !server.authRequired();
     this.createdAt = server.clock.now();
