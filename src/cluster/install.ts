@@ -14,7 +14,7 @@ import { slotKeys } from './slot-keys.js';
 import { PORT_INCR } from './codec.js';
 import { replicationOf } from '../replication/state.js';
 import { setMaster, unsetMaster } from '../replication/roles.js';
-import { publishMessage } from '../server/pubsub.js';
+import { publishMessage, unsubscribeShardSlot } from '../server/pubsub.js';
 
 export interface ClusterRuntime {
   readonly state: ClusterState;
@@ -173,6 +173,7 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
     keys: {
       countKeysInSlot: (slot) => keys.countKeysInSlot(slot),
       deleteKeysInSlot: (slot) => keys.deleteKeysInSlot(slot),
+      removeChannelsInSlot: (slot) => unsubscribeShardSlot(server, slot),
       dbSize: () => server.dbs[0]!.dict.size,
       flushAll: () => {
         for (const db of server.dbs) {
