@@ -31,7 +31,7 @@ function query(keys: string[], opts: Partial<RouteQuery> & { present?: string[] 
 }
 
 function errorOf(view: TestClusterView, q: RouteQuery): string {
-  return redirectionError(view, routeQuery(view, q));
+  return redirectionError(view, routeQuery(view, q), false);
 }
 
 test('a query without keys is served here whatever the state', () => {
@@ -123,14 +123,14 @@ test('EXEC is routed by every command it queued', () => {
 
 test('a blocked client is redirected when its slot moves away or the cluster goes down', () => {
   const view = new TestClusterView(ME).assign(ME);
-  assert.equal(blockedRedirection(view, 'foo', false, false), null);
+  assert.equal(blockedRedirection(view, 'foo', false, false, false), null);
   view.assign(OTHER, FOO, FOO);
-  assert.equal(blockedRedirection(view, 'foo', false, false), `MOVED ${FOO} 127.0.0.1:7002`);
+  assert.equal(blockedRedirection(view, 'foo', false, false, false), `MOVED ${FOO} 127.0.0.1:7002`);
   view.importing.set(FOO, OTHER);
-  assert.equal(blockedRedirection(view, 'foo', false, false), null);
+  assert.equal(blockedRedirection(view, 'foo', false, false, false), null);
   view.importing.clear();
   view.owners.delete(FOO);
-  assert.equal(blockedRedirection(view, 'foo', false, false), 'CLUSTERDOWN Hash slot not served');
+  assert.equal(blockedRedirection(view, 'foo', false, false, false), 'CLUSTERDOWN Hash slot not served');
   view.up = false;
-  assert.equal(blockedRedirection(view, 'bar', false, false), 'CLUSTERDOWN The cluster is down');
+  assert.equal(blockedRedirection(view, 'bar', false, false, false), 'CLUSTERDOWN The cluster is down');
 });

@@ -161,3 +161,50 @@ test('a mixed nodis / redis-server cluster over a TLS bus, created and checked b
   for (let i = 0; i < 200; i++) assert.equal(await c.get(`tls:${i}`), `v${i}`);
   c.disconnect();
 });
+
+/**
+ * MOVED and ASK name the port of the client's kind of connection, as clusterRedirectClient's
+ * use_pport: a plaintext client of a TLS cluster gets the node's plaintext port (pport), a TLS
+ * client its TLS port. The same two-node cluster (each node with a plain and a TLS port) is
+ * asked on redis-server first, then on nodis, and each reply is checked against those ports.
+ */
+for (const kind of ['redis', 'nodis'] as const) {
+  test(`${kind === 'redis' ? 'redis-server' : 'nodis'}: MOVED/ASK in a TLS cluster name the plain port to a plain client, the TLS port to a TLS client`, { timeout: 180000 }, async () => {
+    const nodes: (TlsNode & { port: number; plain: Redis })[] = [];
+    for (let i = 0; i < 2; i++) {
+      const port = await freePort();
+      const tlsPort = await freePort();
+      const busPort = await freePort();
+      const server = await startServer({
+        ...(kind === 'redis' ? { bin: '/usr/bin/redis-server' } : {}),
+        port,
+        args: [...tlsServerArgs(certs, tlsPort), '--tls-cluster', 'yes', '--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-node-timeout', '5000', '--appendonly', 'no'],
+      });
+      const client = new Redis({ port: tlsPort, host: '127.0.0.1', maxRetriesPerRequest: 1, tls: tlsOptions() });
+      const plain = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+      for (const c of [client, plain]) {
+        c.on('error', () => {});
+        clients.push(c);
+      }
+      nodes.push({ server, tlsPort, busPort, client, port, plain });
+    }
+    const [a, b] = [nodes[0]!, nodes[1]!];
+    await a.client.call('CLUSTER', 'ADDSLOTSRANGE', '0', '8191');
+    await b.client.call('CLUSTER', 'ADDSLOTSRANGE', '8192', '16383');
+    await a.client.call('CLUSTER', 'MEET', '127.0.0.1', String(b.tlsPort), String(b.busPort));
+    await clusterOk(nodes);
+    const errorOf = async (p: Promise<unknown>): Promise<string> => p.then(() => 'no error', (e: Error) => e.message);
+    // foo (slot 12182) is b's.
+    assert.equal(await errorOf(a.plain.get('foo')), `MOVED 12182 127.0.0.1:${b.port}`);
+    assert.equal(await errorOf(a.client.get('foo')), `MOVED 12182 127.0.0.1:${b.tlsPort}`);
+    // bar (slot 5061) is a's, migrating to b: a missing key is asked of b.
+    const bId = String(await b.client.call('CLUSTER', 'MYID'));
+    await a.client.call('CLUSTER', 'SETSLOT', '5061', 'MIGRATING', bId);
+    assert.equal(await errorOf(a.plain.get('bar')), `ASK 5061 127.0.0.1:${b.port}`);
+    assert.equal(await errorOf(a.client.get('bar')), `ASK 5061 127.0.0.1:${b.tlsPort}`);
+    // CLUSTER SLOTS agrees with the redirections.
+    const slotsPlain = (await a.plain.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+    assert.equal(slotsPlain.find((s) => s[0] === 8192)![2][1], b.port);
+    await a.client.call('CLUSTER', 'SETSLOT', '5061', 'STABLE');
+  });
+}

@@ -14,7 +14,7 @@ import { slotKeys } from './slot-keys.js';
 import { PORT_INCR } from './codec.js';
 import { replicationOf } from '../replication/state.js';
 import { setMaster, unsetMaster } from '../replication/roles.js';
-import { publishMessage } from '../server/pubsub.js';
+import { publishMessage, unsubscribeShardSlot } from '../server/pubsub.js';
 
 export interface ClusterRuntime {
   readonly state: ClusterState;
@@ -67,7 +67,7 @@ export function settingsOf(server: Server): ClusterSettings {
 }
 
 function refOf(n: ClusterNode): ClusterNodeRef {
-  return { id: n.name, ip: n.ip, port: n.port, hostname: n.hostname };
+  return { id: n.name, ip: n.ip, port: n.port, hostname: n.hostname, pport: n.pport };
 }
 
 /**
@@ -173,6 +173,7 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
     keys: {
       countKeysInSlot: (slot) => keys.countKeysInSlot(slot),
       deleteKeysInSlot: (slot) => keys.deleteKeysInSlot(slot),
+      removeChannelsInSlot: (slot) => unsubscribeShardSlot(server, slot),
       flushAll: () => {
         for (const db of server.dbs) {
           server.signalDbTouched(db.id);
@@ -253,10 +254,10 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
       const n = state.importingFrom[slot];
       return n === null || n === undefined ? null : refOf(n);
     },
-    endpoint: (node) => {
+    endpoint: (node, plaintextInTlsCluster) => {
       const type = cfg.getString('cluster-preferred-endpoint-type');
       const host = type === 'ip' ? node.ip : type === 'hostname' ? (node.hostname !== '' ? node.hostname : '?') : '';
-      return `${host}:${node.port}`;
+      return `${host}:${plaintextInTlsCluster && node.pport ? node.pport : node.port}`;
     },
     publishShard: (channel, message) => state.propagatePublish(channel, message, true),
     publish: (channel, message) => state.propagatePublish(channel, message, false),

@@ -134,8 +134,11 @@ export function routeQuery(view: ClusterView, q: RouteQuery): Route {
   return { redirect: Redirect.None, node: null, slot };
 }
 
-/** The error reply for a route that is not served here (without the leading '-'). */
-export function redirectionError(view: ClusterView, route: Route): string {
+/**
+ * The error reply for a route that is not served here (without the leading '-').
+ * `plaintextInTlsCluster`: the client is not on TLS but the cluster is (MOVED/ASK name pport).
+ */
+export function redirectionError(view: ClusterView, route: Route, plaintextInTlsCluster: boolean): string {
   switch (route.redirect) {
     case Redirect.CrossSlot:
       return "CROSSSLOT Keys in request don't hash to the same slot";
@@ -149,7 +152,7 @@ export function redirectionError(view: ClusterView, route: Route): string {
       return 'CLUSTERDOWN Hash slot not served';
     case Redirect.Moved:
     case Redirect.Ask:
-      return `${route.redirect === Redirect.Ask ? 'ASK' : 'MOVED'} ${route.slot} ${view.endpoint(route.node!)}`;
+      return `${route.redirect === Redirect.Ask ? 'ASK' : 'MOVED'} ${route.slot} ${view.endpoint(route.node!, plaintextInTlsCluster)}`;
     case Redirect.None:
       return '';
   }
@@ -174,7 +177,7 @@ export function isRedirection(message: string): boolean {
  * A client blocked on `key` (BLPOP, BZPOPMIN, XREAD…) whose slot is no longer served here
  * (clusterRedirectBlockedClientIfNeeded): the error to unblock it with, or null to keep it.
  */
-export function blockedRedirection(view: ClusterView, key: string, readOnlyClient: boolean, write: boolean): string | null {
+export function blockedRedirection(view: ClusterView, key: string, readOnlyClient: boolean, write: boolean, plaintextInTlsCluster: boolean): string | null {
   if (!view.isUp()) return 'CLUSTERDOWN The cluster is down';
   const slot = keyHashSlot(key);
   let node = view.slotOwner(slot);
@@ -182,7 +185,7 @@ export function blockedRedirection(view: ClusterView, key: string, readOnlyClien
   if (readOnlyClient && !write && view.isReplica() && same(view.myMaster(), node)) node = me;
   if (!same(node, me) && view.importingFrom(slot) === null) {
     if (node === null) return 'CLUSTERDOWN Hash slot not served';
-    return redirectionError(view, { redirect: Redirect.Moved, node, slot });
+    return redirectionError(view, { redirect: Redirect.Moved, node, slot }, plaintextInTlsCluster);
   }
   return null;
 }

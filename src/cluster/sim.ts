@@ -190,7 +190,7 @@ export class ClusterSim {
         offset: () => n.offset,
         dataAge: () => sim.now() - n.lastMasterContact,
       },
-      keys: { countKeysInSlot: () => 0, deleteKeysInSlot: () => 0, flushAll: () => {} },
+      keys: { countKeysInSlot: () => 0, deleteKeysInSlot: () => 0, removeChannelsInSlot: () => {}, flushAll: () => {} },
       pauseWrites: (until) => {
         n.pausedUntil = until;
       },

@@ -94,6 +94,8 @@ export interface ClusterEnv {
   keys: {
     countKeysInSlot(slot: number): number;
     deleteKeysInSlot(slot: number): number;
+    /** Ends the shard channel subscriptions of `slot` (SUNSUBSCRIBE pushes: removeChannelsInSlot). */
+    removeChannelsInSlot(slot: number): void;
     flushAll(): void;
   };
   pauseWrites(until: number): void;
@@ -479,6 +481,10 @@ export class ClusterState {
   delSlot(slot: number): boolean {
     const n = this.slots[slot]!;
     if (n === null) return false;
+    // The slot leaves this node's shard: its shard channels' subscribers are told (clusterDelSlot).
+    const shardMaster = n.isSlave && n.slaveof !== null ? n.slaveof : n;
+    const me = this.myself;
+    if (me === shardMaster || (me.isSlave && me.slaveof === shardMaster)) this.env.keys.removeChannelsInSlot(slot);
     if (bitTest(n.slots, slot)) {
       bitClear(n.slots, slot);
       n.numslots--;

@@ -17,6 +17,8 @@ export interface ClusterNodeRef {
   readonly port: number;
   /** The announced hostname, '' when none. */
   readonly hostname: string;
+  /** The announced plaintext port when tls-cluster is on (clusterMsg's pport), else 0. */
+  readonly pport: number;
 }
 
 export interface ClusterView {
@@ -34,8 +36,12 @@ export interface ClusterView {
   migratingTo(slot: number): ClusterNodeRef | null;
   /** CLUSTER SETSLOT <slot> IMPORTING <node>: the node it comes from, else null. */
   importingFrom(slot: number): ClusterNodeRef | null;
-  /** How a redirection names `node` ("host:port"), per cluster-preferred-endpoint-type. */
-  endpoint(node: ClusterNodeRef): string;
+  /**
+   * How a redirection names `node` ("host:port"), per cluster-preferred-endpoint-type; the
+   * port is `node.pport` (when known) for a plaintext client of a TLS cluster, as
+   * clusterRedirectClient's use_pport.
+   */
+  endpoint(node: ClusterNodeRef, plaintextInTlsCluster: boolean): string;
   /** Send a sharded Pub/Sub message to the other nodes of this node's shard (SPUBLISH). */
   publishShard(channel: string, message: string): void;
   /** Send a Pub/Sub message to every node of the cluster (PUBLISH in cluster mode). */

@@ -117,7 +117,7 @@ function meet(c: Client): void {
 }
 
 function usePport(c: Client): boolean {
-  return c.server.config.getBool('tls-cluster') && (c.socket as { encrypted?: boolean } | null)?.encrypted !== true;
+  return c.plaintextInTlsCluster;
 }
 
 function nodes(c: Client): void {

@@ -333,6 +333,26 @@ function parseMemory(s: string): number | null {
   return Number(m[1]) * units[(m[2] ?? 'b').toLowerCase()]!;
 }
 
+/** DEBUG CLUSTERLINK KILL <to|from|all> <node-id>: frees the bus links as debug.c does; clusterCron reconnects. */
+function debugClusterLinkKill(c: Client): void {
+  const cluster = clusterRuntime(c.server);
+  if (cluster === null) return c.reply.error('ERR Debug option only available for cluster mode enabled setup!');
+  const name = c.argv[4]!;
+  const node = cluster.state.lookup(name);
+  if (node === null) return c.reply.error(`ERR Unknown node ${name}`);
+  const dir = c.argv[3]!.toLowerCase();
+  const kill = (link: typeof node.link): void => {
+    if (link !== null) cluster.state.freeLink(link);
+  };
+  if (dir === 'from') kill(node.inboundLink);
+  else if (dir === 'to') kill(node.link);
+  else if (dir === 'all') {
+    kill(node.link);
+    kill(node.inboundLink);
+  } else return c.reply.error(`ERR Unknown direction ${c.argv[3]!}`);
+  c.reply.ok();
+}
+
 function debug(c: Client): void {
   const argv = c.argv;
   const argc = argv.length;
@@ -356,6 +376,8 @@ function debug(c: Client): void {
     const cluster = clusterRuntime(server);
     if (cluster !== null) cluster.state.dropPacketFilter = type;
     r.ok();
+  } else if (sub === 'clusterlink' && argc === 5 && argv[2]!.toLowerCase() === 'kill') {
+    debugClusterLinkKill(c);
   } else if (sub === 'set-active-expire' && argc === 3) {
     server.settings.activeExpireEnabled = atoi(argv[2]!) !== 0;
     r.ok();

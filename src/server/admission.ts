@@ -125,7 +125,7 @@ function clusterCheck(server: Server, r: AdmissionRequest): string | null {
   });
   if (script === null) {
     client.slot = route.slot;
-    return route.redirect === Redirect.None ? null : redirectionError(view, route);
+    return route.redirect === Redirect.None ? null : redirectionError(view, route, client.plaintextInTlsCluster);
   }
   if (route.redirect !== Redirect.None) return scriptRoutingError(route);
   if (route.slot !== -1 && !script.allowCrossSlot) {

@@ -142,6 +142,19 @@ export class Client {
   /** Writes replies past the socket's stream (direct-writes.ts), or null: `socket.write`. */
   directWriter: DirectWriter | null = null;
 
+  /** Connected over TLS (tls-port), as Redis's connGetType(c->conn) == CONN_TYPE_TLS. */
+  get tlsConnection(): boolean {
+    return (this.socket as { encrypted?: boolean } | null)?.encrypted === true;
+  }
+
+  /**
+   * A real connection without TLS to a node whose cluster runs on TLS (tls-cluster): cluster
+   * replies name its peers' plaintext ports (pport) instead of their TLS ports.
+   */
+  get plaintextInTlsCluster(): boolean {
+    return this.socket !== null && !this.tlsConnection && this.server.config.getBool('tls-cluster');
+  }
+
   constructor(server: Server, id: number, socket: net.Socket | null, db: Database, opts: { fake?: boolean; fd?: number } = {}) {
     this.server = server;
     this.id = id;
@@ -149,7 +162,7 @@ export class Client {
     this.db = db;
     this.fake = opts.fake ?? false;
     this.fd = opts.fd ?? -1;
-    this.plainFd = (socket as { encrypted?: boolean } | null)?.encrypted === true ? -1 : this.fd;
+    this.plainFd = this.tlsConnection ? -1 : this.fd;
     this.invocation = idleInvocation(this);
     this.authenticated = !server.authRequired();
     this.createdAt = server.clock.now();

@@ -379,7 +379,7 @@ export class Server implements KeyspaceOwner {
       this.hooks.cron.push(() => {
         const view = this.cluster;
         if (view === null) return;
-        redirectBlockedClients(this, (c, key) => blockedRedirection(view, key, c.clusterReadOnly, c.lastCmd?.isWrite ?? false));
+        redirectBlockedClients(this, (c, key) => blockedRedirection(view, key, c.clusterReadOnly, c.lastCmd?.isWrite ?? false, c.plaintextInTlsCluster));
       });
     }
   }

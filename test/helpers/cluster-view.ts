@@ -5,7 +5,7 @@
 import type { ClusterNodeRef, ClusterView } from '../../src/cluster/view.js';
 
 export function nodeRef(n: number, port = 7000 + n): ClusterNodeRef {
-  return { id: String(n).repeat(40).slice(0, 40), ip: '127.0.0.1', port, hostname: '' };
+  return { id: String(n).repeat(40).slice(0, 40), ip: '127.0.0.1', port, hostname: '', pport: 0 };
 }
 
 export class TestClusterView implements ClusterView {
