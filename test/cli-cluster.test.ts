@@ -55,6 +55,9 @@ before(async () => {
   await waitFor('the replica to be seen by all', async () => (await settled(a)) && (await settled(b)) && (await settled(c)));
   await a.set('bar', '1');
   await b.set('foo', '1');
+  // The replica's copy arrives asynchronously: redis-cli and nodis-cli, run one after the
+  // other, must both see it (DBSIZE on the replica read 0, then 1, once in CI).
+  await waitFor("the replica to hold its master's key", async () => (await c.dbsize()) === 1);
 });
 
 test('--cluster info and check on a clean cluster: the same bytes and status as redis-cli', () => {
