@@ -133,14 +133,19 @@ export class MasterLink {
       if (this.socket !== sock) return;
       if (this.state === 'connecting') log.warning(`Error condition on socket for SYNC: ${describeSocketError(e)}`);
     });
-    sock.on('close', () => {
+    // The link goes when its EOF is read ('end', right after the read), as Redis frees the
+    // master client on a 0-byte read; 'close' comes only when Node closes the handle, later in
+    // the loop turn, after other clients' commands (an INFO there said the link was up).
+    const lost = (): void => {
       if (this.socket !== sock) return;
       if (this.state === 'loading') {
         this.lostWhileLoading = true;
         return;
       }
       this.linkDown(this.state === 'connected' ? 'Connection with master lost.' : null);
-    });
+    };
+    sock.on('end', lost);
+    sock.on('close', lost);
   }
 
   private send(argv: string[]): void {
