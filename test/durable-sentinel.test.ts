@@ -73,6 +73,12 @@ describe('durable failover fences', () => {
   });
 
   test('a fence left behind (its sentinel died mid-failover) is lifted once stale', async () => {
+    // The sentinel quiet first: a failover attempt still under way (the master was stopped in
+    // the test above) would lift our fence as its own when it aborts, never as a stale one.
+    await waitFor('the sentinel to see a healthy master, no failover under way', async () => {
+      const m = (await g.client(sentinel.port).call('sentinel', 'master', 'tedu')) as string[];
+      return m[m.indexOf('flags') + 1] === 'master';
+    }, 60000);
     const r = g.client(ports[1]!);
     const t0 = Date.now();
     await r.call('REPLCONF', 'DURABLE-FENCE', '1');
