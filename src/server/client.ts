@@ -215,7 +215,6 @@ export class Client {
     this.shownArgv[index] = '(redacted)';
   }
 
-  /** Flags the client so its socket is flushed this event-loop turn. */
   /**
    * Reply bytes handed to the socket and not yet taken by the kernel: the stream's
    * (`writableLength`) and those of direct writes still queued in libuv.
@@ -227,6 +226,7 @@ export class Client {
     return w === null ? s.writableLength : s.writableLength + w.queued;
   }
 
+  /** Flags the client so its socket is flushed this event-loop turn. */
   markPendingWrite(): void {
     if (!this.pendingWrite && this.socket !== null) {
       this.pendingWrite = true;
