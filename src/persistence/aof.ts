@@ -822,7 +822,6 @@ export class Aof implements PropagationTarget {
   }
 }
 
-/** Writes all of `chunk` (a write may be partial). */
 /**
  * bg_unlink: the name goes now, synchronously, so a file of the same name made right after
  * (the next rewrite's temp INCR, a retried BASE) is never removed by a late unlink; only the
@@ -848,6 +847,7 @@ function unlinkInBackground(file: string): void {
   fs.close(fd, () => {});
 }
 
+/** Writes all of `chunk` (a write may be partial). */
 async function writeFully(fh: fs.promises.FileHandle, chunk: Buffer): Promise<void> {
   let off = 0;
   while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
