@@ -5,11 +5,25 @@
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { NODIS_HA, Tmux, addresses, closed, until } from './helpers/ha.js';
+import { NODIS_HA, Tmux, addresses, closed, until as untilPlain } from './helpers/ha.js';
 
 describe('nodis-ha up in a terminal', () => {
   const tmux = new Tmux();
   after(() => tmux.kill());
+  /** `until`, with the screen as it was in the failure's message. */
+  const until = async <T>(what: string, fn: () => T | Promise<T>, timeoutMs?: number): Promise<NonNullable<T>> => {
+    try {
+      return await untilPlain(what, fn, timeoutMs);
+    } catch (e) {
+      let screen = '';
+      try {
+        screen = tmux.screen();
+      } catch {
+        screen = '(no pane)';
+      }
+      throw new Error(`${(e as Error).message}; the screen:\n${screen}`);
+    }
+  };
 
   it('shows the topology, the failover, the old master rejoining, and quits cleanly', async () => {
     // A tall pane: the view shows as many recent events as fit, and a failover's whole burst
