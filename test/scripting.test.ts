@@ -66,6 +66,33 @@ describe('scripting: EVAL, SCRIPT, FUNCTION, busy scripts', () => {
     await assert.rejects(c.call('evalsha', sha, '0'), /NOSCRIPT No matching script/);
   });
 
+  it('finds an EVALSHA script by the sha as given or upper-case, from the last lookup too, and forgets it on SCRIPT FLUSH', async () => {
+    // The engine keeps the last sha argument it found and compares the next one against it
+    // (engine.ts findScript), for the admission flags and for the run alike.
+    const c = s.client();
+    const ro = '#!lua flags=no-writes\nreturn redis.call(ARGV[1], KEYS[1], unpack(ARGV, 2))';
+    const sha = String(await c.call('script', 'load', ro));
+    const up = sha.toUpperCase();
+    for (const arg of [sha, sha, up, up, sha]) {
+      assert.equal(await c.call('evalsha', arg, '1', 'fk', 'get'), null);
+      await assert.rejects(c.call('evalsha', arg, '1', 'fk', 'set', 'v'), /^ReplyError: ERR Write commands are not allowed from read-only scripts\. script: /);
+    }
+    // The script's name in errors is its lower-case sha, whatever the argument's case.
+    await assert.rejects(c.call('evalsha', up, '1', 'fk', 'nosuchcmd', 'v'), new RegExp(`script: ${sha}, on @user_script:2\\.$`));
+    const other = String(await c.call('script', 'load', 'return ARGV[1]'));
+    assert.equal(await c.call('evalsha', other, '0', 'o'), 'o');
+    assert.equal(await c.call('evalsha', up, '1', 'fk', 'get'), null);
+    assert.deepEqual(await c.call('multi'), 'OK');
+    await c.call('evalsha', up, '1', 'fk', 'get');
+    await c.call('evalsha', other, '0', 'in-exec');
+    assert.deepEqual(await c.call('exec'), [null, 'in-exec']);
+    await c.call('script', 'flush');
+    await assert.rejects(c.call('evalsha', up, '1', 'fk', 'get'), /^ReplyError: NOSCRIPT No matching script/);
+    await assert.rejects(c.call('evalsha', other, '0', 'o'), /^ReplyError: NOSCRIPT No matching script/);
+    assert.equal(String(await c.call('script', 'load', ro)), sha);
+    assert.equal(await c.call('evalsha', up, '1', 'fk', 'get'), null);
+  });
+
   it('honours shebang flags and _RO variants', async () => {
     const c = s.client();
     await assert.rejects(c.call('eval', "#!lua flags=no-writes\nreturn redis.call('set','a','b')", '0'), /Write commands are not allowed from read-only scripts/);

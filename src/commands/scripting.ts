@@ -74,6 +74,16 @@ function prepareForRun(c: Client, flags: number, ro: boolean): boolean {
   return true;
 }
 
+/**
+ * When the script starts, for busy-script detection (scriptPrepareForRun's start_time): the
+ * time its command's execution started, read by the executor just before the handler, so
+ * the clock is not read twice in a row.
+ */
+function scriptStart(c: Client): number {
+  const inv = c.invocation;
+  return inv.spec === c.cmd && inv.argv === c.argv && inv.start > 0 ? inv.start : c.server.clock.monotonic();
+}
+
 function newRun(c: Client, name: string, evalMode: boolean, flags: number, ro: boolean): RunContext {
   return {
     caller: c,
@@ -84,7 +94,7 @@ function newRun(c: Client, name: string, evalMode: boolean, flags: number, ro: b
     writeDirty: false,
     killed: false,
     timedOut: false,
-    startMonotonic: c.server.clock.monotonic(),
+    startMonotonic: scriptStart(c),
     resp: 2,
     repl: PropagateTo.All,
     argv: c.argv,
@@ -126,17 +136,12 @@ function evalGeneric(c: Client, e: ScriptingEngine, isSha: boolean, ro: boolean)
   let sha: string;
   let script: CachedScript | undefined;
   if (isSha) {
-    // SHAs arrive lower-case in practice: look the argument up as it is before lower-casing.
-    sha = c.argv[1]!;
-    script = e.scripts.get(sha);
-    if (script === undefined) {
-      sha = sha.toLowerCase();
-      script = e.scripts.get(sha);
-    }
+    script = e.findScript(c.argv[1]!);
     if (script === undefined) {
       c.reply.error('NOSCRIPT No matching script. Please use EVAL.');
       return;
     }
+    sha = script.sha;
   } else {
     const created = e.createFunction(c.argv[1]!);
     if ('error' in created) {

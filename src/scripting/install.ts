@@ -70,7 +70,7 @@ function declaredFlags(server: Server, argv: readonly string[], name: string): n
     const e = scriptingIfCreated(server);
     if (e === undefined) return null;
     if (name === 'fcall' || name === 'fcall_ro') flags = functionsOf(e).functions.get(argv[1]!.toLowerCase())?.flags;
-    else flags = (e.scripts.get(argv[1]!) ?? e.scripts.get(argv[1]!.toLowerCase()))?.flags;
+    else flags = e.findScript(argv[1]!)?.flags;
   }
   if (flags === undefined || flags & ScriptFlag.EvalCompat) return null;
   return flags;

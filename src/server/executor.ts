@@ -65,6 +65,8 @@ export interface Invocation {
   shownArgv: string[] | null;
   /** An error reply was written for this command (failed_calls). */
   failed: boolean;
+  /** clock.monotonic() as the command started (its duration's start; a script's start time). */
+  start: number;
 }
 
 interface Policy {
@@ -100,6 +102,7 @@ export function idleInvocation(client: Client): Invocation {
     forcePropagation: false,
     shownArgv: null,
     failed: false,
+    start: 0,
   };
 }
 
@@ -142,7 +145,7 @@ export function execute(server: Server, c: Client, spec: CommandSpec, argv: stri
   const outermost = server.executionNesting === 0;
   if (outermost) server.unfreezeTime();
   server.executionNesting++;
-  const start = server.clock.monotonic();
+  const start = (inv.start = server.clock.monotonic());
   const replyMark = c.reply.len;
   try {
     if (spec.isWrite && server.hooks.beforeWrite !== null) server.hooks.beforeWrite(c, spec);
