@@ -5,6 +5,8 @@
 // hidden client. CPU time (process.cpuUsage) per command; medians of --rounds.
 //
 //   node bench/evalsha-stages.mjs [--dist path/to/dist] [--n 200000] [--rounds 5]
+//   node --cpu-prof bench/evalsha-stages.mjs --loop 3000000   (only `whole`, N commands, for a
+//        profile; read it with bench/cpuprofile-shares.mjs)
 //
 // Stages, each measured alone or as the difference of two runs that differ only in it:
 //   parse        RespParser.next on the chunks
@@ -100,6 +102,24 @@ function newRun(script) {
 }
 
 const cmd = (name, ...rest) => ['evalsha', sha[name], ...rest];
+const loop = Number(option(args, 'loop', '0'));
+if (loop > 0) {
+  // Parsed as it goes (the profile shows parsing beside the rest), 16 commands per chunk.
+  const parser = new RespParser({ maxBulkLen: 512 * 1024 * 1024, authRequired: false, fromMaster: false });
+  const chunk = Buffer.from(resp(cmd('release', '1', 'lockkey', 'token')).repeat(16), 'latin1');
+  const before = process.cpuUsage();
+  for (let i = 0; i < loop; i += 16) {
+    parser.feed(chunk);
+    for (let a = parser.next(); a !== null; a = parser.next()) {
+      c.argv = a;
+      server.processCommand(c);
+    }
+    c.reply.len = 0;
+  }
+  const u = process.cpuUsage(before);
+  await new Promise((done) => process.stdout.write(`${((u.user + u.system) / loop).toFixed(3)} µs of CPU per EVALSHA, parse included (${loop} commands)\n`, done));
+  process.exit(0);
+}
 const results = [];
 for (let r = 0; r < rounds; r++) {
   server.dbs[0].clear();
