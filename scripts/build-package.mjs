@@ -129,6 +129,20 @@ for (const dir of new Set(PROGRAMS.map((e) => path.dirname(e.out)))) {
 }
 const present = [...PROGRAMS, ...MODULES].filter(exists);
 fs.copyFileSync(path.join(root, 'src/commands/redis-command-table.json'), path.join(out, 'redis-command-table.json'));
+// The same table without the documentation fields, which the server parses at start (COMMAND
+// DOCS / INFO and nodis-cli's help read the whole table on first use; command-table.ts).
+const DOC_FIELDS = new Set(['summary', 'complexity', 'group', 'since', 'arguments', 'history', 'doc_flags', 'deprecated_since', 'replaced_by']);
+const coreOf = (doc) => {
+  const core = {};
+  for (const [k, v] of Object.entries(doc)) {
+    if (k === 'subcommands') core[k] = Object.fromEntries(Object.entries(v).map(([n, sub]) => [n, coreOf(sub)]));
+    else if (!DOC_FIELDS.has(k)) core[k] = v;
+  }
+  return core;
+};
+const table = JSON.parse(fs.readFileSync(path.join(root, 'src/commands/redis-command-table.json'), 'utf8'));
+const core = Object.fromEntries(Object.entries(table.commands).map(([n, doc]) => [n, coreOf(doc)]));
+fs.writeFileSync(path.join(out, 'redis-command-core.json'), JSON.stringify({ commands: core }));
 
 if (process.argv.includes('--types')) {
   fs.rmSync(path.join(root, 'dist/types'), { recursive: true, force: true });

@@ -86,7 +86,7 @@ try {
   const files = packed.files.map((f) => f.path);
   console.log(`  ${packed.filename}: ${files.length} files, ${(packed.size / 1024).toFixed(0)} kB packed, ${(packed.unpackedSize / 1024).toFixed(0)} kB unpacked`);
   for (const f of files) assert(/^(bin\/|dist\/pkg\/|dist\/types\/|README\.md$|LICENSE$|package\.json$)/.test(f), `the tarball must not ship ${f}`);
-  for (const f of ['LICENSE', 'README.md', 'bin/nodis-server', 'dist/pkg/server/main.js', 'dist/pkg/server/start.js', 'dist/pkg/server/snapshot-builder.js', 'dist/pkg/cli/main.js', 'dist/pkg/api/index.js', 'dist/pkg/ha/main.js', 'bin/nodis-ha', 'dist/types/api/index.d.ts', 'dist/pkg/redis-command-table.json']) {
+  for (const f of ['LICENSE', 'README.md', 'bin/nodis-server', 'dist/pkg/server/main.js', 'dist/pkg/server/start.js', 'dist/pkg/server/snapshot-builder.js', 'dist/pkg/cli/main.js', 'dist/pkg/api/index.js', 'dist/pkg/ha/main.js', 'bin/nodis-ha', 'dist/types/api/index.d.ts', 'dist/pkg/redis-command-table.json', 'dist/pkg/redis-command-core.json']) {
     assert(files.includes(f), `the tarball lacks ${f}`);
   }
 

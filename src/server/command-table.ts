@@ -74,7 +74,12 @@ export class CommandSpec {
   readonly flags: ReadonlySet<string>;
   readonly aclCategories: string[];
   readonly keySpecs: KeySpecJson[];
-  readonly doc: CommandJson;
+  /**
+   * The metadata the table was built from: in the package (dist/pkg) without the documentation
+   * fields (redis-command-core.json), so `doc` reads the whole entry on first use.
+   */
+  private readonly coreDoc: CommandJson;
+  private fullDoc: CommandJson | null = null;
   readonly parent: CommandSpec | null;
   readonly subcommands: Map<string, CommandSpec> | null;
   handler: Handler | null;
@@ -120,7 +125,7 @@ export class CommandSpec {
     this.name = name;
     this.fullName = parent ? `${parent.name}|${name}` : name;
     this.arity = doc.arity;
-    this.doc = doc;
+    this.coreDoc = doc;
     this.parent = parent;
     const flags = new Set((doc.command_flags ?? []).map((f) => f.toLowerCase()));
     this.flags = flags;
@@ -152,6 +157,16 @@ export class CommandSpec {
     this.ownFlags = Object.freeze({ write: this.isWrite, denyOom: this.denyOom, staleOk: this.staleOk, mayReplicate: this.mayReplicate });
     this.aclCategories = implicitAclCategories(doc, flags);
     this.legacyRange = legacyKeyRange(this.keySpecs);
+  }
+
+  /** The command's whole metadata with its documentation (COMMAND DOCS / INFO), read on first use. */
+  get doc(): CommandJson {
+    if (this.fullDoc === null) {
+      const top = commandDocs()[this.parent === null ? this.name : this.parent.name];
+      const own = this.parent === null ? top : top?.subcommands?.[this.name];
+      this.fullDoc = own ?? this.coreDoc;
+    }
+    return this.fullDoc;
   }
 
   /** The argv indexes that hold keys (COMMAND GETKEYS, WATCH-like bookkeeping, ACL). */
@@ -244,23 +259,44 @@ function legacyKeyRange(specs: KeySpecJson[]): [number, number, number] {
 }
 
 let cachedJson: Record<string, CommandJson> | null = null;
+let cachedDocs: Record<string, CommandJson> | null = null;
 
-/** Redis's command metadata, keyed by lowercase command name. */
+/** The command JSON's directory: beside the package's bundles, or src/commands from dist/src. */
+function metadataFile(name: string): string | undefined {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // Compiled code runs from dist/src/server; the JSON stays in src/commands. The package's
+  // bundles run from dist/pkg/<program>/, the JSON beside them in dist/pkg/.
+  const candidates = [path.join(here, name), path.join(here, '..', name), path.join(here, '../../../src/commands', name)];
+  return candidates.find((p) => fs.existsSync(p));
+}
+
+function readMetadata(file: string): Record<string, CommandJson> {
+  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { commands: Record<string, CommandJson> }).commands;
+}
+
+/**
+ * Redis's command metadata, keyed by lowercase command name. The package's build writes
+ * redis-command-core.json beside the whole table: the same entries without the documentation
+ * (summary, arguments, history…: two thirds of the bytes), which start-up parses instead
+ * (~1 ms less; docs/PERFORMANCE.md "Start-up"). Without it (dist/src) this is the whole table.
+ */
 export function commandMetadata(): Record<string, CommandJson> {
   if (cachedJson === null) {
-    const here = path.dirname(fileURLToPath(import.meta.url));
-    // Compiled code runs from dist/src/server; the JSON stays in src/commands. The package's
-    // bundles run from dist/pkg/<program>/, the JSON beside them in dist/pkg/.
-    const candidates = [
-      path.join(here, 'redis-command-table.json'),
-      path.join(here, '../redis-command-table.json'),
-      path.join(here, '../../../src/commands/redis-command-table.json'),
-    ];
-    const file = candidates.find((p) => fs.existsSync(p));
-    if (file === undefined) throw new Error('redis-command-table.json not found');
-    cachedJson = (JSON.parse(fs.readFileSync(file, 'utf8')) as { commands: Record<string, CommandJson> }).commands;
+    const core = metadataFile('redis-command-core.json');
+    if (core !== undefined) cachedJson = readMetadata(core);
+    else cachedJson = cachedDocs = commandDocs();
   }
   return cachedJson;
+}
+
+/** The whole command table with the documentation (COMMAND DOCS, INFO), parsed on first use. */
+export function commandDocs(): Record<string, CommandJson> {
+  if (cachedDocs === null) {
+    const file = metadataFile('redis-command-table.json');
+    if (file === undefined) throw new Error('redis-command-table.json not found');
+    cachedDocs = readMetadata(file);
+  }
+  return cachedDocs;
 }
 
 export class CommandTable {

@@ -32,7 +32,7 @@ import { startEvictionTimeProc } from './evict.js';
 import { REDIS_VERSION, NODIS_VERSION, versionLine } from './version.js';
 import { openApiLink } from './api-link.js';
 import { startCluster } from '../cluster/install.js';
-import { serverReady } from './ready-hooks.js';
+import { serverReady, firstCommandWanted, firstCommandServed } from './ready-hooks.js';
 import { debugHooks } from './debug-hooks.js';
 import { buildSnapshotLater } from './startup-snapshot.js';
 
@@ -231,6 +231,24 @@ async function main(): Promise<void> {
   logger.notice('Ready to accept connections');
   link?.ready(server.boundPort);
   afterReady();
+  if (firstCommandWanted()) watchFirstCommand(server);
+}
+
+/** firstCommandServed() after the server's first client command (one afterCommand hook, removed then). */
+function watchFirstCommand(server: Server): void {
+  let seen = false;
+  const hook = (): void => {
+    if (seen) return;
+    seen = true;
+    // Not removed while the server iterates its hooks; the next turn, before anything else.
+    setImmediate(() => {
+      const list = server.hooks.afterCommand;
+      const i = list.indexOf(hook);
+      if (i >= 0) list.splice(i, 1);
+      firstCommandServed();
+    });
+  };
+  server.hooks.afterCommand.push(hook);
 }
 
 /** Once the server (or sentinel) accepts connections: the start-up caches for the next start. */
