@@ -18,7 +18,7 @@
  * whose name contains it. Beside the rates: server CPU (user+sys, all three processes of the
  * topology) per write, steadier than throughput on a loaded machine.
  *
- *   node bench/durable.mjs [--rounds 3] [--seconds 4] [--conns 8] [--wait-pairs] [--only text]
+ *   node bench/durable.mjs [--rounds 3] [--seconds 4] [--conns 8] [--wait-pairs [--nodis-before bin]] [--only text]
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -160,6 +160,8 @@ const configs = (
         { name: 'redis-server SET + WAIT 1', bin: REDIS, extra: [], wait: true },
         { name: 'nodis master, redis replicas: SET + WAIT 1', bin: NODIS, replicaBin: REDIS, extra: [], wait: true },
         { name: 'redis master, nodis replicas: SET + WAIT 1', bin: REDIS, replicaBin: NODIS, extra: [], wait: true },
+        // --nodis-before <bin/nodis-server of another build>: that build beside this one.
+        ...(args.includes('--nodis-before') ? [{ name: 'nodis (before) SET + WAIT 1', bin: opt('nodis-before', ''), extra: [], wait: true }] : []),
       ]
     : [
         { name: 'nodis SET', bin: NODIS, extra: [], wait: false },
