@@ -132,7 +132,7 @@ test('GETACK leaves with the write it asks about; the ACK of that offset serves 
   }
 });
 
-test("a client unblocked by an ACK runs its pipelined next command in the same turn", async () => {
+test('a client unblocked by an ACK runs its pipelined next command in the same turn', async () => {
   const { rep, client } = await masterWithRawReplica();
   try {
     // The replica ACKs everything it holds whenever asked.
