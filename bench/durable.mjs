@@ -12,7 +12,13 @@
  * WAIT is SET and WAIT sent back to back; its latency ends with WAIT's reply. Rounds alternate
  * between the configurations; the medians of the rounds are printed as a Markdown table.
  *
- *   node bench/durable.mjs [--rounds 3] [--seconds 4] [--conns 8]
+ * `--wait-pairs` measures SET + WAIT 1 only, for every pairing of master and replicas
+ * (nodis/nodis, nodis master + redis replicas, redis master + nodis replicas, redis/redis), to
+ * show which side of the round trip costs the time; `--only <text>` keeps the configurations
+ * whose name contains it. Beside the rates: server CPU (user+sys, all three processes of the
+ * topology) per write, steadier than throughput on a loaded machine.
+ *
+ *   node bench/durable.mjs [--rounds 3] [--seconds 4] [--conns 8] [--wait-pairs [--nodis-before bin]] [--only text]
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -61,6 +67,13 @@ function encode(argv) {
   return `*${argv.length}\r\n${argv.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
 }
 
+/** user+sys CPU seconds a process has used so far (Linux /proc). */
+function cpuSeconds(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function start(bin, extra) {
   const port = await freePort();
   const d = fs.mkdtempSync(path.join(dir, 'n-'));
@@ -68,7 +81,7 @@ async function start(bin, extra) {
   procs.push(p);
   for (;;) {
     try {
-      if ((await command(port, ['PING'])).startsWith('+PONG')) return port;
+      if ((await command(port, ['PING'])).startsWith('+PONG')) return { port, pid: p.pid };
     } catch {
       // not listening yet
     }
@@ -76,18 +89,21 @@ async function start(bin, extra) {
   }
 }
 
-async function topology(bin, extra) {
+async function topology(bin, extra, replicaBin = bin) {
   const m = await start(bin, extra);
-  for (let i = 0; i < 2; i++) await start(bin, [...extra, '--replicaof', '127.0.0.1', String(m)]);
+  const pids = [m.pid];
+  for (let i = 0; i < 2; i++) pids.push((await start(replicaBin, [...(replicaBin === bin ? extra : []), '--replicaof', '127.0.0.1', String(m.port)])).pid);
   for (;;) {
-    const info = await command(m, ['INFO', 'replication']);
-    if ((info.match(/state=online/g) ?? []).length === 2 && !/durable_lease_ms_left:0\r/.test(info)) return m;
+    const info = await command(m.port, ['INFO', 'replication']);
+    if ((info.match(/state=online/g) ?? []).length === 2 && !/durable_lease_ms_left:0\r/.test(info)) return { port: m.port, pids };
     await sleep(100);
   }
 }
 
 /** Runs `seconds` of writes at pipeline depth `depth` on CONNS connections. */
-async function load(port, depth, withWait, seconds) {
+async function load(topo, depth, withWait, seconds) {
+  const port = topo.port;
+  const cpu0 = topo.pids.reduce((n, pid) => n + cpuSeconds(pid), 0);
   const lat = [];
   let ops = 0;
   const end = performance.now() + seconds * 1000;
@@ -128,39 +144,54 @@ async function load(port, depth, withWait, seconds) {
       s.on('error', () => resolve());
     });
   await Promise.all(Array.from({ length: CONNS }, conn));
+  const cpu = topo.pids.reduce((n, pid) => n + cpuSeconds(pid), 0) - cpu0;
   lat.sort((a, b) => a - b);
   const q = (f) => lat[Math.min(lat.length - 1, Math.floor(f * lat.length))] ?? NaN;
-  return { rps: ops / seconds, p50: q(0.5), p99: q(0.99) };
+  return { rps: ops / seconds, p50: q(0.5), p99: q(0.99), cpuUs: ops > 0 ? (cpu * 1e6) / ops : NaN };
 }
 
 const NODIS = path.join(ROOT, 'bin/nodis-server');
 const REDIS = '/usr/bin/redis-server';
-const configs = [
-  { name: 'nodis SET', bin: NODIS, extra: [], wait: false },
-  { name: 'nodis SET, durable-writes yes', bin: NODIS, extra: ['--durable-writes', 'yes', '--durable-replicas', '2'], wait: false },
-  { name: 'nodis SET + WAIT 1', bin: NODIS, extra: [], wait: true },
-  { name: 'redis-server SET + WAIT 1', bin: REDIS, extra: [], wait: true },
-  { name: 'redis-server SET', bin: REDIS, extra: [], wait: false },
-];
+const only = opt('only', '');
+const configs = (
+  args.includes('--wait-pairs')
+    ? [
+        { name: 'nodis SET + WAIT 1', bin: NODIS, extra: [], wait: true },
+        { name: 'redis-server SET + WAIT 1', bin: REDIS, extra: [], wait: true },
+        { name: 'nodis master, redis replicas: SET + WAIT 1', bin: NODIS, replicaBin: REDIS, extra: [], wait: true },
+        { name: 'redis master, nodis replicas: SET + WAIT 1', bin: REDIS, replicaBin: NODIS, extra: [], wait: true },
+        // --nodis-before <bin/nodis-server of another build>: that build beside this one.
+        ...(args.includes('--nodis-before') ? [{ name: 'nodis (before) SET + WAIT 1', bin: opt('nodis-before', ''), extra: [], wait: true }] : []),
+      ]
+    : [
+        { name: 'nodis SET', bin: NODIS, extra: [], wait: false },
+        { name: 'nodis SET, durable-writes yes', bin: NODIS, extra: ['--durable-writes', 'yes', '--durable-replicas', '2'], wait: false },
+        { name: 'nodis SET + WAIT 1', bin: NODIS, extra: [], wait: true },
+        { name: 'redis-server SET + WAIT 1', bin: REDIS, extra: [], wait: true },
+        { name: 'redis-server SET', bin: REDIS, extra: [], wait: false },
+      ]
+).filter((c) => c.name.includes(only));
 
 try {
-  for (const c of configs) c.port = await topology(c.bin, c.extra);
+  for (const c of configs) c.topo = await topology(c.bin, c.extra, c.replicaBin);
+  const load0 = os.loadavg()[0];
   const results = new Map(configs.map((c) => [c.name, { p1: [], p16: [] }]));
   for (let r = 0; r < ROUNDS; r++) {
     for (const c of configs) {
-      results.get(c.name).p1.push(await load(c.port, 1, c.wait, SECONDS));
-      results.get(c.name).p16.push(await load(c.port, 16, c.wait, SECONDS));
+      results.get(c.name).p1.push(await load(c.topo, 1, c.wait, SECONDS));
+      results.get(c.name).p16.push(await load(c.topo, 16, c.wait, SECONDS));
       process.stderr.write(`round ${r + 1} ${c.name}: done\n`);
     }
   }
   const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const f = (x, d = 2) => x.toFixed(d);
-  console.log(`| configuration (${CONNS} connections, medians of ${ROUNDS} rounds) | -P1 writes/s | -P1 p50 ms | -P1 p99 ms | -P16 writes/s | -P16 p50 ms (batch) | -P16 p99 ms (batch) |`);
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  console.log(`${new Date().toISOString()}, load average ${load0.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end`);
+  console.log(`| configuration (${CONNS} connections, medians of ${ROUNDS} rounds) | -P1 writes/s | -P1 p50 ms | -P1 p99 ms | -P1 CPU µs/write | -P16 writes/s | -P16 p50 ms (batch) | -P16 p99 ms (batch) | -P16 CPU µs/write |`);
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const c of configs) {
     const x = results.get(c.name);
     console.log(
-      `| ${c.name} | ${f(med(x.p1.map((y) => y.rps)), 0)} | ${f(med(x.p1.map((y) => y.p50)))} | ${f(med(x.p1.map((y) => y.p99)))} | ${f(med(x.p16.map((y) => y.rps)), 0)} | ${f(med(x.p16.map((y) => y.p50)))} | ${f(med(x.p16.map((y) => y.p99)))} |`,
+      `| ${c.name} | ${f(med(x.p1.map((y) => y.rps)), 0)} | ${f(med(x.p1.map((y) => y.p50)))} | ${f(med(x.p1.map((y) => y.p99)))} | ${f(med(x.p1.map((y) => y.cpuUs)), 1)} | ${f(med(x.p16.map((y) => y.rps)), 0)} | ${f(med(x.p16.map((y) => y.p50)))} | ${f(med(x.p16.map((y) => y.p99)))} | ${f(med(x.p16.map((y) => y.cpuUs)), 1)} |`,
     );
   }
 } finally {

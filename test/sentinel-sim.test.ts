@@ -47,6 +47,19 @@ test('master crash: one leader, best replica promoted, the other follows, old ma
   assert.match(eventsOf(c, '+switch-master')[0]!, new RegExp(`\\+switch-master mymaster 10\\.0\\.0\\.1 6379 10\\.0\\.0\\.1 ${promoted.addr.port}$`));
 });
 
+test('the leader sees the promotion from an INFO asked right behind SLAVEOF NO ONE, not a second later', () => {
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    const c = new SimCluster({ seed, sentinels: 3, quorum: 2, replicas: 2 });
+    c.run(5000);
+    c.crashData(0);
+    c.run(15000);
+    const at = (type: string): number => Number(eventsOf(c, type)[0]!.split(' ')[0]);
+    const waited = at('+promoted-slave') - at('+failover-state-wait-promotion');
+    // One round trip on the simulated network; Redis's next periodic INFO comes up to 1 s later.
+    assert.ok(waited >= 0 && waited < 100, `seed ${seed}: promotion seen after ${waited} ms`);
+  }
+});
+
 test('a new master\'s first hello waits one publish period, as in Redis: replicas are known and fresh first', () => {
   // createSentinelRedisInstance() starts last_pub_time at "now". Announcing at once let nodis's
   // sentinels find each other before their replicas had answered INFO, so the Sentinel suite's

@@ -24,7 +24,6 @@
  */
 import type { Server } from '../server/server.js';
 import type { Client } from '../server/client.js';
-import { encodeCommand } from '../server/propagate.js';
 import type { ReplicationState, ReplicaLink } from './state.js';
 
 export const NOREPLICAS_TIMEOUT = 'NOREPLICAS Not enough replicas acknowledged the write in time (its outcome is unknown).';
@@ -167,7 +166,7 @@ export class DurableState {
     this.marks.set(c, m);
     if (moved) {
       this.writesHeld++;
-      this.requestAcks();
+      this.st.requestGetAck();
     }
     this.ensureTimer();
     if (this.replicasNeeded === 0) this.release();
@@ -230,23 +229,6 @@ export class DurableState {
     }
   }
 
-  requestAcks(): void {
-    const st = this.st;
-    if (st.getAckPending) return;
-    st.getAckPending = true;
-    setImmediate(() => {
-      st.getAckPending = false;
-      this.feedGetAck();
-    });
-  }
-
-  private feedGetAck(): void {
-    const st = this.st;
-    if (st.replicas.length === 0 || st.isReplica || this.server.pause.mode !== null) return;
-    st.feedBytes(Buffer.from(encodeCommand(['REPLCONF', 'GETACK', '*']), 'latin1'));
-    this.noteGetAck();
-  }
-
   private ensureTimer(): void {
     if (this.timer !== null || !this.enabled) return;
     const period = Math.max(10, Math.min(100, Math.floor(this.leaseMs / 4)));
@@ -256,7 +238,7 @@ export class DurableState {
         return;
       }
       // Keeps the lease renewed while idle, and answers the entries whose time ran out.
-      if (this.active) this.feedGetAck();
+      if (this.active) this.st.feedGetAck();
       this.release();
     }, period);
     this.timer.unref();

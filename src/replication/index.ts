@@ -48,6 +48,8 @@ export function install(server: Server): void {
     else durable.stop();
     server.hooks.replyGate = on ? durableGate : null;
   };
+  st.onGetAckFed = () => durable.noteGetAck();
+  server.hooks.beforeReplies.push(() => st.feedPendingGetAck());
   applyDurable(cfg.getBool('durable-writes'));
   cfg.watch('durable-writes', (v) => applyDurable(v === true));
   server.propagator.addTarget({ kind: 'replication', feed: (db, argv) => st.feedCommand(db, argv) });

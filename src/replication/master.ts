@@ -611,19 +611,7 @@ export function waitCommand(c: Client): void {
     },
   };
   blockClient(c, state);
-  requestAcks(st);
-}
-
-/** Asks every replica for its offset (REPLCONF GETACK *), once per loop turn. */
-export function requestAcks(st: ReplicationState): void {
-  if (st.getAckPending) return;
-  st.getAckPending = true;
-  setImmediate(() => {
-    st.getAckPending = false;
-    if (st.replicas.length === 0 || st.isReplica || st.server.pause.mode !== null) return;
-    st.feedBytes(Buffer.from(encodeCommand(['REPLCONF', 'GETACK', '*']), 'latin1'));
-    durableOf(st).noteGetAck();
-  });
+  st.requestGetAck();
 }
 
 /** Serves WAITs whose replicas caught up (processClientsWaitingReplicas). */

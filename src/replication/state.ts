@@ -17,6 +17,8 @@ import type { MasterLink } from './replica.js';
 import type { RdbFilter } from '../persistence/rdb.js';
 import { NULL_REPLID, shiftReplIds } from './psync.js';
 
+const GETACK = Buffer.from(encodeCommand(['REPLCONF', 'GETACK', '*']), 'latin1');
+
 /** How much of the stream a replica that is behind is handed per socket write. */
 const PUMP_SLICE_BYTES = 1 << 20;
 
@@ -93,8 +95,14 @@ export class ReplicationState {
   masterPort = 0;
   /** Replicas with lag ≤ min-replicas-max-lag (refreshed by cron). */
   goodReplicas = 0;
-  /** Set when a WAIT needs fresh ACKs; REPLCONF GETACK goes out before the loop sleeps. */
+  /**
+   * Set when a WAIT or a held durable write needs fresh ACKs: REPLCONF GETACK is fed once, just
+   * before this loop turn's replies go out (feedPendingGetAck, Redis's get_ack_from_slaves in
+   * beforeSleep), so it leaves in the same write as the stream it asks about.
+   */
   getAckPending = false;
+  /** Told each time a GETACK is fed (the durable mode's leases count from it). */
+  onGetAckFed: (() => void) | null = null;
   /** Seconds counter of the once-per-second replication cron. */
   cronLoops = 0;
   /** The link to our master while we are a replica. */
@@ -156,6 +164,27 @@ export class ReplicationState {
     this.server.log.warning(
       `Setting secondary replication ID to ${this.replid2}, valid up to offset: ${this.secondReplOffset}. New replication ID is ${this.replid}`,
     );
+  }
+
+  /** Asks every replica for its offset at the end of this loop turn (once however often asked). */
+  requestGetAck(): void {
+    if (this.getAckPending) return;
+    this.getAckPending = true;
+    this.server.requestFlush();
+  }
+
+  /** The end-of-turn half of requestGetAck (a beforeReplies hook). */
+  feedPendingGetAck(): void {
+    if (!this.getAckPending) return;
+    this.getAckPending = false;
+    this.feedGetAck();
+  }
+
+  /** REPLCONF GETACK * into the stream; not while clients are paused (as Redis's beforeSleep). */
+  feedGetAck(): void {
+    if (this.replicas.length === 0 || this.isReplica || this.server.pause.mode !== null) return;
+    this.feedBytes(GETACK);
+    this.onGetAckFed?.();
   }
 
   /** Propagation target: a command from our own call() path (we are a master). */

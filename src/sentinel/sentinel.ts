@@ -502,13 +502,15 @@ export class Sentinel {
     let pingPeriod = ri.downAfterPeriod;
     if (pingPeriod > this.periods.pingPeriod) pingPeriod = this.periods.pingPeriod;
 
-    if (!ri.isSentinel && (ri.infoRefresh === 0 || now - ri.infoRefresh > infoPeriod)) {
-      this.send(ri, ['INFO'], (r) => {
-        if (r.type === 'string') this.refreshInstanceInfo(ri, r.value.toString('latin1'));
-      });
-    }
+    if (!ri.isSentinel && (ri.infoRefresh === 0 || now - ri.infoRefresh > infoPeriod)) this.sendInfo(ri);
     if (now - ri.link.lastPongTime > pingPeriod && now - ri.link.lastPingTime > pingPeriod / 2) this.sendPing(ri);
     if (now - ri.lastPubTime > this.periods.publishPeriod) this.sendHello(ri);
+  }
+
+  private sendInfo(ri: Instance): boolean {
+    return this.send(ri, ['INFO'], (r) => {
+      if (r.type === 'string') this.refreshInstanceInfo(ri, r.value.toString('latin1'));
+    });
   }
 
   private sendPing(ri: Instance): void {
@@ -1230,6 +1232,11 @@ export class Sentinel {
     this.event('notice', '+failover-state-wait-promotion', promoted);
     master.failoverState = FailoverState.WaitPromotion;
     master.failoverStateChangeTime = this.now();
+    // Redis learns of the promotion from the replica's next INFO, up to a second later (its
+    // info period during a failover), while no one can write. Asked right behind the EXEC, on
+    // the same link, the INFO is answered after SLAVEOF NO ONE ran: the failover goes on as
+    // soon as the replica is a master (docs/PERFORMANCE.md, "Write gap on failover").
+    this.sendInfo(promoted);
   }
 
   private failoverReconfNextSlave(master: Instance): void {

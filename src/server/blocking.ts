@@ -283,12 +283,23 @@ class BlockingState {
     this.resumeScheduled = true;
     setImmediate(() => {
       this.resumeScheduled = false;
-      const list = [...this.unblocked];
-      this.unblocked.clear();
-      for (const u of list) {
-        if (!u.closed && u.blocked === null) this.server.processInput(u);
-      }
+      this.resumeUnblocked();
     });
+  }
+
+  /**
+   * Runs the pending input of the clients unblocked so far (processUnblockedClients). Also
+   * called first thing before replies are flushed, as Redis's beforeSleep does: a client whose
+   * WAIT an ACK just served runs its next commands in this turn, and their replies and stream
+   * (and the GETACK its next WAIT asks for) leave in this turn's writes, not a turn later.
+   */
+  resumeUnblocked(): void {
+    if (this.unblocked.size === 0) return;
+    const list = [...this.unblocked];
+    this.unblocked.clear();
+    for (const u of list) {
+      if (!u.closed && u.blocked === null) this.server.processInput(u);
+    }
   }
 
   // ---- timeouts ---------------------------------------------------------------------------------
@@ -395,6 +406,8 @@ export function install(server: Server): void {
     if (s.waiters.size !== 0) s.signalDb(dbId);
   });
   server.hooks.afterCommand.push(() => s.handleReadyKeys());
+  // First of the hooks: the input it runs may feed the others (AOF, tracking, GETACK).
+  server.hooks.beforeReplies.unshift(() => s.resumeUnblocked());
 }
 
 // ---- public API -----------------------------------------------------------------------------------

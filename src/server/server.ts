@@ -1190,6 +1190,11 @@ export class Server implements KeyspaceOwner {
   /** Queues a client for the end-of-turn flush. */
   schedulePendingWrite(c: Client): void {
     this.pendingWrites.push(c);
+    this.requestFlush();
+  }
+
+  /** Makes this loop turn end with a flush (and its beforeReplies hooks), replies pending or not. */
+  requestFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushPendingWrites);
@@ -1198,8 +1203,9 @@ export class Server implements KeyspaceOwner {
 
   /** Writes every pending client's replies: one socket write per client per loop turn. */
   private readonly flushPendingWrites = (): void => {
-    this.flushScheduled = false;
+    // Output the hooks add (the AOF, a replication GETACK) joins this flush, not the next turn's.
     for (const h of this.hooks.beforeReplies) h();
+    this.flushScheduled = false;
     const list = this.pendingWrites.splice(0);
     for (const c of list) {
       c.pendingWrite = false;
