@@ -23,7 +23,9 @@ import { ListValue } from '../types/list.js';
 export function allocSize(n: number): number {
   if (n <= 8) return 8;
   if (n <= 128) return Math.ceil(n / 16) * 16;
-  const p = 2 ** Math.floor(Math.log2(n - 1));
+  // The power of two below n, by counting bits (Math.log2 and ** were 4% of an evicting SET's
+  // CPU: every SET charges two values and every eviction one).
+  const p = n <= 2 ** 31 ? 2 ** (31 - Math.clz32(n - 1)) : 2 ** Math.floor(Math.log2(n - 1));
   const step = p / 4;
   return Math.ceil(n / step) * step;
 }
