@@ -1,14 +1,15 @@
 /**
  * The pieces of an evicting write's path, in process (no sockets): jemalloc's size classes as
  * the memory model computes them (by counting bits), `Database.take` (the one-probe deletion
- * eviction uses), the eviction pool's choice under LRU, LFU and volatile-ttl against a
- * brute-force model, and a DEL that nothing is there to receive (no AOF, no replica) leaving
- * nothing queued for a target that comes later.
+ * eviction uses), the sampled entries' hashes (so the deletion needs not read the key), the
+ * pool's choice under allkeys-lru, volatile-ttl and volatile-lru, and a DEL that nothing is
+ * there to receive (no AOF, no replica) leaving nothing queued for a target that comes later.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Database, type KeyspaceOwner } from '../src/keyspace/db.js';
-import { allocSize, chargedValueBytes, keyOverheadBytes } from '../src/keyspace/memory.js';
+import { allocSize, chargedValueBytes, dictBucketBytes, keyOverheadBytes } from '../src/keyspace/memory.js';
+import { KeyDict, keyHash } from '../src/keyspace/dict.js';
 import { ConfigRegistry } from '../src/config/registry.js';
 import { DIRECTIVES } from '../src/config/directives.js';
 import { CommandTable } from '../src/server/command-table.js';
@@ -56,6 +57,12 @@ describe('allocSize (jemalloc size classes by counting bits)', () => {
     }
   });
 
+  it("dictBucketBytes: 8 bytes per bucket, the power of two at least the size", () => {
+    const reference = (size: number): number => (size <= 1 ? size * 8 : 8 * 2 ** Math.ceil(Math.log2(size)));
+    for (let size = 0; size <= 1 << 20; size++) assert.equal(dictBucketBytes(size), reference(size), `size = ${size}`);
+    for (const size of [2 ** 30 - 1, 2 ** 30, 2 ** 30 + 1, 2 ** 31, 2 ** 33 + 7]) assert.equal(dictBucketBytes(size), reference(size), `size = ${size}`);
+  });
+
   it('gives the classes Redis reports for common values', () => {
     assert.deepEqual([9, 129, 1009, 1024, 1025, 4097].map(allocSize), [16, 160, 1024, 1024, 1280, 5120]);
   });
@@ -84,6 +91,25 @@ describe('Database.take', () => {
     assert.equal(db.take('b'), undefined);
     assert.equal(db.size, 1);
     assert.equal(db.memory, before);
+  });
+});
+
+describe('KeyDict.sampleEntries with hashes', () => {
+  it("answers each sampled key's keyHash beside it, one table and sharded", () => {
+    for (const d of [new KeyDict<number>(64, 8), new KeyDict<number>()]) {
+      for (let i = 0; i < 500; i++) d.set(`key:${i}`, i);
+      for (let i = 0; i < 500; i += 7) d.delete(`key:${i}`);
+      const keys: string[] = [];
+      const values: number[] = [];
+      const hashes: number[] = [];
+      let x = 0.41;
+      for (let call = 0; call < 200; call++) {
+        d.sampleEntries(() => (x = (x * 9301 + 0.49297) % 1), 5, keys, values, hashes);
+        assert.equal(hashes.length, keys.length);
+        assert.deepEqual(hashes, keys.map(keyHash));
+        assert.deepEqual(values, keys.map((k) => d.get(k)));
+      }
+    }
   });
 });
 

@@ -240,10 +240,12 @@ export class Database {
     return this.take(key) !== undefined;
   }
 
-  /** Deletes a key and answers the value it had (undefined: there was none), in one probe. */
-  take(key: string): RedisValue | undefined {
+  /**
+   * Deletes a key and answers the value it had (undefined: there was none), in one probe. `h`
+   * is keyHash(key) when the caller has it (eviction takes it from the sampled entry).
+   */
+  take(key: string, h = keyHash(key)): RedisValue | undefined {
     if (this.beforeChange !== null) this.beforeChange(this, key);
-    const h = keyHash(key); // one hash for the three dictionaries
     const old = this.dict.remove(key, h);
     if (old === undefined) return undefined;
     // The key is known absent now: the signals' resized(key) that follows needs no lookup.

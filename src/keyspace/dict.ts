@@ -279,11 +279,13 @@ export class KeyDict<V> {
    * every call, and the rover's walk around the whole dictionary (each key looked at once per
    * lap) make up for it. Walking a table's entries in order reads them sequentially, where a
    * lookup per sample misses the cache each time. `keys` and `values` are overwritten; a key
-   * repeats only in a dictionary smaller than the window.
+   * repeats only in a dictionary smaller than the window. `hashes`, when given, receives each
+   * key's keyHash (stored beside it), so that deleting the key later needs not read it.
    */
-  sampleEntries(r: () => number, count: number, keys: string[], values: V[]): void {
+  sampleEntries(r: () => number, count: number, keys: string[], values: V[], hashes?: number[]): void {
     keys.length = 0;
     values.length = 0;
+    if (hashes !== undefined) hashes.length = 0;
     const n = Math.min(count, this.total);
     if (n === 0) return;
     const span = Math.max(1, Math.ceil(Math.min(this.total, 64) / n));
@@ -310,6 +312,7 @@ export class KeyDict<V> {
         if (k === undefined) continue;
         keys.push(k);
         values.push(m.valueAt(p - 1));
+        if (hashes !== undefined) hashes.push(m.hashAt(p - 1));
         break;
       }
     }

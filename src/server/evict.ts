@@ -23,7 +23,7 @@
  */
 import type { Server } from './server.js';
 import type { Database } from '../keyspace/db.js';
-import type { KeyDict } from '../keyspace/dict.js';
+import { type KeyDict, keyHash } from '../keyspace/dict.js';
 import type { RedisValue } from '../types/value.js';
 import { idleMs, lfuCounter } from '../keyspace/access.js';
 import { chargedValueBytes, keyOverheadBytes } from '../keyspace/memory.js';
@@ -53,6 +53,8 @@ interface EvictionPool {
   idle: Float64Array;
   key: (string | null)[];
   dbId: Int32Array;
+  /** The key's keyHash, from the sampled entry: its deletion needs not read the key's bytes. */
+  hash: Int32Array;
 }
 
 /**
@@ -101,7 +103,12 @@ function stateOf(server: Server): EvictionState {
         // Exactly the key's charge in Database.memory.
         freedBy: (key, value) => chargedValueBytes(value) + keyOverheadBytes(key),
       },
-      pool: { idle: new Float64Array(POOL_SIZE), key: new Array<string | null>(POOL_SIZE).fill(null), dbId: new Int32Array(POOL_SIZE) },
+      pool: {
+        idle: new Float64Array(POOL_SIZE),
+        key: new Array<string | null>(POOL_SIZE).fill(null),
+        dbId: new Int32Array(POOL_SIZE),
+        hash: new Int32Array(POOL_SIZE),
+      },
       nextDb: 0,
       procRunning: false,
       policy: 'noeviction',
@@ -144,9 +151,10 @@ function isSafeToEvict(server: Server): boolean {
   return !server.loading && !server.role.isReplica() && server.pause.mode === null;
 }
 
-/** Reused buffers for sampled keys and their values in the sampled dictionary. */
+/** Reused buffers for sampled keys, their values in the sampled dictionary and their hashes. */
 const sampledKeys: string[] = [];
 const sampledValues: unknown[] = [];
+const sampledHashes: number[] = [];
 
 /**
  * evictionPoolPopulate: samples keys of one database into the pool, kept sorted by rank (higher
@@ -167,9 +175,11 @@ function populatePool(server: Server, st: EvictionState, db: Database): void {
   const poolKey = pool.key;
   const poolIdle = pool.idle;
   const poolDb = pool.dbId;
+  const poolHash = pool.hash;
+  const hashes = sampledHashes;
   const recordsSampled = !ttl && allkeys && db.access.size === db.dict.size;
   const sample: KeyDict<unknown> = ttl || !allkeys ? db.expires : recordsSampled ? db.access : db.dict;
-  sample.sampleEntries(server.access.random, st.samples, keys, values);
+  sample.sampleEntries(server.access.random, st.samples, keys, values, hashes);
   const p = server.access;
   for (let s = 0; s < keys.length; s++) {
     const key = keys[s]!;
@@ -190,6 +200,7 @@ function populatePool(server: Server, st: EvictionState, db: Database): void {
         poolKey[i] = poolKey[i - 1]!;
         poolIdle[i] = poolIdle[i - 1]!;
         poolDb[i] = poolDb[i - 1]!;
+        poolHash[i] = poolHash[i - 1]!;
       }
     } else {
       // No free space: drop the worst (leftmost) element and insert at k − 1.
@@ -198,12 +209,14 @@ function populatePool(server: Server, st: EvictionState, db: Database): void {
         poolKey[i] = poolKey[i + 1]!;
         poolIdle[i] = poolIdle[i + 1]!;
         poolDb[i] = poolDb[i + 1]!;
+        poolHash[i] = poolHash[i + 1]!;
       }
     }
     // The same key may be in the pool twice (sampled again); harmless, as in Redis.
     poolKey[k] = key;
     poolIdle[k] = idle;
     poolDb[k] = db.id;
+    poolHash[k] = hashes[s]!;
   }
 }
 
@@ -217,12 +230,12 @@ export function setMemoryGauge(server: Server, gauge: MemoryGauge): void {
  * a key gone since it was sampled (a "ghost"). One probe picks and deletes it: the deletion
  * answers the value, whose bytes freed the caller then counts.
  */
-function evictIfPresent(server: Server, st: EvictionState, db: Database, key: string): RedisValue | undefined {
+function evictIfPresent(server: Server, st: EvictionState, db: Database, key: string, hash = keyHash(key)): RedisValue | undefined {
   let value: RedisValue | undefined;
-  if (st.latencyThreshold === 0) value = db.take(key);
+  if (st.latencyThreshold === 0) value = db.take(key, hash);
   else {
     const started = performance.now();
-    value = db.take(key);
+    value = db.take(key, hash);
     if (value !== undefined) recordLatencyEvent(server, 'eviction-del', performance.now() - started);
   }
   if (value === undefined) return undefined;
@@ -270,7 +283,7 @@ function evictOne(server: Server, st: EvictionState): number {
       poolKey[k] = null;
       const db = dbs[pool.dbId[k]!]!;
       if (!allkeys && !db.expires.has(key)) continue;
-      const value = evictIfPresent(server, st, db, key);
+      const value = evictIfPresent(server, st, db, key, pool.hash[k]!);
       if (value !== undefined) return st.gauge.freedBy(key, value);
     }
   }
