@@ -9,7 +9,7 @@
 //
 //   node bench/commands.mjs [--dist path/to/dist] [--n 200000] [--rounds 5] [--tests incr,lpush]
 import path from 'node:path';
-import { root, option, median, inProcessServer } from './lib.mjs';
+import { root, option, median, inProcessServer, parsedCommands } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const dist = path.resolve(option(args, 'dist', path.join(root, 'dist')));
@@ -39,20 +39,8 @@ const TESTS = {
   mset: () => { const a = ['MSET']; for (let i = 0; i < 10; i++) a.push(`key:${r()}`, 'xxx'); return a; },
 };
 const names = only === '' ? Object.keys(TESTS) : only.split(',');
-const resp = (argv) => `*${argv.length}\r\n${argv.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`;
-
 /** n commands as 16-command RESP chunks, parsed as from a socket. */
-function commands(make) {
-  const parser = new RespParser({ maxBulkLen: 512 * 1024 * 1024, authRequired: false, fromMaster: false });
-  const argvs = [];
-  for (let i = 0; i < n; i += 16) {
-    let s = '';
-    for (let j = 0; j < 16; j++) s += resp(make());
-    parser.feed(Buffer.from(s, 'latin1'));
-    for (let a = parser.next(); a !== null; a = parser.next()) argvs.push(a);
-  }
-  return argvs;
-}
+const commands = (make) => parsedCommands(RespParser, n, make);
 
 const results = {};
 for (let round = 0; round < rounds; round++) {

@@ -155,3 +155,22 @@ export async function inProcessServer(dist) {
   installModules(server);
   return { server, client: server.createFakeClient(), load, Random };
 }
+
+/** RESP multibulk of `argv`. */
+export const resp = (argv) => `*${argv.length}\r\n${argv.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`;
+
+/**
+ * `n` commands from `make()`, sent as 16-command RESP chunks through a fresh `RespParser` (from
+ * the build under test), so each argv is made of fresh strings as from a socket.
+ */
+export function parsedCommands(RespParser, n, make) {
+  const parser = new RespParser({ maxBulkLen: 512 * 1024 * 1024, authRequired: false, fromMaster: false });
+  const argvs = [];
+  for (let i = 0; i < n; i += 16) {
+    let s = '';
+    for (let j = 0; j < 16; j++) s += resp(make());
+    parser.feed(Buffer.from(s, 'latin1'));
+    for (let a = parser.next(); a !== null; a = parser.next()) argvs.push(a);
+  }
+  return argvs;
+}

@@ -17,20 +17,10 @@ import { DEFAULT_ENCODE_OPTIONS } from '../src/persistence/rdb-encode.js';
 import { defaultLoadLimits, parseRdb } from '../src/persistence/rdb-decode.js';
 import type { RedisValue } from '../src/types/value.js';
 import { ListValue } from '../src/types/list.js';
+import { standaloneOwner } from './helpers/in-process.js';
 
 function owner(): KeyspaceOwner {
-  return {
-    expiryNow: () => 0,
-    expiryIsMastersJob: () => false,
-    onKeyExpired: () => {},
-    random: () => 0.5,
-    onKeyAdded: () => {},
-    keyWritten: () => {},
-    signalModifiedKey: () => {},
-    notify: () => {},
-    datasetChanged: () => {},
-    access: { track: false, epoch: 0, lfu: false, lruClock: 0, minutes: 0, logFactor: 10, decayTime: 1, random: () => 0.5 },
-  };
+  return standaloneOwner();
 }
 
 function dbWithLists(): { db: Database; lists: ListValue[] } {

@@ -66,7 +66,7 @@ function prepareForRun(c: Client, flags: number, ro: boolean): boolean {
   }
   if (
     !(flags & (ScriptFlag.AllowOom | ScriptFlag.NoWrites)) && server.settings.maxmemory > 0 &&
-    server.usedMemory() > server.settings.maxmemory && !server.hooks.freeMemory()
+    !server.hooks.freeMemory()
   ) {
     c.reply.error("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
     return false;

@@ -6,7 +6,7 @@
  * deletes on its own (its master will send the DEL) but hides logically expired keys from reads,
  * as Redis does.
  */
-import { KeyDict } from './dict.js';
+import { KeyDict, keyHash } from './dict.js';
 import { type AccessPolicy, initialAccess, lfuTouched } from './access.js';
 import type { RedisValue } from '../types/value.js';
 import { chargedValueBytes, dictBucketBytes, keyOverheadBytes, rechargeValue } from './memory.js';
@@ -166,7 +166,8 @@ export class Database {
   set(key: string, value: RedisValue, keepTtl = false): void {
     if (this.beforeChange !== null) this.beforeChange(this, key);
     const a = this.owner.access;
-    const old = this.dict.put(key, value);
+    const h = keyHash(key); // one hash for the three dictionaries
+    const old = this.dict.put(key, value, h);
     this.memory += chargedValueBytes(value) - (old === undefined ? -keyOverheadBytes(key) : chargedValueBytes(old));
     this.lastKey = key;
     this.lastValue = value;
@@ -175,13 +176,13 @@ export class Database {
       // Redis tries to expand when the table is full (the key count was a power of two, or a capped table's size).
       const used = this.dict.size - 1;
       if (used >= this.bucketCap || (used > 0 && used < 2 ** 30 && (used & (used - 1)) === 0)) this.expandBuckets();
-      if (a.track) this.access.set(key, initialAccess(a));
+      if (a.track) this.access.set(key, initialAccess(a), h);
       this.owner.onKeyAdded(this, key);
     } else if (a.track && !a.lfu) {
       // A new object gets a fresh LRU clock; with LFU Redis keeps the old counter (dbSetValue).
-      this.access.set(key, a.lruClock);
+      this.access.set(key, a.lruClock, h);
     }
-    if (!keepTtl && this.expires.size !== 0) this.expires.delete(key);
+    if (!keepTtl && this.expires.size !== 0) this.expires.delete(key, h);
   }
 
   /** Adds a key while loading a dataset (RDB, replication), with its access record. */
@@ -236,17 +237,25 @@ export class Database {
   }
 
   delete(key: string): boolean {
+    return this.take(key) !== undefined;
+  }
+
+  /**
+   * Deletes a key and answers the value it had (undefined: there was none), in one probe. `h`
+   * is keyHash(key) when the caller has it (eviction takes it from the sampled entry).
+   */
+  take(key: string, h = keyHash(key)): RedisValue | undefined {
     if (this.beforeChange !== null) this.beforeChange(this, key);
-    const old = this.dict.remove(key);
-    if (old === undefined) return false;
+    const old = this.dict.remove(key, h);
+    if (old === undefined) return undefined;
     // The key is known absent now: the signals' resized(key) that follows needs no lookup.
     this.lastKey = key;
     this.lastValue = undefined;
     this.memory -= chargedValueBytes(old) + keyOverheadBytes(key);
     if (this.slots !== null) this.slots.removed(key);
-    if (this.access.size !== 0) this.access.delete(key);
-    if (this.expires.size !== 0) this.expires.delete(key);
-    return true;
+    if (this.access.size !== 0) this.access.delete(key, h);
+    if (this.expires.size !== 0) this.expires.delete(key, h);
+    return old;
   }
 
   /** Absolute expiry time in ms, or -1 when the key has none. */

@@ -123,14 +123,16 @@ export class KeyDict<V> {
     return (this.single ?? this.shards![h & this.mask]!).has(key, h);
   }
 
-  /** Sets key → value; returns true if the key is new. */
-  set(key: string, value: V): boolean {
-    return this.put(key, value) === undefined;
+  /**
+   * Sets key → value; returns true if the key is new. `h` is keyHash(key), when the caller
+   * already has it (the main, access and expires dictionaries of a database share it).
+   */
+  set(key: string, value: V, h = keyHash(key)): boolean {
+    return this.put(key, value, h) === undefined;
   }
 
   /** Sets key → value; returns the value it replaced, undefined if the key is new (one lookup). */
-  put(key: string, value: V): V | undefined {
-    const h = keyHash(key);
+  put(key: string, value: V, h = keyHash(key)): V | undefined {
     const single = this.single;
     const old = (single ?? this.shards![h & this.mask]!).set(key, h, value);
     if (old !== undefined) return old;
@@ -158,13 +160,12 @@ export class KeyDict<V> {
     if ((this.total * 100) / this.table < 10) this.table = nextPowerOfTwo(Math.max(this.total, DICT_INITIAL_SIZE));
   }
 
-  delete(key: string): boolean {
-    return this.remove(key) !== undefined;
+  delete(key: string, h = keyHash(key)): boolean {
+    return this.remove(key, h) !== undefined;
   }
 
   /** Deletes key; returns the value it had, undefined if absent (one lookup). */
-  remove(key: string): V | undefined {
-    const h = keyHash(key);
+  remove(key: string, h = keyHash(key)): V | undefined {
     const single = this.single;
     const old = (single ?? this.shards![h & this.mask]!).remove(key, h);
     if (old === undefined) return undefined;
@@ -270,18 +271,21 @@ export class KeyDict<V> {
 
   /**
    * Up to `count` sampled entries with their values (dictGetSomeKeys). The sampling rover walks
-   * on from where it last stopped, skipping a random number of entries (< 64 / count, at least
-   * one step) before each sample, so one call spans a window of ~64 entries, as randomKey()'s
-   * single jump does, instead of `count` such jumps. Samples in one window are close in
+   * on from where it last stopped, jumping a random number of positions (< 64 / count; a
+   * table's positions include the holes of deleted entries) before each sample and then to
+   * the next live entry, so one call spans a window of ~64 positions, as randomKey()'s single
+   * jump does, instead of `count` such jumps. Samples in one window are close in
    * insertion order, so alike in age; the eviction pool, which keeps the best candidates of
    * every call, and the rover's walk around the whole dictionary (each key looked at once per
    * lap) make up for it. Walking a table's entries in order reads them sequentially, where a
    * lookup per sample misses the cache each time. `keys` and `values` are overwritten; a key
-   * repeats only in a dictionary smaller than the window.
+   * repeats only in a dictionary smaller than the window. `hashes`, when given, receives each
+   * key's keyHash (stored beside it), so that deleting the key later needs not read it.
    */
-  sampleEntries(r: () => number, count: number, keys: string[], values: V[]): void {
+  sampleEntries(r: () => number, count: number, keys: string[], values: V[], hashes?: number[]): void {
     keys.length = 0;
     values.length = 0;
+    if (hashes !== undefined) hashes.length = 0;
     const n = Math.min(count, this.total);
     if (n === 0) return;
     const span = Math.max(1, Math.ceil(Math.min(this.total, 64) / n));
@@ -295,7 +299,9 @@ export class KeyDict<V> {
     let m = maps[t]!;
     // total > 0, so some table has a live entry and each search below ends within one lap.
     for (let i = 0; i < n; i++) {
-      let skip = Math.floor(r() * span);
+      // Jump the skip by position (holes included) instead of stepping over each live entry:
+      // a call reads ~count entries of the table, not the whole window.
+      p += Math.floor(r() * span);
       for (;;) {
         while (p >= m.span) {
           t = t + 1 === maps.length ? 0 : t + 1;
@@ -303,9 +309,10 @@ export class KeyDict<V> {
           p = 0;
         }
         const k = m.keyAt(p++);
-        if (k === undefined || skip-- > 0) continue;
+        if (k === undefined) continue;
         keys.push(k);
         values.push(m.valueAt(p - 1));
+        if (hashes !== undefined) hashes.push(m.hashAt(p - 1));
         break;
       }
     }

@@ -23,7 +23,10 @@ import { ListValue } from '../types/list.js';
 export function allocSize(n: number): number {
   if (n <= 8) return 8;
   if (n <= 128) return Math.ceil(n / 16) * 16;
-  const p = 2 ** Math.floor(Math.log2(n - 1));
+  // The power of two below n, by counting bits (Math.log2 and ** were 4% of an evicting SET's
+  // CPU: every SET charges two values and every eviction one).
+  // (A shift, not `2 **`: V8 compiles a power with a variable exponent to a call to pow.)
+  const p = n <= 2 ** 31 ? 1 << (31 - Math.clz32(n - 1)) : 2 ** Math.floor(Math.log2(n - 1));
   const step = p / 4;
   return Math.ceil(n / step) * step;
 }
@@ -113,5 +116,6 @@ export function rechargeValue(v: RedisValue): number {
 export function dictBucketBytes(size: number): number {
   // The next power of two by counting bits (used memory is summed before every command).
   if (size <= 1) return size === 0 ? 0 : 8;
-  return size > 2 ** 31 ? 8 * 2 ** Math.ceil(Math.log2(size)) : 8 * 2 ** (32 - Math.clz32(size - 1));
+  if (size <= 2 ** 30) return 8 * (1 << (32 - Math.clz32(size - 1))); // a shift: `2 **` calls pow
+  return 8 * 2 ** Math.ceil(Math.log2(size));
 }

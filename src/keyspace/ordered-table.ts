@@ -171,6 +171,11 @@ export class OrderedTable<V> {
     return this.store.kv[2 * p] as string | undefined;
   }
 
+  /** The hash of the key at position `p` of a live entry (the caller's keyHash of it). */
+  hashAt(p: number): number {
+    return this.store.hashes[p]!;
+  }
+
   /** The value at position `p` of a live entry (keyAt(p) !== undefined). */
   valueAt(p: number): V {
     return this.store.kv[2 * p + 1] as V;

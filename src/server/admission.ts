@@ -72,9 +72,12 @@ const NOREPLICAS = 'NOREPLICAS Not enough good replicas to write.';
 const MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 const LOADING = 'LOADING Redis is loading the dataset in memory';
 
-/** Out of memory after trying to evict (performEvictions runs before any command). */
+/**
+ * Out of memory after trying to evict: performEvictions runs before any command and reads used
+ * memory itself (one sum of it per command, as Redis's one zmalloc_used_memory()).
+ */
 function outOfMemory(server: Server): boolean {
-  return server.usedMemory() > server.settings.maxmemory && !server.hooks.freeMemory();
+  return !server.hooks.freeMemory();
 }
 
 /** The state checks guard the dataset from clients: a master's stream and a script's later writes pass. */

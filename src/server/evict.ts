@@ -23,7 +23,7 @@
  */
 import type { Server } from './server.js';
 import type { Database } from '../keyspace/db.js';
-import type { KeyDict } from '../keyspace/dict.js';
+import { type KeyDict, keyHash } from '../keyspace/dict.js';
 import type { RedisValue } from '../types/value.js';
 import { idleMs, lfuCounter } from '../keyspace/access.js';
 import { chargedValueBytes, keyOverheadBytes } from '../keyspace/memory.js';
@@ -43,10 +43,18 @@ export type EvictResult = 'ok' | 'running' | 'fail';
 
 /** EVPOOL_SIZE */
 const POOL_SIZE = 16;
-interface PoolEntry {
-  idle: number;
-  key: string;
-  dbId: number;
+
+/**
+ * The eviction pool (EvictionPoolLRU): up to POOL_SIZE candidates sorted by rank, best on the
+ * right, in parallel arrays so that an insert allocates nothing; a slot is empty when its key
+ * is null.
+ */
+interface EvictionPool {
+  idle: Float64Array;
+  key: (string | null)[];
+  dbId: Int32Array;
+  /** The key's keyHash, from the sampled entry: its deletion needs not read the key's bytes. */
+  hash: Int32Array;
 }
 
 /**
@@ -62,7 +70,7 @@ export interface MemoryGauge {
 
 interface EvictionState {
   gauge: MemoryGauge;
-  pool: (PoolEntry | null)[];
+  pool: EvictionPool;
   /** Round-robin start for the random policies (next_db). */
   nextDb: number;
   /** The follow-up task is scheduled. */
@@ -72,6 +80,11 @@ interface EvictionState {
    * instead of looking names up in the registry (several lookups per evicted key otherwise).
    */
   policy: EvictionPolicy;
+  /** The policy's parts, derived once when it is set: allkeys-*, *-random, *-lfu, volatile-ttl. */
+  allkeys: boolean;
+  random: boolean;
+  lfu: boolean;
+  ttl: boolean;
   samples: number;
   tenacity: number;
   lazy: boolean;
@@ -86,14 +99,23 @@ function stateOf(server: Server): EvictionState {
   if (s === undefined) {
     s = {
       gauge: {
-        used: () => server.usedMemory() - server.memoryNotCountedForEvict(),
+        used: () => server.usedMemoryForEvict(),
         // Exactly the key's charge in Database.memory.
         freedBy: (key, value) => chargedValueBytes(value) + keyOverheadBytes(key),
       },
-      pool: new Array<PoolEntry | null>(POOL_SIZE).fill(null),
+      pool: {
+        idle: new Float64Array(POOL_SIZE),
+        key: new Array<string | null>(POOL_SIZE).fill(null),
+        dbId: new Int32Array(POOL_SIZE),
+        hash: new Int32Array(POOL_SIZE),
+      },
       nextDb: 0,
       procRunning: false,
       policy: 'noeviction',
+      allkeys: false,
+      random: false,
+      lfu: false,
+      ttl: false,
       samples: 5,
       tenacity: 10,
       lazy: false,
@@ -102,7 +124,14 @@ function stateOf(server: Server): EvictionState {
     states.set(server, s);
     const st = s;
     const c = server.config;
-    c.watch('maxmemory-policy', (v) => (st.policy = v as EvictionPolicy));
+    c.watch('maxmemory-policy', (v) => {
+      const policy = v as EvictionPolicy;
+      st.policy = policy;
+      st.allkeys = policy.startsWith('allkeys-');
+      st.random = policy.endsWith('-random');
+      st.lfu = policy.endsWith('-lfu');
+      st.ttl = policy === 'volatile-ttl';
+    });
     c.watch('maxmemory-samples', (v) => (st.samples = v as number));
     c.watch('maxmemory-eviction-tenacity', (v) => (st.tenacity = v as number));
     c.watch('lazyfree-lazy-eviction', (v) => (st.lazy = v as boolean));
@@ -122,9 +151,10 @@ function isSafeToEvict(server: Server): boolean {
   return !server.loading && !server.role.isReplica() && server.pause.mode === null;
 }
 
-/** Reused buffers for sampled keys and their values in the sampled dictionary. */
+/** Reused buffers for sampled keys, their values in the sampled dictionary and their hashes. */
 const sampledKeys: string[] = [];
 const sampledValues: unknown[] = [];
+const sampledHashes: number[] = [];
 
 /**
  * evictionPoolPopulate: samples keys of one database into the pool, kept sorted by rank (higher
@@ -138,14 +168,18 @@ const sampledValues: unknown[] = [];
  * comes with the key; otherwise (volatile-*, or keys without a record) the sampled keys' records
  * are looked up, one random probe each.
  */
-function populatePool(server: Server, policy: EvictionPolicy, db: Database, allkeys: boolean, pool: (PoolEntry | null)[], samples: number): void {
+function populatePool(server: Server, st: EvictionState, db: Database): void {
   const keys = sampledKeys;
   const values = sampledValues;
-  const ttl = policy === 'volatile-ttl';
-  const lfu = !ttl && policy.endsWith('-lfu');
+  const { ttl, lfu, allkeys, pool } = st;
+  const poolKey = pool.key;
+  const poolIdle = pool.idle;
+  const poolDb = pool.dbId;
+  const poolHash = pool.hash;
+  const hashes = sampledHashes;
   const recordsSampled = !ttl && allkeys && db.access.size === db.dict.size;
   const sample: KeyDict<unknown> = ttl || !allkeys ? db.expires : recordsSampled ? db.access : db.dict;
-  sample.sampleEntries(server.access.random, samples, keys, values);
+  sample.sampleEntries(server.access.random, st.samples, keys, values, hashes);
   const p = server.access;
   for (let s = 0; s < keys.length; s++) {
     const key = keys[s]!;
@@ -156,67 +190,34 @@ function populatePool(server: Server, policy: EvictionPolicy, db: Database, allk
       idle = lfu ? 255 - lfuCounter(p, record) : idleMs(p, record);
     }
     let k = 0;
-    while (k < POOL_SIZE && pool[k] !== null && pool[k]!.idle < idle) k++;
-    if (k === 0 && pool[POOL_SIZE - 1] !== null) continue; // worse than everything in a full pool
-    if (k < POOL_SIZE && pool[k] === null) {
+    while (k < POOL_SIZE && poolKey[k] !== null && poolIdle[k]! < idle) k++;
+    if (k === 0 && poolKey[POOL_SIZE - 1] !== null) continue; // worse than everything in a full pool
+    if (k < POOL_SIZE && poolKey[k] === null) {
       // An empty slot: insert here.
-    } else if (pool[POOL_SIZE - 1] === null) {
+    } else if (poolKey[POOL_SIZE - 1] === null) {
       // Free space on the right: shift right from k.
-      for (let i = POOL_SIZE - 1; i > k; i--) pool[i] = pool[i - 1]!;
+      for (let i = POOL_SIZE - 1; i > k; i--) {
+        poolKey[i] = poolKey[i - 1]!;
+        poolIdle[i] = poolIdle[i - 1]!;
+        poolDb[i] = poolDb[i - 1]!;
+        poolHash[i] = poolHash[i - 1]!;
+      }
     } else {
       // No free space: drop the worst (leftmost) element and insert at k − 1.
       k--;
-      for (let i = 0; i < k; i++) pool[i] = pool[i + 1]!;
+      for (let i = 0; i < k; i++) {
+        poolKey[i] = poolKey[i + 1]!;
+        poolIdle[i] = poolIdle[i + 1]!;
+        poolDb[i] = poolDb[i + 1]!;
+        poolHash[i] = poolHash[i + 1]!;
+      }
     }
     // The same key may be in the pool twice (sampled again); harmless, as in Redis.
-    pool[k] = { idle, key, dbId: db.id };
+    poolKey[k] = key;
+    poolIdle[k] = idle;
+    poolDb[k] = db.id;
+    poolHash[k] = hashes[s]!;
   }
-}
-
-/** The key to evict, with its value (looked up once, for the bytes its deletion frees). */
-interface Pick {
-  db: Database;
-  key: string;
-  value: RedisValue;
-}
-
-/** Picks the key to evict, or null when there is none the policy may take. */
-function selectKey(server: Server, policy: EvictionPolicy, st: EvictionState): Pick | null {
-  const allkeys = policy.startsWith('allkeys-');
-  const dictOf = (db: Database): KeyDict<unknown> => (allkeys ? db.dict : db.expires);
-  if (policy.endsWith('-random')) {
-    const n = server.dbs.length;
-    for (let i = 0; i < n; i++) {
-      st.nextDb = (st.nextDb + 1) % n;
-      const db = server.dbs[st.nextDb]!;
-      const key = dictOf(db).randomKey(server.rng.next());
-      const value = key === undefined ? undefined : db.dict.get(key);
-      if (value !== undefined) return { db, key: key!, value };
-    }
-    return null;
-  }
-  const pool = st.pool;
-  for (let round = 0; round < 1000; round++) {
-    let total = 0;
-    for (const db of server.dbs) {
-      const d = dictOf(db);
-      if (d.size === 0) continue;
-      populatePool(server, policy, db, allkeys, pool, st.samples);
-      total += d.size;
-    }
-    if (total === 0) return null;
-    // Best candidates are on the right; entries whose key is gone ("ghosts") are skipped.
-    for (let k = POOL_SIZE - 1; k >= 0; k--) {
-      const e = pool[k];
-      if (e === null) continue;
-      pool[k] = null;
-      const db = server.dbs[e.dbId]!;
-      const value = db.dict.get(e.key);
-      if (value !== undefined && (allkeys || db.expires.has(e.key))) return { db, key: e.key, value };
-    }
-  }
-  // Only reachable if sampling keeps yielding keys that vanish; give up this round.
-  return null;
 }
 
 /** Replaces how eviction measures memory (tests). */
@@ -224,19 +225,70 @@ export function setMemoryGauge(server: Server, gauge: MemoryGauge): void {
   stateOf(server).gauge = gauge;
 }
 
-/** Deletes one key as an eviction; returns the bytes it is estimated to free. */
-function evictKey(server: Server, st: EvictionState, { db, key, value }: Pick): number {
-  const bytes = st.gauge.freedBy(key, value);
-  if (st.latencyThreshold === 0) db.delete(key);
+/**
+ * Deletes `key` of `db` as an eviction if it is still there; the value it had, or undefined for
+ * a key gone since it was sampled (a "ghost"). One probe picks and deletes it: the deletion
+ * answers the value, whose bytes freed the caller then counts.
+ */
+function evictIfPresent(server: Server, st: EvictionState, db: Database, key: string, hash = keyHash(key)): RedisValue | undefined {
+  let value: RedisValue | undefined;
+  if (st.latencyThreshold === 0) value = db.take(key, hash);
   else {
     const started = performance.now();
-    db.delete(key);
-    recordLatencyEvent(server, 'eviction-del', performance.now() - started);
+    value = db.take(key, hash);
+    if (value !== undefined) recordLatencyEvent(server, 'eviction-del', performance.now() - started);
   }
+  if (value === undefined) return undefined;
   server.stats.evictedKeys++;
   db.modified(key, 'e', 'evicted', 0); // signalModifiedKey, then the event (no dirty: the DEL propagates)
   server.propagateDeletion(db, key, st.lazy);
-  return bytes;
+  return value;
+}
+
+/**
+ * Picks a key the policy may take and evicts it; the bytes its deletion frees, or -1 when there
+ * is no key to evict.
+ */
+function evictOne(server: Server, st: EvictionState): number {
+  const allkeys = st.allkeys;
+  const dbs = server.dbs;
+  if (st.random) {
+    const n = dbs.length;
+    for (let i = 0; i < n; i++) {
+      st.nextDb = (st.nextDb + 1) % n;
+      const db = dbs[st.nextDb]!;
+      const key = (allkeys ? db.dict : db.expires).randomKey(server.rng.next());
+      if (key === undefined) continue;
+      const value = evictIfPresent(server, st, db, key);
+      if (value !== undefined) return st.gauge.freedBy(key, value);
+    }
+    return -1;
+  }
+  const pool = st.pool;
+  const poolKey = pool.key;
+  for (let round = 0; round < 1000; round++) {
+    let total = 0;
+    for (let i = 0; i < dbs.length; i++) {
+      const db = dbs[i]!;
+      const size = allkeys ? db.dict.size : db.expires.size;
+      if (size === 0) continue;
+      populatePool(server, st, db);
+      total += size;
+    }
+    if (total === 0) return -1;
+    // Best candidates are on the right; entries whose key is gone ("ghosts") are skipped.
+    for (let k = POOL_SIZE - 1; k >= 0; k--) {
+      const key = poolKey[k];
+      if (key === null) continue;
+      poolKey[k] = null;
+      const db = dbs[pool.dbId[k]!]!;
+      if (!allkeys && !db.expires.has(key)) continue;
+      const value = evictIfPresent(server, st, db, key, pool.hash[k]!);
+      if (value !== undefined) return st.gauge.freedBy(key, value);
+    }
+  }
+  // Only reachable if sampling keeps yielding keys that vanish; give up this round.
+  return -1;
 }
 
 /**
@@ -249,11 +301,9 @@ export function performEvictions(server: Server): EvictResult {
   const max = server.settings.maxmemory;
   if (max === 0) return 'ok';
   const st = stateOf(server);
-  const gauge = st.gauge;
-  const used = gauge.used();
+  const used = st.gauge.used();
   if (used <= max) return 'ok';
-  const policy = st.policy;
-  if (policy === 'noeviction') return 'fail';
+  if (st.policy === 'noeviction') return 'fail';
   const toFree = used - max;
   const limitUs = timeLimitUs(st.tenacity);
   const started = performance.now();
@@ -261,12 +311,12 @@ export function performEvictions(server: Server): EvictResult {
   let keys = 0;
   let result: EvictResult = 'ok';
   while (freed < toFree) {
-    const pick = selectKey(server, policy, st);
-    if (pick === null) {
+    const bytes = evictOne(server, st);
+    if (bytes < 0) {
       result = 'fail';
       break;
     }
-    freed += evictKey(server, st, pick);
+    freed += bytes;
     keys++;
     if (keys % 16 === 0 && (performance.now() - started) * 1000 > limitUs) {
       startEvictionTimeProc(server);
@@ -274,7 +324,8 @@ export function performEvictions(server: Server): EvictResult {
       break;
     }
   }
-  recordLatencyEvent(server, 'eviction-cycle', performance.now() - started);
+  // latencyAddSampleIfNeeded: nothing to record (nor a clock to read) while the monitor is off.
+  if (st.latencyThreshold !== 0) recordLatencyEvent(server, 'eviction-cycle', performance.now() - started);
   if (result === 'ok' && st.procRunning) result = 'running';
   return result;
 }

@@ -244,8 +244,12 @@ export class Server implements KeyspaceOwner {
     aclCheck: null as ((c: Client, spec: CommandSpec, argv: readonly string[], context: 'toplevel' | 'multi' | 'exec' | 'lua', caller?: Client) => string | null) | null,
     /** Bytes of external memory held by the scripting VM, left out of used_memory as in Redis. */
     vmMemory: (): number => 0,
-    /** Eviction: try to free memory; true if now under maxmemory. */
-    freeMemory: (): boolean => false,
+    /**
+     * performEvictions (server/evict.ts) under maxmemory, before every command that admission
+     * checks: false when used memory is over maxmemory and nothing more can be freed. Without
+     * eviction installed: whether used memory is within maxmemory.
+     */
+    freeMemory: (): boolean => this.usedMemory() <= this.settings.maxmemory,
     /** Password check for ACL users (installed by the ACL module). */
     checkUserPassword: (_user: string, _pass: string): boolean => false,
     /** Undoes per-connection state for RESET (MULTI, WATCH, subscriptions…), by module. */
@@ -467,7 +471,7 @@ export class Server implements KeyspaceOwner {
   dictExpandAllowed(moreBytes: number, usedRatio: number): boolean {
     const max = this.settings.maxmemory;
     if (max === 0 || usedRatio > HASHTABLE_MAX_LOAD_FACTOR) return true;
-    return this.usedMemory() - this.memoryNotCountedForEvict() + moreBytes <= max;
+    return this.usedMemoryForEvict() + moreBytes <= max;
   }
 
   onKeyAdded(db: Database, key: string): void {
@@ -476,7 +480,10 @@ export class Server implements KeyspaceOwner {
 
   /** Propagates the deletion of an expired or evicted key as DEL (or UNLINK when lazy). */
   propagateDeletion(db: Database, key: string, lazy: boolean): void {
-    this.propagator.also(db.id, [lazy ? 'UNLINK' : 'DEL', key]);
+    const p = this.propagator;
+    // Outside a command with no AOF and no replica, the flush below would drop it: build nothing.
+    if (this.executionNesting === 0 && !p.hasTargets && p.isEmpty()) return;
+    p.also(db.id, [lazy ? 'UNLINK' : 'DEL', key]);
     if (this.executionNesting === 0) this.propagator.flush();
   }
 
@@ -577,6 +584,15 @@ export class Server implements KeyspaceOwner {
       this.usedMemoryRefreshedAt = now;
     }
     return this.clientsNormalMemory + this.replicaClientsMemory;
+  }
+
+  /**
+   * Used memory as eviction counts it (getMaxmemoryState): usedMemory() less what replicas'
+   * output buffers hold, with one read of the clients' part.
+   */
+  usedMemoryForEvict(): number {
+    const used = this.usedMemory();
+    return used - this.replicaClientsMemory;
   }
 
   /**

@@ -12,6 +12,27 @@ import { Logger } from '../../src/server/log.js';
 import { Server } from '../../src/server/server.js';
 import { Random, type Clock } from '../../src/core/clock.js';
 import { installModules } from '../../src/server/modules.js';
+import type { KeyspaceOwner } from '../../src/keyspace/db.js';
+import type { AccessPolicy } from '../../src/keyspace/access.js';
+
+/**
+ * A KeyspaceOwner for a Database alone (no server): time 0, nothing expires on its own, the
+ * signals go nowhere; `access` overrides the access policy's fields (no tracking by default).
+ */
+export function standaloneOwner(access: Partial<AccessPolicy> = {}): KeyspaceOwner {
+  return {
+    expiryNow: () => 0,
+    expiryIsMastersJob: () => false,
+    onKeyExpired: () => {},
+    random: () => 0.5,
+    onKeyAdded: () => {},
+    keyWritten: () => {},
+    signalModifiedKey: () => {},
+    notify: () => {},
+    datasetChanged: () => {},
+    access: { track: false, epoch: 0, lfu: false, lruClock: 0, minutes: 0, logFactor: 10, decayTime: 1, random: () => 0.5, ...access },
+  };
+}
 
 export interface InProcessServer {
   server: Server;

@@ -1,0 +1,187 @@
+/**
+ * The pieces of an evicting write's path, in process (no sockets): jemalloc's size classes as
+ * the memory model computes them (by counting bits), `Database.take` (the one-probe deletion
+ * eviction uses), the sampled entries' hashes (so the deletion needs not read the key), the
+ * pool's choice under allkeys-lru, volatile-ttl and volatile-lru, and a DEL that nothing is
+ * there to receive (no AOF, no replica) leaving nothing queued for a target that comes later.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Database, type KeyspaceOwner } from '../src/keyspace/db.js';
+import { allocSize, chargedValueBytes, dictBucketBytes, keyOverheadBytes } from '../src/keyspace/memory.js';
+import { KeyDict, keyHash } from '../src/keyspace/dict.js';
+import { ConfigRegistry } from '../src/config/registry.js';
+import { DIRECTIVES } from '../src/config/directives.js';
+import { CommandTable } from '../src/server/command-table.js';
+import { allCommandHandlers } from '../src/commands/index.js';
+import { Logger } from '../src/server/log.js';
+import { Server } from '../src/server/server.js';
+import { ManualClock, Random } from '../src/core/clock.js';
+import { installModules } from '../src/server/modules.js';
+import { performEvictions, setMemoryGauge } from '../src/server/evict.js';
+import { standaloneOwner } from './helpers/in-process.js';
+
+/** jemalloc's size class as first written (Math.log2): the reference for allocSize. */
+function referenceAllocSize(n: number): number {
+  if (n <= 8) return 8;
+  if (n <= 128) return Math.ceil(n / 16) * 16;
+  const step = 2 ** Math.floor(Math.log2(n - 1)) / 4;
+  return Math.ceil(n / step) * step;
+}
+
+function owner(track: boolean): KeyspaceOwner {
+  return standaloneOwner({ track, lruClock: 7 });
+}
+
+function inProcessServer(policy: string): { server: Server; clock: ManualClock; fed: string[] } {
+  const clock = new ManualClock();
+  const logger = new Logger(() => clock.now());
+  logger.level = 'warning';
+  const config = new ConfigRegistry(DIRECTIVES);
+  config.set('save', [''], 'args');
+  const server = new Server({ clock, random: new Random(3), config, commands: new CommandTable(allCommandHandlers()), logger });
+  installModules(server);
+  config.set('maxmemory-policy', [policy], 'runtime');
+  // No time limit per round: one performEvictions() call does all the work, under any load.
+  config.set('maxmemory-eviction-tenacity', ['100'], 'runtime');
+  // Every key costs 100 bytes: eviction frees exactly one key's worth per key.
+  setMemoryGauge(server, { used: () => server.dbs.reduce((n, db) => n + db.size, 0) * 100, freedBy: () => 100 });
+  return { server, clock, fed: [] };
+}
+
+describe('allocSize (jemalloc size classes by counting bits)', () => {
+  it('matches the reference at every size up to 1 MB and around every power of two', () => {
+    for (let n = 0; n <= 1 << 20; n++) assert.equal(allocSize(n), referenceAllocSize(n), `n = ${n}`);
+    for (let b = 20; b <= 40; b++) {
+      for (const n of [2 ** b - 1, 2 ** b, 2 ** b + 1, 3 * 2 ** (b - 1) + 5]) assert.equal(allocSize(n), referenceAllocSize(n), `n = ${n}`);
+    }
+  });
+
+  it("dictBucketBytes: 8 bytes per bucket, the power of two at least the size", () => {
+    const reference = (size: number): number => (size <= 1 ? size * 8 : 8 * 2 ** Math.ceil(Math.log2(size)));
+    for (let size = 0; size <= 1 << 20; size++) assert.equal(dictBucketBytes(size), reference(size), `size = ${size}`);
+    for (const size of [2 ** 30 - 1, 2 ** 30, 2 ** 30 + 1, 2 ** 31, 2 ** 33 + 7]) assert.equal(dictBucketBytes(size), reference(size), `size = ${size}`);
+  });
+
+  it('gives the classes Redis reports for common values', () => {
+    assert.deepEqual([9, 129, 1009, 1024, 1025, 4097].map(allocSize), [16, 160, 1024, 1024, 1280, 5120]);
+  });
+});
+
+describe('Database.take', () => {
+  it('deletes a key and answers its value, with its charge, access record and TTL gone', () => {
+    const db = new Database(0, owner(true));
+    const empty = db.memoryBytes();
+    db.set('k', 'x'.repeat(1000));
+    db.setExpire('k', 5000);
+    assert.equal(db.access.get('k'), 7);
+    assert.equal(db.memory, chargedValueBytes('x'.repeat(1000)) + keyOverheadBytes('k'));
+    assert.equal(db.take('k'), 'x'.repeat(1000));
+    assert.equal(db.peek('k'), undefined);
+    assert.equal(db.access.size, 0);
+    assert.equal(db.getExpire('k'), -1);
+    assert.equal(db.memory, 0);
+    assert.equal(db.memoryBytes(), empty);
+  });
+
+  it('answers undefined for a key that is not there and changes nothing', () => {
+    const db = new Database(0, owner(false));
+    db.set('a', '1');
+    const before = db.memory;
+    assert.equal(db.take('b'), undefined);
+    assert.equal(db.size, 1);
+    assert.equal(db.memory, before);
+  });
+});
+
+describe('KeyDict.sampleEntries with hashes', () => {
+  it("answers each sampled key's keyHash beside it, one table and sharded", () => {
+    for (const d of [new KeyDict<number>(64, 8), new KeyDict<number>()]) {
+      for (let i = 0; i < 500; i++) d.set(`key:${i}`, i);
+      for (let i = 0; i < 500; i += 7) d.delete(`key:${i}`);
+      const keys: string[] = [];
+      const values: number[] = [];
+      const hashes: number[] = [];
+      let x = 0.41;
+      for (let call = 0; call < 200; call++) {
+        d.sampleEntries(() => (x = (x * 9301 + 0.49297) % 1), 5, keys, values, hashes);
+        assert.equal(hashes.length, keys.length);
+        assert.deepEqual(hashes, keys.map(keyHash));
+        assert.deepEqual(values, keys.map((k) => d.get(k)));
+      }
+    }
+  });
+});
+
+describe('the eviction pool picks as the policy says', () => {
+  it('allkeys-lru: 1,000 evictions never take one of the 50 keys read last', () => {
+    const { server, clock } = inProcessServer('allkeys-lru');
+    const db = server.dbs[0]!;
+    for (let i = 0; i < 2000; i++) db.set(`k${i}`, 'v');
+    clock.advance(60_000);
+    server.refreshAccessClock();
+    const recent = new Set<string>();
+    for (let i = 0; i < 2000; i += 40) {
+      db.lookup(`k${i}`);
+      recent.add(`k${i}`);
+    }
+    server.config.set('maxmemory', [String(1000 * 100)], 'runtime');
+    assert.equal(performEvictions(server), 'ok');
+    assert.equal(db.size, 1000);
+    for (const k of recent) assert.notEqual(db.peek(k), undefined, `${k} was read last and evicted`);
+  });
+
+  it('volatile-ttl: evicts only keys with a TTL, among the soonest to expire', () => {
+    const { server } = inProcessServer('volatile-ttl');
+    const db = server.dbs[0]!;
+    for (let i = 0; i < 500; i++) db.set(`p${i}`, 'v');
+    for (let i = 0; i < 500; i++) {
+      db.set(`t${i}`, 'v');
+      db.setExpire(`t${i}`, 1_000_000 + i * 1000);
+    }
+    server.config.set('maxmemory', [String(800 * 100)], 'runtime');
+    assert.equal(performEvictions(server), 'ok');
+    assert.equal(db.size, 800);
+    for (let i = 0; i < 500; i++) assert.notEqual(db.peek(`p${i}`), undefined);
+    // The 200 evicted are from the sooner half: the pool keeps the best of every sample.
+    let lateEvicted = 0;
+    for (let i = 250; i < 500; i++) if (db.peek(`t${i}`) === undefined) lateEvicted++;
+    assert.ok(lateEvicted < 20, `${lateEvicted} of the latest-expiring keys evicted`);
+  });
+
+  it('volatile-lru with no key left that has a TTL: fails instead of taking a persistent key', () => {
+    const { server } = inProcessServer('volatile-lru');
+    const db = server.dbs[0]!;
+    for (let i = 0; i < 100; i++) db.set(`p${i}`, 'v');
+    for (let i = 0; i < 10; i++) {
+      db.set(`t${i}`, 'v');
+      db.setExpire(`t${i}`, 1_000_000);
+    }
+    server.config.set('maxmemory', [String(50 * 100)], 'runtime');
+    assert.equal(performEvictions(server), 'fail');
+    assert.equal(db.size, 100);
+    for (let i = 0; i < 10; i++) assert.equal(db.peek(`t${i}`), undefined);
+  });
+});
+
+describe('an eviction with nothing to propagate to', () => {
+  it('queues nothing, and a target added afterwards receives only the DELs of later evictions', () => {
+    const { server, fed } = inProcessServer('allkeys-random');
+    const db = server.dbs[0]!;
+    for (let i = 0; i < 20; i++) db.set(`k${i}`, 'v');
+    server.config.set('maxmemory', [String(15 * 100)], 'runtime');
+    assert.equal(performEvictions(server), 'ok');
+    assert.equal(db.size, 15);
+    assert.equal(server.stats.evictedKeys, 5);
+    assert.equal(server.propagator.isEmpty(), true);
+    server.propagator.addTarget({ feed: (dbId, argv) => fed.push(`${dbId}:${argv.join(' ')}`) });
+    server.config.set('maxmemory', [String(13 * 100)], 'runtime');
+    assert.equal(performEvictions(server), 'ok');
+    assert.equal(db.size, 13);
+    assert.equal(fed.length, 2);
+    for (const line of fed) {
+      assert.match(line, /^0:DEL k\d+$/);
+      assert.equal(db.peek(line.slice(6)), undefined);
+    }
+  });
+});
