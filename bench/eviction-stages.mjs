@@ -7,9 +7,9 @@
 // CPU time (process.cpuUsage) per operation; medians of --rounds.
 //
 // Where the evicting SET's time goes, stage by stage: run it under the CPU profiler and read
-// the functions' inclusive times (bench/profile-summary.mjs prints them per SET):
+// the functions' inclusive times (bench/cpuprofile-shares.mjs --per N prints them per SET):
 //   node --cpu-prof --cpu-prof-dir=/tmp/p bench/eviction-stages.mjs --evicting-only
-//   node bench/profile-summary.mjs /tmp/p/*.cpuprofile --per 1000000
+//   node bench/cpuprofile-shares.mjs /tmp/p/*.cpuprofile --per 1000000
 //
 //   node bench/eviction-stages.mjs [--dist path/to/dist] [--n 200000] [--rounds 5] [--policy allkeys-lru] [--evicting-only]
 import path from 'node:path';
