@@ -6,11 +6,13 @@
 // nodis-server and redis-server alternate rounds; the figure is CPU-seconds per 30 s of idling.
 //
 // Usage: node bench/cluster-idle.mjs [--rounds 3] [--nodes 20] [--window 30] [--settle 10]
-//        [--only nodis|redis] [--profile DIR]
+//        [--only nodis|redis] [--profile DIR] [--node-flags '--flag ...']
 // --profile DIR: run each nodis node as `node --cpu-prof --cpu-prof-dir=DIR bin/nodis-server` and
 // stop it with SIGTERM (a clean exit), which leaves one V8 CPU profile per node in DIR.
+// --node-flags: run each nodis node as `node FLAGS bin/nodis-server` (V8 / Node experiments).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { root, option, startServer, stopServer, freePort, median } from './lib.mjs';
 
@@ -21,15 +23,19 @@ const windowS = Number(option(args, 'window', '30'));
 const settleS = Number(option(args, 'settle', '10'));
 const only = option(args, 'only', '');
 const profileDir = option(args, 'profile', '');
+const nodeFlags = option(args, 'node-flags', '');
 const TICKS = 100;
 const MASTERS = 5;
 
 const bins = { nodis: path.join(root, 'bin/nodis-server'), redis: 'redis-server' };
-if (profileDir !== '') {
-  fs.mkdirSync(profileDir, { recursive: true });
-  bins.nodis = path.join(profileDir, 'nodis-server-profiled');
-  fs.writeFileSync(bins.nodis, `#!/bin/sh\nexec '${process.execPath}' --cpu-prof --cpu-prof-dir='${path.resolve(profileDir)}' '${path.join(root, 'bin/nodis-server')}' "$@"\n`, { mode: 0o755 });
+if (profileDir !== '' || nodeFlags !== '') {
+  const flags = `${nodeFlags}${profileDir !== '' ? ` --cpu-prof --cpu-prof-dir='${path.resolve(profileDir)}'` : ''}`;
+  const wrapperDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-idle-wrapper-'));
+  bins.nodis = path.join(wrapperDir, 'nodis-server');
+  fs.writeFileSync(bins.nodis, `#!/bin/sh\nexec '${process.execPath}' ${flags} '${path.join(root, 'bin/nodis-server')}' "$@"\n`, { mode: 0o755 });
+  process.on('exit', () => fs.rmSync(wrapperDir, { recursive: true, force: true }));
 }
+if (profileDir !== '') fs.mkdirSync(profileDir, { recursive: true });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** [utime, stime] of a process in seconds. */

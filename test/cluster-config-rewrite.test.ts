@@ -3,6 +3,9 @@
  * replica's config and restarts it): Redis leaves `replicaof` out of the file in cluster mode
  * (rewriteConfigReplicaOfOption), since the node's master is in nodes.conf and a `replicaof`
  * line would make the restart fail with "replicaof directive not allowed in cluster mode".
+ * The restarted replica loads its dataset from disk before it connects to its master: connecting
+ * first let a quick full sync land before the start-up load, which then found every key already
+ * there ("RDB has duplicated key") and stopped the server.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +16,7 @@ import { waitFor, info } from './helpers/conditions.js';
 
 after(stopAll);
 
-test('CONFIG REWRITE on a cluster replica writes no replicaof; the node restarts from it as the same replica', { timeout: 180000 }, async () => {
+test('CONFIG REWRITE on a cluster replica writes no replicaof; the node restarts from it as the same replica, loading its RDB before it syncs', { timeout: 180000 }, async () => {
   const conf = 'cluster-enabled yes\ncluster-node-timeout 5000\n';
   const masterBus = await freePort();
   const master = await startServer({ config: conf, args: ['--cluster-port', String(masterBus)] });
@@ -26,6 +29,9 @@ test('CONFIG REWRITE on a cluster replica writes no replicaof; the node restarts
   await waitFor('the replica to know the master', async () => String(await r.call('cluster', 'nodes')).includes(masterId), 60000);
   assert.equal(await r.call('cluster', 'replicate', masterId), 'OK');
   await waitFor('the replica in sync', async () => (await info(r, 'replication')).master_link_status === 'up', 60000);
+  for (let i = 0; i < 50; i++) await m.set(`key.${i}`, String(i));
+  await waitFor('the keys on the replica', async () => (await r.dbsize()) === 50, 60000);
+  assert.equal(await r.call('save'), 'OK');
 
   assert.equal(await r.call('config', 'rewrite'), 'OK');
   const file = path.join(replica.dir, 'test.conf');
@@ -40,6 +46,12 @@ test('CONFIG REWRITE on a cluster replica writes no replicaof; the node restarts
   r = again.client();
   await waitFor('the restarted node to follow its master again', async () => {
     const role = (await r.call('role')) as unknown[];
-    return role[0] === 'slave' && Number(role[2]) === master.port;
+    return role[0] === 'slave' && Number(role[2]) === master.port && role[3] === 'connected';
   }, 60000);
+  assert.equal(await r.dbsize(), 50);
+  const log = again.output();
+  const loaded = log.indexOf('DB loaded from disk');
+  assert.ok(loaded >= 0, log);
+  assert.ok(log.indexOf('Connecting to MASTER') > loaded, log);
+  assert.doesNotMatch(log, /duplicated key/);
 });

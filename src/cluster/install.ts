@@ -253,9 +253,16 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
     state.saveConfigOrDie(true);
   }
   if (!pickBus) await listenBus(cfg.getNumber('cluster-port') || (cfg.getBool('tls-cluster') ? cfg.getNumber('tls-port') : port) + PORT_INCR);
-  // A replica loaded from nodes.conf replicates its master at once.
-  const me = state.myself;
-  if (me.isSlave && me.slaveof !== null && me.slaveof.hasAddr && me.slaveof.ip !== '') env.repl.setMaster(me.slaveof.ip, me.slaveof.port);
+  // A replica loaded from nodes.conf replicates its master once the dataset on disk is loaded
+  // (Redis: clusterCron's replicationSetMaster, after the blocking load). Connecting earlier let
+  // a quick full sync finish before the start-up load, which then found every key already
+  // there ("RDB has duplicated key") and stopped the server (cluster suite 14-consistency-check).
+  let started = false;
+  server.startupTasks.push(() => {
+    started = true;
+    const me = state.myself;
+    if (me.isSlave && me.slaveof !== null && me.slaveof.hasAddr && me.slaveof.ip !== '' && !env.repl.hasMaster()) env.repl.setMaster(me.slaveof.ip, me.slaveof.port);
+  });
   // clusterCron runs from serverCron every 100 ms (Redis's run_with_period(100): each serverCron
   // at the default hz 10, every hz/10th above it), so one timer wakes the process for both, as in
   // Redis; a timer of its own woke an idle node ten more times a second. It runs after the turn's
@@ -267,7 +274,7 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
     if (!stopped) state.cron();
   };
   server.hooks.cron.push(() => {
-    if (stopped) return;
+    if (stopped || !started) return;
     const tick = Math.floor(1000 / server.settings.hz);
     if (CRON_PERIOD_MS <= tick || server.cronLoops % Math.floor(CRON_PERIOD_MS / tick) === 0) setImmediate(runCron);
   });
