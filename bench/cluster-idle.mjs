@@ -6,10 +6,11 @@
 // nodis-server and redis-server alternate rounds; the figure is CPU-seconds per 30 s of idling.
 //
 // Usage: node bench/cluster-idle.mjs [--rounds 3] [--nodes 20] [--window 30] [--settle 10]
-//        [--only nodis|redis] [--profile DIR] [--node-flags '--flag ...']
+//        [--only nodis|redis] [--profile DIR] [--node-flags '--flag ...'] [--nodis-bin PATH]
 // --profile DIR: run each nodis node as `node --cpu-prof --cpu-prof-dir=DIR bin/nodis-server` and
 // stop it with SIGTERM (a clean exit), which leaves one V8 CPU profile per node in DIR.
 // --node-flags: run each nodis node as `node FLAGS bin/nodis-server` (V8 / Node experiments).
+// --nodis-bin: another build's bin/nodis-server (a before/after comparison).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,12 +28,13 @@ const nodeFlags = option(args, 'node-flags', '');
 const TICKS = 100;
 const MASTERS = 5;
 
-const bins = { nodis: path.join(root, 'bin/nodis-server'), redis: 'redis-server' };
+const bins = { nodis: path.resolve(option(args, 'nodis-bin', path.join(root, 'bin/nodis-server'))), redis: 'redis-server' };
 if (profileDir !== '' || nodeFlags !== '') {
   const flags = `${nodeFlags}${profileDir !== '' ? ` --cpu-prof --cpu-prof-dir='${path.resolve(profileDir)}'` : ''}`;
   const wrapperDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-idle-wrapper-'));
+  const target = bins.nodis;
   bins.nodis = path.join(wrapperDir, 'nodis-server');
-  fs.writeFileSync(bins.nodis, `#!/bin/sh\nexec '${process.execPath}' ${flags} '${path.join(root, 'bin/nodis-server')}' "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(bins.nodis, `#!/bin/sh\nexec '${process.execPath}' ${flags} '${target}' "$@"\n`, { mode: 0o755 });
   process.on('exit', () => fs.rmSync(wrapperDir, { recursive: true, force: true }));
 }
 if (profileDir !== '') fs.mkdirSync(profileDir, { recursive: true });
