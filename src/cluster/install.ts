@@ -31,7 +31,7 @@ export function clusterRuntime(server: Server): ClusterRuntime | null {
   return runtimes.get(server) ?? null;
 }
 
-/** clusterCron's period (cluster.c: run_with_period(100) in serverCron). */
+/** clusterCron's period (cluster.c: run_with_period(100)). */
 const CRON_PERIOD_MS = 100;
 
 /** The directives settingsOf reads: a change to any of them drops the cached settings. */
@@ -263,21 +263,16 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
     const me = state.myself;
     if (me.isSlave && me.slaveof !== null && me.slaveof.hasAddr && me.slaveof.ip !== '' && !env.repl.hasMaster()) env.repl.setMaster(me.slaveof.ip, me.slaveof.port);
   });
-  // clusterCron runs from serverCron every 100 ms (Redis's run_with_period(100): each serverCron
-  // at the default hz 10, every hz/10th above it), so one timer wakes the process for both, as in
-  // Redis; a timer of its own woke an idle node ten more times a second. It runs after the turn's
-  // reads, as Redis runs time events after file events: a node that was stalled (a long command,
-  // CPU starvation) reads the PONGs waiting in its sockets before judging anyone's ping delay, so
-  // the stall does not make it flag every node PFAIL and gossip failure reports about healthy nodes.
+  // clusterCron runs after the turn's reads, as Redis runs time events after file events: a node
+  // that was stalled (a long command, CPU starvation) reads the PONGs waiting in its sockets
+  // before judging anyone's ping delay, so the stall does not make it flag every node PFAIL
+  // and gossip failure reports about healthy nodes. Its own timer, not serverCron's hook:
+  // serverCron stops while the server loads, and the bus must keep going through an async load.
   let stopped = false;
-  const runCron = (): void => {
-    if (!stopped) state.cron();
-  };
-  server.hooks.cron.push(() => {
-    if (stopped || !started) return;
-    const tick = Math.floor(1000 / server.settings.hz);
-    if (CRON_PERIOD_MS <= tick || server.cronLoops % Math.floor(CRON_PERIOD_MS / tick) === 0) setImmediate(runCron);
-  });
+  const timer = setInterval(() => setImmediate(() => {
+    if (!stopped && started) state.cron();
+  }), CRON_PERIOD_MS);
+  timer.unref();
 
   const view: ClusterView = {
     isUp: () => state.state === 'ok',
@@ -311,6 +306,7 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
     configFile: file,
     stop: () => {
       stopped = true;
+      clearInterval(timer);
       bus.close();
     },
   };
