@@ -87,7 +87,9 @@ export class SocketLink implements BusLink {
       const rest = head.subarray(totlen);
       this.chunks = rest.length > 0 ? [rest] : [];
       this.buffered = rest.length;
-      this.bus.state.processPacket(this, Buffer.from(msg));
+      // `msg` is a view of the socket's own chunk (Node hands each read a fresh buffer), so it
+      // goes to the state machine without a copy.
+      this.bus.state.processPacket(this, msg);
     }
   }
 }

@@ -120,7 +120,9 @@ export function encode(h: Header, body: { gossip?: Gossip[]; hostname?: string; 
   else if (h.type === MsgType.UPDATE) dataLen = 8 + NAMELEN + SLOT_BYTES;
   else if (h.type === MsgType.PUBLISH || h.type === MsgType.PUBLISHSHARD) dataLen = 8 + (body.channel ?? '').length + (body.message ?? '').length;
   const totlen = HEADER_LEN + dataLen + extLen;
-  const b = Buffer.alloc(totlen);
+  // From Node's shared pool (a PING/PONG is under its 4 KB cut-off) rather than an ArrayBuffer
+  // of its own per message; zeroed as Buffer.alloc would, so the bytes are the same.
+  const b = Buffer.allocUnsafe(totlen).fill(0);
   b.write('RCmb', 0, 'latin1');
   b.writeUInt32BE(totlen, 4);
   b.writeUInt16BE(PROTO_VER, 8);
@@ -174,8 +176,12 @@ export function encode(h: Header, body: { gossip?: Gossip[]; hostname?: string; 
   return b;
 }
 
+/** A message's updateSlots when it is not an UPDATE (read by no one). */
+const NO_SLOTS = new Uint8Array(SLOT_BYTES);
+
 /**
- * Decodes one whole message (`buf.length` is its totlen). Returns a string describing why the
+ * Decodes one whole message (`buf.length` is its totlen). The header's and an UPDATE's slot
+ * bitmaps are views of `buf`, not copies: the caller hands over a buffer no one reuses. Returns a string describing why the
  * message is invalid (logged as Redis logs it) or null when it is to be ignored silently.
  */
 export function decode(buf: Buffer): Message | string | null {
@@ -193,7 +199,7 @@ export function decode(buf: Buffer): Message | string | null {
     configEpoch: buf.readBigUInt64BE(24),
     offset: buf.readBigUInt64BE(32),
     sender: buf.toString('latin1', 40, 80),
-    myslots: new Uint8Array(buf.subarray(80, 80 + SLOT_BYTES)),
+    myslots: buf.subarray(80, 80 + SLOT_BYTES),
     slaveof: buf.toString('latin1', 2128, 2168),
     myip: cstr(buf, 2168, IPLEN),
     pport: buf.readUInt16BE(2246),
@@ -203,7 +209,7 @@ export function decode(buf: Buffer): Message | string | null {
     mflags0: buf.readUInt8(2253),
   };
   const msg: Message = {
-    header, gossip: [], hostname: null, failNode: '', channel: '', message: '', updateEpoch: 0n, updateNode: '', updateSlots: new Uint8Array(SLOT_BYTES),
+    header, gossip: [], hostname: null, failNode: '', channel: '', message: '', updateEpoch: 0n, updateNode: '', updateSlots: NO_SLOTS,
   };
   let explen = HEADER_LEN;
   if (type === MsgType.PING || type === MsgType.PONG || type === MsgType.MEET) {
@@ -251,7 +257,7 @@ export function decode(buf: Buffer): Message | string | null {
     if (totlen === explen) {
       msg.updateEpoch = buf.readBigUInt64BE(HEADER_LEN);
       msg.updateNode = buf.toString('latin1', HEADER_LEN + 8, HEADER_LEN + 48);
-      msg.updateSlots = new Uint8Array(buf.subarray(HEADER_LEN + 48, HEADER_LEN + 48 + SLOT_BYTES));
+      msg.updateSlots = buf.subarray(HEADER_LEN + 48, HEADER_LEN + 48 + SLOT_BYTES);
     }
   } else if (type === MsgType.MODULE) {
     if (totlen >= HEADER_LEN + 12) explen += 16 - 3 + buf.readUInt32BE(HEADER_LEN + 8);

@@ -31,6 +31,35 @@ export function clusterRuntime(server: Server): ClusterRuntime | null {
   return runtimes.get(server) ?? null;
 }
 
+/** clusterCron's period (cluster.c: run_with_period(100)). */
+const CRON_PERIOD_MS = 100;
+
+/** The directives settingsOf reads: a change to any of them drops the cached settings. */
+const SETTINGS_DIRECTIVES = [
+  'tls-cluster', 'port', 'tls-port', 'cluster-announce-tls-port', 'cluster-announce-port', 'cluster-port',
+  'cluster-announce-bus-port', 'cluster-node-timeout', 'cluster-replica-validity-factor', 'cluster-migration-barrier',
+  'cluster-require-full-coverage', 'cluster-allow-replica-migration', 'cluster-replica-no-failover',
+  'repl-ping-replica-period', 'cluster-announce-ip', 'cluster-announce-hostname', 'cluster-preferred-endpoint-type',
+];
+
+/**
+ * settingsOf, computed once and kept until one of its directives changes (or the bound port
+ * does): every bus message's header reads them, and a dozen registry lookups per message were
+ * a visible part of an idle cluster's CPU.
+ */
+function cachedSettings(server: Server): () => ClusterSettings {
+  let cached: ClusterSettings | null = null;
+  let boundPort = server.boundPort;
+  for (const name of SETTINGS_DIRECTIVES) server.config.watch(name, () => { cached = null; });
+  return () => {
+    if (cached === null || boundPort !== server.boundPort) {
+      boundPort = server.boundPort;
+      cached = settingsOf(server);
+    }
+    return cached;
+  };
+}
+
 export function settingsOf(server: Server): ClusterSettings {
   const cfg = server.config;
   const tlsCluster = cfg.getBool('tls-cluster');
@@ -133,7 +162,7 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
     randomInt: (n) => Math.floor(server.rng.next() * n),
     randomHex: (n) => server.rng.hex(n),
     log,
-    settings: () => settingsOf(server),
+    settings: cachedSettings(server),
     connect: (node) => bus.connect(node),
     saveConfig: (text, fsync) => {
       try {
@@ -224,17 +253,25 @@ export async function startCluster(server: Server, pickBusPort = false): Promise
     state.saveConfigOrDie(true);
   }
   if (!pickBus) await listenBus(cfg.getNumber('cluster-port') || (cfg.getBool('tls-cluster') ? cfg.getNumber('tls-port') : port) + PORT_INCR);
-  // A replica loaded from nodes.conf replicates its master at once.
-  const me = state.myself;
-  if (me.isSlave && me.slaveof !== null && me.slaveof.hasAddr && me.slaveof.ip !== '') env.repl.setMaster(me.slaveof.ip, me.slaveof.port);
+  // A replica loaded from nodes.conf replicates its master once the dataset on disk is loaded
+  // (Redis: clusterCron's replicationSetMaster, after the blocking load). Connecting earlier let
+  // a quick full sync finish before the start-up load, which then found every key already
+  // there ("RDB has duplicated key") and stopped the server (cluster suite 14-consistency-check).
+  let started = false;
+  server.startupTasks.push(() => {
+    started = true;
+    const me = state.myself;
+    if (me.isSlave && me.slaveof !== null && me.slaveof.hasAddr && me.slaveof.ip !== '' && !env.repl.hasMaster()) env.repl.setMaster(me.slaveof.ip, me.slaveof.port);
+  });
   // clusterCron runs after the turn's reads, as Redis runs time events after file events: a node
   // that was stalled (a long command, CPU starvation) reads the PONGs waiting in its sockets
   // before judging anyone's ping delay, so the stall does not make it flag every node PFAIL
-  // and gossip failure reports about healthy nodes.
+  // and gossip failure reports about healthy nodes. Its own timer, not serverCron's hook:
+  // serverCron stops while the server loads, and the bus must keep going through an async load.
   let stopped = false;
   const timer = setInterval(() => setImmediate(() => {
-    if (!stopped) state.cron();
-  }), 100);
+    if (!stopped && started) state.cron();
+  }), CRON_PERIOD_MS);
   timer.unref();
 
   const view: ClusterView = {

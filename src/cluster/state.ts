@@ -179,6 +179,8 @@ export class ClusterState {
   state: 'ok' | 'fail' = 'fail';
   size = 0;
   readonly nodes = new Map<string, ClusterNode>();
+  /** The nodes in the map's order, for sendPing's random picks; null after the table changed. */
+  private nodeArray: ClusterNode[] | null = null;
   readonly slots: (ClusterNode | null)[] = new Array<ClusterNode | null>(CLUSTER_SLOTS).fill(null);
   readonly migratingTo: (ClusterNode | null)[] = new Array<ClusterNode | null>(CLUSTER_SLOTS).fill(null);
   readonly importingFrom: (ClusterNode | null)[] = new Array<ClusterNode | null>(CLUSTER_SLOTS).fill(null);
@@ -232,6 +234,7 @@ export class ClusterState {
       if (n === undefined) {
         n = new ClusterNode(name, 0, now);
         this.nodes.set(name, n);
+        this.nodeArray = null;
       }
       return n;
     };
@@ -335,6 +338,11 @@ export class ClusterState {
 
   addNode(n: ClusterNode): void {
     this.nodes.set(n.name, n);
+    this.nodeArray = null;
+  }
+
+  private nodeList(): ClusterNode[] {
+    return (this.nodeArray ??= [...this.nodes.values()]);
   }
 
   lookup(name: string): ClusterNode | null {
@@ -352,6 +360,7 @@ export class ClusterState {
     for (const s of del.slaves) s.slaveof = null;
     if (del.isSlave && del.slaveof !== null) removeSlave(del.slaveof, del);
     this.nodes.delete(del.name);
+    this.nodeArray = null;
     if (del.link !== null) this.freeLink(del.link);
     if (del.inboundLink !== null) this.freeLink(del.inboundLink);
   }
@@ -361,6 +370,7 @@ export class ClusterState {
     this.nodes.delete(n.name);
     n.name = name;
     this.nodes.set(name, n);
+    this.nodeArray = null;
   }
 
   maxEpoch(): bigint {
@@ -667,7 +677,7 @@ export class ClusterState {
 
   sendPing(link: BusLink, type: number): void {
     this.pingsSent++;
-    const all = [...this.nodes.values()];
+    const all = this.nodeList();
     let freshnodes = all.length - 2;
     let wanted = Math.max(3, Math.floor(all.length / 10));
     if (wanted > freshnodes) wanted = freshnodes;
@@ -1552,8 +1562,7 @@ function atoi(s: string): number {
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return Buffer.compare(a, b) === 0;
 }
 
 function addSlave(master: ClusterNode, slave: ClusterNode): void {

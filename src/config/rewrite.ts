@@ -139,11 +139,11 @@ function rewriteDirective(state: RewriteState, config: ConfigRegistry, d: Config
       else state.rewriteLine(name, `${name} ${repr(value)}`, force);
       return;
     case 'special':
-      rewriteSpecial(state, name, value, sentinelMode);
+      rewriteSpecial(state, name, value, sentinelMode, config.getBool('cluster-enabled'));
   }
 }
 
-function rewriteSpecial(state: RewriteState, name: string, value: string, sentinelMode: boolean): void {
+function rewriteSpecial(state: RewriteState, name: string, value: string, sentinelMode: boolean, clusterEnabled: boolean): void {
   switch (name) {
     case 'dir':
       state.rewriteLine(name, `dir ${repr(value)}`, true);
@@ -179,7 +179,9 @@ function rewriteSpecial(state: RewriteState, name: string, value: string, sentin
       state.rewriteLine(name, `bind ${value === '' ? '""' : value}`, true);
       return;
     case 'replicaof':
-      if (value === '') break;
+      // rewriteConfigReplicaOfOption: a cluster node's master lives in nodes.conf, and a
+      // replicaof line would stop it from starting ("not allowed in cluster mode").
+      if (value === '' || clusterEnabled) break;
       state.rewriteLine(name, `${name} ${value}`, true);
       return;
     case 'latency-tracking-info-percentiles':

@@ -28,7 +28,7 @@ export function install(server: Server): void {
   cfg.watch('min-replicas-to-write', (v) => (minReplicas = v as number));
   cfg.watch('min-replicas-max-lag', (v) => (minReplicasMaxLag = v as number));
   server.role = {
-    isReplica: () => st.masterHost !== null || (beforeStartup && String(cfg.get('replicaof')) !== ''),
+    isReplica: () => st.masterHost !== null || (beforeStartup && willBeReplica()),
     refuseStale: () =>
       st.masterHost !== null && (st.link === null || st.link.state !== 'connected') && !cfg.getBool('replica-serve-stale-data'),
     notEnoughReplicas: () => {
@@ -100,13 +100,16 @@ export function install(server: Server): void {
   cfg.watch('repl-backlog-size', (v) => st.backlog?.resize(v as number, st.oldestNeeded()));
   cfg.watch('min-replicas-max-lag', () => refreshGoodReplicas(st));
   cfg.watch('min-replicas-to-write', () => refreshGoodReplicas(st));
+  // Before the start-up load's end: a replica by replicaof, or a cluster replica by nodes.conf
+  // (Redis's iAmMaster(): a cluster node's role is its own node's, its master link comes later).
+  const willBeReplica = (): boolean => String(cfg.get('replicaof')) !== '' || server.cluster?.isReplica() === true;
   const loadedAux = new Map<string, string>();
   // Keys the start-up load dropped as expired: their DELs join the stream, ahead of the saved
   // history, so the replicas (which still have them) continue partially and delete them too.
   const expiredAtLoad: [number, string][] = [];
   setRdbReplicationInfo(server, {
     expired: (dbId, key) => {
-      if (String(cfg.get('replicaof')) === '') expiredAtLoad.push([dbId, key]);
+      if (!willBeReplica()) expiredAtLoad.push([dbId, key]);
     },
     save: () => saveInfo(st),
     loaded: (name, value) => {
@@ -116,7 +119,7 @@ export function install(server: Server): void {
   });
   server.startupTasks.push(() => {
     beforeStartup = false;
-    restoreFromRdb(st, loadedAux, String(cfg.get('replicaof')) !== '', expiredAtLoad);
+    restoreFromRdb(st, loadedAux, willBeReplica(), expiredAtLoad);
     loadedAux.clear();
     expiredAtLoad.length = 0;
     const target = String(cfg.get('replicaof'));
