@@ -130,9 +130,9 @@ export class ClusterBus {
 
   /** Listens on every host; with port 0 the kernel picks the first host's port and the others take it. Resolves with the port. */
   async listen(hosts: string[], port: number, backlog: number): Promise<number> {
-    // Plain links arrive paused, to be moved onto shared reads (shared-reads.ts), when the bus
-    // starts without TLS; a listener made while tls-cluster is on hands every socket over as is.
-    const paused = this.tls() === null && sharedReadsEnabled();
+    // Connections arrive paused: a plain one is moved onto shared reads (shared-reads.ts); a TLS
+    // one (tls-cluster is read per connection) is wrapped as it is, which a paused socket allows.
+    const paused = sharedReadsEnabled();
     for (const host of hosts) {
       const srv = net.createServer({ pauseOnConnect: paused }, (raw) => {
         const tls = this.tls();
