@@ -19,7 +19,7 @@
  *
  * The contract for the reader: the chunk it is given is only valid during the call (the next
  * read of any client overwrites it), so whatever it keeps must be copied before it returns
- * (RespParser.release()).
+ * (RespParser.release()). The cluster bus's plain links read the same way (cluster/bus.ts).
  */
 import net from 'node:net';
 
@@ -48,6 +48,29 @@ class ReadTarget {
 
 const targets = new WeakMap<net.Socket, ReadTarget>();
 
+/** Node's `onread` option: reads into SHARED, each chunk handed to the target's reader. */
+function onreadFor(target: ReadTarget): net.OnReadOpts {
+  return {
+    buffer: SHARED,
+    callback: (n: number): boolean => {
+      const reader = target.reader;
+      if (reader !== null) reader(SHARED.subarray(0, n));
+      return true;
+    },
+  };
+}
+
+/**
+ * An outgoing plain TCP connection that reads into the shared buffer (`onread` is a public
+ * option of net.connect); set its reader with setSharedReader. The cluster bus dials with it.
+ */
+export function connectSharedReads(o: { host: string; port: number }): net.Socket {
+  const target = new ReadTarget();
+  const socket = net.connect({ host: o.host, port: o.port, onread: onreadFor(target) });
+  targets.set(socket, target);
+  return socket;
+}
+
 /**
  * The accepted, paused `socket` moved onto a shared-read socket, or null when that is not
  * possible here (the caller then resumes `socket` and reads it through 'data' events).
@@ -60,20 +83,7 @@ export function toSharedReads(socket: net.Socket): net.Socket | null {
   const target = new ReadTarget();
   let moved: net.Socket;
   try {
-    const opts = {
-      handle,
-      readable: true,
-      writable: true,
-      onread: {
-        buffer: SHARED,
-        callback: (n: number): boolean => {
-          const reader = target.reader;
-          if (reader !== null) reader(SHARED.subarray(0, n));
-          return true;
-        },
-      },
-    };
-    moved = new net.Socket(opts as net.SocketConstructorOpts);
+    moved = new net.Socket({ handle, readable: true, writable: true, onread: onreadFor(target) } as net.SocketConstructorOpts);
   } catch {
     return null;
   }
