@@ -36,7 +36,12 @@ describe('nodis-ha watch', () => {
     await until('the refusal', () => /read-only view \(nodis-ha watch\): no actions/.test(watch.out), 10000);
 
     up.send('k');
-    await until('the watcher to see the failover', () => /\+switch-master mymaster/.test(watch.out) && !watch.lastTable().includes(`at ${master}`), 60000);
+    // redis-sentinel retries a failover whose election failed (split votes, likelier on a loaded
+    // machine) only after 2 × failover-timeout (nodis-ha's 10 s): a wait of 120 s leaves room for
+    // a few. A timeout prints both views' last output.
+    await until('the watcher to see the failover', () => /\+switch-master mymaster/.test(watch.out) && !watch.lastTable().includes(`at ${master}`), 120000).catch((e: Error) => {
+      throw new Error(`${e.message}\n--- watch:\n${watch.out.slice(-4000)}\n--- up:\n${up.out.slice(-4000)}`);
+    });
     assert.match(watch.out, /\+odown master mymaster/);
     assert.match(watch.out, /failover: .* → .* in \d+ ms/);
 
