@@ -284,7 +284,7 @@ export function commandMetadata(): Record<string, CommandJson> {
   if (cachedJson === null) {
     const core = metadataFile('redis-command-core.json');
     if (core !== undefined) cachedJson = readMetadata(core);
-    else cachedJson = cachedDocs = commandDocs();
+    else cachedJson = commandDocs();
   }
   return cachedJson;
 }

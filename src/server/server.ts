@@ -587,21 +587,14 @@ export class Server implements KeyspaceOwner {
   }
 
   /**
-   * Used memory as eviction counts it (getMaxmemoryState): usedMemory() less what replicas'
-   * output buffers hold, with one read of the clients' part.
+   * Used memory as eviction counts it (getMaxmemoryState): usedMemory() less
+   * mem_not_counted_for_evict, what replicas' output buffers hold (freeMemoryGetNotCountedMemory),
+   * so that eviction's own DELs, sent to the replicas, cannot feed more eviction. usedMemory()
+   * has just refreshed replicaClientsMemory: one read of the clients' part.
    */
   usedMemoryForEvict(): number {
     const used = this.usedMemory();
     return used - this.replicaClientsMemory;
-  }
-
-  /**
-   * mem_not_counted_for_evict: what replicas' output buffers hold (freeMemoryGetNotCountedMemory),
-   * so that eviction's own DELs, sent to the replicas, cannot feed more eviction.
-   */
-  memoryNotCountedForEvict(): number {
-    this.clientsMemory();
-    return this.replicaClientsMemory;
   }
 
   /** The part of the shared replication buffer counted as the backlog's (mem_replication_backlog). */
