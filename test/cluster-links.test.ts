@@ -48,3 +48,48 @@ test('DEBUG CLUSTERLINK KILL TO frees the link; a shard message sent meanwhile i
     await cluster.stop();
   }
 });
+
+test('cluster-link-sendbuf-limit: a link whose unsent bytes pass the limit is freed and made again; the inbound one stays', { timeout: 180000 }, async () => {
+  // As the cluster suite's 24-links: the peer is stopped, so PUBLISH messages pile up on the link to it.
+  const cluster = await startCluster({ masters: 2, replicasPerMaster: 0 });
+  const [m1, m2] = [cluster.masters[0]!, cluster.masters[1]!];
+  const primary = new Redis({ port: m1.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+  let stopped = false;
+  try {
+    type Link = Record<string, string | number>;
+    const linkTo = async (dir: string): Promise<Link | undefined> => {
+      const all = (await primary.call('CLUSTER', 'LINKS')) as unknown[][];
+      for (const flat of all) {
+        const l: Link = {};
+        for (let i = 0; i < flat.length; i += 2) l[String(flat[i])] = flat[i + 1] as string | number;
+        if (l.node === m2.id && l.direction === dir) return l;
+      }
+      return undefined;
+    };
+    const exceeded = async (): Promise<number> => Number(/total_cluster_links_buffer_limit_exceeded:(\d+)/.exec(String(await primary.call('CLUSTER', 'INFO')))![1]);
+    await waitFor('both links to the peer', async () => (await linkTo('to')) !== undefined && (await linkTo('from')) !== undefined, 60000);
+    const to0 = (await linkTo('to'))!;
+    const from0 = (await linkTo('from'))!;
+    await primary.config('SET', 'cluster-node-timeout', String(3600 * 1000));
+    await primary.config('SET', 'cluster-link-sendbuf-limit', String(256 * 1024));
+    assert.equal(await exceeded(), 0);
+    process.kill(m2.pid, 'SIGSTOP');
+    stopped = true;
+    const payload = 'x'.repeat(128 * 1024);
+    let sent = 0;
+    await waitFor('the link freed over the limit', async () => {
+      await primary.publish('channel', payload);
+      sent++;
+      return (await exceeded()) >= 1;
+    }, 120000);
+    assert.ok(sent > 2, `freed after ${sent} messages: more than the limit's worth`);
+    const to1 = await linkTo('to');
+    assert.ok(to1 !== undefined && Number(to1['create-time']) > Number(to0['create-time']), 'a new link to the peer');
+    assert.equal((await linkTo('from'))?.['create-time'], from0['create-time'], 'the link from the peer untouched');
+    assert.match(m1.log(), new RegExp(`Freeing cluster link\\(to node ${m2.id}, used memory: \\d+\\) due to exceeding send buffer memory limit\\.`));
+  } finally {
+    if (stopped) process.kill(m2.pid, 'SIGCONT');
+    primary.disconnect();
+    await cluster.stop();
+  }
+});

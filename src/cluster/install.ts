@@ -40,6 +40,7 @@ const SETTINGS_DIRECTIVES = [
   'cluster-announce-bus-port', 'cluster-node-timeout', 'cluster-replica-validity-factor', 'cluster-migration-barrier',
   'cluster-require-full-coverage', 'cluster-allow-replica-migration', 'cluster-replica-no-failover',
   'repl-ping-replica-period', 'cluster-announce-ip', 'cluster-announce-hostname', 'cluster-preferred-endpoint-type',
+  'cluster-link-sendbuf-limit',
 ];
 
 /**
@@ -92,6 +93,7 @@ export function settingsOf(server: Server): ClusterSettings {
     pport,
     cport: announceBus || busPort,
     preferredEndpoint: cfg.getString('cluster-preferred-endpoint-type'),
+    linkSendbufLimit: cfg.getNumber('cluster-link-sendbuf-limit'),
   };
 }
 

@@ -142,7 +142,7 @@ export class ClusterSim {
   private settings(): ClusterSettings {
     return {
       nodeTimeout: this.nodeTimeout, replicaValidityFactor: 10, migrationBarrier: 1, requireFullCoverage: true,
-      allowReplicaMigration: true, replicaNoFailover: false, replPingPeriodMs: 10000, announceIp: '', announceHostname: '',
+      allowReplicaMigration: true, replicaNoFailover: false, replPingPeriodMs: 10000, announceIp: '', announceHostname: '', linkSendbufLimit: 0,
       port: 0, pport: 0, cport: 0, preferredEndpoint: 'ip',
     };
   }

@@ -57,6 +57,8 @@ export interface ClusterSettings {
   pport: number;
   cport: number;
   preferredEndpoint: string;
+  /** cluster-link-sendbuf-limit in bytes; 0: no limit. */
+  linkSendbufLimit: number;
 }
 
 export interface ClusterLog {
@@ -200,6 +202,8 @@ export class ClusterState {
   readonly statsSent = new Array<number>(MSG_TYPE_COUNT).fill(0);
   readonly statsReceived = new Array<number>(MSG_TYPE_COUNT).fill(0);
   statsPfailNodes = 0;
+  /** Links freed for going past cluster-link-sendbuf-limit (CLUSTER INFO's total_cluster_links_buffer_limit_exceeded). */
+  statLinksBufferLimitExceeded = 0;
   /** DEBUG DROP-CLUSTER-PACKET-FILTER: a message type received and ignored (-1: none). */
   dropPacketFilter = -1;
   /** cluster-announce-ip as last applied to myself. */
@@ -608,6 +612,15 @@ export class ClusterState {
       if (n.link === link) n.link = null;
       else if (n.inboundLink === link) n.inboundLink = null;
     }
+  }
+
+  /** freeClusterLinkOnBufferLimitReached: drops a link whose unsent bytes went past the limit. */
+  private freeLinkOverLimit(link: BusLink, limit: number): void {
+    const pending = link.pendingBytes();
+    if (pending <= limit) return;
+    this.env.log.warning(`Freeing cluster link(${link.inbound ? 'from' : 'to'} node ${link.node?.name ?? ''}, used memory: ${pending}) due to exceeding send buffer memory limit.`);
+    this.freeLink(link);
+    this.statLinksBufferLimitExceeded++;
   }
 
   /** The transport's outbound connection is up (clusterLinkConnectHandler). */
@@ -1320,6 +1333,11 @@ export class ClusterState {
       if (node.inHandshake && now - node.ctime > handshakeTimeout) {
         this.delNode(node);
         continue;
+      }
+      // clusterNodeCronFreeLinkOnBufferLimitReached; the outbound link is then made again below.
+      if (s.linkSendbufLimit > 0) {
+        if (node.link !== null) this.freeLinkOverLimit(node.link, s.linkSendbufLimit);
+        if (node.inboundLink !== null) this.freeLinkOverLimit(node.inboundLink, s.linkSendbufLimit);
       }
       if (node.link === null) {
         const link = this.env.connect(node);

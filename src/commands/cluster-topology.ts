@@ -308,7 +308,7 @@ function info(c: Client): void {
     s += `cluster_stats_messages_${MSG_TYPE_NAMES[i]}_received:${st.statsReceived[i]}\r\n`;
   }
   s += `cluster_stats_messages_received:${received}\r\n`;
-  s += 'total_cluster_links_buffer_limit_exceeded:0\r\n';
+  s += `total_cluster_links_buffer_limit_exceeded:${st.statLinksBufferLimitExceeded}\r\n`;
   c.reply.verbatim(s);
 }
 

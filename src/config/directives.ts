@@ -410,7 +410,7 @@ export const DIRECTIVES: ConfigDef[] = [
 
   // Unsigned long long
   mem('maxmemory', 0, 0, ULLONG_MAX, { unsigned: true }),
-  mem('cluster-link-sendbuf-limit', 0, 0, ULLONG_MAX, { unsigned: true, ...inert }),
+  mem('cluster-link-sendbuf-limit', 0, 0, ULLONG_MAX, { unsigned: true }),
 
   // size_t / ssize_t
   uint('hash-max-listpack-entries', 512, 0, LONG_MAX, { aliases: ['hash-max-ziplist-entries'] }),
