@@ -12,9 +12,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { waitFor, info } from './helpers/conditions.js';
-import { startInProcess, holdThreadPool } from './helpers/in-process.js';
+import { startInProcess, holdThreadPool, type InProcessServer } from './helpers/in-process.js';
 import { SystemClock } from '../src/core/clock.js';
-import { aofOf } from '../src/persistence/aof.js';
+import { aofOf, type Aof } from '../src/persistence/aof.js';
 
 /** A raw connection that records everything it reads. */
 async function rawClient(port: number): Promise<{ sock: net.Socket; received: () => string }> {
@@ -36,22 +36,63 @@ async function rawClient(port: number): Promise<{ sock: net.Socket; received: ()
   return { sock, received: () => got };
 }
 
-test('appendfsync always, several writers in one turn: no reply and no read of their writes before the fdatasync that covers them', async () => {
+interface Setup {
+  server: InProcessServer['server'];
+  r: InProcessServer['r'];
+  aof: Aof;
+  dir: string;
+  /** Raw connections, closed at the end. */
+  connect(): Promise<{ sock: net.Socket; received: () => string }>;
+  /** Holds the thread pool (released at the end if the test did not). */
+  holdPool(): () => void;
+}
+
+/** An in-process server with the AOF on under appendfsync always; everything undone after `body`. */
+async function withAlwaysServer(body: (t: Setup) => Promise<void>): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-aof-group-'));
   const { server, r, port, stop } = await startInProcess(new SystemClock(), { dir });
-  const clients: net.Socket[] = [];
-  let release: (() => void) | null = null;
+  const sockets: net.Socket[] = [];
+  const releases: (() => void)[] = [];
   try {
     const aof = aofOf(server)!;
     assert.equal(await r.config('SET', 'appendonly', 'yes'), 'OK');
     await waitFor('the first rewrite to end', async () => !aof.rewriteInProgress && aof.state === 'on');
     assert.equal(await r.config('SET', 'appendfsync', 'always'), 'OK');
-    const a = await rawClient(port);
-    const b = await rawClient(port);
-    const c = await rawClient(port);
-    clients.push(a.sock, b.sock, c.sock);
+    await body({
+      server,
+      r,
+      aof,
+      dir,
+      connect: async () => {
+        const c = await rawClient(port);
+        sockets.push(c.sock);
+        return c;
+      },
+      holdPool: () => {
+        let done = false;
+        const release = holdThreadPool(fs.mkdtempSync(path.join(dir, 'pool-')));
+        const once = (): void => {
+          if (!done) release();
+          done = true;
+        };
+        releases.push(once);
+        return once;
+      },
+    });
+  } finally {
+    for (const f of releases) f();
+    for (const sock of sockets) sock.destroy();
+    await stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
-    release = holdThreadPool(fs.mkdtempSync(path.join(dir, 'pool-')));
+test('appendfsync always, several writers in one turn: no reply and no read of their writes before the fdatasync that covers them', () =>
+  withAlwaysServer(async ({ server, r, aof, dir, connect, holdPool }) => {
+    const a = await connect();
+    const b = await connect();
+    const c = await connect();
+    let release = holdPool();
     // Both in the kernel before the server's next poll: one loop turn reads and runs both.
     a.sock.write('*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n');
     b.sock.write('*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n');
@@ -65,7 +106,6 @@ test('appendfsync always, several writers in one turn: no reply and no read of t
     assert.equal(a.received() + b.received() + c.received(), '');
 
     release();
-    release = null;
     await waitFor('every reply', async () => a.received() !== '' && b.received() !== '' && c.received() !== '');
     assert.deepEqual([a.received(), b.received()].sort(), [':1\r\n', ':2\r\n']);
     assert.equal(c.received(), '$1\r\n2\r\n');
@@ -75,14 +115,35 @@ test('appendfsync always, several writers in one turn: no reply and no read of t
 
     // One writer alone fsyncs before its reply on the main thread (no hand-off to the pool).
     const before = a.received();
-    release = holdThreadPool(fs.mkdtempSync(path.join(dir, 'pool-')));
+    release = holdPool();
     a.sock.write('*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n');
     await waitFor('the lone writer answered while the pool is held', async () => a.received() === `${before}:3\r\n`);
     assert.equal(aof.clientsHeld, 0);
-  } finally {
-    release?.();
-    for (const s of clients) s.destroy();
-    await stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
+
+test('appendfsync changed to everysec while a group sync runs: what it held is released, and nothing is held afterwards', () =>
+  withAlwaysServer(async ({ server, r, aof, connect, holdPool }) => {
+    const a = await connect();
+    const b = await connect();
+    let release = holdPool();
+    a.sock.write('*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n');
+    b.sock.write('*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n');
+    await waitFor('both replies held', async () => aof.clientsHeld === 2);
+    // The CONFIG SET's own reply is output like any other: held behind the running sync.
+    const changed = r.config('SET', 'appendfsync', 'everysec');
+    await waitFor('the CONFIG SET held', async () => aof.clientsHeld === 3);
+    release();
+    assert.equal(await changed, 'OK');
+    await waitFor('both replies', async () => a.received() !== '' && b.received() !== '');
+    await waitFor('the gate gone', async () => server.hooks.outputGate === null);
+
+    // everysec: a write is answered at once even while the thread pool (and so its background
+    // fdatasync) is held.
+    const before = a.received();
+    release = holdPool();
+    a.sock.write('*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n');
+    b.sock.write('*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n');
+    await waitFor('both answered', async () => a.received() !== before && b.received().split('\r\n').length === 3);
+    assert.equal(aof.clientsHeld, 0);
+    assert.equal(server.hooks.outputGate, null);
+  }));
