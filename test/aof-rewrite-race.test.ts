@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { waitFor, info } from './helpers/conditions.js';
-import { startInProcess } from './helpers/in-process.js';
+import { startInProcess, holdThreadPool } from './helpers/in-process.js';
 import { SystemClock } from '../src/core/clock.js';
 import { aofOf } from '../src/persistence/aof.js';
 
@@ -33,24 +33,6 @@ async function scoped(body: (cleanups: (() => Promise<void> | void)[]) => Promis
   } finally {
     for (const f of cleanups.reverse()) await f();
   }
-}
-
-/** Occupies every thread of libuv's pool until the returned function is called. */
-function holdThreadPool(dir: string): () => void {
-  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? '4');
-  const fifos: string[] = [];
-  for (let i = 0; i < threads; i++) {
-    const f = path.join(dir, `hold-${i}.fifo`);
-    execFileSync('mkfifo', [f]);
-    fifos.push(f);
-    // open(2) of a FIFO for reading blocks its pool thread until a writer comes.
-    fs.open(f, 'r', (err, fd) => {
-      if (err === null) fs.closeSync(fd);
-    });
-  }
-  return () => {
-    for (const f of fifos) fs.closeSync(fs.openSync(f, 'w'));
-  };
 }
 
 test("a failed rewrite's temp INCR removal never removes the next rewrite's temp INCR", () =>

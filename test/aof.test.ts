@@ -50,6 +50,18 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 10000): Promis
   }
 }
 
+/** SIGKILLs `s` while `writers` run, stops them, and waits until the process is gone. */
+async function killDuringWrites(s: RunningServer, writers: Promise<void>[], stopWriters: () => void): Promise<void> {
+  s.proc.kill('SIGKILL');
+  stopWriters();
+  await Promise.all(writers);
+  // Killed by a signal, the process has a signalCode and no exitCode; it may be gone already.
+  await new Promise((r) => {
+    if (s.proc.exitCode !== null || s.proc.signalCode !== null) r(null);
+    else s.proc.once('exit', r);
+  });
+}
+
 test('appendfsync always: every acknowledged INCR survives kill -9', async () => {
   const dir = tmpDir();
   const s = await aofServer(dir, ['--appendfsync', 'always']);
@@ -73,19 +85,55 @@ test('appendfsync always: every acknowledged INCR survives kill -9', async () =>
   // Each acknowledged INCR waited for an fdatasync: on a busy disk a few hundred a second, so
   // the bar is modest and the wait generous.
   await waitFor(async () => acked >= 500, 120_000);
-  s.proc.kill('SIGKILL');
-  stop = true;
-  await Promise.all(writers);
-  // Killed by a signal, the process has a signalCode and no exitCode; it may be gone already.
-  await new Promise((r) => {
-    if (s.proc.exitCode !== null || s.proc.signalCode !== null) r(null);
-    else s.proc.once('exit', r);
+  await killDuringWrites(s, writers, () => {
+    stop = true;
   });
   const ackedAtKill = acked;
   const s2 = await aofServer(dir);
   const value = Number(await s2.client().get('counter'));
   assert.ok(value >= ackedAtKill, `lost acknowledged writes: ${value} < ${ackedAtKill}`);
   assert.ok(value <= sent, `more increments than sent: ${value} > ${sent}`);
+  await s2.stop();
+  assert.ok(checkAof(dir).ok, checkAof(dir).out);
+});
+
+test('appendfsync always, eight clients at once (group commit): every acknowledged INCR survives kill -9', async () => {
+  const dir = tmpDir();
+  const s = await aofServer(dir, ['--appendfsync', 'always']);
+  // Separate connections, so that one loop turn holds several clients' writes: their fdatasync
+  // runs in the thread pool while the next turn's commands run (persistence/aof.ts).
+  const clients = Array.from({ length: 8 }, () => s.client());
+  const acked = new Map<string, number>();
+  let sent = 0;
+  let stop = false;
+  const writer = async (c: (typeof clients)[number], key: string): Promise<void> => {
+    acked.set(key, 0);
+    while (!stop) {
+      sent++;
+      try {
+        await c.incr(key);
+        acked.set(key, acked.get(key)! + 1);
+      } catch {
+        return;
+      }
+    }
+  };
+  // Half the clients share one counter, half have their own: both kinds of order are checked.
+  const writers = clients.map((c, i) => writer(c, i < 4 ? `own:${i}` : 'shared'));
+  const total = (): number => [...acked.values()].reduce((a, b) => a + b, 0);
+  await waitFor(async () => total() >= 800, 120_000);
+  await killDuringWrites(s, writers, () => {
+    stop = true;
+  });
+  const s2 = await aofServer(dir);
+  const c2 = s2.client();
+  let onDisk = 0;
+  for (const [key, n] of acked) {
+    const value = Number(await c2.get(key));
+    assert.ok(value >= n, `lost acknowledged writes on ${key}: ${value} < ${n}`);
+    onDisk += value;
+  }
+  assert.ok(onDisk <= sent, `more increments than sent: ${onDisk} > ${sent}`);
   await s2.stop();
   assert.ok(checkAof(dir).ok, checkAof(dir).out);
 });

@@ -21,6 +21,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from '../server/server.js';
+import type { Client } from '../server/client.js';
 import type { PropagationTarget } from '../server/propagate.js';
 import { setInfoField } from '../server/info-fields.js';
 import { debugHooks, debugTunables } from '../server/debug-hooks.js';
@@ -93,6 +94,21 @@ export class Aof implements PropagationTarget {
   private fsyncInFlight = false;
   private writtenSinceFsync = false;
   private flushScheduled = false;
+  /**
+   * Group commit under `appendfsync always`: bytes written to the AOF so far (over every file)
+   * and how many of them an fdatasync has covered; an fdatasync running in the thread pool; the
+   * output held until the fdatasync covering it returns, per client in order (`upTo`: bytes
+   * written when it was taken); the clients whose commands fed this loop turn (the last one, and
+   * how many changes of feeder).
+   */
+  private writtenBytes = 0;
+  private syncedBytes = 0;
+  private groupSyncInFlight = false;
+  /** Bumped when the file changes: a group sync of the previous descriptor counts for nothing. */
+  private fdGeneration = 0;
+  private readonly held = new Map<Client, { upTo: number; bytes: Buffer }[]>();
+  private turnFeeder: Client | null = null;
+  private turnFeeders = 0;
   private lastTimestamp = 0;
   /** Size of the INCR file being written, and of the whole AOF (INFO, auto-rewrite). */
   private lastIncrSize = 0;
@@ -150,6 +166,11 @@ export class Aof implements PropagationTarget {
     }
     s += `*${argv.length}\r\n`;
     for (const a of argv) s += `$${a.length}\r\n${a}\r\n`;
+    const feeder = this.server.currentClient;
+    if (this.turnFeeders === 0 || feeder !== this.turnFeeder) {
+      this.turnFeeder = feeder;
+      this.turnFeeders++;
+    }
     this.buffer.push(s);
     this.bufferLength += s.length;
     // Replies flush the buffer first (beforeReplies); this covers writes with no reply (cron).
@@ -190,14 +211,97 @@ export class Aof implements PropagationTarget {
     this.bufferLength = 0;
     this.lastIncrSize += data.length;
     this.currentSize += data.length;
+    this.writtenBytes += data.length;
     this.writtenSinceFsync = true;
-    if (this.fsyncPolicy === 'always') this.fsyncNow();
+    const feeders = this.turnFeeders;
+    this.turnFeeders = 0;
+    this.turnFeeder = null;
+    if (this.fsyncPolicy !== 'always') return;
+    // Several clients' writes in one turn, or a group sync already running: the fdatasync goes
+    // to the thread pool and the loop carries on; one client alone waits for it here (no
+    // thread hand-off on its round trip), as Redis's beforeSleep does.
+    if (!force && (feeders > 1 || this.groupSyncInFlight || this.held.size > 0)) this.groupSync();
+    else this.fsyncNow();
+  }
+
+  /**
+   * appendfsync always, group commit: fdatasync in the thread pool covering everything written
+   * so far. Meanwhile the loop runs the next commands and writes them to the file; no output
+   * leaves for any client until the fdatasync covering the bytes written when it was produced
+   * has returned (`gateOutput`): a reply never precedes the fsync of its write, and a read
+   * never shows a write that is not on disk yet. When it returns, what was written meanwhile
+   * gets the next one.
+   */
+  private groupSync(): void {
+    this.server.hooks.outputGate = this.gateOutput;
+    if (this.groupSyncInFlight) return;
+    this.groupSyncInFlight = true;
+    const upTo = this.writtenBytes;
+    const generation = this.fdGeneration;
+    fs.fdatasync(this.fd, (err) => {
+      this.groupSyncInFlight = false;
+      // A new file was opened meanwhile: the old one was synced before it was let go.
+      if (generation === this.fdGeneration) {
+        if (err !== null) {
+          this.server.log.warning(`Can't persist AOF for fsync error when the AOF fsync policy is 'always': ${err.message}. Exiting...`);
+          process.exit(1);
+        }
+        if (upTo > this.syncedBytes) this.syncedBytes = upTo;
+        if (this.syncedBytes === this.writtenBytes) this.writtenSinceFsync = false;
+        this.lastFsync = this.server.clock.now();
+      }
+      // appendfsync changed meanwhile: nothing is promised beyond what the new policy does.
+      if (this.fsyncPolicy !== 'always') this.syncedBytes = this.writtenBytes;
+      if (this.syncedBytes < this.writtenBytes && this.fd >= 0) this.groupSync();
+      this.releaseHeld();
+    });
+  }
+
+  /**
+   * The output gate while a group sync runs (server.hooks.outputGate): a client's pending output
+   * joins its queue, tagged with the bytes written so far; what an fdatasync covers goes back
+   * to its output, in order. True when nothing may be written now. Replicas are not held: the
+   * stream is not an acknowledgment (WAIT's own reply is).
+   */
+  private readonly gateOutput = (c: Client): boolean => {
+    if (c.kind === 'replica' || c.isMaster) return false;
+    let q = this.held.get(c);
+    // Under always, bytes written and not yet synced always have a group sync running for them.
+    if (q === undefined && (!this.groupSyncInFlight || c.reply.len === 0)) return false;
+    if (c.reply.len > 0) {
+      const entry = { upTo: this.writtenBytes, bytes: Buffer.from(c.reply.pending()) };
+      c.reply.truncate(0);
+      if (q === undefined) this.held.set(c, (q = []));
+      q.push(entry);
+    }
+    while (q!.length > 0 && q![0]!.upTo <= this.syncedBytes) c.reply.raw(q!.shift()!.bytes);
+    if (q!.length === 0) {
+      this.held.delete(c);
+      if (this.held.size === 0 && !this.groupSyncInFlight) this.server.hooks.outputGate = null;
+    }
+    return c.reply.len === 0;
+  };
+
+  /** Clients whose output waits for a group sync (tests; INFO aof_pending_bio_fsync shows the sync). */
+  get clientsHeld(): number {
+    return this.held.size;
+  }
+
+  /** An fdatasync returned: the clients with output it covers are written in this turn. */
+  private releaseHeld(): void {
+    for (const [c, q] of this.held) {
+      if (c.closed) this.held.delete(c);
+      else if (q[0]!.upTo <= this.syncedBytes) c.markPendingWrite();
+    }
+    if (this.held.size === 0 && !this.groupSyncInFlight) this.server.hooks.outputGate = null;
   }
 
   private fsyncNow(): void {
     try {
       fs.fdatasyncSync(this.fd);
       this.writtenSinceFsync = false;
+      this.syncedBytes = this.writtenBytes;
+      if (this.held.size > 0) this.releaseHeld();
       this.lastFsync = this.server.clock.now();
     } catch (e) {
       // Redis exits here: an acknowledged write could otherwise be lost.
@@ -221,6 +325,9 @@ export class Aof implements PropagationTarget {
 
   private closeFd(): void {
     if (this.fd < 0) return;
+    // Output held for a group sync waits on this descriptor's data: sync it now, before it goes.
+    if (this.syncedBytes < this.writtenBytes && (this.groupSyncInFlight || this.held.size > 0)) this.fsyncNow();
+    this.fdGeneration++;
     const fd = this.fd;
     this.fd = -1;
     // Like aof_background_fsync_and_close: sync then close without blocking the loop.
@@ -680,6 +787,7 @@ export class Aof implements PropagationTarget {
       }
       fs.closeSync(this.fd);
       this.fd = -1;
+      this.fdGeneration++;
     }
     this.selectedDb = -1;
     this.state = 'off';
@@ -814,7 +922,7 @@ export class Aof implements PropagationTarget {
         `aof_base_size:${this.rewriteBaseSize}`,
         `aof_pending_rewrite:${this.rewriteScheduled ? 1 : 0}`,
         `aof_buffer_length:${this.bufferLength}`,
-        `aof_pending_bio_fsync:${this.fsyncInFlight ? 1 : 0}`,
+        `aof_pending_bio_fsync:${this.fsyncInFlight || this.groupSyncInFlight ? 1 : 0}`,
         'aof_delayed_fsync:0',
         ...loading,
       ].join('\r\n');

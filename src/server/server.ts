@@ -210,6 +210,12 @@ export class Server implements KeyspaceOwner {
     replyGate: null as { before(c: Client): void; after(c: Client, replyMark: number): void; gate(c: Client): void } | null,
     /** Before replies are flushed to sockets (the AOF writes and, for appendfsync always, fsyncs). */
     beforeReplies: [] as (() => void)[],
+    /**
+     * The AOF's group commit (persistence/aof.ts): before a client's output goes to its socket;
+     * true when it took the output to hold until an fdatasync in flight has returned (the
+     * client is written again then). Null unless appendfsync always has a sync in flight.
+     */
+    outputGate: null as ((c: Client) => boolean) | null,
     /** A client is being freed. */
     clientClosed: [] as ((c: Client) => void)[],
     /** Periodic duties of other modules, run from cron(). */
@@ -1229,6 +1235,7 @@ export class Server implements KeyspaceOwner {
       this.freeClient(c);
       return;
     }
+    if (this.hooks.outputGate !== null && this.hooks.outputGate(c)) return;
     if (this.hooks.replyGate !== null) this.hooks.replyGate.gate(c);
     const n = c.reply.len;
     if (n > 0) {

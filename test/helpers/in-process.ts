@@ -2,6 +2,9 @@
  * A nodis server inside the test process, for tests that must reach what a separate process
  * hides: a manual clock, the process's own thread pool, the modules' state.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { freePort } from './server.js';
 import { ConfigRegistry } from '../../src/config/registry.js';
@@ -64,5 +67,23 @@ export async function startInProcess(clock: Clock, directives: Record<string, st
       r.disconnect();
       await server.shutdown({ save: false, now: true, force: true, signal: true });
     },
+  };
+}
+
+/** Occupies every thread of libuv's pool until the returned function is called. */
+export function holdThreadPool(dir: string): () => void {
+  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? '4');
+  const fifos: string[] = [];
+  for (let i = 0; i < threads; i++) {
+    const f = path.join(dir, `hold-${i}.fifo`);
+    execFileSync('mkfifo', [f]);
+    fifos.push(f);
+    // open(2) of a FIFO for reading blocks its pool thread until a writer comes.
+    fs.open(f, 'r', (err, fd) => {
+      if (err === null) fs.closeSync(fd);
+    });
+  }
+  return () => {
+    for (const f of fifos) fs.closeSync(fs.openSync(f, 'w'));
   };
 }
