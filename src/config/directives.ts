@@ -226,6 +226,12 @@ const ERRNO_TEXT: Record<string, string> = {
   EACCES: 'Permission denied',
   ELOOP: 'Too many levels of symbolic links',
   ENAMETOOLONG: 'File name too long',
+  ENOSPC: 'No space left on device',
+  EDQUOT: 'Disk quota exceeded',
+  EFBIG: 'File too large',
+  EIO: 'Input/output error',
+  EROFS: 'Read-only file system',
+  EBADF: 'Bad file descriptor',
 };
 
 /** strerror() text for a Node error, as Redis prints it. */

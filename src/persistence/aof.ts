@@ -25,6 +25,7 @@ import type { Client } from '../server/client.js';
 import type { PropagationTarget } from '../server/propagate.js';
 import { setInfoField } from '../server/info-fields.js';
 import { debugHooks, debugTunables } from '../server/debug-hooks.js';
+import { strerror } from '../config/directives.js';
 import {
   AofManifest,
   ManifestError,
@@ -115,6 +116,12 @@ export class Aof implements PropagationTarget {
   currentSize = 0;
   private rewriteBaseSize = 0;
   lastWriteOk = true;
+  /** strerror() of the last failed write (ENOSPC's for a short one): MISCONF's text. */
+  private lastWriteError = '';
+  /** When a write error was last logged (Redis logs one per 30 s). */
+  private lastWriteErrorLog = -Infinity;
+  /** An everysec fdatasync failed and none has succeeded since (aof_bio_fsync_status). */
+  private fsyncError = '';
   // Rewrite state (INFO persistence aof_* fields).
   rewriteInProgress = false;
   rewriteScheduled = false;
@@ -196,17 +203,15 @@ export class Aof implements PropagationTarget {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, debugTunables.aofFlushSleepUs / 1000);
     }
     const data = Buffer.from(this.buffer.length === 1 ? this.buffer[0]! : this.buffer.join(''), 'latin1');
+    let off = 0;
     try {
-      let off = 0;
       while (off < data.length) off += fs.writeSync(this.fd, data, off, data.length - off);
-      if (!this.lastWriteOk) this.server.log.warning('AOF write error looks solved, nodis can write again.');
-      this.lastWriteOk = true;
     } catch (e) {
-      // Keep the buffer: the next flush retries it (Redis does the same for a failed write).
-      if (this.lastWriteOk) this.server.log.warning(`Error writing to the AOF file: ${(e as Error).message}`);
-      this.lastWriteOk = false;
+      this.writeFailed(data, off, e);
       return;
     }
+    if (!this.lastWriteOk) this.server.log.warning('AOF write error looks solved, nodis can write again.');
+    this.lastWriteOk = true;
     this.buffer = [];
     this.bufferLength = 0;
     this.lastIncrSize += data.length;
@@ -222,6 +227,54 @@ export class Aof implements PropagationTarget {
     // thread hand-off on its round trip), as Redis's beforeSleep does.
     if (!force && (feeders > 1 || this.groupSyncInFlight || this.held.size > 0)) this.groupSync();
     else this.fsyncNow();
+  }
+
+  /**
+   * flushAppendOnlyFile's error path. A short write is cut off the file (ftruncate to the INCR
+   * file's size before it) so a retry does not write its bytes twice; if that fails they stay,
+   * and leave the buffer. Under `always` the server exits: this turn's replies and reads would
+   * otherwise show writes that are not on disk. Otherwise the buffer is kept for the next flush
+   * (cron retries it) and writes are refused with MISCONF until one succeeds.
+   */
+  private writeFailed(data: Buffer, written: number, e: unknown): void {
+    const now = this.server.clock.now();
+    const canLog = now - this.lastWriteErrorLog > 30_000;
+    if (canLog) this.lastWriteErrorLog = now;
+    let kept = written;
+    if (written === 0) {
+      if (canLog) this.server.log.warning(`Error writing to the AOF file: ${strerror(e)}`);
+      this.lastWriteError = strerror(e);
+    } else {
+      if (canLog) this.server.log.warning(`Short write while writing to the AOF file: (nwritten=${written}, expected=${data.length})`);
+      try {
+        fs.ftruncateSync(this.fd, this.lastIncrSize);
+        kept = 0;
+      } catch (te) {
+        if (canLog) this.server.log.warning(`Could not remove short write from the append-only file.  Redis may refuse to load the AOF the next time it starts.  ftruncate: ${strerror(te)}`);
+      }
+      this.lastWriteError = 'No space left on device';
+    }
+    if (this.fsyncPolicy === 'always') {
+      this.server.log.warning("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+      process.exit(1);
+    }
+    this.lastWriteOk = false;
+    if (kept > 0) {
+      this.buffer = [data.latin1Slice(kept, data.length)];
+      this.bufferLength = data.length - kept;
+      this.lastIncrSize += kept;
+      this.currentSize += kept;
+      this.writtenBytes += kept;
+      this.writtenSinceFsync = true;
+    }
+  }
+
+  /** writeCommandsDeniedByDiskError's AOF half: the MISCONF error while the AOF cannot be written. */
+  diskError(): string | null {
+    if (this.state === 'off') return null;
+    if (!this.lastWriteOk) return `MISCONF Errors writing to the AOF file: ${this.lastWriteError}`;
+    if (this.fsyncError !== '') return `MISCONF Errors writing to the AOF file: ${this.fsyncError}`;
+    return null;
   }
 
   /**
@@ -318,8 +371,14 @@ export class Aof implements PropagationTarget {
     this.fsyncInFlight = true;
     this.writtenSinceFsync = false;
     this.lastFsync = now;
-    fs.fdatasync(this.fd, () => {
+    fs.fdatasync(this.fd, (err) => {
       this.fsyncInFlight = false;
+      // bio.c: a failed background fsync refuses writes until one succeeds (EBADF/EINVAL aside).
+      if (err === null) this.fsyncError = '';
+      else if (err.code !== 'EBADF' && err.code !== 'EINVAL') {
+        if (this.fsyncError === '') this.server.log.warning(`Fail to fsync the AOF file: ${strerror(err)}`);
+        this.fsyncError = strerror(err);
+      }
     });
   }
 
@@ -909,7 +968,7 @@ export class Aof implements PropagationTarget {
     setInfoField(s, 'aof_last_bgrewrite_status', () => (this.lastBgrewriteOk ? 'ok' : 'err'));
     setInfoField(s, 'aof_rewrites', () => this.rewrites);
     setInfoField(s, 'aof_rewrites_consecutive_failures', () => this.consecutiveFailures);
-    setInfoField(s, 'aof_last_write_status', () => (this.lastWriteOk ? 'ok' : 'err'));
+    setInfoField(s, 'aof_last_write_status', () => (this.lastWriteOk && this.fsyncError === '' ? 'ok' : 'err'));
     // With AOF on Redis prints six more fields after module_fork_last_cow_size, and while
     // loading the loading_* fields; the field hook yields one value, so they ride along as
     // extra lines of that value.
@@ -968,6 +1027,9 @@ export function install(server: Server): void {
   aof.installInfo();
   server.hooks.beforeReplies.push(() => aof.flush(false));
   server.hooks.cron.push(() => aof.cron());
+  // After an RDB error (server.c checks stop-writes-on-bgsave-error first), whichever installs first.
+  const previousDiskError = server.hooks.diskWriteError;
+  server.hooks.diskWriteError = () => previousDiskError?.() ?? aof.diskError();
   // Before the RDB's final save (finishShutdown: the AOF child and fsync, then rdbSave), so an
   // initial rewrite that forbids exiting fails the shutdown before a save is spent on it.
   server.hooks.shutdown.unshift((opts) => aof.shutdown(opts.force));

@@ -856,8 +856,9 @@ export function install(server: Server): RdbPersistence {
   };
   // stop-writes-on-bgsave-error: writes (and PING) are refused while the last BGSAVE failed
   // (server/admission.ts decides which commands the error applies to).
+  const laterDiskError = server.hooks.diskWriteError;
   server.hooks.diskWriteError = () => {
-    if (p.lastBgsaveOk || p.savePoints.length === 0 || !server.config.getBool('stop-writes-on-bgsave-error')) return null;
+    if (p.lastBgsaveOk || p.savePoints.length === 0 || !server.config.getBool('stop-writes-on-bgsave-error')) return laterDiskError?.() ?? null;
     return "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
   };
   server.startupTasks.push(() => p.loadAtStartup());

@@ -162,10 +162,10 @@ const CHECKS = {
     return outOfMemory(server) && rejectOnOom ? OOM : null;
   },
   misconf: (server, r) => {
-    const err = server.hooks.diskWriteError === null ? null : server.hooks.diskWriteError();
-    if (err === null) return null;
-    if (r.script !== null) return r.spec.isWrite && !r.script.writeDirty ? err : null;
-    return (r.flags.write || r.spec.fullName === 'ping') && !r.client.isMaster ? err : null;
+    const diskError = server.hooks.diskWriteError;
+    if (diskError === null) return null;
+    if (r.script !== null) return r.spec.isWrite && !r.script.writeDirty ? diskError() : null;
+    return (r.flags.write || r.spec.fullName === 'ping') && !r.client.isMaster ? diskError() : null;
   },
   noreplicas: (server, r) => {
     const write = r.script !== null ? r.spec.isWrite && !r.script.writeDirty : r.flags.write && !r.client.isMaster;
