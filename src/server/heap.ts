@@ -5,14 +5,21 @@
  *   - with `maxmemory` (a `--maxmemory` option, or the last `maxmemory` line of the config
  *     file): heap = max(maxmemory × 2 + 256 MB, 512 MB), capped at the machine's memory;
  *   - otherwise the machine's memory;
- *   - young-generation semi-spaces of 32 MB, or an eighth of `maxmemory` when that is smaller
- *     (young garbage counts as used memory until collected and would make eviction drop live
- *     keys to make room for it);
+ *   - young-generation semi-spaces of 1 MB (YOUNG_SEMI_MB): V8's reserve for the young
+ *     generation is RSS that holds no data (2 × 16 MB by default once grown: ~30 bytes per key
+ *     at 1M small keys), and smaller semi-spaces cost no measurable CPU per request
+ *     (docs/PERFORMANCE.md "The young generation's reserve");
  *   - NODIS_HEAP_MB=<n> overrides the heap size.
- * Pure and dependency-light (node:os, node:fs only): the launcher loads it before the server.
+ * Where node was started without the semi-space flag (bin/nodis-server in its own process on
+ * Node 20), capYoungGeneration() holds the young generation at that size from inside.
+ * Dependency-light (node:os, node:fs, node:v8 only): the launcher loads it before the server.
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import v8 from 'node:v8';
+
+/** The young generation's semi-space size nodis runs with (MB): see above. */
+export const YOUNG_SEMI_MB = 1;
 
 /** Redis memory units → MB, rounded up (1k = 1000, 1kb = 1024, …; a bare number is bytes). */
 export function memoryToMb(text: string): number | null {
@@ -65,12 +72,11 @@ export interface HeapNeeds {
 export function heapNeeds(args: readonly string[], inputs: HeapInputs = {}): HeapNeeds {
   const machineMb = inputs.machineMb ?? Math.floor(os.totalmem() / 1048576);
   let heapMb = machineMb;
-  let semiMb = 32;
+  const semiMb = YOUNG_SEMI_MB;
   const maxmemory = maxmemoryFromArgs(args, inputs.readFile);
   let mm = maxmemory === null ? null : memoryToMb(maxmemory);
   if (mm !== null && mm > 0) {
     heapMb = Math.min(Math.max(mm * 2 + 256, 512), machineMb);
-    semiMb = Math.min(Math.max(Math.floor(mm / 8), 1), 32);
   } else {
     mm = null;
   }
@@ -83,4 +89,29 @@ export function heapNeeds(args: readonly string[], inputs: HeapInputs = {}): Hea
 export function heapFlags(args: readonly string[], inputs: HeapInputs = {}): string[] {
   const { heapMb, semiMb } = heapNeeds(args, inputs);
   return [`--max-old-space-size=${heapMb}`, `--max-semi-space-size=${semiMb}`];
+}
+
+/** The value of a `--name=N` node flag given on node's command line or in NODE_OPTIONS. */
+export function nodeFlag(name: string): number | null {
+  let found: number | null = null;
+  for (const a of [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]) {
+    const [flag, value] = a.replace(/_/g, '-').split('=');
+    if (flag === `--${name}` && value !== undefined && /^\d+$/.test(value)) found = Number(value);
+  }
+  return found;
+}
+
+/**
+ * Holds the young generation at YOUNG_SEMI_MB semi-spaces in a node started without
+ * `--max-semi-space-size` (the launcher runs the server in its own process on Node 20, where
+ * it cannot pass node flags; docs/OPERATIONS.md). V8 fixes the semi-spaces' maximum when it
+ * makes the heap, but reads --semi-space-growth-factor each time a scavenge would grow them
+ * (a factor below 2 on node's command line is raised to 2 then; set at run time it stays): a
+ * factor of 1 keeps them at their initial size, 1 MB on 64-bit Node 20 — the same RSS as
+ * `--max-semi-space-size=1` (measured, docs/PERFORMANCE.md). A semi-space size given to node,
+ * or NODIS_HEAP_MB=node (Node's own limits), is left alone.
+ */
+export function capYoungGeneration(): void {
+  if (process.env.NODIS_HEAP_MB === 'node' || nodeFlag('max-semi-space-size') !== null) return;
+  v8.setFlagsFromString('--semi-space-growth-factor=1');
 }
