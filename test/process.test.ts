@@ -177,47 +177,53 @@ test('maxmemory with noeviction answers OOM once data fills it', async () => {
 
 test('the heap nodis-server needs follows maxmemory (docs/OPERATIONS.md)', () => {
   const machine = { machineMb: 16000, heapOverride: undefined };
-  assert.deepEqual(heapFlags(['--maxmemory', '1gb'], machine), ['--max-old-space-size=2304', '--max-semi-space-size=1']);
-  assert.deepEqual(heapFlags(['--maxmemory', '10mb'], machine), ['--max-old-space-size=512', '--max-semi-space-size=1']);
-  assert.deepEqual(heapFlags(['--port', '0'], machine), ['--max-old-space-size=16000', '--max-semi-space-size=1']);
+  assert.deepEqual(heapFlags(['--maxmemory', '1gb'], machine), ['--max-old-space-size=2304', '--max-semi-space-size=4']);
+  assert.deepEqual(heapFlags(['--maxmemory', '10mb'], machine), ['--max-old-space-size=512', '--max-semi-space-size=4']);
+  assert.deepEqual(heapFlags(['--port', '0'], machine), ['--max-old-space-size=16000', '--max-semi-space-size=4']);
   // The config file's last maxmemory line, then a later option, as in Redis.
   const conf = (f: string): string => (f === 'x.conf' ? 'maxmemory 100mb\nmaxmemory 64mb\n' : '');
-  assert.deepEqual(heapFlags(['x.conf'], { ...machine, readFile: conf }), ['--max-old-space-size=512', '--max-semi-space-size=1']);
-  assert.deepEqual(heapFlags(['x.conf', '--maxmemory', '4gb'], { ...machine, readFile: conf }), ['--max-old-space-size=8448', '--max-semi-space-size=1']);
-  assert.deepEqual(heapFlags(['--maxmemory', '4gb'], { ...machine, machineMb: 6000 }), ['--max-old-space-size=6000', '--max-semi-space-size=1']);
-  assert.deepEqual(heapFlags([], { machineMb: 16000, heapOverride: '300' }), ['--max-old-space-size=300', '--max-semi-space-size=1']);
+  assert.deepEqual(heapFlags(['x.conf'], { ...machine, readFile: conf }), ['--max-old-space-size=512', '--max-semi-space-size=4']);
+  assert.deepEqual(heapFlags(['x.conf', '--maxmemory', '4gb'], { ...machine, readFile: conf }), ['--max-old-space-size=8448', '--max-semi-space-size=4']);
+  assert.deepEqual(heapFlags(['--maxmemory', '4gb'], { ...machine, machineMb: 6000 }), ['--max-old-space-size=6000', '--max-semi-space-size=4']);
+  assert.deepEqual(heapFlags([], { machineMb: 16000, heapOverride: '300' }), ['--max-old-space-size=300', '--max-semi-space-size=4']);
 });
 
 /**
  * The young generation's size (MB, both semi-spaces) in a node started with `nodeArgs` after
- * `cap` or not, once 300,000 new objects that all survive have been made (a load's shape).
+ * `capYoungGeneration(semiMb)` (null: not called), once 400,000 new objects that all survive
+ * have been made, 10,000 per turn of the event loop (a load's shape).
  */
-function youngGenerationAfterLoad(nodeArgs: string[], cap: boolean, env: NodeJS.ProcessEnv = {}): number {
+function youngGenerationAfterLoad(nodeArgs: string[], semiMb: number | null, env: NodeJS.ProcessEnv = {}): number {
   const heapModule = new URL('../src/server/heap.js', import.meta.url).href;
   const script = `
     const v8 = require('node:v8');
-    import(${JSON.stringify(heapModule)}).then(({ capYoungGeneration }) => {
-      if (${cap}) capYoungGeneration();
+    import(${JSON.stringify(heapModule)}).then(async ({ capYoungGeneration }) => {
+      if (${semiMb !== null}) capYoungGeneration(${semiMb});
       const kept = new Map();
-      for (let i = 0; i < 300000; i++) kept.set('key:' + i, { value: 'val:' + i });
+      for (let i = 0; i < 400000; i++) {
+        kept.set('key:' + i, { value: 'val:' + i });
+        if (i % 10000 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
       const young = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
       process.stdout.write(String(young.space_size / 1048576) + ' ' + kept.size);
     });`;
   const r = spawnSync(process.execPath, [...nodeArgs, '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', NODIS_HEAP_MB: '', ...env } });
   assert.equal(r.status, 0, r.stderr);
   const [mb, kept] = r.stdout.split(' ').map(Number);
-  assert.equal(kept, 300000);
+  assert.equal(kept, 400000);
   return mb!;
 }
 
-test('the server holds the young generation at 1 MB semi-spaces when node was not given a size (heap.ts)', () => {
+test('the server holds the young generation at its semi-space size when node was not given one (heap.ts)', () => {
   // Without the cap V8 grows the semi-spaces to its default maximum (16 MB each) under a load.
-  assert.ok(youngGenerationAfterLoad([], false) >= 8);
-  assert.ok(youngGenerationAfterLoad([], true) <= 2.5);
+  assert.ok(youngGenerationAfterLoad([], null) >= 16);
+  const four = youngGenerationAfterLoad([], 4);
+  assert.ok(four > 4 && four <= 8, `capped at 4 MB semi-spaces: ${four} MB`);
+  assert.ok(youngGenerationAfterLoad([], 1) <= 2);
   // A size given to node, and NODIS_HEAP_MB=node (Node's own limits), are left alone.
-  const given = youngGenerationAfterLoad(['--max-semi-space-size=4'], true);
-  assert.ok(given > 2.5 && given <= 8, `--max-semi-space-size=4: ${given} MB`);
-  assert.ok(youngGenerationAfterLoad([], true, { NODIS_HEAP_MB: 'node' }) >= 8);
+  const given = youngGenerationAfterLoad(['--max-semi-space-size=2'], 4);
+  assert.ok(given <= 4, `--max-semi-space-size=2: ${given} MB`);
+  assert.ok(youngGenerationAfterLoad([], 4, { NODIS_HEAP_MB: 'node' }) >= 16);
 });
 
 /** Starts bin/nodis-server with a pidfile; resolves with the launcher's PID and the pidfile's. */
@@ -244,7 +250,7 @@ test('bin/nodis-server keeps the PID the server\'s, or runs a linked child when 
   assert.equal(plain.server, plain.launcher);
   await plain.stop();
   // A small maxmemory runs in the launcher's process: the server holds its young generation
-  // at 1 MB semi-spaces itself (heap.ts capYoungGeneration).
+  // at 4 MB semi-spaces itself (heap.ts capYoungGeneration).
   const small = await launch(['--maxmemory', '10mb']);
   assert.equal(small.server, small.launcher);
   await small.stop();
@@ -254,7 +260,7 @@ test('bin/nodis-server keeps the PID the server\'s, or runs a linked child when 
     assert.equal(large.server, large.launcher);
   } else {
     assert.notEqual(large.server, large.launcher);
-    assert.match(fs.readFileSync(`/proc/${large.server}/cmdline`, 'latin1'), /--max-old-space-size=\d+\0--max-semi-space-size=1\0/);
+    assert.match(fs.readFileSync(`/proc/${large.server}/cmdline`, 'latin1'), /--max-old-space-size=\d+\0--max-semi-space-size=4\0/);
     // The child dies with its launcher, even when the launcher is killed outright.
     process.kill(large.launcher, 'SIGKILL');
     await waitFor(() => {

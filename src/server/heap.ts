@@ -5,21 +5,22 @@
  *   - with `maxmemory` (a `--maxmemory` option, or the last `maxmemory` line of the config
  *     file): heap = max(maxmemory × 2 + 256 MB, 512 MB), capped at the machine's memory;
  *   - otherwise the machine's memory;
- *   - young-generation semi-spaces of 1 MB (YOUNG_SEMI_MB): V8's reserve for the young
+ *   - young-generation semi-spaces of 4 MB (YOUNG_SEMI_MB): V8's reserve for the young
  *     generation is RSS that holds no data (2 × 16 MB by default once grown: ~30 bytes per key
- *     at 1M small keys), and smaller semi-spaces cost no measurable CPU per request
- *     (docs/PERFORMANCE.md "The young generation's reserve");
+ *     at 1M small keys); 1 MB ones saved ~6 bytes per key more but cost ~10% more CPU per
+ *     request in scavenges, 4 MB ones ~3% (docs/PERFORMANCE.md "The young generation's reserve");
  *   - NODIS_HEAP_MB=<n> overrides the heap size.
  * Where node was started without the semi-space flag (bin/nodis-server in its own process on
  * Node 20), capYoungGeneration() holds the young generation at that size from inside.
- * Dependency-light (node:os, node:fs, node:v8 only): the launcher loads it before the server.
+ * Dependency-light (node:os, node:fs, node:v8, node:perf_hooks): the launcher loads it before the server.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import v8 from 'node:v8';
+import { PerformanceObserver } from 'node:perf_hooks';
 
 /** The young generation's semi-space size nodis runs with (MB): see above. */
-export const YOUNG_SEMI_MB = 1;
+export const YOUNG_SEMI_MB = 4;
 
 /** Redis memory units → MB, rounded up (1k = 1000, 1kb = 1024, …; a bare number is bytes). */
 export function memoryToMb(text: string): number | null {
@@ -101,17 +102,36 @@ export function nodeFlag(name: string): number | null {
   return found;
 }
 
+/** The young generation's committed size now: both semi-spaces (bytes). */
+function youngGenerationBytes(): number {
+  return v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
+}
+
 /**
- * Holds the young generation at YOUNG_SEMI_MB semi-spaces in a node started without
+ * Holds the young generation at `semiMb` semi-spaces in a node started without
  * `--max-semi-space-size` (the launcher runs the server in its own process on Node 20, where
  * it cannot pass node flags; docs/OPERATIONS.md). V8 fixes the semi-spaces' maximum when it
- * makes the heap, but reads --semi-space-growth-factor each time a scavenge would grow them
- * (a factor below 2 on node's command line is raised to 2 then; set at run time it stays): a
- * factor of 1 keeps them at their initial size, 1 MB on 64-bit Node 20 — the same RSS as
- * `--max-semi-space-size=1` (measured, docs/PERFORMANCE.md). A semi-space size given to node,
- * or NODIS_HEAP_MB=node (Node's own limits), is left alone.
+ * makes the heap (16 MB), but reads --semi-space-growth-factor each time a scavenge grows them
+ * (a factor below 2 on node's command line is raised to 2; set at run time it stays): they
+ * start at 1 MB, a factor of `semiMb` makes their first growth land on `semiMb`, and a factor
+ * of 1, set after the collection that grew them (a 'gc' performance entry), stops them there —
+ * the same RSS as `--max-semi-space-size=<semiMb>` (measured, docs/PERFORMANCE.md). Should two
+ * growths happen before that entry is seen (one synchronous task making megabytes of objects
+ * that survive), they stop at the next size up. A semi-space size given to node, or
+ * NODIS_HEAP_MB=node (Node's own limits), is left alone.
  */
-export function capYoungGeneration(): void {
+export function capYoungGeneration(semiMb = YOUNG_SEMI_MB): void {
   if (process.env.NODIS_HEAP_MB === 'node' || nodeFlag('max-semi-space-size') !== null) return;
-  v8.setFlagsFromString('--semi-space-growth-factor=1');
+  const initialSemiMb = 1;
+  if (semiMb <= initialSemiMb) {
+    v8.setFlagsFromString('--semi-space-growth-factor=1');
+    return;
+  }
+  v8.setFlagsFromString(`--semi-space-growth-factor=${Math.ceil(semiMb / initialSemiMb)}`);
+  const observer = new PerformanceObserver(() => {
+    if (youngGenerationBytes() < 2 * semiMb * 1048576) return;
+    v8.setFlagsFromString('--semi-space-growth-factor=1');
+    observer.disconnect();
+  });
+  observer.observe({ entryTypes: ['gc'] });
 }
