@@ -113,21 +113,19 @@ function youngGenerationBytes(): number {
  * it cannot pass node flags; docs/OPERATIONS.md). V8 fixes the semi-spaces' maximum when it
  * makes the heap (16 MB), but reads --semi-space-growth-factor each time a scavenge grows them
  * (a factor below 2 on node's command line is raised to 2; set at run time it stays): they
- * start at 1 MB, a factor of `semiMb` makes their first growth land on `semiMb`, and a factor
- * of 1, set after the collection that grew them (a 'gc' performance entry), stops them there —
- * the same RSS as `--max-semi-space-size=<semiMb>` (measured, docs/PERFORMANCE.md). Should two
- * growths happen before that entry is seen (one synchronous task making megabytes of objects
- * that survive), they stop at the next size up. A semi-space size given to node, or
- * NODIS_HEAP_MB=node (Node's own limits), is left alone.
+ * double as a load makes survivors, and a factor of 1, set after the collection that took them
+ * to `semiMb` (a 'gc' performance entry), stops them there — the same young generation and RSS
+ * as `--max-semi-space-size=<semiMb>` (measured, docs/PERFORMANCE.md). Should a second doubling
+ * happen before that entry is seen (one synchronous task making megabytes of survivors), they
+ * stop one size up. At 1 MB (their initial size) the factor is set at once. A semi-space size
+ * given to node, or NODIS_HEAP_MB=node (Node's own limits), is left alone.
  */
 export function capYoungGeneration(semiMb = YOUNG_SEMI_MB): void {
   if (process.env.NODIS_HEAP_MB === 'node' || nodeFlag('max-semi-space-size') !== null) return;
-  const initialSemiMb = 1;
-  if (semiMb <= initialSemiMb) {
+  if (semiMb <= 1) {
     v8.setFlagsFromString('--semi-space-growth-factor=1');
     return;
   }
-  v8.setFlagsFromString(`--semi-space-growth-factor=${Math.ceil(semiMb / initialSemiMb)}`);
   const observer = new PerformanceObserver(() => {
     if (youngGenerationBytes() < 2 * semiMb * 1048576) return;
     v8.setFlagsFromString('--semi-space-growth-factor=1');
