@@ -226,6 +226,31 @@ test('the server holds the young generation at its semi-space size when node was
   assert.ok(youngGenerationAfterLoad([], 4, { NODIS_HEAP_MB: 'node' }) >= 16);
 });
 
+test("bin/nodis-server's young generation stays at 4 MB semi-spaces under a load of 300,000 keys", async () => {
+  // A probe loaded into the server's node writes the young generation's committed size to a file.
+  const dir = tmpDir();
+  const probe = path.join(dir, 'probe.cjs');
+  const report = path.join(dir, 'young');
+  fs.writeFileSync(probe, `const v8 = require('node:v8'); const fs = require('node:fs');
+    setInterval(() => fs.writeFileSync(${JSON.stringify(report)}, String(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size)), 50).unref();`);
+  const s = await startServer({ env: { NODE_OPTIONS: `--require ${probe}` } });
+  const c = s.client();
+  try {
+    for (let batch = 0; batch < 30; batch++) {
+      const p = c.pipeline();
+      for (let i = 0; i < 10000; i++) p.set(`key:${batch}:${i}`, `value:${i}`);
+      await p.exec();
+    }
+    assert.equal(await c.dbsize(), 300000);
+    const loaded = Date.now();
+    await waitFor(() => fs.statSync(report).mtimeMs > loaded);
+    const young = Number(fs.readFileSync(report, 'utf8')) / 1048576;
+    assert.ok(young > 0 && young <= 8, `young generation ${young} MB`);
+  } finally {
+    await s.stop();
+  }
+});
+
 /** Starts bin/nodis-server with a pidfile; resolves with the launcher's PID and the pidfile's. */
 async function launch(args: string[]): Promise<{ launcher: number; server: number; stop: () => Promise<void> }> {
   const dir = tmpDir();
