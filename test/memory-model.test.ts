@@ -151,3 +151,94 @@ describe('memory model', () => {
     await waitFor(async () => (await memInfo(c)).used_memory_rss! < full.used_memory_rss! - 30e6, `RSS to fall from ${full.used_memory_rss}`);
   });
 });
+
+describe('MEMORY USAGE of hashes, sets and sorted sets, compared with redis-server 7.0.15', () => {
+  let nodis: Redis;
+  let redis: Redis;
+  before(async () => {
+    nodis = (await startServer()).client();
+    redis = (await startServer({ bin: '/usr/bin/redis-server' })).client();
+  });
+  after(stopAll);
+
+  /** Runs the same writes on both servers. */
+  async function both(cmds: (string | number)[][]): Promise<void> {
+    for (const c of [nodis, redis]) {
+      const p = c.pipeline();
+      for (const cmd of cmds) p.call(String(cmd[0]), ...cmd.slice(1).map(String));
+      const replies = (await p.exec())!;
+      for (const [err] of replies) assert.equal(err, null);
+    }
+  }
+
+  async function usage(c: Redis, key: string, ...extra: string[]): Promise<number> {
+    return Number(await c.call('memory', 'usage', key, ...extra));
+  }
+
+  /** nodis's MEMORY USAGE within `tolerance` of Redis's (jemalloc's size classes, skiplist levels). */
+  async function assertClose(key: string, extra: string[] = [], tolerance = 0.15): Promise<number> {
+    const n = await usage(nodis, key, ...extra);
+    const r = await usage(redis, key, ...extra);
+    assert.ok(Math.abs(n - r) <= r * tolerance, `MEMORY USAGE ${key} ${extra.join(' ')}: nodis ${n}, redis ${r}`);
+    return n;
+  }
+
+  const fill = (n: number, make: (i: number) => (string | number)[]): (string | number)[] => Array.from({ length: n }, (_, i) => make(i)).flat();
+
+  it('charges a hash by the size of its fields and values, in both encodings', async () => {
+    await both([
+      ['hset', 'h:small', ...fill(10, (i) => [`f${i}`, i])],
+      ['hset', 'h:big-values', ...fill(300, (i) => [`field:${i}`, 'v'.repeat(1000)])],
+      ['hset', 'h:short-values', ...fill(600, (i) => [`field:${i}`, 'v'])], // past hash-max-listpack-entries (512)
+    ]);
+    assert.equal(await nodis.object('ENCODING', 'h:short-values'), 'hashtable');
+    assert.equal(await nodis.object('ENCODING', 'h:small'), 'listpack');
+    await assertClose('h:small');
+    const big = await assertClose('h:big-values');
+    const short = await assertClose('h:short-values');
+    // 300 values of 1,000 bytes each: at least 300 KB, where a fixed per-field charge said ~17 KB.
+    assert.ok(big > 300 * 1000 && big > 5 * short, `big ${big}, short ${short}`);
+  });
+
+  it('samples 5 elements by default, and SAMPLES 0 counts every one', async () => {
+    // The five oldest fields are tiny, the other 295 large. nodis samples the oldest fields
+    // (insertion order) where Redis samples its dict's hash order, so only SAMPLES 0 compares.
+    await both([['hset', 'h:skewed', ...fill(300, (i) => [`field:${i}`, i < 5 ? 'x' : 'y'.repeat(500)])]]);
+    const sampled = await usage(nodis, 'h:skewed');
+    const all = await assertClose('h:skewed', ['SAMPLES', '0']);
+    assert.ok(all > 295 * 500 && sampled < all / 5, `SAMPLES 5 ${sampled}, SAMPLES 0 ${all}`);
+    assert.equal(await usage(nodis, 'h:skewed', 'SAMPLES', '300'), all);
+    assert.equal(await usage(nodis, 'h:skewed', 'SAMPLES', '5'), sampled);
+    await assert.rejects(nodis.call('memory', 'usage', 'h:skewed', 'SAMPLES', '-1'), /ERR syntax error/);
+  });
+
+  it('charges sets (intset and hashtable) and sorted sets (listpack and skiplist) by their members', async () => {
+    await both([
+      ['sadd', 's:ints', ...fill(100, (i) => [i * 100000])],
+      ['sadd', 's:long', ...fill(200, (i) => [`member:${i}:${'m'.repeat(200)}`])],
+      ['zadd', 'z:small', ...fill(20, (i) => [i + 0.5, `m${i}`])],
+      ['zadd', 'z:long', ...fill(200, (i) => [i, `member:${i}:${'m'.repeat(100)}`])],
+    ]);
+    assert.equal(await nodis.object('ENCODING', 's:ints'), 'intset');
+    await assertClose('s:ints');
+    assert.ok((await assertClose('s:long')) > 200 * 200);
+    assert.equal(await nodis.object('ENCODING', 'z:small'), 'listpack');
+    await assertClose('z:small');
+    assert.ok((await assertClose('z:long', ['SAMPLES', '0'])) > 200 * 100);
+  });
+
+  it('keeps used_memory equal to the sum of MEMORY USAGE as the collections change', async () => {
+    await nodis.flushall();
+    const start = (await memInfo(nodis)).used_memory!;
+    await nodis.hset('h', ...fill(200, (i) => [`f${i}`, 'v'.repeat(100)]).map(String));
+    await nodis.sadd('s', ...fill(200, (i) => [`member-${i}-${'s'.repeat(60)}`]).map(String));
+    await nodis.zadd('z', ...fill(200, (i) => [i, `m-${i}-${'z'.repeat(60)}`]).map(String));
+    await nodis.hdel('h', 'f0', 'f1');
+    await nodis.hset('h', 'f2', 'w'.repeat(5000));
+    const sum = (await usage(nodis, 'h')) + (await usage(nodis, 's')) + (await usage(nodis, 'z'));
+    // The keys plus the keyspace's bucket table for three keys (4 buckets of 8 bytes).
+    assert.equal((await memInfo(nodis)).used_memory! - start, sum + 32);
+    await nodis.flushall();
+    assert.equal((await memInfo(nodis)).used_memory, start);
+  });
+});

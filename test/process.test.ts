@@ -177,15 +177,78 @@ test('maxmemory with noeviction answers OOM once data fills it', async () => {
 
 test('the heap nodis-server needs follows maxmemory (docs/OPERATIONS.md)', () => {
   const machine = { machineMb: 16000, heapOverride: undefined };
-  assert.deepEqual(heapFlags(['--maxmemory', '1gb'], machine), ['--max-old-space-size=2304', '--max-semi-space-size=32']);
-  assert.deepEqual(heapFlags(['--maxmemory', '10mb'], machine), ['--max-old-space-size=512', '--max-semi-space-size=1']);
-  assert.deepEqual(heapFlags(['--port', '0'], machine), ['--max-old-space-size=16000', '--max-semi-space-size=32']);
+  assert.deepEqual(heapFlags(['--maxmemory', '1gb'], machine), ['--max-old-space-size=2304', '--max-semi-space-size=4']);
+  assert.deepEqual(heapFlags(['--maxmemory', '10mb'], machine), ['--max-old-space-size=512', '--max-semi-space-size=4']);
+  assert.deepEqual(heapFlags(['--port', '0'], machine), ['--max-old-space-size=16000', '--max-semi-space-size=4']);
   // The config file's last maxmemory line, then a later option, as in Redis.
   const conf = (f: string): string => (f === 'x.conf' ? 'maxmemory 100mb\nmaxmemory 64mb\n' : '');
-  assert.deepEqual(heapFlags(['x.conf'], { ...machine, readFile: conf }), ['--max-old-space-size=512', '--max-semi-space-size=8']);
-  assert.deepEqual(heapFlags(['x.conf', '--maxmemory', '4gb'], { ...machine, readFile: conf }), ['--max-old-space-size=8448', '--max-semi-space-size=32']);
-  assert.deepEqual(heapFlags(['--maxmemory', '4gb'], { ...machine, machineMb: 6000 }), ['--max-old-space-size=6000', '--max-semi-space-size=32']);
-  assert.deepEqual(heapFlags([], { machineMb: 16000, heapOverride: '300' }), ['--max-old-space-size=300', '--max-semi-space-size=32']);
+  assert.deepEqual(heapFlags(['x.conf'], { ...machine, readFile: conf }), ['--max-old-space-size=512', '--max-semi-space-size=4']);
+  assert.deepEqual(heapFlags(['x.conf', '--maxmemory', '4gb'], { ...machine, readFile: conf }), ['--max-old-space-size=8448', '--max-semi-space-size=4']);
+  assert.deepEqual(heapFlags(['--maxmemory', '4gb'], { ...machine, machineMb: 6000 }), ['--max-old-space-size=6000', '--max-semi-space-size=4']);
+  assert.deepEqual(heapFlags([], { machineMb: 16000, heapOverride: '300' }), ['--max-old-space-size=300', '--max-semi-space-size=4']);
+});
+
+/**
+ * The young generation's size (MB, both semi-spaces) in a node started with `nodeArgs` after
+ * `capYoungGeneration(semiMb)` (null: not called), once 400,000 new objects that all survive
+ * have been made, 10,000 per turn of the event loop (a load's shape).
+ */
+function youngGenerationAfterLoad(nodeArgs: string[], semiMb: number | null, env: NodeJS.ProcessEnv = {}): number {
+  const heapModule = new URL('../src/server/heap.js', import.meta.url).href;
+  const script = `
+    const v8 = require('node:v8');
+    import(${JSON.stringify(heapModule)}).then(async ({ capYoungGeneration }) => {
+      if (${semiMb !== null}) capYoungGeneration(${semiMb});
+      const kept = new Map();
+      for (let i = 0; i < 400000; i++) {
+        kept.set('key:' + i, { value: 'val:' + i });
+        if (i % 10000 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      const young = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+      process.stdout.write(String(young.space_size / 1048576) + ' ' + kept.size);
+    });`;
+  const r = spawnSync(process.execPath, [...nodeArgs, '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', NODIS_HEAP_MB: '', ...env } });
+  assert.equal(r.status, 0, r.stderr);
+  const [mb, kept] = r.stdout.split(' ').map(Number);
+  assert.equal(kept, 400000);
+  return mb!;
+}
+
+test('the server holds the young generation at its semi-space size when node was not given one (heap.ts)', () => {
+  // Without the cap V8 grows the semi-spaces to its default maximum (16 MB each) under a load.
+  assert.ok(youngGenerationAfterLoad([], null) >= 16);
+  const four = youngGenerationAfterLoad([], 4);
+  assert.ok(four > 4 && four <= 8, `capped at 4 MB semi-spaces: ${four} MB`);
+  assert.ok(youngGenerationAfterLoad([], 1) <= 2);
+  // A size given to node, and NODIS_HEAP_MB=node (Node's own limits), are left alone.
+  const given = youngGenerationAfterLoad(['--max-semi-space-size=2'], 4);
+  assert.ok(given <= 4, `--max-semi-space-size=2: ${given} MB`);
+  assert.ok(youngGenerationAfterLoad([], 4, { NODIS_HEAP_MB: 'node' }) >= 16);
+});
+
+test("bin/nodis-server's young generation stays at 4 MB semi-spaces under a load of 300,000 keys", async () => {
+  // A probe loaded into the server's node writes the young generation's committed size to a file.
+  const dir = tmpDir();
+  const probe = path.join(dir, 'probe.cjs');
+  const report = path.join(dir, 'young');
+  fs.writeFileSync(probe, `const v8 = require('node:v8'); const fs = require('node:fs');
+    setInterval(() => fs.writeFileSync(${JSON.stringify(report)}, String(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size)), 50).unref();`);
+  const s = await startServer({ env: { NODE_OPTIONS: `--require ${probe}` } });
+  const c = s.client();
+  try {
+    for (let batch = 0; batch < 30; batch++) {
+      const p = c.pipeline();
+      for (let i = 0; i < 10000; i++) p.set(`key:${batch}:${i}`, `value:${i}`);
+      await p.exec();
+    }
+    assert.equal(await c.dbsize(), 300000);
+    const loaded = Date.now();
+    await waitFor(() => fs.statSync(report).mtimeMs > loaded);
+    const young = Number(fs.readFileSync(report, 'utf8')) / 1048576;
+    assert.ok(young > 0 && young <= 8, `young generation ${young} MB`);
+  } finally {
+    await s.stop();
+  }
 });
 
 /** Starts bin/nodis-server with a pidfile; resolves with the launcher's PID and the pidfile's. */
@@ -207,29 +270,34 @@ async function launch(args: string[]): Promise<{ launcher: number; server: numbe
   };
 }
 
-test('bin/nodis-server keeps the PID the server\'s, or runs a linked child when maxmemory needs other heap limits', async () => {
+test('bin/nodis-server keeps the PID the server\'s, or runs a linked child when maxmemory needs a larger heap', async () => {
   const plain = await launch([]);
   assert.equal(plain.server, plain.launcher);
   await plain.stop();
-  // On a Node without process.execve, a 10 MB maxmemory needs 1 MB semi-spaces: a child has them.
+  // A small maxmemory runs in the launcher's process: the server holds its young generation
+  // at 4 MB semi-spaces itself (heap.ts capYoungGeneration).
   const small = await launch(['--maxmemory', '10mb']);
+  assert.equal(small.server, small.launcher);
+  await small.stop();
+  // On a Node without process.execve, a heap larger than Node's default needs a child.
+  const large = await launch(['--maxmemory', '20gb']);
   if ('execve' in process) {
-    assert.equal(small.server, small.launcher);
+    assert.equal(large.server, large.launcher);
   } else {
-    assert.notEqual(small.server, small.launcher);
-    assert.match(fs.readFileSync(`/proc/${small.server}/cmdline`, 'latin1'), /--max-semi-space-size=1\0/);
+    assert.notEqual(large.server, large.launcher);
+    assert.match(fs.readFileSync(`/proc/${large.server}/cmdline`, 'latin1'), /--max-old-space-size=\d+\0--max-semi-space-size=4\0/);
     // The child dies with its launcher, even when the launcher is killed outright.
-    process.kill(small.launcher, 'SIGKILL');
+    process.kill(large.launcher, 'SIGKILL');
     await waitFor(() => {
       try {
-        process.kill(small.server, 0);
+        process.kill(large.server, 0);
         return false;
       } catch {
         return true;
       }
     });
   }
-  await small.stop();
+  await large.stop();
 });
 
 test("the logo's ' PID: <pid>' line, Redis's test suite's readiness signal, comes after the port accepts", async () => {

@@ -18,6 +18,11 @@
  */
 import { isStringValue, stringLength, type RedisValue, type TypedValue } from '../types/value.js';
 import { ListValue } from '../types/list.js';
+import { HashValue } from '../types/hash.js';
+import { SetValue } from '../types/set.js';
+import { ZSet, NIL } from '../types/zset.js';
+import { listpackEntryBytes, stringToInt } from '../types/listpack-size.js';
+import { formatDouble } from '../protocol/format.js';
 
 /** jemalloc's size class for an allocation of `n` bytes. */
 export function allocSize(n: number): number {
@@ -47,6 +52,9 @@ export function estimateValueSize(v: RedisValue, samples: number): number {
     // embstr: robj and sds in one allocation; raw: two.
     return len <= 44 ? allocSize(16 + 3 + len + 1) : 16 + allocSize(len + 9);
   }
+  if (v instanceof HashValue) return hashSize(v, samples);
+  if (v instanceof SetValue) return setSize(v, samples);
+  if (v instanceof ZSet) return zsetSize(v, samples);
   const n = v.size();
   if (v instanceof ListValue) {
     // The list's own indexing instead of its generator: every push and pop recharges it.
@@ -73,6 +81,93 @@ function sizeFrom(v: TypedValue, n: number, avg: number): number {
   const compact = encoding === 'listpack' || encoding === 'intset' || encoding === 'ziplist';
   const perElement = compact ? avg + 2 : allocSize(avg + 9) + 24;
   return 16 + Math.ceil(n * perElement) + (compact ? 7 : 64);
+}
+
+// objectComputeSize for hashes, sets and sorted sets. Like Redis, each samples its first
+// `samples` elements (a dict's iteration order, a skiplist's lowest scores) and charges every
+// element their average, so a hash of 1 KB values costs ~1 KB per field and one of 2-byte values
+// a few dozen bytes; SAMPLES 0 (every element) makes it exact. Sizes are Redis's structs on a
+// 64-bit build: robj 16, dict 56, dictEntry 24, zset 16, zskiplist 32, a skiplist node 24 + 16
+// per level, a listpack 6 + its entries + 1, an intset 8 + 2/4/8 per member — in jemalloc's
+// size classes.
+const ROBJ = 16;
+const DICT = 56;
+const DICT_ENTRY = 24;
+/** zset (dict + zsl pointers) and zskiplist (header, tail, length, level). */
+const ZSET_STRUCTS = 16 + 32;
+/** The skiplist's header node: 32 levels. */
+const ZSKIPLIST_HEADER = 24 + 32 * 16;
+const LISTPACK_HEADER_AND_END = 7;
+
+/** sdsZmallocSize of a copy of `len` bytes (sdsdup: the smallest header for the length, the NUL). */
+function sdsBytes(len: number): number {
+  const header = len < 32 ? 1 : len < 256 ? 3 : len < 65536 ? 5 : 9;
+  return allocSize(header + len + 1);
+}
+
+/** A listpack of `n` entries (or pairs) of `avg` bytes on average, as allocated. */
+function listpackBytes(n: number, avg: number): number {
+  return allocSize(Math.ceil(LISTPACK_HEADER_AND_END + n * avg));
+}
+
+/** robj + dict + its bucket table + `n` elements of `avg` bytes each (entry and sds included). */
+function dictValueBytes(n: number, avg: number): number {
+  return ROBJ + DICT + dictBucketBytes(n) + Math.ceil(n * avg);
+}
+
+function hashSize(h: HashValue, samples: number): number {
+  const n = h.size();
+  const listpack = h.encoding() === 'listpack';
+  let seen = 0;
+  let bytes = 0;
+  for (const [field, value] of h.entries()) {
+    if (seen >= samples) break;
+    bytes += listpack
+      ? listpackEntryBytes(field) + listpackEntryBytes(value)
+      : sdsBytes(field.length) + sdsBytes(value.length) + DICT_ENTRY;
+    seen++;
+  }
+  const avg = seen === 0 ? 0 : bytes / seen;
+  return listpack ? ROBJ + listpackBytes(n, avg) : dictValueBytes(n, avg);
+}
+
+function setSize(s: SetValue, samples: number): number {
+  const n = s.size();
+  const intset = s.encoding() === 'intset';
+  let seen = 0;
+  let bytes = 0;
+  let width = 2;
+  for (const member of s.liveValues()) {
+    if (seen >= samples) break;
+    if (intset) {
+      // An intset's members all take the width of the widest one.
+      const v = Number(stringToInt(member));
+      if (v < -2147483648 || v > 2147483647) width = 8;
+      else if ((v < -32768 || v > 32767) && width < 4) width = 4;
+    } else {
+      bytes += sdsBytes(member.length) + DICT_ENTRY;
+    }
+    seen++;
+  }
+  if (intset) return ROBJ + allocSize(8 + width * n);
+  return dictValueBytes(n, seen === 0 ? 0 : bytes / seen);
+}
+
+function zsetSize(z: ZSet, samples: number): number {
+  const n = z.size();
+  const list = z.list;
+  const listpack = z.isCompact;
+  let seen = 0;
+  let bytes = 0;
+  for (let node = list.first(); node !== NIL && seen < samples; node = list.next(node), seen++) {
+    const member = list.member(node);
+    bytes += listpack
+      ? listpackEntryBytes(member) + listpackEntryBytes(formatDouble(list.score(node)))
+      : sdsBytes(member.length) + DICT_ENTRY + allocSize(24 + 16 * list.levelOf(node));
+  }
+  const avg = seen === 0 ? 0 : bytes / seen;
+  if (listpack) return ROBJ + listpackBytes(n, avg);
+  return dictValueBytes(n, avg) + ZSET_STRUCTS + allocSize(ZSKIPLIST_HEADER);
 }
 
 /** Bytes a key costs besides its value: dictEntry (24) and the key's sds. */

@@ -5,14 +5,22 @@
  *   - with `maxmemory` (a `--maxmemory` option, or the last `maxmemory` line of the config
  *     file): heap = max(maxmemory × 2 + 256 MB, 512 MB), capped at the machine's memory;
  *   - otherwise the machine's memory;
- *   - young-generation semi-spaces of 32 MB, or an eighth of `maxmemory` when that is smaller
- *     (young garbage counts as used memory until collected and would make eviction drop live
- *     keys to make room for it);
+ *   - young-generation semi-spaces of 4 MB (YOUNG_SEMI_MB): V8's reserve for the young
+ *     generation is RSS that holds no data (2 × 16 MB by default once grown: ~30 bytes per key
+ *     at 1M small keys); 1 MB ones saved ~6 bytes per key more but cost ~10% more CPU per
+ *     request in scavenges, 4 MB ones ~3% (docs/PERFORMANCE.md "The young generation's reserve");
  *   - NODIS_HEAP_MB=<n> overrides the heap size.
- * Pure and dependency-light (node:os, node:fs only): the launcher loads it before the server.
+ * Where node was started without the semi-space flag (bin/nodis-server in its own process on
+ * Node 20), capYoungGeneration() holds the young generation at that size from inside.
+ * Dependency-light (node:os, node:fs, node:v8, node:perf_hooks): the launcher loads it before the server.
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import v8 from 'node:v8';
+import { PerformanceObserver } from 'node:perf_hooks';
+
+/** The young generation's semi-space size nodis runs with (MB): see above. */
+export const YOUNG_SEMI_MB = 4;
 
 /** Redis memory units → MB, rounded up (1k = 1000, 1kb = 1024, …; a bare number is bytes). */
 export function memoryToMb(text: string): number | null {
@@ -65,12 +73,11 @@ export interface HeapNeeds {
 export function heapNeeds(args: readonly string[], inputs: HeapInputs = {}): HeapNeeds {
   const machineMb = inputs.machineMb ?? Math.floor(os.totalmem() / 1048576);
   let heapMb = machineMb;
-  let semiMb = 32;
+  const semiMb = YOUNG_SEMI_MB;
   const maxmemory = maxmemoryFromArgs(args, inputs.readFile);
   let mm = maxmemory === null ? null : memoryToMb(maxmemory);
   if (mm !== null && mm > 0) {
     heapMb = Math.min(Math.max(mm * 2 + 256, 512), machineMb);
-    semiMb = Math.min(Math.max(Math.floor(mm / 8), 1), 32);
   } else {
     mm = null;
   }
@@ -83,4 +90,46 @@ export function heapNeeds(args: readonly string[], inputs: HeapInputs = {}): Hea
 export function heapFlags(args: readonly string[], inputs: HeapInputs = {}): string[] {
   const { heapMb, semiMb } = heapNeeds(args, inputs);
   return [`--max-old-space-size=${heapMb}`, `--max-semi-space-size=${semiMb}`];
+}
+
+/** The value of a `--name=N` node flag given on node's command line or in NODE_OPTIONS. */
+export function nodeFlag(name: string): number | null {
+  let found: number | null = null;
+  for (const a of [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]) {
+    const [flag, value] = a.replace(/_/g, '-').split('=');
+    if (flag === `--${name}` && value !== undefined && /^\d+$/.test(value)) found = Number(value);
+  }
+  return found;
+}
+
+/** The young generation's committed size now: both semi-spaces (bytes). */
+function youngGenerationBytes(): number {
+  return v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
+}
+
+/**
+ * Holds the young generation at `semiMb` semi-spaces in a node started without
+ * `--max-semi-space-size` (the launcher runs the server in its own process on Node 20, where
+ * it cannot pass node flags; docs/OPERATIONS.md). V8 fixes the semi-spaces' maximum when it
+ * makes the heap (16 MB), but reads --semi-space-growth-factor each time a scavenge grows them
+ * (a factor below 2 on node's command line is raised to 2; set at run time it stays): they
+ * double as a load makes survivors, and a factor of 1, set after the collection that took them
+ * to `semiMb` (a 'gc' performance entry), stops them there — the same young generation and RSS
+ * as `--max-semi-space-size=<semiMb>` (measured, docs/PERFORMANCE.md). Should a second doubling
+ * happen before that entry is seen (one synchronous task making megabytes of survivors), they
+ * stop one size up. At 1 MB (their initial size) the factor is set at once. A semi-space size
+ * given to node, or NODIS_HEAP_MB=node (Node's own limits), is left alone.
+ */
+export function capYoungGeneration(semiMb = YOUNG_SEMI_MB): void {
+  if (process.env.NODIS_HEAP_MB === 'node' || nodeFlag('max-semi-space-size') !== null) return;
+  if (semiMb <= 1) {
+    v8.setFlagsFromString('--semi-space-growth-factor=1');
+    return;
+  }
+  const observer = new PerformanceObserver(() => {
+    if (youngGenerationBytes() < 2 * semiMb * 1048576) return;
+    v8.setFlagsFromString('--semi-space-growth-factor=1');
+    observer.disconnect();
+  });
+  observer.observe({ entryTypes: ['gc'] });
 }

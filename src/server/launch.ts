@@ -11,10 +11,11 @@
  *   2. Node can replace its own program (process.execve: Node ≥ 22.15 / 23.11, Linux and
  *      macOS): node is run again with the flags in this same process (same PID).
  *   3. Otherwise (Node 20, Windows):
- *      - without `maxmemory` the server runs here with Node's default heap limit (2–4 GB;
- *        docs/OPERATIONS.md says how to raise it), keeping the PID;
- *      - with a `maxmemory` that needs other limits (below 128 MB, or above what Node's
- *        default heap holds), the server runs as a child with the flags and stdio inherited,
+ *      - without `maxmemory`, or with one Node's default heap holds, the server runs here
+ *        (Node's default heap limit, 2–4 GB: docs/OPERATIONS.md says how to raise it), keeping
+ *        the PID, and holds its young generation at heap.ts's size itself (capYoungGeneration);
+ *      - with a `maxmemory` above what Node's default heap holds, the server runs as a child
+ *        with the flags and stdio inherited,
  *        linked to this launcher (it exits if the launcher dies, even by SIGKILL), which
  *        forwards signals and exits with its status. The server writes `pidfile` itself, so
  *        the pidfile holds the real server's PID.
@@ -22,7 +23,7 @@
 import { spawn } from 'node:child_process';
 import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
-import { heapFlags, heapNeeds } from './heap.js';
+import { heapFlags, heapNeeds, nodeFlag } from './heap.js';
 import { requireCached } from './code-cache.js';
 
 const SERVER_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -39,16 +40,6 @@ export function launchSentinel(): void {
   runHere();
 }
 
-/** The value of a `--name=N` node flag given on node's command line or in NODE_OPTIONS. */
-function nodeFlag(name: string): number | null {
-  let found: number | null = null;
-  for (const a of [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]) {
-    const [flag, value] = a.replace(/_/g, '-').split('=');
-    if (flag === `--${name}` && value !== undefined && /^\d+$/.test(value)) found = Number(value);
-  }
-  return found;
-}
-
 export function launchServer(): void {
   const args = process.argv.slice(2);
   const informational = args.some((a) => a === '-v' || a === '--version' || a === '-h' || a === '--help');
@@ -63,8 +54,9 @@ export function launchServer(): void {
   // 2. Same process, new node.
   const execve = (process as unknown as { execve?: Execve }).execve;
   if (typeof execve === 'function' && process.platform !== 'win32') execve(process.execPath, [process.execPath, ...nodeArgs], process.env);
-  // 3. Node 20 / Windows.
-  if (need.maxmemoryMb === null || (need.heapMb <= haveHeapMb && need.semiMb >= haveSemiMb)) return runHere();
+  // 3. Node 20 / Windows. The semi-spaces need no child: the server holds them at their size
+  // itself (heap.ts capYoungGeneration).
+  if (need.maxmemoryMb === null || need.heapMb <= haveHeapMb) return runHere();
   runAsChild(nodeArgs);
 }
 

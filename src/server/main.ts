@@ -31,6 +31,7 @@ import { installCrashHandlers } from './crash.js';
 import { startEvictionTimeProc } from './evict.js';
 import { REDIS_VERSION, NODIS_VERSION, versionLine } from './version.js';
 import { openApiLink } from './api-link.js';
+import { capYoungGeneration } from './heap.js';
 import { startCluster } from '../cluster/install.js';
 import { serverReady, firstCommandWanted, firstCommandServed } from './ready-hooks.js';
 import { debugHooks } from './debug-hooks.js';
@@ -106,6 +107,8 @@ async function main(): Promise<void> {
     return;
   }
 
+  // Before any data arrives: the young generation's reserve is RSS without data.
+  capYoungGeneration();
   const startDir = process.cwd();
   const clock = new SystemClock();
   const logger = new Logger(() => clock.now());
