@@ -89,6 +89,18 @@ const TABLES: string[][] = [
   eval_('return KEYS[1]', ['again']),
   eval_("KEYS[1] = {}; return 1", ['k']),
   eval_('return KEYS[1]', ['again']),
+  // The same values again: a slot still holding them is kept, one changed is set anew.
+  eval_('return {KEYS[1], ARGV[1]}', ['same'], ['arg']),
+  eval_("KEYS[1] = 'other'; ARGV[1] = 'changed'; return {KEYS[1], ARGV[1]}", ['same'], ['arg']),
+  eval_('return {KEYS[1], ARGV[1]}', ['same'], ['arg']),
+  eval_('KEYS[1] = nil; return 1', ['same'], ['arg']),
+  eval_('return {KEYS[1], ARGV[1]}', ['same'], ['arg']),
+  eval_('KEYS[1] = 5; ARGV[1] = 5; return 1', ['5'], ['5']),
+  eval_('return {type(KEYS[1]), type(ARGV[1]), KEYS[1], ARGV[1]}', ['5'], ['5']),
+  eval_("KEYS[1] = KEYS[1] .. 'x'; return KEYS[1]", ['y'.repeat(40)]),
+  eval_('return KEYS[1]', ['y'.repeat(40)]),
+  eval_("KEYS[2] = 'SAME'; return {KEYS[1], KEYS[2]}", ['same', 'same']),
+  eval_('return {KEYS[1], KEYS[2]}', ['same', 'same']),
   // A script that fails after changing them.
   eval_("KEYS.x = 1; ARGV[3] = 'y'; error('boom')", ['k'], ['a', 'b']),
   eval_('return {#KEYS, tostring(KEYS.x), #ARGV, tostring(ARGV[3])}', ['k'], ['a', 'b']),

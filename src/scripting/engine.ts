@@ -650,7 +650,7 @@ export class ScriptingEngine {
     if (debugging) vm.setHook((L2, ar) => this.ldb.lineHook(L2, ar, run), this.ldb.hookMask(), HOOK_INSTRUCTIONS);
     else vm.setCountHook(threshold > 0 ? this.countHookFn : null, HOOK_INSTRUCTIONS);
     if (script !== null) {
-      // KEYS and ARGV stay on the stack below the error handler until the stack is cleared.
+      // KEYS and ARGV may stay on the stack below the error handler until the stack is cleared.
       this.refillGlobalArray(this.keysGlobal, argv, 3, 3 + numkeys);
       this.refillGlobalArray(this.argvGlobal, argv, 3 + numkeys, argv.length);
       this.pushEvalFunction(script);
@@ -697,7 +697,8 @@ export class ScriptingEngine {
   }
 
   /**
-   * Makes the global KEYS or ARGV hold `items[from, to)` and leaves that table on the stack:
+   * Makes the global KEYS or ARGV hold `items[from, to)` (the table may be left on the stack,
+   * which callFunction clears after the script):
    * the table the previous EVAL had, refilled, when it was made for as many values and that
    * script left it as it got it (the values at 1..n, no other key, no metatable) — else a new
    * table, as Redis makes on every call. An EVAL script is a chunk with no upvalues and read-only
@@ -705,7 +706,8 @@ export class ScriptingEngine {
    * allocations per EVAL and the garbage they become. (FCALL's functions can keep their
    * arguments in upvalues: they always get new tables.) With direct reads the check is three
    * reads of the table's memory (no metatable, no hash part, an array part of n slots) before
-   * it is refilled; through the C API, its metatable and a lua_next past n after.
+   * it is refilled, and a value already there is not set again; through the C API, its
+   * metatable and a lua_next past n after.
    */
   private refillGlobalArray(g: GlobalArray, items: readonly string[], from: number, to: number): void {
     const vm = this.vm;
@@ -715,9 +717,17 @@ export class ScriptingEngine {
     if (g.ref !== 0 && g.size === n) {
       if (vm.direct) {
         if (vm.isPlainArray(g.table, n)) {
-          x.lua_rawgeti(L, LUA_REGISTRYINDEX, g.ref);
+          // A slot already holding the same bytes is left as it is: Lua strings are interned
+          // values, so the table is then exactly what setting it would make.
+          let onStack = false;
           for (let i = 0; i < n; i++) {
-            vm.pushString(L, items[from + i]!);
+            const item = items[from + i]!;
+            if (vm.arrayHoldsString(g.table, i + 1, item)) continue;
+            if (!onStack) {
+              x.lua_rawgeti(L, LUA_REGISTRYINDEX, g.ref);
+              onStack = true;
+            }
+            vm.pushString(L, item);
             x.lua_rawseti(L, -2, i + 1);
           }
           return;
@@ -948,20 +958,30 @@ export function parseShebang(body: string): { flags: number; length: number } | 
 }
 
 const engines = new WeakMap<Server, ScriptingEngine>();
+/**
+ * The engine last looked up: a process runs one server, and every EVALSHA asks twice (its
+ * admission flags, then the command), so one comparison spares the WeakMap's look-up (~30 ns).
+ */
+let lastEngine: ScriptingEngine | null = null;
 
 /** The server's scripting engine, created (with its Lua VM) on first use. */
 export function scriptingFor(server: Server): ScriptingEngine {
+  if (lastEngine !== null && lastEngine.server === server) return lastEngine;
   let e = engines.get(server);
   if (e === undefined) {
     e = new ScriptingEngine(server);
     engines.set(server, e);
   }
+  lastEngine = e;
   return e;
 }
 
 /** The server's scripting engine if something already created it (no VM is made for asking). */
 export function scriptingIfCreated(server: Server): ScriptingEngine | undefined {
-  return engines.get(server);
+  if (lastEngine !== null && lastEngine.server === server) return lastEngine;
+  const e = engines.get(server);
+  if (e !== undefined) lastEngine = e;
+  return e;
 }
 
 /** True when a function is on the stack at `idx` (used by the functions registry). */

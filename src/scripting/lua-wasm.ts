@@ -125,8 +125,9 @@ const STATE_BASE = 12;
 /** TString.tsv.len; the bytes follow the (8-aligned, 16-byte) header. */
 const TSTRING_LEN = 12;
 const TSTRING_DATA = 16;
-/** Table.metatable, Table.node (the hash part; the shared dummynode when empty), Table.sizearray. */
+/** Table.metatable, Table.array, Table.node (the hash part; the shared dummynode when empty), Table.sizearray. */
 const TABLE_METATABLE = 8;
+const TABLE_ARRAY = 12;
 const TABLE_NODE = 16;
 const TABLE_SIZEARRAY = 28;
 
@@ -170,8 +171,9 @@ export class LuaVM {
   readonly x: LuaExports;
   readonly L: number;
   private heap: Buffer;
-  /** The same memory as int32s (pointers and type tags), re-made with `heap`. */
+  /** The same memory as int32s (pointers and type tags) and as doubles, re-made with `heap`. */
   private heap32: Int32Array;
+  private heapF64: Float64Array;
   /**
    * True when Lua's structures have the layout this file reads directly (probeLayout): the
    * stack, strings and tables may then be read from memory instead of through the C API.
@@ -282,6 +284,7 @@ export class LuaVM {
     this.x = exportsRef;
     this.heap = Buffer.from(this.x.memory.buffer);
     this.heap32 = new Int32Array(this.x.memory.buffer);
+    this.heapF64 = new Float64Array(this.x.memory.buffer);
     this.x.emscripten_stack_init();
     this.x.__wasm_call_ctors();
 
@@ -341,6 +344,9 @@ export class LuaVM {
       this.dummyNode = h[(t1 + TABLE_NODE) >> 2]!;
       if (h[(t2 + TABLE_NODE) >> 2] !== this.dummyNode || !this.isPlainArray(t1, 3) || !this.isPlainArray(t2, 0)) return false;
       if (this.isPlainArray(t1, 2)) return false;
+      this.pushString(L, 'k\u00e9y');
+      x.lua_rawseti(L, -3, 2);
+      if (!this.arrayHoldsString(t1, 2, 'k\u00e9y') || this.arrayHoldsString(t1, 2, 'k\u00e9Y') || this.arrayHoldsString(t1, 1, 'k\u00e9y')) return false;
       x.lua_pushboolean(L, 1);
       this.setField(L, -2, 'field');
       if (this.isPlainArray(t2, 0)) return false;
@@ -361,6 +367,7 @@ export class LuaVM {
     if (this.heap.length === 0) {
       this.heap = Buffer.from(this.x.memory.buffer);
       this.heap32 = new Int32Array(this.x.memory.buffer);
+      this.heapF64 = new Float64Array(this.x.memory.buffer);
     }
     return this.heap;
   }
@@ -386,7 +393,8 @@ export class LuaVM {
 
   /** The number at `slot` (a LUA_TNUMBER). */
   slotNumber(slot: number): number {
-    return this.heap.readDoubleLE(slot);
+    // Stack slots are 8-aligned (malloc'd TValues of 16 bytes); readDoubleLE for any other.
+    return (slot & 7) === 0 ? this.heapF64[slot >> 3]! : this.heap.readDoubleLE(slot);
   }
 
   /** True when the number at `slot` has its sign bit set (a JS number does not show a NaN's). */
@@ -405,6 +413,24 @@ export class LuaVM {
     const len = this.heap32[(ts + TSTRING_LEN) >> 2]!;
     const p = ts + TSTRING_DATA;
     return len <= 8 ? shortLatin1(this.heap, p, len) : this.heap.latin1Slice(p, p + len);
+  }
+
+  /**
+   * True when slot `i` (1-based, within the array part) of the table at address `t` holds a
+   * string of exactly the bytes of `s` (compared for strings of up to 32 bytes; false beyond).
+   */
+  arrayHoldsString(t: number, i: number, s: string): boolean {
+    this.heapView();
+    const h = this.heap32;
+    const slot = h[(t + TABLE_ARRAY) >> 2]! + (i - 1) * TVALUE_SIZE;
+    if (h[(slot + TVALUE_TT) >> 2] !== LUA_TSTRING) return false;
+    const ts = h[slot >> 2]!;
+    const n = s.length;
+    if (n > 32 || h[(ts + TSTRING_LEN) >> 2] !== n) return false;
+    const bytes = this.heap;
+    const p = ts + TSTRING_DATA;
+    for (let k = 0; k < n; k++) if (bytes[p + k] !== s.charCodeAt(k)) return false;
+    return true;
   }
 
   /**
