@@ -124,7 +124,7 @@ describe('scripting: direct reads of the Lua VM equal the C API path and redis-s
   let redis: RunningServer;
   before(async () => {
     [direct, api, redis] = await Promise.all([
-      startServer(),
+      startServer({ env: { NODIS_LUA_DIRECT_READS: '1' } }),
       startServer({ env: { NODIS_LUA_DIRECT_READS: '0' } }),
       startServer({ bin: REDIS_SERVER }),
     ]);
@@ -132,10 +132,11 @@ describe('scripting: direct reads of the Lua VM equal the C API path and redis-s
   after(stopAll);
 
   it('uses direct reads with the shipped Lua binary (its layout probe passes), and not when turned off', () => {
-    assert.equal(new LuaVM().direct, true);
     const saved = process.env.NODIS_LUA_DIRECT_READS;
-    process.env.NODIS_LUA_DIRECT_READS = '0';
     try {
+      delete process.env.NODIS_LUA_DIRECT_READS;
+      assert.equal(new LuaVM().direct, true);
+      process.env.NODIS_LUA_DIRECT_READS = '0';
       assert.equal(new LuaVM().direct, false);
     } finally {
       if (saved === undefined) delete process.env.NODIS_LUA_DIRECT_READS;
