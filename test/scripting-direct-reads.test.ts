@@ -50,6 +50,15 @@ const CALL_ARGS: string[][] = [
   eval_("local co = coroutine.create(function(k, v) redis.call('set', k, v) return redis.call('get', k) end) local ok, r = coroutine.resume(co, KEYS[1], ARGV[1]) return {tostring(ok), r}", ['k'], ['from a coroutine']),
   eval_("return {coroutine.wrap(function() return redis.pcall('get', {}) end)()}", ['k']),
   eval_("local f = function(...) return redis.pcall(...) end return {f('incr', KEYS[1]), f('set', KEYS[1], 1.5), f('get', KEYS[1])}", ['k']),
+  // Lua's pcall hands a script the error's message, not Redis 7's error table (luaRedisPcall).
+  eval_("return {coroutine.wrap(function() return pcall(redis.call, 'get', {}) end)()}", ['k']),
+  eval_("local f = function(...) return redis.call(...) end return {pcall(f, 'incr', KEYS[1])}", ['k']),
+  eval_("local ok, e = pcall(error, {err='x'}) return {tostring(ok), type(e), e}"),
+  eval_("local ok, e = pcall(error, {err=5}) return {tostring(ok), type(e), e}"),
+  eval_("local ok, e = pcall(error, {other='x'}) return {tostring(ok), type(e), tostring(e.other)}"),
+  eval_("local ok, e = pcall(error, 'plain') return {tostring(ok), e}"),
+  eval_("return {pcall(function() return 1, nil, 3 end)}"),
+  eval_("return select('#', pcall(function() return 1, nil, 3, nil end))"),
   eval_("return redis.call('echo', redis.call('echo', redis.call('get', KEYS[1])))", ['k']),
 ];
 
