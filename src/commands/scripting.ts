@@ -152,8 +152,7 @@ function evalGeneric(c: Client, e: ScriptingEngine, isSha: boolean, ro: boolean)
     script = e.scripts.get(sha)!;
   }
   if (!prepareForRun(c, script.flags, ro)) return;
-  e.pushEvalFunction(script);
-  e.callFunction(newRun(c, sha, true, script.flags, ro), c.argv, numkeys);
+  e.callFunction(newRun(c, sha, true, script.flags, ro), c.argv, numkeys, script);
 }
 
 function scriptLoad(c: Client): void {
@@ -443,7 +442,7 @@ function fcallGeneric(c: Client, ro: boolean): void {
   if (numkeys === null) return;
   if (!prepareForRun(c, f.flags, ro)) return;
   reg.pushFunction(f);
-  e.callFunction(newRun(c, f.name, false, f.flags, ro), c.argv, numkeys);
+  e.callFunction(newRun(c, f.name, false, f.flags, ro), c.argv, numkeys, null);
 }
 
 export const commands: CommandHandlers = {

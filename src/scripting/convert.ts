@@ -212,6 +212,35 @@ export function writeLuaValue(vm: LuaVM, L: number, out: ReplyWriter, scriptResp
   x.lua_settop(L, -2);
 }
 
+/**
+ * Writes a script's result, on top of the stack, as its reply (luaReplyToRedisReply), leaving
+ * the stack for the caller to clear. A number, string, boolean or nil is read from the VM's
+ * memory when it allows direct reads (most scripts return one: four C API calls fewer); a
+ * table, or any value without direct reads, goes through writeLuaValue.
+ */
+export function writeLuaResult(vm: LuaVM, L: number, out: ReplyWriter, scriptResp: 2 | 3): void {
+  if (vm.direct) {
+    const slot = vm.slotAddress(L, vm.stackCount(L));
+    switch (vm.slotType(slot)) {
+      case LUA_TNUMBER:
+        out.integer(truncateToInteger(vm.slotNumber(slot)));
+        return;
+      case LUA_TSTRING:
+        out.bulk(vm.slotString(slot));
+        return;
+      case LUA_TBOOLEAN:
+        if (scriptResp === 3) out.bool(vm.slotBoolean(slot));
+        else if (vm.slotBoolean(slot)) out.one();
+        else out.nullBulk();
+        return;
+      case LUA_TNIL:
+        out.nullBulk();
+        return;
+    }
+  }
+  writeLuaValue(vm, L, out, scriptResp);
+}
+
 /** (long long) cast of a Lua number, as C does (saturating where C would be undefined). */
 function truncateToInteger(n: number): number | bigint {
   if (Number.isNaN(n)) return -9223372036854775808n;

@@ -21,7 +21,7 @@ import type { Server } from '../server/server.js';
 import type { CommandSpec } from '../server/command-table.js';
 import { ReplyParser } from '../protocol/reply-parser.js';
 import { LuaVM, LUA_GLOBALSINDEX, LUA_REGISTRYINDEX, LUA_TNUMBER, LUA_TSTRING, LUA_TTABLE, LUA_TFUNCTION } from './lua-wasm.js';
-import { extractErrorInfo, pushCommandReply, pushReply, pushSingleFieldTable, takeUncountedErrors, writeError, writeLuaValue } from './convert.js';
+import { extractErrorInfo, pushCommandReply, pushReply, pushSingleFieldTable, takeUncountedErrors, writeError, writeLuaResult } from './convert.js';
 import { PRELUDE } from './prelude.js';
 import { installLibraries } from './libs.js';
 import { beginBusy, endBusy, processEventsWhileBlocked } from './busy.js';
@@ -69,6 +69,8 @@ interface GlobalArray {
   ref: number;
   /** How many values it was made for (lua_createtable's array size). */
   size: number;
+  /** Its address in the VM's memory (lua_topointer), for LuaVM.isPlainArray. */
+  table: number;
 }
 
 /** The script in execution (scriptRunCtx). */
@@ -126,8 +128,8 @@ export class ScriptingEngine {
   /** The command the last redis.call named, resolved, with its admission flags (execute). */
   private lastCall: { name: string; spec: CommandSpec; flags: Readonly<InvocationFlags> } | null = null;
   /** The tables EVAL's KEYS and ARGV globals hold (refillGlobalArray). */
-  private keysGlobal: GlobalArray = { name: 'KEYS', ref: 0, size: 0 };
-  private argvGlobal: GlobalArray = { name: 'ARGV', ref: 0, size: 0 };
+  private keysGlobal: GlobalArray = { name: 'KEYS', ref: 0, size: 0, table: 0 };
+  private argvGlobal: GlobalArray = { name: 'ARGV', ref: 0, size: 0, table: 0 };
   /** What admission needs of the running script, refilled by each redis.call. */
   private readonly scriptCall: ScriptCallContext;
   /** The admission request of a redis.call, made by the first and refilled by each. */
@@ -169,8 +171,8 @@ export class ScriptingEngine {
     const vm = new LuaVM();
     this.vm = vm;
     this.gcStepBaseKb = 0;
-    this.keysGlobal = { name: 'KEYS', ref: 0, size: 0 };
-    this.argvGlobal = { name: 'ARGV', ref: 0, size: 0 };
+    this.keysGlobal = { name: 'KEYS', ref: 0, size: 0, table: 0 };
+    this.argvGlobal = { name: 'ARGV', ref: 0, size: 0, table: 0 };
     const L = vm.L;
     this.L = L;
     const x = vm.x;
@@ -221,8 +223,13 @@ export class ScriptingEngine {
       x.lua_pushnumber(L, v);
       vm.setField(L, -2, name);
     };
-    fn('call', (L2) => this.redisCommand(L2, true));
-    fn('pcall', (L2) => this.redisCommand(L2, false));
+    // redis.call and redis.pcall, called by nearly every script, get table slots of their own.
+    const own = (name: string, raiseError: boolean): void => {
+      vm.pushOwnSlotFunction(L, (L2) => this.guard(L2, (L3) => this.redisCommand(L3, raiseError)));
+      vm.setField(L, -2, name);
+    };
+    own('call', true);
+    own('pcall', false);
     fn('sha1hex', (L2) => {
       if (x.lua_gettop(L2) !== 1) return this.raise(L2, 'wrong number of arguments');
       vm.pushString(L2, sha1hex(vm.toString(L2, 1) ?? ''));
@@ -463,16 +470,34 @@ export class ScriptingEngine {
     const x = vm.x;
     const run = this.run;
     if (run === null) return this.raise(L, 'redis.call/pcall can only be called inside a script invocation');
-    const argc = x.lua_gettop(L);
+    const argc = vm.direct ? vm.stackCount(L) : x.lua_gettop(L);
     if (argc === 0) return this.failCall(L, raiseError, 'Please specify at least one argument for this redis lib call');
     const argv: string[] = new Array(argc);
-    for (let j = 0; j < argc; j++) {
-      const t = x.lua_type(L, j + 1);
-      if (t === LUA_TNUMBER) argv[j] = formatG17(x.lua_tonumber(L, j + 1));
-      else if (t === LUA_TSTRING) argv[j] = vm.toString(L, j + 1)!;
-      else return this.failCall(L, raiseError, 'Lua redis lib command arguments must be strings or integers');
+    if (vm.direct) {
+      // Read from the stack's memory (lua-wasm.ts): no C API call per argument. The arguments
+      // stay on the stack; the reply is pushed above them (a C function has LUA_MINSTACK free
+      // slots) and returned.
+      for (let j = 0; j < argc; j++) {
+        const slot = vm.slotAddress(L, j + 1);
+        const t = vm.slotType(slot);
+        if (t === LUA_TSTRING) argv[j] = vm.slotString(slot);
+        else if (t === LUA_TNUMBER) {
+          const v = vm.slotNumber(slot);
+          argv[j] = v === v ? formatG17(v) : vm.slotSignBit(slot) ? '-nan' : 'nan';
+        }
+        else return this.failCall(L, raiseError, 'Lua redis lib command arguments must be strings or integers');
+      }
+    } else {
+      for (let j = 0; j < argc; j++) {
+        const t = x.lua_type(L, j + 1);
+        if (t === LUA_TNUMBER) {
+          const v = x.lua_tonumber(L, j + 1);
+          argv[j] = v === v ? formatG17(v) : nanText(vm, L, j + 1);
+        } else if (t === LUA_TSTRING) argv[j] = vm.toString(L, j + 1)!;
+        else return this.failCall(L, raiseError, 'Lua redis lib command arguments must be strings or integers');
+      }
+      x.lua_settop(L, 0);
     }
-    x.lua_settop(L, 0);
     // The clock is read before a call unless only a few `fast` commands (O(1), microseconds)
     // ran since it was last read: they cannot have taken a noticeable part of the threshold.
     if (run.timedOut || this.fastCallsUnchecked >= FAST_CALLS_BETWEEN_CHECKS) {
@@ -596,11 +621,12 @@ export class ScriptingEngine {
   // ---- running scripts ---------------------------------------------------------------------------
 
   /**
-   * Runs the function on top of the stack (above the error handler) and writes its result to
-   * the caller (luaCallFunction). `argv` is EVAL's or FCALL's: its `numkeys` arguments from the
-   * fourth on become KEYS, the rest ARGV (EVAL), or the function's two arguments (FCALL).
+   * Runs a script and writes its result to the caller (luaCallFunction): EVAL's cached `script`,
+   * or (FCALL, `script` null) the function on top of the stack above the error handler. `argv`
+   * is EVAL's or FCALL's: its `numkeys` arguments from the fourth on become KEYS, the rest ARGV
+   * (EVAL), or the function's two arguments (FCALL).
    */
-  callFunction(run: RunContext, argv: readonly string[], numkeys: number): void {
+  callFunction(run: RunContext, argv: readonly string[], numkeys: number, script: CachedScript | null): void {
     const vm = this.vm;
     const x = vm.x;
     const L = this.L;
@@ -623,14 +649,16 @@ export class ScriptingEngine {
     // it is already set): between scripts no Lua runs under it (FUNCTION LOAD sets its own).
     if (debugging) vm.setHook((L2, ar) => this.ldb.lineHook(L2, ar, run), this.ldb.hookMask(), HOOK_INSTRUCTIONS);
     else vm.setCountHook(threshold > 0 ? this.countHookFn : null, HOOK_INSTRUCTIONS);
-    if (run.evalMode) {
+    if (script !== null) {
+      // KEYS and ARGV may stay on the stack below the error handler until the stack is cleared.
       this.refillGlobalArray(this.keysGlobal, argv, 3, 3 + numkeys);
       this.refillGlobalArray(this.argvGlobal, argv, 3 + numkeys, argv.length);
+      this.pushEvalFunction(script);
     } else {
       vm.pushArray(L, argv, 3, 3 + numkeys);
       vm.pushArray(L, argv, 3 + numkeys, argv.length);
     }
-    const err = run.evalMode ? x.lua_pcall(L, 0, 1, -2) : x.lua_pcall(L, 2, 1, -4);
+    const err = script !== null ? x.lua_pcall(L, 0, 1, -2) : x.lua_pcall(L, 2, 1, -4);
     if (++this.gcCount === GC_PERIOD) {
       this.gcCount = 0;
       // Redis steps the collector every 50 scripts (LUA_GC_CYCLE_PERIOD). A step of 50 KB is a
@@ -656,7 +684,7 @@ export class ScriptingEngine {
       }
       x.lua_settop(L, -2);
     } else {
-      writeLuaValue(vm, L, c.reply, run.resp);
+      writeLuaResult(vm, L, c.reply, run.resp);
     }
     const uncounted = takeUncountedErrors();
     if (uncounted > 0 && c.cmd !== null) c.cmd.stats.failedCalls += uncounted;
@@ -669,13 +697,17 @@ export class ScriptingEngine {
   }
 
   /**
-   * Makes the global KEYS or ARGV hold `items[from, to)`: the table the previous EVAL had,
-   * refilled, when it was made for as many values and that script left it as it got it (the
-   * values at 1..n, no other key, no metatable) — else a new table, as Redis makes on every
-   * call. An EVAL script is a chunk with no upvalues and read-only globals, so nothing it does
-   * keeps the table past its call; refilling spares two table allocations per EVAL and the
-   * garbage they become. (FCALL's functions can keep their arguments in upvalues: they always
-   * get new tables.)
+   * Makes the global KEYS or ARGV hold `items[from, to)` (the table may be left on the stack,
+   * which callFunction clears after the script):
+   * the table the previous EVAL had, refilled, when it was made for as many values and that
+   * script left it as it got it (the values at 1..n, no other key, no metatable) — else a new
+   * table, as Redis makes on every call. An EVAL script is a chunk with no upvalues and read-only
+   * globals, so nothing it does keeps the table past its call; refilling spares two table
+   * allocations per EVAL and the garbage they become. (FCALL's functions can keep their
+   * arguments in upvalues: they always get new tables.) With direct reads the check is three
+   * reads of the table's memory (no metatable, no hash part, an array part of n slots) before
+   * it is refilled, and a value already there is not set again; through the C API, its
+   * metatable and a lua_next past n after.
    */
   private refillGlobalArray(g: GlobalArray, items: readonly string[], from: number, to: number): void {
     const vm = this.vm;
@@ -683,29 +715,49 @@ export class ScriptingEngine {
     const L = this.L;
     const n = to - from;
     if (g.ref !== 0 && g.size === n) {
-      x.lua_rawgeti(L, LUA_REGISTRYINDEX, g.ref);
-      for (let i = 0; i < n; i++) {
-        vm.pushString(L, items[from + i]!);
-        x.lua_rawseti(L, -2, i + 1);
-      }
-      if (x.lua_getmetatable(L, -1) !== 0) {
-        x.lua_settop(L, -3);
-      } else {
-        // Nothing follows n: the table holds 1..n and nothing else.
-        if (n === 0) x.lua_pushnil(L);
-        else x.lua_pushnumber(L, n);
-        if (x.lua_next(L, -2) === 0) {
-          x.lua_settop(L, -2);
+      if (vm.direct) {
+        if (vm.isPlainArray(g.table, n)) {
+          // A slot already holding the same bytes is left as it is: Lua strings are interned
+          // values, so the table is then exactly what setting it would make.
+          let onStack = false;
+          for (let i = 0; i < n; i++) {
+            const item = items[from + i]!;
+            if (vm.arrayHoldsString(g.table, i + 1, item)) continue;
+            if (!onStack) {
+              x.lua_rawgeti(L, LUA_REGISTRYINDEX, g.ref);
+              onStack = true;
+            }
+            vm.pushString(L, item);
+            x.lua_rawseti(L, -2, i + 1);
+          }
           return;
         }
-        x.lua_settop(L, -4);
+      } else {
+        x.lua_rawgeti(L, LUA_REGISTRYINDEX, g.ref);
+        for (let i = 0; i < n; i++) {
+          vm.pushString(L, items[from + i]!);
+          x.lua_rawseti(L, -2, i + 1);
+        }
+        if (x.lua_getmetatable(L, -1) !== 0) {
+          x.lua_settop(L, -3);
+        } else {
+          // Nothing follows n: the table holds 1..n and nothing else.
+          if (n === 0) x.lua_pushnil(L);
+          else x.lua_pushnumber(L, n);
+          if (x.lua_next(L, -2) === 0) return;
+          x.lua_settop(L, -4);
+        }
       }
     }
     vm.pushArray(L, items, from, to);
     x.lua_pushvalue(L, -1);
     vm.setField(L, LUA_GLOBALSINDEX, g.name);
+    x.lua_pushvalue(L, -1);
     if (g.ref === 0) g.ref = x.luaL_ref(L, LUA_REGISTRYINDEX);
     else x.lua_rawseti(L, LUA_REGISTRYINDEX, g.ref);
+    // Its address, for isPlainArray: Lua's collector never moves an object, and the registry
+    // keeps this one alive until it is replaced here.
+    g.table = x.lua_topointer(L, -1);
     g.size = n;
   }
 
@@ -871,6 +923,17 @@ export class ScriptingEngine {
   }
 }
 
+/**
+ * A NaN argument as %.17g prints it, "-nan" or "nan" by its sign bit (0/0 is -nan on x86, as in
+ * Redis), which a JS number does not keep: Lua's own conversion of a copy (%.14g) shows it.
+ */
+function nanText(vm: LuaVM, L: number, idx: number): string {
+  vm.x.lua_pushvalue(L, idx);
+  const s = vm.toString(L, -1)!;
+  vm.x.lua_settop(L, -2);
+  return s.startsWith('-') ? '-nan' : 'nan';
+}
+
 /** Shebang flags of a script body (evalExtractShebangFlags). `length` is the shebang's length. */
 export function parseShebang(body: string): { flags: number; length: number } | { error: string } {
   if (!body.startsWith('#!')) return { flags: ScriptFlag.EvalCompat, length: 0 };
@@ -895,20 +958,30 @@ export function parseShebang(body: string): { flags: number; length: number } | 
 }
 
 const engines = new WeakMap<Server, ScriptingEngine>();
+/**
+ * The engine last looked up: a process runs one server, and every EVALSHA asks twice (its
+ * admission flags, then the command), so one comparison spares the WeakMap's look-up (~30 ns).
+ */
+let lastEngine: ScriptingEngine | null = null;
 
 /** The server's scripting engine, created (with its Lua VM) on first use. */
 export function scriptingFor(server: Server): ScriptingEngine {
+  if (lastEngine !== null && lastEngine.server === server) return lastEngine;
   let e = engines.get(server);
   if (e === undefined) {
     e = new ScriptingEngine(server);
     engines.set(server, e);
   }
+  lastEngine = e;
   return e;
 }
 
 /** The server's scripting engine if something already created it (no VM is made for asking). */
 export function scriptingIfCreated(server: Server): ScriptingEngine | undefined {
-  return engines.get(server);
+  if (lastEngine !== null && lastEngine.server === server) return lastEngine;
+  const e = engines.get(server);
+  if (e !== undefined) lastEngine = e;
+  return e;
 }
 
 /** True when a function is on the stack at `idx` (used by the functions registry). */

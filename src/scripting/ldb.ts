@@ -173,6 +173,12 @@ export function protocolToHuman(reply: string): string {
 export class LuaDebugger {
   /** Clients that asked for debugging with SCRIPT DEBUG YES (forked) or SYNC. */
   private readonly modes = new WeakMap<Client, 'yes' | 'sync'>();
+  /**
+   * Clients given a mode and not yet disabled: while 0, modeOf answers without the WeakMap's
+   * look-up (every EVAL asks). A client collected while enabled leaves it above 0, which only
+   * keeps the look-up.
+   */
+  private enabledClients = 0;
   /** The client of the session in progress, or null. */
   private client: Client | null = null;
   /** Step mode: stop at the next line (and log redis.call traffic meanwhile). */
@@ -194,11 +200,12 @@ export class LuaDebugger {
   // ---- client state (SCRIPT DEBUG) --------------------------------------------------------------
 
   modeOf(c: Client): 'yes' | 'sync' | undefined {
-    return this.modes.get(c);
+    return this.enabledClients === 0 ? undefined : this.modes.get(c);
   }
 
   /** ldbEnable: SCRIPT DEBUG YES|SYNC; resets the debugger for this client's session. */
   enable(c: Client, mode: 'yes' | 'sync'): void {
+    if (!this.modes.has(c)) this.enabledClients++;
     this.modes.set(c, mode);
     this.logs = [];
     this.step = true;
@@ -211,7 +218,7 @@ export class LuaDebugger {
 
   /** ldbDisable: SCRIPT DEBUG NO. */
   disable(c: Client): void {
-    this.modes.delete(c);
+    if (this.modes.delete(c)) this.enabledClients--;
   }
 
   /** True while a session runs (ldb.active). */
@@ -245,7 +252,7 @@ export class LuaDebugger {
     this.engine.server.closeAfterReply(c);
     this.src = [];
     this.client = null;
-    this.modes.delete(c);
+    this.disable(c);
     this.engine.vm.x.free(this.arPtr);
     this.arPtr = 0;
   }

@@ -13,6 +13,13 @@
  * Lua errors are C longjmps; Emscripten turns them into a thrown JS value caught by
  * `invoke_vii` (the setjmp side), exactly as its own glue does.
  *
+ * The hot path of a script (redis.call's arguments, KEYS/ARGV reuse, the script's scalar result)
+ * also reads a few of Lua 5.1's structures straight from the WASM memory instead of calling the
+ * C API for each value (each call is a JS→WASM transition, ~15 ns): a stack slot (TValue), a
+ * string's bytes (TString), a table's metatable, hash part and array size (Table). Their layout
+ * is fixed by lobject.h/lstate.h and the wasm32 target; `probeLayout` checks every offset used
+ * against the C API when the VM is made, and `direct` stays false (the C API path) if any differs.
+ *
  * Strings cross the boundary as latin1 (one char per byte), so user data stays binary-safe.
  */
 import fs from 'node:fs';
@@ -85,6 +92,7 @@ interface LuaExports {
   lua_error(L: number): number;
   lua_next(L: number, idx: number): number;
   lua_getmetatable(L: number, idx: number): number;
+  lua_setmetatable(L: number, idx: number): number;
   lua_gc(L: number, what: number, data: number): number;
   lua_sethook(L: number, fn: number, mask: number, count: number): number;
   lua_checkstack(L: number, n: number): number;
@@ -106,6 +114,23 @@ interface LuaExports {
   luaL_ref(L: number, t: number): number;
 }
 
+// Lua 5.1's structures on wasm32 (lobject.h, lstate.h), checked by LuaVM.probeLayout.
+/** sizeof(TValue): an 8-byte Value then the int type tag, padded to 8. */
+const TVALUE_SIZE = 16;
+/** TValue.tt. */
+const TVALUE_TT = 8;
+/** lua_State.top and lua_State.base (after CommonHeader and status). */
+const STATE_TOP = 8;
+const STATE_BASE = 12;
+/** TString.tsv.len; the bytes follow the (8-aligned, 16-byte) header. */
+const TSTRING_LEN = 12;
+const TSTRING_DATA = 16;
+/** Table.metatable, Table.array, Table.node (the hash part; the shared dummynode when empty), Table.sizearray. */
+const TABLE_METATABLE = 8;
+const TABLE_ARRAY = 12;
+const TABLE_NODE = 16;
+const TABLE_SIZEARRAY = 28;
+
 /** Thrown through WASM frames by longjmp (Lua errors); caught by invoke_vii. */
 class LongJmp {}
 const LONGJMP = new LongJmp();
@@ -125,6 +150,12 @@ const TRAMPOLINE_MODULE = new Uint8Array([
 ]);
 
 let compiled: WebAssembly.Module | null = null;
+let trampolineCompiled: WebAssembly.Module | null = null;
+
+function trampolineModule(): WebAssembly.Module {
+  if (trampolineCompiled === null) trampolineCompiled = new WebAssembly.Module(TRAMPOLINE_MODULE);
+  return trampolineCompiled;
+}
 
 function wasmModule(): WebAssembly.Module {
   if (compiled === null) {
@@ -140,6 +171,16 @@ export class LuaVM {
   readonly x: LuaExports;
   readonly L: number;
   private heap: Buffer;
+  /** The same memory as int32s (pointers and type tags) and as doubles, re-made with `heap`. */
+  private heap32: Int32Array;
+  private heapF64: Float64Array;
+  /**
+   * True when Lua's structures have the layout this file reads directly (probeLayout): the
+   * stack, strings and tables may then be read from memory instead of through the C API.
+   */
+  readonly direct: boolean;
+  /** The address of Lua's shared empty hash part (dummynode), which a table without one points to. */
+  private dummyNode = 0;
   private readonly functions: JsLuaFunction[] = [];
   private readonly trampolinePtr: number;
   readonly hookPtr: number;
@@ -242,10 +283,12 @@ export class LuaVM {
     exportsRef = instance.exports as unknown as LuaExports;
     this.x = exportsRef;
     this.heap = Buffer.from(this.x.memory.buffer);
+    this.heap32 = new Int32Array(this.x.memory.buffer);
+    this.heapF64 = new Float64Array(this.x.memory.buffer);
     this.x.emscripten_stack_init();
     this.x.__wasm_call_ctors();
 
-    const tramp = new WebAssembly.Instance(new WebAssembly.Module(TRAMPOLINE_MODULE), {
+    const tramp = new WebAssembly.Instance(trampolineModule(), {
       e: {
         f: (L: number): number => this.dispatch(L),
         h: (L: number, ar: number): void => {
@@ -261,6 +304,58 @@ export class LuaVM {
     this.hookPtr = base + 1;
     this.lenPtr = this.x.malloc(8);
     this.L = this.x.luaL_newstate();
+    this.direct = process.env.NODIS_LUA_DIRECT_READS !== '0' && this.probeLayout();
+  }
+
+  /**
+   * Checks every structure offset the direct reads use against the C API's answers for values
+   * it pushes (numbers, strings short and long, booleans, nil, tables with and without a hash
+   * part or a metatable); true when all agree. Leaves the stack as it found it.
+   */
+  private probeLayout(): boolean {
+    const x = this.x;
+    const L = this.L;
+    const top = x.lua_gettop(L);
+    try {
+      const long = 'probe\u00ff\u0000'.repeat(5);
+      x.lua_pushnumber(L, -1.25);
+      this.pushString(L, 'k\u00e9y');
+      this.pushString(L, long);
+      x.lua_pushboolean(L, 1);
+      x.lua_pushnil(L);
+      if (this.stackCount(L) !== x.lua_gettop(L)) return false;
+      const base = this.stackCount(L) - 5;
+      const n = this.slotAddress(L, base + 1);
+      if (this.slotType(n) !== LUA_TNUMBER || this.slotNumber(n) !== -1.25) return false;
+      const s1 = this.slotAddress(L, base + 2);
+      if (this.slotType(s1) !== LUA_TSTRING || this.slotString(s1) !== 'k\u00e9y') return false;
+      if (x.lua_tolstring(L, base + 2, this.lenPtr) !== this.heap32[(s1 >> 2)]! + TSTRING_DATA) return false;
+      const s2 = this.slotAddress(L, base + 3);
+      if (this.slotType(s2) !== LUA_TSTRING || this.slotString(s2) !== long) return false;
+      const b = this.slotAddress(L, base + 4);
+      if (this.slotType(b) !== LUA_TBOOLEAN || this.slotBoolean(b) !== true) return false;
+      if (this.slotType(this.slotAddress(L, base + 5)) !== LUA_TNIL) return false;
+      // Tables: two without a hash part share the dummy node; a field or a metatable shows.
+      x.lua_createtable(L, 3, 0);
+      const t1 = x.lua_topointer(L, -1);
+      x.lua_createtable(L, 0, 0);
+      const t2 = x.lua_topointer(L, -1);
+      const h = this.heap32;
+      this.dummyNode = h[(t1 + TABLE_NODE) >> 2]!;
+      if (h[(t2 + TABLE_NODE) >> 2] !== this.dummyNode || !this.isPlainArray(t1, 3) || !this.isPlainArray(t2, 0)) return false;
+      if (this.isPlainArray(t1, 2)) return false;
+      this.pushString(L, 'k\u00e9y');
+      x.lua_rawseti(L, -3, 2);
+      if (!this.arrayHoldsString(t1, 2, 'k\u00e9y') || this.arrayHoldsString(t1, 2, 'k\u00e9Y') || this.arrayHoldsString(t1, 1, 'k\u00e9y')) return false;
+      x.lua_pushboolean(L, 1);
+      this.setField(L, -2, 'field');
+      if (this.isPlainArray(t2, 0)) return false;
+      x.lua_createtable(L, 0, 0);
+      x.lua_setmetatable(L, -3);
+      return !this.isPlainArray(t1, 3) && this.heap32[(t1 + TABLE_METATABLE) >> 2] !== 0;
+    } finally {
+      x.lua_settop(L, top);
+    }
   }
 
   /**
@@ -269,8 +364,83 @@ export class LuaVM {
    * comparing against `memory.buffer` costs a native getter call (~90 ns) on every use.
    */
   heapView(): Buffer {
-    if (this.heap.length === 0) this.heap = Buffer.from(this.x.memory.buffer);
+    if (this.heap.length === 0) {
+      this.heap = Buffer.from(this.x.memory.buffer);
+      this.heap32 = new Int32Array(this.x.memory.buffer);
+      this.heapF64 = new Float64Array(this.x.memory.buffer);
+    }
     return this.heap;
+  }
+
+  // ---- direct reads (only when `direct`) --------------------------------------------------------
+
+  /** How many values are on the stack of `L`'s current function (lua_gettop), from memory. */
+  stackCount(L: number): number {
+    this.heapView();
+    const h = this.heap32;
+    return (h[(L + STATE_TOP) >> 2]! - h[(L + STATE_BASE) >> 2]!) / TVALUE_SIZE;
+  }
+
+  /** The address of stack slot `idx` (1-based, within stackCount) of `L`'s current function. */
+  slotAddress(L: number, idx: number): number {
+    return this.heap32[(L + STATE_BASE) >> 2]! + (idx - 1) * TVALUE_SIZE;
+  }
+
+  /** The Lua type (LUA_T*) of the value at `slot`. */
+  slotType(slot: number): number {
+    return this.heap32[(slot + TVALUE_TT) >> 2]!;
+  }
+
+  /** The number at `slot` (a LUA_TNUMBER). */
+  slotNumber(slot: number): number {
+    // Stack slots are 8-aligned (malloc'd TValues of 16 bytes); readDoubleLE for any other.
+    return (slot & 7) === 0 ? this.heapF64[slot >> 3]! : this.heap.readDoubleLE(slot);
+  }
+
+  /** True when the number at `slot` has its sign bit set (a JS number does not show a NaN's). */
+  slotSignBit(slot: number): boolean {
+    return (this.heap[slot + 7]! & 0x80) !== 0;
+  }
+
+  /** The boolean at `slot` (a LUA_TBOOLEAN). */
+  slotBoolean(slot: number): boolean {
+    return this.heap32[slot >> 2] !== 0;
+  }
+
+  /** The string at `slot` (a LUA_TSTRING) as latin1. */
+  slotString(slot: number): string {
+    const ts = this.heap32[slot >> 2]!;
+    const len = this.heap32[(ts + TSTRING_LEN) >> 2]!;
+    const p = ts + TSTRING_DATA;
+    return len <= 8 ? shortLatin1(this.heap, p, len) : this.heap.latin1Slice(p, p + len);
+  }
+
+  /**
+   * True when slot `i` (1-based, within the array part) of the table at address `t` holds a
+   * string of exactly the bytes of `s` (compared for strings of up to 32 bytes; false beyond).
+   */
+  arrayHoldsString(t: number, i: number, s: string): boolean {
+    this.heapView();
+    const h = this.heap32;
+    const slot = h[(t + TABLE_ARRAY) >> 2]! + (i - 1) * TVALUE_SIZE;
+    if (h[(slot + TVALUE_TT) >> 2] !== LUA_TSTRING) return false;
+    const ts = h[slot >> 2]!;
+    const n = s.length;
+    if (n > 32 || h[(ts + TSTRING_LEN) >> 2] !== n) return false;
+    const bytes = this.heap;
+    const p = ts + TSTRING_DATA;
+    for (let k = 0; k < n; k++) if (bytes[p + k] !== s.charCodeAt(k)) return false;
+    return true;
+  }
+
+  /**
+   * True when the table at address `t` (lua_topointer) has no metatable, no hash part and an
+   * array part of exactly `n` slots: it can hold no key outside 1..n.
+   */
+  isPlainArray(t: number, n: number): boolean {
+    this.heapView();
+    const h = this.heap32;
+    return h[(t + TABLE_METATABLE) >> 2] === 0 && h[(t + TABLE_NODE) >> 2] === this.dummyNode && h[(t + TABLE_SIZEARRAY) >> 2] === n;
   }
 
   private dispatch(L: number): number {
@@ -396,6 +566,21 @@ export class LuaVM {
     this.functions.push(fn);
     this.x.lua_pushnumber(L, id);
     this.x.lua_pushcclosure(L, this.trampolinePtr, 1);
+  }
+
+  /**
+   * Pushes a JS function as a Lua C function with a table slot of its own, so a call skips the
+   * shared trampoline's read of its id (a C API call). For the few functions made once per VM
+   * that scripts call all the time (redis.call, redis.pcall): each takes a slot for the VM's life.
+   */
+  pushOwnSlotFunction(L: number, fn: JsLuaFunction): void {
+    const own = new WebAssembly.Instance(trampolineModule(), {
+      e: { f: fn, h: (): void => {} },
+    });
+    const table = this.x.__indirect_function_table;
+    const slot = table.grow(1);
+    table.set(slot, own.exports.f as () => void);
+    this.x.lua_pushcclosure(L, slot, 0);
   }
 
   /** Raises a Lua error with the value on top of the stack (does not return). */

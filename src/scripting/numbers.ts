@@ -28,6 +28,7 @@ export function formatG(n: number, precision: number): string {
 
 /** printf("%.17g", n): how Lua numbers passed to redis.call become arguments. */
 export function formatG17(n: number): string {
-  if (Number.isSafeInteger(n)) return String(n);
+  // -0 is a safe integer that String() prints as "0"; %.17g prints "-0".
+  if (Number.isSafeInteger(n) && (n !== 0 || !Object.is(n, -0))) return String(n);
   return formatG(n, 17);
 }

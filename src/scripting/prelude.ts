@@ -34,14 +34,21 @@ function __redis__err__handler(err)
 end
 
 -- Redis 7 error objects are tables; pcall hands scripts the message, as Redis's own pcall does.
-local function redis_pcall(f, ...)
-  local r = {pcall(f, ...)}
-  if not r[1] and type(r[2]) == 'table' and type(r[2].err) == 'string' then
-    r[2] = r[2].err
+local function pcall_result(ok, ...)
+  if ok then return ok, ... end
+  local e = ...
+  if type(e) == 'table' then
+    -- lua_isstring: a number is a string too.
+    local t = type(e.err)
+    if t == 'string' or t == 'number' then e = e.err end
   end
-  return unpack(r, 1, table.maxn(r))
+  return false, e
 end
-pcall = redis_pcall
+local function redis_pcall(f, ...)
+  return pcall_result(pcall(f, ...))
+end
+-- The global, not the local above (which redis_pcall itself calls: the builtin).
+rawset(_G, 'pcall', redis_pcall)
 
 loadfile = nil
 dofile = nil
