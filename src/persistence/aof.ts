@@ -159,11 +159,6 @@ export class Aof implements PropagationTarget {
     }
   }
 
-  /** flush(false) has work: writes wait in the buffer (replies must not leave before them). */
-  flushPending(): boolean {
-    return this.bufferLength > 0;
-  }
-
   /** flushAppendOnlyFile: one write of the buffer, then the fsync policy. */
   flush(force: boolean): void {
     this.flushScheduled = false;
@@ -864,7 +859,6 @@ export function install(server: Server): void {
   instances.set(server, aof);
   aof.installInfo();
   server.hooks.beforeReplies.push(() => aof.flush(false));
-  server.hooks.beforeRepliesPending.push(() => aof.flushPending());
   server.hooks.cron.push(() => aof.cron());
   // Before the RDB's final save (finishShutdown: the AOF child and fsync, then rdbSave), so an
   // initial rewrite that forbids exiting fails the shutdown before a save is spent on it.

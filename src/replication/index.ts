@@ -50,7 +50,6 @@ export function install(server: Server): void {
   };
   st.onGetAckFed = () => durable.noteGetAck();
   server.hooks.beforeReplies.push(() => st.feedPendingGetAck());
-  server.hooks.beforeRepliesPending.push(() => st.getAckPending);
   applyDurable(cfg.getBool('durable-writes'));
   cfg.watch('durable-writes', (v) => applyDurable(v === true));
   server.propagator.addTarget({ kind: 'replication', feed: (db, argv) => st.feedCommand(db, argv) });

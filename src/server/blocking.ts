@@ -408,7 +408,6 @@ export function install(server: Server): void {
   server.hooks.afterCommand.push(() => s.handleReadyKeys());
   // First of the hooks: the input it runs may feed the others (AOF, tracking, GETACK).
   server.hooks.beforeReplies.unshift(() => s.resumeUnblocked());
-  server.hooks.beforeRepliesPending.push(() => s.unblocked.size > 0);
 }
 
 // ---- public API -----------------------------------------------------------------------------------

@@ -210,13 +210,6 @@ export class Server implements KeyspaceOwner {
     replyGate: null as { before(c: Client): void; after(c: Client, replyMark: number): void; gate(c: Client): void } | null,
     /** Before replies are flushed to sockets (the AOF writes and, for appendfsync always, fsyncs). */
     beforeReplies: [] as (() => void)[],
-    /**
-     * One per beforeReplies hook that has work some turns and none in others: true while it has
-     * some (the AOF's buffer holds writes, invalidations wait …). While any is true, or the
-     * end-of-turn flush is already scheduled, a client's replies wait for that flush instead of
-     * leaving at the end of its read (Server.endRead).
-     */
-    beforeRepliesPending: [] as (() => boolean)[],
     /** A client is being freed. */
     clientClosed: [] as ((c: Client) => void)[],
     /** Periodic duties of other modules, run from cron(). */
@@ -836,24 +829,10 @@ export class Server implements KeyspaceOwner {
     c.reply.onError = (msg) => this.recordError(c, msg);
     c.reply.overLimit = (need) => this.replyOverLimit(c, need);
     const shared = setSharedReader(socket, (chunk) => {
-      this.reading = c;
-      try {
-        this.onData(c, chunk);
-      } finally {
-        this.endRead(c);
-      }
+      this.onData(c, chunk);
       c.parser.release(chunk);
     });
-    if (!shared) {
-      socket.on('data', (chunk: Buffer) => {
-        this.reading = c;
-        try {
-          this.onData(c, chunk);
-        } finally {
-          this.endRead(c);
-        }
-      });
-    }
+    if (!shared) socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     c.directWriter = directWriterFor(socket);
     if (!this.readPathLogged) {
       this.readPathLogged = true;
@@ -1217,42 +1196,10 @@ export class Server implements KeyspaceOwner {
 
   // ---- Output ------------------------------------------------------------------------------------
 
-  /** Queues a client for the end-of-turn flush (or, while its read runs, for endRead). */
+  /** Queues a client for the end-of-turn flush. */
   schedulePendingWrite(c: Client): void {
-    if (c === this.reading) return;
     this.pendingWrites.push(c);
     this.requestFlush();
-  }
-
-  /** The client whose socket read is being handled (onData), or null. */
-  private reading: Client | null = null;
-
-  /**
-   * A client's read was handled: its replies go to its socket now when nothing else waits for
-   * the end of this loop turn — no flush scheduled (no other client's output, no AOF write, no
-   * GETACK, no invalidation pending: hooks.beforeRepliesPending) and no durable-writes gate.
-   * The end-of-turn flush would write the same bytes a few microseconds later, after the other
-   * ready sockets were read; at `redis-benchmark -P 1` that is one reply per read, and the
-   * setImmediate, the check phase's callback and the pending list cost as much as the write's
-   * own JavaScript (docs/PERFORMANCE.md, "The request path, 2026-12-06 evening"). Otherwise it
-   * joins the flush, so a reply still never leaves before the AOF has the write it answers.
-   */
-  private endRead(c: Client): void {
-    this.reading = null;
-    if (!c.pendingWrite) return;
-    if (this.flushScheduled || this.hooks.replyGate !== null || this.beforeRepliesPending()) {
-      this.pendingWrites.push(c);
-      this.requestFlush();
-      return;
-    }
-    c.pendingWrite = false;
-    this.writeToClient(c);
-  }
-
-  private beforeRepliesPending(): boolean {
-    const pending = this.hooks.beforeRepliesPending;
-    for (let i = 0; i < pending.length; i++) if (pending[i]!()) return true;
-    return false;
   }
 
   /** Makes this loop turn end with a flush (and its beforeReplies hooks), replies pending or not. */

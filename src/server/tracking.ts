@@ -546,11 +546,6 @@ class Tracking {
     if (this.pending.size > 0) this.sendPending();
   }
 
-  /** beforeReplies() has something to do (held or pending invalidations, a broadcast, a flush's end). */
-  beforeRepliesPending(): boolean {
-    return this.flushInProgress || this.broadcastDue || this.pending.size > 0 || this.held.size > 0;
-  }
-
   /** Before replies are written: anything held goes out with them. */
   beforeReplies(): void {
     this.flushInProgress = false;
@@ -613,7 +608,6 @@ export function install(server: Server): void {
   // After the blocking module's hook: a served blocked client's invalidations follow its reply.
   server.hooks.afterCommand.push(() => t.afterCommand());
   server.hooks.beforeReplies.push(() => t.beforeReplies());
-  server.hooks.beforeRepliesPending.push(() => t.beforeRepliesPending());
   server.hooks.cron.push(() => {
     if (t.clientsOn.size > 0) t.limitUsedSlots();
   });

@@ -6,10 +6,11 @@ import { RawConnection } from './helpers/raw-connection.js';
 import { startServer, stopAll } from './helpers/server.js';
 
 /**
- * A client's replies leave at the end of its own socket read when nothing else waits for the
- * end of the loop turn (Server.endRead), and wait for the end-of-turn flush otherwise: after the
- * AOF has the writes they answer, with the invalidations a tracking client is owed. These check
- * both halves, on both read paths (the shared buffer and 'data' events).
+ * When replies leave (Server.flushPendingWrites, Redis's beforeSleep): in order for a pipeline
+ * that arrives in pieces, never before the AOF has the write they answer, with the
+ * invalidations a tracking client is owed. Written for the trial of replies sent at the end of
+ * their own read (docs/PERFORMANCE.md, "The request path, 2026-12-06 evening"), kept as the
+ * guard any such change must pass; on both read paths (the shared buffer and 'data' events).
  */
 
 const cmd = (...args: string[]): string => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a, 'latin1')}\r\n${a}\r\n`).join('')}`;
@@ -35,7 +36,7 @@ for (const [label, env] of [
   ['shared reads', {}],
   ["'data' events", { NODIS_SHARED_READS: '0' }],
 ] as const) {
-  describe(`replies at the end of a read (${label})`, () => {
+  describe(`reply flush (${label})`, () => {
     after(stopAll);
 
     it('answers a pipeline sent in pieces of every size, in order', { timeout: 60000 }, async () => {
