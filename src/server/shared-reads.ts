@@ -19,7 +19,8 @@
  *
  * The contract for the reader: the chunk it is given is only valid during the call (the next
  * read of any client overwrites it, and the same Buffer object comes back for every read of
- * its length), so whatever it keeps must be copied before it returns (RespParser.release()). The cluster bus's plain links read the same way (cluster/bus.ts).
+ * its length), so whatever it keeps must be copied before it returns (RespParser.release()).
+ * The cluster bus's plain links read the same way (cluster/bus.ts).
  */
 import net from 'node:net';
 
