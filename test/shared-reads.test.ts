@@ -120,6 +120,32 @@ for (const [label, env, logLine] of [
       a.sock.destroy();
     });
 
+    it('keeps the partial commands of clients whose reads have the same length apart', { timeout: 60000 }, async () => {
+      // Every read of one length comes as the same Buffer object (shared-reads.ts keeps one view
+      // per length): each parser must copy its unread tail before the next such read.
+      const s = await startServer({ env });
+      const names = ['same-a', 'same-b', 'same-c'];
+      const socks = await Promise.all(names.map(() => raw(s.port)));
+      const wholes = names.map((_, i) => cmd('SET', `same:${i}`, pattern(3000, 10 + i)));
+      for (let i = 0; i < names.length; i++) {
+        socks[i]!.sock.write(cmd('CLIENT', 'SETNAME', names[i]!));
+        await socks[i]!.until('+OK\r\n');
+      }
+      for (const cut of [1000, 2000]) {
+        for (let i = 0; i < names.length; i++) {
+          socks[i]!.sock.write(wholes[i]!.subarray(cut - 1000, cut));
+          // The query buffer holds what the parser has not taken (the name and key are taken).
+          while ((await clientQbuf(s, names[i]!)) < cut - 100) await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      for (let i = 0; i < names.length; i++) socks[i]!.sock.write(wholes[i]!.subarray(2000));
+      for (let i = 0; i < names.length; i++) {
+        await socks[i]!.until('+OK\r\n', 2);
+        assert.deepEqual(await s.client().getBuffer(`same:${i}`), pattern(3000, 10 + i));
+        socks[i]!.sock.destroy();
+      }
+    });
+
     it('assembles a large value sent in pieces while other clients write', { timeout: 60000 }, async () => {
       const s = await startServer({ env });
       const a = await raw(s.port);

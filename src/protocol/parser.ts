@@ -109,17 +109,21 @@ export class RespParser {
   }
 
   /**
-   * The memory `borrowed` (chunks fed from it) is about to be reused by the caller: what the
-   * parser still holds of it — an unread tail, chunks waiting for a large bulk — is copied out.
-   * A fully read chunk (the common case) costs nothing.
+   * The memory of `chunk`, the last one fed, is about to be reused by the caller: what the
+   * parser still holds of it — an unread tail, or the chunk waiting for a large bulk — is copied
+   * out. A fully read chunk (the common case) costs nothing. By identity, not by its memory
+   * (`buffer`, a getter that is a call into V8's runtime): every chunk fed before was released
+   * in its turn, so this one is the only borrowed memory the parser can hold (feed() keeps the
+   * chunk itself, pushes it to `waiting`, or copies it).
    */
-  release(borrowed: ArrayBufferLike): void {
-    if (this.buf.buffer === borrowed) {
-      this.buf = this.pos < this.buf.length ? Buffer.from(this.buf.subarray(this.pos)) : EMPTY;
+  release(chunk: Buffer): void {
+    if (this.buf === chunk) {
+      this.buf = this.pos < chunk.length ? Buffer.from(chunk.subarray(this.pos)) : EMPTY;
       this.pos = 0;
     }
     const waiting = this.waiting;
-    for (let i = 0; i < waiting.length; i++) if (waiting[i]!.buffer === borrowed) waiting[i] = Buffer.from(waiting[i]!);
+    const last = waiting.length - 1;
+    if (last >= 0 && waiting[last] === chunk) waiting[last] = Buffer.from(chunk);
   }
 
   /** Returns the next complete command, an empty array for a blank line, or null for "need more". */

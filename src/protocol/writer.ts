@@ -14,6 +14,8 @@ const SHORT = 32;
 
 export type Proto = 2 | 3;
 
+/** pending()'s view before the first one. */
+const EMPTY_VIEW = Buffer.alloc(0);
 const OK = Buffer.from('+OK\r\n');
 const NULL_BULK = Buffer.from('$-1\r\n');
 const NULL_ARRAY = Buffer.from('*-1\r\n');
@@ -93,8 +95,21 @@ export class ReplyWriter {
    * caller then reports with `sent()` whether the socket kept a reference to them.
    */
   pending(): Buffer {
-    return this.buf.subarray(0, this.len);
+    // The last view again when it is of this buffer and this length (fixed-size replies: +OK,
+    // a miss, an integer of the same width): a new typed array per flush is most of the flush's
+    // own cost at one reply per write. A view handed to the socket is never written through
+    // again — sent(true) moves the writer to a new buffer — so reusing it is safe.
+    let v = this.view;
+    if (v.length !== this.len || this.viewOf !== this.buf) {
+      v = this.view = this.buf.subarray(0, this.len);
+      this.viewOf = this.buf;
+    }
+    return v;
   }
+
+  /** pending()'s last view, and the buffer it is a view of. */
+  private view: Buffer = EMPTY_VIEW;
+  private viewOf: Buffer | null = null;
 
   /**
    * Empties the writer after `pending()` went out. When the socket took the bytes synchronously

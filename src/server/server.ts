@@ -41,7 +41,7 @@ import { redirectBlockedClients } from './blocking.js';
 import { execute, type ExecMode, type Invocation } from './executor.js';
 import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
 import { ClientEviction } from './client-memory.js';
-import { setSharedReader, sharedReadMemory, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
+import { setSharedReader, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
 import { listenLiteral } from './listen-literal.js';
 import { directWriterFor, directWritesOff } from './direct-writes.js';
 
@@ -836,7 +836,7 @@ export class Server implements KeyspaceOwner {
     c.reply.overLimit = (need) => this.replyOverLimit(c, need);
     const shared = setSharedReader(socket, (chunk) => {
       this.onData(c, chunk);
-      c.parser.release(sharedReadMemory);
+      c.parser.release(chunk);
     });
     if (!shared) socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     c.directWriter = directWriterFor(socket);

@@ -18,8 +18,9 @@
  * path (test/shared-reads.test.ts runs both). TLS sockets always take the public path.
  *
  * The contract for the reader: the chunk it is given is only valid during the call (the next
- * read of any client overwrites it), so whatever it keeps must be copied before it returns
- * (RespParser.release()). The cluster bus's plain links read the same way (cluster/bus.ts).
+ * read of any client overwrites it, and the same Buffer object comes back for every read of
+ * its length), so whatever it keeps must be copied before it returns (RespParser.release()).
+ * The cluster bus's plain links read the same way (cluster/bus.ts).
  */
 import net from 'node:net';
 
@@ -48,13 +49,32 @@ class ReadTarget {
 
 const targets = new WeakMap<net.Socket, ReadTarget>();
 
+/** Reads up to this long get a view of SHARED made once and kept (sharedChunk). */
+const KEPT_VIEW_MAX = 16 * 1024;
+/** `SHARED.subarray(0, n)` at index n for each read length seen so far, up to KEPT_VIEW_MAX. */
+let views: (Buffer | null)[] | null = null;
+
+/**
+ * The first `n` bytes of SHARED as a Buffer. A view of fixed memory never changes, so one per
+ * length is made and kept instead of a new typed array per read (at `-P 1` a read is a request,
+ * and most requests of a workload have a few lengths); at most KEPT_VIEW_MAX of them, ~1.6 MB.
+ */
+function sharedChunk(n: number): Buffer {
+  if (n > KEPT_VIEW_MAX) return SHARED.subarray(0, n);
+  // Made on the first read, not when the module loads (the start-up snapshot loads it).
+  views ??= new Array<Buffer | null>(KEPT_VIEW_MAX + 1).fill(null);
+  let v = views[n];
+  if (v === null || v === undefined) views[n] = v = SHARED.subarray(0, n);
+  return v;
+}
+
 /** Node's `onread` option: reads into SHARED, each chunk handed to the target's reader. */
 function onreadFor(target: ReadTarget): net.OnReadOpts {
   return {
     buffer: SHARED,
     callback: (n: number): boolean => {
       const reader = target.reader;
-      if (reader !== null) reader(SHARED.subarray(0, n));
+      if (reader !== null) reader(sharedChunk(n));
       return true;
     },
   };
@@ -105,5 +125,3 @@ export function setSharedReader(socket: net.Socket, reader: ChunkReader): boolea
   return true;
 }
 
-/** The memory every shared-read chunk lives in (RespParser.release() copies out of it). */
-export const sharedReadMemory: ArrayBufferLike = SHARED.buffer;
