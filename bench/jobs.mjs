@@ -243,7 +243,7 @@ async function runJob(kind, server, job, loadKind) {
     idleP99: idle.lat ? pct(idle.lat, 0.99) : NaN,
     p50: during.lat ? pct(during.lat, 0.5) : NaN,
     p99: during.lat ? pct(during.lat, 0.99) : NaN,
-    max: during.lat ? Math.max(...during.lat) : NaN,
+    max: during.lat ? during.lat.reduce((a, b) => (b > a ? b : a), 0) : NaN,
     n: during.lat ? during.lat.length : 0,
     cpu: cpu.reduce((a, b) => a + b, 0),
     cpuParts: cpu,
