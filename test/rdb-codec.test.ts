@@ -26,6 +26,35 @@ const element = fc.oneof(latin1(), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n
 describe('rdb codecs', () => {
   it('crc64 matches Redis (crc64 "123456789" = e9c6d914c4b8d9ca)', () => {
     assert.equal(crc64(Buffer.from('123456789')).hex(), 'e9c6d914c4b8d9ca');
+    // crc64.c's own test: the Lorem ipsum text with its terminating NUL (sizeof(li)).
+    const li =
+      'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna ' +
+      'aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. Duis ' +
+      'aute irure dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat nulla pariatur. Excepteur sint ' +
+      'occaecat cupidatat non proident, sunt in culpa qui officia deserunt mollit anim id est laborum.\0';
+    assert.equal(crc64(Buffer.from(li, 'latin1')).hex(), 'c7794709e69683b3');
+  });
+
+  it('crc64 (eight bytes at a time) equals the bit-by-bit definition over any range and any split', () => {
+    // The definition: reflected, polynomial 0x95ac9329ac4bc9b5, init 0, no final xor.
+    const reference = (b: Uint8Array): string => {
+      let crc = 0n;
+      for (const byte of b) {
+        crc ^= BigInt(byte);
+        for (let k = 0; k < 8; k++) crc = crc & 1n ? (crc >> 1n) ^ 0x95ac9329ac4bc9b5n : crc >> 1n;
+      }
+      return crc.toString(16).padStart(16, '0');
+    };
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(), fc.nat(), fc.nat(), (bytes, a, b, c) => {
+        const start = bytes.length === 0 ? 0 : a % (bytes.length + 1);
+        const end = start + (b % (bytes.length - start + 1));
+        const split = start + (c % (end - start + 1));
+        const whole = crc64(bytes, start, end).hex();
+        assert.equal(whole, reference(bytes.subarray(start, end)));
+        assert.equal(crc64(bytes, start, split).update(bytes, split, end).hex(), whole);
+      }),
+    );
   });
 
   it('lzf round-trips and never exceeds the bound it is given', () => {

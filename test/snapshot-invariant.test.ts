@@ -4,15 +4,15 @@
  * change that skipped it (as serving a blocked BLMOVE once did) fails the snapshot rather than
  * let an image hold a value that never existed.
  *
- * And the record of the keys the walk emitted (VisitedKeys: an open-addressing table of the key
- * strings, no Set per key) with the point-in-time guarantee it serves: keys changed, deleted
- * and re-created between tiny slices of a walk give an image of exactly the dataset at the
- * start, each key once (a duplicate key makes Redis refuse the file).
+ * And the point-in-time guarantee: keys changed, deleted and re-created between tiny slices of
+ * a walk give an image of exactly the dataset at the start, each key once (a duplicate key
+ * makes Redis refuse the file) — whether the walk already wrote a key is asked of the walk's
+ * position (DictWalker.passed), in one table, in shards, and across the switch to shards.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Database, type KeyspaceOwner } from '../src/keyspace/db.js';
-import { Snapshot, VisitedKeys } from '../src/persistence/snapshot.js';
+import { Snapshot } from '../src/persistence/snapshot.js';
 import { DEFAULT_ENCODE_OPTIONS } from '../src/persistence/rdb-encode.js';
 import { defaultLoadLimits, parseRdb } from '../src/persistence/rdb-decode.js';
 import type { RedisValue } from '../src/types/value.js';
@@ -59,28 +59,13 @@ test('a key changed in place without copy-on-write fails the snapshot', () => {
   assert.throws(() => snap.runToEnd(), /key 'k9' of db 0 changed before the snapshot copied it/);
 });
 
-test('VisitedKeys is an exact set: grows past its expected size, tells apart long keys that share their ends', () => {
-  const v = new VisitedKeys(10);
-  const keys: string[] = [];
-  for (let i = 0; i < 200_000; i++) keys.push(`k:${i}`);
-  // Long keys differ only in the middle, which the hash does not read: all collide.
-  const pad = 'x'.repeat(300);
-  for (let i = 0; i < 500; i++) keys.push(`${pad}${i}${pad}`);
-  for (let i = 0; i < keys.length; i += 2) v.add(keys[i]!);
-  assert.equal(v.size, keys.length / 2);
-  for (let i = 0; i < keys.length; i++) {
-    // A copy with the same content (not the same string object) must be found too.
-    const probe = (' ' + keys[i]!).slice(1);
-    assert.equal(v.has(probe), i % 2 === 0, `key ${i}`);
-  }
-  assert.equal(new VisitedKeys(0).has('k:1'), false);
-});
-
 test('a walk in tiny slices with changes in between is the dataset at the start, each key once', () => {
-  for (const seed of [1, 2, 3]) {
+  // One table; shards (40,000 keys); and one table that becomes shards half way (32,760 keys
+  // and a burst of new ones: the walk goes on over the old table).
+  for (const [seed, N] of [[1, 3000], [2, 3000], [3, 3000], [4, 40_000], [5, 32_760]] as const) {
     const db = new Database(0, owner());
-    const N = 3000;
     for (let i = 0; i < N; i++) db.set(`key:${i}`, `v${i}`);
+    assert.equal(db.dict.sharded, N >= 32_768);
     for (let i = 0; i < N; i += 10) db.setExpire(`key:${i}`, 10_000_000 + i);
     const atStart = new Map<string, [RedisValue, number]>();
     for (const [k, v] of db.dict.entries()) atStart.set(k, [v, db.getExpire(k)]);
@@ -93,6 +78,11 @@ test('a walk in tiny slices with changes in between is the dataset at the start,
       // A few keys per slice, bytes held back until 1 KB is gathered (as drive() does).
       const c = snap.step(Infinity, 1 + (round++ % 7), 8 << 20, 1024);
       if (c.length > 0) chunks.push(c);
+      if (round === 50) {
+        const wasSharded = db.dict.sharded;
+        for (let i = 0; i < 100; i++) db.set(`burst:${i}`, 'born later');
+        if (N === 32_760) assert.ok(!wasSharded && db.dict.sharded, 'the burst switches the dictionary to shards');
+      }
       // Keys spread over the whole walk (and 200 born meanwhile), in a fixed order per seed.
       for (let j = 0; j < 5; j++) {
         const n = round * 5 + j;

@@ -188,13 +188,15 @@ export class Database {
   /** Adds a key while loading a dataset (RDB, replication), with its access record. */
   load(key: string, value: RedisValue, expireMs: number, access?: number): void {
     this.forget();
-    const old = this.dict.get(key);
+    // One hash and one probe of the main table per key (a replica's full sync loads millions).
+    const h = keyHash(key);
+    const old = this.dict.put(key, value, h);
     this.memory += chargedValueBytes(value) - (old === undefined ? -keyOverheadBytes(key) : chargedValueBytes(old));
-    if (this.dict.set(key, value) && this.slots !== null) this.slots.added(key);
+    if (old === undefined && this.slots !== null) this.slots.added(key);
     const a = this.owner.access;
-    if (access !== undefined) this.access.set(key, access);
-    else if (a.track) this.access.set(key, initialAccess(a));
-    if (expireMs !== -1) this.expires.set(key, expireMs);
+    if (access !== undefined) this.access.set(key, access, h);
+    else if (a.track) this.access.set(key, initialAccess(a), h);
+    if (expireMs !== -1) this.expires.set(key, expireMs, h);
   }
 
   /** Replaces the value of an existing key in place, keeping its TTL (one lookup, as set()). */

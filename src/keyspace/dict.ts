@@ -29,7 +29,7 @@
  * The order is insertion order per table, tables in shard order: like Redis's bucket order it
  * is not insertion order overall.
  */
-import { OrderedTable } from './ordered-table.js';
+import { OrderedTable, type TableCursor } from './ordered-table.js';
 
 /** Entries at which a single table is split into shards. */
 export const SHARD_AT = 1 << 15;
@@ -232,6 +232,16 @@ export class KeyDict<V> {
     }
   }
 
+  /** Live iteration as entries(), without an allocation per entry (DictWalker). */
+  walker(): DictWalker<V> {
+    return new DictWalker(this, this.maps(), this.generation);
+  }
+
+  /** Bumped when the tables are replaced (for DictWalker, as for entries()). */
+  get tablesGeneration(): number {
+    return this.generation;
+  }
+
   /** Live iteration over all keys, as entries(). */
   *keys(): IterableIterator<string> {
     const generation = this.generation;
@@ -318,6 +328,80 @@ export class KeyDict<V> {
     }
     this.sampleTable = t;
     this.samplePos = p;
+  }
+}
+
+/**
+ * entries() as a cursor: next() moves to the next entry (false at the end), whose `key` and
+ * `value` it then holds; the same guarantees (see the file comment), without the generator's
+ * [key, value] pair and iterator results per entry.
+ */
+export class DictWalker<V> {
+  key = '';
+  value: V | undefined = undefined;
+  private table = 0;
+  private cursor: TableCursor<V> | null = null;
+  private budget = 0;
+
+  constructor(
+    private readonly dict: KeyDict<V> | null,
+    private readonly tables: readonly OrderedTable<V>[],
+    private readonly generation: number,
+  ) {}
+
+  /** A walker with nothing to walk. */
+  static empty<V>(): DictWalker<V> {
+    return new DictWalker<V>(null, [], 0);
+  }
+
+  /**
+   * Whether the walk has gone past `key`: its table (among those this walk walks) is finished,
+   * or it is the table being walked and the key's entry comes before the walk's position. For a
+   * key present when the walk started and unchanged since, that is "already returned by next()"
+   * — what a snapshot needs to know when a write reaches a key, without remembering every key
+   * it returned. (Keys the tables got later are not this question's: a snapshot marks them.)
+   */
+  passed(key: string): boolean {
+    const tables = this.tables;
+    // Nothing (left) to walk: every key is behind it.
+    if (tables.length === 0) return true;
+    const h = keyHash(key);
+    const t = tables.length === 1 ? 0 : h & (tables.length - 1);
+    if (t !== this.table) return t < this.table;
+    const c = this.cursor;
+    if (c === null) return false;
+    const e = tables[t]!.positionOf(key, h);
+    return e < 0 || e < c.position();
+  }
+
+  next(): boolean {
+    for (;;) {
+      let c = this.cursor;
+      if (c === null) {
+        const m = this.tables[this.table];
+        if (m === undefined) return false;
+        c = this.cursor = m.cursor();
+        // From each table at most as many entries as it held when the walk entered it.
+        this.budget = m.size;
+      }
+      if (this.budget-- > 0 && c.next()) {
+        const dict = this.dict!;
+        if (dict.tablesGeneration === this.generation) {
+          this.key = c.key;
+          this.value = c.value;
+          return true;
+        }
+        // The tables were replaced: these are no longer written to; yield only keys still
+        // present, with their current values.
+        const v = dict.get(c.key);
+        if (v === undefined) continue;
+        this.key = c.key;
+        this.value = v;
+        return true;
+      }
+      this.cursor = null;
+      this.table++;
+    }
   }
 }
 

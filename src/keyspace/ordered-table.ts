@@ -198,6 +198,16 @@ export class OrderedTable<V> {
     }
   }
 
+  /** The position of `key` (hash `h`) in the current store, or -1 (a TableCursor compares it to its own). */
+  positionOf(key: string, h: number): number {
+    return this.find(key, h);
+  }
+
+  /** Live iteration as entries(), without an allocation per entry (TableCursor). */
+  cursor(): TableCursor<V> {
+    return new TableCursor(this.store);
+  }
+
   /** Live iteration over the keys, as entries(). */
   *keys(): IterableIterator<string> {
     let st = this.store;
@@ -260,6 +270,57 @@ export class OrderedTable<V> {
     old.kv = [];
     old.hashes = EMPTY_HOLES;
     this.store = st;
+  }
+}
+
+/**
+ * entries() as a cursor: next() moves to the next live entry (false at the end), whose `key`
+ * and `value` it then holds. Same guarantees as entries() (it follows rebuilds the same way);
+ * what the snapshot's walk uses, so a million keys do not make a million [key, value] pairs
+ * and iterator results for the collector.
+ */
+export class TableCursor<V> {
+  key = '';
+  value: V | undefined = undefined;
+  private p = 0;
+
+  constructor(private st: Store<V>) {}
+
+  /** The position of the next entry in the table's current store (positionOf's numbering). */
+  position(): number {
+    let st = this.st;
+    let p = this.p;
+    while (st.next !== null) {
+      p -= holesBefore(st.holes!, p);
+      st = st.next;
+    }
+    this.st = st;
+    this.p = p;
+    return p;
+  }
+
+  next(): boolean {
+    let st = this.st;
+    let p = this.p;
+    for (;;) {
+      while (st.next !== null) {
+        p -= holesBefore(st.holes!, p);
+        st = st.next;
+      }
+      this.st = st;
+      if (p >= st.used) {
+        this.p = p;
+        return false;
+      }
+      const k = st.kv[2 * p] as string | undefined;
+      p++;
+      if (k !== undefined) {
+        this.key = k;
+        this.value = st.kv[2 * p - 1] as V;
+        this.p = p;
+        return true;
+      }
+    }
   }
 }
 

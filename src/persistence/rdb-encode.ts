@@ -166,7 +166,7 @@ export class RdbEncoder extends ByteWriter {
   keyValue(key: string, v: RedisValue, expireMs: number, idle = -1, freq = -1): void {
     if (expireMs !== -1) {
       this.byte(RdbOpcode.ExpireTimeMs);
-      this.i64le(BigInt(expireMs));
+      this.ms64le(expireMs);
     }
     if (idle >= 0) {
       this.byte(RdbOpcode.Idle);

@@ -36,6 +36,7 @@ import { dumpPayload } from './rdb-encode.js';
 import { invariantFailed } from '../server/executor.js';
 import { setRdbBridge, aofOf, aofEnabledAtStartup } from './aof.js';
 import { ChildHandle, SIGUSR1_NUMBER } from './child-handle.js';
+import { JobPacer } from './job-pacer.js';
 
 /** What the scripting module supplies so function libraries travel in RDB files. */
 export interface RdbFunctions {
@@ -78,15 +79,6 @@ export function setRdbReplicationInfo(server: Server, provider: RdbReplicationIn
 
 /** Delay between retries of a failed automatic BGSAVE (CONFIG_BGSAVE_RETRY_DELAY). */
 const BGSAVE_RETRY_DELAY_MS = 5000;
-/**
- * Work per snapshot slice before the event loop gets a turn. Clients come first (a forked
- * child in Redis does not take their CPU): while commands ran since the previous slice, a slice
- * is short enough that a client sending one command at a time barely notices it (its next
- * command arrives while the slice runs and waits at most that long); when nobody sent anything,
- * longer slices cost fewer loop turns, still short enough for a p99 under a millisecond.
- */
-const SLICE_MS = 0.6;
-const BUSY_SLICE_MS = 0.08;
 /** Bytes a snapshot gathers before one write (fewer, larger writes through the thread pool). */
 const WRITE_MIN_BYTES = 256 * 1024;
 /** Slice length of the final save of a shutdown (nothing else runs but signal handlers). */
@@ -753,15 +745,27 @@ export class RdbPersistence {
   }
 
   /**
-   * Runs a snapshot in slices of SLICE_MS (or `sliceMs`), handing each slice's bytes to `write` and waiting
+   * Runs a snapshot in slices sized by a JobPacer (or of `sliceMs`), handing each slice's bytes to `write` and waiting
    * for it (backpressure: at most one slice is in flight). Paced by rdb-key-save-delay (µs per
    * key, as the tests use it to make saves slow). Returns false if `stopped()` turned true.
    */
   async drive(snap: Snapshot, write: (chunk: Buffer) => Promise<unknown> | void, stopped: () => boolean, sliceMs: number | null = null): Promise<boolean> {
-    const stats = this.server.stats;
-    let commandsSeen = stats.totalCommands;
+    const server = this.server;
+    const stats = server.stats;
+    // How long each slice is, or none this turn (clients first: job-pacer.ts).
+    const pacer = new JobPacer(() => performance.now(), () => stats.totalCommands);
+    let deferred = false;
     while (!snap.complete) {
       if (stopped()) return false;
+      // Replies first: the flush of the commands served this turn is queued behind this
+      // callback, so a slice now would hold every reply back by its length. Yield once (not
+      // twice in a row, or a steady stream of commands would hold the job off for ever).
+      if (!deferred && server.flushPending) {
+        deferred = true;
+        await yieldToLoop();
+        continue;
+      }
+      deferred = false;
       const delayUs = this.server.config.getNumber('rdb-key-save-delay');
       let chunk: Buffer;
       if (delayUs > 0) {
@@ -769,9 +773,15 @@ export class RdbPersistence {
         chunk = snap.step(DELAYED_SLICE_MS, keys);
         await sleep(Math.max(1, (keys * delayUs) / 1000));
       } else {
-        const busy = stats.totalCommands !== commandsSeen;
-        commandsSeen = stats.totalCommands;
-        chunk = snap.step(sliceMs ?? (busy ? BUSY_SLICE_MS : SLICE_MS), Infinity, 8 << 20, WRITE_MIN_BYTES);
+        const budget = sliceMs ?? pacer.next();
+        if (budget === 0) {
+          // Clients have the thread this turn (over the job's share while they are active).
+          await yieldToLoop();
+          continue;
+        }
+        const t0 = performance.now();
+        chunk = snap.step(budget, Infinity, 8 << 20, WRITE_MIN_BYTES);
+        pacer.spent(performance.now() - t0);
       }
       if (stopped()) return false;
       if (chunk.length > 0) {

@@ -1208,6 +1208,14 @@ export class Server implements KeyspaceOwner {
     this.requestFlush();
   }
 
+  /**
+   * True while this turn's flush is queued and has not run: a background job's slice (queued
+   * earlier in the same turn) yields once so the replies go out first.
+   */
+  get flushPending(): boolean {
+    return this.flushScheduled;
+  }
+
   /** Makes this loop turn end with a flush (and its beforeReplies hooks), replies pending or not. */
   requestFlush(): void {
     if (!this.flushScheduled) {
