@@ -62,9 +62,24 @@ async function runDemo(kind: DataKind): Promise<Streams> {
   return { published: published.map(norm), logged: [...logged.slice(0, failure).sort(), ...logged.slice(failure)] };
 }
 
-test('the seed demo publishes and logs the same Sentinel events on nodis as on Redis', async () => {
-  const redis = await runDemo('redis');
-  const nodis = await runDemo('nodis');
+/**
+ * One demo with one failover. On a loaded machine the 1 s down-after can make the sentinel fail
+ * over a second time (the promoted master answered late: a legitimate reaction, real
+ * redis-sentinel does it too, see seedDemo), and two such runs cannot be compared event by
+ * event; such a run is repeated, at most three times in all, and named in the test's output.
+ */
+async function singleFailoverDemo(kind: DataKind, t: { diagnostic(m: string): void }): Promise<Streams> {
+  for (let attempt = 1; ; attempt++) {
+    const s = await runDemo(kind);
+    const switches = s.published.filter((e) => e.startsWith('+switch-master')).length;
+    if (switches === 1 || attempt === 3) return s;
+    t.diagnostic(`${kind} run ${attempt}: ${switches} failovers (+switch-master), run again`);
+  }
+}
+
+test('the seed demo publishes and logs the same Sentinel events on nodis as on Redis', async (t) => {
+  const redis = await singleFailoverDemo('redis', t);
+  const nodis = await singleFailoverDemo('nodis', t);
   const show = (s: Streams): string => `published:\n  ${s.published.join('\n  ')}\nlogged:\n  ${s.logged.join('\n  ')}`;
   const context = `\n--- redis-sentinel\n${show(redis)}\n--- nodis-sentinel\n${show(nodis)}`;
   assert.deepEqual(nodis.published, redis.published, `published events differ${context}`);
