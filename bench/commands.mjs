@@ -9,7 +9,7 @@
 //
 //   node bench/commands.mjs [--dist path/to/dist] [--n 200000] [--rounds 5] [--tests incr,lpush]
 import path from 'node:path';
-import { root, option, median, inProcessServer, parsedCommands } from './lib.mjs';
+import { root, option, median, inProcessServer, parsedCommands, benchmarkCommands } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const dist = path.resolve(option(args, 'dist', path.join(root, 'dist')));
@@ -19,25 +19,7 @@ const only = option(args, 'tests', '');
 const { server, client: c, load, Random } = await inProcessServer(dist);
 const { RespParser } = await load('src/protocol/parser.js');
 
-const rnd = new Random(7);
-/** redis-benchmark's __rand_int__: 12 digits. */
-const r = () => String(Math.floor(rnd.next() * 100000)).padStart(12, '0');
-const TESTS = {
-  set: () => ['SET', `key:${r()}`, 'xxx'],
-  get: () => ['GET', `key:${r()}`],
-  incr: () => ['INCR', `counter:${r()}`],
-  lpush: () => ['LPUSH', 'mylist', 'xxx'],
-  rpush: () => ['RPUSH', 'mylist', 'xxx'],
-  lpop: () => ['LPOP', 'mylist'],
-  rpop: () => ['RPOP', 'mylist'],
-  sadd: () => ['SADD', 'myset', `element:${r()}`],
-  hset: () => ['HSET', 'myhash', `element:${r()}`, 'xxx'],
-  spop: () => ['SPOP', 'myset'],
-  zadd: () => ['ZADD', 'myzset', r(), `element:${r()}`],
-  zpopmin: () => ['ZPOPMIN', 'myzset'],
-  lrange_100: () => ['LRANGE', 'mylist', '0', '99'],
-  mset: () => { const a = ['MSET']; for (let i = 0; i < 10; i++) a.push(`key:${r()}`, 'xxx'); return a; },
-};
+const TESTS = benchmarkCommands(Random);
 const names = only === '' ? Object.keys(TESTS) : only.split(',');
 /** n commands as 16-command RESP chunks, parsed as from a socket. */
 const commands = (make) => parsedCommands(RespParser, n, make);

@@ -174,3 +174,30 @@ export function parsedCommands(RespParser, n, make) {
   }
   return argvs;
 }
+
+/**
+ * redis-benchmark -r 100000's commands, per test, as it sends them (same names, keys and values;
+ * from redis-benchmark.c 7.0): LPUSH/RPUSH/LPOP/RPOP on one list `mylist`, SADD/SPOP on one set,
+ * HSET on one hash, ZADD/ZPOPMIN on one sorted set, each growing to ~100k elements or more.
+ */
+export function benchmarkCommands(Random, seed = 7) {
+  const rnd = new Random(seed);
+  /** redis-benchmark's __rand_int__: 12 digits. */
+  const r = () => String(Math.floor(rnd.next() * 100000)).padStart(12, '0');
+  return {
+    set: () => ['SET', `key:${r()}`, 'xxx'],
+    get: () => ['GET', `key:${r()}`],
+    incr: () => ['INCR', `counter:${r()}`],
+    lpush: () => ['LPUSH', 'mylist', 'xxx'],
+    rpush: () => ['RPUSH', 'mylist', 'xxx'],
+    lpop: () => ['LPOP', 'mylist'],
+    rpop: () => ['RPOP', 'mylist'],
+    sadd: () => ['SADD', 'myset', `element:${r()}`],
+    hset: () => ['HSET', 'myhash', `element:${r()}`, 'xxx'],
+    spop: () => ['SPOP', 'myset'],
+    zadd: () => ['ZADD', 'myzset', r(), `element:${r()}`],
+    zpopmin: () => ['ZPOPMIN', 'myzset'],
+    lrange_100: () => ['LRANGE', 'mylist', '0', '99'],
+    mset: () => { const a = ['MSET']; for (let i = 0; i < 10; i++) a.push(`key:${r()}`, 'xxx'); return a; },
+  };
+}

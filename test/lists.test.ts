@@ -34,6 +34,27 @@ describe('list commands', () => {
     assert.equal(await run(r, 'object', 'encoding', 'l1'), 'quicklist');
   });
 
+  it('keeps repeated pushes and big lengths right (shared equal neighbours, integer replies)', async () => {
+    // A pushed element equal to the one at that end is stored as the same string, integers as
+    // numbers: the list must still read back exactly, and the lengths past 9999 are written
+    // digit by digit.
+    const many = Array.from({ length: 10005 }, () => 'job');
+    assert.equal(await run(r, 'rpush', 'rep', ...many), 10005);
+    assert.equal(await run(r, 'lpush', 'rep', 'job', '7', '7', 'job'), 10009);
+    assert.equal(await run(r, 'rpush', 'rep', '-12', '-12', 'job2'), 10012);
+    assert.deepEqual(await run(r, 'lrange', 'rep', 0, 4), ['job', '7', '7', 'job', 'job']);
+    assert.deepEqual(await run(r, 'lrange', 'rep', -4, -1), ['job', '-12', '-12', 'job2']);
+    assert.equal(await run(r, 'lset', 'rep', 1, 'x'), 'OK');
+    assert.deepEqual(await run(r, 'lrange', 'rep', 0, 2), ['job', 'x', '7']);
+    assert.equal(await run(r, 'lrem', 'rep', 0, 'job'), 10007);
+    assert.deepEqual(await run(r, 'lrange', 'rep', 0, -1), ['x', '7', '-12', '-12', 'job2']);
+    assert.equal(await run(r, 'rpop', 'rep'), 'job2');
+    assert.equal(await run(r, 'rpop', 'rep'), '-12');
+    const raw = execFileSync('redis-cli', ['-p', String(s.port), '--no-raw', 'rpop', 'rep']).toString();
+    assert.equal(raw.trim(), '"-12"');
+    assert.equal(await run(r, 'del', 'rep'), 1);
+  });
+
   it('pops with and without count in 7.0 reply shapes', async () => {
     await run(r, 'rpush', 'l2', 'a', 'b', 'c', 'd');
     assert.equal(await run(r, 'lpop', 'l2'), 'a');

@@ -543,15 +543,21 @@ function genericZpop(c: Client, keys: readonly string[], where: Where, emitKey: 
     z = v;
     break;
   }
-  const r = c.reply;
   if (z === undefined) {
-    if (nilWhenEmpty) r.nullArray();
-    else r.emptyArray();
+    if (nilWhenEmpty) c.reply.nullArray();
+    else c.reply.emptyArray();
     return null;
   }
+  const popped = popFrom(c, key, z, where, emitKey, count, nested);
+  return popped === 0 ? null : { key, popped };
+}
+
+/** genericZpop's pops from the set `z` at `key` (not empty); returns how many (0 for count 0). */
+function popFrom(c: Client, key: string, z: ZSet, where: Where, emitKey: boolean, count: number, nested: boolean): number {
+  const r = c.reply;
   if (count === 0) {
     r.emptyArray();
-    return null;
+    return 0;
   }
   if (count === -1) count = 1;
   const llen = z.size();
@@ -570,7 +576,7 @@ function genericZpop(c: Client, keys: readonly string[], where: Where, emitKey: 
     const node = where === 'max' ? z.last() : z.first();
     const member = z.member(node);
     const score = z.nodeScore(node);
-    z.remove(member);
+    z.removeNode(node, member);
     if (nested) r.array(2);
     r.bulk(member);
     r.double(score);
@@ -578,7 +584,7 @@ function genericZpop(c: Client, keys: readonly string[], where: Where, emitKey: 
   const emptied = z.size() === 0;
   if (emptied) c.db.delete(key);
   c.db.removed(key, 'z', where === 'max' ? 'zpopmax' : 'zpopmin', n, emptied);
-  return { key, popped: n };
+  return n;
 }
 
 function zpopMinMax(c: Client, where: Where): void {
@@ -589,7 +595,12 @@ function zpopMinMax(c: Client, where: Where): void {
     if (v === null) return;
     count = v;
   }
-  genericZpop(c, [c.argv[1]!], where, false, count, c.reply.proto === 3 && count !== -1, false);
+  // One key: looked up here, without genericZpop's key list and result (ZPOPMIN's garbage).
+  const key = c.argv[1]!;
+  const z = zsetAt(c, key, false);
+  if (z === null) return;
+  if (z === undefined) return c.reply.emptyArray();
+  popFrom(c, key, z, where, false, count, c.reply.proto === 3 && count !== -1);
 }
 
 /** The deterministic form of a pop served by a blocking or multi-key command. */

@@ -67,6 +67,20 @@ export function parseInteger(s: string): number | null {
 export function parseDouble(s: string): number | null {
   const n = s.length;
   if (n === 0 || n > 5000) return null;
+  // Plain integers of up to 15 digits (ZADD's common scores), read digit by digit: exact, as
+  // strtod reads them, and without the lowercase copy and the regular expression below.
+  if (n <= 16) {
+    let i = s.charCodeAt(0) === 45 ? 1 : 0; // '-'
+    if (n - i >= 1 && n - i <= 15) {
+      let v = 0;
+      for (; i < n; i++) {
+        const d = s.charCodeAt(i) - 48;
+        if (d < 0 || d > 9) break;
+        v = v * 10 + d;
+      }
+      if (i === n) return s.charCodeAt(0) === 45 ? -v : v;
+    }
+  }
   const c0 = s.charCodeAt(0);
   if (c0 === 32 || (c0 >= 9 && c0 <= 13)) return null;
   const last = s.charCodeAt(n - 1);

@@ -35,6 +35,15 @@ const SMALL_INTS: (Buffer | undefined)[] = new Array<Buffer | undefined>(10000);
 const BULK_HEADERS: (Buffer | undefined)[] = new Array<Buffer | undefined>(1024);
 const ARRAY_HEADERS: (Buffer | undefined)[] = new Array<Buffer | undefined>(1024);
 
+const COLON = 58;
+
+/** Decimal digits of a non-negative safe integer. */
+function digitCount(n: number): number {
+  let digits = 1;
+  for (let p = 10; p <= n && digits < 16; p *= 10) digits++;
+  return digits;
+}
+
 export class ReplyWriter {
   buf: Buffer;
   len = 0;
@@ -189,11 +198,44 @@ export class ReplyWriter {
   }
 
   integer(n: number | bigint): void {
-    if (typeof n === 'number' && n >= 0 && n < 10000 && Number.isInteger(n)) {
-      this.raw((SMALL_INTS[n] ??= Buffer.from(`:${n}\r\n`)));
+    if (typeof n === 'number' && Number.isSafeInteger(n)) {
+      if (n >= 0 && n < 10000) this.raw((SMALL_INTS[n] ??= Buffer.from(`:${n}\r\n`)));
+      else this.safeInteger(COLON, n);
       return;
     }
     this.rawString(`:${n}\r\n`);
+  }
+
+  /**
+   * `<type byte><digits>\r\n` for a safe integer, digits written straight into the buffer: no
+   * string made (LPUSH's growing lengths, ZPOPMIN's integer scores, popped integer elements).
+   */
+  private safeInteger(type: number, n: number): void {
+    this.reserve(20); // type, sign, 16 digits, CRLF
+    const buf = this.buf;
+    let at = this.len;
+    buf[at++] = type;
+    if (n < 0) {
+      buf[at++] = 45; // '-'
+      n = -n;
+    }
+    at += digitCount(n);
+    this.len = at + 2;
+    buf[at] = 13;
+    buf[at + 1] = 10;
+    do {
+      const q = Math.floor(n / 10);
+      buf[--at] = 48 + (n - q * 10);
+      n = q;
+    } while (n !== 0);
+  }
+
+  /** A safe integer as a bulk string (`$<len>\r\n<digits>\r\n`), without making the string. */
+  private bulkSafeInteger(n: number): void {
+    const len = (n < 0 ? 1 : 0) + digitCount(n < 0 ? -n : n);
+    this.raw((BULK_HEADERS[len] ??= Buffer.from(`$${len}\r\n`)));
+    this.len -= 1; // the header's LF is written again as safeInteger's type byte
+    this.safeInteger(10, n);
   }
 
   zero(): void {
@@ -236,7 +278,8 @@ export class ReplyWriter {
 
   /** A bulk reply for a number stored as an integer (GET of an INCRed key). */
   bulkInteger(n: number | bigint): void {
-    this.bulk(String(n));
+    if (typeof n === 'number' && Number.isSafeInteger(n)) this.bulkSafeInteger(n);
+    else this.bulk(String(n));
   }
 
   /** Null bulk: `$-1` in RESP2, `_` in RESP3. */
@@ -278,6 +321,11 @@ export class ReplyWriter {
 
   /** A double: `,d` in RESP3, a bulk string in RESP2, formatted as Redis 7.0 (%.17g). */
   double(d: number): void {
+    // %.17g of a safe integer is its digits (-0, which prints "-0", goes the long way).
+    if (this.proto === 2 && d !== 0 && Number.isSafeInteger(d)) {
+      this.bulkSafeInteger(d);
+      return;
+    }
     const s = formatDouble(d);
     if (this.proto === 3) this.rawString(`,${s}\r\n`);
     else this.bulk(s);

@@ -23,6 +23,10 @@ export interface HashLimits {
 /** Redis's defaults (each server keeps its own copy bound to its config: server/encoding-limits.ts). */
 export const DEFAULT_HASH_LIMITS: Readonly<HashLimits> = Object.freeze({ maxListpackEntries: 128, maxListpackValue: 64 });
 
+/** The last short value set, and the longest value kept there (HashValue.set). */
+let lastValue = '';
+const SHARED_VALUE_MAX = 64;
+
 export class HashValue implements TypedValue {
   readonly type = 'hash';
   private readonly map: Map<string, string>;
@@ -72,6 +76,11 @@ export class HashValue implements TypedValue {
   /** Sets a field; returns true when the field is new. Converts the encoding as Redis does. */
   set(field: string, value: string): boolean {
     const map = this.map;
+    // A short value equal to the last one set (in any hash) is stored as that same string:
+    // strings are immutable, and the argument, a fresh string from the parser, then dies young
+    // instead of being promoted by the collector (see ListValue.pushHead).
+    if (value === lastValue) value = lastValue;
+    else if (value.length <= SHARED_VALUE_MAX) lastValue = value;
     if (!this.hashtable) {
       const maxValue = this.limits.maxListpackValue;
       if (field.length > maxValue || value.length > maxValue) this.hashtable = true;

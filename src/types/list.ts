@@ -80,12 +80,22 @@ export class ListValue implements TypedValue {
 
   // ---- ends -------------------------------------------------------------------------------------
 
+  // A pushed element equal to the one already at that end is stored as that same string: JS
+  // strings are immutable, so sharing is invisible, and the argument — a fresh string from the
+  // parser — then dies young instead of surviving two scavenges and being promoted (a retained
+  // element was most of an LPUSH's collector time: docs/PERFORMANCE.md, types16). Repeated
+  // values (LPUSH q job job job, redis-benchmark's `xxx`) also take 8 bytes each, not 24.
+
   pushHead(s: string): void {
-    this.pushHeadRaw(encodeElement(s));
+    const e = encodeElement(s);
+    const at = this.len === 0 ? undefined : this.items[this.head];
+    this.pushHeadRaw(at === e ? at : e);
   }
 
   pushTail(s: string): void {
-    this.pushTailRaw(encodeElement(s));
+    const e = encodeElement(s);
+    const at = this.len === 0 ? undefined : this.items[(this.head + this.len - 1) & this.mask];
+    this.pushTailRaw(at === e ? at : e);
   }
 
   pushHeadRaw(e: ListElement): void {

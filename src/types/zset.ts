@@ -154,6 +154,12 @@ export class ZSet implements TypedValue {
     return false;
   }
 
+  /** Removes node `n` (found by first(), last() or find()), whose member is `member`. */
+  removeNode(n: ZNode, member: string): void {
+    this.index.delete(member);
+    this.list.deleteNode(n, member);
+  }
+
   /** Removes a member; false if it was not there. */
   remove(member: string): boolean {
     const n = this.index.get(member);
