@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Database, type KeyspaceOwner } from '../src/keyspace/db.js';
 import { allocSize, chargedValueBytes, dictBucketBytes, keyOverheadBytes } from '../src/keyspace/memory.js';
-import { KeyDict, keyHash } from '../src/keyspace/dict.js';
+import { KeyDict, SamplePositions, keyHash } from '../src/keyspace/dict.js';
 import { ConfigRegistry } from '../src/config/registry.js';
 import { DIRECTIVES } from '../src/config/directives.js';
 import { CommandTable } from '../src/server/command-table.js';
@@ -108,6 +108,31 @@ describe('KeyDict.sampleEntries with hashes', () => {
         assert.equal(hashes.length, keys.length);
         assert.deepEqual(hashes, keys.map(keyHash));
         assert.deepEqual(values, keys.map((k) => d.get(k)));
+      }
+    }
+  });
+});
+
+describe('KeyDict.samplePositions', () => {
+  it('answers where live entries are: the key there has the value and hash answered, and more samples than the arrays were first made for fit', () => {
+    for (const d of [new KeyDict<number>(64, 8), new KeyDict<number>()]) {
+      for (let i = 0; i < 500; i++) d.set(`key:${i}`, i);
+      for (let i = 0; i < 500; i += 3) d.delete(`key:${i}`);
+      const values: number[] = [];
+      let x = 0.27;
+      for (const count of [5, 5, 40, 1, 20]) {
+        const at = SamplePositions.atLeast(count);
+        const n = d.samplePositions(() => (x = (x * 9301 + 0.49297) % 1), count, at.tables, at.positions, values, at.hashes);
+        assert.equal(n, count);
+        assert.equal(values.length, n);
+        const keys = new Set<string>();
+        for (let i = 0; i < n; i++) {
+          const key = d.sampledKey(at.tables[i]!, at.positions[i]!);
+          assert.equal(d.get(key), values[i]);
+          assert.equal(at.hashes[i], keyHash(key));
+          keys.add(key);
+        }
+        assert.equal(keys.size, n, 'no key twice within a call');
       }
     }
   });

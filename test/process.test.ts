@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { startServer, stopAll, freePort, rawExchange, NODIS_SERVER } from './helpers/server.js';
-import { heapFlags } from '../src/server/heap.js';
+import { heapFlags, semiSpaceMb } from '../src/server/heap.js';
 
 after(stopAll);
 
@@ -177,15 +177,17 @@ test('maxmemory with noeviction answers OOM once data fills it', async () => {
 
 test('the heap nodis-server needs follows maxmemory (docs/OPERATIONS.md)', () => {
   const machine = { machineMb: 16000, heapOverride: undefined };
-  assert.deepEqual(heapFlags(['--maxmemory', '1gb'], machine), ['--max-old-space-size=2304', '--max-semi-space-size=4']);
+  assert.deepEqual(heapFlags(['--maxmemory', '1gb'], machine), ['--max-old-space-size=2304', '--max-semi-space-size=16']);
   assert.deepEqual(heapFlags(['--maxmemory', '10mb'], machine), ['--max-old-space-size=512', '--max-semi-space-size=4']);
   assert.deepEqual(heapFlags(['--port', '0'], machine), ['--max-old-space-size=16000', '--max-semi-space-size=4']);
   // The config file's last maxmemory line, then a later option, as in Redis.
   const conf = (f: string): string => (f === 'x.conf' ? 'maxmemory 100mb\nmaxmemory 64mb\n' : '');
-  assert.deepEqual(heapFlags(['x.conf'], { ...machine, readFile: conf }), ['--max-old-space-size=512', '--max-semi-space-size=4']);
-  assert.deepEqual(heapFlags(['x.conf', '--maxmemory', '4gb'], { ...machine, readFile: conf }), ['--max-old-space-size=8448', '--max-semi-space-size=4']);
-  assert.deepEqual(heapFlags(['--maxmemory', '4gb'], { ...machine, machineMb: 6000 }), ['--max-old-space-size=6000', '--max-semi-space-size=4']);
+  assert.deepEqual(heapFlags(['x.conf'], { ...machine, readFile: conf }), ['--max-old-space-size=512', '--max-semi-space-size=8']);
+  assert.deepEqual(heapFlags(['x.conf', '--maxmemory', '4gb'], { ...machine, readFile: conf }), ['--max-old-space-size=8448', '--max-semi-space-size=16']);
+  assert.deepEqual(heapFlags(['--maxmemory', '4gb'], { ...machine, machineMb: 6000 }), ['--max-old-space-size=6000', '--max-semi-space-size=16']);
   assert.deepEqual(heapFlags([], { machineMb: 16000, heapOverride: '300' }), ['--max-old-space-size=300', '--max-semi-space-size=4']);
+  // Semi-spaces: 4 MB without maxmemory; with one, an eighth of it within 4–16 MB.
+  assert.deepEqual([null, 10, 32, 64, 100, 128, 1024].map(semiSpaceMb), [4, 4, 4, 8, 12, 16, 16]);
 });
 
 /**
@@ -226,14 +228,15 @@ test('the server holds the young generation at its semi-space size when node was
   assert.ok(youngGenerationAfterLoad([], 4, { NODIS_HEAP_MB: 'node' }) >= 16);
 });
 
-test("bin/nodis-server's young generation stays at 4 MB semi-spaces under a load of 300,000 keys", async () => {
+/** The young generation's committed size (MB) of a bin/nodis-server started with `args` after 300,000 SETs. */
+async function serverYoungGenerationAfterLoad(args: string[]): Promise<number> {
   // A probe loaded into the server's node writes the young generation's committed size to a file.
   const dir = tmpDir();
   const probe = path.join(dir, 'probe.cjs');
   const report = path.join(dir, 'young');
   fs.writeFileSync(probe, `const v8 = require('node:v8'); const fs = require('node:fs');
     setInterval(() => fs.writeFileSync(${JSON.stringify(report)}, String(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size)), 50).unref();`);
-  const s = await startServer({ env: { NODE_OPTIONS: `--require ${probe}` } });
+  const s = await startServer({ args, env: { NODE_OPTIONS: `--require ${probe}` } });
   const c = s.client();
   try {
     for (let batch = 0; batch < 30; batch++) {
@@ -244,11 +247,20 @@ test("bin/nodis-server's young generation stays at 4 MB semi-spaces under a load
     assert.equal(await c.dbsize(), 300000);
     const loaded = Date.now();
     await waitFor(() => fs.statSync(report).mtimeMs > loaded);
-    const young = Number(fs.readFileSync(report, 'utf8')) / 1048576;
-    assert.ok(young > 0 && young <= 8, `young generation ${young} MB`);
+    return Number(fs.readFileSync(report, 'utf8')) / 1048576;
   } finally {
     await s.stop();
   }
+}
+
+test("bin/nodis-server's young generation stays at 4 MB semi-spaces under a load of 300,000 keys", async () => {
+  const young = await serverYoungGenerationAfterLoad([]);
+  assert.ok(young > 0 && young <= 8, `young generation ${young} MB`);
+});
+
+test("with maxmemory, bin/nodis-server's semi-spaces are an eighth of it (64mb: 8 MB)", async () => {
+  const young = await serverYoungGenerationAfterLoad(['--maxmemory', '64mb']);
+  assert.ok(young > 8 && young <= 16, `young generation ${young} MB`);
 });
 
 /** Starts bin/nodis-server with a pidfile; resolves with the launcher's PID and the pidfile's. */
@@ -275,7 +287,7 @@ test('bin/nodis-server keeps the PID the server\'s, or runs a linked child when 
   assert.equal(plain.server, plain.launcher);
   await plain.stop();
   // A small maxmemory runs in the launcher's process: the server holds its young generation
-  // at 4 MB semi-spaces itself (heap.ts capYoungGeneration).
+  // at its semi-spaces itself (heap.ts capYoungGeneration).
   const small = await launch(['--maxmemory', '10mb']);
   assert.equal(small.server, small.launcher);
   await small.stop();
@@ -285,7 +297,7 @@ test('bin/nodis-server keeps the PID the server\'s, or runs a linked child when 
     assert.equal(large.server, large.launcher);
   } else {
     assert.notEqual(large.server, large.launcher);
-    assert.match(fs.readFileSync(`/proc/${large.server}/cmdline`, 'latin1'), /--max-old-space-size=\d+\0--max-semi-space-size=4\0/);
+    assert.match(fs.readFileSync(`/proc/${large.server}/cmdline`, 'latin1'), /--max-old-space-size=\d+\0--max-semi-space-size=16\0/);
     // The child dies with its launcher, even when the launcher is killed outright.
     process.kill(large.launcher, 'SIGKILL');
     await waitFor(() => {

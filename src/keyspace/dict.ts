@@ -293,41 +293,88 @@ export class KeyDict<V> {
    * key's keyHash (stored beside it), so that deleting the key later needs not read it.
    */
   sampleEntries(r: () => number, count: number, keys: string[], values: V[], hashes?: number[]): void {
-    keys.length = 0;
-    values.length = 0;
-    if (hashes !== undefined) hashes.length = 0;
+    const at = SamplePositions.atLeast(count);
+    const got = this.samplePositions(r, count, at.tables, at.positions, values, at.hashes);
+    for (let i = 0; i < got; i++) {
+      keys[i] = this.sampledKey(at.tables[i]!, at.positions[i]!);
+      if (hashes !== undefined) hashes[i] = at.hashes[i]!;
+    }
+    if (keys.length !== got) keys.length = got;
+    if (hashes !== undefined && hashes.length !== got) hashes.length = got;
+  }
+
+  /**
+   * sampleEntries() for the eviction pool: where the sampled entries are (`tables[i]`,
+   * `positions[i]`, for sampledKey()) instead of their keys, with their values and hashes;
+   * answers how many (≤ count, up to 64). Most samples rank below everything in the pool and
+   * are dropped, and storing a key into an array in old space costs a write barrier that reads
+   * the key's page header, a cache miss per key (measured: most of the sampling's time); the
+   * pool reads the key of the few it keeps. Valid until the dictionary next changes. The
+   * arrays must have room for `count` (SamplePositions.atLeast).
+   */
+  samplePositions(r: () => number, count: number, tables: Int32Array, positions: Int32Array, values: V[], hashes: Int32Array): number {
     const n = Math.min(count, this.total);
-    if (n === 0) return;
-    const span = Math.max(1, Math.ceil(Math.min(this.total, 64) / n));
-    const maps = this.maps();
-    let t = this.sampleTable;
-    let p = this.samplePos;
-    if (t >= maps.length) {
-      t = 0;
-      p = 0;
-    }
-    let m = maps[t]!;
-    // total > 0, so some table has a live entry and each search below ends within one lap.
-    for (let i = 0; i < n; i++) {
-      // Jump the skip by position (holes included) instead of stepping over each live entry:
-      // a call reads ~count entries of the table, not the whole window.
-      p += Math.floor(r() * span);
-      for (;;) {
-        while (p >= m.span) {
-          t = t + 1 === maps.length ? 0 : t + 1;
-          m = maps[t]!;
-          p = 0;
-        }
-        const k = m.keyAt(p++);
-        if (k === undefined) continue;
-        keys.push(k);
-        values.push(m.valueAt(p - 1));
-        if (hashes !== undefined) hashes.push(m.hashAt(p - 1));
-        break;
+    // `values` is written by index and cut to size only when its length changes: setting an
+    // array's length calls into V8's runtime, and length 0 drops its backing store.
+    let got = 0;
+    if (n > 0) {
+      const span = Math.max(1, Math.ceil(Math.min(this.total, 64) / n));
+      const maps = this.maps();
+      let t = this.sampleTable;
+      let p = this.samplePos;
+      if (t >= maps.length) {
+        t = 0;
+        p = 0;
       }
+      let m = maps[t]!;
+      // total > 0, so some table has a live entry and each search below ends within one lap.
+      for (let i = 0; i < n; i++) {
+        // Jump the skip by position (holes included) instead of stepping over each live entry:
+        // a call reads ~count entries of the table, not the whole window.
+        p += Math.floor(r() * span);
+        for (;;) {
+          while (p >= m.span) {
+            t = t + 1 === maps.length ? 0 : t + 1;
+            m = maps[t]!;
+            p = 0;
+          }
+          if (m.keyAt(p++) === undefined) continue;
+          tables[got] = t;
+          positions[got] = p - 1;
+          values[got] = m.valueAt(p - 1);
+          hashes[got] = m.hashAt(p - 1);
+          got++;
+          break;
+        }
+      }
+      this.sampleTable = t;
+      this.samplePos = p;
     }
-    this.sampleTable = t;
-    this.samplePos = p;
+    if (values.length !== got) values.length = got;
+    return got;
+  }
+
+  /** The key of an entry samplePositions() answered (the dictionary unchanged since). */
+  sampledKey(table: number, position: number): string {
+    return (this.single ?? this.shards![table]!).keyAt(position)!;
+  }
+}
+
+/** Reusable arrays for KeyDict.samplePositions(), grown to the largest count asked for. */
+export class SamplePositions {
+  private static shared = new SamplePositions(16);
+  readonly tables: Int32Array;
+  readonly positions: Int32Array;
+  readonly hashes: Int32Array;
+  private constructor(room: number) {
+    this.tables = new Int32Array(room);
+    this.positions = new Int32Array(room);
+    this.hashes = new Int32Array(room);
+  }
+  /** Arrays with room for `count` samples (the same ones while they are large enough). */
+  static atLeast(count: number): SamplePositions {
+    if (count > SamplePositions.shared.tables.length) SamplePositions.shared = new SamplePositions(count);
+    return SamplePositions.shared;
   }
 }
 

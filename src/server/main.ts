@@ -31,7 +31,7 @@ import { installCrashHandlers } from './crash.js';
 import { startEvictionTimeProc } from './evict.js';
 import { REDIS_VERSION, NODIS_VERSION, versionLine } from './version.js';
 import { openApiLink } from './api-link.js';
-import { capYoungGeneration } from './heap.js';
+import { capYoungGeneration, semiSpaceMb } from './heap.js';
 import { startCluster } from '../cluster/install.js';
 import { serverReady, firstCommandWanted, firstCommandServed } from './ready-hooks.js';
 import { debugHooks } from './debug-hooks.js';
@@ -107,8 +107,6 @@ async function main(): Promise<void> {
     return;
   }
 
-  // Before any data arrives: the young generation's reserve is RSS without data.
-  capYoungGeneration();
   const startDir = process.cwd();
   const clock = new SystemClock();
   const logger = new Logger(() => clock.now());
@@ -156,6 +154,10 @@ async function main(): Promise<void> {
     }
     throw e;
   }
+  // Before any data arrives (the reserve is RSS without data), sized from the configured
+  // maxmemory, as the launcher sizes a child's (heap.ts).
+  const maxmemory = config.getNumber('maxmemory');
+  capYoungGeneration(semiSpaceMb(maxmemory > 0 ? Math.ceil(maxmemory / 1048576) : null));
 
   const daemonize = config.getBool('daemonize') && process.env.NODIS_DAEMONIZED !== '1';
   if (daemonize) {
