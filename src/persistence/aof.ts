@@ -139,7 +139,14 @@ export class Aof implements PropagationTarget {
   private rewriteChild: ChildHandle | null = null;
   private rewriteTmp = '';
 
-  constructor(private readonly server: Server) {}
+  /** appendfsync and aof-timestamp-enabled, read on every command and flush: kept, not looked up. */
+  private policy = 'everysec';
+  private timestamps = false;
+
+  constructor(private readonly server: Server) {
+    server.config.watch('appendfsync', (v) => (this.policy = v as string));
+    server.config.watch('aof-timestamp-enabled', (v) => (this.timestamps = v === true));
+  }
 
   private get dir(): string {
     return this.server.config.getString('appenddirname');
@@ -150,7 +157,7 @@ export class Aof implements PropagationTarget {
   }
 
   private get fsyncPolicy(): string {
-    return this.server.config.getString('appendfsync');
+    return this.policy;
   }
 
   // ---- Feeding and flushing ------------------------------------------------------------------
@@ -160,7 +167,7 @@ export class Aof implements PropagationTarget {
     if (this.server.loading) return;
     if (!(this.state === 'on' || (this.state === 'wait_rewrite' && this.rewriteInProgress))) return;
     let s = '';
-    if (this.server.config.getBool('aof-timestamp-enabled')) {
+    if (this.timestamps) {
       const now = Math.floor(this.server.clock.now() / 1000);
       if (now > this.lastTimestamp) {
         this.lastTimestamp = now;
