@@ -118,6 +118,16 @@ export class KeyDict<V> {
     return (this.single ?? this.shards![h & this.mask]!).get(key, h);
   }
 
+  /** get() with the key's hash given (keyHash(key)). */
+  getHashed(key: string, h: number): V | undefined {
+    return (this.single ?? this.shards![h & this.mask]!).get(key, h);
+  }
+
+  /** Warms the cache for a lookup of a key whose keyHash is `h` (OrderedTable.touch). */
+  touch(h: number): number {
+    return (this.single ?? this.shards![h & this.mask]!).touch(h);
+  }
+
   has(key: string): boolean {
     const h = keyHash(key);
     return (this.single ?? this.shards![h & this.mask]!).has(key, h);
