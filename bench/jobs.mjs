@@ -29,7 +29,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { root, option, startServer, stopServer, median, cli, writeSection } from './lib.mjs';
+import { root, option, startServer, stopServer, median, cli, writeSection, incrPacer as pacer } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const rounds = Number(option(args, 'rounds', '3'));
@@ -99,48 +99,6 @@ function connection(port) {
       const p = new Promise((r) => (waiting = r));
       sock.write(`*${argv.length}\r\n${argv.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
       return p;
-    },
-    close: () => sock.destroy(),
-  };
-}
-
-/** A client that sends INCR one at a time while `run` lasts and records each round trip. */
-function pacer(port) {
-  const sock = net.connect(port, '127.0.0.1');
-  sock.setNoDelay(true);
-  const cmd = Buffer.from('*2\r\n$4\r\nINCR\r\n$3\r\nctr\r\n');
-  let sentAt = 0n;
-  let lat = null;
-  let done = null;
-  let stop = false;
-  sock.on('data', (d) => {
-    // One reply per command (":<n>\r\n"), and only one command in flight.
-    if (d[d.length - 1] !== 10) return;
-    const now = process.hrtime.bigint();
-    lat.push(Number(now - sentAt) / 1e6);
-    if (stop) {
-      done();
-      return;
-    }
-    sentAt = process.hrtime.bigint();
-    sock.write(cmd);
-  });
-  const ready = new Promise((r) => sock.once('connect', r));
-  return {
-    /** Runs until `until` resolves; returns the rate (commands/s) and the latencies (ms). */
-    async run(until) {
-      await ready;
-      lat = [];
-      stop = false;
-      const t0 = process.hrtime.bigint();
-      const finished = new Promise((r) => (done = r));
-      sentAt = process.hrtime.bigint();
-      sock.write(cmd);
-      await until;
-      stop = true;
-      await finished;
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      return { rate: lat.length / (ms / 1000), lat };
     },
     close: () => sock.destroy(),
   };

@@ -11,7 +11,7 @@ import { rdbOf } from '../src/persistence/rdb.js';
 import { SystemClock } from '../src/core/clock.js';
 import { startInProcess } from './helpers/in-process.js';
 
-const pacing: JobPacing = { idleSliceMs: 0.6, maxBusySliceMs: 0.3, minBusySliceMs: 0.01, busyWindowMs: 2, busyShare: 0.2 };
+const pacing: JobPacing = { idleSliceMs: 0.6, maxBusySliceMs: 0.3, minBusySliceMs: 0.01, busyWindowMs: 2, busyShare: 0.2, restMs: 0 };
 
 /** A pacer under a manual clock and command counter. */
 function harness(): { pacer: JobPacer; advance(ms: number): void; command(): void } {
@@ -134,6 +134,51 @@ describe('a background job in the event loop', () => {
       assert.ok(bytes > 5000 * 10);
       assert.equal(events[0], 'flush', `first events: ${events.slice(0, 3).join(', ')}`);
       assert.ok(events.includes('slice'));
+    } finally {
+      await stop();
+    }
+  });
+});
+
+describe('a background job while clients are active', () => {
+  it('waits for the next flush (or a short rest) instead of polling the loop for its share', async () => {
+    const { server, stop } = await startInProcess(new SystemClock(), {});
+    try {
+      for (let i = 0; i < 200000; i++) server.dbs[0]!.set(`key:${i}`, `value:${i}`);
+      const p = rdbOf(server)!;
+      const snap = p.startSnapshot();
+      let slices = 0;
+      const step = snap.step.bind(snap);
+      snap.step = (...args: Parameters<typeof snap.step>) => {
+        slices++;
+        return step(...args);
+      };
+      // A command served, with its flush, every 0.5–1 ms: clients stay active the whole job.
+      let flushes = 0;
+      server.hooks.beforeReplies.push(() => flushes++);
+      const client = setInterval(() => {
+        server.stats.totalCommands++;
+        server.requestFlush();
+      }, 1);
+      // Every loop turn the job asks for (polling for its share spun through setImmediate).
+      let immediates = 0;
+      const setImmediateBefore = globalThis.setImmediate;
+      globalThis.setImmediate = ((...args: Parameters<typeof setImmediate>) => {
+        immediates++;
+        return setImmediateBefore(...args);
+      }) as typeof setImmediate;
+      let complete: boolean;
+      try {
+        complete = await p.drive(snap, () => undefined, () => false);
+      } finally {
+        globalThis.setImmediate = setImmediateBefore;
+        clearInterval(client);
+        p.endSnapshot(snap);
+      }
+      assert.equal(complete, true);
+      // One turn after each slice and one per flush; polling took a turn whenever the share
+      // had not accrued a slice yet (tens per slice).
+      assert.ok(immediates <= 2 * slices + flushes + 50, `${immediates} turns for ${slices} slices and ${flushes} flushes`);
     } finally {
       await stop();
     }

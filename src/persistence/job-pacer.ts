@@ -9,8 +9,11 @@
  *   fewer loop turns, and a client that arrives waits at most one of them.
  * - While commands arrive, the job gets `busyShare` of the thread's wall time: job time accrues
  *   at that rate (a token bucket) and each slice spends what has accrued, up to
- *   `maxBusySliceMs`; below `minBusySliceMs` the turn passes without a slice (the loop turns
- *   and polls the sockets: Node's timers are far too coarse to sleep that little). So a slice
+ *   `maxBusySliceMs`; below `minBusySliceMs` the turn passes without a slice, and the job
+ *   waits for the next turn that flushed replies or `restMs`, whichever comes first
+ *   (Server.afterNextFlush): the thread sleeps in the poll meanwhile instead of spinning
+ *   through setImmediate for its credit, which burnt a core and allocated a promise and an
+ *   Immediate per spin, a scavenge every ~0.3 s (docs/PERFORMANCE.md, jobs3). So a slice
  *   is as long as the turns around it are: a client sending one command at a time (turns of
  *   tens of µs) meets slices of a few µs, fifty clients keeping the loop saturated (turns of
  *   ~1 ms) meet slices of a fifth of that, and either keeps ~(1 − busyShare) of the thread.
@@ -30,10 +33,22 @@ export interface JobPacing {
   busyWindowMs: number;
   /** The share of the thread's wall time the job may take while clients are active (0–1]. */
   busyShare: number;
+  /**
+   * While clients are active and the job has no credit: 0 = poll again next turn (the loop
+   * spins through setImmediate); > 0 = sleep that long (a timer) so the thread blocks in the
+   * poll and the core is the clients'.
+   */
+  restMs: number;
 }
 
 /** The defaults (measured: docs/PERFORMANCE.md "Writes while a background job runs"). */
-export const DEFAULT_JOB_PACING: JobPacing = { idleSliceMs: 0.6, maxBusySliceMs: 0.3, minBusySliceMs: 0.01, busyWindowMs: 2, busyShare: 0.2 };
+export const DEFAULT_JOB_PACING: JobPacing = { idleSliceMs: 0.6, maxBusySliceMs: 0.3, minBusySliceMs: 0.01, busyWindowMs: 2, busyShare: 0.2, restMs: 1, ...envPacing() };
+
+/** NODIS_JOB_PACING='{"busyShare":0.1}' overrides the defaults (for measuring, bench/jobs-gc.mjs). */
+function envPacing(): Partial<JobPacing> {
+  const text = process.env.NODIS_JOB_PACING;
+  return text ? (JSON.parse(text) as Partial<JobPacing>) : {};
+}
 
 export class JobPacer {
   private commandsSeen: number;
@@ -70,6 +85,10 @@ export class JobPacer {
     this.busy = t - this.lastCommandAt < p.busyWindowMs;
     if (!this.busy) return p.idleSliceMs;
     return this.credit >= p.minBusySliceMs ? this.credit : 0;
+  }
+
+  get restMs(): number {
+    return this.pacing.restMs;
   }
 
   /** A slice ran for `ms` (wall time). */

@@ -1234,7 +1234,26 @@ export class Server implements KeyspaceOwner {
       c.pendingWrite = false;
       this.writeToClient(c);
     }
+    if (this.afterFlushWaiters.size > 0) {
+      const waiters = [...this.afterFlushWaiters];
+      this.afterFlushWaiters.clear();
+      for (const w of waiters) w();
+    }
   };
+
+  private readonly afterFlushWaiters = new Set<() => void>();
+
+  /**
+   * Calls `fn` once, after the next end-of-turn flush has written its replies: a background
+   * job waiting for its share of the thread (persistence/job-pacer.ts) runs its next slice
+   * right behind the replies of a turn that served commands, instead of polling for one.
+   * Returns a function that withdraws `fn` (the job woke up otherwise: a turn may serve
+   * commands without a flush, a replica's stream from its master, so waiters must not pile up).
+   */
+  afterNextFlush(fn: () => void): () => void {
+    this.afterFlushWaiters.add(fn);
+    return () => this.afterFlushWaiters.delete(fn);
+  }
 
   writeToClient(c: Client): void {
     const socket = c.socket;
