@@ -200,21 +200,24 @@ export class ReplyWriter {
   integer(n: number | bigint): void {
     if (typeof n === 'number' && Number.isSafeInteger(n)) {
       if (n >= 0 && n < 10000) this.raw((SMALL_INTS[n] ??= Buffer.from(`:${n}\r\n`)));
-      else this.safeInteger(COLON, n);
+      else {
+        this.reserve(1);
+        this.buf[this.len++] = COLON;
+        this.safeIntegerDigits(n);
+      }
       return;
     }
     this.rawString(`:${n}\r\n`);
   }
 
   /**
-   * `<type byte><digits>\r\n` for a safe integer, digits written straight into the buffer: no
-   * string made (LPUSH's growing lengths, ZPOPMIN's integer scores, popped integer elements).
+   * A safe integer's sign, digits and CRLF, written straight into the buffer: no string made
+   * (LPUSH's growing lengths, ZPOPMIN's integer scores, popped integer elements).
    */
-  private safeInteger(type: number, n: number): void {
-    this.reserve(20); // type, sign, 16 digits, CRLF
+  private safeIntegerDigits(n: number): void {
+    this.reserve(19); // sign, 16 digits, CRLF
     const buf = this.buf;
     let at = this.len;
-    buf[at++] = type;
     if (n < 0) {
       buf[at++] = 45; // '-'
       n = -n;
@@ -234,8 +237,7 @@ export class ReplyWriter {
   private bulkSafeInteger(n: number): void {
     const len = (n < 0 ? 1 : 0) + digitCount(n < 0 ? -n : n);
     this.raw((BULK_HEADERS[len] ??= Buffer.from(`$${len}\r\n`)));
-    this.len -= 1; // the header's LF is written again as safeInteger's type byte
-    this.safeInteger(10, n);
+    this.safeIntegerDigits(n);
   }
 
   zero(): void {
