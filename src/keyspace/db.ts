@@ -6,11 +6,14 @@
  * deletes on its own (its master will send the DEL) but hides logically expired keys from reads,
  * as Redis does.
  */
-import { KeyDict, keyHash } from './dict.js';
+import { KeyDict, keyHash, keyHashOfBytes } from './dict.js';
 import { type AccessPolicy, initialAccess, lfuTouched } from './access.js';
 import type { RedisValue } from '../types/value.js';
 import { chargedValueBytes, dictBucketBytes, keyOverheadBytes, rechargeValue } from './memory.js';
 import { SlotIndex } from './slot-index.js';
+
+/** warmBytes()'s hashes (it warms at most this many keys at once). */
+const WARM_HASHES = new Int32Array(64);
 
 /** Keyspace-event classes, by the flag characters of notify-keyspace-events. */
 export type NotifyClass = 'g' | '$' | 'l' | 's' | 'h' | 'z' | 'x' | 'e' | 't' | 'm' | 'd' | 'n';
@@ -143,6 +146,20 @@ export class Database {
     const dict = this.dict;
     let n = 0;
     for (let j = from; j < keys.length; j += step) hashes[n++] = keyHash(keys[j]!);
+    let sink = 0;
+    for (let i = 0; i < n; i++) sink += dict.touch(hashes[i]!);
+    this.warmSink = sink;
+  }
+
+  /**
+   * warm() for keys still in a read buffer (`buf[starts[i] …]`, `lens[i]` bytes, i < n): the
+   * commands of one pipelined read, before they run (Server.prefetchKeys). A pure read.
+   */
+  warmBytes(buf: Uint8Array, starts: Int32Array, lens: Int32Array, n: number): void {
+    const dict = this.dict;
+    const hashes = WARM_HASHES;
+    if (n > hashes.length) n = hashes.length;
+    for (let i = 0; i < n; i++) hashes[i] = keyHashOfBytes(buf, starts[i]!, lens[i]!);
     let sink = 0;
     for (let i = 0; i < n; i++) sink += dict.touch(hashes[i]!);
     this.warmSink = sink;

@@ -18,6 +18,8 @@ export const PROTO_INLINE_MAX_SIZE = 64 * 1024;
 const INT_MAX = 2147483647;
 /** Bulks at least this large are gathered chunk by chunk instead of re-concatenated per read. */
 const BIG_ARG = 32 * 1024;
+/** scanSecondArgs() looks at commands of at most this many arguments. */
+const SCAN_MAX_ARGS = 8;
 
 const CR = 13;
 const LF = 10;
@@ -69,6 +71,11 @@ export class RespParser {
   /** Puts a parsed command back so the next `next()` returns it again. */
   unshift(argv: string[]): void {
     this.requeued.unshift(argv);
+  }
+
+  /** The buffer scanSecondArgs() positions are in (valid until the next feed or next()). */
+  get buffered(): Buffer {
+    return this.buf;
   }
 
   /** Bytes received but not yet turned into commands (the query buffer length). */
@@ -144,6 +151,42 @@ export class RespParser {
       this.argsLeft = count;
     }
     return this.parseMultibulkArgs();
+  }
+
+  /**
+   * Where the second argument (a key, for most commands) of each complete command waiting in
+   * the buffer starts and how long it is, for the first `starts.length` commands of 2 to
+   * SCAN_MAX_ARGS arguments; answers how many were found. A pure read: the parser's state does
+   * not move (the server only uses it to read the keys' table entries ahead of the commands,
+   * Server.prefetchKeys). Stops at anything else: an incomplete, inline, long or malformed
+   * command, which next() then reads and judges as always.
+   */
+  scanSecondArgs(starts: Int32Array, lens: Int32Array): number {
+    if (this.requeued.length > 0 || this.needBytes > 0 || this.argv !== null) return 0;
+    const buf = this.buf;
+    const max = starts.length;
+    let p = this.pos;
+    let n = 0;
+    while (n < max && p < buf.length && buf[p] === 0x2a /* '*' */) {
+      const cr = findCR(buf, p);
+      if (cr < 0 || cr + 1 >= buf.length) break;
+      const count = parseInteger(buf, p + 1, cr);
+      if (count === null || count < 2 || count > SCAN_MAX_ARGS) break;
+      p = cr + 2;
+      let i = 0;
+      for (; i < count; i++) {
+        const s = this.bulkStart(p);
+        if (s < 0) break;
+        if (i === 1) {
+          starts[n] = s;
+          lens[n] = this.scannedLen;
+        }
+        p = s + this.scannedLen + 2;
+      }
+      if (i < count) break;
+      n++;
+    }
+    return n;
   }
 
   /** Drops all buffered input (after a protocol error, or RESET of a master link). */

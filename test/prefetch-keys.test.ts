@@ -1,0 +1,100 @@
+/**
+ * The keys of a pipelined read are read ahead (Server.prefetchKeys): the parser reports where
+ * each waiting command's second argument lies (RespParser.scanSecondArgs) without moving, the
+ * database hashes those bytes (keyHashOfBytes, which must equal keyHash of the string) and
+ * touches their table entries. It must change nothing: the same commands come out of the
+ * parser, a key is found under the hash computed from its bytes, and a pipeline that switches
+ * databases or mixes in other commands replies as before.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { keyHash, keyHashOfBytes } from '../src/keyspace/dict.js';
+import { RespParser } from '../src/protocol/parser.js';
+import { encodeCommand } from './helpers/redis-compare.js';
+import { RawConnection } from './helpers/raw-connection.js';
+import { startServer, stopAll } from './helpers/server.js';
+
+after(stopAll);
+
+const parser = (): RespParser => new RespParser({ maxBulkLen: 512 * 1024 * 1024, authRequired: false, fromMaster: false });
+
+describe('keyHashOfBytes', () => {
+  it('equals keyHash of the latin1 string, at every length to 200 bytes and for bytes ≥ 0x80', () => {
+    for (let n = 0; n <= 200; n++) {
+      const b = Buffer.alloc(n + 7);
+      for (let i = 0; i < b.length; i++) b[i] = (n * 131 + i * 29 + 7) & 0xff;
+      assert.equal(keyHashOfBytes(b, 3, n), keyHash(b.latin1Slice(3, 3 + n)), `length ${n}`);
+    }
+  });
+});
+
+describe('RespParser.scanSecondArgs', () => {
+  const starts = new Int32Array(16);
+  const lens = new Int32Array(16);
+
+  it('finds each complete command’s second argument and leaves the parser where it was', () => {
+    const cmds = [['GET', 'a'], ['SET', 'key:2', 'v'], ['HSET', 'h', 'f', 'v', 'g', 'w'], ['INCR', 'counter:\xff']];
+    const bytes = Buffer.from(cmds.map(encodeCommand).join(''), 'latin1');
+    const p = parser();
+    p.feed(bytes);
+    const n = p.scanSecondArgs(starts, lens);
+    assert.equal(n, 4);
+    for (let i = 0; i < n; i++) assert.equal(p.buffered.latin1Slice(starts[i]!, starts[i]! + lens[i]!), cmds[i]![1]);
+    for (const c of cmds) assert.deepEqual(p.next(), c);
+    assert.equal(p.next(), null);
+  });
+
+  it('stops at an incomplete command, an inline one, one of one argument or of more than 8', () => {
+    const whole = encodeCommand(['GET', 'k1']) + encodeCommand(['GET', 'k2']);
+    const cases: [string, number][] = [
+      [whole + encodeCommand(['GET', 'k3']).slice(0, -3), 2],
+      [whole + 'GET k3\r\n' + encodeCommand(['GET', 'k4']), 2],
+      [whole + encodeCommand(['PING']) + encodeCommand(['GET', 'k4']), 2],
+      [whole + encodeCommand(['MSET', 'a', '1', 'b', '2', 'c', '3', 'd', '4']) + encodeCommand(['GET', 'k4']), 2],
+      ['*2\r\n$3\r\nGET\r\n$-1\r\n' + whole, 0],
+    ];
+    for (const [text, want] of cases) {
+      const p = parser();
+      p.feed(Buffer.from(text, 'latin1'));
+      assert.equal(p.scanSecondArgs(starts, lens), want, JSON.stringify(text));
+    }
+  });
+
+  it('answers at most as many commands as it has room for, and nothing mid-command', () => {
+    const p = parser();
+    p.feed(Buffer.from(Array.from({ length: 40 }, (_, i) => encodeCommand(['GET', `k${i}`])).join(''), 'latin1'));
+    assert.equal(p.scanSecondArgs(starts, lens), 16);
+    p.next();
+    assert.equal(p.scanSecondArgs(starts, lens), 16);
+    assert.equal(p.buffered.latin1Slice(starts[0]!, starts[0]! + lens[0]!), 'k1');
+    const q = parser();
+    q.feed(Buffer.from('*2\r\n$3\r\nGET\r\n$5\r\nab', 'latin1'));
+    assert.equal(q.next(), null);
+    q.feed(Buffer.from('cde\r\n' + encodeCommand(['GET', 'x']), 'latin1'));
+    assert.deepEqual(q.next(), ['GET', 'abcde']);
+    assert.equal(q.scanSecondArgs(starts, lens), 1);
+  });
+});
+
+describe('a pipelined read with its keys read ahead', () => {
+  it('replies as one command at a time would: across SELECT, MULTI and keys of other databases', async () => {
+    const srv = await startServer();
+    const r = srv.client();
+    await r.mset('a', 'db0-a', 'b', 'db0-b');
+    await r.select(1);
+    await r.mset('a', 'db1-a', 'c', 'db1-c');
+    const conn = new RawConnection(srv.port);
+    const cmds = [
+      ['GET', 'a'], ['GET', 'b'], ['SELECT', '1'], ['GET', 'a'], ['GET', 'b'], ['GET', 'c'],
+      ['MULTI'], ['INCR', 'n'], ['GET', 'a'], ['EXEC'], ['SELECT', '0'], ['SET', 'b', 'new'], ['GET', 'b'],
+      ['HSET', 'h', 'f', 'v'], ['GET', 'h'], ['DEL', 'h', 'a'], ['GET', 'a'],
+    ];
+    conn.send(cmds.map(encodeCommand).join(''));
+    const want =
+      '$5\r\ndb0-a\r\n$5\r\ndb0-b\r\n+OK\r\n$5\r\ndb1-a\r\n$-1\r\n$5\r\ndb1-c\r\n' +
+      '+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n$5\r\ndb1-a\r\n+OK\r\n+OK\r\n$3\r\nnew\r\n' +
+      ':1\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n:2\r\n$-1\r\n';
+    assert.equal(await conn.until((g) => g.length >= want.length), want);
+    conn.close();
+  });
+});
