@@ -8,10 +8,12 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Database } from '../src/keyspace/db.js';
 import { keyHash, keyHashOfBytes } from '../src/keyspace/dict.js';
 import { RespParser } from '../src/protocol/parser.js';
 import { encodeCommand } from './helpers/redis-compare.js';
 import { RawConnection } from './helpers/raw-connection.js';
+import { standaloneOwner } from './helpers/in-process.js';
 import { startServer, stopAll } from './helpers/server.js';
 
 after(stopAll);
@@ -73,6 +75,29 @@ describe('RespParser.scanSecondArgs', () => {
     q.feed(Buffer.from('cde\r\n' + encodeCommand(['GET', 'x']), 'latin1'));
     assert.deepEqual(q.next(), ['GET', 'abcde']);
     assert.equal(q.scanSecondArgs(starts, lens), 1);
+  });
+});
+
+describe('Database.warmBytes', () => {
+  it('reads ahead keys of a batch, and says when the batch named one key only', () => {
+    const db = new Database(0, standaloneOwner({ track: false, lruClock: 0 }));
+    for (let i = 0; i < 1000; i++) db.set(`k${i}`, `v${i}`);
+    const p = parser();
+    const starts = new Int32Array(16);
+    const lens = new Int32Array(16);
+    const batch = (keys: string[]): boolean => {
+      p.feed(Buffer.from(keys.map((k) => encodeCommand(['RPUSH', k, 'x'])).join(''), 'latin1'));
+      const n = p.scanSecondArgs(starts, lens);
+      assert.equal(n, keys.length);
+      const differ = db.warmBytes(p.buffered, starts, lens, n);
+      while (p.next() !== null);
+      return differ;
+    };
+    assert.equal(batch(['mylist', 'mylist', 'mylist']), false);
+    assert.equal(batch(['mylist', 'mylist', 'k7']), true);
+    assert.equal(batch(['k1', 'k2', 'k1']), true);
+    assert.equal(db.size, 1000);
+    assert.equal(db.peek('k7'), 'v7');
   });
 });
 

@@ -154,15 +154,19 @@ export class Database {
   /**
    * warm() for keys still in a read buffer (`buf[starts[i] …]`, `lens[i]` bytes, i < n): the
    * commands of one pipelined read, before they run (Server.prefetchKeys). A pure read.
+   * Answers false when every key hashed alike (one key again and again: nothing to overlap).
    */
-  warmBytes(buf: Uint8Array, starts: Int32Array, lens: Int32Array, n: number): void {
+  warmBytes(buf: Uint8Array, starts: Int32Array, lens: Int32Array, n: number): boolean {
     const dict = this.dict;
     const hashes = WARM_HASHES;
     if (n > hashes.length) n = hashes.length;
-    for (let i = 0; i < n; i++) hashes[i] = keyHashOfBytes(buf, starts[i]!, lens[i]!);
+    let differ = 0;
+    for (let i = 0; i < n; i++) differ |= (hashes[i] = keyHashOfBytes(buf, starts[i]!, lens[i]!)) ^ hashes[0]!;
+    if (differ === 0) return false;
     let sink = 0;
     for (let i = 0; i < n; i++) sink += dict.touch(hashes[i]!);
     this.warmSink = sink;
+    return true;
   }
 
   /** What warm() read, kept so the reads are not optimised away. */

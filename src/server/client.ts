@@ -51,6 +51,8 @@ export class Client {
   authenticated: boolean;
   readonly createdAt: number;
   lastInteraction: number;
+  /** Server.prefetchKeys: read batches still to pass over (its last one named one key only). */
+  prefetchIdle = 0;
   readonly addr: string;
   readonly laddr: string;
   readonly fd: number;

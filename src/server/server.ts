@@ -122,6 +122,7 @@ const HASHTABLE_MAX_LOAD_FACTOR = 1.618;
 /** Server.prefetchKeys: how many commands' keys it reads ahead, from a read of at least so many bytes. */
 const PREFETCH_COMMANDS = 16;
 const PREFETCH_MIN_BYTES = 64;
+const PREFETCH_IDLE = 15;
 /** The blocked state of a client held by CLIENT PAUSE (shown as blocked, like Redis's BLOCKED_POSTPONE). */
 const PAUSED: BlockedState = { kind: 'pause', deadline: 0, onTimeout: () => {} };
 
@@ -981,13 +982,19 @@ export class Server implements KeyspaceOwner {
    * .warmBytes, as MSET warms its keys). A pure read: no state moves, and a command whose second
    * argument is not a key of the selected database (or one that SELECTs another) only wasted the
    * read. Answers how many commands it covered (at least 1: processInput asks again after them).
+   * A client whose batch named one key only (a pipeline of RPUSHes to one list) is not scanned
+   * for its next PREFETCH_IDLE × PREFETCH_COMMANDS commands: the scan would only cost there.
    */
   private prefetchKeys(c: Client): number {
     const parser = c.parser;
     if (parser.pendingBytes < PREFETCH_MIN_BYTES) return 1;
+    if (c.prefetchIdle > 0) {
+      c.prefetchIdle--;
+      return PREFETCH_COMMANDS;
+    }
     const n = parser.scanSecondArgs(this.prefetchStarts, this.prefetchLens);
     if (n < 2) return 1;
-    c.db.warmBytes(parser.buffered, this.prefetchStarts, this.prefetchLens, n);
+    if (!c.db.warmBytes(parser.buffered, this.prefetchStarts, this.prefetchLens, n)) c.prefetchIdle = PREFETCH_IDLE;
     return n;
   }
 
