@@ -7,6 +7,11 @@
 //
 //   node bench/cpu-per-test.mjs --bin path/to/nodis-server [--bin other] [--rounds 3]
 //        [--n 200000] [--tests ping_mbulk,set,get,incr,mset] [--pipelines 16] [--user] [--r 100000]
+//        [--warmup]
+// --warmup: first runs the tests once at -P 1, unmeasured, as bench/run.mjs's -P 1 pass precedes
+// its -P 16 one on the same server (the keys then exist and the JIT is warm; without it the
+// first write test on a fresh server also pays for V8's compiler threads and the key table's
+// growth).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,6 +27,7 @@ const pipelines = opt('pipelines', '16').split(',').map(Number);
 const tests = opt('tests', 'ping_mbulk,set,get,incr,mset').split(',');
 const userOnly = args.includes('--user');
 const keyRange = opt('r', '100000');
+const warmup = args.includes('--warmup');
 const bins = args.flatMap((a, i) => (a === '--bin' ? [args[i + 1]] : []));
 const servers = [...bins.map((b, i) => ({ name: `nodis#${i + 1}`, bin: path.resolve(b) })), { name: 'redis', bin: 'redis-server' }];
 
@@ -38,10 +44,12 @@ for (let round = 0; round < rounds; round++) {
       const srv = await startServer(s.name.replace('#', '-'), s.bin);
       try {
         const line = [];
+        const bench = (p, t) => spawnSync('redis-benchmark', ['-p', String(srv.port), '-n', String(n), '-c', '50', '-P', String(p), '-r', keyRange, '-q', ...(t.includes(' ') ? t.split(' ') : ['-t', t])]);
+        if (warmup) for (const t of tests) bench(1, t);
         for (const t of tests) {
           const before = cpuSeconds(srv.proc.pid);
           const t0 = process.hrtime.bigint();
-          spawnSync('redis-benchmark', ['-p', String(srv.port), '-n', String(n), '-c', '50', '-P', String(p), '-r', keyRange, '-q', ...(t.includes(' ') ? t.split(' ') : ['-t', t])]);
+          bench(p, t);
           const wall = Number(process.hrtime.bigint() - t0) / 1e9;
           const cpu = cpuSeconds(srv.proc.pid) - before;
           const us = (cpu / n) * 1e6;
@@ -56,7 +64,7 @@ for (let round = 0; round < rounds; round++) {
     }
   }
 }
-let md = `Server ${userOnly ? 'user ' : ''}CPU µs per request, tests in order on one server (median of ${rounds} rounds, n ${n}, 50 clients, -r ${keyRange}; load ${os.loadavg()[0].toFixed(1)} at the end)\n\n`;
+let md = `Server ${userOnly ? 'user ' : ''}CPU µs per request, tests in order on one server${warmup ? ' after an unmeasured -P 1 pass of them' : ''} (median of ${rounds} rounds, n ${n}, 50 clients, -r ${keyRange}; load ${os.loadavg()[0].toFixed(1)} at the end)\n\n`;
 md += `| test | -P | ${servers.map((s) => `${s.name} µs | busy`).join(' | ')} |\n|---|---:|${servers.map(() => '---:|---:').join('|')}|\n`;
 for (const p of pipelines) for (const t of tests) md += `| ${t} | ${p} | ${servers.map((s) => `${median(res[`${s.name}|${p}|${t}`]).toFixed(2)} | ${median(res[`${s.name}|${p}|${t}|busy`]).toFixed(2)}`).join(' | ')} |\n`;
 process.stdout.write(md);
