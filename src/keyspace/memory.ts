@@ -115,15 +115,20 @@ function dictValueBytes(n: number, avg: number): number {
   return ROBJ + DICT + dictBucketBytes(n) + Math.ceil(n * avg);
 }
 
+/** hashSize's running sum for addDictEntryBytes (a closure per recharge would be garbage). */
+let sampledBytes = 0;
+
+function addDictEntryBytes(fieldLength: number, valueLength: number): void {
+  sampledBytes += sdsBytes(fieldLength) + sdsBytes(valueLength) + DICT_ENTRY;
+}
+
 function hashSize(h: HashValue, samples: number): number {
   const n = h.size();
   if (h.encoding() !== 'listpack') {
     // A dict's entries by their lengths alone (a FieldTable makes no substring for them).
-    let bytes = 0;
-    const seen = h.sampleLengths(samples, (field, value) => {
-      bytes += sdsBytes(field) + sdsBytes(value) + DICT_ENTRY;
-    });
-    return dictValueBytes(n, seen === 0 ? 0 : bytes / seen);
+    sampledBytes = 0;
+    const seen = h.sampleLengths(samples, addDictEntryBytes);
+    return dictValueBytes(n, seen === 0 ? 0 : sampledBytes / seen);
   }
   let seen = 0;
   let bytes = 0;

@@ -138,7 +138,11 @@ export class FieldTable {
     const h = keyHash(field);
     const i = this.slotOf(field, h);
     if (i >= 0) {
-      this.store.entries[this.entryAt(i)] = pack(field, value);
+      // The same value again keeps the entry: no string made, none left for the collector.
+      const entries = this.store.entries;
+      const e = this.entryAt(i);
+      const entry = entries[e]!;
+      if (entry.length - valueStart(entry) !== value.length || !entry.endsWith(value)) entries[e] = pack(field, value);
       return false;
     }
     let st = this.store;

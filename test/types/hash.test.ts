@@ -97,6 +97,13 @@ describe('HashValue', () => {
     assert.deepEqual([...h.keys()], fields);
     assert.equal(h.set('g'.repeat(255), ''), false);
     assert.equal(h.get('g'.repeat(255)), '');
+    // The same value again keeps the entry; one of the same length, or ending alike, replaces it.
+    assert.equal(h.set('a', '1\xff\x00'), false);
+    assert.equal(h.get('a'), '1\xff\x00');
+    assert.equal(h.set('a', '1\xff\x01'), false);
+    assert.equal(h.get('a'), '1\xff\x01');
+    assert.equal(h.set('a', '\xff\x01'), false);
+    assert.equal(h.get('a'), '\xff\x01');
   });
 
   it('iterates a hashtable-encoded hash live, as HSCAN needs, across rebuilds', () => {
