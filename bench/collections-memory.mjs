@@ -9,8 +9,11 @@
 // values `value:<n>`, scores `<n>.5` (real doubles, as most scores are).
 //
 // Usage: node bench/collections-memory.mjs [--members 1000000] [--types zset,hash,set] [--no-write]
-//                                          [--nodis-bin path/to/bin/nodis-server]
+//                                          [--nodis-bin path/to/bin/nodis-server] [--spaces]
+// --spaces also prints nodis's V8 heap spaces after the load (bench/heap-spaces-probe.cjs).
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { root, option, startServer as start, stopServer, cli, usedMemory, rssBytes, writeSection } from './lib.mjs';
 
@@ -19,13 +22,33 @@ const opt = (name, dflt) => option(args, name, dflt);
 const members = Number(opt('members', '1000000'));
 const types = opt('types', 'zset,hash,set').split(',');
 const write = !args.includes('--no-write');
+const spaces = args.includes('--spaces');
 /** The nodis launcher (another checkout's bin/nodis-server, to compare builds). */
 const nodisBin = path.resolve(opt('nodis-bin', path.join(root, 'bin/nodis-server')));
 /** Elements per command: big enough that the pipeline, not the round trips, sets the pace. */
 const PER_COMMAND = 100;
 
-function startServer(kind) {
-  return start(kind, kind === 'nodis' ? nodisBin : 'redis-server');
+async function startServer(kind) {
+  const saved = process.env.NODE_OPTIONS;
+  if (kind === 'nodis' && spaces) process.env.NODE_OPTIONS = `${saved ?? ''} --require ${path.join(root, 'bench/heap-spaces-probe.cjs')}`;
+  try {
+    return await start(kind, kind === 'nodis' ? nodisBin : 'redis-server');
+  } finally {
+    if (saved === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = saved;
+  }
+}
+
+/** Prints the V8 heap spaces (MB used / physical) of a server started with the probe. */
+async function printSpaces(type, pid) {
+  process.kill(pid, 'SIGWINCH');
+  await new Promise((r) => setTimeout(r, 300));
+  const file = path.join(os.tmpdir(), `nodis-heap-spaces-${pid}.json`);
+  const { memory, spaces: all } = JSON.parse(fs.readFileSync(file, 'utf8'));
+  fs.rmSync(file);
+  const mb = (x) => (x / 1e6).toFixed(1);
+  const list = Object.entries(all).filter(([, v]) => v.physical > 0).map(([k, v]) => `${k} ${mb(v.used)}/${mb(v.physical)}`);
+  process.stderr.write(`${type} nodis spaces (MB used/physical): ${list.join(', ')}; arrayBuffers ${mb(memory.arrayBuffers)}\n`);
 }
 
 /** The RESP for command number `i` filling one collection of type `type`. */
@@ -78,6 +101,7 @@ async function measure(kind, type) {
     await new Promise((r) => setTimeout(r, 500));
     const usedAfter = usedMemory(s.port);
     const rssAfter = rssBytes(s.proc.pid);
+    if (kind === 'nodis' && spaces) await printSpaces(type, s.proc.pid);
     const key = type === 'zset' ? 'z' : type === 'hash' ? 'h' : 's';
     const card = Number(cli(s.port, type === 'zset' ? 'zcard' : type === 'hash' ? 'hlen' : 'scard', key));
     if (card !== members) throw new Error(`${kind} ${type}: ${card} members, expected ${members}`);

@@ -207,7 +207,7 @@ function hlen(c: Client): void {
 function hstrlen(c: Client): void {
   const h = readHash(c, c.argv[1]!);
   if (h === undefined) return;
-  c.reply.integer(h?.get(c.argv[2]!)?.length ?? 0);
+  c.reply.integer(h === null ? 0 : h.valueLength(c.argv[2]!));
 }
 
 function hexists(c: Client): void {
@@ -357,7 +357,7 @@ function hrandfieldWithCount(c: Client, l: bigint, withValues: boolean): void {
 /**
  * HSCAN key cursor [MATCH pattern] [COUNT count]. Checks in Redis's order: cursor, key/type,
  * then options. A listpack-encoded hash answers in one call with cursor 0, as in Redis;
- * larger ones step a live Map iterator (keyspace/scan.ts). MATCH applies to fields.
+ * larger ones step the hash's live iterator (keyspace/scan.ts). MATCH applies to fields.
  */
 function hscan(c: Client): void {
   const cursor = parseCursor(c.argv[2]!);

@@ -30,6 +30,7 @@
  * is not insertion order overall.
  */
 import { OrderedTable, type TableCursor } from './ordered-table.js';
+import { keyHash } from '../types/table-support.js';
 
 /** Entries at which a single table is split into shards. */
 export const SHARD_AT = 1 << 15;
@@ -41,23 +42,7 @@ export const UNSHARD_AT = 1 << 11;
  */
 export const SHARD_COUNT = 1 << 8;
 
-/**
- * A 32-bit hash of a key's chars: FNV-1a with a final mix so that the low bits (the shard) depend
- * on every char. Keys over 64 chars hash their first and last 32 chars and their length.
- */
-export function keyHash(key: string): number {
-  const n = key.length;
-  let h = 0x811c9dc5 ^ n;
-  if (n <= 64) {
-    for (let i = 0; i < n; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  } else {
-    for (let i = 0; i < 32; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-    for (let i = n - 32; i < n; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  }
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  return h ^ (h >>> 12);
-}
+export { keyHash } from '../types/table-support.js';
 
 /** keyHash() of the latin1 string of buf[start … start + n): the same number, from the bytes. */
 export function keyHashOfBytes(buf: Uint8Array, start: number, n: number): number {

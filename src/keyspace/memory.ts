@@ -115,9 +115,21 @@ function dictValueBytes(n: number, avg: number): number {
   return ROBJ + DICT + dictBucketBytes(n) + Math.ceil(n * avg);
 }
 
+/** hashSize's running sum for addDictEntryBytes (a closure per recharge would be garbage). */
+let sampledBytes = 0;
+
+function addDictEntryBytes(fieldLength: number, valueLength: number): void {
+  sampledBytes += sdsBytes(fieldLength) + sdsBytes(valueLength) + DICT_ENTRY;
+}
+
 function hashSize(h: HashValue, samples: number): number {
   const n = h.size();
-  const listpack = h.encoding() === 'listpack';
+  if (h.encoding() !== 'listpack') {
+    // A dict's entries by their lengths alone (a FieldTable makes no substring for them).
+    sampledBytes = 0;
+    const seen = h.sampleLengths(samples, addDictEntryBytes);
+    return dictValueBytes(n, seen === 0 ? 0 : sampledBytes / seen);
+  }
   let seen = 0;
   let bytes = 0;
   // Fields and values by two iterators in step: entries() made a [field, value] array per
@@ -127,14 +139,9 @@ function hashSize(h: HashValue, samples: number): number {
   for (; seen < samples; seen++) {
     const f = fields.next();
     if (f.done === true) break;
-    const field = f.value;
-    const value = values.next().value as string;
-    bytes += listpack
-      ? listpackEntryBytes(field) + listpackEntryBytes(value)
-      : sdsBytes(field.length) + sdsBytes(value.length) + DICT_ENTRY;
+    bytes += listpackEntryBytes(f.value) + listpackEntryBytes(values.next().value as string);
   }
-  const avg = seen === 0 ? 0 : bytes / seen;
-  return listpack ? ROBJ + listpackBytes(n, avg) : dictValueBytes(n, avg);
+  return ROBJ + listpackBytes(n, seen === 0 ? 0 : bytes / seen);
 }
 
 function setSize(s: SetValue, samples: number): number {

@@ -30,6 +30,8 @@
  * abandoned iterator holds no entries alive.
  */
 
+import { holesBefore, placeSlot, slotGeometry, SLOT_MIX, type SlotGeometry } from '../types/table-support.js';
+
 interface Store<V> {
   /** Key, value, key, value… in insertion order; a deleted entry's key is undefined. */
   kv: (string | V | undefined)[];
@@ -46,15 +48,15 @@ interface Store<V> {
 const MIN_ROOM = 4;
 const EMPTY_HOLES = new Int32Array(0);
 
-export class OrderedTable<V> {
+export class OrderedTable<V> implements SlotGeometry {
   private store: Store<V>;
   private live = 0;
-  /** The index: 2 × room slots. */
-  private slots: Int32Array;
-  private slotShift: number;
-  private idxBits: number;
-  private idxMask: number;
-  private tagMask: number;
+  /** The index: 2 × room slots (table-support.ts's SlotGeometry; not for use outside). */
+  slots: Int32Array;
+  slotShift: number;
+  idxBits: number;
+  idxMask: number;
+  tagMask: number;
 
   constructor(room = MIN_ROOM) {
     this.store = newStore(room);
@@ -74,7 +76,7 @@ export class OrderedTable<V> {
     const tag = (h >>> 8) & this.tagMask;
     const shift = this.idxBits;
     const kv = this.store.kv;
-    let i = Math.imul(h, 0x9e3779b1) >>> this.slotShift;
+    let i = Math.imul(h, SLOT_MIX) >>> this.slotShift;
     for (;;) {
       const s = slots[i]!;
       if (s === 0) return -1;
@@ -98,7 +100,7 @@ export class OrderedTable<V> {
    * lookups whose misses would otherwise come one after another (dict.ts, warm()).
    */
   touch(h: number): number {
-    const s = this.slots[Math.imul(h, 0x9e3779b1) >>> this.slotShift]!;
+    const s = this.slots[Math.imul(h, SLOT_MIX) >>> this.slotShift]!;
     if (s <= 0) return s;
     const kv = this.store.kv;
     const e = (s & this.idxMask) - 1;
@@ -118,7 +120,7 @@ export class OrderedTable<V> {
     const tag = (h >>> 8) & this.tagMask;
     const shift = this.idxBits;
     let st = this.store;
-    let i = Math.imul(h, 0x9e3779b1) >>> this.slotShift;
+    let i = Math.imul(h, SLOT_MIX) >>> this.slotShift;
     for (;;) {
       const s = slots[i]!;
       if (s === 0) break;
@@ -152,7 +154,7 @@ export class OrderedTable<V> {
     const tag = (h >>> 8) & this.tagMask;
     const shift = this.idxBits;
     const st = this.store;
-    let i = Math.imul(h, 0x9e3779b1) >>> this.slotShift;
+    let i = Math.imul(h, SLOT_MIX) >>> this.slotShift;
     for (;;) {
       const s = slots[i]!;
       if (s === 0) return undefined;
@@ -245,14 +247,12 @@ export class OrderedTable<V> {
   }
 
   private sizeIndex(room: number): void {
-    const nslots = room * 2;
-    const slotBits = 31 - Math.clz32(nslots);
-    this.slots = new Int32Array(nslots);
-    this.slotShift = 32 - slotBits;
-    // Entry numbers + 1 go up to `room`, below 2^idxBits - 1 (so -1 is no entry's slot).
-    this.idxBits = 32 - Math.clz32(room) + 1;
-    this.idxMask = (1 << this.idxBits) - 1;
-    this.tagMask = this.idxBits >= 31 ? 1 : (1 << (32 - this.idxBits)) - 1;
+    const g = slotGeometry(room);
+    this.slots = g.slots;
+    this.slotShift = g.slotShift;
+    this.idxBits = g.idxBits;
+    this.idxMask = g.idxMask;
+    this.tagMask = g.tagMask;
   }
 
   private append(st: Store<V>, key: string, h: number, value: V): void {
@@ -260,12 +260,7 @@ export class OrderedTable<V> {
     st.kv[2 * e] = key;
     st.kv[2 * e + 1] = value;
     st.hashes[e] = h;
-    const slots = this.slots;
-    const last = slots.length - 1;
-    let i = Math.imul(h, 0x9e3779b1) >>> this.slotShift;
-    // A tombstone's slot is not reused: the key may sit further along its probe sequence.
-    while (slots[i] !== 0) i = i === last ? 0 : i + 1;
-    slots[i] = ((((h >>> 8) & this.tagMask) << this.idxBits) | (e + 1)) | 0;
+    placeSlot(this, h, e);
   }
 
   /** Moves the live entries, in order, to a new store with room for `room`; drops the holes. */
@@ -342,16 +337,4 @@ export class TableCursor<V> {
 
 function newStore<V>(room: number): Store<V> {
   return { kv: new Array<string | V | undefined>(room * 2).fill(undefined), hashes: new Int32Array(room), used: 0, next: null, holes: null };
-}
-
-/** How many of the ascending `holes` are below `p`. */
-function holesBefore(holes: Int32Array, p: number): number {
-  let lo = 0;
-  let hi = holes.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (holes[mid]! < p) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
