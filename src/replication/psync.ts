@@ -92,6 +92,11 @@ export class StreamConsumer {
     this.fed += chunk.length;
   }
 
+  /** How many bytes the parser consumed that takeConsumed has not handed back yet. */
+  get untaken(): number {
+    return this.fed - this.parser.pendingBytes - this.taken;
+  }
+
   /** The bytes the parser consumed since the last call, or null when none. */
   takeConsumed(): Buffer | null {
     const consumed = this.fed - this.parser.pendingBytes;
