@@ -92,6 +92,18 @@ export class StreamConsumer {
     this.fed += chunk.length;
   }
 
+  /**
+   * The memory of `chunk`, the last one fed, is about to be reused by the caller (a shared-read
+   * link): the bytes of it not handed back yet — a command cut by the read's end — are copied out.
+   */
+  release(chunk: Buffer): void {
+    const raw = this.raw;
+    if (raw.length === 0) return;
+    // Only views of `chunk`'s memory: bytes kept from earlier reads are copies already.
+    const shared = chunk.buffer;
+    for (let i = 0; i < raw.length; i++) if (raw[i]!.buffer === shared) raw[i] = Buffer.from(raw[i]!);
+  }
+
   /** How many bytes the parser consumed that takeConsumed has not handed back yet. */
   get untaken(): number {
     return this.fed - this.parser.pendingBytes - this.taken;

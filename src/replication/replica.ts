@@ -24,6 +24,7 @@ import { loadRdb, loadRdbSliced } from './rdb-transfer.js';
 import { startLoading, stopLoading, loadingProgress } from '../persistence/loading.js';
 import { StreamConsumer, adoptContinueId, adoptFullSync, psyncRequest } from './psync.js';
 import { directWriterFor, type DirectWriter } from '../server/direct-writes.js';
+import { connectSharedReads, setSharedReader, sharedReadsEnabled } from '../server/shared-reads.js';
 
 /** The line of rdb.c (7.0.15) whose rdbReportReadError reports an RDB cut short. */
 const RDB_EOF_ERROR_LINE = 3240;
@@ -121,7 +122,10 @@ export class MasterLink {
     const target = source === '' ? { host: this.host, port: this.port } : { host: this.host, port: this.port, localAddress: source };
     // tls-replication: the link is TLS, and the handshake's end is the "connect" Redis waits for.
     const secure = this.server.config.getBool('tls-replication');
-    const sock = (secure ? this.server.tls.dial(target) : null) ?? net.connect(target);
+    // A plain link reads into the shared buffer (shared-reads.ts): no Buffer and no stream
+    // event per read of the stream; what is kept past a read is copied (onSharedRead).
+    const shared = !secure && source === '' && sharedReadsEnabled();
+    const sock = (secure ? this.server.tls.dial(target) : null) ?? (shared ? connectSharedReads(target) : net.connect(target));
     this.socket = sock;
     sock.setNoDelay(true);
     log.notice('MASTER <-> REPLICA sync started');
@@ -131,10 +135,12 @@ export class MasterLink {
       this.state = 'handshake';
       this.startHandshake();
     });
-    sock.on('data', (chunk: Buffer) => {
-      if (this.socket !== sock) return;
-      this.onData(chunk);
-    });
+    if (!setSharedReader(sock, (chunk) => this.onSharedRead(sock, chunk))) {
+      sock.on('data', (chunk: Buffer) => {
+        if (this.socket !== sock) return;
+        this.onData(chunk);
+      });
+    }
     sock.on('error', (e) => {
       if (this.socket !== sock) return;
       if (this.state === 'connecting') log.warning(`Error condition on socket for SYNC: ${describeSocketError(e)}`);
@@ -196,6 +202,24 @@ export class MasterLink {
     if (st.failover.state === 'failover-in-progress') this.send(['PSYNC', replid, String(offset), 'FAILOVER']);
     else this.send(['PSYNC', replid, String(offset)]);
     this.steps.push('psync');
+  }
+
+  /**
+   * A read of a shared-read link: `chunk` is valid only during this call. The stream is applied
+   * from it directly and what the parser and the consumer still hold of it is copied after; the
+   * handshake and the transfer keep their bytes, so they get a copy to begin with.
+   */
+  private onSharedRead(sock: net.Socket, chunk: Buffer): void {
+    if (this.socket !== sock) return;
+    if (this.state !== 'connected') {
+      this.onData(Buffer.from(chunk));
+      return;
+    }
+    const c = this.client;
+    const consumer = this.consumer;
+    this.onData(chunk);
+    c?.parser.release(chunk);
+    consumer?.release(chunk);
   }
 
   private onData(chunk: Buffer): void {
