@@ -13,6 +13,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startServer, stopAll } from './helpers/server.js';
+import { answerHandshake } from './helpers/raw-master.js';
 
 after(stopAll);
 
@@ -55,10 +56,7 @@ test('GETACK inside one read answers the offset before it; the backlog holds the
         const before = fromReplica;
         fromReplica += d.toString('latin1');
         // One reply per handshake command, in order (PING, REPLCONF…, PSYNC).
-        const count = (s: string, re: RegExp): number => (s.match(re) ?? []).length;
-        for (let i = count(before, /PING\r\n/g); i < count(fromReplica, /PING\r\n/g); i++) sock.write('+PONG\r\n');
-        const confs = (s: string): number => count(s, /REPLCONF\r\n\$(14|10|4)\r\n(listening-port|ip-address|capa)/g);
-        for (let i = confs(before); i < confs(fromReplica); i++) sock.write('+OK\r\n');
+        answerHandshake(sock, before, fromReplica);
         if (!before.includes('PSYNC') && fromReplica.includes('PSYNC')) {
           sock.write(`+FULLRESYNC ${REPLID} 0\r\n$${EMPTY_RDB.length}\r\n`);
           sock.write(EMPTY_RDB);

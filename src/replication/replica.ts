@@ -578,6 +578,10 @@ export class MasterLink {
     const st = this.st;
     const consumer = this.consumer!;
     const before = st.masterReplOffset;
+    // Bytes of the commands applied by this call: read after each command, since once the
+    // loop stops at a command cut by the read's end the parser is already inside that command
+    // (counting those bytes made a PSYNC after a killed link resume mid-command: psync2-reg).
+    let applied = 0;
     while (!c.closed && c.blocked === null) {
       // CLIENT PAUSE holds the master's writes back too; resume when it ends.
       if (server.pause.mode !== null) {
@@ -602,9 +606,10 @@ export class MasterLink {
         c.argv = [];
         if (c.reply.len > 0) c.reply.truncate(0);
       }
-      st.masterReplOffset = before + consumer.untaken;
+      applied = consumer.untaken;
+      st.masterReplOffset = before + applied;
     }
-    const bytes = consumer.takeConsumed();
+    const bytes = consumer.take(applied);
     if (bytes !== null) st.feedApplied(bytes, before);
   }
 
