@@ -359,6 +359,20 @@ export function replconfCommand(c: Client): void {
   }
   const server = c.server;
   const st = replicationOf(server);
+  // The streaming exchange (an ACK per read of the stream on a master, a GETACK per turn on a
+  // replica) needs no link of its own: handled before one is looked up or made.
+  if (argv.length === 3) {
+    const opt = argv[1]!;
+    if (opt.length === 3 && opt.toLowerCase() === 'ack') {
+      const r = st.findReplica(c);
+      if (r !== undefined) replicaAcked(st, r, argv[2]!);
+      return;
+    }
+    if (opt.length === 6 && opt.toLowerCase() === 'getack') {
+      if (c.isMaster) st.link?.sendAck();
+      return;
+    }
+  }
   const link = st.findReplica(c) ?? pendingLinks.get(c) ?? newLink(c);
   for (let i = 1; i < argv.length; i += 2) {
     const opt = argv[i]!.toLowerCase();
@@ -382,18 +396,7 @@ export function replconfCommand(c: Client): void {
     } else if (opt === 'ack') {
       // Replicas send ACKs with no reply expected; from anyone else they are ignored.
       const r = st.findReplica(c);
-      if (r === undefined) return;
-      const off = Number(val);
-      if (Number.isSafeInteger(off) && off > r.ackOffset) r.ackOffset = off;
-      r.ackTime = server.clock.now();
-      if (r.streamOnAck) {
-        r.streamOnAck = false;
-        st.pump(r);
-      }
-      checkWaitingClients(st);
-      durableOf(st).onAck(r);
-      updateFailoverStatus(st);
-      checkShutdown(st);
+      if (r !== undefined) replicaAcked(st, r, val);
       return;
     } else if (opt === 'getack') {
       // Our master asks for our offset: answered on the link even though the master's
@@ -448,6 +451,21 @@ export function replconfCommand(c: Client): void {
   }
   if (!st.replicas.includes(link)) pendingLinks.set(c, link);
   c.reply.ok();
+}
+
+/** REPLCONF ACK <offset> from replica `r`. */
+function replicaAcked(st: ReplicationState, r: ReplicaLink, val: string): void {
+  const off = Number(val);
+  if (Number.isSafeInteger(off) && off > r.ackOffset) r.ackOffset = off;
+  r.ackTime = st.server.clock.now();
+  if (r.streamOnAck) {
+    r.streamOnAck = false;
+    st.pump(r);
+  }
+  checkWaitingClients(st);
+  durableOf(st).onAck(r);
+  updateFailoverStatus(st);
+  checkShutdown(st);
 }
 
 /** Drops a replica that disconnected (freeClient of a slave). */
@@ -549,8 +567,9 @@ const writeOffsets = new WeakMap<Client, number>();
 
 /** After every top-level command (processCommand: `c->woff = server.master_repl_offset`). */
 export function recordWriteOffset(st: ReplicationState, c: Client): void {
-  // Without a backlog the offset never moves and no replica can ACK anything: skip the cost.
-  if (st.backlog !== null) writeOffsets.set(c, st.masterReplOffset);
+  // Without a backlog the offset never moves and no replica can ACK anything: skip the cost;
+  // so for our master's client (every command of the stream a replica applies), which never WAITs.
+  if (st.backlog !== null && !c.isMaster) writeOffsets.set(c, st.masterReplOffset);
 }
 
 const TIMEOUT_NOT_INT = 'ERR timeout is not an integer or out of range';

@@ -92,12 +92,39 @@ export class StreamConsumer {
     this.fed += chunk.length;
   }
 
-  /** The bytes the parser consumed since the last call, or null when none. */
+  /**
+   * The memory of `chunk`, the last one fed, is about to be reused by the caller (a shared-read
+   * link): the bytes of it not handed back yet — a command cut by the read's end — are copied out.
+   */
+  release(chunk: Buffer): void {
+    const raw = this.raw;
+    if (raw.length === 0) return;
+    // Only views of `chunk`'s memory: bytes kept from earlier reads are copies already.
+    const shared = chunk.buffer;
+    for (let i = 0; i < raw.length; i++) if (raw[i]!.buffer === shared) raw[i] = Buffer.from(raw[i]!);
+  }
+
+  /**
+   * How many bytes the parser consumed that take has not handed back yet. Exact only between two
+   * commands: while a command is cut by the end of a read, the parser is past the part of it
+   * already read (`*2\r\n$4\r\nINCR\r\n…`), which belongs to no applied command yet.
+   */
+  get untaken(): number {
+    return this.fed - this.parser.pendingBytes - this.taken;
+  }
+
+  /** The bytes the parser consumed since the last call, or null when none (call between two commands). */
   takeConsumed(): Buffer | null {
-    const consumed = this.fed - this.parser.pendingBytes;
-    let n = consumed - this.taken;
+    return this.take(this.untaken);
+  }
+
+  /**
+   * The next `n` bytes not handed back yet (the applied commands' bytes, `n` read from
+   * `untaken` right after the last of them), or null when `n` is 0.
+   */
+  take(n: number): Buffer | null {
     if (n <= 0) return null;
-    this.taken = consumed;
+    this.taken += n;
     const parts: Buffer[] = [];
     while (n > 0) {
       const head = this.raw[0]!;

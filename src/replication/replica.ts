@@ -23,6 +23,8 @@ import type { ReplicationState } from './state.js';
 import { loadRdb, loadRdbSliced } from './rdb-transfer.js';
 import { startLoading, stopLoading, loadingProgress } from '../persistence/loading.js';
 import { StreamConsumer, adoptContinueId, adoptFullSync, psyncRequest } from './psync.js';
+import { directWriterFor, type DirectWriter } from '../server/direct-writes.js';
+import { connectSharedReads, setSharedReader, sharedReadsEnabled } from '../server/shared-reads.js';
 
 /** The line of rdb.c (7.0.15) whose rdbReportReadError reports an RDB cut short. */
 const RDB_EOF_ERROR_LINE = 3240;
@@ -34,6 +36,9 @@ export type LinkState = 'connect' | 'connecting' | 'handshake' | 'transfer' | 'l
 type Step = 'pong' | 'auth' | 'port' | 'ip' | 'capa' | 'psync';
 
 const EOF_MARK_SIZE = 40;
+
+/** `REPLCONF ACK <offset>` up to the offset's length: the part every ACK shares. */
+const ACK_PREFIX = '*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n';
 
 export class MasterLink {
   state: LinkState = 'connect';
@@ -63,6 +68,8 @@ export class MasterLink {
   historyDiscarded = false;
   /** Which received bytes each applied command used (fed to our own stream). */
   private consumer: StreamConsumer | null = null;
+  /** Writes ACKs straight to the socket's handle while connected (direct-writes.ts), or null. */
+  private ackWriter: DirectWriter | null = null;
   /** False after a failed load: the next PSYNC asks for a full resync. */
   private canPartial = true;
   /** The master closed the link while the image was loading (handled once it is loaded). */
@@ -115,7 +122,10 @@ export class MasterLink {
     const target = source === '' ? { host: this.host, port: this.port } : { host: this.host, port: this.port, localAddress: source };
     // tls-replication: the link is TLS, and the handshake's end is the "connect" Redis waits for.
     const secure = this.server.config.getBool('tls-replication');
-    const sock = (secure ? this.server.tls.dial(target) : null) ?? net.connect(target);
+    // A plain link reads into the shared buffer (shared-reads.ts): no Buffer and no stream
+    // event per read of the stream; what is kept past a read is copied (onSharedRead).
+    const shared = !secure && source === '' && sharedReadsEnabled();
+    const sock = (secure ? this.server.tls.dial(target) : null) ?? (shared ? connectSharedReads(target) : net.connect(target));
     this.socket = sock;
     sock.setNoDelay(true);
     log.notice('MASTER <-> REPLICA sync started');
@@ -125,10 +135,12 @@ export class MasterLink {
       this.state = 'handshake';
       this.startHandshake();
     });
-    sock.on('data', (chunk: Buffer) => {
-      if (this.socket !== sock) return;
-      this.onData(chunk);
-    });
+    if (!setSharedReader(sock, (chunk) => this.onSharedRead(sock, chunk))) {
+      sock.on('data', (chunk: Buffer) => {
+        if (this.socket !== sock) return;
+        this.onData(chunk);
+      });
+    }
     sock.on('error', (e) => {
       if (this.socket !== sock) return;
       if (this.state === 'connecting') log.warning(`Error condition on socket for SYNC: ${describeSocketError(e)}`);
@@ -190,6 +202,24 @@ export class MasterLink {
     if (st.failover.state === 'failover-in-progress') this.send(['PSYNC', replid, String(offset), 'FAILOVER']);
     else this.send(['PSYNC', replid, String(offset)]);
     this.steps.push('psync');
+  }
+
+  /**
+   * A read of a shared-read link: `chunk` is valid only during this call. The stream is applied
+   * from it directly and what the parser and the consumer still hold of it is copied after; the
+   * handshake and the transfer keep their bytes, so they get a copy to begin with.
+   */
+  private onSharedRead(sock: net.Socket, chunk: Buffer): void {
+    if (this.socket !== sock) return;
+    if (this.state !== 'connected') {
+      this.onData(Buffer.from(chunk));
+      return;
+    }
+    const c = this.client;
+    const consumer = this.consumer;
+    this.onData(chunk);
+    c?.parser.release(chunk);
+    consumer?.release(chunk);
   }
 
   private onData(chunk: Buffer): void {
@@ -506,6 +536,7 @@ export class MasterLink {
     server.registerClient(c);
     this.client = c;
     this.consumer = new StreamConsumer(c.parser);
+    this.ackWriter = directWriterFor(sock);
     this.state = 'connected';
     this.downSince = 0;
     this.sendAck();
@@ -532,10 +563,25 @@ export class MasterLink {
     this.processStream();
   }
 
+  /**
+   * Runs every complete command received. Our offset moves after each one (a REPLCONF GETACK
+   * answers with the offset of the commands before it, as Redis's c->reploff); the bytes they
+   * used go to our own stream (backlog, sub-replicas) once, after the loop — Redis feeds them
+   * once per read too (replicationFeedStreamFromMasterStream at the end of processInputBuffer).
+   * Nothing reads the backlog between two commands of one read: sub-replicas' PSYNCs and
+   * INFO are other clients' commands, served in other callbacks.
+   */
   private processStream(): void {
     const c = this.client;
     if (c === null) return;
     const server = this.server;
+    const st = this.st;
+    const consumer = this.consumer!;
+    const before = st.masterReplOffset;
+    // Bytes of the commands applied by this call: read after each command, since once the
+    // loop stops at a command cut by the read's end the parser is already inside that command
+    // (counting those bytes made a PSYNC after a killed link resume mid-command: psync2-reg).
+    let applied = 0;
     while (!c.closed && c.blocked === null) {
       // CLIENT PAUSE holds the master's writes back too; resume when it ends.
       if (server.pause.mode !== null) {
@@ -560,20 +606,23 @@ export class MasterLink {
         c.argv = [];
         if (c.reply.len > 0) c.reply.truncate(0);
       }
-      this.applyConsumed();
+      applied = consumer.untaken;
+      st.masterReplOffset = before + applied;
     }
-  }
-
-  /** Feeds the bytes of what the parser consumed to our own stream (replicationFeedStreamFromMasterStream). */
-  private applyConsumed(): void {
-    const bytes = this.consumer!.takeConsumed();
-    if (bytes !== null) this.st.feedBytes(bytes);
+    const bytes = consumer.take(applied);
+    if (bytes !== null) st.feedApplied(bytes, before);
   }
 
   /** REPLCONF ACK <applied offset> (replicationSendAck). */
   sendAck(): void {
-    if (this.state !== 'connected') return;
-    this.send(['REPLCONF', 'ACK', String(this.st.masterReplOffset)]);
+    const sock = this.socket;
+    if (this.state !== 'connected' || sock === null) return;
+    const off = String(this.st.masterReplOffset);
+    const buf = Buffer.from(`${ACK_PREFIX}$${off.length}\r\n${off}\r\n`, 'latin1');
+    // Past Node's Writable (one ACK per read of the stream) while the stream holds nothing to keep the order.
+    const w = this.ackWriter;
+    if (w !== null && sock.writableLength === 0 && !sock.destroyed) w.write(buf);
+    else sock.write(buf);
   }
 
   /** A handshake or transfer failure: drop the socket and let the cron retry. */
@@ -588,6 +637,7 @@ export class MasterLink {
     if (message !== null) this.server.log.notice(message);
     const sock = this.socket;
     this.socket = null;
+    this.ackWriter = null;
     this.inbuf = Buffer.alloc(0);
     const received = this.transferChunks.reduce((n, chunk) => n + chunk.length, 0);
     this.transferChunks = [];
@@ -640,6 +690,7 @@ export class MasterLink {
     this.state = 'connect';
     const sock = this.socket;
     this.socket = null;
+    this.ackWriter = null;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     if (c !== null && !c.closed) this.server.freeClient(c);
     if (sock !== null && !sock.destroyed) sock.destroy();

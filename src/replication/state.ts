@@ -230,6 +230,15 @@ export class ReplicationState {
   }
 
   /**
+   * A replica's applied bytes (replica.ts): our offset already moved past them command by
+   * command, from `before`; now they join the buffer and go to our sub-replicas.
+   */
+  feedApplied(data: Buffer, before: number): void {
+    this.masterReplOffset = before;
+    this.feedBytes(data);
+  }
+
+  /**
    * The oldest stream offset a replica still needs from the shared buffer (Infinity: none),
    * so that trimming keeps it.
    */
