@@ -11,6 +11,9 @@
 //                run: count, longest pause, pauses over 2 ms, by kind (Scavenge, Mark-Compact).
 //   --history    runs `redis-cli --latency-history -i 1` (a PING every 10 ms) beside the measured
 //                run: the worst PING, and how many 1-second windows had one of 5 ms or more.
+//   --server-args '<args>'   more server arguments (e.g. '--maxmemory 64mb --maxmemory-policy allkeys-lru')
+//   --bench '<args>'         redis-benchmark's arguments instead of `-t <tests> -c 50 -P 1 -r 100000`
+//                            (e.g. '-t set -d 1000 -P 16 -r 1000000' for the eviction workload)
 //
 // Usage: node bench/latency-p1.mjs [--rounds 3] [--n 200000] [--warmup 200000] [--tests set,get]
 //          [--trace-gc] [--history] [--redis] main=/work/main/bin/nodis-server lat2=bin/nodis-server
@@ -27,6 +30,8 @@ const warmup = Number(option(args, 'warmup', '200000'));
 const tests = option(args, 'tests', 'set,get');
 const traceGc = args.includes('--trace-gc');
 const history = args.includes('--history');
+const serverArgs = option(args, 'server-args', '').split(' ').filter(Boolean);
+const benchArgs = option(args, 'bench', '').split(' ').filter(Boolean);
 const variants = args
   .filter((a) => /^[\w.-]+=/.test(a))
   .map((a) => {
@@ -44,7 +49,7 @@ if (args.includes('--redis')) variants.push({ name: 'redis', cmd: 'redis-server'
 async function start(v) {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `lat-${v.name}-`));
-  const proc = spawn(v.cmd, [...v.pre, '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(v.cmd, [...v.pre, '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir, ...serverArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   const s = { port, proc, dir, out: '' };
   await new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`${v.name} did not start:\n${s.out}`)), 20000);
@@ -88,7 +93,8 @@ function percentiles(text) {
 
 /** Runs redis-benchmark without blocking this process's loop (the server's output is read meanwhile). */
 function benchmark(port, quiet) {
-  const argv = ['-p', String(port), '-t', tests, '-n', String(quiet ? warmup : n), '-c', '50', '-P', '1', '-r', '100000', '--precision', '3', ...(quiet ? ['-q'] : [])];
+  const what = benchArgs.length > 0 ? benchArgs : ['-t', tests, '-c', '50', '-P', '1', '-r', '100000'];
+  const argv = ['-p', String(port), ...what, '-n', String(quiet ? warmup : n), '--precision', '3', ...(quiet ? ['-q'] : [])];
   const child = spawn('redis-benchmark', argv, { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -128,7 +134,7 @@ for (let round = 0; round < rounds; round++) {
       const cpu0 = cpuSeconds(s.proc.pid);
       const load = os.loadavg()[0];
       const p = percentiles(await benchmark(s.port, false));
-      const cpuUs = ((cpuSeconds(s.proc.pid) - cpu0) * 1e6) / (n * tests.split(',').length);
+      const cpuUs = ((cpuSeconds(s.proc.pid) - cpu0) * 1e6) / (n * Math.max(1, Object.keys(p).length));
       await settle();
       if (hist !== null) {
         hist.kill('SIGINT');
