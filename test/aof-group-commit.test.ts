@@ -3,7 +3,8 @@
  * the fdatasync runs in the thread pool while the loop goes on, and no output leaves before the
  * fdatasync that covers it — not the writers' replies, and not a later read that shows their
  * writes. An in-process server, so the test can hold libuv's thread pool (and with it the
- * fdatasync) busy for as long as it needs.
+ * fdatasync) busy for as long as it needs. Also: the AOF's write lands in the turn that fed it
+ * when no reply asks for a flush, and a served blocked client's replies follow its records.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -146,4 +147,44 @@ test('appendfsync changed to everysec while a group sync runs: what it held is r
     await waitFor('both answered', async () => a.received() !== before && b.received().split('\r\n').length === 3);
     assert.equal(aof.clientsHeld, 0);
     assert.equal(server.hooks.outputGate, null);
+  }));
+
+/** The INCR file the first rewrite opened (what the tests above read as well). */
+function incrFile(dir: string): string {
+  return fs.readFileSync(path.join(dir, 'appendonlydir', 'appendonly.aof.1.incr.aof'), 'latin1');
+}
+
+test('a write with no reply (CLIENT REPLY OFF) is written to the AOF by the end of the loop turn that ran it', () =>
+  withAlwaysServer(async ({ server, dir, connect }) => {
+    const a = await connect();
+    const target = server.stats.totalCommands + 2;
+    a.sock.write('*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$3\r\nOFF\r\n*2\r\n$4\r\nINCR\r\n$6\r\nsilent\r\n');
+    // In this process's own loop: an Immediate queued before the turn that runs the commands
+    // sees them counted; one queued then runs in the next turn, after that turn's flush.
+    while (server.stats.totalCommands < target) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    assert.ok(incrFile(dir).includes('$4\r\nINCR\r\n$6\r\nsilent\r\n'), 'the INCR waited for a later turn (cron)');
+    assert.equal(a.received(), '');
+  }));
+
+test('a blocked client served by another client, with a command pipelined behind: its replies leave after the push, the pop and that command are in the AOF', () =>
+  withAlwaysServer(async ({ r, dir, connect }) => {
+    const a = await connect();
+    const b = await connect();
+    // BLPOP blocks; the INCR behind it runs once B's LPUSH has served it (blocking.ts), and the
+    // pop's reply and the INCR's leave together, after the end-of-turn flush wrote all three.
+    a.sock.write('*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n*2\r\n$4\r\nINCR\r\n$7\r\nunblock\r\n');
+    await waitFor('A blocked', async () => (await info(r, 'clients')).blocked_clients === '1');
+    // The file is read as the reply arrives (this process's loop, a turn after the server's
+    // write at most): a record written later, by cron's flush, would be missing.
+    let file = '';
+    a.sock.on('data', () => {
+      if (file === '' && a.received().endsWith(':1\r\n')) file = incrFile(dir);
+    });
+    b.sock.write('*3\r\n$5\r\nLPUSH\r\n$1\r\nq\r\n$1\r\nv\r\n');
+    await waitFor('A answered twice', async () => file !== '');
+    assert.equal(a.received(), '*2\r\n$1\r\nq\r\n$1\r\nv\r\n:1\r\n');
+    assert.ok(file.includes('$5\r\nLPUSH\r\n$1\r\nq\r\n$1\r\nv\r\n'), file);
+    assert.ok(file.includes('$4\r\nLPOP\r\n$1\r\nq\r\n'), file);
+    assert.ok(file.includes('$4\r\nINCR\r\n$7\r\nunblock\r\n'), file);
   }));

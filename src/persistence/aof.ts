@@ -94,7 +94,6 @@ export class Aof implements PropagationTarget {
   private lastFsync = 0;
   private fsyncInFlight = false;
   private writtenSinceFsync = false;
-  private flushScheduled = false;
   /**
    * Group commit under `appendfsync always`: bytes written to the AOF so far (over every file)
    * and how many of them an fdatasync has covered; an fdatasync running in the thread pool; the
@@ -187,16 +186,14 @@ export class Aof implements PropagationTarget {
     }
     this.buffer.push(s);
     this.bufferLength += s.length;
-    // Replies flush the buffer first (beforeReplies); this covers writes with no reply (cron).
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush(false));
-    }
+    // Written by the server's end-of-turn flush, whose beforeReplies hook runs this.flush ahead
+    // of every reply; requested here too for writes that have no reply (cron, CLIENT REPLY OFF).
+    // One Immediate per turn, not a second one of the AOF's own (docs/PERFORMANCE.md, aof3).
+    this.server.requestFlush();
   }
 
   /** flushAppendOnlyFile: one write of the buffer, then the fsync policy. */
   flush(force: boolean): void {
-    this.flushScheduled = false;
     if (this.bufferLength === 0) {
       if (force && this.fd >= 0 && this.fsyncPolicy === 'always' && this.writtenSinceFsync) this.fsyncNow();
       return;
@@ -209,21 +206,29 @@ export class Aof implements PropagationTarget {
     if (debugTunables.aofFlushSleepUs > 0) {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, debugTunables.aofFlushSleepUs / 1000);
     }
-    const data = Buffer.from(this.buffer.length === 1 ? this.buffer[0]! : this.buffer.join(''), 'latin1');
+    // The string goes to write(2) as it is (Node encodes it into its own memory, on the stack
+    // when small: no Buffer object per flush); a short write or an error turns it into a Buffer.
+    const text = this.buffer.length === 1 ? this.buffer[0]! : this.buffer.join('');
+    const length = this.bufferLength;
+    let data: Buffer | null = null;
     let off = 0;
     try {
-      while (off < data.length) off += fs.writeSync(this.fd, data, off, data.length - off);
+      off = fs.writeSync(this.fd, text, null, 'latin1');
+      if (off < length) {
+        data = Buffer.from(text, 'latin1');
+        while (off < length) off += fs.writeSync(this.fd, data, off, length - off);
+      }
     } catch (e) {
-      this.writeFailed(data, off, e);
+      this.writeFailed(data ?? Buffer.from(text, 'latin1'), off, e);
       return;
     }
     if (!this.lastWriteOk) this.server.log.warning('AOF write error looks solved, nodis can write again.');
     this.lastWriteOk = true;
     this.buffer = [];
     this.bufferLength = 0;
-    this.lastIncrSize += data.length;
-    this.currentSize += data.length;
-    this.writtenBytes += data.length;
+    this.lastIncrSize += length;
+    this.currentSize += length;
+    this.writtenBytes += length;
     this.writtenSinceFsync = true;
     const feeders = this.turnFeeders;
     this.turnFeeders = 0;
