@@ -73,4 +73,19 @@ describe('RespParser: the whole-command fast path and the incremental path agree
     const input = Buffer.from('*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n\xff\r\r\n*4\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n$0\r\n\r\n', 'latin1');
     assert.deepEqual(parseAll([input], limits), [['GET', 'k'], ['SET', 'k', '\xff\r'], ['HSET', 'h', 'f', '']]);
   });
+
+  it('parses commands of 5 and 6 arguments whole, 7 incrementally, with the same result cut anywhere', () => {
+    const limits = { maxBulkLen: 512 * 1024 * 1024, authRequired: false, fromMaster: false };
+    const cmds = [
+      ['EVALSHA', '4ac17223a1a0cbe52440e92835c12b5bdcb13ce2', '1', 'lockkey', 'token'],
+      ['HSET', 'h', 'f1', '\x00\xff', 'f2', ''],
+      ['EVALSHA', 'abc', '2', 'k1', 'k2', 'a1', 'a2'],
+    ];
+    const text = cmds.map((a) => `*${a.length}\r\n${a.map((x) => `$${x.length}\r\n${x}\r\n`).join('')}`).join('');
+    const input = Buffer.from(text, 'latin1');
+    assert.deepEqual(parseAll([input], limits), cmds);
+    for (let cut = 1; cut < input.length; cut++) {
+      assert.deepEqual(parseAll([input.subarray(0, cut), input.subarray(cut)], limits), cmds, `cut at ${cut}`);
+    }
+  });
 });

@@ -84,21 +84,27 @@ function scriptStart(c: Client): number {
   return inv.spec === c.cmd && inv.argv === c.argv && inv.start > 0 ? inv.start : c.server.clock.monotonic();
 }
 
-function newRun(c: Client, name: string, evalMode: boolean, flags: number, ro: boolean): RunContext {
-  return {
-    caller: c,
-    name,
-    evalMode,
-    readOnly: ro || (flags & ScriptFlag.NoWrites) !== 0,
-    flags,
-    writeDirty: false,
-    killed: false,
-    timedOut: false,
-    startMonotonic: scriptStart(c),
-    resp: 2,
-    repl: PropagateTo.All,
-    argv: c.argv,
-  };
+function newRun(c: Client, e: ScriptingEngine, name: string, evalMode: boolean, flags: number, ro: boolean): RunContext {
+  const readOnly = ro || (flags & ScriptFlag.NoWrites) !== 0;
+  const run = e.idleRun;
+  if (run === null) {
+    return { caller: c, name, evalMode, readOnly, flags, writeDirty: false, killed: false, timedOut: false, startMonotonic: scriptStart(c), resp: 2, repl: PropagateTo.All, argv: c.argv };
+  }
+  // The previous script's record, refilled field by field (ScriptingEngine.idleRun).
+  e.idleRun = null;
+  run.caller = c;
+  run.name = name;
+  run.evalMode = evalMode;
+  run.readOnly = readOnly;
+  run.flags = flags;
+  run.writeDirty = false;
+  run.killed = false;
+  run.timedOut = false;
+  run.startMonotonic = scriptStart(c);
+  run.resp = 2;
+  run.repl = PropagateTo.All;
+  run.argv = c.argv;
+  return run;
 }
 
 /** EVAL / EVALSHA, through a debugging session for a client that asked for one. */
@@ -152,7 +158,7 @@ function evalGeneric(c: Client, e: ScriptingEngine, isSha: boolean, ro: boolean)
     script = e.scripts.get(sha)!;
   }
   if (!prepareForRun(c, script.flags, ro)) return;
-  e.callFunction(newRun(c, sha, true, script.flags, ro), c.argv, numkeys, script);
+  e.callFunction(newRun(c, e, sha, true, script.flags, ro), c.argv, numkeys, script);
 }
 
 function scriptLoad(c: Client): void {
@@ -442,7 +448,7 @@ function fcallGeneric(c: Client, ro: boolean): void {
   if (numkeys === null) return;
   if (!prepareForRun(c, f.flags, ro)) return;
   reg.pushFunction(f);
-  e.callFunction(newRun(c, f.name, false, f.flags, ro), c.argv, numkeys, null);
+  e.callFunction(newRun(c, e, f.name, false, f.flags, ro), c.argv, numkeys, null);
 }
 
 export const commands: CommandHandlers = {

@@ -43,6 +43,8 @@ export interface ParserLimits {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Commands of up to this many arguments, whole in the buffer, take RespParser.wholeCommand. */
+const WHOLE_MAX_ARGS = 6;
 
 export class RespParser {
   private buf: Buffer = EMPTY;
@@ -143,7 +145,7 @@ export class RespParser {
       const count = this.readMultibulkCount();
       if (count === null) return null;
       if (count <= 0) return [];
-      if (count <= 4) {
+      if (count <= WHOLE_MAX_ARGS) {
         const whole = this.wholeCommand(count);
         if (whole !== null) return whole;
       }
@@ -223,46 +225,41 @@ export class RespParser {
   }
 
   /**
-   * The common case: a command of at most 4 arguments (GET, SET, INCR, LPUSH, HSET…) whole in
-   * the buffer. Its argv is built at its final size in one literal, not grown by push from an
-   * empty array (which allocates room for 17 and changes the array's elements kind once per
-   * command). Anything else — incomplete, over a limit, malformed — returns null before
-   * consuming a byte, and the incremental path below takes the command, errors included.
+   * The common case: a command of at most 6 arguments (GET, SET, INCR, LPUSH, HSET, EVALSHA of
+   * one key and one argument…) whole in the buffer. Its argv is built at its final size in one
+   * literal, not grown by push from an empty array (which allocates room for 17 and changes the
+   * array's elements kind once per command). Anything else — incomplete, over a limit,
+   * malformed — returns null before consuming a byte, and the incremental path below takes the
+   * command, errors included.
    */
   private wholeCommand(count: number): string[] | null {
     const buf = this.buf;
-    const s0 = this.bulkStart(this.pos);
-    if (s0 < 0) return null;
-    const n0 = this.scannedLen;
-    let p = s0 + n0 + 2;
-    let s1 = 0;
-    let n1 = 0;
-    let s2 = 0;
-    let n2 = 0;
-    let s3 = 0;
-    let n3 = 0;
-    if (count > 1) {
-      if ((s1 = this.bulkStart(p)) < 0) return null;
-      n1 = this.scannedLen;
-      p = s1 + n1 + 2;
-      if (count > 2) {
-        if ((s2 = this.bulkStart(p)) < 0) return null;
-        n2 = this.scannedLen;
-        p = s2 + n2 + 2;
-        if (count > 3) {
-          if ((s3 = this.bulkStart(p)) < 0) return null;
-          n3 = this.scannedLen;
-          p = s3 + n3 + 2;
-        }
-      }
+    const spans = this.spans;
+    let p = this.pos;
+    for (let i = 0; i < count; i++) {
+      const s = this.bulkStart(p);
+      if (s < 0) return null;
+      const n = this.scannedLen;
+      spans[2 * i] = s;
+      spans[2 * i + 1] = n;
+      p = s + n + 2;
     }
     this.pos = p;
-    const name = this.commandName(buf, s0, n0);
+    const name = this.commandName(buf, spans[0]!, spans[1]!);
     if (count === 1) return [name];
-    if (count === 2) return [name, latin1String(buf, s1, n1)];
-    if (count === 3) return [name, latin1String(buf, s1, n1), latin1String(buf, s2, n2)];
-    return [name, latin1String(buf, s1, n1), latin1String(buf, s2, n2), latin1String(buf, s3, n3)];
+    const a1 = latin1String(buf, spans[2]!, spans[3]!);
+    if (count === 2) return [name, a1];
+    const a2 = latin1String(buf, spans[4]!, spans[5]!);
+    if (count === 3) return [name, a1, a2];
+    const a3 = latin1String(buf, spans[6]!, spans[7]!);
+    if (count === 4) return [name, a1, a2, a3];
+    const a4 = latin1String(buf, spans[8]!, spans[9]!);
+    if (count === 5) return [name, a1, a2, a3, a4];
+    return [name, a1, a2, a3, a4, latin1String(buf, spans[10]!, spans[11]!)];
   }
+
+  /** Where each bulk of the command wholeCommand() scans starts, and its length. */
+  private readonly spans = new Int32Array(2 * WHOLE_MAX_ARGS);
 
   /** Length of the bulk bulkStart() last found. */
   private scannedLen = 0;

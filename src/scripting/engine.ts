@@ -122,6 +122,12 @@ export class ScriptingEngine {
   readonly ldb: LuaDebugger = new LuaDebugger(this);
   /** Running script, or null. */
   run: RunContext | null = null;
+  /**
+   * The record of the last script that ran, once it returned (nothing keeps a run past its call:
+   * `run` is cleared, busy handling ends in callFunction), for the next script to refill: one
+   * 12-field object less per script (commands/scripting.ts newRun).
+   */
+  idleRun: RunContext | null = null;
   /** Set while FUNCTION LOAD runs library code (redis.register_function is legal then). */
   loadRegistrar: ((L: number) => number) | null = null;
   private readonly parser = new ReplyParser({ skipAttributes: true });
@@ -225,7 +231,9 @@ export class ScriptingEngine {
     };
     // redis.call and redis.pcall, called by nearly every script, get table slots of their own.
     const own = (name: string, raiseError: boolean): void => {
-      vm.pushOwnSlotFunction(L, (L2) => this.guard(L2, (L3) => this.redisCommand(L3, raiseError)));
+      // The body is made once: a closure made inside the trampoline was one allocation per call.
+      const body = (L3: number): number => this.redisCommand(L3, raiseError);
+      vm.pushOwnSlotFunction(L, (L2) => this.guard(L2, body));
       vm.setField(L, -2, name);
     };
     own('call', true);
@@ -692,6 +700,7 @@ export class ScriptingEngine {
     x.lua_settop(L, 0);
     this.run = null;
     if (run.timedOut) this.endScriptBusy(run);
+    this.idleRun = run;
     // The script's effects were propagated by the commands it called; never the script itself.
     c.preventPropagation = true;
   }
