@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { startServer, stopAll, freePort, rawExchange, NODIS_SERVER } from './helpers/server.js';
-import { heapFlags, semiSpaceMb, serialScavengeWanted, SERIAL_SCAVENGE_MAX_CORES } from '../src/server/heap.js';
+import { heapFlags, semiSpaceMb } from '../src/server/heap.js';
 
 after(stopAll);
 
@@ -261,45 +261,6 @@ test("bin/nodis-server's young generation stays at 4 MB semi-spaces under a load
 test("with maxmemory, bin/nodis-server's semi-spaces are an eighth of it (64mb: 8 MB)", async () => {
   const young = await serverYoungGenerationAfterLoad(['--maxmemory', '64mb']);
   assert.ok(young > 8 && young <= 16, `young generation ${young} MB`);
-});
-
-test('scavenges run on the main thread alone on machines of 4 cores or fewer, unless node was told otherwise (heap.ts)', () => {
-  assert.equal(serialScavengeWanted(1, []), true);
-  assert.equal(serialScavengeWanted(2, ['--trace-parallel-scavenge']), true);
-  assert.equal(serialScavengeWanted(4, []), true);
-  assert.equal(serialScavengeWanted(5, []), false);
-  assert.equal(serialScavengeWanted(2, ['--parallel-scavenge']), false);
-  assert.equal(serialScavengeWanted(2, ['--no-parallel-scavenge']), false);
-  assert.equal(serialScavengeWanted(2, ['--no_parallel_scavenge']), false);
-  assert.equal(serialScavengeWanted(2, ['--single-threaded-gc']), false);
-});
-
-test("bin/nodis-server's scavenges after start-up run as one task each on this machine's cores (heap.ts scavengeOnMainThread)", async () => {
-  // V8's --trace-parallel-scavenge prints one line per scavenging task, --trace-gc one per
-  // collection; both go to stdout, which the server flushes when SIGTERM ends it.
-  const dir = tmpDir();
-  const port = await freePort();
-  const proc = spawn(process.execPath, ['--trace-parallel-scavenge', '--trace-gc', NODIS_SERVER, '--port', String(port), '--save', '', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '', NODIS_HEAP_MB: '' },
-  });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise((r) => proc.once('exit', r));
-  try {
-    await waitFor(() => out.includes('Ready to accept connections'));
-    const r = spawnSync('redis-benchmark', ['-p', String(port), '-t', 'set', '-n', '100000', '-P', '16', '-r', '100000', '-q'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-  } finally {
-    proc.kill('SIGTERM');
-    await exited;
-  }
-  const afterStart = out.slice(out.indexOf('Ready to accept connections'));
-  const scavenges = afterStart.match(/: Scavenge /g)?.length ?? 0;
-  const tasks = afterStart.match(/scavenge\[0x[0-9a-f]+\]: time=/g)?.length ?? 0;
-  assert.ok(scavenges >= 3, `scavenges under 100,000 SETs: ${scavenges}\n${out.slice(-2000)}`);
-  if (os.availableParallelism() <= SERIAL_SCAVENGE_MAX_CORES) assert.equal(tasks, scavenges);
-  else assert.ok(tasks > scavenges, `${tasks} scavenging tasks for ${scavenges} scavenges`);
 });
 
 /** Starts bin/nodis-server with a pidfile; resolves with the launcher's PID and the pidfile's. */

@@ -16,8 +16,7 @@
  *     docs/PERFORMANCE.md "## eviction"); a reserve of a quarter of `maxmemory` at most.
  *   - NODIS_HEAP_MB=<n> overrides the heap size.
  * Where node was started without the semi-space flag (bin/nodis-server in its own process on
- * Node 20), capYoungGeneration() holds the young generation at that size from inside; and on a
- * machine of 4 cores or fewer scavengeOnMainThread() has scavenges run on the main thread alone.
+ * Node 20), capYoungGeneration() holds the young generation at that size from inside.
  * Dependency-light (node:os, node:fs, node:v8, node:perf_hooks): the launcher loads it before the server.
  */
 import fs from 'node:fs';
@@ -145,39 +144,4 @@ export function capYoungGeneration(semiMb = YOUNG_SEMI_MB): void {
     observer.disconnect();
   });
   observer.observe({ entryTypes: ['gc'] });
-}
-
-/** The most cores at which a scavenge runs on the main thread alone (see scavengeOnMainThread). */
-export const SERIAL_SCAVENGE_MAX_CORES = 4;
-
-/** Whether a `--name` / `--no-name` node flag was given on node's command line or in NODE_OPTIONS. */
-export function nodeBoolFlagGiven(name: string, argv: readonly string[] = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]): boolean {
-  return argv.some((a) => {
-    const flag = a.replace(/_/g, '-').split('=')[0];
-    return flag === `--${name}` || flag === `--no-${name}`;
-  });
-}
-
-/** Whether scavenges should run on the main thread alone on a machine of `cores`. */
-export function serialScavengeWanted(cores: number, argv?: readonly string[]): boolean {
-  if (process.env.NODIS_HEAP_MB === 'node') return false;
-  if (nodeBoolFlagGiven('parallel-scavenge', argv) || nodeBoolFlagGiven('single-threaded-gc', argv)) return false;
-  return cores <= SERIAL_SCAVENGE_MAX_CORES;
-}
-
-/**
- * Runs each scavenge (the young generation's collection) on the main thread alone. V8 splits a
- * scavenge into as many tasks as Node's platform has worker threads plus one (Node starts 4
- * whatever the machine: 5 tasks) and the main thread, once its own share is done, waits for the
- * helpers' — on a machine with fewer cores than that, busy with clients and the server's other
- * threads, a helper that was given a task and is not running stretches the pause: measured on 2
- * cores under load, scavenge pauses of median 3.3–4.7 ms and up to 46–97 ms with the helpers,
- * 2.4–2.6 ms and up to 15–18 ms without (docs/PERFORMANCE.md, lat2). nodis's young generation
- * is small (4–16 MB semi-spaces), so one thread copies its survivors in a millisecond or two.
- * Read by V8 at each scavenge, so setting it at run time takes effect at the next one. A machine
- * with more cores keeps V8's parallel scavenges; a `--[no-]parallel-scavenge` or
- * `--single-threaded-gc` given to node, and NODIS_HEAP_MB=node (Node's own settings), win.
- */
-export function scavengeOnMainThread(cores = os.availableParallelism()): void {
-  if (serialScavengeWanted(cores)) v8.setFlagsFromString('--no-parallel-scavenge');
 }

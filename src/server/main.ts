@@ -31,7 +31,7 @@ import { installCrashHandlers } from './crash.js';
 import { startEvictionTimeProc } from './evict.js';
 import { REDIS_VERSION, NODIS_VERSION, versionLine } from './version.js';
 import { openApiLink } from './api-link.js';
-import { capYoungGeneration, scavengeOnMainThread, semiSpaceMb } from './heap.js';
+import { capYoungGeneration, semiSpaceMb } from './heap.js';
 import { startCluster } from '../cluster/install.js';
 import { serverReady, firstCommandWanted, firstCommandServed } from './ready-hooks.js';
 import { debugHooks } from './debug-hooks.js';
@@ -158,8 +158,6 @@ async function main(): Promise<void> {
   // maxmemory, as the launcher sizes a child's (heap.ts).
   const maxmemory = config.getNumber('maxmemory');
   capYoungGeneration(semiSpaceMb(maxmemory > 0 ? Math.ceil(maxmemory / 1048576) : null));
-  // Short pauses that need no other thread to be scheduled (heap.ts).
-  scavengeOnMainThread();
 
   const daemonize = config.getBool('daemonize') && process.env.NODIS_DAEMONIZED !== '1';
   if (daemonize) {
