@@ -42,21 +42,7 @@ export const UNSHARD_AT = 1 << 11;
  */
 export const SHARD_COUNT = 1 << 8;
 
-export { keyHash } from '../types/table-support.js';
-
-/** keyHash() of the latin1 string of buf[start … start + n): the same number, from the bytes. */
-export function keyHashOfBytes(buf: Uint8Array, start: number, n: number): number {
-  let h = 0x811c9dc5 ^ n;
-  if (n <= 64) {
-    for (let i = start; i < start + n; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-  } else {
-    for (let i = start; i < start + 32; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-    for (let i = start + n - 32; i < start + n; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-  }
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  return h ^ (h >>> 12);
-}
+export { keyHash, keyHashOfBytes } from '../types/table-support.js';
 
 /** dict.c's DICT_HT_INITIAL_SIZE and dict_force_resize_ratio. */
 const DICT_INITIAL_SIZE = 4;

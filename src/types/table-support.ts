@@ -23,6 +23,20 @@ export function keyHash(key: string): number {
   return h ^ (h >>> 12);
 }
 
+/** keyHash() of the latin1 string of buf[start … start + n): the same number, from the bytes (kept beside keyHash: the two must not drift). */
+export function keyHashOfBytes(buf: Uint8Array, start: number, n: number): number {
+  let h = 0x811c9dc5 ^ n;
+  if (n <= 64) {
+    for (let i = start; i < start + n; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  } else {
+    for (let i = start; i < start + 32; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    for (let i = start + n - 32; i < start + n; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  }
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return h ^ (h >>> 12);
+}
+
 /** How many of the ascending `holes` (positions a rebuild dropped) are below `p`. */
 export function holesBefore(holes: Int32Array, p: number): number {
   let lo = 0;
