@@ -12,9 +12,8 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { startServer, stopAll } from './helpers/server.js';
-import { answerHandshake } from './helpers/raw-master.js';
+import { stopAll } from './helpers/server.js';
+import { rawMaster, sendFullResync, startReplicaOf, type Link } from './helpers/raw-master.js';
 
 after(stopAll);
 
@@ -23,59 +22,6 @@ function resp(...argv: string[]): string {
 }
 
 const REPLID = 'c'.repeat(40);
-/** An RDB with no keys (checksum 0: not checked). */
-const EMPTY_RDB = Buffer.concat([Buffer.from('REDIS0010', 'latin1'), Buffer.of(0xff), Buffer.alloc(8)]);
-
-/** One connection of the replica to the raw master: what it sent, and a way to wait on it. */
-interface Link {
-  sock: net.Socket;
-  text(): string;
-  until(what: string, cond: (text: string) => boolean, timeoutMs?: number): Promise<void>;
-}
-
-/**
- * A raw master: answers each connection's handshake; a PSYNC gets `onPsync(args)`'s reply.
- * Every connection is handed to `onLink` as it is accepted.
- */
-async function rawMaster(onPsync: (replid: string, offset: number, link: Link) => void, onLink: (link: Link) => void): Promise<net.Server> {
-  const server = net.createServer((sock) => {
-    sock.setNoDelay(true);
-    sock.on('error', () => {});
-    let text = '';
-    const waiters = new Set<() => void>();
-    const link: Link = {
-      sock,
-      text: () => text,
-      until: (what, cond, timeoutMs = 20000) =>
-        new Promise((resolve, reject) => {
-          if (cond(text)) return resolve();
-          const t = setTimeout(() => {
-            waiters.delete(check);
-            reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(text)}`));
-          }, timeoutMs);
-          const check = (): void => {
-            if (!cond(text)) return;
-            clearTimeout(t);
-            waiters.delete(check);
-            resolve();
-          };
-          waiters.add(check);
-        }),
-    };
-    onLink(link);
-    sock.on('data', (d) => {
-      const before = text;
-      text += d.toString('latin1');
-      answerHandshake(sock, before, text);
-      const psync = /PSYNC\r\n\$\d+\r\n([^\r]+)\r\n\$\d+\r\n(-?\d+)\r\n/.exec(text);
-      if (psync !== null && !/PSYNC\r\n\$\d+\r\n([^\r]+)\r\n\$\d+\r\n(-?\d+)\r\n/.test(before)) onPsync(psync[1]!, Number(psync[2]), link);
-      for (const w of [...waiters]) w();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
-}
-
 test('a link that drops in the middle of a command: PSYNC asks from the end of the last applied command', async () => {
   const set1 = resp('SET', 'a', '1');
   const getack = resp('REPLCONF', 'GETACK', '*');
@@ -89,21 +35,18 @@ test('a link that drops in the middle of a command: PSYNC asks from the end of t
     (replid, offset, link) => {
       psyncs.push(offset);
       if (replid === '?') {
-        link.sock.write(`+FULLRESYNC ${REPLID} 0\r\n$${EMPTY_RDB.length}\r\n`);
-        link.sock.write(EMPTY_RDB);
+        sendFullResync(link.sock, REPLID);
       } else if (replid === REPLID && offset >= 1 && offset <= stream.length + 1) {
         // +CONTINUE, then the stream from the offset asked for, whatever it is.
         link.sock.write(`+CONTINUE ${REPLID}\r\n`);
         link.sock.write(stream.slice(offset - 1));
       } else {
-        link.sock.write(`+FULLRESYNC ${REPLID} 0\r\n$${EMPTY_RDB.length}\r\n`);
-        link.sock.write(EMPTY_RDB);
+        sendFullResync(link.sock, REPLID);
       }
     },
     (link) => links.push(link),
   );
-  const masterPort = (master.address() as net.AddressInfo).port;
-  const s = await startServer({ args: ['--replicaof', '127.0.0.1', String(masterPort), '--repl-ping-replica-period', '60'] });
+  const s = await startReplicaOf(master);
   const r = s.client();
   const ack = (off: number): string => resp('REPLCONF', 'ACK', String(off));
   try {

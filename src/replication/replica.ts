@@ -18,6 +18,7 @@ import net from 'node:net';
 import type { Server } from '../server/server.js';
 import { Client } from '../server/client.js';
 import { encodeCommand } from '../server/propagate.js';
+import { ProtocolError } from '../protocol/parser.js';
 import { disconnectAllBlockedClients } from '../server/blocking.js';
 import type { ReplicationState } from './state.js';
 import { loadRdb, loadRdbSliced } from './rdb-transfer.js';
@@ -582,6 +583,7 @@ export class MasterLink {
     // loop stops at a command cut by the read's end the parser is already inside that command
     // (counting those bytes made a PSYNC after a killed link resume mid-command: psync2-reg).
     let applied = 0;
+    let protocolError: ProtocolError | null = null;
     while (!c.closed && c.blocked === null) {
       // CLIENT PAUSE holds the master's writes back too; resume when it ends.
       if (server.pause.mode !== null) {
@@ -593,7 +595,14 @@ export class MasterLink {
         }
         break;
       }
-      const argv = c.parser.next();
+      let argv: string[] | null;
+      try {
+        argv = c.parser.next();
+      } catch (e) {
+        if (!(e instanceof ProtocolError)) throw e;
+        protocolError = e;
+        break;
+      }
       if (argv === null) break;
       if (argv.length > 0) {
         c.argv = argv;
@@ -611,6 +620,20 @@ export class MasterLink {
     }
     const bytes = consumer.take(applied);
     if (bytes !== null) st.feedApplied(bytes, before);
+    if (protocolError !== null) this.masterProtocolError(c, protocolError);
+  }
+
+  /**
+   * The master's stream is not RESP (setProtocolError for a CLIENT_MASTER, then freeClient): the
+   * commands before the bad bytes stay applied, the link is closed and — its state is not cached
+   * after a protocol error — the next sync is a full one.
+   */
+  private masterProtocolError(c: Client, e: ProtocolError): void {
+    const server = this.server;
+    server.log.warning(`Protocol error (${e.reason}) from client: ${server.clientInfoString(c)}.`);
+    c.parser.clear();
+    this.canPartial = false;
+    this.linkDown('Connection with master lost.', false);
   }
 
   /** REPLCONF ACK <applied offset> (replicationSendAck). */
@@ -632,7 +655,7 @@ export class MasterLink {
   }
 
   /** The link is gone (socket closed, timeout, master client killed). */
-  linkDown(message: string | null): void {
+  linkDown(message: string | null, cacheMaster = true): void {
     const wasConnected = this.state === 'connected';
     if (message !== null) this.server.log.notice(message);
     const sock = this.socket;
@@ -657,7 +680,7 @@ export class MasterLink {
     // A link that never came up stays down "since ever" (0), as Redis's repl_down_since: INFO
     // says -1, and a cluster replica that never synced is too stale to win an election.
     if (wasConnected) {
-      this.server.log.notice('Caching the disconnected master state.');
+      if (cacheMaster) this.server.log.notice('Caching the disconnected master state.');
       this.downSince = this.server.clock.now();
     }
     this.state = 'connect';
