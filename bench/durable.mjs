@@ -12,6 +12,7 @@
  * WAIT is SET and WAIT sent back to back; its latency ends with WAIT's reply. Rounds alternate
  * between the configurations; the medians of the rounds are printed as a Markdown table.
  *
+ * `--split` adds a table of CPU per write by process (master, replicas' mean) and by user/sys.
  * `--wait-pairs` measures SET + WAIT 1 only, for every pairing of master and replicas
  * (nodis/nodis, nodis master + redis replicas, redis master + nodis replicas, redis/redis), to
  * show which side of the round trip costs the time; `--only <text>` keeps the configurations
@@ -67,17 +68,27 @@ function encode(argv) {
   return `*${argv.length}\r\n${argv.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
 }
 
-/** user+sys CPU seconds a process has used so far (Linux /proc). */
-function cpuSeconds(pid) {
+/** [user, sys] CPU seconds a process has used so far (Linux /proc). */
+function cpuSplit(pid) {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
   const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return [Number(fields[11]) / 100, Number(fields[12]) / 100];
+}
+
+/** user+sys CPU seconds a process has used so far. */
+function cpuSeconds(pid) {
+  const [u, s] = cpuSplit(pid);
+  return u + s;
 }
 
 async function start(bin, extra) {
   const port = await freePort();
   const d = fs.mkdtempSync(path.join(dir, 'n-'));
-  const p = spawn(bin, ['--port', String(port), '--save', '', '--appendonly', 'no', '--dir', d, '--repl-diskless-sync-delay', '0', ...extra], { stdio: 'ignore' });
+  const argv = ['--port', String(port), '--save', '', '--appendonly', 'no', '--dir', d, '--repl-diskless-sync-delay', '0', ...extra];
+  // DURABLE_NODE_ARGS="--cpu-prof --cpu-prof-dir=…" (with DURABLE_SIGNAL=SIGTERM): node flags for
+  // the nodis servers (NODE_OPTIONS refuses --cpu-prof).
+  const nodeArgs = process.env.DURABLE_NODE_ARGS;
+  const p = nodeArgs !== undefined && bin !== REDIS ? spawn(process.execPath, [...nodeArgs.split(' '), bin, ...argv], { stdio: 'ignore' }) : spawn(bin, argv, { stdio: 'ignore' });
   procs.push(p);
   for (;;) {
     try {
@@ -104,6 +115,7 @@ async function topology(bin, extra, replicaBin = bin) {
 async function load(topo, depth, withWait, seconds) {
   const port = topo.port;
   const cpu0 = topo.pids.reduce((n, pid) => n + cpuSeconds(pid), 0);
+  const split0 = topo.pids.map(cpuSplit);
   const lat = [];
   let ops = 0;
   const end = performance.now() + seconds * 1000;
@@ -145,9 +157,12 @@ async function load(topo, depth, withWait, seconds) {
     });
   await Promise.all(Array.from({ length: CONNS }, conn));
   const cpu = topo.pids.reduce((n, pid) => n + cpuSeconds(pid), 0) - cpu0;
+  // Per process, µs per write: [master user, master sys, replicas' user (mean), replicas' sys (mean)].
+  const d = topo.pids.map((pid, i) => cpuSplit(pid).map((x, j) => ((x - split0[i][j]) * 1e6) / Math.max(1, ops)));
+  const split = [d[0][0], d[0][1], (d[1][0] + d[2][0]) / 2, (d[1][1] + d[2][1]) / 2];
   lat.sort((a, b) => a - b);
   const q = (f) => lat[Math.min(lat.length - 1, Math.floor(f * lat.length))] ?? NaN;
-  return { rps: ops / seconds, p50: q(0.5), p99: q(0.99), cpuUs: ops > 0 ? (cpu * 1e6) / ops : NaN };
+  return { rps: ops / seconds, p50: q(0.5), p99: q(0.99), cpuUs: ops > 0 ? (cpu * 1e6) / ops : NaN, split };
 }
 
 const NODIS = path.join(ROOT, 'bin/nodis-server');
@@ -194,7 +209,20 @@ try {
       `| ${c.name} | ${f(med(x.p1.map((y) => y.rps)), 0)} | ${f(med(x.p1.map((y) => y.p50)))} | ${f(med(x.p1.map((y) => y.p99)))} | ${f(med(x.p1.map((y) => y.cpuUs)), 1)} | ${f(med(x.p16.map((y) => y.rps)), 0)} | ${f(med(x.p16.map((y) => y.p50)))} | ${f(med(x.p16.map((y) => y.p99)))} | ${f(med(x.p16.map((y) => y.cpuUs)), 1)} |`,
     );
   }
+  if (args.includes('--split')) {
+    // /proc/<pid>/stat's utime and stime per write, by process (the replicas' mean): which side
+    // of the round trip costs, and whether it is JS (user) or the kernel (sys).
+    console.log('');
+    console.log('| configuration (µs of CPU per write, medians) | -P1 master user | -P1 master sys | -P1 replica user | -P1 replica sys | -P16 master user | -P16 master sys | -P16 replica user | -P16 replica sys |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const c of configs) {
+      const x = results.get(c.name);
+      const cols = [x.p1, x.p16].flatMap((rs) => [0, 1, 2, 3].map((k) => f(med(rs.map((y) => y.split[k])), 1)));
+      console.log(`| ${c.name} | ${cols.join(' | ')} |`);
+    }
+  }
 } finally {
-  for (const p of procs) p.kill('SIGKILL');
+  // DURABLE_SIGNAL=SIGTERM lets servers run under NODE_OPTIONS=--cpu-prof write their profiles.
+  for (const p of procs) p.kill(process.env.DURABLE_SIGNAL ?? 'SIGKILL');
   fs.rmSync(dir, { recursive: true, force: true });
 }
