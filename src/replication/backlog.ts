@@ -86,6 +86,23 @@ export class ReplicationBacklog {
   }
 
   /**
+   * Appends a command encoded as a latin1 string straight into the last block's room (no Buffer
+   * of its own, no copy) and returns a view of those bytes — or null, writing nothing, when they
+   * do not fit there (the caller then appends a Buffer: the block boundary is crossed as usual).
+   */
+  appendLatin1(text: string, keepFrom = Infinity): Buffer | null {
+    const last = this.blocks[this.blocks.length - 1];
+    const n = text.length;
+    if (last === undefined || last.buf.length - last.used < n) return null;
+    const at = last.used;
+    last.buf.latin1Write(text, at);
+    last.used = at + n;
+    this.endOffset += n;
+    this.trim(keepFrom);
+    return last.buf.subarray(at, at + n);
+  }
+
+  /**
    * Drops the history older than both `repl-backlog-size` and `keepFrom` (the oldest offset a
    * replica still needs), and the blocks that held only that.
    */

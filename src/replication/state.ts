@@ -197,7 +197,16 @@ export class ReplicationState {
       this.selectedDb = db;
     }
     text += encodeCommand(argv);
-    this.feedBytes(Buffer.from(text, 'latin1'));
+    // Encoded straight into the replication buffer's last block when it has room (one string
+    // write; no Buffer per command, no copy into the block).
+    const before = this.masterReplOffset;
+    const view = this.ensureBacklog().appendLatin1(text, this.oldestNeeded());
+    if (view === null) {
+      this.feedBytes(Buffer.from(text, 'latin1'));
+      return;
+    }
+    this.masterReplOffset += view.length;
+    this.feedReplicas(view, before);
   }
 
   /**
@@ -211,6 +220,11 @@ export class ReplicationState {
     const backlog = this.ensureBacklog();
     this.masterReplOffset += data.length;
     backlog.append(data, this.oldestNeeded());
+    this.feedReplicas(data, before);
+  }
+
+  /** Hands bytes just appended to the buffer (from offset `before` + 1) to the replicas. */
+  private feedReplicas(data: Buffer, before: number): void {
     // Backwards: a replica dropped for its output limit leaves the list.
     for (let i = this.replicas.length - 1; i >= 0; i--) {
       const r = this.replicas[i]!;

@@ -19,8 +19,9 @@
  * Ordering: libuv writes a handle's requests in the order they were made, so a direct write is
  * made only while the stream holds nothing (`writableLength === 0`: a stream write still
  * buffered in the Writable would otherwise be overtaken); stream writes made after a direct
- * one queue behind it in libuv. Replicas always use the stream: the replication pump waits on
- * its 'drain' events.
+ * one queue behind it in libuv. A replica's stream is written direct only while none of its
+ * direct writes is pending (server.ts writeToClient): what the kernel does not take then goes
+ * through the stream, whose 'drain' events the replication pump waits on.
  */
 import type net from 'node:net';
 import v8 from 'node:v8';

@@ -1302,7 +1302,10 @@ export class Server implements KeyspaceOwner {
       this.stats.totalWritesProcessed++;
       if (this.checkOutputLimits(c, n)) return;
       const direct = c.directWriter;
-      if (direct !== null && socket.writableLength === 0 && c.kind !== 'replica' && !socket.destroyed) {
+      // A replica's stream goes direct only while no direct write of it is pending: then at most
+      // one is, and whatever the kernel does not take queues in the Writable, whose 'drain' the
+      // replication pump waits on (state.ts pump) — the backpressure stays the stream's.
+      if (direct !== null && socket.writableLength === 0 && (c.kind !== 'replica' || direct.queued === 0) && !socket.destroyed) {
         // Past the stream (direct-writes.ts); a failed write destroys the socket ('close' frees c).
         const r = direct.write(c.reply.pending());
         c.reply.sent(r === 'queued');
