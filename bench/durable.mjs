@@ -15,7 +15,7 @@
  * `--split` adds a table of CPU per write by process (master, replicas' mean) and by user/sys.
  * `--wait-pairs` measures SET + WAIT 1 only, for every pairing of master and replicas
  * (nodis/nodis, nodis master + redis replicas, redis master + nodis replicas, redis/redis), to
- * show which side of the round trip costs the time; `--only <text>` keeps the configurations
+ * show which side of the round trip costs the time; `--only <text>[|<text>…]` keeps the configurations
  * whose name contains it. Beside the rates: server CPU (user+sys, all three processes of the
  * topology) per write, steadier than throughput on a loaded machine.
  *
@@ -185,7 +185,7 @@ const configs = (
         { name: 'redis-server SET + WAIT 1', bin: REDIS, extra: [], wait: true },
         { name: 'redis-server SET', bin: REDIS, extra: [], wait: false },
       ]
-).filter((c) => c.name.includes(only));
+).filter((c) => only.split('|').some((o) => c.name.includes(o)));
 
 try {
   for (const c of configs) c.topo = await topology(c.bin, c.extra, c.replicaBin);
