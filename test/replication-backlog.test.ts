@@ -80,3 +80,34 @@ test('the shared buffer keeps what replicas still need beyond the backlog size, 
     ),
   );
 });
+
+test('a command encoded straight into the last block (appendLatin1) is the stream as a Buffer append would be', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 1000 }),
+      fc.array(fc.oneof(fc.string({ maxLength: 9000 }).map((s) => ({ text: Buffer.from(s, 'utf8').toString('latin1') })), fc.uint8Array({ maxLength: 9000 }).map((a) => ({ append: Buffer.from(a) }))), { maxLength: 12 }),
+      (start, ops) => {
+        const b = new ReplicationBacklog(1 << 20, start);
+        let stream = Buffer.alloc(0);
+        for (const op of ops) {
+          const bytes = 'text' in op ? Buffer.from(op.text, 'latin1') : op.append;
+          if ('text' in op) {
+            // As ReplicationState.feedCommand: the block's room, or else a Buffer append.
+            const view = b.appendLatin1(op.text);
+            if (view === null) {
+              b.append(bytes);
+            } else {
+              assert.deepEqual(view, bytes);
+            }
+          } else {
+            b.append(bytes);
+          }
+          stream = Buffer.concat([stream, bytes]);
+          assert.equal(b.histlen, stream.length);
+          assert.deepEqual(b.copyFrom(start + 1), stream);
+          if (stream.length > 0) assert.deepEqual(b.copyFrom(start + 1 + Math.floor(stream.length / 2)), stream.subarray(Math.floor(stream.length / 2)));
+        }
+      },
+    ),
+  );
+});
