@@ -10,7 +10,7 @@
 //        [--command 'get lockkey']   (any command instead, its {sha} the release script's)
 import fs from 'node:fs';
 import path from 'node:path';
-import { root, median, inProcessServer, resp } from './lib.mjs';
+import { root, median, inProcessServer, resp, runChunk } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const dists = [];
@@ -37,14 +37,7 @@ for (const dist of dists) {
   const parser = new RespParser({ maxBulkLen: 512 * 1024 * 1024, authRequired: false, fromMaster: false });
   const run = (n) => {
     const before = process.cpuUsage();
-    for (let i = 0; i < n; i += 16) {
-      parser.feed(chunk);
-      for (let a = parser.next(); a !== null; a = parser.next()) {
-        c.argv = a;
-        server.processCommand(c);
-      }
-      c.reply.len = 0;
-    }
+    for (let i = 0; i < n; i += 16) runChunk(server, c, parser, chunk);
     const u = process.cpuUsage(before);
     return (u.user + u.system) / n;
   };
