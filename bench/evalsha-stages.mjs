@@ -26,7 +26,7 @@
 // socket, Node's streams and the kernel.
 import fs from 'node:fs';
 import path from 'node:path';
-import { root, option, median, inProcessServer } from './lib.mjs';
+import { root, option, median, inProcessServer, runChunk } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const dist = path.resolve(option(args, 'dist', path.join(root, 'dist')));
@@ -118,13 +118,7 @@ if (loop > 0) {
   }
   const before = process.cpuUsage();
   for (let i = 0; i < loop; i += 16) {
-    const chunk = chunkList[(i >> 4) % chunkList.length];
-    parser.feed(chunk);
-    for (let a = parser.next(); a !== null; a = parser.next()) {
-      c.argv = a;
-      server.processCommand(c);
-    }
-    c.reply.len = 0;
+    runChunk(server, c, parser, chunkList[(i >> 4) % chunkList.length]);
   }
   const u = process.cpuUsage(before);
   await new Promise((done) => process.stdout.write(`${((u.user + u.system) / loop).toFixed(3)} µs of CPU per EVALSHA, parse included (${loop} commands)\n`, done));

@@ -156,6 +156,19 @@ export async function inProcessServer(dist) {
   return { server, client: server.createFakeClient(), load, Random };
 }
 
+/**
+ * Feeds one RESP chunk to `parser` and runs every command in it through processCommand on the
+ * in-process client `c`, dropping the replies (bench/evalsha-stages.mjs --loop, evalsha-ab.mjs).
+ */
+export function runChunk(server, c, parser, chunk) {
+  parser.feed(chunk);
+  for (let a = parser.next(); a !== null; a = parser.next()) {
+    c.argv = a;
+    server.processCommand(c);
+  }
+  c.reply.len = 0;
+}
+
 /** RESP multibulk of `argv`. */
 export const resp = (argv) => `*${argv.length}\r\n${argv.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`;
 

@@ -65,6 +65,27 @@ describe('scripting: effects on the rest of the server', () => {
     }
   });
 
+  it('sees keys whose PX TTL passed before the script as expired, the others not', async () => {
+    // The script's time is the wall time of its command's start, taken from the executor's
+    // monotonic read (Clock.wallAt): it must be the real time, not merely a monotonic one.
+    const c = s.client();
+    await c.call('set', 'gone', 'v', 'px', '5');
+    await c.call('set', 'kept', 'v', 'px', '60000');
+    await new Promise((r) => setTimeout(r, 30));
+    const script = "return {redis.call('exists', KEYS[1]), redis.call('exists', KEYS[2]), redis.call('pttl', KEYS[2])}";
+    const [gone, kept, pttl] = (await c.call('eval', script, '2', 'gone', 'kept')) as number[];
+    assert.equal(gone, 0);
+    assert.equal(kept, 1);
+    assert.ok(pttl! > 0 && pttl! <= 60000, `pttl ${pttl}`);
+    // The same inside MULTI/EXEC, whose commands share EXEC's start.
+    await c.call('set', 'gone', 'v', 'px', '5');
+    await new Promise((r) => setTimeout(r, 30));
+    await c.call('multi');
+    await c.call('exists', 'gone');
+    await c.call('exists', 'kept');
+    assert.deepEqual(await c.call('exec'), [0, 1]);
+  });
+
   it('reads RESP3 attributes in command replies and ignores them', async () => {
     const c = s.client();
     await c.call('debug', 'set-disable-deny-scripts', '1');

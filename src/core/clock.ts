@@ -18,6 +18,15 @@ export interface Clock {
   now(): number;
   /** Monotonic milliseconds, for measuring durations; never jumps backwards. */
   monotonic(): number;
+  /**
+   * The wall-clock time (as now() reads it, whole milliseconds) at the monotonic instant `mono`,
+   * a value monotonic() returned: a command's start, read once for its duration, gives its
+   * frozen wall time too without a second clock read (Redis's call() takes server.mstime from
+   * the same ustime() it times the command with).
+   */
+  wallAt(mono: number): number;
+  /** Re-aligns wallAt with now() after the wall clock was stepped (cron calls it every tick). */
+  resync(): void;
   /** Runs `fn` once after `ms` milliseconds. */
   setTimer(ms: number, fn: () => void): TimerHandle;
   clearTimer(handle: TimerHandle): void;
@@ -27,6 +36,12 @@ export interface Clock {
 export class SystemClock implements Clock {
   private nextId = 1;
   private readonly timers = new Map<number, NodeJS.Timeout>();
+  /**
+   * Wall-clock ms at monotonic() = 0: performance.timeOrigin (microsecond precision, taken with
+   * the monotonic clock's origin), moved by resync() only if the wall clock is stepped. NTP's
+   * slewing adjusts CLOCK_MONOTONIC and CLOCK_REALTIME alike, so the two do not drift apart.
+   */
+  private wallOffset = performance.timeOrigin;
 
   now(): number {
     return Date.now();
@@ -34,6 +49,24 @@ export class SystemClock implements Clock {
 
   monotonic(): number {
     return performance.now();
+  }
+
+  wallAt(mono: number): number {
+    return Math.floor(this.wallOffset + mono);
+  }
+
+  resync(): void {
+    const before = performance.now();
+    const wall = Date.now();
+    const after = performance.now();
+    // Descheduled between the reads: nothing can be told from them this time.
+    if (after - before > 0.1) return;
+    // The true wall time at `wall`'s read is in [wall, wall + 1) and that read happened between
+    // `before` and `after`. Within half a millisecond of that nothing is moved (a re-based offset
+    // is itself only known to ±0.5 ms, and moving it back and forth would make time jitter).
+    if (this.wallOffset + after < wall - 0.5 || this.wallOffset + before >= wall + 1.5) {
+      this.wallOffset = wall + 0.5 - (before + after) / 2;
+    }
   }
 
   setTimer(ms: number, fn: () => void): TimerHandle {
@@ -77,6 +110,12 @@ export class ManualClock implements Clock {
   monotonic(): number {
     return this.mono;
   }
+
+  wallAt(mono: number): number {
+    return this.current - (this.mono - mono);
+  }
+
+  resync(): void {}
 
   setTimer(ms: number, fn: () => void): TimerHandle {
     const id = this.nextId++;

@@ -644,7 +644,8 @@ export class ScriptingEngine {
     this.fake.db = c.db;
     this.fake.reply.len = 0;
     // Keys expire against the time the script started, not in the middle of it (Redis's
-    // scriptTimeSnapshot): reading the time now freezes it for the rest of this command.
+    // scriptTimeSnapshot): asking now freezes it for the rest of this command, at the wall
+    // time of the command's start (server.expiryNow; no clock read of its own).
     server.expiryNow();
     // A debugged script stops at lines instead of ever being busy (luaCallFunction).
     const debugging = this.ldb.active;

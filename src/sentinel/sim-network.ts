@@ -98,6 +98,10 @@ export class NodeClock implements Clock {
   monotonic(): number {
     return this.sim.monotonic;
   }
+  wallAt(mono: number): number {
+    return this.epoch + mono + this.wallOffset;
+  }
+  resync(): void {}
   setTimer(ms: number, fn: () => void): TimerHandle {
     return this.sim.setTimer(ms, fn);
   }

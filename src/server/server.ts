@@ -453,10 +453,13 @@ export class Server implements KeyspaceOwner {
   // ---- KeyspaceOwner -------------------------------------------------------------------------
 
   expiryNow(): number {
-    // Inside a command the time is frozen at its first use, so a script or EXEC sees one
-    // instant; reading the clock lazily keeps it off the path of commands that never ask.
+    // Inside a command the time is frozen at the outermost command's start, so a script or
+    // EXEC sees one instant (Redis's call() sets server.mstime from the ustime() it times the
+    // command with; a script's snapshot_time is read microseconds later). It comes from the
+    // monotonic read the executor made as the command started (Clock.wallAt): no clock read,
+    // and none at all for commands that never ask.
     if (this.executionNesting > 0) {
-      if (this.frozenNow === 0) this.frozenNow = this.clock.now();
+      if (this.frozenNow === 0) this.frozenNow = this.clock.wallAt(this.invocationRecords[0]!.start);
       return this.frozenNow;
     }
     return this.clock.now();
@@ -909,7 +912,7 @@ export class Server implements KeyspaceOwner {
     this.stats.totalReadsProcessed++;
     if (c.closeAfterReply) return;
     c.parser.feed(chunk);
-    c.lastInteraction = this.clock.now();
+    c.lastInteraction = this.cachedNow;
     const qbuf = c.parser.pendingBytes;
     if (qbuf > this.settings.queryBufferLimit && !c.isMaster) {
       this.log.warning(`Closing client that reached max query buffer length: ${this.clientInfoString(c)} (qbuf initial bytes: ${JSON.stringify(chunk.subarray(0, 64).latin1Slice(0, Math.min(64, chunk.length)))})`);
@@ -1413,13 +1416,23 @@ export class Server implements KeyspaceOwner {
   }
 
   /** serverCron: active expiry, client timeouts, stats sampling, other modules' duties. */
-  /** Advances the cached LRU/LFU clocks. */
+  /**
+   * The wall time (ms) as cron last read it: what a client's last interaction is stamped with,
+   * as Redis stamps c->lastinteraction with its cached server.unixtime (whole seconds there),
+   * instead of a clock read per socket read. Its readers count whole seconds (CLIENT LIST
+   * idle, the `timeout` check, itself run by cron).
+   */
+  cachedNow = 0;
+
+  /** Advances the cached LRU/LFU clocks (and cachedNow). */
   refreshAccessClock(now = this.clock.now()): void {
+    this.cachedNow = now;
     this.access.lruClock = lruClockAt(now);
     this.access.minutes = lfuMinutesAt(now);
   }
 
   cron(): void {
+    this.clock.resync();
     this.refreshAccessClock();
     // While loading Redis runs no serverCron (only whileBlockedCron): no expiry, no saves.
     if (this.loading) return;
