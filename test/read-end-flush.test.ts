@@ -69,6 +69,23 @@ test('one client alone is answered without the Immediate, its AOF record (always
     }
     assert.equal(flushImmediates, 0, 'a lone client went through the Immediate');
 
+    // A pipeline longer than one read (64 KB): every reply, in order, each record in the file.
+    const count = 5000;
+    const replies = await new Promise<string>((res) => {
+      let got = '';
+      const onData = (d: Buffer): void => {
+        got += d.toString('latin1');
+        if (got.split('\r\n').length > count) {
+          a.sock.off('data', onData);
+          res(got);
+        }
+      };
+      a.sock.on('data', onData);
+      a.sock.write(INCR('pipelined-key-long-enough').repeat(count));
+    });
+    assert.equal(replies, Array.from({ length: count }, (_, i) => `:${i + 1}\r\n`).join(''));
+    assert.equal(incrFile().split(INCR('pipelined-key-long-enough')).length - 1, count);
+
     // A second connection: the same requests take the end-of-turn flush again.
     const b = await rawClient(port);
     sockets.push(b.sock);

@@ -41,7 +41,7 @@ import { redirectBlockedClients } from './blocking.js';
 import { execute, type ExecMode, type Invocation } from './executor.js';
 import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
 import { ClientEviction } from './client-memory.js';
-import { setSharedReader, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
+import { READ_BUFFER_BYTES, setSharedReader, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
 import { listenLiteral } from './listen-literal.js';
 import { directWriterFor, directWritesOff } from './direct-writes.js';
 
@@ -921,10 +921,12 @@ export class Server implements KeyspaceOwner {
    * `always` fdatasynced, before any reply), the same writes, without the Immediate and the
    * check phase's second entry into JS on every request at -c 1. Another event of the same
    * turn (a timer, the cluster bus) that asks for a flush gets its own, as it would after a
-   * flush already made this turn.
+   * flush already made this turn. A read that filled the read buffer (64 KB, a big pipeline)
+   * is followed by another in the same turn, so it keeps the turn's one flush (one AOF write
+   * and, under `always`, one fdatasync for the whole turn's input).
    */
   private onData(c: Client, chunk: Buffer): void {
-    if (this.flushScheduled || this.clients.size !== 1 || !this.readEndFlush) {
+    if (this.flushScheduled || this.clients.size !== 1 || chunk.length >= READ_BUFFER_BYTES || !this.readEndFlush) {
       this.readInput(c, chunk);
       return;
     }
