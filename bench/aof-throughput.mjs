@@ -18,10 +18,9 @@
 //          [--clients 1,50] [--n-everysec 60000] [--n-always 3000] (requests per round and server)
 //          [--warmup 100000] [--nodis-bin path/to/bin/nodis-server ...] (repeat to compare builds)
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { root, option, startServer, stopServer, median } from './lib.mjs';
+import { root, option, startServer, stopServer, median, processCpu } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => option(args, name, dflt);
@@ -34,22 +33,6 @@ const requests = { off: nFast, no: nFast, everysec: nFast, always: Number(opt('n
 const warmup = Number(opt('warmup', '100000'));
 const nodisBins = args.flatMap((a, i) => (a === '--nodis-bin' ? [path.resolve(args[i + 1])] : []));
 if (nodisBins.length === 0) nodisBins.push(path.join(root, 'bin/nodis-server'));
-const TICKS = 100; // USER_HZ on Linux
-
-/** CPU used so far by a process: all threads' run time (ns, exact) and user ticks. */
-function cpu(pid) {
-  let runNs = 0;
-  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      runNs += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { runNs, userS: Number(rest[11]) / TICKS };
-}
 
 /** requests/s as redis-benchmark's --csv line reports it. */
 function benchmark(port, clients, n) {
@@ -77,9 +60,9 @@ for (let round = 0; round < rounds; round++) {
         }
         for (let slice = 0; slice < slices; slice++) {
           for (const { s, srv } of (round + slice) % 2 === 0 ? running : [...running].reverse()) {
-            const before = cpu(srv.proc.pid);
+            const before = processCpu(srv.proc.pid);
             const rps = benchmark(srv.port, clients, n);
-            const after = cpu(srv.proc.pid);
+            const after = processCpu(srv.proc.pid);
             const key = `${s.name}|${policy}|${clients}`;
             if (!results.has(key)) results.set(key, { rps: [], runNs: 0, userS: 0, n: 0 });
             const r = results.get(key);

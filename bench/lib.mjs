@@ -256,3 +256,21 @@ export function incrPacer(port) {
     close: () => sock.destroy(),
   };
 }
+
+/**
+ * CPU a process has used so far: all its threads' run time from the scheduler (ns, exact:
+ * /proc/<pid>/task/<tid>/schedstat) and the process's user and system time (s, in 10 ms ticks).
+ */
+export function processCpu(pid) {
+  let runNs = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      runNs += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { runNs, userS: Number(rest[11]) / 100, sysS: Number(rest[12]) / 100 }; // USER_HZ
+}

@@ -41,7 +41,7 @@ import { redirectBlockedClients } from './blocking.js';
 import { execute, type ExecMode, type Invocation } from './executor.js';
 import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
 import { ClientEviction } from './client-memory.js';
-import { setSharedReader, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
+import { READ_BUFFER_BYTES, setSharedReader, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
 import { listenLiteral } from './listen-literal.js';
 import { directWriterFor, directWritesOff } from './direct-writes.js';
 
@@ -298,6 +298,15 @@ export class Server implements KeyspaceOwner {
   readonly tls: ServerTls;
   private readonly pendingWrites: Client[] = [];
   private flushScheduled = false;
+  /**
+   * True while a lone client's read runs (onData): a flush it requests is made when the read
+   * returns instead of from an Immediate in the check phase (see onData).
+   */
+  private loneRead = false;
+  /** requestFlush was called during a lone client's read: onData flushes when it returns. */
+  private flushAtReadEnd = false;
+  /** NODIS_READ_END_FLUSH=0 turns the read-end flush off (decided on the first client). */
+  private readEndFlush = true;
   /**
    * Clients whose CLIENT LIST waits for the rest of this turn's reads (see deferUntilRead).
    * Null when none waits.
@@ -849,6 +858,7 @@ export class Server implements KeyspaceOwner {
     c.directWriter = directWriterFor(socket);
     if (!this.readPathLogged) {
       this.readPathLogged = true;
+      this.readEndFlush = process.env.NODIS_READ_END_FLUSH !== '0';
       this.log.verbose(shared ? 'Client reads: one shared buffer (onread)' : "Client reads: 'data' events");
       this.log.verbose(c.directWriter !== null ? 'Client writes: to the socket handle' : `Client writes: socket.write${directWritesOff === '' ? '' : ` (${directWritesOff})`}`);
     }
@@ -906,7 +916,36 @@ export class Server implements KeyspaceOwner {
     c.markPendingWrite();
   }
 
+  /**
+   * A client's read. With more than one client connected, the replies (and the AOF's write and
+   * fsync) go out at the end of the loop turn, once for every client read in it (the check
+   * phase's Immediate: requestFlush). A client alone has nobody to share the turn's flush with,
+   * so its flush runs when its read returns — the same hooks (the AOF record written, and under
+   * `always` fdatasynced, before any reply), the same writes, without the Immediate and the
+   * check phase's second entry into JS on every request at -c 1. Another event of the same
+   * turn (a timer, the cluster bus) that asks for a flush gets its own, as it would after a
+   * flush already made this turn. A read that filled the read buffer (64 KB, a big pipeline)
+   * is followed by another in the same turn, so it keeps the turn's one flush (one AOF write
+   * and, under `always`, one fdatasync for the whole turn's input).
+   */
   private onData(c: Client, chunk: Buffer): void {
+    if (this.flushScheduled || this.clients.size !== 1 || chunk.length >= READ_BUFFER_BYTES || !this.readEndFlush) {
+      this.readInput(c, chunk);
+      return;
+    }
+    this.loneRead = true;
+    try {
+      this.readInput(c, chunk);
+    } finally {
+      this.loneRead = false;
+      if (this.flushAtReadEnd) {
+        this.flushAtReadEnd = false;
+        this.flushPendingWrites();
+      }
+    }
+  }
+
+  private readInput(c: Client, chunk: Buffer): void {
     if (c.closed) return;
     this.stats.netInputBytes += chunk.length;
     this.stats.totalReadsProcessed++;
@@ -1255,7 +1294,8 @@ export class Server implements KeyspaceOwner {
   requestFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flushPendingWrites);
+      if (this.loneRead) this.flushAtReadEnd = true;
+      else setImmediate(this.flushPendingWrites);
     }
   }
 

@@ -26,8 +26,14 @@ import net from 'node:net';
 
 export type ChunkReader = (chunk: Buffer) => void;
 
+/**
+ * How much one read takes at most, here and on the public path (libuv's suggested size, which
+ * Node allocates for each read): a read this long may be followed by another in the same turn.
+ */
+export const READ_BUFFER_BYTES = 64 * 1024;
+
 /** One buffer for every client: reads are dispatched one at a time, each fully handled before the next. */
-const SHARED = Buffer.allocUnsafeSlow(64 * 1024);
+const SHARED = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
 
 /**
  * True unless turned off with NODIS_SHARED_READS=0. Read when a listener is made, not when this
