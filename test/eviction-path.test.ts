@@ -287,30 +287,3 @@ describe('access records in the main dictionary (KeyDict records)', () => {
     assert.equal(untracked.access.size, 1, 'no record for a key that does not exist');
   });
 });
-
-describe('KeyDict.keyAtStamped (the eviction pool names a candidate by where it is)', () => {
-  it('answers the sampled key while its table is not rebuilt, undefined once it was deleted or the table rebuilt', () => {
-    const d = new KeyDict<number>(64, 8);
-    for (let i = 0; i < 40; i++) d.set(`key:${i}`, i);
-    const at = SamplePositions.atLeast(5);
-    let x = 0.61;
-    const n = d.samplePositions(() => (x = (x * 9301 + 0.49297) % 1), 5, at.tables, at.positions, [], at.hashes, null);
-    const t = at.tables[0]!;
-    const stamp = d.stampOf(t);
-    const key = d.sampledKey(t, at.positions[0]!);
-    assert.ok(n > 1);
-    assert.equal(d.keyAtStamped(t, at.positions[0]!, stamp), key);
-    // Appends do not move entries: still the same key.
-    for (let i = 40; i < 44; i++) d.set(`key:${i}`, i);
-    assert.equal(d.keyAtStamped(t, at.positions[0]!, d.stampOf(t)), key);
-    assert.equal(d.stampOf(t), stamp);
-    d.delete(key);
-    assert.equal(d.keyAtStamped(t, at.positions[0]!, stamp), undefined, 'deleted: a hole');
-    const other = d.sampledKey(at.tables[1]!, at.positions[1]!);
-    assert.notEqual(other, key);
-    // Deleting most keys shrinks the table: a rebuild renumbers the positions and changes the stamp.
-    for (let i = 0; i < 44; i++) if (`key:${i}` !== other) d.delete(`key:${i}`);
-    assert.notEqual(d.stampOf(t), stamp);
-    assert.equal(d.keyAtStamped(at.tables[1]!, at.positions[1]!, stamp), undefined, 'the old stamp names nothing now');
-  });
-});
