@@ -237,10 +237,6 @@ export class KeyDict<V> {
   }
 
   /** The tables as they are now (an iterator keeps this array: it is never modified in place). */
-  private tableAt(t: number): OrderedTable<V> | undefined {
-    return this.single !== null ? (t === 0 ? this.single : undefined) : this.shards![t];
-  }
-
   private maps(): OrderedTable<V>[] {
     return this.single !== null ? [this.single] : this.shards!;
   }
@@ -383,21 +379,6 @@ export class KeyDict<V> {
     }
     if (values !== null && values.length !== got) values.length = got;
     return got;
-  }
-
-  /** The stamp of table `table` (OrderedTable.stamp), for keyAtStamped(). */
-  stampOf(table: number): number {
-    return this.tableAt(table)!.stamp;
-  }
-
-  /**
-   * The key at `position` of table `table` if that table's store is still the one stamped
-   * `stamp` (so the position still means the same entry); undefined when it is not, or the key
-   * was deleted since.
-   */
-  keyAtStamped(table: number, position: number, stamp: number): string | undefined {
-    const m = this.tableAt(table);
-    return m === undefined || m.stamp !== stamp ? undefined : m.keyAt(position);
   }
 
   /** The key of an entry samplePositions() answered (the dictionary unchanged since). */

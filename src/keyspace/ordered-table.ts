@@ -54,9 +54,6 @@ interface Store<V> {
 const MIN_ROOM = 4;
 const EMPTY_HOLES = new Int32Array(0);
 
-/** The last stamp a store was given (OrderedTable.stamp). */
-let lastStamp = 0;
-
 /** An entry's record when it has none (records are ≥ 0). */
 export const NO_RECORD = -1;
 /** set()'s `recOld`: leave an existing entry's record as it is. */
@@ -67,12 +64,6 @@ export class OrderedTable<V> implements SlotGeometry {
   private live = 0;
   /** Live entries with a record (≥ 0). */
   private recorded = 0;
-  /**
-   * Names the current store among every store of every table (a new one on each rebuild): while
-   * it is unchanged, a position holds the key it held or a hole (appends never reuse one), so
-   * (stamp, position) can stand for a key without holding the key (the eviction pool).
-   */
-  stamp = ++lastStamp;
   /** The index: 2 × room slots (table-support.ts's SlotGeometry; not for use outside). */
   slots: Int32Array;
   slotShift: number;
@@ -360,7 +351,6 @@ export class OrderedTable<V> implements SlotGeometry {
     }
     rec?.fill(NO_RECORD, st.used);
     old.next = st;
-    this.stamp = ++lastStamp;
     old.holes = holes;
     old.kv = [];
     old.hashes = EMPTY_HOLES;

@@ -47,30 +47,19 @@ const POOL_SIZE = 16;
 /**
  * The eviction pool (EvictionPoolLRU): up to POOL_SIZE candidates sorted by rank, best on the
  * right, in parallel arrays so that an insert allocates nothing. The sorted positions hold
- * their rank (`idle`) and the number of a slot (`slot`), and the candidate stays in that slot
- * while inserts shift the positions: shifting numbers in typed arrays.
- *
- * A candidate is where its sampled entry is — the dictionary it was sampled from, the table,
- * the table's stamp and the position there — not its key: storing a key into an array in old
- * space is a write barrier that reads the key's page header, a cache miss per key (measured:
- * a third of evictionPoolPopulate's time while the pool held keys). While the table keeps its
- * stamp the position holds that key or a hole; a table rebuilt since (or a database swapped)
- * makes the candidate a ghost, skipped like a key deleted since. A position is empty when its
- * slot's `at` is −1.
+ * their rank (`idle`) and the number of a slot (`slot`), and the candidate's key, database and
+ * hash stay in that slot while inserts shift the positions: shifting numbers in typed arrays
+ * instead of the keys themselves, whose every move through an array in old space is a write
+ * barrier that reads the key's page header (a cache miss per key; measured, this was a
+ * quarter of evictionPoolPopulate's time). A position is empty when its slot's key is null.
  */
 interface EvictionPool {
   /** By position: the rank. */
   idle: Float64Array;
   /** By position: the slot holding the candidate (a permutation of 0 … POOL_SIZE − 1). */
   slot: Int32Array;
-  /** By slot: the entry's position in its table, or −1 (empty). */
-  at: Int32Array;
-  /** By slot: the table (KeyDict.samplePositions' table number). */
-  table: Int32Array;
-  /** By slot: the table's stamp when sampled (KeyDict.stampOf). */
-  stamp: Float64Array;
-  /** By slot: 1 when sampled from the expires dictionary, 0 from the main one. */
-  fromExpires: Uint8Array;
+  /** By slot: the key, or null. */
+  key: (string | null)[];
   /** By slot. */
   dbId: Int32Array;
   /** By slot: the key's keyHash, from the sampled entry: its deletion needs not read the key's bytes. */
@@ -126,10 +115,7 @@ function stateOf(server: Server): EvictionState {
       pool: {
         idle: new Float64Array(POOL_SIZE),
         slot: Int32Array.from({ length: POOL_SIZE }, (_, i) => i),
-        at: new Int32Array(POOL_SIZE).fill(-1),
-        table: new Int32Array(POOL_SIZE),
-        stamp: new Float64Array(POOL_SIZE),
-        fromExpires: new Uint8Array(POOL_SIZE),
+        key: new Array<string | null>(POOL_SIZE).fill(null),
         dbId: new Int32Array(POOL_SIZE),
         hash: new Int32Array(POOL_SIZE),
       },
@@ -193,7 +179,7 @@ const sampledValues: unknown[] = [];
 function populatePool(server: Server, st: EvictionState, db: Database): void {
   const values = sampledValues;
   const { ttl, lfu, allkeys, pool } = st;
-  const poolAt = pool.at;
+  const poolKey = pool.key;
   const poolIdle = pool.idle;
   const poolSlot = pool.slot;
   const poolDb = pool.dbId;
@@ -214,11 +200,11 @@ function populatePool(server: Server, st: EvictionState, db: Database): void {
       idle = lfu ? 255 - lfuCounter(p, record) : idleMs(p, record);
     }
     let k = 0;
-    while (k < POOL_SIZE && poolAt[poolSlot[k]!]! >= 0 && poolIdle[k]! < idle) k++;
-    if (k === 0 && poolAt[poolSlot[last]!]! >= 0) continue; // worse than everything in a full pool
-    if (k < POOL_SIZE && poolAt[poolSlot[k]!]! < 0) {
+    while (k < POOL_SIZE && poolKey[poolSlot[k]!] !== null && poolIdle[k]! < idle) k++;
+    if (k === 0 && poolKey[poolSlot[last]!] !== null) continue; // worse than everything in a full pool
+    if (k < POOL_SIZE && poolKey[poolSlot[k]!] === null) {
       // An empty position: insert here.
-    } else if (poolAt[poolSlot[last]!]! < 0) {
+    } else if (poolKey[poolSlot[last]!] === null) {
       // Free space on the right: shift right from k; the empty last slot comes to k.
       const free = poolSlot[last]!;
       for (let i = last; i > k; i--) {
@@ -238,11 +224,7 @@ function populatePool(server: Server, st: EvictionState, db: Database): void {
     }
     // The same key may be in the pool twice (sampled again); harmless, as in Redis.
     const slot = poolSlot[k]!;
-    const t = tables[s]!;
-    poolAt[slot] = positions[s]!;
-    pool.table[slot] = t;
-    pool.stamp[slot] = sample.stampOf(t);
-    pool.fromExpires[slot] = recordsSampled ? 0 : 1;
+    poolKey[slot] = sample.sampledKey(tables[s]!, positions[s]!);
     poolIdle[k] = idle;
     poolDb[slot] = db.id;
     poolHash[slot] = hashes[s]!;
@@ -294,7 +276,7 @@ function evictOne(server: Server, st: EvictionState): number {
     return -1;
   }
   const pool = st.pool;
-  const poolAt = pool.at;
+  const poolKey = pool.key;
   const poolSlot = pool.slot;
   for (let round = 0; round < 1000; round++) {
     let total = 0;
@@ -309,12 +291,10 @@ function evictOne(server: Server, st: EvictionState): number {
     // Best candidates are on the right; entries whose key is gone ("ghosts") are skipped.
     for (let k = POOL_SIZE - 1; k >= 0; k--) {
       const slot = poolSlot[k]!;
-      const at = poolAt[slot]!;
-      if (at < 0) continue;
-      poolAt[slot] = -1;
+      const key = poolKey[slot];
+      if (key === null) continue;
+      poolKey[slot] = null;
       const db = dbs[pool.dbId[slot]!]!;
-      const key = (pool.fromExpires[slot] === 1 ? db.expires : db.dict).keyAtStamped(pool.table[slot]!, at, pool.stamp[slot]!);
-      if (key === undefined) continue;
       if (!allkeys && !db.expires.has(key)) continue;
       const value = evictIfPresent(server, st, db, key, pool.hash[slot]!);
       if (value !== undefined) return st.gauge.freedBy(key, value);
