@@ -121,7 +121,7 @@ export class KeyDict<V> {
 
   /**
    * Sets key → value; returns true if the key is new. `h` is keyHash(key), when the caller
-   * already has it (the main, access and expires dictionaries of a database share it).
+   * already has it (the main and expires dictionaries of a database share it).
    */
   set(key: string, value: V, h = keyHash(key)): boolean {
     return this.put(key, value, h) === undefined;
