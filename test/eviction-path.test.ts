@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Database, type KeyspaceOwner } from '../src/keyspace/db.js';
 import { allocSize, chargedValueBytes, dictBucketBytes, keyOverheadBytes } from '../src/keyspace/memory.js';
-import { KeyDict, SamplePositions, keyHash } from '../src/keyspace/dict.js';
+import { KEEP_RECORD, KeyDict, NO_RECORD, SamplePositions, keyHash } from '../src/keyspace/dict.js';
 import { ConfigRegistry } from '../src/config/registry.js';
 import { DIRECTIVES } from '../src/config/directives.js';
 import { CommandTable } from '../src/server/command-table.js';
@@ -122,7 +122,7 @@ describe('KeyDict.samplePositions', () => {
       let x = 0.27;
       for (const count of [5, 5, 40, 1, 20]) {
         const at = SamplePositions.atLeast(count);
-        const n = d.samplePositions(() => (x = (x * 9301 + 0.49297) % 1), count, at.tables, at.positions, values, at.hashes);
+        const n = d.samplePositions(() => (x = (x * 9301 + 0.49297) % 1), count, at.tables, at.positions, values, at.hashes, null);
         assert.equal(n, count);
         assert.equal(values.length, n);
         const keys = new Set<string>();
@@ -208,5 +208,82 @@ describe('an eviction with nothing to propagate to', () => {
       assert.match(line, /^0:DEL k\d+$/);
       assert.equal(db.peek(line.slice(6)), undefined);
     }
+  });
+});
+
+describe('access records in the main dictionary (KeyDict records)', () => {
+  it('go with their entries through table rebuilds, sharding and un-sharding, and leave with them', () => {
+    // Shards at 64 entries, one table again at 8: both moves happen below.
+    const d = new KeyDict<string>(64, 8);
+    const want = new Map<string, number>();
+    for (let i = 0; i < 300; i++) {
+      const rec = i % 4 === 0 ? NO_RECORD : i * 3;
+      d.put(`k${i}`, `v${i}`, keyHash(`k${i}`), rec);
+      if (rec !== NO_RECORD) want.set(`k${i}`, rec);
+    }
+    assert.ok(d.sharded);
+    const check = (): void => {
+      for (let i = 0; i < 300; i++) assert.equal(d.recordOf(`k${i}`), want.get(`k${i}`) ?? NO_RECORD, `k${i}`);
+      assert.equal(d.recordCount, want.size);
+    };
+    check();
+    // Deletes leave holes and shrink the tables (rebuilds); a deleted key's record is gone.
+    for (let i = 0; i < 300; i += 2) {
+      d.delete(`k${i}`);
+      want.delete(`k${i}`);
+    }
+    check();
+    for (let i = 1; i < 290; i += 2) {
+      d.delete(`k${i}`);
+      want.delete(`k${i}`);
+    }
+    assert.ok(!d.sharded);
+    check();
+    // A key added again starts without the old record; an overwrite keeps or replaces it.
+    d.put('k0', 'again');
+    assert.equal(d.recordOf('k0'), NO_RECORD);
+    d.put('k291', 'w', keyHash('k291'), 5, KEEP_RECORD);
+    assert.equal(d.recordOf('k291'), 291 * 3);
+    d.put('k291', 'w', keyHash('k291'), 5, 9);
+    assert.equal(d.recordOf('k291'), 9);
+    assert.equal(d.setRecord('absent', 1), false);
+    assert.equal(d.recordOf('absent'), NO_RECORD);
+    // Sampling answers each sampled entry's record.
+    const at = SamplePositions.atLeast(5);
+    let x = 0.3;
+    for (let call = 0; call < 50; call++) {
+      const n = d.samplePositions(() => (x = (x * 9301 + 0.49297) % 1), 5, at.tables, at.positions, null, at.hashes, at.records);
+      for (let i = 0; i < n; i++) assert.equal(at.records[i], d.recordOf(d.sampledKey(at.tables[i]!, at.positions[i]!)));
+    }
+  });
+
+  it('Database: a new key gets a record, LRU refreshes it on overwrite, LFU keeps it, SWAPDB moves it with the key', () => {
+    const lru = new Database(0, owner(true));
+    lru.set('k', 'a');
+    assert.equal(lru.access.get('k'), 7);
+    const other = new Database(1, owner(true));
+    lru.swapWith(other);
+    assert.equal(other.access.get('k'), 7);
+    assert.equal(lru.access.get('k'), undefined);
+    assert.equal(lru.access.size, 0);
+    const untracked = new Database(2, owner(false));
+    untracked.set('k', 'a');
+    assert.equal(untracked.access.get('k'), undefined);
+    untracked.access.set('k', 3);
+    untracked.set('k', 'b');
+    assert.equal(untracked.access.get('k'), 3, 'an overwrite without tracking leaves the record');
+    const lfu = new Database(3, standaloneOwner({ track: true, lfu: true, minutes: 2 }));
+    lfu.set('k', 'a');
+    const initial = lfu.access.get('k')!;
+    assert.equal(initial, (2 << 8) | 5, 'LFU_INIT_VAL at minute 2');
+    lfu.access.set('k', (2 << 8) | 40);
+    lfu.set('k', 'b');
+    assert.equal(lfu.access.get('k'), (2 << 8) | 40, 'LFU keeps the counter over an overwrite (dbSetValue)');
+    lru.set('j', 'a');
+    lru.access.set('j', 1);
+    lru.set('j', 'b');
+    assert.equal(lru.access.get('j'), 7, 'LRU: a new object, a fresh clock');
+    untracked.access.set('missing', 4);
+    assert.equal(untracked.access.size, 1, 'no record for a key that does not exist');
   });
 });

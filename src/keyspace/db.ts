@@ -6,7 +6,7 @@
  * deletes on its own (its master will send the DEL) but hides logically expired keys from reads,
  * as Redis does.
  */
-import { KeyDict, keyHash, keyHashOfBytes } from './dict.js';
+import { KEEP_RECORD, KeyDict, NO_RECORD, keyHash, keyHashOfBytes } from './dict.js';
 import { type AccessPolicy, initialAccess, lfuTouched } from './access.js';
 import type { RedisValue } from '../types/value.js';
 import { chargedValueBytes, dictBucketBytes, keyOverheadBytes, rechargeValue } from './memory.js';
@@ -58,9 +58,12 @@ export class Database {
    * Per-key access record, for eviction and OBJECT IDLETIME/FREQ: the LRU clock of the last
    * access, or the LFU counter and its decrement time (keyspace/access.ts). Kept while the
    * maxmemory-policy is an LRU/LFU one (AccessPolicy.track); then every key has one, as every
-   * Redis object carries its 24-bit `lru` field.
+   * Redis object carries its 24-bit `lru` field. The records live in the main dictionary's
+   * entries (KeyDict.put's records, an Int32Array beside the keys' hashes): a new key's record
+   * costs no second table insert, an evicted key's no second delete, and eviction samples them
+   * with the keys. This is a view of them by key.
    */
-  access = new KeyDict<number>();
+  readonly access = new AccessRecords(this);
   /** Average TTL estimate and other stats for INFO keyspace. */
   avgTtl = 0;
   /**
@@ -106,7 +109,7 @@ export class Database {
     const v = this.dict.getHashed(key, h);
     if (v === undefined) return undefined;
     if (this.expires.size !== 0 && this.expireIfNeeded(key)) return undefined;
-    this.touch(key);
+    this.touch(key, h);
     this.lastKey = key;
     this.lastValue = v;
     return v;
@@ -189,11 +192,13 @@ export class Database {
   }
 
   /** Records an access to an existing key (its LRU clock, or an LFU counter increment). */
-  touch(key: string): void {
+  touch(key: string, h = keyHash(key)): void {
     const a = this.owner.access;
     if (!a.track) return;
-    if (a.lfu) this.access.set(key, lfuTouched(a, this.access.get(key) ?? initialAccess(a)));
-    else this.access.set(key, a.lruClock);
+    if (a.lfu) {
+      const record = this.dict.recordOf(key, h);
+      this.dict.setRecord(key, lfuTouched(a, record === NO_RECORD ? initialAccess(a) : record), h);
+    } else this.dict.setRecord(key, a.lruClock, h);
   }
 
   /** Lookup that ignores expiry (for commands that must see the raw state, e.g. the snapshot). */
@@ -226,8 +231,10 @@ export class Database {
   set(key: string, value: RedisValue, keepTtl = false, h = this.hashOf(key)): void {
     if (this.beforeChange !== null) this.beforeChange(this, key);
     const a = this.owner.access;
-    // One hash for the three dictionaries.
-    const old = this.dict.put(key, value, h);
+    // The access record goes with the entry: a new key's initial one; on overwrite a fresh LRU
+    // clock (a new object), while LFU keeps the old counter (dbSetValue).
+    const recNew = a.track ? initialAccess(a) : NO_RECORD;
+    const old = this.dict.put(key, value, h, recNew, a.track && !a.lfu ? recNew : KEEP_RECORD);
     this.memory += chargedValueBytes(value) - (old === undefined ? -keyOverheadBytes(key) : chargedValueBytes(old));
     this.lastKey = key;
     this.lastValue = value;
@@ -236,11 +243,7 @@ export class Database {
       // Redis tries to expand when the table is full (the key count was a power of two, or a capped table's size).
       const used = this.dict.size - 1;
       if (used >= this.bucketCap || (used > 0 && used < 2 ** 30 && (used & (used - 1)) === 0)) this.expandBuckets();
-      if (a.track) this.access.set(key, initialAccess(a), h);
       this.owner.onKeyAdded(this, key);
-    } else if (a.track && !a.lfu) {
-      // A new object gets a fresh LRU clock; with LFU Redis keeps the old counter (dbSetValue).
-      this.access.set(key, a.lruClock, h);
     }
     if (!keepTtl && this.expires.size !== 0) this.expires.delete(key, h);
   }
@@ -250,12 +253,11 @@ export class Database {
     this.forget();
     // One hash and one probe of the main table per key (a replica's full sync loads millions).
     const h = keyHash(key);
-    const old = this.dict.put(key, value, h);
+    const a = this.owner.access;
+    const record = access ?? (a.track ? initialAccess(a) : NO_RECORD);
+    const old = this.dict.put(key, value, h, record, record === NO_RECORD ? KEEP_RECORD : record);
     this.memory += chargedValueBytes(value) - (old === undefined ? -keyOverheadBytes(key) : chargedValueBytes(old));
     if (old === undefined && this.slots !== null) this.slots.added(key);
-    const a = this.owner.access;
-    if (access !== undefined) this.access.set(key, access, h);
-    else if (a.track) this.access.set(key, initialAccess(a), h);
     if (expireMs !== -1) this.expires.set(key, expireMs, h);
   }
 
@@ -316,7 +318,6 @@ export class Database {
     this.lastValue = undefined;
     this.memory -= chargedValueBytes(old) + keyOverheadBytes(key);
     if (this.slots !== null) this.slots.removed(key);
-    if (this.access.size !== 0) this.access.delete(key, h);
     if (this.expires.size !== 0) this.expires.delete(key, h);
     return old;
   }
@@ -341,7 +342,6 @@ export class Database {
     this.forget();
     this.dict.clear();
     if (this.slots !== null) this.slots.clear();
-    this.access.clear();
     this.expires.clear();
     this.avgTtl = 0;
     this.memory = 0;
@@ -426,9 +426,33 @@ export class Database {
     other.forget();
     [this.dict, other.dict] = [other.dict, this.dict];
     [this.expires, other.expires] = [other.expires, this.expires];
-    [this.access, other.access] = [other.access, this.access];
     [this.avgTtl, other.avgTtl] = [other.avgTtl, this.avgTtl];
     [this.memory, other.memory] = [other.memory, this.memory];
     [this.slots, other.slots] = [other.slots, this.slots];
+  }
+}
+
+/**
+ * A database's access records by key (Database.access): OBJECT IDLETIME/FREQ, DEBUG OBJECT,
+ * RESTORE's IDLETIME/FREQ, the snapshot. They live in the main dictionary's entries, so a record
+ * exists only for a key that does, and goes with it.
+ */
+export class AccessRecords {
+  constructor(private readonly db: Database) {}
+
+  /** Keys that have a record. */
+  get size(): number {
+    return this.db.dict.recordCount;
+  }
+
+  /** The key's record, or undefined when it has none (or does not exist). */
+  get(key: string): number | undefined {
+    const record = this.db.dict.recordOf(key);
+    return record === NO_RECORD ? undefined : record;
+  }
+
+  /** Sets an existing key's record (≥ 0); nothing for a missing key. */
+  set(key: string, record: number): void {
+    this.db.dict.setRecord(key, record);
   }
 }

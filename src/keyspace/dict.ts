@@ -29,7 +29,7 @@
  * The order is insertion order per table, tables in shard order: like Redis's bucket order it
  * is not insertion order overall.
  */
-import { OrderedTable, type TableCursor } from './ordered-table.js';
+import { KEEP_RECORD, NO_RECORD, OrderedTable, type TableCursor } from './ordered-table.js';
 import { keyHash } from '../types/table-support.js';
 
 /** Entries at which a single table is split into shards. */
@@ -43,6 +43,7 @@ export const UNSHARD_AT = 1 << 11;
 export const SHARD_COUNT = 1 << 8;
 
 export { keyHash, keyHashOfBytes } from '../types/table-support.js';
+export { KEEP_RECORD, NO_RECORD } from './ordered-table.js';
 
 /** dict.c's DICT_HT_INITIAL_SIZE and dict_force_resize_ratio. */
 const DICT_INITIAL_SIZE = 4;
@@ -120,16 +121,20 @@ export class KeyDict<V> {
 
   /**
    * Sets key → value; returns true if the key is new. `h` is keyHash(key), when the caller
-   * already has it (the main, access and expires dictionaries of a database share it).
+   * already has it (the main and expires dictionaries of a database share it).
    */
   set(key: string, value: V, h = keyHash(key)): boolean {
     return this.put(key, value, h) === undefined;
   }
 
-  /** Sets key → value; returns the value it replaced, undefined if the key is new (one lookup). */
-  put(key: string, value: V, h = keyHash(key)): V | undefined {
+  /**
+   * Sets key → value; returns the value it replaced, undefined if the key is new (one lookup).
+   * The entry's record (an int ≥ 0 kept beside it: the main dictionary's access records) becomes
+   * `recNew` if the key is new (NO_RECORD: none), `recOld` if not (KEEP_RECORD: unchanged).
+   */
+  put(key: string, value: V, h = keyHash(key), recNew = NO_RECORD, recOld = KEEP_RECORD): V | undefined {
     const single = this.single;
-    const old = (single ?? this.shards![h & this.mask]!).set(key, h, value);
+    const old = (single ?? this.shards![h & this.mask]!).set(key, h, value, recNew, recOld);
     if (old !== undefined) return old;
     this.total++;
     if (this.total > this.table) this.expandIfNeeded();
@@ -159,6 +164,23 @@ export class KeyDict<V> {
     return this.remove(key, h) !== undefined;
   }
 
+  /** The record of `key` (see put()): NO_RECORD when it has none or is absent. */
+  recordOf(key: string, h = keyHash(key)): number {
+    return (this.single ?? this.shards![h & this.mask]!).recordOf(key, h);
+  }
+
+  /** Sets the record of an existing `key` (NO_RECORD: none); false when the key is absent. */
+  setRecord(key: string, record: number, h = keyHash(key)): boolean {
+    return (this.single ?? this.shards![h & this.mask]!).setRecord(key, h, record);
+  }
+
+  /** Keys that have a record. */
+  get recordCount(): number {
+    let n = 0;
+    for (const m of this.maps()) n += m.recordCount;
+    return n;
+  }
+
   /** Deletes key; returns the value it had, undefined if absent (one lookup). */
   remove(key: string, h = keyHash(key)): V | undefined {
     const single = this.single;
@@ -181,9 +203,12 @@ export class KeyDict<V> {
   private spread(): void {
     const shards: OrderedTable<V>[] = [];
     for (let i = 0; i <= this.mask; i++) shards.push(new OrderedTable());
-    for (const [k, v] of this.single!.entries()) {
-      const h = keyHash(k);
-      shards[h & this.mask]!.set(k, h, v);
+    const from = this.single!;
+    for (let p = 0; p < from.span; p++) {
+      const k = from.keyAt(p);
+      if (k === undefined) continue;
+      const h = from.hashAt(p);
+      shards[h & this.mask]!.set(k, h, from.valueAt(p), from.recordAt(p));
     }
     this.shards = shards;
     this.single = null;
@@ -193,7 +218,12 @@ export class KeyDict<V> {
   /** Shards → one table. The shards are left as they are for iterators still walking them. */
   private gather(): void {
     const single = new OrderedTable<V>();
-    for (const m of this.shards!) for (const [k, v] of m.entries()) single.set(k, keyHash(k), v);
+    for (const m of this.shards!) {
+      for (let p = 0; p < m.span; p++) {
+        const k = m.keyAt(p);
+        if (k !== undefined) single.set(k, m.hashAt(p), m.valueAt(p), m.recordAt(p));
+      }
+    }
     this.single = single;
     this.shards = null;
     this.replaced();
@@ -289,7 +319,7 @@ export class KeyDict<V> {
    */
   sampleEntries(r: () => number, count: number, keys: string[], values: V[], hashes?: number[]): void {
     const at = SamplePositions.atLeast(count);
-    const got = this.samplePositions(r, count, at.tables, at.positions, values, at.hashes);
+    const got = this.samplePositions(r, count, at.tables, at.positions, values, at.hashes, null);
     for (let i = 0; i < got; i++) {
       keys[i] = this.sampledKey(at.tables[i]!, at.positions[i]!);
       if (hashes !== undefined) hashes[i] = at.hashes[i]!;
@@ -305,9 +335,10 @@ export class KeyDict<V> {
    * are dropped, and storing a key into an array in old space costs a write barrier that reads
    * the key's page header, a cache miss per key (measured: most of the sampling's time); the
    * pool reads the key of the few it keeps. Valid until the dictionary next changes. The
-   * arrays must have room for `count` (SamplePositions.atLeast).
+   * arrays must have room for `count` (SamplePositions.atLeast). With `values` null the
+   * entries' records (put()) are answered in `records` instead of their values.
    */
-  samplePositions(r: () => number, count: number, tables: Int32Array, positions: Int32Array, values: V[], hashes: Int32Array): number {
+  samplePositions(r: () => number, count: number, tables: Int32Array, positions: Int32Array, values: V[] | null, hashes: Int32Array, records: Int32Array | null): number {
     const n = Math.min(count, this.total);
     // `values` is written by index and cut to size only when its length changes: setting an
     // array's length calls into V8's runtime, and length 0 drops its backing store.
@@ -336,7 +367,8 @@ export class KeyDict<V> {
           if (m.keyAt(p++) === undefined) continue;
           tables[got] = t;
           positions[got] = p - 1;
-          values[got] = m.valueAt(p - 1);
+          if (values !== null) values[got] = m.valueAt(p - 1);
+          else records![got] = m.recordAt(p - 1);
           hashes[got] = m.hashAt(p - 1);
           got++;
           break;
@@ -345,7 +377,7 @@ export class KeyDict<V> {
       this.sampleTable = t;
       this.samplePos = p;
     }
-    if (values.length !== got) values.length = got;
+    if (values !== null && values.length !== got) values.length = got;
     return got;
   }
 
@@ -361,10 +393,12 @@ export class SamplePositions {
   readonly tables: Int32Array;
   readonly positions: Int32Array;
   readonly hashes: Int32Array;
+  readonly records: Int32Array;
   private constructor(room: number) {
     this.tables = new Int32Array(room);
     this.positions = new Int32Array(room);
     this.hashes = new Int32Array(room);
+    this.records = new Int32Array(room);
   }
   /** Arrays with room for `count` samples (the same ones while they are large enough). */
   static atLeast(count: number): SamplePositions {

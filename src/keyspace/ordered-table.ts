@@ -37,6 +37,12 @@ interface Store<V> {
   kv: (string | V | undefined)[];
   /** The hash of each entry's key. */
   hashes: Int32Array;
+  /**
+   * Each entry's record (NO_RECORD when it has none), or null while no entry of this store has
+   * had one: the main dictionary keeps its keys' access records here (keyspace/db.ts), so a
+   * table without them (expires, or the keyspace under a policy that keeps none) pays nothing.
+   */
+  rec: Int32Array | null;
   /** Entries appended so far (live + holes). */
   used: number;
   /** The store that replaced this one, or null while current. */
@@ -48,9 +54,16 @@ interface Store<V> {
 const MIN_ROOM = 4;
 const EMPTY_HOLES = new Int32Array(0);
 
+/** An entry's record when it has none (records are ≥ 0). */
+export const NO_RECORD = -1;
+/** set()'s `recOld`: leave an existing entry's record as it is. */
+export const KEEP_RECORD = -2;
+
 export class OrderedTable<V> implements SlotGeometry {
   private store: Store<V>;
   private live = 0;
+  /** Live entries with a record (≥ 0). */
+  private recorded = 0;
   /** The index: 2 × room slots (table-support.ts's SlotGeometry; not for use outside). */
   slots: Int32Array;
   slotShift: number;
@@ -67,6 +80,11 @@ export class OrderedTable<V> implements SlotGeometry {
 
   get size(): number {
     return this.live;
+  }
+
+  /** Live entries that have a record. */
+  get recordCount(): number {
+    return this.recorded;
   }
 
   /** The entry number of `key` (hash `h`), or -1. */
@@ -113,8 +131,11 @@ export class OrderedTable<V> implements SlotGeometry {
     return this.find(key, h) >= 0;
   }
 
-  /** Sets key → value; returns the value it replaced, undefined if the key is new. */
-  set(key: string, h: number, value: V): V | undefined {
+  /**
+   * Sets key → value; returns the value it replaced, undefined if the key is new. A new entry
+   * gets the record `recNew` (NO_RECORD: none), a replaced one `recOld` (KEEP_RECORD: its own).
+   */
+  set(key: string, h: number, value: V, recNew = NO_RECORD, recOld = KEEP_RECORD): V | undefined {
     const slots = this.slots;
     const last = slots.length - 1;
     const tag = (h >>> 8) & this.tagMask;
@@ -129,6 +150,7 @@ export class OrderedTable<V> implements SlotGeometry {
         if (st.kv[2 * e] === key) {
           const old = st.kv[2 * e + 1] as V;
           st.kv[2 * e + 1] = value;
+          if (recOld !== KEEP_RECORD) this.writeRecord(st, e, recOld);
           return old;
         }
       }
@@ -140,7 +162,48 @@ export class OrderedTable<V> implements SlotGeometry {
     }
     this.append(st, key, h, value);
     this.live++;
+    if (recNew >= 0) {
+      const rec = st.rec ?? this.recordsOf(st);
+      rec[st.used - 1] = recNew;
+      this.recorded++;
+    } else if (st.rec !== null) st.rec[st.used - 1] = NO_RECORD;
     return undefined;
+  }
+
+  /** The record of `key` (hash `h`): NO_RECORD when it has none or is absent. */
+  recordOf(key: string, h: number): number {
+    const e = this.find(key, h);
+    const rec = this.store.rec;
+    return e < 0 || rec === null ? NO_RECORD : rec[e]!;
+  }
+
+  /** Sets the record of `key` (≥ 0, or NO_RECORD); false when the key is absent. */
+  setRecord(key: string, h: number, record: number): boolean {
+    const e = this.find(key, h);
+    if (e < 0) return false;
+    this.writeRecord(this.store, e, record);
+    return true;
+  }
+
+  /** The record at position `p` of a live entry (NO_RECORD: none). */
+  recordAt(p: number): number {
+    const rec = this.store.rec;
+    return rec === null ? NO_RECORD : rec[p]!;
+  }
+
+  private writeRecord(st: Store<V>, e: number, record: number): void {
+    let rec = st.rec;
+    if (rec === null) {
+      if (record < 0) return;
+      rec = this.recordsOf(st);
+    }
+    this.recorded += (record >= 0 ? 1 : 0) - (rec[e]! >= 0 ? 1 : 0);
+    rec[e] = record;
+  }
+
+  /** The store's record array, made (every entry without one) on its first record. */
+  private recordsOf(st: Store<V>): Int32Array {
+    return (st.rec ??= new Int32Array(st.hashes.length).fill(NO_RECORD));
   }
 
   delete(key: string, h: number): boolean {
@@ -166,6 +229,11 @@ export class OrderedTable<V> implements SlotGeometry {
           st.kv[2 * e] = undefined;
           st.kv[2 * e + 1] = undefined;
           this.live--;
+          const rec = st.rec;
+          if (rec !== null && rec[e]! >= 0) {
+            rec[e] = NO_RECORD;
+            this.recorded--;
+          }
           const room = st.hashes.length;
           if (room > MIN_ROOM && this.live * 4 < room) this.rebuild(Math.max(MIN_ROOM, room >>> 1));
           return old;
@@ -271,15 +339,22 @@ export class OrderedTable<V> implements SlotGeometry {
     const holes = old.used === this.live ? EMPTY_HOLES : new Int32Array(old.used - this.live);
     let nholes = 0;
     const kv = old.kv;
+    const oldRec = old.rec;
+    const rec = oldRec === null ? null : (st.rec = new Int32Array(room));
     for (let i = 0; i < old.used; i++) {
       const k = kv[2 * i] as string | undefined;
       if (k === undefined) holes[nholes++] = i;
-      else this.append(st, k, old.hashes[i]!, kv[2 * i + 1] as V);
+      else {
+        if (rec !== null) rec[st.used] = oldRec![i]!;
+        this.append(st, k, old.hashes[i]!, kv[2 * i + 1] as V);
+      }
     }
+    rec?.fill(NO_RECORD, st.used);
     old.next = st;
     old.holes = holes;
     old.kv = [];
     old.hashes = EMPTY_HOLES;
+    old.rec = null;
     this.store = st;
   }
 }
@@ -336,5 +411,5 @@ export class TableCursor<V> {
 }
 
 function newStore<V>(room: number): Store<V> {
-  return { kv: new Array<string | V | undefined>(room * 2).fill(undefined), hashes: new Int32Array(room), used: 0, next: null, holes: null };
+  return { kv: new Array<string | V | undefined>(room * 2).fill(undefined), hashes: new Int32Array(room), rec: null, used: 0, next: null, holes: null };
 }

@@ -32,7 +32,7 @@ import { RdbEncoder, type EncodeOptions } from './rdb-encode.js';
 import { Crc64 } from './crc64.js';
 import { RDB_VERSION, RdbOpcode } from './rdb-format.js';
 import type { Database } from '../keyspace/db.js';
-import { DictWalker, type KeyDict } from '../keyspace/dict.js';
+import { DictWalker, NO_RECORD, type KeyDict } from '../keyspace/dict.js';
 import type { RedisValue } from '../types/value.js';
 import { chargedValueBytes, keyOverheadBytes } from '../keyspace/memory.js';
 import { ByteWriter } from './bytes.js';
@@ -81,7 +81,6 @@ interface SnapDb {
   id: number;
   dict: KeyDict<RedisValue>;
   expires: KeyDict<number>;
-  access: KeyDict<number>;
   walker: DictWalker<RedisValue> | null;
   /** Keys a change reached since the start (see the file comment): the walk skips them. */
   touched: Set<string>;
@@ -127,7 +126,6 @@ export class Snapshot {
         id: db.id,
         dict: db.dict,
         expires: db.expires,
-        access: db.access,
         walker: null,
         touched: new Set(),
         pending: null,
@@ -224,7 +222,8 @@ export class Snapshot {
       target.keyValue(key, value, expireAt);
       return;
     }
-    const v = access.value(snap.access.get(key));
+    const record = snap.dict.recordOf(key);
+    const v = access.value(record === NO_RECORD ? undefined : record);
     if (access.lfu) target.keyValue(key, value, expireAt, -1, v);
     else target.keyValue(key, value, expireAt, v, -1);
   }

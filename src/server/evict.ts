@@ -23,7 +23,7 @@
  */
 import type { Server } from './server.js';
 import type { Database } from '../keyspace/db.js';
-import { type KeyDict, SamplePositions, keyHash } from '../keyspace/dict.js';
+import { type KeyDict, NO_RECORD, SamplePositions, keyHash } from '../keyspace/dict.js';
 import type { RedisValue } from '../types/value.js';
 import { idleMs, lfuCounter } from '../keyspace/access.js';
 import { chargedValueBytes, keyOverheadBytes } from '../keyspace/memory.js';
@@ -170,11 +170,11 @@ const sampledValues: unknown[] = [];
  * volatile-ttl.
  *
  * Where the rank comes from. volatile-ttl samples the expires dictionary, whose values are the
- * expiry times. The LRU/LFU policies need each sample's access record: under allkeys-* while
- * every key has one (the access dictionary is as large as the main one — always, unless keys
- * were written before tracking started), the access dictionary itself is sampled, so the record
- * comes with the key; otherwise (volatile-*, or keys without a record) the sampled keys' records
- * are looked up, one random probe each.
+ * expiry times. The LRU/LFU policies need each sample's access record, which the main
+ * dictionary keeps in its entries (keyspace/db.ts): under allkeys-* the main dictionary is
+ * sampled for its records (no key is read, no value is loaded), under volatile-* the expires
+ * dictionary is sampled and each sample's record looked up, one probe each. A key without a
+ * record (written before an LRU/LFU policy was set) ranks as idle since then.
  */
 function populatePool(server: Server, st: EvictionState, db: Database): void {
   const values = sampledValues;
@@ -184,18 +184,19 @@ function populatePool(server: Server, st: EvictionState, db: Database): void {
   const poolSlot = pool.slot;
   const poolDb = pool.dbId;
   const poolHash = pool.hash;
-  const recordsSampled = !ttl && allkeys && db.access.size === db.dict.size;
-  const sample: KeyDict<unknown> = ttl || !allkeys ? db.expires : recordsSampled ? db.access : db.dict;
+  const recordsSampled = !ttl && allkeys;
+  const sample: KeyDict<unknown> = recordsSampled ? db.dict : db.expires;
   const at = SamplePositions.atLeast(st.samples);
-  const { tables, positions, hashes } = at;
-  const n = sample.samplePositions(server.access.random, st.samples, tables, positions, values, hashes);
+  const { tables, positions, hashes, records } = at;
+  const n = sample.samplePositions(server.access.random, st.samples, tables, positions, recordsSampled ? null : values, hashes, records);
   const p = server.access;
   const last = POOL_SIZE - 1;
   for (let s = 0; s < n; s++) {
     let idle: number;
     if (ttl) idle = Number.MAX_SAFE_INTEGER - (values[s] as number);
     else {
-      const record = recordsSampled ? (values[s] as number) : db.access.get(sample.sampledKey(tables[s]!, positions[s]!));
+      const r = recordsSampled ? records[s]! : db.dict.recordOf(sample.sampledKey(tables[s]!, positions[s]!), hashes[s]!);
+      const record = r === NO_RECORD ? undefined : r;
       idle = lfu ? 255 - lfuCounter(p, record) : idleMs(p, record);
     }
     let k = 0;
