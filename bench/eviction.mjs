@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { root, option, startServer as start, stopServer, cli, median, writeSection } from './lib.mjs';
+import { root, option, startServer as start, stopServer, cli, median, writeSection, serverCpuSeconds } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => option(args, name, dflt);
@@ -28,24 +28,18 @@ function info(port, field) {
   return Number(new RegExp(`^${field}:(\\d+)`, 'm').exec(cli(port, 'info'))?.[1] ?? NaN);
 }
 
-/** The server's own CPU seconds so far (INFO used_cpu_user + used_cpu_sys). */
-function cpuSeconds(port) {
-  const text = cli(port, 'info', 'cpu');
-  const f = (name) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(text)?.[1] ?? NaN);
-  return f('used_cpu_user') + f('used_cpu_sys');
-}
 
 async function once(kind) {
   const s = await start(kind, kind === 'nodis' ? nodisBin : 'redis-server', ['--maxmemory', MAXMEMORY, '--maxmemory-policy', policy]);
   try {
-    const cpuBefore = cpuSeconds(s.port);
+    const cpuBefore = serverCpuSeconds(s.port);
     const r = spawnSync('redis-benchmark', ['-p', String(s.port), '-t', 'set', '-n', String(requests), '-r', KEYSPACE, '-d', '1000', '-P', pipeline, '-q', '--csv'], {
       encoding: 'latin1',
     });
     const line = r.stdout.split('\n').find((l) => l.startsWith('"SET"'));
     const rps = Number(line?.split(',')[1]?.replaceAll('"', '') ?? NaN);
     // Server CPU per SET in µs: steadier than throughput when the machine is loaded.
-    const cpuUs = ((cpuSeconds(s.port) - cpuBefore) * 1e6) / requests;
+    const cpuUs = ((serverCpuSeconds(s.port) - cpuBefore) * 1e6) / requests;
     return { rps, cpuUs, keys: Number(cli(s.port, 'dbsize')), used: info(s.port, 'used_memory'), evicted: info(s.port, 'evicted_keys') };
   } finally {
     await stopServer(s);

@@ -64,6 +64,13 @@ export function cli(port, ...cmd) {
   return spawnSync('redis-cli', ['-p', String(port), ...cmd], { encoding: 'latin1' }).stdout.trim();
 }
 
+/** A server's own CPU seconds so far, all its threads (INFO used_cpu_user + used_cpu_sys). */
+export function serverCpuSeconds(port) {
+  const text = cli(port, 'info', 'cpu');
+  const f = (name) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(text)?.[1] ?? NaN);
+  return f('used_cpu_user') + f('used_cpu_sys');
+}
+
 /** used_memory after MEMORY PURGE (a full GC in nodis, so garbage is not counted as data). */
 export function usedMemory(port) {
   cli(port, 'memory', 'purge');

@@ -257,6 +257,32 @@ describe('access records in the main dictionary (KeyDict records)', () => {
     }
   });
 
+  it('sampling by records never answers a deleted entry, whether its hole came before or after the records did', () => {
+    // One table (no sharding), so holes stay in the store until a rebuild: keys written
+    // without records, half of them deleted, then records given to the rest — the record
+    // array is made after the holes (they must be marked in it) — then more deletes after it.
+    const d = new KeyDict<string>(1 << 20, 1 << 10);
+    for (let i = 0; i < 400; i++) d.put(`k${i}`, 'v');
+    for (let i = 0; i < 400; i += 2) d.delete(`k${i}`);
+    for (let i = 1; i < 400; i += 2) d.setRecord(`k${i}`, i);
+    for (let i = 1; i < 400; i += 16) d.delete(`k${i}`);
+    assert.equal(d.size, 175);
+    const at = SamplePositions.atLeast(5);
+    let x = 0.7;
+    let seen = 0;
+    for (let call = 0; call < 200; call++) {
+      const n = d.samplePositions(() => (x = (x * 9301 + 0.49297) % 1), 5, at.tables, at.positions, null, null, at.records);
+      for (let i = 0; i < n; i++) {
+        const key = d.sampledKey(at.tables[i]!, at.positions[i]!);
+        assert.equal(typeof key, 'string', 'a sampled position holds a live key');
+        assert.equal(at.records[i], d.recordOf(key));
+        assert.equal(d.sampledHash(at.tables[i]!, at.positions[i]!), keyHash(key));
+        seen++;
+      }
+    }
+    assert.ok(seen >= 900, `samples answered: ${seen}`);
+  });
+
   it('Database: a new key gets a record, LRU refreshes it on overwrite, LFU keeps it, SWAPDB moves it with the key', () => {
     const lru = new Database(0, owner(true));
     lru.set('k', 'a');

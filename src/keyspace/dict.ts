@@ -29,7 +29,7 @@
  * The order is insertion order per table, tables in shard order: like Redis's bucket order it
  * is not insertion order overall.
  */
-import { KEEP_RECORD, NO_RECORD, OrderedTable, type TableCursor } from './ordered-table.js';
+import { HOLE_RECORD, KEEP_RECORD, NO_RECORD, OrderedTable, type TableCursor } from './ordered-table.js';
 import { keyHash } from '../types/table-support.js';
 
 /** Entries at which a single table is split into shards. */
@@ -336,9 +336,12 @@ export class KeyDict<V> {
    * the key's page header, a cache miss per key (measured: most of the sampling's time); the
    * pool reads the key of the few it keeps. Valid until the dictionary next changes. The
    * arrays must have room for `count` (SamplePositions.atLeast). With `values` null the
-   * entries' records (put()) are answered in `records` instead of their values.
+   * entries' records (put()) are answered in `records` instead of their values, and a hole is
+   * told by its record, so no key slot is read. With `hashes` null no hash is read either
+   * (sampledHash() reads those of the kept few): each of the entry's arrays read per sample is
+   * a cache miss on a keyspace larger than the caches.
    */
-  samplePositions(r: () => number, count: number, tables: Int32Array, positions: Int32Array, values: V[] | null, hashes: Int32Array, records: Int32Array | null): number {
+  samplePositions(r: () => number, count: number, tables: Int32Array, positions: Int32Array, values: V[] | null, hashes: Int32Array | null, records: Int32Array | null): number {
     const n = Math.min(count, this.total);
     // `values` is written by index and cut to size only when its length changes: setting an
     // array's length calls into V8's runtime, and length 0 drops its backing store.
@@ -364,12 +367,19 @@ export class KeyDict<V> {
             m = maps[t]!;
             p = 0;
           }
-          if (m.keyAt(p++) === undefined) continue;
+          if (values !== null) {
+            if (m.keyAt(p++) === undefined) continue;
+            values[got] = m.valueAt(p - 1);
+          } else {
+            // The record tells a hole too: the key slot is loaded only for the few samples the
+            // pool keeps (sampledKey).
+            const r = m.recordOrHole(p++);
+            if (r === HOLE_RECORD) continue;
+            records![got] = r;
+          }
           tables[got] = t;
           positions[got] = p - 1;
-          if (values !== null) values[got] = m.valueAt(p - 1);
-          else records![got] = m.recordAt(p - 1);
-          hashes[got] = m.hashAt(p - 1);
+          if (hashes !== null) hashes[got] = m.hashAt(p - 1);
           got++;
           break;
         }
@@ -384,6 +394,11 @@ export class KeyDict<V> {
   /** The key of an entry samplePositions() answered (the dictionary unchanged since). */
   sampledKey(table: number, position: number): string {
     return (this.single ?? this.shards![table]!).keyAt(position)!;
+  }
+
+  /** The keyHash of an entry samplePositions() answered (the dictionary unchanged since). */
+  sampledHash(table: number, position: number): number {
+    return (this.single ?? this.shards![table]!).hashAt(position);
   }
 }
 

@@ -58,6 +58,12 @@ const EMPTY_HOLES = new Int32Array(0);
 export const NO_RECORD = -1;
 /** set()'s `recOld`: leave an existing entry's record as it is. */
 export const KEEP_RECORD = -2;
+/**
+ * A deleted entry's record, in a store that has records: the eviction sampler tells holes
+ * from entries by the record array alone (recordOrHole), without loading the entry's key
+ * slot — another array, a cache miss per sample otherwise.
+ */
+export const HOLE_RECORD = -3;
 
 export class OrderedTable<V> implements SlotGeometry {
   private store: Store<V>;
@@ -201,9 +207,23 @@ export class OrderedTable<V> implements SlotGeometry {
     rec[e] = record;
   }
 
-  /** The store's record array, made (every entry without one) on its first record. */
+  /** The store's record array, made (every entry without one, holes marked) on its first record. */
   private recordsOf(st: Store<V>): Int32Array {
-    return (st.rec ??= new Int32Array(st.hashes.length).fill(NO_RECORD));
+    if (st.rec !== null) return st.rec;
+    const rec = (st.rec = new Int32Array(st.hashes.length).fill(NO_RECORD));
+    for (let p = 0; p < st.used; p++) if (st.kv[2 * p] === undefined) rec[p] = HOLE_RECORD;
+    return rec;
+  }
+
+  /**
+   * The record at position `p` (< span) — NO_RECORD for a live entry without one — or
+   * HOLE_RECORD for a deleted entry. Reads the key slot only in a store without records.
+   */
+  recordOrHole(p: number): number {
+    const st = this.store;
+    const rec = st.rec;
+    if (rec !== null) return rec[p]!;
+    return st.kv[2 * p] === undefined ? HOLE_RECORD : NO_RECORD;
   }
 
   delete(key: string, h: number): boolean {
@@ -230,9 +250,9 @@ export class OrderedTable<V> implements SlotGeometry {
           st.kv[2 * e + 1] = undefined;
           this.live--;
           const rec = st.rec;
-          if (rec !== null && rec[e]! >= 0) {
-            rec[e] = NO_RECORD;
-            this.recorded--;
+          if (rec !== null) {
+            if (rec[e]! >= 0) this.recorded--;
+            rec[e] = HOLE_RECORD;
           }
           const room = st.hashes.length;
           if (room > MIN_ROOM && this.live * 4 < room) this.rebuild(Math.max(MIN_ROOM, room >>> 1));
