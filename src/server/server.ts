@@ -1418,7 +1418,7 @@ export class Server implements KeyspaceOwner {
    */
   private replyOverLimit(c: Client, need: number): boolean {
     if (c.closeAsap) return true;
-    const hard = this.settings.obufLimits[this.obufClass(c)][0];
+    const hard = this.obufLimitsOf(this.obufClass(c))[0];
     if (hard === 0 || c.kind === 'replica' || need + c.socketQueued < hard) return false;
     c.closeAsap = true;
     this.log.warning(`Client ${this.clientInfoString(c)} scheduled to be closed ASAP for overcoming of output buffer limits.`);
@@ -1426,10 +1426,19 @@ export class Server implements KeyspaceOwner {
     return true;
   }
 
+  /**
+   * client-output-buffer-limit of a class. Read by name, not `obufLimits[cls]`: a keyed load
+   * by a variable name is megamorphic, and this runs on every socket write.
+   */
+  private obufLimitsOf(cls: 'normal' | 'replica' | 'pubsub'): [number, number, number] {
+    const limits = this.settings.obufLimits;
+    return cls === 'normal' ? limits.normal : cls === 'replica' ? limits.replica : limits.pubsub;
+  }
+
   /** Applies client-output-buffer-limit; returns true if the client was closed. */
   private checkOutputLimits(c: Client, adding: number): boolean {
     const cls = this.obufClass(c);
-    const [configuredHard, soft, softSecs] = this.settings.obufLimits[cls];
+    const [configuredHard, soft, softSecs] = this.obufLimitsOf(cls);
     let hard = configuredHard;
     if (hard === 0 && soft === 0) return false;
     // A replica's hard limit below repl-backlog-size would drop it right after a partial
