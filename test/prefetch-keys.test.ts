@@ -76,6 +76,29 @@ describe('RespParser.scanSecondArgs', () => {
     assert.deepEqual(q.next(), ['GET', 'abcde']);
     assert.equal(q.scanSecondArgs(starts, lens), 1);
   });
+
+  it('says whether the commands it found were all the buffer held (a short read: prefetchKeys skips it)', () => {
+    const setWait = encodeCommand(['SET', 'key:1', 'x'.repeat(64)]) + encodeCommand(['WAIT', '1', '1000']);
+    const cases: [string, number, boolean][] = [
+      [setWait, 2, true],
+      [setWait + encodeCommand(['GET', 'k']).slice(0, -3), 2, false],
+      [setWait + 'PING\r\n', 2, false],
+      [setWait + encodeCommand(['PING']), 2, false],
+      [encodeCommand(['GET', 'a']), 1, true],
+    ];
+    for (const [text, n, end] of cases) {
+      const p = parser();
+      p.feed(Buffer.from(text, 'latin1'));
+      assert.equal(p.scanSecondArgs(starts, lens), n, JSON.stringify(text));
+      assert.equal(p.scanReachedEnd, end, JSON.stringify(text));
+    }
+    // From the parser's position after a command was read, with a command cut by the read's end.
+    const q = parser();
+    q.feed(Buffer.from(encodeCommand(['GET', 'a']) + encodeCommand(['GET', 'b']) + '*2\r\n$3\r\nGET\r\n$5\r\nab', 'latin1'));
+    assert.deepEqual(q.next(), ['GET', 'a']);
+    assert.equal(q.scanSecondArgs(starts, lens), 1);
+    assert.equal(q.scanReachedEnd, false);
+  });
 });
 
 describe('Database.warmBytes', () => {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import './helpers/property.js';
 import { ReplicationBacklog, REPL_BLOCK_BYTES } from '../src/replication/backlog.js';
+import { encodeCommand } from '../src/server/propagate.js';
 
 test('backlog holds the newest bytes of the stream, by replication offset', () => {
   fc.assert(
@@ -110,4 +111,45 @@ test('a command encoded straight into the last block (appendLatin1) is the strea
       },
     ),
   );
+});
+
+test('a command encoded from its arguments into the last block (appendCommand) is encodeCommand\'s bytes, in the stream', () => {
+  const arg = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ maxLength: 3000 }), fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a).toString('latin1')));
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 1000 }),
+      fc.array(fc.oneof(fc.array(arg, { minLength: 1, maxLength: 12 }).map((argv) => ({ argv })), fc.uint8Array({ maxLength: 9000 }).map((a) => ({ append: Buffer.from(a) }))), { maxLength: 14 }),
+      (start, ops) => {
+        const b = new ReplicationBacklog(1 << 20, start);
+        let stream = Buffer.alloc(0);
+        for (const op of ops) {
+          let bytes: Buffer;
+          if ('argv' in op) {
+            const argv = op.argv.map((a) => Buffer.from(a, 'utf8').toString('latin1'));
+            bytes = Buffer.from(encodeCommand(argv), 'latin1');
+            // As ReplicationState.feedCommand: the block's room, or else a Buffer append.
+            const view = b.appendCommand(argv);
+            if (view === null) b.append(bytes);
+            else assert.deepEqual(view, bytes);
+          } else {
+            bytes = op.append;
+            b.append(bytes);
+          }
+          stream = Buffer.concat([stream, bytes]);
+          assert.equal(b.histlen, stream.length);
+          assert.deepEqual(b.copyFrom(start + 1), stream);
+        }
+      },
+    ),
+  );
+  // Lengths with every number of digits, up to a block's size.
+  const b = new ReplicationBacklog(1 << 20, 0);
+  b.append(Buffer.alloc(1));
+  for (const len of [0, 1, 9, 10, 99, 100, 999, 1000, 9999, 10000, 16000]) {
+    const argv = ['SET', 'k', 'v'.repeat(len)];
+    const view = b.appendCommand(argv);
+    assert.ok(view !== null || len > 8000, `length ${len}`);
+    if (view !== null) assert.equal(view.latin1Slice(0, view.length), encodeCommand(argv));
+    else b.append(Buffer.from(encodeCommand(argv), 'latin1'));
+  }
 });

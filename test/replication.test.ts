@@ -147,6 +147,11 @@ test('WAIT counts replicas that acknowledged the write; times out with fewer', a
   assert.ok(Date.now() - t0 >= 190);
   await assert.rejects(r.call('WAIT', '1', '0'), /WAIT cannot be used with replica instances/);
   await assert.rejects(m.call('WAIT', '1', '-1'), /ERR timeout is negative/);
+  // string2ll's rules (getLongFromObjectOrReply): no leading zero, no '+', no "-0".
+  for (const n of ['01', '+1', '-0', '1.0', ' 1']) await assert.rejects(m.call('WAIT', n, '0'), /^ReplyError: ERR value is not an integer or out of range$/, n);
+  for (const t of ['01', '+5', '1.5']) await assert.rejects(m.call('WAIT', '0', t), /^ReplyError: ERR timeout is not an integer or out of range$/, t);
+  // Any int64 timeout (the old check refused past 2^53); numreplicas 0 answers at once.
+  assert.ok([0, 1].includes((await m.call('WAIT', '0', '9223372036854775807')) as number));
 });
 
 test("WAIT waits for the offset of the client's own last write, not the master's current one", async () => {

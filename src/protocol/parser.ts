@@ -188,8 +188,16 @@ export class RespParser {
       if (i < count) break;
       n++;
     }
+    this.scanEnded = p >= buf.length && this.waitingLen === 0;
     return n;
   }
+
+  /** True when the last scanSecondArgs() covered everything buffered (no command left after them). */
+  get scanReachedEnd(): boolean {
+    return this.scanEnded;
+  }
+
+  private scanEnded = false;
 
   /** Drops all buffered input (after a protocol error, or RESET of a master link). */
   clear(): void {

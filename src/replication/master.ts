@@ -29,7 +29,7 @@ import { checkShutdown } from './shutdown.js';
 import { psyncVerdict } from './psync.js';
 import type { RdbFilter } from '../persistence/rdb.js';
 import { durableOf } from './durable.js';
-import { parseInt64 } from '../protocol/args.js';
+import { parseInt64, parseInteger } from '../protocol/args.js';
 import { NOT_INTEGER } from '../protocol/errors.js';
 
 /** Replicas waiting for the next full-sync job, and its start timer. */
@@ -559,17 +559,15 @@ export function countAcks(st: ReplicationState, offset: number): number {
 }
 
 /**
- * The stream offset right after each client's last command (c->woff): WAIT waits for that,
- * not for the current offset, which may already hold other clients' writes, PINGs and the
- * GETACK of an earlier WAIT (which replicas only cover with their next periodic ACK).
+ * After every top-level command (processCommand: `c->woff = server.master_repl_offset`): the
+ * stream offset right after the client's last command, which its WAIT waits for — not the
+ * current offset, which may already hold other clients' writes, PINGs and the GETACK of an
+ * earlier WAIT (which replicas only cover with their next periodic ACK).
  */
-const writeOffsets = new WeakMap<Client, number>();
-
-/** After every top-level command (processCommand: `c->woff = server.master_repl_offset`). */
 export function recordWriteOffset(st: ReplicationState, c: Client): void {
-  // Without a backlog the offset never moves and no replica can ACK anything: skip the cost;
-  // so for our master's client (every command of the stream a replica applies), which never WAITs.
-  if (st.backlog !== null && !c.isMaster) writeOffsets.set(c, st.masterReplOffset);
+  // Without a backlog the offset never moves and no replica can ACK anything: skip it; so for
+  // our master's client (every command of the stream a replica applies), which never WAITs.
+  if (st.backlog !== null && !c.isMaster) c.woff = st.masterReplOffset;
 }
 
 const TIMEOUT_NOT_INT = 'ERR timeout is not an integer or out of range';
@@ -584,23 +582,22 @@ export function waitCommand(c: Client): void {
     );
     return;
   }
-  const nArg = c.argv[1]!;
-  if (!/^-?\d+$/.test(nArg) || !Number.isSafeInteger(Number(nArg))) {
+  // string2ll's rules, as getLongFromObjectOrReply / getTimeoutFromObjectOrReply.
+  const numReplicas = parseInteger(c.argv[1]!);
+  if (numReplicas === null) {
     c.reply.error('ERR value is not an integer or out of range');
     return;
   }
-  const tArg = c.argv[2]!;
-  if (!/^-?\d+$/.test(tArg) || !Number.isSafeInteger(Number(tArg))) {
+  const timeout = parseInteger(c.argv[2]!);
+  if (timeout === null) {
     c.reply.error(TIMEOUT_NOT_INT);
     return;
   }
-  const timeout = Number(tArg);
   if (timeout < 0) {
     c.reply.error('ERR timeout is negative');
     return;
   }
-  const numReplicas = Number(nArg);
-  const offset = writeOffsets.get(c) ?? 0;
+  const offset = c.woff;
   const acked = countAcks(st, offset);
   if (acked >= numReplicas || c.multi !== null || c.fake || server.executionNesting > 1) {
     c.reply.integer(acked);
@@ -633,15 +630,37 @@ export function waitCommand(c: Client): void {
   st.requestGetAck();
 }
 
-/** Serves WAITs whose replicas caught up (processClientsWaitingReplicas). */
+/**
+ * Serves WAITs whose replicas caught up (processClientsWaitingReplicas), in the order they
+ * blocked; the others stay, in that order. One pass, the list compacted in place. As in Redis,
+ * a waiter whose offset is at or below one already counted, asking for no more replicas than
+ * it had, is answered that count without counting again.
+ */
 export function checkWaitingClients(st: ReplicationState): void {
   const list = waiters.get(st);
   if (list === undefined || list.length === 0) return;
-  for (const w of [...list]) {
-    const n = countAcks(st, w.offset);
-    if (n < w.numReplicas) continue;
-    list.splice(list.indexOf(w), 1);
-    w.client.reply.integer(n);
+  let lastOffset = -1;
+  let lastCount = 0;
+  let kept = 0;
+  const n = list.length;
+  for (let i = 0; i < n; i++) {
+    const w = list[i]!;
+    let acked: number;
+    if (lastOffset >= w.offset && lastCount >= w.numReplicas) acked = lastCount;
+    else {
+      acked = countAcks(st, w.offset);
+      if (acked < w.numReplicas) {
+        list[kept++] = w;
+        continue;
+      }
+      lastOffset = w.offset;
+      lastCount = acked;
+    }
+    w.client.reply.integer(acked);
+    // Writes the reply's flush and queues the client's resumption; nothing here runs its input
+    // or touches this list (asserted below).
     unblockClient(w.client);
   }
+  if (list.length !== n) throw new Error('checkWaitingClients: the waiter list changed while it was served');
+  list.length = kept;
 }

@@ -40,6 +40,28 @@ const EOF_MARK_SIZE = 40;
 
 /** `REPLCONF ACK <offset>` up to the offset's length: the part every ACK shares. */
 const ACK_PREFIX = '*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n';
+/** Room after ACK_PREFIX for `$<digits>\r\n<offset>\r\n` (offsets below 2^63: 19 digits). */
+const ACK_ROOM = 32;
+
+/**
+ * Writes `$<n>\r\n<offset>\r\n` after ACK_PREFIX in `buf` (which starts with it); answers
+ * the length of the whole ACK.
+ */
+export function encodeAck(buf: Buffer, offset: number): number {
+  let digits = 1;
+  for (let v = offset; v >= 10; v = Math.floor(v / 10)) digits++;
+  let at = ACK_PREFIX.length;
+  buf[at++] = 0x24; // '$'
+  if (digits >= 10) buf[at++] = 48 + Math.floor(digits / 10);
+  buf[at++] = 48 + (digits % 10);
+  buf[at++] = 13;
+  buf[at++] = 10;
+  const end = at + digits;
+  for (let p = end - 1, v = offset; p >= at; p--, v = Math.floor(v / 10)) buf[p] = 48 + (v % 10);
+  buf[end] = 13;
+  buf[end + 1] = 10;
+  return end + 2;
+}
 
 export class MasterLink {
   state: LinkState = 'connect';
@@ -640,13 +662,25 @@ export class MasterLink {
   sendAck(): void {
     const sock = this.socket;
     if (this.state !== 'connected' || sock === null) return;
-    const off = String(this.st.masterReplOffset);
-    const buf = Buffer.from(`${ACK_PREFIX}$${off.length}\r\n${off}\r\n`, 'latin1');
-    // Past Node's Writable (one ACK per read of the stream) while the stream holds nothing to keep the order.
+    const off = this.st.masterReplOffset;
+    // Past Node's Writable (one ACK per read of the stream) while the stream holds nothing to
+    // keep the order; then the ACK is encoded into one buffer reused while the kernel takes
+    // each write whole (no string and no Buffer per ACK).
     const w = this.ackWriter;
-    if (w !== null && sock.writableLength === 0 && !sock.destroyed) w.write(buf);
-    else sock.write(buf);
+    if (w !== null && sock.writableLength === 0 && !sock.destroyed) {
+      const buf = this.ackBuffer ?? Buffer.from(ACK_PREFIX + '$'.padEnd(ACK_ROOM, ' '), 'latin1');
+      const n = encodeAck(buf, off);
+      const r = w.write(buf.subarray(0, n));
+      // 'queued': libuv still reads it; the next ACK takes a fresh one.
+      this.ackBuffer = r === 'done' ? buf : null;
+    } else {
+      const text = String(off);
+      sock.write(Buffer.from(`${ACK_PREFIX}$${text.length}\r\n${text}\r\n`, 'latin1'));
+    }
   }
+
+  /** sendAck's buffer, while its last write completed at once (null: make a new one). */
+  private ackBuffer: Buffer | null = null;
 
   /** A handshake or transfer failure: drop the socket and let the cron retry. */
   private fail(): boolean {

@@ -190,17 +190,27 @@ export class ReplicationState {
   /** Propagation target: a command from our own call() path (we are a master). */
   feedCommand(db: number, argv: readonly string[]): void {
     // With no backlog nobody ever asked for the stream: the offset does not move (as Redis).
-    if (this.backlog === null || this.isReplica) return;
+    const backlog = this.backlog;
+    if (backlog === null || this.isReplica) return;
+    const before = this.masterReplOffset;
+    if (db === this.selectedDb) {
+      // Encoded straight into the replication buffer's last block when it has room (no string,
+      // no Buffer per command, no copy into the block).
+      const view = backlog.appendCommand(argv, this.oldestNeeded());
+      if (view !== null) {
+        this.masterReplOffset += view.length;
+        this.feedReplicas(view, before);
+        return;
+      }
+    }
     let text = '';
     if (db !== this.selectedDb) {
       text = encodeCommand(['SELECT', String(db)]);
       this.selectedDb = db;
     }
     text += encodeCommand(argv);
-    // Encoded straight into the replication buffer's last block when it has room (one string
-    // write; no Buffer per command, no copy into the block).
-    const before = this.masterReplOffset;
-    const view = this.ensureBacklog().appendLatin1(text, this.oldestNeeded());
+    // With a SELECT, or past the block's room: one string, into the block when it fits.
+    const view = backlog.appendLatin1(text, this.oldestNeeded());
     if (view === null) {
       this.feedBytes(Buffer.from(text, 'latin1'));
       return;

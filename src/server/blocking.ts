@@ -306,6 +306,10 @@ class BlockingState {
 
   private addTimeout(e: HeapEntry): void {
     const h = this.heap;
+    // Entries of clients served early (a WAIT answered by an ACK) leave from the top as soon as
+    // they get there: with one timeout for all (WAIT 1 1000 …) the heap stays as small as the
+    // number of clients blocked, and compactHeap below does not run.
+    while (h.length > 0 && (h[0]!.client.blocked !== h[0]!.state || h[0]!.client.closed)) this.popTimeout();
     h.push(e);
     let i = h.length - 1;
     while (i > 0) {

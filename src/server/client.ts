@@ -51,8 +51,16 @@ export class Client {
   authenticated: boolean;
   readonly createdAt: number;
   lastInteraction: number;
-  /** Server.prefetchKeys: read batches still to pass over (its last one named one key only). */
+  /**
+   * Server.prefetchKeys: read batches still to pass over (its last one named one key only, or
+   * held fewer than three commands).
+   */
   prefetchIdle = 0;
+  /**
+   * The replication offset right after this client's last command (Redis's `c->woff`): what
+   * its WAIT waits for. Set by replication after every command while there is a backlog.
+   */
+  woff = 0;
   readonly addr: string;
   readonly laddr: string;
   readonly fd: number;

@@ -123,6 +123,8 @@ const HASHTABLE_MAX_LOAD_FACTOR = 1.618;
 const PREFETCH_COMMANDS = 16;
 const PREFETCH_MIN_BYTES = 64;
 const PREFETCH_IDLE = 15;
+/** prefetchKeys() warms a read's keys only when it holds at least this many commands. */
+const PREFETCH_MIN_COMMANDS = 3;
 /** The blocked state of a client held by CLIENT PAUSE (shown as blocked, like Redis's BLOCKED_POSTPONE). */
 const PAUSED: BlockedState = { kind: 'pause', deadline: 0, onTimeout: () => {} };
 
@@ -1025,7 +1027,9 @@ export class Server implements KeyspaceOwner {
    * argument is not a key of the selected database (or one that SELECTs another) only wasted the
    * read. Answers how many commands it covered (at least 1: processInput asks again after them).
    * A client whose batch named one key only (a pipeline of RPUSHes to one list) is not scanned
-   * for its next PREFETCH_IDLE × PREFETCH_COMMANDS commands: the scan would only cost there.
+   * for its next PREFETCH_IDLE × PREFETCH_COMMANDS commands: the scan would only cost there;
+   * nor one whose read held fewer than PREFETCH_MIN_COMMANDS commands, for its next
+   * PREFETCH_IDLE reads.
    */
   private prefetchKeys(c: Client): number {
     const parser = c.parser;
@@ -1035,7 +1039,13 @@ export class Server implements KeyspaceOwner {
       return PREFETCH_COMMANDS;
     }
     const n = parser.scanSecondArgs(this.prefetchStarts, this.prefetchLens);
-    if (n < 2) return 1;
+    if (n < PREFETCH_MIN_COMMANDS) {
+      // One or two commands were all the read held (SET + WAIT at -P 1, whose WAIT's `1` is
+      // no key): at most one miss to overlap, not worth hashing both; the client's next reads
+      // are short too, most likely, so they skip the scan as well.
+      if (n > 0 && parser.scanReachedEnd) c.prefetchIdle = PREFETCH_IDLE;
+      return n > 0 ? n : 1;
+    }
     if (!c.db.warmBytes(parser.buffered, this.prefetchStarts, this.prefetchLens, n)) c.prefetchIdle = PREFETCH_IDLE;
     return n;
   }
@@ -1408,7 +1418,7 @@ export class Server implements KeyspaceOwner {
    */
   private replyOverLimit(c: Client, need: number): boolean {
     if (c.closeAsap) return true;
-    const hard = this.settings.obufLimits[this.obufClass(c)][0];
+    const hard = this.obufLimitsOf(this.obufClass(c))[0];
     if (hard === 0 || c.kind === 'replica' || need + c.socketQueued < hard) return false;
     c.closeAsap = true;
     this.log.warning(`Client ${this.clientInfoString(c)} scheduled to be closed ASAP for overcoming of output buffer limits.`);
@@ -1416,10 +1426,19 @@ export class Server implements KeyspaceOwner {
     return true;
   }
 
+  /**
+   * client-output-buffer-limit of a class. Read by name, not `obufLimits[cls]`: a keyed load
+   * by a variable name is megamorphic, and this runs on every socket write.
+   */
+  private obufLimitsOf(cls: 'normal' | 'replica' | 'pubsub'): [number, number, number] {
+    const limits = this.settings.obufLimits;
+    return cls === 'normal' ? limits.normal : cls === 'replica' ? limits.replica : limits.pubsub;
+  }
+
   /** Applies client-output-buffer-limit; returns true if the client was closed. */
   private checkOutputLimits(c: Client, adding: number): boolean {
     const cls = this.obufClass(c);
-    const [configuredHard, soft, softSecs] = this.settings.obufLimits[cls];
+    const [configuredHard, soft, softSecs] = this.obufLimitsOf(cls);
     let hard = configuredHard;
     if (hard === 0 && soft === 0) return false;
     // A replica's hard limit below repl-backlog-size would drop it right after a partial
