@@ -53,6 +53,10 @@ export class Client {
   lastInteraction: number;
   /** Server.prefetchKeys: read batches still to pass over (its last one named one key only). */
   prefetchIdle = 0;
+  /** Server.prefetchKeys: reads still to pass over after one that held a lone command… */
+  prefetchLoneReads = 0;
+  /** …while they hold fewer bytes than this (twice that read's). */
+  prefetchLoneBytes = 0;
   readonly addr: string;
   readonly laddr: string;
   readonly fd: number;
