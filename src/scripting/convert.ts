@@ -441,14 +441,16 @@ function pushRespValue(vm: LuaVM, L: number, buf: Buffer): void {
       x.lua_settable(L, -3);
       return;
     case 0x3a: // : integer
-      x.lua_pushnumber(L, readNumberLine(buf));
+      if (vm.direct) vm.pushNumberDirect(L, readNumberLine(buf));
+      else x.lua_pushnumber(L, readNumberLine(buf));
       return;
     case 0x24: // $ bulk
     case 0x3d: {
       // = verbatim
       const n = readNumberLine(buf);
       if (n < 0) {
-        x.lua_pushboolean(L, 0);
+        if (vm.direct) vm.pushBooleanDirect(L, false);
+        else x.lua_pushboolean(L, 0);
         return;
       }
       const start = at;
