@@ -8,6 +8,8 @@
 //
 //   node bench/evalsha-ab.mjs --dist /tmp/before/dist --dist dist [--slices 60] [--per-slice 20000]
 //        [--command 'get lockkey']   (any command instead, its {sha} the release script's)
+//        [--via-input]   (one command per read through the server's own input path, as a client at
+//                         -P 1 sends it: Server.readInput → processInput, the key prefetch included)
 import fs from 'node:fs';
 import path from 'node:path';
 import { root, median, inProcessServer, resp, runChunk } from './lib.mjs';
@@ -22,6 +24,7 @@ const opt = (name, dflt) => {
 const slices = Number(opt('slices', '60'));
 const perSlice = Number(opt('per-slice', '20000'));
 const command = opt('command', 'evalsha {sha} 1 lockkey token');
+const viaInput = args.includes('--via-input');
 if (dists.length < 1) throw new Error('give --dist at least once');
 const release = fs.readFileSync(path.join(root, 'bench/lock-release.lua'), 'latin1');
 
@@ -35,9 +38,15 @@ for (const dist of dists) {
   const argv = command.split(' ').map((a) => (a === '{sha}' ? r.sha : a));
   const chunk = Buffer.from(resp(argv).repeat(16), 'latin1');
   const parser = new RespParser({ maxBulkLen: 512 * 1024 * 1024, authRequired: false, fromMaster: false });
+  const one = Buffer.from(resp(argv), 'latin1');
   const run = (n) => {
     const before = process.cpuUsage();
-    for (let i = 0; i < n; i += 16) runChunk(server, c, parser, chunk);
+    if (viaInput) {
+      for (let i = 0; i < n; i++) {
+        server.readInput(c, one);
+        c.reply.len = 0;
+      }
+    } else for (let i = 0; i < n; i += 16) runChunk(server, c, parser, chunk);
     const u = process.cpuUsage(before);
     return (u.user + u.system) / n;
   };
@@ -51,7 +60,7 @@ for (let s = 0; s < slices; s++) {
   for (const b of order) b.times.push(b.run(perSlice));
 }
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))];
-let out = `\`${command}\`, µs of CPU per command, ${slices} alternating slices of ${perSlice} (parse included):\n\n`;
+let out = `\`${command}\`, µs of CPU per command, ${slices} alternating slices of ${perSlice} (${viaInput ? 'one command per read through Server.readInput' : 'parse included'}):\n\n`;
 out += '| build | fastest | p10 | median | median ratio to the first |\n|---|---:|---:|---:|---:|\n';
 for (const b of builds) {
   const ratios = b.times.map((t, i) => t / builds[0].times[i]);

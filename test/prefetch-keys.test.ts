@@ -146,3 +146,43 @@ describe('a pipelined read with its keys read ahead', () => {
     conn.close();
   });
 });
+
+describe('a client that sends one command per read', () => {
+  it('is scanned once per PREFETCH_IDLE + 1 lone reads of that size, and again as soon as a read holds a pipeline', async () => {
+    const { startInProcess } = await import('./helpers/in-process.js');
+    const { SystemClock } = await import('../src/core/clock.js');
+    const { r, port, stop } = await startInProcess(new SystemClock(), {});
+    // The helper's own client has sent its greeting (CLIENT SETINFO ×2, 110 bytes) before.
+    await r.ping();
+    const scans: number[] = [];
+    const scan = RespParser.prototype.scanSecondArgs;
+    RespParser.prototype.scanSecondArgs = function (this: RespParser, s: Int32Array, l: Int32Array): number {
+      const n = scan.call(this, s, l);
+      scans.push(n);
+      return n;
+    };
+    const conn = new RawConnection(port);
+    try {
+      // 95 bytes, past PREFETCH_MIN_BYTES (64): an EVALSHA of one key and one argument.
+      const lone = encodeCommand(['SET', 'lockkey:0123456789abcdef0123456789abcdef', 'token:0123456789abcdefghij']);
+      assert.ok(lone.length >= 64 && lone.length < 128, String(lone.length));
+      let replies = '';
+      for (let i = 0; i < 20; i++) {
+        conn.send(lone);
+        replies = await conn.until((g) => g.length >= 5 * (i + 1));
+      }
+      assert.equal(replies, '+OK\r\n'.repeat(20));
+      // One scan (finding one command), 15 reads passed over, one scan again, 3 passed over.
+      assert.deepEqual(scans, [1, 1]);
+      // A pipeline in one read (twice the lone read's bytes or more) is scanned at once.
+      scans.length = 0;
+      conn.send(Array.from({ length: 6 }, (_, i) => encodeCommand(['GET', `k${i}:0123456789abcdef0123456789`])).join(''));
+      await conn.until((g) => g.length >= 20 * 5 + 6 * 5);
+      assert.deepEqual(scans, [6]);
+    } finally {
+      RespParser.prototype.scanSecondArgs = scan;
+      conn.close();
+      await stop();
+    }
+  });
+});

@@ -60,6 +60,15 @@ const CALL_ARGS: string[][] = [
   eval_("return {pcall(function() return 1, nil, 3 end)}"),
   eval_("return select('#', pcall(function() return 1, nil, 3, nil end))"),
   eval_("return redis.call('echo', redis.call('echo', redis.call('get', KEYS[1])))", ['k']),
+  // Replies pushed straight into the stack's memory (integers, nulls): as values, in tables
+  // (MGET's missing keys), inside Lua arithmetic and type(), and in a table of 6000 (its
+  // lua_createtable may grow the WASM memory under the pushes that follow).
+  eval_("redis.call('del', KEYS[1]) return {redis.call('incrby', KEYS[1], -7), redis.call('incrby', KEYS[1], 2^40), redis.call('exists', KEYS[1], 'nosuchkey'), redis.call('exists', 'nosuchkey')}", ['i']),
+  eval_("local n = redis.call('incr', KEYS[1]) local g = redis.call('get', 'nosuchkey') return {type(n), n + 0.5 > n and 1 or 0, type(g), tostring(g), tostring(not g)}", ['i']),
+  eval_("redis.call('mset', 'm1', 'a', 'm3', 'c') return redis.call('mget', 'm1', 'm2', 'm3', 'm4')"),
+  eval_("redis.setresp(3) local g = redis.call('get', 'nosuchkey') return type(g)"),
+  eval_("redis.call('del', KEYS[1]) local t = {} for i = 1, 6000 do t[i] = 'm' .. i end redis.call('sadd', KEYS[1], unpack(t, 1, 3000)) local r = redis.call('smismember', KEYS[1], unpack(t)) local s = 0 for i = 1, #r do s = s + r[i] * i end return {#r, s, r[1], r[3000], r[3001], r[6000]}", ['set6000']),
+  eval_("local r = redis.call('mget', unpack({'m1', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm3'})) return {#r, r[1], tostring(r[2]), r[24]}"),
 ];
 
 /** A script's own result: every scalar type, in RESP2 and (setresp) RESP3. */

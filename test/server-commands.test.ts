@@ -156,6 +156,26 @@ describe('server commands', () => {
     assert.match((await c.info('latencystats')) as string, /latency_percentiles_usec_debug:p50=\d+\.\d{3},p99=\d+\.\d{3},p99\.9=\d+\.\d{3}/);
   });
 
+  it('LATENCY HISTOGRAM counts each call of a command and of a subcommand; CONFIG RESETSTAT drops them', async () => {
+    const c = s.client();
+    const calls = async (name: string): Promise<number | undefined> => {
+      const h = (await c.call('latency', 'histogram', name)) as unknown[];
+      return h.length === 0 ? undefined : ((h[1] as unknown[])[1] as number);
+    };
+    assert.equal(await c.call('config', 'resetstat'), 'OK');
+    for (let i = 0; i < 3; i++) await c.call('echo', 'x');
+    await c.call('config', 'get', 'maxmemory');
+    await c.call('config', 'get', 'hz');
+    assert.equal(await calls('echo'), 3);
+    assert.equal(await calls('config|get'), 2);
+    assert.equal(await c.call('config', 'resetstat'), 'OK');
+    assert.equal(await calls('echo'), undefined);
+    assert.equal(await calls('config|get'), undefined);
+    await c.call('echo', 'y');
+    assert.equal(await calls('echo'), 1);
+    assert.doesNotMatch((await c.info('latencystats')) as string, /latency_percentiles_usec_config\|get/);
+  });
+
   it('LATENCY LATEST / HISTORY / GRAPH with latency-monitor-threshold', async (t) => {
     const c = s.client();
     assert.equal(await c.config('SET', 'latency-monitor-threshold', '10'), 'OK');

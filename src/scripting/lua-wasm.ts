@@ -335,6 +335,14 @@ export class LuaVM {
       const b = this.slotAddress(L, base + 4);
       if (this.slotType(b) !== LUA_TBOOLEAN || this.slotBoolean(b) !== true) return false;
       if (this.slotType(this.slotAddress(L, base + 5)) !== LUA_TNIL) return false;
+      // The direct pushes: what the C API then reads back.
+      this.pushBooleanDirect(L, false);
+      this.pushNumberDirect(L, -2.5);
+      this.pushBooleanDirect(L, true);
+      if (x.lua_gettop(L) !== base + 8 || x.lua_type(L, base + 6) !== LUA_TBOOLEAN || x.lua_toboolean(L, base + 6) !== 0) return false;
+      if (x.lua_type(L, base + 7) !== LUA_TNUMBER || x.lua_tonumber(L, base + 7) !== -2.5) return false;
+      if (x.lua_type(L, base + 8) !== LUA_TBOOLEAN || x.lua_toboolean(L, base + 8) !== 1) return false;
+      x.lua_settop(L, base + 5);
       // Tables: two without a hash part share the dummy node; a field or a metatable shows.
       x.lua_createtable(L, 3, 0);
       const t1 = x.lua_topointer(L, -1);
@@ -405,6 +413,31 @@ export class LuaVM {
   /** The boolean at `slot` (a LUA_TBOOLEAN). */
   slotBoolean(slot: number): boolean {
     return this.heap32[slot >> 2] !== 0;
+  }
+
+  /**
+   * lua_pushboolean / lua_pushnumber without the call into WASM (only when `direct`): the TValue
+   * is written at L->top and top moves one slot, as setbvalue/setnvalue and api_incr_top do.
+   * Like those, no stack check: the caller has room (a C function's LUA_MINSTACK slots, or
+   * lua_checkstack). Neither value is collectable, so Lua's collector has nothing to learn.
+   */
+  pushBooleanDirect(L: number, b: boolean): void {
+    this.heapView(); // a call into WASM since the last look may have grown its memory
+    const h = this.heap32;
+    const top = h[(L + STATE_TOP) >> 2]!;
+    h[top >> 2] = b ? 1 : 0;
+    h[(top + TVALUE_TT) >> 2] = LUA_TBOOLEAN;
+    h[(L + STATE_TOP) >> 2] = top + TVALUE_SIZE;
+  }
+
+  pushNumberDirect(L: number, n: number): void {
+    this.heapView();
+    const h = this.heap32;
+    const top = h[(L + STATE_TOP) >> 2]!;
+    if ((top & 7) === 0) this.heapF64[top >> 3] = n;
+    else this.heap.writeDoubleLE(n, top);
+    h[(top + TVALUE_TT) >> 2] = LUA_TNUMBER;
+    h[(L + STATE_TOP) >> 2] = top + TVALUE_SIZE;
   }
 
   /** The string at `slot` (a LUA_TSTRING) as latin1. */

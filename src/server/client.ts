@@ -52,8 +52,7 @@ export class Client {
   readonly createdAt: number;
   lastInteraction: number;
   /**
-   * Server.prefetchKeys: read batches still to pass over (its last one named one key only, or
-   * held fewer than three commands).
+   * Server.prefetchKeys: read batches still to pass over (its last one named one key only).
    */
   prefetchIdle = 0;
   /**
@@ -61,6 +60,10 @@ export class Client {
    * its WAIT waits for. Set by replication after every command while there is a backlog.
    */
   woff = 0;
+  /** Server.prefetchKeys: reads still to pass over after one that held fewer than three commands… */
+  prefetchLoneReads = 0;
+  /** …while they hold fewer bytes than this (twice that read's). */
+  prefetchLoneBytes = 0;
   readonly addr: string;
   readonly laddr: string;
   readonly fd: number;

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Client } from './client.js';
 import type { InvocationFlags } from './admission.js';
+import type { LatencyHistogram } from './latency.js';
 
 /** A command implementation. It reads `c.argv` and writes its reply to `c.reply`. */
 export type Handler = (c: Client) => void;
@@ -85,6 +86,11 @@ export class CommandSpec {
   handler: Handler | null;
   getKeysOverride: KeysFinder | null = null;
   readonly stats: CommandStats = { calls: 0, usec: 0, rejectedCalls: 0, failedCalls: 0 };
+  /**
+   * The command's latency histogram (latency-tracking, server/latency.ts), or null: held here,
+   * not in a Map keyed by the spec, so each call records without a hash look-up.
+   */
+  latencyHistogram: LatencyHistogram | null = null;
   /** Legacy (first, last, step) key range for COMMAND INFO, derived from the key specs. */
   readonly legacyRange: [number, number, number];
 

@@ -121,7 +121,6 @@ export class LatencyHistogram {
 
 export class LatencyState {
   readonly events = new Map<string, LatencyTimeSeries>();
-  readonly histograms = new Map<CommandSpec, LatencyHistogram>();
 
   constructor(private readonly server: Server) {}
 
@@ -162,17 +161,17 @@ export class LatencyState {
     if (!this.tracking) return;
     // call() has just counted this call: calls === 1 means the first since start or since
     // CONFIG RESETSTAT zeroed the stats, so any older histogram is stale.
-    let h = this.histograms.get(spec);
-    if (h === undefined || spec.stats.calls === 1) this.histograms.set(spec, (h = new LatencyHistogram()));
+    let h = spec.latencyHistogram;
+    if (h === null || spec.stats.calls === 1) spec.latencyHistogram = h = new LatencyHistogram();
     h.record(durationUs * 1000);
   }
 
   /** The histogram of a command, unless stats were reset since it was recorded. */
   histogramOf(spec: CommandSpec): LatencyHistogram | undefined {
-    const h = this.histograms.get(spec);
-    if (h === undefined) return undefined;
+    const h = spec.latencyHistogram;
+    if (h === null) return undefined;
     if (spec.stats.calls === 0 && spec.stats.failedCalls === 0 && spec.stats.rejectedCalls === 0) {
-      this.histograms.delete(spec);
+      spec.latencyHistogram = null;
       return undefined;
     }
     return h;
@@ -180,7 +179,7 @@ export class LatencyState {
 
   /** Forgets every command histogram (CONFIG RESETSTAT can call this directly). */
   resetHistograms(): void {
-    this.histograms.clear();
+    for (const spec of this.server.commands.all()) spec.latencyHistogram = null;
   }
 }
 
