@@ -67,6 +67,12 @@ const CALL_ARGS: string[][] = [
   eval_("local n = redis.call('incr', KEYS[1]) local g = redis.call('get', 'nosuchkey') return {type(n), n + 0.5 > n and 1 or 0, type(g), tostring(g), tostring(not g)}", ['i']),
   eval_("redis.call('mset', 'm1', 'a', 'm3', 'c') return redis.call('mget', 'm1', 'm2', 'm3', 'm4')"),
   eval_("redis.setresp(3) local g = redis.call('get', 'nosuchkey') return type(g)"),
+  // RESP3's null inside an aggregate is nil to a script, not false: a hole in MGET's table
+  // (its length stops before it), an absent field in a map (redisProtocolToLuaType_Null).
+  eval_("redis.setresp(3) redis.call('mset', 'm1', 'a', 'm3', 'c') local r = redis.call('mget', 'm1', 'm2', 'm3') return {type(r[1]), type(r[2]), type(r[3]), #r}"),
+  eval_("redis.setresp(3) return redis.call('mget', 'm1', 'm2', 'm3')"),
+  eval_("redis.setresp(2) local r = redis.call('mget', 'm1', 'm2', 'm3') return {type(r[2]), #r}"),
+  eval_("redis.setresp(3) local r = redis.call('hrandfield', 'nosuchkey', 2) return {type(r), #r}"),
   eval_("redis.call('del', KEYS[1]) local t = {} for i = 1, 6000 do t[i] = 'm' .. i end redis.call('sadd', KEYS[1], unpack(t, 1, 3000)) local r = redis.call('smismember', KEYS[1], unpack(t)) local s = 0 for i = 1, #r do s = s + r[i] * i end return {#r, s, r[1], r[3000], r[3001], r[6000]}", ['set6000']),
   eval_("local r = redis.call('mget', unpack({'m1', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm2', 'm3'})) return {#r, r[1], tostring(r[2]), r[24]}"),
 ];

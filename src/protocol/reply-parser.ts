@@ -22,7 +22,8 @@ export type Reply =
   | { type: 'double'; value: string }
   | { type: 'bignum'; value: string }
   | { type: 'bool'; value: boolean }
-  | { type: 'nil' }
+  /** `resp3`: the reply was RESP3's null (`_`), not RESP2's null bulk or array (`$-1`, `*-1`). */
+  | { type: 'nil'; resp3?: true }
   | { type: 'string'; value: Buffer }
   | { type: 'verbatim'; format: string; value: Buffer }
   | { type: 'array' | 'set' | 'push'; elements: Reply[] }
@@ -142,7 +143,7 @@ export class ReplyParser {
       case 0x5f: // _
         this.pos = afterLine;
         if (line !== '') throw new ReplyProtocolError('Bad nil value');
-        return { type: 'nil' };
+        return { type: 'nil', resp3: true };
       case 0x23: // #
         this.pos = afterLine;
         if (line !== 't' && line !== 'f') throw new ReplyProtocolError('Bad bool value');

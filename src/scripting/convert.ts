@@ -26,6 +26,25 @@ export function pushSingleFieldTable(vm: LuaVM, L: number, field: string, value:
   vm.setField(L, -2, field);
 }
 
+/**
+ * Replaces the array table on top of the stack, which has nils (RESP3 nulls) among its `count`
+ * elements, by one built as Redis builds it (redisProtocolToLuaType_Aggregate: an empty table,
+ * then `t[i] = v` for i = 1…count, nils included): with holes, the table's layout decides what
+ * `#t` answers (MGET of a present, a missing and a present key gives 1 on redis-server, not 3),
+ * so the layout must be Redis's. Only arrays with a nil take this path.
+ */
+function rebuildWithHoles(vm: LuaVM, L: number, count: number): void {
+  const x = vm.x;
+  x.lua_checkstack(L, 4);
+  x.lua_createtable(L, 0, 0);
+  for (let i = 1; i <= count; i++) {
+    x.lua_pushnumber(L, i);
+    x.lua_rawgeti(L, -3, i);
+    x.lua_settable(L, -3);
+  }
+  x.lua_replace(L, -2);
+}
+
 /** Pushes a command's reply as the Lua value Redis gives scripts. */
 export function pushReply(vm: LuaVM, L: number, r: Reply): void {
   const x = vm.x;
@@ -37,9 +56,11 @@ export function pushReply(vm: LuaVM, L: number, r: Reply): void {
       vm.pushBuffer(L, r.value);
       return;
     case 'nil':
-      // RESP2 null bulk/array become false; a RESP3 null becomes nil. The parser does not tell
-      // them apart, and both arrive as 'nil': the script's protocol decides.
-      x.lua_pushboolean(L, 0);
+      // RESP2's null bulk/array become false, RESP3's null nil (redisProtocolToLuaType_Null*):
+      // inside an aggregate too, where a nil leaves a hole (MGET of a missing key under
+      // redis.setresp(3) gives {'a', nil, 'a'}, whose length is 1).
+      if (r.resp3 === true) x.lua_pushnil(L);
+      else x.lua_pushboolean(L, 0);
       return;
     case 'status':
       pushSingleFieldTable(vm, L, 'ok', r.value);
@@ -56,10 +77,14 @@ export function pushReply(vm: LuaVM, L: number, r: Reply): void {
     case 'push': {
       x.lua_checkstack(L, 4);
       x.lua_createtable(L, r.elements.length, 0);
+      let holes = false;
       for (let i = 0; i < r.elements.length; i++) {
-        pushReply(vm, L, r.elements[i]!);
+        const e = r.elements[i]!;
+        if (e.type === 'nil' && e.resp3 === true) holes = true;
+        pushReply(vm, L, e);
         x.lua_rawseti(L, -2, i + 1);
       }
+      if (holes) rebuildWithHoles(vm, L, r.elements.length);
       return;
     }
     case 'map': {
@@ -468,9 +493,9 @@ function pushRespValue(vm: LuaVM, L: number, buf: Buffer): void {
       vm.setField(L, -2, 'verbatim_string');
       return;
     }
-    case 0x5f: // _ null
+    case 0x5f: // _ null: RESP3's null is nil to a script, in an aggregate too (pushReply)
       at += 2;
-      x.lua_pushboolean(L, 0);
+      x.lua_pushnil(L);
       return;
     case 0x23: // # boolean
       x.lua_pushboolean(L, buf[at] === 0x74 ? 1 : 0);
@@ -494,10 +519,13 @@ function pushRespValue(vm: LuaVM, L: number, buf: Buffer): void {
       }
       x.lua_checkstack(L, 4);
       x.lua_createtable(L, count, 0);
+      let holes = false;
       for (let i = 1; i <= count; i++) {
+        if (buf[at] === 0x5f) holes = true;
         pushRespValue(vm, L, buf);
         x.lua_rawseti(L, -2, i);
       }
+      if (holes) rebuildWithHoles(vm, L, count);
       return;
     }
     case 0x25: {
