@@ -47,6 +47,8 @@ const EMPTY = Buffer.alloc(0);
 const WHOLE_MAX_ARGS = 6;
 /** Arguments up to this long may be the previous command's string again (RespParser.argument). */
 const REUSE_MAX = 64;
+/** …at this many first places of a command. */
+const REUSE_ARGS = 32;
 
 export class RespParser {
   private buf: Buffer = EMPTY;
@@ -260,21 +262,22 @@ export class RespParser {
     return [name, a1, a2, a3, a4, this.argument(5, buf, spans[10]!, spans[11]!)];
   }
 
-  /** The previous whole command's argument at each position (argument()). */
-  private readonly lastArgs: string[] = ['', '', '', '', '', ''];
+  /** The previous command's argument at each of the first REUSE_ARGS positions (argument()). */
+  private readonly lastArgs: string[] = new Array<string>(REUSE_ARGS).fill('');
 
   /**
-   * Argument `i` of a whole command: the previous command's string at that position again when
+   * Argument `i` of a command: the previous command's string at that position again when
    * the bytes are the same, as commandName does for names. Pipelines repeat the key of one
    * collection (`LPUSH mylist …`, `HSET myhash …`) and values (flags, tokens, redis-benchmark's
    * `xxx`); the string a write keeps is then one the heap already holds, and the parser's fresh
    * one — which the scavenger would copy and promote when a write keeps it — is never made.
    * Strings are immutable, so which of two equal strings an argv holds cannot be seen. The
    * last byte is compared first: keys and values that differ (counters, random keys) mostly
-   * differ there, so a miss costs one comparison. Up to REUSE_MAX bytes; longer ones are built.
+   * differ there, so a miss costs one comparison. Up to REUSE_MAX bytes at the first REUSE_ARGS
+   * places (MSET's ten values among them); anything else is built.
    */
   private argument(i: number, b: Buffer, s: number, n: number): string {
-    if (n > REUSE_MAX) return latin1String(b, s, n);
+    if (n > REUSE_MAX || i >= REUSE_ARGS) return latin1String(b, s, n);
     const last = this.lastArgs[i]!;
     if (last.length === n) {
       const end = n - 1;
@@ -346,7 +349,7 @@ export class RespParser {
         if (this.bulkLen >= BIG_ARG) this.needBytes = this.bulkLen + 2;
         return null;
       }
-      argv.push(argv.length === 0 ? this.commandName(buf, this.pos, this.bulkLen) : latin1String(buf, this.pos, this.bulkLen));
+      argv.push(argv.length === 0 ? this.commandName(buf, this.pos, this.bulkLen) : this.argument(argv.length, buf, this.pos, this.bulkLen));
       this.partialArgBytes += this.bulkLen;
       this.pos += this.bulkLen + 2;
       this.bulkLen = -1;

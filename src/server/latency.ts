@@ -121,7 +121,10 @@ export class LatencyHistogram {
 
 export class LatencyState {
   readonly events = new Map<string, LatencyTimeSeries>();
-  readonly histograms = new Map<CommandSpec, LatencyHistogram>();
+  private readonly histograms = new Map<CommandSpec, LatencyHistogram>();
+  /** The histogram commandTimed last recorded to, and its command (histograms' entry for it). */
+  private lastSpec: CommandSpec | null = null;
+  private lastHistogram: LatencyHistogram | undefined = undefined;
 
   constructor(private readonly server: Server) {}
 
@@ -162,8 +165,12 @@ export class LatencyState {
     if (!this.tracking) return;
     // call() has just counted this call: calls === 1 means the first since start or since
     // CONFIG RESETSTAT zeroed the stats, so any older histogram is stale.
-    let h = this.histograms.get(spec);
+    // A pipeline runs one command over and over: its histogram is the last one recorded to,
+    // found without the Map's probe (the pair is forgotten whenever an entry is dropped).
+    let h = spec === this.lastSpec ? this.lastHistogram : this.histograms.get(spec);
     if (h === undefined || spec.stats.calls === 1) this.histograms.set(spec, (h = new LatencyHistogram()));
+    this.lastSpec = spec;
+    this.lastHistogram = h;
     h.record(durationUs * 1000);
   }
 
@@ -173,6 +180,7 @@ export class LatencyState {
     if (h === undefined) return undefined;
     if (spec.stats.calls === 0 && spec.stats.failedCalls === 0 && spec.stats.rejectedCalls === 0) {
       this.histograms.delete(spec);
+      this.lastSpec = null;
       return undefined;
     }
     return h;
@@ -181,6 +189,7 @@ export class LatencyState {
   /** Forgets every command histogram (CONFIG RESETSTAT can call this directly). */
   resetHistograms(): void {
     this.histograms.clear();
+    this.lastSpec = null;
   }
 }
 

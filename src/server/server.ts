@@ -118,6 +118,8 @@ export function clientIdCounter(next?: number): number {
 }
 
 /** Past this fill ratio a dict expands whatever the memory (HASHTABLE_MAX_LOAD_FACTOR). */
+/** A client's argv between commands: one shared empty array, not a new one per command (never written to). */
+const NO_ARGV: string[] = [];
 const HASHTABLE_MAX_LOAD_FACTOR = 1.618;
 /** Server.prefetchKeys: how many commands' keys it reads ahead, from a read of at least so many bytes. */
 const PREFETCH_COMMANDS = 16;
@@ -1009,7 +1011,7 @@ export class Server implements KeyspaceOwner {
       if ((c.replyMode !== 'on' || c.skipNextReply) && !paused.has(c)) applyReplyMode(c, replyMark);
       if (gate !== null) gate.after(c, replyMark);
       if (this.hooks.tracking !== null) this.hooks.tracking.commandProcessed(c);
-      c.argv = [];
+      c.argv = NO_ARGV;
     }
     if (c.reply.len > 0) c.markPendingWrite();
   }
