@@ -1028,6 +1028,7 @@ export class Server implements KeyspaceOwner {
    * read. Answers how many commands it covered (at least 1: processInput asks again after them).
    * A client whose batch named one key only (a pipeline of RPUSHes to one list) is not scanned
    * for its next PREFETCH_IDLE × PREFETCH_COMMANDS commands: the scan would only cost there.
+   * A batch led by a command the scan stops at is not scanned for its next PREFETCH_COMMANDS.
    */
   private prefetchKeys(c: Client): number {
     const parser = c.parser;
@@ -1037,7 +1038,9 @@ export class Server implements KeyspaceOwner {
       return PREFETCH_COMMANDS;
     }
     const n = parser.scanSecondArgs(this.prefetchStarts, this.prefetchLens);
-    if (n < 2) return 1;
+    // The first command is not one the scan reads (PING, MSET's 21 arguments, inline): the
+    // commands behind it are not scanned again one by one, each scan stopping at the first.
+    if (n < 2) return n === 0 ? PREFETCH_COMMANDS : 1;
     if (!c.db.warmBytes(parser.buffered, this.prefetchStarts, this.prefetchLens, n)) c.prefetchIdle = PREFETCH_IDLE;
     return n;
   }
