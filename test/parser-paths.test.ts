@@ -88,4 +88,46 @@ describe('RespParser: the whole-command fast path and the incremental path agree
       assert.deepEqual(parseAll([input.subarray(0, cut), input.subarray(cut)], limits), cmds, `cut at ${cut}`);
     }
   });
+
+  it('answers each argument by its own bytes when the previous command had one of the same length at that place', () => {
+    // The whole path hands back the previous command's string when the bytes match: a string
+    // equal in length and in its last byte but not elsewhere must not be taken for it.
+    const limits = { maxBulkLen: 512 * 1024 * 1024, authRequired: false, fromMaster: false };
+    const long = 'v'.repeat(64);
+    const cmds = [
+      ['SET', 'key:000000000001', 'xxx'],
+      ['SET', 'key:000000000001', 'xxx'],
+      ['SET', 'key:100000000001', 'yxx'],
+      ['SET', 'key:100000100001', 'xyx'],
+      ['SET', 'key:100000100001', 'xxy'],
+      ['SET', 'key:100000100001', ''],
+      ['SET', 'k', ''],
+      ['SET', 'k', '\x00'],
+      ['SET', 'k', '\x80'],
+      ['SET', long, long],
+      ['SET', `${long.slice(1)}w`, `w${long.slice(1)}`],
+      ['SET', `${long}v`, `${long}v`],
+      ['SET', `${long}v`, `${long}w`],
+      ['HSET', 'myhash', 'element:1', 'xxx', 'f', 'v'],
+      ['HSET', 'myhash', 'element:2', 'xxx', 'g', 'v'],
+      ['HSET', 'myhasi', 'element:2', 'xxy', 'g', 'w'],
+    ];
+    const text = cmds.map((a) => `*${a.length}\r\n${a.map((x) => `$${x.length}\r\n${x}\r\n`).join('')}`).join('');
+    assert.deepEqual(parseAll([Buffer.from(text, 'latin1')], limits), cmds);
+  });
+
+  it('yields each command as sent, at once and byte by byte, when arguments repeat or nearly repeat', () => {
+    // Two letters and short lengths: most arguments equal or differ in one byte from the
+    // previous command's at the same place; up to 9 arguments, so the incremental path runs
+    // on whole input too.
+    const near = fc.array(fc.constantFrom('a', 'b'), { maxLength: 3 }).map((a) => a.join(''));
+    const limits = { maxBulkLen: 512 * 1024 * 1024, authRequired: false, fromMaster: false };
+    fc.assert(
+      fc.property(fc.array(fc.array(near, { minLength: 1, maxLength: 9 }), { minLength: 1, maxLength: 30 }), (cmds) => {
+        const input = Buffer.from(cmds.map((a) => `*${a.length}\r\n${a.map((x) => `$${x.length}\r\n${x}\r\n`).join('')}`).join(''), 'latin1');
+        assert.deepEqual(parseAll([input], limits), cmds);
+        assert.deepEqual(parseAll([...input].map((b) => Buffer.from([b])), limits), cmds);
+      }),
+    );
+  });
 });

@@ -45,6 +45,10 @@ export interface ParserLimits {
 const EMPTY = Buffer.alloc(0);
 /** Commands of up to this many arguments, whole in the buffer, take RespParser.wholeCommand. */
 const WHOLE_MAX_ARGS = 6;
+/** Arguments up to this long may be the previous command's string again (RespParser.argument). */
+const REUSE_MAX = 64;
+/** …at this many first places of a command. */
+const REUSE_ARGS = 32;
 
 export class RespParser {
   private buf: Buffer = EMPTY;
@@ -255,15 +259,46 @@ export class RespParser {
     this.pos = p;
     const name = this.commandName(buf, spans[0]!, spans[1]!);
     if (count === 1) return [name];
-    const a1 = latin1String(buf, spans[2]!, spans[3]!);
+    const a1 = this.argument(1, buf, spans[2]!, spans[3]!);
     if (count === 2) return [name, a1];
-    const a2 = latin1String(buf, spans[4]!, spans[5]!);
+    const a2 = this.argument(2, buf, spans[4]!, spans[5]!);
     if (count === 3) return [name, a1, a2];
-    const a3 = latin1String(buf, spans[6]!, spans[7]!);
+    const a3 = this.argument(3, buf, spans[6]!, spans[7]!);
     if (count === 4) return [name, a1, a2, a3];
-    const a4 = latin1String(buf, spans[8]!, spans[9]!);
+    const a4 = this.argument(4, buf, spans[8]!, spans[9]!);
     if (count === 5) return [name, a1, a2, a3, a4];
-    return [name, a1, a2, a3, a4, latin1String(buf, spans[10]!, spans[11]!)];
+    return [name, a1, a2, a3, a4, this.argument(5, buf, spans[10]!, spans[11]!)];
+  }
+
+  /** The previous command's argument at each of the first REUSE_ARGS positions (argument()). */
+  private readonly lastArgs: string[] = new Array<string>(REUSE_ARGS).fill('');
+
+  /**
+   * Argument `i` of a command: the previous command's string at that position again when
+   * the bytes are the same, as commandName does for names. Pipelines repeat the key of one
+   * collection (`LPUSH mylist …`, `HSET myhash …`) and values (flags, tokens, redis-benchmark's
+   * `xxx`); the string a write keeps is then one the heap already holds, and the parser's fresh
+   * one — which the scavenger would copy and promote when a write keeps it — is never made.
+   * Strings are immutable, so which of two equal strings an argv holds cannot be seen. The
+   * last byte is compared first: keys and values that differ (counters, random keys) mostly
+   * differ there, so a miss costs one comparison. Up to REUSE_MAX bytes at the first REUSE_ARGS
+   * places (MSET's ten values among them); anything else is built.
+   */
+  private argument(i: number, b: Buffer, s: number, n: number): string {
+    if (n > REUSE_MAX || i >= REUSE_ARGS) return latin1String(b, s, n);
+    const last = this.lastArgs[i]!;
+    if (last.length === n) {
+      const end = n - 1;
+      if (end < 0) return last;
+      if (last.charCodeAt(end) === b[s + end]) {
+        let j = 0;
+        while (j < end && last.charCodeAt(j) === b[s + j]) j++;
+        if (j === end) return last;
+      }
+    }
+    const arg = latin1String(b, s, n);
+    this.lastArgs[i] = arg;
+    return arg;
   }
 
   /** Where each bulk of the command wholeCommand() scans starts, and its length. */
@@ -322,7 +357,7 @@ export class RespParser {
         if (this.bulkLen >= BIG_ARG) this.needBytes = this.bulkLen + 2;
         return null;
       }
-      argv.push(argv.length === 0 ? this.commandName(buf, this.pos, this.bulkLen) : latin1String(buf, this.pos, this.bulkLen));
+      argv.push(argv.length === 0 ? this.commandName(buf, this.pos, this.bulkLen) : this.argument(argv.length, buf, this.pos, this.bulkLen));
       this.partialArgBytes += this.bulkLen;
       this.pos += this.bulkLen + 2;
       this.bulkLen = -1;

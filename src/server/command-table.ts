@@ -309,6 +309,9 @@ export class CommandTable {
   readonly commands = new Map<string, CommandSpec>();
   /** Raw (any-case) names seen on the wire → spec, so lookups skip toLowerCase(). */
   private readonly rawCache = new Map<string, CommandSpec | null>();
+  /** The name lookup() last answered from rawCache, and its answer (rawCache's entries never change). */
+  private lastRaw = '';
+  private lastSpec: CommandSpec | undefined = undefined;
 
   /** Builds the table from handler maps; only commands that have a handler exist. */
   constructor(handlerMaps: CommandHandlers[], filter: (spec: CommandSpec) => boolean = () => true) {
@@ -349,8 +352,15 @@ export class CommandTable {
 
   /** Case-insensitive lookup of a top-level command. */
   lookup(rawName: string): CommandSpec | undefined {
+    // The parser hands back the previous command's name string when the bytes repeat, so a
+    // pipeline of one command finds it here by identity, without the Map's probe.
+    if (rawName === this.lastRaw) return this.lastSpec;
     const hit = this.rawCache.get(rawName);
-    if (hit !== undefined) return hit ?? undefined;
+    if (hit !== undefined) {
+      this.lastRaw = rawName;
+      this.lastSpec = hit ?? undefined;
+      return hit ?? undefined;
+    }
     const spec = this.commands.get(rawName.toLowerCase());
     if (this.rawCache.size < 4096) this.rawCache.set(rawName, spec ?? null);
     return spec;

@@ -137,8 +137,10 @@ export function execute(server: Server, c: Client, spec: CommandSpec, argv: stri
   const prevArgv = c.argv;
   const prevCmd = c.cmd;
   const prevCurrent = server.currentInvocation;
-  c.argv = argv;
-  c.cmd = spec;
+  // A client's own command already sits in c.argv / c.cmd (processCommand): no store, and no
+  // write barrier for the young argv, when nothing changes.
+  if (prevArgv !== argv) c.argv = argv;
+  if (prevCmd !== spec) c.cmd = spec;
   c.invocation = inv;
   server.currentInvocation = inv;
   const dirtyBefore = server.dirty;
@@ -187,8 +189,8 @@ export function execute(server: Server, c: Client, spec: CommandSpec, argv: stri
     if (policy.monitor && server.monitors.size > 0 && !spec.skipMonitor && !spec.isAdmin) server.feedMonitors(c, shown);
     if (c.invocation !== inv) invariantFailed(server, `the invocation of '${spec.fullName}' was replaced while it ran`);
     c.invocation = parentInvocation;
-    c.argv = prevArgv;
-    c.cmd = prevCmd;
+    if (c.argv !== prevArgv) c.argv = prevArgv;
+    if (c.cmd !== prevCmd) c.cmd = prevCmd;
     server.currentInvocation = prevCurrent;
     if (outermost) {
       if (server.executionNesting !== 0) {

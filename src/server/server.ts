@@ -118,6 +118,8 @@ export function clientIdCounter(next?: number): number {
 }
 
 /** Past this fill ratio a dict expands whatever the memory (HASHTABLE_MAX_LOAD_FACTOR). */
+/** A client's argv between commands: one shared empty array, not a new one per command (never written to). */
+const NO_ARGV: string[] = [];
 const HASHTABLE_MAX_LOAD_FACTOR = 1.618;
 /** Server.prefetchKeys: how many commands' keys it reads ahead, from a read of at least so many bytes. */
 const PREFETCH_COMMANDS = 16;
@@ -1011,7 +1013,7 @@ export class Server implements KeyspaceOwner {
       if ((c.replyMode !== 'on' || c.skipNextReply) && !paused.has(c)) applyReplyMode(c, replyMark);
       if (gate !== null) gate.after(c, replyMark);
       if (this.hooks.tracking !== null) this.hooks.tracking.commandProcessed(c);
-      c.argv = [];
+      c.argv = NO_ARGV;
     }
     if (c.reply.len > 0) c.markPendingWrite();
   }
@@ -1029,7 +1031,8 @@ export class Server implements KeyspaceOwner {
    * A client whose batch named one key only (a pipeline of RPUSHes to one list) is not scanned
    * for its next PREFETCH_IDLE × PREFETCH_COMMANDS commands: the scan would only cost there;
    * nor one whose read held fewer than PREFETCH_MIN_COMMANDS commands, for its next
-   * PREFETCH_IDLE reads.
+   * PREFETCH_IDLE reads. A batch led by a command the scan stops at is not scanned for its
+   * next PREFETCH_COMMANDS.
    */
   private prefetchKeys(c: Client): number {
     const parser = c.parser;
@@ -1048,16 +1051,19 @@ export class Server implements KeyspaceOwner {
       return 1;
     }
     const n = parser.scanSecondArgs(this.prefetchStarts, this.prefetchLens);
+    // The first command is not one the scan reads (PING, MSET's 21 arguments, inline): the
+    // commands behind it are not scanned again one by one, each scan stopping at the first.
+    if (n === 0) return PREFETCH_COMMANDS;
     if (n < PREFETCH_MIN_COMMANDS) {
       // One or two commands were all the read held (an EVALSHA, or SET + WAIT at -P 1, whose
       // WAIT's `1` is no key): at most one miss to overlap, not worth hashing; the client's next
       // reads are most likely as short, so they skip the scan too while they stay under twice
       // this read's bytes (a pipeline that follows is scanned at once).
-      if (n > 0 && parser.scanReachedEnd) {
+      if (parser.scanReachedEnd) {
         c.prefetchLoneReads = PREFETCH_IDLE;
         c.prefetchLoneBytes = 2 * pending;
       }
-      return n > 0 ? n : 1;
+      return n;
     }
     c.prefetchLoneReads = 0;
     if (!c.db.warmBytes(parser.buffered, this.prefetchStarts, this.prefetchLens, n)) c.prefetchIdle = PREFETCH_IDLE;
