@@ -2,6 +2,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startServer, stopAll, type RunningServer } from './helpers/server.js';
+import { acceptSharedReads, setSharedReader } from '../src/server/shared-reads.js';
 
 /**
  * Client sockets read into one buffer shared by every client (src/server/shared-reads.ts), or,
@@ -74,6 +75,7 @@ async function clientQbuf(s: RunningServer, name: string): Promise<number> {
 for (const [label, env, logLine] of [
   ['shared buffer', {}, 'Client reads: one shared buffer (onread)'],
   ["'data' events (NODIS_SHARED_READS=0)", { NODIS_SHARED_READS: '0' }, "Client reads: 'data' events"],
+  ['shared buffer, sockets moved from net.Server\'s (NODIS_ACCEPT_SHARED=0)', { NODIS_ACCEPT_SHARED: '0' }, 'Client reads: one shared buffer (onread)'],
 ] as const) {
   describe(`client reads through ${label}`, () => {
     after(stopAll);
@@ -164,3 +166,48 @@ for (const [label, env, logLine] of [
     });
   });
 }
+
+describe('acceptSharedReads: an accepted connection becomes one shared-read socket', () => {
+  it("hands each connection to accept as a shared-read socket, without net.Server's 'connection' socket", { timeout: 30000 }, async () => {
+    const viaServer: net.Socket[] = [];
+    const srv = net.createServer({ pauseOnConnect: true }, (s) => {
+      viaServer.push(s);
+      s.destroy();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const got: string[] = [];
+    const accepted: net.Socket[] = [];
+    assert.equal(
+      acceptSharedReads(srv, (socket) => {
+        accepted.push(socket);
+        // The socket reads into the shared buffer: its reader gets the bytes, no 'data' event.
+        assert.equal(setSharedReader(socket, (chunk) => got.push(chunk.toString('latin1'))), true);
+        socket.on('data', () => assert.fail("a shared-read socket emits no 'data'"));
+      }),
+      true,
+    );
+    const { port } = srv.address() as net.AddressInfo;
+    const clients = await Promise.all(
+      [0, 1, 2].map(
+        (i) =>
+          new Promise<net.Socket>((r) => {
+            const c = net.connect(port, '127.0.0.1', () => {
+              c.write(`hello ${i}`);
+              r(c);
+            });
+          }),
+      ),
+    );
+    for (let i = 0; i < 200 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(got.sort(), ['hello 0', 'hello 1', 'hello 2']);
+    assert.equal(accepted.length, 3);
+    assert.equal(viaServer.length, 0);
+    // Replies go out through the same socket.
+    const echoed = new Promise<string>((r) => clients[0]!.once('data', (b) => r(b.toString())));
+    accepted[0]!.write('+PONG\r\n');
+    assert.equal(await echoed, '+PONG\r\n');
+    for (const c of clients) c.destroy();
+    for (const a of accepted) a.destroy();
+    await new Promise<void>((r) => srv.close(() => r()));
+  });
+});

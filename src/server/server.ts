@@ -41,7 +41,7 @@ import { redirectBlockedClients } from './blocking.js';
 import { execute, type ExecMode, type Invocation } from './executor.js';
 import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
 import { ClientEviction } from './client-memory.js';
-import { READ_BUFFER_BYTES, setSharedReader, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
+import { READ_BUFFER_BYTES, acceptSharedReads, setSharedReader, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
 import { listenLiteral } from './listen-literal.js';
 import { directWriterFor, directWritesOff } from './direct-writes.js';
 
@@ -778,6 +778,9 @@ export class Server implements KeyspaceOwner {
       srv.maxConnections = Number.MAX_SAFE_INTEGER;
       srv.once('error', reject);
       srv.once('listening', () => {
+        // Each accepted connection made straight into its shared-read socket (one net.Socket,
+        // not two); the 'connection' listener above stays for anything this does not take.
+        if (paused && process.env.NODIS_ACCEPT_SHARED !== '0') acceptSharedReads(srv, (socket) => this.accept(socket));
         srv.off('error', reject);
         srv.on('error', (e) => this.log.warning(`Accepting client connection: ${e.message}`));
         into.push(srv);

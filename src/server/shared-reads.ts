@@ -120,6 +120,46 @@ export function toSharedReads(socket: net.Socket): net.Socket | null {
   return moved;
 }
 
+interface ListenHandle {
+  onconnection: (this: ListenHandle, err: number, clientHandle: unknown) => void;
+}
+
+/**
+ * Makes a listening, paused-on-connect server hand each accepted connection to `accept` as the
+ * one shared-read socket it becomes, without the plain socket net.Server would build first and
+ * toSharedReads then throws away (two net.Socket objects, their streams' states, a destroy and
+ * its close events per connection: about half of a connection's ~0.29 ms of server CPU, which a
+ * burst of 50 connections — redis-benchmark's start — queues in front of the first requests).
+ * The listening handle's `onconnection` (a Node internal, like `handle` in toSharedReads) is
+ * wrapped: an error, or a handle that cannot read into the shared buffer, goes to Node's own
+ * onconnection as before (so `accept` gets what toSharedReads would have left it). The
+ * connection is not counted in the server's `_connections` (nodis never asks getConnections,
+ * and close() stops listening either way). False when the handle is not what this expects:
+ * the server then stays on the paused path.
+ */
+export function acceptSharedReads(server: net.Server, accept: (socket: net.Socket) => void): boolean {
+  const handle = (server as unknown as { _handle?: Partial<ListenHandle> | null })._handle;
+  if (handle === null || handle === undefined || typeof handle.onconnection !== 'function') return false;
+  const nodeOnConnection = handle.onconnection;
+  handle.onconnection = function (this: ListenHandle, err: number, clientHandle: unknown): void {
+    const h = clientHandle as Partial<StreamHandle> | null;
+    if (err !== 0 && err !== undefined) return nodeOnConnection.call(this, err, clientHandle);
+    if (h === null || typeof h !== 'object' || typeof h.readStart !== 'function' || typeof h.useUserBuffer !== 'function') {
+      return nodeOnConnection.call(this, err, clientHandle);
+    }
+    const target = new ReadTarget();
+    let socket: net.Socket;
+    try {
+      socket = new net.Socket({ handle: h, readable: true, writable: true, onread: onreadFor(target) } as net.SocketConstructorOpts);
+    } catch {
+      return nodeOnConnection.call(this, err, clientHandle);
+    }
+    targets.set(socket, target);
+    accept(socket);
+  };
+  return true;
+}
+
 /**
  * Sends a shared-read socket's chunks to `reader`; false for any other socket (read it with a
  * 'data' listener).
