@@ -104,20 +104,30 @@ export function connectSharedReads(o: { host: string; port: number }): net.Socke
  */
 export function toSharedReads(socket: net.Socket): net.Socket | null {
   const inner = socket as unknown as { _handle?: unknown };
-  const handle = inner._handle as Partial<StreamHandle> | null | undefined;
-  if (handle === null || typeof handle !== 'object' || typeof handle.readStart !== 'function' || typeof handle.useUserBuffer !== 'function') return null;
-  const target = new ReadTarget();
-  let moved: net.Socket;
-  try {
-    moved = new net.Socket({ handle, readable: true, writable: true, onread: onreadFor(target) } as net.SocketConstructorOpts);
-  } catch {
-    return null;
-  }
+  const moved = sharedReadSocket(inner._handle);
+  if (moved === null) return null;
   // The old wrapper lets go of the handle; destroying it only settles net.Server's count.
   inner._handle = null;
   socket.destroy();
-  targets.set(moved, target);
   return moved;
+}
+
+/**
+ * A shared-read socket over a connection's stream handle, or null when the handle is not one
+ * (it must have `readStart`/`useUserBuffer`) or Node refuses it; the handle is then untouched.
+ */
+function sharedReadSocket(handle: unknown): net.Socket | null {
+  const h = handle as Partial<StreamHandle> | null | undefined;
+  if (h === null || typeof h !== 'object' || typeof h.readStart !== 'function' || typeof h.useUserBuffer !== 'function') return null;
+  const target = new ReadTarget();
+  let socket: net.Socket;
+  try {
+    socket = new net.Socket({ handle: h, readable: true, writable: true, onread: onreadFor(target) } as net.SocketConstructorOpts);
+  } catch {
+    return null;
+  }
+  targets.set(socket, target);
+  return socket;
 }
 
 interface ListenHandle {
@@ -142,19 +152,8 @@ export function acceptSharedReads(server: net.Server, accept: (socket: net.Socke
   if (handle === null || handle === undefined || typeof handle.onconnection !== 'function') return false;
   const nodeOnConnection = handle.onconnection;
   handle.onconnection = function (this: ListenHandle, err: number, clientHandle: unknown): void {
-    const h = clientHandle as Partial<StreamHandle> | null;
-    if (err !== 0 && err !== undefined) return nodeOnConnection.call(this, err, clientHandle);
-    if (h === null || typeof h !== 'object' || typeof h.readStart !== 'function' || typeof h.useUserBuffer !== 'function') {
-      return nodeOnConnection.call(this, err, clientHandle);
-    }
-    const target = new ReadTarget();
-    let socket: net.Socket;
-    try {
-      socket = new net.Socket({ handle: h, readable: true, writable: true, onread: onreadFor(target) } as net.SocketConstructorOpts);
-    } catch {
-      return nodeOnConnection.call(this, err, clientHandle);
-    }
-    targets.set(socket, target);
+    const socket = err === 0 || err === undefined ? sharedReadSocket(clientHandle) : null;
+    if (socket === null) return nodeOnConnection.call(this, err, clientHandle);
     accept(socket);
   };
   return true;
