@@ -12,9 +12,7 @@ import { root, option, median } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const dist = path.resolve(option(args, 'dist', path.join(root, 'dist')));
-const rounds = Number(option(args, 'rounds', '3'));
-const keys = Number(option(args, 'keys', '1000000'));
-const touchedKeys = Number(option(args, 'touched', '100000'));
+const [rounds, keys, touchedKeys] = [['rounds', 3], ['keys', 1e6], ['touched', 1e5]].map(([name, dflt]) => Number(option(args, name, String(dflt))));
 const { Database } = await import(path.join(dist, 'src/keyspace/db.js'));
 const { Snapshot } = await import(path.join(dist, 'src/persistence/snapshot.js'));
 const { DEFAULT_ENCODE_OPTIONS } = await import(path.join(dist, 'src/persistence/rdb-encode.js'));
