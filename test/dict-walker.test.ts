@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import './helpers/property.js';
-import { KeyDict } from '../src/keyspace/dict.js';
+import { KeyDict, keyHash } from '../src/keyspace/dict.js';
 
 type Op = { op: 'set' | 'del' | 'step'; k: number; n: number };
 
@@ -102,5 +102,20 @@ describe('DictWalker', () => {
     for (let i = 0; i < 50_000 && walker.next(); i++) returned.push(walker.key);
     const behind = new Set(returned);
     for (let i = 0; i < 100_000; i++) assert.equal(walker.passed(`key:${i}`), behind.has(`key:${i}`));
+  });
+
+  it('hash is keyHash(key) of each key returned: one table, shards, and across the switch to shards', () => {
+    for (const n of [1000, 40_000, 32_760]) {
+      const d = new KeyDict<number>();
+      for (let i = 0; i < n; i++) d.set(`key:${i}`, i);
+      const walker = d.walker();
+      let returned = 0;
+      while (walker.next()) {
+        assert.equal(walker.hash, keyHash(walker.key), `${n} keys: the hash of ${walker.key}`);
+        // Half way, a burst of new keys (32,760: the dictionary switches to shards mid-walk).
+        if (++returned === n >> 1) for (let i = 0; i < 100; i++) d.set(`burst:${i}`, i);
+      }
+      assert.ok(returned >= n);
+    }
   });
 });

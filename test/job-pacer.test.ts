@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { JobPacer, type JobPacing } from '../src/persistence/job-pacer.js';
 import { rdbOf } from '../src/persistence/rdb.js';
+import { defaultLoadLimits, parseRdb } from '../src/persistence/rdb-decode.js';
 import { SystemClock } from '../src/core/clock.js';
 import { startInProcess } from './helpers/in-process.js';
 
@@ -182,5 +183,90 @@ describe('a background job while clients are active', () => {
     } finally {
       await stop();
     }
+  });
+});
+
+describe('a background job and its writes', () => {
+  /** A server holding `n` small keys, its RDB persistence, and a snapshot of it. */
+  async function withSnapshot(n: number, body: (p: NonNullable<ReturnType<typeof rdbOf>>, snap: ReturnType<NonNullable<ReturnType<typeof rdbOf>>['startSnapshot']>) => Promise<void>): Promise<void> {
+    const { server, stop } = await startInProcess(new SystemClock(), {});
+    try {
+      for (let i = 0; i < n; i++) server.dbs[0]!.set(`key:${i}`, `value:${i}`);
+      const p = rdbOf(server)!;
+      const snap = p.startSnapshot();
+      try {
+        await body(p, snap);
+      } finally {
+        p.endSnapshot(snap);
+      }
+    } finally {
+      await stop();
+    }
+  }
+
+  it('produces the next chunk while the previous one is written, and writes one at a time, in order', async () => {
+    await withSnapshot(100_000, async (p, snap) => {
+      const events: string[] = [];
+      const step = snap.step.bind(snap);
+      snap.step = (...args: Parameters<typeof snap.step>) => {
+        events.push('slice');
+        return step(...args);
+      };
+      let writing = 0;
+      const written: Buffer[] = [];
+      const complete = await p.drive(
+        snap,
+        (chunk) => {
+          assert.equal(writing, 0, 'a write started while another was in flight');
+          writing++;
+          events.push('write');
+          // A slow write (a disk, a socket to drain): done 5 ms later.
+          return new Promise<void>((resolve) =>
+            setTimeout(() => {
+              written.push(chunk);
+              writing--;
+              events.push('written');
+              resolve();
+            }, 5),
+          );
+        },
+        () => false,
+      );
+      assert.equal(complete, true);
+      assert.equal(writing, 0, 'drive returned before its last write was done');
+      assert.ok(written.length >= 4, `${written.length} chunks`);
+      // Slices ran between a write's start and its end (the job did not idle for the write).
+      const overlapped = events.filter((e, i) => e === 'slice' && events.lastIndexOf('write', i) > events.lastIndexOf('written', i)).length;
+      assert.ok(overlapped > 0, `events: ${events.slice(0, 12).join(', ')}`);
+      // The chunks, in order, are one whole image: every key once.
+      let keys = 0;
+      parseRdb(Buffer.concat(written), { selectDb: () => {}, aux: () => {}, functionCode: () => {}, key: () => void keys++ }, defaultLoadLimits());
+      assert.equal(keys, 100_000);
+    });
+  });
+
+  it('a failing write fails the job, and no write follows it', async () => {
+    await withSnapshot(100_000, async (p, snap) => {
+      let writes = 0;
+      let afterFailure = 0;
+      let failed = false;
+      await assert.rejects(
+        p.drive(
+          snap,
+          () => {
+            writes++;
+            if (failed) afterFailure++;
+            if (writes === 2) {
+              failed = true;
+              return new Promise<void>((_resolve, reject) => setTimeout(() => reject(new Error('ENOSPC: no space left on device, write')), 5));
+            }
+            return Promise.resolve();
+          },
+          () => false,
+        ),
+        /ENOSPC/,
+      );
+      assert.equal(afterFailure, 0);
+    });
   });
 });

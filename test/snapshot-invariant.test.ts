@@ -122,3 +122,27 @@ test('a walk in tiny slices with changes in between is the dataset at the start,
     }
   }
 });
+
+test('rdbchecksum no: the image ends in 8 zero bytes and loads; yes: a CRC64 that verifies', () => {
+  const db = new Database(0, owner());
+  for (let i = 0; i < 2000; i++) db.set(`key:${i}`, `value:${i}`);
+  for (const checksum of [false, true]) {
+    const snap = new Snapshot([db], { encode: DEFAULT_ENCODE_OPTIONS, checksum, aux: [], functions: [] });
+    const chunks: Buffer[] = [];
+    // Small slices, each chunk handed out as it is (the buffers must not be reused under them).
+    while (!snap.complete) {
+      const c = snap.step(Infinity, 100, 8 << 20, 512);
+      if (c.length > 0) chunks.push(c);
+    }
+    const image = Buffer.concat(chunks);
+    const trailer = image.subarray(image.length - 8);
+    assert.equal(trailer.equals(Buffer.alloc(8)), !checksum, `checksum ${checksum}: trailer ${trailer.toString('hex')}`);
+    let keys = 0;
+    parseRdb(image, { selectDb: () => {}, aux: () => {}, functionCode: () => {}, key: () => void keys++ }, defaultLoadLimits());
+    assert.equal(keys, 2000);
+    if (checksum) {
+      image[image.length - 1] ^= 1;
+      assert.throws(() => parseRdb(image, { selectDb: () => {}, aux: () => {}, functionCode: () => {}, key: () => {} }, defaultLoadLimits()));
+    }
+  }
+});

@@ -430,6 +430,8 @@ export class SamplePositions {
 export class DictWalker<V> {
   key = '';
   value: V | undefined = undefined;
+  /** keyHash(key) of the entry next() returned (read from its table, not computed). */
+  hash = 0;
   private table = 0;
   private cursor: TableCursor<V> | null = null;
   private budget = 0;
@@ -480,6 +482,7 @@ export class DictWalker<V> {
         if (dict.tablesGeneration === this.generation) {
           this.key = c.key;
           this.value = c.value;
+          this.hash = c.hash;
           return true;
         }
         // The tables were replaced: these are no longer written to; yield only keys still
@@ -488,6 +491,7 @@ export class DictWalker<V> {
         if (v === undefined) continue;
         this.key = c.key;
         this.value = v;
+        this.hash = c.hash;
         return true;
       }
       this.cursor = null;

@@ -388,6 +388,8 @@ export class OrderedTable<V> implements SlotGeometry {
 export class TableCursor<V> {
   key = '';
   value: V | undefined = undefined;
+  /** keyHash(key), as the table stored it. */
+  hash = 0;
   private p = 0;
 
   constructor(private st: Store<V>) {}
@@ -423,6 +425,7 @@ export class TableCursor<V> {
       if (k !== undefined) {
         this.key = k;
         this.value = st.kv[2 * p - 1] as V;
+        this.hash = st.hashes[p - 1]!;
         this.p = p;
         return true;
       }

@@ -115,6 +115,18 @@ export class ByteWriter {
     return out;
   }
 
+  /**
+   * Like take() without the copy: hands out the bytes written in the buffer they were written
+   * in and goes on in a new buffer of the same size (a snapshot's 256 KB chunks), or of
+   * `maxNext` bytes when one big value had grown it past that.
+   */
+  handOver(maxNext = 1 << 20): Buffer {
+    const out = this.buf.subarray(0, this.len);
+    this.buf = Buffer.allocUnsafe(Math.min(this.buf.length, maxNext));
+    this.len = 0;
+    return out;
+  }
+
   /** A view of the bytes written so far (valid until the next write). */
   view(): Buffer {
     return this.buf.subarray(0, this.len);

@@ -745,8 +745,9 @@ export class RdbPersistence {
   }
 
   /**
-   * Runs a snapshot in slices sized by a JobPacer (or of `sliceMs`), handing each slice's bytes to `write` and waiting
-   * for it (backpressure: at most one slice is in flight). Paced by rdb-key-save-delay (µs per
+   * Runs a snapshot in slices sized by a JobPacer (or of `sliceMs`), handing each slice's bytes to `write`. While
+   * one chunk's write (a promise) runs, the next chunk is produced; it is handed over once that
+   * write is done (backpressure: at most one write in flight, two chunks in memory). Paced by rdb-key-save-delay (µs per
    * key, as the tests use it to make saves slow). Returns false if `stopped()` turned true.
    */
   async drive(snap: Snapshot, write: (chunk: Buffer) => Promise<unknown> | void, stopped: () => boolean, sliceMs: number | null = null): Promise<boolean> {
@@ -755,46 +756,67 @@ export class RdbPersistence {
     // How long each slice is, or none this turn (clients first: job-pacer.ts).
     const pacer = new JobPacer(() => performance.now(), () => stats.totalCommands);
     let deferred = false;
-    while (!snap.complete) {
-      if (stopped()) return false;
-      // Replies first: the flush of the commands served this turn is queued behind this
-      // callback, so a slice now would hold every reply back by its length. Yield once (not
-      // twice in a row, or a steady stream of commands would hold the job off for ever).
-      if (!deferred && server.flushPending) {
-        deferred = true;
-        await yieldToLoop();
-        continue;
-      }
-      deferred = false;
-      const delayUs = this.server.config.getNumber('rdb-key-save-delay');
-      let chunk: Buffer;
-      if (delayUs > 0) {
-        const keys = Math.max(1, Math.floor((DELAYED_SLICE_MS * 1000) / delayUs));
-        chunk = snap.step(DELAYED_SLICE_MS, keys);
-        await sleep(Math.max(1, (keys * delayUs) / 1000));
-      } else {
-        const budget = sliceMs ?? pacer.next();
-        if (budget === 0) {
-          // Clients have the thread this turn (over the job's share while they are active).
-          if (pacer.restMs > 0) await nextFlushOrRest(server, pacer.restMs);
-          else await yieldToLoop();
+    /** The chunk being written while the next slice runs (at most one). */
+    let inflight: PromiseLike<unknown> | null = null;
+    try {
+      while (!snap.complete) {
+        if (stopped()) return false;
+        // Replies first: the flush of the commands served this turn is queued behind this
+        // callback, so a slice now would hold every reply back by its length. Yield once (not
+        // twice in a row, or a steady stream of commands would hold the job off for ever).
+        if (!deferred && server.flushPending) {
+          deferred = true;
+          await yieldToLoop();
           continue;
         }
-        const t0 = performance.now();
-        chunk = snap.step(budget, Infinity, 8 << 20, WRITE_MIN_BYTES);
-        pacer.spent(performance.now() - t0);
+        deferred = false;
+        const delayUs = this.server.config.getNumber('rdb-key-save-delay');
+        let chunk: Buffer;
+        if (delayUs > 0) {
+          const keys = Math.max(1, Math.floor((DELAYED_SLICE_MS * 1000) / delayUs));
+          chunk = snap.step(DELAYED_SLICE_MS, keys);
+          await sleep(Math.max(1, (keys * delayUs) / 1000));
+        } else {
+          const budget = sliceMs ?? pacer.next();
+          if (budget === 0) {
+            // Clients have the thread this turn (over the job's share while they are active).
+            if (pacer.restMs > 0) await nextFlushOrRest(server, pacer.restMs);
+            else await yieldToLoop();
+            continue;
+          }
+          const t0 = performance.now();
+          chunk = snap.step(budget, Infinity, 8 << 20, WRITE_MIN_BYTES);
+          pacer.spent(performance.now() - t0);
+        }
+        if (stopped()) return false;
+        if (chunk.length > 0) {
+          // One write at a time, in order: the previous chunk's must be done before this one's
+          // starts (the sinks are sequential, and it bounds the memory to two chunks).
+          if (inflight !== null) await inflight;
+          inflight = null;
+          if (stopped()) return false;
+          const pending = write(chunk);
+          if (pending !== undefined) {
+            // Not awaited here: the next slice is produced while this chunk is written (on the
+            // thread pool or into the socket), instead of the job idling for each write's round
+            // trip (most of an idle BGSAVE's wall time). A failure surfaces at the next await.
+            inflight = pending;
+            pending.then(undefined, () => undefined);
+          }
+          // The loop's turn for clients before the next slice.
+          await yieldToLoop();
+        } else {
+          await yieldToLoop();
+        }
       }
-      if (stopped()) return false;
-      if (chunk.length > 0) {
-        const pending = write(chunk);
-        // An asynchronous write is the loop's turn for clients; a synchronous sink needs one.
-        if (pending !== undefined) await pending;
-        else await yieldToLoop();
-      } else {
-        await yieldToLoop();
-      }
+      if (inflight !== null) await inflight;
+      inflight = null;
+      return true;
+    } finally {
+      // A job that stopped or failed still lets its last write finish before the caller
+      // closes or removes what it wrote to.
+      if (inflight !== null) await inflight.then(undefined, () => undefined);
     }
-    return true;
   }
 
   /** The `#TS:` annotation an AOF-format BASE starts with (aof-timestamp-enabled), or null. */
