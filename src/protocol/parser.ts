@@ -45,6 +45,13 @@ export interface ParserLimits {
 const EMPTY = Buffer.alloc(0);
 /** Commands of up to this many arguments, whole in the buffer, take RespParser.wholeCommand. */
 const WHOLE_MAX_ARGS = 6;
+/**
+ * Where each bulk of the command RespParser.wholeCommand() scans starts, and its length: scratch
+ * filled and read within one call (nothing it calls parses), so one array serves every parser.
+ * A parser's own array was one more object per client read at every request — at -P 1, with
+ * 50 clients served in turn, a cache miss more per command (docs/PERFORMANCE.md, "lua7").
+ */
+const SPANS = new Int32Array(2 * WHOLE_MAX_ARGS);
 /** Arguments up to this long may be the previous command's string again (RespParser.argument). */
 const REUSE_MAX = 64;
 /** …at this many first places of a command. */
@@ -246,7 +253,7 @@ export class RespParser {
    */
   private wholeCommand(count: number): string[] | null {
     const buf = this.buf;
-    const spans = this.spans;
+    const spans = SPANS;
     let p = this.pos;
     for (let i = 0; i < count; i++) {
       const s = this.bulkStart(p);
@@ -301,8 +308,6 @@ export class RespParser {
     return arg;
   }
 
-  /** Where each bulk of the command wholeCommand() scans starts, and its length. */
-  private readonly spans = new Int32Array(2 * WHOLE_MAX_ARGS);
 
   /** Length of the bulk bulkStart() last found. */
   private scannedLen = 0;
