@@ -6,24 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigRegistry } from '../src/config/registry.js';
-import { DIRECTIVES } from '../src/config/directives.js';
-import { CommandTable } from '../src/server/command-table.js';
-import { allCommandHandlers } from '../src/commands/index.js';
-import { Logger } from '../src/server/log.js';
-import { Server } from '../src/server/server.js';
-import { SystemClock, Random } from '../src/core/clock.js';
-import { installModules } from '../src/server/modules.js';
+import { serverInProcess } from './helpers/in-process.js';
+import type { Server } from '../src/server/server.js';
 import type { Client } from '../src/server/client.js';
 
 function inProcess(): { server: Server; c: Client } {
-  const clock = new SystemClock();
-  const logger = new Logger(() => clock.now());
-  logger.level = 'warning';
-  const config = new ConfigRegistry(DIRECTIVES);
-  config.set('save', [''], 'args');
-  const server = new Server({ clock, random: new Random(1), config, commands: new CommandTable(allCommandHandlers()), logger });
-  installModules(server);
+  const server = serverInProcess();
   return { server, c: server.createFakeClient() };
 }
 
