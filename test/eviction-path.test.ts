@@ -10,16 +10,10 @@ import assert from 'node:assert/strict';
 import { Database, type KeyspaceOwner } from '../src/keyspace/db.js';
 import { allocSize, chargedValueBytes, dictBucketBytes, keyOverheadBytes } from '../src/keyspace/memory.js';
 import { KEEP_RECORD, KeyDict, NO_RECORD, SamplePositions, keyHash } from '../src/keyspace/dict.js';
-import { ConfigRegistry } from '../src/config/registry.js';
-import { DIRECTIVES } from '../src/config/directives.js';
-import { CommandTable } from '../src/server/command-table.js';
-import { allCommandHandlers } from '../src/commands/index.js';
-import { Logger } from '../src/server/log.js';
-import { Server } from '../src/server/server.js';
-import { ManualClock, Random } from '../src/core/clock.js';
-import { installModules } from '../src/server/modules.js';
+import type { Server } from '../src/server/server.js';
+import { ManualClock } from '../src/core/clock.js';
 import { performEvictions, setMemoryGauge } from '../src/server/evict.js';
-import { standaloneOwner } from './helpers/in-process.js';
+import { serverInProcess, standaloneOwner } from './helpers/in-process.js';
 
 /** jemalloc's size class as first written (Math.log2): the reference for allocSize. */
 function referenceAllocSize(n: number): number {
@@ -35,12 +29,8 @@ function owner(track: boolean): KeyspaceOwner {
 
 function inProcessServer(policy: string): { server: Server; clock: ManualClock; fed: string[] } {
   const clock = new ManualClock();
-  const logger = new Logger(() => clock.now());
-  logger.level = 'warning';
-  const config = new ConfigRegistry(DIRECTIVES);
-  config.set('save', [''], 'args');
-  const server = new Server({ clock, random: new Random(3), config, commands: new CommandTable(allCommandHandlers()), logger });
-  installModules(server);
+  const server = serverInProcess(clock, 3);
+  const config = server.config;
   config.set('maxmemory-policy', [policy], 'runtime');
   // No time limit per round: one performEvictions() call does all the work, under any load.
   config.set('maxmemory-eviction-tenacity', ['100'], 'runtime');

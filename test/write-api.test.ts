@@ -20,14 +20,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, stopAll, type RunningServer } from './helpers/server.js';
 import { startRedis, encodeCommand, replyEnd } from './helpers/redis-compare.js';
-import { ConfigRegistry } from '../src/config/registry.js';
-import { DIRECTIVES } from '../src/config/directives.js';
-import { CommandTable } from '../src/server/command-table.js';
-import { allCommandHandlers } from '../src/commands/index.js';
-import { Logger } from '../src/server/log.js';
-import { Server } from '../src/server/server.js';
-import { SystemClock, Random } from '../src/core/clock.js';
-import { installModules } from '../src/server/modules.js';
+import type { Server } from '../src/server/server.js';
+import { serverInProcess } from './helpers/in-process.js';
 import { sourceFiles } from './helpers/source-files.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -47,14 +41,7 @@ function codeLines(file: string): [number, string][] {
 
 /** A server in this process, not listening: its keyspace and hooks, nothing else. */
 function inProcessServer(): Server {
-  const clock = new SystemClock();
-  const logger = new Logger(() => clock.now());
-  logger.level = 'warning';
-  const config = new ConfigRegistry(DIRECTIVES);
-  config.set('save', [''], 'args');
-  const server = new Server({ clock, random: new Random(1), config, commands: new CommandTable(allCommandHandlers()), logger });
-  installModules(server);
-  return server;
+  return serverInProcess();
 }
 
 describe('the keyspace write API', () => {

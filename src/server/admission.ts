@@ -58,13 +58,21 @@ export interface ScriptCallContext {
 export interface AdmissionRequest {
   client: Client;
   spec: CommandSpec;
-  argv: readonly string[];
+  /**
+   * The command's arguments; null for a client's own command, which are the client's `argv`
+   * (processCommand reuses one request for every command and stores no young array in it).
+   */
+  argv: readonly string[] | null;
   flags: Readonly<InvocationFlags>;
   /** Set for a script's redis.call; null for a client's command. */
   script: ScriptCallContext | null;
 }
 
 type Check = (server: Server, r: AdmissionRequest) => string | null;
+
+function argvOf(r: AdmissionRequest): readonly string[] {
+  return r.argv ?? r.client.argv;
+}
 
 const OOM = "OOM command not allowed when used memory > 'maxmemory'.";
 const READONLY = "READONLY You can't write against a read only replica.";
@@ -104,10 +112,12 @@ function clusterCheck(server: Server, r: AdmissionRequest): string | null {
       if (client.multi === null) return null;
       commands = client.multi.map((q) => ({ argv: q.argv, keys: q.spec.getKeys(q.argv) }));
     } else {
-      commands = [{ argv: r.argv, keys: spec.getKeys(r.argv) }];
+      const argv = argvOf(r);
+      commands = [{ argv, keys: spec.getKeys(argv) }];
     }
   } else {
-    commands = [{ argv: r.argv, keys: spec.getKeys(r.argv) }];
+    const argv = argvOf(r);
+    commands = [{ argv, keys: spec.getKeys(argv) }];
   }
   const n = spec.fullName;
   const db = server.dbs[0]!;
@@ -146,8 +156,8 @@ const CHECKS = {
   noscript: (_server, r) => (r.spec.noScript && r.script !== null && !r.script.noscriptAllowed ? 'This Redis command is not allowed from script' : null),
   acl: (server, r) => {
     if (server.hooks.aclCheck === null) return null;
-    if (r.script !== null) return server.hooks.aclCheck(r.client, r.spec, r.argv, 'lua', r.script.caller);
-    return server.hooks.aclCheck(r.client, r.spec, r.argv, r.client.multi !== null ? 'multi' : 'toplevel');
+    if (r.script !== null) return server.hooks.aclCheck(r.client, r.spec, argvOf(r), 'lua', r.script.caller);
+    return server.hooks.aclCheck(r.client, r.spec, argvOf(r), r.client.multi !== null ? 'multi' : 'toplevel');
   },
   oom: (server, r) => {
     if (server.settings.maxmemory <= 0 || obeyed(r)) return null;
@@ -233,10 +243,26 @@ export function admit(server: Server, r: AdmissionRequest): string | null {
       k.readonly(server, r) ?? k.misconf(server, r) ?? k.noreplicas(server, r) ?? k.oom(server, r) ?? k.cluster(server, r)
     );
   }
+  // Each check behind the condition under which it can refuse at all (its own first test, so
+  // the order and the answers are the same): most commands pass most checks on a flag or a
+  // field, and a call per check was ~3–4% of a pipelined PING's server samples.
+  const spec = r.spec;
+  const c = r.client;
+  const flags = r.flags;
   return (
-    k.protected(server, r) ?? k.auth(server, r) ?? k.noMulti(server, r) ?? k.acl(server, r) ?? k.cluster(server, r) ?? k.oom(server, r) ??
-    k.misconf(server, r) ?? k.noreplicas(server, r) ?? k.readonly(server, r) ?? k.pubsub(server, r) ??
-    k.masterdown(server, r) ?? k.loading(server, r) ?? k.busy(server, r) ?? k.replicaKeyspace(server, r)
+    (spec.isProtected ? k.protected(server, r) : null) ??
+    (c.authenticated || spec.noAuth ? null : k.auth(server, r)) ??
+    (c.multi === null ? null : k.noMulti(server, r)) ??
+    k.acl(server, r) ??
+    (server.cluster === null ? null : k.cluster(server, r)) ??
+    (server.settings.maxmemory <= 0 ? null : k.oom(server, r)) ??
+    k.misconf(server, r) ??
+    (flags.write ? k.noreplicas(server, r) ?? k.readonly(server, r) : null) ??
+    k.pubsub(server, r) ??
+    (flags.staleOk ? null : k.masterdown(server, r)) ??
+    (server.loading || server.asyncLoading ? k.loading(server, r) : null) ??
+    (server.hooks.precheck.length === 0 ? null : k.busy(server, r)) ??
+    (c.kind !== 'replica' ? null : k.replicaKeyspace(server, r))
   );
 }
 

@@ -246,7 +246,7 @@ class BlockingState {
       spec.stats.calls++;
       spec.stats.usec += replyUs;
       if (failed) spec.stats.failedCalls++;
-      if (this.server.hooks.commandTimed !== null) this.server.hooks.commandTimed(spec, replyUs);
+      this.server.hooks.commandTimer?.commandTimed(spec, replyUs);
       // call() left the SLOWLOG entry of a command that blocked to its unblocking (served or
       // timed out, not disconnected), under the command's own argv (updateStatsOnUnblock).
       const s = this.server;

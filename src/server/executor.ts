@@ -164,7 +164,8 @@ export function execute(server: Server, c: Client, spec: CommandSpec, argv: stri
         spec.stats.calls++;
         spec.stats.usec += durationUs;
         if (inv.failed) spec.stats.failedCalls++;
-        if (server.hooks.commandTimed !== null) server.hooks.commandTimed(spec, durationUs);
+        const timer = server.hooks.commandTimer;
+        if (timer !== null) timer.commandTimed(spec, durationUs);
       }
       server.stats.totalCommands++;
       c.totalCommands++;

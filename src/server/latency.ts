@@ -11,7 +11,7 @@
  *   Redis's hdr_histogram): 128 sub-buckets per power of two, i.e. better than Redis's two
  *   significant digits, in a small Map per command.
  *
- * `install(server)` sets `server.hooks.commandTimed`, which call() invokes once per executed
+ * `install(server)` sets `server.hooks.commandTimer`, whose commandTimed call() invokes once per executed
  * command with its duration. State lives in a WeakMap keyed by the server, so commands in
  * src/commands/server.ts reach it through `latencyOf(server)`.
  */
@@ -154,7 +154,7 @@ export class LatencyState {
   threshold = 0;
   tracking = true;
 
-  /** Records one execution of a command (call() → hooks.commandTimed). */
+  /** Records one execution of a command (call() → hooks.commandTimer). */
   commandTimed(spec: CommandSpec, durationUs: number): void {
     const ms = durationUs / 1000;
     if (this.threshold !== 0 && ms >= this.threshold) this.addSample(spec.isFast ? 'fast-command' : 'command', ms);
@@ -245,7 +245,7 @@ export function install(server: Server): void {
   if (server.config.def('latency-tracking') !== undefined) {
     server.config.watch('latency-tracking', (v) => (state.tracking = v as boolean));
   }
-  server.hooks.commandTimed = (spec, durationUs) => state.commandTimed(spec, durationUs);
+  server.hooks.commandTimer = state;
   server.hooks.resetStats.push(() => state.resetHistograms());
 }
 

@@ -13,7 +13,7 @@ import { CommandTable } from '../../src/server/command-table.js';
 import { allCommandHandlers } from '../../src/commands/index.js';
 import { Logger } from '../../src/server/log.js';
 import { Server } from '../../src/server/server.js';
-import { Random, type Clock } from '../../src/core/clock.js';
+import { Random, SystemClock, type Clock } from '../../src/core/clock.js';
 import { installModules } from '../../src/server/modules.js';
 import type { KeyspaceOwner } from '../../src/keyspace/db.js';
 import type { AccessPolicy } from '../../src/keyspace/access.js';
@@ -35,6 +35,17 @@ export function standaloneOwner(access: Partial<AccessPolicy> = {}): KeyspaceOwn
     datasetChanged: () => {},
     access: { track: false, epoch: 0, lfu: false, lruClock: 0, minutes: 0, logFactor: 10, decayTime: 1, random: () => 0.5, ...access },
   };
+}
+
+/** A server in this process, not listening (no save points): its keyspace, modules and hooks. */
+export function serverInProcess(clock: Clock = new SystemClock(), seed = 1): Server {
+  const logger = new Logger(() => clock.now());
+  logger.level = 'warning';
+  const config = new ConfigRegistry(DIRECTIVES);
+  config.set('save', [''], 'args');
+  const server = new Server({ clock, random: new Random(seed), config, commands: new CommandTable(allCommandHandlers()), logger });
+  installModules(server);
+  return server;
 }
 
 export interface InProcessServer {
