@@ -41,6 +41,7 @@ import { redirectBlockedClients } from './blocking.js';
 import { execute, type ExecMode, type Invocation } from './executor.js';
 import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
 import { ClientEviction } from './client-memory.js';
+import { stallLog } from './stall-log.js';
 import { READ_BUFFER_BYTES, acceptSharedReads, setSharedReader, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
 import { listenLiteral } from './listen-literal.js';
 import { directWriterFor, directWritesOff } from './direct-writes.js';
@@ -857,7 +858,13 @@ export class Server implements KeyspaceOwner {
     this.registerClient(c);
     c.reply.onError = (msg) => this.recordError(c, msg);
     c.reply.overLimit = (need) => this.replyOverLimit(c, need);
+    const stalls = stallLog();
+    const lastRead = { at: 0, reads: 0, accepted: stalls !== null ? performance.now() : 0 };
     const shared = setSharedReader(socket, (chunk) => {
+      if (stalls !== null) {
+        stalls.onRead();
+        stalls.clientRead(lastRead, c.id);
+      }
       this.onData(c, chunk);
       c.parser.release(chunk);
     });
@@ -1514,6 +1521,13 @@ export class Server implements KeyspaceOwner {
   }
 
   cron(): void {
+    const stalls = stallLog();
+    const t0 = stalls !== null ? performance.now() : 0;
+    this.cronBody();
+    if (stalls !== null) stalls.cron(t0);
+  }
+
+  private cronBody(): void {
     this.clock.resync();
     this.refreshAccessClock();
     // While loading Redis runs no serverCron (only whileBlockedCron): no expiry, no saves.
