@@ -8,12 +8,14 @@ of tasks had inside it: the server's main thread, the server's other threads (V8
 libuv's pool), the benchmark client, the kernel, and everything else (other processes).
 
 Usage: perf sched timehist -i <perf.data> > timehist.txt
-       bench/stall-cpus.py timehist.txt stall-trace-output.txt <server pid> [--min 10]
+       bench/stall-cpus.py timehist.txt stall-trace-output.txt <server pid> [--client <pid>] [--min 10]
+(--client: the run's redis-benchmark; any other redis-benchmark counts as another process)
 """
 import re
 import sys
 
 timehist, trace, pid = sys.argv[1], sys.argv[2], sys.argv[3]
+client = sys.argv[sys.argv.index('--client') + 1] if '--client' in sys.argv else None
 min_ms = float(sys.argv[sys.argv.index('--min') + 1]) if '--min' in sys.argv else 10.0
 
 runs = []  # (start s, end s, cpu, task)
@@ -34,7 +36,7 @@ def group(task):
     if tgid == pid:
         return 'server main' if tid == pid else 'server threads'
     if name.startswith('redis-benchmark'):
-        return 'redis-benchmark'
+        return 'redis-benchmark' if client is None or tgid == client else 'other processes'
     if name in ('<idle>', 'swapper') or tid == '0':
         return 'idle'
     if tgid == tid and not name.startswith(('node', 'redis', 'tsc', 'npm', 'memfd', 'perf')) and ('/' in name or name.startswith(('kworker', 'ksoftirqd', 'rcu', 'migration', 'kdamond'))):

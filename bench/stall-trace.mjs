@@ -51,11 +51,14 @@ function threadDelta(a, b) {
   return `minflt ${b.faults[0] - a.faults[0]} majflt ${b.faults[1] - a.faults[1]}; thread CPU: ${parts.join(', ')}`;
 }
 
+let lastClientPid = 0;
+
 function benchmark(port, count, quiet) {
   const argv = ['-p', String(port), '-t', 'set,get', '-c', '50', '-P', '1', '-r', '100000', '-n', String(count), '--precision', '3', ...(quiet ? ['-q'] : [])];
   const child = spawn('redis-benchmark', argv, { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
+  lastClientPid = child.pid;
   return new Promise((resolve) => child.once('close', () => resolve(out)));
 }
 
@@ -94,11 +97,17 @@ for (let round = 0; round < rounds; round++) {
       }
       await new Promise((r) => setTimeout(r, 200));
       const log = s.out.slice(mark);
-      console.log(`round ${round + 1} ${v.name} pid ${s.proc.pid} (load ${os.loadavg()[0].toFixed(1)}, ${elapsed.toFixed(0)} ms): ${tails(out)}`);
+      console.log(`round ${round + 1} ${v.name} pid ${s.proc.pid} client pid ${lastClientPid} (load ${os.loadavg()[0].toFixed(1)}, ${elapsed.toFixed(0)} ms): ${tails(out)}`);
       console.log(`  ${threadDelta(th0, th1)}`);
       for (const line of log.split('\n').filter((l) => /^(stall|client-stall|burst) /.test(l))) console.log(`  ${line}`);
-      const gcs = [...log.matchAll(/^gc \S+ mono \S+ ms ([\d.]+)/gm)].map((m) => Number(m[1]));
-      if (v.name === 'nodis') console.log(`  gc: ${gcs.length} collections, longest ${Math.max(0, ...gcs).toFixed(2)} ms`);
+      const kinds = {};
+      for (const m of log.matchAll(/^gc (\S+) mono \S+ ms ([\d.]+)/gm)) {
+        const k = (kinds[m[1]] ??= { n: 0, sum: 0, max: 0 });
+        k.n++;
+        k.sum += Number(m[2]);
+        k.max = Math.max(k.max, Number(m[2]));
+      }
+      if (v.name === 'nodis') console.log(`  gc: ${Object.entries(kinds).map(([k, x]) => `${k} ${x.n}× sum ${x.sum.toFixed(1)} longest ${x.max.toFixed(2)} ms`).join('; ')}`);
     } finally {
       await stopServer(s);
     }
