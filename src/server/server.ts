@@ -858,13 +858,10 @@ export class Server implements KeyspaceOwner {
     this.registerClient(c);
     c.reply.onError = (msg) => this.recordError(c, msg);
     c.reply.overLimit = (need) => this.replyOverLimit(c, need);
-    const stalls = stallLog();
-    const lastRead = { at: 0, reads: 0, accepted: stalls !== null ? performance.now() : 0 };
+    // NODIS_STALL_LOG's watch of this connection's reads (stall-log.ts); null when off.
+    const stallWatch = stallLog()?.connection(c.id) ?? null;
     const shared = setSharedReader(socket, (chunk) => {
-      if (stalls !== null) {
-        stalls.onRead();
-        stalls.clientRead(lastRead, c.id);
-      }
+      if (stallWatch !== null) stallWatch.read();
       this.onData(c, chunk);
       c.parser.release(chunk);
     });

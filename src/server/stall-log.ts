@@ -109,7 +109,7 @@ export class StallLog {
    * read (it keeps what this returns): a gap of this client alone — at least the threshold long,
    * while the others' reads went on (4 per connection or more) — is logged as `client-stall`.
    */
-  clientRead(last: { at: number; reads: number; accepted: number }, id: number): void {
+  private clientRead(last: { at: number; reads: number; accepted: number }, id: number): void {
     const now = performance.now();
     if (last.at === 0) {
       // A connection's first read: a burst of connections (redis-benchmark opens its 50 at
@@ -140,8 +140,19 @@ export class StallLog {
     }
   }
 
+  /** What a connection calls at each of its reads (made when it is accepted). */
+  connection(id: number): { read(): void } {
+    const last = { at: 0, reads: 0, accepted: performance.now() };
+    return {
+      read: () => {
+        this.onRead();
+        this.clientRead(last, id);
+      },
+    };
+  }
+
   /** At every client read. */
-  onRead(): void {
+  private onRead(): void {
     this.reads++;
     const now = performance.now();
     const gap = this.lastRead === 0 ? 0 : now - this.lastRead;
