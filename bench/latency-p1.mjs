@@ -12,6 +12,7 @@
 //   --history    runs `redis-cli --latency-history -i 1` (a PING every 10 ms) beside the measured
 //                run: the worst PING, and how many 1-second windows had one of 5 ms or more.
 //   --server-args '<args>'   more server arguments (e.g. '--maxmemory 64mb --maxmemory-policy allkeys-lru')
+//   --idle <s>               seconds between the warm-up and the measured run (default 0.3)
 //   --bench '<args>'         redis-benchmark's arguments instead of `-t <tests> -c 50 -P 1 -r 100000`
 //                            (e.g. '-t set -d 1000 -P 16 -r 1000000' for the eviction workload)
 //
@@ -29,6 +30,9 @@ const n = Number(option(args, 'n', '200000'));
 const warmup = Number(option(args, 'warmup', '200000'));
 const tests = option(args, 'tests', 'set,get');
 const traceGc = args.includes('--trace-gc');
+// Seconds between the warm-up and the measured run (default 0.3): an idle spell, after which V8
+// may shrink the young generation (lat3).
+const idle = Number(option(args, 'idle', '0.3'));
 const history = args.includes('--history');
 const serverArgs = option(args, 'server-args', '').split(' ').filter(Boolean);
 const benchArgs = option(args, 'bench', '').split(' ').filter(Boolean);
@@ -124,7 +128,7 @@ for (let round = 0; round < rounds; round++) {
     const s = await start(v);
     try {
       if (warmup > 0) await benchmark(s.port, true);
-      await settle();
+      await new Promise((r) => setTimeout(r, idle * 1000));
       const mark = s.out.length;
       // Not a tty: redis-cli prints `min max avg samples` per PING, the window's running
       // figures (samples start again at 1 each window); stdbuf so that no line waits in a buffer.

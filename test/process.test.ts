@@ -228,6 +228,45 @@ test('the server holds the young generation at its semi-space size when node was
   assert.ok(youngGenerationAfterLoad([], 4, { NODIS_HEAP_MB: 'node' }) >= 16);
 });
 
+test('the young generation grows back to its semi-space size after V8 shrinks it in an idle spell (heap.ts)', () => {
+  // A load takes the semi-spaces to 4 MB; after 10 idle seconds V8's allocation rate is low and
+  // a collection shrinks them to 1 MB; another load must take them back to 4 MB (with the growth
+  // factor left at 1 they stayed at 1 MB: 3–4× the scavenges per request from then on).
+  const heapModule = new URL('../src/server/heap.js', import.meta.url).href;
+  const script = `
+    const v8 = require('node:v8');
+    const young = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576;
+    import(${JSON.stringify(heapModule)}).then(async ({ capYoungGeneration }) => {
+      capYoungGeneration(4);
+      const kept = new Map();
+      const load = async (from) => {
+        for (let i = from; i < from + 400000; i++) {
+          kept.set('key:' + i, { value: 'val:' + i });
+          if (i % 10000 === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+      };
+      await load(0);
+      const loaded = young();
+      await new Promise((resolve) => setTimeout(resolve, 10000));
+      global.gc();
+      let smallest = young();
+      let garbage = [];
+      for (let i = 0; i < 300000; i++) {
+        garbage.push({ x: 'g' + i });
+        if (garbage.length > 1000) garbage = [];
+      }
+      smallest = Math.min(smallest, young());
+      await load(400000);
+      process.stdout.write(loaded + ' ' + smallest + ' ' + young());
+    });`;
+  const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', NODIS_HEAP_MB: '' } });
+  assert.equal(r.status, 0, r.stderr);
+  const [loaded, smallest, reloaded] = r.stdout.split(' ').map(Number);
+  assert.equal(loaded, 8, r.stdout);
+  assert.ok(smallest! < 8, `V8 shrank the young generation while idle: ${r.stdout}`);
+  assert.equal(reloaded, 8, `grown back to 4 MB semi-spaces: ${r.stdout}`);
+});
+
 /** The young generation's committed size (MB) of a bin/nodis-server started with `args` after 300,000 SETs. */
 async function serverYoungGenerationAfterLoad(args: string[]): Promise<number> {
   // A probe loaded into the server's node writes the young generation's committed size to a file.

@@ -41,6 +41,7 @@ import { redirectBlockedClients } from './blocking.js';
 import { execute, type ExecMode, type Invocation } from './executor.js';
 import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
 import { ClientEviction } from './client-memory.js';
+import { stallLog } from './stall-log.js';
 import { READ_BUFFER_BYTES, acceptSharedReads, setSharedReader, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
 import { listenLiteral } from './listen-literal.js';
 import { directWriterFor, directWritesOff } from './direct-writes.js';
@@ -860,7 +861,10 @@ export class Server implements KeyspaceOwner {
     this.registerClient(c);
     c.reply.onError = (msg) => this.recordError(c, msg);
     c.reply.overLimit = (need) => this.replyOverLimit(c, need);
+    // NODIS_STALL_LOG's watch of this connection's reads (stall-log.ts); null when off.
+    const stallWatch = stallLog()?.connection(c.id) ?? null;
     const shared = setSharedReader(socket, (chunk) => {
+      if (stallWatch !== null) stallWatch.read();
       this.onData(c, chunk);
       c.parser.release(chunk);
     });
@@ -1518,6 +1522,13 @@ export class Server implements KeyspaceOwner {
   }
 
   cron(): void {
+    const stalls = stallLog();
+    const t0 = stalls !== null ? performance.now() : 0;
+    this.cronBody();
+    if (stalls !== null) stalls.cron(t0);
+  }
+
+  private cronBody(): void {
     this.clock.resync();
     this.refreshAccessClock();
     // While loading Redis runs no serverCron (only whileBlockedCron): no expiry, no saves.
