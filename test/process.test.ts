@@ -239,9 +239,10 @@ test('the young generation grows back to its semi-space size after V8 shrinks it
     import(${JSON.stringify(heapModule)}).then(async ({ capYoungGeneration }) => {
       capYoungGeneration(4);
       const kept = new Map();
-      const load = async (from) => {
+      const load = async (from, sizes) => {
         for (let i = from; i < from + 400000; i++) {
           kept.set('key:' + i, { value: 'val:' + i });
+          if (i % 1000 === 0) sizes?.add(young());
           if (i % 10000 === 0) await new Promise((resolve) => setImmediate(resolve));
         }
       };
@@ -256,15 +257,19 @@ test('the young generation grows back to its semi-space size after V8 shrinks it
         if (garbage.length > 1000) garbage = [];
       }
       smallest = Math.min(smallest, young());
-      await load(400000);
-      process.stdout.write(loaded + ' ' + smallest + ' ' + young());
+      const sizes = new Set();
+      await load(400000, sizes);
+      process.stdout.write(loaded + ' ' + smallest + ' ' + young() + ' ' + [...sizes].join(','));
     });`;
   const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', NODIS_HEAP_MB: '' } });
   assert.equal(r.status, 0, r.stderr);
-  const [loaded, smallest, reloaded] = r.stdout.split(' ').map(Number);
+  const [loadedText, smallestText, reloadedText, seen] = r.stdout.split(' ');
+  const [loaded, smallest, reloaded] = [loadedText, smallestText, reloadedText].map(Number);
   assert.equal(loaded, 8, r.stdout);
   assert.ok(smallest! < 8, `V8 shrank the young generation while idle: ${r.stdout}`);
   assert.equal(reloaded, 8, `grown back to 4 MB semi-spaces: ${r.stdout}`);
+  // In one growth: never at the 2 MB semi-spaces between V8's 1 MB and the 4 MB kept.
+  assert.ok(!seen!.split(',').map(Number).includes(4), `sizes seen while loading again (MB): ${seen}`);
 });
 
 /** The young generation's committed size (MB) of a bin/nodis-server started with `args` after 300,000 SETs. */

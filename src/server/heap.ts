@@ -129,8 +129,8 @@ function youngGenerationBytes(): number {
  * to `semiMb` (a 'gc' performance entry), stops them there — the same young generation and RSS
  * as `--max-semi-space-size=<semiMb>` (measured, docs/PERFORMANCE.md). Should a second doubling
  * happen before that entry is seen (one synchronous task making megabytes of survivors), they
- * stop one size up. When V8 shrinks them (below), the factor goes back to 2 until they are at
- * `semiMb` again. At 1 MB (their initial size) the factor is set at once. A semi-space size
+ * stop one size up. When V8 shrinks them (below), the factor becomes the one that takes them
+ * back to `semiMb` in one growth. At 1 MB (their initial size) the factor is set at once. A semi-space size
  * given to node, or NODIS_HEAP_MB=node (Node's own limits), is left alone.
  */
 export function capYoungGeneration(semiMb = YOUNG_SEMI_MB): void {
@@ -143,12 +143,15 @@ export function capYoungGeneration(semiMb = YOUNG_SEMI_MB): void {
   // semi-spaces back to 1 MB at a collection when its allocation rate is low (the first
   // scavenge after a few idle seconds), and with the factor left at 1 they would stay there —
   // 3–4× the scavenges per request from then on (lat3, docs/PERFORMANCE.md). Below `semiMb`
-  // the factor is V8's 2 again, so they grow back as a load makes survivors.
-  let capped = false;
+  // the factor is the one that takes them back to `semiMb` in one growth (4 from V8's 1 MB to
+  // 4 MB), so a load after an idle spell does not pay the scavenges of 1 and then 2 MB
+  // semi-spaces on the way (lat3).
+  let factor = 0;
   new PerformanceObserver(() => {
-    const full = youngGenerationBytes() >= 2 * semiMb * 1048576;
-    if (full === capped) return;
-    capped = full;
-    v8.setFlagsFromString(`--semi-space-growth-factor=${full ? 1 : 2}`);
+    const semi = youngGenerationBytes() / 2;
+    const want = semi >= semiMb * 1048576 ? 1 : Math.max(2, Math.ceil((semiMb * 1048576) / Math.max(semi, 1)));
+    if (want === factor) return;
+    factor = want;
+    v8.setFlagsFromString(`--semi-space-growth-factor=${want}`);
   }).observe({ entryTypes: ['gc'] });
 }
