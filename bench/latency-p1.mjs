@@ -22,7 +22,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { option, freePort, median } from './lib.mjs';
+import { option, freePort, median, redisBenchmark } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const rounds = Number(option(args, 'rounds', '3'));
@@ -99,10 +99,7 @@ function percentiles(text) {
 function benchmark(port, quiet) {
   const what = benchArgs.length > 0 ? benchArgs : ['-t', tests, '-c', '50', '-P', '1', '-r', '100000'];
   const argv = ['-p', String(port), ...what, '-n', String(quiet ? warmup : n), '--precision', '3', ...(quiet ? ['-q'] : [])];
-  const child = spawn('redis-benchmark', argv, { stdio: ['ignore', 'pipe', 'ignore'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  return new Promise((resolve) => child.once('close', () => resolve(out)));
+  return redisBenchmark(argv).output;
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 300));

@@ -281,3 +281,14 @@ export function processCpu(pid) {
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { runNs, userS: Number(rest[11]) / 100, sysS: Number(rest[12]) / 100 }; // USER_HZ
 }
+
+/**
+ * `redis-benchmark <argv>` with its stdout collected: the child (for its pid) and a promise of
+ * the whole output when it closes.
+ */
+export function redisBenchmark(argv) {
+  const child = spawn('redis-benchmark', argv, { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  return { child, output: new Promise((resolve) => child.once('close', () => resolve(out))) };
+}

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { option, root, startServer, stopServer } from './lib.mjs';
+import { option, redisBenchmark, root, startServer, stopServer } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const rounds = Number(option(args, 'rounds', '1'));
@@ -55,11 +55,9 @@ let lastClientPid = 0;
 
 function benchmark(port, count, quiet) {
   const argv = ['-p', String(port), '-t', 'set,get', '-c', '50', '-P', '1', '-r', '100000', '-n', String(count), '--precision', '3', ...(quiet ? ['-q'] : [])];
-  const child = spawn('redis-benchmark', argv, { stdio: ['ignore', 'pipe', 'ignore'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
+  const { child, output } = redisBenchmark(argv);
   lastClientPid = child.pid;
-  return new Promise((resolve) => child.once('close', () => resolve(out)));
+  return output;
 }
 
 /** Per test: requests at or over 2 / 5 / 10 ms, and the max. */

@@ -803,11 +803,9 @@ export class RdbPersistence {
             inflight = pending;
             pending.then(undefined, () => undefined);
           }
-          // The loop's turn for clients before the next slice.
-          await yieldToLoop();
-        } else {
-          await yieldToLoop();
         }
+        // The loop's turn for clients before the next slice.
+        await yieldToLoop();
       }
       if (inflight !== null) await inflight;
       inflight = null;
