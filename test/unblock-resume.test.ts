@@ -65,3 +65,39 @@ test('unblocked during a read: resumed by the queued flush, no Immediate of its 
   blocked.sock.destroy();
   pusher.sock.destroy();
 });
+
+test('a pipeline resumed after each block is not scanned for keys again per resumption; its replies are unchanged', async () => {
+  const srv = s!;
+  const blocked = await rawClient(srv.port);
+  const pusher = await rawClient(srv.port);
+  const enc = (...a: string[]): string => `*${a.length}\r\n${a.map((x) => `$${x.length}\r\n${x}\r\n`).join('')}`;
+  // Three blocks in one read, two SETs of distinct keys before each: 9 commands, one scan's worth.
+  let pipeline = '';
+  for (let i = 0; i < 3; i++) pipeline += enc('SET', `key:${i}:a`, 'v') + enc('SET', `key:${i}:b`, 'v') + enc('BLPOP', `list:${i}`, '0');
+  blocked.sock.write(pipeline);
+  for (;;) {
+    const info = await srv.r.info('clients');
+    if (/blocked_clients:1\r/.test(info)) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  // The server's record of this connection: the one client blocked.
+  const client = [...srv.server.clients.values()].find((c) => c.blocked !== null);
+  assert.ok(client !== undefined, 'the blocked client');
+  const parser = client.parser;
+  let scans = 0;
+  const scan = parser.scanSecondArgs.bind(parser);
+  parser.scanSecondArgs = (starts, lens) => {
+    scans++;
+    return scan(starts, lens);
+  };
+  for (let i = 0; i < 3; i++) {
+    pusher.sock.write(enc('LPUSH', `list:${i}`, 'x'));
+    await pusher.read(i + 1);
+  }
+  const want = '+OK\r\n+OK\r\n*2\r\n$6\r\nlist:0\r\n$1\r\nx\r\n+OK\r\n+OK\r\n*2\r\n$6\r\nlist:1\r\n$1\r\nx\r\n+OK\r\n+OK\r\n*2\r\n$6\r\nlist:2\r\n$1\r\nx\r\n';
+  assert.equal(await blocked.read(want.split('\r\n').length - 1), want);
+  // The scan before the first block covered all nine commands.
+  assert.equal(scans, 0);
+  blocked.sock.destroy();
+  pusher.sock.destroy();
+});
