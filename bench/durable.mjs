@@ -13,6 +13,8 @@
  * between the configurations; the medians of the rounds are printed as a Markdown table.
  *
  * `--split` adds a table of CPU per write by process (master, replicas' mean) and by user/sys.
+ * `--counts` prints (stderr) the master's REPLCONF calls, socket reads and writes per write of
+ * each load, from INFO before and after it (its two INFO calls are counted too: negligible).
  * `--wait-pairs` measures SET + WAIT 1 only, for every pairing of master and replicas
  * (nodis/nodis, nodis master + redis replicas, redis master + nodis replicas, redis/redis), to
  * show which side of the round trip costs the time; `--only <text>[|<text>…]` keeps the configurations
@@ -33,6 +35,7 @@ const opt = (n, d) => (args.includes(`--${n}`) ? args[args.indexOf(`--${n}`) + 1
 const ROUNDS = Number(opt('rounds', '3'));
 const SECONDS = Number(opt('seconds', '4'));
 const CONNS = Number(opt('conns', '8'));
+const COUNTS = args.includes('--counts');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const procs = [];
@@ -155,7 +158,15 @@ async function load(topo, depth, withWait, seconds) {
       });
       s.on('error', () => resolve());
     });
+  // --counts: the master's INFO around the load, per write — REPLCONF calls (the replicas' ACKs),
+  // socket reads and writes of all its clients: the round trip's shape, comparable across servers.
+  const info0 = COUNTS ? await command(port, ['INFO', 'all']) : '';
   await Promise.all(Array.from({ length: CONNS }, conn));
+  if (COUNTS) {
+    const info1 = await command(port, ['INFO', 'all']);
+    const per = (re) => ((Number(info1.match(re)?.[1] ?? 0) - Number(info0.match(re)?.[1] ?? 0)) / Math.max(1, ops)).toFixed(3);
+    process.stderr.write(`  -P${depth} ${ops} writes: per write REPLCONF ${per(/cmdstat_replconf:calls=(\d+)/)}, reads ${per(/total_reads_processed:(\d+)/)}, writes ${per(/total_writes_processed:(\d+)/)}\n`);
+  }
   const cpu = topo.pids.reduce((n, pid) => n + cpuSeconds(pid), 0) - cpu0;
   // Per process, µs per write: [master user, master sys, replicas' user (mean), replicas' sys (mean)].
   const d = topo.pids.map((pid, i) => cpuSplit(pid).map((x, j) => ((x - split0[i][j]) * 1e6) / Math.max(1, ops)));

@@ -537,10 +537,40 @@ export function refreshGoodReplicas(st: ReplicationState): void {
 
 // ---- WAIT ------------------------------------------------------------------------------------------
 
-interface Waiter {
-  client: Client;
-  offset: number;
-  numReplicas: number;
+/**
+ * A blocked WAIT: its entry in the waiter list and its blocked state in one object (one
+ * allocation per WAIT, no closures); the blocking module calls onTimeout/onCancel as methods.
+ */
+class Waiter implements BlockedState {
+  readonly kind = 'wait' as const;
+  constructor(
+    private readonly st: ReplicationState,
+    private readonly list: Waiter[],
+    readonly client: Client,
+    readonly offset: number,
+    readonly numReplicas: number,
+    readonly deadline: number,
+  ) {}
+
+  private remove(): void {
+    const i = this.list.indexOf(this);
+    if (i >= 0) this.list.splice(i, 1);
+  }
+
+  onTimeout(): void {
+    this.remove();
+    this.client.reply.integer(countAcks(this.st, this.offset));
+  }
+
+  onCancel(reason: 'unblock-error' | 'unblock-timeout' | 'disconnect'): void {
+    this.remove();
+    const c = this.client;
+    // freeClient clears `blocked` before cancelling; the blocking module needs it to release.
+    c.blocked = this;
+    if (reason === 'unblock-error') c.reply.error('UNBLOCKED client unblocked via CLIENT UNBLOCK');
+    else if (reason === 'unblock-timeout') c.reply.integer(countAcks(this.st, this.offset));
+    unblockClient(c);
+  }
 }
 
 const waiters = new WeakMap<ReplicationState, Waiter[]>();
@@ -604,29 +634,9 @@ export function waitCommand(c: Client): void {
     return;
   }
   const list = waitersOf(st);
-  const w: Waiter = { client: c, offset, numReplicas };
+  const w = new Waiter(st, list, c, offset, numReplicas, timeout === 0 ? 0 : server.clock.monotonic() + timeout);
   list.push(w);
-  const remove = (): void => {
-    const i = list.indexOf(w);
-    if (i >= 0) list.splice(i, 1);
-  };
-  const state: BlockedState = {
-    kind: 'wait',
-    deadline: timeout === 0 ? 0 : server.clock.monotonic() + timeout,
-    onTimeout: () => {
-      remove();
-      c.reply.integer(countAcks(st, offset));
-    },
-    onCancel: (reason) => {
-      remove();
-      // freeClient clears `blocked` before cancelling; the blocking module needs it to release.
-      c.blocked = state;
-      if (reason === 'unblock-error') c.reply.error('UNBLOCKED client unblocked via CLIENT UNBLOCK');
-      else if (reason === 'unblock-timeout') c.reply.integer(countAcks(st, offset));
-      unblockClient(c);
-    },
-  };
-  blockClient(c, state);
+  blockClient(c, w);
   st.requestGetAck();
 }
 

@@ -27,6 +27,9 @@ import { StreamConsumer, adoptContinueId, adoptFullSync, psyncRequest } from './
 import { directWriterFor, type DirectWriter } from '../server/direct-writes.js';
 import { connectSharedReads, setSharedReader, sharedReadsEnabled } from '../server/shared-reads.js';
 
+/** The master client's argv between commands: one shared empty array (never written to), as the server's. */
+const NO_ARGV: string[] = [];
+
 /** The line of rdb.c (7.0.15) whose rdbReportReadError reports an RDB cut short. */
 const RDB_EOF_ERROR_LINE = 3240;
 
@@ -634,7 +637,7 @@ export class MasterLink {
         } finally {
           server.applyingMasterStream = false;
         }
-        c.argv = [];
+        c.argv = NO_ARGV;
         if (c.reply.len > 0) c.reply.truncate(0);
       }
       applied = consumer.untaken;

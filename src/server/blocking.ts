@@ -280,6 +280,9 @@ class BlockingState {
   private resumeLater(c: Client): void {
     this.unblocked.add(c);
     if (this.resumeScheduled) return;
+    // The turn's flush is queued (finish() asked for it) and resumes the unblocked clients first
+    // thing (the beforeReplies hook below): no Immediate of its own, which would find none left.
+    if (this.server.beforeRepliesPending) return;
     this.resumeScheduled = true;
     setImmediate(() => {
       this.resumeScheduled = false;

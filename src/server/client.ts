@@ -56,6 +56,11 @@ export class Client {
    */
   prefetchIdle = 0;
   /**
+   * Server.processInput: the commands after the one that blocked this client that its last
+   * key scan covered, plus one (the count its loop resumes with).
+   */
+  prefetchAhead = 0;
+  /**
    * The replication offset right after this client's last command (Redis's `c->woff`): what
    * its WAIT waits for. Set by replication after every command while there is a backlog.
    */

@@ -304,7 +304,9 @@ export class Server implements KeyspaceOwner {
   private readonly tlsListeners: net.Server[] = [];
   /** TLS contexts and handshakes (server/tls.ts). */
   readonly tls: ServerTls;
-  private readonly pendingWrites: Client[] = [];
+  private pendingWrites: Client[] = [];
+  /** The other of flushPendingWrites's two lists (empty; null while a flush holds it). */
+  private spareWrites: Client[] | null = [];
   private flushScheduled = false;
   /**
    * True while a lone client's read runs (onData): a flush it requests is made when the read
@@ -983,7 +985,10 @@ export class Server implements KeyspaceOwner {
   /** Runs every complete command waiting in the client's input, unless it blocks or pauses. */
   processInput(c: Client): void {
     const paused = this.pausedClients;
-    let ahead = 0;
+    // The commands a scan before a block covered (a WAIT or BLPOP in a pipeline) are still
+    // covered when the client resumes: not scanned (and their keys warmed) again per resumption.
+    let ahead = c.prefetchAhead;
+    c.prefetchAhead = 0;
     while (!c.closed && !c.closeAfterReply && c.blocked === null && (paused.size === 0 || !paused.has(c)) && !c.waitingForReads) {
       if (--ahead <= 0) ahead = this.prefetchKeys(c);
       let argv: string[] | null;
@@ -1025,6 +1030,7 @@ export class Server implements KeyspaceOwner {
       if (this.hooks.tracking !== null) this.hooks.tracking.commandProcessed(c);
       c.argv = NO_ARGV;
     }
+    if (c.blocked !== null && !c.closed) c.prefetchAhead = ahead;
     if (c.reply.len > 0) c.markPendingWrite();
   }
 
@@ -1331,6 +1337,17 @@ export class Server implements KeyspaceOwner {
     return this.flushScheduled;
   }
 
+  /**
+   * True while this turn's flush is queued and its beforeReplies hooks have not started: work a
+   * hook does (resuming unblocked clients) is done by that flush, with no Immediate of its own.
+   */
+  get beforeRepliesPending(): boolean {
+    return this.flushScheduled && !this.inBeforeReplies;
+  }
+
+  /** The flush is running its beforeReplies hooks. */
+  private inBeforeReplies = false;
+
   /** Makes this loop turn end with a flush (and its beforeReplies hooks), replies pending or not. */
   requestFlush(): void {
     if (!this.flushScheduled) {
@@ -1343,13 +1360,24 @@ export class Server implements KeyspaceOwner {
   /** Writes every pending client's replies: one socket write per client per loop turn. */
   private readonly flushPendingWrites = (): void => {
     // Output the hooks add (the AOF, a replication GETACK) joins this flush, not the next turn's.
-    for (const h of this.hooks.beforeReplies) h();
+    this.inBeforeReplies = true;
+    try {
+      for (const h of this.hooks.beforeReplies) h();
+    } finally {
+      this.inBeforeReplies = false;
+    }
     this.flushScheduled = false;
-    const list = this.pendingWrites.splice(0);
+    // The list is swapped for the spare one, not copied (splice): a client queued meanwhile
+    // waits for the next flush, as before. A flush run from inside this one gets a new spare.
+    const list = this.pendingWrites;
+    this.pendingWrites = this.spareWrites ?? [];
+    this.spareWrites = null;
     for (const c of list) {
       c.pendingWrite = false;
       this.writeToClient(c);
     }
+    list.length = 0;
+    this.spareWrites = list;
     if (this.afterFlushWaiters.size > 0) {
       const waiters = [...this.afterFlushWaiters];
       this.afterFlushWaiters.clear();
