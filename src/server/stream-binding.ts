@@ -13,6 +13,8 @@ export interface StreamWrapBinding {
   WriteWrap: new () => object;
   streamBaseState: Int32Array;
   kLastWriteWasAsync: number;
+  /** Where a read callback finds its length (> 0) or error (< 0, EOF included); absent in other Nodes. */
+  kReadBytesOrError?: number;
 }
 
 /** Why the binding is not used ('' when it is). */
