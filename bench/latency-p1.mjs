@@ -22,7 +22,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { option, freePort, median, redisBenchmark } from './lib.mjs';
+import { option, median, redisBenchmark, startVariant, stopVariant } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const rounds = Number(option(args, 'rounds', '3'));
@@ -50,32 +50,8 @@ const variants = args
   });
 if (args.includes('--redis')) variants.push({ name: 'redis', cmd: 'redis-server', pre: [] });
 
-async function start(v) {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `lat-${v.name}-`));
-  const proc = spawn(v.cmd, [...v.pre, '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir, ...serverArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const s = { port, proc, dir, out: '' };
-  await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${v.name} did not start:\n${s.out}`)), 20000);
-    const onData = (d) => {
-      s.out += d;
-      if (s.out.includes('Ready to accept connections')) {
-        clearTimeout(t);
-        resolve();
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-  });
-  return s;
-}
-
-async function stop(s) {
-  const exited = new Promise((r) => s.proc.once('exit', r));
-  s.proc.kill('SIGKILL');
-  await exited;
-  fs.rmSync(s.dir, { recursive: true, force: true });
-}
+const start = (v) => startVariant(v, serverArgs);
+const stop = (s) => stopVariant(s);
 
 function cpuSeconds(pid) {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

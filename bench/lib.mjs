@@ -60,6 +60,47 @@ export async function stopServer(s) {
   fs.rmSync(s.dir, { recursive: true, force: true });
 }
 
+/**
+ * Starts a benchmark variant `{ name, cmd, pre, env? }` — a nodis build under node with its
+ * flags, or redis-server — on a free port in a fresh scratch dir, with no persistence, and waits
+ * for "Ready to accept connections". Its output is collected in `out` while it runs.
+ */
+export async function startVariant(v, serverArgs = []) {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${v.name}-`));
+  const proc = spawn(v.cmd, [...v.pre, '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir, ...serverArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...(v.env ?? {}) },
+  });
+  const s = { port, proc, dir, out: '' };
+  await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${v.name} did not start:\n${s.out}`)), 20000);
+    const onData = (d) => {
+      s.out += d;
+      if (s.out.includes('Ready to accept connections')) {
+        clearTimeout(t);
+        resolve();
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+  });
+  return s;
+}
+
+/**
+ * Stops a startVariant server and removes its dir. SIGTERM lets a server run with --cpu-prof
+ * write its profile (SIGKILL after 5 s if it has not exited by then).
+ */
+export async function stopVariant(s, signal = 'SIGKILL') {
+  const exited = new Promise((r) => s.proc.once('exit', r));
+  s.proc.kill(signal);
+  const t = setTimeout(() => s.proc.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
+  fs.rmSync(s.dir, { recursive: true, force: true });
+}
+
 export function cli(port, ...cmd) {
   return spawnSync('redis-cli', ['-p', String(port), ...cmd], { encoding: 'latin1' }).stdout.trim();
 }

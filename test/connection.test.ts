@@ -224,4 +224,25 @@ describe('limits', () => {
     conn.sock.destroy();
     await s.stop();
   });
+
+  it('a tcp-keepalive set at run time applies to the connections accepted after it, 0 to none', async () => {
+    const s = await startServer({ args: ['--tcp-keepalive', '77'] });
+    const timers = (): string => execFileSync('ss', ['-tno', 'state', 'established', `( sport = :${s.port} )`], { encoding: 'latin1' });
+    const before = await openRaw(s.port);
+    await s.client().config('SET', 'tcp-keepalive', '200');
+    const after200 = await openRaw(s.port);
+    const port200 = after200.sock.localPort;
+    let out = timers();
+    assert.match(out, /timer:\(keepalive,1min1\dsec/, 'the first connection keeps 77 s');
+    const line200 = out.split('\n').find((l) => l.includes(`:${port200} `) || l.includes(`:${port200}\t`)) ?? '';
+    assert.match(line200, /timer:\(keepalive,3min\d+sec/, out);
+    await s.client().config('SET', 'tcp-keepalive', '0');
+    const after0 = await openRaw(s.port);
+    out = timers();
+    const line0 = out.split('\n').find((l) => l.includes(`:${after0.sock.localPort} `)) ?? '';
+    assert.ok(line0 !== '', out);
+    assert.doesNotMatch(line0, /keepalive/, out);
+    for (const c of [before, after200, after0]) c.sock.destroy();
+    await s.stop();
+  });
 });

@@ -76,6 +76,7 @@ for (const [label, env, logLine] of [
   ['shared buffer', {}, 'Client reads: one shared buffer (onread)'],
   ["'data' events (NODIS_SHARED_READS=0)", { NODIS_SHARED_READS: '0' }, "Client reads: 'data' events"],
   ['shared buffer, sockets moved from net.Server\'s (NODIS_ACCEPT_SHARED=0)', { NODIS_ACCEPT_SHARED: '0' }, 'Client reads: one shared buffer (onread)'],
+  ["shared buffer, the peer's end through the stream (NODIS_OWN_READS=0)", { NODIS_OWN_READS: '0' }, 'Client reads: one shared buffer (onread)'],
 ] as const) {
   describe(`client reads through ${label}`, () => {
     after(stopAll);
@@ -84,6 +85,30 @@ for (const [label, env, logLine] of [
       const s = await startServer({ env, args: ['--loglevel', 'verbose'] });
       assert.equal(await s.client().ping(), 'PONG');
       await s.waitForLog(logLine);
+    });
+
+    it('answers requests sent with the FIN, then closes and frees the client; a plain EOF frees it too', { timeout: 60000 }, async () => {
+      const s = await startServer({ env });
+      const probe = s.client();
+      const connected = async (): Promise<number> => Number(/connected_clients:(\d+)/.exec((await probe.info('clients')) as string)?.[1]);
+      assert.equal(await connected(), 1);
+      for (let round = 0; round < 20; round++) {
+        const a = await raw(s.port);
+        const ended = new Promise<void>((r) => a.sock.once('end', () => r()));
+        // The requests and the half-close in one go: the server may read the EOF in the same
+        // turn as the requests, before their replies are written.
+        a.sock.end(Buffer.concat([cmd('PING'), cmd('SET', `fin:${round}`, 'v'), cmd('GET', `fin:${round}`)]));
+        assert.equal(await a.until('$1\r\nv\r\n'), '+PONG\r\n+OK\r\n$1\r\nv\r\n');
+        await ended;
+        a.sock.destroy();
+      }
+      const plain = await Promise.all([0, 1, 2, 3, 4].map(() => raw(s.port)));
+      for (const p of plain) p.sock.write(cmd('PING'));
+      await Promise.all(plain.map((p) => p.until('+PONG\r\n')));
+      assert.equal(await connected(), 6);
+      for (const p of plain) p.sock.end();
+      for (let i = 0; i < 200 && (await connected()) !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(await connected(), 1);
     });
 
     it("keeps a blocked client's pipelined command intact while other clients' reads come and go", { timeout: 60000 }, async () => {
@@ -208,6 +233,38 @@ describe('acceptSharedReads: an accepted connection becomes one shared-read sock
     assert.equal(await echoed, '+PONG\r\n');
     for (const c of clients) c.destroy();
     for (const a of accepted) a.destroy();
+    await new Promise<void>((r) => srv.close(() => r()));
+  });
+
+  it("hands the peer's EOF to onEnd, past the stream (no 'end', no shutdown)", { timeout: 30000 }, async () => {
+    const srv = net.createServer({ pauseOnConnect: true }, (s) => s.destroy());
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const got: string[] = [];
+    let accepted: net.Socket | null = null;
+    const ended = new Promise<void>((resolve) => {
+      acceptSharedReads(srv, (socket) => {
+        accepted = socket;
+        assert.equal(
+          setSharedReader(
+            socket,
+            (chunk) => got.push(chunk.toString('latin1')),
+            () => resolve(),
+          ),
+          true,
+        );
+        socket.on('end', () => assert.fail("the EOF went to the stream ('end')"));
+      });
+    });
+    const { port } = srv.address() as net.AddressInfo;
+    const c = net.connect(port, '127.0.0.1', () => c.end('last words'));
+    await ended;
+    assert.deepEqual(got, ['last words']);
+    // The server side has not ended its half: the client can still be written to.
+    const echoed = new Promise<string>((r) => c.once('data', (b) => r(b.toString())));
+    accepted!.write('+OK\r\n');
+    assert.equal(await echoed, '+OK\r\n');
+    c.destroy();
+    accepted!.destroy();
     await new Promise<void>((r) => srv.close(() => r()));
   });
 });

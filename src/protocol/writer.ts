@@ -14,8 +14,12 @@ const SHORT = 32;
 
 export type Proto = 2 | 3;
 
-/** pending()'s view before the first one. */
+/** pending()'s view before the first one; a released writer's buffer. */
 const EMPTY_VIEW = Buffer.alloc(0);
+
+/** Released writers' buffers (ReplyWriter.release), for the next writers made. */
+const spareBuffers: Buffer[] = [];
+const SPARE_BUFFERS = 64;
 const OK = Buffer.from('+OK\r\n');
 const NULL_BULK = Buffer.from('$-1\r\n');
 const NULL_ARRAY = Buffer.from('*-1\r\n');
@@ -62,7 +66,24 @@ export class ReplyWriter {
   discarding = false;
 
   constructor(capacity = INITIAL_CAPACITY) {
-    this.buf = Buffer.allocUnsafe(capacity);
+    const spare = capacity === INITIAL_CAPACITY ? spareBuffers.pop() : undefined;
+    this.buf = spare ?? Buffer.allocUnsafe(capacity);
+  }
+
+  /**
+   * The writer's client is gone: its buffer is kept for the next writer made (a connection
+   * would otherwise cost a new 16 KB ArrayBuffer, its backing store and its share of the
+   * collections that free them). Only a buffer of the initial size, which no socket write can
+   * still be reading (sent() and take() move the writer to a new buffer when one might), and
+   * at most SPARE_BUFFERS of them. Written to again, the writer starts a new buffer.
+   */
+  release(): void {
+    const b = this.buf;
+    if (b.length === INITIAL_CAPACITY && spareBuffers.length < SPARE_BUFFERS) spareBuffers.push(b);
+    this.buf = EMPTY_VIEW;
+    this.len = 0;
+    this.view = EMPTY_VIEW;
+    this.viewOf = null;
   }
 
   /** Ensures room for `n` more bytes. */
@@ -75,7 +96,7 @@ export class ReplyWriter {
       need = n;
       if (need <= this.buf.length) return;
     }
-    let cap = this.buf.length * 2;
+    let cap = Math.max(this.buf.length * 2, INITIAL_CAPACITY);
     while (cap < need) cap *= 2;
     const next = Buffer.allocUnsafe(cap);
     this.buf.copy(next, 0, 0, this.len);

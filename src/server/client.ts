@@ -70,7 +70,20 @@ export class Client {
   /** …while they hold fewer bytes than this (twice that read's). */
   prefetchLoneBytes = 0;
   readonly addr: string;
-  readonly laddr: string;
+  /**
+   * The local end's `ip:port` (CLIENT LIST's laddr): asked of the socket the first time it is
+   * read (a getsockname per connection otherwise, which only CLIENT LIST/INFO/KILL use; Redis
+   * too asks for it then, connFormatFdAddr), and kept. Null until then.
+   */
+  private localAddr: string | null;
+  get laddr(): string {
+    let v = this.localAddr;
+    if (v === null) {
+      const s = this.socket!;
+      v = this.localAddr = formatAddr(s.localAddress ?? '', s.localPort ?? 0);
+    }
+    return v;
+  }
   readonly fd: number;
   /**
    * The descriptor that busy scripts and the debugger may read and write synchronously: `fd`,
@@ -193,15 +206,15 @@ export class Client {
     if (socket !== null) {
       const ra = socket.remoteAddress ?? '';
       this.addr = formatAddr(ra, socket.remotePort ?? 0);
-      this.laddr = formatAddr(socket.localAddress ?? '', socket.localPort ?? 0);
+      this.localAddr = null;
       if (ra === '' || ra === undefined) {
         // Unix socket: Redis prints the socket path as laddr and "" addr.
         this.addr = `${server.settings.unixSocket}:0`;
-        this.laddr = `${server.settings.unixSocket}:0`;
+        this.localAddr = `${server.settings.unixSocket}:0`;
       }
     } else {
       this.addr = '';
-      this.laddr = '';
+      this.localAddr = '';
     }
   }
 

@@ -443,6 +443,10 @@ export class Server implements KeyspaceOwner {
     c.watch('lfu-log-factor', (v) => (this.access.logFactor = v as number));
     c.watch('lfu-decay-time', (v) => (this.access.decayTime = v as number));
     c.watch('maxclients', (v) => (s.maxclients = v as number));
+    // New connections take the new value; on Linux they inherit it from the listener.
+    c.watch('tcp-keepalive', () => {
+      for (const l of this.listeners) if (this.optionsOnListener.has(l)) this.setListenerOptions(l);
+    });
     c.watch('requirepass', (v) => (s.requirepass = v as string));
     c.watch('replica-read-only', (v) => (s.replicaReadOnly = v as boolean));
     c.watch('slowlog-log-slower-than', (v) => (s.slowlogSlowerThan = v as number));
@@ -779,14 +783,15 @@ export class Server implements KeyspaceOwner {
       const paused = !secure && sharedReadsEnabled();
       const onConnection = secure
         ? (raw: net.Socket) => this.acceptTls(raw)
-        : (socket: net.Socket) => this.accept(paused ? (toSharedReads(socket) ?? socket.resume()) : socket);
+        : (socket: net.Socket) => this.accept(paused ? (toSharedReads(socket) ?? socket.resume()) : socket, this.optionsOnListener.has(srv));
       const srv = net.createServer({ noDelay: true, pauseOnConnect: paused }, onConnection);
       srv.maxConnections = Number.MAX_SAFE_INTEGER;
       srv.once('error', reject);
       srv.once('listening', () => {
+        if (!secure) this.setListenerOptions(srv);
         // Each accepted connection made straight into its shared-read socket (one net.Socket,
         // not two); the 'connection' listener above stays for anything this does not take.
-        if (paused && process.env.NODIS_ACCEPT_SHARED !== '0') acceptSharedReads(srv, (socket) => this.accept(socket));
+        if (paused && process.env.NODIS_ACCEPT_SHARED !== '0') acceptSharedReads(srv, (socket) => this.accept(socket, this.optionsOnListener.has(srv)));
         srv.off('error', reject);
         srv.on('error', (e) => this.log.warning(`Accepting client connection: ${e.message}`));
         into.push(srv);
@@ -794,6 +799,30 @@ export class Server implements KeyspaceOwner {
       });
       listenLiteral(srv, opts);
     });
+  }
+
+  /** Plain TCP listeners whose accepted sockets inherit TCP_NODELAY and tcp-keepalive (setListenerOptions). */
+  private readonly optionsOnListener = new WeakSet<net.Server>();
+
+  /**
+   * Sets TCP_NODELAY and tcp-keepalive on a listening TCP socket, on Linux, whose accept()
+   * copies a listener's TCP_NODELAY, SO_KEEPALIVE and TCP_KEEPIDLE/KEEPINTVL/KEEPCNT to each
+   * socket it returns: five setsockopt calls per connection fewer (accept() then leaves them
+   * as Redis's anetEnableTcpNoDelay and anetKeepAlive would). False where that is not known
+   * to hold (other systems, unix sockets, a handle without the calls, NODIS_LISTENER_OPTIONS=0,
+   * a failed call): each accepted socket then gets its own.
+   */
+  private setListenerOptions(srv: net.Server): boolean {
+    if (process.platform !== 'linux' || process.env.NODIS_LISTENER_OPTIONS === '0') return false;
+    const h = (srv as unknown as { _handle?: Partial<{ setNoDelay(on: boolean): number; setKeepAlive(on: boolean, delaySeconds: number): number }> | null })._handle;
+    if (h === null || h === undefined || typeof h.setNoDelay !== 'function' || typeof h.setKeepAlive !== 'function') return false;
+    const keepalive = this.config.getNumber('tcp-keepalive');
+    if (h.setNoDelay(true) !== 0 || h.setKeepAlive(keepalive > 0, keepalive) !== 0) {
+      this.optionsOnListener.delete(srv);
+      return false;
+    }
+    this.optionsOnListener.add(srv);
+    return true;
   }
 
   /** The listening sockets' descriptors, each with its address (a busy script's acceptor uses them). */
@@ -840,10 +869,12 @@ export class Server implements KeyspaceOwner {
   // ---- Clients -----------------------------------------------------------------------------------
 
   /** Takes a new connection (from a listener, or adopted while a script is busy: busy.ts). */
-  accept(socket: net.Socket): void {
-    socket.setNoDelay(true);
-    const keepalive = this.config.getNumber('tcp-keepalive');
-    if (keepalive > 0) socket.setKeepAlive(true, keepalive * 1000);
+  accept(socket: net.Socket, optionsInherited = false): void {
+    if (!optionsInherited) {
+      socket.setNoDelay(true);
+      const keepalive = this.config.getNumber('tcp-keepalive');
+      if (keepalive > 0) socket.setKeepAlive(true, keepalive * 1000);
+    }
     // Admission control comes before the client exists (acceptCommonHandler): no id is spent.
     if (this.clients.size >= this.settings.maxclients) {
       this.stats.rejectedConnections++;
@@ -865,11 +896,15 @@ export class Server implements KeyspaceOwner {
     c.reply.overLimit = (need) => this.replyOverLimit(c, need);
     // NODIS_STALL_LOG's watch of this connection's reads (stall-log.ts); null when off.
     const stallWatch = stallLog()?.connection(c.id) ?? null;
-    const shared = setSharedReader(socket, (chunk) => {
-      if (stallWatch !== null) stallWatch.read();
-      this.onData(c, chunk);
-      c.parser.release(chunk);
-    });
+    const shared = setSharedReader(
+      socket,
+      (chunk) => {
+        if (stallWatch !== null) stallWatch.read();
+        this.onData(c, chunk);
+        c.parser.release(chunk);
+      },
+      () => this.peerEnded(c),
+    );
     if (!shared) socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     c.directWriter = directWriterFor(socket);
     if (!this.readPathLogged) {
@@ -883,6 +918,20 @@ export class Server implements KeyspaceOwner {
     socket.on('drain', () => {
       if (c.closeAfterReply && c.reply.len === 0) socket.end();
     });
+  }
+
+  /**
+   * The peer ended the connection (its read returned EOF) or a read failed, on a socket whose
+   * reads are taken past the stream (shared-reads.ts ownReads): as Redis's readQueryFromClient
+   * on a read of 0, the client is freed and its descriptor closed, without Node's shutdown
+   * and stream events. Replies still to be written (a request and its peer's FIN read in the
+   * same turn; a queued write the kernel has not taken) go out first, as they did when Node
+   * ended the socket: the client then closes after its reply (closeAfterReply).
+   */
+  private peerEnded(c: Client): void {
+    if (c.closed || c.closeAfterReply) return;
+    if (c.reply.len === 0 && !c.pendingWrite && c.socketQueued === 0) this.freeClient(c);
+    else this.closeAfterReply(c);
   }
 
   /** The first client's read path was logged (tests look for it at loglevel verbose). */
@@ -923,6 +972,7 @@ export class Server implements KeyspaceOwner {
     this.clientEviction.forget(c);
     releasedMemory(this.outputBytes(c) + c.parser.pendingBytes + c.parser.partialArgBytes);
     if (c.socket !== null && !c.socket.destroyed) c.socket.destroy();
+    c.reply.release();
     this.invalidateUsedMemory();
   }
 

@@ -23,6 +23,8 @@
  * The cluster bus's plain links read the same way (cluster/bus.ts).
  */
 import net from 'node:net';
+import v8 from 'node:v8';
+import { streamBinding } from './stream-binding.js';
 
 export type ChunkReader = (chunk: Buffer) => void;
 
@@ -51,6 +53,8 @@ interface StreamHandle {
 /** Where a shared-read socket's chunks go, set once its client exists. */
 class ReadTarget {
   reader: ChunkReader | null = null;
+  /** The peer's end (or a failed read), when the reader's owner takes it (setSharedReader). */
+  onEnd: (() => void) | null = null;
 }
 
 const targets = new WeakMap<net.Socket, ReadTarget>();
@@ -161,12 +165,61 @@ export function acceptSharedReads(server: net.Server, accept: (socket: net.Socke
 
 /**
  * Sends a shared-read socket's chunks to `reader`; false for any other socket (read it with a
- * 'data' listener).
+ * 'data' listener). With `onEnd`, the peer's end of the connection (EOF) or a failed read is
+ * handed to it instead of to the stream (see ownReads); it is then the caller's to end or
+ * destroy the socket.
  */
-export function setSharedReader(socket: net.Socket, reader: ChunkReader): boolean {
+export function setSharedReader(socket: net.Socket, reader: ChunkReader, onEnd?: () => void): boolean {
   const target = targets.get(socket);
   if (target === undefined) return false;
   target.reader = reader;
+  if (onEnd !== undefined && ownReads(socket, target)) target.onEnd = onEnd;
+  return true;
+}
+
+/** streamBaseState and the index of a read's length in it, or null when not available. */
+let readState: { state: Int32Array; index: number } | null | undefined;
+
+function readLengthState(): { state: Int32Array; index: number } | null {
+  if (readState !== undefined) return readState;
+  // Not decided inside a start-up snapshot being built (the binding is a live object).
+  if (v8.startupSnapshot.isBuildingSnapshot()) return null;
+  const b = process.env.NODIS_OWN_READS === '0' ? null : streamBinding();
+  readState = b !== null && typeof b.kReadBytesOrError === 'number' ? { state: b.streamBaseState, index: b.kReadBytesOrError } : null;
+  return readState;
+}
+
+/**
+ * Takes the socket handle's read callback over from net.js (`onStreamRead`, a Node internal
+ * like the handle itself): a read's length comes from `streamBaseState` (the array Node's own
+ * callback reads it from) and the chunk goes straight to the reader, and the peer's EOF or a
+ * read error goes to the target's `onEnd`. Node's path for an EOF — push(null), 'end' on the
+ * next tick, end(), a shutdown() system call and its completion, 'finish', then destroy() —
+ * is a third of what a short-lived connection costs the server (docs/PERFORMANCE.md, conn1);
+ * Redis frees the client when its read returns 0 and closes the descriptor. A read of 0 (no
+ * data) and anything while no onEnd is set go to Node's callback. False (nothing changed)
+ * when the handle or the binding is not as expected, or NODIS_OWN_READS=0.
+ */
+function ownReads(socket: net.Socket, target: ReadTarget): boolean {
+  const rs = readLengthState();
+  const handle = (socket as unknown as { _handle?: { onread?: unknown } | null })._handle;
+  if (rs === null || handle === null || handle === undefined || typeof handle.onread !== 'function') return false;
+  const nodeOnRead = handle.onread as (this: unknown, arrayBuffer: unknown) => unknown;
+  const { state, index } = rs;
+  handle.onread = function (this: unknown, arrayBuffer: unknown): unknown {
+    const n = state[index]!;
+    if (n > 0) {
+      const reader = target.reader;
+      if (reader !== null) reader(sharedChunk(n));
+      return undefined;
+    }
+    const onEnd = target.onEnd;
+    if (n < 0 && onEnd !== null) {
+      onEnd();
+      return undefined;
+    }
+    return nodeOnRead.call(this, arrayBuffer);
+  };
   return true;
 }
 

@@ -2,8 +2,8 @@
  * Node's `stream_wrap` binding: the WriteWrap request class and the `streamBaseState` array
  * through which a stream handle reports whether a write went asynchronous — the objects net.js
  * itself uses (`process.binding('stream_wrap')`, a Node internal). direct-writes.ts writes
- * replies with them. (Taking the handle's read callback over with its read length as well
- * measured no gain in the server's profile, so reads stay on shared-reads.ts's `onread`.)
+ * replies with them; shared-reads.ts reads a client handle's read length from
+ * `streamBaseState` too, when it takes the handle's read callback over for the peer's EOF.
  *
  * Looked up once, on first use, feature-detected: null (and `streamBindingOff` says why) when it is not there or
  * not as expected, when `NODIS_STREAM_BINDING=0`, and under `--pending-deprecation` (where
@@ -13,6 +13,8 @@ export interface StreamWrapBinding {
   WriteWrap: new () => object;
   streamBaseState: Int32Array;
   kLastWriteWasAsync: number;
+  /** Where a read callback finds its length (> 0) or error (< 0, EOF included); absent in other Nodes. */
+  kReadBytesOrError?: number;
 }
 
 /** Why the binding is not used ('' when it is). */
