@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { option, median, inProcessServer, benchmarkCommands, resp } from './lib.mjs';
+import { option, median, inProcessServer, benchmarkCommands, pipelinedReads, runReads } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const PIPELINE = 16;
@@ -34,24 +34,8 @@ if (args[0] === '--child') {
   const out = {};
   for (const test of testList.split(',')) {
     const gens = builds.map((b) => ({ ...benchmarkCommands(b.Random, 7), ping_mbulk: () => ['PING'] })[test]);
-    const chunks = (gen, count) => {
-      const list = [];
-      for (let i = 0; i < count; i += PIPELINE) {
-        let s = '';
-        for (let j = 0; j < PIPELINE; j++) s += resp(gen());
-        list.push(Buffer.from(s, 'latin1'));
-      }
-      return list;
-    };
-    const run = ({ server, client: c }, list, from, to) => {
-      for (let i = from; i < to; i++) {
-        const chunk = list[i];
-        c.parser.feed(chunk);
-        server.processInput(c);
-        c.parser.release(chunk);
-        c.reply.len = 0;
-      }
-    };
+    const chunks = (gen, count) => pipelinedReads(gen, count, PIPELINE);
+    const run = runReads;
     builds.forEach((b, i) => {
       const w = chunks(gens[i], warm);
       run(b, w, 0, w.length);

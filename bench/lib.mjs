@@ -220,6 +220,32 @@ export function runChunk(server, c, parser, chunk) {
 /** RESP multibulk of `argv`. */
 export const resp = (argv) => `*${argv.length}\r\n${argv.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`;
 
+/** `count` commands from `make()` as RESP reads of `pipeline` commands each (latin1 Buffers). */
+export function pipelinedReads(make, count, pipeline = 16) {
+  const reads = [];
+  for (let i = 0; i < count; i += pipeline) {
+    let s = '';
+    for (let j = 0; j < pipeline; j++) s += resp(make());
+    reads.push(Buffer.from(s, 'latin1'));
+  }
+  return reads;
+}
+
+/**
+ * Runs reads[from, to) through an in-process server's client as a socket's reads would (its
+ * parser, then Server.processInput: prefetch, parse, dispatch, admission, the executor, the
+ * reply), dropping the replies (bench/inproc-ab.mjs, bench/inproc-loop.mjs).
+ */
+export function runReads({ server, client: c }, reads, from = 0, to = reads.length) {
+  for (let i = from; i < to; i++) {
+    const chunk = reads[i];
+    c.parser.feed(chunk);
+    server.processInput(c);
+    c.parser.release(chunk);
+    c.reply.len = 0;
+  }
+}
+
 /**
  * `n` commands from `make()`, sent as 16-command RESP chunks through a fresh `RespParser` (from
  * the build under test), so each argv is made of fresh strings as from a socket.

@@ -528,8 +528,15 @@ export class Server implements KeyspaceOwner {
   /** signalModifiedKey: WATCH, client-side caching (tracking) invalidation, the memory model. */
   signalModifiedKey(db: Database, key: string, expired = false): void {
     db.resized(key); // the memory model's in-place hook (keyspace/memory.ts)
+    // The first hooks from call sites of their own (see afterCommandHooks); the length is read
+    // anew before each, as the loop does, so a hook added meanwhile still runs.
     const hooks = this.hooks.keyModified;
-    for (let i = 0; i < hooks.length; i++) hooks[i]!(db.id, key, expired);
+    const dbId = db.id;
+    if (hooks.length > 0) hooks[0]!(dbId, key, expired);
+    if (hooks.length > 1) hooks[1]!(dbId, key, expired);
+    if (hooks.length > 2) hooks[2]!(dbId, key, expired);
+    if (hooks.length > 3) hooks[3]!(dbId, key, expired);
+    for (let i = 4; i < hooks.length; i++) hooks[i]!(dbId, key, expired);
   }
 
   /**
@@ -1259,7 +1266,24 @@ export class Server implements KeyspaceOwner {
       return;
     }
     this.call(c, spec, 'client');
-    for (const h of this.hooks.afterCommand) h(c);
+    this.afterCommandHooks(c);
+  }
+
+  /**
+   * hooks.afterCommand, in order, after each client command. The first few are called from call
+   * sites of their own: one site calling every hook in turn sees three or four different
+   * closures (blocking, tracking, replication) and V8 makes it a generic call each time, where a
+   * site that only ever sees one closure calls it directly or inlines it (a pipelined PING
+   * spent ~8% of its in-process time in the loop's calls). The length is read anew before each,
+   * as the loop did, so a hook added meanwhile still runs.
+   */
+  private afterCommandHooks(c: Client): void {
+    const hooks = this.hooks.afterCommand;
+    if (hooks.length > 0) hooks[0]!(c);
+    if (hooks.length > 1) hooks[1]!(c);
+    if (hooks.length > 2) hooks[2]!(c);
+    if (hooks.length > 3) hooks[3]!(c);
+    for (let i = 4; i < hooks.length; i++) hooks[i]!(c);
   }
 
   private admissionRequest: AdmissionRequest | null = null;
