@@ -16,7 +16,7 @@
  */
 import net from 'node:net';
 import type { Server } from '../server/server.js';
-import { Client } from '../server/client.js';
+import { Client, NO_ARGV } from '../server/client.js';
 import { encodeCommand } from '../server/propagate.js';
 import { ProtocolError } from '../protocol/parser.js';
 import { disconnectAllBlockedClients } from '../server/blocking.js';
@@ -26,9 +26,6 @@ import { startLoading, stopLoading, loadingProgress } from '../persistence/loadi
 import { StreamConsumer, adoptContinueId, adoptFullSync, psyncRequest } from './psync.js';
 import { directWriterFor, type DirectWriter } from '../server/direct-writes.js';
 import { connectSharedReads, setSharedReader, sharedReadsEnabled } from '../server/shared-reads.js';
-
-/** The master client's argv between commands: one shared empty array (never written to), as the server's. */
-const NO_ARGV: string[] = [];
 
 /** The line of rdb.c (7.0.15) whose rdbReportReadError reports an RDB cut short. */
 const RDB_EOF_ERROR_LINE = 3240;

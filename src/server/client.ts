@@ -31,6 +31,9 @@ export interface BlockedState {
 
 export type ClientKind = 'normal' | 'replica' | 'master' | 'pubsub';
 
+/** A client's argv between commands: one shared empty array, not a new one per command (never written to). */
+export const NO_ARGV: string[] = [];
+
 export class Client {
   readonly id: number;
   readonly server: Server;

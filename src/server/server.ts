@@ -16,7 +16,7 @@ import type { ClusterView } from '../cluster/view.js';
 import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
-import { Client, type BlockedState } from './client.js';
+import { Client, NO_ARGV, type BlockedState } from './client.js';
 import { ProtocolError } from '../protocol/parser.js';
 import { releasedMemory } from './gc.js';
 import { repr } from '../protocol/format.js';
@@ -119,8 +119,6 @@ export function clientIdCounter(next?: number): number {
 }
 
 /** Past this fill ratio a dict expands whatever the memory (HASHTABLE_MAX_LOAD_FACTOR). */
-/** A client's argv between commands: one shared empty array, not a new one per command (never written to). */
-const NO_ARGV: string[] = [];
 const HASHTABLE_MAX_LOAD_FACTOR = 1.618;
 /** Server.prefetchKeys: how many commands' keys it reads ahead, from a read of at least so many bytes. */
 const PREFETCH_COMMANDS = 16;
