@@ -73,7 +73,8 @@ async function clientQbuf(s: RunningServer, name: string): Promise<number> {
 }
 
 for (const [label, env, logLine] of [
-  ['shared buffer', {}, 'Client reads: one shared buffer (onread)'],
+  ['bare connections (no net.Socket: shared buffer, direct writes)', {}, 'Client reads: one shared buffer (bare connection)'],
+  ['shared buffer, a net.Socket per connection (NODIS_BARE_CONNECTIONS=0)', { NODIS_BARE_CONNECTIONS: '0' }, 'Client reads: one shared buffer (onread)'],
   ["'data' events (NODIS_SHARED_READS=0)", { NODIS_SHARED_READS: '0' }, "Client reads: 'data' events"],
   ['shared buffer, sockets moved from net.Server\'s (NODIS_ACCEPT_SHARED=0)', { NODIS_ACCEPT_SHARED: '0' }, 'Client reads: one shared buffer (onread)'],
   ["shared buffer, the peer's end through the stream (NODIS_OWN_READS=0)", { NODIS_OWN_READS: '0' }, 'Client reads: one shared buffer (onread)'],
@@ -188,6 +189,68 @@ for (const [label, env, logLine] of [
       assert.deepEqual(await s.client().getBuffer('big'), value);
       for (let i = 0; i < 50; i++) assert.deepEqual(await s.client().getBuffer(`other:${i}`), pattern(1024, i));
       a.sock.destroy();
+    });
+
+    it("shows the connection in CLIENT LIST (addr, laddr, fd); QUIT closes it after its reply, CLIENT KILL at once", { timeout: 60000 }, async () => {
+      const s = await startServer({ env });
+      const a = await raw(s.port);
+      a.sock.write(cmd('CLIENT', 'SETNAME', 'me'));
+      await a.until('+OK\r\n');
+      const line = ((await s.client().client('LIST')) as string).split('\n').find((l) => l.includes(' name=me '))!;
+      assert.match(line, new RegExp(` addr=127\\.0\\.0\\.1:${a.sock.localPort} laddr=127\\.0\\.0\\.1:${s.port} fd=\\d+ `));
+      assert.ok(Number(/ fd=(\d+)/.exec(line)![1]) > 2);
+      const ended = new Promise<void>((r) => a.sock.once('end', () => r()));
+      a.sock.write(Buffer.concat([cmd('PING'), cmd('QUIT'), cmd('PING')]));
+      await ended;
+      assert.equal(await a.until('+OK\r\n'), '+OK\r\n+PONG\r\n+OK\r\n');
+      a.sock.destroy();
+      const b = await raw(s.port);
+      b.sock.write(cmd('PING'));
+      await b.until('+PONG\r\n');
+      const closed = new Promise<void>((r) => b.sock.once('close', () => r()));
+      assert.equal(await s.client().client('KILL', 'ADDR', `127.0.0.1:${b.sock.localPort}`), 1);
+      await closed;
+    });
+
+    it("queues a client's replies while it does not read (omem, events=w), all delivered once it does; the output-buffer limit closes it", { timeout: 60000 }, async () => {
+      const s = await startServer({ env });
+      const probe = s.client();
+      const value = pattern(100 * 1024, 9);
+      await probe.set('big', value);
+      const slowLine = async (): Promise<string> => ((await probe.client('LIST')) as string).split('\n').find((l) => l.includes(' name=slow ')) ?? '';
+      const a = await raw(s.port);
+      a.sock.write(cmd('CLIENT', 'SETNAME', 'slow'));
+      await a.until('+OK\r\n');
+      a.sock.pause();
+      const gets = 200;
+      a.sock.write(Buffer.concat([...Array.from({ length: gets }, () => cmd('GET', 'big')), cmd('ECHO', 'end-of-replies')]));
+      let line = '';
+      for (let i = 0; i < 500; i++) {
+        line = await slowLine();
+        if (/ omem=[1-9]/.test(line)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.match(line, / omem=[1-9]\d* .* events=rw /);
+      const header = `$${value.length}\r\n`;
+      a.sock.resume();
+      const all = await a.until('$14\r\nend-of-replies\r\n');
+      const expected = Buffer.concat([
+        Buffer.from('+OK\r\n'),
+        ...Array.from({ length: gets }, () => Buffer.concat([Buffer.from(header), value, Buffer.from('\r\n')])),
+        Buffer.from('$14\r\nend-of-replies\r\n'),
+      ]);
+      // Every byte, in order, once the client reads.
+      assert.equal(all.length, expected.length);
+      assert.ok(Buffer.from(all, 'latin1').equals(expected));
+      await probe.config('SET', 'client-output-buffer-limit', 'normal 1mb 0 0');
+      const closed = new Promise<void>((r) => a.sock.once('close', () => r()));
+      a.sock.pause();
+      a.sock.write(Buffer.concat(Array.from({ length: gets }, () => cmd('GET', 'big'))));
+      for (let i = 0; i < 500 && (await slowLine()) !== ''; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await slowLine(), '');
+      a.sock.resume();
+      await closed;
+      assert.equal(await probe.ping(), 'PONG');
     });
   });
 }

@@ -179,7 +179,7 @@ test("a start from the snapshot reads its own environment for the request path (
       await s.stop();
     }
   };
-  assert.deepEqual(await paths({}), ['Client reads: one shared buffer (onread)', 'Client writes: to the socket handle']);
+  assert.deepEqual(await paths({}), ['Client reads: one shared buffer (bare connection)', 'Client writes: to the socket handle']);
   assert.deepEqual(await paths({ NODIS_SHARED_READS: '0', NODIS_DIRECT_WRITES: '0' }), ["Client reads: 'data' events", 'Client writes: socket.write (NODIS_DIRECT_WRITES=0)']);
 });
 

@@ -64,7 +64,7 @@ export function clientType(c: Client): ClientType {
 
 function isUnixSocketClient(c: Client): boolean {
   const path = c.server.settings.unixSocket;
-  return c.socket !== null && path !== '' && c.addr === `${path}:0`;
+  return c.networked && path !== '' && c.addr === `${path}:0`;
 }
 
 /** One line of CLIENT LIST / CLIENT INFO, field for field as catClientInfoString (7.0.15). */
@@ -92,7 +92,7 @@ export function clientInfoLine(c: Client): string {
   if (flags === '') flags = 'N';
 
   let events = '';
-  if (c.socket !== null && !c.closed) {
+  if (c.networked && !c.closed) {
     events += 'r';
     if (c.socketQueued > 0) events += 'w';
   }

@@ -46,7 +46,7 @@ function configGet(c: Client): void {
 export function allowProtectedAction(c: Client, setting: string): boolean {
   if (setting === 'yes') return true;
   if (setting !== 'local') return false;
-  const addr = c.socket?.remoteAddress;
+  const addr = c.remoteAddress;
   return addr === undefined || addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1';
 }
 
@@ -72,7 +72,7 @@ function configSet(c: Client): void {
   }
   // An apply step is waiting for the OS. Inside EXEC or a script the reply cannot wait: answer
   // now and log a failure, if any.
-  if (c.server.executionNesting > 1 || c.socket === null) {
+  if (c.server.executionNesting > 1 || !c.networked) {
     c.reply.ok();
     void res.pending.then((err) => {
       if (err !== null) c.server.log.warning(`Failed applying new configuration: ${err}`);

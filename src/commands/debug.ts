@@ -502,7 +502,7 @@ function debug(c: Client): void {
 function allowProtectedAction(setting: string, c: Client): boolean {
   if (setting === 'yes') return true;
   if (setting !== 'local') return false;
-  const ra = c.socket?.remoteAddress;
+  const ra = c.remoteAddress;
   return ra === undefined || ra === '127.0.0.1' || ra === '::1' || ra === '::ffff:127.0.0.1' || c.fake;
 }
 

@@ -163,7 +163,7 @@ function shutdown(c: Client): void {
   else if (saveFlag) save = true;
   // The shutdown may wait for lagging replicas: the client stays blocked (BLOCKED_SHUTDOWN),
   // its pipelined commands held, until the process exits or the shutdown fails or is aborted.
-  const blocked = c.socket !== null && server.executionNesting <= 1;
+  const blocked = c.networked && server.executionNesting <= 1;
   if (blocked) c.blocked = { kind: 'other', deadline: 0, onTimeout: () => {}, onCancel: () => {} };
   void server.shutdown({ save, now, force }).then((ok) => {
     if (ok) {

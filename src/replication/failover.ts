@@ -18,7 +18,7 @@ export function failoverStateName(st: ReplicationState): FailoverStateName {
 }
 
 function replicaIp(l: ReplicaLink): string {
-  return l.announcedIp !== '' ? l.announcedIp : (l.client.socket?.remoteAddress ?? '').replace(/^::ffff:/, '');
+  return l.announcedIp !== '' ? l.announcedIp : (l.client.remoteAddress ?? '').replace(/^::ffff:/, '');
 }
 
 function findReplica(st: ReplicationState, host: string, port: number): ReplicaLink | undefined {

@@ -312,7 +312,7 @@ export class ReplicationState {
 
   /** Replication name of a replica for log lines (replicationGetSlaveName). */
   replicaName(r: ReplicaLink): string {
-    const ip = r.announcedIp !== '' ? r.announcedIp : (r.client.socket?.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const ip = r.announcedIp !== '' ? r.announcedIp : (r.client.remoteAddress ?? '').replace(/^::ffff:/, '');
     if (r.listeningPort !== 0) return ip.includes(':') ? `[${ip}]:${r.listeningPort}` : `${ip}:${r.listeningPort}`;
     return r.client.addr;
   }

@@ -102,7 +102,7 @@ export function endBusy(server: Server): void {
 export function processEventsWhileBlocked(server: Server, caller: Client): void {
   acceptors.get(server)?.adoptAccepted();
   for (const c of [...server.clients.values()]) {
-    if (c === caller || c.fake || c.closed || c.socket === null || c.plainFd < 0) continue;
+    if (c === caller || c.fake || c.closed || !c.networked || c.plainFd < 0) continue;
     // The master's stream waits in its socket: refused with -BUSY, its writes would be lost.
     if (c.isMaster) continue;
     let got = false;
@@ -141,14 +141,14 @@ export function processEventsWhileBlocked(server: Server, caller: Client): void 
 
 /** Writes a client's pending replies synchronously when nothing is queued in its socket. */
 function flushDirect(server: Server, c: Client): void {
-  if (c.reply.len === 0 || c.socket === null || c.socketQueued > 0) return;
+  if (c.reply.len === 0 || !c.networked || c.socketQueued > 0) return;
   const out = c.reply.take();
   let off = 0;
   try {
     while (off < out.length) off += fs.writeSync(c.plainFd, out, off, out.length - off);
   } catch {
     // The socket is full: hand the rest to libuv, in order.
-    c.socket.write(out.subarray(off));
+    c.socket!.write(out.subarray(off));
   }
   server.stats.netOutputBytes += out.length;
 }

@@ -10,6 +10,7 @@ import type { Database } from '../keyspace/db.js';
 import type { Server } from './server.js';
 import type { CommandSpec } from './command-table.js';
 import type { DirectWriter } from './direct-writes.js';
+import { BareConnection } from './shared-reads.js';
 import { idleInvocation, type Invocation } from './executor.js';
 
 /** A command queued by MULTI. */
@@ -37,7 +38,41 @@ export const NO_ARGV: string[] = [];
 export class Client {
   readonly id: number;
   readonly server: Server;
-  readonly socket: net.Socket | null;
+  /** The connection's socket, or null for a fake client or a bare connection not yet made into one. */
+  private sock: net.Socket | null;
+  /**
+   * A plain TCP connection accepted without a `net.Socket` (shared-reads.ts BareConnection):
+   * reads and writes go to its handle. Kept after its socket is made (then it only says so).
+   */
+  private bare: BareConnection | null = null;
+  /**
+   * The connection's `net.Socket` (null for fake clients). A bare connection's is made here, on
+   * first use, over its handle: replication's RDB transfer and stream, a busy script's writes and
+   * QUIT's end() need a stream; the request path, CLIENT LIST/KILL and freeClient do not.
+   */
+  get socket(): net.Socket | null {
+    const s = this.sock;
+    if (s !== null) return s;
+    const b = this.bare;
+    if (b === null) return null;
+    return this.makeSocket(b);
+  }
+  /** The socket if there is one already: null for a bare connection (never makes one). */
+  get existingSocket(): net.Socket | null {
+    return this.sock;
+  }
+  /** A client over a connection (a socket or a bare handle), not a fake one (Lua, AOF, api). */
+  get networked(): boolean {
+    return this.sock !== null || this.bare !== null;
+  }
+  /** A bare connection whose handle was closed (a failed write; freeClient follows). */
+  get bareClosed(): boolean {
+    return this.sock === null && this.bare !== null && this.bare.closed;
+  }
+  /**
+   * The peer's IP address (`socket.remoteAddress`): undefined for unix-socket and fake clients.
+   */
+  readonly remoteAddress: string | undefined;
   readonly parser: RespParser;
   readonly reply = new ReplyWriter();
 
@@ -82,8 +117,14 @@ export class Client {
   get laddr(): string {
     let v = this.localAddr;
     if (v === null) {
-      const s = this.socket!;
-      v = this.localAddr = formatAddr(s.localAddress ?? '', s.localPort ?? 0);
+      const b = this.sock === null ? this.bare : null;
+      if (b !== null) {
+        const l = b.localAddress();
+        v = this.localAddr = formatAddr(l.address, l.port);
+      } else {
+        const s = this.sock!;
+        v = this.localAddr = formatAddr(s.localAddress ?? '', s.localPort ?? 0);
+      }
     }
     return v;
   }
@@ -178,7 +219,7 @@ export class Client {
 
   /** Connected over TLS (tls-port), as Redis's connGetType(c->conn) == CONN_TYPE_TLS. */
   get tlsConnection(): boolean {
-    return (this.socket as { encrypted?: boolean } | null)?.encrypted === true;
+    return (this.sock as { encrypted?: boolean } | null)?.encrypted === true;
   }
 
   /**
@@ -186,13 +227,19 @@ export class Client {
    * replies name its peers' plaintext ports (pport) instead of their TLS ports.
    */
   get plaintextInTlsCluster(): boolean {
-    return this.socket !== null && !this.tlsConnection && this.server.config.getBool('tls-cluster');
+    return this.networked && !this.tlsConnection && this.server.config.getBool('tls-cluster');
   }
 
-  constructor(server: Server, id: number, socket: net.Socket | null, db: Database, opts: { fake?: boolean; fd?: number } = {}) {
+  constructor(server: Server, id: number, socket: net.Socket | BareConnection | null, db: Database, opts: { fake?: boolean; fd?: number } = {}) {
     this.server = server;
     this.id = id;
-    this.socket = socket;
+    let bare: BareConnection | null = null;
+    if (socket instanceof BareConnection) {
+      bare = socket;
+      socket = null;
+    }
+    this.sock = socket;
+    this.bare = bare;
     this.db = db;
     this.fake = opts.fake ?? false;
     this.fd = opts.fd ?? -1;
@@ -206,8 +253,13 @@ export class Client {
       authRequired: !this.authenticated,
       fromMaster: false,
     });
-    if (socket !== null) {
+    if (bare !== null) {
+      this.remoteAddress = bare.peer.address;
+      this.addr = formatAddr(bare.peer.address ?? '', bare.peer.port ?? 0);
+      this.localAddr = null;
+    } else if (socket !== null) {
       const ra = socket.remoteAddress ?? '';
+      this.remoteAddress = socket.remoteAddress;
       this.addr = formatAddr(ra, socket.remotePort ?? 0);
       this.localAddr = null;
       if (ra === '' || ra === undefined) {
@@ -216,8 +268,44 @@ export class Client {
         this.localAddr = `${server.settings.unixSocket}:0`;
       }
     } else {
+      this.remoteAddress = undefined;
       this.addr = '';
       this.localAddr = '';
+    }
+  }
+
+  /** The bare connection's socket, made once (see `socket`); the server attaches its listeners. */
+  private makeSocket(b: BareConnection): net.Socket {
+    const s = b.toSocket();
+    this.sock = s;
+    this.server.adoptSocket(this, s);
+    return s;
+  }
+
+  /**
+   * Closes the connection (freeClient): a socket is destroyed (its 'close' calls freeClient
+   * again, which returns), a bare handle closed.
+   */
+  closeConnection(): void {
+    const s = this.sock;
+    if (s !== null) {
+      if (!s.destroyed) s.destroy();
+    } else if (this.bare !== null) {
+      this.bare.close();
+    }
+  }
+
+  /**
+   * A write to the connection failed (EPIPE, ECONNRESET …): the socket is destroyed, as Node does
+   * on a failed write, and its 'close' frees the client; a bare handle is closed and the client
+   * freed once it is (as a destroyed socket's 'close' comes after its handle's).
+   */
+  connectionFailed(): void {
+    const s = this.sock;
+    if (s !== null) {
+      if (!s.destroyed) s.destroy();
+    } else if (this.bare !== null) {
+      this.bare.close(() => this.server.freeClient(this));
     }
   }
 
@@ -254,15 +342,15 @@ export class Client {
    * (`writableLength`) and those of direct writes still queued in libuv.
    */
   get socketQueued(): number {
-    const s = this.socket;
-    if (s === null) return 0;
+    const s = this.sock;
     const w = this.directWriter;
+    if (s === null) return w === null ? 0 : w.queued;
     return w === null ? s.writableLength : s.writableLength + w.queued;
   }
 
   /** Flags the client so its socket is flushed this event-loop turn. */
   markPendingWrite(): void {
-    if (!this.pendingWrite && this.socket !== null) {
+    if (!this.pendingWrite && this.networked) {
       this.pendingWrite = true;
       this.server.schedulePendingWrite(this);
     }

@@ -96,7 +96,8 @@ export class DirectWriter {
   private spare: WriteReq | null = null;
 
   constructor(
-    private readonly socket: net.Socket,
+    /** What a failed write does to the connection (a socket is destroyed, as Node does). */
+    private readonly onFail: () => void,
     private readonly handle: WriteHandle,
   ) {}
 
@@ -123,9 +124,9 @@ export class DirectWriter {
     return 'queued';
   }
 
-  /** A write failed (EPIPE, ECONNRESET …): the socket goes, as Node destroys it on a failed write. */
+  /** A write failed (EPIPE, ECONNRESET …): the connection goes, as Node destroys a socket on a failed write. */
   failed(): void {
-    if (!this.socket.destroyed) this.socket.destroy();
+    this.onFail();
   }
 }
 
@@ -138,5 +139,17 @@ export function directWriterFor(socket: net.Socket): DirectWriter | null {
   if ((socket as { encrypted?: boolean }).encrypted === true) return null;
   const handle = (socket as unknown as { _handle?: unknown })._handle as Partial<WriteHandle> | null | undefined;
   if (handle === null || typeof handle !== 'object' || typeof handle.writeBuffer !== 'function') return null;
-  return new DirectWriter(socket, handle as WriteHandle);
+  return new DirectWriter(() => {
+    if (!socket.destroyed) socket.destroy();
+  }, handle as WriteHandle);
+}
+
+/**
+ * A direct writer for a bare connection's handle (shared-reads.ts BareConnection), which has no
+ * stream to fall back to: null only when direct writes are off, and then no bare connection is
+ * made (Server.acceptBare).
+ */
+export function directWriterForHandle(handle: WriteHandle, onFail: () => void): DirectWriter | null {
+  if (decide() === null) return null;
+  return new DirectWriter(onFail, handle);
 }

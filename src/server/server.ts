@@ -42,9 +42,9 @@ import { execute, type ExecMode, type Invocation } from './executor.js';
 import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
 import { ClientEviction } from './client-memory.js';
 import { stallLog } from './stall-log.js';
-import { READ_BUFFER_BYTES, acceptSharedReads, setSharedReader, sharedReadsEnabled, toSharedReads } from './shared-reads.js';
+import { READ_BUFFER_BYTES, acceptSharedReads, setSharedReader, sharedReadsEnabled, toSharedReads, type BareConnection } from './shared-reads.js';
 import { listenLiteral } from './listen-literal.js';
-import { directWriterFor, directWritesOff } from './direct-writes.js';
+import { directWriterFor, directWriterForHandle, directWritesOff } from './direct-writes.js';
 
 /** Hot configuration values, mirrored from the registry so the dispatch path reads fields. */
 export interface Settings {
@@ -796,7 +796,15 @@ export class Server implements KeyspaceOwner {
         if (!secure) this.setListenerOptions(srv);
         // Each accepted connection made straight into its shared-read socket (one net.Socket,
         // not two); the 'connection' listener above stays for anything this does not take.
-        if (paused && process.env.NODIS_ACCEPT_SHARED !== '0') acceptSharedReads(srv, (socket) => this.accept(socket, this.optionsOnListener.has(srv)));
+        // Plain TCP connections on a listener whose options they inherit are served bare, without
+        // a net.Socket (shared-reads.ts BareConnection); the rest as before.
+        if (paused && process.env.NODIS_ACCEPT_SHARED !== '0') {
+          acceptSharedReads(
+            srv,
+            (socket) => this.accept(socket, this.optionsOnListener.has(srv)),
+            (conn) => this.optionsOnListener.has(srv) && this.acceptBare(conn),
+          );
+        }
         srv.off('error', reject);
         srv.on('error', (e) => this.log.warning(`Accepting client connection: ${e.message}`));
         into.push(srv);
@@ -895,29 +903,71 @@ export class Server implements KeyspaceOwner {
       socket.on('error', () => {});
       return;
     }
+    this.admitClient(c);
+    const shared = setSharedReader(socket, this.sharedReaderOf(c), () => this.peerEnded(c));
+    if (!shared) socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
+    c.directWriter = directWriterFor(socket);
+    this.logClientPaths(c, shared ? 'Client reads: one shared buffer (onread)' : "Client reads: 'data' events");
+    this.adoptSocket(c, socket);
+  }
+
+  /**
+   * Takes a plain TCP connection without a net.Socket (shared-reads.ts BareConnection): a
+   * client over its handle, reading through the shared buffer and writing to the handle. False
+   * (the handle untouched) when it must go the socket path: a connection to refuse (maxclients,
+   * protected mode: their error is written and the socket ended there), or direct writes off.
+   */
+  private acceptBare(conn: BareConnection): boolean {
+    if (this.clients.size >= this.settings.maxclients) return false;
+    if (this.protectedModeRefusesAddress(conn.peer.address ?? '')) return false;
+    let client: Client | null = null;
+    const direct = directWriterForHandle(conn.handle, () => client?.connectionFailed());
+    if (direct === null) return false;
+    const c = (client = new Client(this, nextClientId++, conn, this.dbs[0]!, { fd: conn.handle.fd }));
+    c.directWriter = direct;
+    conn.reader = this.sharedReaderOf(c);
+    conn.onEnd = () => this.peerEnded(c);
+    if (!conn.start()) {
+      // libuv refused to read it (the peer already gone): dropped, as a failed read would.
+      conn.close();
+      c.reply.release();
+      return true;
+    }
+    this.admitClient(c);
+    this.logClientPaths(c, 'Client reads: one shared buffer (bare connection)');
+    return true;
+  }
+
+  /** A new connection's client counted and registered, its reply writer's callbacks set. */
+  private admitClient(c: Client): void {
     this.stats.totalConnections++;
     this.registerClient(c);
     c.reply.onError = (msg) => this.recordError(c, msg);
     c.reply.overLimit = (need) => this.replyOverLimit(c, need);
+  }
+
+  /** What a shared-read connection's reads go to. */
+  private sharedReaderOf(c: Client): (chunk: Buffer) => void {
     // NODIS_STALL_LOG's watch of this connection's reads (stall-log.ts); null when off.
     const stallWatch = stallLog()?.connection(c.id) ?? null;
-    const shared = setSharedReader(
-      socket,
-      (chunk) => {
-        if (stallWatch !== null) stallWatch.read();
-        this.onData(c, chunk);
-        c.parser.release(chunk);
-      },
-      () => this.peerEnded(c),
-    );
-    if (!shared) socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
-    c.directWriter = directWriterFor(socket);
-    if (!this.readPathLogged) {
-      this.readPathLogged = true;
-      this.readEndFlush = process.env.NODIS_READ_END_FLUSH !== '0';
-      this.log.verbose(shared ? 'Client reads: one shared buffer (onread)' : "Client reads: 'data' events");
-      this.log.verbose(c.directWriter !== null ? 'Client writes: to the socket handle' : `Client writes: socket.write${directWritesOff === '' ? '' : ` (${directWritesOff})`}`);
-    }
+    return (chunk) => {
+      if (stallWatch !== null) stallWatch.read();
+      this.onData(c, chunk);
+      c.parser.release(chunk);
+    };
+  }
+
+  /** The first client's read and write paths, logged once (tests look for them at loglevel verbose). */
+  private logClientPaths(c: Client, reads: string): void {
+    if (this.readPathLogged) return;
+    this.readPathLogged = true;
+    this.readEndFlush = process.env.NODIS_READ_END_FLUSH !== '0';
+    this.log.verbose(reads);
+    this.log.verbose(c.directWriter !== null ? 'Client writes: to the socket handle' : `Client writes: socket.write${directWritesOff === '' ? '' : ` (${directWritesOff})`}`);
+  }
+
+  /** A client's socket's events: made at accept, or when a bare connection's socket is made (Client.socket). */
+  adoptSocket(c: Client, socket: net.Socket): void {
     socket.on('error', () => this.freeClient(c));
     socket.on('close', () => this.freeClient(c));
     socket.on('drain', () => {
@@ -943,11 +993,15 @@ export class Server implements KeyspaceOwner {
   private readPathLogged = false;
 
   private protectedModeRefuses(socket: net.Socket): boolean {
+    return this.protectedModeRefusesAddress(socket.remoteAddress ?? '');
+  }
+
+  /** Protected mode's test on a peer's IP address ('' for a unix socket). */
+  private protectedModeRefusesAddress(ra: string): boolean {
     if (!this.config.getBool('protected-mode')) return false;
     if (this.authRequired()) return false;
     // Whatever `bind` says (7.0 dropped that condition), only loopback peers are let in:
     // islocalClient() knows exactly 127.0.0.1 and ::1 (and unix sockets).
-    const ra = socket.remoteAddress ?? '';
     return !(ra === '' || ra === '127.0.0.1' || ra === '::1' || ra === '::ffff:127.0.0.1');
   }
 
@@ -976,7 +1030,7 @@ export class Server implements KeyspaceOwner {
     for (const h of this.hooks.clientClosed) h(c);
     this.clientEviction.forget(c);
     releasedMemory(this.outputBytes(c) + c.parser.pendingBytes + c.parser.partialArgBytes);
-    if (c.socket !== null && !c.socket.destroyed) c.socket.destroy();
+    c.closeConnection();
     c.reply.release();
     this.invalidateUsedMemory();
   }
@@ -1150,7 +1204,7 @@ export class Server implements KeyspaceOwner {
    * check phase, where replies are written anyway), and the client's later input behind it.
    */
   private deferUntilRead(c: Client, argv: string[]): boolean {
-    if (c.socket === null || c.isMaster || argv.length < 2 || this.readsSettled) return false;
+    if (!c.networked || c.isMaster || argv.length < 2 || this.readsSettled) return false;
     // Every command passes here: rule out all but a six-letter name starting with c/C before
     // lowercasing (which builds a new string for an upper-case name such as "SET").
     const name = argv[0]!;
@@ -1383,7 +1437,7 @@ export class Server implements KeyspaceOwner {
     const now = this.clock.now();
     const secs = Math.floor(now / 1000);
     const micros = String(Math.floor((now % 1000) * 1000)).padStart(6, '0');
-    const who = c.fake ? (c.kind === 'master' ? 'master' : 'lua') : c.socket?.remoteFamily === undefined && this.settings.unixSocket !== '' && c.addr.startsWith(this.settings.unixSocket) ? `unix:${this.settings.unixSocket}` : c.addr;
+    const who = c.fake ? (c.kind === 'master' ? 'master' : 'lua') : c.remoteAddress === undefined && this.settings.unixSocket !== '' && c.addr.startsWith(this.settings.unixSocket) ? `unix:${this.settings.unixSocket}` : c.addr;
     let line = `+${secs}.${micros} [${c.db.id} ${who}]`;
     for (const a of argv) line += ` ${repr(a)}`;
     line += '\r\n';
@@ -1472,8 +1526,7 @@ export class Server implements KeyspaceOwner {
   }
 
   writeToClient(c: Client): void {
-    const socket = c.socket;
-    if (socket === null || c.closed) return;
+    if (c.closed || !c.networked) return;
     if (c.closeAsap) {
       this.freeClient(c);
       return;
@@ -1486,10 +1539,19 @@ export class Server implements KeyspaceOwner {
       this.stats.totalWritesProcessed++;
       if (this.checkOutputLimits(c, n)) return;
       const direct = c.directWriter;
-      // A replica's stream goes direct only while no direct write of it is pending: then at most
-      // one is, and whatever the kernel does not take queues in the Writable, whose 'drain' the
-      // replication pump waits on (state.ts pump) — the backpressure stays the stream's.
-      if (direct !== null && socket.writableLength === 0 && (c.kind !== 'replica' || direct.queued === 0) && !socket.destroyed) {
+      // A bare connection (no socket: shared-reads.ts BareConnection) is only ever written
+      // direct; libuv queues what the kernel does not take, in order. A replica's gets its
+      // socket made here, for the stream's backpressure below.
+      const socket = c.kind === 'replica' ? c.socket! : c.existingSocket;
+      if (socket === null) {
+        if (c.bareClosed) return;
+        const r = direct!.write(c.reply.pending());
+        c.reply.sent(r === 'queued');
+        if (r === 'failed') return;
+      } else if (direct !== null && socket.writableLength === 0 && (c.kind !== 'replica' || direct.queued === 0) && !socket.destroyed) {
+        // A replica's stream goes direct only while no direct write of it is pending: then at most
+        // one is, and whatever the kernel does not take queues in the Writable, whose 'drain' the
+        // replication pump waits on (state.ts pump) — the backpressure stays the stream's.
         // Past the stream (direct-writes.ts); a failed write destroys the socket ('close' frees c).
         const r = direct.write(c.reply.pending());
         c.reply.sent(r === 'queued');
@@ -1504,6 +1566,7 @@ export class Server implements KeyspaceOwner {
       if (this.clientEviction.check(c)) return;
     }
     if (c.closeAfterReply) {
+      const socket = c.socket!;
       socket.end();
       this.freeClientLater(c, socket);
     }

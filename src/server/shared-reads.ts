@@ -151,16 +151,153 @@ interface ListenHandle {
  * and close() stops listening either way). False when the handle is not what this expects:
  * the server then stays on the paused path.
  */
-export function acceptSharedReads(server: net.Server, accept: (socket: net.Socket) => void): boolean {
+export function acceptSharedReads(server: net.Server, accept: (socket: net.Socket) => void, acceptBare?: (conn: BareConnection) => boolean): boolean {
   const handle = (server as unknown as { _handle?: Partial<ListenHandle> | null })._handle;
   if (handle === null || handle === undefined || typeof handle.onconnection !== 'function') return false;
   const nodeOnConnection = handle.onconnection;
+  const bare = acceptBare !== undefined && bareConnectionsEnabled();
   handle.onconnection = function (this: ListenHandle, err: number, clientHandle: unknown): void {
-    const socket = err === 0 || err === undefined ? sharedReadSocket(clientHandle) : null;
+    if (err !== 0 && err !== undefined) return nodeOnConnection.call(this, err, clientHandle);
+    if (bare) {
+      const conn = bareConnection(clientHandle);
+      if (conn !== null && acceptBare(conn)) return;
+      // Not taken: the handle is still as accepted (bareConnection changes nothing until start()).
+    }
+    const socket = sharedReadSocket(clientHandle);
     if (socket === null) return nodeOnConnection.call(this, err, clientHandle);
     accept(socket);
   };
   return true;
+}
+
+/**
+ * True unless turned off with NODIS_BARE_CONNECTIONS=0 (or reads are not ours: NODIS_OWN_READS=0,
+ * no `kReadBytesOrError`). Read when a listener is made.
+ */
+function bareConnectionsEnabled(): boolean {
+  return process.env.NODIS_BARE_CONNECTIONS !== '0' && readLengthState() !== null;
+}
+
+/** The calls a bare connection makes on its TCP handle (TCPWrap, a Node internal). */
+export interface BareHandle {
+  fd: number;
+  reading?: boolean;
+  onread: (this: BareHandle, arrayBuffer: unknown) => unknown;
+  readStart(): number;
+  useUserBuffer(buf: Uint8Array): void;
+  getpeername(out: { address?: string; port?: number; family?: string }): number;
+  getsockname(out: { address?: string; port?: number; family?: string }): number;
+  writeBuffer(req: object, buf: Uint8Array): number;
+  close(cb?: () => void): void;
+  /** Ours: the connection this handle belongs to (bareRead finds its reader there). */
+  nodisConn?: BareConnection;
+}
+
+/**
+ * An accepted plain TCP connection served from its libuv handle, without a `net.Socket`: reads
+ * come to `reader` through the shared buffer (the handle's read callback is ours, as in
+ * ownReads), the peer's EOF or a failed read to `onEnd`, and replies go out through the
+ * handle's `writeBuffer` (direct-writes.ts). A `net.Socket`'s construction (Duplex,
+ * ReadableState, WritableState, an async id, its listeners) and its destroy() are most of what
+ * a short-lived connection costs the server beyond the kernel's work (docs/PERFORMANCE.md,
+ * conn2). Whatever needs a stream — a replica's RDB transfer and stream, a busy script's
+ * writes, QUIT's end() — asks for one with toSocket(), made over the same handle, once.
+ */
+export class BareConnection {
+  reader: ChunkReader | null = null;
+  onEnd: (() => void) | null = null;
+  /** The peer's address from getpeername (accept()'s answer in Redis), filled by bareConnection. */
+  readonly peer: { address?: string; port?: number; family?: string } = {};
+  closed = false;
+  constructor(readonly handle: BareHandle) {}
+
+  /** Starts reading (after the reader and onEnd are set). False when libuv refuses. */
+  start(): boolean {
+    const h = this.handle;
+    h.nodisConn = this;
+    h.useUserBuffer(SHARED);
+    h.onread = bareRead;
+    // net.Socket's _read starts reading only while this is false (a socket made later by toSocket).
+    h.reading = true;
+    return h.readStart() === 0;
+  }
+
+  /** `ip:port` of the local end, or '' once closed (CLIENT LIST's laddr). */
+  localAddress(): { address: string; port: number } {
+    const out: { address?: string; port?: number } = {};
+    if (this.closed || this.handle.getsockname(out) !== 0) return { address: '', port: 0 };
+    return { address: out.address ?? '', port: out.port ?? 0 };
+  }
+
+  /** Closes the handle (as a socket's destroy()); `onClosed` runs when libuv has closed it. */
+  close(onClosed?: () => void): void {
+    if (this.closed) return;
+    this.closed = true;
+    const h = this.handle;
+    h.onread = noRead;
+    h.nodisConn = undefined;
+    h.close(onClosed);
+  }
+
+  /**
+   * A `net.Socket` over this connection's handle, which from then on owns it (its reads stay
+   * ours: the read callback is put back after Node's constructor replaced it). Made once, by the
+   * owner (Client.socket); after close(), a destroyed socket with no handle.
+   */
+  toSocket(): net.Socket {
+    if (this.closed) {
+      const s = new net.Socket();
+      s.destroy();
+      return s;
+    }
+    const h = this.handle;
+    const ours = h.onread;
+    const s = new net.Socket({ handle: h, readable: true, writable: true, onread: { buffer: SHARED, callback: () => true } } as net.SocketConstructorOpts);
+    h.onread = ours;
+    return s;
+  }
+}
+
+function noRead(): void {}
+
+/** A bare connection's read callback (one function for all of them: the handle names its connection). */
+function bareRead(this: BareHandle): undefined {
+  const conn = this.nodisConn;
+  if (conn === undefined) return undefined;
+  const n = readState!.state[readState!.index]!;
+  if (n > 0) {
+    const reader = conn.reader;
+    if (reader !== null) reader(sharedChunk(n));
+  } else if (n < 0) {
+    const onEnd = conn.onEnd;
+    if (onEnd !== null) onEnd();
+  }
+  return undefined;
+}
+
+/**
+ * A bare connection over an accepted handle with its peer's address, or null (nothing changed)
+ * when the handle is not a TCP stream handle with the calls BareHandle names (a unix socket's
+ * Pipe has no getpeername) or getpeername fails (the peer already gone).
+ */
+function bareConnection(handle: unknown): BareConnection | null {
+  const h = handle as Partial<BareHandle> | null | undefined;
+  if (
+    h === null ||
+    typeof h !== 'object' ||
+    typeof h.readStart !== 'function' ||
+    typeof h.useUserBuffer !== 'function' ||
+    typeof h.getpeername !== 'function' ||
+    typeof h.getsockname !== 'function' ||
+    typeof h.writeBuffer !== 'function' ||
+    typeof h.close !== 'function' ||
+    typeof h.fd !== 'number'
+  ) {
+    return null;
+  }
+  const conn = new BareConnection(h as BareHandle);
+  if (h.getpeername(conn.peer) !== 0 || typeof conn.peer.address !== 'string') return null;
+  return conn;
 }
 
 /**
