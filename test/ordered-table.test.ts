@@ -67,6 +67,22 @@ describe('OrderedTable', () => {
     );
   });
 
+  it('touch() reads the entry of every key it will find, whatever its tag or first slot', () => {
+    // touch() answers the lengths of the key and value it read: for a present key, that key's
+    // and its value's. A tag with the top bit set makes the slot negative, and a key whose
+    // first slot another key holds sits further on: both must be read all the same.
+    for (const [name, hash] of Object.entries(HASHES)) {
+      const t = new OrderedTable<string>();
+      const keys: string[] = [];
+      for (let i = 0; i < 2000; i++) keys.push(`key:${String(i).padStart(i % 7, '0')}`);
+      for (const k of keys) t.set(k, hash(k), `v${k}`);
+      for (const k of keys) {
+        if (name === 'constant' || name === 'fewBits') continue; // one tag for all: the first of it
+        assert.equal(t.touch(hash(k)), 2 * k.length + 1, `${name}: ${k}`);
+      }
+    }
+  });
+
   it('grows to many entries and shrinks back, keeping order and every value', () => {
     const t = new OrderedTable<number>();
     const model = new Map<string, number>();

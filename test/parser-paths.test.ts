@@ -116,6 +116,19 @@ describe('RespParser: the whole-command fast path and the incremental path agree
     assert.deepEqual(parseAll([Buffer.from(text, 'latin1')], limits), cmds);
   });
 
+  it('answers each command name by its own bytes when the previous name had the same length', () => {
+    // The previous name is handed back when its bytes match, its first four compared at once:
+    // names that differ in any one byte, before or after the fourth, or only in case, or in a
+    // byte above 0x7f (a negative packed head) must each be read as sent.
+    const limits = { maxBulkLen: 512 * 1024 * 1024, authRequired: false, fromMaster: false };
+    const names = ['PING', 'PING', 'PINH', 'QING', 'ping', 'GET', 'SET', 'SET', 'SEU', 'HSETNX', 'HSETNY', 'ISETNX', 'HS\xffTNX',
+      'HS\xffTNX', 'HS\x7fTNX', '\xff\xff\xff\xff', '\xff\xff\xff\xfe', 'A', 'B', 'AB', 'AC', '', 'x'.repeat(33), `${'x'.repeat(32)}y`];
+    const cmds = names.map((n) => [n, 'k']);
+    const text = cmds.map((a) => `*${a.length}\r\n${a.map((x) => `$${x.length}\r\n${x}\r\n`).join('')}`).join('');
+    assert.deepEqual(parseAll([Buffer.from(text, 'latin1')], limits), cmds);
+    assert.deepEqual(parseAll([...Buffer.from(text, 'latin1')].map((b) => Buffer.from([b])), limits), cmds);
+  });
+
   it('yields each command as sent, at once and byte by byte, when arguments repeat or nearly repeat', () => {
     // Two letters and short lengths: most arguments equal or differ in one byte from the
     // previous command's at the same place; up to 9 arguments, so the incremental path runs

@@ -136,6 +136,31 @@ describe('pub/sub', () => {
     sub.socket.destroy();
   });
 
+  it('stays in subscribed mode while any channel, pattern or shard channel is left, and leaves it with the last', async () => {
+    const refused = "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n";
+    const inMode = `*2\r\n${bulk('pong')}$0\r\n\r\n`;
+    const expected = [
+      `*3\r\n${bulk('ssubscribe')}${bulk('s1')}:1\r\n*3\r\n${bulk('ssubscribe')}${bulk('s1')}:1\r\n`,
+      `*3\r\n${bulk('psubscribe')}${bulk('p*')}:1\r\n`,
+      `*3\r\n${bulk('sunsubscribe')}${bulk('s1')}:0\r\n`,
+      inMode,
+      refused,
+      `*3\r\n${bulk('sunsubscribe')}${bulk('s1')}:0\r\n`,
+      `*3\r\n${bulk('punsubscribe')}${bulk('p*')}:0\r\n`,
+      '+PONG\r\n',
+      '$-1\r\n',
+      `*3\r\n${bulk('subscribe')}${bulk('c')}:1\r\n`,
+      inMode,
+      '+RESET\r\n',
+      '+PONG\r\n',
+    ].join('');
+    const got = await exchange(
+      [['SSUBSCRIBE', 's1', 's1'], ['PSUBSCRIBE', 'p*'], ['SUNSUBSCRIBE', 's1'], ['PING'], ['GET', 'k'], ['SUNSUBSCRIBE', 's1'], ['PUNSUBSCRIBE', 'p*'], ['PING'], ['GET', 'k'], ['SUBSCRIBE', 'c'], ['PING'], ['RESET'], ['PING']],
+      expected,
+    );
+    assert.equal(got, expected);
+  });
+
   it('RESET leaves subscribed mode and drops every subscription', async () => {
     const replies = await runRaw(s.port, [['SUBSCRIBE', 'rs'], ['PSUBSCRIBE', 'rs*'], ['RESET'], ['PUBSUB', 'NUMSUB', 'rs'], ['PUBSUB', 'NUMPAT']]);
     assert.equal(replies[2], '+RESET\r\n');

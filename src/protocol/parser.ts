@@ -57,6 +57,14 @@ const REUSE_MAX = 64;
 /** …at this many first places of a command. */
 const REUSE_ARGS = 32;
 
+/** Up to the first four bytes of b[s, s + n), packed (commandName()'s first comparison). */
+function nameHead(b: Uint8Array, s: number, n: number): number {
+  if (n >= 4) return b[s]! | (b[s + 1]! << 8) | (b[s + 2]! << 16) | (b[s + 3]! << 24);
+  if (n === 3) return b[s]! | (b[s + 1]! << 8) | (b[s + 2]! << 16);
+  if (n === 2) return b[s]! | (b[s + 1]! << 8);
+  return n === 1 ? b[s]! : 0;
+}
+
 export class RespParser {
   private buf: Buffer = EMPTY;
   private pos = 0;
@@ -380,15 +388,23 @@ export class RespParser {
    */
   private commandName(b: Buffer, s: number, n: number): string {
     const last = this.lastName;
-    if (last.length === n) {
-      let i = 0;
+    // The first four bytes in one comparison (all of PING, GET, SET, INCR…), the rest one by
+    // one: a loop of charCodeAt per byte was a third of this function's time on a PING.
+    if (last.length === n && nameHead(b, s, n) === this.lastNameHead) {
+      let i = 4;
       while (i < n && last.charCodeAt(i) === b[s + i]) i++;
-      if (i === n) return last;
+      if (i >= n) return last;
     }
     const name = latin1String(b, s, n);
-    if (n <= 32) this.lastName = name;
+    if (n <= 32) {
+      this.lastName = name;
+      this.lastNameHead = nameHead(b, s, n);
+    }
     return name;
   }
+
+  /** nameHead() of lastName's bytes. */
+  private lastNameHead = 0;
 
   private parseInline(): string[] | null {
     const lf = findBefore(this.buf, LF, this.pos);

@@ -75,6 +75,7 @@ export function subscribeChannel(c: Client, channel: string, kind: SubscriptionK
   const mine = clientSet(c, kind);
   if (!mine.has(channel)) {
     mine.add(channel);
+    c.subscriptions++;
     addIndex(serverIndex(s, kind), channel, c);
     if (kind === 'channel') notePeak(c.server, s);
   }
@@ -89,6 +90,7 @@ export function unsubscribeChannel(c: Client, channel: string | null, kind: Subs
   let removed = false;
   if (channel !== null && clientSet(c, kind).delete(channel)) {
     removed = true;
+    c.subscriptions--;
     removeIndex(serverIndex(stateOf(c.server), kind), channel, c);
   }
   if (notify) {
@@ -113,6 +115,7 @@ export function subscribePattern(c: Client, pattern: string): void {
   const s = stateOf(c.server);
   if (!c.patterns.has(pattern)) {
     c.patterns.add(pattern);
+    c.subscriptions++;
     addIndex(s.patterns, pattern, c);
   }
   header(c, 3);
@@ -125,6 +128,7 @@ export function unsubscribePattern(c: Client, pattern: string | null, notify: bo
   let removed = false;
   if (pattern !== null && c.patterns.delete(pattern)) {
     removed = true;
+    c.subscriptions--;
     removeIndex(stateOf(c.server).patterns, pattern, c);
   }
   if (notify) {
