@@ -16,10 +16,14 @@
  * link) reads 16 adjacent bytes. Storage is pages of 2^pageShift doubles (512 KiB by default),
  * each one ArrayBuffer seen both as a Float64Array (scores) and an Int32Array (links), so a
  * search step touches about one cache line. A node's address is an integer, page << pageShift
- * | offset (in doubles). Only the last page grows, by doubling up to the page size, so a small
- * set stays small and growth never copies more than one page (a 10M-member set adds a page,
- * never moves 300 MB); records never straddle pages and never move, so an address is stable for
- * the node's life (ZSet's member map stores them).
+ * | offset (in doubles). Only the first page grows, by half up to 64 KiB, so a small set stays
+ * small and growth never copies more than that (a 10M-member set adds a page, never moves
+ * 300 MB); records never straddle pages and never move, so an address is stable for the node's
+ * life (ZSet's member map stores them). Past the first page, tall records (2+ levels, a quarter
+ * of them: the only nodes a search visits above level 0) are bumped into pages of their own and
+ * short ones into others, so the upper levels of a search read records packed together rather
+ * than one per cache line among level-1 nodes (types17: 5-10% less CPU per ZADD move on 100k
+ * members).
  *
  * Record 0 is the header (32 levels); NIL (0) is "no node", as no link ever targets the header.
  * Freed records go on a free list per level (linked through the backward word) and are reused
