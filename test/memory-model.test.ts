@@ -54,6 +54,34 @@ describe('memory model', () => {
     assert.equal((await memInfo(c)).used_memory, start);
   });
 
+  it('charges a copied collection and an in-place edited string on their own as they change (each value keeps its charge)', async () => {
+    const start = (await memInfo(c)).used_memory!;
+    await c.rpush('l', ...Array.from({ length: 30 }, (_, i) => `item-${i}`));
+    await c.hset('h', ...Array.from({ length: 200 }, (_, i) => [`f${i}`, 'v'.repeat(i % 50)]).flat());
+    await c.zadd('z', ...Array.from({ length: 200 }, (_, i) => [i, `m${i}`]).flat().map(String));
+    await c.set('s', 'x'.repeat(100));
+    await c.setrange('s', 150, 'y'.repeat(10)); // a Buffer edited in place from now on
+    for (const k of ['l', 'h', 'z']) await c.call('copy', k, `${k}2`);
+    const keys = ['l', 'h', 'z', 's', 'l2', 'h2', 'z2'];
+    const check = async (what: string): Promise<void> => {
+      let sum = 0;
+      for (const k of keys) sum += Number((await c.call('memory', 'usage', k)) ?? 0);
+      const live = (await c.dbsize()) as number;
+      const buckets = live === 0 ? 0 : 8 * 2 ** Math.ceil(Math.log2(live));
+      assert.equal((await memInfo(c)).used_memory! - start, sum + buckets, what);
+    };
+    await check('after the copies');
+    await c.rpush('l2', 'x'.repeat(300));
+    await c.hset('h', 'f0', 'w'.repeat(2000));
+    await c.zadd('z2', 5, 'm0');
+    await c.append('s', 'z'.repeat(40));
+    await check('after changing each copy or its original');
+    await c.del('l', 'h2', 'z');
+    await check('after deleting three of them');
+    await c.del('l2', 'h', 'z2', 's');
+    assert.equal((await memInfo(c)).used_memory, start);
+  });
+
   it('counts the keys of every database, and nothing for one emptied again', async () => {
     const start = (await memInfo(c)).used_memory!;
     await c.select(3);

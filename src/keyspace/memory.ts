@@ -16,6 +16,7 @@
  * recomputed from the value; an object (a collection, a string edited in place as a Buffer) keeps
  * the charge it was last given in a WeakMap, so a delete subtracts exactly what was added.
  */
+import { Buffer } from 'node:buffer'; // not the global's getter (types/value.ts)
 import { isStringValue, stringLength, type RedisValue, type TypedValue } from '../types/value.js';
 import { ListValue } from '../types/list.js';
 import { HashValue } from '../types/hash.js';

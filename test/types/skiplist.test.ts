@@ -170,6 +170,40 @@ describe('SkipList (typed-array records)', () => {
     check(l, model, 6);
   });
 
+  it('keeps tall records (2+ levels) in pages of their own once the first page is full, through churn and clones', () => {
+    const shift = 8;
+    const l = new SkipList(shift);
+    const live = new Map<string, number>();
+    for (let i = 0; i < 4000; i++) live.set(`m${i}`, l.insert((i * 7919) % 1000, `m${i}`));
+    // churn: deletes, moves and inserts reuse records of the same level
+    for (let i = 0; i < 4000; i += 3) {
+      l.deleteNode(live.get(`m${i}`)!);
+      live.delete(`m${i}`);
+    }
+    for (let i = 1; i < 4000; i += 3) l.updateScore(live.get(`m${i}`)!, -i);
+    const c = l.clone();
+    for (let i = 4000; i < 6000; i++) {
+      live.set(`m${i}`, l.insert(i % 500, `m${i}`));
+      c.insert(i % 500, `m${i}`);
+    }
+    for (const list of [l, c]) {
+      const tall = new Map<number, boolean>();
+      let pages = 0;
+      for (let n = list.first(); n !== NIL; n = list.next(n)) {
+        const page = n >>> shift;
+        if (page === 0) continue;
+        const isTall = list.levelOf(n) >= 2;
+        const seen = tall.get(page);
+        if (seen === undefined) {
+          tall.set(page, isTall);
+          pages++;
+        } else assert.equal(seen, isTall, `page ${page} mixes tall and short records`);
+      }
+      assert.ok([...tall.values()].includes(true) && [...tall.values()].includes(false), `${pages} pages`);
+    }
+    check(l, [...live.keys()].map((m): Entry => [m, l.score(live.get(m)!)]).sort(cmp), shift);
+  });
+
   it('reuses a freed record for the next insert of the same level', () => {
     const l = new SkipList(6);
     const nodes: number[] = [];
