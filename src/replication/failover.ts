@@ -10,15 +10,11 @@
  */
 import type { Client } from '../server/client.js';
 import type { FailoverStateName, ReplicationState, ReplicaLink } from './state.js';
-import { replicationOf } from './state.js';
+import { replicaIp, replicationOf } from './state.js';
 import { abortFailover, setMaster, unsetMaster } from './roles.js';
 
 export function failoverStateName(st: ReplicationState): FailoverStateName {
   return st.failover.state;
-}
-
-function replicaIp(l: ReplicaLink): string {
-  return l.announcedIp !== '' ? l.announcedIp : (l.client.remoteAddress ?? '').replace(/^::ffff:/, '');
 }
 
 function findReplica(st: ReplicationState, host: string, port: number): ReplicaLink | undefined {

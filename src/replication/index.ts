@@ -9,7 +9,7 @@ import type { Client } from '../server/client.js';
 import { setInfoField } from '../server/info-fields.js';
 import { debugHooks } from '../server/debug-hooks.js';
 import { setRdbReplicationInfo } from '../persistence/rdb.js';
-import { replicationOf, type ReplicationState } from './state.js';
+import { replicaIp, replicationOf, type ReplicationState } from './state.js';
 import { masterCron, replicaClosed, refreshGoodReplicas, recordWriteOffset } from './master.js';
 import { setMaster, unsetMaster } from './roles.js';
 import { failoverStateName, updateFailoverStatus } from './failover.js';
@@ -282,7 +282,7 @@ export function roleCommand(c: Client): void {
   r.array(online.length);
   for (const l of online) {
     r.array(3);
-    r.bulk(l.announcedIp !== '' ? l.announcedIp : (l.client.remoteAddress ?? '').replace(/^::ffff:/, ''));
+    r.bulk(replicaIp(l));
     r.bulk(String(l.listeningPort));
     r.bulk(String(l.ackOffset));
   }
@@ -329,7 +329,7 @@ function replicationInfo(st: ReplicationState): string[] {
   }
   let id = 0;
   for (const r of st.replicas) {
-    const ip = r.announcedIp !== '' ? r.announcedIp : (r.client.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const ip = replicaIp(r);
     // nodis's send_bulk is the socket (diskless) transfer, which Redis keeps in WAIT_BGSAVE_END
     // until its child is done: "wait_bgsave" (its own send_bulk is the dump file going out).
     const state = r.state === 'online' ? 'online' : 'wait_bgsave';

@@ -40,6 +40,11 @@ export function newFailoverState(): FailoverState {
   return { state: 'no-failover', targetHost: null, targetPort: 0, endTime: 0, force: false };
 }
 
+/** A replica's IP: the one it announced (replica-announce-ip), else its connection's peer address. */
+export function replicaIp(l: ReplicaLink): string {
+  return l.announcedIp !== '' ? l.announcedIp : (l.client.remoteAddress ?? '').replace(/^::ffff:/, '');
+}
+
 /** A replica attached to us (slave client state in Redis). */
 export interface ReplicaLink {
   client: Client;
@@ -312,7 +317,7 @@ export class ReplicationState {
 
   /** Replication name of a replica for log lines (replicationGetSlaveName). */
   replicaName(r: ReplicaLink): string {
-    const ip = r.announcedIp !== '' ? r.announcedIp : (r.client.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const ip = replicaIp(r);
     if (r.listeningPort !== 0) return ip.includes(':') ? `[${ip}]:${r.listeningPort}` : `${ip}:${r.listeningPort}`;
     return r.client.addr;
   }
