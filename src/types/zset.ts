@@ -15,13 +15,8 @@
  */
 import type { DigestSink, TypedValue } from './value.js';
 import { formatDouble } from '../protocol/format.js';
-import {
-  SkipList,
-  NIL,
-  DEFAULT_PAGE_SHIFT,
-  type ScoreRange,
-  type LexRange,
-} from './skiplist.js';
+import { NIL, type ScoreRange, type LexRange } from './skiplist.js';
+import { ZTree } from './ztree.js';
 
 export type { ScoreRange, LexRange, LexBound } from './skiplist.js';
 export { NIL } from './skiplist.js';
@@ -46,14 +41,14 @@ export class ZSet implements TypedValue {
    */
   private index: Map<string, ZNode>;
   /** The order (read-only for callers; replaced only by clone()). */
-  list: SkipList;
+  list: ZTree;
   /** True while Redis would still hold this set as a listpack. */
   private compact: boolean;
 
-  constructor(compact = true, pageShift = DEFAULT_PAGE_SHIFT) {
+  constructor(compact = true) {
     this.compact = compact;
     this.index = new Map();
-    this.list = new SkipList(pageShift);
+    this.list = new ZTree();
   }
 
   /** A new, empty set encoded as Redis would for a first member of `firstMemberLength` bytes. */
@@ -175,13 +170,13 @@ export class ZSet implements TypedValue {
   rank(member: string, reverse = false): number {
     const n = this.index.get(member);
     if (n === undefined) return -1;
-    const r = this.list.rank(this.list.score(n), member);
-    return reverse ? this.list.length - r : r - 1;
+    const r = this.list.rankOf(n);
+    return reverse ? this.list.length - 1 - r : r;
   }
 
   /** The node at 0-based rank, counting from the lowest score (NIL past the end). */
   at(rank: number): ZNode {
-    return this.list.byRank(rank + 1);
+    return this.list.at(rank);
   }
 
   first(): ZNode {
@@ -210,7 +205,7 @@ export class ZSet implements TypedValue {
 
   /** 0-based rank of a node that is in the set. */
   rankOf(n: ZNode): number {
-    return this.list.rank(this.list.score(n), this.list.member(n)) - 1;
+    return this.list.rankOf(n);
   }
 
   deleteRangeByScore(r: ScoreRange): number {
@@ -223,7 +218,7 @@ export class ZSet implements TypedValue {
 
   /** Deletes 0-based ranks start..end inclusive (already clamped by the caller). */
   deleteRangeByRank(start: number, end: number): number {
-    return this.list.deleteRangeByRank(start + 1, end + 1, (m) => this.index.delete(m));
+    return this.list.deleteRangeByRank(start, end, (m) => this.index.delete(m));
   }
 
   /**
