@@ -34,7 +34,8 @@
  * (same level, same slot), so ZADD updates allocate nothing; searches use module-level scratch
  * arrays (UPDATE/RANK) and read the moving node's member only on a tie (callers may pass it).
  *
- * The list holds no member → node index; ZSet (zset.ts) pairs it with a Map for that.
+ * The list holds no member → node index. ZSet (zset.ts) no longer uses it (zset18: ztree.ts holds
+ * the order); it stays as the reference of the differential tests and for the range predicates.
  */
 
 /** Most levels a node can have: enough for 2^64 elements with P = 1/4. */

@@ -1,15 +1,18 @@
 /**
- * A sorted set value: a member → node Map for O(1) ZSCORE/membership, and a skip list with
- * spans (skiplist.ts) for order, rank and range queries in O(log n) — Redis's `zset` struct.
- * The Map holds each member's node address (a small integer), not its score: scores live only
- * in the list's typed arrays, so updating one allocates nothing and the Map never changes.
- * Callers walk the order with node addresses (`first()`, `next(n)`, `member(n)`, `nodeScore(n)`,
- * NIL = none), which are valid until that member is removed.
+ * A sorted set value: a member → node Map for O(1) ZSCORE/membership, and an order-statistic
+ * B+tree (ztree.ts) for order, rank and range queries in O(log n) — Redis's `zset` struct with
+ * the skip list replaced (zset18: a ZADD that moves a member of a 100k-member set reads ~4 tree
+ * nodes of adjacent scores instead of ~56 scattered skip list records; skiplist.ts stays as the
+ * tests' reference). The Map holds each member's node (a small integer entry id, stable for
+ * the member's life), not its score: scores live only in the tree's typed arrays, so updating
+ * one allocates nothing and the Map never changes. Callers walk the order with nodes
+ * (`first()`, `next(n)`, `member(n)`, `nodeScore(n)`, NIL = none), valid until that member is
+ * removed.
  *
  * Redis keeps small sorted sets in a listpack and converts them to skiplist+dict once they hold
  * more than zset-max-listpack-entries members or a member longer than zset-max-listpack-value
  * bytes; the conversion is one-way except where Redis rebuilds a result (ZUNIONSTORE,
- * ZRANGESTORE…). nodis always uses the skip list (a JS listpack would save memory but not
+ * ZRANGESTORE…). nodis always uses the tree (a JS listpack would save memory but not
  * time), and tracks the encoding Redis would report, with the same conversion points, so
  * OBJECT ENCODING, ZSCAN's single-call answer for small sets and the RDB writer agree with Redis.
  */
@@ -22,7 +25,7 @@ export type { ScoreRange, LexRange, LexBound } from './skiplist.js';
 export { NIL } from './skiplist.js';
 
 /**
- * A node of a sorted set: an integer address into its skip list (NIL = none). Valid until the
+ * A node of a sorted set: an entry id in its tree (NIL = none). Valid until the
  * member is removed; read it through the ZSet (`member(n)`, `nodeScore(n)`, `next(n)`…).
  */
 export type ZNode = number;
@@ -69,7 +72,7 @@ export class ZSet implements TypedValue {
     return this.index.size;
   }
 
-  /** A copy sharing nothing: the list's pages are copied whole, so node addresses carry over. */
+  /** A copy sharing nothing: the tree's arrays are copied whole, so nodes carry over. */
   clone(): ZSet {
     const z = new ZSet(this.compact);
     z.index = new Map(this.index);
