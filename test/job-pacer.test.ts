@@ -177,9 +177,11 @@ describe('a background job while clients are active', () => {
         p.endSnapshot(snap);
       }
       assert.equal(complete, true);
-      // One turn after each slice and one per flush; polling took a turn whenever the share
-      // had not accrued a slice yet (tens per slice).
-      assert.ok(immediates <= 2 * slices + flushes + 50, `${immediates} turns for ${slices} slices and ${flushes} flushes`);
+      // One turn per flush (the flush's own Immediate) and, after a slice that spent the
+      // share, none of the job's own: it rests until the next flush (jobs7; a yield first cost
+      // one more turn per slice, ~2 per slice in all, 1152 for 386 slices and 390 flushes).
+      // Polling took a turn whenever the share had not accrued a slice yet (tens per slice).
+      assert.ok(immediates <= 1.5 * slices + flushes + 50, `${immediates} turns for ${slices} slices and ${flushes} flushes`);
     } finally {
       await stop();
     }

@@ -112,6 +112,27 @@ describe('rdb codecs', () => {
     return back;
   };
 
+  it("a string key and value record (keyValue's one-pass path) is the bytes string() writes for each", () => {
+    // The one-pass path takes short, non-int-like strings; int-like, long (LZF at > 20 bytes)
+    // and expiring ones go the general way. Both must give the same bytes for any pair.
+    const sample = fc.oneof(element, latin1(24), fc.constantFrom('', '0', '-', '-1', '007', '2147483648', '12345678901', 'key:12', 'x'.repeat(20), 'x'.repeat(21)));
+    for (const compress of [true, false]) {
+      const opts = { compress, listMaxListpackSize: -2, packedThreshold: 1 << 30 };
+      fc.assert(
+        fc.property(sample, sample, (key, value) => {
+          const fast = new RdbEncoder(opts, 16);
+          fast.keyValue(key, value, -1);
+          const general = new RdbEncoder(opts, 16);
+          general.byte(0);
+          general.string(key);
+          general.string(value);
+          assert.deepEqual(fast.view(), general.view());
+        }),
+        { numRuns: 2000 },
+      );
+    }
+  });
+
   it('lists, hashes, sets and sorted sets survive encode/decode in every encoding', () => {
     fc.assert(
       fc.property(fc.array(element, { minLength: 1, maxLength: 200 }), fc.boolean(), (items, compress) => {

@@ -91,6 +91,11 @@ export class JobPacer {
     return this.pacing.restMs;
   }
 
+  /** True when, as of the last next(), clients are active and the last slice spent the job's credit. */
+  shareSpent(): boolean {
+    return this.busy && this.credit < this.pacing.minBusySliceMs;
+  }
+
   /** A slice ran for `ms` (wall time). */
   spent(ms: number): void {
     if (this.busy) this.credit -= ms;
