@@ -9,6 +9,8 @@
  * Propagation follows Redis 7.0: relative expirations become absolute (SET … PXAT, GETEX →
  * PEXPIREAT), GETDEL → DEL, GETSET → SET, INCRBYFLOAT → SET … KEEPTTL, SET … GET drops GET.
  */
+import { LONG_ARG } from '../protocol/parser.js';
+import { ArenaValue, arena } from '../types/value-arena.js';
 import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { encodeString, isStringValue, type StringValue } from '../types/value.js';
@@ -26,6 +28,12 @@ const STRING_TOO_LONG = 'ERR string exceeds maximum allowed size (proto-max-bulk
 /** Replies a string value's bytes as a bulk string. */
 export function replyString(c: Client, v: StringValue): void {
   if (typeof v === 'string') c.reply.bulk(v);
+  else if (v instanceof ArenaValue) {
+    const reply = c.reply;
+    const n = v.length;
+    arena.copyTo(v.handle, reply.buf, reply.beginBulk(n));
+    reply.endBulk(n);
+  }
   else if (typeof v === 'number') c.reply.bulkInteger(v);
   else c.reply.bulkBytes(v);
 }
@@ -191,7 +199,15 @@ function set(c: Client): void {
   if (argv.length === 3) {
     // Plain SET: the hot path.
     const key = argv[1]!;
-    c.db.set(key, encodeString(argv[2]!));
+    const raw = argv[2]!;
+    if (raw === LONG_ARG) {
+      const p = c.parser;
+      c.db.set(key, new ArenaValue(arena.alloc(p.longBuf, p.longStart, p.longLen), p.longLen));
+      c.db.modified(key, '$', 'set');
+      c.reply.ok();
+      return;
+    }
+    c.db.set(key, encodeString(raw));
     c.db.modified(key, '$', 'set');
     c.reply.ok();
     return;

@@ -34,6 +34,7 @@
  * - the propagation queue is empty after the outermost execution flushed it;
  * - the client's current invocation is the one this execution pushed, when it pops it.
  */
+import { LONG_ARG } from '../protocol/parser.js';
 import type { Client } from './client.js';
 import type { Server } from './server.js';
 import type { Database } from '../keyspace/db.js';
@@ -171,7 +172,9 @@ export function execute(server: Server, c: Client, spec: CommandSpec, argv: stri
       c.totalCommands++;
       c.lastCmd = spec;
     }
-    const shown = inv.shownArgv ?? argv;
+    let shown = inv.shownArgv ?? argv;
+    // A SET that took its value as bytes (parser LONG_ARG): the rare reader gets the string.
+    if (shown.length === 3 && shown[2] === LONG_ARG) shown = [shown[0]!, shown[1]!, c.parser.longArgument()];
     if (
       policy.slowlog &&
       !spec.skipSlowlog &&
