@@ -56,6 +56,8 @@ const SPANS = new Int32Array(2 * WHOLE_MAX_ARGS);
 const REUSE_MAX = 64;
 /** A plain SET's value this long is left in the read buffer (LONG_ARG in argv; types/value-arena.ts). */
 const LONG_ARG_MIN = 512;
+/** And at most this long (ARENA_MAX: a chunk never spans slabs). */
+const LONG_ARG_MAX = 64 * 1024;
 const LONG_ARGS_ON = process.env.NODIS_VALUE_ARENA !== '0';
 /** Stands in argv for a long argument left as bytes (Parser.longBuf). */
 export const LONG_ARG = '\u0000nodis:long-argument\u0000';
@@ -281,7 +283,7 @@ export class RespParser {
     if (count === 1) return [name];
     const a1 = this.argument(1, buf, spans[2]!, spans[3]!);
     if (count === 2) return [name, a1];
-    if (count === 3 && spans[5]! >= LONG_ARG_MIN && LONG_ARGS_ON && (name === 'SET' || name === 'set')) {
+    if (count === 3 && spans[5]! >= LONG_ARG_MIN && spans[5]! <= LONG_ARG_MAX && LONG_ARGS_ON && (name === 'SET' || name === 'set')) {
       // The value stays bytes in the read buffer until SET copies them into the arena.
       this.longBuf = buf;
       this.longStart = spans[4]!;
