@@ -13,7 +13,7 @@ import { LONG_ARG } from '../protocol/parser.js';
 import { ArenaValue, arena } from '../types/value-arena.js';
 import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
-import { encodeString, isStringValue, type StringValue } from '../types/value.js';
+import { encodeString, isStringValue, stringOf, type StringValue } from '../types/value.js';
 import { NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE, wrongArity } from '../protocol/errors.js';
 import { parseInt64, parseInteger } from '../protocol/args.js';
 import { appendBytes, allocOwned, bytesOf, latin1Of, mutableBytes } from '../types/string-ops.js';
@@ -505,7 +505,7 @@ function getrange(c: Client): void {
   } else if (Buffer.isBuffer(v)) {
     c.reply.bulkBytes(v.subarray(start, end + 1));
   } else {
-    c.reply.bulk((typeof v === 'string' ? v : String(v)).slice(start, end + 1));
+    c.reply.bulk(stringOf(v).slice(start, end + 1));
   }
 }
 

@@ -519,7 +519,7 @@ export class Server implements KeyspaceOwner {
    * argument afterwards (AOF, replicas, MONITOR).
    */
   private longArgTakenBySet(c: Client, spec: CommandSpec | undefined): boolean {
-    return spec !== undefined && spec.fullName === 'set' && c.multi === null && this.pause.mode === null && !c.isMaster && c.kind === 'normal' && !this.propagator.hasTargets && this.monitors.size === 0;
+    return spec !== undefined && spec.fullName === 'set' && c.multi === null && this.pause.mode === null && !c.isMaster && c.kind === 'normal' && !this.propagator.hasReaders() && this.monitors.size === 0;
   }
 
   /** Propagates the deletion of an expired or evicted key as DEL (or UNLINK when lazy). */

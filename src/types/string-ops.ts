@@ -67,6 +67,7 @@ export function mutableBytes(v: StringValue, minLength: number, greedy: boolean)
   const capacity = greedy && length > curLen ? (length < GREEDY_LIMIT ? length * 2 : length + GREEDY_LIMIT) : length;
   const out = allocOwned(length, capacity);
   if (src !== null) out.latin1Write(src, 0);
+  else if (v instanceof ArenaValue) arena.copyTo(v.handle, out, 0);
   else (v as Buffer).copy(out, 0);
   return out;
 }
