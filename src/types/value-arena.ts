@@ -20,8 +20,8 @@
  *
  * Layout. Size classes of four per doubling from 512 bytes to 64 KB (jemalloc's spacing: at
  * most 25% of a chunk unused), each class carving 1 MB slabs (`Buffer.allocUnsafeSlow`, outside
- * V8's heap) into chunks, with a free list per class. A handle is an index into typed arrays
- * (slab, offset, length), so a chunk can move without the keyspace knowing: when more than
+ * V8's heap) into chunks, with a free list per class. A handle is an index into a typed array
+ * of (slab, offset, length), so a chunk can move without the keyspace knowing: when more than
  * half of a class's chunks are free (and at least two slabs' worth), `compact` moves the live
  * chunks of its emptiest slab into free chunks of the others and lets the slab go — the
  * keyspace, not the GC, compacts (a slab referenced by values could otherwise never be freed).
@@ -77,10 +77,8 @@ export class ValueArena {
   private freeSlabIds: number[] = [];
   /** By class: its slabs. */
   private classSlabs: number[][] = CLASS_SIZES.map(() => []);
-  /** By handle: slab id, offset, length. */
-  private slabOf = new Int32Array(1024);
-  private offOf = new Int32Array(1024);
-  private lenOf = new Int32Array(1024);
+  /** By handle h: slab id, offset and length at 4h, 4h + 1, 4h + 2 (one cache line's part). */
+  private meta = new Int32Array(4 * 1024);
   private handles = 0;
   private freeHandles: number[] = [];
   /** By class: free chunks as slab * SLAB + offset. */
@@ -109,16 +107,12 @@ export class ValueArena {
     if (this.freeHandles.length > 0) h = this.freeHandles.pop()!;
     else {
       h = this.handles++;
-      if (h >= this.slabOf.length) {
-        const n = 2 * this.slabOf.length;
-        this.slabOf = grown(this.slabOf, n);
-        this.offOf = grown(this.offOf, n);
-        this.lenOf = grown(this.lenOf, n);
-      }
+      if (4 * h >= this.meta.length) this.meta = grown(this.meta, 2 * this.meta.length);
     }
-    this.slabOf[h] = slab;
-    this.offOf[h] = off;
-    this.lenOf[h] = len;
+    const meta = this.meta;
+    meta[4 * h] = slab;
+    meta[4 * h + 1] = off;
+    meta[4 * h + 2] = len;
     this.slabOwner[slab]![off / CLASS_SIZES[cls]!] = h;
     this.slabLive[slab]!++;
     this.live++;
@@ -154,10 +148,11 @@ export class ValueArena {
   }
 
   free(h: number): void {
-    const len = this.lenOf[h]!;
+    const meta = this.meta;
+    const slab = meta[4 * h]!;
+    const off = meta[4 * h + 1]!;
+    const len = meta[4 * h + 2]!;
     const cls = classOf(len);
-    const slab = this.slabOf[h]!;
-    const off = this.offOf[h]!;
     this.freeChunks[cls]!.push(slab * SLAB + off);
     this.slabOwner[slab]![off / CLASS_SIZES[cls]!] = -1;
     this.slabLive[slab]!--;
@@ -199,9 +194,9 @@ export class ValueArena {
       const at = others.pop()!;
       const slab = Math.floor(at / SLAB);
       const off = at - slab * SLAB;
-      from.copy(this.slabs[slab]!, off, i * size, i * size + this.lenOf[h]!);
-      this.slabOf[h] = slab;
-      this.offOf[h] = off;
+      from.copy(this.slabs[slab]!, off, i * size, i * size + this.meta[4 * h + 2]!);
+      this.meta[4 * h] = slab;
+      this.meta[4 * h + 1] = off;
       this.slabOwner[slab]![off / size] = h;
       this.slabLive[slab]!++;
       this.chunksMoved++;
@@ -219,25 +214,28 @@ export class ValueArena {
 
   /** Length of the value `h`. */
   length(h: number): number {
-    return this.lenOf[h]!;
+    return this.meta[4 * h + 2]!;
   }
 
   /** The bytes of `h`: a view into its slab, valid until the next alloc or free. */
   view(h: number): Buffer {
-    const off = this.offOf[h]!;
-    return this.slabs[this.slabOf[h]!]!.subarray(off, off + this.lenOf[h]!);
+    const meta = this.meta;
+    const off = meta[4 * h + 1]!;
+    return this.slabs[meta[4 * h]!]!.subarray(off, off + meta[4 * h + 2]!);
   }
 
   /** Copies the bytes of `h` into `dst` at `at`. */
   copyTo(h: number, dst: Uint8Array, at: number): void {
-    const off = this.offOf[h]!;
-    this.slabs[this.slabOf[h]!]!.copy(dst, at, off, off + this.lenOf[h]!);
+    const meta = this.meta;
+    const off = meta[4 * h + 1]!;
+    this.slabs[meta[4 * h]!]!.copy(dst, at, off, off + meta[4 * h + 2]!);
   }
 
   /** The bytes of `h` as a latin1 string (the one accessor for every other reader). */
   latin1(h: number): string {
-    const off = this.offOf[h]!;
-    return this.slabs[this.slabOf[h]!]!.latin1Slice(off, off + this.lenOf[h]!);
+    const meta = this.meta;
+    const off = meta[4 * h + 1]!;
+    return this.slabs[meta[4 * h]!]!.latin1Slice(off, off + meta[4 * h + 2]!);
   }
 }
 
