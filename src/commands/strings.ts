@@ -31,7 +31,8 @@ export function replyString(c: Client, v: StringValue): void {
   else if (v instanceof ArenaValue) {
     const reply = c.reply;
     const n = v.length;
-    arena.copyTo(v.handle, reply.buf, reply.beginBulk(n));
+    const at = reply.beginBulk(n); // first: it may grow (replace) reply.buf
+    arena.copyTo(v.handle, reply.buf, at);
     reply.endBulk(n);
   }
   else if (typeof v === 'number') c.reply.bulkInteger(v);
