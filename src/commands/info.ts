@@ -11,6 +11,7 @@
  *  - `setInfoField(server, name, fn)` overrides one field of a built-in section (e.g. the
  *    persistence module reports `rdb_bgsave_in_progress`, pub/sub reports `pubsub_channels`).
  */
+import { arena } from '../types/value-arena.js';
 import os from 'node:os';
 import type { CommandHandlers, CommandSpec } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
@@ -191,6 +192,10 @@ function memorySection(s: Server, b: SectionBuilder): void {
   b.field('mem_cluster_links', 0);
   b.field('mem_aof_buffer', 0);
   b.field('mem_allocator', 'libc');
+  // nodis's own: long string values held as bytes in slabs (types/value-arena.ts).
+  b.field('value_arena_values', arena.live);
+  b.field('value_arena_value_bytes', arena.liveBytes);
+  b.field('value_arena_slab_bytes', arena.slabBytes);
   b.field('active_defrag_running', 0);
   b.field('lazyfree_pending_objects', 0);
   b.field('lazyfreed_objects', s.stats.lazyfreedObjects);

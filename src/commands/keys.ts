@@ -12,6 +12,7 @@
  * Keyspace events are Redis's, all class 'g': del, expire, rename_from/rename_to,
  * move_from/move_to, copy_to, persist.
  */
+import { ArenaValue, arena } from '../types/value-arena.js';
 import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import type { Database } from '../keyspace/db.js';
@@ -66,6 +67,7 @@ function isLogicallyExpired(c: Client, db: Database, key: string): boolean {
 function duplicate(v: RedisValue): RedisValue {
   if (typeof v === 'string' || typeof v === 'number') return v;
   if (Buffer.isBuffer(v)) return Buffer.from(v);
+  if (v instanceof ArenaValue) return arena.latin1(v.handle);
   return v.clone();
 }
 
@@ -191,7 +193,7 @@ function renameGeneric(c: Client, nx: boolean): void {
   }
   db.set(dst, value);
   if (expire !== -1) db.setExpire(dst, expire);
-  db.delete(src);
+  db.take(src); // not delete(): the value lives on under dst (an arena value is not freed)
   // renameGenericCommand: both keys signalled, then both events, one change.
   db.signalModified(src);
   db.signalModified(dst);
@@ -235,7 +237,7 @@ function move(c: Client): void {
   }
   dst.set(key, value);
   if (expire !== -1) dst.setExpire(key, expire);
-  src.delete(key);
+  src.take(key); // not delete(): the value lives on in dst
   src.signalModified(key);
   dst.signalModified(key);
   src.notify('g', 'move_from', key);

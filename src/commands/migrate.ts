@@ -38,6 +38,7 @@
  * is importing the slot and serves them only when asked (its `asking` command flag, honoured
  * by cluster routing). RESTORE-ASKING is otherwise RESTORE.
  */
+import { ArenaValue } from '../types/value-arena.js';
 import type { CommandHandlers } from '../server/command-table.js';
 import type { Client, BlockedState } from '../server/client.js';
 import type { Server } from '../server/server.js';
@@ -354,7 +355,9 @@ function resnapshot(job: MigrateJob, acked: readonly string[]): MovedKey[] {
     const k = current === undefined ? null : snapshotKey(server, job.db, key, current);
     if (k === null) {
       // Deleted (or expired) here: the target must drop the copy it took.
-      again.push({ key, value: previous, ttl: 1, payload: dumpOf(server, previous), gone: true });
+      // An arena value's chunk went back with the key: its bytes are not read again.
+      const stale = previous instanceof ArenaValue ? '' : previous;
+      again.push({ key, value: stale, ttl: 1, payload: dumpOf(server, stale), gone: true });
       continue;
     }
     job.values.set(key, current!);

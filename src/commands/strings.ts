@@ -9,9 +9,11 @@
  * Propagation follows Redis 7.0: relative expirations become absolute (SET … PXAT, GETEX →
  * PEXPIREAT), GETDEL → DEL, GETSET → SET, INCRBYFLOAT → SET … KEEPTTL, SET … GET drops GET.
  */
+import { LONG_ARG } from '../protocol/parser.js';
+import { ArenaValue, arena } from '../types/value-arena.js';
 import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
-import { encodeString, isStringValue, type StringValue } from '../types/value.js';
+import { encodeString, isStringValue, stringOf, type StringValue } from '../types/value.js';
 import { NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE, wrongArity } from '../protocol/errors.js';
 import { parseInt64, parseInteger } from '../protocol/args.js';
 import { appendBytes, allocOwned, bytesOf, latin1Of, mutableBytes } from '../types/string-ops.js';
@@ -26,6 +28,13 @@ const STRING_TOO_LONG = 'ERR string exceeds maximum allowed size (proto-max-bulk
 /** Replies a string value's bytes as a bulk string. */
 export function replyString(c: Client, v: StringValue): void {
   if (typeof v === 'string') c.reply.bulk(v);
+  else if (v instanceof ArenaValue) {
+    const reply = c.reply;
+    const n = v.length;
+    const at = reply.beginBulk(n); // first: it may grow (replace) reply.buf
+    arena.copyTo(v.handle, reply.buf, at);
+    reply.endBulk(n);
+  }
   else if (typeof v === 'number') c.reply.bulkInteger(v);
   else c.reply.bulkBytes(v);
 }
@@ -191,7 +200,15 @@ function set(c: Client): void {
   if (argv.length === 3) {
     // Plain SET: the hot path.
     const key = argv[1]!;
-    c.db.set(key, encodeString(argv[2]!));
+    const raw = argv[2]!;
+    if (raw === LONG_ARG) {
+      const p = c.parser;
+      c.db.set(key, new ArenaValue(arena.alloc(p.longBuf, p.longStart, p.longLen), p.longLen));
+      c.db.modified(key, '$', 'set');
+      c.reply.ok();
+      return;
+    }
+    c.db.set(key, encodeString(raw));
     c.db.modified(key, '$', 'set');
     c.reply.ok();
     return;
@@ -489,7 +506,7 @@ function getrange(c: Client): void {
   } else if (Buffer.isBuffer(v)) {
     c.reply.bulkBytes(v.subarray(start, end + 1));
   } else {
-    c.reply.bulk((typeof v === 'string' ? v : String(v)).slice(start, end + 1));
+    c.reply.bulk(stringOf(v).slice(start, end + 1));
   }
 }
 

@@ -17,6 +17,7 @@
  * the charge it was last given in a WeakMap, so a delete subtracts exactly what was added.
  */
 import { Buffer } from 'node:buffer'; // not the global's getter (types/value.ts)
+import { ArenaValue } from '../types/value-arena.js';
 import { isStringValue, stringLength, type RedisValue, type TypedValue } from '../types/value.js';
 import { ListValue } from '../types/list.js';
 import { HashValue } from '../types/hash.js';
@@ -201,6 +202,7 @@ export function chargedValueBytes(v: RedisValue): number {
     return len <= 44 ? allocSize(20 + len) : 16 + allocSize(len + 9);
   }
   if (typeof v === 'number') return 16;
+  if (v instanceof ArenaValue) return 16 + allocSize(v.length + 9);
   let n = charged.get(v);
   if (n === undefined) {
     n = estimateValueSize(v, 5);
@@ -214,7 +216,7 @@ export function chargedValueBytes(v: RedisValue): number {
  * are replaced, never changed, and charged on set).
  */
 export function rechargeValue(v: RedisValue): number {
-  if (typeof v !== 'object') return 0;
+  if (typeof v !== 'object' || v instanceof ArenaValue) return 0;
   const before = charged.get(v);
   const now = estimateValueSize(v, 5);
   charged.set(v, now);

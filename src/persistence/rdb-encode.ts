@@ -10,6 +10,7 @@
  *   hash   → HASH_LISTPACK blob when listpack-encoded, else HASH (field, value pairs)
  * The same encoder produces file snapshots and DUMP payloads.
  */
+import { ArenaValue, arena } from '../types/value-arena.js';
 import { ByteWriter, stringToInt } from './bytes.js';
 import { lzfCompress } from './lzf.js';
 import { encodeListpack, listpackEntryBytes, type PackedElement } from './listpack.js';
@@ -145,6 +146,8 @@ export class RdbEncoder extends ByteWriter {
       else this.string(String(v));
     } else if (typeof v === 'string') {
       this.string(v);
+    } else if (v instanceof ArenaValue) {
+      this.blob(arena.view(v.handle));
     } else {
       this.blob(v);
     }

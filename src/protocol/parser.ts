@@ -54,6 +54,13 @@ const WHOLE_MAX_ARGS = 6;
 const SPANS = new Int32Array(2 * WHOLE_MAX_ARGS);
 /** Arguments up to this long may be the previous command's string again (RespParser.argument). */
 const REUSE_MAX = 64;
+/** A plain SET's value this long is left in the read buffer (LONG_ARG in argv; types/value-arena.ts). */
+const LONG_ARG_MIN = 512;
+/** And at most this long (ARENA_MAX: a chunk never spans slabs). */
+const LONG_ARG_MAX = 64 * 1024;
+const LONG_ARGS_ON = process.env.NODIS_VALUE_ARENA !== '0';
+/** Stands in argv for a long argument left as bytes (Parser.longBuf). */
+export const LONG_ARG = '\u0000nodis:long-argument\u0000';
 /** …at this many first places of a command. */
 const REUSE_ARGS = 32;
 
@@ -276,6 +283,13 @@ export class RespParser {
     if (count === 1) return [name];
     const a1 = this.argument(1, buf, spans[2]!, spans[3]!);
     if (count === 2) return [name, a1];
+    if (count === 3 && spans[5]! >= LONG_ARG_MIN && spans[5]! <= LONG_ARG_MAX && LONG_ARGS_ON && (name === 'SET' || name === 'set')) {
+      // The value stays bytes in the read buffer until SET copies them into the arena.
+      this.longBuf = buf;
+      this.longStart = spans[4]!;
+      this.longLen = spans[5]!;
+      return [name, a1, LONG_ARG];
+    }
     const a2 = this.argument(2, buf, spans[4]!, spans[5]!);
     if (count === 3) return [name, a1, a2];
     const a3 = this.argument(3, buf, spans[6]!, spans[7]!);
@@ -283,6 +297,16 @@ export class RespParser {
     const a4 = this.argument(4, buf, spans[8]!, spans[9]!);
     if (count === 5) return [name, a1, a2, a3, a4];
     return [name, a1, a2, a3, a4, this.argument(5, buf, spans[10]!, spans[11]!)];
+  }
+
+  /** Where the LONG_ARG of the command next() just returned is (valid until the next call). */
+  longBuf: Buffer = EMPTY;
+  longStart = 0;
+  longLen = 0;
+
+  /** The LONG_ARG of the command next() just returned, as a string. */
+  longArgument(): string {
+    return this.longBuf.latin1Slice(this.longStart, this.longStart + this.longLen);
   }
 
   /** The previous command's argument at each of the first REUSE_ARGS positions (argument()). */

@@ -306,6 +306,24 @@ export class ReplyWriter {
     this.buf[this.len++] = 10;
   }
 
+  /**
+   * The header of a bulk string of `n` bytes, with room reserved for its bytes and its CRLF:
+   * where the caller writes the bytes (into `buf`), then endBulk(n). For bytes held elsewhere
+   * than a Buffer of their own (types/value-arena.ts), with no view made to pass them.
+   */
+  beginBulk(n: number): number {
+    this.reserve(n + 24);
+    this.len += this.buf.latin1Write(`$${n}\r\n`, this.len);
+    return this.len;
+  }
+
+  /** Ends the bulk string beginBulk(n) started, its bytes written. */
+  endBulk(n: number): void {
+    this.len += n;
+    this.buf[this.len++] = 13;
+    this.buf[this.len++] = 10;
+  }
+
   /** A bulk reply for a number stored as an integer (GET of an INCRed key). */
   bulkInteger(n: number | bigint): void {
     if (typeof n === 'number' && Number.isSafeInteger(n)) this.bulkSafeInteger(n);

@@ -52,7 +52,7 @@ export function install(server: Server): void {
   server.hooks.beforeReplies.push(() => st.feedPendingGetAck());
   applyDurable(cfg.getBool('durable-writes'));
   cfg.watch('durable-writes', (v) => applyDurable(v === true));
-  server.propagator.addTarget({ kind: 'replication', feed: (db, argv) => st.feedCommand(db, argv) });
+  server.propagator.addTarget({ kind: 'replication', feed: (db, argv) => st.feedCommand(db, argv), receiving: () => st.receivesCommands() });
   server.hooks.clientClosed.push((c) => {
     if (c.kind === 'replica') replicaClosed(st, c);
     if (c.isMaster) st.link?.clientFreed(c);

@@ -193,6 +193,11 @@ export class ReplicationState {
   }
 
   /** Propagation target: a command from our own call() path (we are a master). */
+  /** Whether feedCommand() would take a command now (a master with a backlog). */
+  receivesCommands(): boolean {
+    return this.backlog !== null && !this.isReplica;
+  }
+
   feedCommand(db: number, argv: readonly string[]): void {
     // With no backlog nobody ever asked for the stream: the offset does not move (as Redis).
     const backlog = this.backlog;

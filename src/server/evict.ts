@@ -21,6 +21,7 @@
  * Not done while loading, on a replica (its master's DELs keep it in step: nodis replicas behave
  * as with replica-ignore-maxmemory yes) or during CLIENT PAUSE (nothing may propagate then).
  */
+import { freeValue } from '../types/value-arena.js';
 import type { Server } from './server.js';
 import type { Database } from '../keyspace/db.js';
 import { type KeyDict, NO_RECORD, SamplePositions, keyHash } from '../keyspace/dict.js';
@@ -311,7 +312,11 @@ function evictOne(server: Server, st: EvictionState): number {
       const db = dbs[pool.dbId[slot]!]!;
       if (!allkeys && !db.expires.has(key)) continue;
       const value = evictIfPresent(server, st, db, key, pool.hash[slot]!);
-      if (value !== undefined) return st.gauge.freedBy(key, value);
+      if (value !== undefined) {
+        const freed = st.gauge.freedBy(key, value);
+        freeValue(value);
+        return freed;
+      }
     }
   }
   // Only reachable if sampling keeps yielding keys that vanish; give up this round.

@@ -34,6 +34,7 @@
  * - the propagation queue is empty after the outermost execution flushed it;
  * - the client's current invocation is the one this execution pushed, when it pops it.
  */
+import { LONG_ARG } from '../protocol/parser.js';
 import type { Client } from './client.js';
 import type { Server } from './server.js';
 import type { Database } from '../keyspace/db.js';
@@ -179,7 +180,7 @@ export function execute(server: Server, c: Client, spec: CommandSpec, argv: stri
       durationUs >= server.settings.slowlogSlowerThan &&
       c.blocked === null
     ) {
-      server.slowlog.record(shown, Math.floor(durationUs), server.clock.now(), c.addr, c.name, server.settings.slowlogMaxLen);
+      server.slowlog.record(withLongArgument(c, shown), Math.floor(durationUs), server.clock.now(), c.addr, c.name, server.settings.slowlogMaxLen);
     }
     if (policy.propagateArgv && (server.dirty !== dirtyBefore || inv.forcePropagation) && !inv.preventPropagation) {
       // The db the command ran in (SELECT inside MULTI moves the client on for the next one).
@@ -187,7 +188,7 @@ export function execute(server: Server, c: Client, spec: CommandSpec, argv: stri
     }
     // MONITOR sees a command after it ran (RESET/QUIT of a monitor are not echoed to it),
     // never admin commands (7.0.15 call()).
-    if (policy.monitor && server.monitors.size > 0 && !spec.skipMonitor && !spec.isAdmin) server.feedMonitors(c, shown);
+    if (policy.monitor && server.monitors.size > 0 && !spec.skipMonitor && !spec.isAdmin) server.feedMonitors(c, withLongArgument(c, shown));
     if (c.invocation !== inv) invariantFailed(server, `the invocation of '${spec.fullName}' was replaced while it ran`);
     c.invocation = parentInvocation;
     if (c.argv !== prevArgv) c.argv = prevArgv;
@@ -207,4 +208,13 @@ export function execute(server: Server, c: Client, spec: CommandSpec, argv: stri
       }
     }
   }
+}
+
+/**
+ * `argv` with a plain SET's value as a string when SET took it as bytes (parser LONG_ARG, the
+ * value arena): for the rare readers after the command (SLOWLOG, MONITOR), while the parser's
+ * buffer still holds it.
+ */
+function withLongArgument(c: Client, argv: readonly string[]): readonly string[] {
+  return argv.length === 3 && argv[2] === LONG_ARG ? [argv[0]!, argv[1]!, c.parser.longArgument()] : argv;
 }

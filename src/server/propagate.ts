@@ -18,6 +18,8 @@ export interface PropagationTarget {
    * PROPAGATE_REPL only, so reloading the AOF does not publish again).
    */
   readonly kind?: 'aof' | 'replication';
+  /** False while a command fed now would be dropped (no backlog yet); absent: always read. */
+  receiving?(): boolean;
 }
 
 /** Where a command goes (Redis's PROPAGATE_AOF / PROPAGATE_REPL bits). */
@@ -66,6 +68,16 @@ export class Propagator {
 
   get hasTargets(): boolean {
     return this.targets.length > 0;
+  }
+
+  /** Whether a command propagated now would be read by some target (its argv kept or encoded). */
+  hasReaders(): boolean {
+    const targets = this.targets;
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i]!;
+      if (t.receiving === undefined || t.receiving()) return true;
+    }
+    return false;
   }
 
   /** Queues a command for propagation at the end of the current top-level call. */

@@ -12,6 +12,7 @@
  * scripts are atomic without further locking. Periodic duties (active expiry, client timeouts,
  * obuf limits, stats) run in `cron()` at `hz`.
  */
+import { LONG_ARG } from '../protocol/parser.js';
 import type { ClusterView } from '../cluster/view.js';
 import net from 'node:net';
 import fs from 'node:fs';
@@ -510,6 +511,15 @@ export class Server implements KeyspaceOwner {
 
   onKeyAdded(db: Database, key: string): void {
     this.hooks.notify('n', 'new', key, db.id);
+  }
+
+  /**
+   * Whether SET's handler may take a LONG_ARG as bytes: SET itself, run now (not queued by
+   * MULTI nor held by CLIENT PAUSE) for an ordinary client, with nothing that would read the
+   * argument afterwards (AOF, replicas, MONITOR).
+   */
+  private longArgTakenBySet(c: Client, spec: CommandSpec | undefined): boolean {
+    return spec !== undefined && spec.fullName === 'set' && c.multi === null && this.pause.mode === null && !c.isMaster && c.kind === 'normal' && !this.propagator.hasReaders() && this.monitors.size === 0;
   }
 
   /** Propagates the deletion of an expired or evicted key as DEL (or UNLINK when lazy). */
@@ -1262,6 +1272,10 @@ export class Server implements KeyspaceOwner {
   processCommand(c: Client): void {
     const argv = c.argv;
     const spec = this.commands.resolve(argv);
+    // A plain SET's long value left as bytes in the read buffer (parser LONG_ARG): only SET's
+    // handler, run now for a client, takes it so; anything else gets the string here, while
+    // the buffer still holds it.
+    if (argv.length === 3 && argv[2] === LONG_ARG && !this.longArgTakenBySet(c, spec)) argv[2] = c.parser.longArgument();
     if (spec === undefined) {
       const container = this.commands.lookup(argv[0]!);
       if (container !== undefined) {

@@ -21,6 +21,7 @@
  * Values are Buffers edited in place (types/string-ops.ts owns their growth), so PFADD on a dense
  * HLL touches a byte or two rather than copying 12 KB.
  */
+import { ArenaValue, arena } from './value-arena.js';
 import type { StringValue } from './value.js';
 import { allocOwned, mutableBytes } from './string-ops.js';
 
@@ -262,6 +263,7 @@ export function createDenseHll(): Buffer {
 export function isHllString(v: StringValue): boolean {
   // Integer-encoded strings are never HLLs in Redis (sdsEncodedObject fails).
   if (typeof v === 'number') return false;
+  if (v instanceof ArenaValue) v = arena.view(v.handle);
   const len = v.length;
   if (len < HLL_HDR_SIZE) return false;
   const at = typeof v === 'string' ? (i: number) => v.charCodeAt(i) : (i: number) => v[i]!;

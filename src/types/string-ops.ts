@@ -8,6 +8,7 @@
  * ever extended in place: a Buffer from elsewhere (Node's pool, an RDB file slice) may share its
  * memory with other data.
  */
+import { ArenaValue, arena } from './value-arena.js';
 import type { StringValue } from './value.js';
 
 const owned = new WeakSet<ArrayBuffer>();
@@ -26,12 +27,14 @@ export function allocOwned(length: number, capacity = length): Buffer {
 export function latin1Of(v: StringValue): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number') return String(v);
+  if (v instanceof ArenaValue) return arena.latin1(v.handle);
   return v.latin1Slice(0, v.length);
 }
 
 /** The value's bytes as a Buffer for reading (may be the stored Buffer itself: do not edit). */
 export function bytesOf(v: StringValue): Buffer {
   if (Buffer.isBuffer(v)) return v;
+  if (v instanceof ArenaValue) return arena.view(v.handle);
   return Buffer.from(typeof v === 'string' ? v : String(v), 'latin1');
 }
 
@@ -42,6 +45,7 @@ export function byteAt(v: StringValue, i: number): number {
     const s = String(v);
     return i < s.length ? s.charCodeAt(i) : 0;
   }
+  if (v instanceof ArenaValue) return i < v.length ? arena.view(v.handle)[i]! : 0;
   return i < v.length ? v[i]! : 0;
 }
 
@@ -63,6 +67,7 @@ export function mutableBytes(v: StringValue, minLength: number, greedy: boolean)
   const capacity = greedy && length > curLen ? (length < GREEDY_LIMIT ? length * 2 : length + GREEDY_LIMIT) : length;
   const out = allocOwned(length, capacity);
   if (src !== null) out.latin1Write(src, 0);
+  else if (v instanceof ArenaValue) arena.copyTo(v.handle, out, 0);
   else (v as Buffer).copy(out, 0);
   return out;
 }

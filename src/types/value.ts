@@ -8,8 +8,9 @@
 // Imported, not the global: in an ES module every read of the global `Buffer` goes through
 // Node's getter on globalThis (~15 ns), and isStringValue runs on every lookup of a value.
 import { Buffer } from 'node:buffer';
+import { ArenaValue, arena } from '../types/value-arena.js';
 
-export type StringValue = string | number | Buffer;
+export type StringValue = string | number | Buffer | ArenaValue;
 
 /** The data types Redis has, by the name TYPE prints. */
 export type TypeName = 'string' | 'list' | 'set' | 'zset' | 'hash' | 'stream';
@@ -46,7 +47,7 @@ export interface DigestSink {
 export type RedisValue = StringValue | TypedValue;
 
 export function isStringValue(v: RedisValue): v is StringValue {
-  return typeof v === 'string' || typeof v === 'number' || Buffer.isBuffer(v);
+  return typeof v === 'string' || typeof v === 'number' || v instanceof ArenaValue || Buffer.isBuffer(v);
 }
 
 export function typeOf(v: RedisValue): TypeName {
@@ -57,6 +58,7 @@ export function typeOf(v: RedisValue): TypeName {
 export function stringOf(v: StringValue): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number') return String(v);
+  if (v instanceof ArenaValue) return arena.latin1(v.handle);
   return v.latin1Slice(0, v.length);
 }
 

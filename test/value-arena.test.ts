@@ -1,0 +1,179 @@
+/**
+ * Long SET values kept as bytes in the keyspace's arena (src/types/value-arena.ts): the arena's
+ * chunks freed and reused, compaction moving values intact, and a value stored there reading
+ * the same through every consumer as the same bytes stored as a string (MSET, which does not
+ * take the arena's path), with the memory model charging both alike.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { ARENA_MIN, ArenaValue, SLAB, ValueArena, arena } from '../src/types/value-arena.js';
+import { SystemClock } from '../src/core/clock.js';
+import { startInProcess, type InProcessServer } from './helpers/in-process.js';
+
+/** `n` bytes of every value 0–255 (binary-safe), shifted by `seed`. */
+function bytes(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + seed) & 0xff;
+  return b;
+}
+
+describe('ValueArena', () => {
+  it('round-trips bytes, and a freed chunk is reused before a slab is added', () => {
+    const a = new ValueArena();
+    const v = bytes(1000, 1);
+    const h = a.alloc(v, 0, v.length);
+    assert.equal(a.latin1(h), v.toString('latin1'));
+    assert.deepEqual(a.view(h), v);
+    const slabs = a.slabBytes;
+    assert.equal(slabs, SLAB);
+    a.free(h);
+    for (let i = 0; i < 5000; i++) a.free(a.alloc(v, 0, v.length));
+    // Each alloc took the chunk the free before it returned: one slab still.
+    assert.equal(a.slabBytes, slabs);
+    assert.equal(a.live, 0);
+  });
+
+  it('compaction releases the emptiest slabs and moves the live values intact', () => {
+    const a = new ValueArena();
+    const handles: number[] = [];
+    // 1000-byte values take 1024-byte chunks: 1024 per slab; 5000 values fill 5 slabs.
+    for (let i = 0; i < 5000; i++) {
+      const v = bytes(1000, i);
+      handles.push(a.alloc(v, 0, v.length));
+    }
+    assert.equal(a.slabBytes, 5 * SLAB);
+    // Free 4 of every 5: more than half the class's chunks free, spread over every slab.
+    const kept = new Map<number, number>();
+    for (let i = 0; i < handles.length; i++) {
+      if (i % 5 === 0) kept.set(handles[i]!, i);
+      else a.free(handles[i]!);
+    }
+    assert.ok(a.slabsReleased > 0, 'no slab was released');
+    assert.ok(a.chunksMoved > 0, 'no chunk was moved');
+    assert.ok(a.slabBytes < 5 * SLAB, `slabs ${a.slabBytes}`);
+    for (const [h, i] of kept) assert.equal(a.latin1(h), bytes(1000, i).toString('latin1'), `value ${i}`);
+    // And the arena goes on working on the compacted slabs.
+    const v = bytes(700, 3);
+    const h = a.alloc(v, 0, v.length);
+    assert.deepEqual(a.view(h), v);
+    for (const [k, i] of kept) assert.equal(a.latin1(k), bytes(1000, i).toString('latin1'), `value ${i} after`);
+  });
+});
+
+describe('long SET values in the arena, through a server', () => {
+  let s: InProcessServer;
+  before(async () => {
+    s = await startInProcess(new SystemClock(), { 'enable-debug-command': 'yes' });
+  });
+  after(async () => {
+    await s.stop();
+  });
+
+  it('reads the same as the bytes stored as a string, through every consumer', async () => {
+    const { r, server } = s;
+    const v = bytes(1000, 5);
+    await r.set('arena', v);
+    await r.mset('plain', v); // not a plain 3-argument SET: a string
+    const db = server.dbs[0]!;
+    assert.ok(db.peek('arena') instanceof ArenaValue, 'SET did not store the value in the arena');
+    assert.equal(typeof db.peek('plain'), 'string');
+    assert.deepEqual(await r.getBuffer('arena'), v);
+    const K = '<key>';
+    for (const cmd of [['strlen', K], ['getrange', K, '3', '900'], ['object', 'encoding', K], ['debug', 'digest-value', K], ['memory', 'usage', K], ['dump', K], ['type', K]]) {
+      const on = (key: string): Promise<unknown> => r.callBuffer(cmd[0]!, ...cmd.slice(1).map((a) => (a === K ? key : a)));
+      assert.deepEqual(await on('arena'), await on('plain'), cmd.join(' '));
+    }
+    assert.equal(await r.call('lcs', 'arena', 'plain', 'len'), 1000);
+    // A DUMP of it restores as the same value.
+    const dump = await r.dumpBuffer('arena');
+    await r.restore('restored', 0, dump);
+    assert.deepEqual(await r.getBuffer('restored'), v);
+  });
+
+  it('APPEND, SETRANGE, GETDEL, RENAME, MOVE, COPY, MULTI and DEBUG RELOAD keep the bytes', async () => {
+    const { r } = s;
+    const v = bytes(800, 9);
+    await r.set('a', v);
+    assert.equal(await r.append('a', 'XYZ'), 803);
+    assert.deepEqual(await r.getBuffer('a'), Buffer.concat([v, Buffer.from('XYZ')]));
+    await r.set('b', v);
+    await r.setrange('b', 2, 'Q');
+    const edited = Buffer.from(v);
+    edited[2] = 0x51;
+    assert.deepEqual(await r.getBuffer('b'), edited);
+    await r.set('c', v);
+    await r.rename('c', 'c2');
+    assert.deepEqual(await r.getBuffer('c2'), v);
+    await r.move('c2', 1);
+    await r.select(1);
+    assert.deepEqual(await r.getBuffer('c2'), v);
+    await r.copy('c2', 'c3');
+    await r.del('c2');
+    assert.deepEqual(await r.getBuffer('c3'), v);
+    await r.select(0);
+    await r.set('d', v);
+    assert.deepEqual(await r.getdelBuffer('d'), v);
+    const [[, ok]] = (await r.multi().set('m', v).exec()) as [[null, string]];
+    assert.equal(ok, 'OK');
+    assert.deepEqual(await r.getBuffer('m'), v);
+    await r.set('reload', v);
+    await r.call('debug', 'reload');
+    assert.deepEqual(await r.getBuffer('reload'), v);
+  });
+
+  it('SLOWLOG and MONITOR see the value the parser left as bytes', async () => {
+    const { r, port } = s;
+    const v = 'w'.repeat(ARENA_MIN + 100);
+    const { Redis } = await import('ioredis');
+    const monitored: string[][] = [];
+    const mc = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, maxRetriesPerRequest: 0 });
+    const m = await mc.monitor();
+    m.on('monitor', (_t: string, args: string[]) => monitored.push(args));
+    await r.set('seen', v);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    m.disconnect();
+    mc.disconnect();
+    assert.ok(monitored.some((a) => a[0]?.toLowerCase() === 'set' && a[1] === 'seen' && a[2] === v), JSON.stringify(monitored).slice(0, 300));
+    await r.config('SET', 'slowlog-log-slower-than', '0');
+    await r.call('slowlog', 'reset');
+    await r.set('slow', v); // no monitor now: the arena's path
+    assert.ok(s.server.dbs[0]!.peek('slow') instanceof ArenaValue);
+    const log = (await r.call('slowlog', 'get', '10')) as [number, number, number, string[]][];
+    await r.config('SET', 'slowlog-log-slower-than', '10000');
+    const entry = log.find((e) => e[3][1] === 'slow');
+    assert.ok(entry !== undefined, JSON.stringify(log).slice(0, 300));
+    assert.equal(entry[3][2], `${v.slice(0, 128)}... (${v.length - 128} more bytes)`);
+  });
+
+  it('overwrite, DEL, eviction and FLUSHALL free the chunks, and overwrites reuse them', async () => {
+    const { r } = s;
+    await r.flushall();
+    assert.equal(arena.live, 0);
+    const v = bytes(1000, 1);
+    await r.set('k', v);
+    const slabs = arena.slabBytes;
+    for (let i = 0; i < 3000; i++) await r.set('k', bytes(1000, i));
+    assert.equal(arena.live, 1);
+    assert.equal(arena.slabBytes, slabs, 'an overwrite did not reuse the chunk it freed');
+    assert.deepEqual(await r.getBuffer('k'), bytes(1000, 2999));
+    await r.del('k');
+    assert.equal(arena.live, 0);
+    // Eviction: every key the evictor takes gives its chunk back.
+    await r.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    await r.config('SET', 'maxmemory', String(4 * 1024 * 1024));
+    const pipe = r.pipeline();
+    for (let i = 0; i < 20000; i++) pipe.set(`e:${i}`, v);
+    await pipe.exec();
+    const keys = await r.dbsize();
+    assert.ok(keys < 20000, `nothing evicted (${keys} keys)`);
+    // (A SET whose bytes a read split is parsed the old way: its value is a string.)
+    let inArena = 0;
+    const db = s.server.dbs[0]!;
+    for (const k of db.dict.keys()) if (db.peek(k) instanceof ArenaValue) inArena++;
+    assert.ok(inArena > keys / 2, `${inArena} of ${keys} in the arena`);
+    assert.equal(arena.live, inArena);
+    await r.config('SET', 'maxmemory', '0');
+    await r.flushall();
+    assert.equal(arena.live, 0);
+  });
+});
