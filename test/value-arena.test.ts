@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { ARENA_MIN, ArenaValue, SLAB, ValueArena, arena } from '../src/types/value-arena.js';
 import { SystemClock } from '../src/core/clock.js';
 import { startInProcess, type InProcessServer } from './helpers/in-process.js';
+import { LONG_ARG } from '../src/protocol/parser.js';
 
 /** `n` bytes of every value 0–255 (binary-safe), shifted by `seed`. */
 function bytes(n: number, seed: number): Buffer {
@@ -143,6 +144,22 @@ describe('long SET values in the arena, through a server', () => {
     const entry = log.find((e) => e[3][1] === 'slow');
     assert.ok(entry !== undefined, JSON.stringify(log).slice(0, 300));
     assert.equal(entry[3][2], `${v.slice(0, 128)}... (${v.length - 128} more bytes)`);
+  });
+
+  it("a client's value equal to the parser's placeholder is stored as sent, never as bytes left from an earlier read", async () => {
+    const { r } = s;
+    // A long value first leaves its bytes (and the parser's record of where they were) behind.
+    await r.set('before', 'L'.repeat(ARENA_MIN + 400));
+    for (const [cmd, key] of [['set', 'forged'], ['SET', 'forged2']] as const) {
+      assert.equal(await r.call(cmd, key, LONG_ARG), 'OK');
+      assert.equal(await r.get(key), LONG_ARG, cmd);
+      assert.equal(typeof s.server.dbs[0]!.peek(key), 'string');
+    }
+    // Through MULTI and a script too.
+    await r.multi().set('forged3', LONG_ARG).exec();
+    assert.equal(await r.get('forged3'), LONG_ARG);
+    await r.eval("return redis.call('set', KEYS[1], ARGV[1])", 1, 'forged4', LONG_ARG);
+    assert.equal(await r.get('forged4'), LONG_ARG);
   });
 
   it('overwrite, DEL, eviction and FLUSHALL free the chunks, and overwrites reuse them', async () => {

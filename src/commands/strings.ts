@@ -201,7 +201,7 @@ function set(c: Client): void {
     // Plain SET: the hot path.
     const key = argv[1]!;
     const raw = argv[2]!;
-    if (raw === LONG_ARG) {
+    if (raw === LONG_ARG && c.parser.holdsLongArgument(argv)) {
       const p = c.parser;
       c.db.set(key, new ArenaValue(arena.alloc(p.longBuf, p.longStart, p.longLen), p.longLen));
       c.db.modified(key, '$', 'set');

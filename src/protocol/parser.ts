@@ -288,7 +288,7 @@ export class RespParser {
       this.longBuf = buf;
       this.longStart = spans[4]!;
       this.longLen = spans[5]!;
-      return [name, a1, LONG_ARG];
+      return (this.longArgv = [name, a1, LONG_ARG]);
     }
     const a2 = this.argument(2, buf, spans[4]!, spans[5]!);
     if (count === 3) return [name, a1, a2];
@@ -297,6 +297,18 @@ export class RespParser {
     const a4 = this.argument(4, buf, spans[8]!, spans[9]!);
     if (count === 5) return [name, a1, a2, a3, a4];
     return [name, a1, a2, a3, a4, this.argument(5, buf, spans[10]!, spans[11]!)];
+  }
+
+  /**
+   * The argv next() returned with a LONG_ARG in it. A client can send LONG_ARG's text as an
+   * ordinary value, so a LONG_ARG counts only in this very array (`holdsLongArgument`): its
+   * text elsewhere is a value like any other, never a read of stale bytes.
+   */
+  longArgv: readonly string[] | null = null;
+
+  /** Whether `argv` is the array next() returned with its value left as bytes (LONG_ARG). */
+  holdsLongArgument(argv: readonly string[]): boolean {
+    return argv === this.longArgv && argv[2] === LONG_ARG;
   }
 
   /** Where the LONG_ARG of the command next() just returned is (valid until the next call). */

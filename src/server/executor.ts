@@ -216,5 +216,5 @@ export function execute(server: Server, c: Client, spec: CommandSpec, argv: stri
  * buffer still holds it.
  */
 function withLongArgument(c: Client, argv: readonly string[]): readonly string[] {
-  return argv.length === 3 && argv[2] === LONG_ARG ? [argv[0]!, argv[1]!, c.parser.longArgument()] : argv;
+  return argv.length === 3 && argv[2] === LONG_ARG && c.parser.holdsLongArgument(argv) ? [argv[0]!, argv[1]!, c.parser.longArgument()] : argv;
 }

@@ -1275,7 +1275,10 @@ export class Server implements KeyspaceOwner {
     // A plain SET's long value left as bytes in the read buffer (parser LONG_ARG): only SET's
     // handler, run now for a client, takes it so; anything else gets the string here, while
     // the buffer still holds it.
-    if (argv.length === 3 && argv[2] === LONG_ARG && !this.longArgTakenBySet(c, spec)) argv[2] = c.parser.longArgument();
+    if (argv.length === 3 && argv[2] === LONG_ARG && c.parser.holdsLongArgument(argv) && !this.longArgTakenBySet(c, spec)) {
+      argv[2] = c.parser.longArgument();
+      c.parser.longArgv = null;
+    }
     if (spec === undefined) {
       const container = this.commands.lookup(argv[0]!);
       if (container !== undefined) {
