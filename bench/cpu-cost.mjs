@@ -11,6 +11,8 @@
 //          [--nodis-bin path/to/bin/nodis-server ...]   (repeat to compare builds)
 //          [--warmup N]   (N requests first, not measured: JIT and WebAssembly tier-up done)
 //          [--user]       (user CPU time only, without the kernel's)
+//          [--per-test]   (with several --tests: one figure per test, each measured alone after
+//                          the warm-up of all of them — GET then reads the keys SET made)
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -31,6 +33,8 @@ const warmup = Number(opt('warmup', '0'));
 // --user: user CPU only (the server's own code; the kernel's share of a loopback request,
 // most of it at -P 1 and the noisiest part on a loaded machine, left out).
 const userOnly = args.includes('--user');
+const perTest = args.includes('--per-test');
+const measured = perTest ? tests.split(',') : [tests];
 const nodisBins = args.flatMap((a, i) => (a === '--nodis-bin' ? [path.resolve(args[i + 1])] : []));
 if (nodisBins.length === 0) nodisBins.push(path.join(root, 'bin/nodis-server'));
 const TICKS = 100; // USER_HZ on Linux
@@ -41,10 +45,11 @@ function cpuSeconds(pid) {
   return (Number(rest[11]) + (userOnly ? 0 : Number(rest[12]))) / TICKS; // utime, stime
 }
 
-function run(port, pid, pipeline) {
+function run(port, pid, pipeline, test = tests, warm = true) {
   if (scriptFile !== '') spawnSync('redis-cli', ['-p', String(port), '-x', 'script', 'load'], { input: fs.readFileSync(scriptFile) });
-  const what = command !== '' ? command.replaceAll('{sha}', scriptSha).split(' ') : ['-t', tests];
-  if (warmup > 0) spawnSync('redis-benchmark', ['-p', String(port), '-n', String(warmup), '-c', '50', '-P', String(pipeline), '-r', '100000', '-q', ...what]);
+  const what = command !== '' ? command.replaceAll('{sha}', scriptSha).split(' ') : ['-t', test];
+  const warmWhat = command !== '' ? what : ['-t', tests];
+  if (warm && warmup > 0) spawnSync('redis-benchmark', ['-p', String(port), '-n', String(warmup), '-c', '50', '-P', String(pipeline), '-r', '100000', '-q', ...warmWhat]);
   const before = cpuSeconds(pid);
   spawnSync('redis-benchmark', ['-p', String(port), '-n', String(n), '-c', '50', '-P', String(pipeline), '-r', '100000', '-q', ...what], { encoding: 'utf8' });
   return ((cpuSeconds(pid) - before) / n) * 1e6; // µs per request
@@ -57,9 +62,11 @@ for (let round = 0; round < rounds; round++) {
     const srv = await startServer(s.name.replace('#', '-'), s.bin);
     try {
       for (const p of pipelines) {
-        const us = run(srv.port, srv.proc.pid, p);
-        (results[`${s.name}|${p}`] ??= []).push(us);
-        process.stderr.write(`round ${round + 1} ${s.name} -P ${p}: ${us.toFixed(2)} µs/request\n`);
+        for (const [i, t] of measured.entries()) {
+          const us = run(srv.port, srv.proc.pid, p, t, i === 0);
+          (results[`${s.name}|${p}|${t}`] ??= []).push(us);
+          process.stderr.write(`round ${round + 1} ${s.name} -P ${p}${perTest ? ` ${t}` : ''}: ${us.toFixed(2)} µs/request\n`);
+        }
       }
     } finally {
       await stopServer(srv);
@@ -67,11 +74,11 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 let md = `Server ${userOnly ? 'user ' : ''}CPU µs per request (median of ${rounds} rounds, ${n} requests, 50 clients${warmup > 0 ? `, after ${warmup} unmeasured` : ''}; load average ${os.loadavg()[0].toFixed(1)} at the end): \`${command !== '' ? command : `-t ${tests}`}\`\n\n`;
-md += `| -P | ${servers.map((s) => s.name).join(' | ')} | ${servers.slice(0, -1).map((s) => `redis/${s.name} (CPU ratio)`).join(' | ')} |\n`;
-md += `|---:|${servers.map(() => '---:').join('|')}|${servers.slice(0, -1).map(() => '---:').join('|')}|\n`;
-for (const p of pipelines) {
-  const m = servers.map((s) => median(results[`${s.name}|${p}`]));
+md += `| -P |${perTest ? ' test |' : ''} ${servers.map((s) => s.name).join(' | ')} | ${servers.slice(0, -1).map((s) => `redis/${s.name} (CPU ratio)`).join(' | ')} |\n`;
+md += `|---:|${perTest ? '---|' : ''}${servers.map(() => '---:').join('|')}|${servers.slice(0, -1).map(() => '---:').join('|')}|\n`;
+for (const p of pipelines) for (const t of measured) {
+  const m = servers.map((s) => median(results[`${s.name}|${p}|${t}`]));
   const redis = m[m.length - 1];
-  md += `| ${p} | ${m.map((v) => v.toFixed(2)).join(' | ')} | ${m.slice(0, -1).map((v) => (redis / v).toFixed(2)).join(' | ')} |\n`;
+  md += `| ${p} |${perTest ? ` ${t} |` : ''} ${m.map((v) => v.toFixed(2)).join(' | ')} | ${m.slice(0, -1).map((v) => (redis / v).toFixed(2)).join(' | ')} |\n`;
 }
 process.stdout.write(md);

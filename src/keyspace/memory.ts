@@ -124,14 +124,17 @@ function addDictEntryBytes(fieldLength: number, valueLength: number): void {
   sampledBytes += sdsBytes(fieldLength) + sdsBytes(valueLength) + DICT_ENTRY;
 }
 
+/** A dict-encoded hash's average bytes per field over its first `samples` fields. */
+function sampledHashAverage(h: HashValue, samples: number): number {
+  // A dict's entries by their lengths alone (a FieldTable makes no substring for them).
+  sampledBytes = 0;
+  const seen = h.sampleLengths(samples, addDictEntryBytes);
+  return seen === 0 ? 0 : sampledBytes / seen;
+}
+
 function hashSize(h: HashValue, samples: number): number {
   const n = h.size();
-  if (h.encoding() !== 'listpack') {
-    // A dict's entries by their lengths alone (a FieldTable makes no substring for them).
-    sampledBytes = 0;
-    const seen = h.sampleLengths(samples, addDictEntryBytes);
-    return dictValueBytes(n, seen === 0 ? 0 : sampledBytes / seen);
-  }
+  if (h.encoding() !== 'listpack') return dictValueBytes(n, sampledHashAverage(h, samples));
   let seen = 0;
   let bytes = 0;
   // Fields and values by two iterators in step: entries() made a [field, value] array per
@@ -146,26 +149,32 @@ function hashSize(h: HashValue, samples: number): number {
   return ROBJ + listpackBytes(n, seen === 0 ? 0 : bytes / seen);
 }
 
-function setSize(s: SetValue, samples: number): number {
-  const n = s.size();
-  const intset = s.encoding() === 'intset';
+/** A dict-encoded set's average bytes per member over its first `samples` members. */
+function sampledSetAverage(s: SetValue, samples: number): number {
   let seen = 0;
   let bytes = 0;
+  for (const member of s.liveValues()) {
+    if (seen >= samples) break;
+    bytes += sdsBytes(member.length) + DICT_ENTRY;
+    seen++;
+  }
+  return seen === 0 ? 0 : bytes / seen;
+}
+
+function setSize(s: SetValue, samples: number): number {
+  const n = s.size();
+  if (s.encoding() !== 'intset') return dictValueBytes(n, sampledSetAverage(s, samples));
+  let seen = 0;
   let width = 2;
   for (const member of s.liveValues()) {
     if (seen >= samples) break;
-    if (intset) {
-      // An intset's members all take the width of the widest one.
-      const v = Number(stringToInt(member));
-      if (v < -2147483648 || v > 2147483647) width = 8;
-      else if ((v < -32768 || v > 32767) && width < 4) width = 4;
-    } else {
-      bytes += sdsBytes(member.length) + DICT_ENTRY;
-    }
+    // An intset's members all take the width of the widest one.
+    const v = Number(stringToInt(member));
+    if (v < -2147483648 || v > 2147483647) width = 8;
+    else if ((v < -32768 || v > 32767) && width < 4) width = 4;
     seen++;
   }
-  if (intset) return ROBJ + allocSize(8 + width * n);
-  return dictValueBytes(n, seen === 0 ? 0 : bytes / seen);
+  return ROBJ + allocSize(8 + width * n);
 }
 
 function zsetSize(z: ZSet, samples: number): number {
@@ -190,8 +199,47 @@ export function keyOverheadBytes(key: string): number {
   return allocSize(key.length + 4) + 24;
 }
 
-/** The charge last given to each object value (see above). */
-const charged = new WeakMap<object, number>();
+/**
+ * The charge last given to an object value (see above), and for a dict-encoded hash or set the
+ * average bytes per element its last estimate sampled, kept while the value's `headEpoch` (the
+ * first elements, which the estimate samples) stays `epoch`: a write to a big hash or set then
+ * recharges it without sampling again (docs/PERFORMANCE.md, "p1b").
+ */
+interface Charge {
+  bytes: number;
+  /** The value's headEpoch when `avg` was sampled; -1: none kept. */
+  epoch: number;
+  avg: number;
+}
+
+const charged = new WeakMap<object, Charge>();
+
+/** The estimate the recharge of a write gives (objectComputeSize with 5 samples). */
+const RECHARGE_SAMPLES = 5;
+
+/**
+ * estimateValueSize(v, 5), from `r`'s kept sample when its epoch is the value's: the same number,
+ * as the sample covers the first elements and their lengths did not change (HEAD_ENTRIES ≥ 5).
+ */
+function estimateKept(v: RedisValue, r: Charge | undefined): number {
+  // Only a dict-encoded set or hash keeps a sample (their estimate reads the lengths of the first
+  // elements alone); everything else is estimated afresh.
+  let epoch = -1;
+  if (v instanceof SetValue) epoch = v.encoding() === 'hashtable' ? v.headEpoch : -1;
+  else if (v instanceof HashValue) epoch = v.headEpoch;
+  if (epoch < 0) return estimateValueSize(v, RECHARGE_SAMPLES);
+  const value = v as SetValue | HashValue;
+  let avg: number;
+  if (r !== undefined && r.epoch === epoch) avg = r.avg;
+  else {
+    avg = value instanceof SetValue ? sampledSetAverage(value, RECHARGE_SAMPLES) : sampledHashAverage(value, RECHARGE_SAMPLES);
+    if (r !== undefined) {
+      r.epoch = epoch;
+      r.avg = avg;
+    }
+  }
+  return dictValueBytes(value.size(), avg);
+}
 
 /** What a value is charged now: primitives computed, objects as last charged (or now). */
 export function chargedValueBytes(v: RedisValue): number {
@@ -203,12 +251,12 @@ export function chargedValueBytes(v: RedisValue): number {
   }
   if (typeof v === 'number') return 16;
   if (v instanceof ArenaValue) return 16 + allocSize(v.length + 9);
-  let n = charged.get(v);
-  if (n === undefined) {
-    n = estimateValueSize(v, 5);
-    charged.set(v, n);
-  }
-  return n;
+  const r = charged.get(v);
+  if (r !== undefined) return r.bytes;
+  const fresh: Charge = { bytes: 0, epoch: -1, avg: 0 };
+  fresh.bytes = estimateKept(v, fresh);
+  charged.set(v, fresh);
+  return fresh.bytes;
 }
 
 /**
@@ -217,10 +265,15 @@ export function chargedValueBytes(v: RedisValue): number {
  */
 export function rechargeValue(v: RedisValue): number {
   if (typeof v !== 'object' || v instanceof ArenaValue) return 0;
-  const before = charged.get(v);
-  const now = estimateValueSize(v, 5);
-  charged.set(v, now);
-  return before === undefined ? 0 : now - before;
+  const r = charged.get(v);
+  if (r === undefined) {
+    chargedValueBytes(v);
+    return 0;
+  }
+  const now = estimateKept(v, r);
+  const before = r.bytes;
+  r.bytes = now;
+  return now - before;
 }
 
 /** A dict's bucket array (8 bytes per bucket, a power of two at least its size). */

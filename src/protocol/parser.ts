@@ -72,6 +72,9 @@ function nameHead(b: Uint8Array, s: number, n: number): number {
   return n === 1 ? b[s]! : 0;
 }
 
+/** A new parser's lastArgs (copied per parser: every connection makes one). */
+const NO_LAST_ARGS: readonly string[] = new Array<string>(REUSE_ARGS).fill('');
+
 export class RespParser {
   private buf: Buffer = EMPTY;
   private pos = 0;
@@ -322,7 +325,7 @@ export class RespParser {
   }
 
   /** The previous command's argument at each of the first REUSE_ARGS positions (argument()). */
-  private readonly lastArgs: string[] = new Array<string>(REUSE_ARGS).fill('');
+  private readonly lastArgs: string[] = NO_LAST_ARGS.slice(); // a copy: `fill` is a call into V8's C++ per parser
 
   /**
    * Argument `i` of a command: the previous command's string at that position again when

@@ -35,6 +35,9 @@ export type ClientKind = 'normal' | 'replica' | 'master' | 'pubsub';
 /** A client's argv between commands: one shared empty array, not a new one per command (never written to). */
 export const NO_ARGV: string[] = [];
 
+/** The pub/sub sets of a client that never subscribed (Client.channels …): empty, never written to. */
+const NO_SUBSCRIPTIONS: ReadonlySet<string> = new Set<string>();
+
 export class Client {
   readonly id: number;
   readonly server: Server;
@@ -166,11 +169,29 @@ export class Client {
   waitingForReads = false;
   /**
    * Pub/Sub state (RESP2 subscribed mode is entered while any of these is non-empty), changed
-   * only by server/pubsub.ts, which keeps `subscriptions` = the sum of their sizes.
+   * only by server/pubsub.ts (through `subscriptionSet`), which keeps `subscriptions` = the sum
+   * of their sizes. Each set is made on its first subscription: until then the getters answer
+   * one shared empty set — most connections never subscribe, and three Sets were ~0.5 KB of
+   * every connection's allocation (docs/PERFORMANCE.md, "conn1", "p1b").
    */
-  readonly channels = new Set<string>();
-  readonly patterns = new Set<string>();
-  readonly shardChannels = new Set<string>();
+  private channelSet: Set<string> | null = null;
+  private patternSet: Set<string> | null = null;
+  private shardChannelSet: Set<string> | null = null;
+  get channels(): ReadonlySet<string> {
+    return this.channelSet ?? NO_SUBSCRIPTIONS;
+  }
+  get patterns(): ReadonlySet<string> {
+    return this.patternSet ?? NO_SUBSCRIPTIONS;
+  }
+  get shardChannels(): ReadonlySet<string> {
+    return this.shardChannelSet ?? NO_SUBSCRIPTIONS;
+  }
+  /** The client's own set of channels, patterns or shard channels, made on first use (pubsub.ts). */
+  subscriptionSet(kind: 'channel' | 'pattern' | 'shard'): Set<string> {
+    if (kind === 'channel') return (this.channelSet ??= new Set());
+    if (kind === 'pattern') return (this.patternSet ??= new Set());
+    return (this.shardChannelSet ??= new Set());
+  }
   subscriptions = 0;
   /** Bytes of output this client is over its soft limit since (ms), for obuf limits. */
   obufSoftLimitSince = 0;

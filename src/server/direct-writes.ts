@@ -90,10 +90,18 @@ function newReq(): WriteReq {
  */
 export type Written = 'done' | 'queued' | 'failed';
 
+/**
+ * The request object of the next write, whichever connection makes it: a write the kernel takes
+ * whole leaves no trace on its request (libuv never saw it), so one object serves every
+ * connection in turn, and a new connection makes none (a `new WriteWrap()` is an API object
+ * made through Node's C++ template: docs/PERFORMANCE.md, "p1b"). A write that goes
+ * asynchronous keeps its request until it completes; the next write makes a new spare.
+ */
+let spare: WriteReq | null = null;
+
 export class DirectWriter {
   /** Bytes of asynchronous direct writes not completed yet. */
   queued = 0;
-  private spare: WriteReq | null = null;
 
   constructor(
     /** What a failed write does to the connection (a socket is destroyed, as Node does). */
@@ -103,21 +111,20 @@ export class DirectWriter {
 
   /** Writes `buf` (the caller checked the stream holds nothing). */
   write(buf: Buffer): Written {
-    const req = this.spare ?? newReq();
+    const req = spare ?? newReq();
+    spare = null;
     req.buffer = buf;
     const err = this.handle.writeBuffer(req, buf);
     if (err !== 0) {
       req.buffer = null;
-      this.spare = null;
       this.failed();
       return 'failed';
     }
     if (binding!.streamBaseState[binding!.kLastWriteWasAsync] === 0) {
       req.buffer = null;
-      this.spare = req;
+      spare = req;
       return 'done';
     }
-    this.spare = null;
     req.owner = this;
     req.bytes = buf.length;
     this.queued += buf.length;

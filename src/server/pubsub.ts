@@ -39,8 +39,14 @@ function serverIndex(s: PubsubState, kind: SubscriptionKind): Map<string, Set<Cl
   return kind === 'shard' ? s.shardChannels : s.channels;
 }
 
-function clientSet(c: Client, kind: SubscriptionKind): Set<string> {
+/** The client's set of `kind` for reading (a shared empty one while it has none). */
+function subscribedTo(c: Client, kind: SubscriptionKind): ReadonlySet<string> {
   return kind === 'shard' ? c.shardChannels : c.channels;
+}
+
+/** The client's set of `kind` for changing (made on first use: Client.subscriptionSet). */
+function clientSet(c: Client, kind: SubscriptionKind): Set<string> {
+  return c.subscriptionSet(kind);
 }
 
 /** Subscriptions counted in SUBSCRIBE/PSUBSCRIBE replies (clientSubscriptionsCount). */
@@ -72,9 +78,8 @@ function removeIndex(index: Map<string, Set<Client>>, name: string, c: Client): 
 /** SUBSCRIBE / SSUBSCRIBE one channel, with its confirmation. */
 export function subscribeChannel(c: Client, channel: string, kind: SubscriptionKind): void {
   const s = stateOf(c.server);
-  const mine = clientSet(c, kind);
-  if (!mine.has(channel)) {
-    mine.add(channel);
+  if (!subscribedTo(c, kind).has(channel)) {
+    clientSet(c, kind).add(channel);
     c.subscriptions++;
     addIndex(serverIndex(s, kind), channel, c);
     if (kind === 'channel') notePeak(c.server, s);
@@ -88,7 +93,7 @@ export function subscribeChannel(c: Client, channel: string, kind: SubscriptionK
 /** UNSUBSCRIBE / SUNSUBSCRIBE one channel; `channel` null is the "subscribed to nothing" reply. */
 export function unsubscribeChannel(c: Client, channel: string | null, kind: SubscriptionKind, notify: boolean): boolean {
   let removed = false;
-  if (channel !== null && clientSet(c, kind).delete(channel)) {
+  if (channel !== null && subscribedTo(c, kind).has(channel) && clientSet(c, kind).delete(channel)) {
     removed = true;
     c.subscriptions--;
     removeIndex(serverIndex(stateOf(c.server), kind), channel, c);
@@ -106,7 +111,7 @@ export function unsubscribeChannel(c: Client, channel: string | null, kind: Subs
 /** UNSUBSCRIBE / SUNSUBSCRIBE without arguments. */
 export function unsubscribeAllChannels(c: Client, kind: SubscriptionKind, notify: boolean): number {
   let count = 0;
-  for (const channel of [...clientSet(c, kind)]) if (unsubscribeChannel(c, channel, kind, notify)) count++;
+  for (const channel of [...subscribedTo(c, kind)]) if (unsubscribeChannel(c, channel, kind, notify)) count++;
   if (notify && count === 0) unsubscribeChannel(c, null, kind, true);
   return count;
 }
@@ -114,7 +119,7 @@ export function unsubscribeAllChannels(c: Client, kind: SubscriptionKind, notify
 export function subscribePattern(c: Client, pattern: string): void {
   const s = stateOf(c.server);
   if (!c.patterns.has(pattern)) {
-    c.patterns.add(pattern);
+    c.subscriptionSet('pattern').add(pattern);
     c.subscriptions++;
     addIndex(s.patterns, pattern, c);
   }
@@ -126,7 +131,7 @@ export function subscribePattern(c: Client, pattern: string): void {
 
 export function unsubscribePattern(c: Client, pattern: string | null, notify: boolean): boolean {
   let removed = false;
-  if (pattern !== null && c.patterns.delete(pattern)) {
+  if (pattern !== null && c.patterns.has(pattern) && c.subscriptionSet('pattern').delete(pattern)) {
     removed = true;
     c.subscriptions--;
     removeIndex(stateOf(c.server).patterns, pattern, c);

@@ -303,9 +303,14 @@ export class Server implements KeyspaceOwner {
   private readonly tlsListeners: net.Server[] = [];
   /** TLS contexts and handshakes (server/tls.ts). */
   readonly tls: ServerTls;
-  private pendingWrites: Client[] = [];
+  /**
+   * The clients to flush this turn: the first `pendingCount` entries (the list is never shrunk:
+   * an array's `length = 0` is a call into V8's runtime, once per loop turn).
+   */
+  private pendingWrites: (Client | null)[] = [];
+  private pendingCount = 0;
   /** The other of flushPendingWrites's two lists (empty; null while a flush holds it). */
-  private spareWrites: Client[] | null = [];
+  private spareWrites: (Client | null)[] | null = [];
   private flushScheduled = false;
   /**
    * True while a lone client's read runs (onData): a flush it requests is made when the read
@@ -1468,7 +1473,7 @@ export class Server implements KeyspaceOwner {
 
   /** Queues a client for the end-of-turn flush. */
   schedulePendingWrite(c: Client): void {
-    this.pendingWrites.push(c);
+    this.pendingWrites[this.pendingCount++] = c;
     this.requestFlush();
   }
 
@@ -1513,13 +1518,16 @@ export class Server implements KeyspaceOwner {
     // The list is swapped for the spare one, not copied (splice): a client queued meanwhile
     // waits for the next flush, as before. A flush run from inside this one gets a new spare.
     const list = this.pendingWrites;
+    const count = this.pendingCount;
     this.pendingWrites = this.spareWrites ?? [];
+    this.pendingCount = 0;
     this.spareWrites = null;
-    for (const c of list) {
+    for (let i = 0; i < count; i++) {
+      const c = list[i]!;
+      list[i] = null; // a freed client is not kept alive by the list
       c.pendingWrite = false;
       this.writeToClient(c);
     }
-    list.length = 0;
     this.spareWrites = list;
     if (this.afterFlushWaiters.size > 0) {
       const waiters = [...this.afterFlushWaiters];

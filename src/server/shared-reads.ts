@@ -207,7 +207,9 @@ export class BareConnection {
   reader: ChunkReader | null = null;
   onEnd: (() => void) | null = null;
   /** The peer's address from getpeername (accept()'s answer in Redis), filled by bareConnection. */
-  readonly peer: { address?: string; port?: number; family?: string } = {};
+  // Made with the three fields Node's getpeername sets (address, family, port, in its order),
+  // so its C++ writes them in place instead of adding each (a map transition and a migration).
+  readonly peer: { address?: string; port?: number; family?: string } = { address: '', family: '', port: 0 };
   closed = false;
   constructor(readonly handle: BareHandle) {}
 

@@ -78,9 +78,23 @@ function holds(entry: string, field: string): boolean {
   return valueStart(entry) === 5 + n && entry.startsWith(field, 5);
 }
 
+/**
+ * How many first entries `headEpoch` watches: a change to the lengths of the first HEAD_ENTRIES
+ * live entries (in iteration order) moves it. The memory model samples 5 (memory.ts).
+ */
+export const HEAD_ENTRIES = 8;
+
 export class FieldTable {
   private store: Store;
   private live = 0;
+  /**
+   * Moves whenever the field and value lengths of the first HEAD_ENTRIES live entries might have
+   * changed: a delete, a value replaced by one of another length, an entry appended while fewer
+   * than HEAD_ENTRIES were live. An append behind them, a value of the same length and a rebuild
+   * (which keeps the order) leave it, so a sample of those entries' lengths (the memory model's
+   * estimate of every write) can be kept until it moves.
+   */
+  headEpoch = 0;
   /** The index over the store's entries (table-support.ts). */
   private index: SlotGeometry;
 
@@ -142,7 +156,10 @@ export class FieldTable {
       const entries = this.store.entries;
       const e = this.entryAt(i);
       const entry = entries[e]!;
-      if (entry.length - valueStart(entry) !== value.length || !entry.endsWith(value)) entries[e] = pack(field, value);
+      if (entry.length - valueStart(entry) !== value.length) {
+        entries[e] = pack(field, value);
+        this.headEpoch++;
+      } else if (!entry.endsWith(value)) entries[e] = pack(field, value);
       return false;
     }
     let st = this.store;
@@ -151,6 +168,7 @@ export class FieldTable {
       st = this.store;
     }
     this.append(st, pack(field, value), h);
+    if (this.live < HEAD_ENTRIES) this.headEpoch++;
     this.live++;
     return true;
   }
@@ -163,6 +181,7 @@ export class FieldTable {
     st.entries[this.entryAt(i)] = undefined;
     this.index.slots[i] = -1;
     this.live--;
+    this.headEpoch++;
     const room = st.hashes.length;
     if (room > MIN_ROOM && this.live * 4 < room) this.rebuild(Math.max(MIN_ROOM, room >>> 1));
     return true;

@@ -122,6 +122,15 @@ export class HashValue implements TypedValue {
     return true;
   }
 
+  /**
+   * A number that moves whenever the field and value lengths of the first HEAD_ENTRIES fields
+   * (field-table.ts) might have changed, while 'hashtable'-encoded; -1 while 'listpack' (no
+   * such promise: its estimate reads the values themselves).
+   */
+  get headEpoch(): number {
+    return this.table !== null ? this.table.headEpoch : -1;
+  }
+
   /** Removes a field; returns true if it existed. */
   delete(field: string): boolean {
     if (this.table !== null) return this.table.delete(field);

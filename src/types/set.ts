@@ -15,6 +15,7 @@ import type { Random } from '../core/clock.js';
 import { isCanonicalSafeInteger } from './value.js';
 import { parseInt64 } from '../protocol/args.js';
 import { SampleIndex } from './sampling.js';
+import { HEAD_ENTRIES } from './field-table.js';
 
 /** set-max-intset-entries, read live so CONFIG SET applies. */
 export interface SetLimits {
@@ -52,6 +53,13 @@ export class SetValue implements TypedValue {
   private hashtable: boolean;
   private sorted: string[] | null = null;
   private sampler: SampleIndex | null = null;
+  /**
+   * Moves whenever the first HEAD_ENTRIES members in storage order (liveValues) might have
+   * changed: any delete, an add while fewer were there, a change of encoding. Adds behind them
+   * leave it, so a sample of those members (the memory model's estimate of every write) can be
+   * kept until it moves (field-table.ts has the same for hashes).
+   */
+  headEpoch = 0;
 
   constructor(
     private readonly limits: SetLimits = DEFAULT_SET_LIMITS,
@@ -99,7 +107,9 @@ export class SetValue implements TypedValue {
     const before = members.size;
     members.add(member);
     if (members.size === before) return false;
+    if (before < HEAD_ENTRIES) this.headEpoch++;
     if (!this.hashtable) {
+      this.headEpoch++;
       if (!isIntsetMember(member)) this.hashtable = true;
       else if (members.size > Math.min(this.limits.maxIntsetEntries, INTSET_HARD_LIMIT)) this.hashtable = true;
       this.sorted = null;
@@ -111,6 +121,7 @@ export class SetValue implements TypedValue {
   /** Removes a member; returns true if it was there. */
   delete(member: string): boolean {
     if (!this.members.delete(member)) return false;
+    this.headEpoch++;
     this.sorted = null;
     if (this.sampler !== null) this.sampler.invalidate();
     return true;
@@ -147,6 +158,7 @@ export class SetValue implements TypedValue {
     const slot = sampler.pickSlot(rng, this.members.size, () => this.members);
     const member = sampler.keyAt(slot);
     this.members.delete(member);
+    this.headEpoch++;
     sampler.removeSlot(slot);
     this.sorted = null;
     return member;

@@ -1,0 +1,107 @@
+/**
+ * The recharge of a written hash or set (keyspace/memory.ts rechargeValue) keeps the average its
+ * last estimate sampled until the value's headEpoch moves: after any sequence of writes it must
+ * still give exactly what a fresh estimate (MEMORY USAGE's objectComputeSize, 5 samples) gives.
+ * The sequences change the first fields/members (the sampled ones) in every way a write can —
+ * delete, a value of another length, one of the same length, an add while few are there, an
+ * add behind them, SPOP — with the first elements' lengths unlike the rest's, so a sample kept
+ * past a change answers a different number.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import './helpers/property.js';
+import { chargedValueBytes, estimateValueSize, rechargeValue } from '../src/keyspace/memory.js';
+import { HashValue } from '../src/types/hash.js';
+import { SetValue } from '../src/types/set.js';
+import { Random } from '../src/core/clock.js';
+
+/** What a value is charged after its writes: its first charge plus every recharge. */
+function tracker(v: HashValue | SetValue): { recharge: () => void; check: (what: string) => void } {
+  let charge = chargedValueBytes(v);
+  return {
+    recharge: () => {
+      charge += rechargeValue(v);
+    },
+    check: (what) => assert.equal(charge, estimateValueSize(v, 5), what),
+  };
+}
+
+const long = (i: number): string => `field-with-a-long-name-${i}-`.padEnd(40 + (i % 7), 'x');
+
+describe('memory recharge of big hashes and sets', () => {
+  it('a hashtable-encoded hash: deletes, value lengths, adds in front and behind', () => {
+    const h = new HashValue();
+    for (let i = 0; i < 6; i++) h.set(long(i), 'v'.repeat(30 + i));
+    for (let i = 6; i < 300; i++) h.set(`f${i}`, 'x');
+    assert.equal(h.encoding(), 'hashtable');
+    const t = tracker(h);
+    const steps: [string, () => void][] = [
+      ['a field behind the sample', () => h.set('new-behind', 'y')],
+      ['a sampled value of another length', () => h.set(long(0), 'short')],
+      ['a sampled value of the same length', () => h.set(long(0), 'SHORT')],
+      ['a sampled field deleted', () => h.delete(long(1))],
+      ['a field behind deleted', () => h.delete('f100')],
+      ['a value behind of another length', () => h.set('f200', 'z'.repeat(500))],
+    ];
+    for (const [what, step] of steps) {
+      step();
+      t.recharge();
+      t.check(what);
+    }
+  });
+
+  it('a hashtable-encoded set: SREM, SPOP, SADD', () => {
+    const s = new SetValue();
+    for (let i = 0; i < 6; i++) s.add(long(i));
+    for (let i = 6; i < 300; i++) s.add(`m${i}`);
+    assert.equal(s.encoding(), 'hashtable');
+    const t = tracker(s);
+    const rng = new Random(7);
+    const steps: [string, () => void][] = [
+      ['a member behind the sample', () => s.add('m-behind')],
+      ['a sampled member removed', () => s.delete(long(0))],
+      ['a member behind removed', () => s.delete('m100')],
+      ['a random member popped', () => s.popRandom(rng)],
+    ];
+    for (const [what, step] of steps) {
+      step();
+      t.recharge();
+      t.check(what);
+    }
+  });
+
+  it('any sequence of writes to a small-then-big hash or set recharges as a fresh estimate', () => {
+    const op = fc.record({
+      kind: fc.constantFrom('hset', 'hdel', 'sadd', 'srem', 'spop'),
+      i: fc.integer({ min: 0, max: 40 }),
+      len: fc.integer({ min: 0, max: 90 }),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 400 }), fc.integer({ min: 0, max: 200 }), (ops, fill) => {
+        const h = new HashValue();
+        const s = new SetValue();
+        for (let i = 0; i < fill; i++) {
+          h.set(`pre${i}`, 'p'.repeat(i % 5));
+          s.add(`pre${i}`);
+        }
+        const th = tracker(h);
+        const ts = tracker(s);
+        const rng = new Random(1);
+        for (const { kind, i, len } of ops) {
+          const name = i < 10 ? `pre${i}` : `k${i}`.padEnd(len % 50, '-');
+          if (kind === 'hset') h.set(name, 'v'.repeat(len));
+          else if (kind === 'hdel') h.delete(name);
+          else if (kind === 'sadd') s.add(i % 3 === 0 ? String(i * len) : name);
+          else if (kind === 'srem') s.delete(name);
+          else if (s.size() > 0) s.popRandom(rng);
+          th.recharge();
+          ts.recharge();
+          th.check(`hash after ${kind}`);
+          ts.check(`set after ${kind}`);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
