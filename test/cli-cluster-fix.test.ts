@@ -41,7 +41,7 @@ const addr = (s: Side, i = 0): string => `127.0.0.1:${s.nodes[i]!.port}`;
 /** Lines printed once per node, in the order of each server's CLUSTER NODES (or of its SCAN). */
 const PER_NODE = /^(\[WARNING\] Node |127\.0\.0\.1:N\d+ \(|    127\.0\.0\.1:N\d+$|\*\*\* New timeout set for |Migrating |>>> Node 127\.0\.0\.1:N\d+ -> Saving|SYNC sent to master|Transfer finished)/;
 
-test('nodis-cli --cluster fix, check, set-timeout, import, backup: redis-cli\'s output and results', { timeout: 900000 }, async () => {
+test('nodis-cli --cluster fix, check, set-timeout, import, backup: redis-cli\'s output and results', { timeout: 900000 }, async (t) => {
   const sides: Side[] = [];
   for (const kind of ['redis', 'nodis'] as const) {
     const side: Side = { kind, nodes: [], clients: [], ids: [] };
@@ -109,7 +109,7 @@ test('nodis-cli --cluster fix, check, set-timeout, import, backup: redis-cli\'s 
   // A slot with keys on two masters: three keys on N1 (written there while it imported the
   // slot), one on its owner N0. Found with --cluster-search-multiple-owners; N1 (most keys) gets
   // the slot, then moving N0's key fails as it does with redis-cli: N0, no longer the owner,
-  // answers its MIGRATE with MOVED. The same report and the same state on both sides.
+  // answers its MIGRATE with MOVED — unless the cluster's gossip wins the race described below.
   const [f] = tagsIn(0, 5460, 1, taken);
   for (const s of sides) {
     await s.clients[0]!.set(`{${f!.tag}}:0`, 'owner');
@@ -125,14 +125,27 @@ test('nodis-cli --cluster fix, check, set-timeout, import, backup: redis-cli\'s 
   assert.match(owners[1]!.out, new RegExp(`\\[WARNING\\] Slot ${f!.slot} has 2 owners:\n`));
   assert.equal(owners[1]!.status, 1);
   const ownersFixed = await both(sides, (s) => ['--cluster', 'fix', addr(s), '--cluster-search-multiple-owners']);
-  sameOutput(ownersFixed[1]!.out, ownersFixed[0]!.out, 'fix multiple owners', PER_NODE);
-  assert.equal(ownersFixed[1]!.status, ownersFixed[0]!.status);
-  assert.match(ownersFixed[1]!.out, new RegExp(`>>> Setting slot ${f!.slot} owner: 127\\.0\\.0\\.1:N1\n`));
-  assert.match(ownersFixed[1]!.out, new RegExp(`MOVED ${f!.slot} 127\\.0\\.0\\.1:N1\n[^]*Failed to fix multiple owners for slot ${f!.slot}\n`));
+  // Which of two endings a side shows is a race inside the cluster, real Redis's too: redis-cli
+  // counts N0's keys in the slot, DELSLOTS and SETSLOT NODE N1 there, then migrates them. If
+  // N1's ping with the epoch the fix bumped reaches N0 first, N0 hands the slot over on its own
+  // and deletes its keys in it (cluster.c's dirty slots), so nothing is left to migrate and the
+  // fix succeeds (seen with redis-server under CI's load); otherwise N0 answers the MIGRATE
+  // with MOVED. Each side must show one of the two, and the two sides' reports are compared
+  // whenever they took the same one.
+  const movedThenFailed = new RegExp(`MOVED ${f!.slot} 127\\.0\\.0\\.1:N1\n[^]*Failed to fix multiple owners for slot ${f!.slot}\n`);
+  const moved = ownersFixed.map((r) => movedThenFailed.test(r.out));
+  if (moved[0] === moved[1]) {
+    sameOutput(ownersFixed[1]!.out, ownersFixed[0]!.out, 'fix multiple owners', PER_NODE);
+    assert.equal(ownersFixed[1]!.status, ownersFixed[0]!.status);
+  } else {
+    t.diagnostic(`fix multiple owners: redis-server's side ${moved[0] ? 'answered MOVED' : 'lost the race to its gossip'}, nodis's ${moved[1] ? 'answered MOVED' : 'lost the race to its gossip'}`);
+  }
   await Promise.all(sides.map((s) => settled(s)));
-  for (const s of sides) {
+  for (const [i, s] of sides.entries()) {
+    assert.match(ownersFixed[i]!.out, new RegExp(`>>> Setting slot ${f!.slot} owner: 127\\.0\\.0\\.1:N1\n`), s.kind);
+    if (!moved[i]) assert.match(ownersFixed[i]!.out, /\[OK\] No multiple owners found\./, s.kind);
     assert.equal(await s.clients[1]!.call('CLUSTER', 'COUNTKEYSINSLOT', f!.slot), 3, s.kind);
-    assert.equal(await s.clients[0]!.call('CLUSTER', 'COUNTKEYSINSLOT', f!.slot), 1, s.kind);
+    assert.equal(await s.clients[0]!.call('CLUSTER', 'COUNTKEYSINSLOT', f!.slot), moved[i] ? 1 : 0, s.kind);
   }
   assert.deepEqual(await slotMap(nodis), await slotMap(redis));
   assert.ok((await slotMap(nodis)).includes(`${f!.slot}-${f!.slot} N1`));
