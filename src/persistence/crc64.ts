@@ -48,12 +48,14 @@ const HI = new Uint32Array(8 * 256);
 })();
 
 /**
- * The same slicing-by-8 as a tiny WebAssembly function, for ranges of at least WASM_MIN bytes
- * (a snapshot's slices, a loaded file's chunks): WASM has 64-bit integers, so each 8 input
- * bytes cost 8 table look-ups of one i64 instead of 16 of a uint32 half each, and no bounds
- * check per look-up. The bytes are copied into the module's memory in runs of WASM_RUN (a
- * memcpy, a small part of the cost). Hand-assembled here, as lua-wasm.ts's trampoline: no
- * build step, no dependency. ~3× the JS loop (docs/PERFORMANCE.md, jobs8).
+ * The same table method as a tiny WebAssembly function, for ranges of at least WASM_MIN bytes
+ * (a snapshot's slices, a loaded file's batches): WASM has 64-bit integers, so each input byte
+ * costs one look-up of an i64 instead of two of a uint32 half each, with no bounds check per
+ * look-up; and it folds sixteen bytes per step (slicing by 16), so only the first eight bytes'
+ * look-ups wait on the previous step's result. The bytes are copied into the module's memory
+ * in runs of WASM_RUN (a memcpy, a small part of the cost). Hand-assembled here, as
+ * lua-wasm.ts's trampoline: no build step, no dependency. ~0.7× the JS loop's time per byte
+ * (docs/PERFORMANCE.md, jobs8; slicing by 8 in WASM was barely faster than the JS loop).
  *
  * Memory (2 pages): the result at 0 (lo, hi), the tables at WASM_TABLES (T[k][n] as an i64 at
  * WASM_TABLES + (k * 256 + n) * 8), the input at WASM_INPUT.
@@ -61,7 +63,7 @@ const HI = new Uint32Array(8 * 256);
 const WASM_TABLES = 64;
 const WASM_INPUT = WASM_TABLES + 16 * 256 * 8;
 const WASM_RUN = 64 * 1024;
-/** Below this many bytes the JS loop is as fast as a copy and a call. */
+/** Below this many bytes the JS loop (the copy and the call would be a larger part; chosen, not tuned). */
 const WASM_MIN = 256;
 
 /** Unsigned LEB128. */
