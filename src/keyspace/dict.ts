@@ -114,6 +114,11 @@ export class KeyDict<V> {
     return (this.single ?? this.shards![h & this.mask]!).touch(h);
   }
 
+  /** Warms the cache for deleting a key whose keyHash is `h`; its value, if found (OrderedTable.touchEntry). */
+  touchEntry(h: number): V | undefined {
+    return (this.single ?? this.shards![h & this.mask]!).touchEntry(h);
+  }
+
   has(key: string): boolean {
     const h = keyHash(key);
     return (this.single ?? this.shards![h & this.mask]!).has(key, h);

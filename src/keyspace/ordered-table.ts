@@ -128,6 +128,16 @@ export class OrderedTable<V> implements SlotGeometry {
    * past its first slot).
    */
   touch(h: number): number {
+    const e = this.firstOfTag(h);
+    if (e < 0) return 0;
+    const kv = this.store.kv;
+    const k = kv[2 * e];
+    const v = kv[2 * e + 1];
+    return (typeof k === 'string' ? k.length : 0) + (typeof v === 'string' ? v.length : 0);
+  }
+
+  /** The entry named by the first slot of hash `h`'s probe that carries its tag, or -1 (touch()). */
+  private firstOfTag(h: number): number {
     const slots = this.slots;
     const last = slots.length - 1;
     const tag = (h >>> 8) & this.tagMask;
@@ -135,14 +145,8 @@ export class OrderedTable<V> implements SlotGeometry {
     let i = Math.imul(h, SLOT_MIX) >>> this.slotShift;
     for (;;) {
       const s = slots[i]!;
-      if (s === 0) return 0;
-      if (s >>> shift === tag && s !== -1) {
-        const kv = this.store.kv;
-        const e = (s & this.idxMask) - 1;
-        const k = kv[2 * e];
-        const v = kv[2 * e + 1];
-        return (typeof k === 'string' ? k.length : 0) + (typeof v === 'string' ? v.length : 0);
-      }
+      if (s === 0) return -1;
+      if (s >>> shift === tag && s !== -1) return (s & this.idxMask) - 1;
       i = i === last ? 0 : i + 1;
     }
   }
@@ -150,6 +154,24 @@ export class OrderedTable<V> implements SlotGeometry {
   has(key: string, h: number): boolean {
     return this.find(key, h) >= 0;
   }
+
+  /**
+   * touch() for a deletion of hash `h` to come (eviction's next victims): reads its slots, the
+   * entry's key and value slots and its record (which remove() reads and rewrites), and answers
+   * the value, or undefined when no entry of that tag is found. A pure read.
+   */
+  touchEntry(h: number): V | undefined {
+    const e = this.firstOfTag(h);
+    if (e < 0) return undefined;
+    const st = this.store;
+    const rec = st.rec;
+    if (rec !== null) this.touched = rec[e]!;
+    return st.kv[2 * e + 1] as V | undefined;
+  }
+
+  /** What touchEntry() read of a record, kept so the read is not dropped. */
+  private touched = 0;
+
 
   /**
    * Sets key → value; returns the value it replaced, undefined if the key is new. A new entry

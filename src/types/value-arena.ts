@@ -212,6 +212,14 @@ export class ValueArena {
     this.slabsReleased++;
   }
 
+  /** Reads what free(h) reads first (the handle's meta and its chunk's owner slot); a number made of them. */
+  touch(h: number): number {
+    const meta = this.meta;
+    const slab = meta[4 * h]!;
+    const owner = this.slabOwner[slab];
+    return owner == null ? slab : owner[meta[4 * h + 1]! / CLASS_SIZES[classOf(meta[4 * h + 2]!)]!]!;
+  }
+
   /** Length of the value `h`. */
   length(h: number): number {
     return this.meta[4 * h + 2]!;
