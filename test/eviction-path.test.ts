@@ -191,11 +191,11 @@ describe('warming the next victims (Server.hooks.warmEviction)', () => {
     const warm = server.hooks.warmEviction;
     assert.notEqual(warm, null);
     const dict = db.dict;
-    const touchEntry = dict.touchEntry.bind(dict);
+    const touchEntries = dict.touchEntries.bind(dict);
     let touched = new Set<number>();
-    dict.touchEntry = (h: number) => {
-      touched.add(h);
-      return touchEntry(h);
+    dict.touchEntries = (hashes, n, values) => {
+      for (let i = 0; i < n; i++) touched.add(hashes[i]!);
+      touchEntries(hashes, n, values);
     };
     server.config.set('maxmemory', [String(5000 * 100)], 'runtime');
     warm!(16);

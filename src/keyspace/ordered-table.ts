@@ -136,8 +136,11 @@ export class OrderedTable<V> implements SlotGeometry {
     return (typeof k === 'string' ? k.length : 0) + (typeof v === 'string' ? v.length : 0);
   }
 
-  /** The entry named by the first slot of hash `h`'s probe that carries its tag, or -1 (touch()). */
-  private firstOfTag(h: number): number {
+  /**
+   * The entry named by the first slot of hash `h`'s probe that carries its tag, or -1: what a
+   * lookup of a key of that hash reads first (touch(), touchEntry()). For warming only.
+   */
+  firstOfTag(h: number): number {
     const slots = this.slots;
     const last = slots.length - 1;
     const tag = (h >>> 8) & this.tagMask;
@@ -156,13 +159,12 @@ export class OrderedTable<V> implements SlotGeometry {
   }
 
   /**
-   * touch() for a deletion of hash `h` to come (eviction's next victims): reads its slots, the
-   * entry's key and value slots and its record (which remove() reads and rewrites), and answers
-   * the value, or undefined when no entry of that tag is found. A pure read.
+   * For a deletion of the entry `e` to come (firstOfTag()'s answer; eviction's next victims):
+   * reads its record (which remove() reads and rewrites) and its value slot, and answers the
+   * value (undefined for a hole). A pure read; KeyDict.touchEntries calls it for several
+   * entries after firstOfTag() for all of them, so that their misses overlap.
    */
-  touchEntry(h: number): V | undefined {
-    const e = this.firstOfTag(h);
-    if (e < 0) return undefined;
+  touchEntry(e: number): V | undefined {
     const st = this.store;
     const rec = st.rec;
     if (rec !== null) this.touched = rec[e]!;

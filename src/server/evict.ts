@@ -271,21 +271,41 @@ function warmVictims(server: Server, st: EvictionState, n: number): void {
   const pool = st.pool;
   const poolKey = pool.key;
   const poolSlot = pool.slot;
-  const dbs = server.dbs;
+  const hashes = warmHashes;
+  const handles = warmHandles;
+  const values = warmValues;
   let sink = 0;
-  for (let k = POOL_SIZE - 1; k >= 0 && n > 0; k--) {
+  let dbId = -1;
+  let m = 0;
+  // Pass by pass over all the candidates (keys, index slots, entries, values, chunks): each
+  // pass's loads are independent of each other, so their misses overlap.
+  for (let k = POOL_SIZE - 1; k >= 0 && m < n; k--) {
     const slot = poolSlot[k]!;
     const key = poolKey[slot];
     if (key === null) continue;
-    n--;
-    const db = dbs[pool.dbId[slot]!];
-    if (db === undefined) continue;
-    const value = db.dict.touchEntry(pool.hash[slot]!);
+    // One database's candidates (all of them but with several databases in use).
+    if (dbId < 0) dbId = pool.dbId[slot]!;
+    else if (pool.dbId[slot] !== dbId) continue;
     sink += key.length;
-    if (value instanceof ArenaValue) sink += arena.touch(value.handle);
+    hashes[m++] = pool.hash[slot]!;
+  }
+  const db = server.dbs[dbId];
+  if (db !== undefined && m > 0) {
+    db.dict.touchEntries(hashes, m, values);
+    for (let i = 0; i < m; i++) {
+      const v = values[i];
+      handles[i] = v instanceof ArenaValue ? v.handle : -1;
+      values[i] = undefined;
+    }
+    sink += arena.touch(handles, m);
   }
   st.warmSink = sink;
 }
+
+/** warmVictims()'s candidates, by pass. */
+const warmHashes = new Int32Array(POOL_SIZE);
+const warmHandles = new Int32Array(POOL_SIZE);
+const warmValues: (RedisValue | undefined)[] = new Array<RedisValue | undefined>(POOL_SIZE).fill(undefined);
 
 /** Replaces how eviction measures memory (tests). */
 export function setMemoryGauge(server: Server, gauge: MemoryGauge): void {

@@ -67,6 +67,9 @@ function grown(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
   return b;
 }
 
+/** ValueArena.touch()'s slab ids. */
+const TOUCHED_SLABS = new Int32Array(64);
+
 export class ValueArena {
   /** By slab id; null once released (its id is reused). */
   private slabs: (Buffer | null)[] = [];
@@ -212,12 +215,25 @@ export class ValueArena {
     this.slabsReleased++;
   }
 
-  /** Reads what free(h) reads first (the handle's meta and its chunk's owner slot); a number made of them. */
-  touch(h: number): number {
+  /**
+   * Reads what free() of the handles `handles[0 … n)` (−1: none) will read — each handle's
+   * meta, then its chunk's owner slot — in two passes, so the misses of different handles
+   * overlap (eviction's warmVictims). Answers a number made of them, for the caller to keep.
+   */
+  touch(handles: Int32Array, n: number): number {
     const meta = this.meta;
-    const slab = meta[4 * h]!;
-    const owner = this.slabOwner[slab];
-    return owner == null ? slab : owner[meta[4 * h + 1]! / CLASS_SIZES[classOf(meta[4 * h + 2]!)]!]!;
+    const slabs = TOUCHED_SLABS;
+    let sink = 0;
+    for (let i = 0; i < n; i++) {
+      const h = handles[i]!;
+      slabs[i] = h < 0 ? -1 : meta[4 * h]!;
+    }
+    for (let i = 0; i < n; i++) {
+      const h = handles[i]!;
+      const owner = h < 0 ? null : this.slabOwner[slabs[i]!];
+      if (owner != null) sink += owner[meta[4 * h + 1]! / CLASS_SIZES[classOf(meta[4 * h + 2]!)]!]!;
+    }
+    return sink;
   }
 
   /** Length of the value `h`. */
