@@ -179,56 +179,6 @@ describe('the eviction pool picks as the policy says', () => {
   });
 });
 
-describe('warming the next victims (Server.hooks.warmEviction)', () => {
-  it("touches the pool's best candidates, which the next evictions take; nothing before a key was evicted", () => {
-    const { server } = inProcessServer('allkeys-lru');
-    const db = server.dbs[0]!;
-    const live = new Set<string>();
-    for (let i = 0; i < 5000; i++) {
-      db.set(`k${i}`, 'v');
-      live.add(`k${i}`);
-    }
-    const warm = server.hooks.warmEviction;
-    assert.notEqual(warm, null);
-    const dict = db.dict;
-    const touchEntries = dict.touchEntries.bind(dict);
-    let touched = new Set<number>();
-    dict.touchEntries = (hashes, n, values) => {
-      for (let i = 0; i < n; i++) touched.add(hashes[i]!);
-      touchEntries(hashes, n, values);
-    };
-    server.config.set('maxmemory', [String(5000 * 100)], 'runtime');
-    warm!(16);
-    assert.equal(touched.size, 0, 'warmed before any eviction');
-    let evicted = 0;
-    let foreseen = 0;
-    let next = 0;
-    for (let batch = 0; batch < 60; batch++) {
-      touched = new Set<number>();
-      if (batch > 0) warm!(16);
-      // The pool holds 15 after an eviction (its best went; the next call's sample refills it).
-      if (batch > 0) assert.equal(touched.size, 15, `batch ${batch}`);
-      for (let i = 0; i < 16; i++) {
-        const key = `n${next++}`;
-        db.set(key, 'v');
-        live.add(key);
-        assert.equal(performEvictions(server), 'ok');
-        const gone = [...live].filter((k) => db.peek(k) === undefined);
-        assert.equal(gone.length, 1);
-        live.delete(gone[0]!);
-        if (batch > 0) {
-          evicted++;
-          if (touched.has(keyHash(gone[0]!))) foreseen++;
-        }
-      }
-    }
-    assert.equal(db.size, 5000);
-    // Every sample ties at one LRU clock here: the pool's order is the victims' order, and 15 of
-    // every 16 victims were in the pool when it was warmed (the 16th entered during the batch).
-    assert.ok(foreseen >= 0.9 * evicted, `${foreseen} of ${evicted} victims were warmed`);
-  });
-});
-
 describe('an eviction with nothing to propagate to', () => {
   it('queues nothing, and a target added afterwards receives only the DELs of later evictions', () => {
     const { server, fed } = inProcessServer('allkeys-random');

@@ -56,9 +56,6 @@ function nextPowerOfTwo(n: number): number {
   return size;
 }
 
-/** touchEntries()' entry numbers. */
-const TOUCHED_ENTRIES = new Int32Array(64);
-
 export class KeyDict<V> {
   /** The one table while small, else null. */
   private single: OrderedTable<V> | null = new OrderedTable();
@@ -115,23 +112,6 @@ export class KeyDict<V> {
   /** Warms the cache for a lookup of a key whose keyHash is `h` (OrderedTable.touch). */
   touch(h: number): number {
     return (this.single ?? this.shards![h & this.mask]!).touch(h);
-  }
-
-  /**
-   * Warms the cache for deleting the keys whose keyHashes are `hashes[0 … n)` (n ≤ 64), and
-   * answers in `values[i]` the value found for each (undefined: none; possibly another key's of
-   * the same tag — it is only a read). In two passes, the index slots of all, then their
-   * entries, so that the misses of different keys overlap instead of queueing behind each
-   * other's (one key's entry read waits for its slot). A pure read.
-   */
-  touchEntries(hashes: Int32Array, n: number, values: (V | undefined)[]): void {
-    const entries = TOUCHED_ENTRIES;
-    const single = this.single;
-    for (let i = 0; i < n; i++) entries[i] = (single ?? this.shards![hashes[i]! & this.mask]!).firstOfTag(hashes[i]!);
-    for (let i = 0; i < n; i++) {
-      const e = entries[i]!;
-      values[i] = e < 0 ? undefined : (single ?? this.shards![hashes[i]! & this.mask]!).touchEntry(e);
-    }
   }
 
   has(key: string): boolean {

@@ -128,19 +128,6 @@ export class OrderedTable<V> implements SlotGeometry {
    * past its first slot).
    */
   touch(h: number): number {
-    const e = this.firstOfTag(h);
-    if (e < 0) return 0;
-    const kv = this.store.kv;
-    const k = kv[2 * e];
-    const v = kv[2 * e + 1];
-    return (typeof k === 'string' ? k.length : 0) + (typeof v === 'string' ? v.length : 0);
-  }
-
-  /**
-   * The entry named by the first slot of hash `h`'s probe that carries its tag, or -1: what a
-   * lookup of a key of that hash reads first (touch(), touchEntry()). For warming only.
-   */
-  firstOfTag(h: number): number {
     const slots = this.slots;
     const last = slots.length - 1;
     const tag = (h >>> 8) & this.tagMask;
@@ -148,8 +135,14 @@ export class OrderedTable<V> implements SlotGeometry {
     let i = Math.imul(h, SLOT_MIX) >>> this.slotShift;
     for (;;) {
       const s = slots[i]!;
-      if (s === 0) return -1;
-      if (s >>> shift === tag && s !== -1) return (s & this.idxMask) - 1;
+      if (s === 0) return 0;
+      if (s >>> shift === tag && s !== -1) {
+        const kv = this.store.kv;
+        const e = (s & this.idxMask) - 1;
+        const k = kv[2 * e];
+        const v = kv[2 * e + 1];
+        return (typeof k === 'string' ? k.length : 0) + (typeof v === 'string' ? v.length : 0);
+      }
       i = i === last ? 0 : i + 1;
     }
   }
@@ -157,23 +150,6 @@ export class OrderedTable<V> implements SlotGeometry {
   has(key: string, h: number): boolean {
     return this.find(key, h) >= 0;
   }
-
-  /**
-   * For a deletion of the entry `e` to come (firstOfTag()'s answer; eviction's next victims):
-   * reads its record (which remove() reads and rewrites) and its value slot, and answers the
-   * value (undefined for a hole). A pure read; KeyDict.touchEntries calls it for several
-   * entries after firstOfTag() for all of them, so that their misses overlap.
-   */
-  touchEntry(e: number): V | undefined {
-    const st = this.store;
-    const rec = st.rec;
-    if (rec !== null) this.touched = rec[e]!;
-    return st.kv[2 * e + 1] as V | undefined;
-  }
-
-  /** What touchEntry() read of a record, kept so the read is not dropped. */
-  private touched = 0;
-
 
   /**
    * Sets key → value; returns the value it replaced, undefined if the key is new. A new entry

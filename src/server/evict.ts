@@ -21,7 +21,7 @@
  * Not done while loading, on a replica (its master's DELs keep it in step: nodis replicas behave
  * as with replica-ignore-maxmemory yes) or during CLIENT PAUSE (nothing may propagate then).
  */
-import { ArenaValue, arena, freeValue } from '../types/value-arena.js';
+import { freeValue } from '../types/value-arena.js';
 import type { Server } from './server.js';
 import type { Database } from '../keyspace/db.js';
 import { type KeyDict, NO_RECORD, SamplePositions, keyHash } from '../keyspace/dict.js';
@@ -106,10 +106,6 @@ interface EvictionState {
   lazy: boolean;
   /** latency-monitor-threshold: 0 means no clock reads around each deletion (latencyStartMonitor). */
   latencyThreshold: number;
-  /** evicted_keys at the last warmVictims(): it warms only while keys are being evicted. */
-  warmedAt: number;
-  /** What warmVictims() read, kept so the reads are not dropped. */
-  warmSink: number;
 }
 
 const states = new WeakMap<Server, EvictionState>();
@@ -141,8 +137,6 @@ function stateOf(server: Server): EvictionState {
       tenacity: 10,
       lazy: false,
       latencyThreshold: 0,
-      warmedAt: 0,
-      warmSink: 0,
     };
     states.set(server, s);
     const st = s;
@@ -251,61 +245,6 @@ function populatePool(server: Server, st: EvictionState, db: Database): void {
     poolHash[slot] = recordsSampled ? sample.sampledHash(tables[s]!, positions[s]!) : hashes[s]!;
   }
 }
-
-/**
- * Warms the cache for the next `n` evictions (Server.hooks.warmEviction, before a pipelined
- * read's `n` commands run), while keys are being evicted (evicted_keys moved since the last
- * call). Under a pool policy the next victims are the pool's best candidates: each evicting
- * command takes the best one, and the one sample it inserts in exchange goes left of the
- * candidates it ties with (populatePool), so a read of 16 SETs that each evict a key evicts the
- * pool's 16 best unless a sample ranks above them. Their deletion reads, one after another,
- * the index slot, the entry, the value, its arena chunk's bookkeeping and the key's length
- * (freedBy): five cache misses in a row per victim, on a keyspace larger than the caches.
- * Touched here for all of them at once, the misses overlap. A pure read: nothing moves, and a
- * candidate that is not evicted only wasted its reads.
- */
-function warmVictims(server: Server, st: EvictionState, n: number): void {
-  const evicted = server.stats.evictedKeys;
-  if (evicted === st.warmedAt || st.random) return;
-  st.warmedAt = evicted;
-  const pool = st.pool;
-  const poolKey = pool.key;
-  const poolSlot = pool.slot;
-  const hashes = warmHashes;
-  const handles = warmHandles;
-  const values = warmValues;
-  let sink = 0;
-  let dbId = -1;
-  let m = 0;
-  // Pass by pass over all the candidates (keys, index slots, entries, values, chunks): each
-  // pass's loads are independent of each other, so their misses overlap.
-  for (let k = POOL_SIZE - 1; k >= 0 && m < n; k--) {
-    const slot = poolSlot[k]!;
-    const key = poolKey[slot];
-    if (key === null) continue;
-    // One database's candidates (all of them but with several databases in use).
-    if (dbId < 0) dbId = pool.dbId[slot]!;
-    else if (pool.dbId[slot] !== dbId) continue;
-    sink += key.length;
-    hashes[m++] = pool.hash[slot]!;
-  }
-  const db = server.dbs[dbId];
-  if (db !== undefined && m > 0) {
-    db.dict.touchEntries(hashes, m, values);
-    for (let i = 0; i < m; i++) {
-      const v = values[i];
-      handles[i] = v instanceof ArenaValue ? v.handle : -1;
-      values[i] = undefined;
-    }
-    sink += arena.touch(handles, m);
-  }
-  st.warmSink = sink;
-}
-
-/** warmVictims()'s candidates, by pass. */
-const warmHashes = new Int32Array(POOL_SIZE);
-const warmHandles = new Int32Array(POOL_SIZE);
-const warmValues: (RedisValue | undefined)[] = new Array<RedisValue | undefined>(POOL_SIZE).fill(undefined);
 
 /** Replaces how eviction measures memory (tests). */
 export function setMemoryGauge(server: Server, gauge: MemoryGauge): void {
@@ -446,8 +385,4 @@ export function startEvictionTimeProc(server: Server): void {
 
 export function install(server: Server): void {
   server.hooks.freeMemory = (): boolean => performEvictions(server) !== 'fail';
-  const st = stateOf(server);
-  server.hooks.warmEviction = (n: number): void => {
-    if (server.settings.maxmemory !== 0) warmVictims(server, st, n);
-  };
 }

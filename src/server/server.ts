@@ -267,12 +267,6 @@ export class Server implements KeyspaceOwner {
      * eviction installed: whether used memory is within maxmemory.
      */
     freeMemory: (): boolean => this.usedMemory() <= this.settings.maxmemory,
-    /**
-     * Before a pipelined read's `n` commands run (prefetchKeys), while eviction is evicting
-     * (server/evict.ts warmVictims): reads the entries of the eviction pool's next victims, so
-     * their cache misses overlap instead of each evicting command waiting for its own. A pure read.
-     */
-    warmEviction: null as ((n: number) => void) | null,
     /** Password check for ACL users (installed by the ACL module). */
     checkUserPassword: (_user: string, _pass: string): boolean => false,
     /** Undoes per-connection state for RESET (MULTI, WATCH, subscriptions…), by module. */
@@ -1224,8 +1218,6 @@ export class Server implements KeyspaceOwner {
     }
     c.prefetchLoneReads = 0;
     if (!c.db.warmBytes(parser.buffered, this.prefetchStarts, this.prefetchLens, n)) c.prefetchIdle = PREFETCH_IDLE;
-    const warmEviction = this.hooks.warmEviction;
-    if (warmEviction !== null) warmEviction(n);
     return n;
   }
 

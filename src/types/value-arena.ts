@@ -67,9 +67,6 @@ function grown(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
   return b;
 }
 
-/** ValueArena.touch()'s slab ids. */
-const TOUCHED_SLABS = new Int32Array(64);
-
 export class ValueArena {
   /** By slab id; null once released (its id is reused). */
   private slabs: (Buffer | null)[] = [];
@@ -213,27 +210,6 @@ export class ValueArena {
     this.freeSlabIds.push(victim);
     this.slabBytes -= SLAB;
     this.slabsReleased++;
-  }
-
-  /**
-   * Reads what free() of the handles `handles[0 … n)` (−1: none) will read — each handle's
-   * meta, then its chunk's owner slot — in two passes, so the misses of different handles
-   * overlap (eviction's warmVictims). Answers a number made of them, for the caller to keep.
-   */
-  touch(handles: Int32Array, n: number): number {
-    const meta = this.meta;
-    const slabs = TOUCHED_SLABS;
-    let sink = 0;
-    for (let i = 0; i < n; i++) {
-      const h = handles[i]!;
-      slabs[i] = h < 0 ? -1 : meta[4 * h]!;
-    }
-    for (let i = 0; i < n; i++) {
-      const h = handles[i]!;
-      const owner = h < 0 ? null : this.slabOwner[slabs[i]!];
-      if (owner != null) sink += owner[meta[4 * h + 1]! / CLASS_SIZES[classOf(meta[4 * h + 2]!)]!]!;
-    }
-    return sink;
   }
 
   /** Length of the value `h`. */
