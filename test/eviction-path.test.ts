@@ -179,6 +179,25 @@ describe('the eviction pool picks as the policy says', () => {
   });
 });
 
+describe("a round's time limit (maxmemory-eviction-tenacity)", () => {
+  it('at tenacity 0 a round stops after 16 keys and leaves the rest to the follow-up task; one key needs no limit', async () => {
+    const { server } = inProcessServer('allkeys-lru');
+    const db = server.dbs[0]!;
+    for (let i = 0; i < 200; i++) db.set(`k${i}`, 'v');
+    server.config.set('maxmemory-eviction-tenacity', ['0'], 'runtime');
+    // One key over: the round evicts it and is done (its clock, started only for a second key, never read).
+    server.config.set('maxmemory', [String(199 * 100)], 'runtime');
+    assert.equal(performEvictions(server), 'ok');
+    assert.equal(db.size, 199);
+    // 99 keys over: a 0 µs limit, checked every 16 keys, ends the round at the 16th.
+    server.config.set('maxmemory', [String(100 * 100)], 'runtime');
+    assert.equal(performEvictions(server), 'running');
+    assert.equal(db.size, 199 - 16);
+    for (let i = 0; i < 50 && db.size > 100; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(db.size, 100);
+  });
+});
+
 describe('an eviction with nothing to propagate to', () => {
   it('queues nothing, and a target added afterwards receives only the DELs of later evictions', () => {
     const { server, fed } = inProcessServer('allkeys-random');

@@ -148,7 +148,7 @@ export function execute(server: Server, c: Client, spec: CommandSpec, argv: stri
   const outermost = server.executionNesting === 0;
   if (outermost) server.unfreezeTime();
   server.executionNesting++;
-  const start = (inv.start = server.clock.monotonic());
+  const start = (inv.start = server.lastMonotonic = server.clock.monotonic());
   const replyMark = c.reply.len;
   try {
     if (spec.isWrite && server.hooks.beforeWrite !== null) server.hooks.beforeWrite(c, spec);
@@ -159,7 +159,8 @@ export function execute(server: Server, c: Client, spec: CommandSpec, argv: stri
     server.commandThrew(inv, e, replyMark, dirtyBefore);
   } finally {
     server.executionNesting--;
-    const durationUs = (server.clock.monotonic() - start) * 1000;
+    const end = (server.lastMonotonic = server.clock.monotonic());
+    const durationUs = (end - start) * 1000;
     if (policy.stats) {
       if (c.blocked === null || c.blocked.kind !== 'keys') {
         spec.stats.calls++;

@@ -332,6 +332,11 @@ export class Server implements KeyspaceOwner {
   replicaClientsMemory = 0;
   private usedMemoryRefreshedAt = -Infinity;
   /**
+   * The executor's last clock.monotonic() reading (a command's start or end): a recent time
+   * for what needs no exact one (usedMemoryForEvict's 1 ms refresh of the clients' sum).
+   */
+  lastMonotonic = 0;
+  /**
    * The shared replication buffer (replication/backlog.ts), when replication has one: its
    * size, the part of it beyond repl-backlog-size that only replicas hold (counted as replica
    * memory, as Redis does), and the stream bytes a replica is owed that still sit in it.
@@ -609,8 +614,8 @@ export class Server implements KeyspaceOwner {
    * heap and external memory (buffers), without the Lua VM (Redis leaves it out too) and
    * without what eviction freed but the collector has not reclaimed yet (server/evict.ts).
    */
-  usedMemory(): number {
-    let used = STARTUP_MEMORY + this.clientsMemory() + this.replBacklogMemory();
+  usedMemory(now = this.clock.monotonic()): number {
+    let used = STARTUP_MEMORY + this.clientsMemory(now) + this.replBacklogMemory();
     const dbs = this.dbs;
     // Every command sums this under maxmemory; an empty database (charged nothing) is skipped.
     for (let i = 0; i < dbs.length; i++) if (dbs[i]!.memory !== 0) used += dbs[i]!.memoryBytes();
@@ -621,10 +626,10 @@ export class Server implements KeyspaceOwner {
   /**
    * What clients hold (keyspace/memory.ts's model for buffers): per client its structure and
    * reply chunk (CLIENT_BYTES, as Redis's client struct and 16 KB `buf`), its query buffer and
-   * its output (reply buffer plus what the socket still holds). Summed at most every ms.
+   * its output (reply buffer plus what the socket still holds). Summed at most every ms of
+   * `now` (clock.monotonic(), or a recent reading of it: usedMemoryForEvict).
    */
-  clientsMemory(): number {
-    const now = this.clock.monotonic();
+  clientsMemory(now = this.clock.monotonic()): number {
     if (now - this.usedMemoryRefreshedAt >= 1) {
       let normal = 0;
       let replicas = 0;
@@ -647,9 +652,15 @@ export class Server implements KeyspaceOwner {
    * mem_not_counted_for_evict, what replicas' output buffers hold (freeMemoryGetNotCountedMemory),
    * so that eviction's own DELs, sent to the replicas, cannot feed more eviction. usedMemory()
    * has just refreshed replicaClientsMemory: one read of the clients' part.
+   *
+   * It runs before every command under maxmemory, so it reads no clock: the clients' sum is
+   * redone once `lastMonotonic`, the executor's last reading (the previous command's end), is
+   * a ms past the last sum. After an idle spell that reading is old, and the first command
+   * sees the sum as of then; cron's usedMemory() (real clock, every 1000/hz ms) re-sums it, so
+   * it is never older than a cron tick or that command.
    */
   usedMemoryForEvict(): number {
-    const used = this.usedMemory();
+    const used = this.usedMemory(this.lastMonotonic);
     return used - this.replicaClientsMemory;
   }
 
