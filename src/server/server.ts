@@ -1356,22 +1356,23 @@ export class Server implements KeyspaceOwner {
 
   /**
    * A command of our master's stream (the replica's master client): processCommand for a client
-   * whose commands are obeyed. Admission is skipped where none of its checks can refuse that
-   * client (admission.ts: ACL, cluster routing, OOM, MISCONF, NOREPLICAS and READONLY pass the
-   * master; auth and the replica-keyspace check do not apply), and the command runs through
+   * whose commands are obeyed. Admission's checks are skipped where none can refuse that client
+   * (admission.ts: ACL, cluster routing, OOM, MISCONF, NOREPLICAS and READONLY pass the master;
+   * the replica-keyspace check does not apply to it) — all but its last, the precheck hooks (a
+   * busy script, tracking's key limit), which run as there — and the command runs through
    * call() as before: stats, slowlog, keyspace events, blocked clients served, expiry
    * semantics. Anything that could take another branch — an unknown command or wrong arity
-   * (logged and counted there), MULTI state, a protected command, a pub/sub context, loading,
-   * cluster mode, a pause, a precheck hook, a stale-link refusal — takes processCommand itself.
+   * (logged and counted there), MULTI state, a protected command, a pub/sub context, a client
+   * not authenticated (the master's is, from the link's start), loading,
+   * cluster mode, a pause, a stale-link refusal — takes processCommand itself.
    */
   applyMasterCommand(c: Client): void {
     const argv = c.argv;
     const spec = this.commands.resolve(argv);
     if (
-      spec === undefined || spec.handler === null || spec.isProtected || c.multi !== null || c.inPubSubContext ||
+      spec === undefined || spec.handler === null || spec.isProtected || c.multi !== null || c.inPubSubContext || !c.authenticated ||
       (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) ||
       this.loading || this.asyncLoading || this.cluster !== null || this.pause.mode !== null ||
-      this.hooks.precheck.length > 0 ||
       (!invocationFlags(this, spec, argv).staleOk && this.role.refuseStale())
     ) {
       this.processCommand(c);
@@ -1384,6 +1385,16 @@ export class Server implements KeyspaceOwner {
     }
     c.cmd = spec;
     if (this.clientEviction.check(c)) return;
+    // The precheck hooks (a busy script, tracking's key limit) run once per command, as in
+    // admission, whose last check they are; a refusal is answered as processCommand would.
+    const pre = this.hooks.precheck;
+    for (let i = 0; i < pre.length; i++) {
+      const refused = pre[i]!(c, spec);
+      if (refused !== null) {
+        this.rejectCommand(c, spec, refused);
+        return;
+      }
+    }
     this.call(c, spec, 'client');
     this.afterCommandHooks(c);
   }
