@@ -456,8 +456,8 @@ export function replconfCommand(c: Client): void {
 
 /**
  * A replica's `REPLCONF ACK <offset>` served in its client's input loop (server.hooks.replicaAck)
- * without the generic command path: the ACK is a third of the commands of a SET + WAIT 1 round
- * trip. What processCommand and call() do for it is kept — the ACL check (the replica's user may
+ * without the generic command path: ~0.3 ACKs per SET + WAIT 1 (one command in eight of the
+ * master's). What processCommand and call() do for it is kept — the ACL check (the replica's user may
  * lose the command), cmdstat_replconf and the rest of call()'s counting (countDirectCall) — and
  * it answers nothing, as before. False: not an ACK of a streaming replica, run as any command.
  */
