@@ -84,6 +84,8 @@ export class ReplyWriter {
     this.len = 0;
     this.view = EMPTY_VIEW;
     this.viewOf = null;
+    this.view2 = EMPTY_VIEW;
+    this.view2Of = null;
   }
 
   /**
@@ -132,21 +134,29 @@ export class ReplyWriter {
    * caller then reports with `sent()` whether the socket kept a reference to them.
    */
   pending(): Buffer {
-    // The last view again when it is of this buffer and this length (fixed-size replies: +OK,
-    // a miss, an integer of the same width): a new typed array per flush is most of the flush's
+    // One of the last two views again when it is of this buffer and this length (fixed-size
+    // replies: +OK, a miss, an integer of the same width; two of them for a client whose writes
+    // alternate, as SET + WAIT's +OK and :1): a new typed array per flush is most of the flush's
     // own cost at one reply per write. A view handed to the socket is never written through
     // again — sent(true) moves the writer to a new buffer — so reusing it is safe.
-    let v = this.view;
-    if (v.length !== this.len || this.viewOf !== this.buf) {
-      v = this.view = this.buf.subarray(0, this.len);
-      this.viewOf = this.buf;
-    }
-    return v;
+    const len = this.len;
+    const buf = this.buf;
+    const v = this.view;
+    if (v.length === len && this.viewOf === buf) return v;
+    const w = this.view2;
+    const wOf = this.view2Of;
+    this.view2 = v;
+    this.view2Of = this.viewOf;
+    this.viewOf = buf;
+    if (w.length === len && wOf === buf) return (this.view = w);
+    return (this.view = buf.subarray(0, len));
   }
 
-  /** pending()'s last view, and the buffer it is a view of. */
+  /** pending()'s last two views (the newest first), and the buffers they are views of. */
   private view: Buffer = EMPTY_VIEW;
   private viewOf: Buffer | null = null;
+  private view2: Buffer = EMPTY_VIEW;
+  private view2Of: Buffer | null = null;
 
   /**
    * Empties the writer after `pending()` went out. When the socket took the bytes synchronously
@@ -158,6 +168,9 @@ export class ReplyWriter {
     this.len = 0;
     if (retained || this.buf.length > 1 << 20) {
       this.buf = Buffer.allocUnsafe(Math.max(INITIAL_CAPACITY, Math.min(this.buf.length, 1 << 20)));
+      // The views are of the old buffer: none keeps it (a big one) alive past the socket's write.
+      this.view = this.view2 = EMPTY_VIEW;
+      this.viewOf = this.view2Of = null;
     }
   }
 

@@ -10,7 +10,7 @@ import { setInfoField } from '../server/info-fields.js';
 import { debugHooks } from '../server/debug-hooks.js';
 import { setRdbReplicationInfo } from '../persistence/rdb.js';
 import { replicaIp, replicationOf, type ReplicationState } from './state.js';
-import { masterCron, replicaClosed, refreshGoodReplicas, recordWriteOffset } from './master.js';
+import { masterCron, replicaClosed, refreshGoodReplicas, recordWriteOffset, directReplicaAck } from './master.js';
 import { setMaster, unsetMaster } from './roles.js';
 import { failoverStateName, updateFailoverStatus } from './failover.js';
 import { installShutdownWait } from './shutdown.js';
@@ -50,6 +50,7 @@ export function install(server: Server): void {
   };
   st.onGetAckFed = () => durable.noteGetAck();
   server.hooks.beforeReplies.push(() => st.feedPendingGetAck());
+  server.hooks.replicaAck = directReplicaAck;
   applyDurable(cfg.getBool('durable-writes'));
   cfg.watch('durable-writes', (v) => applyDurable(v === true));
   server.propagator.addTarget({ kind: 'replication', feed: (db, argv) => st.feedCommand(db, argv), receiving: () => st.receivesCommands() });

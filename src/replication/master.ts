@@ -26,6 +26,7 @@ import { replicationOf, type ReplicaLink, type ReplicationState } from './state.
 import { streamRdb, TransferChildKilled } from './rdb-transfer.js';
 import { psyncFailover, updateFailoverStatus } from './failover.js';
 import { checkShutdown } from './shutdown.js';
+import { countDirectCall } from '../server/executor.js';
 import { psyncVerdict } from './psync.js';
 import type { RdbFilter } from '../persistence/rdb.js';
 import { durableOf } from './durable.js';
@@ -451,6 +452,30 @@ export function replconfCommand(c: Client): void {
   }
   if (!st.replicas.includes(link)) pendingLinks.set(c, link);
   c.reply.ok();
+}
+
+/**
+ * A replica's `REPLCONF ACK <offset>` served in its client's input loop (server.hooks.replicaAck)
+ * without the generic command path: ~0.3 ACKs per SET + WAIT 1 (one command in eight of the
+ * master's). What processCommand and call() do for it is kept — the ACL check (the replica's user may
+ * lose the command), cmdstat_replconf and the rest of call()'s counting (countDirectCall) — and
+ * it answers nothing, as before. False: not an ACK of a streaming replica, run as any command.
+ */
+export function directReplicaAck(c: Client, argv: string[]): boolean {
+  const server = c.server;
+  const spec = server.commands.lookup(argv[0]!);
+  if (spec === undefined || spec.fullName !== 'replconf' || c.multi !== null) return false;
+  const opt = argv[1]!;
+  if (opt !== 'ACK' && (opt.length !== 3 || opt.toLowerCase() !== 'ack')) return false;
+  const st = replicationOf(server);
+  const r = st.findReplica(c);
+  if (r === undefined) return false;
+  const acl = server.hooks.aclCheck;
+  if (acl !== null && acl(c, spec, argv, 'toplevel') !== null) return false;
+  const start = server.clock.monotonic();
+  replicaAcked(st, r, argv[2]!);
+  countDirectCall(server, c, spec, argv, start);
+  return true;
 }
 
 /** REPLCONF ACK <offset> from replica `r`. */

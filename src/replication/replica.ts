@@ -18,6 +18,7 @@ import net from 'node:net';
 import type { Server } from '../server/server.js';
 import { Client, NO_ARGV } from '../server/client.js';
 import { encodeCommand } from '../server/propagate.js';
+import { countDirectCall } from '../server/executor.js';
 import { ProtocolError } from '../protocol/parser.js';
 import { disconnectAllBlockedClients } from '../server/blocking.js';
 import type { ReplicationState } from './state.js';
@@ -630,7 +631,7 @@ export class MasterLink {
         c.argv = argv;
         server.applyingMasterStream = true;
         try {
-          server.processCommand(c);
+          if (argv.length !== 3 || !this.directGetAck(c, argv)) server.applyMasterCommand(c);
         } finally {
           server.applyingMasterStream = false;
         }
@@ -643,6 +644,25 @@ export class MasterLink {
     const bytes = consumer.take(applied);
     if (bytes !== null) st.feedApplied(bytes, before);
     if (protocolError !== null) this.masterProtocolError(c, protocolError);
+  }
+
+  /**
+   * REPLCONF GETACK from the stream, answered in the stream's loop (replconfCommand's getack
+   * branch: our offset, that of the commands before it) without the generic command path, and
+   * counted as call() counts it (cmdstat_replconf). False: not one (or inside MULTI, where
+   * processCommand queues it), run it as any command.
+   */
+  private directGetAck(c: Client, argv: string[]): boolean {
+    const server = this.server;
+    const spec = server.commands.lookup(argv[0]!);
+    if (spec === undefined || spec.fullName !== 'replconf' || c.multi !== null) return false;
+    const opt = argv[1]!;
+    if (opt !== 'GETACK' && (opt.length !== 6 || opt.toLowerCase() !== 'getack')) return false;
+    const start = server.clock.monotonic();
+    this.sendAck();
+    countDirectCall(server, c, spec, argv, start);
+    server.afterCommandHooks(c);
+    return true;
   }
 
   /**

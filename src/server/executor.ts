@@ -212,6 +212,31 @@ export function execute(server: Server, c: Client, spec: CommandSpec, argv: stri
 }
 
 /**
+ * Counts a command served in place, without execute(), as call() counts it: the replication
+ * exchange's REPLCONF ACK (a master reading its replica) and REPLCONF GETACK (a replica reading
+ * its master's stream), which the stream's loop handles as a step of its own. Such a command
+ * has no reply, touches no key, propagates nothing and is an admin command (never shown to
+ * MONITOR); what call() still does for it is done here: cmdstat's calls and usec, the latency
+ * histogram, total_commands_processed, the client's command count and last command, and the
+ * slowlog. `start` is clock.monotonic() before it ran.
+ */
+export function countDirectCall(server: Server, c: Client, spec: CommandSpec, argv: string[], start: number): void {
+  const durationUs = (server.clock.monotonic() - start) * 1000;
+  spec.stats.calls++;
+  spec.stats.usec += durationUs;
+  const timer = server.hooks.commandTimer;
+  if (timer !== null) timer.commandTimed(spec, durationUs);
+  server.stats.totalCommands++;
+  c.totalCommands++;
+  c.cmd = spec;
+  c.lastCmd = spec;
+  const settings = server.settings;
+  if (!spec.skipSlowlog && settings.slowlogSlowerThan >= 0 && durationUs >= settings.slowlogSlowerThan) {
+    server.slowlog.record(argv, Math.floor(durationUs), server.clock.now(), c.addr, c.name, settings.slowlogMaxLen);
+  }
+}
+
+/**
  * `argv` with a plain SET's value as a string when SET took it as bytes (parser LONG_ARG, the
  * value arena): for the rare readers after the command (SLOWLOG, MONITOR), while the parser's
  * buffer still holds it.

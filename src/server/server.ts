@@ -40,7 +40,7 @@ import { discardTransaction, execCommandAbort } from '../commands/transactions.j
 import { blockedRedirection, isRedirection } from '../cluster/routing.js';
 import { redirectBlockedClients } from './blocking.js';
 import { execute, type ExecMode, type Invocation } from './executor.js';
-import { admit, clientCommandFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
+import { admit, clientCommandFlags, invocationFlags, type AdmissionRequest, type InvocationFlags } from './admission.js';
 import { ClientEviction } from './client-memory.js';
 import { stallLog } from './stall-log.js';
 import { READ_BUFFER_BYTES, acceptSharedReads, setSharedReader, sharedReadsEnabled, toSharedReads, type BareConnection } from './shared-reads.js';
@@ -216,6 +216,11 @@ export class Server implements KeyspaceOwner {
      * hold replies back until a majority of replicas has the writes). Null when the mode is off.
      */
     replyGate: null as { before(c: Client): void; after(c: Client, replyMark: number): void; gate(c: Client): void } | null,
+    /**
+     * A replica's REPLCONF ACK, served in its client's input loop without the generic command
+     * path (replication/master.ts directReplicaAck); false: not one, run it as any command.
+     */
+    replicaAck: null as ((c: Client, argv: string[]) => boolean) | null,
     /** Before replies are flushed to sockets (the AOF writes and, for appendfsync always, fsyncs). */
     beforeReplies: [] as (() => void)[],
     /**
@@ -1142,6 +1147,12 @@ export class Server implements KeyspaceOwner {
       if (argv === null) break;
       if (argv.length === 0) continue;
       if (this.deferUntilRead(c, argv)) break;
+      // A replica's ACK (~0.3 per SET + WAIT 1, one command in eight on a master): served
+      // as a step of its own, counted as call() counts it, then the after-command hooks.
+      if (c.kind === 'replica' && argv.length === 3 && this.hooks.replicaAck !== null && this.hooks.replicaAck(c, argv)) {
+        this.afterCommandHooks(c);
+        continue;
+      }
       c.argv = argv;
       const replyMark = c.reply.len;
       const wasReplica = c.kind === 'replica' && !c.isMonitor;
@@ -1355,6 +1366,51 @@ export class Server implements KeyspaceOwner {
   }
 
   /**
+   * A command of our master's stream (the replica's master client): processCommand for a client
+   * whose commands are obeyed. Admission's checks are skipped where none can refuse that client
+   * (admission.ts: ACL, cluster routing, OOM, MISCONF, NOREPLICAS and READONLY pass the master;
+   * the replica-keyspace check does not apply to it) — all but its last, the precheck hooks (a
+   * busy script, tracking's key limit), which run as there — and the command runs through
+   * call() as before: stats, slowlog, keyspace events, blocked clients served, expiry
+   * semantics. Anything that could take another branch — an unknown command or wrong arity
+   * (logged and counted there), MULTI state, a protected command, a pub/sub context, a client
+   * not authenticated (the master's is, from the link's start), loading,
+   * cluster mode, a pause, a stale-link refusal — takes processCommand itself.
+   */
+  applyMasterCommand(c: Client): void {
+    const argv = c.argv;
+    const spec = this.commands.resolve(argv);
+    if (
+      spec === undefined || spec.handler === null || spec.isProtected || c.multi !== null || c.inPubSubContext || !c.authenticated ||
+      (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) ||
+      this.loading || this.asyncLoading || this.cluster !== null || this.pause.mode !== null ||
+      (!invocationFlags(this, spec, argv).staleOk && this.role.refuseStale())
+    ) {
+      this.processCommand(c);
+      return;
+    }
+    // The master link never keeps a long SET value as bytes (longArgTakenBySet).
+    if (argv.length === 3 && argv[2] === LONG_ARG && c.parser.holdsLongArgument(argv)) {
+      argv[2] = c.parser.longArgument();
+      c.parser.longArgv = null;
+    }
+    c.cmd = spec;
+    if (this.clientEviction.check(c)) return;
+    // The precheck hooks (a busy script, tracking's key limit) run once per command, as in
+    // admission, whose last check they are; a refusal is answered as processCommand would.
+    const pre = this.hooks.precheck;
+    for (let i = 0; i < pre.length; i++) {
+      const refused = pre[i]!(c, spec);
+      if (refused !== null) {
+        this.rejectCommand(c, spec, refused);
+        return;
+      }
+    }
+    this.call(c, spec, 'client');
+    this.afterCommandHooks(c);
+  }
+
+  /**
    * hooks.afterCommand, in order, after each client command. The first few are called from call
    * sites of their own: one site calling every hook in turn sees three or four different
    * closures (blocking, tracking, replication) and V8 makes it a generic call each time, where a
@@ -1362,7 +1418,7 @@ export class Server implements KeyspaceOwner {
    * spent ~8% of its in-process time in the loop's calls). The length is read anew before each,
    * as the loop did, so a hook added meanwhile still runs.
    */
-  private afterCommandHooks(c: Client): void {
+  afterCommandHooks(c: Client): void {
     const hooks = this.hooks.afterCommand;
     if (hooks.length > 0) hooks[0]!(c);
     if (hooks.length > 1) hooks[1]!(c);
