@@ -6,6 +6,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import './helpers/property.js';
 import { Database } from '../src/keyspace/db.js';
 import { keyHash } from '../src/keyspace/dict.js';
 import { RespParser } from '../src/protocol/parser.js';
@@ -44,6 +46,76 @@ describe('Database: a write after a lookup reuses its hash', () => {
     assert.deepEqual(hashes.slice(0, 10), argv.filter((_, j) => j % 2 === 1).map(keyHash));
     for (let j = 1, i = 0; j < argv.length; j += 2, i++) db.set(argv[j]!, argv[j + 1]!, false, hashes[i]!);
     for (let j = 1; j < argv.length; j += 2) assert.equal(db.lookup(argv[j]!), argv[j + 1]);
+  });
+});
+
+describe('Database: a lookup of the key looked up or set last (types19)', () => {
+  it('answers what the table holds after any sequence of writes, expiries, flushes and swaps', () => {
+    const keys = ['k0', 'k1', 'k2', 'mylist'];
+    const op = fc.record({
+      kind: fc.constantFrom('lookup', 'lookup', 'lookup', 'set', 'replace', 'delete', 'expire', 'persist', 'clear', 'swap', 'peek'),
+      k: fc.integer({ min: 0, max: keys.length - 1 }),
+      v: fc.integer({ min: 0, max: 1000 }),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), fc.boolean(), (ops, track) => {
+        let now = 100;
+        const owner = () => ({ ...standaloneOwner({ track, lruClock: 7 }), expiryNow: () => now });
+        const a = new Database(0, owner());
+        const b = new Database(1, owner());
+        let model = new Map<string, { v: number; when: number }>();
+        let other = new Map<string, { v: number; when: number }>();
+        const alive = (k: string): number | undefined => {
+          const e = model.get(k);
+          if (e === undefined) return undefined;
+          if (e.when !== -1 && e.when <= now) {
+            model.delete(k);
+            return undefined;
+          }
+          return e.v;
+        };
+        for (const { kind, k, v } of ops) {
+          const key = keys[k]!;
+          now++;
+          if (kind === 'lookup') assert.equal(a.lookup(key), alive(key), `lookup ${key}`);
+          else if (kind === 'peek') {
+            const e = model.get(key);
+            assert.equal(a.peek(key), e?.v, `peek ${key}`);
+          } else if (kind === 'set') {
+            a.set(key, v);
+            model.set(key, { v, when: -1 });
+          } else if (kind === 'replace') {
+            if (a.lookup(key) !== undefined) {
+              a.replace(key, v);
+              model.get(key)!.v = v;
+            } else alive(key);
+          } else if (kind === 'delete') {
+            a.delete(key);
+            model.delete(key);
+          } else if (kind === 'expire') {
+            if (a.peek(key) !== undefined) {
+              // In the past or the future, by v's parity: a past one expires at the next lookup.
+              const when = v % 2 === 0 ? now - 1 : now + 1000;
+              a.setExpire(key, when);
+              model.get(key)!.when = when;
+            }
+          } else if (kind === 'persist') {
+            a.persist(key);
+            const e = model.get(key);
+            if (e !== undefined) e.when = -1;
+          } else if (kind === 'clear') {
+            a.clear();
+            model = new Map();
+          } else {
+            a.swapWith(b);
+            [model, other] = [other, model];
+          }
+          if (track && kind === 'lookup' && alive(key) !== undefined) assert.equal(a.access.get(key), 7, `record of ${key}`);
+        }
+        for (const key of keys) assert.equal(a.lookup(key), alive(key), `at the end, ${key}`);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

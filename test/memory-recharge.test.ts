@@ -1,5 +1,5 @@
 /**
- * The recharge of a written hash or set (keyspace/memory.ts rechargeValue) keeps the average its
+ * The recharge of a written list, hash or set (keyspace/memory.ts rechargeValue) keeps the average its
  * last estimate sampled until the value's headEpoch moves: after any sequence of writes it must
  * still give exactly what a fresh estimate (MEMORY USAGE's objectComputeSize, 5 samples) gives.
  * The sequences change the first fields/members (the sampled ones) in every way a write can —
@@ -14,10 +14,11 @@ import './helpers/property.js';
 import { chargedValueBytes, estimateValueSize, rechargeValue } from '../src/keyspace/memory.js';
 import { HashValue } from '../src/types/hash.js';
 import { SetValue } from '../src/types/set.js';
+import { ListValue } from '../src/types/list.js';
 import { Random } from '../src/core/clock.js';
 
 /** What a value is charged after its writes: its first charge plus every recharge. */
-function tracker(v: HashValue | SetValue): { recharge: () => void; check: (what: string) => void } {
+function tracker(v: HashValue | SetValue | ListValue): { recharge: () => void; check: (what: string) => void } {
   let charge = chargedValueBytes(v);
   return {
     recharge: () => {
@@ -69,6 +70,43 @@ describe('memory recharge of big hashes and sets', () => {
       t.recharge();
       t.check(what);
     }
+  });
+
+  it('any sequence of writes to a list recharges as a fresh estimate (types19)', () => {
+    const op = fc.record({
+      kind: fc.constantFrom('lpush', 'rpush', 'rpush', 'lpop', 'rpop', 'lset', 'linsert', 'lrem', 'removeAt', 'ltrim', 'clear'),
+      i: fc.integer({ min: 0, max: 30 }),
+      len: fc.integer({ min: 0, max: 60 }),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), fc.integer({ min: 0, max: 40 }), (ops, fill) => {
+        const l = new ListValue();
+        // Elements of many lengths (and integers, stored as numbers), so a kept sample of the
+        // first five answers another number than a fresh one whenever they changed.
+        const element = (i: number, len: number): string => (len % 4 === 0 ? String(i * 1000 + len) : 'e'.repeat(len));
+        for (let i = 0; i < fill; i++) l.pushTail(element(i, i % 13));
+        const t = tracker(l);
+        for (const { kind, i, len } of ops) {
+          const n = l.size();
+          if (kind === 'lpush') l.pushHead(element(i, len));
+          else if (kind === 'rpush') l.pushTail(element(i, len));
+          else if (kind === 'lpop') l.popHead();
+          else if (kind === 'rpop') l.popTail();
+          else if (kind === 'lset') {
+            if (n > 0) l.set(i % n, element(i, len));
+          } else if (kind === 'linsert') l.insertAt(i % (n + 1), element(i, len));
+          else if (kind === 'lrem') l.removeMatching(element(i, len), i % 3, len % 2 === 0);
+          else if (kind === 'removeAt') {
+            if (n > 0) l.removeAt(i % n);
+          } else if (kind === 'ltrim') {
+            if (n > 0) l.trim(Math.min(i % 3, n - 1), Math.max(Math.min(i % 3, n - 1), n - 1 - (len % 3)));
+          } else l.clear();
+          t.recharge();
+          t.check(`list after ${kind}`);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('any sequence of writes to a small-then-big hash or set recharges as a fresh estimate', () => {

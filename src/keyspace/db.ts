@@ -104,15 +104,31 @@ export class Database {
    * missing or (logically) expired key.
    */
   lookup(key: string): RedisValue | undefined {
-    const h = keyHash(key);
+    // The key looked up or set last again (a pipeline of writes to one collection: RPUSH, SADD,
+    // HSET … on one key): its hash and value are the ones kept, no hash and no probe. Every
+    // change to `dict` updates or forgets lastKey/lastValue/lastH (forget()), so the value kept
+    // is the table's; an absent key's (take()) is kept as undefined and probed again.
+    let h: number;
+    let v: RedisValue | undefined;
+    if (key === this.lastKey && this.lastValue !== undefined) {
+      h = this.lastH;
+      v = this.lastValue;
+    } else {
+      h = keyHash(key);
+      v = this.dict.getHashed(key, h);
+      if (v === undefined) {
+        this.hashedKey = key;
+        this.hashedH = h;
+        return undefined;
+      }
+    }
     this.hashedKey = key;
     this.hashedH = h;
-    const v = this.dict.getHashed(key, h);
-    if (v === undefined) return undefined;
     if (this.expires.size !== 0 && this.expireIfNeeded(key)) return undefined;
     this.touch(key, h);
     this.lastKey = key;
     this.lastValue = v;
+    this.lastH = h;
     return v;
   }
 
@@ -124,6 +140,8 @@ export class Database {
    */
   private lastKey: string | null = null;
   private lastValue: RedisValue | undefined = undefined;
+  /** keyHash(lastKey) while lastValue is defined. */
+  private lastH = 0;
 
   /**
    * The key lookup() hashed last and its keyHash, so that the set() or replace() of the same key
@@ -240,6 +258,7 @@ export class Database {
     if (old !== value) freeValue(old);
     this.lastKey = key;
     this.lastValue = value;
+    this.lastH = h;
     if (old === undefined) {
       if (this.slots !== null) this.slots.added(key);
       // Redis tries to expand when the table is full (the key count was a power of two, or a capped table's size).
@@ -273,6 +292,7 @@ export class Database {
     if (old !== value) freeValue(old);
     this.lastKey = key;
     this.lastValue = value;
+    this.lastH = h;
   }
 
   /** The value of `key` changed in place (a push, an add, SETRANGE on a Buffer): recharge it. */

@@ -58,13 +58,7 @@ export function estimateValueSize(v: RedisValue, samples: number): number {
   if (v instanceof SetValue) return setSize(v, samples);
   if (v instanceof ZSet) return zsetSize(v, samples);
   const n = v.size();
-  if (v instanceof ListValue) {
-    // The list's own indexing instead of its generator: every push and pop recharges it.
-    let bytes = 0;
-    const seen = Math.min(n, samples);
-    for (let i = 0; i < seen; i++) bytes += v.get(i).length;
-    return sizeFrom(v, n, seen > 0 ? bytes / seen : 16);
-  }
+  if (v instanceof ListValue) return sizeFrom(v, n, sampledListAverage(v, samples));
   const iterable = (v as unknown as { [Symbol.iterator]?: () => Iterator<unknown> })[Symbol.iterator];
   let avg = 16;
   if (typeof iterable === 'function' && n > 0) {
@@ -75,6 +69,15 @@ export function estimateValueSize(v: RedisValue, samples: number): number {
     if (seen > 0) avg = bytes / seen;
   }
   return sizeFrom(v, n, avg);
+}
+
+/** A list's average element length over its first `samples` elements (16 when empty). */
+function sampledListAverage(l: ListValue, samples: number): number {
+  // The list's own indexing instead of its generator: every push and pop recharges it.
+  let bytes = 0;
+  const seen = Math.min(l.size(), samples);
+  for (let i = 0; i < seen; i++) bytes += l.get(i).length;
+  return seen > 0 ? bytes / seen : 16;
 }
 
 /** objectComputeSize's total for `n` elements of `avg` bytes on average. */
@@ -200,7 +203,7 @@ export function keyOverheadBytes(key: string): number {
 }
 
 /**
- * The charge last given to an object value (see above), and for a dict-encoded hash or set the
+ * The charge last given to an object value (see above), and for a list, a dict-encoded hash or set the
  * average bytes per element its last estimate sampled, kept while the value's `headEpoch` (the
  * first elements, which the estimate samples) stays `epoch`: a write to a big hash or set then
  * recharges it without sampling again (docs/PERFORMANCE.md, "p1b").
@@ -222,23 +225,30 @@ const RECHARGE_SAMPLES = 5;
  * as the sample covers the first elements and their lengths did not change (HEAD_ENTRIES ≥ 5).
  */
 function estimateKept(v: RedisValue, r: Charge | undefined): number {
-  // Only a dict-encoded set or hash keeps a sample (their estimate reads the lengths of the first
-  // elements alone); everything else is estimated afresh.
+  // A list, a dict-encoded set and a hash keep a sample (their estimate reads the lengths of the
+  // first elements alone); everything else is estimated afresh. RPUSH onto a long list leaves
+  // its head, and the sample with it (ListValue.headEpoch).
   let epoch = -1;
-  if (v instanceof SetValue) epoch = v.encoding() === 'hashtable' ? v.headEpoch : -1;
+  if (v instanceof ListValue) epoch = v.headEpoch;
+  else if (v instanceof SetValue) epoch = v.encoding() === 'hashtable' ? v.headEpoch : -1;
   else if (v instanceof HashValue) epoch = v.headEpoch;
   if (epoch < 0) return estimateValueSize(v, RECHARGE_SAMPLES);
-  const value = v as SetValue | HashValue;
+  const value = v as ListValue | SetValue | HashValue;
   let avg: number;
   if (r !== undefined && r.epoch === epoch) avg = r.avg;
   else {
-    avg = value instanceof SetValue ? sampledSetAverage(value, RECHARGE_SAMPLES) : sampledHashAverage(value, RECHARGE_SAMPLES);
+    avg =
+      value instanceof ListValue
+        ? sampledListAverage(value, RECHARGE_SAMPLES)
+        : value instanceof SetValue
+          ? sampledSetAverage(value, RECHARGE_SAMPLES)
+          : sampledHashAverage(value, RECHARGE_SAMPLES);
     if (r !== undefined) {
       r.epoch = epoch;
       r.avg = avg;
     }
   }
-  return dictValueBytes(value.size(), avg);
+  return value instanceof ListValue ? sizeFrom(value, value.size(), avg) : dictValueBytes(value.size(), avg);
 }
 
 /** What a value is charged now: primitives computed, objects as last charged (or now). */

@@ -18,6 +18,7 @@
  */
 import type { TypedValue } from './value.js';
 import { isCanonicalSafeInteger } from './value.js';
+import { HEAD_ENTRIES } from './field-table.js';
 
 /** A stored element: a canonical integer as a number, otherwise its latin1 bytes. */
 export type ListElement = string | number;
@@ -44,6 +45,14 @@ export class ListValue implements TypedValue {
   private head = 0;
   private len = 0;
   private mask: number;
+  /**
+   * Moves whenever the first HEAD_ENTRIES elements (head first) might have changed: a push or
+   * pop at the head, a push or pop at the tail of a list of at most HEAD_ENTRIES, a change at a
+   * position below HEAD_ENTRIES, a removal by value, a trim. A push at the tail of a longer list
+   * (RPUSH) leaves it, so the memory model's sample of the first elements (its estimate of
+   * every write, memory.ts) can be kept until it moves, as for big sets and hashes.
+   */
+  headEpoch = 0;
 
   constructor(capacity = MIN_CAPACITY) {
     let cap = MIN_CAPACITY;
@@ -100,6 +109,7 @@ export class ListValue implements TypedValue {
 
   pushHeadRaw(e: ListElement): void {
     if (this.len === this.items.length) this.resize(this.items.length * 2);
+    this.headEpoch++;
     this.head = (this.head - 1) & this.mask;
     this.items[this.head] = e;
     this.len++;
@@ -107,6 +117,7 @@ export class ListValue implements TypedValue {
 
   pushTailRaw(e: ListElement): void {
     if (this.len === this.items.length) this.resize(this.items.length * 2);
+    if (this.len < HEAD_ENTRIES) this.headEpoch++;
     this.items[(this.head + this.len) & this.mask] = e;
     this.len++;
   }
@@ -127,6 +138,7 @@ export class ListValue implements TypedValue {
     this.items[this.head] = undefined;
     this.head = (this.head + 1) & this.mask;
     this.len--;
+    this.headEpoch++;
     this.maybeShrink();
     return e;
   }
@@ -136,6 +148,7 @@ export class ListValue implements TypedValue {
     const at = (this.head + this.len - 1) & this.mask;
     const e = this.items[at];
     this.items[at] = undefined;
+    if (this.len <= HEAD_ENTRIES) this.headEpoch++;
     this.len--;
     this.maybeShrink();
     return e;
@@ -154,6 +167,7 @@ export class ListValue implements TypedValue {
   }
 
   set(index: number, s: string): void {
+    if (index < HEAD_ENTRIES) this.headEpoch++;
     this.items[(this.head + index) & this.mask] = encodeElement(s);
   }
 
@@ -163,6 +177,7 @@ export class ListValue implements TypedValue {
     if (index <= 0) return this.pushHeadRaw(e);
     if (index >= this.len) return this.pushTailRaw(e);
     if (this.len === this.items.length) this.resize(this.items.length * 2);
+    if (index < HEAD_ENTRIES) this.headEpoch++;
     const items = this.items;
     const mask = this.mask;
     if (index < this.len >> 1) {
@@ -180,6 +195,7 @@ export class ListValue implements TypedValue {
   removeAt(index: number): void {
     const items = this.items;
     const mask = this.mask;
+    if (index < HEAD_ENTRIES) this.headEpoch++;
     if (index < this.len >> 1) {
       for (let i = index; i > 0; i--) items[(this.head + i) & mask] = items[(this.head + i - 1) & mask];
       items[this.head] = undefined;
@@ -230,6 +246,7 @@ export class ListValue implements TypedValue {
       this.head = (this.head + removed) & mask;
     }
     this.len = n - removed;
+    if (removed > 0) this.headEpoch++;
     this.maybeShrink();
     return removed;
   }
@@ -238,6 +255,7 @@ export class ListValue implements TypedValue {
   trim(start: number, end: number): void {
     const items = this.items;
     const mask = this.mask;
+    this.headEpoch++;
     for (let i = 0; i < start; i++) items[(this.head + i) & mask] = undefined;
     for (let i = end + 1; i < this.len; i++) items[(this.head + i) & mask] = undefined;
     this.head = (this.head + start) & mask;
@@ -247,6 +265,7 @@ export class ListValue implements TypedValue {
 
   /** Removes everything. */
   clear(): void {
+    this.headEpoch++;
     this.items = filledArray(MIN_CAPACITY);
     this.mask = MIN_CAPACITY - 1;
     this.head = 0;
