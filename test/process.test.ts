@@ -271,11 +271,13 @@ test('the young generation grows back to its semi-space size after V8 shrinks it
   // 1.25 MB × 4 to 5 MB, or a second growth before the observer's callback set the factor back
   // to 1), which costs memory, not scavenges; what the fix guards is that they do not stay small.
   assert.ok(reloaded >= 8 && reloaded <= 16, `grown back to 4 MB semi-spaces: ${r.stdout}`);
-  // In one growth: the first size above the idle one is the 4 MB semi-spaces, never the 2 MB
-  // step between V8's 1 MB and them. (Later in the load V8 may shrink and grow again, seen under
-  // load as 2, 8, 4, 16: a collection's choice, not the growth the fix guards.)
-  const firstGrowth = seen!.split(',').map(Number).find((mb) => mb > smallest!);
-  assert.ok(firstGrowth !== undefined && firstGrowth >= 8, `sizes seen while loading again (MB): ${seen}`);
+  // In one growth: never at the 2 MB semi-spaces (4) between V8's 1 MB and the 4 MB kept,
+  // before the 4 MB semi-spaces are first reached. (The idle size may be below 1 MB semi-spaces,
+  // seen as 1 in CI, so the first size seen can be 2. Later in the load V8 may shrink and grow
+  // again, seen under load as 2, 8, 4, 16: a collection's choice, not the growth the fix guards.)
+  const sizesSeen = seen!.split(',').map(Number);
+  const reached = sizesSeen.findIndex((mb) => mb >= 8);
+  assert.ok(reached >= 0 && !sizesSeen.slice(0, reached).includes(4), `sizes seen while loading again (MB): ${seen}`);
 });
 
 /** The young generation's committed size (MB) of a bin/nodis-server started with `args` after 300,000 SETs. */
