@@ -66,6 +66,8 @@ export interface Settings {
   lazyfreeLazyUserFlush: boolean;
   /** client-output-buffer-limit, per class: [hard, soft, softSeconds]. */
   obufLimits: Record<'normal' | 'replica' | 'pubsub', [number, number, number]>;
+  /** repl-backlog-size: a replica's hard output limit is never below it (checkOutputLimits). */
+  replBacklogSize: number;
 }
 
 /** Counters behind INFO stats. */
@@ -415,6 +417,7 @@ export class Server implements KeyspaceOwner {
       lazyfreeLazyUserDel: false,
       lazyfreeLazyUserFlush: false,
       obufLimits: { normal: [0, 0, 0], replica: [256 * 1024 * 1024, 64 * 1024 * 1024, 60], pubsub: [32 * 1024 * 1024, 8 * 1024 * 1024, 60] },
+      replBacklogSize: 1024 * 1024,
     };
     this.bindSettings();
     const n = this.config.getNumber('databases');
@@ -473,6 +476,7 @@ export class Server implements KeyspaceOwner {
       if (this.cronTimer !== null) this.startCron();
     });
     c.watch('timeout', (v) => (s.timeout = v as number));
+    c.watch('repl-backlog-size', (v) => (s.replBacklogSize = v as number));
     c.watch('unixsocket', (v) => (s.unixSocket = v as string));
     c.watch('lazyfree-lazy-expire', (v) => (s.lazyfreeLazyExpire = v as boolean));
     c.watch('lazyfree-lazy-user-del', (v) => (s.lazyfreeLazyUserDel = v as boolean));
@@ -1729,7 +1733,7 @@ export class Server implements KeyspaceOwner {
     if (hard === 0 && soft === 0) return false;
     // A replica's hard limit below repl-backlog-size would drop it right after a partial
     // resync sent it the backlog: Redis uses repl-backlog-size then (checkClientOutputBufferLimits).
-    if (cls === 'replica' && hard > 0) hard = Math.max(hard, this.config.getNumber('repl-backlog-size'));
+    if (cls === 'replica' && hard > 0) hard = Math.max(hard, this.settings.replBacklogSize);
     const used = c.kind === 'replica' ? this.obufBytes(c) : c.socketQueued + adding;
     let over = hard > 0 && used >= hard;
     if (!over && soft > 0 && used >= soft) {
