@@ -659,7 +659,9 @@ export function waitCommand(c: Client): void {
     return;
   }
   const list = waitersOf(st);
-  const w = new Waiter(st, list, c, offset, numReplicas, timeout === 0 ? 0 : server.clock.monotonic() + timeout);
+  // The deadline counts from the command's start (the executor's clock reading for it: one
+  // clock read less per WAIT; Redis takes the time as the command runs, too).
+  const w = new Waiter(st, list, c, offset, numReplicas, timeout === 0 ? 0 : c.invocation.start + timeout);
   list.push(w);
   blockClient(c, w);
   st.requestGetAck();

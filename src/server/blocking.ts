@@ -218,23 +218,19 @@ class BlockingState {
     if (state.deadline > 0) this.addTimeout({ deadline: state.deadline, client: c, state });
   }
 
-  /** Removes a client from every structure that holds it while blocked. */
-  private release(c: Client): void {
-    const w = this.waiters.get(c);
-    if (w !== undefined) {
-      this.waiters.delete(c);
-      const perDb = this.blockingKeys.get(w.db.id);
-      if (perDb !== undefined) {
-        for (const key of w.keys) {
-          const set = perDb.get(key);
-          if (set === undefined) continue;
-          set.delete(w);
-          if (set.size === 0) perDb.delete(key);
-        }
-        if (perDb.size === 0) this.blockingKeys.delete(w.db.id);
+  /** Removes a client blocked on keys from the key tables. */
+  private releaseKeys(c: Client, w: KeyWaiter): void {
+    this.waiters.delete(c);
+    const perDb = this.blockingKeys.get(w.db.id);
+    if (perDb !== undefined) {
+      for (const key of w.keys) {
+        const set = perDb.get(key);
+        if (set === undefined) continue;
+        set.delete(w);
+        if (set.size === 0) perDb.delete(key);
       }
+      if (perDb.size === 0) this.blockingKeys.delete(w.db.id);
     }
-    this.blockedCount--;
   }
 
   /**
@@ -245,10 +241,19 @@ class BlockingState {
     const state = c.blocked;
     if (state === null) return;
     c.blocked = null;
-    const blockedArgv = this.waiters.get(c)?.argv ?? c.argv;
-    this.release(c);
+    this.blockedCount--;
+    // Only a client blocked on keys is in the key tables (blockOnKeys): a WAIT's unblock (one
+    // per SET + WAIT 1) looks nothing up there.
+    if (state.kind !== 'keys') {
+      c.markPendingWrite();
+      this.resumeLater(c);
+      return;
+    }
+    const w = this.waiters.get(c);
+    const blockedArgv = w?.argv ?? c.argv;
+    if (w !== undefined) this.releaseKeys(c, w);
     const spec = c.lastCmd;
-    if (state.kind === 'keys' && spec !== null) {
+    if (spec !== null) {
       spec.stats.calls++;
       spec.stats.usec += replyUs;
       if (failed) spec.stats.failedCalls++;
