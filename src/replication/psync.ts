@@ -125,6 +125,12 @@ export class StreamConsumer {
   take(n: number): Buffer | null {
     if (n <= 0) return null;
     this.taken += n;
+    // One read applied whole (a replica's usual case): that read, no list.
+    const first = this.raw[0]!;
+    if (first.length === n) {
+      this.raw.shift();
+      return first;
+    }
     const parts: Buffer[] = [];
     while (n > 0) {
       const head = this.raw[0]!;

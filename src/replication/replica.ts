@@ -247,10 +247,11 @@ export class MasterLink {
   }
 
   private onData(chunk: Buffer): void {
-    this.lastIo = this.server.clock.now();
+    const now = (this.lastIo = this.server.clock.now());
     this.server.stats.netInputBytes += chunk.length;
     if (this.state === 'connected') {
-      this.feedStream(chunk);
+      // The read's time for the master client too: one clock read per read of the stream.
+      this.feedStream(chunk, now);
       return;
     }
     this.inbuf = this.inbuf.length === 0 ? chunk : Buffer.concat([this.inbuf, chunk]);
@@ -579,11 +580,11 @@ export class MasterLink {
   }
 
   /** Applies stream bytes: runs each complete command, then proxies its exact bytes. */
-  private feedStream(chunk: Buffer): void {
+  private feedStream(chunk: Buffer, now = this.server.clock.now()): void {
     const c = this.client;
     if (c === null || c.closed) return;
     this.consumer!.feed(chunk);
-    c.lastInteraction = this.server.clock.now();
+    c.lastInteraction = now;
     this.processStream();
   }
 
