@@ -4,6 +4,7 @@
 # servers under node --perf-basic-prof, and records 3 s of each (perf record -g, 3999 Hz) from
 # 4.5 s after they started — inside the -P1 phase once its first seconds of warm-up are past.
 #   bench/wait-perf.sh <checkout> <out-prefix>   → <out>.master.data, <out>.replica.data, <out>.durable
+# WAIT_PERF_AT=<s> records from that many seconds after they started instead (12: inside -P16).
 # Read with: perf script -i <out>.master.data | python3 bench/perf-stages.py
 #            perf script -i <out>.master.data | python3 bench/perf-under.py 'JS:*flushPendingWrites'
 tree=$(realpath "$1"); out=$2
@@ -16,7 +17,7 @@ for i in $(seq 100); do
   sleep 0.2
 done
 m=$(echo "$pids" | head -1); r=$(echo "$pids" | sed -n 2p)
-sleep 4.5
+sleep "${WAIT_PERF_AT:-4.5}"
 perf record -F 3999 -g -p "$m" -o "$out.master.data" -- sleep 3 >/dev/null 2>&1 &
 perf record -F 3999 -g -p "$r" -o "$out.replica.data" -- sleep 3 >/dev/null 2>&1
 wait %2 2>/dev/null
