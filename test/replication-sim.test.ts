@@ -15,6 +15,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import './helpers/property.js';
 import { ReplSim, type SimReplNode } from '../src/replication/sim.js';
 import { ReplicationBacklog } from '../src/replication/backlog.js';
 import { RespParser } from '../src/protocol/parser.js';
@@ -65,6 +67,35 @@ test('stream consumer: each command gets exactly its own bytes, however the inpu
     assert.ok(Buffer.concat(got).equals(stream), `cut ${cut}`);
     assert.equal(c.takeConsumed(), null);
   }
+});
+
+test('stream consumer: the bytes of the commands a read completed, taken once per read (a read taken whole or in part), are the stream', () => {
+  const cmds = [encodeCommand(['SET', 'k', 'v']), encodeCommand(['REPLCONF', 'GETACK', '*']), encodeCommand(['SET', 'key:1', 'x'.repeat(64)]), encodeCommand(['PING'])];
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: cmds.length - 1 }), { minLength: 1, maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 20 }), (picks, cuts) => {
+      const stream = Buffer.concat(picks.map((i) => cmds[i]!));
+      const c = new StreamConsumer(new RespParser({ maxBulkLen: 0, authRequired: false, fromMaster: true }));
+      const got: Buffer[] = [];
+      let commands = 0;
+      for (let at = 0, k = 0; at < stream.length; k++) {
+        // Reads of the given lengths (whole commands, parts, several), each its own copy.
+        const chunk = Buffer.from(stream.subarray(at, at + cuts[k % cuts.length]!));
+        at += chunk.length;
+        c.feed(chunk);
+        // As the replica's processStream: untaken after each command, one take after the loop.
+        let applied = 0;
+        while (c.parser.next() !== null) {
+          commands++;
+          applied = c.untaken;
+        }
+        const bytes = c.take(applied);
+        if (bytes !== null) got.push(Buffer.from(bytes));
+      }
+      assert.equal(commands, picks.length);
+      assert.ok(Buffer.concat(got).equals(stream));
+      assert.equal(c.takeConsumed(), null);
+    }),
+  );
 });
 
 test('failover: the other replica continues on replid2, the old master resyncs in full', () => {
