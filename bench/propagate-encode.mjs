@@ -24,12 +24,7 @@ function run(mode) {
   const t0 = process.cpuUsage();
   for (let i = 0; i < N; i++) {
     const argv = ['SET', keys[i % keys.length], VALUE];
-    if (mode === 'argv') {
-      // Never split (wait8): always into a block, no view.
-      bytes += b.appendCommand(argv);
-      continue;
-    }
-    let view = b.appendLatin1(encodeCommand(argv));
+    let view = mode === 'argv' ? b.appendCommand(argv) : b.appendLatin1(encodeCommand(argv));
     if (view === null) {
       const buf = Buffer.from(encodeCommand(argv), 'latin1');
       b.append(buf);

@@ -7,8 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
-import './helpers/property.js';
 import { ReplyWriter } from '../src/protocol/writer.js';
 
 test('pending() reuses its last two views for alternating lengths, never with stale bytes', () => {
@@ -45,21 +43,4 @@ test('pending() reuses its last two views for alternating lengths, never with st
   assert.notEqual(fresh.buffer === old.buffer && fresh.byteOffset === old.byteOffset, true);
   assert.equal(fresh.toString('latin1'), '+OK\r\n');
   w.sent(false);
-});
-
-test('rawRange(bytes, from, to) appends what raw(bytes.subarray(from, to)) does, short (by byte) and long (copied)', () => {
-  fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 300, size: 'max' }), fc.nat(), fc.nat(), fc.uint8Array({ maxLength: 40 }), (arr, a, b, before) => {
-      const bytes = Buffer.from(arr);
-      const from = bytes.length === 0 ? 0 : a % (bytes.length + 1);
-      const to = from + (bytes.length === 0 ? 0 : b % (bytes.length - from + 1));
-      const x = new ReplyWriter();
-      const y = new ReplyWriter();
-      x.raw(Buffer.from(before));
-      y.raw(Buffer.from(before));
-      x.rawRange(bytes, from, to);
-      y.raw(bytes.subarray(from, to));
-      assert.ok(x.pending().equals(y.pending()));
-    }),
-  );
 });

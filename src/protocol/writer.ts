@@ -192,21 +192,6 @@ export class ReplyWriter {
     }
   }
 
-  /** raw() of `bytes[from, to)`, with no view made of them (the replication stream's commands). */
-  rawRange(bytes: Buffer, from: number, to: number): void {
-    const n = to - from;
-    this.reserve(n);
-    const buf = this.buf;
-    let at = this.len;
-    if (n <= SHORT) {
-      for (let i = from; i < to; i++) buf[at++] = bytes[i]!;
-      this.len = at;
-    } else {
-      bytes.copy(buf, at, from, to);
-      this.len = at + n;
-    }
-  }
-
   /** Appends an already-encoded RESP string (latin1). */
   rawString(s: string): void {
     this.reserve(s.length);

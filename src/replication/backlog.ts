@@ -36,22 +36,14 @@ function decimalDigits(v: number): number {
 /** Writes `<type><v>\r\n` at `at` (v ≥ 0); returns the position after it. */
 function writeHeader(buf: Buffer, at: number, type: number, v: number): number {
   buf[at++] = type;
-  if (v < 10) {
-    buf[at++] = 48 + v;
-  } else if (v < 100) {
-    buf[at++] = 48 + ((v / 10) | 0);
-    buf[at++] = 48 + (v % 10);
-  } else {
-    const end = at + decimalDigits(v);
-    for (let p = end - 1; p >= at; p--) {
-      buf[p] = 48 + (v % 10);
-      v = Math.floor(v / 10);
-    }
-    at = end;
+  const end = at + decimalDigits(v);
+  for (let p = end - 1; p >= at; p--) {
+    buf[p] = 48 + (v % 10);
+    v = Math.floor(v / 10);
   }
-  buf[at] = 13;
-  buf[at + 1] = 10;
-  return at + 2;
+  buf[end] = 13;
+  buf[end + 1] = 10;
+  return end + 2;
 }
 
 interface Block {
@@ -109,9 +101,11 @@ export class ReplicationBacklog {
       last.used += done;
     }
     if (done < data.length) {
-      const block = this.newBlock(data.length - done, this.endOffset + 1 + done);
+      const cap = Math.max(REPL_BLOCK_BYTES, data.length - done);
+      const block = { buf: Buffer.allocUnsafe(cap), used: data.length - done, offset: this.endOffset + 1 + done };
       data.copy(block.buf, 0, done);
-      block.used = data.length - done;
+      this.blocks.push(block);
+      this.memory += cap;
     }
     this.endOffset += data.length;
     this.trim(keepFrom);
@@ -138,20 +132,20 @@ export class ReplicationBacklog {
    * appendLatin1 for a command given as its arguments: encoded as a RESP multibulk straight into
    * the last block's room, without building the encoded string first (the string's pieces, its
    * flattening and the native write were ~1.5% of a SET + WAIT master's CPU: docs/PERFORMANCE.md,
-   * wait5). Short arguments are copied by char code, long ones by one native write. When the last
-   * block may not have room, a new one is started (the old one's room stays unused): a command is
-   * never split, so it never takes the string path. Returns the encoded length; the bytes end at
-   * `tailUsed` in `tailBuffer` (no view is made: the caller copies them out by range, wait8).
+   * wait5). Short arguments are copied by char code, long ones by one native write. Returns a
+   * view of the bytes, or null, writing nothing, when they do not fit there.
    */
-  appendCommand(argv: readonly string[], keepFrom = Infinity): number {
-    // One pass: room for the longest encoding (13 bytes of header, 15 per argument besides its
-    // bytes; a string's length has at most 10 digits), the digits written as they come.
-    let bound = 13;
-    for (let i = 0; i < argv.length; i++) bound += 15 + argv[i]!.length;
-    let last = this.blocks[this.blocks.length - 1];
-    if (last === undefined || last.buf.length - last.used < bound) last = this.newBlock(bound, this.endOffset + 1);
+  appendCommand(argv: readonly string[], keepFrom = Infinity): Buffer | null {
+    const last = this.blocks[this.blocks.length - 1];
+    if (last === undefined) return null;
+    let n = 3 + decimalDigits(argv.length);
+    for (let i = 0; i < argv.length; i++) {
+      const len = argv[i]!.length;
+      n += 5 + decimalDigits(len) + len;
+    }
     const buf = last.buf;
     const from = last.used;
+    if (buf.length - from < n) return null;
     let at = writeHeader(buf, from, 0x2a /* '*' */, argv.length);
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i]!;
@@ -166,29 +160,9 @@ export class ReplicationBacklog {
       buf[at++] = 10;
     }
     last.used = at;
-    const n = at - from;
     this.endOffset += n;
     this.trim(keepFrom);
-    return n;
-  }
-
-  /** The last block's buffer (what appendCommand wrote ends at `tailUsed`). */
-  get tailBuffer(): Buffer {
-    return this.blocks[this.blocks.length - 1]!.buf;
-  }
-
-  /** Bytes in use in the last block. */
-  get tailUsed(): number {
-    return this.blocks[this.blocks.length - 1]!.used;
-  }
-
-  /** Starts a block of at least `room` bytes whose first byte has replication offset `offset`. */
-  private newBlock(room: number, offset: number): Block {
-    const cap = Math.max(REPL_BLOCK_BYTES, room);
-    const block = { buf: Buffer.allocUnsafe(cap), used: 0, offset };
-    this.blocks.push(block);
-    this.memory += cap;
-    return block;
+    return buf.subarray(from, at);
   }
 
   /**

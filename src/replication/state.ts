@@ -204,24 +204,29 @@ export class ReplicationState {
     if (backlog === null || this.isReplica) return;
     const before = this.masterReplOffset;
     if (db === this.selectedDb) {
-      // Encoded straight into the replication buffer's last block (no string, no Buffer and no
-      // view per command; the replicas' outputs copy the bytes by range).
-      const n = backlog.appendCommand(argv, this.oldestNeeded());
-      this.masterReplOffset += n;
-      const end = backlog.tailUsed;
-      this.feedReplicas(backlog.tailBuffer, end - n, end, before);
-      return;
+      // Encoded straight into the replication buffer's last block when it has room (no string,
+      // no Buffer per command, no copy into the block).
+      const view = backlog.appendCommand(argv, this.oldestNeeded());
+      if (view !== null) {
+        this.masterReplOffset += view.length;
+        this.feedReplicas(view, before);
+        return;
+      }
     }
-    // With a SELECT: one string, into the block when it fits.
-    const text = encodeCommand(['SELECT', String(db)]) + encodeCommand(argv);
-    this.selectedDb = db;
+    let text = '';
+    if (db !== this.selectedDb) {
+      text = encodeCommand(['SELECT', String(db)]);
+      this.selectedDb = db;
+    }
+    text += encodeCommand(argv);
+    // With a SELECT, or past the block's room: one string, into the block when it fits.
     const view = backlog.appendLatin1(text, this.oldestNeeded());
     if (view === null) {
       this.feedBytes(Buffer.from(text, 'latin1'));
       return;
     }
     this.masterReplOffset += view.length;
-    this.feedReplicas(view, 0, view.length, before);
+    this.feedReplicas(view, before);
   }
 
   /**
@@ -235,14 +240,11 @@ export class ReplicationState {
     const backlog = this.ensureBacklog();
     this.masterReplOffset += data.length;
     backlog.append(data, this.oldestNeeded());
-    this.feedReplicas(data, 0, data.length, before);
+    this.feedReplicas(data, before);
   }
 
-  /**
-   * Hands bytes just appended to the buffer (from offset `before` + 1), `data[from, to)`, to the
-   * replicas.
-   */
-  private feedReplicas(data: Buffer, from: number, to: number, before: number): void {
+  /** Hands bytes just appended to the buffer (from offset `before` + 1) to the replicas. */
+  private feedReplicas(data: Buffer, before: number): void {
     // Backwards: a replica dropped for its output limit leaves the list.
     for (let i = this.replicas.length - 1; i >= 0; i--) {
       const r = this.replicas[i]!;
@@ -251,7 +253,7 @@ export class ReplicationState {
       // Copied into its output only while that stays small: a burst (a script, a big MULTI)
       // stays shared in the buffer and goes out as the socket drains.
       if (r.state === 'online' && !r.streamOnAck && r.sentTo === before && c.reply.len < PUMP_SLICE_BYTES && !(c.socket?.writableNeedDrain ?? false)) {
-        c.reply.rawRange(data, from, to);
+        c.reply.raw(data);
         r.sentTo = this.masterReplOffset;
         c.markPendingWrite();
         continue;
