@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { ManualClock, SystemClock } from '../src/core/clock.js';
+import fc from 'fast-check';
+import { ManualClock, Random, SystemClock, splitmix32 } from '../src/core/clock.js';
 
 test('SystemClock.wallAt of a monotonic read lies between Date.now() before and after it (to 1 ms)', () => {
   const clock = new SystemClock();
@@ -55,4 +56,47 @@ test('ManualClock.wallAt maps a monotonic instant to its wall time, jumps includ
   clock.jumpWallClock(-100);
   assert.equal(clock.wallAt(clock.monotonic()), clock.now());
   assert.ok(performance.now() >= 0);
+});
+
+/** The generator as first written (state as uint32 numbers): the model Random must match bit for bit. */
+function modelRandom(seed: number): { nextUint32(): number } {
+  const next = splitmix32(seed);
+  let a = next() | 1;
+  let b = next();
+  let c = next();
+  let d = next();
+  return {
+    nextUint32() {
+      const t = a ^ (a << 11);
+      a = b;
+      b = c;
+      c = d;
+      d = (d ^ (d >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
+      return d;
+    },
+  };
+}
+
+test('Random (int32 state) draws the same uint32 sequence as the uint32 model, and next()/below() stay in range', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 1, max: 1_000_000 }), (seed, n) => {
+      const r = new Random(seed);
+      const m = modelRandom(seed);
+      for (let i = 0; i < 300; i++) {
+        const x = r.nextUint32();
+        assert.equal(x, m.nextUint32());
+        assert.ok(x >= 0 && x <= 0xffffffff && Number.isInteger(x));
+        const f = r.next();
+        const hi = m.nextUint32();
+        const lo = m.nextUint32();
+        assert.equal(f, (hi * 2 ** 21 + (lo >>> 11)) / 2 ** 53);
+        assert.ok(f >= 0 && f < 1);
+        const k = r.below(n);
+        assert.ok(Number.isInteger(k) && k >= 0 && k < n);
+        m.nextUint32();
+        m.nextUint32();
+      }
+    }),
+    { numRuns: 200 },
+  );
 });

@@ -6,6 +6,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { ARENA_MIN, ArenaValue, SLAB, ValueArena, arena } from '../src/types/value-arena.js';
 import { SystemClock } from '../src/core/clock.js';
 import { startInProcess, type InProcessServer } from './helpers/in-process.js';
@@ -58,6 +59,55 @@ describe('ValueArena', () => {
     const h = a.alloc(v, 0, v.length);
     assert.deepEqual(a.view(h), v);
     for (const [k, i] of kept) assert.equal(a.latin1(k), bytes(1000, i).toString('latin1'), `value ${i} after`);
+  });
+  it('allocs, frees and compactions against a model: every live value reads its bytes after every step', () => {
+    // Each op: alloc a value (lengths at class boundaries and between) or free a run of them.
+    // Values are freed in bulk runs so that classes cross the compaction threshold; every live
+    // value is read after each op through view (and every 16th through latin1 and copyTo), so
+    // a chunk compaction moved without its handle following reads wrong bytes.
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('store' as const), len: fc.constantFrom(ARENA_MIN, 600, 640, 1000, 1024, 1025, 3000, 65536), seed: fc.nat(255) }),
+      fc.record({ kind: fc.constant('free' as const), pick: fc.nat(), run: fc.integer({ min: 1, max: 2500 }) }),
+    );
+    let moved = 0;
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 12 }), fc.integer({ min: 200, max: 5000 }), (ops, prefill) => {
+        const a = new ValueArena();
+        const live: { v: number; bytes: Buffer }[] = [];
+        const check = (): void => {
+          live.forEach(({ v, bytes: b }, i) => {
+            assert.ok(a.view(v).equals(b));
+            if (i % 16 !== 0) return;
+            assert.equal(a.latin1(v), b.toString('latin1'));
+            const out = Buffer.alloc(b.length + 3);
+            a.copyTo(v, out, 3);
+            assert.ok(out.subarray(3).equals(b));
+          });
+        };
+        for (let i = 0; i < prefill; i++) {
+          const b = bytes(1000, i);
+          live.push({ v: a.alloc(b, 0, b.length), bytes: b });
+        }
+        for (const o of ops) {
+          if (o.kind === 'store') {
+            // Stored from the middle of a larger buffer, as the parser leaves it.
+            const src = Buffer.concat([bytes(5, 9), bytes(o.len, o.seed), bytes(5, 8)]);
+            live.push({ v: a.alloc(src, 5, o.len), bytes: bytes(o.len, o.seed) });
+          } else {
+            for (let k = 0; k < o.run && live.length > 0; k++) {
+              const [gone] = live.splice((o.pick + k * 7919) % live.length, 1);
+              a.free(gone!.v);
+            }
+          }
+          check();
+        }
+        assert.equal(a.live, live.length);
+        assert.equal(a.liveBytes, live.reduce((n, x) => n + x.bytes.length, 0));
+        moved += a.chunksMoved;
+      }),
+      { numRuns: 40 },
+    );
+    assert.ok(moved > 0, 'no run compacted');
   });
 });
 

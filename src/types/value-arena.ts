@@ -97,12 +97,13 @@ export class ValueArena {
   chunksMoved = 0;
 
   /** Copies src[start, start + len) (ARENA_MIN ≤ len ≤ ARENA_MAX) into a chunk; its handle. */
-  alloc(src: Uint8Array, start: number, len: number): number {
+  alloc(src: Buffer, start: number, len: number): number {
     const cls = classOf(len);
     const at = this.chunk(cls);
     const slab = Math.floor(at / SLAB);
     const off = at - slab * SLAB;
-    this.slabs[slab]!.set(src.subarray(start, start + len), off);
+    // copy(), not set(subarray()): no view object per value (evict8).
+    src.copy(this.slabs[slab]!, off, start, start + len);
     let h: number;
     if (this.freeHandles.length > 0) h = this.freeHandles.pop()!;
     else {
