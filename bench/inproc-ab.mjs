@@ -13,6 +13,13 @@
 //
 //   node bench/inproc-ab.mjs --dist <build>/dist [--dist <other>/dist] [--rounds 5]
 //        [--n 320000] [--warmup 160000] [--slice 8000] [--together] [--tests ping_mbulk,set,get,incr,hset,lpush]
+//        [--fresh] [--semi MB]
+//
+// --fresh: the measured commands write a collection key of their own (`myset` → `myset:m`), so
+// the set, hash or list grows from empty during the measured run, as in a redis-benchmark test
+// of -n 200000 on a server that never held it (the warm-up's commands, on the plain key, only
+// warm the code). --semi MB: the children run with V8's semi-spaces at MB, as nodis-server's
+// (4 MB without maxmemory, src/server/heap.ts) instead of V8's default.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +32,8 @@ const PIPELINE = 16;
 if (args[0] === '--child') {
   // Every build in this one process (each its own module graph and server), slices of each
   // test's commands alternating between them, so both see the same moments of the machine.
-  const [, distList, testList, nArg, warmArg, sliceArg] = args;
+  const [, distList, testList, nArg, warmArg, sliceArg, freshArg] = args;
+  const fresh = freshArg === 'fresh';
   const n = Number(nArg);
   const warm = Number(warmArg);
   const slice = Number(sliceArg);
@@ -40,7 +48,8 @@ if (args[0] === '--child') {
       const w = chunks(gens[i], warm);
       run(b, w, 0, w.length);
     });
-    const lists = builds.map((b, i) => chunks(gens[i], n));
+    const measuredGen = (gen) => (fresh ? () => { const a = gen(); if (a.length > 1 && /^my/.test(a[1])) a[1] += ':m'; return a; } : gen);
+    const lists = builds.map((b, i) => chunks(measuredGen(gens[i]), n));
     const cpu = builds.map(() => 0);
     const per = slice / PIPELINE;
     for (let from = 0, k = 0; from < lists[0].length; from += per, k++) {
@@ -68,13 +77,16 @@ const self = fileURLToPath(import.meta.url);
 // --together: every build in one child (one heap: not for changes to what a command leaves
 // for the collector, whose cost then falls on whichever build triggers a scavenge).
 const together = args.includes('--together');
+const fresh = args.includes('--fresh');
+const semi = option(args, 'semi', '');
+const nodeFlags = semi === '' ? [] : [`--max-semi-space-size=${semi}`, `--min-semi-space-size=${semi}`];
 const res = {};
 for (let r = 0; r < rounds; r++) {
   const order = r % 2 === 0 ? dists.map((_, i) => i) : dists.map((_, i) => dists.length - 1 - i);
   const groups = together ? [order] : order.map((i) => [i]);
   const line = [];
   for (const g of groups) {
-    const p = spawnSync(process.execPath, [self, '--child', g.map((i) => dists[i]).join(','), tests, n, warmup, slice], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const p = spawnSync(process.execPath, [...nodeFlags, self, '--child', g.map((i) => dists[i]).join(','), tests, n, warmup, slice, fresh ? 'fresh' : '-'], { encoding: 'utf8', maxBuffer: 1 << 20 });
     if (p.status !== 0) throw new Error(`child failed: ${p.stderr}`);
     const o = JSON.parse(p.stdout);
     for (const [t, list] of Object.entries(o)) list.forEach((us, j) => (res[`${dists[g[j]]}|${t}`] ??= []).push(us));
@@ -82,7 +94,7 @@ for (let r = 0; r < rounds; r++) {
   for (const t of tests.split(',')) line.push(`${t} ${dists.map((d) => res[`${d}|${t}`].at(-1).toFixed(3)).join('/')}`);
   process.stderr.write(`round ${r + 1}: ${line.join(', ')}\n`);
 }
-let md = `In-process CPU µs per command (median of ${rounds} rounds, ${n} commands per test after ${warmup}, ${PIPELINE} per read; load ${os.loadavg()[0].toFixed(1)} at the end)\n\n`;
+let md = `In-process CPU µs per command (median of ${rounds} rounds, ${n} commands per test after ${warmup}${fresh ? ', measured on a fresh collection key' : ''}${semi !== '' ? `, semi-spaces ${semi} MB` : ''}, ${PIPELINE} per read; load ${os.loadavg()[0].toFixed(1)} at the end)\n\n`;
 md += `| test | ${dists.map((d, i) => `build ${i + 1}`).join(' | ')} |${dists.length > 1 ? ' 2 vs 1 |' : ''}\n|---|${dists.map(() => '---:').join('|')}|${dists.length > 1 ? '---:|' : ''}\n`;
 for (const t of tests.split(',')) {
   const m = dists.map((d) => median(res[`${d}|${t}`]));

@@ -199,8 +199,19 @@ export async function inProcessServer(dist) {
   logger.level = 'warning';
   const config = new ConfigRegistry(DIRECTIVES);
   config.set('save', [''], 'args');
+  // The start-up tasks run as in a real server (NODIS_INPROC_STARTUP=0: not), in a directory of
+  // its own with nothing to load: until the replication task has run, every write's READONLY
+  // check reads `replicaof` from the config (willBeReplica), ~0.05–0.1 µs a write that a started
+  // server does not pay (docs/PERFORMANCE.md, "types20").
+  const startup = process.env.NODIS_INPROC_STARTUP !== '0';
+  if (startup) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodis-inproc-'));
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    config.set('dir', [dir], 'args');
+  }
   const server = new Server({ clock, random: new Random(1), config, commands: new CommandTable(allCommandHandlers()), logger });
   installModules(server);
+  if (startup && typeof server.startup === 'function') await server.startup();
   return { server, client: server.createFakeClient(), load, Random };
 }
 

@@ -3,6 +3,7 @@
 // rechargeValue), in process: HSET myhash / SADD myset of redis-benchmark's `element:__rand_int__`
 // (-r 100000) into a 100,000-element collection, timed with and without the recharge after each
 // write; the difference per write is the recharge. Builds alternate slice by slice in one process.
+// Also LPUSH / RPUSH mylist xxx onto a list of 100,000 (the list grows by 2 × n per slice).
 //
 //   node bench/recharge-cost.mjs --dist <build>/dist [--dist <other>/dist] [--n 200000] [--slices 10]
 import path from 'node:path';
@@ -21,6 +22,10 @@ for (const d of dists) {
   const memory = await load(d, 'src/keyspace/memory.js');
   const { HashValue } = await load(d, 'src/types/hash.js');
   const { SetValue } = await load(d, 'src/types/set.js');
+  const { ListValue } = await load(d, 'src/types/list.js');
+  const l = new ListValue();
+  for (let i = 0; i < 100000; i++) l.pushTail('xxx');
+  memory.chargedValueBytes(l);
   const h = new HashValue();
   const s = new SetValue();
   for (let i = 0; i < 100000; i++) {
@@ -29,7 +34,7 @@ for (const d of dists) {
   }
   memory.chargedValueBytes(h);
   memory.chargedValueBytes(s);
-  builds.push({ d, memory, h, s });
+  builds.push({ d, memory, h, s, l });
 }
 let seed = 7;
 const names = Array.from({ length: 4096 }, () => {
@@ -39,12 +44,15 @@ const names = Array.from({ length: 4096 }, () => {
 let sink = 0;
 function slice(b, kind, recharge) {
   const t0 = process.cpuUsage();
-  const { memory, h, s } = b;
+  const { memory, h, s, l } = b;
+  const v = kind === 'hset' ? h : kind === 'sadd' ? s : l;
   for (let i = 0; i < n; i++) {
     const name = names[i & 4095];
     if (kind === 'hset') h.set(name, 'xxx');
-    else s.add(name);
-    if (recharge) sink += memory.rechargeValue(kind === 'hset' ? h : s);
+    else if (kind === 'sadd') s.add(name);
+    else if (kind === 'lpush') l.pushHead('xxx');
+    else l.pushTail('xxx');
+    if (recharge) sink += memory.rechargeValue(v);
   }
   const t = process.cpuUsage(t0);
   return ((t.user + t.system) * 1000) / n; // ns per write
@@ -52,7 +60,7 @@ function slice(b, kind, recharge) {
 const results = {};
 for (let r = 0; r < slices; r++) {
   for (const b of r % 2 === 0 ? builds : [...builds].reverse()) {
-    for (const kind of ['hset', 'sadd']) {
+    for (const kind of ['hset', 'sadd', 'lpush', 'rpush']) {
       const with_ = slice(b, kind, true);
       const without = slice(b, kind, false);
       (results[`${b.d}|${kind}`] ??= []).push(with_ - without);
@@ -61,4 +69,4 @@ for (let r = 0; r < slices; r++) {
 }
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 console.log(`ns per write spent in the recharge (with − without, median of ${slices} slices of ${n}; sink ${sink % 7})`);
-for (const b of builds) console.log(`${b.d}: hset ${median(results[`${b.d}|hset`]).toFixed(1)}  sadd ${median(results[`${b.d}|sadd`]).toFixed(1)}`);
+for (const b of builds) console.log(`${b.d}: ${['hset', 'sadd', 'lpush', 'rpush'].map((k) => `${k} ${median(results[`${b.d}|${k}`]).toFixed(1)}`).join('  ')}`);

@@ -72,14 +72,11 @@ describe('memory recharge of big hashes and sets', () => {
     }
   });
 
-  it('any sequence of writes to a list recharges as a fresh estimate (types19)', () => {
-    const op = fc.record({
-      kind: fc.constantFrom('lpush', 'rpush', 'rpush', 'lpop', 'rpop', 'lset', 'linsert', 'lrem', 'removeAt', 'ltrim', 'clear'),
-      i: fc.integer({ min: 0, max: 30 }),
-      len: fc.integer({ min: 0, max: 60 }),
-    });
+  /** Runs random list writes (element lengths from `len`) and checks every recharge. */
+  const listWritesProperty = (len: fc.Arbitrary<number>, kinds: string[], maxFill = 40): void => {
+    const op = fc.record({ kind: fc.constantFrom(...kinds), i: fc.integer({ min: 0, max: 30 }), len });
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 300 }), fc.integer({ min: 0, max: 40 }), (ops, fill) => {
+      fc.property(fc.array(op, { maxLength: 300 }), fc.integer({ min: 0, max: maxFill }), (ops, fill) => {
         const l = new ListValue();
         // Elements of many lengths (and integers, stored as numbers), so a kept sample of the
         // first five answers another number than a fresh one whenever they changed.
@@ -107,6 +104,52 @@ describe('memory recharge of big hashes and sets', () => {
       }),
       { numRuns: 300 },
     );
+  };
+  const listKinds = ['lpush', 'rpush', 'rpush', 'lpop', 'rpop', 'lset', 'linsert', 'lrem', 'removeAt', 'ltrim', 'clear'];
+
+  it('any sequence of writes to a list recharges as a fresh estimate (types19)', () => {
+    listWritesProperty(fc.integer({ min: 0, max: 60 }), listKinds);
+  });
+
+  it('head pushes and pops of elements of a few lengths keep the sample only when its total is unchanged (types20)', () => {
+    // LPUSH/LPOP that swap an element of the sample for one of the same length leave headEpoch
+    // (ListValue SAMPLED_HEAD); with three lengths (and integers of one to five digits) that is
+    // many of them, and the others must still move it. The lengths are far apart (the charge
+    // rounds an average to jemalloc's 16-byte classes), and the lists short, so pops cross five.
+    listWritesProperty(fc.constantFrom(3, 23, 47, 8), ['lpush', 'lpush', 'lpop', 'lpop', 'rpush', 'rpop', 'linsert', 'lset'], 8);
+  });
+
+  it('a head push of an element as long as the one it moves out of the sample keeps the epoch', () => {
+    const l = new ListValue();
+    for (let i = 0; i < 10; i++) l.pushTail('x'.repeat(i + 1));
+    const t = tracker(l);
+    let epoch = l.headEpoch;
+    l.pushHead('abcde'); // the 5th element, 'xxxxx', leaves the sample: the same length
+    assert.equal(l.headEpoch, epoch);
+    t.recharge();
+    t.check('lpush of an equal length');
+    l.pushHead('ab'); // 'xxxx' leaves: another length
+    assert.notEqual(l.headEpoch, epoch);
+    t.recharge();
+    t.check('lpush of another length');
+    epoch = l.headEpoch;
+    l.pushHead('7'); // stored as the number 7, against 'xxx'
+    assert.notEqual(l.headEpoch, epoch);
+    t.recharge();
+    t.check('lpush of an integer of another length');
+    epoch = l.headEpoch;
+    l.pushHead('42'); // the number 42 against 'xx'
+    assert.equal(l.headEpoch, epoch);
+    t.recharge();
+    t.check('lpush of an integer of the same length');
+    l.popHead(); // 42 out, 'xx' in
+    assert.equal(l.headEpoch, epoch);
+    t.recharge();
+    t.check('lpop of an equal length');
+    l.popHead(); // 7 out, 'xxx' in
+    assert.notEqual(l.headEpoch, epoch);
+    t.recharge();
+    t.check('lpop of an equal length');
   });
 
   it('any sequence of writes to a small-then-big hash or set recharges as a fresh estimate', () => {

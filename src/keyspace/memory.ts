@@ -19,7 +19,8 @@
 import { Buffer } from 'node:buffer'; // not the global's getter (types/value.ts)
 import { ArenaValue } from '../types/value-arena.js';
 import { isStringValue, stringLength, type RedisValue, type TypedValue } from '../types/value.js';
-import { ListValue } from '../types/list.js';
+import { ListValue, SAMPLED_HEAD } from '../types/list.js';
+import { HEAD_ENTRIES } from '../types/field-table.js';
 import { HashValue } from '../types/hash.js';
 import { SetValue } from '../types/set.js';
 import { ZSet, NIL } from '../types/zset.js';
@@ -217,8 +218,13 @@ interface Charge {
 
 const charged = new WeakMap<object, Charge>();
 
-/** The estimate the recharge of a write gives (objectComputeSize with 5 samples). */
-const RECHARGE_SAMPLES = 5;
+/**
+ * The estimate the recharge of a write gives (objectComputeSize with 5 samples): a list's
+ * headEpoch watches exactly that many first elements (ListValue SAMPLED_HEAD), sets and hashes
+ * HEAD_ENTRIES ≥ 5.
+ */
+const RECHARGE_SAMPLES = SAMPLED_HEAD;
+if (RECHARGE_SAMPLES !== 5 || HEAD_ENTRIES < RECHARGE_SAMPLES) throw new Error('memory.ts: the recharge samples 5 elements, within what headEpoch watches');
 
 /**
  * estimateValueSize(v, 5), from `r`'s kept sample when its epoch is the value's: the same number,

@@ -34,6 +34,21 @@ export function encodeElement(s: string): ListElement {
   return s;
 }
 
+/**
+ * How many first elements the memory model samples (keyspace/memory.ts RECHARGE_SAMPLES, which
+ * is this): a push or pop at the head that leaves their count and total length as they were
+ * does not move headEpoch.
+ */
+export const SAMPLED_HEAD = 5;
+
+/** The length of a stored element's bytes: elementBytes(e).length, without making the string. */
+export function elementLength(e: ListElement): number {
+  if (typeof e === 'string') return e.length;
+  let n = e < 0 ? 2 : 1;
+  for (let a = Math.abs(e); a >= 10; a = Math.floor(a / 10)) n++;
+  return n;
+}
+
 /** The bytes of a stored element. */
 export function elementBytes(e: ListElement): string {
   return typeof e === 'string' ? e : String(e);
@@ -46,11 +61,14 @@ export class ListValue implements TypedValue {
   private len = 0;
   private mask: number;
   /**
-   * Moves whenever the first HEAD_ENTRIES elements (head first) might have changed: a push or
-   * pop at the head, a push or pop at the tail of a list of at most HEAD_ENTRIES, a change at a
-   * position below HEAD_ENTRIES, a removal by value, a trim. A push at the tail of a longer list
-   * (RPUSH) leaves it, so the memory model's sample of the first elements (its estimate of
-   * every write, memory.ts) can be kept until it moves, as for big sets and hashes.
+   * Moves whenever how many the first SAMPLED_HEAD elements are, or their total length, might
+   * have changed: a push or pop at the head that changes them (one that swaps an element out of
+   * them for one of the same length leaves it: LPUSH of equal-length elements, as redis-benchmark's
+   * `xxx` or a queue of fixed-size ids, and LPOP of them), a push or pop at the tail of a list of
+   * at most HEAD_ENTRIES, a change at a position below HEAD_ENTRIES, a removal by value, a trim.
+   * A push at the tail of a longer list (RPUSH) leaves it, so the memory model's sample of the
+   * first elements (its estimate of every write, memory.ts) can be kept until it moves, as for
+   * big sets and hashes.
    */
   headEpoch = 0;
 
@@ -109,7 +127,8 @@ export class ListValue implements TypedValue {
 
   pushHeadRaw(e: ListElement): void {
     if (this.len === this.items.length) this.resize(this.items.length * 2);
-    this.headEpoch++;
+    // The first SAMPLED_HEAD after the push are `e` and all but the last of those before it.
+    if (this.len < SAMPLED_HEAD || elementLength(e) !== elementLength(this.items[(this.head + SAMPLED_HEAD - 1) & this.mask]!)) this.headEpoch++;
     this.head = (this.head - 1) & this.mask;
     this.items[this.head] = e;
     this.len++;
@@ -134,11 +153,12 @@ export class ListValue implements TypedValue {
 
   popHeadRaw(): ListElement | undefined {
     if (this.len === 0) return undefined;
-    const e = this.items[this.head];
+    const e = this.items[this.head]!;
+    // The first SAMPLED_HEAD after the pop are those before it but `e`, and the next one.
+    if (this.len <= SAMPLED_HEAD || elementLength(e) !== elementLength(this.items[(this.head + SAMPLED_HEAD) & this.mask]!)) this.headEpoch++;
     this.items[this.head] = undefined;
     this.head = (this.head + 1) & this.mask;
     this.len--;
-    this.headEpoch++;
     this.maybeShrink();
     return e;
   }
