@@ -11,7 +11,7 @@
 // --dist DIR runs another build's compiled modules (an older tree's dist/) in the same process
 // after this one, round by round, for an A/B: same image, same heap, alternating.
 //
-//   node bench/rdb-load-stages.mjs [--rounds 5] [--keys 1000000] [--dist /work/wt/start/dist] [--only load]
+//   node bench/rdb-load-stages.mjs [--rounds 5] [--keys 1000000] [--dist /work/wt/start/dist [--skip-self]] [--only load]
 import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { root, option, median } from './lib.mjs';
@@ -99,8 +99,11 @@ const stages = {
   },
 };
 const results = {};
+// --skip-self: only the --dist build's stages (the image is still this tree's), e.g. under
+// `perf stat -e instructions` once per build.
+const measured = args.includes('--skip-self') ? builds.slice(1) : builds;
 for (let r = 0; r < rounds; r++) {
-  for (const b of builds) {
+  for (const b of measured) {
     for (const [name, fn] of Object.entries(stages)) {
       if (only !== '' && !name.includes(only)) continue;
       const key = `${b.dist}\t${name}`;
