@@ -13,7 +13,7 @@ import './helpers/property.js';
 import { serverInProcess } from './helpers/in-process.js';
 import { Snapshot } from '../src/persistence/snapshot.js';
 import { DEFAULT_ENCODE_OPTIONS } from '../src/persistence/rdb-encode.js';
-import { loadRdbSliced, StreamedRdbLoad } from '../src/replication/rdb-transfer.js';
+import { canLoadWhileReceiving, loadRdbSliced, StreamedRdbLoad } from '../src/replication/rdb-transfer.js';
 import { datasetDigest } from '../src/keyspace/digest.js';
 import { ListValue } from '../src/types/list.js';
 import { HashValue, DEFAULT_HASH_LIMITS } from '../src/types/hash.js';
@@ -202,5 +202,21 @@ describe('a full sync loaded while it arrives', () => {
     assert.equal((receiver.dbs[0]!.dict.get('big') as string).length, 2 << 20);
     // 2 MB in 1 KB reads: ~2,000 reads; doubling, about log2(2,000) tries.
     assert.ok(tries < 40, `${tries} tries`);
+  });
+});
+
+describe('when a full sync is loaded while it arrives', () => {
+  it('only with repl-diskless-load on-empty-db or swapdb, an empty dataset and no key-load-delay', () => {
+    const server = replicaServer();
+    assert.equal(canLoadWhileReceiving(server), false, 'disabled (the default): after the transfer, as Redis');
+    for (const mode of ['on-empty-db', 'swapdb']) {
+      server.config.set('repl-diskless-load', [mode], 'args');
+      assert.equal(canLoadWhileReceiving(server), true, mode);
+    }
+    server.config.set('key-load-delay', ['10'], 'args');
+    assert.equal(canLoadWhileReceiving(server), false, 'key-load-delay');
+    server.config.set('key-load-delay', ['0'], 'args');
+    server.dbs[5]!.set('k', 'v');
+    assert.equal(canLoadWhileReceiving(server), false, 'a dataset of its own');
   });
 });

@@ -137,13 +137,21 @@ async function asSyncLoad(server: Server, totalBytes: number, load: () => Promis
 const RECEIVE_SLICE_MS = 5;
 
 /**
- * May a full sync's image be loaded while it arrives (StreamedRdbLoad)? Only into an empty
- * dataset — the staged databases then hold the only copy of any data, as Redis's disk load
- * would, never the old dataset and the new one side by side — and without key-load-delay (a
- * test knob that slows the load after the transfer, which its tests time).
+ * May a full sync's image be loaded while it arrives (StreamedRdbLoad)? Where Redis itself
+ * loads from the socket as the bytes come (repl-diskless-load on-empty-db or swapdb), and only
+ * into an empty dataset: the staged databases then hold the only copy of any data, never the
+ * old dataset and the new one side by side. Not with key-load-delay (a test knob that slows
+ * the load, which its tests time). With `disabled` (the default) Redis writes the image to
+ * disk and loads it after the transfer; nodis keeps that order too: overlapping the replica's
+ * parse with the master's walk shortens the sync, but on a machine that runs both (2 cores)
+ * it took the master's write p99 from ~0.2 ms to ~2 ms (docs/PERFORMANCE.md, "jobs9").
  */
 export function canLoadWhileReceiving(server: Server): boolean {
-  return server.config.getNumber('key-load-delay') === 0 && server.dbs.every((db) => db.dict.size === 0 && db.expires.size === 0);
+  return (
+    server.config.getString('repl-diskless-load') !== 'disabled' &&
+    server.config.getNumber('key-load-delay') === 0 &&
+    server.dbs.every((db) => db.dict.size === 0 && db.expires.size === 0)
+  );
 }
 
 /**
