@@ -414,9 +414,9 @@ export const RDB_WAIT = -1;
  * With `feed` (an image still arriving) it parses what has arrived: a record cut off by the
  * feed's end is read again from its first byte once more bytes are in (RDB_WAIT is yielded
  * meanwhile), and nothing of it reaches `target` before it is whole. A record is retried only
- * once its bytes have doubled, so a value larger than many reads is parsed O(1) times. Damage
- * is damage only once the image is complete: until then a read past the end means "wait", so
- * every error is the one parseRdb would raise for the whole image.
+ * once its bytes have doubled, so re-reading a value larger than many reads costs about twice
+ * its size. Damage is damage only once the image is complete: until then a read past the end
+ * means "wait", so every error is the one parseRdb would raise for the whole image.
  */
 export function* parseRdbSteps(
   buf: Buffer,
