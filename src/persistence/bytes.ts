@@ -136,17 +136,26 @@ export class ByteWriter {
 /** A cursor over input bytes; every read checks bounds and throws RdbFormatError. */
 export class ByteReader {
   pos: number;
+  /**
+   * Set when a read failed for want of bytes past `end` (not for a negative length): over an
+   * image still arriving (parseRdbSteps with a feed) that means "wait for more", not damage.
+   */
+  shortRead = false;
 
   constructor(
-    readonly buf: Buffer,
+    /** Replaced, with `end`, only by parseRdbSteps as a streamed image grows. */
+    public buf: Buffer,
     start = 0,
-    readonly end = buf.length,
+    public end = buf.length,
   ) {
     this.pos = start;
   }
 
   need(n: number): void {
-    if (n < 0 || this.pos + n > this.end) throw new RdbFormatError('Unexpected EOF reading RDB file');
+    if (n < 0 || this.pos + n > this.end) {
+      if (n >= 0) this.shortRead = true;
+      throw new RdbFormatError('Unexpected EOF reading RDB file');
+    }
   }
 
   get remaining(): number {

@@ -392,19 +392,55 @@ export function parseRdb(buf: Buffer, target: RdbLoadTarget, limits: LoadLimits,
 const CRC_BATCH = 64 * 1024;
 
 /**
+ * An image still arriving (a replica's full sync, parsed while the master sends it). `end` is
+ * how many of the image's bytes may be parsed so far (it grows; `complete` once it is the
+ * image's end); `bytesFrom(from)` hands out bytes [from, end) in one Buffer, and the feed may
+ * drop the bytes before `from` — the parser never reads behind the record it is on.
+ */
+export interface RdbFeed {
+  readonly end: number;
+  readonly complete: boolean;
+  bytesFrom(from: number): Buffer;
+}
+
+/** What parseRdbSteps yields, with a feed, when it needs more bytes than the feed holds. */
+export const RDB_WAIT = -1;
+
+/**
  * parseRdb one key at a time: yields the input offset after each key, so a caller can load in
  * slices and serve clients in between (start-up loading); returns what parseRdb returns.
  * The checksum is computed as the parse goes, so the end of a big file is not one long step.
+ *
+ * With `feed` (an image still arriving) it parses what has arrived: a record cut off by the
+ * feed's end is read again from its first byte once more bytes are in (RDB_WAIT is yielded
+ * meanwhile), and nothing of it reaches `target` before it is whole. A record is retried only
+ * once its bytes have doubled, so re-reading a value larger than many reads costs about twice
+ * its size. Damage is damage only once the image is complete: until then a read past the end
+ * means "wait", so every error is the one parseRdb would raise for the whole image.
  */
-export function* parseRdbSteps(buf: Buffer, target: RdbLoadTarget, limits: LoadLimits, verifyChecksum = true): Generator<number, RdbParseResult> {
-  if (buf.length < 9 || buf.latin1Slice(0, 5) !== 'REDIS') {
+export function* parseRdbSteps(
+  buf: Buffer,
+  target: RdbLoadTarget,
+  limits: LoadLimits,
+  verifyChecksum = true,
+  feed: RdbFeed | null = null,
+): Generator<number, RdbParseResult> {
+  // With a feed, `buf` holds the image's bytes from `base` on (the reader's positions are
+  // relative to it), and is replaced when the parser waits for more.
+  let base = 0;
+  if (feed !== null) {
+    while (!feed.complete && feed.end < 9) yield RDB_WAIT;
+    buf = feed.bytesFrom(0);
+  }
+  const end = buf.length;
+  if (end < 9 || buf.latin1Slice(0, 5) !== 'REDIS') {
     throw new RdbLoadError('Wrong signature trying to load DB from file', true);
   }
   const version = Number(buf.latin1Slice(5, 9));
   if (!Number.isInteger(version) || version < 1 || version > RDB_VERSION) {
     throw new RdbLoadError(`Can't handle RDB format version ${buf.latin1Slice(5, 9)}`, true);
   }
-  const d = new RdbDecoder(buf, limits, 9);
+  const d = new RdbDecoder(buf, limits, 9, end);
   const r = d.r;
   let dbId = 0;
   let expireMs = -1;
@@ -413,76 +449,94 @@ export function* parseRdbSteps(buf: Buffer, target: RdbLoadTarget, limits: LoadL
   let lruIdle = -1;
   const crc = new Crc64();
   let crcPos = 0;
+  let opStart = 9;
   for (;;) {
-    const type = r.u8();
-    if (type === RdbOpcode.ExpireTime) {
-      r.need(4);
-      expireMs = r.buf.readInt32LE(r.pos) * 1000;
-      r.pos += 4;
-      continue;
-    }
-    if (type === RdbOpcode.ExpireTimeMs) {
-      expireMs = Number(r.i64le());
-      continue;
-    }
-    if (type === RdbOpcode.Freq) {
-      lfuFreq = r.u8();
-      continue;
-    }
-    if (type === RdbOpcode.Idle) {
-      lruIdle = d.length();
-      continue;
-    }
-    if (type === RdbOpcode.Eof) break;
-    if (type === RdbOpcode.SelectDb) {
-      dbId = d.length();
-      target.selectDb(dbId);
-      continue;
-    }
-    if (type === RdbOpcode.ResizeDb) {
-      d.length();
-      d.length();
-      continue;
-    }
-    if (type === RdbOpcode.Aux) {
-      const name = d.string();
-      const value = d.string();
-      target.aux(name, value);
-      continue;
-    }
-    if (type === RdbOpcode.Function2) {
-      target.functionCode(d.string());
-      continue;
-    }
-    if (type === RdbOpcode.FunctionPreGa) throw new RdbFormatError('Pre-release function format not supported.');
-    if (type === RdbOpcode.ModuleAux) throw new RdbFormatError('Module auxiliary data is not supported by nodis');
-    if (!isObjectType(type)) throw new RdbFormatError(`Unknown RDB encoding type ${type}`);
-    const keyOffset = r.pos;
-    const key = d.string();
-    let value: RedisValue | null;
+    opStart = r.pos;
     try {
-      value = d.value(type);
+      const type = r.u8();
+      if (type === RdbOpcode.ExpireTime) {
+        r.need(4);
+        expireMs = r.buf.readInt32LE(r.pos) * 1000;
+        r.pos += 4;
+        continue;
+      }
+      if (type === RdbOpcode.ExpireTimeMs) {
+        expireMs = Number(r.i64le());
+        continue;
+      }
+      if (type === RdbOpcode.Freq) {
+        lfuFreq = r.u8();
+        continue;
+      }
+      if (type === RdbOpcode.Idle) {
+        lruIdle = d.length();
+        continue;
+      }
+      if (type === RdbOpcode.Eof) break;
+      if (type === RdbOpcode.SelectDb) {
+        dbId = d.length();
+        target.selectDb(dbId);
+        continue;
+      }
+      if (type === RdbOpcode.ResizeDb) {
+        d.length();
+        d.length();
+        continue;
+      }
+      if (type === RdbOpcode.Aux) {
+        const name = d.string();
+        const value = d.string();
+        target.aux(name, value);
+        continue;
+      }
+      if (type === RdbOpcode.Function2) {
+        target.functionCode(d.string());
+        continue;
+      }
+      if (type === RdbOpcode.FunctionPreGa) throw new RdbFormatError('Pre-release function format not supported.');
+      if (type === RdbOpcode.ModuleAux) throw new RdbFormatError('Module auxiliary data is not supported by nodis');
+      if (!isObjectType(type)) throw new RdbFormatError(`Unknown RDB encoding type ${type}`);
+      const keyOffset = r.pos;
+      const key = d.string();
+      let value: RedisValue | null;
+      try {
+        value = d.value(type);
+      } catch (e) {
+        if (e instanceof RdbFormatError) e.context ??= { offset: base + r.pos, keyOffset: base + keyOffset, key, type };
+        throw e;
+      }
+      if (value !== null) target.key(dbId, key, value, expireMs, lfuFreq, lruIdle);
+      else target.emptyKey?.(dbId, key);
     } catch (e) {
-      if (e instanceof RdbFormatError) e.context ??= { offset: r.pos, keyOffset, key, type };
-      throw e;
+      // Past the end of what the feed held when this record began: wait, or read on if the
+      // feed has grown since (then even a complete image's record is read again).
+      if (feed === null || !r.shortRead || (feed.complete && base + r.end === feed.end)) throw e;
+      // The bytes before the record are done with: checksum them, then wait for more.
+      if (verifyChecksum) crc.update(r.buf, crcPos, opStart);
+      crcPos = 0;
+      base = yield* waitForBytes(r, feed, base, opStart);
+      continue;
     }
-    if (value !== null) target.key(dbId, key, value, expireMs, lfuFreq, lruIdle);
-    else target.emptyKey?.(dbId, key);
     expireMs = -1;
     lfuFreq = -1;
     lruIdle = -1;
     if (verifyChecksum && r.pos - crcPos >= CRC_BATCH) {
-      crc.update(buf, crcPos, r.pos);
+      crc.update(r.buf, crcPos, r.pos);
       crcPos = r.pos;
     }
-    yield r.pos;
+    yield base + r.pos;
   }
   if (version >= 5) {
+    while (feed !== null && r.end - r.pos < 8 && (!feed.complete || base + r.end < feed.end)) {
+      if (verifyChecksum) crc.update(r.buf, crcPos, r.pos);
+      crcPos = 0;
+      base = yield* waitForBytes(r, feed, base, r.pos);
+    }
     r.need(8);
     const stored = r.buf.subarray(r.pos, r.pos + 8);
     const zero = stored.every((b) => b === 0);
     if (verifyChecksum && !zero) {
-      crc.update(buf, crcPos, r.pos);
+      crc.update(r.buf, crcPos, r.pos);
       if (!crc.bytes().equals(stored)) {
         const got = Buffer.from(stored).reverse().toString('hex');
         throw new RdbLoadError(`Wrong RDB checksum expected: (${got}) got (${crc.hex()}). Aborting now.`, false, 'RDB CRC error');
@@ -490,7 +544,23 @@ export function* parseRdbSteps(buf: Buffer, target: RdbLoadTarget, limits: LoadL
     }
     r.pos += 8;
   }
-  return { version, end: r.pos };
+  return { version, end: base + r.pos };
+}
+
+/**
+ * A read ran past what the feed held: wait (yielding RDB_WAIT) until the bytes from the
+ * record's first byte on have doubled, or the image is complete, then go on reading from a
+ * buffer that starts at that byte. Returns the new buffer's offset in the image.
+ */
+function* waitForBytes(r: ByteReader, feed: RdbFeed, base: number, recordStart: number): Generator<number, number> {
+  const from = base + recordStart;
+  const want = Math.max(base + r.end + 1, from + 2 * (base + r.end - from));
+  while (!feed.complete && feed.end < want) yield RDB_WAIT;
+  r.shortRead = false;
+  r.buf = feed.bytesFrom(from);
+  r.end = r.buf.length;
+  r.pos = 0;
+  return from;
 }
 
 /** A file-level load failure: the message to log and how Redis reports it. */

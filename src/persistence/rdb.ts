@@ -28,7 +28,7 @@ import type { RedisValue } from '../types/value.js';
 import { Snapshot, type SnapshotOptions } from './snapshot.js';
 import type { EncodeOptions } from './rdb-encode.js';
 import { RdbFormatError } from './bytes.js';
-import { parseRdbSteps, RdbLoadError, type LoadLimits } from './rdb-decode.js';
+import { parseRdbSteps, RdbLoadError, type LoadLimits, type RdbFeed } from './rdb-decode.js';
 import { runSliced, runToEnd, startLoading, stopLoading } from './loading.js';
 import { setInfoField } from '../server/info-fields.js';
 import { debugHooks, debugTunables } from '../server/debug-hooks.js';
@@ -105,7 +105,7 @@ async function writeAll(fh: fs.promises.FileHandle, chunk: Buffer): Promise<void
 }
 
 /** A load's outcome, for INFO and the start-up log. */
-interface LoadStats {
+export interface LoadStats {
   keysLoaded: number;
   keysExpired: number;
   /** Keys whose value loaded empty (skipped, as Redis does since #8453). */
@@ -129,6 +129,19 @@ const RDB_TYPE_NAMES = [
 ];
 
 /** What rdbSaveKeyValuePair adds per key: IDLE under allkeys-lru/volatile-lru, FREQ under an LFU policy. */
+/**
+ * A load into databases that are not yet the server's (a replica's full sync parsed while the
+ * image arrives, replication/rdb-transfer.ts): the image's feed, the databases the keys go to,
+ * and what the image holds that touches the live server (AUX fields, function libraries), kept
+ * in order for when the load is made live.
+ */
+export interface StagedLoad {
+  readonly dbs: Database[];
+  readonly feed: RdbFeed;
+  readonly aux: [string, string][];
+  readonly functions: string[];
+}
+
 function savedAccess(s: Server): SnapshotOptions['access'] {
   const policy = s.config.getString('maxmemory-policy');
   if (policy.endsWith('-lfu')) return { lfu: true, value: (r) => lfuCounter(s.access, r) };
@@ -497,37 +510,37 @@ export class RdbPersistence {
     return runToEnd(this.loadImageSteps(buf, opts), this.server);
   }
 
-  /** loadImage one key per step (each yields the offset reached), for sliced loading. */
-  *loadImageSteps(buf: Buffer, opts: { allowDup: boolean; logAux: boolean }): Generator<number, { end: number; stats: LoadStats }> {
+  /**
+   * loadImage one key per step (each yields the offset reached), for sliced loading. With
+   * `staged` the keys go into its databases instead of the server's, the image is read from its
+   * feed as it arrives (RDB_WAIT while it waits), and the AUX fields and function libraries are
+   * held in it for the caller to apply (applyAux, applyFunction) when it makes the load live.
+   */
+  *loadImageSteps(
+    buf: Buffer,
+    opts: { allowDup: boolean; logAux: boolean },
+    staged: StagedLoad | null = null,
+  ): Generator<number, { end: number; stats: LoadStats }> {
     const server = this.server;
     const stats: LoadStats = { keysLoaded: 0, keysExpired: 0, emptyKeysSkipped: 0 };
     const isMaster = !server.role.isReplica();
     const now = server.clock.now();
-    const functions = functionProviders.get(server);
+    const dbs = staged?.dbs ?? server.dbs;
     const result = yield* parseRdbSteps(
       buf,
       {
         selectDb: (id) => {
-          if (id >= server.dbs.length) {
-            throw new RdbLoadError(`FATAL: Data file was created with a Redis server configured to handle more than ${server.dbs.length} databases. Exiting\n`);
+          if (id >= dbs.length) {
+            throw new RdbLoadError(`FATAL: Data file was created with a Redis server configured to handle more than ${dbs.length} databases. Exiting\n`);
           }
         },
         aux: (name, value) => {
-          if (!opts.logAux) return;
-          replicationInfo.get(server)?.loaded(name, value);
-          if (name === 'redis-ver') server.log.notice(`Loading RDB produced by version ${value}`);
-          else if (name === 'ctime') {
-            const age = Math.floor(now / 1000) - Number(value);
-            server.log.notice(`RDB age ${age < 0 ? 0 : age} seconds`);
-          } else if (name === 'used-mem') server.log.notice(`RDB memory usage when created ${(Number(value) / (1024 * 1024)).toFixed(2)} Mb`);
+          if (staged !== null) staged.aux.push([name, value]);
+          else this.applyAux(name, value, opts.logAux, now);
         },
         functionCode: (code) => {
-          if (functions === undefined) {
-            server.log.warning('The RDB file contains functions, which this server cannot load; skipping them');
-            return;
-          }
-          const err = functions.load(code, opts.allowDup);
-          if (err !== null) throw new RdbFormatError(`Failed loading library: ${err}`);
+          if (staged !== null) staged.functions.push(code);
+          else this.applyFunction(code, opts.allowDup);
         },
         key: (dbId, key, value: RedisValue, expireMs, lfuFreq, lruIdle) => {
           if (isMaster && expireMs !== -1 && expireMs < now) {
@@ -535,7 +548,7 @@ export class RdbPersistence {
             if (opts.logAux) replicationInfo.get(server)?.expired?.(dbId, key);
             return;
           }
-          const db = server.dbs[dbId]!;
+          const db = dbs[dbId]!;
           if (db.dict.has(key)) {
             if (!opts.allowDup) throw new RdbFormatError(`RDB has duplicated key '${key}' in DB ${dbId}`);
             db.delete(key);
@@ -549,8 +562,32 @@ export class RdbPersistence {
       },
       this.loadLimits(),
       server.config.getBool('rdbchecksum') && !debugTunables.skipChecksumValidation,
+      staged?.feed ?? null,
     );
     return { end: result.end, stats };
+  }
+
+  /** An AUX field of a loaded image: the replication metadata, and the log lines Redis prints. */
+  applyAux(name: string, value: string, logAux: boolean, now = this.server.clock.now()): void {
+    if (!logAux) return;
+    const server = this.server;
+    replicationInfo.get(server)?.loaded(name, value);
+    if (name === 'redis-ver') server.log.notice(`Loading RDB produced by version ${value}`);
+    else if (name === 'ctime') {
+      const age = Math.floor(now / 1000) - Number(value);
+      server.log.notice(`RDB age ${age < 0 ? 0 : age} seconds`);
+    } else if (name === 'used-mem') server.log.notice(`RDB memory usage when created ${(Number(value) / (1024 * 1024)).toFixed(2)} Mb`);
+  }
+
+  /** A FUNCTION2 record of a loaded image: the library, loaded (a failure refuses the image). */
+  applyFunction(code: string, allowDup: boolean): void {
+    const functions = functionProviders.get(this.server);
+    if (functions === undefined) {
+      this.server.log.warning('The RDB file contains functions, which this server cannot load; skipping them');
+      return;
+    }
+    const err = functions.load(code, allowDup);
+    if (err !== null) throw new RdbFormatError(`Failed loading library: ${err}`);
   }
 
   /** Reads and loads dump.rdb; 'missing' when there is none. Throws RdbLoadError/RdbFormatError. */

@@ -6,7 +6,10 @@
  *  - replica: the received image is loaded with the same loader as dump.rdb.
  */
 import type { Server } from '../server/server.js';
-import { rdbOf, flushRdbFunctions, logLoadDone, type RdbPersistence, type RdbFilter } from '../persistence/rdb.js';
+import { performance } from 'node:perf_hooks';
+import { rdbOf, flushRdbFunctions, logLoadDone, type LoadStats, type RdbPersistence, type RdbFilter, type StagedLoad } from '../persistence/rdb.js';
+import { RDB_WAIT, type RdbFeed } from '../persistence/rdb-decode.js';
+import { Database } from '../keyspace/db.js';
 import { runSliced, startLoading, stopLoading } from '../persistence/loading.js';
 import { emptyData } from '../keyspace/flush.js';
 import { ChildHandle } from '../persistence/child-handle.js';
@@ -107,18 +110,181 @@ export function loadRdb(server: Server, image: Buffer): void {
  * without the `loading` flag, INFO's loading_* fields progress — and keeps answering between
  * slices, as Redis's processEventsWhileBlocked during a load. Same failure rule as loadRdb.
  */
-export async function loadRdbSliced(server: Server, image: Buffer): Promise<void> {
-  startLoading(server, image.length);
-  try {
+export function loadRdbSliced(server: Server, image: Buffer): Promise<void> {
+  return asSyncLoad(server, image.length, async () => {
     emptyData(server, -1);
     flushRdbFunctions(server);
     const { stats } = await runSliced(server, persistence(server).loadImageSteps(image, { allowDup: false, logAux: true }));
-    logLoadDone(server.log, stats);
+    return stats;
+  });
+}
+
+/** A full sync's `load` while the server shows LOADING; a failed one leaves the dataset empty, as in Redis. */
+async function asSyncLoad(server: Server, totalBytes: number, load: () => Promise<LoadStats>): Promise<void> {
+  startLoading(server, totalBytes);
+  try {
+    logLoadDone(server.log, await load());
   } catch (e) {
     emptyData(server, -1);
     flushRdbFunctions(server);
     throw e;
   } finally {
     stopLoading(server);
+  }
+}
+
+/** Longest a parse of received bytes runs before the replica's loop gets a turn. */
+const RECEIVE_SLICE_MS = 5;
+
+/**
+ * May a full sync's image be loaded while it arrives (StreamedRdbLoad)? Where Redis itself
+ * loads from the socket as the bytes come (repl-diskless-load on-empty-db or swapdb), and only
+ * into an empty dataset: the staged databases then hold the only copy of any data, never the
+ * old dataset and the new one side by side. Not with key-load-delay (a test knob that slows
+ * the load, which its tests time). With `disabled` (the default) Redis writes the image to
+ * disk and loads it after the transfer; nodis keeps that order too: overlapping the replica's
+ * parse with the master's walk shortens the sync, but on a machine that runs both (2 cores)
+ * it took the master's write p99 from ~0.2 ms to ~2 ms (docs/PERFORMANCE.md, "jobs9").
+ */
+export function canLoadWhileReceiving(server: Server): boolean {
+  return (
+    server.config.getString('repl-diskless-load') !== 'disabled' &&
+    server.config.getNumber('key-load-delay') === 0 &&
+    server.dbs.every((db) => db.dict.size === 0 && db.expires.size === 0)
+  );
+}
+
+/**
+ * A replica's full sync parsed while the master sends it, instead of after the last byte:
+ * the keys go into databases of their own (invisible to clients, who keep Redis's view of a
+ * disk-based sync: the old dataset, or -LOADING in a diskless mode), the image's bytes are
+ * appended to one growing buffer, and what has arrived is parsed in slices of a few ms as
+ * each read lands. When the transfer ends, finish() parses the rest in loadRdbSliced's slices
+ * (LOADING), then makes the load live at once: the old dataset emptied, the function
+ * libraries loaded, each staged database swapped in (Database.swapWith). A damaged image is
+ * refused then, with the same error and the same empty dataset as loadRdbSliced (parse
+ * errors before the end are held until then); a transfer cut short is dropped with abort(),
+ * leaving the dataset as it was. The master's walk and the replica's load overlap, so a full
+ * sync takes about the longer of the two instead of their sum.
+ */
+export class StreamedRdbLoad implements RdbFeed {
+  private readonly staged: StagedLoad;
+  private readonly steps: Generator<number, { end: number; stats: LoadStats }>;
+  private result: { end: number; stats: LoadStats } | null = null;
+  /** A parse error met before the transfer ended: thrown by finish(). */
+  private error: unknown = null;
+  private scheduled = false;
+  private stopped = false;
+  /** The received bytes from `segmentStart` on not yet handed to the parser: `segment`, then `pending`. */
+  private segment: Buffer = Buffer.alloc(0);
+  private segmentStart = 0;
+  private pending: Buffer[] = [];
+  /** Bytes appended so far. */
+  received = 0;
+  /** RdbFeed: the image's bytes that may be parsed (those that cannot be the EOF mark). */
+  end = 0;
+  complete = false;
+
+  /** `holdBack`: bytes at the end of what arrived that may be the EOF mark rather than the image. */
+  constructor(
+    private readonly server: Server,
+    private readonly holdBack: number,
+  ) {
+    const dbs = server.dbs.map((live) => {
+      const db = new Database(live.id, server);
+      if (live.slots !== null) db.indexSlots();
+      return db;
+    });
+    this.staged = { dbs, feed: this, aux: [], functions: [] };
+    this.steps = persistence(server).loadImageSteps(this.segment, { allowDup: false, logAux: true }, this.staged);
+  }
+
+  /** Appends received bytes of the image (held, not copied: `chunk` must not be reused) and parses what they complete. */
+  append(chunk: Buffer): void {
+    this.pending.push(chunk);
+    this.received += chunk.length;
+    this.end = Math.max(0, this.received - this.holdBack);
+    this.pump();
+  }
+
+  /** RdbFeed: the bytes [from, end) in one Buffer; those before `from` are let go. */
+  bytesFrom(from: number): Buffer {
+    const rest = this.segment.subarray(from - this.segmentStart);
+    this.segment = this.pending.length === 0 ? rest : Buffer.concat([rest, ...this.pending]);
+    this.segmentStart = from;
+    this.pending = [];
+    return this.segment.subarray(0, Math.max(0, this.end - from));
+  }
+
+  /** The last `n` bytes received, as latin1 ('' if fewer arrived). */
+  tail(n: number): string {
+    if (this.received < n) return '';
+    let s = '';
+    const parts = [this.segment, ...this.pending];
+    for (let i = parts.length - 1; i >= 0 && s.length < n; i--) {
+      const part = parts[i]!;
+      s = part.latin1Slice(Math.max(0, part.length - (n - s.length)), part.length) + s;
+    }
+    return s;
+  }
+
+  private pump(): void {
+    if (this.scheduled || this.stopped || this.error !== null || this.result !== null) return;
+    const deadline = performance.now() + RECEIVE_SLICE_MS;
+    try {
+      for (let n = 1; ; n++) {
+        const next = this.steps.next();
+        if (next.done === true) {
+          this.result = next.value;
+          return;
+        }
+        if (next.value === RDB_WAIT) return;
+        if ((n & 31) === 0 && performance.now() >= deadline) break;
+      }
+    } catch (e) {
+      this.error = e;
+      return;
+    }
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  /** The transfer was cut short, or the link replaced: drop what was loaded. */
+  abort(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * The last byte arrived (`holdBack` bytes past the image are the EOF mark): parse the rest
+   * while the server shows LOADING, then make the load live. Throws, leaving the dataset empty,
+   * on a damaged image.
+   */
+  finish(): Promise<void> {
+    const server = this.server;
+    const p = persistence(server);
+    this.stopped = true;
+    this.complete = true;
+    return asSyncLoad(server, this.end, async () => {
+      if (this.error !== null) throw this.error;
+      this.applyAux(p);
+      const { stats } = this.result ?? (await runSliced(server, this.steps));
+      this.applyAux(p);
+      emptyData(server, -1);
+      // The master's image carries its libraries: ours go with the old data (emptyData in Redis).
+      flushRdbFunctions(server);
+      for (const code of this.staged.functions) p.applyFunction(code, false);
+      for (const db of server.dbs) db.swapWith(this.staged.dbs[db.id]!);
+      server.invalidateUsedMemory();
+      return stats;
+    });
+  }
+
+  /** The AUX fields parsed so far (their log lines), in order. */
+  private applyAux(p: RdbPersistence): void {
+    for (const [name, value] of this.staged.aux) p.applyAux(name, value, true);
+    this.staged.aux.length = 0;
   }
 }

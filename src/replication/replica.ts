@@ -22,7 +22,7 @@ import { countDirectCall } from '../server/executor.js';
 import { ProtocolError } from '../protocol/parser.js';
 import { disconnectAllBlockedClients } from '../server/blocking.js';
 import type { ReplicationState } from './state.js';
-import { loadRdb, loadRdbSliced } from './rdb-transfer.js';
+import { loadRdb, loadRdbSliced, canLoadWhileReceiving, StreamedRdbLoad } from './rdb-transfer.js';
 import { startLoading, stopLoading, loadingProgress } from '../persistence/loading.js';
 import { StreamConsumer, adoptContinueId, adoptFullSync, psyncRequest } from './psync.js';
 import { directWriterFor, type DirectWriter } from '../server/direct-writes.js';
@@ -76,6 +76,8 @@ export class MasterLink {
   private transferSize = -1;
   private transferMark = '';
   private transferChunks: Buffer[] = [];
+  /** The image being loaded as it arrives (rdb-transfer.ts), instead of kept in transferChunks. */
+  private streamLoad: StreamedRdbLoad | null = null;
   /** True while the server shows LOADING (or async loading) for a diskless load. */
   private disklessLoading = false;
   transferRead = 0;
@@ -397,25 +399,30 @@ export class MasterLink {
       return true;
     }
     if (this.inbuf.length === 0) return false;
+    const stream = this.streamLoad;
     if (this.transferSize === -2) {
-      this.transferChunks.push(this.inbuf);
+      if (stream !== null) stream.append(this.inbuf);
+      else this.transferChunks.push(this.inbuf);
       this.transferRead += this.inbuf.length;
       this.inbuf = Buffer.alloc(0);
       if (this.disklessLoading) loadingProgress(this.server, this.transferRead);
       // As Redis: the mark must end a read (the master holds the stream until our first ACK).
-      const tail = this.lastBytes(EOF_MARK_SIZE);
+      const tail = stream !== null ? stream.tail(EOF_MARK_SIZE) : this.lastBytes(EOF_MARK_SIZE);
       if (tail !== this.transferMark) return false;
+      if (stream !== null) return this.finishTransfer(null, true);
       const image = Buffer.concat(this.transferChunks);
       this.transferChunks = [];
       return this.finishTransfer(image.subarray(0, image.length - EOF_MARK_SIZE), true);
     }
     const want = this.transferSize - this.transferRead;
     const take = Math.min(want, this.inbuf.length);
-    this.transferChunks.push(this.inbuf.subarray(0, take));
+    if (stream !== null) stream.append(this.inbuf.subarray(0, take));
+    else this.transferChunks.push(this.inbuf.subarray(0, take));
     this.transferRead += take;
     this.inbuf = this.inbuf.subarray(take);
     if (this.disklessLoading) loadingProgress(this.server, this.transferRead);
     if (this.transferRead < this.transferSize) return false;
+    if (stream !== null) return this.finishTransfer(null, false);
     const image = Buffer.concat(this.transferChunks);
     this.transferChunks = [];
     return this.finishTransfer(image, false);
@@ -439,8 +446,11 @@ export class MasterLink {
     log.notice(eof
       ? `MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF ${to}`
       : `MASTER <-> REPLICA sync: receiving ${this.transferSize} bytes from master ${to}`);
-    if (!diskless) return;
     const async = mode === 'swapdb' && this.st.replid === this.fullSyncReplid;
+    // Parsed as it arrives, into databases of its own (an async load keeps the whole image).
+    this.streamLoad?.abort();
+    this.streamLoad = !async && canLoadWhileReceiving(server) ? new StreamedRdbLoad(server, eof ? EOF_MARK_SIZE : 0) : null;
+    if (!diskless) return;
     log.notice('MASTER <-> REPLICA sync: Loading DB in memory');
     startLoading(server, eof ? 0 : this.transferSize);
     server.asyncLoading = async;
@@ -465,8 +475,8 @@ export class MasterLink {
     return s.length >= n ? s.slice(s.length - n) : '';
   }
 
-  /** Loads the received RDB and goes online with the master's id and offset. */
-  private finishTransfer(image: Buffer, usedMark: boolean): boolean {
+  /** Loads the received RDB (null: the streamed load's) and goes online with the master's id and offset. */
+  private finishTransfer(image: Buffer | null, usedMark: boolean): boolean {
     const server = this.server;
     const log = server.log;
     const st = this.st;
@@ -481,7 +491,9 @@ export class MasterLink {
       const sock = this.socket;
       this.state = 'loading';
       this.lostWhileLoading = false;
-      loadRdbSliced(server, image).then(
+      const stream = this.streamLoad;
+      this.streamLoad = null;
+      (stream !== null ? stream.finish() : loadRdbSliced(server, image!)).then(
         () => this.finishLoading(sock, usedMark),
         (e: unknown) => {
           log.warning(`Failed trying to load the MASTER synchronization DB from socket: ${(e as Error).message}`);
@@ -494,7 +506,7 @@ export class MasterLink {
     // swapdb with our own history (async loading): the old dataset is served until the
     // load, which runs at once.
     try {
-      loadRdb(server, image);
+      loadRdb(server, image!);
     } catch (e) {
       log.warning(`Failed trying to load the MASTER synchronization DB from socket: ${(e as Error).message}`);
       this.canPartial = false;
@@ -717,8 +729,10 @@ export class MasterLink {
     this.socket = null;
     this.ackWriter = null;
     this.inbuf = Buffer.alloc(0);
-    const received = this.transferChunks.reduce((n, chunk) => n + chunk.length, 0);
+    const received = this.transferChunks.reduce((n, chunk) => n + chunk.length, 0) + (this.streamLoad?.received ?? 0);
     this.transferChunks = [];
+    this.streamLoad?.abort();
+    this.streamLoad = null;
     if (this.disklessLoading) {
       this.logShortRead(received);
       this.endDisklessLoading();
@@ -763,6 +777,8 @@ export class MasterLink {
   /** Cancels everything for good (REPLICAOF NO ONE / another master). */
   close(): void {
     this.endDisklessLoading();
+    this.streamLoad?.abort();
+    this.streamLoad = null;
     const c = this.client;
     this.client = null;
     this.state = 'connect';
