@@ -101,3 +101,34 @@ test('a pipeline resumed after each block is not scanned for keys again per resu
   blocked.sock.destroy();
   pusher.sock.destroy();
 });
+
+test('a client unblocked by input that a resumption runs is resumed too: a chain of BLPOPs, each pipelined with the LPUSH that serves the next', async () => {
+  const srv = s!;
+  const enc = (...a: string[]): string => `*${a.length}\r\n${a.map((x) => `$${x.length}\r\n${x}\r\n`).join('')}`;
+  for (const n of [1, 2, 5]) {
+    const chain = [];
+    for (let i = 0; i < n; i++) {
+      const c = await rawClient(srv.port);
+      // Client i blocks on chain:n:i; behind it: LPUSH to the next client's list (the last
+      // pushes nobody's), then PING.
+      c.sock.write(enc('BLPOP', `chain:${n}:${i}`, '0') + enc('LPUSH', `chain:${n}:${i + 1}`, 'v') + enc('PING'));
+      chain.push(c);
+      for (;;) {
+        const info = await srv.r.info('clients');
+        if (new RegExp(`blocked_clients:${i + 1}\\r`).test(info)) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    const pusher = await rawClient(srv.port);
+    pusher.sock.write(enc('LPUSH', `chain:${n}:0`, 'v'));
+    assert.equal(await pusher.read(1), ':1\r\n');
+    for (let i = 0; i < n; i++) {
+      const key = `chain:${n}:${i}`;
+      // BLPOP's reply, the LPUSH's count (1: the next client pops it later, or nobody waits), PONG.
+      assert.equal(await chain[i]!.read(7), `*2\r\n$${key.length}\r\n${key}\r\n$1\r\nv\r\n:1\r\n+PONG\r\n`);
+      chain[i]!.sock.destroy();
+    }
+    pusher.sock.destroy();
+    assert.match(await srv.r.info('clients'), /blocked_clients:0\r/);
+  }
+});
