@@ -1,10 +1,10 @@
 /**
- * WAIT's timeouts with the waiter as its own timeout entry (src/replication/master.ts `Waiter`
- * is the HeapEntry the blocking module's heap holds: no second object per WAIT with a timeout).
- * A master without replicas: every WAIT 1 <ms> blocks until its own deadline and answers :0;
- * they answer in deadline order whatever order they blocked in; a WAIT ended by CLIENT UNBLOCK
- * answers at once (TIMEOUT: the count, ERROR: the error), and its entry, still in the heap,
- * times nobody out later.
+ * WAIT's timeouts (the blocking module's deadline heap, src/server/blocking.ts, with WAIT's
+ * waiters, src/replication/master.ts). A master without replicas: every WAIT 1 <ms> blocks
+ * until its own deadline and answers :0; they answer in deadline order whatever order they
+ * blocked in; a WAIT ended by CLIENT UNBLOCK answers at once (TIMEOUT: the count, ERROR: the
+ * error), and its entry, still in the heap, times nobody out later. (Written for wait9's
+ * waiter-as-its-own-heap-entry change, measured at a few ns per WAIT and reverted.)
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';

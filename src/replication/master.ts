@@ -21,7 +21,7 @@ import type net from 'node:net';
 import type { Server } from '../server/server.js';
 import type { Client, BlockedState } from '../server/client.js';
 import { encodeCommand } from '../server/propagate.js';
-import { blockClient, unblockClient, type HeapEntry } from '../server/blocking.js';
+import { blockClient, unblockClient } from '../server/blocking.js';
 import { replicationOf, type ReplicaLink, type ReplicationState } from './state.js';
 import { streamRdb, TransferChildKilled } from './rdb-transfer.js';
 import { psyncFailover, updateFailoverStatus } from './failover.js';
@@ -566,10 +566,8 @@ export function refreshGoodReplicas(st: ReplicationState): void {
  * A blocked WAIT: its entry in the waiter list and its blocked state in one object (one
  * allocation per WAIT, no closures); the blocking module calls onTimeout/onCancel as methods.
  */
-class Waiter implements BlockedState, HeapEntry {
+class Waiter implements BlockedState {
   readonly kind = 'wait' as const;
-  /** Its own timeout entry (HeapEntry): no second object per WAIT with a timeout. */
-  readonly state: BlockedState = this;
   constructor(
     private readonly st: ReplicationState,
     private readonly list: Waiter[],
@@ -665,7 +663,7 @@ export function waitCommand(c: Client): void {
   // clock read less per WAIT; Redis takes the time as the command runs, too).
   const w = new Waiter(st, list, c, offset, numReplicas, timeout === 0 ? 0 : c.invocation.start + timeout);
   list.push(w);
-  blockClient(c, w, w);
+  blockClient(c, w);
   st.requestGetAck();
 }
 

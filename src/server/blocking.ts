@@ -81,15 +81,10 @@ interface KeyWaiter {
   spec: CommandSpec;
 }
 
-/**
- * A timeout in the heap: a client's block and its deadline. A state that knows its client (a
- * WAIT's `Waiter`: `client`, `deadline`, and `state` itself) is its own entry, so a WAIT with a
- * timeout allocates nothing more to be timed (one object less per SET + WAIT 1 1000).
- */
-export interface HeapEntry {
-  readonly deadline: number;
-  readonly client: Client;
-  readonly state: BlockedState;
+interface HeapEntry {
+  deadline: number;
+  client: Client;
+  state: BlockedState;
 }
 
 const UNBLOCKED_BY_CLIENT = 'UNBLOCKED client unblocked via CLIENT UNBLOCK';
@@ -106,11 +101,7 @@ class BlockingState {
   /** Clients blocked for any reason (keys, WAIT …). */
   blockedCount = 0;
   /** Clients to resume after being unblocked. */
-  private unblocked = new Set<Client>();
-  /** resumeUnblocked's other set, swapped with `unblocked` (no array per resumption). */
-  private resuming = new Set<Client>();
-  /** resumeUnblocked is iterating `resuming`. */
-  private resumingNow = false;
+  readonly unblocked = new Set<Client>();
   private resumeScheduled = false;
   private readyScheduled = false;
   private serving = false;
@@ -221,10 +212,10 @@ class BlockingState {
     this.block(c, state);
   }
 
-  block(c: Client, state: BlockedState, entry?: HeapEntry): void {
+  block(c: Client, state: BlockedState): void {
     c.blocked = state;
     this.blockedCount++;
-    if (state.deadline > 0) this.addTimeout(entry ?? { deadline: state.deadline, client: c, state });
+    if (state.deadline > 0) this.addTimeout({ deadline: state.deadline, client: c, state });
   }
 
   /** Removes a client blocked on keys from the key tables. */
@@ -318,29 +309,11 @@ class BlockingState {
    */
   resumeUnblocked(): void {
     if (this.unblocked.size === 0) return;
-    // The set is swapped for the spare one (no array per resumption); clients unblocked by the
-    // input run here join the other set, for the next pass, as before. A pass started from
-    // inside another (a flush within a command) copies, leaving the outer pass's set alone.
-    if (this.resumingNow) {
-      const copy = [...this.unblocked];
-      this.unblocked.clear();
-      for (const u of copy) this.resumeOne(u);
-      return;
+    const list = [...this.unblocked];
+    this.unblocked.clear();
+    for (const u of list) {
+      if (!u.closed && u.blocked === null) this.server.processInput(u);
     }
-    const list = this.unblocked;
-    this.unblocked = this.resuming;
-    this.resuming = list;
-    this.resumingNow = true;
-    try {
-      for (const u of list) this.resumeOne(u);
-    } finally {
-      this.resumingNow = false;
-      list.clear();
-    }
-  }
-
-  private resumeOne(u: Client): void {
-    if (!u.closed && u.blocked === null) this.server.processInput(u);
   }
 
   // ---- timeouts ---------------------------------------------------------------------------------
@@ -502,8 +475,8 @@ export function handleClientsBlockedOnKeys(server: Server): void {
  * monotonic time in ms (0 = none); at the deadline `state.onTimeout()` writes the reply and the
  * client is unblocked. The owner calls `unblockClient(c)` after replying when the wait ends.
  */
-export function blockClient(c: Client, state: BlockedState, entry?: HeapEntry): void {
-  stateOf(c.server).block(c, state, entry);
+export function blockClient(c: Client, state: BlockedState): void {
+  stateOf(c.server).block(c, state);
 }
 
 /** Ends any block after its reply was written and resumes the client's pipelined input. */
