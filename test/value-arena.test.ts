@@ -125,6 +125,43 @@ describe('ArenaValue objects reused (evict9)', () => {
     freeValue(w);
   });
 
+  it('a value freed after a compaction moved its chunk frees the chunk it is in now', () => {
+    // 5,000 values of 1000 bytes fill 5 slabs; freeing 4 of every 5 compacts (chunks move, the
+    // arena's epoch changes). Each free of a moved value must give back its new chunk: one that
+    // gave back its old location would leave a live value's chunk on the free list, and the
+    // fresh values below would overwrite it.
+    const live = new Map<ArenaValue, Buffer>();
+    const all: ArenaValue[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const b = bytes(1000, i);
+      const v = arenaValue(b, 0, b.length);
+      all.push(v);
+      live.set(v, b);
+    }
+    const epoch = arena.epoch;
+    for (let i = 0; i < all.length; i++) {
+      if (i % 5 === 0) continue;
+      freeValue(all[i]!);
+      live.delete(all[i]!);
+    }
+    // Free the rest in an order that reaches moved values (those past the first slab).
+    const rest = [...live.keys()];
+    for (let i = 0; i < rest.length; i += 2) {
+      freeValue(rest[i]!);
+      live.delete(rest[i]!);
+    }
+    assert.ok(arena.epoch > epoch, 'no compaction ran');
+    const fresh: [ArenaValue, Buffer][] = [];
+    for (let i = 0; i < 3000; i++) {
+      const b = bytes(1000, 100 + i);
+      fresh.push([arenaValue(b, 0, b.length), b]);
+    }
+    for (const [v, b] of live) assert.ok(arena.view(v.handle).equals(b), 'a live value was overwritten');
+    for (const [v, b] of fresh) assert.ok(arena.view(v.handle).equals(b));
+    for (const v of live.keys()) freeValue(v);
+    for (const [v] of fresh) freeValue(v);
+  });
+
   it('against a model: live values are distinct objects and read their own bytes after every step', () => {
     // Sets (a new value, the old one freed, as Database.set does) and deletes on a few keys; a
     // reused object that kept its old handle or length, or one handed out while live, fails.
