@@ -6,8 +6,8 @@
  * later marked and swept it: most of what a 1 KB SET cost beyond a 3-byte one
  * (docs/PERFORMANCE.md, eviction). Here the parser leaves a plain SET's long value in the read
  * buffer (protocol/parser.ts LONG_ARG), SET copies it once into a chunk of a slab, and the key
- * holds an `ArenaValue`: a handle and a length, 32 bytes for the scavenger to move instead of
- * ~1 KB. GET copies the chunk into the reply buffer; every other reader materializes the
+ * holds an `ArenaValue`: a handle, a length and where the chunk is, 56 bytes for the scavenger
+ * to move instead of ~1 KB — and under eviction none, as a dropped value's object is reused. GET copies the chunk into the reply buffer; every other reader materializes the
  * string through `arena.latin1()` (types/value.ts stringOf, types/string-ops.ts latin1Of,
  * bytesOf), so commands see a string value as before.
  *
