@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ARENA_MIN, ArenaValue, SLAB, ValueArena, arena } from '../src/types/value-arena.js';
+import { ARENA_MIN, ArenaValue, SLAB, ValueArena, arena, arenaValue, freeValue } from '../src/types/value-arena.js';
 import { SystemClock } from '../src/core/clock.js';
 import { startInProcess, type InProcessServer } from './helpers/in-process.js';
 import { LONG_ARG } from '../src/protocol/parser.js';
@@ -108,6 +108,89 @@ describe('ValueArena', () => {
       { numRuns: 40 },
     );
     assert.ok(moved > 0, 'no run compacted');
+  });
+});
+
+describe('ArenaValue objects reused (evict9)', () => {
+  it('a freed value object is handed out again, holding the new bytes and length', () => {
+    const a = bytes(1000, 1);
+    const v = arenaValue(a, 0, a.length);
+    freeValue(v);
+    assert.equal(v.handle, -1, 'a freed value keeps a live handle');
+    const b = Buffer.concat([bytes(3, 0), bytes(700, 2)]);
+    const w = arenaValue(b, 3, 700);
+    assert.equal(w, v, 'the freed object was not reused');
+    assert.equal(w.length, 700);
+    assert.equal(arena.latin1(w.handle), bytes(700, 2).toString('latin1'));
+    freeValue(w);
+  });
+
+  it('a value freed after a compaction moved its chunk frees the chunk it is in now', () => {
+    // 5,000 values of 1000 bytes fill 5 slabs; freeing 4 of every 5 compacts (chunks move, the
+    // arena's epoch changes). Each free of a moved value must give back its new chunk: one that
+    // gave back its old location would leave a live value's chunk on the free list, and the
+    // fresh values below would overwrite it.
+    const live = new Map<ArenaValue, Buffer>();
+    const all: ArenaValue[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const b = bytes(1000, i);
+      const v = arenaValue(b, 0, b.length);
+      all.push(v);
+      live.set(v, b);
+    }
+    const epoch = arena.epoch;
+    for (let i = 0; i < all.length; i++) {
+      if (i % 5 === 0) continue;
+      freeValue(all[i]!);
+      live.delete(all[i]!);
+    }
+    // Free the rest in an order that reaches moved values (those past the first slab).
+    const rest = [...live.keys()];
+    for (let i = 0; i < rest.length; i += 2) {
+      freeValue(rest[i]!);
+      live.delete(rest[i]!);
+    }
+    assert.ok(arena.epoch > epoch, 'no compaction ran');
+    const fresh: [ArenaValue, Buffer][] = [];
+    for (let i = 0; i < 3000; i++) {
+      const b = bytes(1000, 100 + i);
+      fresh.push([arenaValue(b, 0, b.length), b]);
+    }
+    for (const [v, b] of live) assert.ok(arena.view(v.handle).equals(b), 'a live value was overwritten');
+    for (const [v, b] of fresh) assert.ok(arena.view(v.handle).equals(b));
+    for (const v of live.keys()) freeValue(v);
+    for (const [v] of fresh) freeValue(v);
+  });
+
+  it('against a model: live values are distinct objects and read their own bytes after every step', () => {
+    // Sets (a new value, the old one freed, as Database.set does) and deletes on a few keys; a
+    // reused object that kept its old handle or length, or one handed out while live, fails.
+    const op = fc.record({ key: fc.nat(7), del: fc.boolean(), len: fc.constantFrom(ARENA_MIN, 700, 1000, 1500, 4000), seed: fc.nat(255) });
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), (ops) => {
+        const live = new Map<number, { v: ArenaValue; bytes: Buffer }>();
+        const before = arena.live;
+        for (const o of ops) {
+          const old = live.get(o.key);
+          if (o.del) live.delete(o.key);
+          else {
+            const b = bytes(o.len, o.seed);
+            live.set(o.key, { v: arenaValue(Buffer.concat([bytes(2, 1), b]), 2, o.len), bytes: b });
+          }
+          if (old !== undefined) freeValue(old.v);
+          const seen = new Set<ArenaValue>();
+          for (const { v, bytes: b } of live.values()) {
+            assert.ok(!seen.has(v), 'two live keys share a value object');
+            seen.add(v);
+            assert.equal(v.length, b.length);
+            assert.ok(arena.view(v.handle).equals(b));
+          }
+        }
+        for (const { v } of live.values()) freeValue(v);
+        assert.equal(arena.live, before);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

@@ -10,7 +10,7 @@
  * PEXPIREAT), GETDEL → DEL, GETSET → SET, INCRBYFLOAT → SET … KEEPTTL, SET … GET drops GET.
  */
 import { LONG_ARG } from '../protocol/parser.js';
-import { ArenaValue, arena } from '../types/value-arena.js';
+import { ArenaValue, arena, arenaValue } from '../types/value-arena.js';
 import type { CommandHandlers } from '../server/command-table.js';
 import type { Client } from '../server/client.js';
 import { encodeString, isStringValue, stringOf, type StringValue } from '../types/value.js';
@@ -203,7 +203,7 @@ function set(c: Client): void {
     const raw = argv[2]!;
     if (raw === LONG_ARG && c.parser.holdsLongArgument(argv)) {
       const p = c.parser;
-      c.db.set(key, new ArenaValue(arena.alloc(p.longBuf, p.longStart, p.longLen), p.longLen));
+      c.db.set(key, arenaValue(p.longBuf, p.longStart, p.longLen));
       c.db.modified(key, '$', 'set');
       c.reply.ok();
       return;

@@ -6,8 +6,8 @@
  * later marked and swept it: most of what a 1 KB SET cost beyond a 3-byte one
  * (docs/PERFORMANCE.md, eviction). Here the parser leaves a plain SET's long value in the read
  * buffer (protocol/parser.ts LONG_ARG), SET copies it once into a chunk of a slab, and the key
- * holds an `ArenaValue`: a handle and a length, 32 bytes for the scavenger to move instead of
- * ~1 KB. GET copies the chunk into the reply buffer; every other reader materializes the
+ * holds an `ArenaValue`: a handle, a length and where the chunk is, 56 bytes for the scavenger
+ * to move instead of ~1 KB — and under eviction none, as a dropped value's object is reused. GET copies the chunk into the reply buffer; every other reader materializes the
  * string through `arena.latin1()` (types/value.ts stringOf, types/string-ops.ts latin1Of,
  * bytesOf), so commands see a string value as before.
  *
@@ -37,11 +37,21 @@ export const ARENA_MAX = 64 * 1024;
 /** Slab size. */
 export const SLAB = 1 << 20;
 
-/** A string value whose bytes are in the arena. */
+/**
+ * A string value whose bytes are in the arena. Its fields change only when a freed value is
+ * handed out again (`arenaValue`): nothing may read a value after the keyspace dropped it.
+ */
 export class ArenaValue {
   constructor(
-    readonly handle: number,
-    readonly length: number,
+    public handle: number,
+    public length: number,
+    /**
+     * Where the chunk was when the value was made (slab * SLAB + offset), valid while `epoch` is
+     * the arena's (a compaction bumps it): freeing the value then needs not read the handle's
+     * table entry, a cache miss per evicted key (evict9). The handle stays the truth.
+     */
+    public at: number,
+    public epoch: number,
   ) {}
 }
 
@@ -96,14 +106,23 @@ export class ValueArena {
   slabsReleased = 0;
   chunksMoved = 0;
 
+  /**
+   * Bumped by every compaction: a location remembered before (ArenaValue.at) may be stale.
+   */
+  epoch = 0;
+  /** Where alloc() put the last value (slab * SLAB + offset). */
+  lastAt = 0;
+
   /** Copies src[start, start + len) (ARENA_MIN ≤ len ≤ ARENA_MAX) into a chunk; its handle. */
   alloc(src: Buffer, start: number, len: number): number {
     const cls = classOf(len);
     const at = this.chunk(cls);
+    this.lastAt = at;
     const slab = Math.floor(at / SLAB);
     const off = at - slab * SLAB;
-    // copy(), not set(subarray()): no view object per value (evict8).
-    src.copy(this.slabs[slab]!, off, start, start + len);
+    // What Buffer.copy() does after its argument checks (evict9: those were ~1% of an evicting
+    // SET); one view of the source range, as copy() makes too.
+    this.slabs[slab]!.set(new Uint8Array(src.buffer, src.byteOffset + start, len), off);
     let h: number;
     if (this.freeHandles.length > 0) h = this.freeHandles.pop()!;
     else {
@@ -150,9 +169,16 @@ export class ValueArena {
 
   free(h: number): void {
     const meta = this.meta;
-    const slab = meta[4 * h]!;
-    const off = meta[4 * h + 1]!;
-    const len = meta[4 * h + 2]!;
+    this.freeAt(h, meta[4 * h]! * SLAB + meta[4 * h + 1]!, meta[4 * h + 2]!);
+  }
+
+  /**
+   * free() of a value whose chunk is known to be at `at` (slab * SLAB + offset, no compaction
+   * since: the caller checked `epoch`) and `len` long: the handle's entry is not read.
+   */
+  freeAt(h: number, at: number, len: number): void {
+    const slab = Math.floor(at / SLAB);
+    const off = at - slab * SLAB;
     const cls = classOf(len);
     this.freeChunks[cls]!.push(slab * SLAB + off);
     this.slabOwner[slab]![off / CLASS_SIZES[cls]!] = -1;
@@ -181,6 +207,7 @@ export class ValueArena {
   compact(cls: number): void {
     const slabs = this.classSlabs[cls]!;
     if (slabs.length < 2) return;
+    this.epoch++;
     let victim = slabs[0]!;
     for (const s of slabs) if (this.slabLive[s]! < this.slabLive[victim]!) victim = s;
     const free = this.freeChunks[cls]!;
@@ -243,7 +270,35 @@ export class ValueArena {
 /** The process's arena (one keyspace per server process). */
 export const arena = new ValueArena();
 
+/**
+ * Freed `ArenaValue` objects, handed out again by `arenaValue` (evict9). Under eviction every
+ * SET frees a victim's value and makes a new one: reusing the victim's object, long promoted
+ * to old space, means no young object for the scavenger to copy twice, and storing it into the
+ * (old) table is an old-to-old store, the write barrier's fast path. Safe because a dropped
+ * value is never read again (its chunk is reused at once too): the keyspace frees a value only
+ * where it lets go of its last reference. Bounded: a mass deletion keeps at most this many.
+ */
+const spareValues: ArenaValue[] = [];
+const SPARE_VALUES_MAX = 256;
+
+/** A value holding a copy of src[start, start + len) (ARENA_MIN ≤ len ≤ ARENA_MAX). */
+export function arenaValue(src: Buffer, start: number, len: number): ArenaValue {
+  const h = arena.alloc(src, start, len);
+  const v = spareValues.pop();
+  if (v === undefined) return new ArenaValue(h, len, arena.lastAt, arena.epoch);
+  v.handle = h;
+  v.length = len;
+  v.at = arena.lastAt;
+  v.epoch = arena.epoch;
+  return v;
+}
+
 /** Returns an arena value's chunk (a value the keyspace dropped); anything else is the GC's. */
 export function freeValue(v: unknown): void {
-  if (v instanceof ArenaValue) arena.free(v.handle);
+  if (v instanceof ArenaValue) {
+    if (v.epoch === arena.epoch) arena.freeAt(v.handle, v.at, v.length);
+    else arena.free(v.handle);
+    v.handle = -1;
+    if (spareValues.length < SPARE_VALUES_MAX) spareValues.push(v);
+  }
 }
