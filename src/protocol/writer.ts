@@ -42,6 +42,9 @@ const ARRAY_HEADERS: (Buffer | undefined)[] = new Array<Buffer | undefined>(1024
 const COLON = 58;
 
 /** Decimal digits of a non-negative safe integer. */
+/** "00" "01" … "99": the two ASCII digits of each number below 100. */
+const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i % 2 === 0 ? Math.floor(i / 20) : (i >> 1) % 10));
+
 function digitCount(n: number): number {
   let digits = 1;
   for (let p = 10; p <= n && digits < 16; p *= 10) digits++;
@@ -267,11 +270,19 @@ export class ReplyWriter {
     this.len = at + 2;
     buf[at] = 13;
     buf[at + 1] = 10;
-    do {
-      const q = Math.floor(n / 10);
-      buf[--at] = 48 + (n - q * 10);
+    // Two digits per division, from a table of the 100 pairs (an LPUSH's reply is a length of
+    // 6–7 digits: 3–4 divisions instead of 6–7).
+    while (n >= 100) {
+      const q = Math.floor(n / 100);
+      const pair = (n - q * 100) * 2;
+      buf[--at] = DIGIT_PAIRS[pair + 1]!;
+      buf[--at] = DIGIT_PAIRS[pair]!;
       n = q;
-    } while (n !== 0);
+    }
+    if (n >= 10) {
+      buf[--at] = DIGIT_PAIRS[n * 2 + 1]!;
+      buf[--at] = DIGIT_PAIRS[n * 2]!;
+    } else buf[--at] = 48 + n;
   }
 
   /** A safe integer as a bulk string (`$<len>\r\n<digits>\r\n`), without making the string. */

@@ -324,10 +324,27 @@ export class ListValue implements TypedValue {
     if (cap > MIN_CAPACITY && this.len <= cap >> 2) this.resize(cap >> 1);
   }
 
+  /**
+   * A new ring of `cap` slots (`cap >= 2 × len`: growth doubles a full ring, a shrink halves a
+   * quarter-full one), the elements first. Made with slice/concat/fill, which copy a packed
+   * array's backing store at once, not by pushing slot by slot: pushing grows the new array
+   * ~1.5× at a time, a copy per growth, and a large list's resize was a few percent of every
+   * LPUSH/RPUSH that grows it (docs/PERFORMANCE.md, p16g). The result stays packed.
+   */
   private resize(cap: number): void {
-    const next = new Array<ListElement | undefined>();
-    for (let i = 0; i < this.len; i++) next.push(this.items[(this.head + i) & this.mask]);
-    for (let i = this.len; i < cap; i++) next.push(undefined);
+    const items = this.items;
+    const len = this.len;
+    if (len === 0) {
+      this.items = filledArray(cap);
+      this.head = 0;
+      this.mask = cap - 1;
+      return;
+    }
+    const end = this.head + len;
+    let next = end <= items.length ? items.slice(this.head, end) : items.slice(this.head).concat(items.slice(0, end - items.length));
+    // Doubled until `cap` (the copies past `len` are overwritten at once below).
+    while (next.length < cap) next = next.concat(next.length <= cap - next.length ? next : next.slice(0, cap - next.length));
+    next.fill(undefined, len);
     this.items = next;
     this.head = 0;
     this.mask = cap - 1;

@@ -122,6 +122,55 @@ describe('ListValue', () => {
     );
   });
 
+  // resize() builds the new ring by slice/concat/fill (p16g): the slots past the elements must
+  // hold nothing (a stale element there would be kept alive and never freed), the capacity must
+  // stay a power of two at least the length, and the elements must be in order from the head.
+  it('keeps its ring a power of two with nothing in the free slots across every resize', () => {
+    interface Ring { items: unknown[]; head: number; len: number; mask: number }
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+        const l = new ListValue();
+        const m: string[] = [];
+        for (const o of ops) {
+          apply(l, m, o);
+          const r = l as unknown as Ring;
+          const cap = r.items.length;
+          assert.equal(cap & (cap - 1), 0, 'a power of two');
+          assert.ok(cap >= Math.max(4, r.len) && r.mask === cap - 1);
+          for (let i = r.len; i < cap; i++) assert.equal(r.items[(r.head + i) & r.mask], undefined, `free slot ${i} of ${cap}`);
+        }
+        const r = l as unknown as Ring;
+        assert.equal(Object.keys(r.items).length, r.items.length, 'no holes');
+        assert.deepEqual(l.toArray(), m);
+      }),
+      { numRuns: 300 },
+    );
+    // Trims that leave far fewer than a quarter: the shrink halves a ring to more than twice its
+    // elements, wrapped or not.
+    for (const [size, keep, heads] of [[40, 2, 0], [40, 2, 30], [64, 4, 10], [33, 5, 20], [1000, 6, 900]] as const) {
+      const t = new ListValue();
+      const tm: string[] = [];
+      for (let i = 0; i < size; i++) apply(t, tm, { op: i < heads ? 'pushHead' : 'pushTail', v: `t${i}` });
+      const before = (t as unknown as Ring).items.length;
+      apply(t, tm, { op: 'trim', a: 1, b: keep });
+      const r = t as unknown as Ring;
+      assert.ok(r.items.length < before, `${size} → ${keep}: shrunk`);
+      assert.equal(r.items.length & (r.items.length - 1), 0, `${size} → ${keep}: ${r.items.length} slots, a power of two`);
+      for (let i = r.len; i < r.items.length; i++) assert.equal(r.items[(r.head + i) & r.mask], undefined);
+      assert.deepEqual(t.toArray(), tm);
+    }
+    // A wrapped ring (head past the middle) grown and then shrunk, at sizes where V8 keeps the
+    // backing store in large-object space.
+    const l = new ListValue();
+    const m: string[] = [];
+    for (let i = 0; i < 70_000; i++) apply(l, m, { op: i % 3 === 0 ? 'pushTail' : 'pushHead', v: `e${i % 97}` });
+    for (let i = 0; i < 60_000; i++) apply(l, m, { op: i % 2 === 0 ? 'popTail' : 'popHead' });
+    const r = l as unknown as Ring;
+    assert.deepEqual(l.toArray(), m);
+    assert.ok(r.items.length <= 4 * r.len, `shrunk: ${r.items.length} slots for ${r.len}`);
+    for (let i = r.len; i < r.items.length; i++) assert.equal(r.items[(r.head + i) & r.mask], undefined);
+  });
+
   it('keeps bytes exact: integer-looking values round-trip only when canonical', () => {
     const l = ListValue.from(['1', '01', '-0', '+1', '9007199254740993', '-42', ' 1']);
     assert.deepEqual(l.toArray(), ['1', '01', '-0', '+1', '9007199254740993', '-42', ' 1']);
