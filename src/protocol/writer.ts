@@ -41,10 +41,10 @@ const ARRAY_HEADERS: (Buffer | undefined)[] = new Array<Buffer | undefined>(1024
 
 const COLON = 58;
 
-/** Decimal digits of a non-negative safe integer. */
 /** "00" "01" … "99": the two ASCII digits of each number below 100. */
 const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i % 2 === 0 ? Math.floor(i / 20) : (i >> 1) % 10));
 
+/** Decimal digits of a non-negative safe integer. */
 function digitCount(n: number): number {
   let digits = 1;
   for (let p = 10; p <= n && digits < 16; p *= 10) digits++;
