@@ -54,6 +54,16 @@ const DETERMINISTIC: string[][] = [
     '-999999999999999', 'n15', '1234567890123456', 'd16', '9007199254740993', 'big', '1e3', 'exp', '+5', 'plus', '0x10', 'hex'],
   ['zadd', 'ints', '12a', 'bad'],
   ['zadd', 'ints', '-', 'bad'],
+  // A bad score after a good one (the first pair's score is parsed apart from the rest): nothing
+  // is added, not even the first pair.
+  ['zadd', 'pairs', '1', 'a', 'x', 'b'],
+  ['exists', 'pairs'],
+  ['zadd', 'pairs', '1', 'a', '2', 'b', '3', 'c', 'nan', 'd'],
+  ['exists', 'pairs'],
+  ['zadd', 'pairs', '3', 'a', '2', 'b', '1', 'c'],
+  ['zadd', 'pairs', 'ch', '3', 'a', '5', 'b'],
+  ['zadd', 'pairs', '4', 'c'],
+  ['zrange', 'pairs', '0', '-1', 'withscores'],
   ['zrange', 'ints', '0', '-1', 'withscores'],
   ['zscore', 'ints', 'd16'],
   ['zpopmin', 'ints', '3'],

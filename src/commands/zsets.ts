@@ -185,11 +185,18 @@ function zaddGeneric(c: Client, incrCommand: boolean): void {
     return c.reply.error('ERR GT, LT, and/or NX options at the same time are not compatible');
   }
   if (incr && elements > 1) return c.reply.error('ERR INCR option supports a single increment-element pair');
-  const scores = new Array<number>(elements);
-  for (let j = 0; j < elements; j++) {
-    const s = parseScore(argv[scoreIdx + j * 2]!);
-    if (s === null) return c.reply.error(NOT_FLOAT);
-    scores[j] = s;
+  // One score-member pair (the common ZADD) keeps its score in a local: no array per command.
+  const first = parseScore(argv[scoreIdx]!);
+  if (first === null) return c.reply.error(NOT_FLOAT);
+  let scores: number[] | null = null;
+  if (elements > 1) {
+    scores = new Array<number>(elements);
+    scores[0] = first;
+    for (let j = 1; j < elements; j++) {
+      const s = parseScore(argv[scoreIdx + j * 2]!);
+      if (s === null) return c.reply.error(NOT_FLOAT);
+      scores[j] = s;
+    }
   }
   let z = zsetAt(c, key, false);
   if (z === null) return;
@@ -207,7 +214,7 @@ function zaddGeneric(c: Client, incrCommand: boolean): void {
   }
   let failed = false;
   for (let j = 0; j < elements; j++) {
-    score = scores[j]!;
+    score = scores === null ? first : scores[j]!;
     const member = argv[scoreIdx + 1 + j * 2]!;
     const node = z.find(member);
     if (node !== NIL) {
