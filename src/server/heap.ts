@@ -160,9 +160,9 @@ export function capYoungGeneration(semiMb = YOUNG_SEMI_MB): void {
 
 /** The most cores at which ScavengeMode may run scavenges on the main thread alone. */
 export const SERIAL_SCAVENGE_MAX_CORES = 4;
-/** Commands per read (between two collections) at or below which scavenges run on the main thread alone. */
+/** Commands per read (over a cron tick) at or below which scavenges run on the main thread alone. */
 export const SERIAL_SCAVENGE_MAX_COMMANDS_PER_READ = 1.5;
-/** Reads between two collections below which ScavengeMode keeps its last choice (too few to read a mix). */
+/** Reads in a cron tick below which ScavengeMode keeps its last choice (too few to read a mix). */
 export const SCAVENGE_MODE_MIN_READS = 100;
 
 /** Whether a `--name` / `--no-name` node flag was given on node's command line or in NODE_OPTIONS. */
@@ -181,10 +181,8 @@ export function serialScavengeAllowed(cores: number, argv?: readonly string[]): 
 }
 
 /**
- * Chooses, after each collection, whether the next scavenges run on the main thread alone or on
- * V8's helper threads, from the commands per read since the last collection (`watch`): a switch
- * of workload is followed from the second scavenge on (a cron tick, 100 ms, was a fifth of a
- * `-P 16` test's first scavenges run serially). V8 splits a scavenge into as
+ * Chooses, at each cron tick, whether the next scavenges run on the main thread alone or on V8's
+ * helper threads, from the commands per read since the last tick. V8 splits a scavenge into as
  * many tasks as Node's platform has worker threads plus one (Node starts 4 whatever the machine)
  * and the main thread, its own share done, waits for the helpers'. With `-P 1` clients a
  * scavenge has little to copy (a few tens of KB survive), and the waking and joining of helpers
@@ -208,16 +206,7 @@ export class ScavengeMode {
     private readonly setFlag: (flag: string) => void = (flag) => v8.setFlagsFromString(flag),
   ) {}
 
-  /** Ticks after each collection (a 'gc' performance entry) with the totals `totals` reads. */
-  watch(totals: () => { reads: number; commands: number }): void {
-    if (!this.enabled) return;
-    new PerformanceObserver(() => {
-      const t = totals();
-      this.tick(t.reads, t.commands);
-    }).observe({ entryTypes: ['gc'] });
-  }
-
-  /** A tick with the server's running totals of reads and commands. */
+  /** A cron tick with the server's running totals of reads and commands. */
   tick(totalReads: number, totalCommands: number): void {
     if (!this.enabled) return;
     const reads = totalReads - this.reads;

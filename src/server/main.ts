@@ -194,7 +194,7 @@ async function main(): Promise<void> {
   server.pickFreePort = link?.pickPort === true;
   // Scavenges on the main thread alone while clients send a command per read (heap.ts).
   const scavengeMode = new ScavengeMode();
-  scavengeMode.watch(() => ({ reads: server.stats.totalReadsProcessed, commands: server.stats.totalCommands }));
+  if (scavengeMode.enabled) server.hooks.cron.push(() => scavengeMode.tick(server.stats.totalReadsProcessed, server.stats.totalCommands));
 
   // clusterInit runs before the server accepts clients (initServer); a kernel-chosen port is
   // only known once listening.
