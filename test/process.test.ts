@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { startServer, stopAll, freePort, rawExchange, NODIS_SERVER } from './helpers/server.js';
-import { heapFlags, semiSpaceMb, serialScavengeAllowed, ScavengeMode, SERIAL_SCAVENGE_MAX_CORES, SERIAL_SCAVENGE_MAX_COMMANDS_PER_READ, SCAVENGE_MODE_MIN_READS } from '../src/server/heap.js';
+import { heapFlags, semiSpaceMb } from '../src/server/heap.js';
 
 after(stopAll);
 
@@ -313,107 +313,6 @@ test("bin/nodis-server's young generation stays at 4 MB semi-spaces under a load
 test("with maxmemory, bin/nodis-server's semi-spaces are an eighth of it (64mb: 8 MB)", async () => {
   const young = await serverYoungGenerationAfterLoad(['--maxmemory', '64mb']);
   assert.ok(young > 8 && young <= 16, `young generation ${young} MB`);
-});
-
-test('ScavengeMode may run scavenges serially only on 4 cores or fewer, unless node was told otherwise (heap.ts)', () => {
-  assert.equal(serialScavengeAllowed(1, []), true);
-  assert.equal(serialScavengeAllowed(2, ['--trace-parallel-scavenge']), true);
-  assert.equal(serialScavengeAllowed(4, []), true);
-  assert.equal(serialScavengeAllowed(5, []), false);
-  assert.equal(serialScavengeAllowed(2, ['--parallel-scavenge']), false);
-  assert.equal(serialScavengeAllowed(2, ['--no-parallel-scavenge']), false);
-  assert.equal(serialScavengeAllowed(2, ['--no_parallel_scavenge']), false);
-  assert.equal(serialScavengeAllowed(2, ['--single-threaded-gc']), false);
-});
-
-test('ScavengeMode follows commands per read over random cron ticks, against a model (heap.ts)', () => {
-  // A seeded xorshift: ticks of random reads and commands per read, the flags it sets checked
-  // against the rule (serial at <= SERIAL_SCAVENGE_MAX_COMMANDS_PER_READ, the last choice kept
-  // below SCAVENGE_MODE_MIN_READS, a flag only on a change).
-  let seed = 0x2545f491;
-  const rand = (n: number): number => {
-    seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
-    return (seed >>> 0) % n;
-  };
-  for (let run = 0; run < 50; run++) {
-    const flags: string[] = [];
-    const mode = new ScavengeMode(true, (f) => flags.push(f));
-    let reads = rand(1000), commands = reads;
-    mode.tick(reads, commands); // the first tick only sets the baseline
-    assert.deepEqual(flags, []);
-    let model = false;
-    for (let t = 0; t < 40; t++) {
-      const r = rand(3) === 0 ? rand(SCAVENGE_MODE_MIN_READS) : SCAVENGE_MODE_MIN_READS + rand(5000);
-      const perRead = [1, 1, 1.2, 1.5, 1.6, 2, 16, 50][rand(8)]!;
-      const c = Math.round(r * perRead);
-      reads += r;
-      commands += c;
-      const before: number = flags.length;
-      mode.tick(reads, commands);
-      if (r >= SCAVENGE_MODE_MIN_READS) {
-        const want = c <= r * SERIAL_SCAVENGE_MAX_COMMANDS_PER_READ;
-        if (want !== model) {
-          model = want;
-          assert.deepEqual(flags.slice(before), [want ? '--no-parallel-scavenge' : '--parallel-scavenge']);
-        }
-      }
-      assert.equal(flags.length, before + (flags.length > before ? 1 : 0));
-      assert.equal(mode.serial, model);
-    }
-  }
-  const off: string[] = [];
-  const disabled = new ScavengeMode(false, (f) => off.push(f));
-  disabled.tick(0, 0);
-  disabled.tick(10000, 10000);
-  assert.deepEqual(off, []);
-  assert.equal(disabled.serial, false);
-});
-
-test("bin/nodis-server's scavenges run as one task each under -P 1 clients and on helpers under -P 16 (heap.ts ScavengeMode)", async () => {
-  // V8's --trace-parallel-scavenge prints one line per scavenging task, --trace-gc one per
-  // collection; both go to stdout, which the server flushes when SIGTERM ends it.
-  const dir = tmpDir();
-  const port = await freePort();
-  const proc = spawn(process.execPath, ['--trace-parallel-scavenge', '--trace-gc', NODIS_SERVER, '--port', String(port), '--save', '', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '', NODIS_HEAP_MB: '' },
-  });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise((r) => proc.once('exit', r));
-  const bench = (pipeline: string, n: string): void => {
-    const r = spawnSync('redis-benchmark', ['-p', String(port), '-t', 'set', '-n', n, '-c', '20', '-P', pipeline, '-r', '100000', '-q'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-  };
-  const count = (text: string): { scavenges: number; tasks: number } => ({
-    scavenges: text.match(/: Scavenge /g)?.length ?? 0,
-    tasks: text.match(/scavenge\[0x[0-9a-f]+\]: time=/g)?.length ?? 0,
-  });
-  let p1 = '', p16 = '';
-  try {
-    await waitFor(() => out.includes('Ready to accept connections'));
-    bench('1', '30000'); // a cron tick or more of -P 1: the mode switches
-    let mark = out.length;
-    bench('1', '60000');
-    await new Promise((r) => setTimeout(r, 200));
-    p1 = out.slice(mark);
-    bench('16', '300000'); // the switch back happens within this run
-    mark = out.length;
-    bench('16', '600000');
-    await new Promise((r) => setTimeout(r, 200));
-    p16 = out.slice(mark);
-  } finally {
-    proc.kill('SIGTERM');
-    await exited;
-  }
-  const a = count(p1), b = count(p16);
-  assert.ok(a.scavenges >= 2 && b.scavenges >= 2, `scavenges: -P 1 ${a.scavenges}, -P 16 ${b.scavenges}\n${out.slice(-2000)}`);
-  if (os.availableParallelism() <= SERIAL_SCAVENGE_MAX_CORES) {
-    assert.equal(a.tasks, a.scavenges, `-P 1: ${a.tasks} tasks for ${a.scavenges} scavenges`);
-    assert.ok(b.tasks > b.scavenges, `-P 16: ${b.tasks} tasks for ${b.scavenges} scavenges`);
-  } else {
-    assert.ok(a.tasks > a.scavenges, `-P 1: ${a.tasks} tasks for ${a.scavenges} scavenges`);
-  }
 });
 
 /** Starts bin/nodis-server with a pidfile; resolves with the launcher's PID and the pidfile's. */

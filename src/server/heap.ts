@@ -16,9 +16,7 @@
  *     docs/PERFORMANCE.md "## eviction"); a reserve of a quarter of `maxmemory` at most.
  *   - NODIS_HEAP_MB=<n> overrides the heap size.
  * Where node was started without the semi-space flag (bin/nodis-server in its own process on
- * Node 20), capYoungGeneration() holds the young generation at that size from inside; and on a
- * machine of 4 cores or fewer ScavengeMode runs scavenges on the main thread alone while clients
- * send one command per read (`-P 1`), on V8's helper threads while they pipeline.
+ * Node 20), capYoungGeneration() holds the young generation at that size from inside.
  * Dependency-light (node:os, node:fs, node:v8, node:perf_hooks): the launcher loads it before the server.
  */
 import fs from 'node:fs';
@@ -156,68 +154,4 @@ export function capYoungGeneration(semiMb = YOUNG_SEMI_MB): void {
     factor = want;
     v8.setFlagsFromString(`--semi-space-growth-factor=${want}`);
   }).observe({ entryTypes: ['gc'] });
-}
-
-/** The most cores at which ScavengeMode may run scavenges on the main thread alone. */
-export const SERIAL_SCAVENGE_MAX_CORES = 4;
-/** Commands per read (over a cron tick) at or below which scavenges run on the main thread alone. */
-export const SERIAL_SCAVENGE_MAX_COMMANDS_PER_READ = 1.5;
-/** Reads in a cron tick below which ScavengeMode keeps its last choice (too few to read a mix). */
-export const SCAVENGE_MODE_MIN_READS = 100;
-
-/** Whether a `--name` / `--no-name` node flag was given on node's command line or in NODE_OPTIONS. */
-export function nodeBoolFlagGiven(name: string, argv: readonly string[] = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]): boolean {
-  return argv.some((a) => {
-    const flag = a.replace(/_/g, '-').split('=')[0];
-    return flag === `--${name}` || flag === `--no-${name}`;
-  });
-}
-
-/** Whether ScavengeMode may switch scavenges to the main thread on a machine of `cores`. */
-export function serialScavengeAllowed(cores: number, argv?: readonly string[]): boolean {
-  if (process.env.NODIS_HEAP_MB === 'node') return false;
-  if (nodeBoolFlagGiven('parallel-scavenge', argv) || nodeBoolFlagGiven('single-threaded-gc', argv)) return false;
-  return cores <= SERIAL_SCAVENGE_MAX_CORES;
-}
-
-/**
- * Chooses, at each cron tick, whether the next scavenges run on the main thread alone or on V8's
- * helper threads, from the commands per read since the last tick. V8 splits a scavenge into as
- * many tasks as Node's platform has worker threads plus one (Node starts 4 whatever the machine)
- * and the main thread, its own share done, waits for the helpers'. With `-P 1` clients a
- * scavenge has little to copy (a few tens of KB survive), and the waking and joining of helpers
- * is most of its pause: on 2 cores 0.6–1.1 ms with helpers against 0.2–0.3 ms without for GET,
- * 1.0–2.7 against 0.4–0.8 ms for SET (docs/PERFORMANCE.md, lat4) — a pause every ~50 clients'
- * requests wait for, the slowest 1% at `-P 1`. With pipelining clients the main thread is the
- * server's bottleneck and the helpers take work off it: scavenges on it alone cost 15–25% more
- * CPU per request at `-P 16` (lat2, reverted), so there they stay parallel. `--no-parallel-scavenge`
- * is read by V8 at each scavenge, so a switch takes effect at the next one. Machines of more
- * than 4 cores, a `--[no-]parallel-scavenge` or `--single-threaded-gc` given to node, and
- * NODIS_HEAP_MB=node keep V8's own choice (`enabled` false).
- */
-export class ScavengeMode {
-  /** Scavenges run on the main thread alone now. */
-  serial = false;
-  private reads = -1;
-  private commands = 0;
-
-  constructor(
-    readonly enabled: boolean = serialScavengeAllowed(os.availableParallelism()),
-    private readonly setFlag: (flag: string) => void = (flag) => v8.setFlagsFromString(flag),
-  ) {}
-
-  /** A cron tick with the server's running totals of reads and commands. */
-  tick(totalReads: number, totalCommands: number): void {
-    if (!this.enabled) return;
-    const reads = totalReads - this.reads;
-    const commands = totalCommands - this.commands;
-    const first = this.reads < 0;
-    this.reads = totalReads;
-    this.commands = totalCommands;
-    if (first || reads < SCAVENGE_MODE_MIN_READS) return;
-    const serial = commands <= reads * SERIAL_SCAVENGE_MAX_COMMANDS_PER_READ;
-    if (serial === this.serial) return;
-    this.serial = serial;
-    this.setFlag(serial ? '--no-parallel-scavenge' : '--parallel-scavenge');
-  }
 }

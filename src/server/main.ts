@@ -31,7 +31,7 @@ import { installCrashHandlers } from './crash.js';
 import { startEvictionTimeProc } from './evict.js';
 import { REDIS_VERSION, NODIS_VERSION, versionLine } from './version.js';
 import { openApiLink } from './api-link.js';
-import { capYoungGeneration, ScavengeMode, semiSpaceMb } from './heap.js';
+import { capYoungGeneration, semiSpaceMb } from './heap.js';
 import { startCluster } from '../cluster/install.js';
 import { serverReady, firstCommandWanted, firstCommandServed } from './ready-hooks.js';
 import { debugHooks } from './debug-hooks.js';
@@ -192,9 +192,6 @@ async function main(): Promise<void> {
   installConfigAppliers(server);
   installCrashHandlers(server);
   server.pickFreePort = link?.pickPort === true;
-  // Scavenges on the main thread alone while clients send a command per read (heap.ts).
-  const scavengeMode = new ScavengeMode();
-  if (scavengeMode.enabled) server.hooks.cron.push(() => scavengeMode.tick(server.stats.totalReadsProcessed, server.stats.totalCommands));
 
   // clusterInit runs before the server accepts clients (initServer); a kernel-chosen port is
   // only known once listening.
